@@ -1,0 +1,38 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Everything is installed into .venv from nothing; only python3 and make are assumed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test check lint typecheck clean
+
+run: $(STAMP)
+	$(BIN)/twistd -n chat
+
+test: $(STAMP)
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m twisted.trial tests
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage report
+	$(MAKE) lint typecheck
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# An editable install in setuptools' "compat" mode: the default mode's import
+# hook hides twisted/plugins from Twisted's plugin scan, so twistd would not
+# know `chat`.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	touch $@
+
+clean:
+	rm -rf $(VENV) .coverage .coverage.* _trial_temp build *.egg-info twisted/plugins/dropin.cache

@@ -1,0 +1,117 @@
+"""
+The service that owns every connection, so that shutting down can say goodbye.
+
+The reactor's own shutdown closes sockets without flushing what was written to
+them; a notice sent from C{stopFactory} never arrives. C{stopService} runs
+earlier, while the reactor still works, and its Deferred holds the shutdown
+until every client has been told and has gone (or a timeout runs out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from chat.domain import Chat
+from chat.wire import Encoder
+
+if TYPE_CHECKING:
+    from chat.protocol import ChatProtocol
+
+
+class ChatService(Service):
+    """
+    Holds the domain, the server's settings and the live connections.
+
+    @ivar connections: every connection, logged in or still choosing a nickname.
+    @ivar encoder: shared by all connections, so that a broadcast is encoded once.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        chat: Chat | None = None,
+        server_name: str = "chat",
+        motd: Sequence[str] = (),
+        log_messages: bool = False,
+        shutdown_timeout: float = 10.0,
+    ) -> None:
+        self.clock = clock
+        self.chat = chat if chat is not None else Chat()
+        self.server_name = server_name
+        self.motd = tuple(motd)
+        self.log_messages = log_messages
+        self.shutdown_timeout = shutdown_timeout
+        self.encoder = Encoder()
+        self.connections: set[ChatProtocol] = set()
+        self.stopping = False
+        self._drained: Deferred[None] | None = None
+        self._deadline: IDelayedCall | None = None
+
+    def opened(self, connection: ChatProtocol) -> bool:
+        """
+        Register a new connection; L{False} means the server is stopping and
+        the connection should be turned away.
+        """
+        if self.stopping:
+            return False
+        self.connections.add(connection)
+        return True
+
+    def closed(self, connection: ChatProtocol) -> None:
+        """
+        Forget a connection that has gone.
+        """
+        self.connections.discard(connection)
+        if self._drained is not None and not self.connections:
+            self._finish()
+
+    def startService(self) -> None:
+        self.stopping = False
+        super().startService()
+
+    def stopService(self) -> Deferred[None]:
+        """
+        Tell every client the server is going, close each connection once its
+        notice is flushed, and fire when all are gone; after
+        C{shutdown_timeout} seconds the stragglers (clients that stopped
+        reading) are aborted.
+        """
+        super().stopService()
+        self.stopping = True
+        if not self.connections:
+            return succeed(None)
+        self.log.info(
+            "Shutting down: telling {count} connections", count=len(self.connections)
+        )
+        drained: Deferred[None] = Deferred()
+        self._drained = drained
+        self._deadline = self.clock.callLater(self.shutdown_timeout, self._abort)
+        for connection in list(self.connections):
+            connection.shutdown()
+        self.chat.close()
+        return drained
+
+    def _abort(self) -> None:
+        self._deadline = None
+        self.log.warn(
+            "{count} connections did not close in time; aborting them",
+            count=len(self.connections),
+        )
+        for connection in list(self.connections):
+            connection.abort()
+
+    def _finish(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        drained, self._drained = self._drained, None
+        if drained is not None:
+            drained.callback(None)

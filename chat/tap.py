@@ -1,0 +1,105 @@
+"""
+What C{twistd chat} runs: its command-line options and the service tree they make.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application import strports
+from twisted.application.service import IService, MultiService
+from twisted.internet.interfaces import IReactorCore, IReactorTime
+from twisted.python import usage
+
+from chat.protocol import ChatFactory
+from chat.service import ChatService
+
+DEFAULT_LISTEN = "tcp:8888"
+
+
+class Options(usage.Options):
+    """
+    Options for C{twistd chat}.
+    """
+
+    synopsis = "[--listen ENDPOINT ...] [--name NAME] [--motd FILE] [--log-messages]"
+    longdesc = (
+        "A multi-user chat server: connect with `nc HOST 8888`, type a nickname, chat. "
+        "See docs/protocol.md for every command and docs/operating.md for these options."
+    )
+    optParameters = [
+        ["name", None, "chat", "Server name shown in the greeting."],
+        ["motd", None, None, "A UTF-8 text file shown to each user after login."],
+        [
+            "shutdown-timeout",
+            None,
+            10.0,
+            "Seconds to wait on shutdown for clients to take their notice before cutting them off.",
+            float,
+        ],
+    ]
+    optFlags = [
+        ["log-messages", None, "Log the text of messages too (by default only who did what)."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self["motd-lines"] = ()
+
+    def opt_listen(self, endpoint: str) -> None:
+        """
+        Where to listen, as a Twisted endpoint string (tcp:8888,
+        tcp:8888:interface=127.0.0.1, unix:/run/chat.sock, ssl:8443:privateKey=KEY:certKey=CERT).
+        Repeat it to listen in several places. [default: tcp:8888]
+        """
+        self["listen"].append(endpoint)
+
+    def postOptions(self) -> None:
+        if not self["listen"]:
+            self["listen"] = [DEFAULT_LISTEN]
+        if self["shutdown-timeout"] < 0:
+            raise usage.UsageError("--shutdown-timeout must not be negative")
+        if self["motd"] is not None:
+            self["motd-lines"] = read_motd(self["motd"])
+
+
+def read_motd(path: str) -> tuple[str, ...]:
+    """
+    Read the message of the day once, at start-up, so that a missing file is
+    an operator's error now rather than a blocking read at every login.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as motd:
+            text = motd.read()
+    except OSError as e:
+        raise usage.UsageError(f"cannot read --motd file {path!r}: {e.strerror}") from e
+    return tuple(text.splitlines())
+
+
+def makeService(options: dict[str, Any], reactor: Any = None) -> IService:
+    """
+    The chat service and one listener per C{--listen} endpoint.
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    assert IReactorTime.providedBy(reactor) and IReactorCore.providedBy(reactor)
+    top = MultiService()
+    chat = ChatService(
+        reactor,
+        server_name=options["name"],
+        motd=options["motd-lines"],
+        log_messages=bool(options["log-messages"]),
+        shutdown_timeout=options["shutdown-timeout"],
+    )
+    chat.setServiceParent(top)
+    factory = ChatFactory(chat)
+    for description in options["listen"]:
+        try:
+            # strports.service makes a port that is already in use an error at
+            # start-up, rather than a log line from a server listening nowhere.
+            listener = strports.service(description, factory, reactor=reactor)
+        except (ValueError, KeyError, TypeError) as e:
+            raise usage.UsageError(f"bad --listen endpoint {description!r}: {e}") from e
+        listener.setServiceParent(top)
+    return top

@@ -1,0 +1,3 @@
+"""
+Tests for the chat server: domain, wire format, protocol, service, plugin, client.
+"""

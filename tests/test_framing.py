@@ -1,0 +1,101 @@
+"""
+Tests for L{chat.framing.LineBuffer}: lines out of a byte stream, in any chunking.
+"""
+
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from chat.framing import TOO_LONG, LineBuffer, TooLong
+
+
+def feed_in_chunks(buffer: LineBuffer, data: bytes, cuts: list[int]) -> list[bytes | TooLong]:
+    out: list[bytes | TooLong] = []
+    previous = 0
+    for cut in sorted({min(c, len(data)) for c in cuts}) + [len(data)]:
+        out += buffer.feed(data[previous:cut])
+        previous = cut
+    return out
+
+
+class LineBufferTests(SynchronousTestCase):
+    def test_lf_and_crlf(self) -> None:
+        """
+        Bare LF (netcat) and CRLF (telnet) both end a line; the CR is not part of it.
+        """
+        self.assertEqual(LineBuffer(10).feed(b"a\nb\r\nc"), [b"a", b"b"])
+
+    def test_partial_line_waits(self) -> None:
+        """
+        A line is only delivered when its LF arrives.
+        """
+        buffer = LineBuffer(10)
+        self.assertEqual(buffer.feed(b"hel"), [])
+        self.assertEqual(buffer.feed(b"lo\r"), [])
+        self.assertEqual(buffer.feed(b"\n"), [b"hello"])
+
+    def test_limit_is_inclusive(self) -> None:
+        """
+        A line of exactly the maximum length, with or without CR, is delivered.
+        """
+        self.assertEqual(LineBuffer(3).feed(b"abc\nabc\r\n"), [b"abc", b"abc"])
+
+    def test_over_long_line_in_one_chunk(self) -> None:
+        """
+        An over-long line becomes one TOO_LONG and the lines around it survive.
+        """
+        self.assertEqual(LineBuffer(3).feed(b"ok\nabcd\nxyz\n"), [b"ok", TOO_LONG, b"xyz"])
+
+    def test_over_long_line_reported_early_and_once(self) -> None:
+        """
+        A line with no end in sight is reported as soon as it passes the limit,
+        not buffered, and reported only once however long it goes on.
+        """
+        buffer = LineBuffer(4)
+        self.assertEqual(buffer.feed(b"abcdef"), [TOO_LONG])
+        self.assertEqual(buffer.feed(b"x" * 100), [])
+        self.assertEqual(buffer.feed(b"y" * 100 + b"\nnext\n"), [b"next"])
+
+
+def reference(data: bytes, limit: int) -> list[bytes | TooLong]:
+    """
+    What the whole stream means, computed the obvious way on all of it at once.
+    """
+    out: list[bytes | TooLong] = []
+    *lines, tail = data.split(b"\n")
+    for line in lines:
+        line = line[:-1] if line.endswith(b"\r") else line
+        out.append(line if len(line) <= limit else TOO_LONG)
+    if len(tail) > limit + 1:
+        # Already too long without its end: reported before the end comes.
+        out.append(TOO_LONG)
+    return out
+
+
+streams = st.lists(
+    st.one_of(
+        st.binary(max_size=12),
+        st.sampled_from([b"\n", b"\r\n", b"\r", b"x" * 20]),
+    ),
+    max_size=30,
+).map(b"".join)
+
+
+class LineBufferPropertyTests(SynchronousTestCase):
+    @given(streams, st.lists(st.integers(min_value=0, max_value=400)), st.integers(1, 16))
+    def test_chunking_does_not_matter(self, data: bytes, cuts: list[int], limit: int) -> None:
+        """
+        However the stream is cut into chunks, the same lines come out, and they
+        are the lines the whole stream holds.
+        """
+        self.assertEqual(feed_in_chunks(LineBuffer(limit), data, cuts), reference(data, limit))
+
+    @given(streams, st.integers(1, 16))
+    def test_memory_is_bounded(self, data: bytes, limit: int) -> None:
+        """
+        Fed one byte at a time, the buffer never holds more than the limit plus a CR.
+        """
+        buffer = LineBuffer(limit)
+        for i in range(len(data)):
+            buffer.feed(data[i : i + 1])
+            self.assertLessEqual(len(buffer._partial), limit + 1)

@@ -1,0 +1,77 @@
+"""
+Tests for L{chat.text}: what may reach another user's terminal, and nickname rules.
+"""
+
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from chat.text import MAX_NICKNAME_LENGTH, clean, nickname_problem
+
+FORBIDDEN = {*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F)}
+FORBIDDEN |= {*range(0x2066, 0x206A), 0x2028, 0x2029}
+
+
+class CleanTests(SynchronousTestCase):
+    def test_escape_sequences_lose_their_escape(self) -> None:
+        """
+        ESC is removed, so a colour or clear-screen sequence is shown as inert text.
+        """
+        self.assertEqual(clean("\x1b[2J\x1b[31mred\x1b[0m"), "[2J[31mred[0m")
+
+    def test_bell_carriage_return_and_c1(self) -> None:
+        """
+        BEL, CR, NUL and C1 controls (including the one-byte CSI, U+009B) are removed.
+        """
+        self.assertEqual(clean("a\x07b\rc\x00d\x9b2Je\x85f"), "abc d2Jef".replace(" ", ""))
+
+    def test_tab_becomes_space(self) -> None:
+        """
+        A tab is kept as a single space rather than dropped, so words stay apart.
+        """
+        self.assertEqual(clean("a\tb"), "a b")
+
+    def test_bidi_overrides_removed(self) -> None:
+        """
+        Bidirectional overrides and isolates cannot reorder how a line displays.
+        """
+        self.assertEqual(clean("abc\u202edcba\u2066x\u2069"), "abcdcbax")
+
+    def test_keeps_unicode_and_leading_space(self) -> None:
+        """
+        Ordinary non-ASCII text, emoji and indentation pass through; trailing space goes.
+        """
+        self.assertEqual(clean("  héllo 👋🏽 日本  "), "  héllo 👋🏽 日本")
+
+    @given(st.text())
+    def test_no_control_characters_survive(self, text: str) -> None:
+        """
+        Whatever the input, no forbidden code point is in the output.
+        """
+        self.assertFalse(FORBIDDEN & {ord(c) for c in clean(text)})
+
+
+class NicknameTests(SynchronousTestCase):
+    def test_valid(self) -> None:
+        """
+        Letters, then letters, digits, '_' and '-', up to the limit, are accepted.
+        """
+        for nickname in ["a", "Alice", "bob_2", "x-y", "A" * MAX_NICKNAME_LENGTH]:
+            self.assertIsNone(nickname_problem(nickname), nickname)
+
+    def test_invalid(self) -> None:
+        """
+        Each broken rule is named.
+        """
+        cases = {
+            "": "it is empty",
+            "A" * (MAX_NICKNAME_LENGTH + 1): f"it is longer than {MAX_NICKNAME_LENGTH} characters",
+            "1abc": "it must start with a letter",
+            "*admin": "it must start with a letter",
+            "éric": "it must start with a letter",
+            "bob smith": "it may contain only letters, digits, '_' and '-'",
+            "bob\x1b": "it may contain only letters, digits, '_' and '-'",
+            "bøb": "it may contain only letters, digits, '_' and '-'",
+        }
+        for nickname, problem in cases.items():
+            self.assertEqual(nickname_problem(nickname), problem, nickname)
