@@ -23,6 +23,7 @@ from chat.errors import ChatError
 from chat.events import Event
 from chat.framing import TOO_LONG, LineBuffer
 from chat.service import ChatService
+from chat.text import clean
 
 MAX_LINE_BYTES = 2048
 
@@ -216,7 +217,7 @@ class ChatProtocol(LineReceiver):
 
     def _msg(self, user: User, argument: str) -> None:
         recipient, _, text = argument.strip().partition(" ")
-        if not recipient or not text.strip():
+        if not recipient or not clean(text).strip():
             raise Usage("/msg NICK TEXT")
         if self.service.log_messages:
             self.log.info(
@@ -289,10 +290,13 @@ class ChatFactory(Factory):
 
 def _split_command(text: str) -> tuple[str, str]:
     """
-    Split C{"/name argument..."} into a lower-case name and the argument.
+    Split C{"/name argument..."} into a lower-case name and the argument; any
+    white space (a telnet user's tab, say) ends the name.
     """
-    name, _, argument = text[1:].partition(" ")
-    return name.lower(), argument
+    parts = text[1:].split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0].lower(), parts[1] if len(parts) > 1 else ""
 
 
 _COMMAND_LIST = (

@@ -28,7 +28,7 @@ from chat.events import (
     Renamed,
     Welcome,
 )
-from chat.text import MAX_NICKNAME_LENGTH
+from chat.text import MAX_NICKNAME_LENGTH, clean
 
 NOTICE = "*** "
 ERROR = "!!! "
@@ -48,16 +48,17 @@ def encode(text: str) -> bytes:
 
 def notice(text: str) -> bytes:
     """
-    A server notice line.
+    A server notice line. Its text is cleaned: notices quote operator files
+    (the MOTD), and errors quote what the user typed.
     """
-    return encode(NOTICE + text)
+    return encode(NOTICE + clean(text))
 
 
 def error(text: str) -> bytes:
     """
-    An error line.
+    An error line, cleaned as notices are.
     """
-    return encode(ERROR + text)
+    return encode(ERROR + clean(text))
 
 
 def format_event(event: Event) -> str:

@@ -1,0 +1,76 @@
+"""
+Randomised input: nothing a client sends, in any chunking, raises or corrupts the registry.
+"""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.helpers import Client, make_service
+
+CLIENTS = 4
+
+# Pieces that reach the interesting code paths far more often than random bytes do.
+words = st.sampled_from(
+    [
+        b"/nick ", b"/msg ", b"/me ", b"/quit", b"/who", b"/help", b"/w ", b"//", b"/",
+        b"alice", b"Alice", b"bob", b"BOB", b"carol", b"hi", b" ", b"\t", b"\x1b[2J", b"\x07",
+        b"\r", b"\xc2\x9b", b"\xff", b"\xe2\x82", b"\xac", b"\xe2\x80\xae", b"x" * 1100,
+    ]
+)
+# Mostly whole lines, some cut short: the next piece then continues the line,
+# so lines are split across reads as TCP would split them.
+pieces = st.tuples(
+    st.lists(st.one_of(words, words, words, st.binary(max_size=6)), max_size=6).map(b"".join),
+    st.sampled_from([b"\n", b"\r\n", b"\n", b""]),
+).map(b"".join)
+logins = st.sampled_from([b"alice\n", b"Bob\r\n", b"carol\n", b"dave\n", b"/nick bob\n"])
+chunks = st.lists(st.one_of(logins, pieces, pieces), min_size=1, max_size=4).map(b"".join)
+steps = st.lists(
+    st.tuples(st.integers(0, CLIENTS - 1), st.one_of(chunks, chunks, chunks, st.just(None))),
+    max_size=50,
+)
+
+
+def bad_characters(line: str) -> list[str]:
+    return [c for c in line if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0]
+
+
+class FuzzTests(SynchronousTestCase):
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(steps)
+    def test_anything_in_any_chunking(self, script: list[tuple[int, bytes | None]]) -> None:
+        """
+        Random bytes in random chunks (None: the client hangs up) never raise,
+        never log an error, keep the registry equal to the logged-in
+        connections, and never deliver a control character.
+        """
+        service = make_service()
+        chat = service.chat
+        clients = [Client(service) for _ in range(CLIENTS)]
+        gone: set[int] = set()
+        for index, data in script:
+            client = clients[index]
+            if index in gone:
+                continue
+            if data is None or client.closed:
+                client.hang_up()
+                gone.add(index)
+            else:
+                client.protocol.dataReceived(data)
+            # The registry is exactly the logged-in connections.
+            live = {c.protocol.user for i, c in enumerate(clients) if i not in gone}
+            live.discard(None)
+            self.assertEqual(set(chat._everyone), live)
+            self.assertEqual(len(chat._users), len(chat._everyone))
+            for user in chat._everyone:
+                self.assertIs(chat.find(user.nickname), user)
+                self.assertIs(user.participant.user, user)  # type: ignore[attr-defined]
+            self.assertEqual(
+                service.connections, {c.protocol for i, c in enumerate(clients) if i not in gone}
+            )
+        for client in clients:
+            raw = client.raw()
+            self.assertTrue(raw.endswith(b"\r\n"))
+            for line in raw.decode("utf-8").split("\r\n"):
+                self.assertEqual(bad_characters(line), [], line)

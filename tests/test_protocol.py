@@ -1,0 +1,532 @@
+"""
+Tests for L{chat.protocol}: the line protocol as a netcat or telnet user sees it.
+"""
+
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from chat.protocol import MAX_LINE_BYTES, ChatFactory, ChatProtocol
+from tests.helpers import Client, make_service
+
+PROMPT = "*** Choose a nickname (1 to 16 letters, digits, '_' or '-', starting with a letter):"
+
+
+class ConnectTests(SynchronousTestCase):
+    def test_greeting(self) -> None:
+        """
+        A new connection is greeted with the server's name and asked for a nickname.
+        """
+        client = Client(make_service(server_name="Hackathon"))
+        self.assertEqual(client.lines(), ["*** Welcome to Hackathon.", PROMPT])
+
+    def test_lines_end_in_crlf(self) -> None:
+        """
+        The server sends CRLF line endings, whatever the client sends.
+        """
+        client = Client(make_service())
+        self.assertTrue(client.raw().startswith(b"*** Welcome to chat.\r\n*** Choose"))
+
+    def test_factory_builds_protocols_sharing_the_service(self) -> None:
+        """
+        The factory hands every protocol the same service.
+        """
+        service = make_service()
+        factory = ChatFactory(service)
+        first = factory.buildProtocol(None)  # type: ignore[arg-type]
+        second = factory.buildProtocol(None)  # type: ignore[arg-type]
+        self.assertIs(first.service, service)
+        self.assertIs(second.service, service)
+        self.assertFalse(factory.noisy)
+
+    def test_connections_tracked(self) -> None:
+        """
+        The service knows every open connection, logged in or not.
+        """
+        service = make_service()
+        client = Client(service)
+        self.assertEqual(service.connections, {client.protocol})
+        client.hang_up()
+        self.assertEqual(service.connections, set())
+
+
+class LoginTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.service = make_service()
+
+    def test_first_line_is_nickname(self) -> None:
+        """
+        The first non-empty line is the nickname; the user is told who is online.
+        """
+        client = Client(self.service)
+        client.lines()
+        client.send("", "   ", "alice")
+        self.assertEqual(
+            client.lines(),
+            ["*** You are alice. 1 user online: alice", "*** Type /help for the list of commands."],
+        )
+
+    def test_nick_command_logs_in(self) -> None:
+        """
+        "/nick NAME" works as the first line too.
+        """
+        client = Client(self.service)
+        client.lines()
+        client.send("/NICK  bob ")
+        self.assertEqual(client.lines()[0], "*** You are bob. 1 user online: bob")
+
+    def test_nick_command_without_name(self) -> None:
+        """
+        "/nick" alone is a usage error and the user is still asked for a nickname.
+        """
+        client = Client(self.service)
+        client.lines()
+        client.send("/nick")
+        self.assertEqual(client.lines(), ["!!! Usage: /nick NICK"])
+        client.send("bob")
+        self.assertEqual(client.lines()[0], "*** You are bob. 1 user online: bob")
+
+    def test_crlf_login(self) -> None:
+        """
+        A telnet user's CRLF line works the same as netcat's LF.
+        """
+        client = Client(self.service)
+        client.lines()
+        client.protocol.dataReceived(b"alice\r\n")
+        self.assertEqual(client.lines()[0], "*** You are alice. 1 user online: alice")
+
+    def test_join_notice_to_others(self) -> None:
+        """
+        Everyone already logged in is told who joined; the joiner sees everyone.
+        """
+        alice = Client(self.service, "alice")
+        bob = Client(self.service, "bob")
+        self.assertEqual(alice.lines(), ["*** bob has joined"])
+        carol = Client(self.service)
+        carol.lines()
+        carol.send("carol")
+        self.assertEqual(carol.lines()[0], "*** You are carol. 3 users online: alice, bob, carol")
+        self.assertEqual(bob.lines(), ["*** carol has joined"])
+
+    def test_taken_nickname_asks_again(self) -> None:
+        """
+        A taken nickname (in any case) gets an error and the question again; the
+        connection stays open and the next try works.
+        """
+        Client(self.service, "alice")
+        client = Client(self.service)
+        client.lines()
+        client.send("ALICE")
+        self.assertEqual(client.lines(), ["!!! The nickname ALICE is taken.", PROMPT])
+        self.assertFalse(client.closed)
+        client.send("alice2")
+        self.assertEqual(client.lines()[0], "*** You are alice2. 2 users online: alice, alice2")
+
+    def test_invalid_nickname_asks_again(self) -> None:
+        """
+        An invalid nickname gets an error that says why, and the question again.
+        """
+        client = Client(self.service)
+        client.lines()
+        client.send("alice smith")
+        self.assertEqual(
+            client.lines(),
+            [
+                "!!! Invalid nickname 'alice smith': it may contain only letters, digits, '_' and '-'.",
+                PROMPT,
+            ],
+        )
+        self.assertFalse(client.closed)
+
+    def test_other_commands_before_login(self) -> None:
+        """
+        Before login, commands other than /nick, /help and /quit are refused.
+        """
+        client = Client(self.service)
+        client.lines()
+        client.send("/who")
+        self.assertEqual(
+            client.lines(),
+            ["!!! Choose a nickname first; until then only /nick, /help and /quit work."],
+        )
+
+    def test_help_before_login(self) -> None:
+        """
+        /help works before login.
+        """
+        client = Client(self.service)
+        client.lines()
+        client.send("/help")
+        self.assertEqual(client.lines()[0], "*** Commands:")
+
+    def test_quit_before_login(self) -> None:
+        """
+        /quit before login says goodbye, closes, and announces nothing.
+        """
+        alice = Client(self.service, "alice")
+        client = Client(self.service)
+        client.send("/quit")
+        self.assertEqual(client.lines()[-1], "*** Goodbye.")
+        self.assertTrue(client.closed)
+        client.hang_up()
+        self.assertEqual(alice.lines(), [])
+
+    def test_motd_after_login(self) -> None:
+        """
+        The message of the day is shown, line by line as notices, right after login.
+        """
+        service = make_service(motd=["Be nice.", "", "Have fun."])
+        client = Client(service)
+        client.lines()
+        client.send("alice")
+        self.assertEqual(
+            client.lines()[1:],
+            ["*** Be nice.", "*** ", "*** Have fun.", "*** Type /help for the list of commands."],
+        )
+
+
+class ChatTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.service = make_service()
+        self.alice = Client(self.service, "alice")
+        self.bob = Client(self.service, "bob")
+        self.carol = Client(self.service, "carol")
+        for client in (self.alice, self.bob, self.carol):
+            client.lines()
+
+    def test_broadcast_no_echo(self) -> None:
+        """
+        A plain line reaches every other user as "<nick> text"; the sender gets no echo.
+        """
+        self.alice.send("hello world")
+        self.assertEqual(self.bob.lines(), ["<alice> hello world"])
+        self.assertEqual(self.carol.lines(), ["<alice> hello world"])
+        self.assertEqual(self.alice.lines(), [])
+
+    def test_same_bytes_for_every_recipient(self) -> None:
+        """
+        A broadcast is formatted once: every recipient is written the same bytes object.
+        """
+        writes: list[bytes] = []
+        for client in (self.bob, self.carol):
+            original = client.transport.write
+
+            def spy(data: bytes, original=original) -> None:  # type: ignore[no-untyped-def]
+                writes.append(data)
+                original(data)
+
+            client.transport.write = spy  # type: ignore[method-assign]
+        self.alice.send("once")
+        self.assertEqual(len(writes), 2)
+        self.assertIs(writes[0], writes[1])
+
+    def test_empty_lines_ignored(self) -> None:
+        """
+        Empty and blank lines are not broadcast.
+        """
+        self.alice.send("", "   ", "\t")
+        self.assertEqual(self.bob.lines(), [])
+        self.assertEqual(self.alice.lines(), [])
+
+    def test_double_slash(self) -> None:
+        """
+        A line starting with // is sent literally, starting with one /.
+        """
+        self.alice.send("//etc/passwd is a file")
+        self.assertEqual(self.bob.lines(), ["<alice> /etc/passwd is a file"])
+
+    def test_utf8(self) -> None:
+        """
+        UTF-8 text travels intact.
+        """
+        self.alice.send("héllo 👋 日本")
+        self.assertEqual(self.bob.lines(), ["<alice> héllo 👋 日本"])
+
+    def test_invalid_utf8_replaced(self) -> None:
+        """
+        Bytes that are not UTF-8 become U+FFFD instead of raising.
+        """
+        self.alice.protocol.dataReceived(b"caf\xe9 \xff\xfe\n")
+        self.assertEqual(self.bob.lines(), ["<alice> caf\ufffd \ufffd\ufffd"])
+
+    def test_control_characters_not_relayed(self) -> None:
+        """
+        ESC, BEL, CR, backspace and C1 controls never reach another user's terminal.
+        """
+        self.alice.protocol.dataReceived(b"\x1b[2J\x1b]0;pwned\x07\x08\r\xc2\x9b31mtext\r\n")
+        [line] = self.bob.lines()
+        self.assertEqual(line, "<alice> [2J]0;pwned31mtext")
+        self.assertFalse(any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in line))
+
+    def test_cannot_forge_notice_or_error(self) -> None:
+        """
+        Whatever a user types, no line they cause starts with a notice or error prefix.
+        """
+        self.alice.send("*** bob has left", "!!! fake error", "/me *** x", "\r*** y")
+        for line in self.bob.lines():
+            self.assertFalse(line.startswith(("*** ", "!!! ")), line)
+
+    def test_msg(self) -> None:
+        """
+        /msg reaches only its recipient; the sender gets a confirmation.
+        """
+        self.alice.send("/msg bob are you there?")
+        self.assertEqual(self.bob.lines(), ["*alice* are you there?"])
+        self.assertEqual(self.alice.lines(), ["-> *bob* are you there?"])
+        self.assertEqual(self.carol.lines(), [])
+
+    def test_msg_aliases(self) -> None:
+        """
+        /whisper, /w and /tell are /msg; command names are case-insensitive.
+        """
+        self.alice.send("/whisper bob 1", "/w bob 2", "/tell bob 3", "/MSG bob 4")
+        self.assertEqual(self.bob.lines(), ["*alice* 1", "*alice* 2", "*alice* 3", "*alice* 4"])
+
+    def test_msg_unknown_nick(self) -> None:
+        """
+        /msg to a nickname nobody has is an error, and nobody else hears anything.
+        """
+        self.alice.send("/msg ghost boo")
+        self.assertEqual(self.alice.lines(), ["!!! No such user: ghost"])
+        self.assertEqual(self.bob.lines() + self.carol.lines(), [])
+
+    def test_msg_usage(self) -> None:
+        """
+        /msg without a recipient or text is a usage error.
+        """
+        self.alice.send("/msg", "/msg bob", "/msg bob   ")
+        self.assertEqual(self.alice.lines(), ["!!! Usage: /msg NICK TEXT"] * 3)
+
+    def test_who(self) -> None:
+        """
+        /who and its aliases list everyone online.
+        """
+        self.alice.send("/who", "/list", "/users")
+        self.assertEqual(self.alice.lines(), ["*** 3 users online: alice, bob, carol"] * 3)
+
+    def test_me(self) -> None:
+        """
+        /me shows an action to everyone else.
+        """
+        self.alice.send("/me waves")
+        self.assertEqual(self.bob.lines(), ["* alice waves"])
+        self.alice.send("/me")
+        self.assertEqual(self.alice.lines(), ["!!! Usage: /me ACTION"])
+
+    def test_nick(self) -> None:
+        """
+        /nick renames and is announced to everyone, the renamed user included.
+        """
+        self.alice.send("/nick alicia")
+        for client in (self.alice, self.bob, self.carol):
+            self.assertEqual(client.lines(), ["*** alice is now known as alicia"])
+        self.alice.send("still me")
+        self.assertEqual(self.bob.lines(), ["<alicia> still me"])
+
+    def test_nick_refused(self) -> None:
+        """
+        A taken or missing new nickname is an error to the user alone.
+        """
+        self.alice.send("/nick BOB", "/nick")
+        self.assertEqual(
+            self.alice.lines(), ["!!! The nickname BOB is taken.", "!!! Usage: /nick NICK"]
+        )
+        self.assertEqual(self.bob.lines(), [])
+
+    def test_help(self) -> None:
+        """
+        /help lists every command with a one-line description.
+        """
+        self.alice.send("/help")
+        lines = self.alice.lines()
+        self.assertEqual(lines[0], "*** Commands:")
+        text = "\n".join(lines)
+        for usage in ["/msg NICK TEXT", "/me ACTION", "/who", "/nick NICK", "/help", "/quit [REASON]"]:
+            self.assertIn(f"***   {usage} ", text)
+        for alias in ["/whisper", "/w", "/tell", "/list", "/users"]:
+            self.assertIn(alias, text)
+
+    def test_unknown_command(self) -> None:
+        """
+        An unknown command is an error, and nothing is broadcast.
+        """
+        self.alice.send("/frobnicate now", "/")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "!!! Unknown command /frobnicate; type /help for the list.",
+                "!!! Unknown command /; type /help for the list.",
+            ],
+        )
+        self.assertEqual(self.bob.lines(), [])
+
+    def test_quit(self) -> None:
+        """
+        /quit says goodbye, closes, and everyone else is told once, with the reason.
+        """
+        self.alice.send("/quit off to lunch")
+        self.assertEqual(self.alice.lines(), ["*** Goodbye."])
+        self.assertTrue(self.alice.closed)
+        self.alice.hang_up()
+        self.assertEqual(self.bob.lines(), ["*** alice has left (off to lunch)"])
+        self.assertEqual(self.carol.lines(), ["*** alice has left (off to lunch)"])
+        self.assertEqual(self.service.chat.online(), ["bob", "carol"])
+
+    def test_lines_after_quit_ignored(self) -> None:
+        """
+        Lines that arrive in the same chunk after /quit are not acted on.
+        """
+        self.alice.protocol.dataReceived(b"/quit\nsneaky\n")
+        self.assertEqual(self.bob.lines(), ["*** alice has left"])
+
+    def test_hang_up(self) -> None:
+        """
+        A client that closes its socket is announced as gone exactly once.
+        """
+        self.alice.hang_up()
+        self.assertEqual(self.bob.lines(), ["*** alice has left (connection closed)"])
+        self.assertEqual(self.carol.lines(), ["*** alice has left (connection closed)"])
+
+    def test_network_error(self) -> None:
+        """
+        A connection lost to a network error is announced as lost.
+        """
+        from twisted.internet.error import ConnectionLost
+        from twisted.python.failure import Failure
+
+        self.alice.protocol.connectionLost(Failure(ConnectionLost()))
+        self.assertEqual(self.bob.lines(), ["*** alice has left (connection lost)"])
+
+    def test_line_too_long(self) -> None:
+        """
+        An over-long line gets an error and is dropped; the connection survives
+        and the next line, even in the same chunk, works.
+        """
+        self.alice.protocol.dataReceived(b"x" * (MAX_LINE_BYTES + 1) + b"\nnext\n")
+        self.assertEqual(
+            self.alice.lines(), [f"!!! Line too long (over {MAX_LINE_BYTES} bytes); it was dropped."]
+        )
+        self.assertEqual(self.bob.lines(), ["<alice> next"])
+        self.assertFalse(self.alice.closed)
+
+    def test_longest_line_allowed(self) -> None:
+        """
+        A line of exactly the maximum length, CRLF-terminated, is delivered.
+        """
+        self.alice.protocol.dataReceived(b"y" * MAX_LINE_BYTES + b"\r\n")
+        self.assertEqual(self.bob.lines(), ["<alice> " + "y" * MAX_LINE_BYTES])
+
+    def test_bug_in_a_handler_is_contained(self) -> None:
+        """
+        An unexpected exception while handling a line is logged, the user gets
+        an error line, and the connection and everyone else carry on.
+        """
+
+        def broken(user: object, text: str) -> None:
+            raise RuntimeError("bug")
+
+        self.service.chat.say = broken  # type: ignore[assignment,method-assign]
+        self.alice.send("boom")
+        self.assertEqual(
+            self.alice.lines(), ["!!! Internal server error; that line was not processed."]
+        )
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertFalse(self.alice.closed)
+        self.alice.send("/who")
+        self.assertEqual(self.alice.lines(), ["*** 3 users online: alice, bob, carol"])
+
+
+class TransportTests(SynchronousTestCase):
+    def test_tcp_nodelay(self) -> None:
+        """
+        On a TCP transport, Nagle's algorithm is switched off.
+        """
+
+        class TCPTransport(StringTransport):
+            nodelay = False
+
+            def setTcpNoDelay(self, enabled: bool) -> None:
+                self.nodelay = enabled
+
+        from zope.interface import directlyProvides
+
+        from twisted.internet.interfaces import ITCPTransport
+
+        transport = TCPTransport()
+        directlyProvides(transport, ITCPTransport)
+        ChatProtocol(make_service()).makeConnection(transport)
+        self.assertTrue(transport.nodelay)
+
+
+class LoggingTests(SynchronousTestCase):
+    def test_logins_logged_not_messages(self) -> None:
+        """
+        Logins and departures are logged; message text is not, unless asked for.
+        """
+        from twisted.logger import globalLogPublisher
+
+        from twisted.internet.testing import EventLoggingObserver
+
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        service = make_service()
+        alice = Client(service, "alice")
+        alice.send("secret plans", "/msg alice more secrets", "/me hides")
+        alice.hang_up()
+        formats = [event["log_format"] for event in observer]
+        self.assertIn("{peer} logged in as {nickname}", formats)
+        self.assertIn("{nickname} ({peer}) left: {why}", formats)
+        everything = repr(list(observer))
+        self.assertNotIn("secret", everything)
+        self.assertNotIn("hides", everything)
+
+    def test_messages_logged_when_asked(self) -> None:
+        """
+        With log_messages, public, private and action texts are logged too.
+        """
+        from twisted.logger import formatEvent, globalLogPublisher
+
+        from twisted.internet.testing import EventLoggingObserver
+
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        service = make_service(log_messages=True)
+        alice = Client(service, "alice")
+        alice.send("hello", "/msg alice psst", "/me waves", "/nick alicia")
+        texts = [formatEvent(event) for event in observer]
+        self.assertIn("<alice> hello", texts)
+        self.assertIn("*alice* -> alice: psst", texts)
+        self.assertIn("* alice waves", texts)
+        self.assertIn("alice is now alicia", texts)
+
+
+class QuotedInputTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.service = make_service()
+        self.alice = Client(self.service, "alice")
+
+    def test_tab_ends_command_name(self) -> None:
+        """
+        A tab after a command name separates it from its argument, as a space does.
+        """
+        self.alice.send("/who\t", "/me\twaves")
+        self.assertEqual(self.alice.lines(), ["*** 1 user online: alice"])
+
+    def test_errors_quote_input_without_controls(self) -> None:
+        """
+        Error lines that quote what the user typed carry no control characters.
+        """
+        self.alice.protocol.dataReceived(b"/x\x1b[2J\x07 y\n/msg \x1b[31mghost hi\n")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "!!! Unknown command /x[2j; type /help for the list.",
+                "!!! No such user: [31mghost",
+            ],
+        )
+
+    def test_motd_cleaned(self) -> None:
+        """
+        An operator's MOTD cannot send escape sequences either.
+        """
+        client = Client(make_service(motd=["\x1b[5mblink\x1b[0m\tnow"]))
+        client.lines()
+        client.send("bob")
+        self.assertEqual(client.lines()[1], "*** [5mblink[0m now")
