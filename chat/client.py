@@ -52,7 +52,7 @@ class Session:
     def connected(self, server: ServerConnection) -> None:
         self.server = server
         if self.nickname:
-            server.sendLine(self.nickname.encode("utf-8"))
+            server.sendLine(self.nickname.encode("utf-8"))  # type: ignore[no-untyped-call]
 
     def attach(self, terminal: Terminal) -> None:
         self.terminal = terminal
@@ -62,7 +62,7 @@ class Session:
         A line from standard input goes to the server as it is.
         """
         if self.server is not None and not self._quitting:
-            self.server.sendLine(line)
+            self.server.sendLine(line)  # type: ignore[no-untyped-call]
 
     def show(self, line: bytes) -> None:
         """
@@ -79,7 +79,7 @@ class Session:
         if self._quitting or self.server is None:
             return
         self._quitting = True
-        self.server.sendLine(b"/quit")
+        self.server.sendLine(b"/quit")  # type: ignore[no-untyped-call]
         self._grace = self.clock.callLater(QUIT_GRACE_SECONDS, self._give_up_waiting)
 
     def _give_up_waiting(self) -> None:
@@ -179,7 +179,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def run(reactor: Any, arguments: argparse.Namespace, stdin: int = 0, stdout: int = 1) -> int:
+async def run(reactor: Any, arguments: argparse.Namespace) -> int:
     """
     Connect, chat until the input or the connection ends, and return the exit status.
     """
@@ -190,7 +190,7 @@ async def run(reactor: Any, arguments: argparse.Namespace, stdin: int = 0, stdou
     except (ConnectError, OSError) as e:
         complain(f"cannot connect to {arguments.host}:{arguments.port}: {e}")
         return 1
-    stdio.StandardIO(Terminal(session), stdin=stdin, stdout=stdout, reactor=reactor)
+    stdio.StandardIO(Terminal(session), reactor=reactor)
     return await session.finished
 
 

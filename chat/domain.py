@@ -41,7 +41,7 @@ class User:
     One logged-in user, as the domain sees it.
     """
 
-    __slots__ = ("nickname", "participant", "online")
+    __slots__ = ("nickname", "online", "participant")
 
     def __init__(self, nickname: str, participant: Participant) -> None:
         self.nickname = nickname

@@ -92,6 +92,4 @@ class PrivateMessageSent:
     text: str
 
 
-Event = (
-    Welcome | Joined | Left | Renamed | Message | Action | PrivateMessage | PrivateMessageSent
-)
+Event = Welcome | Joined | Left | Renamed | Message | Action | PrivateMessage | PrivateMessageSent

@@ -36,7 +36,7 @@ class LineBuffer:
     not take the lines after it down with it.
     """
 
-    __slots__ = ("max_length", "_partial", "_discarding")
+    __slots__ = ("_discarding", "_partial", "max_length")
 
     def __init__(self, max_length: int) -> None:
         self.max_length = max_length

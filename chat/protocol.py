@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from twisted.internet.interfaces import IAddress, ITCPTransport
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IAddress, ITCPTransport
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
@@ -186,7 +186,9 @@ class ChatProtocol(LineReceiver):
                 return
             else:
                 self._send(
-                    wire.error("Choose a nickname first; until then only /nick, /help and /quit work.")
+                    wire.error(
+                        "Choose a nickname first; until then only /nick, /help and /quit work."
+                    )
                 )
                 return
         self.user = self.chat.login(nickname, self)
@@ -250,7 +252,11 @@ class ChatProtocol(LineReceiver):
         self._send(wire.notice("Commands:"))
         for command in _COMMAND_LIST:
             self._send(wire.notice(f"  {command.usage:<18} {command.summary}"))
-        self._send(wire.notice("  Any other line is sent to everyone; start it with // to send a leading /."))
+        self._send(
+            wire.notice(
+                "  Any other line is sent to everyone; start it with // to send a leading /."
+            )
+        )
 
     def _quit(self, user: User | None, argument: str) -> None:
         reason = argument.strip() or None
@@ -284,7 +290,7 @@ class ChatFactory(Factory):
     def __init__(self, service: ChatService) -> None:
         self.service = service
 
-    def buildProtocol(self, addr: IAddress) -> ChatProtocol:
+    def buildProtocol(self, addr: IAddress | None) -> ChatProtocol:
         return ChatProtocol(self.service)
 
 
@@ -307,7 +313,12 @@ _COMMAND_LIST = (
         ChatProtocol._msg,
     ),
     Command(("me",), "/me ACTION", "show everyone what you do: * you ACTION", ChatProtocol._me),
-    Command(("who", "list", "users"), "/who", "list who is online (also /list, /users)", ChatProtocol._who),
+    Command(
+        ("who", "list", "users"),
+        "/who",
+        "list who is online (also /list, /users)",
+        ChatProtocol._who,
+    ),
     Command(("nick",), "/nick NICK", "change your nickname", ChatProtocol._nick),
     Command(("help",), "/help", "show this list", ChatProtocol._help),
     Command(("quit",), "/quit [REASON]", "leave the chat", ChatProtocol._quit),

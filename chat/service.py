@@ -75,7 +75,7 @@ class ChatService(Service):
 
     def startService(self) -> None:
         self.stopping = False
-        super().startService()
+        super().startService()  # type: ignore[no-untyped-call]
 
     def stopService(self) -> Deferred[None]:
         """
@@ -84,13 +84,11 @@ class ChatService(Service):
         C{shutdown_timeout} seconds the stragglers (clients that stopped
         reading) are aborted.
         """
-        super().stopService()
+        super().stopService()  # type: ignore[no-untyped-call]
         self.stopping = True
         if not self.connections:
             return succeed(None)
-        self.log.info(
-            "Shutting down: telling {count} connections", count=len(self.connections)
-        )
+        self.log.info("Shutting down: telling {count} connections", count=len(self.connections))
         drained: Deferred[None] = Deferred()
         self._drained = drained
         self._deadline = self.clock.callLater(self.shutdown_timeout, self._abort)

@@ -4,11 +4,10 @@ What C{twistd chat} runs: its command-line options and the service tree they mak
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService
-from twisted.internet.interfaces import IReactorCore, IReactorTime
 from twisted.python import usage
 
 from chat.protocol import ChatFactory
@@ -27,7 +26,7 @@ class Options(usage.Options):
         "A multi-user chat server: connect with `nc HOST 8888`, type a nickname, chat. "
         "See docs/protocol.md for every command and docs/operating.md for these options."
     )
-    optParameters = [
+    optParameters: ClassVar[list[list[Any]]] = [
         ["name", None, "chat", "Server name shown in the greeting."],
         ["motd", None, None, "A UTF-8 text file shown to each user after login."],
         [
@@ -38,12 +37,12 @@ class Options(usage.Options):
             float,
         ],
     ]
-    optFlags = [
+    optFlags: ClassVar[list[list[Any]]] = [
         ["log-messages", None, "Log the text of messages too (by default only who did what)."],
     ]
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self["listen"] = []
         self["motd-lines"] = ()
 
@@ -80,10 +79,12 @@ def read_motd(path: str) -> tuple[str, ...]:
 def makeService(options: dict[str, Any], reactor: Any = None) -> IService:
     """
     The chat service and one listener per C{--listen} endpoint.
+
+    @param reactor: for tests; twistd passes none, and the global reactor is
+        looked up only then, never at import time.
     """
     if reactor is None:
         from twisted.internet import reactor
-    assert IReactorTime.providedBy(reactor) and IReactorCore.providedBy(reactor)
     top = MultiService()
     chat = ChatService(
         reactor,
@@ -92,7 +93,7 @@ def makeService(options: dict[str, Any], reactor: Any = None) -> IService:
         log_messages=bool(options["log-messages"]),
         shutdown_timeout=options["shutdown-timeout"],
     )
-    chat.setServiceParent(top)
+    chat.setServiceParent(top)  # type: ignore[no-untyped-call]
     factory = ChatFactory(chat)
     for description in options["listen"]:
         try:

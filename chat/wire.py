@@ -34,9 +34,7 @@ NOTICE = "*** "
 ERROR = "!!! "
 EOL = b"\r\n"
 
-NICKNAME_RULES = (
-    f"1 to {MAX_NICKNAME_LENGTH} letters, digits, '_' or '-', starting with a letter"
-)
+NICKNAME_RULES = f"1 to {MAX_NICKNAME_LENGTH} letters, digits, '_' or '-', starting with a letter"
 
 
 def encode(text: str) -> bytes:

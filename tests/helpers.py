@@ -53,7 +53,7 @@ class Client:
         """
         Every byte sent to this client so far.
         """
-        return self.transport.value()
+        return bytes(self.transport.value())
 
     def lines(self) -> list[str]:
         """

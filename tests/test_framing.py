@@ -12,7 +12,7 @@ from chat.framing import TOO_LONG, LineBuffer, TooLong
 def feed_in_chunks(buffer: LineBuffer, data: bytes, cuts: list[int]) -> list[bytes | TooLong]:
     out: list[bytes | TooLong] = []
     previous = 0
-    for cut in sorted({min(c, len(data)) for c in cuts}) + [len(data)]:
+    for cut in [*sorted({min(c, len(data)) for c in cuts}), len(data)]:
         out += buffer.feed(data[previous:cut])
         previous = cut
     return out

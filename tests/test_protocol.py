@@ -3,7 +3,7 @@ Tests for L{chat.protocol}: the line protocol as a netcat or telnet user sees it
 """
 
 from twisted.internet.testing import StringTransport
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chat.protocol import MAX_LINE_BYTES, ChatFactory, ChatProtocol
 from tests.helpers import Client, make_service
@@ -32,8 +32,8 @@ class ConnectTests(SynchronousTestCase):
         """
         service = make_service()
         factory = ChatFactory(service)
-        first = factory.buildProtocol(None)  # type: ignore[arg-type]
-        second = factory.buildProtocol(None)  # type: ignore[arg-type]
+        first = factory.buildProtocol(None)
+        second = factory.buildProtocol(None)
         self.assertIs(first.service, service)
         self.assertIs(second.service, service)
         self.assertFalse(factory.noisy)
@@ -131,7 +131,8 @@ class LoginTests(SynchronousTestCase):
         self.assertEqual(
             client.lines(),
             [
-                "!!! Invalid nickname 'alice smith': it may contain only letters, digits, '_' and '-'.",
+                "!!! Invalid nickname 'alice smith': "
+                "it may contain only letters, digits, '_' and '-'.",
                 PROMPT,
             ],
         )
@@ -340,7 +341,14 @@ class ChatTests(SynchronousTestCase):
         lines = self.alice.lines()
         self.assertEqual(lines[0], "*** Commands:")
         text = "\n".join(lines)
-        for usage in ["/msg NICK TEXT", "/me ACTION", "/who", "/nick NICK", "/help", "/quit [REASON]"]:
+        for usage in [
+            "/msg NICK TEXT",
+            "/me ACTION",
+            "/who",
+            "/nick NICK",
+            "/help",
+            "/quit [REASON]",
+        ]:
             self.assertIn(f"***   {usage} ", text)
         for alias in ["/whisper", "/w", "/tell", "/list", "/users"]:
             self.assertIn(alias, text)
@@ -403,7 +411,8 @@ class ChatTests(SynchronousTestCase):
         """
         self.alice.protocol.dataReceived(b"x" * (MAX_LINE_BYTES + 1) + b"\nnext\n")
         self.assertEqual(
-            self.alice.lines(), [f"!!! Line too long (over {MAX_LINE_BYTES} bytes); it was dropped."]
+            self.alice.lines(),
+            [f"!!! Line too long (over {MAX_LINE_BYTES} bytes); it was dropped."],
         )
         self.assertEqual(self.bob.lines(), ["<alice> next"])
         self.assertFalse(self.alice.closed)
@@ -424,7 +433,7 @@ class ChatTests(SynchronousTestCase):
         def broken(user: object, text: str) -> None:
             raise RuntimeError("bug")
 
-        self.service.chat.say = broken  # type: ignore[assignment,method-assign]
+        self.service.chat.say = broken  # type: ignore[method-assign]
         self.alice.send("boom")
         self.assertEqual(
             self.alice.lines(), ["!!! Internal server error; that line was not processed."]
@@ -447,9 +456,8 @@ class TransportTests(SynchronousTestCase):
             def setTcpNoDelay(self, enabled: bool) -> None:
                 self.nodelay = enabled
 
-        from zope.interface import directlyProvides
-
         from twisted.internet.interfaces import ITCPTransport
+        from zope.interface import directlyProvides
 
         transport = TCPTransport()
         directlyProvides(transport, ITCPTransport)
@@ -457,14 +465,13 @@ class TransportTests(SynchronousTestCase):
         self.assertTrue(transport.nodelay)
 
 
-class LoggingTests(SynchronousTestCase):
+class LoggingTests(TestCase):
     def test_logins_logged_not_messages(self) -> None:
         """
         Logins and departures are logged; message text is not, unless asked for.
         """
-        from twisted.logger import globalLogPublisher
-
         from twisted.internet.testing import EventLoggingObserver
+        from twisted.logger import globalLogPublisher
 
         observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         service = make_service()
@@ -482,9 +489,8 @@ class LoggingTests(SynchronousTestCase):
         """
         With log_messages, public, private and action texts are logged too.
         """
-        from twisted.logger import formatEvent, globalLogPublisher
-
         from twisted.internet.testing import EventLoggingObserver
+        from twisted.logger import formatEvent, globalLogPublisher
 
         observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         service = make_service(log_messages=True)

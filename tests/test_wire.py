@@ -2,12 +2,15 @@
 Tests for L{chat.wire}: the text of every line the server sends.
 """
 
+from typing import Any
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from chat import wire
 from chat.errors import ChatError, InvalidNickname, NicknameTaken, NoSuchUser, NotLoggedIn
 from chat.events import (
     Action,
+    Event,
     Joined,
     Left,
     Message,
@@ -23,7 +26,7 @@ class FormatTests(SynchronousTestCase):
         """
         Each event has its documented line.
         """
-        cases = [
+        cases: list[tuple[Event, str]] = [
             (Message("alice", "hello"), "<alice> hello"),
             (Action("alice", "waves"), "* alice waves"),
             (PrivateMessage("alice", "bob", "hi"), "*alice* hi"),
@@ -42,7 +45,8 @@ class FormatTests(SynchronousTestCase):
         """
         Formatting something that is not an event is a programming error.
         """
-        self.assertRaises(TypeError, wire.format_event, object())  # type: ignore[arg-type]
+        not_an_event: Any = object()
+        self.assertRaises(TypeError, wire.format_event, not_an_event)
 
     def test_notice_and_error_prefixes(self) -> None:
         """
@@ -56,9 +60,7 @@ class FormatTests(SynchronousTestCase):
         """
         Each domain error has a sentence; a long rejected nickname is shortened.
         """
-        self.assertEqual(
-            wire.describe(NicknameTaken("bob")), "The nickname bob is taken."
-        )
+        self.assertEqual(wire.describe(NicknameTaken("bob")), "The nickname bob is taken.")
         self.assertEqual(wire.describe(NoSuchUser("ghost")), "No such user: ghost")
         self.assertEqual(wire.describe(NotLoggedIn()), "You are not logged in.")
         self.assertEqual(

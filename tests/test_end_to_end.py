@@ -1,0 +1,371 @@
+"""
+End-to-end tests: real loopback TCP, several raw clients, the bundled client,
+and twistd itself as a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
+from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import ProcessProtocol, Protocol, connectionDone
+from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
+
+from chat.protocol import ChatFactory
+from chat.service import ChatService
+
+# The global reactor provides TCP, time and processes; typing has no intersection to say so.
+reactor: Any = _reactor
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 20.0
+
+
+class RawClient(Protocol):
+    """
+    A netcat stand-in: sends raw bytes, collects whole lines, can wait for one.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.buffer = b""
+        self.closed: Deferred[None] = Deferred()
+        self._waiting: list[tuple[Callable[[str], bool], Deferred[str]]] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        *complete, self.buffer = (self.buffer + data).split(b"\r\n")
+        for raw in complete:
+            line = raw.decode("utf-8")
+            self.lines.append(line)
+            for entry in list(self._waiting):
+                if entry[0](line):
+                    self._waiting.remove(entry)
+                    entry[1].callback(line)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.closed.callback(None)
+
+    def send(self, text: str) -> None:
+        assert self.transport is not None
+        self.transport.write(text.encode("utf-8") + b"\n")
+
+    def wait_for(self, predicate: Callable[[str], bool]) -> Deferred[str]:
+        """
+        Fire with the first line (already seen or still to come) that matches.
+        """
+        for line in self.lines:
+            if predicate(line):
+                d: Deferred[str] = Deferred()
+                d.callback(line)
+                return d
+        waiting: Deferred[str] = Deferred()
+        self._waiting.append((predicate, waiting))
+        return waiting.addTimeout(TIMEOUT, reactor)
+
+    def wait_line(self, text: str) -> Deferred[str]:
+        return self.wait_for(lambda line: line == text)
+
+
+class LoopbackTests(TestCase):
+    """
+    The server on a real loopback port, with real sockets.
+    """
+
+    async def start(self) -> int:
+        self.service = ChatService(reactor, server_name="loop")
+        self.service.startService()
+        endpoint = TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1")
+        port: IListeningPort = await endpoint.listen(ChatFactory(self.service))
+        self.addCleanup(port.stopListening)
+        self.addCleanup(self.service.stopService)
+        return port.getHost().port  # type: ignore[attr-defined, no-any-return]
+
+    async def connect(self, port: int, nickname: str | None = None) -> RawClient:
+        client = RawClient()
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+        self.addCleanup(hang_up, client)
+        await client.wait_for(lambda line: line.startswith("*** Choose a nickname"))
+        if nickname is not None:
+            client.send(nickname)
+            await client.wait_for(lambda line: line.startswith(f"*** You are {nickname}."))
+        return client
+
+    async def test_three_users_chat(self) -> None:
+        """
+        Three clients log in, broadcast, whisper, list, rename and quit over
+        real TCP, and each sees exactly what the protocol promises.
+        """
+        port = await self.start()
+        alice = await self.connect(port, "alice")
+        bob = await self.connect(port, "bob")
+        await alice.wait_line("*** bob has joined")
+        carol = await self.connect(port, "carol")
+        await bob.wait_line("*** carol has joined")
+
+        alice.send("hello, all")
+        await bob.wait_line("<alice> hello, all")
+        await carol.wait_line("<alice> hello, all")
+
+        bob.send("/msg carol secret")
+        await carol.wait_line("*bob* secret")
+        await bob.wait_line("-> *carol* secret")
+
+        carol.send("/who")
+        await carol.wait_line("*** 3 users online: alice, bob, carol")
+        carol.send("/nick caroline")
+        await alice.wait_line("*** carol is now known as caroline")
+
+        alice.send("/quit see you")
+        await alice.wait_line("*** Goodbye.")
+        await alice.closed
+        await bob.wait_line("*** alice has left (see you)")
+        await carol.wait_line("*** alice has left (see you)")
+        self.assertNotIn("<alice> hello, all", alice.lines)
+        self.assertNotIn("*bob* secret", alice.lines + bob.lines)
+        self.assertEqual(bob.lines.count("*** alice has left (see you)"), 1)
+
+    async def test_disconnect_announced_once(self) -> None:
+        """
+        A client that vanishes (socket closed without /quit) is announced once.
+        """
+        port = await self.start()
+        alice = await self.connect(port, "alice")
+        bob = await self.connect(port, "bob")
+        assert bob.transport is not None
+        bob.transport.loseConnection()
+        await alice.wait_line("*** bob has left (connection closed)")
+        alice.send("/who")
+        await alice.wait_line("*** 1 user online: alice")
+        self.assertEqual(
+            [x for x in alice.lines if "bob has left" in x],
+            ["*** bob has left (connection closed)"],
+        )
+
+    async def test_tcp_nodelay_on_server_side(self) -> None:
+        """
+        Every server-side TCP connection has Nagle's algorithm switched off.
+        """
+        port = await self.start()
+        await self.connect(port, "alice")
+        [connection] = self.service.connections
+        self.assertTrue(connection.transport.getTcpNoDelay())  # type: ignore[union-attr]
+
+    async def test_shutdown_notice(self) -> None:
+        """
+        Stopping the service tells every connected user before closing.
+        """
+        port = await self.start()
+        alice = await self.connect(port, "alice")
+        waiting = await self.connect(port)
+        await self.service.stopService()
+        for client in (alice, waiting):
+            await client.closed
+            self.assertEqual(client.lines[-1], "*** The server is shutting down. Goodbye.")
+
+    async def test_bundled_client_in_a_pipe(self) -> None:
+        """
+        `printf 'bob\\nhello\\n' | python -m chat.client` delivers hello, shows
+        the server's lines, and exits 0 after quitting.
+        """
+        port = await self.start()
+        alice = await self.connect(port, "alice")
+        out, err, code = await run_process(
+            [sys.executable, "-m", "chat.client", "--host", "127.0.0.1", "--port", str(port)],
+            stdin=b"bob\nhello\n",
+        )
+        await alice.wait_line("<bob> hello")
+        await alice.wait_line("*** bob has left")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(err, b"")
+        text = out.decode()
+        self.assertIn("*** Welcome to loop.\n", text)
+        self.assertIn("*** You are bob. 2 users online: alice, bob\n", text)
+        self.assertTrue(text.endswith("*** Goodbye.\n"), text)
+        self.assertNotIn("\r", text)
+
+    async def test_bundled_client_nickname_argument(self) -> None:
+        """
+        With a NICK argument, the bundled client logs in by itself.
+        """
+        port = await self.start()
+        alice = await self.connect(port, "alice")
+        _, err, code = await run_process(
+            [
+                sys.executable,
+                "-m",
+                "chat.client",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "dave",
+            ],
+            stdin=b"/me waves\n",
+        )
+        await alice.wait_line("* dave waves")
+        self.assertEqual(code, 0, err)
+
+    async def test_bundled_client_server_gone(self) -> None:
+        """
+        When the server goes away, the client says so in one sentence and exits 1.
+        """
+        port = await self.start()
+        alice = await self.connect(port, "alice")
+        process = ProcessRunner(None)
+        args = [
+            sys.executable,
+            "-m",
+            "chat.client",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "eve",
+        ]
+        reactor.spawnProcess(process, sys.executable, args, env=os.environ.copy())
+        await alice.wait_line("*** eve has joined")
+        await self.service.stopService()
+        out, err, code = await process.finished.addTimeout(TIMEOUT, reactor)
+        self.assertEqual(code, 1)
+        self.assertEqual(err, b"chat-client: the connection to the server was closed.\n")
+        self.assertTrue(out.endswith(b"*** The server is shutting down. Goodbye.\n"), out)
+
+    async def test_bundled_client_refused(self) -> None:
+        """
+        A refused connection is one sentence, no traceback, and exit status 1.
+        """
+        port = await self.start()
+        # Nothing listens on the port once it is closed again.
+        await self.service.stopService()
+        _, err, code = await run_process(
+            [sys.executable, "-m", "chat.client", "--host", "127.0.0.1", "--port", "1"], stdin=b""
+        )
+        self.assertEqual(code, 1)
+        self.assertNotIn(b"Traceback", err)
+        self.assertTrue(err.startswith(b"chat-client: cannot connect to 127.0.0.1:1: "), err)
+        self.assertEqual(err.count(b"\n"), 1)
+        del port
+
+
+class ProcessRunner(ProcessProtocol):
+    """
+    Feeds a child its standard input, then collects its output and exit status.
+    """
+
+    def __init__(self, stdin: bytes | None) -> None:
+        """
+        @param stdin: written and then closed; L{None} leaves standard input open.
+        """
+        self.stdin = stdin
+        self.out = b""
+        self.err = b""
+        self.finished: Deferred[tuple[bytes, bytes, int]] = Deferred()
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        if self.stdin is not None:
+            self.transport.write(self.stdin)
+            self.transport.closeStdin()
+
+    def outReceived(self, data: bytes) -> None:
+        self.out += data
+
+    def errReceived(self, data: bytes) -> None:
+        self.err += data
+
+    def processEnded(self, reason: Failure) -> None:
+        status = reason.value
+        assert isinstance(status, (ProcessDone, ProcessTerminated))
+        code = status.exitCode
+        self.finished.callback((self.out, self.err, -1 if code is None else code))
+
+
+def hang_up(client: Protocol) -> None:
+    if client.transport is not None:
+        client.transport.loseConnection()
+
+
+def run_process(argv: list[str], stdin: bytes) -> Deferred[tuple[bytes, bytes, int]]:
+    process = ProcessRunner(stdin)
+    reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy())
+    return process.finished.addTimeout(TIMEOUT, reactor)
+
+
+class TwistdTests(TestCase):
+    """
+    `twistd -n chat`, as an operator runs it.
+    """
+
+    async def test_run_chat_and_stop_with_sigterm(self) -> None:
+        """
+        twistd serves chat on the endpoint it is given; on SIGTERM every user
+        gets the shutdown notice before the connection closes, and twistd exits.
+        """
+        process = TwistdRunner()
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        argv = [
+            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+            "--nodaemon", "--pidfile=", "chat", "--listen", "tcp:0:interface=127.0.0.1",
+            "--name", "e2e",
+        ]  # fmt: skip
+        reactor.spawnProcess(
+            process, sys.executable, argv, env=os.environ.copy(), path=str(workdir)
+        )
+        port = await process.port.addTimeout(TIMEOUT, reactor)
+        client = await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), RawClient())
+        await client.wait_line("*** Welcome to e2e.")
+        client.send("alice")
+        await client.wait_for(lambda line: line.startswith("*** You are alice."))
+        assert process.transport is not None
+        process.transport.signalProcess("TERM")
+        await client.closed
+        self.assertEqual(client.lines[-1], "*** The server is shutting down. Goodbye.")
+        # twistd re-raises the signal that stopped it once it has shut down
+        # cleanly, so that its parent sees why it ended.
+        ended = await process.ended.addTimeout(TIMEOUT, reactor)
+        self.assertEqual(ended, ("signal", signal.SIGTERM), process.log.decode())
+        self.assertIn(b"Received SIGTERM, shutting down.", process.log)
+        self.assertIn(b"Server Shut Down.", process.log)
+        self.assertIn(b"127.0.0.1", process.log)
+        self.assertIn(b"logged in as alice", process.log)
+
+
+class TwistdRunner(ProcessProtocol):
+    """
+    Watches twistd's log for its listening port.
+    """
+
+    def __init__(self) -> None:
+        self.log = b""
+        self.port: Deferred[int] = Deferred()
+        self.ended: Deferred[tuple[str, int]] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.log += data
+        if not self.port.called and b" starting on " in self.log:
+            tail = self.log.split(b" starting on ", 1)[1]
+            digits = tail.split(b"\n", 1)[0].strip()
+            if digits.isdigit():
+                self.port.callback(int(digits))
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Failure) -> None:
+        if not self.port.called:
+            self.port.errback(RuntimeError(f"twistd ended early:\n{self.log.decode()}"))
+        status = reason.value
+        assert isinstance(status, (ProcessDone, ProcessTerminated))
+        if status.signal is not None:
+            self.ended.callback(("signal", status.signal))
+        else:
+            self.ended.callback(("exit", status.exitCode))

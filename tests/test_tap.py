@@ -1,0 +1,197 @@
+"""
+Tests for L{chat.tap} and the twistd dropin: options, the service tree, plugin discovery.
+"""
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IServiceMaker
+from twisted.internet.testing import MemoryReactorClock
+from twisted.plugin import getPlugins
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface.verify import verifyObject
+
+from chat.service import ChatService
+from chat.tap import Options, makeService
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class OptionsTests(SynchronousTestCase):
+    def parse(self, *argv: str) -> Options:
+        options = Options()
+        options.parseOptions(list(argv))
+        return options
+
+    def test_defaults(self) -> None:
+        """
+        With no arguments: listen on tcp:8888, named "chat", no MOTD, no message logging.
+        """
+        self.assertEqual(
+            dict(self.parse()),
+            {
+                "listen": ["tcp:8888"],
+                "name": "chat",
+                "motd": None,
+                "motd-lines": (),
+                "log-messages": 0,
+                "shutdown-timeout": 10.0,
+            },
+        )
+
+    def test_everything(self) -> None:
+        """
+        --listen repeats; the MOTD file is read at start-up.
+        """
+        motd = self.mktemp()
+        Path(motd).write_text("Hello!\nBe kind.\n", encoding="utf-8")
+        options = self.parse(
+            "--listen", "tcp:1234", "--listen", "unix:/tmp/x.sock", "--name", "Lab",
+            "--motd", motd, "--log-messages", "--shutdown-timeout", "2.5",
+        )  # fmt: skip
+        self.assertEqual(
+            dict(options),
+            {
+                "listen": ["tcp:1234", "unix:/tmp/x.sock"],
+                "name": "Lab",
+                "motd": motd,
+                "motd-lines": ("Hello!", "Be kind."),
+                "log-messages": 1,
+                "shutdown-timeout": 2.5,
+            },
+        )
+
+    def test_missing_motd(self) -> None:
+        """
+        An unreadable MOTD file is a usage error at start-up, naming the file.
+        """
+        with self.assertRaises(UsageError) as caught:
+            self.parse("--motd", "/nonexistent/motd.txt")
+        self.assertIn("/nonexistent/motd.txt", str(caught.exception))
+
+    def test_negative_timeout(self) -> None:
+        """
+        A negative shutdown timeout is refused.
+        """
+        self.assertRaises(UsageError, self.parse, "--shutdown-timeout", "-1")
+
+
+class MakeServiceTests(SynchronousTestCase):
+    def test_tree(self) -> None:
+        """
+        One chat service, and one listener per endpoint, all sharing one factory.
+        """
+        options = Options()
+        options.parseOptions(["--listen", "tcp:0", "--listen", "tcp:1", "--name", "Lab"])
+        top = makeService(options, MemoryReactorClock())
+        chat, *listeners = list(top)  # type: ignore[call-overload]
+        self.assertIsInstance(chat, ChatService)
+        self.assertEqual(chat.server_name, "Lab")
+        self.assertEqual(len(listeners), 2)
+        for listener in listeners:
+            self.assertIsInstance(listener, StreamServerEndpointService)
+            self.assertIs(listener.factory.service, chat)
+
+    def test_bad_endpoint(self) -> None:
+        """
+        A malformed endpoint string is a usage error that quotes it.
+        """
+        options = Options()
+        options.parseOptions(["--listen", "carrier-pigeon:1"])
+        with self.assertRaises(UsageError) as caught:
+            makeService(options, MemoryReactorClock())
+        self.assertIn("carrier-pigeon:1", str(caught.exception))
+
+
+class PluginTests(SynchronousTestCase):
+    def test_service_maker(self) -> None:
+        """
+        The dropin provides an IServiceMaker called "chat" that uses chat.tap.
+        """
+        from twisted import plugins
+
+        makers = [m for m in getPlugins(IServiceMaker, plugins) if m.tapname == "chat"]
+        self.assertEqual(len(makers), 1)
+        maker = makers[0]
+        self.assertTrue(verifyObject(IServiceMaker, maker))
+        self.assertIsInstance(maker.options(), Options)
+
+    def test_twisted_not_shadowed(self) -> None:
+        """
+        The project's twisted/ directory (a namespace portion with no __init__.py)
+        does not shadow the real twisted package.
+        """
+        import twisted
+
+        self.assertFalse((ROOT / "twisted" / "__init__.py").exists())
+        self.assertFalse((ROOT / "twisted" / "plugins" / "__init__.py").exists())
+        self.assertNotEqual(Path(twisted.__file__).resolve().parent, ROOT / "twisted")
+
+
+def twistd_help(python: str, env: dict[str, str] | None = None) -> str:
+    """
+    What `twistd --help` prints, run from an unrelated directory.
+    """
+    elsewhere = Path(os.path.expanduser("~"))
+    result = subprocess.run(
+        [python, "-c", "from twisted.scripts.twistd import run; run()", "--help"],
+        cwd=elsewhere if elsewhere.is_dir() else "/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout
+
+
+class DiscoveryTests(TestCase):
+    """
+    `twistd --help` lists chat from any directory, for both kinds of install.
+    """
+
+    def test_this_install(self) -> None:
+        """
+        The install the tests run from (the Makefile's editable one) is found by twistd.
+        """
+        self.assertIn("A multi-user line chat server.", twistd_help(sys.executable))
+
+    def test_regular_install(self) -> None:
+        """
+        A regular (non-editable) install, in an environment that cannot see
+        this checkout, puts the dropin where twistd finds it.
+        """
+        venv = Path(self.mktemp()).resolve()
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+        )
+        site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+        subprocess.run(
+            [
+                sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                "--no-build-isolation", "--target", str(site), str(ROOT),
+            ],
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )  # fmt: skip
+        self.assertTrue((site / "twisted" / "plugins" / "chat_plugin.py").exists())
+        self.assertFalse((site / "twisted" / "plugins" / "__init__.py").exists())
+        # Twisted and the rest come from this environment's site-packages, added
+        # as a plain path, so its .pth files (the editable install's among them)
+        # are not processed and the checkout stays out of sight.
+        dependencies = sysconfig.get_path("purelib")
+        (site / "dependencies.pth").write_text(dependencies + "\n", encoding="utf-8")
+        python = str(venv / "bin" / "python")
+        check = subprocess.run(
+            [python, "-c", "import chat, sys; print(chat.__file__); print(sys.path)"],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        self.assertTrue(check.stdout.startswith(str(site)), check.stdout)
+        self.assertNotIn(f"'{ROOT}'", check.stdout)
+        self.assertIn("A multi-user line chat server.", twistd_help(python))
