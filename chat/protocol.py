@@ -174,6 +174,7 @@ class ChatProtocol(LineReceiver):
         nickname = text
         if text.startswith("/"):
             name, argument = _split_command(text)
+            name = name.lower()
             if name == "nick":
                 nickname = argument.strip()
                 if not nickname:
@@ -205,7 +206,7 @@ class ChatProtocol(LineReceiver):
     def _chat_line(self, user: User, text: str) -> None:
         if text.startswith("/") and not text.startswith("//"):
             name, argument = _split_command(text)
-            command = _COMMANDS.get(name)
+            command = _COMMANDS.get(name.lower())
             if command is None:
                 self._send(wire.error(f"Unknown command /{name}; type /help for the list."))
                 return
@@ -296,13 +297,13 @@ class ChatFactory(Factory):
 
 def _split_command(text: str) -> tuple[str, str]:
     """
-    Split C{"/name argument..."} into a lower-case name and the argument; any
+    Split C{"/name argument..."} into the name as typed and the argument; any
     white space (a telnet user's tab, say) ends the name.
     """
     parts = text[1:].split(None, 1)
     if not parts:
         return "", ""
-    return parts[0].lower(), parts[1] if len(parts) > 1 else ""
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 _COMMAND_LIST = (

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService
+from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from chat.protocol import ChatFactory
@@ -41,8 +42,13 @@ class Options(usage.Options):
         ["log-messages", None, "Log the text of messages too (by default only who did what)."],
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, reactor: Any = None) -> None:
+        """
+        @param reactor: for tests; twistd passes none, and the global reactor
+            (the one twistd installed) is looked up only when it is needed.
+        """
         super().__init__()  # type: ignore[no-untyped-call]
+        self._reactor = reactor
         self["listen"] = []
         self["motd-lines"] = ()
 
@@ -61,6 +67,17 @@ class Options(usage.Options):
             raise usage.UsageError("--shutdown-timeout must not be negative")
         if self["motd"] is not None:
             self["motd-lines"] = read_motd(self["motd"])
+        reactor = self._reactor
+        if reactor is None:
+            from twisted.internet import reactor
+        self["reactor"] = reactor
+        for description in self["listen"]:
+            # Parsed here, where twistd reports a UsageError as one line;
+            # raised from makeService it would be a traceback.
+            try:
+                serverFromString(reactor, description)
+            except (ValueError, KeyError, TypeError) as e:
+                raise usage.UsageError(f"bad --listen endpoint {description!r}: {e}") from e
 
 
 def read_motd(path: str) -> tuple[str, ...]:
@@ -76,15 +93,11 @@ def read_motd(path: str) -> tuple[str, ...]:
     return tuple(text.splitlines())
 
 
-def makeService(options: dict[str, Any], reactor: Any = None) -> IService:
+def makeService(options: dict[str, Any]) -> IService:
     """
     The chat service and one listener per C{--listen} endpoint.
-
-    @param reactor: for tests; twistd passes none, and the global reactor is
-        looked up only then, never at import time.
     """
-    if reactor is None:
-        from twisted.internet import reactor
+    reactor = options["reactor"]
     top = MultiService()
     chat = ChatService(
         reactor,
@@ -96,11 +109,8 @@ def makeService(options: dict[str, Any], reactor: Any = None) -> IService:
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]
     factory = ChatFactory(chat)
     for description in options["listen"]:
-        try:
-            # strports.service makes a port that is already in use an error at
-            # start-up, rather than a log line from a server listening nowhere.
-            listener = strports.service(description, factory, reactor=reactor)
-        except (ValueError, KeyError, TypeError) as e:
-            raise usage.UsageError(f"bad --listen endpoint {description!r}: {e}") from e
+        # strports.service makes a port that is already in use an error at
+        # start-up, rather than a log line from a server listening nowhere.
+        listener = strports.service(description, factory, reactor=reactor)
         listener.setServiceParent(top)
     return top

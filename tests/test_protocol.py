@@ -523,7 +523,7 @@ class QuotedInputTests(SynchronousTestCase):
         self.assertEqual(
             self.alice.lines(),
             [
-                "!!! Unknown command /x[2j; type /help for the list.",
+                "!!! Unknown command /x[2J; type /help for the list.",
                 "!!! No such user: [31mghost",
             ],
         )

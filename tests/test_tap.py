@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class OptionsTests(SynchronousTestCase):
     def parse(self, *argv: str) -> Options:
-        options = Options()
+        self.reactor = MemoryReactorClock()
+        options = Options(self.reactor)
         options.parseOptions(list(argv))
         return options
 
@@ -41,6 +42,7 @@ class OptionsTests(SynchronousTestCase):
                 "motd-lines": (),
                 "log-messages": 0,
                 "shutdown-timeout": 10.0,
+                "reactor": self.reactor,
             },
         )
 
@@ -63,6 +65,7 @@ class OptionsTests(SynchronousTestCase):
                 "motd-lines": ("Hello!", "Be kind."),
                 "log-messages": 1,
                 "shutdown-timeout": 2.5,
+                "reactor": self.reactor,
             },
         )
 
@@ -73,6 +76,24 @@ class OptionsTests(SynchronousTestCase):
         with self.assertRaises(UsageError) as caught:
             self.parse("--motd", "/nonexistent/motd.txt")
         self.assertIn("/nonexistent/motd.txt", str(caught.exception))
+
+    def test_bad_endpoint(self) -> None:
+        """
+        A malformed endpoint string is a usage error that quotes it.
+        """
+        with self.assertRaises(UsageError) as caught:
+            self.parse("--listen", "tcp:8888", "--listen", "carrier-pigeon:1")
+        self.assertIn("carrier-pigeon:1", str(caught.exception))
+
+    def test_global_reactor_by_default(self) -> None:
+        """
+        Under twistd (no reactor given), the installed global reactor is used.
+        """
+        from twisted.internet import reactor
+
+        options = Options()
+        options.parseOptions([])
+        self.assertIs(options["reactor"], reactor)
 
     def test_negative_timeout(self) -> None:
         """
@@ -86,26 +107,17 @@ class MakeServiceTests(SynchronousTestCase):
         """
         One chat service, and one listener per endpoint, all sharing one factory.
         """
-        options = Options()
+        options = Options(MemoryReactorClock())
         options.parseOptions(["--listen", "tcp:0", "--listen", "tcp:1", "--name", "Lab"])
-        top = makeService(options, MemoryReactorClock())
+        top = makeService(options)
         chat, *listeners = list(top)  # type: ignore[call-overload]
         self.assertIsInstance(chat, ChatService)
         self.assertEqual(chat.server_name, "Lab")
+        self.assertIs(chat.clock, options["reactor"])
         self.assertEqual(len(listeners), 2)
         for listener in listeners:
             self.assertIsInstance(listener, StreamServerEndpointService)
             self.assertIs(listener.factory.service, chat)
-
-    def test_bad_endpoint(self) -> None:
-        """
-        A malformed endpoint string is a usage error that quotes it.
-        """
-        options = Options()
-        options.parseOptions(["--listen", "carrier-pigeon:1"])
-        with self.assertRaises(UsageError) as caught:
-            makeService(options, MemoryReactorClock())
-        self.assertIn("carrier-pigeon:1", str(caught.exception))
 
 
 class PluginTests(SynchronousTestCase):
