@@ -25,13 +25,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# An editable install in setuptools' "compat" mode: the default mode's import
-# hook hides twisted/plugins from Twisted's plugin scan, so twistd would not
-# know `chat`.
-$(STAMP): pyproject.toml
+# An editable install in setuptools' "strict" mode: the default mode's import
+# hook hides twisted/plugins from Twisted's plugin scan (twistd would not know
+# `chat`), while strict mode links the files into build/ and puts that on a
+# plain .pth path, which the scan sees. It links files, not folders, so the
+# install is redone whenever the list of modules changes.
+MODULES := $(VENV)/.modules
+$(shell mkdir -p $(VENV) && find chat twisted/plugins -name '*.py' | sort | cmp -s - $(MODULES) \
+	|| find chat twisted/plugins -name '*.py' | sort > $(MODULES))
+
+$(STAMP): pyproject.toml $(MODULES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=strict
 	touch $@
 
 clean:

@@ -178,10 +178,7 @@ class LoopbackTests(TestCase):
         """
         port = await self.start()
         alice = await self.connect(port, "alice")
-        out, err, code = await run_process(
-            [sys.executable, "-m", "chat.client", "--host", "127.0.0.1", "--port", str(port)],
-            stdin=b"bob\nhello\n",
-        )
+        out, err, code = await spawn_client(port, stdin=b"bob\nhello\n").finished
         await alice.wait_line("<bob> hello")
         await alice.wait_line("*** bob has left")
         self.assertEqual(code, 0, err)
@@ -198,19 +195,7 @@ class LoopbackTests(TestCase):
         """
         port = await self.start()
         alice = await self.connect(port, "alice")
-        _, err, code = await run_process(
-            [
-                sys.executable,
-                "-m",
-                "chat.client",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "dave",
-            ],
-            stdin=b"/me waves\n",
-        )
+        _, err, code = await spawn_client(port, "dave", stdin=b"/me waves\n").finished
         await alice.wait_line("* dave waves")
         self.assertEqual(code, 0, err)
 
@@ -220,21 +205,10 @@ class LoopbackTests(TestCase):
         """
         port = await self.start()
         alice = await self.connect(port, "alice")
-        process = ProcessRunner(None)
-        args = [
-            sys.executable,
-            "-m",
-            "chat.client",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "eve",
-        ]
-        reactor.spawnProcess(process, sys.executable, args, env=os.environ.copy())
+        process = spawn_client(port, "eve", stdin=None)
         await alice.wait_line("*** eve has joined")
         await self.service.stopService()
-        out, err, code = await process.finished.addTimeout(TIMEOUT, reactor)
+        out, err, code = await process.finished
         self.assertEqual(code, 1)
         self.assertEqual(err, b"chat-client: the connection to the server was closed.\n")
         self.assertTrue(out.endswith(b"*** The server is shutting down. Goodbye.\n"), out)
@@ -243,17 +217,12 @@ class LoopbackTests(TestCase):
         """
         A refused connection is one sentence, no traceback, and exit status 1.
         """
-        port = await self.start()
-        # Nothing listens on the port once it is closed again.
-        await self.service.stopService()
-        _, err, code = await run_process(
-            [sys.executable, "-m", "chat.client", "--host", "127.0.0.1", "--port", "1"], stdin=b""
-        )
+        # Nothing listens on port 1 of the loopback interface.
+        _, err, code = await spawn_client(1, stdin=b"").finished
         self.assertEqual(code, 1)
         self.assertNotIn(b"Traceback", err)
         self.assertTrue(err.startswith(b"chat-client: cannot connect to 127.0.0.1:1: "), err)
         self.assertEqual(err.count(b"\n"), 1)
-        del port
 
 
 class ProcessRunner(ProcessProtocol):
@@ -294,10 +263,15 @@ def hang_up(client: Protocol) -> None:
         client.transport.loseConnection()
 
 
-def run_process(argv: list[str], stdin: bytes) -> Deferred[tuple[bytes, bytes, int]]:
+def spawn_client(port: int, *arguments: str, stdin: bytes | None) -> ProcessRunner:
+    """
+    Run the bundled client against the loopback port, as a user would.
+    """
     process = ProcessRunner(stdin)
-    reactor.spawnProcess(process, argv[0], argv, env=os.environ.copy())
-    return process.finished.addTimeout(TIMEOUT, reactor)
+    argv = [sys.executable, "-m", "chat.client", "--host", "127.0.0.1", "--port", str(port)]
+    reactor.spawnProcess(process, sys.executable, [*argv, *arguments], env=os.environ.copy())
+    process.finished.addTimeout(TIMEOUT, reactor)
+    return process
 
 
 class TwistdTests(TestCase):

@@ -169,7 +169,7 @@ class DiscoveryTests(TestCase):
 
     def test_this_install(self) -> None:
         """
-        The install the tests run from (the Makefile's editable one) is found by twistd.
+        The install the tests run from (the Makefile's strict editable one) is found by twistd.
         """
         self.assertIn("A multi-user line chat server.", twistd_help(sys.executable))
 
