@@ -21,7 +21,7 @@ from chat import wire
 from chat.domain import User
 from chat.errors import ChatError
 from chat.events import Event
-from chat.framing import TOO_LONG, LineBuffer
+from chat.framing import LineBuffer
 from chat.service import ChatService
 from chat.text import clean
 
@@ -130,11 +130,10 @@ class ChatProtocol(LineReceiver):
         for line in self._lines.feed(data):
             if self._closing:
                 return
-            if line is TOO_LONG:
-                self.lineLengthExceeded(b"")
-            else:
-                assert isinstance(line, bytes)
+            if isinstance(line, bytes):
                 self.lineReceived(line)
+            else:
+                self.lineLengthExceeded(b"")
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self._send(wire.error(f"Line too long (over {self.MAX_LENGTH} bytes); it was dropped."))
