@@ -1,28 +1,43 @@
 """
-The chat itself: who is online, and who hears what.
+The chat itself: who is online, which rooms exist, and who hears what.
 
 Nothing here knows about bytes, sockets or line endings. A front-end logs a
-L{Participant} in, calls methods on the returned L{User} on its behalf, and
-receives L{chat.events} through L{Participant.receive}.
+L{Participant} in, calls methods on the domain on its behalf, and receives
+L{chat.events} through L{Participant.receive}.
+
+A user may be in any number of rooms here; the line protocol keeps each of its
+users in exactly one, but another front-end need not.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from chat.errors import InvalidNickname, NicknameTaken, NoSuchUser, NotLoggedIn
+from chat.errors import (
+    AlreadyInRoom,
+    InvalidNickname,
+    InvalidRoomName,
+    NicknameTaken,
+    NoSuchRoom,
+    NoSuchUser,
+    NotInRoom,
+    NotLoggedIn,
+)
 from chat.events import (
     Action,
+    Entered,
     Event,
     Joined,
     Left,
     Message,
+    Parted,
     PrivateMessage,
     PrivateMessageSent,
     Renamed,
+    TopicChanged,
     Welcome,
 )
-from chat.text import clean, nickname_problem
+from chat.text import MAX_TOPIC_LENGTH, clean, nickname_problem, room_name_problem
 
 
 class Participant(Protocol):
@@ -36,50 +51,100 @@ class Participant(Protocol):
         """
 
 
+class Archive(Protocol):
+    """
+    Where the domain sends every message worth keeping (public, action, private).
+    """
+
+    def record(self, event: Message | Action | PrivateMessage) -> None:
+        """
+        Keep C{event}. Must not raise and must not block.
+        """
+
+
 class User:
     """
     One logged-in user, as the domain sees it.
     """
 
-    __slots__ = ("nickname", "online", "participant")
+    __slots__ = ("nickname", "online", "participant", "rooms")
 
     def __init__(self, nickname: str, participant: Participant) -> None:
         self.nickname = nickname
         self.participant = participant
         self.online = True
+        self.rooms: list[Room] = []
 
     def __repr__(self) -> str:
         return f"<User {self.nickname!r}>"
 
 
-def _key(nickname: str) -> str:
-    return nickname.lower()
+class Room:
+    """
+    A named place; what is said in it reaches its members only.
+    """
+
+    __slots__ = ("members", "name", "permanent", "topic")
+
+    def __init__(self, name: str, permanent: bool = False) -> None:
+        self.name = name
+        self.topic: str | None = None
+        self.permanent = permanent
+        # A snapshot, rebuilt on each join or part: broadcasts iterate it while
+        # participants may come and go, and copying on every message would cost more.
+        self.members: tuple[User, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"<Room {self.name!r}>"
+
+
+class RoomInfo(NamedTuple):
+    """
+    What C{/rooms} shows of a room.
+    """
+
+    name: str
+    users: int
+    topic: str | None
+
+
+def _key(name: str) -> str:
+    return name.lower()
 
 
 class Chat:
     """
-    Every logged-in user, and the rules for routing messages between them.
+    Every logged-in user and every room, and the rules for routing messages.
 
-    Nicknames are unique without regard to case. Public events go to every
-    other user; private ones to their recipient only. Text is cleaned of
-    control characters here, in the one place every front-end goes through.
+    Nicknames and room names are unique without regard to case. Public events
+    go to the members of a room; private ones to their recipient, whatever room
+    it is in. Text is cleaned of control characters here, in the one place every
+    front-end goes through.
+
+    @param permanent_rooms: rooms that exist even while empty (and keep their topic).
+    @param archive: receives every message that is worth keeping.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, permanent_rooms: tuple[str, ...] = (), archive: Archive | None = None
+    ) -> None:
         self._users: dict[str, User] = {}
-        # A snapshot for broadcasts: participants may log in or out while one
-        # is running, and rebuilding on each join or leave is cheaper than
-        # copying on every message.
-        self._everyone: tuple[User, ...] = ()
+        self._rooms: dict[str, Room] = {}
+        self._archive = archive
+        for name in permanent_rooms:
+            self._check_room_name(name)
+            self._rooms[_key(name)] = Room(name, permanent=True)
 
     def __len__(self) -> int:
         return len(self._users)
+
+    # Users.
 
     def online(self) -> list[str]:
         """
         The nicknames of everyone online, in case-insensitive order.
         """
-        return sorted((user.nickname for user in self._everyone), key=_key)
+        return sorted((user.nickname for user in self._users.values()), key=_key)
 
     def find(self, nickname: str) -> User:
         """
@@ -92,29 +157,29 @@ class Chat:
 
     def login(self, nickname: str, participant: Participant) -> User:
         """
-        Log C{participant} in as C{nickname}, tell it who is here and tell them it came.
+        Log C{participant} in as C{nickname} and tell it who is online. It is
+        in no room until it joins one.
         """
         self._check_available(nickname)
         user = User(nickname, participant)
         self._users[_key(nickname)] = user
-        self._everyone += (user,)
         participant.receive(Welcome(nickname, tuple(self.online())))
-        self._broadcast(Joined(nickname), exclude=user)
         return user
 
     def logout(self, user: User, reason: str | None = None) -> None:
         """
-        Take C{user} off line and tell everyone else, exactly once: calling it
-        again for the same user does nothing.
+        Take C{user} off line and tell the members of each of its rooms,
+        exactly once: calling it again for the same user does nothing.
         """
         if not user.online:
             return
         user.online = False
         del self._users[_key(user.nickname)]
-        self._everyone = tuple(u for u in self._everyone if u is not user)
         if reason is not None:
             reason = clean(reason) or None
-        self._broadcast(Left(user.nickname, reason), exclude=None)
+        for room in list(user.rooms):
+            self._remove(user, room)
+            self._broadcast(room, Left(room.name, user.nickname, reason), exclude=None)
 
     def close(self) -> None:
         """
@@ -124,14 +189,18 @@ class Chat:
         announcing each departure to everyone still there would cost
         N * N events that nobody gets to read.
         """
-        for user in self._everyone:
+        for user in self._users.values():
             user.online = False
+            user.rooms.clear()
         self._users.clear()
-        self._everyone = ()
+        for key, room in list(self._rooms.items()):
+            room.members = ()
+            if not room.permanent:
+                del self._rooms[key]
 
     def rename(self, user: User, nickname: str) -> None:
         """
-        Give C{user} a new nickname and tell everyone, C{user} included.
+        Give C{user} a new nickname and tell it and everyone sharing a room with it, once each.
 
         A change of case alone ("alice" to "Alice") is allowed.
         """
@@ -146,29 +215,122 @@ class Chat:
         del self._users[_key(old)]
         user.nickname = nickname
         self._users[_key(nickname)] = user
-        self._broadcast(Renamed(old, nickname), exclude=None)
+        event = Renamed(old, nickname)
+        told = {user}
+        user.participant.receive(event)
+        for room in user.rooms:
+            for member in room.members:
+                if member not in told:
+                    told.add(member)
+                    member.participant.receive(event)
 
-    def say(self, user: User, text: str) -> None:
+    # Rooms.
+
+    def rooms(self) -> list[RoomInfo]:
         """
-        Send C{text} to everyone but C{user}. Text that is empty once cleaned is dropped.
+        Every room, with its number of users and topic, in case-insensitive order.
+        """
+        return [
+            RoomInfo(room.name, len(room.members), room.topic)
+            for room in sorted(self._rooms.values(), key=lambda room: _key(room.name))
+        ]
+
+    def room(self, name: str) -> Room:
+        """
+        Return the room called C{name} (in any case), or raise L{NoSuchRoom}.
+        """
+        room = self._rooms.get(_key(name))
+        if room is None:
+            raise NoSuchRoom(name)
+        return room
+
+    def members(self, name: str) -> list[str]:
+        """
+        The nicknames of the users in room C{name}, in case-insensitive order.
+        """
+        return sorted((user.nickname for user in self.room(name).members), key=_key)
+
+    def join(self, user: User, name: str) -> Room:
+        """
+        Put C{user} in room C{name}, creating the room if there is none. The
+        user is told the room's topic and members; the members that it came.
         """
         self._check_online(user)
-        text = clean(text)
-        if text.strip():
-            self._broadcast(Message(user.nickname, text), exclude=user)
+        room = self._rooms.get(_key(name))
+        if room is None:
+            self._check_room_name(name)
+            room = self._rooms[_key(name)] = Room(name)
+        elif room in user.rooms:
+            raise AlreadyInRoom(room.name)
+        self._broadcast(room, Joined(room.name, user.nickname), exclude=None)
+        room.members += (user,)
+        user.rooms.append(room)
+        members = sorted((member.nickname for member in room.members), key=_key)
+        user.participant.receive(Entered(room.name, room.topic, tuple(members)))
+        return room
 
-    def act(self, user: User, text: str) -> None:
+    def part(self, user: User, name: str, destination: str | None = None) -> None:
         """
-        Show everyone but C{user} that C{user} does C{text}.
+        Take C{user} out of room C{name} and tell the members left there;
+        C{destination} names the room it is going to, if any.
         """
         self._check_online(user)
+        room = self._member_room(user, name)
+        self._remove(user, room)
+        self._broadcast(room, Parted(room.name, user.nickname, destination), exclude=None)
+
+    def move(self, user: User, source: str, destination: str) -> Room:
+        """
+        Take C{user} from room C{source} to room C{destination} (created if
+        need be), telling both rooms where it went. Nothing happens if the
+        destination cannot be joined.
+        """
+        self._check_online(user)
+        old = self._member_room(user, source)
+        new = self._rooms.get(_key(destination))
+        if new is None:
+            self._check_room_name(destination)
+        elif new in user.rooms:
+            raise AlreadyInRoom(new.name)
+        self.part(user, old.name, destination=new.name if new else destination)
+        return self.join(user, destination)
+
+    def set_topic(self, user: User, name: str, topic: str) -> None:
+        """
+        Set (or, with empty text, clear) the topic of a room C{user} is in, and tell its members.
+        """
+        self._check_online(user)
+        room = self._member_room(user, name)
+        cleaned = clean(topic).strip()[:MAX_TOPIC_LENGTH] or None
+        room.topic = cleaned
+        self._broadcast(room, TopicChanged(room.name, user.nickname, cleaned), exclude=None)
+
+    # Messages.
+
+    def say(self, user: User, name: str, text: str) -> None:
+        """
+        Send C{text} to the other members of room C{name}. Text that is empty
+        once cleaned is dropped.
+        """
+        self._check_online(user)
+        room = self._member_room(user, name)
         text = clean(text)
         if text.strip():
-            self._broadcast(Action(user.nickname, text), exclude=user)
+            self._public(room, user, Message(room.name, user.nickname, text))
+
+    def act(self, user: User, name: str, text: str) -> None:
+        """
+        Show the other members of room C{name} that C{user} does C{text}.
+        """
+        self._check_online(user)
+        room = self._member_room(user, name)
+        text = clean(text)
+        if text.strip():
+            self._public(room, user, Action(room.name, user.nickname, text))
 
     def whisper(self, user: User, recipient: str, text: str) -> None:
         """
-        Send C{text} to C{recipient} only, and confirm it to C{user}.
+        Send C{text} to C{recipient} only, in whatever room, and confirm it to C{user}.
 
         @raise NoSuchUser: if nobody called C{recipient} is online.
         """
@@ -177,13 +339,35 @@ class Chat:
         text = clean(text)
         if not text.strip():
             return
-        target.participant.receive(PrivateMessage(user.nickname, target.nickname, text))
+        event = PrivateMessage(user.nickname, target.nickname, text)
+        target.participant.receive(event)
         user.participant.receive(PrivateMessageSent(user.nickname, target.nickname, text))
+        if self._archive is not None:
+            self._archive.record(event)
 
-    def _broadcast(self, event: Event, exclude: User | None) -> None:
-        for user in self._everyone:
-            if user is not exclude:
-                user.participant.receive(event)
+    # Internals.
+
+    def _public(self, room: Room, sender: User, event: Message | Action) -> None:
+        self._broadcast(room, event, exclude=sender)
+        if self._archive is not None:
+            self._archive.record(event)
+
+    def _broadcast(self, room: Room, event: Event, exclude: User | None) -> None:
+        for member in room.members:
+            if member is not exclude:
+                member.participant.receive(event)
+
+    def _remove(self, user: User, room: Room) -> None:
+        room.members = tuple(member for member in room.members if member is not user)
+        user.rooms.remove(room)
+        if not room.members and not room.permanent:
+            del self._rooms[_key(room.name)]
+
+    def _member_room(self, user: User, name: str) -> Room:
+        room = self._rooms.get(_key(name))
+        if room is None or room not in user.rooms:
+            raise NotInRoom(name)
+        return room
 
     def _check_online(self, user: User) -> None:
         if not user.online:
@@ -198,3 +382,8 @@ class Chat:
         self._check_valid(nickname)
         if _key(nickname) in self._users:
             raise NicknameTaken(nickname)
+
+    def _check_room_name(self, name: str) -> None:
+        problem = room_name_problem(name)
+        if problem is not None:
+            raise InvalidRoomName(name, problem)

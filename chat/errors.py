@@ -50,3 +50,44 @@ class NotLoggedIn(ChatError):
     """
     The user has left (or never logged in), so it can no longer act.
     """
+
+
+class InvalidRoomName(ChatError):
+    """
+    The room name breaks the room-name rules; C{reason} says which one.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name, reason)
+        self.name = name
+        self.reason = reason
+
+
+class NoSuchRoom(ChatError):
+    """
+    No room of that name exists.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class NotInRoom(ChatError):
+    """
+    The user is not in the room it tried to act in.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class AlreadyInRoom(ChatError):
+    """
+    The user tried to join a room it is already in.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name

@@ -22,20 +22,46 @@ class Welcome:
 
 
 @dataclass(frozen=True, slots=True)
-class Joined:
+class Entered:
     """
-    Another user has logged in.
+    Sent to a user who has just joined C{room}: its topic and who is there (themselves included).
     """
 
+    room: str
+    topic: str | None
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """
+    Another user has joined C{room}, by logging in or by coming from another room.
+    """
+
+    room: str
     nickname: str
+
+
+@dataclass(frozen=True, slots=True)
+class Parted:
+    """
+    Another user has left C{room} but is still online; C{destination} is the
+    room they went to, when they went to one.
+    """
+
+    room: str
+    nickname: str
+    destination: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class Left:
     """
-    Another user has gone; C{reason} is theirs (a quit message) or the server's.
+    Another user in C{room} has gone off line; C{reason} is theirs (a quit
+    message) or the server's.
     """
 
+    room: str
     nickname: str
     reason: str | None
 
@@ -43,7 +69,7 @@ class Left:
 @dataclass(frozen=True, slots=True)
 class Renamed:
     """
-    A user changed nickname; everyone, the renamed user included, is told.
+    A user changed nickname; it, and everyone who shares a room with it, is told.
     """
 
     old: str
@@ -51,11 +77,23 @@ class Renamed:
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
+class TopicChanged:
     """
-    A public message from C{sender}.
+    C{nickname} set the topic of C{room} (L{None}: cleared it).
     """
 
+    room: str
+    nickname: str
+    topic: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """
+    A public message from C{sender} to C{room}.
+    """
+
+    room: str
     sender: str
     text: str
 
@@ -63,9 +101,10 @@ class Message:
 @dataclass(frozen=True, slots=True)
 class Action:
     """
-    A public action (C{/me waves}) by C{sender}.
+    A public action (C{/me waves}) by C{sender} in C{room}.
     """
 
+    room: str
     sender: str
     text: str
 
@@ -92,4 +131,16 @@ class PrivateMessageSent:
     text: str
 
 
-Event = Welcome | Joined | Left | Renamed | Message | Action | PrivateMessage | PrivateMessageSent
+Event = (
+    Welcome
+    | Entered
+    | Joined
+    | Parted
+    | Left
+    | Renamed
+    | TopicChanged
+    | Message
+    | Action
+    | PrivateMessage
+    | PrivateMessageSent
+)

@@ -22,7 +22,7 @@ from chat.domain import User
 from chat.errors import ChatError
 from chat.events import Event
 from chat.framing import LineBuffer
-from chat.service import ChatService
+from chat.service import LOBBY, ChatService
 from chat.text import clean
 
 MAX_LINE_BYTES = 2048
@@ -76,6 +76,8 @@ class ChatProtocol(LineReceiver):
         self.service = service
         self.chat = service.chat
         self.user: User | None = None
+        # The line protocol's rule: a logged-in user is in exactly one room.
+        self.room = LOBBY
         self.peer = "?"
         self._lines = LineBuffer(self.MAX_LENGTH)
         self._encode = service.encoder
@@ -191,11 +193,12 @@ class ChatProtocol(LineReceiver):
                     )
                 )
                 return
-        self.user = self.chat.login(nickname, self)
+        user = self.user = self.chat.login(nickname, self)
         self.log.info("{peer} logged in as {nickname}", peer=self.peer, nickname=nickname)
         for line in self.service.motd:
             self._send(wire.notice(line))
         self._send(wire.notice("Type /help for the list of commands."))
+        self.room = self.chat.join(user, LOBBY).name
 
     def _prompt(self) -> None:
         self._send(wire.notice(f"Choose a nickname ({wire.NICKNAME_RULES}):"))
@@ -214,8 +217,8 @@ class ChatProtocol(LineReceiver):
         if text.startswith("//"):
             text = text[1:]
         if self.service.log_messages:
-            self.log.info("<{nickname}> {text}", nickname=user.nickname, text=text)
-        self.chat.say(user, text)
+            self.log.info("<{nickname}> {text}", nickname=user.nickname, text=text, room=self.room)
+        self.chat.say(user, self.room, text)
 
     def _msg(self, user: User, argument: str) -> None:
         recipient, _, text = argument.strip().partition(" ")
@@ -235,10 +238,32 @@ class ChatProtocol(LineReceiver):
             raise Usage("/me ACTION")
         if self.service.log_messages:
             self.log.info("* {nickname} {text}", nickname=user.nickname, text=argument)
-        self.chat.act(user, argument)
+        self.chat.act(user, self.room, argument)
 
     def _who(self, user: User, argument: str) -> None:
-        self._send(wire.notice(wire.who(self.chat.online())))
+        if argument.strip() == "*":
+            self._send(wire.notice(wire.who(self.chat.online())))
+        elif argument.strip():
+            raise Usage("/who [*]")
+        else:
+            self._send(wire.notice(wire.who(self.chat.members(self.room), f"in {self.room}")))
+
+    def _join(self, user: User, argument: str) -> None:
+        name = argument.strip()
+        if not name:
+            raise Usage("/join ROOM")
+        self.room = self.chat.move(user, self.room, name).name
+        self.log.info("{nickname} joined {room}", nickname=user.nickname, room=self.room)
+
+    def _rooms(self, user: User, argument: str) -> None:
+        for line in wire.rooms(self.chat.rooms()):
+            self._send(wire.notice(line))
+
+    def _topic(self, user: User, argument: str) -> None:
+        if argument.strip():
+            self.chat.set_topic(user, self.room, argument)
+        else:
+            self._send(wire.notice(wire.topic(self.room, self.chat.room(self.room).topic)))
 
     def _nick(self, user: User, argument: str) -> None:
         nickname = argument.strip()
@@ -254,7 +279,7 @@ class ChatProtocol(LineReceiver):
             self._send(wire.notice(f"  {command.usage:<18} {command.summary}"))
         self._send(
             wire.notice(
-                "  Any other line is sent to everyone; start it with // to send a leading /."
+                "  Any other line is sent to this room; start it with // to send a leading /."
             )
         )
 
@@ -312,13 +337,16 @@ _COMMAND_LIST = (
         "send TEXT to NICK only (also /whisper, /w, /tell)",
         ChatProtocol._msg,
     ),
-    Command(("me",), "/me ACTION", "show everyone what you do: * you ACTION", ChatProtocol._me),
+    Command(("me",), "/me ACTION", "show this room what you do: * you ACTION", ChatProtocol._me),
     Command(
         ("who", "list", "users"),
-        "/who",
-        "list who is online (also /list, /users)",
+        "/who [*]",
+        "who is in this room; with *, everyone online (also /list, /users)",
         ChatProtocol._who,
     ),
+    Command(("join",), "/join ROOM", "go to ROOM, creating it if need be", ChatProtocol._join),
+    Command(("rooms",), "/rooms", "list the rooms, their sizes and topics", ChatProtocol._rooms),
+    Command(("topic",), "/topic [TEXT]", "show this room's topic, or set it", ChatProtocol._topic),
     Command(("nick",), "/nick NICK", "change your nickname", ChatProtocol._nick),
     Command(("help",), "/help", "show this list", ChatProtocol._help),
     Command(("quit",), "/quit [REASON]", "leave the chat", ChatProtocol._quit),

@@ -20,6 +20,11 @@ from twisted.logger import Logger
 from chat.domain import Chat
 from chat.wire import Encoder
 
+LOBBY = "lobby"
+"""
+The room every user of the line protocol starts in; it exists even when empty.
+"""
+
 if TYPE_CHECKING:
     from chat.protocol import ChatProtocol
 
@@ -44,7 +49,7 @@ class ChatService(Service):
         shutdown_timeout: float = 10.0,
     ) -> None:
         self.clock = clock
-        self.chat = chat if chat is not None else Chat()
+        self.chat = chat if chat is not None else Chat(permanent_rooms=(LOBBY,))
         self.server_name = server_name
         self.motd = tuple(motd)
         self.log_messages = log_messages

@@ -23,7 +23,9 @@ _TABLE: dict[int, str | None] = dict.fromkeys(_REMOVED)
 _TABLE[0x09] = " "
 
 MAX_NICKNAME_LENGTH = 16
-_NICKNAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+MAX_ROOM_NAME_LENGTH = 24
+MAX_TOPIC_LENGTH = 200
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 def clean(text: str) -> str:
@@ -43,12 +45,24 @@ def nickname_problem(nickname: str) -> str | None:
     cannot impersonate each other with look-alike characters, and can never
     make a chat line look like a server notice (C{***}) or an error (C{!!!}).
     """
-    if not nickname:
+    return _name_problem(nickname, MAX_NICKNAME_LENGTH)
+
+
+def room_name_problem(name: str) -> str | None:
+    """
+    Say what is wrong with a room name, or return L{None}: the nickname rules,
+    with a longer limit.
+    """
+    return _name_problem(name, MAX_ROOM_NAME_LENGTH)
+
+
+def _name_problem(name: str, limit: int) -> str | None:
+    if not name:
         return "it is empty"
-    if len(nickname) > MAX_NICKNAME_LENGTH:
-        return f"it is longer than {MAX_NICKNAME_LENGTH} characters"
-    if not nickname[0].isascii() or not nickname[0].isalpha():
+    if len(name) > limit:
+        return f"it is longer than {limit} characters"
+    if not name[0].isascii() or not name[0].isalpha():
         return "it must start with a letter"
-    if _NICKNAME.fullmatch(nickname) is None:
+    if _NAME.fullmatch(name) is None:
         return "it may contain only letters, digits, '_' and '-'"
     return None

@@ -16,16 +16,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chat.errors import ChatError, InvalidNickname, NicknameTaken, NoSuchUser, NotLoggedIn
+from chat.domain import RoomInfo
+from chat.errors import (
+    AlreadyInRoom,
+    ChatError,
+    InvalidNickname,
+    InvalidRoomName,
+    NicknameTaken,
+    NoSuchRoom,
+    NoSuchUser,
+    NotInRoom,
+    NotLoggedIn,
+)
 from chat.events import (
     Action,
+    Entered,
     Event,
     Joined,
     Left,
     Message,
+    Parted,
     PrivateMessage,
     PrivateMessageSent,
     Renamed,
+    TopicChanged,
     Welcome,
 )
 from chat.text import MAX_NICKNAME_LENGTH, clean
@@ -62,36 +76,71 @@ def error(text: str) -> bytes:
 def format_event(event: Event) -> str:
     """
     The text of the line that shows C{event}, without its terminator.
+
+    The line protocol keeps each user in one room, so room events need not
+    name their room. Entering a room with a topic is the one two-line event.
     """
     match event:
-        case Message(sender, text):
+        case Message(_, sender, text):
             return f"<{sender}> {text}"
-        case Action(sender, text):
+        case Action(_, sender, text):
             return f"* {sender} {text}"
         case PrivateMessage(sender, _, text):
             return f"*{sender}* {text}"
         case PrivateMessageSent(_, recipient, text):
             return f"-> *{recipient}* {text}"
-        case Joined(nickname):
+        case Joined(_, nickname):
             return f"{NOTICE}{nickname} has joined"
-        case Left(nickname, None):
+        case Parted(_, nickname, None):
+            return f"{NOTICE}{nickname} has left the room"
+        case Parted(_, nickname, destination):
+            return f"{NOTICE}{nickname} has gone to {destination}"
+        case Left(_, nickname, None):
             return f"{NOTICE}{nickname} has left"
-        case Left(nickname, reason):
+        case Left(_, nickname, reason):
             return f"{NOTICE}{nickname} has left ({reason})"
         case Renamed(old, new):
             return f"{NOTICE}{old} is now known as {new}"
+        case TopicChanged(_, nickname, None):
+            return f"{NOTICE}{nickname} cleared the topic"
+        case TopicChanged(_, nickname, topic):
+            return f"{NOTICE}{nickname} set the topic: {topic}"
         case Welcome(nickname, online):
             return f"{NOTICE}You are {nickname}. {who(online)}"
+        case Entered(room, None, members):
+            return f"{NOTICE}You are in {room}. {who(members, 'here')}"
+        case Entered(room, topic, members):
+            return f"{NOTICE}You are in {room}. {who(members, 'here')}\r\n{NOTICE}Topic: {topic}"
     raise TypeError(f"not an event: {event!r}")
 
 
-def who(online: Iterable[str]) -> str:
+def who(names: Iterable[str], where: str = "online") -> str:
     """
-    The list of users online, as shown at login and by C{/who}.
+    A list of users: C{where} is "online" (at login and for C{/who *}),
+    "here" (on entering a room) or "in ROOM" (for C{/who}).
     """
-    names = list(online)
+    names = list(names)
     people = "user" if len(names) == 1 else "users"
-    return f"{len(names)} {people} online: {', '.join(names)}"
+    return f"{len(names)} {people} {where}: {', '.join(names)}"
+
+
+def topic(room: str, text: str | None) -> str:
+    """
+    What C{/topic} shows.
+    """
+    return f"Topic of {room}: {text}" if text else f"{room} has no topic."
+
+
+def rooms(infos: Iterable[RoomInfo]) -> list[str]:
+    """
+    What C{/rooms} shows, a line each.
+    """
+    infos = list(infos)
+    lines = [f"{len(infos)} room{'' if len(infos) == 1 else 's'}:"]
+    for info in infos:
+        line = f"  {info.name} ({info.users})"
+        lines.append(f"{line}: {info.topic}" if info.topic else line)
+    return lines
 
 
 def describe(failure: ChatError) -> str:
@@ -107,6 +156,14 @@ def describe(failure: ChatError) -> str:
             return f"No such user: {nickname}"
         case NotLoggedIn():
             return "You are not logged in."
+        case InvalidRoomName(name=name, reason=reason):
+            return f"Invalid room name {_shorten(name)!r}: {reason}."
+        case NoSuchRoom(name=name):
+            return f"No such room: {name}"
+        case NotInRoom(name=name):
+            return f"You are not in {name}."
+        case AlreadyInRoom(name=name):
+            return f"You are already in {name}."
     return f"Refused: {failure}"
 
 

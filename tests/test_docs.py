@@ -41,15 +41,35 @@ class ProtocolDocumentTests(SynchronousTestCase):
         watcher = Client(renaming, "NICK")
         renamed.send("/nick NEW")
         lines += watcher.lines() + renamed.lines()
-        self.assertGreater(len(lines), 30)
+        # Rooms, with a room called ROOM.
+        rooms = make_service()
+        stay = Client(rooms, "NICK")
+        mover = Client(rooms, "you")
+        host = Client(rooms, "A")
+        host.send("/join ROOM", "/topic TEXT")
+        mover.send("/topic", "/join ROOM", "/who", "/who *", "/rooms", "/topic", "/topic TEXT")
+        mover.send("/join", "/join ROOM", "/join bad name", "/who x")
+        host.send("/join lobby", "/topic")
+        lines += stay.lines() + mover.lines() + host.lines()
+        self.assertGreater(len(lines), 50)
         for line in lines:
-            if "online: " in line:
-                line = re.sub(r"\d+ users? online: .*", "N users online: A, B, C", line)
-                line = line.replace("You are you.", "You are NICK.")
-            invalid = re.fullmatch(r"!!! Invalid nickname '.*': (.*)\.", line)
+            # Counts, lists and the lobby's name stand in the document as placeholders.
+            for pattern, placeholder in [
+                (r"\d+ users? (online|here|in \w+): .*", r"N users \1: A, B, C"),
+                (r"You are you\.", "You are NICK."),
+                (r"\blobby\b", "ROOM"),
+                (r"^\*\*\* \d+ rooms?:$", "*** N rooms:"),
+                (r"^\*\*\*   (\w+) \(\d+\)", r"***   \1 (N)"),
+            ]:
+                line = re.sub(pattern, placeholder, line)
+            invalid = re.fullmatch(r"!!! Invalid (nickname|room name) '.*': (.*)\.", line)
             if invalid is not None:
-                self.assertIn(f"`{invalid.group(1)}`", DOC, line)
-                line = "!!! Invalid nickname 'TEXT': REASON."
-            # Each user may stand in the document as the NICK placeholder.
-            variants = {line} | {re.sub(rf"\b{name}\b", "NICK", line) for name in ("you", "A")}
+                self.assertIn(f"`{invalid.group(2)}`", DOC, line)
+                line = f"!!! Invalid {invalid.group(1)} 'TEXT': REASON."
+            # Each user may stand in the document as "NICK" or as "you".
+            variants = {line} | {
+                re.sub(rf"\b{name}\b", placeholder, line)
+                for name in ("you", "A", "NICK")
+                for placeholder in ("NICK", "you")
+            }
             self.assertTrue(any(variant in DOC for variant in variants), line)

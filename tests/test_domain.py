@@ -1,48 +1,80 @@
 """
-Tests for L{chat.domain.Chat}: who is online and who hears what, with no bytes involved.
+Tests for L{chat.domain.Chat}: who is online, which rooms exist and who hears
+what, with no bytes involved.
 """
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.domain import Chat, User
-from chat.errors import InvalidNickname, NicknameTaken, NoSuchUser, NotLoggedIn
+from chat.domain import Chat, RoomInfo, User
+from chat.errors import (
+    AlreadyInRoom,
+    InvalidNickname,
+    InvalidRoomName,
+    NicknameTaken,
+    NoSuchRoom,
+    NoSuchUser,
+    NotInRoom,
+    NotLoggedIn,
+)
 from chat.events import (
     Action,
+    Entered,
+    Event,
     Joined,
     Left,
     Message,
+    Parted,
     PrivateMessage,
     PrivateMessageSent,
     Renamed,
+    TopicChanged,
     Welcome,
 )
 from tests.helpers import Recorder
 
 
-class ChatTests(SynchronousTestCase):
-    def setUp(self) -> None:
-        self.chat = Chat()
-        self.people: dict[str, tuple[User, Recorder]] = {}
+class Archive:
+    """
+    Keeps what the domain archives.
+    """
 
-    def login(self, nickname: str) -> tuple[User, Recorder]:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def record(self, event: Message | Action | PrivateMessage) -> None:
+        self.events.append(event)
+
+
+class DomainTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.archive = Archive()
+        self.chat = Chat(permanent_rooms=("lobby",), archive=self.archive)
+        self.recorders: dict[str, Recorder] = {}
+
+    def login(self, nickname: str, room: str | None = "lobby") -> tuple[User, Recorder]:
         recorder = Recorder()
         user = self.chat.login(nickname, recorder)
-        self.people[nickname] = (user, recorder)
+        if room is not None:
+            self.chat.join(user, room)
+        self.recorders[nickname] = recorder
         return user, recorder
 
     def quiet(self) -> None:
-        for _, recorder in self.people.values():
+        for recorder in self.recorders.values():
             recorder.take()
 
-    def test_login_welcomes_and_announces(self) -> None:
+
+class UserTests(DomainTestCase):
+    def test_login_welcomes(self) -> None:
         """
-        A new user is told who is online; everyone already there is told it joined.
+        A new user is told who is online, and is in no room yet.
         """
-        _, alice = self.login("alice")
-        self.assertEqual(alice.take(), [Welcome("alice", ("alice",))])
-        _, bob = self.login("Bob")
-        self.assertEqual(bob.take(), [Welcome("Bob", ("alice", "Bob"))])
-        self.assertEqual(alice.take(), [Joined("Bob")])
+        self.login("alice")
+        recorder = Recorder()
+        bob = self.chat.login("Bob", recorder)
+        self.assertEqual(recorder.take(), [Welcome("Bob", ("alice", "Bob"))])
+        self.assertEqual(bob.rooms, [])
+        self.assertEqual(self.recorders["alice"].take()[-1:], [Entered("lobby", None, ("alice",))])
 
     def test_nickname_unique_without_regard_to_case(self) -> None:
         """
@@ -65,107 +97,31 @@ class ChatTests(SynchronousTestCase):
         self.assertIn("only letters", caught.exception.reason)
         self.assertEqual(self.chat.online(), [])
 
-    def test_say_reaches_everyone_else(self) -> None:
+    def test_logout_once_per_room(self) -> None:
         """
-        A public message goes to every other user, not back to its sender.
-        """
-        alice, a = self.login("alice")
-        _, b = self.login("bob")
-        _, c = self.login("carol")
-        self.quiet()
-        self.chat.say(alice, "hello")
-        self.assertEqual(a.take(), [])
-        self.assertEqual(b.take(), [Message("alice", "hello")])
-        self.assertEqual(c.take(), [Message("alice", "hello")])
-
-    def test_broadcast_is_one_event_object(self) -> None:
-        """
-        Every recipient gets the very same event, so a front-end can format it once.
+        Leaving is announced to the members of the leaver's room exactly once,
+        however often logout is called, and to nobody in other rooms.
         """
         alice, _ = self.login("alice")
-        _, b = self.login("bob")
-        _, c = self.login("carol")
-        self.quiet()
-        self.chat.say(alice, "hello")
-        self.assertIs(b.events[0], c.events[0])
-
-    def test_say_cleans_and_drops_empty(self) -> None:
-        """
-        Control characters are removed; a message that is empty afterwards is not sent.
-        """
-        alice, _ = self.login("alice")
-        _, b = self.login("bob")
-        self.quiet()
-        self.chat.say(alice, "\x1b[31mhi\x07")
-        self.chat.say(alice, "  \x1b \t")
-        self.chat.act(alice, "\x07")
-        self.assertEqual(b.take(), [Message("alice", "[31mhi")])
-
-    def test_act(self) -> None:
-        """
-        An action goes to everyone else.
-        """
-        alice, _ = self.login("alice")
-        _, b = self.login("bob")
-        self.quiet()
-        self.chat.act(alice, "waves")
-        self.assertEqual(b.take(), [Action("alice", "waves")])
-
-    def test_whisper(self) -> None:
-        """
-        A private message reaches its recipient (found in any case) and a
-        confirmation its sender; nobody else hears anything.
-        """
-        alice, a = self.login("alice")
-        _, b = self.login("Bob")
-        _, c = self.login("carol")
-        self.quiet()
-        self.chat.whisper(alice, "bob", "psst")
-        self.assertEqual(b.take(), [PrivateMessage("alice", "Bob", "psst")])
-        self.assertEqual(a.take(), [PrivateMessageSent("alice", "Bob", "psst")])
-        self.assertEqual(c.take(), [])
-
-    def test_whisper_to_nobody(self) -> None:
-        """
-        A private message to a nickname nobody has raises L{NoSuchUser}.
-        """
-        alice, a = self.login("alice")
-        a.take()
-        with self.assertRaises(NoSuchUser):
-            self.chat.whisper(alice, "ghost", "boo")
-        self.assertEqual(a.take(), [])
-
-    def test_empty_whisper_is_dropped(self) -> None:
-        """
-        A private message that is empty once cleaned is neither sent nor confirmed.
-        """
-        alice, a = self.login("alice")
-        _, b = self.login("bob")
-        self.quiet()
-        self.chat.whisper(alice, "bob", "\x07 ")
-        self.assertEqual(a.take() + b.take(), [])
-
-    def test_logout_once(self) -> None:
-        """
-        Leaving is announced to everyone left exactly once, however often it is called.
-        """
-        alice, _ = self.login("alice")
-        _, b = self.login("bob")
+        _, bob = self.login("bob")
+        _, carol = self.login("carol", "games")
         self.quiet()
         self.chat.logout(alice, "bye\x1b")
         self.chat.logout(alice, "again")
-        self.assertEqual(b.take(), [Left("alice", "bye")])
-        self.assertEqual(self.chat.online(), ["bob"])
+        self.assertEqual(bob.take(), [Left("lobby", "alice", "bye")])
+        self.assertEqual(carol.take(), [])
+        self.assertEqual(self.chat.online(), ["bob", "carol"])
+        self.assertEqual(self.chat.members("lobby"), ["bob"])
 
     def test_logout_reason_cleaned_to_nothing(self) -> None:
         """
         A reason that is empty once cleaned is no reason.
         """
         alice, _ = self.login("alice")
-        _, b = self.login("bob")
+        _, bob = self.login("bob")
         self.quiet()
         self.chat.logout(alice, "\x07")
-        self.assertEqual(b.take(), [Left("alice", None)])
+        self.assertEqual(bob.take(), [Left("lobby", "alice", None)])
 
     def test_nickname_free_after_logout(self) -> None:
         """
@@ -178,31 +134,39 @@ class ChatTests(SynchronousTestCase):
 
     def test_gone_user_cannot_act(self) -> None:
         """
-        A user who has left can no longer speak, act, whisper or rename.
+        A user who has left can no longer do anything.
         """
         alice, _ = self.login("alice")
         self.login("bob")
         self.chat.logout(alice)
         for call in [
-            lambda: self.chat.say(alice, "x"),
-            lambda: self.chat.act(alice, "x"),
+            lambda: self.chat.say(alice, "lobby", "x"),
+            lambda: self.chat.act(alice, "lobby", "x"),
             lambda: self.chat.whisper(alice, "bob", "x"),
             lambda: self.chat.rename(alice, "alicia"),
+            lambda: self.chat.join(alice, "games"),
+            lambda: self.chat.part(alice, "lobby"),
+            lambda: self.chat.move(alice, "lobby", "games"),
+            lambda: self.chat.set_topic(alice, "lobby", "x"),
         ]:
             self.assertRaises(NotLoggedIn, call)
 
-    def test_rename(self) -> None:
+    def test_rename_told_to_room_mates_once(self) -> None:
         """
-        A rename is announced to everyone, the renamed user included, and the
-        old nickname is free at once.
+        A rename reaches the renamed user and each user sharing a room with it
+        once, even when they share several rooms; nobody else hears of it.
         """
         alice, a = self.login("alice")
-        _, b = self.login("bob")
+        bob, b = self.login("bob")
+        _, c = self.login("carol", "games")
+        self.chat.join(alice, "dev")
+        self.chat.join(bob, "dev")
         self.quiet()
         self.chat.rename(alice, "alicia")
         self.assertEqual(a.take(), [Renamed("alice", "alicia")])
         self.assertEqual(b.take(), [Renamed("alice", "alicia")])
-        self.assertEqual(self.chat.online(), ["alicia", "bob"])
+        self.assertEqual(c.take(), [])
+        self.assertEqual(self.chat.online(), ["alicia", "bob", "carol"])
         self.assertIs(self.chat.find("ALICIA"), alice)
         self.login("alice")
 
@@ -229,13 +193,267 @@ class ChatTests(SynchronousTestCase):
 
     def test_close_tells_nobody(self) -> None:
         """
-        Closing the chat logs everyone out without N-squared departure notices.
+        Closing the chat logs everyone out without N-squared departure notices;
+        permanent rooms stay, empty, and the others go.
         """
         alice, a = self.login("alice")
-        _, b = self.login("bob")
+        _, b = self.login("bob", "games")
         self.quiet()
         self.chat.close()
         self.chat.logout(alice, "shutdown")
         self.assertEqual(self.chat.online(), [])
         self.assertEqual(a.take() + b.take(), [])
+        self.assertEqual(self.chat.rooms(), [RoomInfo("lobby", 0, None)])
         self.assertEqual(repr(alice), "<User 'alice'>")
+
+
+class RoomTests(DomainTestCase):
+    def test_join_tells_joiner_and_members(self) -> None:
+        """
+        The joiner learns the room's topic and members; the members that it came.
+        """
+        alice, a = self.login("alice")
+        self.chat.set_topic(alice, "lobby", "welcome all")
+        self.quiet()
+        _, b = self.login("Bob")
+        self.assertEqual(b.take()[-1], Entered("lobby", "welcome all", ("alice", "Bob")))
+        self.assertEqual(a.take(), [Joined("lobby", "Bob")])
+
+    def test_join_creates_room_with_first_spelling(self) -> None:
+        """
+        Joining a room that does not exist creates it; its name keeps the
+        spelling of its creator, and later joins may use any case.
+        """
+        _, a = self.login("alice", "Games")
+        bob, _ = self.login("bob")
+        self.chat.join(bob, "GAMES")
+        self.assertEqual(self.chat.members("games"), ["alice", "bob"])
+        self.assertEqual(a.take()[-1], Joined("Games", "bob"))
+        self.assertEqual(
+            self.chat.rooms(), [RoomInfo("Games", 2, None), RoomInfo("lobby", 1, None)]
+        )
+
+    def test_join_refusals(self) -> None:
+        """
+        Joining a room one is in, or with an invalid name, is refused.
+        """
+        alice, _ = self.login("alice")
+        self.assertRaises(AlreadyInRoom, self.chat.join, alice, "LOBBY")
+        with self.assertRaises(InvalidRoomName) as caught:
+            self.chat.join(alice, "no spaces")
+        self.assertEqual(caught.exception.name, "no spaces")
+        self.assertRaises(InvalidRoomName, self.chat.join, alice, "x" * 25)
+        self.assertEqual(self.chat.rooms(), [RoomInfo("lobby", 1, None)])
+
+    def test_empty_room_disappears(self) -> None:
+        """
+        A room goes when its last member leaves, unless it is permanent.
+        """
+        alice, _ = self.login("alice", "games")
+        self.chat.part(alice, "games")
+        self.assertRaises(NoSuchRoom, self.chat.room, "games")
+        self.assertRaises(NoSuchRoom, self.chat.members, "games")
+        self.assertEqual(self.chat.rooms(), [RoomInfo("lobby", 0, None)])
+
+    def test_part(self) -> None:
+        """
+        Leaving a room, still online, is told to those left there.
+        """
+        alice, _ = self.login("alice")
+        _, b = self.login("bob")
+        self.quiet()
+        self.chat.part(alice, "lobby")
+        self.assertEqual(b.take(), [Parted("lobby", "alice", None)])
+        self.assertEqual(alice.rooms, [])
+        self.assertRaises(NotInRoom, self.chat.part, alice, "lobby")
+
+    def test_move(self) -> None:
+        """
+        Moving tells the old room where the user went and the new room that it came.
+        """
+        alice, a = self.login("alice")
+        _, b = self.login("bob")
+        _, c = self.login("carol", "games")
+        self.quiet()
+        room = self.chat.move(alice, "lobby", "GAMES")
+        self.assertEqual(room.name, "games")
+        self.assertEqual(b.take(), [Parted("lobby", "alice", "games")])
+        self.assertEqual(c.take(), [Joined("games", "alice")])
+        self.assertEqual(a.take(), [Entered("games", None, ("alice", "carol"))])
+        self.assertEqual([r.name for r in alice.rooms], ["games"])
+
+    def test_move_refused_changes_nothing(self) -> None:
+        """
+        A move to an invalid room, or to one the user is in, leaves it where it was.
+        """
+        alice, _ = self.login("alice")
+        self.chat.join(alice, "games")
+        _, b = self.login("bob")
+        self.quiet()
+        self.assertRaises(InvalidRoomName, self.chat.move, alice, "lobby", "bad name")
+        self.assertRaises(AlreadyInRoom, self.chat.move, alice, "lobby", "games")
+        self.assertRaises(NotInRoom, self.chat.move, alice, "nowhere", "elsewhere")
+        self.assertEqual([r.name for r in alice.rooms], ["lobby", "games"])
+        self.assertEqual(b.take(), [])
+
+    def test_topic(self) -> None:
+        """
+        A member sets or clears the topic; every member, the setter included, is told.
+        """
+        alice, a = self.login("alice")
+        _, b = self.login("bob")
+        self.quiet()
+        self.chat.set_topic(alice, "lobby", "  chess\x1b tonight ")
+        self.assertEqual(self.chat.room("lobby").topic, "chess tonight")
+        self.assertEqual(a.take(), [TopicChanged("lobby", "alice", "chess tonight")])
+        self.assertEqual(b.take(), [TopicChanged("lobby", "alice", "chess tonight")])
+        self.chat.set_topic(alice, "lobby", " ")
+        self.assertIsNone(self.chat.room("lobby").topic)
+        self.assertEqual(b.take(), [TopicChanged("lobby", "alice", None)])
+
+    def test_topic_length_limited(self) -> None:
+        """
+        A topic is cut to 200 characters.
+        """
+        alice, _ = self.login("alice")
+        self.chat.set_topic(alice, "lobby", "x" * 500)
+        self.assertEqual(self.chat.room("lobby").topic, "x" * 200)
+
+    def test_topic_only_for_members(self) -> None:
+        """
+        Only a member can set a room's topic.
+        """
+        alice, _ = self.login("alice")
+        self.login("bob", "games")
+        self.assertRaises(NotInRoom, self.chat.set_topic, alice, "games", "mine")
+
+    def test_invalid_permanent_room(self) -> None:
+        """
+        A permanent room must have a valid name.
+        """
+        self.assertRaises(InvalidRoomName, Chat, permanent_rooms=("not valid",))
+
+    def test_repr(self) -> None:
+        """
+        Rooms show their name.
+        """
+        self.assertEqual(repr(self.chat.room("lobby")), "<Room 'lobby'>")
+
+
+class MessageTests(DomainTestCase):
+    def test_say_reaches_the_room_only(self) -> None:
+        """
+        A public message goes to every other member of the room: not back to
+        its sender, not to other rooms. It is archived once.
+        """
+        alice, a = self.login("alice")
+        _, b = self.login("bob")
+        _, c = self.login("carol")
+        _, d = self.login("dave", "games")
+        self.quiet()
+        self.chat.say(alice, "LOBBY", "hello")
+        self.assertEqual(a.take(), [])
+        self.assertEqual(b.take(), [Message("lobby", "alice", "hello")])
+        self.assertEqual(c.take(), [Message("lobby", "alice", "hello")])
+        self.assertEqual(d.take(), [])
+        self.assertEqual(self.archive.events, [Message("lobby", "alice", "hello")])
+
+    def test_broadcast_is_one_event_object(self) -> None:
+        """
+        Every recipient gets the very same event, so a front-end can format it once.
+        """
+        alice, _ = self.login("alice")
+        _, b = self.login("bob")
+        _, c = self.login("carol")
+        self.quiet()
+        self.chat.say(alice, "lobby", "hello")
+        self.assertIs(b.events[0], c.events[0])
+
+    def test_only_members_speak(self) -> None:
+        """
+        Speaking or acting in a room one is not in is refused.
+        """
+        alice, _ = self.login("alice")
+        self.login("bob", "games")
+        self.assertRaises(NotInRoom, self.chat.say, alice, "games", "hi")
+        self.assertRaises(NotInRoom, self.chat.act, alice, "games", "hi")
+        self.assertRaises(NotInRoom, self.chat.say, alice, "nowhere", "hi")
+
+    def test_say_cleans_and_drops_empty(self) -> None:
+        """
+        Control characters are removed; a message that is empty afterwards is
+        neither sent nor archived.
+        """
+        alice, _ = self.login("alice")
+        _, b = self.login("bob")
+        self.quiet()
+        self.chat.say(alice, "lobby", "\x1b[31mhi\x07")
+        self.chat.say(alice, "lobby", "  \x1b \t")
+        self.chat.act(alice, "lobby", "\x07")
+        self.assertEqual(b.take(), [Message("lobby", "alice", "[31mhi")])
+        self.assertEqual(self.archive.events, [Message("lobby", "alice", "[31mhi")])
+
+    def test_act(self) -> None:
+        """
+        An action goes to the room's other members, and is archived.
+        """
+        alice, _ = self.login("alice")
+        _, b = self.login("bob")
+        self.quiet()
+        self.chat.act(alice, "lobby", "waves")
+        self.assertEqual(b.take(), [Action("lobby", "alice", "waves")])
+        self.assertEqual(self.archive.events, [Action("lobby", "alice", "waves")])
+
+    def test_whisper_crosses_rooms(self) -> None:
+        """
+        A private message reaches its recipient (found in any case, in any
+        room) and a confirmation its sender; nobody else hears anything. The
+        message is archived, the confirmation is not.
+        """
+        alice, a = self.login("alice")
+        _, b = self.login("Bob", "games")
+        _, c = self.login("carol")
+        self.quiet()
+        self.chat.whisper(alice, "bob", "psst")
+        self.assertEqual(b.take(), [PrivateMessage("alice", "Bob", "psst")])
+        self.assertEqual(a.take(), [PrivateMessageSent("alice", "Bob", "psst")])
+        self.assertEqual(c.take(), [])
+        self.assertEqual(self.archive.events, [PrivateMessage("alice", "Bob", "psst")])
+
+    def test_whisper_to_nobody(self) -> None:
+        """
+        A private message to a nickname nobody has raises L{NoSuchUser}.
+        """
+        alice, a = self.login("alice")
+        a.take()
+        with self.assertRaises(NoSuchUser):
+            self.chat.whisper(alice, "ghost", "boo")
+        self.assertEqual(a.take(), [])
+
+    def test_empty_whisper_is_dropped(self) -> None:
+        """
+        A private message that is empty once cleaned is neither sent nor confirmed.
+        """
+        alice, a = self.login("alice")
+        _, b = self.login("bob")
+        self.quiet()
+        self.chat.whisper(alice, "bob", "\x07 ")
+        self.assertEqual(a.take() + b.take(), [])
+
+    def test_no_archive(self) -> None:
+        """
+        Without an archive, messages are routed all the same.
+        """
+        chat = Chat(permanent_rooms=("lobby",))
+        alice = chat.login("alice", Recorder())
+        chat.join(alice, "lobby")
+        bob_events = Recorder()
+        bob = chat.login("bob", bob_events)
+        chat.join(bob, "lobby")
+        bob_events.take()
+        chat.say(alice, "lobby", "hi")
+        chat.whisper(alice, "bob", "psst")
+        self.assertEqual(
+            bob_events.take(),
+            [Message("lobby", "alice", "hi"), PrivateMessage("alice", "bob", "psst")],
+        )

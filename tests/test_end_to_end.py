@@ -120,7 +120,7 @@ class LoopbackTests(TestCase):
         await bob.wait_line("-> *carol* secret")
 
         carol.send("/who")
-        await carol.wait_line("*** 3 users online: alice, bob, carol")
+        await carol.wait_line("*** 3 users in lobby: alice, bob, carol")
         carol.send("/nick caroline")
         await alice.wait_line("*** carol is now known as caroline")
 
@@ -144,7 +144,7 @@ class LoopbackTests(TestCase):
         bob.transport.loseConnection()
         await alice.wait_line("*** bob has left (connection closed)")
         alice.send("/who")
-        await alice.wait_line("*** 1 user online: alice")
+        await alice.wait_line("*** 1 user in lobby: alice")
         self.assertEqual(
             [x for x in alice.lines if "bob has left" in x],
             ["*** bob has left (connection closed)"],

@@ -22,6 +22,12 @@ words = st.sampled_from(
         b"/w ",
         b"//",
         b"/",
+        b"/join ",
+        b"/rooms",
+        b"/topic ",
+        b"games",
+        b"lobby",
+        b"*",
         b"alice",
         b"Alice",
         b"bob",
@@ -48,7 +54,21 @@ pieces = st.tuples(
     st.sampled_from([b"\n", b"\r\n", b"\n", b""]),
 ).map(b"".join)
 logins = st.sampled_from([b"alice\n", b"Bob\r\n", b"carol\n", b"dave\n", b"/nick bob\n"])
-chunks = st.lists(st.one_of(logins, pieces, pieces), min_size=1, max_size=4).map(b"".join)
+commands = st.sampled_from(
+    [
+        b"/join games\n",
+        b"/join Lobby\r\n",
+        b"/join attic\n",
+        b"/topic fun\x1b[5m\n",
+        b"/topic\n",
+        b"/rooms\n",
+        b"/who *\n",
+        b"/msg bob hi\n",
+        b"/nick carol\n",
+        b"/quit bye\n",
+    ]
+)
+chunks = st.lists(st.one_of(logins, commands, pieces, pieces), min_size=1, max_size=4).map(b"".join)
 steps = st.lists(
     st.tuples(st.integers(0, CLIENTS - 1), st.one_of(chunks, chunks, chunks, st.just(None))),
     max_size=50,
@@ -81,14 +101,25 @@ class FuzzTests(SynchronousTestCase):
                 gone.add(index)
             else:
                 client.protocol.dataReceived(data)
-            # The registry is exactly the logged-in connections.
-            live = {c.protocol.user for i, c in enumerate(clients) if i not in gone}
-            live.discard(None)
-            self.assertEqual(set(chat._everyone), live)
-            self.assertEqual(len(chat._users), len(chat._everyone))
-            for user in chat._everyone:
+            # The registry is exactly the logged-in connections, each in
+            # exactly the one room its connection thinks it is in, and every
+            # room's members agree with every user's rooms.
+            protocols = [c.protocol for i, c in enumerate(clients) if i not in gone]
+            live = {p.user for p in protocols if p.user is not None}
+            self.assertEqual(set(chat._users.values()), live)
+            for protocol in protocols:
+                user = protocol.user
+                if user is None:
+                    continue
                 self.assertIs(chat.find(user.nickname), user)
-                self.assertIs(user.participant.user, user)  # type: ignore[attr-defined]
+                self.assertIs(user.participant, protocol)
+                self.assertEqual([room.name for room in user.rooms], [protocol.room])
+            for room in chat._rooms.values():
+                self.assertEqual(len(set(room.members)), len(room.members))
+                for member in room.members:
+                    self.assertIn(room, member.rooms)
+                    self.assertIn(member, live)
+                self.assertTrue(room.members or room.permanent, room)
             self.assertEqual(
                 service.connections, {c.protocol for i, c in enumerate(clients) if i not in gone}
             )

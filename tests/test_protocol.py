@@ -62,7 +62,11 @@ class LoginTests(SynchronousTestCase):
         client.send("", "   ", "alice")
         self.assertEqual(
             client.lines(),
-            ["*** You are alice. 1 user online: alice", "*** Type /help for the list of commands."],
+            [
+                "*** You are alice. 1 user online: alice",
+                "*** Type /help for the list of commands.",
+                "*** You are in lobby. 1 user here: alice",
+            ],
         )
 
     def test_nick_command_logs_in(self) -> None:
@@ -181,7 +185,13 @@ class LoginTests(SynchronousTestCase):
         client.send("alice")
         self.assertEqual(
             client.lines()[1:],
-            ["*** Be nice.", "*** ", "*** Have fun.", "*** Type /help for the list of commands."],
+            [
+                "*** Be nice.",
+                "*** ",
+                "*** Have fun.",
+                "*** Type /help for the list of commands.",
+                "*** You are in lobby. 1 user here: alice",
+            ],
         )
 
 
@@ -302,7 +312,7 @@ class ChatTests(SynchronousTestCase):
         /who and its aliases list everyone online.
         """
         self.alice.send("/who", "/list", "/users")
-        self.assertEqual(self.alice.lines(), ["*** 3 users online: alice, bob, carol"] * 3)
+        self.assertEqual(self.alice.lines(), ["*** 3 users in lobby: alice, bob, carol"] * 3)
 
     def test_me(self) -> None:
         """
@@ -430,7 +440,7 @@ class ChatTests(SynchronousTestCase):
         an error line, and the connection and everyone else carry on.
         """
 
-        def broken(user: object, text: str) -> None:
+        def broken(user: object, room: str, text: str) -> None:
             raise RuntimeError("bug")
 
         self.service.chat.say = broken  # type: ignore[method-assign]
@@ -441,7 +451,7 @@ class ChatTests(SynchronousTestCase):
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
         self.assertFalse(self.alice.closed)
         self.alice.send("/who")
-        self.assertEqual(self.alice.lines(), ["*** 3 users online: alice, bob, carol"])
+        self.assertEqual(self.alice.lines(), ["*** 3 users in lobby: alice, bob, carol"])
 
 
 class TransportTests(SynchronousTestCase):
@@ -513,7 +523,7 @@ class QuotedInputTests(SynchronousTestCase):
         A tab after a command name separates it from its argument, as a space does.
         """
         self.alice.send("/who\t", "/me\twaves")
-        self.assertEqual(self.alice.lines(), ["*** 1 user online: alice"])
+        self.assertEqual(self.alice.lines(), ["*** 1 user in lobby: alice"])
 
     def test_errors_quote_input_without_controls(self) -> None:
         """
@@ -536,3 +546,132 @@ class QuotedInputTests(SynchronousTestCase):
         client.lines()
         client.send("bob")
         self.assertEqual(client.lines()[1], "*** [5mblink[0m now")
+
+
+class RoomTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.service = make_service()
+        self.alice = Client(self.service, "alice")
+        self.bob = Client(self.service, "bob")
+        self.carol = Client(self.service, "carol")
+        for client in (self.alice, self.bob, self.carol):
+            client.lines()
+
+    def test_everyone_starts_in_lobby(self) -> None:
+        """
+        A new user is in the lobby, and the lobby's members see it join.
+        """
+        self.assertEqual(self.service.chat.members("lobby"), ["alice", "bob", "carol"])
+
+    def test_join_moves(self) -> None:
+        """
+        /join moves the user: the old room hears where it went, the new room that
+        it came, and the user sees the new room's members.
+        """
+        self.carol.send("/join games")
+        self.alice.send("/join Games")
+        self.assertEqual(
+            self.alice.lines(),
+            ["*** carol has gone to games", "*** You are in games. 2 users here: alice, carol"],
+        )
+        self.assertEqual(
+            self.bob.lines(), ["*** carol has gone to games", "*** alice has gone to games"]
+        )
+        self.assertEqual(self.carol.lines()[-1], "*** alice has joined")
+
+    def test_messages_stay_in_the_room(self) -> None:
+        """
+        Public messages, actions, renames and departures reach the room only;
+        private messages cross rooms.
+        """
+        self.carol.send("/join games")
+        self.carol.lines()
+        self.alice.lines()
+        self.bob.lines()
+        self.alice.send("hello lobby", "/me waves", "/nick alicia", "/msg carol psst")
+        self.assertEqual(
+            self.bob.lines(),
+            ["<alice> hello lobby", "* alice waves", "*** alice is now known as alicia"],
+        )
+        self.assertEqual(self.carol.lines(), ["*alicia* psst"])
+        self.bob.send("/quit")
+        self.assertEqual(
+            self.alice.lines(),
+            ["*** alice is now known as alicia", "-> *carol* psst", "*** bob has left"],
+        )
+        self.assertEqual(self.carol.lines(), [])
+
+    def test_join_refusals(self) -> None:
+        """
+        Joining the room one is in, a bad name, or nothing, is an error, and one stays put.
+        """
+        self.alice.send("/join LOBBY", "/join bad name", "/join")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "!!! You are already in lobby.",
+                "!!! Invalid room name 'bad name': "
+                "it may contain only letters, digits, '_' and '-'.",
+                "!!! Usage: /join ROOM",
+            ],
+        )
+        self.assertEqual(self.bob.lines(), [])
+        self.assertEqual(self.alice.protocol.room, "lobby")
+
+    def test_rooms(self) -> None:
+        """
+        /rooms lists every room with its number of users and its topic.
+        """
+        self.carol.send("/join games", "/topic chess at 8")
+        self.alice.send("/rooms")
+        self.assertEqual(
+            self.alice.lines()[-3:],
+            ["*** 2 rooms:", "***   games (1): chess at 8", "***   lobby (2)"],
+        )
+
+    def test_topic(self) -> None:
+        """
+        /topic shows the topic; /topic TEXT sets it for the room, which is told;
+        newcomers see it on entering.
+        """
+        self.alice.send("/topic")
+        self.assertEqual(self.alice.lines(), ["*** lobby has no topic."])
+        self.alice.send("/topic Welcome, all")
+        self.assertEqual(self.alice.lines(), ["*** alice set the topic: Welcome, all"])
+        self.assertEqual(self.bob.lines(), ["*** alice set the topic: Welcome, all"])
+        self.bob.send("/topic")
+        self.assertEqual(self.bob.lines(), ["*** Topic of lobby: Welcome, all"])
+        dave = Client(self.service)
+        dave.lines()
+        dave.send("dave")
+        self.assertEqual(
+            dave.lines()[-2:],
+            [
+                "*** You are in lobby. 4 users here: alice, bob, carol, dave",
+                "*** Topic: Welcome, all",
+            ],
+        )
+
+    def test_who_everyone(self) -> None:
+        """
+        /who lists the room; /who * lists everyone online; anything else is a usage error.
+        """
+        self.carol.send("/join games")
+        self.alice.lines()
+        self.alice.send("/who", "/who *", "/who x")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "*** 2 users in lobby: alice, bob",
+                "*** 3 users online: alice, bob, carol",
+                "!!! Usage: /who [*]",
+            ],
+        )
+
+    def test_empty_room_goes(self) -> None:
+        """
+        A room disappears when its last user leaves it; the lobby stays.
+        """
+        self.carol.send("/join games", "/join lobby")
+        self.alice.send("/rooms")
+        self.assertEqual(self.alice.lines()[-2:], ["*** 1 room:", "***   lobby (3)"])

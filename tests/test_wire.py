@@ -7,16 +7,30 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from chat import wire
-from chat.errors import ChatError, InvalidNickname, NicknameTaken, NoSuchUser, NotLoggedIn
+from chat.domain import RoomInfo
+from chat.errors import (
+    AlreadyInRoom,
+    ChatError,
+    InvalidNickname,
+    InvalidRoomName,
+    NicknameTaken,
+    NoSuchRoom,
+    NoSuchUser,
+    NotInRoom,
+    NotLoggedIn,
+)
 from chat.events import (
     Action,
+    Entered,
     Event,
     Joined,
     Left,
     Message,
+    Parted,
     PrivateMessage,
     PrivateMessageSent,
     Renamed,
+    TopicChanged,
     Welcome,
 )
 
@@ -27,16 +41,25 @@ class FormatTests(SynchronousTestCase):
         Each event has its documented line.
         """
         cases: list[tuple[Event, str]] = [
-            (Message("alice", "hello"), "<alice> hello"),
-            (Action("alice", "waves"), "* alice waves"),
+            (Message("lobby", "alice", "hello"), "<alice> hello"),
+            (Action("lobby", "alice", "waves"), "* alice waves"),
             (PrivateMessage("alice", "bob", "hi"), "*alice* hi"),
             (PrivateMessageSent("alice", "bob", "hi"), "-> *bob* hi"),
-            (Joined("alice"), "*** alice has joined"),
-            (Left("alice", None), "*** alice has left"),
-            (Left("alice", "gone fishing"), "*** alice has left (gone fishing)"),
+            (Joined("lobby", "alice"), "*** alice has joined"),
+            (Parted("lobby", "alice", None), "*** alice has left the room"),
+            (Parted("lobby", "alice", "games"), "*** alice has gone to games"),
+            (Left("lobby", "alice", None), "*** alice has left"),
+            (Left("lobby", "alice", "gone fishing"), "*** alice has left (gone fishing)"),
             (Renamed("alice", "alicia"), "*** alice is now known as alicia"),
+            (TopicChanged("lobby", "alice", "chess"), "*** alice set the topic: chess"),
+            (TopicChanged("lobby", "alice", None), "*** alice cleared the topic"),
             (Welcome("bob", ("alice", "bob")), "*** You are bob. 2 users online: alice, bob"),
             (Welcome("bob", ("bob",)), "*** You are bob. 1 user online: bob"),
+            (Entered("games", None, ("bob",)), "*** You are in games. 1 user here: bob"),
+            (
+                Entered("games", "chess", ("al", "bob")),
+                "*** You are in games. 2 users here: al, bob\r\n*** Topic: chess",
+            ),
         ]
         for event, line in cases:
             self.assertEqual(wire.format_event(event), line)
@@ -67,7 +90,28 @@ class FormatTests(SynchronousTestCase):
             wire.describe(InvalidNickname("x" * 40, "it is too long")),
             f"Invalid nickname '{'x' * 29}...': it is too long.",
         )
+        self.assertEqual(
+            wire.describe(InvalidRoomName("a b", "it may contain only letters")),
+            "Invalid room name 'a b': it may contain only letters.",
+        )
+        self.assertEqual(wire.describe(NoSuchRoom("attic")), "No such room: attic")
+        self.assertEqual(wire.describe(NotInRoom("attic")), "You are not in attic.")
+        self.assertEqual(wire.describe(AlreadyInRoom("lobby")), "You are already in lobby.")
         self.assertEqual(wire.describe(ChatError("odd")), "Refused: odd")
+
+    def test_lists(self) -> None:
+        """
+        User lists, room lists and topics read as documented.
+        """
+        self.assertEqual(wire.who(["a", "b"], "in lobby"), "2 users in lobby: a, b")
+        self.assertEqual(wire.who(["a"]), "1 user online: a")
+        self.assertEqual(
+            wire.rooms([RoomInfo("games", 1, "chess"), RoomInfo("lobby", 3, None)]),
+            ["2 rooms:", "  games (1): chess", "  lobby (3)"],
+        )
+        self.assertEqual(wire.rooms([RoomInfo("lobby", 0, None)]), ["1 room:", "  lobby (0)"])
+        self.assertEqual(wire.topic("lobby", "chess"), "Topic of lobby: chess")
+        self.assertEqual(wire.topic("lobby", None), "lobby has no topic.")
 
 
 class EncoderTests(SynchronousTestCase):
@@ -76,7 +120,7 @@ class EncoderTests(SynchronousTestCase):
         The same event object is encoded once: later calls return the same bytes object.
         """
         encode = wire.Encoder()
-        event = Message("alice", "hello")
+        event = Message("lobby", "alice", "hello")
         first = encode(event)
         self.assertEqual(first, b"<alice> hello\r\n")
         self.assertIs(encode(event), first)
@@ -86,7 +130,7 @@ class EncoderTests(SynchronousTestCase):
         A different event is encoded afresh, even when it is equal to the last one.
         """
         encode = wire.Encoder()
-        first = encode(Message("alice", "hello"))
-        second = encode(Action("alice", "hello"))
+        first = encode(Message("lobby", "alice", "hello"))
+        second = encode(Action("lobby", "alice", "hello"))
         self.assertEqual(second, b"* alice hello\r\n")
-        self.assertEqual(encode(Message("alice", "hello")), first)
+        self.assertEqual(encode(Message("lobby", "alice", "hello")), first)
