@@ -443,7 +443,7 @@ class ChatTests(SynchronousTestCase):
         def broken(user: object, room: str, text: str) -> None:
             raise RuntimeError("bug")
 
-        self.service.chat.say = broken  # type: ignore[method-assign]
+        self.patch(self.service.chat, "say", broken)
         self.alice.send("boom")
         self.assertEqual(
             self.alice.lines(), ["!!! Internal server error; that line was not processed."]
