@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IAddress, ITCPTransport
 from twisted.internet.protocol import Factory, connectionDone
@@ -18,6 +19,8 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from chat import wire
+from chat.archive import History
+from chat.database import Entry
 from chat.domain import User
 from chat.errors import ChatError
 from chat.events import Event
@@ -26,6 +29,9 @@ from chat.service import LOBBY, ChatService
 from chat.text import clean
 
 MAX_LINE_BYTES = 2048
+HISTORY_DEFAULT = 50
+HISTORY_MAX = 500
+SEARCH_RESULTS = 20
 
 
 class Usage(Exception):
@@ -82,6 +88,10 @@ class ChatProtocol(LineReceiver):
         self._lines = LineBuffer(self.MAX_LENGTH)
         self._encode = service.encoder
         self._closing = False
+        # While history is being read, live lines wait here, so that what
+        # happened before comes before what happens now.
+        self._held: list[bytes] | None = None
+        self._reads = 0
 
     # Connection life cycle.
 
@@ -163,7 +173,11 @@ class ChatProtocol(LineReceiver):
         """
         Show a domain event to this client (L{chat.domain.Participant}).
         """
-        if not self._closing:
+        if self._closing:
+            return
+        if self._held is not None:
+            self._held.append(self._encode(event))
+        else:
             self._send(self._encode(event))
 
     # Before login: the first non-empty line is the nickname.
@@ -198,7 +212,49 @@ class ChatProtocol(LineReceiver):
         for line in self.service.motd:
             self._send(wire.notice(line))
         self._send(wire.notice("Type /help for the list of commands."))
-        self.room = self.chat.join(user, LOBBY).name
+        self._enter(self.chat.join(user, LOBBY).name)
+
+    def _enter(self, room: str) -> None:
+        self.room = room
+        history = self.service.history
+        if history is not None and self.service.history_lines > 0:
+            self._read(
+                history.recent(room, self.service.history_lines),
+                f"Recent messages in {room}:",
+                None,
+            )
+
+    def _read(self, entries: Deferred[list[Entry]], header: str, empty: str | None) -> None:
+        """
+        Show stored messages once they are read, between C{header} and an end
+        line (or C{empty} alone, if there are none), holding live lines meanwhile.
+        """
+        self._reads += 1
+        if self._held is None:
+            self._held = []
+
+        def show(found: list[Entry]) -> None:
+            if found:
+                self._send(wire.notice(header))
+                for entry in found:
+                    self._send(wire.encode(wire.history_line(entry)))
+                self._send(wire.notice("End of history."))
+            elif empty is not None:
+                self._send(wire.notice(empty))
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("Reading history for {peer}", failure, peer=self.peer)
+            self._send(wire.error("History is unavailable right now."))
+
+        def release(_: object) -> None:
+            self._reads -= 1
+            if self._reads == 0 and self._held is not None:
+                held, self._held = self._held, None
+                if not self._closing:
+                    for data in held:
+                        self._send(data)
+
+        entries.addCallbacks(show, failed).addBoth(release)
 
     def _prompt(self) -> None:
         self._send(wire.notice(f"Choose a nickname ({wire.NICKNAME_RULES}):"))
@@ -252,8 +308,44 @@ class ChatProtocol(LineReceiver):
         name = argument.strip()
         if not name:
             raise Usage("/join ROOM")
-        self.room = self.chat.move(user, self.room, name).name
+        self._enter(self.chat.move(user, self.room, name).name)
         self.log.info("{nickname} joined {room}", nickname=user.nickname, room=self.room)
+
+    def _history(self, user: User, argument: str) -> None:
+        count = HISTORY_DEFAULT
+        if argument.strip():
+            try:
+                count = int(argument)
+            except ValueError:
+                raise Usage("/history [N]") from None
+            if not 1 <= count <= HISTORY_MAX:
+                raise Usage(f"/history [N], with N from 1 to {HISTORY_MAX}")
+        history = self._history_or_error()
+        if history is None:
+            return
+        self._read(
+            history.recent(self.room, count),
+            f"Last {count} messages in {self.room}:",
+            f"No messages in {self.room} yet.",
+        )
+
+    def _search(self, user: User, argument: str) -> None:
+        text = clean(argument).strip()
+        if not text:
+            raise Usage("/search TEXT")
+        history = self._history_or_error()
+        if history is None:
+            return
+        self._read(
+            history.search(self.room, text, SEARCH_RESULTS),
+            f"Messages in {self.room} matching {text!r}:",
+            f"No messages in {self.room} match {text!r}.",
+        )
+
+    def _history_or_error(self) -> History | None:
+        if self.service.history is None:
+            self._send(wire.error("This server keeps no history."))
+        return self.service.history
 
     def _rooms(self, user: User, argument: str) -> None:
         for line in wire.rooms(self.chat.rooms()):
@@ -347,6 +439,15 @@ _COMMAND_LIST = (
     Command(("join",), "/join ROOM", "go to ROOM, creating it if need be", ChatProtocol._join),
     Command(("rooms",), "/rooms", "list the rooms, their sizes and topics", ChatProtocol._rooms),
     Command(("topic",), "/topic [TEXT]", "show this room's topic, or set it", ChatProtocol._topic),
+    Command(
+        ("history",),
+        "/history [N]",
+        f"show this room's last N messages (default {HISTORY_DEFAULT})",
+        ChatProtocol._history,
+    ),
+    Command(
+        ("search",), "/search TEXT", "find this room's messages with TEXT", ChatProtocol._search
+    ),
     Command(("nick",), "/nick NICK", "change your nickname", ChatProtocol._nick),
     Command(("help",), "/help", "show this list", ChatProtocol._help),
     Command(("quit",), "/quit [REASON]", "leave the chat", ChatProtocol._quit),

@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from chat.archive import History
 from chat.domain import Chat
 from chat.wire import Encoder
 
@@ -33,6 +34,7 @@ class ChatService(Service):
     """
     Holds the domain, the server's settings and the live connections.
 
+    @ivar chat: the domain, with the history as its archive.
     @ivar connections: every connection, logged in or still choosing a nickname.
     @ivar encoder: shared by all connections, so that a broadcast is encoded once.
     """
@@ -42,14 +44,22 @@ class ChatService(Service):
     def __init__(
         self,
         clock: IReactorTime,
-        chat: Chat | None = None,
+        history: History | None = None,
+        history_lines: int = 20,
         server_name: str = "chat",
         motd: Sequence[str] = (),
         log_messages: bool = False,
         shutdown_timeout: float = 10.0,
     ) -> None:
+        """
+        @param history: where messages are kept and read back; without it,
+            nothing is kept and the history commands say so.
+        @param history_lines: how many messages a user sees on entering a room.
+        """
         self.clock = clock
-        self.chat = chat if chat is not None else Chat(permanent_rooms=(LOBBY,))
+        self.history = history
+        self.history_lines = history_lines
+        self.chat = Chat(permanent_rooms=(LOBBY,), archive=history)
         self.server_name = server_name
         self.motd = tuple(motd)
         self.log_messages = log_messages

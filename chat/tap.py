@@ -4,6 +4,7 @@ What C{twistd chat} runs: its command-line options and the service tree they mak
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 from twisted.application import strports
@@ -11,10 +12,12 @@ from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
+from chat.archive import History, open_pool
 from chat.protocol import ChatFactory
 from chat.service import ChatService
 
 DEFAULT_LISTEN = "tcp:8888"
+DEFAULT_DB = "chat.sqlite3"
 
 
 class Options(usage.Options):
@@ -29,6 +32,13 @@ class Options(usage.Options):
     )
     optParameters: ClassVar[list[list[Any]]] = [
         ["name", None, "chat", "Server name shown in the greeting."],
+        [
+            "db",
+            None,
+            DEFAULT_DB,
+            "The SQLite database for history (created if need be); :memory: keeps nothing.",
+        ],
+        ["history", None, 20, "How many recent messages a user sees on entering a room.", int],
         ["motd", None, None, "A UTF-8 text file shown to each user after login."],
         [
             "shutdown-timeout",
@@ -65,6 +75,12 @@ class Options(usage.Options):
             self["listen"] = [DEFAULT_LISTEN]
         if self["shutdown-timeout"] < 0:
             raise usage.UsageError("--shutdown-timeout must not be negative")
+        if self["history"] < 0:
+            raise usage.UsageError("--history must not be negative")
+        if self["db"] != ":memory:":
+            folder = os.path.dirname(os.path.abspath(self["db"]))
+            if not os.path.isdir(folder):
+                raise usage.UsageError(f"--db: no such directory: {folder}")
         if self["motd"] is not None:
             self["motd-lines"] = read_motd(self["motd"])
         reactor = self._reactor
@@ -99,8 +115,15 @@ def makeService(options: dict[str, Any]) -> IService:
     """
     reactor = options["reactor"]
     top = MultiService()
+    # Added before the chat service so that it stops after it (a MultiService
+    # stops its children in reverse): the last messages are written, then the
+    # database closes.
+    history = History(open_pool(options["db"], reactor), reactor)
+    history.setServiceParent(top)  # type: ignore[no-untyped-call]
     chat = ChatService(
         reactor,
+        history=history,
+        history_lines=options["history"],
         server_name=options["name"],
         motd=options["motd-lines"],
         log_messages=bool(options["log-messages"]),

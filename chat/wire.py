@@ -14,8 +14,10 @@ C{*}, C{!}, C{<} or C{-}:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
+from chat.database import ACTION, Entry
 from chat.domain import RoomInfo
 from chat.errors import (
     AlreadyInRoom,
@@ -122,6 +124,17 @@ def who(names: Iterable[str], where: str = "online") -> str:
     names = list(names)
     people = "user" if len(names) == 1 else "users"
     return f"{len(names)} {people} {where}: {', '.join(names)}"
+
+
+def history_line(entry: Entry) -> str:
+    """
+    A stored message, shown with its time (UTC) in brackets: a kind of line
+    nothing live starts with.
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
+    if entry.kind == ACTION:
+        return f"[{stamp}] * {entry.sender} {entry.text}"
+    return f"[{stamp}] <{entry.sender}> {entry.text}"
 
 
 def topic(room: str, text: str | None) -> str:

@@ -4,9 +4,14 @@ Test doubles shared by the test modules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from chat import database
 from chat.events import Event
 from chat.protocol import ChatProtocol
 from chat.service import ChatService
@@ -84,3 +89,44 @@ def make_service(**kwargs: object) -> ChatService:
     A L{ChatService} on a fake clock.
     """
     return ChatService(Clock(), **kwargs)  # type: ignore[arg-type]
+
+
+class SyncPool:
+    """
+    A stand-in for C{adbapi.ConnectionPool} that runs each interaction at
+    once, on a real SQLite database, committing as the real pool does.
+
+    With C{hold=True}, results wait in L{waiting} until L{release} is called,
+    as they would while the database thread is busy.
+    """
+
+    def __init__(self, path: str, hold: bool = False) -> None:
+        self.db = database.connect(path)
+        self.hold = hold
+        self.waiting: list[tuple[Deferred[Any], Any]] = []
+        self.closed = False
+        self.fail_next = False
+
+    def runInteraction(
+        self, interaction: Callable[..., Any], *args: Any, **kw: Any
+    ) -> Deferred[Any]:
+        if self.fail_next:
+            self.fail_next = False
+            return fail(RuntimeError("disk on fire"))
+        cursor = self.db.cursor()
+        result = interaction(cursor, *args, **kw)
+        self.db.commit()
+        if not self.hold:
+            return succeed(result)
+        waiting: Deferred[Any] = Deferred()
+        self.waiting.append((waiting, result))
+        return waiting
+
+    def release(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        for deferred, result in waiting:
+            deferred.callback(result)
+
+    def close(self) -> None:
+        self.db.close()
+        self.closed = True

@@ -5,9 +5,12 @@ docs/protocol.md describes every line the server sends: checked against the real
 import re
 from pathlib import Path
 
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.helpers import Client, make_service
+from chat.archive import History
+from chat.service import ChatService
+from tests.helpers import Client, SyncPool, make_service
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text("utf-8")
 
@@ -51,6 +54,21 @@ class ProtocolDocumentTests(SynchronousTestCase):
         mover.send("/join", "/join ROOM", "/join bad name", "/who x")
         host.send("/join lobby", "/topic")
         lines += stay.lines() + mover.lines() + host.lines()
+        # History.
+        clock = Clock()
+        pool = SyncPool(self.mktemp())
+        kept = ChatService(clock, history=History(pool, clock))
+        speaker = Client(kept, "NICK")
+        speaker.send("/join ROOM", "/history", "/search TEXT", "TEXT", "/me ACTION")
+        speaker.send("/history 3", "/search TEXT", "/history x", "/history 0", "/search")
+        reader = Client(kept, "you")
+        reader.send("/join ROOM")
+        pool.fail_next = True
+        reader.send("/history")
+        self.flushLoggedErrors(RuntimeError)
+        bare = Client(ChatService(clock), "you")
+        bare.send("/history")
+        lines += speaker.lines() + reader.lines() + bare.lines()
         self.assertGreater(len(lines), 50)
         for line in lines:
             # Counts, lists and the lobby's name stand in the document as placeholders.
@@ -60,6 +78,8 @@ class ProtocolDocumentTests(SynchronousTestCase):
                 (r"\blobby\b", "ROOM"),
                 (r"^\*\*\* \d+ rooms?:$", "*** N rooms:"),
                 (r"^\*\*\*   (\w+) \(\d+\)", r"***   \1 (N)"),
+                (r"^\[[-\d]+ [:\d]+\] ", "[2026-11-21 12:34] "),
+                (r"^\*\*\* Last \d+ messages", "*** Last N messages"),
             ]:
                 line = re.sub(pattern, placeholder, line)
             invalid = re.fullmatch(r"!!! Invalid (nickname|room name) '.*': (.*)\.", line)

@@ -284,19 +284,10 @@ class TwistdTests(TestCase):
         twistd serves chat on the endpoint it is given; on SIGTERM every user
         gets the shutdown notice before the connection closes, and twistd exits.
         """
-        process = TwistdRunner()
         workdir = Path(self.mktemp())
         workdir.mkdir()
-        argv = [
-            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "--nodaemon", "--pidfile=", "chat", "--listen", "tcp:0:interface=127.0.0.1",
-            "--name", "e2e",
-        ]  # fmt: skip
-        reactor.spawnProcess(
-            process, sys.executable, argv, env=os.environ.copy(), path=str(workdir)
-        )
-        port = await process.port.addTimeout(TIMEOUT, reactor)
-        client = await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), RawClient())
+        process, port = await start_twistd(workdir, "--name", "e2e")
+        client = await connect_raw(port)
         await client.wait_line("*** Welcome to e2e.")
         client.send("alice")
         await client.wait_for(lambda line: line.startswith("*** You are alice."))
@@ -312,6 +303,30 @@ class TwistdTests(TestCase):
         self.assertIn(b"Server Shut Down.", process.log)
         self.assertIn(b"127.0.0.1", process.log)
         self.assertIn(b"logged in as alice", process.log)
+
+
+async def start_twistd(workdir: Path, *options: str) -> tuple[TwistdRunner, int]:
+    """
+    Start `twistd -n chat` in C{workdir} on a free loopback port, with
+    C{options}; return it and its port once it listens.
+    """
+    process = TwistdRunner()
+    argv = [
+        sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+        "--nodaemon", "--pidfile=", "chat", "--listen", "tcp:0:interface=127.0.0.1", *options,
+    ]  # fmt: skip
+    reactor.spawnProcess(process, sys.executable, argv, env=os.environ.copy(), path=str(workdir))
+    port = await process.port.addTimeout(TIMEOUT, reactor)
+    return process, port
+
+
+async def connect_raw(port: int) -> RawClient:
+    """
+    A raw client connected to the loopback port.
+    """
+    client = RawClient()
+    await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+    return client
 
 
 class TwistdRunner(ProcessProtocol):

@@ -16,6 +16,7 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
+from chat.archive import History
 from chat.service import ChatService
 from chat.tap import Options, makeService
 
@@ -38,6 +39,8 @@ class OptionsTests(SynchronousTestCase):
             {
                 "listen": ["tcp:8888"],
                 "name": "chat",
+                "db": "chat.sqlite3",
+                "history": 20,
                 "motd": None,
                 "motd-lines": (),
                 "log-messages": 0,
@@ -55,12 +58,15 @@ class OptionsTests(SynchronousTestCase):
         options = self.parse(
             "--listen", "tcp:1234", "--listen", "unix:/tmp/x.sock", "--name", "Lab",
             "--motd", motd, "--log-messages", "--shutdown-timeout", "2.5",
+            "--db", ":memory:", "--history", "0",
         )  # fmt: skip
         self.assertEqual(
             dict(options),
             {
                 "listen": ["tcp:1234", "unix:/tmp/x.sock"],
                 "name": "Lab",
+                "db": ":memory:",
+                "history": 0,
                 "motd": motd,
                 "motd-lines": ("Hello!", "Be kind."),
                 "log-messages": 1,
@@ -101,17 +107,36 @@ class OptionsTests(SynchronousTestCase):
         """
         self.assertRaises(UsageError, self.parse, "--shutdown-timeout", "-1")
 
+    def test_negative_history(self) -> None:
+        """
+        A negative number of history lines is refused.
+        """
+        self.assertRaises(UsageError, self.parse, "--history", "-1")
+
+    def test_db_in_missing_directory(self) -> None:
+        """
+        A database path in a directory that does not exist is refused at once.
+        """
+        with self.assertRaises(UsageError) as caught:
+            self.parse("--db", "/nonexistent/dir/chat.sqlite3")
+        self.assertIn("/nonexistent/dir", str(caught.exception))
+
 
 class MakeServiceTests(SynchronousTestCase):
     def test_tree(self) -> None:
         """
-        One chat service, and one listener per endpoint, all sharing one factory.
+        The history, then the chat service using it, then one listener per
+        endpoint, all sharing one factory.
         """
         options = Options(MemoryReactorClock())
-        options.parseOptions(["--listen", "tcp:0", "--listen", "tcp:1", "--name", "Lab"])
+        options.parseOptions(
+            ["--listen", "tcp:0", "--listen", "tcp:1", "--name", "Lab", "--db", ":memory:"]
+        )
         top = makeService(options)
-        chat, *listeners = list(top)  # type: ignore[call-overload]
+        history, chat, *listeners = list(top)  # type: ignore[call-overload]
+        self.assertIsInstance(history, History)
         self.assertIsInstance(chat, ChatService)
+        self.assertIs(chat.history, history)
         self.assertEqual(chat.server_name, "Lab")
         self.assertIs(chat.clock, options["reactor"])
         self.assertEqual(len(listeners), 2)

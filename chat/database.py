@@ -1,0 +1,232 @@
+"""
+The SQLite database: its versioned schema and the queries run on it.
+
+Everything here is plain, blocking DB-API code. The server runs it only in the
+archive's database thread (see L{chat.archive}); the transcript exporter
+(L{chat.history}) runs it directly, as a command-line tool may.
+
+The schema version is SQLite's C{user_version}. Each entry of L{MIGRATIONS}
+takes the database from one version to the next, inside one transaction, so a
+database of any older version is brought up to date on opening.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# One row a message: (time, kind, room, sender, recipient, text).
+Row = tuple[float, str, "str | None", str, "str | None", str]
+
+_COLUMNS = "time, kind, room, sender, recipient, text"
+
+PUBLIC = "message"
+ACTION = "action"
+PRIVATE = "private"
+
+
+class Cursor(Protocol):
+    """
+    What the queries need of a DB-API cursor (or of adbapi's Transaction).
+    """
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """
+    One stored message, as read back.
+    """
+
+    time: float
+    kind: str
+    room: str | None
+    sender: str
+    recipient: str | None
+    text: str
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            time REAL NOT NULL,
+            kind TEXT NOT NULL,
+            room TEXT COLLATE NOCASE,
+            sender TEXT NOT NULL,
+            recipient TEXT,
+            text TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX messages_by_room ON messages (room, id)")
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    # A full-text index of the messages, kept up to date by triggers. Where
+    # this SQLite has no FTS5, search falls back to LIKE and this is skipped.
+    if not has_fts5(db):
+        return
+    db.execute(
+        "CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='id')"
+    )
+    db.execute("INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages")
+    db.execute(
+        """
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, text)
+                VALUES ('delete', old.id, old.text);
+        END
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+"""
+C{MIGRATIONS[n]} takes the schema from version C{n} to C{n + 1}.
+"""
+
+LATEST = len(MIGRATIONS)
+
+
+def has_fts5(db: sqlite3.Connection) -> bool:
+    """
+    Whether this SQLite was built with the FTS5 full-text extension.
+    """
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp.fts5_probe USING fts5(x)")
+    except sqlite3.OperationalError:
+        return False
+    db.execute("DROP TABLE temp.fts5_probe")
+    return True
+
+
+def version(db: sqlite3.Connection) -> int:
+    """
+    The schema version of C{db} (0 for a new, empty database).
+    """
+    row = db.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def prepare(db: sqlite3.Connection, target: int = LATEST) -> None:
+    """
+    Configure a new connection and bring its schema up to version C{target}.
+
+    WAL lets the exporter read while the server writes, and makes a commit an
+    append to the log: after a crash the database opens with every committed
+    transaction and nothing half-written. C{synchronous=NORMAL} in WAL mode
+    never corrupts the database; a power cut (not a process crash) may lose
+    the last commits.
+    """
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    current = version(db)
+    if current > LATEST:
+        raise RuntimeError(
+            f"the database has schema version {current}, newer than this server's {LATEST}"
+        )
+    for number in range(current, target):
+        with db:
+            MIGRATIONS[number](db)
+            db.execute(f"PRAGMA user_version={number + 1}")
+
+
+def connect(path: str, target: int = LATEST) -> sqlite3.Connection:
+    """
+    Open (creating if need be) and prepare the database at C{path}.
+    """
+    db = sqlite3.connect(path, check_same_thread=False)
+    prepare(db, target)
+    return db
+
+
+def write(cursor: Cursor, rows: Sequence[Row]) -> None:
+    """
+    Store a batch of messages (the caller commits).
+    """
+    cursor.executemany(
+        f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def recent(cursor: Cursor, room: str, count: int) -> list[Entry]:
+    """
+    The last C{count} public messages and actions of C{room}, oldest first.
+    """
+    cursor.execute(
+        f"SELECT {_COLUMNS} FROM messages WHERE room = ? ORDER BY id DESC LIMIT ?",
+        (room, count),
+    )
+    return [Entry(*row) for row in reversed(cursor.fetchall())]
+
+
+def search(cursor: Cursor, room: str, text: str, count: int, fts: bool) -> list[Entry]:
+    """
+    The last C{count} messages of C{room} containing C{text}, oldest first.
+
+    With FTS5, C{text} is matched as words (each a prefix: "chess" finds
+    "chessboard"); without it, as a case-insensitive substring.
+    """
+    if fts:
+        words = text.split()
+        if not words:
+            return []
+        # Each word quoted, so that FTS5's query syntax cannot be injected.
+        query = " ".join('"' + word.replace('"', '""') + '"*' for word in words)
+        cursor.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE id IN "
+            "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) "
+            "AND room = ? ORDER BY id DESC LIMIT ?",
+            (query, room, count),
+        )
+    else:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        cursor.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND text LIKE ? ESCAPE '\\' "
+            "ORDER BY id DESC LIMIT ?",
+            (room, pattern, count),
+        )
+    return [Entry(*row) for row in reversed(cursor.fetchall())]
+
+
+def searchable(cursor: Cursor) -> bool:
+    """
+    Whether the database has its full-text index.
+    """
+    cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages_fts'")
+    return bool(cursor.fetchall())
+
+
+def transcript(db: sqlite3.Connection, room: str | None, since: float | None) -> Iterator[Entry]:
+    """
+    Every public message and action, oldest first, of one room or of all.
+    Private messages are never part of a transcript.
+    """
+    sql = f"SELECT {_COLUMNS} FROM messages WHERE kind != ?"
+    parameters: list[Any] = [PRIVATE]
+    if room is not None:
+        sql += " AND room = ?"
+        parameters.append(room)
+    if since is not None:
+        sql += " AND time >= ?"
+        parameters.append(since)
+    for row in db.execute(sql + " ORDER BY id", parameters):
+        yield Entry(*row)

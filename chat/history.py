@@ -1,0 +1,101 @@
+"""
+The transcript exporter: a room's log as plain text.
+
+    python -m chat.history --db chat.sqlite3 --room lobby --since 2026-11-01
+
+It reads the server's database (safely, while the server runs: the database
+is in WAL mode) and prints one line a message, oldest first::
+
+    2026-11-21 12:34:56 [lobby] <alice> hello
+    2026-11-21 12:35:02 [lobby] * bob waves
+
+Private messages are never exported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from chat import database
+
+
+def parse_since(text: str) -> float:
+    """
+    A UTC date (C{2026-11-21}) or date and time (C{2026-11-21T12:30}, C{2026-11-21 12:30:15})
+    as seconds since the epoch.
+    """
+    for form in (
+        "%Y-%m-%d",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ):
+        try:
+            return float(calendar.timegm(time.strptime(text, form)))
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+
+
+def line(entry: database.Entry) -> str:
+    """
+    One transcript line.
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry.time))
+    if entry.kind == database.ACTION:
+        return f"{stamp} [{entry.room}] * {entry.sender} {entry.text}"
+    return f"{stamp} [{entry.room}] <{entry.sender}> {entry.text}"
+
+
+def export(db: sqlite3.Connection, room: str | None, since: float | None, out: TextIO) -> int:
+    """
+    Write the transcript to C{out}; return how many messages it holds.
+    """
+    count = 0
+    for entry in database.transcript(db, room, since):
+        out.write(line(entry) + "\n")
+        count += 1
+    return count
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m chat.history",
+        description="Print the chat server's message history as plain text.",
+    )
+    parser.add_argument(
+        "--db", default="chat.sqlite3", help="the server's database (default: chat.sqlite3)"
+    )
+    parser.add_argument("--room", help="only this room (default: every room)")
+    parser.add_argument(
+        "--since", type=parse_since, help="only messages from this UTC date or time on"
+    )
+    arguments = parser.parse_args(argv)
+    out = sys.stdout if out is None else out
+    if not os.path.exists(arguments.db):
+        sys.stderr.write(f"chat.history: no such database: {arguments.db}\n")
+        return 1
+    db = sqlite3.connect(arguments.db)
+    try:
+        if database.version(db) == 0:
+            sys.stderr.write(f"chat.history: not a chat database: {arguments.db}\n")
+            return 1
+        export(db, arguments.room, arguments.since, out)
+    except sqlite3.DatabaseError as e:
+        sys.stderr.write(f"chat.history: cannot read {arguments.db}: {e}\n")
+        return 1
+    finally:
+        db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,531 @@
+"""
+Tests for history: the database and its migrations, the batching archive, the
+history commands, and the transcript exporter; all on real SQLite files.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import sqlite3
+import sys
+from pathlib import Path
+
+from twisted.internet import reactor
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from chat import database, history
+from chat.archive import History, open_pool
+from chat.database import ACTION, PRIVATE, PUBLIC, Entry
+from chat.events import Action, Message, PrivateMessage
+from chat.service import ChatService
+from tests.helpers import Client, SyncPool
+
+T0 = float(calendar.timegm((2026, 11, 19, 7, 6, 40, 0, 0, 0)))
+
+
+def rows(db: sqlite3.Connection) -> list[tuple[object, ...]]:
+    return db.execute("SELECT time, kind, room, sender, recipient, text FROM messages").fetchall()
+
+
+class DatabaseTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.path = self.mktemp()
+
+    def test_new_database(self) -> None:
+        """
+        A new database gets the latest schema, in WAL mode.
+        """
+        db = database.connect(self.path)
+        self.assertEqual(database.version(db), database.LATEST)
+        self.assertEqual(db.execute("PRAGMA journal_mode").fetchone()[0], "wal")
+        self.assertTrue(database.searchable(db.cursor()))
+
+    def test_migration_from_version_1(self) -> None:
+        """
+        A database written with schema version 1 (no full-text index) is
+        brought up to date on opening, and its old messages become searchable.
+        """
+        old = database.connect(self.path, target=1)
+        self.assertEqual(database.version(old), 1)
+        self.assertFalse(database.searchable(old.cursor()))
+        database.write(old.cursor(), [(T0, PUBLIC, "lobby", "alice", None, "chess tonight")])
+        old.commit()
+        old.close()
+        db = database.connect(self.path)
+        self.assertEqual(database.version(db), database.LATEST)
+        found = database.search(db.cursor(), "lobby", "chess", 10, fts=True)
+        self.assertEqual([entry.text for entry in found], ["chess tonight"])
+        database.write(db.cursor(), [(T0 + 1, PUBLIC, "lobby", "bob", None, "chess again")])
+        found = database.search(db.cursor(), "lobby", "chess", 10, fts=True)
+        self.assertEqual([entry.text for entry in found], ["chess tonight", "chess again"])
+
+    def test_newer_schema_refused(self) -> None:
+        """
+        A database from a newer server is not touched.
+        """
+        db = sqlite3.connect(self.path)
+        db.execute(f"PRAGMA user_version={database.LATEST + 1}")
+        db.close()
+        with self.assertRaises(RuntimeError) as caught:
+            database.connect(self.path)
+        self.assertIn("newer", str(caught.exception))
+
+    def test_recent(self) -> None:
+        """
+        Recent history is a room's last N public messages and actions, oldest
+        first; room names match in any case; private messages never appear.
+        """
+        db = database.connect(self.path)
+        database.write(
+            db.cursor(),
+            [
+                (T0, PUBLIC, "lobby", "alice", None, "one"),
+                (T0 + 1, ACTION, "lobby", "bob", None, "waves"),
+                (T0 + 2, PUBLIC, "games", "carol", None, "elsewhere"),
+                (T0 + 3, PRIVATE, None, "alice", "bob", "secret"),
+                (T0 + 4, PUBLIC, "Lobby", "alice", None, "three"),
+            ],
+        )
+        self.assertEqual(
+            database.recent(db.cursor(), "LOBBY", 2),
+            [
+                Entry(T0 + 1, ACTION, "lobby", "bob", None, "waves"),
+                Entry(T0 + 4, PUBLIC, "Lobby", "alice", None, "three"),
+            ],
+        )
+        self.assertEqual(len(database.recent(db.cursor(), "lobby", 100)), 3)
+
+    def fill(self) -> sqlite3.Connection:
+        db = database.connect(self.path)
+        database.write(
+            db.cursor(),
+            [
+                (T0, PUBLIC, "lobby", "alice", None, "Chess tonight at 8"),
+                (T0 + 1, PUBLIC, "lobby", "bob", None, "chessboard ready"),
+                (T0 + 2, PUBLIC, "lobby", "carol", None, "100% sure, a_b"),
+                (T0 + 3, PUBLIC, "games", "dave", None, "chess elsewhere"),
+                (T0 + 4, PRIVATE, None, "alice", "bob", "chess secret"),
+            ],
+        )
+        return db
+
+    def test_search_words(self) -> None:
+        """
+        Full-text search matches words and word prefixes, in one room only.
+        """
+        db = self.fill()
+        found = database.search(db.cursor(), "lobby", "chess", 10, fts=True)
+        self.assertEqual([e.sender for e in found], ["alice", "bob"])
+        found = database.search(db.cursor(), "lobby", "chess tonight", 10, fts=True)
+        self.assertEqual([e.sender for e in found], ["alice"])
+
+    def test_search_cannot_inject_query_syntax(self) -> None:
+        """
+        FTS5 operators and quotes in the search text are searched for, not obeyed.
+        """
+        db = self.fill()
+        for text in ['"', 'chess" OR "x', "NEAR(chess", "*", "chess AND", "-", " "]:
+            database.search(db.cursor(), "lobby", text, 10, fts=True)
+        self.assertEqual(database.search(db.cursor(), "lobby", "  ", 10, fts=True), [])
+
+    def test_search_without_fts(self) -> None:
+        """
+        Without FTS5, search is a case-insensitive substring match in which % and _ are literal.
+        """
+        db = self.fill()
+        found = database.search(db.cursor(), "lobby", "CHESS", 10, fts=False)
+        self.assertEqual([e.sender for e in found], ["alice", "bob"])
+        found = database.search(db.cursor(), "lobby", "0% sure, a_", 10, fts=False)
+        self.assertEqual([e.sender for e in found], ["carol"])
+        self.assertEqual(
+            database.search(db.cursor(), "lobby", "%", 10, fts=False)[0].sender, "carol"
+        )
+        self.assertEqual(database.search(db.cursor(), "lobby", "x_y", 10, fts=False), [])
+
+    def test_transcript(self) -> None:
+        """
+        A transcript holds every room's (or one room's) public messages, from a time on.
+        """
+        db = self.fill()
+        everything = list(database.transcript(db, None, None))
+        self.assertEqual([e.sender for e in everything], ["alice", "bob", "carol", "dave"])
+        self.assertEqual(
+            [e.sender for e in database.transcript(db, "LOBBY", T0 + 1)], ["bob", "carol"]
+        )
+
+
+class HistoryTests(SynchronousTestCase):
+    """
+    The batching archive, on a synchronous pool and a fake clock.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.pool = SyncPool(self.mktemp())
+        self.clock.advance(T0)
+        self.history = History(self.pool, self.clock, interval=0.01, batch=3)
+
+    def stored(self) -> list[tuple[object, ...]]:
+        return rows(self.pool.db)
+
+    def test_batched_by_time(self) -> None:
+        """
+        Recorded messages are written together once the interval has passed,
+        with the time they were recorded.
+        """
+        self.history.record(Message("lobby", "alice", "hi"))
+        self.clock.advance(0.005)
+        self.history.record(Action("lobby", "bob", "waves"))
+        self.assertEqual(self.stored(), [])
+        self.clock.advance(0.005)
+        self.assertEqual(
+            self.stored(),
+            [
+                (T0, PUBLIC, "lobby", "alice", None, "hi"),
+                (T0 + 0.005, ACTION, "lobby", "bob", None, "waves"),
+            ],
+        )
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_batched_by_size(self) -> None:
+        """
+        A full batch is written at once, without waiting for the interval.
+        """
+        for n in range(3):
+            self.history.record(Message("lobby", "alice", str(n)))
+        self.assertEqual(len(self.stored()), 3)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_private_messages_stored(self) -> None:
+        """
+        Private messages are stored with their recipient and no room.
+        """
+        self.history.record(PrivateMessage("alice", "bob", "psst"))
+        self.history.flush()
+        self.assertEqual(self.stored(), [(T0, PRIVATE, None, "alice", "bob", "psst")])
+
+    def test_reads_include_pending(self) -> None:
+        """
+        A read first writes what is pending, so it misses nothing recorded before it.
+        """
+        self.history.record(Message("lobby", "alice", "chess?"))
+        recent = self.successResultOf(self.history.recent("lobby", 10))
+        self.assertEqual([e.text for e in recent], ["chess?"])
+        self.history.record(Message("lobby", "bob", "chess!"))
+        found = self.successResultOf(self.history.search("lobby", "chess", 10))
+        self.assertEqual([e.text for e in found], ["chess?", "chess!"])
+
+    def test_start_learns_fts(self) -> None:
+        """
+        Starting finds out whether the database can search words.
+        """
+        self.history.startService()
+        self.assertTrue(self.history.fts)
+
+    def test_start_failure_logged(self) -> None:
+        """
+        A database that cannot be opened is logged as an error.
+        """
+        self.pool.fail_next = True
+        self.history.startService()
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_write_failure_logged(self) -> None:
+        """
+        A failed write is logged; later writes go on.
+        """
+        self.history.record(Message("lobby", "alice", "lost"))
+        self.pool.fail_next = True
+        self.history.flush()
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.history.record(Message("lobby", "alice", "kept"))
+        self.history.flush()
+        self.assertEqual([row[-1] for row in self.stored()], ["kept"])
+
+    def test_stop_flushes_then_closes(self) -> None:
+        """
+        Stopping writes what is pending, then closes the database.
+        """
+        self.history.startService()
+        self.history.record(Message("lobby", "alice", "last words"))
+        self.pool.hold = True
+        stopped = self.history.stopService()
+        self.assertNoResult(stopped)
+        self.assertFalse(self.pool.closed)
+        self.assertEqual([row[-1] for row in self.stored()], ["last words"])
+        self.pool.release()
+        self.successResultOf(stopped)
+        self.assertTrue(self.pool.closed)
+
+
+class RealPoolTests(TestCase):
+    """
+    The archive on a real thread pool and a real SQLite file.
+    """
+
+    async def test_written_and_read_back(self) -> None:
+        """
+        Messages recorded through the real pool are read back, survive a stop,
+        and are in the file afterwards.
+        """
+        path = str(Path(self.mktemp()).resolve())
+        history = History(open_pool(path, reactor), reactor)
+        history.startService()
+        for n in range(5):
+            history.record(Message("lobby", "alice", f"message {n}"))
+        recent = await history.recent("lobby", 3)
+        self.assertEqual([e.text for e in recent], ["message 2", "message 3", "message 4"])
+        history.record(Message("lobby", "bob", "after"))
+        await history.stopService()
+        db = sqlite3.connect(path)
+        self.assertEqual(db.execute("SELECT count(*) FROM messages").fetchone()[0], 6)
+        db.close()
+
+
+class CommandTests(SynchronousTestCase):
+    """
+    History as a user of the line protocol sees it.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.pool = SyncPool(self.mktemp())
+        self.history = History(self.pool, self.clock)
+        self.service = ChatService(self.clock, history=self.history, history_lines=3)
+
+    def test_history_on_entering(self) -> None:
+        """
+        A user entering a room sees its last messages, marked with their time,
+        before anything new.
+        """
+        alice = Client(self.service, "alice")
+        for text in ["one", "two", "three", "four"]:
+            alice.send(text)
+        alice.send("/me waves")
+        bob = Client(self.service)
+        bob.lines()
+        bob.send("bob")
+        self.assertEqual(
+            bob.lines()[-6:],
+            [
+                "*** You are in lobby. 2 users here: alice, bob",
+                "*** Recent messages in lobby:",
+                "[2026-11-19 07:06] <alice> three",
+                "[2026-11-19 07:06] <alice> four",
+                "[2026-11-19 07:06] * alice waves",
+                "*** End of history.",
+            ],
+        )
+
+    def test_no_history_no_block(self) -> None:
+        """
+        Entering a room with no messages shows no history block.
+        """
+        alice = Client(self.service)
+        alice.lines()
+        alice.send("alice")
+        self.assertEqual(alice.lines()[-1], "*** You are in lobby. 1 user here: alice")
+
+    def test_live_lines_wait_for_history(self) -> None:
+        """
+        Lines that arrive while history is being read are shown after it, in order.
+        """
+        alice = Client(self.service, "alice")
+        alice.send("old news")
+        self.pool.hold = True
+        bob = Client(self.service)
+        bob.lines()
+        bob.send("bob")
+        alice.send("new news")
+        self.assertEqual(bob.lines()[-1], "*** You are in lobby. 2 users here: alice, bob")
+        self.pool.release()
+        self.assertEqual(
+            bob.lines(),
+            [
+                "*** Recent messages in lobby:",
+                "[2026-11-19 07:06] <alice> old news",
+                "*** End of history.",
+                "<alice> new news",
+            ],
+        )
+
+    def test_history_command(self) -> None:
+        """
+        /history shows more of the room's past; /history N exactly N; bad N is a usage error.
+        """
+        alice = Client(self.service, "alice")
+        for n in range(6):
+            alice.send(f"m{n}")
+        alice.lines()
+        alice.send("/history 2")
+        self.assertEqual(
+            alice.lines(),
+            [
+                "*** Last 2 messages in lobby:",
+                "[2026-11-19 07:06] <alice> m4",
+                "[2026-11-19 07:06] <alice> m5",
+                "*** End of history.",
+            ],
+        )
+        alice.send("/history")
+        self.assertEqual(len(alice.lines()), 8)
+        alice.send("/history x", "/history 0", "/history 501")
+        self.assertEqual(
+            alice.lines(),
+            [
+                "!!! Usage: /history [N]",
+                "!!! Usage: /history [N], with N from 1 to 500",
+                "!!! Usage: /history [N], with N from 1 to 500",
+            ],
+        )
+
+    def test_history_of_empty_room(self) -> None:
+        """
+        /history in a room with no messages says so.
+        """
+        alice = Client(self.service, "alice")
+        alice.send("/join quiet", "/history")
+        self.assertEqual(alice.lines()[-1], "*** No messages in quiet yet.")
+
+    def test_search(self) -> None:
+        """
+        /search finds the room's messages with the words given, and says when there are none.
+        """
+        alice = Client(self.service, "alice")
+        alice.send("chess at eight", "tea at five")
+        alice.lines()
+        alice.send("/search chess", "/search golf", "/search")
+        self.assertEqual(
+            alice.lines(),
+            [
+                "*** Messages in lobby matching 'chess':",
+                "[2026-11-19 07:06] <alice> chess at eight",
+                "*** End of history.",
+                "*** No messages in lobby match 'golf'.",
+                "!!! Usage: /search TEXT",
+            ],
+        )
+
+    def test_history_failure(self) -> None:
+        """
+        A failed read is an error line; live lines held meanwhile are then shown.
+        """
+        alice = Client(self.service, "alice")
+        bob = Client(self.service, "bob")
+        self.pool.fail_next = True
+        bob.send("/history")
+        self.assertEqual(bob.lines(), ["!!! History is unavailable right now."])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        alice.send("still here")
+        self.assertEqual(bob.lines(), ["<alice> still here"])
+
+    def test_without_history(self) -> None:
+        """
+        On a server that keeps no history, the history commands say so.
+        """
+        service = ChatService(self.clock)
+        alice = Client(service, "alice")
+        alice.send("/history", "/search x")
+        self.assertEqual(alice.lines(), ["!!! This server keeps no history."] * 2)
+
+    def test_messages_recorded(self) -> None:
+        """
+        Public messages, actions and private messages said through the protocol are stored.
+        """
+        alice = Client(self.service, "alice")
+        Client(self.service, "bob")
+        alice.send("hi", "/me waves", "/msg bob psst")
+        self.history.flush()
+        self.assertEqual(
+            rows(self.pool.db),
+            [
+                (T0, PUBLIC, "lobby", "alice", None, "hi"),
+                (T0, ACTION, "lobby", "alice", None, "waves"),
+                (T0, PRIVATE, None, "alice", "bob", "psst"),
+            ],
+        )
+
+
+class ExportTests(SynchronousTestCase):
+    """
+    python -m chat.history
+    """
+
+    def setUp(self) -> None:
+        self.path = self.mktemp()
+        db = database.connect(self.path)
+        database.write(
+            db.cursor(),
+            [
+                (T0, PUBLIC, "lobby", "alice", None, "hello"),
+                (T0 + 60, ACTION, "lobby", "bob", None, "waves"),
+                (T0 + 120, PRIVATE, None, "alice", "bob", "secret"),
+                (T0 + 86400, PUBLIC, "games", "carol", None, "next day"),
+            ],
+        )
+        db.commit()
+        db.close()
+        self.stderr = io.StringIO()
+        self.patch(sys, "stderr", self.stderr)
+
+    def run_export(self, *argv: str) -> tuple[int, str]:
+        out = io.StringIO()
+        code = history.main(["--db", self.path, *argv], out)
+        return code, out.getvalue()
+
+    def test_everything(self) -> None:
+        """
+        Without options, every room's public messages, oldest first; no private ones.
+        """
+        self.assertEqual(
+            self.run_export(),
+            (
+                0,
+                "2026-11-19 07:06:40 [lobby] <alice> hello\n"
+                "2026-11-19 07:07:40 [lobby] * bob waves\n"
+                "2026-11-20 07:06:40 [games] <carol> next day\n",
+            ),
+        )
+
+    def test_room_and_since(self) -> None:
+        """
+        --room picks one room; --since a UTC date or time.
+        """
+        self.assertEqual(
+            self.run_export("--room", "LOBBY", "--since", "2026-11-19T07:07"),
+            (0, "2026-11-19 07:07:40 [lobby] * bob waves\n"),
+        )
+        self.assertEqual(self.run_export("--since", "2026-11-20")[1].count("\n"), 1)
+
+    def test_bad_since(self) -> None:
+        """
+        A --since that is not a date is a usage error.
+        """
+        with self.assertRaises(SystemExit):
+            self.run_export("--since", "yesterday")
+        self.assertIn("not a date", self.stderr.getvalue())
+
+    def test_missing_database(self) -> None:
+        """
+        A database that does not exist is one line on stderr and status 1, and is not created.
+        """
+        code = history.main(["--db", "nonexistent.sqlite3"], io.StringIO())
+        self.assertEqual(code, 1)
+        self.assertIn("no such database", self.stderr.getvalue())
+        self.assertFalse(Path("nonexistent.sqlite3").exists())
+
+    def test_not_a_chat_database(self) -> None:
+        """
+        A file that is not a chat database is refused in one line.
+        """
+        other = self.mktemp()
+        sqlite3.connect(other).close()
+        self.assertEqual(history.main(["--db", other], io.StringIO()), 1)
+        self.assertIn("not a chat database", self.stderr.getvalue())
+        junk = self.mktemp()
+        Path(junk).write_bytes(b"this is not sqlite" * 100)
+        self.assertEqual(history.main(["--db", junk], io.StringIO()), 1)
+        self.assertIn("cannot read", self.stderr.getvalue())
