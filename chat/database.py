@@ -96,7 +96,31 @@ def _v2(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+def _v3(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE accounts (
+            nickname TEXT PRIMARY KEY COLLATE NOCASE,
+            hash TEXT NOT NULL,
+            created REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE offline (
+            id INTEGER PRIMARY KEY,
+            time REAL NOT NULL,
+            sender TEXT NOT NULL,
+            recipient TEXT NOT NULL COLLATE NOCASE,
+            text TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX offline_by_recipient ON offline (recipient, id)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 """
 C{MIGRATIONS[n]} takes the schema from version C{n} to C{n + 1}.
 """
@@ -230,3 +254,70 @@ def transcript(db: sqlite3.Connection, room: str | None, since: float | None) ->
         parameters.append(since)
     for row in db.execute(sql + " ORDER BY id", parameters):
         yield Entry(*row)
+
+
+# Accounts.
+
+
+def account(cursor: Cursor, nickname: str) -> tuple[str, str] | None:
+    """
+    The nickname as registered and its password hash, or L{None} if
+    C{nickname} (in any case) is not registered.
+    """
+    cursor.execute("SELECT nickname, hash FROM accounts WHERE nickname = ?", (nickname,))
+    found = cursor.fetchall()
+    return (str(found[0][0]), str(found[0][1])) if found else None
+
+
+def create_account(cursor: Cursor, nickname: str, hashed: str, now: float) -> bool:
+    """
+    Register C{nickname}; L{False} if it already is.
+    """
+    cursor.execute(
+        "INSERT INTO accounts (nickname, hash, created) VALUES (?, ?, ?) "
+        "ON CONFLICT (nickname) DO NOTHING",
+        (nickname, hashed, now),
+    )
+    cursor.execute("SELECT changes()")
+    return bool(cursor.fetchall()[0][0])
+
+
+def set_account_hash(cursor: Cursor, nickname: str, hashed: str) -> None:
+    cursor.execute("UPDATE accounts SET hash = ? WHERE nickname = ?", (hashed, nickname))
+
+
+def delete_account(cursor: Cursor, nickname: str) -> None:
+    """
+    Forget a registration, and the messages waiting for it.
+    """
+    cursor.execute("DELETE FROM accounts WHERE nickname = ?", (nickname,))
+    cursor.execute("DELETE FROM offline WHERE recipient = ?", (nickname,))
+
+
+def queue_private(cursor: Cursor, now: float, sender: str, recipient: str, text: str) -> bool:
+    """
+    Keep a private message for a registered user who is off line; L{False}
+    (and nothing kept) if C{recipient} is not registered.
+    """
+    cursor.execute(
+        "INSERT INTO offline (time, sender, recipient, text) "
+        "SELECT ?, ?, nickname, ? FROM accounts WHERE nickname = ?",
+        (now, sender, text, recipient),
+    )
+    cursor.execute("SELECT changes()")
+    return bool(cursor.fetchall()[0][0])
+
+
+def take_private(cursor: Cursor, recipient: str) -> list[Entry]:
+    """
+    The private messages kept for C{recipient}, oldest first; they are deleted.
+    """
+    cursor.execute(
+        "SELECT time, sender, recipient, text FROM offline WHERE recipient = ? ORDER BY id",
+        (recipient,),
+    )
+    found = [
+        Entry(time, PRIVATE, None, sender, to, text) for time, sender, to, text in cursor.fetchall()
+    ]
+    cursor.execute("DELETE FROM offline WHERE recipient = ?", (recipient,))
+    return found

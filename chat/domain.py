@@ -155,6 +155,12 @@ class Chat:
             raise NoSuchUser(nickname)
         return user
 
+    def check_available(self, nickname: str) -> None:
+        """
+        Raise L{InvalidNickname} or L{NicknameTaken} unless C{nickname} could log in now.
+        """
+        self._check_available(nickname)
+
     def login(self, nickname: str, participant: Participant) -> User:
         """
         Log C{participant} in as C{nickname} and tell it who is online. It is

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IAddress, ITCPTransport
@@ -19,12 +20,13 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from chat import wire
+from chat.accounts import Accounts, AlreadyRegistered, password_problem
 from chat.archive import History
 from chat.database import Entry
 from chat.domain import User
-from chat.errors import ChatError
+from chat.errors import ChatError, NoSuchUser
 from chat.events import Event
-from chat.framing import LineBuffer
+from chat.framing import LineBuffer, TooLong
 from chat.service import LOBBY, ChatService
 from chat.text import clean
 
@@ -32,6 +34,7 @@ MAX_LINE_BYTES = 2048
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 500
 SEARCH_RESULTS = 20
+PASSWORD_TRIES = 3
 
 
 class Usage(Exception):
@@ -92,6 +95,15 @@ class ChatProtocol(LineReceiver):
         # happened before comes before what happens now.
         self._held: list[bytes] | None = None
         self._reads = 0
+        # While a step waits on the database or a password check, the lines
+        # that arrive meanwhile wait here, in order.
+        self._queue: list[bytes | TooLong] = []
+        self._waiting = False
+        # A registered nickname this connection is proving it owns, the tries
+        # so far, and the account it has proven (or registered).
+        self._claim: str | None = None
+        self._tries = 0
+        self.account: str | None = None
 
     # Connection life cycle.
 
@@ -139,13 +151,41 @@ class ChatProtocol(LineReceiver):
     # Bytes in.
 
     def dataReceived(self, data: bytes) -> None:
-        for line in self._lines.feed(data):
+        lines = self._lines.feed(data)
+        if self._waiting:
+            self._queue.extend(lines)
+        else:
+            self._handle(lines)
+
+    def _handle(self, lines: list[bytes | TooLong]) -> None:
+        for index, line in enumerate(lines):
             if self._closing:
+                return
+            if self._waiting:
+                self._queue[:0] = lines[index:]
                 return
             if isinstance(line, bytes):
                 self.lineReceived(line)
             else:
                 self.lineLengthExceeded(b"")
+
+    def _await(self, step: Deferred[object]) -> None:
+        """
+        Hold input until C{step} is done. Its callbacks may raise what a line
+        handler may (L{Usage}, a L{ChatError}): it is reported the same way.
+        """
+        self._waiting = True
+
+        def resume(_: object) -> None:
+            self._waiting = False
+            queue, self._queue = self._queue, []
+            self._handle(queue)
+
+        def report(failure: Failure) -> None:
+            assert failure.value is not None
+            self._report(failure.value, failure)
+
+        step.addErrback(report).addBoth(resume)
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self._send(wire.error(f"Line too long (over {self.MAX_LENGTH} bytes); it was dropped."))
@@ -157,14 +197,21 @@ class ChatProtocol(LineReceiver):
                 self._login_line(text)
             else:
                 self._chat_line(self.user, text)
-        except Usage as usage:
-            self._send(wire.error(f"Usage: {usage}"))
-        except ChatError as failure:
-            self._send(wire.error(wire.describe(failure)))
-            if self.user is None and not self._closing:
+        except Exception as e:
+            self._report(e, Failure())
+
+    def _report(self, error: BaseException, failure: Failure) -> None:
+        """
+        Tell the user why what it asked for was refused; a bug is logged too.
+        """
+        if isinstance(error, Usage):
+            self._send(wire.error(f"Usage: {error}"))
+        elif isinstance(error, ChatError):
+            self._send(wire.error(wire.describe(error)))
+            if self.user is None and self._claim is None and not self._closing:
                 self._prompt()
-        except Exception:
-            self.log.failure("Error handling a line from {peer}", peer=self.peer)
+        else:
+            self.log.failure("Error handling a line from {peer}", failure, peer=self.peer)
             self._send(wire.error("Internal server error; that line was not processed."))
 
     # Events out.
@@ -183,17 +230,25 @@ class ChatProtocol(LineReceiver):
     # Before login: the first non-empty line is the nickname.
 
     def _login_line(self, text: str) -> None:
-        text = text.strip()
-        if not text:
+        stripped = text.strip()
+        if not stripped:
             return
-        nickname = text
-        if text.startswith("/"):
-            name, argument = _split_command(text)
+        if self._claim is not None and not stripped.startswith("/"):
+            self._check_password(self._claim, text)
+            return
+        nickname = stripped
+        if stripped.startswith("/"):
+            name, argument = _split_command(stripped)
             name = name.lower()
             if name == "nick":
                 nickname = argument.strip()
                 if not nickname:
                     raise Usage("/nick NICK")
+            elif name == "login" and self._claim is not None:
+                if not argument:
+                    raise Usage("/login PASSWORD")
+                self._check_password(self._claim, argument)
+                return
             elif name == "quit":
                 self._quit(None, argument)
                 return
@@ -207,12 +262,74 @@ class ChatProtocol(LineReceiver):
                     )
                 )
                 return
+        self._claim = None
+        accounts = self.service.accounts
+        if accounts is None:
+            self._log_in(nickname)
+            return
+        # Refuse what can be refused at once; then ask whether it is registered.
+        self.chat.check_available(nickname)
+
+        def registered(yes: bool) -> None:
+            if yes:
+                self._claim = nickname
+                self._tries = 0
+                self._ask_password(nickname)
+            else:
+                self._log_in(nickname)
+
+        self._await(accounts.is_registered(nickname).addCallback(registered))
+
+    def _ask_password(self, nickname: str) -> None:
+        self._send(
+            wire.notice(f"{nickname} is registered. Send its password (or /login PASSWORD):")
+        )
+
+    def _check_password(self, nickname: str, password: str) -> None:
+        accounts = self.service.accounts
+        assert accounts is not None
+
+        def right(registered: str) -> None:
+            self._claim = None
+            self.account = registered
+            self._log_in(registered)
+
+        def wrong(failure: Failure) -> None:
+            failure.trap(UnauthorizedLogin)
+            self._tries += 1
+            self.log.info(
+                "Wrong password for {nickname} from {peer} (try {tries})",
+                nickname=nickname,
+                peer=self.peer,
+                tries=self._tries,
+            )
+            left = PASSWORD_TRIES - self._tries
+            if left <= 0:
+                self._send(wire.error("Wrong password. Goodbye."))
+                self._close()
+                return
+            self._send(
+                wire.error(f"Wrong password; {left} {'try' if left == 1 else 'tries'} left.")
+            )
+            self._ask_password(nickname)
+
+        self._await(accounts.authenticate(nickname, password).addCallbacks(right, wrong))
+
+    def _log_in(self, nickname: str) -> None:
         user = self.user = self.chat.login(nickname, self)
         self.log.info("{peer} logged in as {nickname}", peer=self.peer, nickname=nickname)
         for line in self.service.motd:
             self._send(wire.notice(line))
         self._send(wire.notice("Type /help for the list of commands."))
         self._enter(self.chat.join(user, LOBBY).name)
+        if self.account is not None and self.service.accounts is not None:
+            self._read(
+                self.service.accounts.collect(self.account),
+                "Messages that came while you were away:",
+                None,
+                wire.kept_line,
+                "End of messages.",
+            )
 
     def _enter(self, room: str) -> None:
         self.room = room
@@ -224,10 +341,17 @@ class ChatProtocol(LineReceiver):
                 None,
             )
 
-    def _read(self, entries: Deferred[list[Entry]], header: str, empty: str | None) -> None:
+    def _read(
+        self,
+        entries: Deferred[list[Entry]],
+        header: str,
+        empty: str | None,
+        render: Callable[[Entry], str] = wire.history_line,
+        end: str = "End of history.",
+    ) -> None:
         """
-        Show stored messages once they are read, between C{header} and an end
-        line (or C{empty} alone, if there are none), holding live lines meanwhile.
+        Show stored messages once they are read, between C{header} and C{end}
+        (or C{empty} alone, if there are none), holding live lines meanwhile.
         """
         self._reads += 1
         if self._held is None:
@@ -237,8 +361,8 @@ class ChatProtocol(LineReceiver):
             if found:
                 self._send(wire.notice(header))
                 for entry in found:
-                    self._send(wire.encode(wire.history_line(entry)))
-                self._send(wire.notice("End of history."))
+                    self._send(wire.encode(render(entry)))
+                self._send(wire.notice(end))
             elif empty is not None:
                 self._send(wire.notice(empty))
 
@@ -287,7 +411,23 @@ class ChatProtocol(LineReceiver):
                 recipient=recipient,
                 text=text,
             )
-        self.chat.whisper(user, recipient, text)
+        try:
+            self.chat.whisper(user, recipient, text)
+        except NoSuchUser:
+            accounts = self.service.accounts
+            if accounts is None:
+                raise
+            self._await(
+                accounts.keep(user.nickname, recipient, clean(text)).addCallback(
+                    self._kept, recipient, clean(text)
+                )
+            )
+
+    def _kept(self, kept: bool, recipient: str, text: str) -> None:
+        if not kept:
+            raise NoSuchUser(recipient)
+        self._send(wire.notice(f"{recipient} is away; this will be delivered when they log in:"))
+        self._send(wire.encode(f"-> *{recipient}* {text}"))
 
     def _me(self, user: User, argument: str) -> None:
         if not argument.strip():
@@ -361,14 +501,105 @@ class ChatProtocol(LineReceiver):
         nickname = argument.strip()
         if not nickname:
             raise Usage("/nick NICK")
+        accounts = self.service.accounts
+        if accounts is None or (self.account or "").lower() == nickname.lower():
+            self._rename(user, nickname)
+            return
+        if nickname.lower() != user.nickname.lower():
+            self.chat.check_available(nickname)
+
+        def registered(yes: bool) -> None:
+            if yes:
+                self._send(wire.error(f"{nickname} is registered; log in as {nickname} to use it."))
+            else:
+                self._rename(user, nickname)
+
+        self._await(accounts.is_registered(nickname).addCallback(registered))
+
+    def _rename(self, user: User, nickname: str) -> None:
         old = user.nickname
         self.chat.rename(user, nickname)
         self.log.info("{old} is now {new}", old=old, new=nickname)
 
+    def _register(self, user: User, argument: str) -> None:
+        password = argument
+        accounts = self._accounts_or_error()
+        if accounts is None:
+            return
+        if not password.strip():
+            raise Usage("/register PASSWORD")
+        problem = password_problem(password)
+        if problem is not None:
+            self._send(wire.error(f"Choose another password: {problem}."))
+            return
+        nickname = user.nickname
+
+        def done(_: object) -> None:
+            self.account = nickname
+            self.log.info("{nickname} registered", nickname=nickname)
+            self._send(
+                wire.notice(
+                    f"{nickname} is now registered: logging in as {nickname} "
+                    "will ask for this password."
+                )
+            )
+
+        def taken(failure: Failure) -> None:
+            failure.trap(AlreadyRegistered)
+            self._send(wire.error(f"{nickname} is registered already."))
+
+        self._await(accounts.register(nickname, password).addCallbacks(done, taken))
+
+    def _password(self, user: User, argument: str) -> None:
+        accounts = self._accounts_or_error()
+        if accounts is None:
+            return
+        old, _, new = argument.partition(" ")
+        if not old or not new:
+            raise Usage("/password OLD NEW")
+        problem = password_problem(new)
+        if problem is not None:
+            self._send(wire.error(f"Choose another password: {problem}."))
+            return
+        nickname = user.nickname
+
+        def done(_: object) -> None:
+            self.log.info("{nickname} changed password", nickname=nickname)
+            self._send(wire.notice("Your password is changed."))
+
+        self._await(accounts.change_password(nickname, old, new).addCallbacks(done, self._refused))
+
+    def _unregister(self, user: User, argument: str) -> None:
+        accounts = self._accounts_or_error()
+        if accounts is None:
+            return
+        if not argument:
+            raise Usage("/unregister PASSWORD")
+        nickname = user.nickname
+
+        def done(_: object) -> None:
+            self.account = None
+            self.log.info("{nickname} unregistered", nickname=nickname)
+            self._send(wire.notice(f"{nickname} is no longer registered."))
+
+        self._await(accounts.unregister(nickname, argument).addCallbacks(done, self._refused))
+
+    def _refused(self, failure: Failure) -> None:
+        failure.trap(UnauthorizedLogin)
+        self._send(wire.error("Wrong password, or your nickname is not registered."))
+
+    def _login(self, user: User, argument: str) -> None:
+        self._send(wire.error("You are logged in already."))
+
+    def _accounts_or_error(self) -> Accounts | None:
+        if self.service.accounts is None:
+            self._send(wire.error("This server has no accounts."))
+        return self.service.accounts
+
     def _help(self, user: User | None, argument: str) -> None:
         self._send(wire.notice("Commands:"))
         for command in _COMMAND_LIST:
-            self._send(wire.notice(f"  {command.usage:<18} {command.summary}"))
+            self._send(wire.notice(f"  {command.usage:<21} {command.summary}"))
         self._send(
             wire.notice(
                 "  Any other line is sent to this room; start it with // to send a leading /."
@@ -447,6 +678,22 @@ _COMMAND_LIST = (
     ),
     Command(
         ("search",), "/search TEXT", "find this room's messages with TEXT", ChatProtocol._search
+    ),
+    Command(
+        ("register",),
+        "/register PASSWORD",
+        "protect your nickname with a password",
+        ChatProtocol._register,
+    ),
+    Command(("password",), "/password OLD NEW", "change your password", ChatProtocol._password),
+    Command(
+        ("unregister",),
+        "/unregister PASSWORD",
+        "give up your nickname's registration",
+        ChatProtocol._unregister,
+    ),
+    Command(
+        ("login",), "/login PASSWORD", "prove a registered nickname is yours", ChatProtocol._login
     ),
     Command(("nick",), "/nick NICK", "change your nickname", ChatProtocol._nick),
     Command(("help",), "/help", "show this list", ChatProtocol._help),

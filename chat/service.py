@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from chat.accounts import Accounts
 from chat.archive import History
 from chat.domain import Chat
 from chat.wire import Encoder
@@ -46,6 +47,7 @@ class ChatService(Service):
         clock: IReactorTime,
         history: History | None = None,
         history_lines: int = 20,
+        accounts: Accounts | None = None,
         server_name: str = "chat",
         motd: Sequence[str] = (),
         log_messages: bool = False,
@@ -55,10 +57,12 @@ class ChatService(Service):
         @param history: where messages are kept and read back; without it,
             nothing is kept and the history commands say so.
         @param history_lines: how many messages a user sees on entering a room.
+        @param accounts: registered nicknames; without it, nobody can register.
         """
         self.clock = clock
         self.history = history
         self.history_lines = history_lines
+        self.accounts = accounts
         self.chat = Chat(permanent_rooms=(LOBBY,), archive=history)
         self.server_name = server_name
         self.motd = tuple(motd)

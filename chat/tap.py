@@ -5,13 +5,17 @@ What C{twistd chat} runs: its command-line options and the service tree they mak
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.threads import deferToThreadPool
 from twisted.python import usage
 
+from chat.accounts import Accounts
 from chat.archive import History, open_pool
 from chat.protocol import ChatFactory
 from chat.service import ChatService
@@ -118,12 +122,20 @@ def makeService(options: dict[str, Any]) -> IService:
     # Added before the chat service so that it stops after it (a MultiService
     # stops its children in reverse): the last messages are written, then the
     # database closes.
-    history = History(open_pool(options["db"], reactor), reactor)
+    pool = open_pool(options["db"], reactor)
+    history = History(pool, reactor)
     history.setServiceParent(top)  # type: ignore[no-untyped-call]
+
+    def hash_in_thread(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        # Password hashing is slow on purpose: it runs in the reactor's thread pool.
+        return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
+
+    accounts = Accounts(pool, reactor, hash_in_thread)
     chat = ChatService(
         reactor,
         history=history,
         history_lines=options["history"],
+        accounts=accounts,
         server_name=options["name"],
         motd=options["motd-lines"],
         log_messages=bool(options["log-messages"]),

@@ -137,6 +137,14 @@ def history_line(entry: Entry) -> str:
     return f"[{stamp}] <{entry.sender}> {entry.text}"
 
 
+def kept_line(entry: Entry) -> str:
+    """
+    A private message that waited for its recipient, with the time it was sent.
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
+    return f"[{stamp}] *{entry.sender}* {entry.text}"
+
+
 def topic(room: str, text: str | None) -> str:
     """
     What C{/topic} shows.

@@ -5,9 +5,11 @@ docs/protocol.md describes every line the server sends: checked against the real
 import re
 from pathlib import Path
 
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from chat.accounts import Accounts
 from chat.archive import History
 from chat.service import ChatService
 from tests.helpers import Client, SyncPool, make_service
@@ -67,8 +69,25 @@ class ProtocolDocumentTests(SynchronousTestCase):
         reader.send("/history")
         self.flushLoggedErrors(RuntimeError)
         bare = Client(ChatService(clock), "you")
-        bare.send("/history")
+        bare.send("/history", "/register PASSWORD")
         lines += speaker.lines() + reader.lines() + bare.lines()
+        # Accounts, with the password PASSWORD.
+        accounts = Accounts(pool, clock, maybeDeferred, cost=2**4)
+        registry = ChatService(
+            clock, history=History(pool, clock), accounts=accounts, server_name="NAME"
+        )
+        owner = Client(registry, "NICK")
+        owner.send("/register PASSWORD", "/register PASSWORD", "/register x", "/register")
+        owner.send("/password", "/password WRONGPASS NEWPASS", "/unregister", "/login PASSWORD")
+        owner.send("/password PASSWORD PASSWORD", "/quit")
+        owner.hang_up()
+        sender = Client(registry, "you")
+        sender.send("/msg NICK TEXT", "/nick NICK")
+        claimant = Client(registry)
+        claimant.send("NICK", "wrong1", "wrong2", "PASSWORD")
+        owner = Client(registry)
+        owner.send("NICK", "/login PASSWORD", "/unregister PASSWORD")
+        lines += owner.lines() + sender.lines() + claimant.lines()
         self.assertGreater(len(lines), 50)
         for line in lines:
             # Counts, lists and the lobby's name stand in the document as placeholders.

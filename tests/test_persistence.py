@@ -21,7 +21,9 @@ class PersistenceTests(TestCase):
     async def test_history_survives_restart(self) -> None:
         """
         Messages said before a clean shutdown (SIGTERM) are shown as history
-        after a restart on the same database, and exported by chat.history.
+        after a restart on the same database, and exported by chat.history;
+        a nickname registered before it still needs its password after it, and
+        a message kept for it is delivered at its login.
         """
         workdir = Path(self.mktemp()).resolve()
         workdir.mkdir()
@@ -31,8 +33,10 @@ class PersistenceTests(TestCase):
         await alice.wait_for(lambda line: line.startswith("*** You are in lobby."))
         alice.send("said before the restart")
         alice.send("/me waves goodbye")
-        alice.send("/who")  # once answered, the lines before it have been handled
-        await alice.wait_line("*** 1 user in lobby: alice")
+        alice.send("/register secret1")
+        await alice.wait_line(
+            "*** alice is now registered: logging in as alice will ask for this password."
+        )
         assert first.transport is not None
         first.transport.signalProcess("TERM")
         await first.ended.addTimeout(TIMEOUT, reactor)
@@ -46,6 +50,14 @@ class PersistenceTests(TestCase):
         self.assertEqual(len(history), 2)
         self.assertTrue(history[0].endswith("] <alice> said before the restart"), history)
         self.assertTrue(history[1].endswith("] * alice waves goodbye"), history)
+        bob.send("/msg alice welcome back")
+        await bob.wait_line("-> *alice* welcome back")
+        alice = await connect_raw(port)
+        alice.send("alice")
+        await alice.wait_line("*** alice is registered. Send its password (or /login PASSWORD):")
+        alice.send("secret1")
+        await alice.wait_line("*** End of messages.")
+        self.assertTrue(alice.lines[-2].endswith("] *bob* welcome back"), alice.lines)
 
         export = subprocess.run(
             [sys.executable, "-m", "chat.history", "--db", str(workdir / "chat.sqlite3")],

@@ -1,0 +1,274 @@
+"""
+Registered nicknames: passwords, the twisted.cred checker, and messages kept for the absent.
+
+Passwords are kept only as salted scrypt hashes. Hashing is deliberately slow
+(tens of milliseconds), so it runs in a thread, never on the reactor thread;
+the database is reached through the same one-thread pool as the history.
+Authentication goes through a L{Portal}, so that another checker (LDAP, a
+file, ...) can be plugged in beside or instead of the database one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import IUsernamePassword, UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import IRealm, Portal
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from zope.interface import Attribute, Interface, implementer
+
+from chat import database
+from chat.archive import Pool
+from chat.database import Entry
+
+_T = TypeVar("_T")
+Runner = Callable[..., Deferred[Any]]
+"""
+Runs a blocking function elsewhere and returns a Deferred of its result, like
+C{twisted.internet.threads.deferToThread}.
+"""
+
+MIN_PASSWORD_LENGTH = 6
+MAX_PASSWORD_LENGTH = 200
+
+# scrypt's cost: 2**14 blocks of 1 KiB (16 MiB) takes ~50 ms; OWASP's minimum.
+COST = 2**14
+
+
+def hash_password(password: str, cost: int = COST) -> str:
+    """
+    A salted scrypt hash of C{password}, with its parameters, as one string.
+    """
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=cost, r=8, p=1, maxmem=cost * 1024 * 2 + 1024**2
+    )
+    return "$".join(
+        [
+            "scrypt",
+            str(cost),
+            "8",
+            "1",
+            base64.b64encode(salt).decode(),
+            base64.b64encode(digest).decode(),
+        ]
+    )
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """
+    Whether C{password} matches C{stored}, compared in constant time.
+    """
+    try:
+        scheme, cost, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        n, blocks, parallel = int(cost), int(r), int(p)
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=base64.b64decode(salt),
+            n=n,
+            r=blocks,
+            p=parallel,
+            maxmem=n * blocks * 128 * 2 + 1024**2,
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def password_problem(password: str) -> str | None:
+    """
+    What is wrong with a new password, or L{None}.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"it is shorter than {MIN_PASSWORD_LENGTH} characters"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"it is longer than {MAX_PASSWORD_LENGTH} characters"
+    return None
+
+
+@implementer(ICredentialsChecker)
+class DatabaseChecker:
+    """
+    Checks nickname and password against the accounts table.
+    """
+
+    credentialInterfaces = (IUsernamePassword,)
+
+    def __init__(self, pool: Pool, run_in_thread: Runner) -> None:
+        self.pool = pool
+        self.run_in_thread = run_in_thread
+
+    def requestAvatarId(self, credentials: Any) -> Deferred[bytes | tuple[()]]:
+        """
+        Fire with the nickname as registered (UTF-8), or fail with L{UnauthorizedLogin}.
+        """
+        nickname: str = credentials.username.decode("utf-8")
+        password: str = credentials.password.decode("utf-8")
+
+        def check(found: tuple[str, str] | None) -> Deferred[bytes | tuple[()]]:
+            # An unknown nickname is hashed against a dummy all the same, so
+            # that it takes as long to refuse as a wrong password.
+            registered, stored = found if found is not None else (None, _DUMMY)
+
+            def decide(matched: bool) -> bytes | tuple[()]:
+                if not matched or registered is None:
+                    raise UnauthorizedLogin("wrong nickname or password")
+                return registered.encode("utf-8")
+
+            return self.run_in_thread(verify_password, password, stored).addCallback(decide)
+
+        return self.pool.runInteraction(database.account, nickname).addCallback(check)
+
+
+_DUMMY = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+class IChatAccount(Interface):
+    """
+    What logging in to a registered nickname yields: the nickname, proven.
+    """
+
+    nickname = Attribute("The registered nickname, as registered.")
+
+
+@implementer(IChatAccount)
+class Account:
+    def __init__(self, nickname: str) -> None:
+        self.nickname = nickname
+
+
+@implementer(IRealm)
+class ChatRealm:
+    """
+    Turns a checked nickname into an L{IChatAccount}.
+    """
+
+    def requestAvatar(
+        self,
+        avatarId: bytes | tuple[()],  # noqa: N803 (IRealm's name)
+        mind: object,
+        *interfaces: Any,
+    ) -> tuple[Any, Any, Callable[[], None]]:
+        if IChatAccount not in interfaces or not isinstance(avatarId, bytes):
+            raise NotImplementedError("the chat realm only provides IChatAccount, for a nickname")
+        return IChatAccount, Account(avatarId.decode("utf-8")), lambda: None
+
+
+class AlreadyRegistered(Exception):
+    """
+    The nickname is registered already.
+    """
+
+
+class Accounts:
+    """
+    Registration, login and kept messages, all answered with Deferreds.
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        clock: IReactorTime,
+        run_in_thread: Runner,
+        portal: Portal | None = None,
+        cost: int = COST,
+    ) -> None:
+        """
+        @param portal: where logins are checked; by default one with the
+            database checker alone.
+        @param cost: scrypt's cost for new hashes (tests use a cheap one).
+        """
+        self.pool = pool
+        self.clock = clock
+        self.run_in_thread = run_in_thread
+        self.cost = cost
+        if portal is None:
+            portal = Portal(ChatRealm(), [DatabaseChecker(pool, run_in_thread)])
+        self.portal = portal
+
+    def is_registered(self, nickname: str) -> Deferred[bool]:
+        def found(registered: tuple[str, str] | None) -> bool:
+            return registered is not None
+
+        return self.pool.runInteraction(database.account, nickname).addCallback(found)
+
+    def authenticate(self, nickname: str, password: str) -> Deferred[str]:
+        """
+        Fire with the nickname as registered if C{password} is right, or fail
+        with L{UnauthorizedLogin}.
+        """
+        credentials = UsernamePassword(nickname.encode("utf-8"), password.encode("utf-8"))
+
+        def registered(login: tuple[object, Any, object]) -> str:
+            return str(IChatAccount(login[1]).nickname)
+
+        d: Deferred[Any] = self.portal.login(credentials, None, IChatAccount)
+        return d.addCallback(registered)
+
+    def register(self, nickname: str, password: str) -> Deferred[None]:
+        """
+        Register C{nickname}, or fail with L{AlreadyRegistered}.
+        """
+
+        def store(hashed: str) -> Deferred[bool]:
+            return self.pool.runInteraction(
+                database.create_account, nickname, hashed, self.clock.seconds()
+            )
+
+        def created(fresh: bool) -> None:
+            if not fresh:
+                raise AlreadyRegistered(nickname)
+
+        return (
+            self.run_in_thread(hash_password, password, self.cost)
+            .addCallback(store)
+            .addCallback(created)
+        )
+
+    def change_password(self, nickname: str, old: str, new: str) -> Deferred[None]:
+        """
+        Replace the password, once C{old} is proven right.
+        """
+
+        def proven(_: str) -> Deferred[str]:
+            return self.run_in_thread(hash_password, new, self.cost)
+
+        def store(hashed: str) -> Deferred[None]:
+            return self.pool.runInteraction(database.set_account_hash, nickname, hashed)
+
+        return self.authenticate(nickname, old).addCallback(proven).addCallback(store)
+
+    def unregister(self, nickname: str, password: str) -> Deferred[None]:
+        """
+        Forget the registration (and messages kept for it), once C{password} is proven right.
+        """
+        return self.authenticate(nickname, password).addCallback(
+            lambda _: self.pool.runInteraction(database.delete_account, nickname)
+        )
+
+    def keep(self, sender: str, recipient: str, text: str) -> Deferred[bool]:
+        """
+        Keep a private message for a registered user who is off line; fire
+        with L{False} if C{recipient} is not registered.
+        """
+        return self.pool.runInteraction(
+            database.queue_private, self.clock.seconds(), sender, recipient, text
+        )
+
+    def collect(self, nickname: str) -> Deferred[list[Entry]]:
+        """
+        The messages kept for C{nickname}, oldest first, now delivered and forgotten.
+        """
+        return self.pool.runInteraction(database.take_private, nickname)

@@ -1,0 +1,441 @@
+"""
+Tests for registered nicknames: hashing, the cred checker, and the commands as a user sees them.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from typing import Any
+
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import Portal
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface import Interface
+
+from chat import database
+from chat.accounts import (
+    Accounts,
+    AlreadyRegistered,
+    ChatRealm,
+    DatabaseChecker,
+    IChatAccount,
+    hash_password,
+    password_problem,
+    verify_password,
+)
+from chat.archive import History
+from chat.service import ChatService
+from tests.helpers import Client, SyncPool
+
+CHEAP = 2**4  # scrypt cost for tests: the real one takes ~50 ms a hash
+T0 = float(calendar.timegm((2026, 11, 19, 7, 6, 40, 0, 0, 0)))
+
+
+def at_once(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+    """
+    Run "in a thread" synchronously, for deterministic tests.
+    """
+    return maybeDeferred(function, *args)
+
+
+class HashTests(SynchronousTestCase):
+    def test_round_trip(self) -> None:
+        """
+        A password verifies against its own hash and no other password does.
+        """
+        stored = hash_password("correct horse", CHEAP)
+        self.assertTrue(verify_password("correct horse", stored))
+        self.assertFalse(verify_password("correct horse ", stored))
+        self.assertFalse(verify_password("", stored))
+
+    def test_salted(self) -> None:
+        """
+        The same password hashes differently each time, and never contains itself.
+        """
+        first, second = hash_password("secret1", CHEAP), hash_password("secret1", CHEAP)
+        self.assertNotEqual(first, second)
+        self.assertNotIn("secret1", first)
+        self.assertTrue(first.startswith(f"scrypt${CHEAP}$8$1$"))
+
+    def test_default_cost(self) -> None:
+        """
+        The default cost is scrypt's recommended 2**14.
+        """
+        self.assertTrue(hash_password("secret1").startswith("scrypt$16384$8$1$"))
+
+    def test_garbage_never_verifies(self) -> None:
+        """
+        A damaged or foreign stored value never verifies, and never raises.
+        """
+        for stored in ["", "x", "md5$1$2$3$4$5", "scrypt$a$8$1$AA==$AA==", "scrypt$16$8$1$!!$??"]:
+            self.assertFalse(verify_password("anything", stored))
+
+    def test_password_rules(self) -> None:
+        """
+        Passwords have a minimum and a maximum length.
+        """
+        self.assertEqual(password_problem("12345"), "it is shorter than 6 characters")
+        self.assertEqual(password_problem("x" * 201), "it is longer than 200 characters")
+        self.assertIsNone(password_problem("123456"))
+
+
+class CheckerTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.pool = SyncPool(self.mktemp())
+        database.create_account(self.pool.db.cursor(), "Alice", hash_password("secret1", CHEAP), T0)
+        self.portal = Portal(ChatRealm(), [DatabaseChecker(self.pool, at_once)])
+
+    def login(self, nickname: str, password: str) -> Deferred[Any]:
+        credentials = UsernamePassword(nickname.encode(), password.encode())
+        return self.portal.login(credentials, None, IChatAccount)
+
+    def test_right_password(self) -> None:
+        """
+        The right password yields the account, with the nickname as registered.
+        """
+        interface, avatar, logout = self.successResultOf(self.login("ALICE", "secret1"))
+        self.assertIs(interface, IChatAccount)
+        self.assertEqual(avatar.nickname, "Alice")
+        self.assertIsNone(logout())
+
+    def test_wrong_password_or_nickname(self) -> None:
+        """
+        A wrong password and an unknown nickname fail alike.
+        """
+        self.failureResultOf(self.login("alice", "secret2"), UnauthorizedLogin)
+        self.failureResultOf(self.login("bob", "secret1"), UnauthorizedLogin)
+
+    def test_realm_only_knows_accounts(self) -> None:
+        """
+        The realm refuses to provide anything but an IChatAccount.
+        """
+        self.assertRaises(NotImplementedError, ChatRealm().requestAvatar, b"x", None, Interface)
+        self.assertRaises(NotImplementedError, ChatRealm().requestAvatar, (), None, IChatAccount)
+
+
+class AccountsTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.pool = SyncPool(self.mktemp())
+        self.accounts = Accounts(self.pool, self.clock, at_once, cost=CHEAP)
+
+    def test_register_once(self) -> None:
+        """
+        A nickname registers once; again, in any case, is refused.
+        """
+        self.successResultOf(self.accounts.register("alice", "secret1"))
+        self.assertTrue(self.successResultOf(self.accounts.is_registered("ALICE")))
+        self.failureResultOf(self.accounts.register("Alice", "secret2"), AlreadyRegistered)
+        self.assertEqual(
+            self.successResultOf(self.accounts.authenticate("alice", "secret1")), "alice"
+        )
+
+    def test_change_password(self) -> None:
+        """
+        Changing the password needs the old one; afterwards only the new one works.
+        """
+        self.successResultOf(self.accounts.register("alice", "secret1"))
+        self.failureResultOf(
+            self.accounts.change_password("alice", "wrong1", "secret2"), UnauthorizedLogin
+        )
+        self.successResultOf(self.accounts.change_password("alice", "secret1", "secret2"))
+        self.failureResultOf(self.accounts.authenticate("alice", "secret1"), UnauthorizedLogin)
+        self.successResultOf(self.accounts.authenticate("alice", "secret2"))
+
+    def test_unregister(self) -> None:
+        """
+        Unregistering needs the password, and forgets the account and its kept messages.
+        """
+        self.successResultOf(self.accounts.register("alice", "secret1"))
+        self.successResultOf(self.accounts.keep("bob", "alice", "hi"))
+        self.failureResultOf(self.accounts.unregister("alice", "wrong1"), UnauthorizedLogin)
+        self.successResultOf(self.accounts.unregister("alice", "secret1"))
+        self.assertFalse(self.successResultOf(self.accounts.is_registered("alice")))
+        self.assertEqual(self.successResultOf(self.accounts.collect("alice")), [])
+
+    def test_keep_and_collect(self) -> None:
+        """
+        Messages are kept for registered users only, collected once, oldest first.
+        """
+        self.successResultOf(self.accounts.register("Alice", "secret1"))
+        self.assertTrue(self.successResultOf(self.accounts.keep("bob", "alice", "one")))
+        self.clock.advance(60)
+        self.assertTrue(self.successResultOf(self.accounts.keep("carol", "ALICE", "two")))
+        self.assertFalse(self.successResultOf(self.accounts.keep("bob", "nobody", "lost")))
+        kept = self.successResultOf(self.accounts.collect("alice"))
+        self.assertEqual(
+            [(e.time, e.sender, e.recipient, e.text) for e in kept],
+            [(T0, "bob", "Alice", "one"), (T0 + 60, "carol", "Alice", "two")],
+        )
+        self.assertEqual(self.successResultOf(self.accounts.collect("alice")), [])
+
+
+class MigrationTests(SynchronousTestCase):
+    def test_from_version_2(self) -> None:
+        """
+        A version 2 database (history, no accounts) gains the account tables and keeps its messages.
+        """
+        path = self.mktemp()
+        old = database.connect(path, target=2)
+        database.write(old.cursor(), [(T0, database.PUBLIC, "lobby", "alice", None, "kept")])
+        old.commit()
+        old.close()
+        db = database.connect(path)
+        self.assertEqual(database.version(db), 3)
+        self.assertEqual([e.text for e in database.recent(db.cursor(), "lobby", 5)], ["kept"])
+        self.assertTrue(database.create_account(db.cursor(), "alice", "h", T0))
+        self.assertFalse(database.create_account(db.cursor(), "ALICE", "h", T0))
+
+
+PROMPT = "*** alice is registered. Send its password (or /login PASSWORD):"
+
+
+class CommandTests(TestCase):
+    """
+    Accounts as a user of the line protocol sees them.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.pool = SyncPool(self.mktemp())
+        self.accounts = Accounts(self.pool, self.clock, at_once, cost=CHEAP)
+        self.service = ChatService(
+            self.clock, history=History(self.pool, self.clock), accounts=self.accounts
+        )
+        self.successResultOf(self.accounts.register("alice", "secret1"))
+
+    def arrive(self, *lines: str) -> Client:
+        client = Client(self.service)
+        client.lines()
+        client.send(*lines)
+        return client
+
+    def test_register(self) -> None:
+        """
+        /register protects the current nickname; later logins ask for the password.
+        """
+        bob = Client(self.service, "bob")
+        bob.send("/register hunter22")
+        self.assertEqual(
+            bob.lines(),
+            ["*** bob is now registered: logging in as bob will ask for this password."],
+        )
+        bob.send("/register again22")
+        self.assertEqual(bob.lines(), ["!!! bob is registered already."])
+        bob.send("/quit")
+        bob.hang_up()
+        again = self.arrive("BOB")
+        self.assertEqual(
+            again.lines(), ["*** BOB is registered. Send its password (or /login PASSWORD):"]
+        )
+        again.send("hunter22")
+        self.assertEqual(again.lines()[0], "*** You are bob. 1 user online: bob")
+
+    def test_register_rules(self) -> None:
+        """
+        A short password, or none, is refused.
+        """
+        bob = Client(self.service, "bob")
+        bob.send("/register abc", "/register", "/register    ")
+        self.assertEqual(
+            bob.lines(),
+            [
+                "!!! Choose another password: it is shorter than 6 characters.",
+                "!!! Usage: /register PASSWORD",
+                "!!! Usage: /register PASSWORD",
+            ],
+        )
+
+    def test_login_with_password(self) -> None:
+        """
+        A registered nickname asks for its password; the right one logs in.
+        """
+        alice = self.arrive("alice")
+        self.assertEqual(alice.lines(), [PROMPT])
+        self.assertIsNone(alice.protocol.user)
+        alice.send("secret1")
+        self.assertEqual(alice.lines()[0], "*** You are alice. 1 user online: alice")
+
+    def test_login_command(self) -> None:
+        """
+        /login PASSWORD works as the password line too.
+        """
+        alice = self.arrive("alice", "/login secret1")
+        self.assertIn("*** You are alice. 1 user online: alice", alice.lines())
+
+    def test_three_wrong_tries(self) -> None:
+        """
+        Three wrong passwords close the connection; each wrong one says how many are left.
+        """
+        alice = self.arrive("alice", "guess1", "guess2")
+        self.assertEqual(
+            alice.lines(),
+            [
+                PROMPT,
+                "!!! Wrong password; 2 tries left.",
+                PROMPT,
+                "!!! Wrong password; 1 try left.",
+                PROMPT,
+            ],
+        )
+        self.assertFalse(alice.closed)
+        alice.send("guess3")
+        self.assertEqual(alice.lines(), ["!!! Wrong password. Goodbye."])
+        self.assertTrue(alice.closed)
+        self.assertEqual(self.service.chat.online(), [])
+
+    def test_lines_wait_for_the_password_check(self) -> None:
+        """
+        Lines sent right behind the password (as a script would) are handled
+        after the check, in order; none is taken for a password or lost.
+        """
+        bob = Client(self.service, "bob")
+        self.pool.hold = True
+        alice = Client(self.service)
+        alice.lines()
+        alice.protocol.dataReceived(b"alice\nsecret1\nhello\n/me waves\n")
+        self.assertEqual(alice.lines(), [])
+        while self.pool.waiting:
+            self.pool.release()
+        self.assertEqual(alice.lines()[0], PROMPT)
+        self.assertEqual(bob.lines()[-2:], ["<alice> hello", "* alice waves"])
+
+    def test_other_nickname_instead(self) -> None:
+        """
+        At the password prompt, /nick picks another nickname instead.
+        """
+        alice = self.arrive("alice", "/nick bob")
+        self.assertEqual(alice.lines()[-1], "*** You are in lobby. 1 user here: bob")
+
+    def test_password_never_echoed_or_logged(self) -> None:
+        """
+        No line sent to anyone, and no log event, contains a password.
+        """
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        bob = Client(self.service, "bob")
+        alice = self.arrive("alice", "wrongpass", "secret1")
+        alice.send("/password secret1 newsecret", "/register whatever", "/unregister newsecret")
+        everything = repr(list(observer)) + alice.raw().decode() + bob.raw().decode()
+        for password in ["wrongpass", "secret1", "newsecret", "whatever"]:
+            self.assertNotIn(password, everything)
+        self.assertIn("Wrong password for {nickname} from {peer}", everything)
+
+    def test_rename_to_registered_refused(self) -> None:
+        """
+        Nobody can /nick to a registered nickname without logging in as it.
+        """
+        bob = Client(self.service, "bob")
+        bob.send("/nick ALICE")
+        self.assertEqual(bob.lines(), ["!!! ALICE is registered; log in as ALICE to use it."])
+        bob.send("/nick carol")
+        self.assertEqual(bob.lines(), ["*** bob is now known as carol"])
+
+    def test_owner_renames_back(self) -> None:
+        """
+        Its owner may rename away from a registered nickname and back.
+        """
+        alice = self.arrive("alice", "secret1", "/nick ali", "/nick Alice")
+        self.assertEqual(
+            alice.lines()[-2:], ["*** alice is now known as ali", "*** ali is now known as Alice"]
+        )
+
+    def test_offline_messages(self) -> None:
+        """
+        A private message to a registered user who is away is kept, the sender
+        is told so, and it is delivered with its time at the next login.
+        """
+        bob = Client(self.service, "bob")
+        bob.send("/msg Alice are you there?")
+        self.assertEqual(
+            bob.lines(),
+            [
+                "*** Alice is away; this will be delivered when they log in:",
+                "-> *Alice* are you there?",
+            ],
+        )
+        self.clock.advance(3600)
+        alice = self.arrive("alice", "secret1")
+        self.assertEqual(
+            alice.lines()[-3:],
+            [
+                "*** Messages that came while you were away:",
+                "[2026-11-19 07:06] *bob* are you there?",
+                "*** End of messages.",
+            ],
+        )
+        alice.send("/quit")
+        alice.hang_up()
+        again = self.arrive("alice", "secret1")
+        self.assertNotIn("*** Messages that came while you were away:", again.lines())
+
+    def test_message_to_unknown_user(self) -> None:
+        """
+        A private message to someone neither online nor registered is an error.
+        """
+        bob = Client(self.service, "bob")
+        bob.send("/msg nobody hi")
+        self.assertEqual(bob.lines(), ["!!! No such user: nobody"])
+
+    def test_password_and_unregister(self) -> None:
+        """
+        /password needs the old password; /unregister the current one; each says what happened.
+        """
+        alice = self.arrive("alice", "secret1")
+        alice.lines()
+        alice.send("/password wrong11 newsecret", "/password secret1 newsecret", "/password x")
+        self.assertEqual(
+            alice.lines(),
+            [
+                "!!! Wrong password, or your nickname is not registered.",
+                "*** Your password is changed.",
+                "!!! Usage: /password OLD NEW",
+            ],
+        )
+        alice.send("/password newsecret abc", "/unregister secret1", "/unregister newsecret")
+        self.assertEqual(
+            alice.lines(),
+            [
+                "!!! Choose another password: it is shorter than 6 characters.",
+                "!!! Wrong password, or your nickname is not registered.",
+                "*** alice is no longer registered.",
+            ],
+        )
+        alice.send("/unregister")
+        self.assertEqual(alice.lines(), ["!!! Usage: /unregister PASSWORD"])
+        self.assertFalse(self.successResultOf(self.accounts.is_registered("alice")))
+
+    def test_login_when_logged_in(self) -> None:
+        """
+        /login after login is an error.
+        """
+        bob = Client(self.service, "bob")
+        bob.send("/login x")
+        self.assertEqual(bob.lines(), ["!!! You are logged in already."])
+
+    def test_taken_while_claimed(self) -> None:
+        """
+        If the registered nickname is online already, the password is not even asked for.
+        """
+        self.arrive("alice", "secret1")
+        other = self.arrive("alice")
+        self.assertEqual(other.lines()[0], "!!! The nickname alice is taken.")
+
+    def test_no_accounts(self) -> None:
+        """
+        On a server without accounts, the account commands say so.
+        """
+        service = ChatService(self.clock)
+        bob = Client(service, "bob")
+        bob.send("/register secret1", "/password a b", "/unregister a", "/msg nobody hi")
+        self.assertEqual(
+            bob.lines(),
+            ["!!! This server has no accounts."] * 3 + ["!!! No such user: nobody"],
+        )
