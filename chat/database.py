@@ -12,6 +12,7 @@ database of any older version is brought up to date on opening.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -184,10 +185,19 @@ def connect(path: str, target: int = LATEST) -> sqlite3.Connection:
 def write(cursor: Cursor, rows: Sequence[Row]) -> None:
     """
     Store a batch of messages (the caller commits).
+
+    The batch goes in as one JSON document and one statement, not
+    C{executemany}: SQLite then does all the work (the full-text index
+    included) in one call, with Python's GIL released, instead of taking and
+    giving back the GIL for every row while the reactor thread wants it.
+    Measured with bench/history_cost.py (200 recipients, saturated): history
+    cost 29 % of throughput with executemany, 7-8 % this way.
     """
-    cursor.executemany(
-        f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-        rows,
+    cursor.execute(
+        f"INSERT INTO messages ({_COLUMNS}) SELECT json_extract(value, '$[0]'), "
+        "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
+        "json_extract(value, '$[4]'), json_extract(value, '$[5]') FROM json_each(?)",
+        (json.dumps(rows),),
     )
 
 

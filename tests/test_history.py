@@ -72,6 +72,26 @@ class DatabaseTests(SynchronousTestCase):
             database.connect(self.path)
         self.assertIn("newer", str(caught.exception))
 
+    def test_any_text_round_trips(self) -> None:
+        """
+        Whatever the text (quotes, backslashes, emoji beyond the BMP, empty) and
+        whatever the time, a stored row reads back exactly.
+        """
+        db = database.connect(self.path)
+        written = [
+            (
+                T0 + 0.123456789,
+                PUBLIC,
+                "lobby",
+                "alice",
+                None,
+                "h\u00e9llo \U0001f44b\U0001f3fd \\ \" ' \U0010ffff",
+            ),
+            (0.1 + 0.2, PRIVATE, None, "a", "b", ""),
+        ]
+        database.write(db.cursor(), written)
+        self.assertEqual(rows(db), written)
+
     def test_recent(self) -> None:
         """
         Recent history is a room's last N public messages and actions, oldest
