@@ -528,9 +528,7 @@ class ChatProtocol(LineReceiver):
             return
         if not password.strip():
             raise Usage("/register PASSWORD")
-        problem = password_problem(password)
-        if problem is not None:
-            self._send(wire.error(f"Choose another password: {problem}."))
+        if not self._acceptable(password):
             return
         nickname = user.nickname
 
@@ -557,9 +555,7 @@ class ChatProtocol(LineReceiver):
         old, _, new = argument.partition(" ")
         if not old or not new:
             raise Usage("/password OLD NEW")
-        problem = password_problem(new)
-        if problem is not None:
-            self._send(wire.error(f"Choose another password: {problem}."))
+        if not self._acceptable(new):
             return
         nickname = user.nickname
 
@@ -583,6 +579,15 @@ class ChatProtocol(LineReceiver):
             self._send(wire.notice(f"{nickname} is no longer registered."))
 
         self._await(accounts.unregister(nickname, argument).addCallbacks(done, self._refused))
+
+    def _acceptable(self, password: str) -> bool:
+        """
+        Whether a new password follows the rules; if not, the user is told why.
+        """
+        problem = password_problem(password)
+        if problem is not None:
+            self._send(wire.error(f"Choose another password: {problem}."))
+        return problem is None
 
     def _refused(self, failure: Failure) -> None:
         failure.trap(UnauthorizedLogin)

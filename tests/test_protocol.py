@@ -195,7 +195,11 @@ class LoginTests(SynchronousTestCase):
         )
 
 
-class ChatTests(SynchronousTestCase):
+class ThreeUsers(SynchronousTestCase):
+    """
+    alice, bob and carol, logged in, with what they were sent so far read.
+    """
+
     def setUp(self) -> None:
         self.service = make_service()
         self.alice = Client(self.service, "alice")
@@ -204,6 +208,8 @@ class ChatTests(SynchronousTestCase):
         for client in (self.alice, self.bob, self.carol):
             client.lines()
 
+
+class ChatTests(ThreeUsers):
     def test_broadcast_no_echo(self) -> None:
         """
         A plain line reaches every other user as "<nick> text"; the sender gets no echo.
@@ -548,15 +554,7 @@ class QuotedInputTests(SynchronousTestCase):
         self.assertEqual(client.lines()[1], "*** [5mblink[0m now")
 
 
-class RoomTests(SynchronousTestCase):
-    def setUp(self) -> None:
-        self.service = make_service()
-        self.alice = Client(self.service, "alice")
-        self.bob = Client(self.service, "bob")
-        self.carol = Client(self.service, "carol")
-        for client in (self.alice, self.bob, self.carol):
-            client.lines()
-
+class RoomTests(ThreeUsers):
     def test_everyone_starts_in_lobby(self) -> None:
         """
         A new user is in the lobby, and the lobby's members see it join.
