@@ -123,6 +123,9 @@ class ChatProtocol(LineReceiver):
         self._prompt()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        # A database answer may still arrive for this connection; nothing it
+        # would start (a login above all) may happen now.
+        self._closing = True
         self.service.closed(self)
         user, self.user = self.user, None
         if user is None:
@@ -316,6 +319,8 @@ class ChatProtocol(LineReceiver):
         self._await(accounts.authenticate(nickname, password).addCallbacks(right, wrong))
 
     def _log_in(self, nickname: str) -> None:
+        if self._closing:
+            return
         user = self.user = self.chat.login(nickname, self)
         self.log.info("{peer} logged in as {nickname}", peer=self.peer, nickname=nickname)
         for line in self.service.motd:

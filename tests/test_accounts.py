@@ -308,6 +308,25 @@ class CommandTests(TestCase):
         self.assertEqual(alice.lines()[0], PROMPT)
         self.assertEqual(bob.lines()[-2:], ["<alice> hello", "* alice waves"])
 
+    def test_gone_before_the_answer(self) -> None:
+        """
+        A client that hangs up while its nickname or password is being checked
+        is never logged in: no ghost holds the nickname afterwards.
+        """
+        self.pool.hold = True
+        bob = Client(self.service)
+        bob.send("bob")
+        alice = Client(self.service)
+        alice.send("alice")
+        self.pool.release()
+        alice.send("secret1")
+        bob.hang_up()
+        alice.hang_up()
+        while self.pool.waiting:
+            self.pool.release()
+        self.assertEqual(self.service.chat.online(), [])
+        self.assertEqual(self.service.connections, set())
+
     def test_other_nickname_instead(self) -> None:
         """
         At the password prompt, /nick picks another nickname instead.

@@ -2,11 +2,18 @@
 Randomised input: nothing a client sends, in any chunking, raises or corrupts the registry.
 """
 
+from collections.abc import Sequence
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.helpers import Client, make_service
+from chat.accounts import Accounts
+from chat.archive import History
+from chat.service import ChatService
+from tests.helpers import Client, SyncPool, make_service
 
 CLIENTS = 4
 
@@ -75,6 +82,22 @@ steps = st.lists(
 )
 
 
+RELEASE = "the database answers"
+steps_with_database = st.lists(
+    st.tuples(
+        st.integers(0, CLIENTS - 1),
+        st.one_of(
+            chunks,
+            chunks,
+            st.just(None),
+            st.just(RELEASE),
+            st.sampled_from([b"alice\nsecret1\n", b"alice\nwrong\n", b"/msg alice hi\n"]),
+        ),
+    ),
+    max_size=50,
+)
+
+
 def bad_characters(line: str) -> list[str]:
     return [c for c in line if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0]
 
@@ -88,43 +111,78 @@ class FuzzTests(SynchronousTestCase):
         never log an error, keep the registry equal to the logged-in
         connections, and never deliver a control character.
         """
-        service = make_service()
-        chat = service.chat
+        self.play(make_service(), script, None)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(steps_with_database)
+    def test_with_accounts_and_a_slow_database(
+        self, script: list[tuple[int, bytes | str | None]]
+    ) -> None:
+        """
+        The same, on a server with history and accounts whose database answers
+        only when the script says so: answers that come after a client has
+        gone, or in any order with new input, leave no ghost and lose nothing.
+        """
+        clock = Clock()
+        pool = SyncPool(self.mktemp())
+        accounts = Accounts(pool, clock, maybeDeferred, cost=2**4)
+        self.successResultOf(accounts.register("alice", "secret1"))
+        pool.hold = True
+        service = ChatService(clock, history=History(pool, clock), accounts=accounts)
+        self.play(service, script, pool)
+
+    def play(
+        self,
+        service: ChatService,
+        script: Sequence[tuple[int, bytes | str | None]],
+        pool: SyncPool | None,
+    ) -> None:
         clients = [Client(service) for _ in range(CLIENTS)]
         gone: set[int] = set()
         for index, data in script:
             client = clients[index]
-            if index in gone:
+            if data == RELEASE:
+                if pool is not None:
+                    pool.release()
+            elif index in gone:
                 continue
-            if data is None or client.closed:
+            elif data is None or client.closed:
                 client.hang_up()
                 gone.add(index)
             else:
+                assert isinstance(data, bytes)
                 client.protocol.dataReceived(data)
-            # The registry is exactly the logged-in connections, each in
-            # exactly the one room its connection thinks it is in, and every
-            # room's members agree with every user's rooms.
-            protocols = [c.protocol for i, c in enumerate(clients) if i not in gone]
-            live = {p.user for p in protocols if p.user is not None}
-            self.assertEqual(set(chat._users.values()), live)
-            for protocol in protocols:
-                user = protocol.user
-                if user is None:
-                    continue
-                self.assertIs(chat.find(user.nickname), user)
-                self.assertIs(user.participant, protocol)
-                self.assertEqual([room.name for room in user.rooms], [protocol.room])
-            for room in chat._rooms.values():
-                self.assertEqual(len(set(room.members)), len(room.members))
-                for member in room.members:
-                    self.assertIn(room, member.rooms)
-                    self.assertIn(member, live)
-                self.assertTrue(room.members or room.permanent, room)
-            self.assertEqual(
-                service.connections, {c.protocol for i, c in enumerate(clients) if i not in gone}
-            )
+            self.check(service, clients, gone)
+        while pool is not None and pool.waiting:
+            pool.release()
+            self.check(service, clients, gone)
         for client in clients:
             raw = client.raw()
             self.assertTrue(raw.endswith(b"\r\n"))
             for line in raw.decode("utf-8").split("\r\n"):
                 self.assertEqual(bad_characters(line), [], line)
+
+    def check(self, service: ChatService, clients: list[Client], gone: set[int]) -> None:
+        """
+        The registry is exactly the logged-in connections, each in exactly the
+        one room its connection thinks it is in, and every room's members
+        agree with every user's rooms.
+        """
+        chat = service.chat
+        protocols = [c.protocol for i, c in enumerate(clients) if i not in gone]
+        live = {p.user for p in protocols if p.user is not None}
+        self.assertEqual(set(chat._users.values()), live)
+        for protocol in protocols:
+            user = protocol.user
+            if user is None:
+                continue
+            self.assertIs(chat.find(user.nickname), user)
+            self.assertIs(user.participant, protocol)
+            self.assertEqual([room.name for room in user.rooms], [protocol.room])
+        for room in chat._rooms.values():
+            self.assertEqual(len(set(room.members)), len(room.members))
+            for member in room.members:
+                self.assertIn(room, member.rooms)
+                self.assertIn(member, live)
+            self.assertTrue(room.members or room.permanent, room)
+        self.assertEqual(service.connections, set(protocols))
