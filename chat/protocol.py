@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IAddress, ITCPTransport
+from twisted.internet.interfaces import IAddress, IConsumer, ITCPTransport
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 from chat import wire
 from chat.accounts import Accounts, AlreadyRegistered, password_problem
 from chat.archive import History
+from chat.backpressure import SendQueue
 from chat.database import Entry
 from chat.domain import User
 from chat.errors import ChatError, NoSuchUser
@@ -91,6 +92,9 @@ class ChatProtocol(LineReceiver):
         self._lines = LineBuffer(self.MAX_LENGTH)
         self._encode = service.encoder
         self._closing = False
+        self._outflow = SendQueue(service.sendq)
+        # Why the server dropped this connection, when it did.
+        self._dropped: str | None = None
         # While history is being read, live lines wait here, so that what
         # happened before comes before what happens now.
         self._held: list[bytes] | None = None
@@ -111,9 +115,13 @@ class ChatProtocol(LineReceiver):
         transport = self.transport
         assert transport is not None
         if ITCPTransport.providedBy(transport):
+            tcp = ITCPTransport(transport)
             # Without it, a small write waits for the peer's delayed ACK of the
             # previous one: tens of milliseconds of chat latency.
-            ITCPTransport(transport).setTcpNoDelay(True)
+            tcp.setTcpNoDelay(True)
+            # So that the kernel notices peers that vanished without a word.
+            tcp.setTcpKeepAlive(True)
+        IConsumer(transport).registerProducer(self._outflow, True)
         self.peer = describe_peer(transport.getPeer())
         if not self.service.opened(self):
             self.shutdown()
@@ -131,7 +139,12 @@ class ChatProtocol(LineReceiver):
         if user is None:
             self.log.info("Connection from {peer} closed", peer=self.peer)
             return
-        why = "connection closed" if reason.check(ConnectionDone) else "connection lost"
+        if self._dropped is not None:
+            why = self._dropped
+        elif reason.check(ConnectionDone):
+            why = "connection closed"
+        else:
+            why = "connection lost"
         self.log.info(
             "{nickname} ({peer}) left: {why}", nickname=user.nickname, peer=self.peer, why=why
         )
@@ -628,8 +641,27 @@ class ChatProtocol(LineReceiver):
     # Plumbing.
 
     def _send(self, data: bytes) -> None:
+        if self._outflow.over(len(data)):
+            self._drop("too slow to keep up")
+            return
         assert self.transport is not None
         self.transport.write(data)
+
+    def _drop(self, why: str) -> None:
+        """
+        Cut the connection at once; C{why} is what the others are told.
+        """
+        if self._dropped is not None:
+            return
+        self._dropped = why
+        self.log.warn(
+            "Dropping {peer} ({nickname}): {why}",
+            peer=self.peer,
+            nickname=self.user.nickname if self.user else None,
+            why=why,
+        )
+        self._closing = True
+        self.abort()
 
     def _close(self) -> None:
         self._closing = True

@@ -19,6 +19,7 @@ from twisted.logger import Logger
 
 from chat.accounts import Accounts
 from chat.archive import History
+from chat.backpressure import DEFAULT_LIMIT
 from chat.domain import Chat
 from chat.wire import Encoder
 
@@ -48,6 +49,7 @@ class ChatService(Service):
         history: History | None = None,
         history_lines: int = 20,
         accounts: Accounts | None = None,
+        sendq: int = DEFAULT_LIMIT,
         server_name: str = "chat",
         motd: Sequence[str] = (),
         log_messages: bool = False,
@@ -58,11 +60,14 @@ class ChatService(Service):
             nothing is kept and the history commands say so.
         @param history_lines: how many messages a user sees on entering a room.
         @param accounts: registered nicknames; without it, nobody can register.
+        @param sendq: how many bytes may wait for a client that is not reading
+            before it is dropped (see L{chat.backpressure}).
         """
         self.clock = clock
         self.history = history
         self.history_lines = history_lines
         self.accounts = accounts
+        self.sendq = sendq
         self.chat = Chat(permanent_rooms=(LOBBY,), archive=history)
         self.server_name = server_name
         self.motd = tuple(motd)

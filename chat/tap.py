@@ -17,6 +17,7 @@ from twisted.python import usage
 
 from chat.accounts import Accounts
 from chat.archive import History, open_pool
+from chat.backpressure import DEFAULT_LIMIT
 from chat.protocol import ChatFactory
 from chat.service import ChatService
 
@@ -43,6 +44,13 @@ class Options(usage.Options):
             "The SQLite database for history (created if need be); :memory: keeps nothing.",
         ],
         ["history", None, 20, "How many recent messages a user sees on entering a room.", int],
+        [
+            "sendq",
+            None,
+            DEFAULT_LIMIT,
+            "Bytes that may wait for a client that stops reading before it is dropped.",
+            int,
+        ],
         ["motd", None, None, "A UTF-8 text file shown to each user after login."],
         [
             "shutdown-timeout",
@@ -79,6 +87,8 @@ class Options(usage.Options):
             self["listen"] = [DEFAULT_LISTEN]
         if self["shutdown-timeout"] < 0:
             raise usage.UsageError("--shutdown-timeout must not be negative")
+        if self["sendq"] < 1024:
+            raise usage.UsageError("--sendq must be at least 1024 bytes")
         if self["history"] < 0:
             raise usage.UsageError("--history must not be negative")
         if self["db"] != ":memory:":
@@ -136,6 +146,7 @@ def makeService(options: dict[str, Any]) -> IService:
         history=history,
         history_lines=options["history"],
         accounts=accounts,
+        sendq=options["sendq"],
         server_name=options["name"],
         motd=options["motd-lines"],
         log_messages=bool(options["log-messages"]),

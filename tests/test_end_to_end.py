@@ -80,8 +80,8 @@ class LoopbackTests(TestCase):
     The server on a real loopback port, with real sockets.
     """
 
-    async def start(self) -> int:
-        self.service = ChatService(reactor, server_name="loop")
+    async def start(self, **options: Any) -> int:
+        self.service = ChatService(reactor, server_name="loop", **options)
         self.service.startService()
         endpoint = TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1")
         port: IListeningPort = await endpoint.listen(ChatFactory(self.service))
@@ -170,6 +170,36 @@ class LoopbackTests(TestCase):
         for client in (alice, waiting):
             await client.closed
             self.assertEqual(client.lines[-1], "*** The server is shutting down. Goodbye.")
+
+    async def test_client_that_never_reads(self) -> None:
+        """
+        A client that stops reading while another sends 100 000 messages is
+        dropped once its send queue is full; the others receive every message,
+        in order, and are told why it went.
+        """
+        port = await self.start()
+        stuck = await self.connect(port, "stuck")
+        readers = [await self.connect(port, name) for name in ("alice", "bob")]
+        sender = await self.connect(port, "sender")
+        assert stuck.transport is not None and sender.transport is not None
+        stuck.transport.pauseProducing()  # reads nothing from here on
+        total = 100_000
+        # Paced as a chat is (and as flood control would have it): each block
+        # waits until the readers have the one before.
+        for start in range(0, total, 1000):
+            sender.transport.write(
+                b"".join(b"message %06d %s\n" % (n, b"." * 80) for n in range(start, start + 1000))
+            )
+            for reader in readers:
+                await reader.wait_line(f"<sender> message {start + 999:06d} {'.' * 80}")
+        for reader in readers:
+            await reader.wait_line(f"<sender> message {total - 1:06d} {'.' * 80}")
+            await reader.wait_line("*** stuck has left (too slow to keep up)")
+            received = [line for line in reader.lines if line.startswith("<sender> message ")]
+            self.assertEqual(len(received), total)
+            self.assertEqual(received[12345], f"<sender> message 012345 {'.' * 80}")
+            self.assertEqual(received, sorted(received))
+        self.assertEqual(self.service.chat.online(), ["alice", "bob", "sender"])
 
     async def test_bundled_client_in_a_pipe(self) -> None:
         """

@@ -2,7 +2,9 @@
 Tests for L{chat.protocol}: the line protocol as a netcat or telnet user sees it.
 """
 
+from twisted.internet.error import ConnectionAborted
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chat.protocol import MAX_LINE_BYTES, ChatFactory, ChatProtocol
@@ -463,14 +465,18 @@ class ChatTests(ThreeUsers):
 class TransportTests(SynchronousTestCase):
     def test_tcp_nodelay(self) -> None:
         """
-        On a TCP transport, Nagle's algorithm is switched off.
+        On a TCP transport, Nagle's algorithm is switched off and keepalive on.
         """
 
         class TCPTransport(StringTransport):
             nodelay = False
+            keepalive = False
 
             def setTcpNoDelay(self, enabled: bool) -> None:
                 self.nodelay = enabled
+
+            def setTcpKeepAlive(self, enabled: bool) -> None:
+                self.keepalive = enabled
 
         from twisted.internet.interfaces import ITCPTransport
         from zope.interface import directlyProvides
@@ -479,6 +485,7 @@ class TransportTests(SynchronousTestCase):
         directlyProvides(transport, ITCPTransport)
         ChatProtocol(make_service()).makeConnection(transport)
         self.assertTrue(transport.nodelay)
+        self.assertTrue(transport.keepalive)
 
 
 class LoggingTests(TestCase):
@@ -673,3 +680,66 @@ class RoomTests(ThreeUsers):
         self.carol.send("/join games", "/join lobby")
         self.alice.send("/rooms")
         self.assertEqual(self.alice.lines()[-2:], ["*** 1 room:", "***   lobby (3)"])
+
+
+class SlowReaderTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.service = make_service(sendq=1024)
+        self.alice = Client(self.service, "alice")
+        self.slow = Client(self.service, "slow")
+        self.alice.lines()
+        self.outflow = self.slow.transport.producer
+        assert self.outflow is not None
+
+    def test_producer_registered(self) -> None:
+        """
+        Each connection registers a streaming producer that is not the protocol
+        (whose own pauseProducing would stop reading).
+        """
+        self.assertTrue(self.slow.transport.streaming)
+        self.assertIsNot(self.outflow, self.slow.protocol)
+
+    def test_keeping_up(self) -> None:
+        """
+        A client whose transport never pauses receives everything, however much.
+        """
+        for _ in range(100):
+            self.alice.send("x" * 100)
+        self.assertFalse(self.slow.transport.disconnected)
+
+    def test_not_reading_is_dropped(self) -> None:
+        """
+        Once the transport pauses, more than the limit written is a drop: the
+        connection is aborted, the others are told why, and it is logged.
+        """
+        self.outflow.pauseProducing()
+        for _ in range(9):
+            self.alice.send("y" * 100)
+        self.assertFalse(self.slow.transport.disconnected)
+        self.alice.send("z" * 100)
+        self.assertTrue(self.slow.transport.disconnected)
+        self.slow.protocol.connectionLost(Failure(ConnectionAborted()))
+        self.assertEqual(self.alice.lines(), ["*** slow has left (too slow to keep up)"])
+        self.assertEqual(self.service.chat.online(), ["alice"])
+
+    def test_pause_repeated_on_every_write(self) -> None:
+        """
+        The transport pauses its producer again on every write while its buffer
+        is full; that does not restart the count.
+        """
+        self.outflow.pauseProducing()
+        for _ in range(12):
+            self.outflow.pauseProducing()
+            self.alice.send("y" * 100)
+        self.assertTrue(self.slow.transport.disconnected)
+
+    def test_resume_forgives(self) -> None:
+        """
+        A client that catches up starts counting afresh.
+        """
+        for _ in range(3):
+            self.outflow.pauseProducing()
+            for _ in range(8):
+                self.alice.send("y" * 100)
+            self.outflow.resumeProducing()
+        self.assertFalse(self.slow.transport.disconnected)

@@ -41,6 +41,7 @@ class OptionsTests(SynchronousTestCase):
                 "name": "chat",
                 "db": "chat.sqlite3",
                 "history": 20,
+                "sendq": 1048576,
                 "motd": None,
                 "motd-lines": (),
                 "log-messages": 0,
@@ -58,7 +59,7 @@ class OptionsTests(SynchronousTestCase):
         options = self.parse(
             "--listen", "tcp:1234", "--listen", "unix:/tmp/x.sock", "--name", "Lab",
             "--motd", motd, "--log-messages", "--shutdown-timeout", "2.5",
-            "--db", ":memory:", "--history", "0",
+            "--db", ":memory:", "--history", "0", "--sendq", "4096",
         )  # fmt: skip
         self.assertEqual(
             dict(options),
@@ -67,6 +68,7 @@ class OptionsTests(SynchronousTestCase):
                 "name": "Lab",
                 "db": ":memory:",
                 "history": 0,
+                "sendq": 4096,
                 "motd": motd,
                 "motd-lines": ("Hello!", "Be kind."),
                 "log-messages": 1,
@@ -106,6 +108,12 @@ class OptionsTests(SynchronousTestCase):
         A negative shutdown timeout is refused.
         """
         self.assertRaises(UsageError, self.parse, "--shutdown-timeout", "-1")
+
+    def test_tiny_sendq(self) -> None:
+        """
+        A send queue smaller than 1 KiB is refused.
+        """
+        self.assertRaises(UsageError, self.parse, "--sendq", "1000")
 
     def test_negative_history(self) -> None:
         """
