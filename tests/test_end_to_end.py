@@ -16,7 +16,7 @@ from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
 from twisted.internet.error import ProcessDone, ProcessTerminated
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IPushProducer
 from twisted.internet.protocol import ProcessProtocol, Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
@@ -182,7 +182,7 @@ class LoopbackTests(TestCase):
         readers = [await self.connect(port, name) for name in ("alice", "bob")]
         sender = await self.connect(port, "sender")
         assert stuck.transport is not None and sender.transport is not None
-        stuck.transport.pauseProducing()  # reads nothing from here on
+        IPushProducer(stuck.transport).pauseProducing()  # reads nothing from here on
         total = 100_000
         # Paced as a chat is (and as flood control would have it): each block
         # waits until the readers have the one before.

@@ -688,8 +688,8 @@ class SlowReaderTests(SynchronousTestCase):
         self.alice = Client(self.service, "alice")
         self.slow = Client(self.service, "slow")
         self.alice.lines()
-        self.outflow = self.slow.transport.producer
-        assert self.outflow is not None
+        self.outflow = self.slow.protocol._outflow
+        self.assertIs(self.slow.transport.producer, self.outflow)
 
     def test_producer_registered(self) -> None:
         """
