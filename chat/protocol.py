@@ -27,7 +27,7 @@ from chat.database import Entry
 from chat.domain import User
 from chat.errors import ChatError, NoSuchUser
 from chat.events import Event
-from chat.framing import LineBuffer, TooLong
+from chat.framing import LineBuffer, TelnetFilter, TooLong
 from chat.service import LOBBY, ChatService
 from chat.text import clean
 
@@ -89,6 +89,7 @@ class ChatProtocol(LineReceiver):
         # The line protocol's rule: a logged-in user is in exactly one room.
         self.room = LOBBY
         self.peer = "?"
+        self._telnet = TelnetFilter()
         self._lines = LineBuffer(self.MAX_LENGTH)
         self._encode = service.encoder
         self._closing = False
@@ -167,7 +168,7 @@ class ChatProtocol(LineReceiver):
     # Bytes in.
 
     def dataReceived(self, data: bytes) -> None:
-        lines = self._lines.feed(data)
+        lines = self._lines.feed(self._telnet.feed(data))
         if self._waiting:
             self._queue.extend(lines)
         else:

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.framing import TOO_LONG, LineBuffer, TooLong
+from chat.framing import TOO_LONG, LineBuffer, TelnetFilter, TooLong
 
 
 def feed_in_chunks(buffer: LineBuffer, data: bytes, cuts: list[int]) -> list[bytes | TooLong]:
@@ -99,3 +99,85 @@ class LineBufferPropertyTests(SynchronousTestCase):
         for i in range(len(data)):
             buffer.feed(data[i : i + 1])
             self.assertLessEqual(len(buffer._partial), limit + 1)
+
+
+class TelnetFilterTests(SynchronousTestCase):
+    def test_plain_input_untouched(self) -> None:
+        """
+        netcat's input passes through as it is.
+        """
+        self.assertEqual(TelnetFilter().feed(b"hello\nworld\n"), b"hello\nworld\n")
+
+    def test_negotiation_removed(self) -> None:
+        """
+        WILL/WONT/DO/DONT, two-byte commands and subnegotiations vanish;
+        IAC IAC is one 0xFF byte.
+        """
+        data = b"\xff\xfb\x1f\xff\xfd\x03al\xff\xf1ice\xff\xfa\x18\x00xterm\xff\xf0\n\xff\xff\n"
+        self.assertEqual(TelnetFilter().feed(data), b"alice\n\xff\n")
+
+    def test_subnegotiation_with_escaped_iac(self) -> None:
+        """
+        IAC IAC inside a subnegotiation does not end it.
+        """
+        self.assertEqual(TelnetFilter().feed(b"\xff\xfa\x01\xff\xff\xf0x\xff\xf0ok\n"), b"ok\n")
+
+    def test_line_ends(self) -> None:
+        """
+        CR LF, CR NUL and bare CR all end a line, once each.
+        """
+        self.assertEqual(TelnetFilter().feed(b"a\r\nb\r\x00c\rd\n"), b"a\nb\nc\nd\n")
+
+    def test_cr_at_chunk_end(self) -> None:
+        """
+        A CR that ends a chunk ends the line at once; an LF or NUL that follows
+        in the next chunk is not another line end.
+        """
+        telnet = TelnetFilter()
+        self.assertEqual(telnet.feed(b"alice\r"), b"alice\n")
+        self.assertEqual(telnet.feed(b"\nhello\r"), b"hello\n")
+        self.assertEqual(telnet.feed(b"\x00bye\r"), b"bye\n")
+        self.assertEqual(telnet.feed(b"again\n"), b"again\n")
+
+    def test_command_split_across_chunks(self) -> None:
+        """
+        A negotiation cut anywhere by TCP is still removed.
+        """
+        telnet = TelnetFilter()
+        pieces = [b"a\xff", b"\xfb", b"\x18b\xff\xfa", b"junk\xff", b"\xf0c\n"]
+        self.assertEqual(b"".join(telnet.feed(piece) for piece in pieces), b"abc\n")
+
+    @given(
+        st.lists(
+            st.one_of(
+                st.binary(max_size=6),
+                st.sampled_from(
+                    [
+                        b"\xff",
+                        b"\xff\xff",
+                        b"\xff\xfb",
+                        b"\xff\xfa",
+                        b"\xff\xf0",
+                        b"\r",
+                        b"\r\n",
+                        b"\x00",
+                    ]
+                ),
+            ),
+            max_size=20,
+        ).map(b"".join),
+        st.lists(st.integers(min_value=0, max_value=120)),
+    )
+    def test_chunking_does_not_matter(self, data: bytes, cuts: list[int]) -> None:
+        """
+        However the stream is cut, the filtered result is the same, and has no CR.
+        """
+        whole = TelnetFilter().feed(data)
+        telnet = TelnetFilter()
+        pieces = []
+        previous = 0
+        for cut in [*sorted({min(c, len(data)) for c in cuts}), len(data)]:
+            pieces.append(telnet.feed(data[previous:cut]))
+            previous = cut
+        self.assertEqual(b"".join(pieces), whole)
+        self.assertNotIn(b"\r", whole)

@@ -91,6 +91,19 @@ class LoginTests(SynchronousTestCase):
         client.send("bob")
         self.assertEqual(client.lines()[0], "*** You are bob. 1 user online: bob")
 
+    def test_telnet_client(self) -> None:
+        """
+        A telnet client's option negotiation is ignored, and its CR NUL or bare
+        CR line ends work.
+        """
+        alice = Client(self.service, "alice")
+        client = Client(self.service)
+        client.lines()
+        client.protocol.dataReceived(b"\xff\xfd\x03\xff\xfb\x18\xff\xfb\x1f")
+        client.protocol.dataReceived(b"bob\r\x00hello\r")
+        self.assertEqual(client.lines()[0], "*** You are bob. 2 users online: alice, bob")
+        self.assertEqual(alice.lines(), ["*** bob has joined", "<bob> hello"])
+
     def test_crlf_login(self) -> None:
         """
         A telnet user's CRLF line works the same as netcat's LF.
@@ -264,14 +277,14 @@ class ChatTests(ThreeUsers):
         """
         Bytes that are not UTF-8 become U+FFFD instead of raising.
         """
-        self.alice.protocol.dataReceived(b"caf\xe9 \xff\xfe\n")
-        self.assertEqual(self.bob.lines(), ["<alice> caf\ufffd \ufffd\ufffd"])
+        self.alice.protocol.dataReceived(b"caf\xe9 \xc3\x28 \xfe\n")
+        self.assertEqual(self.bob.lines(), ["<alice> caf\ufffd \ufffd( \ufffd"])
 
     def test_control_characters_not_relayed(self) -> None:
         """
         ESC, BEL, CR, backspace and C1 controls never reach another user's terminal.
         """
-        self.alice.protocol.dataReceived(b"\x1b[2J\x1b]0;pwned\x07\x08\r\xc2\x9b31mtext\r\n")
+        self.alice.protocol.dataReceived(b"\x1b[2J\x1b]0;pwned\x07\x08\x00\xc2\x9b31mtext\r\n")
         [line] = self.bob.lines()
         self.assertEqual(line, "<alice> [2J]0;pwned31mtext")
         self.assertFalse(any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in line))
