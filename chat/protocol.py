@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IAddress, IConsumer, ITCPTransport
+from twisted.internet.interfaces import IAddress, IConsumer, IDelayedCall, ITCPTransport
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 from chat import wire
@@ -68,7 +69,7 @@ def describe_peer(address: IAddress) -> str:
     return type(address).__name__
 
 
-class ChatProtocol(LineReceiver):
+class ChatProtocol(TimeoutMixin, LineReceiver):
     """
     One client connection speaking the line protocol described in docs/protocol.md.
 
@@ -94,6 +95,7 @@ class ChatProtocol(LineReceiver):
         self._encode = service.encoder
         self._closing = False
         self._outflow = SendQueue(service.sendq)
+        self.host: str | None = None
         # Why the server dropped this connection, when it did.
         self._dropped: str | None = None
         # While history is being read, live lines wait here, so that what
@@ -123,11 +125,20 @@ class ChatProtocol(LineReceiver):
             # So that the kernel notices peers that vanished without a word.
             tcp.setTcpKeepAlive(True)
         IConsumer(transport).registerProducer(self._outflow, True)
-        self.peer = describe_peer(transport.getPeer())
-        if not self.service.opened(self):
+        address = transport.getPeer()
+        self.peer = describe_peer(address)
+        self.host = getattr(address, "host", None)
+        refusal = self.service.admit(self, self.host)
+        if refusal == "stopping":
             self.shutdown()
             return
+        if refusal is not None:
+            self.log.info("Refused {peer}: {why}", peer=self.peer, why=refusal)
+            self._send(wire.error(refusal))
+            self._close()
+            return
         self.log.info("Connection from {peer}", peer=self.peer)
+        self._timer(self.service.login_timeout)
         self._send(wire.notice(f"Welcome to {self.service.server_name}."))
         self._prompt()
 
@@ -135,7 +146,8 @@ class ChatProtocol(LineReceiver):
         # A database answer may still arrive for this connection; nothing it
         # would start (a login above all) may happen now.
         self._closing = True
-        self.service.closed(self)
+        self._timer(0)
+        self.service.closed(self, self.host)
         user, self.user = self.user, None
         if user is None:
             self.log.info("Connection from {peer} closed", peer=self.peer)
@@ -150,6 +162,29 @@ class ChatProtocol(LineReceiver):
             "{nickname} ({peer}) left: {why}", nickname=user.nickname, peer=self.peer, why=why
         )
         self.chat.logout(user, why)
+
+    # Timeouts (TimeoutMixin): the login timeout until login, then the idle one.
+
+    def callLater(self, period: float, func: Callable[[], object]) -> IDelayedCall:
+        """
+        TimeoutMixin's hook: its timers run on the service's clock (a task.Clock in tests).
+        """
+        return self.service.clock.callLater(period, func)
+
+    def _timer(self, period: float) -> None:
+        """
+        (Re)start the timeout with C{period} seconds; 0 stops it.
+        """
+        self.setTimeout(period or None)  # type: ignore[no-untyped-call]
+
+    def timeoutConnection(self) -> None:
+        if self.user is None:
+            why = f"No nickname chosen in {self.service.login_timeout:g} seconds. Goodbye."
+        else:
+            why = f"Idle for {self.service.idle_timeout:g} seconds. Goodbye."
+        self.log.info("Timed out {peer}: {why}", peer=self.peer, why=why)
+        self._send(wire.error(why))
+        self._close()
 
     def shutdown(self) -> None:
         """
@@ -168,6 +203,10 @@ class ChatProtocol(LineReceiver):
     # Bytes in.
 
     def dataReceived(self, data: bytes) -> None:
+        if self.user is not None:
+            # Only a logged-in user's input counts as activity: a client
+            # cannot put off the login timeout by sending lines.
+            self.resetTimeout()  # type: ignore[no-untyped-call]
         lines = self._lines.feed(self._telnet.feed(data))
         if self._waiting:
             self._queue.extend(lines)
@@ -336,6 +375,7 @@ class ChatProtocol(LineReceiver):
         if self._closing:
             return
         user = self.user = self.chat.login(nickname, self)
+        self._timer(self.service.idle_timeout)
         self.log.info("{peer} logged in as {nickname}", peer=self.peer, nickname=nickname)
         for line in self.service.motd:
             self._send(wire.notice(line))

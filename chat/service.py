@@ -9,6 +9,7 @@ until every client has been told and has gone (or a timeout runs out).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,10 @@ class ChatService(Service):
         history_lines: int = 20,
         accounts: Accounts | None = None,
         sendq: int = DEFAULT_LIMIT,
+        max_clients: int = 0,
+        max_per_host: int = 0,
+        login_timeout: float = 60.0,
+        idle_timeout: float = 0.0,
         server_name: str = "chat",
         motd: Sequence[str] = (),
         log_messages: bool = False,
@@ -62,12 +67,21 @@ class ChatService(Service):
         @param accounts: registered nicknames; without it, nobody can register.
         @param sendq: how many bytes may wait for a client that is not reading
             before it is dropped (see L{chat.backpressure}).
+        @param max_clients: connections at once, 0 for no limit.
+        @param max_per_host: connections at once from one address, 0 for no limit.
+        @param login_timeout: seconds to choose a nickname (0: for ever).
+        @param idle_timeout: seconds a logged-in user may stay silent (0: for ever).
         """
         self.clock = clock
         self.history = history
         self.history_lines = history_lines
         self.accounts = accounts
         self.sendq = sendq
+        self.max_clients = max_clients
+        self.max_per_host = max_per_host
+        self.login_timeout = login_timeout
+        self.idle_timeout = idle_timeout
+        self._hosts: Counter[str] = Counter()
         self.chat = Chat(permanent_rooms=(LOBBY,), archive=history)
         self.server_name = server_name
         self.motd = tuple(motd)
@@ -79,21 +93,35 @@ class ChatService(Service):
         self._drained: Deferred[None] | None = None
         self._deadline: IDelayedCall | None = None
 
-    def opened(self, connection: ChatProtocol) -> bool:
+    def admit(self, connection: ChatProtocol, host: str | None) -> str | None:
         """
-        Register a new connection; L{False} means the server is stopping and
-        the connection should be turned away.
+        Register a new connection from C{host} (L{None}: not an IP connection),
+        or say why it is turned away.
         """
         if self.stopping:
-            return False
+            return "stopping"
+        if self.max_clients and len(self.connections) >= self.max_clients:
+            return f"The server is full ({self.max_clients} connections); try again later."
+        if host is not None and self.max_per_host and self._hosts[host] >= self.max_per_host:
+            return (
+                f"Too many connections from {host} ({self.max_per_host}); close one and try again."
+            )
         self.connections.add(connection)
-        return True
+        if host is not None:
+            self._hosts[host] += 1
+        return None
 
-    def closed(self, connection: ChatProtocol) -> None:
+    def closed(self, connection: ChatProtocol, host: str | None) -> None:
         """
         Forget a connection that has gone.
         """
+        if connection not in self.connections:
+            return
         self.connections.discard(connection)
+        if host is not None:
+            self._hosts[host] -= 1
+            if not self._hosts[host]:
+                del self._hosts[host]
         if self._drained is not None and not self.connections:
             self._finish()
 

@@ -5,6 +5,7 @@ What C{twistd chat} runs: its command-line options and the service tree they mak
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -44,6 +45,16 @@ class Options(usage.Options):
             "The SQLite database for history (created if need be); :memory: keeps nothing.",
         ],
         ["history", None, 20, "How many recent messages a user sees on entering a room.", int],
+        [
+            "max-clients",
+            None,
+            None,
+            "Connections at once; 0 for no limit. [default: the open-file limit less 100]",
+            int,
+        ],
+        ["max-per-ip", None, 100, "Connections at once from one address; 0 for no limit.", int],
+        ["login-timeout", None, 60.0, "Seconds to choose a nickname; 0 for no limit.", float],
+        ["idle-timeout", None, 0.0, "Seconds a user may stay silent; 0 for no limit.", float],
         [
             "sendq",
             None,
@@ -87,6 +98,11 @@ class Options(usage.Options):
             self["listen"] = [DEFAULT_LISTEN]
         if self["shutdown-timeout"] < 0:
             raise usage.UsageError("--shutdown-timeout must not be negative")
+        if self["max-clients"] is None:
+            self["max-clients"] = default_max_clients()
+        for name in ("max-clients", "max-per-ip", "login-timeout", "idle-timeout"):
+            if self[name] < 0:
+                raise usage.UsageError(f"--{name} must not be negative")
         if self["sendq"] < 1024:
             raise usage.UsageError("--sendq must be at least 1024 bytes")
         if self["history"] < 0:
@@ -108,6 +124,18 @@ class Options(usage.Options):
                 serverFromString(reactor, description)
             except (ValueError, KeyError, TypeError) as e:
                 raise usage.UsageError(f"bad --listen endpoint {description!r}: {e}") from e
+
+
+def default_max_clients() -> int:
+    """
+    The open-file limit less 100 descriptors for the database, logs and the
+    listening ports: past it the server refuses a connection politely instead
+    of failing to accept it.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 0
+    return max(10, soft - 100)
 
 
 def read_motd(path: str) -> tuple[str, ...]:
@@ -147,6 +175,10 @@ def makeService(options: dict[str, Any]) -> IService:
         history_lines=options["history"],
         accounts=accounts,
         sendq=options["sendq"],
+        max_clients=options["max-clients"],
+        max_per_host=options["max-per-ip"],
+        login_timeout=options["login-timeout"],
+        idle_timeout=options["idle-timeout"],
         server_name=options["name"],
         motd=options["motd-lines"],
         log_messages=bool(options["log-messages"]),

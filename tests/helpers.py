@@ -38,8 +38,13 @@ class Client:
     A L{ChatProtocol} on a L{StringTransport}, with the lines it was sent.
     """
 
-    def __init__(self, service: ChatService, login: str | None = None) -> None:
-        self.transport = StringTransport()
+    def __init__(
+        self,
+        service: ChatService,
+        login: str | None = None,
+        transport: StringTransport | None = None,
+    ) -> None:
+        self.transport = transport if transport is not None else StringTransport()
         self.protocol = ChatProtocol(service)
         self.protocol.makeConnection(self.transport)
         self._seen = 0

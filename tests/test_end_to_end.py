@@ -335,14 +335,15 @@ class TwistdTests(TestCase):
         self.assertIn(b"logged in as alice", process.log)
 
 
-async def start_twistd(workdir: Path, *options: str) -> tuple[TwistdRunner, int]:
+async def start_twistd(workdir: Path, *options: str, prelude: str = "") -> tuple[TwistdRunner, int]:
     """
     Start `twistd -n chat` in C{workdir} on a free loopback port, with
-    C{options}; return it and its port once it listens.
+    C{options} (and C{prelude}, Python run first in the process); return it
+    and its port once it listens.
     """
     process = TwistdRunner()
     argv = [
-        sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+        sys.executable, "-c", prelude + "\nfrom twisted.scripts.twistd import run; run()",
         "--nodaemon", "--pidfile=", "chat", "--listen", "tcp:0:interface=127.0.0.1", *options,
     ]  # fmt: skip
     reactor.spawnProcess(process, sys.executable, argv, env=os.environ.copy(), path=str(workdir))

@@ -2,7 +2,9 @@
 Tests for L{chat.service.ChatService}: a shutdown that tells everyone.
 """
 
+from twisted.internet.address import IPv4Address, UNIXAddress
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from chat.service import ChatService
@@ -87,3 +89,110 @@ class ShutdownTests(SynchronousTestCase):
         self.service.startService()
         client = Client(self.service)
         self.assertEqual(client.lines()[0], "*** Welcome to chat.")
+
+
+class LimitTests(SynchronousTestCase):
+    def connect(self, service: ChatService, host: str = "10.0.0.1") -> Client:
+        transport = StringTransport(peerAddress=IPv4Address("TCP", host, 4000))
+        return Client(service, transport=transport)
+
+    def test_max_clients(self) -> None:
+        """
+        Past the limit, a connection gets one line saying why and is closed;
+        once someone leaves, the next one is welcome.
+        """
+        service = ChatService(Clock(), max_clients=2)
+        first = self.connect(service, "10.0.0.1")
+        self.connect(service, "10.0.0.2")
+        third = self.connect(service, "10.0.0.3")
+        self.assertEqual(
+            third.lines(), ["!!! The server is full (2 connections); try again later."]
+        )
+        self.assertTrue(third.closed)
+        third.hang_up()
+        self.assertEqual(len(service.connections), 2)
+        first.hang_up()
+        fourth = self.connect(service, "10.0.0.4")
+        self.assertEqual(fourth.lines()[0], "*** Welcome to chat.")
+
+    def test_max_per_host(self) -> None:
+        """
+        Past the per-address limit, a connection from that address is refused;
+        other addresses are not affected.
+        """
+        service = ChatService(Clock(), max_per_host=2)
+        first = self.connect(service)
+        self.connect(service)
+        third = self.connect(service)
+        self.assertEqual(
+            third.lines(),
+            ["!!! Too many connections from 10.0.0.1 (2); close one and try again."],
+        )
+        self.assertTrue(third.closed)
+        third.hang_up()
+        self.assertFalse(self.connect(service, "10.0.0.9").closed)
+        first.hang_up()
+        self.assertFalse(self.connect(service).closed)
+
+    def test_unix_sockets_have_no_host(self) -> None:
+        """
+        Connections without an IP address (Unix sockets) are not counted per address.
+        """
+        service = ChatService(Clock(), max_per_host=1)
+        for _ in range(3):
+            transport = StringTransport(peerAddress=UNIXAddress(None))
+            self.assertFalse(Client(service, transport=transport).closed)
+
+
+class TimeoutTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = ChatService(self.clock, login_timeout=60, idle_timeout=300)
+
+    def test_login_timeout(self) -> None:
+        """
+        A connection that chooses no nickname in time is told and closed, even
+        if it keeps sending lines.
+        """
+        client = Client(self.service)
+        client.lines()
+        for _ in range(5):
+            self.clock.advance(11)
+            client.send("1nvalid")
+        self.assertFalse(client.closed)
+        self.clock.advance(5)
+        self.assertEqual(client.lines()[-1], "!!! No nickname chosen in 60 seconds. Goodbye.")
+        self.assertTrue(client.closed)
+
+    def test_idle_timeout(self) -> None:
+        """
+        A logged-in user silent for the idle timeout is told and closed;
+        speaking puts it off.
+        """
+        alice = Client(self.service, "alice")
+        self.clock.advance(299)
+        alice.send("still here")
+        self.clock.advance(299)
+        self.assertFalse(alice.closed)
+        self.clock.advance(1)
+        self.assertEqual(alice.lines(), ["!!! Idle for 300 seconds. Goodbye."])
+        self.assertTrue(alice.closed)
+
+    def test_timers_cancelled_when_gone(self) -> None:
+        """
+        A connection that goes leaves no timer behind.
+        """
+        waiting = Client(self.service)
+        alice = Client(self.service, "alice")
+        waiting.hang_up()
+        alice.hang_up()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_no_timeouts(self) -> None:
+        """
+        With both timeouts 0, nobody is ever timed out.
+        """
+        service = ChatService(self.clock, login_timeout=0, idle_timeout=0)
+        Client(service)
+        Client(service, "alice")
+        self.assertEqual(self.clock.getDelayedCalls(), [])

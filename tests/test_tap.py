@@ -18,7 +18,7 @@ from zope.interface.verify import verifyObject
 
 from chat.archive import History
 from chat.service import ChatService
-from chat.tap import Options, makeService
+from chat.tap import Options, default_max_clients, makeService
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +42,10 @@ class OptionsTests(SynchronousTestCase):
                 "db": "chat.sqlite3",
                 "history": 20,
                 "sendq": 1048576,
+                "max-clients": default_max_clients(),
+                "max-per-ip": 100,
+                "login-timeout": 60.0,
+                "idle-timeout": 0.0,
                 "motd": None,
                 "motd-lines": (),
                 "log-messages": 0,
@@ -60,6 +64,8 @@ class OptionsTests(SynchronousTestCase):
             "--listen", "tcp:1234", "--listen", "unix:/tmp/x.sock", "--name", "Lab",
             "--motd", motd, "--log-messages", "--shutdown-timeout", "2.5",
             "--db", ":memory:", "--history", "0", "--sendq", "4096",
+            "--max-clients", "50", "--max-per-ip", "0", "--login-timeout", "5",
+            "--idle-timeout", "600",
         )  # fmt: skip
         self.assertEqual(
             dict(options),
@@ -69,6 +75,10 @@ class OptionsTests(SynchronousTestCase):
                 "db": ":memory:",
                 "history": 0,
                 "sendq": 4096,
+                "max-clients": 50,
+                "max-per-ip": 0,
+                "login-timeout": 5.0,
+                "idle-timeout": 600.0,
                 "motd": motd,
                 "motd-lines": ("Hello!", "Be kind."),
                 "log-messages": 1,
@@ -108,6 +118,29 @@ class OptionsTests(SynchronousTestCase):
         A negative shutdown timeout is refused.
         """
         self.assertRaises(UsageError, self.parse, "--shutdown-timeout", "-1")
+
+    def test_negative_limits(self) -> None:
+        """
+        Negative limits and timeouts are refused, each by name.
+        """
+        for name in ("max-clients", "max-per-ip", "login-timeout", "idle-timeout"):
+            with self.assertRaises(UsageError) as caught:
+                self.parse(f"--{name}", "-1")
+            self.assertIn(name, str(caught.exception))
+
+    def test_default_max_clients(self) -> None:
+        """
+        By default the server refuses connections 100 descriptors before the
+        open-file limit, or has no limit where the open-file limit has none.
+        """
+        import resource
+
+        self.patch(resource, "getrlimit", lambda which: (20000, 40000))
+        self.assertEqual(default_max_clients(), 19900)
+        self.patch(resource, "getrlimit", lambda which: (50, 50))
+        self.assertEqual(default_max_clients(), 10)
+        self.patch(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY,) * 2)
+        self.assertEqual(default_max_clients(), 0)
 
     def test_tiny_sendq(self) -> None:
         """
