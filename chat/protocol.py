@@ -29,6 +29,7 @@ from chat.domain import User
 from chat.errors import ChatError, NoSuchUser
 from chat.events import Event
 from chat.framing import LineBuffer, TelnetFilter, TooLong
+from chat.limits import TokenBucket
 from chat.service import LOBBY, ChatService
 from chat.text import clean
 
@@ -37,11 +38,21 @@ HISTORY_DEFAULT = 50
 HISTORY_MAX = 500
 SEARCH_RESULTS = 20
 PASSWORD_TRIES = 3
+CLOSE_GRACE = 10.0
+"""
+Seconds a closing connection has to take its last lines before it is aborted.
+"""
 
 
 class Usage(Exception):
     """
     A command was given the wrong arguments; the message is the usage line.
+    """
+
+
+class Refused(Exception):
+    """
+    A request the protocol turned down (a rate limit, say); the message says why.
     """
 
 
@@ -96,6 +107,12 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         self._closing = False
         self._outflow = SendQueue(service.sendq)
         self.host: str | None = None
+        limits = service.limits
+        clock = service.clock
+        self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
+        self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
+        self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
+        self._excess = 0
         # Why the server dropped this connection, when it did.
         self._dropped: str | None = None
         # While history is being read, live lines wait here, so that what
@@ -178,6 +195,10 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         self.setTimeout(period or None)  # type: ignore[no-untyped-call]
 
     def timeoutConnection(self) -> None:
+        if self._closing:
+            # Told goodbye, but not taking its last lines: let go of it.
+            self.abort()
+            return
         if self.user is None:
             why = f"No nickname chosen in {self.service.login_timeout:g} seconds. Goodbye."
         else:
@@ -208,6 +229,8 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             # cannot put off the login timeout by sending lines.
             self.resetTimeout()  # type: ignore[no-untyped-call]
         lines = self._lines.feed(self._telnet.feed(data))
+        if self._line_meter is not None:
+            lines = self._meter(lines, self._line_meter)
         if self._waiting:
             self._queue.extend(lines)
         else:
@@ -224,6 +247,33 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
                 self.lineReceived(line)
             else:
                 self.lineLengthExceeded(b"")
+
+    def _meter(self, lines: list[bytes | TooLong], meter: TokenBucket) -> list[bytes | TooLong]:
+        """
+        The lines within the flood limit. Over it, the first line dropped
+        brings a warning; a client still flooding a burst later is closed.
+        """
+        admitted = []
+        for line in lines:
+            if meter.take():
+                self._excess = 0
+                admitted.append(line)
+                continue
+            self._excess += 1
+            if self._excess == 1:
+                self._send(
+                    wire.error(
+                        f"You are sending too fast (at most {meter.limit.rate:g} lines a second, "
+                        f"bursts of {meter.limit.burst}); lines over that are dropped."
+                    )
+                )
+            elif self._excess > meter.limit.burst:
+                self._send(wire.error("Still flooding. Goodbye."))
+                self._dropped = "flooding"
+                self.log.warn("Dropping {peer}: flooding", peer=self.peer)
+                self._close()
+                break
+        return admitted
 
     def _await(self, step: Deferred[object]) -> None:
         """
@@ -262,6 +312,8 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         """
         if isinstance(error, Usage):
             self._send(wire.error(f"Usage: {error}"))
+        elif isinstance(error, Refused):
+            self._send(wire.error(str(error)))
         elif isinstance(error, ChatError):
             self._send(wire.error(wire.describe(error)))
             if self.user is None and self._claim is None and not self._closing:
@@ -344,6 +396,12 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
     def _check_password(self, nickname: str, password: str) -> None:
         accounts = self.service.accounts
         assert accounts is not None
+        if not self.service.passwords_allowed(self.host):
+            self._send(
+                wire.error(f"Too many wrong passwords from {self.host}; try again later. Goodbye.")
+            )
+            self._close()
+            return
 
         def right(registered: str) -> None:
             self._claim = None
@@ -353,6 +411,7 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         def wrong(failure: Failure) -> None:
             failure.trap(UnauthorizedLogin)
             self._tries += 1
+            self.service.wrong_password(self.host)
             self.log.info(
                 "Wrong password for {nickname} from {peer} (try {tries})",
                 nickname=nickname,
@@ -507,6 +566,8 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         name = argument.strip()
         if not name:
             raise Usage("/join ROOM")
+        if self._join_meter is not None and not self._join_meter.take():
+            raise Refused("Too many room changes; wait a little.")
         self._enter(self.chat.move(user, self.room, name).name)
         self.log.info("{nickname} joined {room}", nickname=user.nickname, room=self.room)
 
@@ -560,6 +621,8 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         nickname = argument.strip()
         if not nickname:
             raise Usage("/nick NICK")
+        if self._nick_meter is not None and not self._nick_meter.take():
+            raise Refused("Too many nickname changes; wait a little.")
         accounts = self.service.accounts
         if accounts is None or (self.account or "").lower() == nickname.lower():
             self._rename(user, nickname)
@@ -708,6 +771,9 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         self._closing = True
         assert self.transport is not None
         self.transport.loseConnection()
+        # loseConnection waits until everything is written: a client that
+        # does not read would hold the connection open for ever.
+        self._timer(CLOSE_GRACE)
 
 
 class ChatFactory(Factory):

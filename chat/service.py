@@ -22,6 +22,7 @@ from chat.accounts import Accounts
 from chat.archive import History
 from chat.backpressure import DEFAULT_LIMIT
 from chat.domain import Chat
+from chat.limits import NONE, Limits, TokenBucket
 from chat.wire import Encoder
 
 LOBBY = "lobby"
@@ -55,6 +56,7 @@ class ChatService(Service):
         max_per_host: int = 0,
         login_timeout: float = 60.0,
         idle_timeout: float = 0.0,
+        limits: Limits = NONE,
         server_name: str = "chat",
         motd: Sequence[str] = (),
         log_messages: bool = False,
@@ -71,6 +73,7 @@ class ChatService(Service):
         @param max_per_host: connections at once from one address, 0 for no limit.
         @param login_timeout: seconds to choose a nickname (0: for ever).
         @param idle_timeout: seconds a logged-in user may stay silent (0: for ever).
+        @param limits: rate limits; by default none (C{twistd chat} sets L{HUMAN}).
         """
         self.clock = clock
         self.history = history
@@ -82,6 +85,8 @@ class ChatService(Service):
         self.login_timeout = login_timeout
         self.idle_timeout = idle_timeout
         self._hosts: Counter[str] = Counter()
+        self.limits = limits
+        self._wrong_passwords: dict[str, TokenBucket] = {}
         self.chat = Chat(permanent_rooms=(LOBBY,), archive=history)
         self.server_name = server_name
         self.motd = tuple(motd)
@@ -124,6 +129,30 @@ class ChatService(Service):
                 del self._hosts[host]
         if self._drained is not None and not self.connections:
             self._finish()
+
+    def passwords_allowed(self, host: str | None) -> bool:
+        """
+        Whether C{host} may try another password, or has had too many wrong.
+        """
+        bucket = self._wrong_passwords.get(host or "")
+        return bucket is None or bucket.available()
+
+    def wrong_password(self, host: str | None) -> None:
+        """
+        Count a wrong password against C{host}.
+        """
+        limit = self.limits.failed_logins
+        if limit is None:
+            return
+        if len(self._wrong_passwords) > 10_000:
+            # Forget the addresses whose allowance is whole again.
+            self._wrong_passwords = {
+                key: bucket
+                for key, bucket in self._wrong_passwords.items()
+                if bucket._refill() < limit.burst
+            }
+        bucket = self._wrong_passwords.setdefault(host or "", TokenBucket(limit, self.clock))
+        bucket.take()
 
     def startService(self) -> None:
         self.stopping = False

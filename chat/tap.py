@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import resource
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from twisted.application import strports
@@ -19,6 +20,7 @@ from twisted.python import usage
 from chat.accounts import Accounts
 from chat.archive import History, open_pool
 from chat.backpressure import DEFAULT_LIMIT
+from chat.limits import HUMAN, NONE, Rate
 from chat.protocol import ChatFactory
 from chat.service import ChatService
 
@@ -45,6 +47,13 @@ class Options(usage.Options):
             "The SQLite database for history (created if need be); :memory: keeps nothing.",
         ],
         ["history", None, 20, "How many recent messages a user sees on entering a room.", int],
+        [
+            "flood",
+            None,
+            str(HUMAN.lines),
+            "Lines a second each connection may send, as RATE/BURST; off switches off every "
+            "rate limit (lines, nickname and room changes, wrong passwords), for load tests.",
+        ],
         [
             "max-clients",
             None,
@@ -98,6 +107,11 @@ class Options(usage.Options):
             self["listen"] = [DEFAULT_LISTEN]
         if self["shutdown-timeout"] < 0:
             raise usage.UsageError("--shutdown-timeout must not be negative")
+        try:
+            lines = Rate.parse(self["flood"])
+        except ValueError as e:
+            raise usage.UsageError(f"--flood: {e}") from e
+        self["limits"] = NONE if lines is None else replace(HUMAN, lines=lines)
         if self["max-clients"] is None:
             self["max-clients"] = default_max_clients()
         for name in ("max-clients", "max-per-ip", "login-timeout", "idle-timeout"):
@@ -179,6 +193,7 @@ def makeService(options: dict[str, Any]) -> IService:
         max_per_host=options["max-per-ip"],
         login_timeout=options["login-timeout"],
         idle_timeout=options["idle-timeout"],
+        limits=options["limits"],
         server_name=options["name"],
         motd=options["motd-lines"],
         log_messages=bool(options["log-messages"]),

@@ -11,9 +11,10 @@ from typing import Any
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import Portal
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
-from twisted.internet.testing import EventLoggingObserver
+from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import Interface
@@ -30,6 +31,7 @@ from chat.accounts import (
     verify_password,
 )
 from chat.archive import History
+from chat.limits import HUMAN
 from chat.service import ChatService
 from tests.helpers import Client, SyncPool
 
@@ -430,6 +432,38 @@ class CommandTests(TestCase):
         alice.send("/unregister")
         self.assertEqual(alice.lines(), ["!!! Usage: /unregister PASSWORD"])
         self.assertFalse(self.successResultOf(self.accounts.is_registered("alice")))
+
+    def test_wrong_passwords_per_address(self) -> None:
+        """
+        Reconnecting does not buy more guesses: after ten wrong passwords from
+        one address, it may try no more for a while; another address may.
+        """
+        service = ChatService(self.clock, accounts=self.accounts, limits=HUMAN)
+        for _ in range(4):
+            guesser = Client(service)
+            guesser.send("alice", "wrong1", "wrong2", "wrong3")
+            guesser.hang_up()
+        guesser = Client(service)
+        guesser.lines()
+        guesser.send("alice", "secret1")
+        self.assertEqual(
+            guesser.lines(),
+            [PROMPT, "!!! Too many wrong passwords from 192.168.1.1; try again later. Goodbye."],
+        )
+        self.assertTrue(guesser.closed)
+        guesser.hang_up()
+        elsewhere = Client(
+            service, transport=StringTransport(peerAddress=IPv4Address("TCP", "10.9.9.9", 1))
+        )
+        elsewhere.send("alice", "secret1")
+        self.assertIn("*** You are alice. 1 user online: alice", elsewhere.lines())
+        elsewhere.send("/quit")
+        elsewhere.hang_up()
+        self.clock.advance(60)
+        again = Client(service)
+        again.lines()
+        again.send("alice", "secret1")
+        self.assertIn("*** You are alice. 1 user online: alice", again.lines())
 
     def test_login_when_logged_in(self) -> None:
         """

@@ -78,7 +78,7 @@ class PersistenceTests(TestCase):
         """
         workdir = Path(self.mktemp()).resolve()
         workdir.mkdir()
-        process, port = await start_twistd(workdir)
+        process, port = await start_twistd(workdir, "--flood", "off")
         listener = await connect_raw(port)
         listener.send("listener")
         await listener.wait_for(lambda line: line.startswith("*** You are in lobby."))

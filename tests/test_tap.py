@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+from dataclasses import replace
 from pathlib import Path
 
 from twisted.application.internet import StreamServerEndpointService
@@ -17,6 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from chat.archive import History
+from chat.limits import HUMAN, NONE, Rate
 from chat.service import ChatService
 from chat.tap import Options, default_max_clients, makeService
 
@@ -46,6 +48,8 @@ class OptionsTests(SynchronousTestCase):
                 "max-per-ip": 100,
                 "login-timeout": 60.0,
                 "idle-timeout": 0.0,
+                "flood": "5/20",
+                "limits": HUMAN,
                 "motd": None,
                 "motd-lines": (),
                 "log-messages": 0,
@@ -65,7 +69,7 @@ class OptionsTests(SynchronousTestCase):
             "--motd", motd, "--log-messages", "--shutdown-timeout", "2.5",
             "--db", ":memory:", "--history", "0", "--sendq", "4096",
             "--max-clients", "50", "--max-per-ip", "0", "--login-timeout", "5",
-            "--idle-timeout", "600",
+            "--idle-timeout", "600", "--flood", "off",
         )  # fmt: skip
         self.assertEqual(
             dict(options),
@@ -79,6 +83,8 @@ class OptionsTests(SynchronousTestCase):
                 "max-per-ip": 0,
                 "login-timeout": 5.0,
                 "idle-timeout": 600.0,
+                "flood": "off",
+                "limits": NONE,
                 "motd": motd,
                 "motd-lines": ("Hello!", "Be kind."),
                 "log-messages": 1,
@@ -141,6 +147,16 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(default_max_clients(), 10)
         self.patch(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY,) * 2)
         self.assertEqual(default_max_clients(), 0)
+
+    def test_flood(self) -> None:
+        """
+        --flood sets the line limit and keeps the others; a bad value is a usage error.
+        """
+        self.assertEqual(self.parse("--flood", "2/8")["limits"], replace(HUMAN, lines=Rate(2, 8)))
+        for bad in ("fast", "5", "0/5", "5/0", "x/y"):
+            with self.assertRaises(UsageError) as caught:
+                self.parse("--flood", bad)
+            self.assertIn("--flood", str(caught.exception))
 
     def test_tiny_sendq(self) -> None:
         """

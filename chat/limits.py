@@ -1,0 +1,111 @@
+"""
+Rate limits: token buckets, and the limits a server applies with them.
+
+A bucket holds up to C{burst} tokens and gains C{rate} a second; each action
+takes one. So a user may paste C{burst} lines at once, then go on at C{rate}
+lines a second, and is never slowed while typing by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import IReactorTime
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """
+    A limit: C{rate} actions a second, with bursts of up to C{burst}.
+    """
+
+    rate: float
+    burst: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate | None:
+        """
+        C{"RATE/BURST"} (C{"5/20"}), or L{None} for C{"off"}.
+
+        @raise ValueError: for anything else.
+        """
+        if text.strip().lower() == "off":
+            return None
+        rate, slash, burst = text.partition("/")
+        if not slash:
+            raise ValueError(f"expected RATE/BURST or off, not {text!r}")
+        limit = cls(float(rate), int(burst))
+        if limit.rate <= 0 or limit.burst < 1:
+            raise ValueError(f"RATE must be above 0 and BURST at least 1 in {text!r}")
+        return limit
+
+    def __str__(self) -> str:
+        return f"{self.rate:g}/{self.burst}"
+
+
+class TokenBucket:
+    """
+    One bucket, on a clock.
+    """
+
+    __slots__ = ("clock", "limit", "stamp", "tokens")
+
+    def __init__(self, limit: Rate, clock: IReactorTime) -> None:
+        self.limit = limit
+        self.clock = clock
+        self.tokens = float(limit.burst)
+        self.stamp = clock.seconds()
+
+    def available(self) -> bool:
+        """
+        Whether a token could be taken now (none is).
+        """
+        return self._refill() >= 1
+
+    def _refill(self) -> float:
+        now = self.clock.seconds()
+        self.tokens = min(self.limit.burst, self.tokens + (now - self.stamp) * self.limit.rate)
+        self.stamp = now
+        return self.tokens
+
+    def take(self) -> bool:
+        """
+        Take a token if there is one; L{False} means the action is over the limit.
+        """
+        if self._refill() >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """
+    The rate limits of a server; L{None} switches one off.
+
+    @ivar lines: every line a connection sends.
+    @ivar nick_changes: C{/nick} after login, per connection.
+    @ivar joins: C{/join}, per connection.
+    @ivar failed_logins: wrong passwords, per address.
+    """
+
+    lines: Rate | None = None
+    nick_changes: Rate | None = None
+    joins: Rate | None = None
+    failed_logins: Rate | None = None
+
+
+NONE = Limits()
+"""
+No rate limits at all: for embedding, tests and benchmarks.
+"""
+
+HUMAN = Limits(
+    lines=Rate(5, 20),
+    nick_changes=Rate(1 / 10, 3),
+    joins=Rate(1 / 2, 5),
+    failed_logins=Rate(1 / 60, 10),
+)
+"""
+What twistd chat applies by default: far above what a person types or pastes.
+"""

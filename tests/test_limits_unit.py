@@ -1,0 +1,136 @@
+"""
+Tests for rate limits: token buckets, and flood control as a user sees it.
+"""
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from chat.limits import HUMAN, Limits, Rate, TokenBucket
+from chat.service import ChatService
+from tests.helpers import Client
+
+
+class BucketTests(SynchronousTestCase):
+    def test_burst_then_rate(self) -> None:
+        """
+        A full bucket allows a burst, then one action per 1/rate seconds.
+        """
+        clock = Clock()
+        bucket = TokenBucket(Rate(2, 3), clock)
+        self.assertEqual([bucket.take() for _ in range(4)], [True, True, True, False])
+        clock.advance(0.5)
+        self.assertEqual([bucket.take(), bucket.take()], [True, False])
+        clock.advance(100)
+        self.assertEqual(sum(bucket.take() for _ in range(10)), 3)
+
+    def test_available_takes_nothing(self) -> None:
+        """
+        Asking whether a token is there does not take it.
+        """
+        bucket = TokenBucket(Rate(1, 1), Clock())
+        self.assertTrue(bucket.available())
+        self.assertTrue(bucket.available())
+        self.assertTrue(bucket.take())
+        self.assertFalse(bucket.available())
+
+    def test_parse(self) -> None:
+        """
+        RATE/BURST and off parse; anything else is refused.
+        """
+        self.assertEqual(Rate.parse("5/20"), Rate(5, 20))
+        self.assertEqual(Rate.parse(" OFF "), None)
+        self.assertEqual(str(Rate(0.5, 4)), "0.5/4")
+        for bad in ("5", "a/b", "0/3", "3/0", "-1/3"):
+            self.assertRaises(ValueError, Rate.parse, bad)
+
+
+WARNING = (
+    "!!! You are sending too fast (at most 5 lines a second, bursts of 20); "
+    "lines over that are dropped."
+)
+
+
+class FloodTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = ChatService(self.clock, limits=HUMAN)
+        self.bob = Client(self.service, "bob")
+        self.alice = Client(self.service, "alice")
+        self.bob.lines()
+
+    def say(self, count: int, start: int = 0) -> None:
+        self.alice.protocol.dataReceived(
+            b"".join(b"line %d\n" % n for n in range(start, start + count))
+        )
+
+    def test_paste_within_burst(self) -> None:
+        """
+        A paste of up to the burst goes through whole.
+        """
+        self.say(18)
+        self.assertEqual(len(self.bob.lines()), 18)
+        self.assertEqual(self.alice.lines(), [])
+
+    def test_warned_then_dropped(self) -> None:
+        """
+        Over the limit the sender is warned once and the extra lines are
+        dropped; after a pause it may speak again.
+        """
+        self.say(30)
+        self.assertEqual(len(self.bob.lines()), 19)
+        self.assertEqual(self.alice.lines(), [WARNING])
+        self.assertFalse(self.alice.closed)
+        self.clock.advance(1)
+        self.say(5, start=100)
+        self.assertEqual(self.bob.lines(), [f"<alice> line {n}" for n in range(100, 105)])
+
+    def test_flooding_closes(self) -> None:
+        """
+        A sender still flooding a whole burst after the warning is closed, and
+        its room is told why.
+        """
+        self.say(19 + 1 + 21)
+        self.assertEqual(self.alice.lines(), [WARNING, "!!! Still flooding. Goodbye."])
+        self.assertTrue(self.alice.closed)
+        self.alice.hang_up()
+        self.assertEqual(self.bob.lines()[-1], "*** alice has left (flooding)")
+
+    def test_nick_and_join_limits(self) -> None:
+        """
+        Nickname and room changes have their own, tighter limits.
+        """
+        self.alice.send("/nick a1", "/nick a2", "/nick a3", "/nick a4")
+        self.assertEqual(self.alice.lines()[-1], "!!! Too many nickname changes; wait a little.")
+        rooms = [f"/join r{n}" for n in range(6)]
+        self.alice.send(*rooms)
+        self.assertEqual(self.alice.lines()[-1], "!!! Too many room changes; wait a little.")
+        self.clock.advance(10)
+        self.alice.send("/nick a5")
+        self.assertEqual(self.alice.lines(), ["*** a3 is now known as a5"])
+
+    def test_no_limits(self) -> None:
+        """
+        Without limits (--flood off), any amount goes through.
+        """
+        service = ChatService(self.clock, limits=Limits())
+        bob = Client(service, "bob")
+        alice = Client(service, "alice")
+        bob.lines()
+        alice.protocol.dataReceived(b"x\n" * 1000)
+        self.assertEqual(len(bob.lines()), 1000)
+
+
+class QuitGraceTests(SynchronousTestCase):
+    def test_goodbye_not_taken(self) -> None:
+        """
+        A connection told goodbye that does not let the close finish (it does
+        not read) is aborted after a grace period.
+        """
+        clock = Clock()
+        service = ChatService(clock)
+        alice = Client(service, "alice")
+        alice.send("/quit")
+        self.assertTrue(alice.closed)
+        self.assertFalse(alice.transport.disconnected)
+        clock.advance(10)
+        self.assertTrue(alice.transport.disconnected)
