@@ -768,8 +768,11 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         self.abort()
 
     def _close(self) -> None:
-        self._closing = True
         assert self.transport is not None
+        if not self._closing:
+            # A TLS transport does not begin to close while a producer is registered.
+            IConsumer(self.transport).unregisterProducer()
+        self._closing = True
         self.transport.loseConnection()
         # loseConnection waits until everything is written: a client that
         # does not read would hold the connection open for ever.

@@ -1,0 +1,121 @@
+"""
+TLS through an ssl: endpoint string, next to a plain listener.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import (
+    TCP4ClientEndpoint,
+    connectProtocol,
+    serverFromString,
+    wrapClientTLS,
+)
+from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.trial.unittest import TestCase
+
+from chat.protocol import ChatFactory
+from chat.service import ChatService
+from tests.test_end_to_end import TIMEOUT, RawClient, connect_raw
+
+reactor: Any = _reactor
+
+
+def certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """
+    A throw-away self-signed certificate for localhost and 127.0.0.1, and its key.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = folder / f"{name}.key", folder / f"{name}.pem"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+class TLSTests(TestCase):
+    async def test_tls_next_to_plain(self) -> None:
+        """
+        A client that verifies the server's certificate chats over TLS with a
+        plain-TCP client; one that trusts another CA refuses the connection.
+        """
+        folder = Path(self.mktemp()).resolve()
+        folder.mkdir()
+        key, cert = certificate(folder, "server")
+        _, stranger = certificate(folder, "stranger")
+        service = ChatService(reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        factory = ChatFactory(service)
+        tls_port = await serverFromString(
+            reactor, f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+        ).listen(factory)
+        self.addCleanup(tls_port.stopListening)
+        plain_port = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(factory)
+        self.addCleanup(plain_port.stopListening)
+
+        def tls_client(trusted: Path) -> Deferred[RawClient]:
+            options = optionsForClientTLS(
+                "localhost", trustRoot=Certificate.loadPEM(trusted.read_bytes())
+            )
+            endpoint = wrapClientTLS(
+                options, TCP4ClientEndpoint(reactor, "127.0.0.1", tls_port.getHost().port)
+            )
+            connected: Deferred[RawClient] = connectProtocol(endpoint, RawClient())
+            return connected
+
+        secure = await tls_client(cert)
+        await secure.wait_line("*** Welcome to chat.")
+        secure.send("alice")
+        plain = await connect_raw(plain_port.getHost().port)
+        plain.send("bob")
+        await secure.wait_line("*** bob has joined")
+        secure.send("over TLS")
+        await plain.wait_line("<alice> over TLS")
+        plain.send("over TCP")
+        await secure.wait_line("<bob> over TCP")
+
+        suspicious = await tls_client(stranger)
+        await suspicious.closed.addTimeout(TIMEOUT, reactor)
+        self.assertEqual(suspicious.lines, [])
+        self.assertEqual(service.chat.online(), ["alice", "bob"])
+        # Quitting over TLS closes at once (not after the 10 s grace period).
+        secure.send("/quit")
+        plain.send("/quit")
+        await secure.closed.addTimeout(5, reactor)
+        await plain.closed.addTimeout(5, reactor)
+        self.assertEqual(secure.lines[-1], "*** Goodbye.")
