@@ -25,6 +25,7 @@ from chat.errors import (
 )
 from chat.events import (
     Action,
+    Announcement,
     Entered,
     Event,
     Joined,
@@ -352,6 +353,19 @@ class Chat:
             self._archive.record(event)
 
     # Internals.
+
+    def announce(self, user: User, text: str) -> None:
+        """
+        Tell everyone online, in every room, C{user} included. (Who may do
+        this is for the front-end to decide.)
+        """
+        self._check_online(user)
+        text = clean(text)
+        if not text.strip():
+            return
+        event = Announcement(user.nickname, text)
+        for member in list(self._users.values()):
+            member.participant.receive(event)
 
     def _public(self, room: Room, sender: User, event: Message | Action) -> None:
         self._broadcast(room, event, exclude=sender)

@@ -131,6 +131,16 @@ class PrivateMessageSent:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """
+    An operator's message to everyone online, in every room.
+    """
+
+    sender: str
+    text: str
+
+
 Event = (
     Welcome
     | Entered
@@ -143,4 +153,5 @@ Event = (
     | Action
     | PrivateMessage
     | PrivateMessageSent
+    | Announcement
 )

@@ -128,6 +128,9 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         self._claim: str | None = None
         self._tries = 0
         self.account: str | None = None
+        # Only a password login makes an operator: registering an admin's
+        # nickname in this session (one nobody had registered) does not.
+        self.operator = False
 
     # Connection life cycle.
 
@@ -406,6 +409,9 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         def right(registered: str) -> None:
             self._claim = None
             self.account = registered
+            self.operator = registered.lower() in self.service.admins
+            if self.operator:
+                self.log.info("Operator {nickname} logged in", nickname=registered)
             self._log_in(registered)
 
         def wrong(failure: Failure) -> None:
@@ -715,6 +721,47 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         failure.trap(UnauthorizedLogin)
         self._send(wire.error("Wrong password, or your nickname is not registered."))
 
+    def _operator_only(self, command: str) -> None:
+        if not self.operator:
+            raise Refused(f"Only operators can use /{command}.")
+
+    def _kick(self, user: User, argument: str) -> None:
+        self._operator_only("kick")
+        nickname, _, reason = argument.strip().partition(" ")
+        if not nickname:
+            raise Usage("/kick NICK [REASON]")
+        target = self.chat.find(nickname)
+        reason = clean(reason).strip()
+        why = f"kicked by {user.nickname}" + (f": {reason}" if reason else "")
+        self.log.info(
+            "Operator {operator} kicked {target} ({reason})",
+            operator=user.nickname,
+            target=target.nickname,
+            reason=reason or None,
+        )
+        if isinstance(target.participant, ChatProtocol):
+            target.participant.kick(why)
+        else:  # pragma: no cover (another front-end)
+            self.chat.logout(target, why)
+        self._send(wire.notice(f"{target.nickname} is kicked."))
+
+    def kick(self, why: str) -> None:
+        """
+        Tell this user it is thrown out, and why; its room is told the same.
+        """
+        self._send(wire.error(f"You were {why}. Goodbye."))
+        self._dropped = why
+        self._close()
+
+    def _wall(self, user: User, argument: str) -> None:
+        self._operator_only("wall")
+        if not clean(argument).strip():
+            raise Usage("/wall TEXT")
+        self.log.info(
+            "Operator {operator} announced: {text}", operator=user.nickname, text=argument
+        )
+        self.chat.announce(user, argument)
+
     def _login(self, user: User, argument: str) -> None:
         self._send(wire.error("You are logged in already."))
 
@@ -847,6 +894,8 @@ _COMMAND_LIST = (
     Command(
         ("login",), "/login PASSWORD", "prove a registered nickname is yours", ChatProtocol._login
     ),
+    Command(("kick",), "/kick NICK [REASON]", "operators: throw NICK out", ChatProtocol._kick),
+    Command(("wall",), "/wall TEXT", "operators: tell everyone, in every room", ChatProtocol._wall),
     Command(("nick",), "/nick NICK", "change your nickname", ChatProtocol._nick),
     Command(("help",), "/help", "show this list", ChatProtocol._help),
     Command(("quit",), "/quit [REASON]", "leave the chat", ChatProtocol._quit),

@@ -10,7 +10,7 @@ until every client has been told and has gone (or a timeout runs out).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from twisted.application.service import Service
@@ -57,6 +57,7 @@ class ChatService(Service):
         login_timeout: float = 60.0,
         idle_timeout: float = 0.0,
         limits: Limits = NONE,
+        admins: Iterable[str] = (),
         server_name: str = "chat",
         motd: Sequence[str] = (),
         log_messages: bool = False,
@@ -74,6 +75,8 @@ class ChatService(Service):
         @param login_timeout: seconds to choose a nickname (0: for ever).
         @param idle_timeout: seconds a logged-in user may stay silent (0: for ever).
         @param limits: rate limits; by default none (C{twistd chat} sets L{HUMAN}).
+        @param admins: registered nicknames whose owners, once logged in with
+            their password, are operators.
         """
         self.clock = clock
         self.history = history
@@ -86,6 +89,7 @@ class ChatService(Service):
         self.idle_timeout = idle_timeout
         self._hosts: Counter[str] = Counter()
         self.limits = limits
+        self.admins = frozenset(name.lower() for name in admins)
         self._wrong_passwords: dict[str, TokenBucket] = {}
         self.chat = Chat(permanent_rooms=(LOBBY,), archive=history)
         self.server_name = server_name

@@ -46,6 +46,14 @@ class Options(usage.Options):
             DEFAULT_DB,
             "The SQLite database for history (created if need be); :memory: keeps nothing.",
         ],
+        [
+            "admins",
+            None,
+            "",
+            "Registered nicknames, comma-separated, whose owners are operators once logged in "
+            "with their password.",
+        ],
+        ["admins-file", None, None, "A file of operator nicknames, one a line."],
         ["history", None, 20, "How many recent messages a user sees on entering a room.", int],
         [
             "flood",
@@ -125,6 +133,14 @@ class Options(usage.Options):
             folder = os.path.dirname(os.path.abspath(self["db"]))
             if not os.path.isdir(folder):
                 raise usage.UsageError(f"--db: no such directory: {folder}")
+        admins = [name.strip() for name in self["admins"].split(",") if name.strip()]
+        if self["admins-file"] is not None:
+            try:
+                with open(self["admins-file"], encoding="utf-8") as names:
+                    admins += [name.strip() for name in names if name.strip()]
+            except OSError as e:
+                raise usage.UsageError(f"cannot read --admins-file: {e.strerror}") from e
+        self["admin-names"] = tuple(admins)
         if self["motd"] is not None:
             self["motd-lines"] = read_motd(self["motd"])
         reactor = self._reactor
@@ -194,6 +210,7 @@ def makeService(options: dict[str, Any]) -> IService:
         login_timeout=options["login-timeout"],
         idle_timeout=options["idle-timeout"],
         limits=options["limits"],
+        admins=options["admin-names"],
         server_name=options["name"],
         motd=options["motd-lines"],
         log_messages=bool(options["log-messages"]),

@@ -32,6 +32,7 @@ from chat.errors import (
 )
 from chat.events import (
     Action,
+    Announcement,
     Entered,
     Event,
     Joined,
@@ -101,6 +102,8 @@ def format_event(event: Event) -> str:
             return f"{NOTICE}{nickname} has left"
         case Left(_, nickname, reason):
             return f"{NOTICE}{nickname} has left ({reason})"
+        case Announcement(sender, text):
+            return f"{NOTICE}Announcement from {sender}: {text}"
         case Renamed(old, new):
             return f"{NOTICE}{old} is now known as {new}"
         case TopicChanged(_, nickname, None):

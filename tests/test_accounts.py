@@ -492,3 +492,69 @@ class CommandTests(TestCase):
             bob.lines(),
             ["!!! This server has no accounts."] * 3 + ["!!! No such user: nobody"],
         )
+
+
+class OperatorTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.pool = SyncPool(self.mktemp())
+        self.accounts = Accounts(self.pool, self.clock, at_once, cost=CHEAP)
+        self.successResultOf(self.accounts.register("root", "secret1"))
+        self.service = ChatService(self.clock, accounts=self.accounts, admins=["ROOT", "nobody"])
+        self.op = Client(self.service)
+        self.op.send("root", "secret1")
+        self.bob = Client(self.service, "bob")
+        self.carol = Client(self.service, "carol")
+        self.carol.send("/join games")
+        for client in (self.op, self.bob, self.carol):
+            client.lines()
+
+    def test_kick(self) -> None:
+        """
+        An operator kicks a user: it is told why and closed; its room is told why it went.
+        """
+        self.op.send("/kick bob spamming")
+        self.assertEqual(self.op.lines(), ["*** bob is kicked."])
+        self.assertEqual(self.bob.lines(), ["!!! You were kicked by root: spamming. Goodbye."])
+        self.assertTrue(self.bob.closed)
+        self.bob.hang_up()
+        self.assertEqual(self.op.lines(), ["*** bob has left (kicked by root: spamming)"])
+        self.op.send("/kick carol")
+        self.assertEqual(self.carol.lines(), ["!!! You were kicked by root. Goodbye."])
+
+    def test_wall(self) -> None:
+        """
+        An announcement reaches everyone online, in every room, the operator included.
+        """
+        self.op.send("/wall restart at noon\x07")
+        for client in (self.op, self.bob, self.carol):
+            self.assertEqual(client.lines(), ["*** Announcement from root: restart at noon"])
+
+    def test_not_an_operator(self) -> None:
+        """
+        Anyone else is refused, and nobody hears of it.
+        """
+        self.bob.send("/kick carol", "/wall hi")
+        self.assertEqual(
+            self.bob.lines(),
+            ["!!! Only operators can use /kick.", "!!! Only operators can use /wall."],
+        )
+        self.assertEqual(self.carol.lines(), [])
+
+    def test_registering_an_admin_name_is_not_enough(self) -> None:
+        """
+        Registering an admin nickname nobody had registered does not make an operator.
+        """
+        squatter = Client(self.service, "nobody")
+        squatter.send("/register secret1", "/wall mine now")
+        self.assertEqual(squatter.lines()[-1], "!!! Only operators can use /wall.")
+
+    def test_usage_and_unknown(self) -> None:
+        """
+        Missing arguments are usage errors; kicking nobody is an error.
+        """
+        self.op.send("/kick", "/wall", "/kick ghost")
+        self.assertEqual(
+            self.op.lines(),
+            ["!!! Usage: /kick NICK [REASON]", "!!! Usage: /wall TEXT", "!!! No such user: ghost"],
+        )

@@ -88,6 +88,18 @@ class ProtocolDocumentTests(SynchronousTestCase):
         owner = Client(registry)
         owner.send("NICK", "/login PASSWORD", "/unregister PASSWORD")
         lines += owner.lines() + sender.lines() + claimant.lines()
+        # Operators, with an operator called OP.
+        self.successResultOf(accounts.register("OP", "PASSWORD"))
+        staff = ChatService(clock, accounts=accounts, admins=["OP"], server_name="NAME")
+        operator = Client(staff)
+        operator.send("OP", "PASSWORD")
+        kicked = Client(staff, "NICK")
+        bystander = Client(staff, "you")
+        operator.lines()
+        operator.send("/kick NICK REASON", "/wall TEXT", "/kick", "/wall")
+        kicked.hang_up()
+        bystander.send("/kick NICK", "/wall TEXT")
+        lines += operator.lines() + kicked.lines() + bystander.lines()
         self.assertGreater(len(lines), 50)
         for line in lines:
             # Counts, lists and the lobby's name stand in the document as placeholders.

@@ -50,6 +50,9 @@ class OptionsTests(SynchronousTestCase):
                 "idle-timeout": 0.0,
                 "flood": "5/20",
                 "limits": HUMAN,
+                "admins": "",
+                "admins-file": None,
+                "admin-names": (),
                 "motd": None,
                 "motd-lines": (),
                 "log-messages": 0,
@@ -64,12 +67,15 @@ class OptionsTests(SynchronousTestCase):
         """
         motd = self.mktemp()
         Path(motd).write_text("Hello!\nBe kind.\n", encoding="utf-8")
+        admins = self.mktemp()
+        Path(admins).write_text("\ncarol\n", encoding="utf-8")
         options = self.parse(
             "--listen", "tcp:1234", "--listen", "unix:/tmp/x.sock", "--name", "Lab",
             "--motd", motd, "--log-messages", "--shutdown-timeout", "2.5",
             "--db", ":memory:", "--history", "0", "--sendq", "4096",
             "--max-clients", "50", "--max-per-ip", "0", "--login-timeout", "5",
-            "--idle-timeout", "600", "--flood", "off",
+            "--idle-timeout", "600", "--flood", "off", "--admins", "alice, Bob",
+            "--admins-file", admins,
         )  # fmt: skip
         self.assertEqual(
             dict(options),
@@ -85,6 +91,9 @@ class OptionsTests(SynchronousTestCase):
                 "idle-timeout": 600.0,
                 "flood": "off",
                 "limits": NONE,
+                "admins": "alice, Bob",
+                "admins-file": admins,
+                "admin-names": ("alice", "Bob", "carol"),
                 "motd": motd,
                 "motd-lines": ("Hello!", "Be kind."),
                 "log-messages": 1,
@@ -118,6 +127,12 @@ class OptionsTests(SynchronousTestCase):
         options = Options()
         options.parseOptions([])
         self.assertIs(options["reactor"], reactor)
+
+    def test_missing_admins_file(self) -> None:
+        """
+        An unreadable admins file is a usage error.
+        """
+        self.assertRaises(UsageError, self.parse, "--admins-file", "/nonexistent/admins")
 
     def test_negative_timeout(self) -> None:
         """
