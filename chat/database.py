@@ -121,7 +121,23 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX offline_by_recipient ON offline (recipient, id)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE bans (
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL COLLATE NOCASE,
+            until REAL,
+            reason TEXT,
+            by TEXT NOT NULL,
+            created REAL NOT NULL,
+            PRIMARY KEY (kind, target)
+        )
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 """
 C{MIGRATIONS[n]} takes the schema from version C{n} to C{n + 1}.
 """
@@ -331,3 +347,28 @@ def take_private(cursor: Cursor, recipient: str) -> list[Entry]:
     ]
     cursor.execute("DELETE FROM offline WHERE recipient = ?", (recipient,))
     return found
+
+
+# Bans.
+
+BanRow = tuple[str, str, "float | None", "str | None", str, float]
+"""
+(kind, target, until, reason, by, created); C{until} L{None} for a ban without end.
+"""
+
+
+def bans(cursor: Cursor) -> list[BanRow]:
+    cursor.execute("SELECT kind, target, until, reason, by, created FROM bans")
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+def save_ban(cursor: Cursor, ban: BanRow) -> None:
+    cursor.execute(
+        "INSERT OR REPLACE INTO bans (kind, target, until, reason, by, created) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        ban,
+    )
+
+
+def delete_ban(cursor: Cursor, kind: str, target: str) -> None:
+    cursor.execute("DELETE FROM bans WHERE kind = ? AND target = ?", (kind, target))

@@ -7,6 +7,8 @@ wording of every line in L{chat.wire}.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +26,7 @@ from chat import wire
 from chat.accounts import Accounts, AlreadyRegistered, password_problem
 from chat.archive import History
 from chat.backpressure import SendQueue
+from chat.bans import ADDRESS, NICK, Bans, parse_duration
 from chat.database import Entry
 from chat.domain import User
 from chat.errors import ChatError, NoSuchUser
@@ -374,6 +377,12 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
                 )
                 return
         self._claim = None
+        bans = self.service.bans
+        banned = bans.find(NICK, nickname) if bans is not None else None
+        if banned is not None:
+            self._send(wire.error(f"The nickname {nickname} is banned{wire.ban(banned)}."))
+            self._prompt()
+            return
         accounts = self.service.accounts
         if accounts is None:
             self._log_in(nickname)
@@ -753,6 +762,65 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         self._dropped = why
         self._close()
 
+    def _ban(self, user: User, argument: str) -> None:
+        self._operator_only("ban")
+        bans = self._bans_or_error()
+        target, _, rest = argument.strip().partition(" ")
+        if not target:
+            raise Usage("/ban NICK|ADDRESS [DURATION] [REASON]")
+        first, _, more = rest.strip().partition(" ")
+        duration = parse_duration(first)
+        reason = clean(more if duration is not None else rest).strip() or None
+        if _is_address(target):
+            kind, shut_out = ADDRESS, [c for c in self.service.connections if c.host == target]
+        else:
+            kind, shut_out = NICK, []
+            with contextlib.suppress(NoSuchUser):
+                online = self.chat.find(target)
+                target = online.nickname
+                if isinstance(online.participant, ChatProtocol):
+                    shut_out = [online.participant]
+                    host = online.participant.host
+                    if host is not None:
+                        address = bans.add(ADDRESS, host, duration, reason, user.nickname)
+                        self._send(wire.notice(f"{host} is banned{wire.ban(address)}."))
+        ban = bans.add(kind, target, duration, reason, user.nickname)
+        self.log.info(
+            "Operator {operator} banned {kind} {target}{extent}",
+            operator=user.nickname,
+            kind=kind,
+            target=target,
+            extent=wire.ban(ban),
+        )
+        self._send(wire.notice(f"{target} is banned{wire.ban(ban)}."))
+        for connection in shut_out:
+            connection.kick(f"banned by {user.nickname}" + (f": {reason}" if reason else ""))
+
+    def _unban(self, user: User, argument: str) -> None:
+        self._operator_only("unban")
+        bans = self._bans_or_error()
+        target = argument.strip()
+        if not target:
+            raise Usage("/unban NICK|ADDRESS")
+        if not bans.remove(ADDRESS if _is_address(target) else NICK, target):
+            raise Refused(f"{target} is not banned.")
+        self.log.info(
+            "Operator {operator} lifted the ban on {target}", operator=user.nickname, target=target
+        )
+        self._send(wire.notice(f"{target} is no longer banned."))
+
+    def _list_bans(self, user: User, argument: str) -> None:
+        self._operator_only("bans")
+        found = self._bans_or_error().all()
+        self._send(wire.notice(f"{len(found)} ban{'' if len(found) == 1 else 's'}:"))
+        for ban in found:
+            self._send(wire.notice(f"  {ban.target} (by {ban.by}){wire.ban(ban)}"))
+
+    def _bans_or_error(self) -> Bans:
+        if self.service.bans is None:
+            raise Refused("This server keeps no bans.")
+        return self.service.bans
+
     def _wall(self, user: User, argument: str) -> None:
         self._operator_only("wall")
         if not clean(argument).strip():
@@ -841,6 +909,14 @@ class ChatFactory(Factory):
         return ChatProtocol(self.service)
 
 
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _split_command(text: str) -> tuple[str, str]:
     """
     Split C{"/name argument..."} into the name as typed and the argument; any
@@ -896,6 +972,14 @@ _COMMAND_LIST = (
     ),
     Command(("kick",), "/kick NICK [REASON]", "operators: throw NICK out", ChatProtocol._kick),
     Command(("wall",), "/wall TEXT", "operators: tell everyone, in every room", ChatProtocol._wall),
+    Command(
+        ("ban",),
+        "/ban WHO [TIME] [WHY]",
+        "operators: shut out a nickname or address (TIME: 30m, 2h, 7d...)",
+        ChatProtocol._ban,
+    ),
+    Command(("unban",), "/unban WHO", "operators: lift a ban", ChatProtocol._unban),
+    Command(("bans",), "/bans", "operators: list the bans", ChatProtocol._list_bans),
     Command(("nick",), "/nick NICK", "change your nickname", ChatProtocol._nick),
     Command(("help",), "/help", "show this list", ChatProtocol._help),
     Command(("quit",), "/quit [REASON]", "leave the chat", ChatProtocol._quit),

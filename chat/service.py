@@ -18,9 +18,11 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from chat import wire
 from chat.accounts import Accounts
 from chat.archive import History
 from chat.backpressure import DEFAULT_LIMIT
+from chat.bans import ADDRESS, Bans
 from chat.domain import Chat
 from chat.limits import NONE, Limits, TokenBucket
 from chat.wire import Encoder
@@ -58,6 +60,7 @@ class ChatService(Service):
         idle_timeout: float = 0.0,
         limits: Limits = NONE,
         admins: Iterable[str] = (),
+        bans: Bans | None = None,
         server_name: str = "chat",
         motd: Sequence[str] = (),
         log_messages: bool = False,
@@ -90,6 +93,7 @@ class ChatService(Service):
         self._hosts: Counter[str] = Counter()
         self.limits = limits
         self.admins = frozenset(name.lower() for name in admins)
+        self.bans = bans
         self._wrong_passwords: dict[str, TokenBucket] = {}
         self.chat = Chat(permanent_rooms=(LOBBY,), archive=history)
         self.server_name = server_name
@@ -109,6 +113,10 @@ class ChatService(Service):
         """
         if self.stopping:
             return "stopping"
+        if host is not None and self.bans is not None:
+            ban = self.bans.find(ADDRESS, host)
+            if ban is not None:
+                return f"This address is banned{wire.ban(ban)}."
         if self.max_clients and len(self.connections) >= self.max_clients:
             return f"The server is full ({self.max_clients} connections); try again later."
         if host is not None and self.max_per_host and self._hosts[host] >= self.max_per_host:

@@ -20,6 +20,7 @@ from twisted.python import usage
 from chat.accounts import Accounts
 from chat.archive import History, open_pool
 from chat.backpressure import DEFAULT_LIMIT
+from chat.bans import Bans
 from chat.limits import HUMAN, NONE, Rate
 from chat.protocol import ChatFactory
 from chat.service import ChatService
@@ -193,6 +194,8 @@ def makeService(options: dict[str, Any]) -> IService:
     pool = open_pool(options["db"], reactor)
     history = History(pool, reactor)
     history.setServiceParent(top)  # type: ignore[no-untyped-call]
+    bans = Bans(pool, reactor)
+    bans.setServiceParent(top)  # type: ignore[no-untyped-call]
 
     def hash_in_thread(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
         # Password hashing is slow on purpose: it runs in the reactor's thread pool.
@@ -211,6 +214,7 @@ def makeService(options: dict[str, Any]) -> IService:
         idle_timeout=options["idle-timeout"],
         limits=options["limits"],
         admins=options["admin-names"],
+        bans=bans,
         server_name=options["name"],
         motd=options["motd-lines"],
         log_messages=bool(options["log-messages"]),

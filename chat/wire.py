@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from chat.bans import Ban
 from chat.database import ACTION, Entry
 from chat.domain import RoomInfo
 from chat.errors import (
@@ -146,6 +147,16 @@ def kept_line(entry: Entry) -> str:
     """
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
     return f"[{stamp}] *{entry.sender}* {entry.text}"
+
+
+def ban(ban: Ban) -> str:
+    """
+    A ban's extent and reason: C{" until 2026-11-21 13:00 UTC: spamming"}.
+    """
+    until = ""
+    if ban.until is not None:
+        until = " until " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ban.until))
+    return until + (f": {ban.reason}" if ban.reason else "")
 
 
 def topic(room: str, text: str | None) -> str:

@@ -31,6 +31,7 @@ from chat.accounts import (
     verify_password,
 )
 from chat.archive import History
+from chat.bans import Bans, parse_duration
 from chat.limits import HUMAN
 from chat.service import ChatService
 from tests.helpers import Client, SyncPool
@@ -190,7 +191,7 @@ class MigrationTests(SynchronousTestCase):
         old.commit()
         old.close()
         db = database.connect(path)
-        self.assertEqual(database.version(db), 3)
+        self.assertEqual(database.version(db), database.LATEST)
         self.assertEqual([e.text for e in database.recent(db.cursor(), "lobby", 5)], ["kept"])
         self.assertTrue(database.create_account(db.cursor(), "alice", "h", T0))
         self.assertFalse(database.create_account(db.cursor(), "ALICE", "h", T0))
@@ -558,3 +559,130 @@ class OperatorTests(SynchronousTestCase):
             self.op.lines(),
             ["!!! Usage: /kick NICK [REASON]", "!!! Usage: /wall TEXT", "!!! No such user: ghost"],
         )
+
+
+class BanTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.path = self.mktemp()
+        self.pool = SyncPool(self.path)
+        self.accounts = Accounts(self.pool, self.clock, at_once, cost=CHEAP)
+        self.successResultOf(self.accounts.register("root", "secret1"))
+        self.bans = Bans(self.pool, self.clock)
+        self.bans.startService()
+        self.service = ChatService(
+            self.clock, accounts=self.accounts, admins=["root"], bans=self.bans
+        )
+        self.op = self.connect("10.0.0.1")
+        self.op.send("root", "secret1")
+        self.op.lines()
+
+    def connect(self, host: str, login: str | None = None) -> Client:
+        transport = StringTransport(peerAddress=IPv4Address("TCP", host, 4000))
+        return Client(self.service, login, transport=transport)
+
+    def test_ban_online_nickname(self) -> None:
+        """
+        Banning a user online bans its nickname and address and throws it out;
+        neither can come back while the ban lasts; it ends on time.
+        """
+        bob = self.connect("10.0.0.2", "bob")
+        self.op.lines()
+        self.op.send("/ban bob 1h spamming")
+        self.assertEqual(
+            self.op.lines(),
+            [
+                "*** 10.0.0.2 is banned until 2026-11-19 08:06 UTC: spamming.",
+                "*** bob is banned until 2026-11-19 08:06 UTC: spamming.",
+            ],
+        )
+        self.assertEqual(bob.lines(), ["!!! You were banned by root: spamming. Goodbye."])
+        bob.hang_up()
+        again = self.connect("10.0.0.2")
+        self.assertEqual(
+            again.lines(),
+            ["!!! This address is banned until 2026-11-19 08:06 UTC: spamming."],
+        )
+        self.assertTrue(again.closed)
+        elsewhere = self.connect("10.0.0.3")
+        elsewhere.lines()
+        elsewhere.send("BOB")
+        self.assertEqual(
+            elsewhere.lines()[0],
+            "!!! The nickname BOB is banned until 2026-11-19 08:06 UTC: spamming.",
+        )
+        self.clock.advance(3600)
+        self.assertFalse(self.connect("10.0.0.2").closed)
+        self.assertIsNone(self.bans.find("nick", "bob"))
+
+    def test_ban_address_and_list(self) -> None:
+        """
+        An address ban without end throws out every connection from it; /bans
+        lists the bans; /unban lifts one.
+        """
+        first = self.connect("192.0.2.7", "carol")
+        second = self.connect("192.0.2.7")
+        self.op.lines()
+        self.op.send("/ban 192.0.2.7", "/ban ghost 2d rude", "/bans")
+        self.assertEqual(
+            self.op.lines(),
+            [
+                "*** 192.0.2.7 is banned.",
+                "*** ghost is banned until 2026-11-21 07:06 UTC: rude.",
+                "*** 2 bans:",
+                "***   192.0.2.7 (by root)",
+                "***   ghost (by root) until 2026-11-21 07:06 UTC: rude",
+            ],
+        )
+        self.assertTrue(first.closed and second.closed)
+        self.op.send("/unban 192.0.2.7", "/unban 192.0.2.7", "/unban", "/ban")
+        self.assertEqual(
+            self.op.lines(),
+            [
+                "*** 192.0.2.7 is no longer banned.",
+                "!!! 192.0.2.7 is not banned.",
+                "!!! Usage: /unban NICK|ADDRESS",
+                "!!! Usage: /ban NICK|ADDRESS [DURATION] [REASON]",
+            ],
+        )
+        self.assertFalse(self.connect("192.0.2.7").closed)
+
+    def test_bans_kept_in_the_database(self) -> None:
+        """
+        Bans survive a restart: a new Bans on the same database has them.
+        """
+        self.op.send("/ban mallory 1w", "/ban 198.51.100.1")
+        again = Bans(SyncPool(self.path), self.clock)
+        again.startService()
+        self.assertEqual(
+            [(ban.kind, ban.target) for ban in again.all()],
+            [("nick", "mallory"), ("ip", "198.51.100.1")],
+        )
+        self.assertIsNotNone(again.find("nick", "MALLORY"))
+
+    def test_only_operators(self) -> None:
+        """
+        The ban commands are for operators only.
+        """
+        bob = self.connect("10.0.0.2", "bob")
+        bob.send("/ban root", "/unban x", "/bans")
+        self.assertEqual(
+            bob.lines(),
+            [
+                "!!! Only operators can use /ban.",
+                "!!! Only operators can use /unban.",
+                "!!! Only operators can use /bans.",
+            ],
+        )
+
+    def test_durations(self) -> None:
+        """
+        Durations are a number and a unit; anything else is part of the reason.
+        """
+        self.assertEqual(
+            [parse_duration(t) for t in ["30s", "5m", "2h", "7d", "1w", "10", "1y", "m"]],
+            [30, 300, 7200, 604800, 604800, None, None, None],
+        )
+        self.op.send("/ban dave spam and eggs")
+        self.assertEqual(self.op.lines(), ["*** dave is banned: spam and eggs."])

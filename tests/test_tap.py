@@ -18,6 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from chat.archive import History
+from chat.bans import Bans
 from chat.limits import HUMAN, NONE, Rate
 from chat.service import ChatService
 from chat.tap import Options, default_max_clients, makeService
@@ -205,8 +206,10 @@ class MakeServiceTests(SynchronousTestCase):
             ["--listen", "tcp:0", "--listen", "tcp:1", "--name", "Lab", "--db", ":memory:"]
         )
         top = makeService(options)
-        history, chat, *listeners = list(top)  # type: ignore[call-overload]
+        history, bans, chat, *listeners = list(top)  # type: ignore[call-overload]
         self.assertIsInstance(history, History)
+        self.assertIsInstance(bans, Bans)
+        self.assertIs(chat.bans, bans)
         self.assertIsInstance(chat, ChatService)
         self.assertIs(chat.history, history)
         self.assertEqual(chat.server_name, "Lab")

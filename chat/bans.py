@@ -1,0 +1,111 @@
+"""
+Bans: nicknames and addresses an operator has shut out, for a while or for good.
+
+They live in the database and, for the checks made on every connection and
+login, in memory: loaded when the service starts, kept in step on each change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from twisted.application.service import Service
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat import database
+from chat.archive import Pool
+
+NICK = "nick"
+ADDRESS = "ip"
+
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float | None:
+    """
+    C{"30m"}, C{"2h"}, C{"7d"}... in seconds, or L{None} if C{text} is not a duration.
+    """
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    kind: str
+    target: str
+    until: float | None
+    reason: str | None
+    by: str
+    created: float
+
+
+class Bans(Service):
+    """
+    The bans in force.
+    """
+
+    log = Logger()
+
+    def __init__(self, pool: Pool, clock: IReactorTime) -> None:
+        self.pool = pool
+        self.clock = clock
+        self._bans: dict[tuple[str, str], Ban] = {}
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        self.pool.runInteraction(database.bans).addCallbacks(self._loaded, self._failed)
+
+    def _loaded(self, rows: list[database.BanRow]) -> None:
+        for row in rows:
+            ban = Ban(*row)
+            self._bans[(ban.kind, ban.target.lower())] = ban
+        self.log.info("{count} bans in force", count=len(self._bans))
+
+    def _failed(self, failure: Failure) -> None:
+        self.log.failure("Could not read the bans", failure)
+
+    def find(self, kind: str, target: str) -> Ban | None:
+        """
+        The ban on C{target} (a nickname or an address) if one is in force.
+        """
+        ban = self._bans.get((kind, target.lower()))
+        if ban is not None and ban.until is not None and ban.until <= self.clock.seconds():
+            self.remove(kind, target)
+            return None
+        return ban
+
+    def add(
+        self, kind: str, target: str, duration: float | None, reason: str | None, by: str
+    ) -> Ban:
+        now = self.clock.seconds()
+        ban = Ban(kind, target, None if duration is None else now + duration, reason, by, now)
+        self._bans[(kind, target.lower())] = ban
+        self.pool.runInteraction(
+            database.save_ban, (kind, target, ban.until, reason, by, now)
+        ).addErrback(self._failed)
+        return ban
+
+    def remove(self, kind: str, target: str) -> bool:
+        """
+        Lift a ban; L{False} if there was none.
+        """
+        if self._bans.pop((kind, target.lower()), None) is None:
+            return False
+        self.pool.runInteraction(database.delete_ban, kind, target).addErrback(self._failed)
+        return True
+
+    def all(self) -> list[Ban]:
+        """
+        Every ban in force, oldest first.
+        """
+        now = self.clock.seconds()
+        return sorted(
+            (ban for ban in self._bans.values() if ban.until is None or ban.until > now),
+            key=lambda ban: ban.created,
+        )
