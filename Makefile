@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check lint typecheck clean
+.PHONY: run test check lint typecheck clean soak bench-smoke
 
 run: $(STAMP)
 	$(BIN)/twistd -n chat
@@ -17,6 +17,14 @@ test: $(STAMP)
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 	$(MAKE) lint typecheck
+
+# The soak test: 1 000 clients doing random things for a minute (bench/soak.py).
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --clients 1000 --seconds 60
+
+# What CI runs of the benchmarks: small and short; it fails on any error or loss, never on a time.
+bench-smoke: $(STAMP)
+	$(BIN)/python bench/soak.py --clients 50 --seconds 5
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
