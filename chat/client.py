@@ -15,14 +15,22 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from OpenSSL import SSL
 from twisted.internet import stdio
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.error import ConnectError, ConnectionDone
-from twisted.internet.interfaces import IDelayedCall, IHalfCloseableProtocol, IReactorTime
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.internet.protocol import connectionDone
+from twisted.internet.ssl import Certificate, optionsForClientTLS, platformTrust
 from twisted.internet.task import react
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -96,8 +104,11 @@ class Session:
         if self._quitting:
             self.finished.callback(0)
             return
-        how = "closed" if reason.check(ConnectionDone) else "lost"
-        complain(f"the connection to the server was {how}.")
+        if reason.check(SSL.Error):
+            complain("the server's TLS certificate could not be verified; not connecting.")
+        else:
+            how = "closed" if reason.check(ConnectionDone) else "lost"
+            complain(f"the connection to the server was {how}.")
         self.finished.callback(1)
 
 
@@ -175,6 +186,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="localhost", help="server host (default: localhost)")
     parser.add_argument("--port", type=int, default=8888, help="server port (default: 8888)")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect with TLS, verifying the server's certificate against the system's CAs",
+    )
+    parser.add_argument("--ca", help="with --tls: trust this CA certificate (PEM) instead")
     parser.add_argument("nickname", nargs="?", help="log in with this nickname at once")
     return parser.parse_args(argv)
 
@@ -184,7 +201,18 @@ async def run(reactor: Any, arguments: argparse.Namespace) -> int:
     Connect, chat until the input or the connection ends, and return the exit status.
     """
     session = Session(reactor, arguments.nickname)
-    endpoint = HostnameEndpoint(reactor, arguments.host, arguments.port)
+    endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, arguments.host, arguments.port)
+    if arguments.tls or arguments.ca:
+        try:
+            trust = (
+                Certificate.loadPEM(Path(arguments.ca).read_bytes())
+                if arguments.ca
+                else platformTrust()
+            )
+        except (OSError, SSL.Error) as e:
+            complain(f"cannot use the CA certificate {arguments.ca}: {e}")
+            return 1
+        endpoint = wrapClientTLS(optionsForClientTLS(arguments.host, trustRoot=trust), endpoint)
     try:
         await connectProtocol(endpoint, ServerConnection(session))
     except (ConnectError, OSError) as e:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from twisted.trial.unittest import TestCase
 
 from chat.protocol import ChatFactory
 from chat.service import ChatService
-from tests.test_end_to_end import TIMEOUT, RawClient, connect_raw
+from tests.test_end_to_end import TIMEOUT, ProcessRunner, RawClient, connect_raw
 
 reactor: Any = _reactor
 
@@ -108,6 +110,29 @@ class TLSTests(TestCase):
         await plain.wait_line("<alice> over TLS")
         plain.send("over TCP")
         await secure.wait_line("<bob> over TCP")
+
+        # The bundled client, verifying the certificate with --ca, chats too ...
+        port = str(tls_port.getHost().port)
+        bundled = ProcessRunner(b"carol\nhello from the bundled client\n")
+        argv = [sys.executable, "-m", "chat.client", "--host", "localhost", "--port", port]
+        reactor.spawnProcess(
+            bundled, sys.executable, [*argv, "--tls", "--ca", str(cert)], env=os.environ.copy()
+        )
+        await plain.wait_line("<carol> hello from the bundled client")
+        _, err, code = await bundled.finished.addTimeout(TIMEOUT, reactor)
+        self.assertEqual((code, err), (0, b""))
+        # ... and refuses a server whose certificate it cannot verify.
+        doubtful = ProcessRunner(None)
+        reactor.spawnProcess(
+            doubtful, sys.executable, [*argv, "--ca", str(stranger), "dave"], env=os.environ.copy()
+        )
+        _, err, code = await doubtful.finished.addTimeout(TIMEOUT, reactor)
+        self.assertEqual(code, 1)
+        self.assertEqual(
+            err,
+            b"chat-client: the server's TLS certificate could not be verified; not connecting.\n",
+        )
+        self.assertNotIn("dave", service.chat.online())
 
         suspicious = await tls_client(stranger)
         await suspicious.closed.addTimeout(TIMEOUT, reactor)
