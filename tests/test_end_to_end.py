@@ -183,6 +183,19 @@ class LoopbackTests(TestCase):
         sender = await self.connect(port, "sender")
         assert stuck.transport is not None and sender.transport is not None
         IPushProducer(stuck.transport).pauseProducing()  # reads nothing from here on
+        [server_side] = [
+            c for c in self.service.connections if c.user and c.user.nickname == "stuck"
+        ]
+        peak = [0]
+        server_transport: Any = server_side.transport
+        original_write = server_transport.write
+
+        def measured_write(data: bytes) -> None:
+            original_write(data)
+            buffered = len(server_transport.dataBuffer) + server_transport._tempDataLen
+            peak[0] = max(peak[0], buffered)
+
+        self.patch(server_transport, "write", measured_write)
         total = 100_000
         # Paced as a chat is (and as flood control would have it): each block
         # waits until the readers have the one before.
@@ -200,6 +213,10 @@ class LoopbackTests(TestCase):
             self.assertEqual(received[12345], f"<sender> message 012345 {'.' * 80}")
             self.assertEqual(received, sorted(received))
         self.assertEqual(self.service.chat.online(), ["alice", "bob", "sender"])
+        # What the server held for the stuck client stayed within the documented
+        # bound: the send queue plus the transport's 64 KiB (plus one line).
+        self.assertLessEqual(peak[0], self.service.sendq + 64 * 1024 + 200)
+        self.assertGreater(peak[0], self.service.sendq)
 
     async def test_bundled_client_in_a_pipe(self) -> None:
         """
