@@ -263,12 +263,9 @@ class Chat:
         user is told the room's topic and members; the members that it came.
         """
         self._check_online(user)
-        room = self._rooms.get(_key(name))
+        room = self._joinable(user, name)
         if room is None:
-            self._check_room_name(name)
             room = self._rooms[_key(name)] = Room(name)
-        elif room in user.rooms:
-            raise AlreadyInRoom(room.name)
         self._broadcast(room, Joined(room.name, user.nickname), exclude=None)
         room.members += (user,)
         user.rooms.append(room)
@@ -294,11 +291,7 @@ class Chat:
         """
         self._check_online(user)
         old = self._member_room(user, source)
-        new = self._rooms.get(_key(destination))
-        if new is None:
-            self._check_room_name(destination)
-        elif new in user.rooms:
-            raise AlreadyInRoom(new.name)
+        new = self._joinable(user, destination)
         self.part(user, old.name, destination=new.name if new else destination)
         return self.join(user, destination)
 
@@ -382,6 +375,18 @@ class Chat:
         user.rooms.remove(room)
         if not room.members and not room.permanent:
             del self._rooms[_key(room.name)]
+
+    def _joinable(self, user: User, name: str) -> Room | None:
+        """
+        The room C{user} may join as C{name}: the existing one, or L{None} if
+        a valid name for a new one. Raises if it cannot join.
+        """
+        room = self._rooms.get(_key(name))
+        if room is None:
+            self._check_room_name(name)
+        elif room in user.rooms:
+            raise AlreadyInRoom(room.name)
+        return room
 
     def _member_room(self, user: User, name: str) -> Room:
         room = self._rooms.get(_key(name))
