@@ -550,9 +550,10 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             accounts = self.service.accounts
             if accounts is None:
                 raise
+            text = clean(text)
             self._await(
-                accounts.keep(user.nickname, recipient, clean(text)).addCallback(
-                    self._kept, recipient, clean(text)
+                accounts.keep(user.nickname, recipient, text).addCallback(
+                    self._kept, recipient, text
                 )
             )
 
@@ -596,8 +597,6 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             if not 1 <= count <= HISTORY_MAX:
                 raise Usage(f"/history [N], with N from 1 to {HISTORY_MAX}")
         history = self._history_or_error()
-        if history is None:
-            return
         self._read(
             history.recent(self.room, count),
             f"Last {count} messages in {self.room}:",
@@ -609,17 +608,15 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         if not text:
             raise Usage("/search TEXT")
         history = self._history_or_error()
-        if history is None:
-            return
         self._read(
             history.search(self.room, text, SEARCH_RESULTS),
             f"Messages in {self.room} matching {text!r}:",
             f"No messages in {self.room} match {text!r}.",
         )
 
-    def _history_or_error(self) -> History | None:
+    def _history_or_error(self) -> History:
         if self.service.history is None:
-            self._send(wire.error("This server keeps no history."))
+            raise Refused("This server keeps no history.")
         return self.service.history
 
     def _rooms(self, user: User, argument: str) -> None:
@@ -661,12 +658,9 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
     def _register(self, user: User, argument: str) -> None:
         password = argument
         accounts = self._accounts_or_error()
-        if accounts is None:
-            return
         if not password.strip():
             raise Usage("/register PASSWORD")
-        if not self._acceptable(password):
-            return
+        self._check_new_password(password)
         nickname = user.nickname
 
         def done(_: object) -> None:
@@ -687,13 +681,10 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
 
     def _password(self, user: User, argument: str) -> None:
         accounts = self._accounts_or_error()
-        if accounts is None:
-            return
         old, _, new = argument.partition(" ")
         if not old or not new:
             raise Usage("/password OLD NEW")
-        if not self._acceptable(new):
-            return
+        self._check_new_password(new)
         nickname = user.nickname
 
         def done(_: object) -> None:
@@ -704,8 +695,6 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
 
     def _unregister(self, user: User, argument: str) -> None:
         accounts = self._accounts_or_error()
-        if accounts is None:
-            return
         if not argument:
             raise Usage("/unregister PASSWORD")
         nickname = user.nickname
@@ -717,14 +706,13 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
 
         self._await(accounts.unregister(nickname, argument).addCallbacks(done, self._refused))
 
-    def _acceptable(self, password: str) -> bool:
+    def _check_new_password(self, password: str) -> None:
         """
-        Whether a new password follows the rules; if not, the user is told why.
+        Refuse, saying why, a new password that breaks the rules.
         """
         problem = password_problem(password)
         if problem is not None:
-            self._send(wire.error(f"Choose another password: {problem}."))
-        return problem is None
+            raise Refused(f"Choose another password: {problem}.")
 
     def _refused(self, failure: Failure) -> None:
         failure.trap(UnauthorizedLogin)
@@ -833,9 +821,9 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
     def _login(self, user: User, argument: str) -> None:
         self._send(wire.error("You are logged in already."))
 
-    def _accounts_or_error(self) -> Accounts | None:
+    def _accounts_or_error(self) -> Accounts:
         if self.service.accounts is None:
-            self._send(wire.error("This server has no accounts."))
+            raise Refused("This server has no accounts.")
         return self.service.accounts
 
     def _help(self, user: User | None, argument: str) -> None:
