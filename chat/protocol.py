@@ -848,7 +848,9 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
     # Plumbing.
 
     def _send(self, data: bytes) -> None:
-        if self._outflow.over(len(data)):
+        # On every write to every recipient: only count while the transport is paused.
+        outflow = self._outflow
+        if outflow.paused and outflow.over(len(data)):
             self._drop("too slow to keep up")
             return
         assert self.transport is not None
