@@ -1,66 +1,160 @@
 """
-Unit tests for L{chat.client}: the session logic, on in-memory transports.
+Unit tests for the bundled client's session, options and pipe mode, on
+in-memory transports and a fake clock.
 """
+
+from __future__ import annotations
 
 import io
 import sys
 
-from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionDone, ConnectionLost, ConnectionRefusedError
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.client import QUIT_GRACE_SECONDS, ServerConnection, Session, Terminal, parse_arguments
+from chat.client.options import parse_arguments
+from chat.client.pipe import PipeDisplay
+from chat.client.session import (
+    CONNECTING,
+    OFFLINE,
+    ONLINE,
+    QUIT_GRACE_SECONDS,
+    Backoff,
+    ServerConnection,
+    Session,
+)
 
 
-class SessionTests(SynchronousTestCase):
+class FakeServers:
+    """
+    A connector that connects each attempt to a fresh L{StringTransport},
+    or fails it when told to.
+    """
+
+    def __init__(self) -> None:
+        self.transports: list[StringTransport] = []
+        self.protocols: list[ServerConnection] = []
+        self.refuse = False
+
+    def __call__(self, protocol: ServerConnection) -> Deferred[object]:
+        if self.refuse:
+            return fail(ConnectionRefusedError("Connection refused"))
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        self.transports.append(transport)
+        self.protocols.append(protocol)
+        return succeed(protocol)
+
+    @property
+    def sent(self) -> bytes:
+        sent: bytes = self.transports[-1].value()
+        return sent
+
+    def say(self, *lines: str) -> None:
+        self.protocols[-1].dataReceived(b"".join(line.encode() + b"\r\n" for line in lines))
+
+    def drop(self, reason: Exception | None = None) -> None:
+        self.protocols[-1].connectionLost(Failure(reason or ConnectionLost()))
+
+
+class Notes:
+    """
+    A display that remembers everything.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.notes: list[str] = []
+        self.failures: list[str] = []
+        self.changes = 0
+
+    def server_line(self, line: bytes) -> None:
+        self.lines.append(line)
+
+    def failed(self, sentence: str) -> None:
+        self.failures.append(sentence)
+
+    def note(self, sentence: str) -> None:
+        self.notes.append(sentence)
+
+    def state_changed(self) -> None:
+        self.changes += 1
+
+
+class PipeTests(SynchronousTestCase):
+    """
+    In a pipe the client behaves exactly as its first version did.
+    """
+
     def setUp(self) -> None:
         self.stderr = io.StringIO()
         self.patch(sys, "stderr", self.stderr)
         self.clock = Clock()
+        self.servers = FakeServers()
 
-    def connect(
-        self, nickname: str | None = None
-    ) -> tuple[Session, StringTransport, StringTransport]:
-        session = Session(self.clock, nickname)
-        server_side = StringTransport()
-        server = ServerConnection(session)
-        server.makeConnection(server_side)
+    def connect(self, nickname: str | None = None) -> tuple[Session, PipeDisplay, StringTransport]:
+        session = Session(self.clock, self.servers, nickname)
         terminal_side = StringTransport()
-        Terminal(session).makeConnection(terminal_side)
-        self.server = server
-        return session, server_side, terminal_side
+        display = PipeDisplay(session)
+        display.makeConnection(terminal_side)
+        session.start()
+        return session, display, terminal_side
 
     def test_logs_in_with_nickname(self) -> None:
         """
         Given a nickname, the client sends it as its first line.
         """
-        _, server, _ = self.connect("alice")
-        self.assertEqual(server.value(), b"alice\r\n")
+        self.connect("alice")
+        self.assertEqual(self.servers.sent, b"alice\r\n")
 
     def test_no_nickname_sends_nothing(self) -> None:
         """
         Without a nickname, the user's first line will be it; nothing is sent first.
         """
-        _, server, _ = self.connect()
-        self.assertEqual(server.value(), b"")
+        self.connect()
+        self.assertEqual(self.servers.sent, b"")
 
     def test_typed_lines_go_to_server(self) -> None:
         """
         Each typed line goes to the server with CRLF, a CR from the terminal removed.
         """
-        session, server, _ = self.connect()
-        session.terminal.dataReceived(b"bob\nhello\r\npart")  # type: ignore[union-attr]
-        self.assertEqual(server.value(), b"bob\r\nhello\r\n")
+        _, display, _ = self.connect()
+        display.dataReceived(b"bob\nhello\r\npart")
+        self.assertEqual(self.servers.sent, b"bob\r\nhello\r\n")
+
+    def test_lines_before_connection_wait(self) -> None:
+        """
+        Input read, and even ended, before the connection is made is sent
+        once it is, after the nickname; nothing is lost.
+        """
+        pending: Deferred[object] = Deferred()
+        protocols: list[ServerConnection] = []
+
+        def slow(protocol: ServerConnection) -> Deferred[object]:
+            protocols.append(protocol)
+            return pending
+
+        session = Session(self.clock, slow, "bob")
+        display = PipeDisplay(session)
+        display.makeConnection(StringTransport())
+        session.start()
+        display.dataReceived(b"hello\n")
+        display.readConnectionLost()
+        server = StringTransport()
+        protocols[0].makeConnection(server)
+        pending.callback(protocols[0])
+        self.assertEqual(server.value(), b"bob\r\nhello\r\n/quit\r\n")
 
     def test_server_lines_printed(self) -> None:
         """
-        Server lines are printed with local line endings, split across reads or not.
+        Server lines are printed unchanged with local line endings, split across reads or not.
         """
         _, _, terminal = self.connect()
-        self.server.dataReceived(b"*** Welcome\r\n<al")
-        self.server.dataReceived(b"ice> hi\r\nbare\n")
+        self.servers.protocols[-1].dataReceived(b"*** Welcome\r\n<al")
+        self.servers.protocols[-1].dataReceived(b"ice> hi\r\nbare\n")
         self.assertEqual(terminal.value(), b"*** Welcome\n<alice> hi\nbare\n")
 
     def test_end_of_input_quits(self) -> None:
@@ -68,14 +162,14 @@ class SessionTests(SynchronousTestCase):
         End of input sends /quit once; the server's goodbye is still shown and
         its close ends the client with status 0.
         """
-        session, server, terminal = self.connect("alice")
-        session.terminal.readConnectionLost()  # type: ignore[union-attr]
-        session.terminal.connectionLost(Failure(ConnectionDone()))  # type: ignore[union-attr]
-        self.assertEqual(server.value(), b"alice\r\n/quit\r\n")
-        session.terminal.dataReceived(b"late\n")  # type: ignore[union-attr]
-        self.assertEqual(server.value(), b"alice\r\n/quit\r\n")
-        self.server.dataReceived(b"*** Goodbye.\r\n")
-        self.server.connectionLost(Failure(ConnectionDone()))
+        session, display, terminal = self.connect("alice")
+        display.readConnectionLost()
+        display.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.servers.sent, b"alice\r\n/quit\r\n")
+        display.dataReceived(b"late\n")
+        self.assertEqual(self.servers.sent, b"alice\r\n/quit\r\n")
+        self.servers.say("*** Goodbye.")
+        self.servers.drop(ConnectionDone())
         self.assertEqual(terminal.value(), b"*** Goodbye.\n")
         self.assertEqual(self.successResultOf(session.finished), 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
@@ -85,61 +179,279 @@ class SessionTests(SynchronousTestCase):
         """
         If the server does not close after /quit, the client closes after a grace period.
         """
-        session, server, _ = self.connect("alice")
-        session.input_ended()
+        session, _, _ = self.connect("alice")
+        session.quit()
         self.clock.advance(QUIT_GRACE_SECONDS)
-        self.assertTrue(server.disconnecting)
-        self.server.connectionLost(Failure(ConnectionDone()))
+        self.assertTrue(self.servers.transports[-1].disconnecting)
+        self.servers.drop(ConnectionDone())
         self.assertEqual(self.successResultOf(session.finished), 0)
 
     def test_server_goes_away(self) -> None:
         """
         A server that closes or drops the connection unasked is one sentence on
-        stderr and status 1.
+        stderr and status 1: in a pipe there is no reconnecting.
         """
         for reason, word in [(ConnectionDone(), "closed"), (ConnectionLost(), "lost")]:
             self.stderr.truncate(0)
             self.stderr.seek(0)
             session, _, _ = self.connect("alice")
-            self.server.connectionLost(Failure(reason))
+            self.servers.drop(reason)
             self.assertEqual(self.successResultOf(session.finished), 1)
             self.assertEqual(
                 self.stderr.getvalue(), f"chat-client: the connection to the server was {word}.\n"
             )
+            self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_cannot_connect(self) -> None:
+        """
+        A first connection that fails is one sentence and status 1.
+        """
+        self.servers.refuse = True
+        session = Session(self.clock, self.servers, "alice", Backoff(), address="here:1")
+        session.attach(PipeDisplay(session))
+        self.assertEqual(self.successResultOf(session.start()), 1)
+        self.assertEqual(
+            self.stderr.getvalue(),
+            "chat-client: cannot connect to here:1: "
+            "Connection was refused by other side: Connection refused.\n",
+        )
 
     def test_terminal_lost_output(self) -> None:
         """
         Losing standard output alone does not end the session.
         """
-        session, _, _ = self.connect("alice")
-        session.terminal.writeConnectionLost()  # type: ignore[union-attr]
+        session, display, _ = self.connect("alice")
+        display.writeConnectionLost()
         self.assertNoResult(session.finished)
 
     def test_huge_input_line(self) -> None:
         """
         An absurdly long input line is reported and not sent.
         """
-        session, server, _ = self.connect()
-        session.terminal.dataReceived(b"x" * (Terminal.MAX_LENGTH + 2))  # type: ignore[union-attr]
-        self.assertEqual(server.value(), b"")
+        _, display, _ = self.connect()
+        display.dataReceived(b"x" * (PipeDisplay.MAX_LENGTH + 2))
+        self.assertEqual(self.servers.sent, b"")
         self.assertIn("ignored", self.stderr.getvalue())
+
+    def test_display_mistake_is_logged_not_fatal(self) -> None:
+        """
+        A mistake of the client's in handling a server line is logged, and the
+        connection goes on.
+        """
+        session, display, _ = self.connect("alice")
+
+        def broken(line: bytes) -> None:
+            raise RuntimeError("oops")
+
+        self.patch(display, "server_line", broken)
+        self.servers.say("*** one", "*** two")
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 2)
+        self.assertNoResult(session.finished)
+
+
+class ReconnectTests(SynchronousTestCase):
+    """
+    In a terminal, a session whose server goes away comes back.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.servers = FakeServers()
+        self.display = Notes()
+        # No jitter in these tests: the highest delay each time.
+        self.session = Session(
+            self.clock, self.servers, "alice", Backoff(1.0, 8.0, uniform=lambda a, b: b)
+        )
+        self.session.attach(self.display)
+        self.session.start()
+
+    def log_in(self, room: str = "lobby") -> None:
+        self.servers.say(
+            "*** You are alice. 2 users online: alice, bob",
+            f"*** You are in {room}. 1 user here: alice",
+        )
+
+    def test_reconnects_with_backoff(self) -> None:
+        """
+        The user is told, the session waits, tries again, and doubles the wait
+        (up to the cap) while the server stays away.
+        """
+        self.log_in()
+        self.servers.drop()
+        self.assertEqual(self.session.state, OFFLINE)
+        self.assertEqual(
+            self.display.notes,
+            ["the connection to the server was lost; reconnecting in 1.0 s (Ctrl-C to quit)."],
+        )
+        self.servers.refuse = True
+        delays = []
+        for _ in range(5):
+            [call] = self.clock.getDelayedCalls()
+            delays.append(call.getTime() - self.clock.seconds())
+            self.clock.advance(delays[-1])
+        self.assertEqual(delays, [1.0, 2.0, 4.0, 8.0, 8.0])
+        self.assertIn("cannot reconnect", self.display.notes[-1])
+        self.assertNoResult(self.session.finished)
+
+    def test_logs_in_again_as_the_same_user(self) -> None:
+        """
+        On reconnection the client logs in with the nickname it had (even
+        after a rename), the password the user typed when asked, and goes
+        back to its room.
+        """
+        self.servers.say("*** alice is registered. Send its password (or /login PASSWORD):")
+        self.assertTrue(self.session.typed(b"secret"))
+        self.log_in()
+        self.servers.say("*** alice is now known as alicia")
+        self.assertTrue(self.session.typed(b"/join den"))
+        self.servers.say("*** You are in den. 1 user here: alicia")
+        self.servers.drop()
+        self.clock.advance(1.0)
+        self.assertEqual(self.session.state, ONLINE)
+        self.assertEqual(self.servers.sent, b"alicia\r\n")
+        self.servers.say("*** alicia is registered. Send its password (or /login PASSWORD):")
+        self.assertEqual(self.servers.sent, b"alicia\r\n")  # not alice's password
+        self.session.typed(b"other")
+        self.servers.say(
+            "*** You are alicia. 1 user online: alicia", "*** You are in lobby. 1 user here: alicia"
+        )
+        self.assertEqual(self.servers.sent, b"alicia\r\nother\r\n/join den\r\n")
+
+    def test_password_replayed(self) -> None:
+        """
+        The password typed for this nickname is given again when asked after
+        a reconnection, and not shown as typed.
+        """
+        self.servers.say("*** alice is registered. Send its password (or /login PASSWORD):")
+        self.session.typed(b"secret")
+        self.log_in()
+        self.servers.drop()
+        self.clock.advance(1.0)
+        self.servers.say("*** alice is registered. Send its password (or /login PASSWORD):")
+        self.assertEqual(self.servers.sent, b"alice\r\nsecret\r\n")
+        self.assertIsNone(self.session.tracker.password_for)
+
+    def test_backoff_resets_after_login(self) -> None:
+        """
+        A successful login starts the next round of waiting from the beginning.
+        """
+        self.log_in()
+        self.servers.drop()
+        self.clock.advance(1.0)
+        self.servers.drop()
+        self.clock.advance(2.0)
+        self.log_in()
+        self.servers.drop()
+        [call] = self.clock.getDelayedCalls()
+        self.assertEqual(call.getTime() - self.clock.seconds(), 1.0)
+
+    def test_lines_refused_while_offline(self) -> None:
+        """
+        While disconnected, typed lines are not taken (the screen keeps them).
+        """
+        self.log_in()
+        self.servers.drop()
+        self.assertFalse(self.session.typed(b"hello"))
+
+    def test_quit_while_offline(self) -> None:
+        """
+        Ctrl-C while waiting to reconnect ends at once with status 0 and no timer left.
+        """
+        self.log_in()
+        self.servers.drop()
+        self.session.quit()
+        self.assertEqual(self.successResultOf(self.session.finished), 0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_quit_while_reconnecting(self) -> None:
+        """
+        Quitting while a reconnection is being attempted ends when it fails.
+        """
+        self.log_in()
+        self.servers.drop()
+        pending: Deferred[object] = Deferred()
+        self.session._connect = lambda protocol: pending
+        self.clock.advance(1.0)
+        self.assertEqual(self.session.state, CONNECTING)
+        self.session.quit()
+        self.assertNoResult(self.session.finished)
+        pending.errback(ConnectionRefusedError())
+        self.assertEqual(self.successResultOf(self.session.finished), 0)
+
+    def test_states_reported(self) -> None:
+        """
+        The display hears of every change of state, nickname and room.
+        """
+        before = self.display.changes
+        self.log_in()  # a nickname, then a room
+        self.assertEqual(self.display.changes, before + 2)
+        self.servers.say("<bob> hi")
+        self.assertEqual(self.display.changes, before + 2)
+        self.servers.drop()
+        self.assertEqual(self.display.changes, before + 3)
+
+    def test_jitter(self) -> None:
+        """
+        Each delay is the doubled base times a random factor in [0.5, 1].
+        """
+        asked: list[tuple[float, float]] = []
+
+        def uniform(low: float, high: float) -> float:
+            asked.append((low, high))
+            return 0.75
+
+        backoff = Backoff(2.0, 100.0, uniform=uniform)
+        self.assertEqual([backoff.next() for _ in range(3)], [1.5, 3.0, 6.0])
+        self.assertEqual(asked, [(0.5, 1.0)] * 3)
 
 
 class ArgumentTests(SynchronousTestCase):
     def test_defaults(self) -> None:
         """
-        By default the client goes to localhost:8888 with no nickname.
+        By default the client goes to localhost:8888 with no nickname, in colour, reconnecting.
         """
         arguments = parse_arguments([])
         self.assertEqual(
             (arguments.host, arguments.port, arguments.nickname), ("localhost", 8888, None)
         )
+        self.assertTrue(arguments.colour and arguments.reconnect)
+        self.assertFalse(arguments.debug or arguments.tls)
 
     def test_all(self) -> None:
         """
-        --host, --port and a nickname are understood.
+        --host, --port, the switches and a nickname are understood.
         """
-        arguments = parse_arguments(["--host", "chat.example", "--port", "7000", "alice"])
+        arguments = parse_arguments(
+            ["--host", "chat.example", "--port", "7000", "--no-color", "--no-reconnect", "alice"]
+        )
         self.assertEqual(
             (arguments.host, arguments.port, arguments.nickname), ("chat.example", 7000, "alice")
         )
+        self.assertFalse(arguments.colour or arguments.reconnect)
+
+    def test_address_argument(self) -> None:
+        """
+        One HOST:PORT argument names the server; [brackets] hold an IPv6 address.
+        """
+        for words, expected in [
+            (["chat.example:7000", "bob"], ("chat.example", 7000, "bob")),
+            (["[::1]:9000"], ("::1", 9000, None)),
+            ([":9000", "bob"], ("localhost", 9000, "bob")),
+        ]:
+            arguments = parse_arguments(words)
+            self.assertEqual((arguments.host, arguments.port, arguments.nickname), expected)
+
+    def test_bad_arguments(self) -> None:
+        """
+        Contradictions and nonsense are usage errors (exit status 2).
+        """
+        self.patch(sys, "stderr", io.StringIO())
+        for words in [
+            ["--port", "1", "host:2"],
+            ["alice", "host:2"],
+            ["alice", "bob"],
+            ["host:99999"],
+        ]:
+            with self.assertRaises(SystemExit) as caught:
+                parse_arguments(words)
+            self.assertEqual(caught.exception.code, 2, words)

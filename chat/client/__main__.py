@@ -1,0 +1,3 @@
+from chat.client.app import main
+
+main()

@@ -1,0 +1,156 @@
+"""
+What the client understands of the server's lines (the grammar in C{docs/protocol.md}).
+
+The line protocol is made for people, so the client reads it as a person
+would: who am I, which room am I in, who is around, is the server asking
+for a password. Nothing here is needed to chat; it makes completion,
+colours and reconnecting work.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+# The server's commands, for completion; a test keeps this equal to the server's table.
+COMMANDS = (
+    "/ban",
+    "/bans",
+    "/help",
+    "/history",
+    "/join",
+    "/kick",
+    "/list",
+    "/login",
+    "/me",
+    "/msg",
+    "/nick",
+    "/password",
+    "/quit",
+    "/register",
+    "/rooms",
+    "/search",
+    "/tell",
+    "/topic",
+    "/unban",
+    "/unregister",
+    "/users",
+    "/w",
+    "/wall",
+    "/whisper",
+    "/who",
+)
+
+LOBBY = "lobby"
+
+
+class Kind(enum.Enum):
+    """
+    The kinds of line that are shown differently.
+    """
+
+    OWN = "own"
+    PUBLIC = "public"
+    ACTION = "action"
+    PRIVATE = "private"
+    NOTICE = "notice"
+    ERROR = "error"
+    HISTORY = "history"
+
+
+_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+_WELCOME = re.compile(rf"\*\*\* You are ({_NAME})\. \d+ users? online: (.*)$")
+_ENTERED = re.compile(rf"\*\*\* You are in ({_NAME})\. \d+ users? here: (.*)$")
+_WHO = re.compile(rf"\*\*\* \d+ users? (?:online|in {_NAME}): (.*)$")
+_JOINED = re.compile(rf"\*\*\* ({_NAME}) has joined$")
+_LEFT = re.compile(rf"\*\*\* ({_NAME}) has left(?: \(.*\))?$")
+_RENAMED = re.compile(rf"\*\*\* ({_NAME}) is now known as ({_NAME})$")
+_PASSWORD = re.compile(rf"\*\*\* ({_NAME}) is registered\. Send its password")
+_SPEAKER = re.compile(rf"(?:<({_NAME})> |\* ({_NAME})(?: |$)|\*({_NAME})\* )")
+
+
+def classify(line: str, me: str | None) -> Kind:
+    """
+    The kind of a server line, for colouring.
+    """
+    if line.startswith("*** "):
+        return Kind.NOTICE
+    if line.startswith("!!! "):
+        return Kind.ERROR
+    if line.startswith("["):
+        return Kind.HISTORY
+    if line.startswith("-> *"):
+        return Kind.PRIVATE
+    match = _SPEAKER.match(line)
+    if match is None:
+        return Kind.PUBLIC
+    if match.group(3) is not None:
+        return Kind.PRIVATE
+    if me is not None and me in (match.group(1), match.group(2)):
+        return Kind.OWN
+    return Kind.ACTION if match.group(2) is not None else Kind.PUBLIC
+
+
+class Tracker:
+    """
+    The client's picture of its session, kept up to date from the server's lines.
+
+    @ivar nickname: who the server says we are, once logged in.
+    @ivar room: the room the server last put us in.
+    @ivar names: nicknames seen online, for completion.
+    @ivar password_for: the nickname whose password the server is asking
+        for, until the user answers.
+    """
+
+    def __init__(self) -> None:
+        self.nickname: str | None = None
+        self.room: str | None = None
+        self.names: set[str] = set()
+        self.password_for: str | None = None
+
+    def read(self, line: str) -> None:
+        if match := _WELCOME.match(line):
+            self.nickname = match.group(1)
+            self.names = set(_split(match.group(2)))
+        elif match := _ENTERED.match(line):
+            self.room = match.group(1)
+            self.names.update(_split(match.group(2)))
+        elif match := _WHO.match(line):
+            self.names.update(_split(match.group(1)))
+        elif match := _JOINED.match(line):
+            self.names.add(match.group(1))
+        elif match := _LEFT.match(line):
+            self.names.discard(match.group(1))
+        elif match := _RENAMED.match(line):
+            old, new = match.groups()
+            self.names.discard(old)
+            self.names.add(new)
+            if old == self.nickname:
+                self.nickname = new
+        elif match := _PASSWORD.match(line):
+            self.password_for = match.group(1)
+        elif match := _SPEAKER.match(line):
+            self.names.add(next(name for name in match.groups() if name))
+
+    def logged_out(self) -> None:
+        """
+        The connection is gone: nobody is known to be online any more.
+        """
+        self.names = set()
+        self.password_for = None
+
+    def completions(self, word: str, first: bool) -> list[str]:
+        """
+        What C{word} may complete to: a command when it is the line's first
+        word and starts with C{/}, otherwise a nickname (case does not matter).
+        """
+        if first and word.startswith("/"):
+            return [command for command in COMMANDS if command.startswith(word)]
+        folded = word.casefold()
+        return sorted(
+            (name for name in self.names if name.casefold().startswith(folded)), key=str.casefold
+        )
+
+
+def _split(names: str) -> list[str]:
+    return [name for name in names.split(", ") if name]

@@ -1,0 +1,308 @@
+"""
+The client in a terminal: a chat view above an input line that incoming
+messages never garble.
+
+Built on Twisted's terminal toolkit: L{twisted.conch.insults} parses the
+keyboard (arrows, Home/End, control keys) from standard input and this
+L{TerminalProtocol} draws. Every incoming line is written over the input
+line, which is then drawn again below it, prompt, half-typed text and cursor
+included. The line being typed lives in a L{LineEditor}: characters, not
+bytes, measured in display columns, so wide characters and emoji keep the
+cursor where it belongs. (L{twisted.conch.recvline} keeps a byte per
+character and accepts ASCII only, hence an editor of our own.)
+"""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+from typing import Any
+
+from twisted.conch.insults.insults import ServerProtocol, TerminalProtocol
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat.client.editor import LineEditor, width
+from chat.client.reading import Kind, classify
+from chat.client.session import CONNECTING, OFFLINE, ONLINE, Session
+
+ERASE_LINE = "\r\x1b[K"
+RESET = "\x1b[0m"
+
+# SGR parameters for each kind of line: what stands out is what concerns you.
+COLOURS = {
+    Kind.OWN: "36",  # cyan
+    Kind.PUBLIC: "",
+    Kind.ACTION: "35",  # magenta
+    Kind.PRIVATE: "1;33",  # bold yellow
+    Kind.NOTICE: "32",  # green
+    Kind.ERROR: "1;31",  # bold red
+    Kind.HISTORY: "90",  # grey
+}
+
+# Control keys, as raw mode delivers them.
+CTRL_A, CTRL_B, CTRL_C, CTRL_D = b"\x01", b"\x02", b"\x03", b"\x04"
+CTRL_E, CTRL_F, CTRL_H, CTRL_K = b"\x05", b"\x06", b"\x08", b"\x0b"
+CTRL_L, CTRL_N, CTRL_P, CTRL_U = b"\x0c", b"\x0e", b"\x10", b"\x15"
+CTRL_W, TAB, DEL = b"\x17", b"\t", b"\x7f"
+
+
+def printable(text: str) -> str:
+    """
+    C{text} without anything a terminal would act on: a server (or a man in
+    the middle) must not be able to move our cursor, retitle the window or
+    worse. The server already cleans what users send; this is the client's own guard.
+    """
+    return "".join(
+        character for character in text if unicodedata.category(character) not in ("Cc", "Cs")
+    )
+
+
+class ChatScreen(TerminalProtocol):
+    """
+    The chat view and its input line.
+
+    @ivar colours: whether lines are coloured by kind.
+    @ivar debug: whether a mistake of the client's shows its traceback.
+    """
+
+    log = Logger()
+
+    def __init__(self, session: Session, colours: bool = True, debug: bool = False) -> None:
+        self.session = session
+        self.colours = colours
+        self.debug = debug
+        self.editor = LineEditor()
+        self.columns = 80
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._held = 0
+
+    # Terminal events
+
+    def connectionMade(self) -> None:
+        self.session.attach(self)
+        self.draw_input()
+
+    def terminalSize(self, width: int, height: int) -> None:
+        self.columns = width
+        self.draw_input()
+
+    def keystrokeReceived(self, keyID: Any, modifier: Any) -> None:  # noqa: N803
+        try:
+            self._key(keyID, modifier)
+        except Exception:
+            self.log.failure("Could not handle the key {key!r}", key=keyID)
+        if not self._held:
+            self.draw_input()
+
+    def unhandledControlSequence(self, seq: bytes) -> None:
+        # Home and End in the terminal's "application" mode.
+        keys = {b"\x1b[OH": self.editor.home, b"\x1b[OF": self.editor.end}
+        action = keys.get(seq)
+        if action is not None:
+            action()
+            self.draw_input()
+
+    def hold(self) -> None:
+        """
+        Draw nothing until L{release}: a paste is many keystrokes and one drawing.
+        """
+        self._held += 1
+
+    def release(self) -> None:
+        self._held -= 1
+        if not self._held:
+            self.draw_input()
+
+    def _key(self, key: Any, modifier: Any) -> None:
+        terminal: Any = self.terminal
+        editor = self.editor
+        actions = {
+            b"\r": self._enter,
+            b"\n": self._enter,
+            TAB: self._complete,
+            DEL: editor.backspace,
+            CTRL_H: editor.backspace,
+            CTRL_A: editor.home,
+            CTRL_E: editor.end,
+            CTRL_B: editor.left,
+            CTRL_F: editor.right,
+            CTRL_P: editor.up,
+            CTRL_N: editor.down,
+            CTRL_U: editor.kill_to_start,
+            CTRL_K: editor.kill_to_end,
+            CTRL_W: editor.kill_word,
+            CTRL_C: self.session.quit,
+            CTRL_D: self._ctrl_d,
+            CTRL_L: self._clear,
+            terminal.LEFT_ARROW: editor.left,
+            terminal.RIGHT_ARROW: editor.right,
+            terminal.UP_ARROW: editor.up,
+            terminal.DOWN_ARROW: editor.down,
+            terminal.HOME: editor.home,
+            terminal.END: editor.end,
+            terminal.DELETE: editor.delete,
+        }
+        if modifier is terminal.ALT:
+            if key in (DEL, CTRL_H):
+                editor.kill_word()
+            return
+        action = actions.get(key)
+        if action is not None:
+            action()
+        elif isinstance(key, bytes):
+            editor.insert(printable(self._decoder.decode(key)))
+
+    def _ctrl_d(self) -> None:
+        if self.editor.text:
+            self.editor.delete()
+        else:
+            self.session.quit()
+
+    def _clear(self) -> None:
+        self.terminal.eraseDisplay()
+        self.terminal.cursorHome()
+
+    def _enter(self) -> None:
+        masked = self.session.tracker.password_for is not None
+        line = self.editor.submit(remember=not masked)
+        if not self.session.typed(line.encode("utf-8")):
+            self.editor.insert(line)
+            self.note("not connected: your line is kept; press Enter again once connected.")
+            return
+        if not masked:
+            self._echo(line)
+
+    def _echo(self, line: str) -> None:
+        """
+        The server does not send us our own public lines; show them as sent.
+        """
+        me = self.session.tracker.nickname
+        text = line.rstrip()
+        if me is None or not text.strip():
+            return
+        if text.startswith("//"):
+            self.show(f"<{me}> {text[1:]}", Kind.OWN)
+        elif text.startswith("/me "):
+            self.show(f"* {me} {text[4:].strip()}", Kind.OWN)
+        elif not text.startswith("/"):
+            self.show(f"<{me}> {text}", Kind.OWN)
+
+    def _complete(self) -> None:
+        found = self.editor.complete(self.session.tracker.completions)
+        if len(found) > 1:
+            self.show("  ".join(found), Kind.NOTICE)
+
+    # Display, for the session
+
+    def server_line(self, line: bytes) -> None:
+        text = printable(line.decode("utf-8", "replace"))
+        self.show(text, classify(text, self.session.tracker.nickname))
+
+    def note(self, sentence: str) -> None:
+        self.show(f"-- {sentence}", Kind.NOTICE)
+
+    def failed(self, sentence: str) -> None:
+        self.show(f"-- {sentence}", Kind.ERROR)
+
+    def state_changed(self) -> None:
+        self.draw_input()
+
+    def problem(self, summary: str, details: str | None) -> None:
+        """
+        A mistake of the client's own: one line, and with --debug the traceback.
+        """
+        self.show(f"-- client error: {summary}", Kind.ERROR)
+        if self.debug and details:
+            for line in details.splitlines():
+                self.show(line, Kind.ERROR)
+        elif not self.debug:
+            self.show("-- (run with --debug to see the details)", Kind.ERROR)
+
+    # Drawing
+
+    def show(self, text: str, kind: Kind) -> None:
+        """
+        A line in the chat view, above the input line.
+        """
+        self._write(ERASE_LINE + self._styled(text, kind) + "\r\n" + self._input_line())
+
+    def draw_input(self) -> None:
+        self._write(self._input_line())
+
+    def close(self) -> None:
+        """
+        Leave the terminal as we found it: input line gone, attributes reset.
+        """
+        self._write(ERASE_LINE + RESET)
+
+    def prompt(self) -> str:
+        session = self.session
+        tracker = session.tracker
+        if session.state == CONNECTING:
+            return "[connecting] "
+        if session.state == OFFLINE:
+            return "[offline] "
+        if tracker.password_for is not None:
+            return f"[password for {tracker.password_for}] "
+        if tracker.nickname is None:
+            return "[nickname?] "
+        return f"[{tracker.nickname}@{tracker.room}] " if tracker.room else f"[{tracker.nickname}] "
+
+    def _input_line(self) -> str:
+        prompt = self.prompt()
+        masked = self.session.tracker.password_for is not None
+        editor = self.editor
+        # One column spare: text never reaches the last column, where
+        # terminals would wrap the cursor to the next line.
+        room = max(self.columns - width(prompt) - 1, 2)
+        if masked:
+            shown, column = "*" * min(len(editor.text), room), min(editor.cursor, room)
+        else:
+            shown, column = editor.view(room)
+        offline = self.session.state != ONLINE
+        styled_prompt = self._styled(prompt, Kind.ERROR if offline else Kind.OWN, bold=True)
+        column += width(prompt)
+        return ERASE_LINE + styled_prompt + shown + "\r" + (f"\x1b[{column}C" if column else "")
+
+    def _styled(self, text: str, kind: Kind, bold: bool = False) -> str:
+        if not self.colours:
+            return text
+        code = COLOURS[kind]
+        if bold:
+            code = f"1;{code}" if code else "1"
+        return f"\x1b[{code}m{text}{RESET}" if code else text
+
+    def _write(self, text: str) -> None:
+        if self.terminal is not None:
+            self.terminal.write(text.encode("utf-8"))
+
+
+class Keyboard(ServerProtocol):
+    """
+    Insults' terminal protocol, drawing once per chunk of input rather than
+    once per key, and never resetting the terminal: the chat stays on screen.
+    """
+
+    terminalProtocol: ChatScreen
+
+    def __init__(self, screen: ChatScreen) -> None:
+        super().__init__(lambda: screen)  # type: ignore[no-untyped-call]
+        self.gone: Deferred[None] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.terminalProtocol.hold()
+        try:
+            super().dataReceived(data)  # type: ignore[no-untyped-call]
+        finally:
+            self.terminalProtocol.release()
+
+    def loseConnection(self) -> None:
+        assert self.transport is not None
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        super().connectionLost(reason)  # type: ignore[no-untyped-call]
+        self.gone.callback(None)

@@ -1,0 +1,325 @@
+"""
+The client's connection to the server, independent of how it is shown.
+
+A L{Session} connects, logs in, relays lines both ways, and when the server
+goes away either ends (status 1) or reconnects with exponential backoff and
+jitter, logging in again as the same nickname (with the password typed
+earlier, if the server asks for it) and going back to the same room. What
+the user sees is up to a L{Display}: plain lines in a pipe, a screen in a
+terminal.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from OpenSSL import SSL
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from chat.client.reading import LOBBY, Tracker
+from chat.framing import LineBuffer
+
+QUIT_GRACE_SECONDS = 5.0
+
+CONNECTING = "connecting"
+ONLINE = "online"
+OFFLINE = "offline"
+
+
+class Display(Protocol):
+    """
+    Where a session shows what happens.
+    """
+
+    def server_line(self, line: bytes) -> None:
+        """
+        A line from the server, without its terminator.
+        """
+
+    def failed(self, sentence: str) -> None:
+        """
+        The session could not go on: why, in one sentence.
+        """
+
+    def note(self, sentence: str) -> None:
+        """
+        Something the client itself has to say (reconnecting, ...).
+        """
+
+    def state_changed(self) -> None:
+        """
+        The session's state, nickname or room changed.
+        """
+
+
+class Backoff:
+    """
+    Delays between reconnection attempts: doubling from C{initial} up to
+    C{cap}, each multiplied by a random factor between 0.5 and 1 so that
+    clients dropped together do not come back together.
+    """
+
+    def __init__(
+        self,
+        initial: float = 0.5,
+        cap: float = 30.0,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.initial = initial
+        self.cap = cap
+        self._uniform = uniform
+        self._attempts = 0
+
+    def next(self) -> float:
+        base = min(self.cap, self.initial * 2**self._attempts)
+        self._attempts = min(self._attempts + 1, 32)
+        return float(base * self._uniform(0.5, 1.0))
+
+    def reset(self) -> None:
+        self._attempts = 0
+
+
+Connector = Callable[["ServerConnection"], "Deferred[Any]"]
+
+
+class Session:
+    """
+    Joins a display to the server and decides how the client ends.
+
+    @ivar state: L{CONNECTING}, L{ONLINE} or L{OFFLINE}.
+    @ivar tracker: what the server has told us about ourselves.
+    @ivar finished: fires with the exit status.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        connect: Connector,
+        nickname: str | None,
+        backoff: Backoff | None = None,
+        address: str = "the server",
+    ) -> None:
+        self.clock = clock
+        self._connect = connect
+        self.nickname = nickname
+        self.backoff = backoff
+        self.address = address
+        self.tracker = Tracker()
+        self.state = CONNECTING
+        self.finished: Deferred[int] = Deferred()
+        self.server: ServerConnection | None = None
+        self.display: Display | None = None
+        self._quitting = False
+        self._grace: IDelayedCall | None = None
+        self._retry: IDelayedCall | None = None
+        self._was_online = False
+        # Replayed on reconnection only: the password the user typed, and the room.
+        self._password: tuple[str, bytes] | None = None
+        self._rejoin: str | None = None
+        self._relogging = False
+        # Lines typed before the first connection is made wait for it.
+        self._early: list[bytes] = []
+
+    def attach(self, display: Display) -> None:
+        self.display = display
+
+    def start(self) -> Deferred[int]:
+        """
+        Connect; a first connection that fails ends the session with status 1.
+        """
+        self._attempt()
+        return self.finished
+
+    def _attempt(self) -> None:
+        self._retry = None
+        self._set_state(CONNECTING)
+        self._connect(ServerConnection(self)).addErrback(self._not_connected)
+
+    def _not_connected(self, reason: Failure) -> None:
+        if self.finished.called:
+            return
+        why = reason.getErrorMessage().rstrip(".")
+        if not self._was_online:
+            self._fail(f"cannot connect to {self.address}: {why}.")
+        elif not self._quitting:
+            self._wait_and_retry(f"cannot reconnect to {self.address} ({why})")
+        else:
+            self._finish(0)
+
+    def connected(self, server: ServerConnection) -> None:
+        self.server = server
+        self._relogging = self._was_online
+        self._was_online = True
+        self._set_state(ONLINE)
+        nickname = self.tracker.nickname or self.nickname
+        if nickname:
+            self._send(nickname.encode("utf-8"))
+        early, self._early = self._early, []
+        for line in early:
+            self._send(line)
+        if self._quitting:
+            self._say_goodbye()
+
+    def typed(self, line: bytes) -> bool:
+        """
+        A line the user typed goes to the server as it is. Returns whether it
+        was taken: lines typed before the first connection wait for it, but
+        none is taken while reconnecting, nor after quitting.
+        """
+        if self._quitting:
+            return False
+        if self.server is None:
+            if self._was_online:
+                return False
+            self._early.append(line)
+            return True
+        if self.tracker.password_for is not None:
+            self._password = (self.tracker.password_for, line)
+            self.tracker.password_for = None
+        self._send(line)
+        return True
+
+    def server_line(self, line: bytes) -> None:
+        text = line.decode("utf-8", "replace")
+        before = (self.tracker.nickname, self.tracker.room)
+        self.tracker.read(text)
+        if self.display is not None:
+            self.display.server_line(line)
+        if self._relogging:
+            self._log_in_again(text)
+        if (self.tracker.nickname, self.tracker.room) != before:
+            self._state_changed()
+
+    def _log_in_again(self, text: str) -> None:
+        """
+        After a reconnection: give the password the user typed before, when
+        asked for it, and go back to the room the user was in.
+        """
+        asked = self.tracker.password_for
+        if asked is not None and self._password is not None and self._password[0] == asked:
+            self.tracker.password_for = None
+            self._send(self._password[1])
+        elif text.startswith("*** You are in "):
+            self._relogging = False
+            if self.backoff is not None:
+                self.backoff.reset()
+            if self._rejoin not in (None, LOBBY, self.tracker.room):
+                self._send(b"/join " + self._rejoin.encode("utf-8"))
+
+    def quit(self) -> None:
+        """
+        The user is leaving: say goodbye to the server and wait for its
+        answer (not for ever); while disconnected, just stop trying.
+        """
+        if self.finished.called or self._quitting:
+            return
+        self._quitting = True
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if self.server is not None:
+            self._say_goodbye()
+        elif self.state == OFFLINE:
+            self._finish(0)
+
+    def _say_goodbye(self) -> None:
+        self._send(b"/quit")
+        self._grace = self.clock.callLater(QUIT_GRACE_SECONDS, self._give_up_waiting)
+
+    def _give_up_waiting(self) -> None:
+        self._grace = None
+        if self.server is not None and self.server.transport is not None:
+            self.server.transport.loseConnection()
+
+    def server_gone(self, reason: Failure) -> None:
+        self.server = None
+        if self.tracker.room is not None:
+            self._rejoin = self.tracker.room
+        self.tracker.logged_out()
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if self.finished.called:
+            return
+        if self._quitting:
+            self._finish(0)
+            return
+        if reason.check(SSL.Error):
+            self._fail("the server's TLS certificate could not be verified; not connecting.")
+            return
+        how = "closed" if reason.check(ConnectionDone) else "lost"
+        if self.backoff is None:
+            self._fail(f"the connection to the server was {how}.")
+        else:
+            self._wait_and_retry(f"the connection to the server was {how}")
+
+    def _wait_and_retry(self, what: str) -> None:
+        assert self.backoff is not None
+        delay = self.backoff.next()
+        self._set_state(OFFLINE)
+        self._say(f"{what}; reconnecting in {delay:.1f} s (Ctrl-C to quit).")
+        self._retry = self.clock.callLater(delay, self._attempt)
+
+    def _send(self, line: bytes) -> None:
+        assert self.server is not None
+        self.server.sendLine(line)  # type: ignore[no-untyped-call]
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self._state_changed()
+
+    def _state_changed(self) -> None:
+        if self.display is not None:
+            self.display.state_changed()
+
+    def _say(self, sentence: str) -> None:
+        if self.display is not None:
+            self.display.note(sentence)
+
+    def _fail(self, sentence: str) -> None:
+        if self.display is not None:
+            self.display.failed(sentence)
+        self._finish(1)
+
+    def _finish(self, status: int) -> None:
+        if not self.finished.called:
+            self.finished.callback(status)
+
+
+class ServerConnection(LineReceiver):
+    """
+    The connection to the chat server: whole lines to the session, and a
+    mistake of ours in handling one is logged, not a lost connection.
+    """
+
+    delimiter = b"\r\n"
+    MAX_LENGTH = 1 << 20
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._lines = LineBuffer(self.MAX_LENGTH)
+
+    def connectionMade(self) -> None:
+        self.session.connected(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        for line in self._lines.feed(data):
+            if isinstance(line, bytes):
+                try:
+                    self.session.server_line(line)
+                except Exception:
+                    self.session.log.failure("Could not show a line from the server")
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.session.server_gone(reason)

@@ -1,0 +1,446 @@
+"""
+Unit tests for the terminal client: reading the server's lines, the line
+editor, and the screen as a terminal emulator (pyte) would show it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyte
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from chat import wire
+from chat.client.app import colours_wanted
+from chat.client.editor import LineEditor, width
+from chat.client.options import parse_arguments
+from chat.client.reading import COMMANDS, Kind, Tracker, classify
+from chat.client.screen import ChatScreen, Keyboard, printable
+from chat.client.session import Backoff, ServerConnection, Session
+from chat.events import (
+    Action,
+    Entered,
+    Joined,
+    Left,
+    Message,
+    PrivateMessage,
+    PrivateMessageSent,
+    Renamed,
+    Welcome,
+)
+from chat.protocol import _COMMAND_LIST
+
+UP, DOWN, LEFT, HOME, END = b"\x1b[A", b"\x1b[B", b"\x1b[D", b"\x1b[H", b"\x1b[F"
+
+
+def line(event: Any) -> str:
+    """
+    What the server sends for C{event}: the client is tested against the server's own wording.
+    """
+    return wire.format_event(event)
+
+
+class ReadingTests(SynchronousTestCase):
+    def test_kinds(self) -> None:
+        """
+        Each kind of server line is told apart, own lines by the nickname.
+        """
+        cases = [
+            (line(Message("lobby", "alice", "hi")), Kind.OWN),
+            (line(Action("lobby", "alice", "waves")), Kind.OWN),
+            (line(Message("lobby", "bob", "hi alice")), Kind.PUBLIC),
+            (line(Action("lobby", "bob", "waves")), Kind.ACTION),
+            (line(PrivateMessage("bob", "alice", "psst")), Kind.PRIVATE),
+            (line(PrivateMessageSent("alice", "bob", "psst")), Kind.PRIVATE),
+            (line(Joined("lobby", "bob")), Kind.NOTICE),
+            (wire.error("Unknown command /x").decode().rstrip(), Kind.ERROR),
+            ("[2026-11-21 10:00] <bob> old", Kind.HISTORY),
+            ("something else", Kind.PUBLIC),
+        ]
+        for text, kind in cases:
+            self.assertEqual(classify(text, "alice"), kind, text)
+
+    def test_tracker_follows_the_session(self) -> None:
+        """
+        Nickname, room and the names online follow the server's lines.
+        """
+        tracker = Tracker()
+        tracker.read(line(Welcome("alice", ("alice", "bob"))))
+        tracker.read(line(Entered("lobby", None, ("alice", "bob"))))
+        self.assertEqual((tracker.nickname, tracker.room), ("alice", "lobby"))
+        tracker.read(line(Joined("lobby", "carol")))
+        tracker.read(line(Message("lobby", "dave", "hello")))
+        tracker.read("*** 2 users in den: erin, frank")
+        tracker.read(line(Left("lobby", "bob", "bye")))
+        tracker.read(line(Renamed("carol", "caroline")))
+        self.assertEqual(tracker.names, {"alice", "caroline", "dave", "erin", "frank"})
+        tracker.read(line(Renamed("alice", "alicia")))
+        self.assertEqual(tracker.nickname, "alicia")
+        self.assertIsNone(tracker.password_for)
+        tracker.read("*** alicia is registered. Send its password (or /login PASSWORD):")
+        self.assertEqual(tracker.password_for, "alicia")
+        tracker.logged_out()
+        self.assertEqual((tracker.names, tracker.password_for), (set(), None))
+
+    def test_commands_match_the_server(self) -> None:
+        """
+        Completion offers exactly the server's commands.
+        """
+        server = sorted(f"/{name}" for command in _COMMAND_LIST for name in command.names)
+        self.assertEqual(sorted(COMMANDS), server)
+
+    def test_completions(self) -> None:
+        tracker = Tracker()
+        tracker.names = {"alice", "Alan", "bob"}
+        self.assertEqual(tracker.completions("al", first=True), ["Alan", "alice"])
+        self.assertEqual(tracker.completions("/jo", first=True), ["/join"])
+        self.assertEqual(tracker.completions("/jo", first=False), [])
+
+
+class EditorTests(SynchronousTestCase):
+    def test_editing(self) -> None:
+        """
+        Insertion at the cursor, movement, deletion and the kill commands.
+        """
+        editor = LineEditor()
+        editor.insert("hello world")
+        editor.home()
+        editor.insert(">")
+        editor.end()
+        editor.left()
+        editor.backspace()
+        editor.right()
+        editor.delete()  # at the end: nothing
+        self.assertEqual((editor.text, editor.cursor), (">hello word", 11))
+        editor.kill_word()
+        self.assertEqual(editor.text, ">hello ")
+        editor.insert("there  ")
+        editor.kill_word()
+        self.assertEqual(editor.text, ">hello ")
+        editor.left()
+        editor.left()
+        editor.kill_to_end()
+        self.assertEqual(editor.text, ">hell")
+        editor.left()
+        editor.kill_to_start()
+        self.assertEqual((editor.text, editor.cursor), ("l", 0))
+
+    def test_history(self) -> None:
+        """
+        Up and down walk the submitted lines; the line being typed comes back
+        after the last; passwords and repeats are not remembered.
+        """
+        editor = LineEditor(history_size=3)
+        for typed in ["one", "two", "two", "three", "four"]:
+            editor.insert(typed)
+            editor.submit()
+        editor.insert("secret")
+        self.assertEqual(editor.submit(remember=False), "secret")
+        editor.insert("draft")
+        seen = []
+        for _ in range(4):
+            editor.up()
+            seen.append(editor.text)
+        self.assertEqual(seen, ["four", "three", "two", "two"])
+        editor.down()
+        editor.down()
+        self.assertEqual(editor.text, "four")
+        editor.down()
+        self.assertEqual(editor.text, "draft")
+        editor.down()
+        self.assertEqual(editor.text, "draft")
+
+    def test_complete(self) -> None:
+        """
+        One candidate replaces the word (a nickname at the start gets ": ");
+        several extend it to what they share.
+        """
+        names = ["alice", "alicia", "bob"]
+
+        def candidates(word: str, first: bool) -> list[str]:
+            return [name for name in names if name.startswith(word)]
+
+        editor = LineEditor()
+        editor.insert("b")
+        self.assertEqual(editor.complete(candidates), ["bob"])
+        self.assertEqual(editor.text, "bob: ")
+        editor.insert("hi a")
+        self.assertEqual(editor.complete(candidates), ["alice", "alicia"])
+        self.assertEqual(editor.text, "bob: hi alic")
+        editor.complete(candidates)
+        self.assertEqual(editor.text, "bob: hi alic")
+        editor.insert("e")
+        editor.complete(candidates)
+        self.assertEqual(editor.text, "bob: hi alice ")
+        editor.insert("z")
+        self.assertEqual(editor.complete(candidates), [])
+
+    def test_wide_characters(self) -> None:
+        """
+        The view is measured in columns: CJK and emoji take two each.
+        """
+        self.assertEqual(width("a世🎉"), 5)
+        editor = LineEditor()
+        editor.insert("ab世界🎉cd")
+        self.assertEqual(editor.view(40), ("ab世界🎉cd", 10))
+        editor.left()
+        editor.left()
+        self.assertEqual(editor.view(40)[1], 8)
+        # Narrow: scrolled so that the cursor shows, never splitting a character.
+        shown, column = editor.view(5)
+        self.assertEqual((shown, column), ("界🎉c", 4))
+
+    def test_long_line_scrolls(self) -> None:
+        editor = LineEditor()
+        editor.insert("x" * 30)
+        shown, column = editor.view(10)
+        self.assertEqual((len(shown), column), (9, 9))
+        editor.home()
+        self.assertEqual(editor.view(10), ("x" * 10, 0))
+
+
+class ScreenHarness:
+    """
+    A session and its screen over in-memory transports; what the terminal
+    shows is parsed by pyte, as a real terminal would draw it.
+    """
+
+    def __init__(self, colours: bool = True, debug: bool = False, columns: int = 60) -> None:
+        self.clock = Clock()
+        self.servers: list[StringTransport] = []
+        self.protocols: list[ServerConnection] = []
+        self.session = Session(self.clock, self._connect, "alice", Backoff(1.0, 8.0))
+        self.screen = ChatScreen(self.session, colours=colours, debug=debug)
+        self.keyboard = Keyboard(self.screen)
+        self.terminal = StringTransport()
+        self.keyboard.makeConnection(self.terminal)
+        self.screen.terminalSize(columns, 10)
+        self.emulator = pyte.Screen(columns, 10)
+        self.stream = pyte.ByteStream(self.emulator)
+        self.session.start()
+
+    def _connect(self, protocol: ServerConnection) -> Deferred[object]:
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        self.servers.append(transport)
+        self.protocols.append(protocol)
+        return succeed(protocol)
+
+    def say(self, *lines: str) -> None:
+        self.protocols[-1].dataReceived(b"".join(x.encode() + b"\r\n" for x in lines))
+
+    def log_in(self) -> None:
+        self.say(
+            line(Welcome("alice", ("alice", "bob"))), line(Entered("lobby", None, ("alice", "bob")))
+        )
+
+    def type(self, data: bytes) -> None:
+        self.keyboard.dataReceived(data)
+
+    def shown(self) -> list[str]:
+        self.stream.feed(self.terminal.value())
+        self.terminal.clear()
+        return [row.rstrip() for row in self.emulator.display if row.strip()]
+
+    def cursor(self) -> tuple[int, int]:
+        self.shown()
+        return self.emulator.cursor.x, self.emulator.cursor.y
+
+    def sent(self) -> bytes:
+        sent: bytes = self.servers[-1].value()
+        return sent
+
+
+class ScreenTests(SynchronousTestCase):
+    def test_incoming_line_keeps_half_typed_line(self) -> None:
+        """
+        A message arriving while a line is half-typed appears above it; the
+        input line, its text and its cursor are drawn again below.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        h.type("hello wor世".encode())
+        h.type(LEFT)
+        h.say(line(Message("lobby", "bob", "ping")))
+        rows = h.shown()
+        self.assertEqual(rows[-2:], ["<bob> ping", "[alice@lobby] hello wor世"])
+        x, y = h.cursor()
+        self.assertEqual((x, y), (len("[alice@lobby] hello wor"), len(rows) - 1))
+        h.type(b"ld\r")
+        self.assertEqual(h.sent(), "alice\r\nhello world世\r\n".encode())
+        self.assertEqual(h.shown()[-2:], ["<alice> hello world世", "[alice@lobby]"])
+
+    def test_keys(self) -> None:
+        """
+        Home, End, history, Ctrl-U, Ctrl-W, Ctrl-A, Ctrl-E and Delete edit the line.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        h.type(b"first\r")
+        h.type(b"one two")
+        h.type(b"\x17")  # Ctrl-W
+        h.type(HOME + b"<" + END + b">")
+        self.assertEqual(h.screen.editor.text, "<one >")
+        h.type(b"\x01\x1b[3~\x05!")  # Ctrl-A, Delete, Ctrl-E
+        self.assertEqual(h.screen.editor.text, "one >!")
+        h.type(UP)
+        self.assertEqual(h.screen.editor.text, "first")
+        h.type(DOWN + b"\x15")
+        self.assertEqual(h.screen.editor.text, "")
+        h.type(b"x\x1b\x7f")  # Alt-Backspace
+        self.assertEqual(h.screen.editor.text, "")
+
+    def test_tab_completes(self) -> None:
+        """
+        Tab completes a nickname from the server's lists, or a command; several
+        candidates are listed.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        h.say(line(Joined("lobby", "bella")))
+        h.type(b"b\t")
+        self.assertEqual(h.shown()[-2:], ["bella  bob", "[alice@lobby] b"])
+        h.type(b"o\t")
+        self.assertEqual(h.screen.editor.text, "bob: ")
+        h.type(b"\x15/top\t")
+        self.assertEqual(h.screen.editor.text, "/topic ")
+
+    def test_password_is_masked(self) -> None:
+        """
+        Answering the server's password question shows stars, and the
+        password stays out of the history and the view.
+        """
+        h = ScreenHarness()
+        h.say("*** alice is registered. Send its password (or /login PASSWORD):")
+        h.type(b"hunter2")
+        self.assertEqual(h.shown()[-1], "[password for alice] *******")
+        h.type(b"\r")
+        self.assertEqual(h.sent(), b"alice\r\nhunter2\r\n")
+        h.log_in()
+        h.type(UP)
+        self.assertEqual(h.screen.editor.text, "")
+        self.assertNotIn("hunter2", "\n".join(h.shown()))
+
+    def test_offline_keeps_the_line(self) -> None:
+        """
+        While reconnecting, the prompt says so and Enter keeps the typed line.
+        """
+        h = ScreenHarness(columns=100)
+        h.log_in()
+        h.protocols[-1].connectionLost(Failure(ConnectionError()))
+        h.type(b"still here\r")
+        rows = h.shown()
+        self.assertEqual(rows[-1], "[offline] still here")
+        self.assertIn("reconnecting in", rows[-3])
+        self.assertIn("not connected", rows[-2])
+        h.clock.advance(8.0)
+        self.assertEqual(h.sent(), b"alice\r\n")
+        h.log_in()
+        h.type(b"\r")
+        self.assertEqual(h.sent(), b"alice\r\nstill here\r\n")
+        self.assertEqual(h.shown()[-2:], ["<alice> still here", "[alice@lobby]"])
+
+    def test_echo(self) -> None:
+        """
+        Own public lines and actions are shown as sent; commands are not.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        for typed in (b"/me waves\r", b"//slash\r", b"/who\r", b"   \r"):
+            h.type(typed)
+        self.assertEqual(h.shown()[-3:], ["* alice waves", "<alice> /slash", "[alice@lobby]"])
+
+    def test_colours(self) -> None:
+        """
+        Each kind of line has its colour; --no-color (or NO_COLOR) gives none at all.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        h.say("!!! nope", line(PrivateMessage("bob", "alice", "psst")))
+        row = h.shown().index("!!! nope")
+        self.assertEqual(h.emulator.buffer[row][0].fg, "red")
+        self.assertTrue(h.emulator.buffer[row][0].bold)
+        self.assertEqual(h.emulator.buffer[row + 1][0].fg, "brown")  # pyte's name for yellow
+        plain = ScreenHarness(colours=False)
+        plain.log_in()
+        plain.say("!!! nope")
+        self.assertIn(b"!!! nope", plain.terminal.value())
+        self.assertIsNone(re.search(rb"\x1b\[[0-9;]*m", plain.terminal.value()))
+        for argv, environ, expected in [
+            ([], {}, True),
+            (["--no-color"], {}, False),
+            ([], {"NO_COLOR": "1"}, False),
+            ([], {"NO_COLOR": ""}, True),
+        ]:
+            self.assertEqual(colours_wanted(parse_arguments(argv), environ), expected)
+
+    def test_hostile_server_cannot_drive_the_terminal(self) -> None:
+        """
+        Escape sequences and other controls from the server are not passed to the terminal.
+        """
+        self.assertEqual(printable("a\x1b]0;title\x07b\x9bc\td"), "a]0;titlebcd")
+        h = ScreenHarness(colours=False)
+        h.say("evil\x1b[2J\x1b[H line")
+        self.assertNotIn(b"\x1b[2J", h.terminal.value())
+
+    def test_quit_keys(self) -> None:
+        """
+        Ctrl-D deletes while there is text and quits on an empty line; Ctrl-C quits.
+        """
+        for keys in (b"ab\x01\x04\x05\x04\x7f\x04", b"typed\x03"):
+            h = ScreenHarness()
+            h.log_in()
+            h.type(keys)
+            self.assertTrue(h.sent().endswith(b"/quit\r\n"), keys)
+        h = ScreenHarness()
+        h.type(b"ab\x01\x04")
+        self.assertEqual(h.screen.editor.text, "b")
+
+    def test_client_mistake(self) -> None:
+        """
+        A bug of the client's shows as one line (with the traceback under
+        --debug), never kills the session.
+        """
+        for debug in (False, True):
+            h = ScreenHarness(debug=debug, columns=200)
+            h.log_in()
+
+            def broken() -> None:
+                raise RuntimeError("oops")
+
+            self.patch(h.screen, "_complete", broken)
+            try:
+                h.type(b"\t")
+            finally:
+                errors = self.flushLoggedErrors(RuntimeError)
+            self.assertEqual(len(errors), 1)
+            h.screen.problem("handling a key: oops", errors[0].getTraceback())
+            rows = h.shown()
+            self.assertIn("-- client error: handling a key: oops", rows)
+            self.assertEqual(any("Traceback" in row for row in rows), debug)
+            h.type(b"still works\r")
+            self.assertTrue(h.sent().endswith(b"still works\r\n"))
+
+    def test_resize_and_application_keys(self) -> None:
+        """
+        The input line follows the terminal's width; Home/End in application mode work.
+        """
+        h = ScreenHarness(columns=30)
+        h.log_in()
+        h.type(b"y" * 40)
+        # 14 columns of prompt, 14 of text, the cursor's, and the last left free.
+        self.assertEqual(len(h.shown()[-1]), 28)
+        h.type(b"\x1bOH")
+        self.assertEqual(h.screen.editor.cursor, 0)
+        h.type(b"\x1bOF")
+        self.assertEqual(h.screen.editor.cursor, 40)
+        h.screen.terminalSize(60, 10)
+        h.emulator.resize(10, 60)
+        self.assertEqual(h.screen.columns, 60)
+        h.type(b"\x0c")  # Ctrl-L clears the screen
+        self.assertEqual(h.shown(), ["[alice@lobby] " + "y" * 40])
