@@ -122,16 +122,27 @@ class Chat:
     it is in. Text is cleaned of control characters here, in the one place every
     front-end goes through.
 
+    Crowds are kept cheap: with N users in one room, announcing every join
+    and leave to everyone, and listing everyone to each newcomer, would cost
+    N * N. So only rooms of fewer than C{crowd} users hear of each arrival
+    and departure, and only while fewer than C{crowd} are there (or online)
+    is a newcomer given their names rather than their number.
+
     @param permanent_rooms: rooms that exist even while empty (and keep their topic).
     @param archive: receives every message that is worth keeping.
+    @param crowd: the size from which a room is a crowd; 0 for never.
     """
 
     def __init__(
-        self, permanent_rooms: tuple[str, ...] = (), archive: Archive | None = None
+        self,
+        permanent_rooms: tuple[str, ...] = (),
+        archive: Archive | None = None,
+        crowd: int = 0,
     ) -> None:
         self._users: dict[str, User] = {}
         self._rooms: dict[str, Room] = {}
         self._archive = archive
+        self.crowd = crowd
         for name in permanent_rooms:
             self._check_room_name(name)
             self._rooms[_key(name)] = Room(name, permanent=True)
@@ -170,8 +181,14 @@ class Chat:
         self._check_available(nickname)
         user = User(nickname, participant)
         self._users[_key(nickname)] = user
-        participant.receive(Welcome(nickname, tuple(self.online())))
+        if self._crowded(len(self._users)):
+            participant.receive(Welcome(nickname, (), total=len(self._users)))
+        else:
+            participant.receive(Welcome(nickname, tuple(self.online())))
         return user
+
+    def _crowded(self, count: int) -> bool:
+        return 0 < self.crowd <= count
 
     def logout(self, user: User, reason: str | None = None) -> None:
         """
@@ -186,7 +203,8 @@ class Chat:
             reason = clean(reason) or None
         for room in list(user.rooms):
             self._remove(user, room)
-            self._broadcast(room, Left(room.name, user.nickname, reason), exclude=None)
+            if not self._crowded(len(room.members)):
+                self._broadcast(room, Left(room.name, user.nickname, reason), exclude=None)
 
     def close(self) -> None:
         """
@@ -266,11 +284,15 @@ class Chat:
         room = self._joinable(user, name)
         if room is None:
             room = self._rooms[_key(name)] = Room(name)
-        self._broadcast(room, Joined(room.name, user.nickname), exclude=None)
+        if not self._crowded(len(room.members)):
+            self._broadcast(room, Joined(room.name, user.nickname), exclude=None)
         room.members += (user,)
         user.rooms.append(room)
-        members = sorted((member.nickname for member in room.members), key=_key)
-        user.participant.receive(Entered(room.name, room.topic, tuple(members)))
+        if self._crowded(len(room.members)):
+            user.participant.receive(Entered(room.name, room.topic, (), len(room.members)))
+        else:
+            members = sorted((member.nickname for member in room.members), key=_key)
+            user.participant.receive(Entered(room.name, room.topic, tuple(members)))
         return room
 
     def part(self, user: User, name: str, destination: str | None = None) -> None:
@@ -281,7 +303,8 @@ class Chat:
         self._check_online(user)
         room = self._member_room(user, name)
         self._remove(user, room)
-        self._broadcast(room, Parted(room.name, user.nickname, destination), exclude=None)
+        if not self._crowded(len(room.members)):
+            self._broadcast(room, Parted(room.name, user.nickname, destination), exclude=None)
 
     def move(self, user: User, source: str, destination: str) -> Room:
         """

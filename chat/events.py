@@ -14,22 +14,28 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Welcome:
     """
-    Sent to a user who has just logged in, with everyone online (themselves included).
+    Sent to a user who has just logged in, with everyone online (themselves
+    included); when there are too many to list, C{online} is empty and
+    C{total} says how many.
     """
 
     nickname: str
     online: tuple[str, ...]
+    total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Entered:
     """
-    Sent to a user who has just joined C{room}: its topic and who is there (themselves included).
+    Sent to a user who has just joined C{room}: its topic and who is there
+    (themselves included); in a crowded room, C{members} is empty and
+    C{total} says how many.
     """
 
     room: str
     topic: str | None
     members: tuple[str, ...]
+    total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,7 @@ class ChatService(Service):
         motd: Sequence[str] = (),
         log_messages: bool = False,
         shutdown_timeout: float = 10.0,
+        crowd: int = 0,
     ) -> None:
         """
         @param history: where messages are kept and read back; without it,
@@ -80,6 +81,8 @@ class ChatService(Service):
         @param limits: rate limits; by default none (C{twistd chat} sets L{HUMAN}).
         @param admins: registered nicknames whose owners, once logged in with
             their password, are operators.
+        @param crowd: the room size from which joins and leaves are not
+            announced (see L{chat.domain.Chat}); 0 for never.
         """
         self.clock = clock
         self.history = history
@@ -95,7 +98,7 @@ class ChatService(Service):
         self.admins = frozenset(name.lower() for name in admins)
         self.bans = bans
         self._wrong_passwords: dict[str, TokenBucket] = {}
-        self.chat = Chat(permanent_rooms=(LOBBY,), archive=history)
+        self.chat = Chat(permanent_rooms=(LOBBY,), archive=history, crowd=crowd)
         self.server_name = server_name
         self.motd = tuple(motd)
         self.log_messages = log_messages

@@ -71,6 +71,14 @@ class Options(usage.Options):
             int,
         ],
         ["max-per-ip", None, 100, "Connections at once from one address; 0 for no limit.", int],
+        [
+            "crowd",
+            None,
+            100,
+            "Rooms of this many users or more announce no joins and leaves, and newcomers get "
+            "a count rather than a list of names; 0 for never.",
+            int,
+        ],
         ["login-timeout", None, 60.0, "Seconds to choose a nickname; 0 for no limit.", float],
         ["idle-timeout", None, 0.0, "Seconds a user may stay silent; 0 for no limit.", float],
         [
@@ -123,7 +131,7 @@ class Options(usage.Options):
         self["limits"] = NONE if lines is None else replace(HUMAN, lines=lines)
         if self["max-clients"] is None:
             self["max-clients"] = default_max_clients()
-        for name in ("max-clients", "max-per-ip", "login-timeout", "idle-timeout"):
+        for name in ("max-clients", "max-per-ip", "crowd", "login-timeout", "idle-timeout"):
             if self[name] < 0:
                 raise usage.UsageError(f"--{name} must not be negative")
         if self["sendq"] < 1024:
@@ -210,6 +218,7 @@ def makeService(options: dict[str, Any]) -> IService:
         sendq=options["sendq"],
         max_clients=options["max-clients"],
         max_per_host=options["max-per-ip"],
+        crowd=options["crowd"],
         login_timeout=options["login-timeout"],
         idle_timeout=options["idle-timeout"],
         limits=options["limits"],

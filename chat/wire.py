@@ -111,20 +111,24 @@ def format_event(event: Event) -> str:
             return f"{NOTICE}{nickname} cleared the topic"
         case TopicChanged(_, nickname, topic):
             return f"{NOTICE}{nickname} set the topic: {topic}"
-        case Welcome(nickname, online):
-            return f"{NOTICE}You are {nickname}. {who(online)}"
-        case Entered(room, None, members):
-            return f"{NOTICE}You are in {room}. {who(members, 'here')}"
-        case Entered(room, topic, members):
-            return f"{NOTICE}You are in {room}. {who(members, 'here')}\r\n{NOTICE}Topic: {topic}"
+        case Welcome(nickname, online, total):
+            return f"{NOTICE}You are {nickname}. {who(online, total=total, command='/who *')}"
+        case Entered(room, topic, members, total):
+            line = f"{NOTICE}You are in {room}. {who(members, 'here', total, '/who')}"
+            return line if topic is None else f"{line}\r\n{NOTICE}Topic: {topic}"
     raise TypeError(f"not an event: {event!r}")
 
 
-def who(names: Iterable[str], where: str = "online") -> str:
+def who(
+    names: Iterable[str], where: str = "online", total: int | None = None, command: str = ""
+) -> str:
     """
     A list of users: C{where} is "online" (at login and for C{/who *}),
-    "here" (on entering a room) or "in ROOM" (for C{/who}).
+    "here" (on entering a room) or "in ROOM" (for C{/who}). With a C{total},
+    there were too many to list: the count, and the C{command} that lists them.
     """
+    if total is not None:
+        return f"{total} users {where} ({command} lists them)."
     names = list(names)
     people = "user" if len(names) == 1 else "users"
     return f"{len(names)} {people} {where}: {', '.join(names)}"

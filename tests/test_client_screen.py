@@ -87,6 +87,15 @@ class ReadingTests(SynchronousTestCase):
         tracker.logged_out()
         self.assertEqual((tracker.names, tracker.password_for), (set(), None))
 
+    def test_crowded_lines(self) -> None:
+        """
+        In a crowd the server gives counts, not names: nickname and room are still read.
+        """
+        tracker = Tracker()
+        tracker.read(line(Welcome("alice", (), total=500)))
+        tracker.read(line(Entered("lobby", None, (), total=500)))
+        self.assertEqual((tracker.nickname, tracker.room, tracker.names), ("alice", "lobby", set()))
+
     def test_commands_match_the_server(self) -> None:
         """
         Completion offers exactly the server's commands.

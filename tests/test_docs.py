@@ -100,11 +100,18 @@ class ProtocolDocumentTests(SynchronousTestCase):
         kicked.hang_up()
         bystander.send("/kick NICK", "/wall TEXT")
         lines += operator.lines() + kicked.lines() + bystander.lines()
+        # A crowd: rooms of 2 or more.
+        crowded = make_service(crowd=2)
+        first = Client(crowded, "NICK")
+        second = Client(crowded, "you")
+        second.send("/join ROOM", "/join lobby", "/quit")
+        lines += first.lines() + second.lines()
         self.assertGreater(len(lines), 50)
         for line in lines:
             # Counts, lists and the lobby's name stand in the document as placeholders.
             for pattern, placeholder in [
                 (r"\d+ users? (online|here|in \w+): .*", r"N users \1: A, B, C"),
+                (r"\d+ users (online|here) \(", r"N users \1 ("),
                 (r"You are you\.", "You are NICK."),
                 (r"\blobby\b", "ROOM"),
                 (r"^\*\*\* \d+ rooms?:$", "*** N rooms:"),

@@ -457,3 +457,62 @@ class MessageTests(DomainTestCase):
             bob_events.take(),
             [Message("lobby", "alice", "hi"), PrivateMessage("alice", "bob", "psst")],
         )
+
+
+class CrowdTests(SynchronousTestCase):
+    """
+    Rooms of C{crowd} users or more are kept cheap: no join and leave notices,
+    counts instead of lists of names.
+    """
+
+    def test_notices_stop_at_the_crowd_size(self) -> None:
+        """
+        Arrivals and departures are announced while fewer than C{crowd} would
+        hear them; a newcomer gets names below it and a count from it on.
+        """
+        chat = Chat(permanent_rooms=("lobby",), crowd=3)
+        users = []
+        recorders = []
+        for name in ("a", "b", "c", "d"):
+            recorder = Recorder()
+            user = chat.login(name, recorder)
+            chat.join(user, "lobby")
+            users.append(user)
+            recorders.append(recorder)
+        a, b, c, d = recorders
+        self.assertEqual(a.take()[2:], [Joined("lobby", "b"), Joined("lobby", "c")])
+        self.assertEqual(
+            b.take()[:2], [Welcome("b", ("a", "b")), Entered("lobby", None, ("a", "b"))]
+        )
+        self.assertEqual(c.take(), [Welcome("c", (), total=3), Entered("lobby", None, (), total=3)])
+        self.assertEqual(d.take(), [Welcome("d", (), total=4), Entered("lobby", None, (), 4)])
+        # Leaving: 3 would hear it, then 2.
+        chat.logout(users[3])
+        chat.part(users[2], "lobby", "den")
+        self.assertEqual(b.take(), [Parted("lobby", "c", "den")])
+        chat.logout(users[1], "bye")
+        self.assertEqual(a.take(), [Parted("lobby", "c", "den"), Left("lobby", "b", "bye")])
+        self.assertEqual(chat.members("lobby"), ["a"])
+
+    def test_everything_else_still_delivered(self) -> None:
+        """
+        In a crowd, messages, renames and topics still reach everyone.
+        """
+        chat = Chat(permanent_rooms=("lobby",), crowd=2)
+        recorders = [Recorder() for _ in range(3)]
+        users = [chat.login(f"u{i}", recorder) for i, recorder in enumerate(recorders)]
+        for user in users:
+            chat.join(user, "lobby")
+        for recorder in recorders:
+            recorder.take()
+        chat.say(users[0], "lobby", "hello")
+        chat.rename(users[0], "zed")
+        chat.set_topic(users[1], "lobby", "crowded")
+        self.assertEqual(
+            recorders[2].take(),
+            [
+                Message("lobby", "u0", "hello"),
+                Renamed("u0", "zed"),
+                TopicChanged("lobby", "u1", "crowded"),
+            ],
+        )

@@ -47,6 +47,7 @@ class OptionsTests(SynchronousTestCase):
                 "sendq": 1048576,
                 "max-clients": default_max_clients(),
                 "max-per-ip": 100,
+                "crowd": 100,
                 "login-timeout": 60.0,
                 "idle-timeout": 0.0,
                 "flood": "5/20",
@@ -76,7 +77,7 @@ class OptionsTests(SynchronousTestCase):
             "--db", ":memory:", "--history", "0", "--sendq", "4096",
             "--max-clients", "50", "--max-per-ip", "0", "--login-timeout", "5",
             "--idle-timeout", "600", "--flood", "off", "--admins", "alice, Bob",
-            "--admins-file", admins,
+            "--admins-file", admins, "--crowd", "7",
         )  # fmt: skip
         self.assertEqual(
             dict(options),
@@ -88,6 +89,7 @@ class OptionsTests(SynchronousTestCase):
                 "sendq": 4096,
                 "max-clients": 50,
                 "max-per-ip": 0,
+                "crowd": 7,
                 "login-timeout": 5.0,
                 "idle-timeout": 600.0,
                 "flood": "off",
@@ -145,7 +147,7 @@ class OptionsTests(SynchronousTestCase):
         """
         Negative limits and timeouts are refused, each by name.
         """
-        for name in ("max-clients", "max-per-ip", "login-timeout", "idle-timeout"):
+        for name in ("max-clients", "max-per-ip", "crowd", "login-timeout", "idle-timeout"):
             with self.assertRaises(UsageError) as caught:
                 self.parse(f"--{name}", "-1")
             self.assertIn(name, str(caught.exception))

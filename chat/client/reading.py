@@ -59,8 +59,9 @@ class Kind(enum.Enum):
 
 
 _NAME = r"[A-Za-z][A-Za-z0-9_-]*"
-_WELCOME = re.compile(rf"\*\*\* You are ({_NAME})\. \d+ users? online: (.*)$")
-_ENTERED = re.compile(rf"\*\*\* You are in ({_NAME})\. \d+ users? here: (.*)$")
+# In a crowd, a count in place of the names: "N users here (/who lists them)."
+_WELCOME = re.compile(rf"\*\*\* You are ({_NAME})\. \d+ users? online(?:: (.*)| \(.*)$")
+_ENTERED = re.compile(rf"\*\*\* You are in ({_NAME})\. \d+ users? here(?:: (.*)| \(.*)$")
 _WHO = re.compile(rf"\*\*\* \d+ users? (?:online|in {_NAME}): (.*)$")
 _JOINED = re.compile(rf"\*\*\* ({_NAME}) has joined$")
 _LEFT = re.compile(rf"\*\*\* ({_NAME}) has left(?: \(.*\))?$")
@@ -152,5 +153,5 @@ class Tracker:
         )
 
 
-def _split(names: str) -> list[str]:
-    return [name for name in names.split(", ") if name]
+def _split(names: str | None) -> list[str]:
+    return [name for name in (names or "").split(", ") if name]
