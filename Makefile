@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check lint typecheck clean soak bench-smoke
+.PHONY: run test check lint typecheck clean soak bench bench-smoke
 
 run: $(STAMP)
 	$(BIN)/twistd -n chat
@@ -22,9 +22,20 @@ test: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py --clients 1000 --seconds 60
 
+# The benchmark suite (bench/run.py): chat, `floor` and `threaded` side by side, under 10 minutes.
+# Results go to bench/results/; plots need matplotlib, from the `bench` extra installed here.
+BENCH_STAMP := $(VENV)/.bench-stamp
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+$(BENCH_STAMP): pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]' --config-settings editable_mode=strict
+	touch $@
+
 # What CI runs of the benchmarks: small and short; it fails on any error or loss, never on a time.
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/soak.py --clients 50 --seconds 5
+	$(BIN)/python bench/run.py --smoke --out "$$(mktemp -d)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -99,6 +99,12 @@ class Options(usage.Options):
     ]
     optFlags: ClassVar[list[list[Any]]] = [
         ["log-messages", None, "Log the text of messages too (by default only who did what)."],
+        [
+            "no-history",
+            None,
+            "Keep no messages at all (/history and /search say so); accounts and bans still "
+            "use --db.",
+        ],
     ]
 
     def __init__(self, reactor: Any = None) -> None:
@@ -212,7 +218,7 @@ def makeService(options: dict[str, Any]) -> IService:
     accounts = Accounts(pool, reactor, hash_in_thread)
     chat = ChatService(
         reactor,
-        history=history,
+        history=None if options["no-history"] else history,
         history_lines=options["history"],
         accounts=accounts,
         sendq=options["sendq"],

@@ -58,6 +58,7 @@ class OptionsTests(SynchronousTestCase):
                 "motd": None,
                 "motd-lines": (),
                 "log-messages": 0,
+                "no-history": 0,
                 "shutdown-timeout": 10.0,
                 "reactor": self.reactor,
             },
@@ -100,6 +101,7 @@ class OptionsTests(SynchronousTestCase):
                 "motd": motd,
                 "motd-lines": ("Hello!", "Be kind."),
                 "log-messages": 1,
+                "no-history": 0,
                 "shutdown-timeout": 2.5,
                 "reactor": self.reactor,
             },
@@ -220,6 +222,17 @@ class MakeServiceTests(SynchronousTestCase):
         for listener in listeners:
             self.assertIsInstance(listener, StreamServerEndpointService)
             self.assertIs(listener.factory.service, chat)
+
+    def test_no_history(self) -> None:
+        """
+        With --no-history the chat service keeps no messages (accounts and bans still work).
+        """
+        options = Options(MemoryReactorClock())
+        options.parseOptions(["--db", ":memory:", "--no-history"])
+        _, bans, chat, _ = list(makeService(options))  # type: ignore[call-overload]
+        self.assertIsNone(chat.history)
+        self.assertIs(chat.bans, bans)
+        self.assertIsNotNone(chat.accounts)
 
 
 class PluginTests(SynchronousTestCase):

@@ -1,0 +1,187 @@
+"""
+The load generator's workers: asyncio processes, each holding a share of the
+clients, driven by the coordinator in ``bench/run.py`` over a pipe.
+
+Every client logs in with its first line and then only reads. What it reads
+is counted (``<...>`` lines: messages), and in the latency scenario each
+message's send time (``time.monotonic_ns()``, the same clock in every process
+on the machine) is subtracted from its arrival time; sequence numbers per
+sender find losses, duplicates and reordering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from array import array
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
+from typing import Any
+
+LOGIN_TIMEOUT = 120.0
+
+
+class Receiver(asyncio.Protocol):
+    __slots__ = ("buffer", "logged_in", "next_seq", "transport", "worker")
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.buffer = b""
+        # The next sequence number expected from each sender (latency runs).
+        self.next_seq: dict[bytes, int] = {}
+        self.logged_in: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        lines = (self.buffer + data).split(b"\n")
+        self.buffer = lines.pop()
+        if not self.logged_in.done():
+            for line in lines:
+                if line.startswith(b"*** You are in "):
+                    self.logged_in.set_result(None)
+            return
+        self.worker.lines(lines, self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.worker.lost += 1
+        if not self.logged_in.done():
+            self.logged_in.set_exception(ConnectionError("closed before login"))
+
+
+class Worker:
+    """
+    One process's clients, and what they have received.
+    """
+
+    def __init__(self, port: int, progress: Synchronized[int]) -> None:
+        self.port = port
+        self.progress = progress
+        self.clients: list[Receiver] = []
+        self.latency = False
+        self.count = 0
+        self.lost = 0
+        self.last = 0.0
+        self.latencies = array("q")
+        self.late = 0
+        self.gaps = 0
+        self.per_second: dict[int, int] = {}
+
+    def lines(self, lines: list[bytes], receiver: Receiver) -> None:
+        count = 0
+        if not self.latency:
+            for line in lines:
+                if line[:1] == b"<":
+                    count += 1
+        else:
+            now = time.monotonic_ns()
+            for line in lines:
+                if line[:1] != b"<":
+                    continue
+                count += 1
+                # "<sender> SEQ SENT_NS"
+                _, seq, sent = line.split(b" ", 2)
+                self.latencies.append(now - int(sent))
+                sender = line[: line.index(b">")]
+                expected = receiver.next_seq.get(sender, 0)
+                number = int(seq)
+                if number < expected:
+                    self.late += 1
+                elif number > expected:
+                    self.gaps += number - expected
+                receiver.next_seq[sender] = max(expected, number + 1)
+        if count:
+            self.count += count
+            self.progress.value = self.count
+            self.last = time.monotonic()
+            second = int(self.last)
+            self.per_second[second] = self.per_second.get(second, 0) + count
+
+    async def connect(self, names: list[str], reading: bool = True) -> float:
+        """
+        Connect and log in each name (a few at a time), and return the seconds it took.
+        """
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        semaphore = asyncio.Semaphore(200)
+
+        async def one(name: str) -> None:
+            async with semaphore:
+                transport, receiver = await loop.create_connection(
+                    lambda: Receiver(self), "127.0.0.1", self.port
+                )
+                transport.write(name.encode() + b"\n")
+                await asyncio.wait_for(receiver.logged_in, LOGIN_TIMEOUT)
+                if not reading:
+                    transport.pause_reading()
+                    sock = transport.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                self.clients.append(receiver)
+
+        await asyncio.gather(*(one(name) for name in names))
+        return time.monotonic() - started
+
+    def reset(self, latency: bool) -> None:
+        self.latency = latency
+        self.count = 0
+        self.progress.value = 0
+        self.latencies = array("q")
+        for client in self.clients:
+            client.next_seq = {}
+        self.late = self.gaps = 0
+        self.per_second = {}
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "last": self.last,
+            "lost_connections": self.lost,
+            "latencies": self.latencies.tobytes() if self.latency else b"",
+            "late": self.late,
+            "gaps": self.gaps,
+            "per_second": self.per_second,
+        }
+
+    def close(self) -> None:
+        for client in self.clients:
+            if client.transport is not None:
+                client.transport.abort()
+        self.clients = []
+
+
+def worker_main(port: int, commands: Connection, progress: Synchronized[int]) -> None:
+    """
+    A worker process: obey the coordinator's commands until told to stop.
+    """
+    asyncio.run(_serve(port, commands, progress))
+
+
+async def _serve(port: int, commands: Connection, progress: Synchronized[int]) -> None:
+    loop = asyncio.get_running_loop()
+    worker = Worker(port, progress)
+    incoming: asyncio.Queue[Any] = asyncio.Queue()
+    loop.add_reader(commands.fileno(), lambda: incoming.put_nowait(commands.recv()))
+    while True:
+        command, argument = await incoming.get()
+        try:
+            if command == "connect":
+                names, reading = argument
+                elapsed = await worker.connect(names, reading)
+                commands.send(("ok", elapsed))
+            elif command == "reset":
+                worker.reset(argument)
+                commands.send(("ok", None))
+            elif command == "stats":
+                commands.send(("ok", worker.stats()))
+            elif command == "close":
+                worker.close()
+                commands.send(("ok", None))
+            elif command == "stop":
+                worker.close()
+                commands.send(("ok", None))
+                return
+        except Exception as e:  # reported to the coordinator, which fails the run
+            commands.send(("error", f"{type(e).__name__}: {e}"))

@@ -1,0 +1,133 @@
+"""
+The benchmark's results as files: JSON, a markdown table with ratios to the
+baselines, and PNG plots when matplotlib (the ``bench`` extra) is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+COLUMNS = {
+    "fan-out": ("clients", "deliveries_per_s", "cpu_us_per_delivery", "lost"),
+    "history": ("clients", "deliveries_per_s", "cpu_us_per_delivery", "lost"),
+    "latency": (
+        "offered_deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "cpu_us_per_delivery", "lost",
+        "duplicated_or_reordered",
+    ),
+    "idle": ("clients", "connect_s", "rss_kib_per_connection", "delivered_after", "lost"),
+    "slow consumer": ("chatty", "received_fraction", "stalled_seconds", "rss_growth_mib", "lost"),
+}  # fmt: skip
+
+# For each scenario, the figure compared with the baselines (as chat / baseline).
+RATIO = {
+    "fan-out": "cpu_us_per_delivery",
+    "latency": "cpu_us_per_delivery",
+    "idle": "rss_kib_per_connection",
+}
+
+
+def key(record: dict[str, Any]) -> tuple[Any, ...]:
+    size = record.get("clients") or record.get("chatty")
+    return (record["scenario"], size)
+
+
+def markdown(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
+    lines = [
+        f"# Benchmark results, {about['date']}",
+        "",
+        f"Python {about['python']}, {about['machine']}; {about['runs']} run(s) of each "
+        f"(medians); {about['seconds']} s in all. Made by `bench/run.py`.",
+    ]
+    by_key: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
+    for record in results:
+        name = record["server"]
+        if record["scenario"] == "history":
+            name = "history on" if record["history"] else "history off"
+        by_key.setdefault(key(record), {})[name] = record
+    for scenario, columns in COLUMNS.items():
+        rows = [(k, v) for k, v in by_key.items() if k[0] == scenario]
+        if not rows:
+            continue
+        ratio = RATIO.get(scenario)
+        header = ["server", *columns]
+        if ratio:
+            header += [f"{ratio} ÷ floor", "÷ threaded"]
+        lines += ["", f"## {scenario}", "", "| " + " | ".join(header) + " |"]
+        lines.append("|" + "---|" * len(header))
+        for _, servers in rows:
+            for name, record in servers.items():
+                cells = [name] + [str(record.get(column, "")) for column in columns]
+                if ratio:
+                    for baseline in ("floor", "threaded"):
+                        other = servers.get(baseline, {}).get(ratio)
+                        mine = record.get(ratio)
+                        cells.append(f"{mine / other:.2f}" if other and mine is not None else "-")
+                lines.append("| " + " | ".join(cells) + " |")
+        if scenario == "history":
+            on = next((s["history on"] for _, s in rows if "history on" in s), None)
+            off = next((s["history off"] for _, s in rows if "history off" in s), None)
+            if on and off and off["deliveries_per_s"]:
+                cost = 1 - on["deliveries_per_s"] / off["deliveries_per_s"]
+                lines += ["", f"History costs {cost:.1%} of fan-out throughput."]
+    return "\n".join(lines) + "\n"
+
+
+def plots(results: list[dict[str, Any]], folder: Path, stem: str) -> list[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    made = []
+    charts = [
+        ("fan-out", "clients", "deliveries_per_s", "room size", "deliveries/s"),
+        ("idle", "clients", "rss_kib_per_connection", "connections", "RSS KiB per connection"),
+    ]
+    for scenario, x, y, xlabel, ylabel in charts:
+        figure, axes = plt.subplots(figsize=(6, 4))
+        for server in ("chat", "floor", "threaded"):
+            points = sorted(
+                (r[x], r[y]) for r in results if r["scenario"] == scenario and r["server"] == server
+            )
+            if points:
+                axes.plot(*zip(*points, strict=False), marker="o", label=server)
+        axes.set_xscale("log")
+        axes.set(xlabel=xlabel, ylabel=ylabel, title=scenario)
+        axes.legend()
+        path = folder / f"{stem}-{scenario}.png"
+        figure.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(figure)
+        made.append(path)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    records = [r for r in results if r["scenario"] == "latency"]
+    labels = [r["server"] for r in records]
+    for offset, percentile in enumerate(("p50_ms", "p99_ms", "max_ms")):
+        axes.bar(
+            [i + offset * 0.25 for i in range(len(records))],
+            [r[percentile] or 0 for r in records],
+            width=0.25,
+            label=percentile,
+        )
+    axes.set_xticks([i + 0.25 for i in range(len(records))], labels)
+    axes.set(ylabel="ms", title="latency at the offered rate")
+    axes.set_yscale("log")
+    axes.legend()
+    path = folder / f"{stem}-latency.png"
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    made.append(path)
+    return made
+
+
+def write_report(results: list[dict[str, Any]], folder: Path, about: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = time.strftime("%Y-%m-%d-%H%M", time.gmtime()) + ("-smoke" if about["smoke"] else "")
+    (folder / f"{stem}.json").write_text(json.dumps({"about": about, "results": results}, indent=1))
+    (folder / f"{stem}.md").write_text(markdown(results, about), encoding="utf-8")
+    made = plots(results, folder, stem)
+    print(f"results: {folder / stem}.json, .md" + (f", {len(made)} plots" if made else ""))

@@ -1,0 +1,527 @@
+"""
+The benchmark suite: chat and two baselines, measured from outside, side by side.
+
+    .venv/bin/python bench/run.py                 # what `make bench` runs
+    .venv/bin/python bench/run.py --runs 3        # medians of three runs of everything
+    .venv/bin/python bench/run.py --smoke         # tiny sizes: everything completes, nothing lost
+
+Each scenario starts the server under test itself (``chat`` through twistd,
+``floor`` and ``threaded`` from ``bench/baselines.py``), drives it from
+asyncio worker processes on loopback (``bench/loadgen.py``), reads the
+server's CPU time from ``/proc/PID/stat`` and its memory from
+``/proc/PID/status``, prints one JSON record, and stops it. At the end it
+writes ``bench/results/DATE.json`` and ``DATE.md`` (a table with every
+figure and its ratio to the baselines) and, when matplotlib is installed (the
+``bench`` extra), PNG plots. Every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import Receiver, Worker, worker_main
+
+HERE = Path(__file__).resolve().parent
+TICK = os.sysconf("SC_CLK_TCK")
+WINDOW = 2000  # messages a sender may be ahead of the average receiver
+QUIET = 15.0  # seconds without progress after which a scenario gives up waiting
+
+
+# The servers.
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """
+    A server under test, in its own process.
+    """
+
+    def __init__(self, kind: str, workdir: Path, history: bool = True) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.log = open(workdir / f"{kind}-{self.port}.log", "wb")  # noqa: SIM115
+        if kind == "chat":
+            argv = [
+                sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+                "-n", "--pidfile=", "chat", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
+                "--flood", "off", "--max-per-ip", "0", "--max-clients", "0",
+                "--db", str(workdir / f"chat-{self.port}.sqlite3"),
+            ]  # fmt: skip
+            if not history:
+                argv.append("--no-history")
+        else:
+            argv = [sys.executable, str(HERE / "baselines.py"), kind, str(self.port)]
+        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        self.pid = self.process.pid
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{kind} did not start") from None
+                time.sleep(0.05)
+
+    def cpu(self) -> float:
+        """
+        Seconds of CPU the server has used (user and system, every thread).
+        """
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+# The load generator: worker processes for the receivers, senders here.
+
+
+class Generator:
+    def __init__(self, port: int, workers: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self.progress = [context.Value("q", 0, lock=False) for _ in range(workers)]
+        self.pipes = []
+        self.processes = []
+        self.sizes = [0] * workers
+        for number in range(workers):
+            here, there = context.Pipe()
+            process = context.Process(
+                target=worker_main, args=(port, there, self.progress[number]), daemon=True
+            )
+            process.start()
+            self.pipes.append(here)
+            self.processes.append(process)
+
+    async def _ask(self, number: int, command: str, argument: Any = None) -> Any:
+        pipe = self.pipes[number]
+        pipe.send((command, argument))
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Any] = loop.create_future()
+        loop.add_reader(pipe.fileno(), lambda: answer.done() or answer.set_result(pipe.recv()))
+        try:
+            status, value = await answer
+        finally:
+            loop.remove_reader(pipe.fileno())
+        if status != "ok":
+            raise RuntimeError(f"worker {number}: {value}")
+        return value
+
+    async def all(self, command: str, arguments: list[Any] | None = None) -> list[Any]:
+        arguments = arguments or [None] * len(self.pipes)
+        return list(
+            await asyncio.gather(
+                *(self._ask(n, command, argument) for n, argument in enumerate(arguments))
+            )
+        )
+
+    async def connect(self, count: int, prefix: str, reading: bool = True) -> float:
+        """
+        Log in C{count} clients spread over the workers; the seconds it took.
+        """
+        shares: list[list[str]] = [[] for _ in self.pipes]
+        for number in range(count):
+            shares[number % len(shares)].append(f"{prefix}{number}")
+        for number, share in enumerate(shares):
+            if reading:
+                self.sizes[number] += len(share)
+        elapsed = await self.all("connect", [(share, reading) for share in shares])
+        return float(max(elapsed))
+
+    def slowest(self) -> float:
+        """
+        Messages received by the average receiver of the slowest worker.
+        """
+        return min(
+            p.value / size for p, size in zip(self.progress, self.sizes, strict=False) if size
+        )
+
+    def received(self) -> int:
+        return sum(p.value for p in self.progress)
+
+    async def stats(self) -> dict[str, Any]:
+        parts = await self.all("stats")
+        latencies = array("q")
+        per_second: dict[int, int] = {}
+        for part in parts:
+            latencies.frombytes(part["latencies"])
+            for second, count in part["per_second"].items():
+                per_second[second] = per_second.get(second, 0) + count
+        return {
+            "count": sum(part["count"] for part in parts),
+            "last": max(part["last"] for part in parts),
+            "lost_connections": sum(part["lost_connections"] for part in parts),
+            "late": sum(part["late"] for part in parts),
+            "gaps": sum(part["gaps"] for part in parts),
+            "latencies": latencies,
+            "per_second": per_second,
+        }
+
+    async def stop(self) -> None:
+        await self.all("stop")
+        for process in self.processes:
+            process.join(10)
+
+
+class Talker(Receiver):
+    """
+    A client in this process: sends, and also counts what it receives.
+    """
+
+    async def open(self, port: int, name: str) -> Talker:
+        loop = asyncio.get_running_loop()
+        await loop.create_connection(lambda: self, "127.0.0.1", port)
+        assert self.transport is not None
+        self.transport.write(name.encode() + b"\n")
+        await asyncio.wait_for(self.logged_in, 60)
+        return self
+
+    def send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+
+async def talkers(port: int, count: int, prefix: str) -> tuple[Worker, list[Talker]]:
+    counter = Worker(port, multiprocessing.Value("q", 0, lock=False))
+    made = [await Talker(counter).open(port, f"{prefix}{n}") for n in range(count)]
+    counter.clients.extend(made)
+    return counter, made
+
+
+async def until(done: Callable[[], bool], progress: Callable[[], float]) -> bool:
+    """
+    Wait until C{done()}, or until C{progress()} has not changed for L{QUIET} seconds.
+    """
+    seen, since = progress(), time.monotonic()
+    while not done():
+        await asyncio.sleep(0.01)
+        now = progress()
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif time.monotonic() - since > QUIET:
+            return False
+    return True
+
+
+# The scenarios.
+
+
+async def fan_out(server: Server, clients: int, messages: int, workers: int) -> dict[str, Any]:
+    """
+    C{clients} in one room, four senders sending C{messages} in all as fast
+    as the server takes them (a bounded window ahead of the receivers).
+    """
+    generator = Generator(server.port, workers)
+    try:
+        await generator.connect(clients, "r")
+        _, senders = await talkers(server.port, 4, "s")
+        await asyncio.sleep(0.5)
+        await generator.all("reset", [False] * workers)
+        cpu, started = server.cpu(), time.monotonic()
+        sent = 0
+        while sent < messages:
+            if sent - generator.slowest() > WINDOW:
+                await asyncio.sleep(0.0005)
+                continue
+            batch = min(20, messages - sent)
+            sender = senders[(sent // 20) % len(senders)]
+            sender.send(b"".join(b"m %d\n" % n for n in range(sent, sent + batch)))
+            sent += batch
+            await asyncio.sleep(0)
+        expected = clients * messages
+        await until(lambda: generator.received() >= expected, generator.received)
+        cpu = server.cpu() - cpu
+        stats = await generator.stats()
+        elapsed = stats["last"] - started
+        delivered = stats["count"]
+        return {
+            "deliveries_per_s": round(delivered / elapsed) if elapsed > 0 else 0,
+            "cpu_us_per_delivery": round(cpu / max(delivered, 1) * 1e6, 3),
+            "lost": expected - delivered,
+            "seconds": round(elapsed, 2),
+        }
+    finally:
+        await generator.stop()
+
+
+async def latency(
+    server: Server, clients: int, rate: int, seconds: float, workers: int
+) -> dict[str, Any]:
+    """
+    C{clients} in one room, C{rate} messages a second into it from four
+    senders, for C{seconds}: send-to-receive latency of every delivery.
+    """
+    generator = Generator(server.port, workers)
+    try:
+        await generator.connect(clients, "r")
+        _, senders = await talkers(server.port, 4, "s")
+        await asyncio.sleep(0.5)
+        await generator.all("reset", [True] * workers)
+        cpu, started = server.cpu(), time.monotonic()
+        total = int(rate * seconds)
+        sequence = [0] * len(senders)
+        for number in range(total):
+            due = started + number / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            which = number % len(senders)
+            senders[which].send(b"%d %d\n" % (sequence[which], time.monotonic_ns()))
+            sequence[which] += 1
+        expected = clients * total
+        await until(lambda: generator.received() >= expected, generator.received)
+        cpu = server.cpu() - cpu
+        stats = await generator.stats()
+        latencies = sorted(stats["latencies"])
+        delivered = stats["count"]
+
+        def percentile(p: float) -> float:
+            if not latencies:
+                return float("nan")
+            return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] / 1e6, 3)
+
+        return {
+            "offered_deliveries_per_s": rate * clients,
+            "p50_ms": percentile(0.50),
+            "p99_ms": percentile(0.99),
+            "max_ms": round(latencies[-1] / 1e6, 3) if latencies else None,
+            "cpu_us_per_delivery": round(cpu / max(delivered, 1) * 1e6, 3),
+            "lost": expected - delivered,
+            "duplicated_or_reordered": stats["late"],
+        }
+    finally:
+        await generator.stop()
+
+
+async def idle(server: Server, clients: int, workers: int) -> dict[str, Any]:
+    """
+    C{clients} logged in and silent: memory per connection, time to connect
+    them, and one message afterwards that must reach every one.
+    """
+    generator = Generator(server.port, workers)
+    try:
+        before = server.rss_kib()
+        seconds = await generator.connect(clients, "i")
+        await asyncio.sleep(1.0)
+        after = server.rss_kib()
+        _, [sender] = await talkers(server.port, 1, "s")
+        await generator.all("reset", [False] * workers)
+        sender.send(b"still there?\n")
+        await until(lambda: generator.received() >= clients, generator.received)
+        delivered = generator.received()
+        return {
+            "connect_s": round(seconds, 2),
+            "rss_kib_per_connection": round((after - before) / clients, 2),
+            "rss_mib": round(after / 1024, 1),
+            "delivered_after": delivered,
+            "lost": clients - delivered,
+        }
+    finally:
+        await generator.stop()
+
+
+async def slow_consumer(
+    server: Server, chatty: int, seconds: float, rate: int, size: int, workers: int
+) -> dict[str, Any]:
+    """
+    C{chatty} clients talking (C{rate} messages a second in all, C{size}
+    bytes each) and one that logs in and never reads, for C{seconds}.
+    """
+    generator = Generator(server.port, 1)
+    clients: list[Talker] = []
+    try:
+        counter, clients = await talkers(server.port, chatty, "c")
+        filler = b"x" * max(size - 10, 1)
+
+        async def chat_for(duration: float, sample: Callable[[], None]) -> tuple[float, float, int]:
+            started = time.monotonic()
+            total = int(rate * duration)
+            for number in range(total):
+                due = started + number / rate
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if number % max(rate // 10, 1) == 0:
+                    sample()
+                clients[number % chatty].send(b"%d " % number + filler + b"\n")
+            return started, time.monotonic(), total
+
+        # A warm-up without the stuck client, so that what grows after it is
+        # what the stuck client costs (not caches filling, SQLite's among them).
+        await chat_for(min(5.0, seconds), lambda: None)
+        await asyncio.sleep(1.0)
+        await generator.connect(1, "stuck", reading=False)
+        await asyncio.sleep(0.5)
+        counter.reset(False)
+        start_rss = server.rss_kib()
+        peak = [start_rss]
+        started, ended, total = await chat_for(
+            seconds, lambda: peak.__setitem__(0, max(peak[0], server.rss_kib()))
+        )
+        peak_rss = peak[0]
+        expected = total * (chatty - 1)
+        await until(lambda: counter.count >= expected, lambda: counter.count)
+        peak_rss = max(peak_rss, server.rss_kib())
+        bins = counter.per_second
+        stalled = sum(1 for second in range(int(started) + 1, int(ended)) if not bins.get(second))
+        return {
+            "received_fraction": round(counter.count / expected, 4),
+            "stalled_seconds": stalled,
+            "rss_growth_mib": round((peak_rss - start_rss) / 1024, 1),
+            "lost": expected - counter.count,
+        }
+    finally:
+        for client in clients:
+            if client.transport is not None:
+                client.transport.abort()
+        await generator.stop()
+
+
+# The suite.
+
+SERVERS = ("chat", "floor", "threaded")
+
+
+def plan(smoke: bool) -> list[tuple[str, str, dict[str, Any], bool]]:
+    """
+    (scenario, server, parameters, history) for every measurement, in order.
+    """
+    if smoke:
+        sizes, messages, idle_sizes = (20,), 200, (50,)
+        latency_args = {"clients": 10, "rate": 50, "seconds": 1.0}
+        slow_args = {"chatty": 5, "seconds": 2.0, "rate": 20, "size": 200}
+    else:
+        sizes, messages, idle_sizes = (50, 200, 1000), 0, (1000, 5000, 10000)
+        latency_args = {"clients": 100, "rate": 200, "seconds": 10.0}
+        slow_args = {"chatty": 20, "seconds": 20.0, "rate": 200, "size": 2000}
+    steps: list[tuple[str, str, dict[str, Any], bool]] = []
+    for size in sizes:
+        count = messages or max(2000, 1_000_000 // size)
+        for kind in SERVERS:
+            steps.append(("fan-out", kind, {"clients": size, "messages": count}, True))
+    for kind in SERVERS:
+        steps.append(("latency", kind, latency_args, True))
+    for size in idle_sizes:
+        for kind in SERVERS:
+            steps.append(("idle", kind, {"clients": size}, True))
+    for kind in SERVERS:
+        steps.append(("slow consumer", kind, slow_args, True))
+    history_size = sizes[0] if smoke else 200
+    history_count = messages or 5000
+    for on in (True, False):
+        steps.append(("history", "chat", {"clients": history_size, "messages": history_count}, on))
+    return steps
+
+
+async def measure(
+    scenario: str, kind: str, parameters: dict[str, Any], history: bool, workdir: Path, workers: int
+) -> dict[str, Any]:
+    server = Server(kind, workdir, history)
+    try:
+        if scenario in ("fan-out", "history"):
+            result = await fan_out(server, workers=workers, **parameters)
+        elif scenario == "latency":
+            result = await latency(server, workers=workers, **parameters)
+        elif scenario == "idle":
+            result = await idle(server, workers=workers, **parameters)
+        else:
+            result = await slow_consumer(server, workers=workers, **parameters)
+    finally:
+        server.stop()
+    return {"scenario": scenario, "server": kind, "history": history, **parameters, **result}
+
+
+def median_of(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """
+    One record whose numbers are the medians of C{records}' (the same measurement run again).
+    """
+    merged = dict(records[0])
+    for key, value in records[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values = [record[key] for record in records if record.get(key) is not None]
+            merged[key] = statistics.median(values)
+    merged["runs"] = len(records)
+    return merged
+
+
+async def suite(arguments: argparse.Namespace) -> list[dict[str, Any]]:
+    workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
+    steps = plan(arguments.smoke)
+    if arguments.only:
+        steps = [step for step in steps if step[0] in arguments.only]
+    results = []
+    for scenario, kind, parameters, history in steps:
+        runs = []
+        for _ in range(arguments.runs):
+            record = await measure(scenario, kind, parameters, history, workdir, arguments.workers)
+            print(json.dumps(record), flush=True)
+            runs.append(record)
+        results.append(median_of(runs))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=1, help="runs of each measurement (medians)")
+    parser.add_argument("--workers", type=int, default=2, help="load generator processes")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--only", nargs="*", help="only these scenarios")
+    parser.add_argument("--out", default=str(HERE / "results"), help="where results go")
+    arguments = parser.parse_args()
+    started = time.monotonic()
+    results = asyncio.run(suite(arguments))
+    from report import write_report
+
+    write_report(
+        results,
+        Path(arguments.out),
+        {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "python": platform.python_version(),
+            "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+            "runs": arguments.runs,
+            "smoke": arguments.smoke,
+            "seconds": round(time.monotonic() - started),
+        },
+    )
+    lost = [r for r in results if r.get("lost")]
+    if lost:
+        print(f"LOST deliveries in {len(lost)} measurement(s)", file=sys.stderr)
+    return 1 if arguments.smoke and lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
