@@ -89,13 +89,18 @@ def plots(results: list[dict[str, Any]], folder: Path, stem: str) -> list[Path]:
         ("idle", "clients", "rss_kib_per_connection", "connections", "RSS KiB per connection"),
     ]
     for scenario, x, y, xlabel, ylabel in charts:
-        figure, axes = plt.subplots(figsize=(6, 4))
-        for server in ("chat", "floor", "threaded"):
-            points = sorted(
+        series = {
+            server: sorted(
                 (r[x], r[y]) for r in results if r["scenario"] == scenario and r["server"] == server
             )
+            for server in ("chat", "floor", "threaded")
+        }
+        if not any(series.values()):
+            continue
+        figure, axes = plt.subplots(figsize=(6, 4))
+        for server, points in series.items():
             if points:
-                axes.plot(*zip(*points, strict=False), marker="o", label=server)
+                axes.plot(*zip(*points, strict=True), marker="o", label=server)
         axes.set_xscale("log")
         axes.set(xlabel=xlabel, ylabel=ylabel, title=scenario)
         axes.legend()
@@ -103,8 +108,10 @@ def plots(results: list[dict[str, Any]], folder: Path, stem: str) -> list[Path]:
         figure.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(figure)
         made.append(path)
-    figure, axes = plt.subplots(figsize=(6, 4))
     records = [r for r in results if r["scenario"] == "latency"]
+    if not records:
+        return made
+    figure, axes = plt.subplots(figsize=(6, 4))
     labels = [r["server"] for r in records]
     for offset, percentile in enumerate(("p50_ms", "p99_ms", "max_ms")):
         axes.bar(

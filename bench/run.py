@@ -239,17 +239,31 @@ async def until(done: Callable[[], bool], progress: Callable[[], float]) -> bool
 # The scenarios.
 
 
-async def fan_out(server: Server, clients: int, messages: int, workers: int) -> dict[str, Any]:
+async def filled_room(
+    server: Server, clients: int, workers: int, latency: bool
+) -> tuple[Generator, list[Talker]]:
     """
-    C{clients} in one room, four senders sending C{messages} in all as fast
-    as the server takes them (a bounded window ahead of the receivers).
+    C{clients} receivers logged in over the workers, and four senders here.
     """
     generator = Generator(server.port, workers)
     try:
         await generator.connect(clients, "r")
         _, senders = await talkers(server.port, 4, "s")
         await asyncio.sleep(0.5)
-        await generator.all("reset", [False] * workers)
+        await generator.all("reset", [latency] * workers)
+    except BaseException:
+        await generator.stop()
+        raise
+    return generator, senders
+
+
+async def fan_out(server: Server, clients: int, messages: int, workers: int) -> dict[str, Any]:
+    """
+    C{clients} in one room, four senders sending C{messages} in all as fast
+    as the server takes them (a bounded window ahead of the receivers).
+    """
+    generator, senders = await filled_room(server, clients, workers, latency=False)
+    try:
         cpu, started = server.cpu(), time.monotonic()
         sent = 0
         while sent < messages:
@@ -284,12 +298,8 @@ async def latency(
     C{clients} in one room, C{rate} messages a second into it from four
     senders, for C{seconds}: send-to-receive latency of every delivery.
     """
-    generator = Generator(server.port, workers)
+    generator, senders = await filled_room(server, clients, workers, latency=True)
     try:
-        await generator.connect(clients, "r")
-        _, senders = await talkers(server.port, 4, "s")
-        await asyncio.sleep(0.5)
-        await generator.all("reset", [True] * workers)
         cpu, started = server.cpu(), time.monotonic()
         total = int(rate * seconds)
         sequence = [0] * len(senders)
