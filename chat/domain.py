@@ -190,6 +190,13 @@ class Chat:
     def _crowded(self, count: int) -> bool:
         return 0 < self.crowd <= count
 
+    def _announce(self, room: Room, event: Joined | Parted | Left) -> None:
+        """
+        Tell a room of an arrival or departure, unless it is a crowd.
+        """
+        if not self._crowded(len(room.members)):
+            self._broadcast(room, event, exclude=None)
+
     def logout(self, user: User, reason: str | None = None) -> None:
         """
         Take C{user} off line and tell the members of each of its rooms,
@@ -203,8 +210,7 @@ class Chat:
             reason = clean(reason) or None
         for room in list(user.rooms):
             self._remove(user, room)
-            if not self._crowded(len(room.members)):
-                self._broadcast(room, Left(room.name, user.nickname, reason), exclude=None)
+            self._announce(room, Left(room.name, user.nickname, reason))
 
     def close(self) -> None:
         """
@@ -284,8 +290,7 @@ class Chat:
         room = self._joinable(user, name)
         if room is None:
             room = self._rooms[_key(name)] = Room(name)
-        if not self._crowded(len(room.members)):
-            self._broadcast(room, Joined(room.name, user.nickname), exclude=None)
+        self._announce(room, Joined(room.name, user.nickname))
         room.members += (user,)
         user.rooms.append(room)
         if self._crowded(len(room.members)):
@@ -303,8 +308,7 @@ class Chat:
         self._check_online(user)
         room = self._member_room(user, name)
         self._remove(user, room)
-        if not self._crowded(len(room.members)):
-            self._broadcast(room, Parted(room.name, user.nickname, destination), exclude=None)
+        self._announce(room, Parted(room.name, user.nickname, destination))
 
     def move(self, user: User, source: str, destination: str) -> Room:
         """

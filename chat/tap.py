@@ -206,8 +206,10 @@ def makeService(options: dict[str, Any]) -> IService:
     # stops its children in reverse): the last messages are written, then the
     # database closes.
     pool = open_pool(options["db"], reactor)
-    history = History(pool, reactor)
-    history.setServiceParent(top)  # type: ignore[no-untyped-call]
+    history = None
+    if not options["no-history"]:
+        history = History(pool, reactor)
+        history.setServiceParent(top)  # type: ignore[no-untyped-call]
     bans = Bans(pool, reactor)
     bans.setServiceParent(top)  # type: ignore[no-untyped-call]
 
@@ -218,7 +220,7 @@ def makeService(options: dict[str, Any]) -> IService:
     accounts = Accounts(pool, reactor, hash_in_thread)
     chat = ChatService(
         reactor,
-        history=None if options["no-history"] else history,
+        history=history,
         history_lines=options["history"],
         accounts=accounts,
         sendq=options["sendq"],

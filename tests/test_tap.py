@@ -229,7 +229,8 @@ class MakeServiceTests(SynchronousTestCase):
         """
         options = Options(MemoryReactorClock())
         options.parseOptions(["--db", ":memory:", "--no-history"])
-        _, bans, chat, _ = list(makeService(options))  # type: ignore[call-overload]
+        bans, chat, _ = list(makeService(options))  # type: ignore[call-overload]
+        self.assertIsInstance(chat, ChatService)
         self.assertIsNone(chat.history)
         self.assertIs(chat.bans, bans)
         self.assertIsNotNone(chat.accounts)
