@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,18 @@ async def talkers(port: int, count: int, prefix: str) -> tuple[Worker, list[Talk
     return counter, made
 
 
+async def paced(rate: float, total: int) -> AsyncIterator[int]:
+    """
+    0, 1, ... C{total} - 1, each when it is due at C{rate} a second (at once when late).
+    """
+    started = time.monotonic()
+    for number in range(total):
+        delay = started + number / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield number
+
+
 async def until(done: Callable[[], bool], progress: Callable[[], float]) -> bool:
     """
     Wait until C{done()}, or until C{progress()} has not changed for L{QUIET} seconds.
@@ -300,14 +312,10 @@ async def latency(
     """
     generator, senders = await filled_room(server, clients, workers, latency=True)
     try:
-        cpu, started = server.cpu(), time.monotonic()
+        cpu = server.cpu()
         total = int(rate * seconds)
         sequence = [0] * len(senders)
-        for number in range(total):
-            due = started + number / rate
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        async for number in paced(rate, total):
             which = number % len(senders)
             senders[which].send(b"%d %d\n" % (sequence[which], time.monotonic_ns()))
             sequence[which] += 1
@@ -379,11 +387,7 @@ async def slow_consumer(
         async def chat_for(duration: float, sample: Callable[[], None]) -> tuple[float, float, int]:
             started = time.monotonic()
             total = int(rate * duration)
-            for number in range(total):
-                due = started + number / rate
-                delay = due - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            async for number in paced(rate, total):
                 if number % max(rate // 10, 1) == 0:
                     sample()
                 clients[number % chatty].send(b"%d " % number + filler + b"\n")

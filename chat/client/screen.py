@@ -283,7 +283,7 @@ class ChatScreen(TerminalProtocol):
 class Keyboard(ServerProtocol):
     """
     Insults' terminal protocol, drawing once per chunk of input rather than
-    once per key, and never resetting the terminal: the chat stays on screen.
+    once per key; C{gone} fires once standard input and output are closed.
     """
 
     terminalProtocol: ChatScreen
@@ -298,10 +298,6 @@ class Keyboard(ServerProtocol):
             super().dataReceived(data)  # type: ignore[no-untyped-call]
         finally:
             self.terminalProtocol.release()
-
-    def loseConnection(self) -> None:
-        assert self.transport is not None
-        self.transport.loseConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         super().connectionLost(reason)  # type: ignore[no-untyped-call]
