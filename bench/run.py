@@ -443,7 +443,7 @@ def plan(smoke: bool) -> list[tuple[str, str, dict[str, Any], bool]]:
         slow_args = {"chatty": 20, "seconds": 20.0, "rate": 200, "size": 2000}
     steps: list[tuple[str, str, dict[str, Any], bool]] = []
     for size in sizes:
-        count = messages or max(2000, 1_000_000 // size)
+        count = messages or max(2000, 3_000_000 // size)
         for kind in SERVERS:
             steps.append(("fan-out", kind, {"clients": size, "messages": count}, True))
     for kind in SERVERS:
@@ -454,7 +454,7 @@ def plan(smoke: bool) -> list[tuple[str, str, dict[str, Any], bool]]:
     for kind in SERVERS:
         steps.append(("slow consumer", kind, slow_args, True))
     history_size = sizes[0] if smoke else 200
-    history_count = messages or 5000
+    history_count = messages or 15_000
     for on in (True, False):
         steps.append(("history", "chat", {"clients": history_size, "messages": history_count}, on))
     return steps

@@ -85,18 +85,46 @@ class Room:
     A named place; what is said in it reaches its members only.
     """
 
-    __slots__ = ("members", "name", "permanent", "topic")
+    __slots__ = ("_in", "_snapshot", "name", "permanent", "topic")
 
     def __init__(self, name: str, permanent: bool = False) -> None:
         self.name = name
         self.topic: str | None = None
         self.permanent = permanent
-        # A snapshot, rebuilt on each join or part: broadcasts iterate it while
-        # participants may come and go, and copying on every message would cost more.
-        self.members: tuple[User, ...] = ()
+        # Members in the order they came; a dict, so that one leaving a room of
+        # thousands (or thousands leaving at once) costs O(1) each.
+        self._in: dict[User, None] = {}
+        self._snapshot: tuple[User, ...] | None = ()
 
     def __repr__(self) -> str:
         return f"<Room {self.name!r}>"
+
+    def __len__(self) -> int:
+        return len(self._in)
+
+    @property
+    def members(self) -> tuple[User, ...]:
+        """
+        The members, as a snapshot that a broadcast can go through while
+        members come and go. Taken again only after a change: copying on
+        every message would cost more.
+        """
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._snapshot = tuple(self._in)
+        return snapshot
+
+    def add(self, user: User) -> None:
+        self._in[user] = None
+        self._snapshot = None
+
+    def discard(self, user: User) -> None:
+        self._in.pop(user, None)
+        self._snapshot = None
+
+    def clear(self) -> None:
+        self._in.clear()
+        self._snapshot = ()
 
 
 class RoomInfo(NamedTuple):
@@ -194,7 +222,7 @@ class Chat:
         """
         Tell a room of an arrival or departure, unless it is a crowd.
         """
-        if not self._crowded(len(room.members)):
+        if not self._crowded(len(room)):
             self._broadcast(room, event, exclude=None)
 
     def logout(self, user: User, reason: str | None = None) -> None:
@@ -225,7 +253,7 @@ class Chat:
             user.rooms.clear()
         self._users.clear()
         for key, room in list(self._rooms.items()):
-            room.members = ()
+            room.clear()
             if not room.permanent:
                 del self._rooms[key]
 
@@ -262,7 +290,7 @@ class Chat:
         Every room, with its number of users and topic, in case-insensitive order.
         """
         return [
-            RoomInfo(room.name, len(room.members), room.topic)
+            RoomInfo(room.name, len(room), room.topic)
             for room in sorted(self._rooms.values(), key=lambda room: _key(room.name))
         ]
 
@@ -291,10 +319,10 @@ class Chat:
         if room is None:
             room = self._rooms[_key(name)] = Room(name)
         self._announce(room, Joined(room.name, user.nickname))
-        room.members += (user,)
+        room.add(user)
         user.rooms.append(room)
-        if self._crowded(len(room.members)):
-            user.participant.receive(Entered(room.name, room.topic, (), len(room.members)))
+        if self._crowded(len(room)):
+            user.participant.receive(Entered(room.name, room.topic, (), len(room)))
         else:
             members = sorted((member.nickname for member in room.members), key=_key)
             user.participant.receive(Entered(room.name, room.topic, tuple(members)))
@@ -398,9 +426,9 @@ class Chat:
                 member.participant.receive(event)
 
     def _remove(self, user: User, room: Room) -> None:
-        room.members = tuple(member for member in room.members if member is not user)
+        room.discard(user)
         user.rooms.remove(room)
-        if not room.members and not room.permanent:
+        if not len(room) and not room.permanent:
             del self._rooms[_key(room.name)]
 
     def _joinable(self, user: User, name: str) -> Room | None:

@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred
@@ -25,7 +26,7 @@ from twisted.python.failure import Failure
 from chat import wire
 from chat.accounts import Accounts, AlreadyRegistered, password_problem
 from chat.archive import History
-from chat.backpressure import SendQueue
+from chat.backpressure import Outflow, outflow_for
 from chat.bans import ADDRESS, NICK, Bans, parse_duration
 from chat.database import Entry
 from chat.domain import User
@@ -35,6 +36,8 @@ from chat.framing import LineBuffer, TelnetFilter, TooLong
 from chat.limits import TokenBucket
 from chat.service import LOBBY, ChatService
 from chat.text import clean
+
+_T = TypeVar("_T")
 
 MAX_LINE_BYTES = 2048
 HISTORY_DEFAULT = 50
@@ -97,6 +100,39 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
     delimiter = wire.EOL
     log = Logger()
 
+    # Thousands of these live at once. Slots keep this class's state out of
+    # the instance dict, which then holds only what Twisted's base classes
+    # set: small enough for CPython to share its keys between instances
+    # (past about 30 attributes it stops, and each dict costs 1.5 KiB).
+    __slots__ = (
+        "_claim",
+        "_closing",
+        "_dropped",
+        "_encode",
+        "_excess",
+        "_held",
+        "_join_meter",
+        "_line_meter",
+        "_lines",
+        "_nick_meter",
+        "_outbox",
+        "_outflow",
+        "_pending",
+        "_queue",
+        "_reads",
+        "_telnet",
+        "_tries",
+        "_waiting",
+        "account",
+        "chat",
+        "host",
+        "operator",
+        "peer",
+        "room",
+        "service",
+        "user",
+    )
+
     def __init__(self, service: ChatService) -> None:
         self.service = service
         self.chat = service.chat
@@ -108,7 +144,11 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
         self._lines = LineBuffer(self.MAX_LENGTH)
         self._encode = service.encoder
         self._closing = False
-        self._outflow = SendQueue(service.sendq)
+        # Set once connected; see chat.backpressure.
+        self._outflow: Outflow
+        self._outbox = service.outbox
+        # What this connection was told while the outbox was held.
+        self._pending: list[bytes] = []
         self.host: str | None = None
         limits = service.limits
         clock = service.clock
@@ -147,7 +187,7 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             tcp.setTcpNoDelay(True)
             # So that the kernel notices peers that vanished without a word.
             tcp.setTcpKeepAlive(True)
-        IConsumer(transport).registerProducer(self._outflow, True)
+        self._outflow = outflow_for(transport, self.service.sendq)
         address = transport.getPeer()
         self.peer = describe_peer(address)
         self.host = getattr(address, "host", None)
@@ -162,6 +202,9 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             return
         self.log.info("Connection from {peer}", peer=self.peer)
         self._timer(self.service.login_timeout)
+        self._outbox.batch(self._greet)
+
+    def _greet(self) -> None:
         self._send(wire.notice(f"Welcome to {self.service.server_name}."))
         self._prompt()
 
@@ -230,6 +273,10 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
     # Bytes in.
 
     def dataReceived(self, data: bytes) -> None:
+        # What these lines make the server say is written once they are all handled.
+        self._outbox.batch(lambda: self._take(data))
+
+    def _take(self, data: bytes) -> None:
         if self.user is not None:
             # Only a logged-in user's input counts as activity: a client
             # cannot put off the login timeout by sending lines.
@@ -281,23 +328,43 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
                 break
         return admitted
 
-    def _await(self, step: Deferred[object]) -> None:
+    def _await(
+        self,
+        step: Deferred[_T],
+        done: Callable[[_T], object],
+        failed: Callable[[Failure], object] | None = None,
+    ) -> None:
         """
-        Hold input until C{step} is done. Its callbacks may raise what a line
-        handler may (L{Usage}, a L{ChatError}): it is reported the same way.
+        Hold input until C{step} is done; then call C{done} with its result
+        (or C{failed} with its failure) and go on with the input that waited,
+        all in one batch of output. C{done} and C{failed} may raise what a
+        line handler may (L{Usage}, a L{ChatError}): it is reported the same
+        way, as is a failure nobody handles.
         """
         self._waiting = True
 
-        def resume(_: object) -> None:
+        def settle(result: _T | Failure) -> None:
+            try:
+                if not isinstance(result, Failure):
+                    done(result)
+                elif failed is not None:
+                    failed(result)
+                else:
+                    result.raiseException()
+            except Exception as e:
+                self._report(e, Failure())
             self._waiting = False
             queue, self._queue = self._queue, []
             self._handle(queue)
 
-        def report(failure: Failure) -> None:
-            assert failure.value is not None
-            self._report(failure.value, failure)
+        self._settle(step, settle)
 
-        step.addErrback(report).addBoth(resume)
+    def _settle(self, step: Deferred[_T], settle: Callable[[_T | Failure], None]) -> None:
+        """
+        Once C{step} is done, call C{settle} with its result or failure, and
+        write what that makes the server say as one batch.
+        """
+        step.addBoth(lambda result: self._outbox.batch(lambda: settle(result)))
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self._send(wire.error(f"Line too long (over {self.MAX_LENGTH} bytes); it was dropped."))
@@ -398,7 +465,7 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             else:
                 self._log_in(nickname)
 
-        self._await(accounts.is_registered(nickname).addCallback(registered))
+        self._await(accounts.is_registered(nickname), registered)
 
     def _ask_password(self, nickname: str) -> None:
         self._send(
@@ -443,7 +510,7 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             )
             self._ask_password(nickname)
 
-        self._await(accounts.authenticate(nickname, password).addCallbacks(right, wrong))
+        self._await(accounts.authenticate(nickname, password), right, wrong)
 
     def _log_in(self, nickname: str) -> None:
         if self._closing:
@@ -503,7 +570,7 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             self.log.failure("Reading history for {peer}", failure, peer=self.peer)
             self._send(wire.error("History is unavailable right now."))
 
-        def release(_: object) -> None:
+        def release() -> None:
             self._reads -= 1
             if self._reads == 0 and self._held is not None:
                 held, self._held = self._held, None
@@ -511,7 +578,17 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
                     for data in held:
                         self._send(data)
 
-        entries.addCallbacks(show, failed).addBoth(release)
+        def settle(result: list[Entry] | Failure) -> None:
+            try:
+                if isinstance(result, Failure):
+                    failed(result)
+                else:
+                    show(result)
+            finally:
+                release()
+
+        # The history, and the live lines held meanwhile, go out as one write.
+        self._settle(entries, settle)
 
     def _prompt(self) -> None:
         self._send(wire.notice(f"Choose a nickname ({wire.NICKNAME_RULES}):"))
@@ -552,9 +629,8 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
                 raise
             text = clean(text)
             self._await(
-                accounts.keep(user.nickname, recipient, text).addCallback(
-                    self._kept, recipient, text
-                )
+                accounts.keep(user.nickname, recipient, text),
+                lambda kept: self._kept(kept, recipient, text),
             )
 
     def _kept(self, kept: bool, recipient: str, text: str) -> None:
@@ -648,7 +724,7 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             else:
                 self._rename(user, nickname)
 
-        self._await(accounts.is_registered(nickname).addCallback(registered))
+        self._await(accounts.is_registered(nickname), registered)
 
     def _rename(self, user: User, nickname: str) -> None:
         old = user.nickname
@@ -677,7 +753,7 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             failure.trap(AlreadyRegistered)
             self._send(wire.error(f"{nickname} is registered already."))
 
-        self._await(accounts.register(nickname, password).addCallbacks(done, taken))
+        self._await(accounts.register(nickname, password), done, taken)
 
     def _password(self, user: User, argument: str) -> None:
         accounts = self._accounts_or_error()
@@ -691,7 +767,7 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             self.log.info("{nickname} changed password", nickname=nickname)
             self._send(wire.notice("Your password is changed."))
 
-        self._await(accounts.change_password(nickname, old, new).addCallbacks(done, self._refused))
+        self._await(accounts.change_password(nickname, old, new), done, self._refused)
 
     def _unregister(self, user: User, argument: str) -> None:
         accounts = self._accounts_or_error()
@@ -704,7 +780,7 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
             self.log.info("{nickname} unregistered", nickname=nickname)
             self._send(wire.notice(f"{nickname} is no longer registered."))
 
-        self._await(accounts.unregister(nickname, argument).addCallbacks(done, self._refused))
+        self._await(accounts.unregister(nickname, argument), done, self._refused)
 
     def _check_new_password(self, password: str) -> None:
         """
@@ -848,20 +924,38 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
     # Plumbing.
 
     def _send(self, data: bytes) -> None:
-        # On every write to every recipient: only count while the transport is paused.
-        outflow = self._outflow
-        if outflow.paused and outflow.over(len(data)):
+        # On every write to every recipient: keep it short.
+        if self._closing:
+            # Said on the way out: Twisted writes it before it closes.
+            assert self.transport is not None
+            self.transport.write(data)
+        elif self._outbox.held:
+            pending = self._pending
+            if not pending:
+                self._outbox.dirty.append(self)
+            pending.append(data)
+        elif not self._outflow.write(data):
             self._drop("too slow to keep up")
+
+    def flush(self) -> None:
+        """
+        Write, as one piece, what this connection was told while the outbox was held.
+        """
+        pending = self._pending
+        if not pending:
             return
-        assert self.transport is not None
-        self.transport.write(data)
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        if self._closing:
+            # Dropped meanwhile: nobody is there to read it.
+            return
+        if not self._outflow.write(data):
+            self._drop("too slow to keep up")
 
     def _drop(self, why: str) -> None:
         """
         Cut the connection at once; C{why} is what the others are told.
         """
-        if self._dropped is not None:
-            return
         self._dropped = why
         self.log.warn(
             "Dropping {peer} ({nickname}): {why}",
@@ -874,6 +968,8 @@ class ChatProtocol(TimeoutMixin, LineReceiver):
 
     def _close(self) -> None:
         assert self.transport is not None
+        # What was said before the goodbye goes out before it.
+        self.flush()
         if not self._closing:
             # A TLS transport does not begin to close while a producer is registered.
             IConsumer(self.transport).unregisterProducer()

@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from chat import wire
 from chat.accounts import Accounts
 from chat.archive import History
-from chat.backpressure import DEFAULT_LIMIT
+from chat.backpressure import DEFAULT_LIMIT, Outbox
 from chat.bans import ADDRESS, Bans
 from chat.domain import Chat
 from chat.limits import NONE, Limits, TokenBucket
@@ -43,6 +43,8 @@ class ChatService(Service):
     @ivar chat: the domain, with the history as its archive.
     @ivar connections: every connection, logged in or still choosing a nickname.
     @ivar encoder: shared by all connections, so that a broadcast is encoded once.
+    @ivar outbox: shared by all connections, so that what one burst of input
+        makes the server say is written once per recipient.
     """
 
     log = Logger()
@@ -104,6 +106,7 @@ class ChatService(Service):
         self.log_messages = log_messages
         self.shutdown_timeout = shutdown_timeout
         self.encoder = Encoder()
+        self.outbox = Outbox()
         self.connections: set[ChatProtocol] = set()
         self.stopping = False
         self._drained: Deferred[None] | None = None

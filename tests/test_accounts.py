@@ -242,6 +242,21 @@ class CommandTests(TestCase):
         again.send("hunter22")
         self.assertEqual(again.lines()[0], "*** You are bob. 1 user online: bob")
 
+    def test_database_failure_while_logging_in(self) -> None:
+        """
+        If the database cannot say whether a nickname is registered, the user
+        is told, the failure is logged, and the connection goes on: the lines
+        sent meanwhile are handled and a second try works.
+        """
+        self.pool.fail_next = True
+        bob = self.arrive("bob", "/help")
+        lines = bob.lines()
+        self.assertEqual(lines[0], "!!! Internal server error; that line was not processed.")
+        self.assertIn("*** Commands:", lines)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        bob.send("bob")
+        self.assertEqual(bob.lines()[0], "*** You are bob. 1 user online: bob")
+
     def test_register_rules(self) -> None:
         """
         A short password, or none, is refused.

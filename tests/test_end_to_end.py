@@ -18,9 +18,11 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, c
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.interfaces import IListeningPort, IPushProducer
 from twisted.internet.protocol import ProcessProtocol, Protocol, connectionDone
+from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
+from chat.backpressure import DirectOutflow
 from chat.protocol import ChatFactory
 from chat.service import ChatService
 
@@ -217,6 +219,38 @@ class LoopbackTests(TestCase):
         # bound: the send queue plus the transport's 64 KiB (plus one line).
         self.assertLessEqual(peak[0], self.service.sendq + 64 * 1024 + 200)
         self.assertGreater(peak[0], self.service.sendq)
+
+    async def test_reader_that_falls_behind_and_catches_up(self) -> None:
+        """
+        A client that stops reading until the server must hold lines for it
+        (the kernel's buffers full) receives every line, in order, once it reads
+        again; then the server writes to its socket directly again.
+        """
+        port = await self.start(sendq=16 * 1024 * 1024)
+        slow = await self.connect(port, "slow")
+        sender = await self.connect(port, "sender")
+        await slow.wait_line("*** sender has joined")
+        assert slow.transport is not None and sender.transport is not None
+        [server_side] = [
+            c for c in self.service.connections if c.user and c.user.nickname == "slow"
+        ]
+        outflow = server_side._outflow
+        assert isinstance(outflow, DirectOutflow)
+        IPushProducer(slow.transport).pauseProducing()
+        sent = 0
+        while outflow.direct:
+            self.assertLess(sent, 200_000, "the kernel never pushed back")
+            sender.transport.write(
+                b"".join(b"line %06d %s\n" % (n, b"." * 200) for n in range(sent, sent + 500))
+            )
+            sent += 500
+            await deferLater(reactor, 0.01)
+        IPushProducer(slow.transport).resumeProducing()
+        await slow.wait_line(f"<sender> line {sent - 1:06d} {'.' * 200}")
+        received = [line for line in slow.lines if line.startswith("<sender> line ")]
+        self.assertEqual(received, [f"<sender> line {n:06d} {'.' * 200}" for n in range(sent)])
+        self.assertTrue(outflow.direct)
+        self.assertEqual(self.service.chat.online(), ["sender", "slow"])
 
     async def test_bundled_client_in_a_pipe(self) -> None:
         """

@@ -26,6 +26,7 @@ from twisted.internet.endpoints import (
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.trial.unittest import TestCase
 
+from chat.backpressure import DirectOutflow, SendQueue
 from chat.protocol import ChatFactory
 from chat.service import ChatService
 from tests.test_end_to_end import TIMEOUT, ProcessRunner, RawClient, connect_raw
@@ -110,6 +111,9 @@ class TLSTests(TestCase):
         await plain.wait_line("<alice> over TLS")
         plain.send("over TCP")
         await secure.wait_line("<bob> over TCP")
+        # Only the plain connection is written to the socket directly; TLS bytes go through TLS.
+        outflows = {c.user.nickname: type(c._outflow) for c in service.connections if c.user}
+        self.assertEqual(outflows, {"alice": SendQueue, "bob": DirectOutflow})
 
         # The bundled client, verifying the certificate with --ca, chats too ...
         port = str(tls_port.getHost().port)

@@ -1,0 +1,277 @@
+"""
+The write side: writing straight to the socket, falling back to Twisted's
+buffer, and gathering a burst's output into one write per connection.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from twisted.internet import reactor as _reactor
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.interfaces import IPullProducer, IPushProducer
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from chat.backpressure import TWISTED_BUFFER, DirectOutflow, Outbox, SendQueue, outflow_for
+from tests.helpers import Client, make_service
+from tests.test_end_to_end import connect_raw
+
+reactor: Any = _reactor
+
+
+class FakeSocket:
+    """
+    A non-blocking socket's C{send}: takes up to C{room} bytes, then raises what it is told to.
+    """
+
+    def __init__(self, room: int = 1 << 30) -> None:
+        self.room = room
+        self.sent = b""
+        self.error: OSError | None = None
+
+    def send(self, data: bytes) -> int:
+        if self.error is not None:
+            raise self.error
+        taken = data[: self.room]
+        if not taken:
+            raise BlockingIOError(errno.EAGAIN, "would block")
+        self.room -= len(taken)
+        self.sent += taken
+        return len(taken)
+
+
+class FakeConnection(StringTransport):
+    """
+    What L{DirectOutflow} uses of a Twisted TCP connection: its socket and its buffered write.
+    """
+
+    def __init__(self, sock: FakeSocket) -> None:
+        super().__init__()
+        self.sock = sock
+
+    def getHandle(self) -> FakeSocket:
+        return self.sock
+
+
+def direct(room: int = 1 << 30, limit: int = 1000) -> tuple[DirectOutflow, FakeConnection]:
+    connection = FakeConnection(FakeSocket(room))
+    return DirectOutflow(connection, limit), connection  # type: ignore[arg-type]
+
+
+class DirectOutflowTests(SynchronousTestCase):
+    def test_straight_to_the_socket(self) -> None:
+        """
+        While Twisted holds nothing, a write is one C{send} and Twisted's buffer stays empty.
+        """
+        outflow, connection = direct()
+        self.assertTrue(outflow.write(b"one\r\n"))
+        self.assertTrue(outflow.write(b"two\r\n"))
+        self.assertEqual(connection.sock.sent, b"one\r\ntwo\r\n")
+        self.assertEqual(connection.value(), b"")
+        self.assertTrue(outflow.direct)
+
+    def test_remainder_to_twisted_then_everything_behind_it(self) -> None:
+        """
+        What the kernel does not take goes to Twisted's buffer, and so does every
+        write after it, even one the socket could take, until Twisted says its
+        buffer is empty: the order is kept.
+        """
+        outflow, connection = direct(room=3)
+        self.assertTrue(outflow.write(b"hello\r\n"))
+        self.assertEqual(connection.sock.sent, b"hel")
+        self.assertEqual(connection.value(), b"lo\r\n")
+        self.assertFalse(outflow.direct)
+        connection.sock.room = 100
+        outflow.write(b"next\r\n")
+        self.assertEqual(connection.sock.sent, b"hel")
+        self.assertEqual(connection.value(), b"lo\r\nnext\r\n")
+        # Twisted's buffer drained (it tells a pull producer so): straight to the socket again.
+        outflow.resumeProducing()
+        outflow.write(b"after\r\n")
+        self.assertEqual(connection.sock.sent, b"helafter\r\n")
+        self.assertEqual(connection.value(), b"lo\r\nnext\r\n")
+
+    def test_would_block(self) -> None:
+        """
+        A socket whose kernel buffer is full hands the whole write to Twisted.
+        """
+        outflow, connection = direct(room=0)
+        self.assertTrue(outflow.write(b"wait\r\n"))
+        self.assertEqual(connection.value(), b"wait\r\n")
+        self.assertFalse(outflow.direct)
+
+    def test_broken_connection_left_to_twisted(self) -> None:
+        """
+        A socket error is not raised to the protocol: the data goes to Twisted,
+        whose own write meets the error and closes the connection the usual way.
+        """
+        outflow, connection = direct()
+        connection.sock.error = ConnectionResetError(errno.ECONNRESET, "reset")
+        self.assertTrue(outflow.write(b"lost\r\n"))
+        self.assertEqual(connection.value(), b"lost\r\n")
+
+    def test_limit(self) -> None:
+        """
+        Once more than the limit plus Twisted's 64 KiB would wait in the server,
+        C{write} says no and writes nothing; a drained buffer forgives.
+        """
+        outflow, connection = direct(room=0, limit=100)
+        chunk = b"x" * (TWISTED_BUFFER // 2)
+        self.assertTrue(outflow.write(chunk))
+        self.assertTrue(outflow.write(chunk))
+        self.assertTrue(outflow.write(b"y" * 100))
+        self.assertFalse(outflow.write(b"z"))
+        self.assertEqual(len(connection.value()), TWISTED_BUFFER + 100)
+        outflow.resumeProducing()
+        connection.clear()
+        self.assertTrue(outflow.write(b"z"))
+        self.assertEqual(connection.value(), b"z")
+
+    def test_stopped(self) -> None:
+        """
+        Once Twisted stops its producer (the connection is gone) nothing goes to the socket.
+        """
+        outflow, connection = direct()
+        outflow.stopProducing()
+        outflow.write(b"late\r\n")
+        self.assertEqual(connection.sock.sent, b"")
+
+
+class OutflowChoiceTests(TestCase):
+    def test_other_transports_keep_twisteds_buffering(self) -> None:
+        """
+        A transport that is not Twisted's own TCP connection (a TLS one, say)
+        gets a L{SendQueue}, registered as a streaming producer.
+        """
+        transport = StringTransport()
+        outflow = outflow_for(transport, 1024)
+        self.assertIsInstance(outflow, SendQueue)
+        self.assertIs(transport.producer, outflow)
+        self.assertTrue(transport.streaming)
+        self.assertTrue(IPushProducer.providedBy(outflow))
+
+    async def test_tcp_is_written_directly(self) -> None:
+        """
+        A real TCP connection gets a L{DirectOutflow}, registered as a pull
+        producer, so that Twisted says when its buffer has drained.
+        """
+        accepted: list[Protocol] = []
+
+        class Accept(Protocol):
+            def connectionMade(self) -> None:
+                accepted.append(self)
+
+        port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(
+            Factory.forProtocol(Accept)
+        )
+        self.addCleanup(port.stopListening)
+        client = await connect_raw(port.getHost().port)
+        self.addCleanup(client.transport.loseConnection)  # type: ignore[union-attr]
+        [server_side] = accepted
+        transport: Any = server_side.transport
+        outflow = outflow_for(transport, 1024)
+        self.addCleanup(transport.unregisterProducer)
+        self.assertIsInstance(outflow, DirectOutflow)
+        self.assertIs(transport.producer, outflow)
+        self.assertFalse(transport.streamingProducer)
+        self.assertTrue(IPullProducer.providedBy(outflow))
+        outflow.write(b"straight\r\n")
+        await client.wait_line("straight")
+        self.assertEqual(transport.dataBuffer, b"")
+        self.assertEqual(transport._tempDataLen, 0)
+
+
+class Flushed:
+    """
+    A connection as the outbox sees it, counting its flushes.
+    """
+
+    def __init__(self) -> None:
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+class OutboxTests(SynchronousTestCase):
+    def test_one_write_per_recipient_per_burst(self) -> None:
+        """
+        Lines that arrive together are each broadcast, and then each recipient
+        is written once, the lines in order.
+        """
+        service = make_service()
+        alice, bob, carol = (Client(service, name) for name in ("alice", "bob", "carol"))
+        for client in (alice, bob, carol):
+            client.lines()
+        writes: list[bytes] = []
+        bob.transport.write = writes.append  # type: ignore[method-assign]
+        alice.protocol.dataReceived(b"one\ntwo\n/me waves\nthree\n")
+        self.assertEqual(
+            writes, [b"<alice> one\r\n<alice> two\r\n* alice waves\r\n<alice> three\r\n"]
+        )
+        self.assertEqual(
+            carol.lines(), ["<alice> one", "<alice> two", "* alice waves", "<alice> three"]
+        )
+        self.assertEqual(alice.lines(), [])
+
+    def test_nested_batches_join_the_outer(self) -> None:
+        """
+        A batch begun inside another is part of it: nothing is flushed until the outer ends.
+        """
+        outbox, connection = Outbox(), Flushed()
+
+        def outer() -> None:
+            outbox.batch(lambda: outbox.dirty.append(connection))
+            self.assertEqual(connection.flushes, 0)
+
+        outbox.batch(outer)
+        self.assertEqual(connection.flushes, 1)
+        self.assertFalse(outbox.held)
+
+    def test_flushed_even_when_handling_fails(self) -> None:
+        """
+        An exception in the middle of a batch still lets what was said go out.
+        """
+        outbox, connection = Outbox(), Flushed()
+
+        def failing() -> None:
+            outbox.dirty.append(connection)
+            raise ZeroDivisionError()
+
+        self.assertRaises(ZeroDivisionError, outbox.batch, failing)
+        self.assertEqual(connection.flushes, 1)
+        self.assertEqual(outbox.dirty, [])
+
+    def test_goodbye_after_what_came_before(self) -> None:
+        """
+        A connection closed in the middle of a burst is written what it was told
+        before, then its goodbye, and then it is closed.
+        """
+        service = make_service()
+        alice, bob = Client(service, "alice"), Client(service, "bob")
+        alice.lines()
+        bob.lines()
+        alice.protocol.dataReceived(b"hi bob\n/quit\nnever sent\n")
+        self.assertEqual(bob.lines(), ["<alice> hi bob", "*** alice has left"])
+        self.assertEqual(alice.lines(), ["*** Goodbye."])
+        self.assertTrue(alice.transport.disconnecting)
+
+    def test_dropped_in_the_burst_is_not_written(self) -> None:
+        """
+        A connection dropped during a burst is not written what was gathered for it.
+        """
+        service = make_service()
+        alice, bob = Client(service, "alice"), Client(service, "bob")
+        alice.lines()
+        bob.lines()
+
+        def drop_bob() -> None:
+            alice.protocol.dataReceived(b"lost on bob\n")
+            bob.protocol._drop("too slow to keep up")
+
+        service.outbox.batch(drop_bob)
+        self.assertEqual(bob.lines(), [])
+        self.assertTrue(bob.transport.disconnected)
