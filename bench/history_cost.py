@@ -31,7 +31,7 @@ from chat.service import ChatService
 
 class Discard(StringTransport):
     """
-    A transport that counts what it is sent and keeps nothing.
+    A transport that counts the lines it is sent and keeps nothing.
     """
 
     def __init__(self) -> None:
@@ -39,7 +39,8 @@ class Discard(StringTransport):
         self.count = 0
 
     def write(self, data: bytes) -> None:
-        self.count += 1
+        # One write may carry many lines: what one burst of input said to this client.
+        self.count += data.count(b"\n")
 
 
 async def run(reactor: Any, clients: int, messages: int, history_on: bool) -> dict[str, Any]:
