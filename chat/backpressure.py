@@ -144,11 +144,10 @@ class DirectOutflow:
         if self.direct:
             try:
                 sent = self._send(data)
-            except BlockingIOError:
-                sent = 0
             except OSError:
-                # A broken connection: Twisted finds out on its own write and
-                # closes it the usual way.
+                # The kernel's buffer is full (BlockingIOError), or the
+                # connection is broken: then Twisted finds out on its own
+                # write and closes it the usual way.
                 sent = 0
             if sent == len(data):
                 return True
@@ -184,7 +183,7 @@ class SendQueue:
 
     __slots__ = ("_transport", "backlog", "limit", "paused")
 
-    def __init__(self, transport: ITransport, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, transport: ITransport, limit: int) -> None:
         self._transport = transport
         self.limit = limit
         self.paused = False
