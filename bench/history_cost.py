@@ -24,9 +24,9 @@ from typing import Any
 from twisted.internet import task
 from twisted.internet.testing import StringTransport
 
-from chat.archive import History, open_pool
-from chat.protocol import ChatProtocol
-from chat.service import ChatService
+from chat.core.service import ChatService, Settings
+from chat.line.protocol import LineFactory
+from chat.store.history import History, open_pool
 
 
 class Discard(StringTransport):
@@ -49,15 +49,16 @@ async def run(reactor: Any, clients: int, messages: int, history_on: bool) -> di
         if history_on:
             history = History(open_pool(str(Path(folder) / "bench.sqlite3"), reactor), reactor)
             history.startService()
-        service = ChatService(reactor, history=history, history_lines=0)
+        service = ChatService(reactor, Settings(history_lines=0), history=history)
+        factory = LineFactory(service)
         transports = []
         for n in range(clients):
             transport = Discard()
-            protocol = ChatProtocol(service)
+            protocol = factory.buildProtocol(None)
             protocol.makeConnection(transport)
             protocol.dataReceived(f"user{n}\n".encode())
             transports.append(transport)
-        sender = ChatProtocol(service)
+        sender = factory.buildProtocol(None)
         sender.makeConnection(Discard())
         sender.dataReceived(b"sender\n")
         before = sum(t.count for t in transports)

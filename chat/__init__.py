@@ -1,11 +1,11 @@
 """
 A small, self-hosted, multi-user chat server built on Twisted.
 
-The package is layered so that each module has one job: L{chat.domain} holds
-users and routes messages without ever seeing bytes, L{chat.wire} turns domain
-events into protocol lines, L{chat.protocol} is the line front-end,
-L{chat.service} owns the connections for a clean shutdown, and L{chat.tap} is
-what C{twistd chat} runs.
+The package is layered so that front-ends stay thin: L{chat.core} is the chat
+itself (domain, session, commands, replies), front-end neutral and importing
+nothing else of ours; L{chat.store} keeps history, accounts and bans behind
+the core's interfaces; L{chat.net} is what byte-stream front-ends share;
+L{chat.line} is the line front-end; L{chat.tap} is what C{twistd chat} runs.
 """
 
 __version__ = "0.1.0"

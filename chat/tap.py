@@ -17,13 +17,12 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.threads import deferToThreadPool
 from twisted.python import usage
 
-from chat.accounts import Accounts
-from chat.archive import History, open_pool
-from chat.backpressure import DEFAULT_LIMIT
-from chat.bans import Bans
-from chat.limits import HUMAN, NONE, Rate
-from chat.protocol import ChatFactory
-from chat.service import ChatService
+from chat.core.limits import HUMAN, NONE, Rate
+from chat.core.service import DEFAULT_SENDQ, ChatService, Settings
+from chat.line.protocol import LineFactory
+from chat.store.accounts import Accounts
+from chat.store.bans import Bans
+from chat.store.history import History, open_pool
 
 DEFAULT_LISTEN = "tcp:8888"
 DEFAULT_DB = "chat.sqlite3"
@@ -84,7 +83,7 @@ class Options(usage.Options):
         [
             "sendq",
             None,
-            DEFAULT_LIMIT,
+            DEFAULT_SENDQ,
             "Bytes that may wait for a client that stops reading before it is dropped.",
             int,
         ],
@@ -196,6 +195,27 @@ def read_motd(path: str) -> tuple[str, ...]:
     return tuple(text.splitlines())
 
 
+def settings(options: dict[str, Any]) -> Settings:
+    """
+    The server's settings, from parsed options.
+    """
+    return Settings(
+        server_name=options["name"],
+        motd=options["motd-lines"],
+        history_lines=options["history"],
+        sendq=options["sendq"],
+        max_clients=options["max-clients"],
+        max_per_host=options["max-per-ip"],
+        login_timeout=options["login-timeout"],
+        idle_timeout=options["idle-timeout"],
+        limits=options["limits"],
+        admins=options["admin-names"],
+        log_messages=bool(options["log-messages"]),
+        shutdown_timeout=options["shutdown-timeout"],
+        crowd=options["crowd"],
+    )
+
+
 def makeService(options: dict[str, Any]) -> IService:
     """
     The chat service and one listener per C{--listen} endpoint.
@@ -218,27 +238,9 @@ def makeService(options: dict[str, Any]) -> IService:
         return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
 
     accounts = Accounts(pool, reactor, hash_in_thread)
-    chat = ChatService(
-        reactor,
-        history=history,
-        history_lines=options["history"],
-        accounts=accounts,
-        sendq=options["sendq"],
-        max_clients=options["max-clients"],
-        max_per_host=options["max-per-ip"],
-        crowd=options["crowd"],
-        login_timeout=options["login-timeout"],
-        idle_timeout=options["idle-timeout"],
-        limits=options["limits"],
-        admins=options["admin-names"],
-        bans=bans,
-        server_name=options["name"],
-        motd=options["motd-lines"],
-        log_messages=bool(options["log-messages"]),
-        shutdown_timeout=options["shutdown-timeout"],
-    )
+    chat = ChatService(reactor, settings(options), history=history, accounts=accounts, bans=bans)
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]
-    factory = ChatFactory(chat)
+    factory = LineFactory(chat)
     for description in options["listen"]:
         # strports.service makes a port that is already in use an error at
         # start-up, rather than a log line from a server listening nowhere.

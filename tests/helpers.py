@@ -6,27 +6,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from chat import database
-from chat.events import Event
-from chat.protocol import ChatProtocol
-from chat.service import ChatService
+from chat.core.events import Departure, Event
+from chat.core.service import ChatService, Settings
+from chat.line.protocol import LineFactory, LineProtocol
+from chat.store import database
 
 
 class Recorder:
     """
-    A participant that keeps every event it receives, in order.
+    A participant that keeps every event it receives, in order, and whether
+    it was thrown out.
     """
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.departures: list[Departure] = []
 
     def receive(self, event: Event) -> None:
         self.events.append(event)
+
+    def disconnect(self, departure: Departure) -> None:
+        self.departures.append(departure)
 
     def take(self) -> list[Event]:
         events, self.events = self.events, []
@@ -35,7 +41,7 @@ class Recorder:
 
 class Client:
     """
-    A L{ChatProtocol} on a L{StringTransport}, with the lines it was sent.
+    A L{LineProtocol} on a L{StringTransport}, with the lines it was sent.
     """
 
     def __init__(
@@ -45,7 +51,7 @@ class Client:
         transport: StringTransport | None = None,
     ) -> None:
         self.transport = transport if transport is not None else StringTransport()
-        self.protocol = ChatProtocol(service)
+        self.protocol = factory(service).buildProtocol(None)
         self.protocol.makeConnection(self.transport)
         self._seen = 0
         if login is not None:
@@ -89,11 +95,24 @@ class Client:
         return bool(self.transport.disconnecting)
 
 
-def make_service(**kwargs: object) -> ChatService:
+_FACTORIES: WeakKeyDictionary[ChatService, LineFactory] = WeakKeyDictionary()
+
+
+def factory(service: ChatService) -> LineFactory:
     """
-    A L{ChatService} on a fake clock.
+    The one line factory of C{service}, as a server has: its connections
+    share an encoder.
     """
-    return ChatService(Clock(), **kwargs)  # type: ignore[arg-type]
+    if service not in _FACTORIES:
+        _FACTORIES[service] = LineFactory(service)
+    return _FACTORIES[service]
+
+
+def make_service(**settings: Any) -> ChatService:
+    """
+    A L{ChatService} on a fake clock, with these L{Settings}.
+    """
+    return ChatService(Clock(), Settings(**settings))
 
 
 class SyncPool:
@@ -135,3 +154,10 @@ class SyncPool:
     def close(self) -> None:
         self.db.close()
         self.closed = True
+
+
+def connections(service: ChatService) -> set[LineProtocol]:
+    """
+    The line connections of C{service}'s sessions.
+    """
+    return {s.peer for s in service.sessions if isinstance(s.peer, LineProtocol)}

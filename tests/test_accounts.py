@@ -19,22 +19,23 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import Interface
 
-from chat import database
-from chat.accounts import (
+from chat.core.errors import AlreadyRegistered
+from chat.core.events import BanKind
+from chat.core.limits import HUMAN
+from chat.core.service import ChatService, Settings
+from chat.core.text import Problem, parse_duration, password_problem
+from chat.store import database
+from chat.store.accounts import (
     Accounts,
-    AlreadyRegistered,
     ChatRealm,
     DatabaseChecker,
     IChatAccount,
     hash_password,
-    password_problem,
     verify_password,
 )
-from chat.archive import History
-from chat.bans import Bans, parse_duration
-from chat.limits import HUMAN
-from chat.service import ChatService
-from tests.helpers import Client, SyncPool
+from chat.store.bans import Bans
+from chat.store.history import History
+from tests.helpers import Client, SyncPool, connections
 
 CHEAP = 2**4  # scrypt cost for tests: the real one takes ~50 ms a hash
 T0 = float(calendar.timegm((2026, 11, 19, 7, 6, 40, 0, 0, 0)))
@@ -83,8 +84,8 @@ class HashTests(SynchronousTestCase):
         """
         Passwords have a minimum and a maximum length.
         """
-        self.assertEqual(password_problem("12345"), "it is shorter than 6 characters")
-        self.assertEqual(password_problem("x" * 201), "it is longer than 200 characters")
+        self.assertEqual(password_problem("12345"), Problem.TOO_SHORT)
+        self.assertEqual(password_problem("x" * 201), Problem.TOO_LONG)
         self.assertIsNone(password_problem("123456"))
 
 
@@ -278,7 +279,7 @@ class CommandTests(TestCase):
         """
         alice = self.arrive("alice")
         self.assertEqual(alice.lines(), [PROMPT])
-        self.assertIsNone(alice.protocol.user)
+        self.assertIsNone(alice.protocol.session.user)
         alice.send("secret1")
         self.assertEqual(alice.lines()[0], "*** You are alice. 1 user online: alice")
 
@@ -343,7 +344,7 @@ class CommandTests(TestCase):
         while self.pool.waiting:
             self.pool.release()
         self.assertEqual(self.service.chat.online(), [])
-        self.assertEqual(self.service.connections, set())
+        self.assertEqual(connections(self.service), set())
 
     def test_other_nickname_instead(self) -> None:
         """
@@ -454,7 +455,7 @@ class CommandTests(TestCase):
         Reconnecting does not buy more guesses: after ten wrong passwords from
         one address, it may try no more for a while; another address may.
         """
-        service = ChatService(self.clock, accounts=self.accounts, limits=HUMAN)
+        service = ChatService(self.clock, Settings(limits=HUMAN), accounts=self.accounts)
         for _ in range(4):
             guesser = Client(service)
             guesser.send("alice", "wrong1", "wrong2", "wrong3")
@@ -516,7 +517,9 @@ class OperatorTests(SynchronousTestCase):
         self.pool = SyncPool(self.mktemp())
         self.accounts = Accounts(self.pool, self.clock, at_once, cost=CHEAP)
         self.successResultOf(self.accounts.register("root", "secret1"))
-        self.service = ChatService(self.clock, accounts=self.accounts, admins=["ROOT", "nobody"])
+        self.service = ChatService(
+            self.clock, Settings(admins=["ROOT", "nobody"]), accounts=self.accounts
+        )
         self.op = Client(self.service)
         self.op.send("root", "secret1")
         self.bob = Client(self.service, "bob")
@@ -587,7 +590,7 @@ class BanTests(SynchronousTestCase):
         self.bans = Bans(self.pool, self.clock)
         self.bans.startService()
         self.service = ChatService(
-            self.clock, accounts=self.accounts, admins=["root"], bans=self.bans
+            self.clock, Settings(admins=["root"]), accounts=self.accounts, bans=self.bans
         )
         self.op = self.connect("10.0.0.1")
         self.op.send("root", "secret1")
@@ -629,7 +632,7 @@ class BanTests(SynchronousTestCase):
         )
         self.clock.advance(3600)
         self.assertFalse(self.connect("10.0.0.2").closed)
-        self.assertIsNone(self.bans.find("nick", "bob"))
+        self.assertIsNone(self.bans.find(BanKind.NICK, "bob"))
 
     def test_ban_address_and_list(self) -> None:
         """
@@ -674,7 +677,7 @@ class BanTests(SynchronousTestCase):
             [(ban.kind, ban.target) for ban in again.all()],
             [("nick", "mallory"), ("ip", "198.51.100.1")],
         )
-        self.assertIsNotNone(again.find("nick", "MALLORY"))
+        self.assertIsNotNone(again.find(BanKind.NICK, "MALLORY"))
 
     def test_only_operators(self) -> None:
         """

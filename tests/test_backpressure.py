@@ -15,7 +15,8 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chat.backpressure import TWISTED_BUFFER, DirectOutflow, Outbox, SendQueue, outflow_for
+from chat.core.outbox import Outbox
+from chat.net.backpressure import TWISTED_BUFFER, DirectOutflow, SendQueue, outflow_for
 from tests.helpers import Client, make_service
 from tests.test_end_to_end import connect_raw
 
@@ -270,7 +271,7 @@ class OutboxTests(SynchronousTestCase):
 
         def drop_bob() -> None:
             alice.protocol.dataReceived(b"lost on bob\n")
-            bob.protocol._drop("too slow to keep up")
+            bob.protocol._drop()
 
         service.outbox.batch(drop_bob)
         self.assertEqual(bob.lines(), [])

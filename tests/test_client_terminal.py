@@ -22,8 +22,8 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from chat.protocol import ChatFactory
-from chat.service import ChatService
+from chat.core.service import ChatService, Settings
+from chat.line.protocol import LineFactory
 from tests.test_end_to_end import TIMEOUT, RawClient, hang_up, reactor
 
 COLUMNS, ROWS = 80, 24
@@ -110,10 +110,10 @@ def terminal_modes(fd: int) -> tuple[bool, bool]:
 
 class TerminalClientTests(TestCase):
     async def serve(self, port: int = 0) -> int:
-        service = ChatService(reactor, server_name="pty")
+        service = ChatService(reactor, Settings(server_name="pty"))
         service.startService()
         endpoint = TCP4ServerEndpoint(reactor, port, interface="127.0.0.1")
-        listening: IListeningPort = await endpoint.listen(ChatFactory(service))
+        listening: IListeningPort = await endpoint.listen(LineFactory(service))
         self.service = service
         self.listening = listening
         self.addCleanup(self.stop_serving)

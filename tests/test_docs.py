@@ -9,9 +9,9 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.accounts import Accounts
-from chat.archive import History
-from chat.service import ChatService
+from chat.core.service import ChatService, Settings
+from chat.store.accounts import Accounts
+from chat.store.history import History
 from tests.helpers import Client, SyncPool, make_service
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text("utf-8")
@@ -74,7 +74,7 @@ class ProtocolDocumentTests(SynchronousTestCase):
         # Accounts, with the password PASSWORD.
         accounts = Accounts(pool, clock, maybeDeferred, cost=2**4)
         registry = ChatService(
-            clock, history=History(pool, clock), accounts=accounts, server_name="NAME"
+            clock, Settings(server_name="NAME"), history=History(pool, clock), accounts=accounts
         )
         owner = Client(registry, "NICK")
         owner.send("/register PASSWORD", "/register PASSWORD", "/register x", "/register")
@@ -90,7 +90,7 @@ class ProtocolDocumentTests(SynchronousTestCase):
         lines += owner.lines() + sender.lines() + claimant.lines()
         # Operators, with an operator called OP.
         self.successResultOf(accounts.register("OP", "PASSWORD"))
-        staff = ChatService(clock, accounts=accounts, admins=["OP"], server_name="NAME")
+        staff = ChatService(clock, Settings(admins=["OP"], server_name="NAME"), accounts=accounts)
         operator = Client(staff)
         operator.send("OP", "PASSWORD")
         kicked = Client(staff, "NICK")

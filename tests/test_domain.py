@@ -5,8 +5,8 @@ what, with no bytes involved.
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.domain import Chat, RoomInfo, User
-from chat.errors import (
+from chat.core.domain import Chat, User
+from chat.core.errors import (
     AlreadyInRoom,
     InvalidNickname,
     InvalidRoomName,
@@ -16,8 +16,10 @@ from chat.errors import (
     NotInRoom,
     NotLoggedIn,
 )
-from chat.events import (
+from chat.core.events import (
+    QUIT,
     Action,
+    Departure,
     Entered,
     Event,
     Joined,
@@ -27,9 +29,11 @@ from chat.events import (
     PrivateMessage,
     PrivateMessageSent,
     Renamed,
+    RoomInfo,
     TopicChanged,
     Welcome,
 )
+from chat.core.text import Problem
 from tests.helpers import Recorder
 
 
@@ -94,7 +98,7 @@ class UserTests(DomainTestCase):
         """
         with self.assertRaises(InvalidNickname) as caught:
             self.chat.login("two words", Recorder())
-        self.assertIn("only letters", caught.exception.reason)
+        self.assertEqual(caught.exception.problem, Problem.BAD_CHARACTERS)
         self.assertEqual(self.chat.online(), [])
 
     def test_logout_once_per_room(self) -> None:
@@ -106,9 +110,9 @@ class UserTests(DomainTestCase):
         _, bob = self.login("bob")
         _, carol = self.login("carol", "games")
         self.quiet()
-        self.chat.logout(alice, "bye\x1b")
-        self.chat.logout(alice, "again")
-        self.assertEqual(bob.take(), [Left("lobby", "alice", "bye")])
+        self.chat.logout(alice, Departure(text="bye\x1b"))
+        self.chat.logout(alice, Departure(text="again"))
+        self.assertEqual(bob.take(), [Left("lobby", "alice", Departure(text="bye"))])
         self.assertEqual(carol.take(), [])
         self.assertEqual(self.chat.online(), ["bob", "carol"])
         self.assertEqual(self.chat.members("lobby"), ["bob"])
@@ -120,8 +124,8 @@ class UserTests(DomainTestCase):
         alice, _ = self.login("alice")
         _, bob = self.login("bob")
         self.quiet()
-        self.chat.logout(alice, "\x07")
-        self.assertEqual(bob.take(), [Left("lobby", "alice", None)])
+        self.chat.logout(alice, Departure(text="\x07"))
+        self.assertEqual(bob.take(), [Left("lobby", "alice", QUIT)])
 
     def test_nickname_free_after_logout(self) -> None:
         """
@@ -200,7 +204,7 @@ class UserTests(DomainTestCase):
         _, b = self.login("bob", "games")
         self.quiet()
         self.chat.close()
-        self.chat.logout(alice, "shutdown")
+        self.chat.logout(alice, Departure(text="shutdown"))
         self.assertEqual(self.chat.online(), [])
         self.assertEqual(a.take() + b.take(), [])
         self.assertEqual(self.chat.rooms(), [RoomInfo("lobby", 0, None)])
@@ -490,8 +494,10 @@ class CrowdTests(SynchronousTestCase):
         chat.logout(users[3])
         chat.part(users[2], "lobby", "den")
         self.assertEqual(b.take(), [Parted("lobby", "c", "den")])
-        chat.logout(users[1], "bye")
-        self.assertEqual(a.take(), [Parted("lobby", "c", "den"), Left("lobby", "b", "bye")])
+        chat.logout(users[1], Departure(text="bye"))
+        self.assertEqual(
+            a.take(), [Parted("lobby", "c", "den"), Left("lobby", "b", Departure(text="bye"))]
+        )
         self.assertEqual(chat.members("lobby"), ["a"])
 
     def test_everything_else_still_delivered(self) -> None:

@@ -22,9 +22,10 @@ from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from chat.backpressure import DirectOutflow
-from chat.protocol import ChatFactory
-from chat.service import ChatService
+from chat.core.service import ChatService, Settings
+from chat.line.protocol import LineFactory
+from chat.net.backpressure import DirectOutflow
+from tests.helpers import connections
 
 # The global reactor provides TCP, time and processes; typing has no intersection to say so.
 reactor: Any = _reactor
@@ -83,10 +84,10 @@ class LoopbackTests(TestCase):
     """
 
     async def start(self, **options: Any) -> int:
-        self.service = ChatService(reactor, server_name="loop", **options)
+        self.service = ChatService(reactor, Settings(server_name="loop", **options))
         self.service.startService()
         endpoint = TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1")
-        port: IListeningPort = await endpoint.listen(ChatFactory(self.service))
+        port: IListeningPort = await endpoint.listen(LineFactory(self.service))
         self.addCleanup(port.stopListening)
         self.addCleanup(self.service.stopService)
         return port.getHost().port  # type: ignore[attr-defined, no-any-return]
@@ -158,7 +159,7 @@ class LoopbackTests(TestCase):
         """
         port = await self.start()
         await self.connect(port, "alice")
-        [connection] = self.service.connections
+        [connection] = connections(self.service)
         self.assertTrue(connection.transport.getTcpNoDelay())  # type: ignore[union-attr]
 
     async def test_shutdown_notice(self) -> None:
@@ -186,7 +187,9 @@ class LoopbackTests(TestCase):
         assert stuck.transport is not None and sender.transport is not None
         IPushProducer(stuck.transport).pauseProducing()  # reads nothing from here on
         [server_side] = [
-            c for c in self.service.connections if c.user and c.user.nickname == "stuck"
+            c
+            for c in connections(self.service)
+            if c.session.user and c.session.user.nickname == "stuck"
         ]
         peak = [0]
         server_transport: Any = server_side.transport
@@ -217,8 +220,8 @@ class LoopbackTests(TestCase):
         self.assertEqual(self.service.chat.online(), ["alice", "bob", "sender"])
         # What the server held for the stuck client stayed within the documented
         # bound: the send queue plus the transport's 64 KiB (plus one line).
-        self.assertLessEqual(peak[0], self.service.sendq + 64 * 1024 + 200)
-        self.assertGreater(peak[0], self.service.sendq)
+        self.assertLessEqual(peak[0], self.service.settings.sendq + 64 * 1024 + 200)
+        self.assertGreater(peak[0], self.service.settings.sendq)
 
     async def test_reader_that_falls_behind_and_catches_up(self) -> None:
         """
@@ -232,7 +235,9 @@ class LoopbackTests(TestCase):
         await slow.wait_line("*** sender has joined")
         assert slow.transport is not None and sender.transport is not None
         [server_side] = [
-            c for c in self.service.connections if c.user and c.user.nickname == "slow"
+            c
+            for c in connections(self.service)
+            if c.session.user and c.session.user.nickname == "slow"
         ]
         outflow = server_side._outflow
         assert isinstance(outflow, DirectOutflow)

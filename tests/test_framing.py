@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.framing import TOO_LONG, LineBuffer, TelnetFilter, TooLong
+from chat.line.telnet import TelnetFilter
+from chat.net.framing import TOO_LONG, LineBuffer, TooLong
 
 
 def feed_in_chunks(buffer: LineBuffer, data: bytes, cuts: list[int]) -> list[bytes | TooLong]:

@@ -10,10 +10,10 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.accounts import Accounts
-from chat.archive import History
-from chat.service import ChatService
-from tests.helpers import Client, SyncPool, make_service
+from chat.core.service import ChatService
+from chat.store.accounts import Accounts
+from chat.store.history import History
+from tests.helpers import Client, SyncPool, connections, make_service
 
 CLIENTS = 4
 
@@ -170,10 +170,10 @@ class FuzzTests(SynchronousTestCase):
         """
         chat = service.chat
         protocols = [c.protocol for i, c in enumerate(clients) if i not in gone]
-        live = {p.user for p in protocols if p.user is not None}
+        live = {p.session.user for p in protocols if p.session.user is not None}
         self.assertEqual(set(chat._users.values()), live)
         for protocol in protocols:
-            user = protocol.user
+            user = protocol.session.user
             if user is None:
                 continue
             self.assertIs(chat.find(user.nickname), user)
@@ -185,4 +185,4 @@ class FuzzTests(SynchronousTestCase):
                 self.assertIn(room, member.rooms)
                 self.assertIn(member, live)
             self.assertTrue(room.members or room.permanent, room)
-        self.assertEqual(service.connections, set(protocols))
+        self.assertEqual(connections(service), set(protocols))

@@ -15,11 +15,12 @@ from twisted.internet import reactor
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chat import database, history
-from chat.archive import History, open_pool
-from chat.database import ACTION, PRIVATE, PUBLIC, Entry
-from chat.events import Action, Message, PrivateMessage
-from chat.service import ChatService
+from chat import transcript
+from chat.core.events import Action, Entry, Message, PrivateMessage
+from chat.core.service import ChatService, Settings
+from chat.store import database
+from chat.store.database import ACTION, PRIVATE, PUBLIC
+from chat.store.history import History, open_pool
 from tests.helpers import Client, SyncPool
 
 T0 = float(calendar.timegm((2026, 11, 19, 7, 6, 40, 0, 0, 0)))
@@ -314,7 +315,7 @@ class CommandTests(SynchronousTestCase):
         self.clock.advance(T0)
         self.pool = SyncPool(self.mktemp())
         self.history = History(self.pool, self.clock)
-        self.service = ChatService(self.clock, history=self.history, history_lines=3)
+        self.service = ChatService(self.clock, Settings(history_lines=3), history=self.history)
 
     def test_history_on_entering(self) -> None:
         """
@@ -471,7 +472,7 @@ class CommandTests(SynchronousTestCase):
 
 class ExportTests(SynchronousTestCase):
     """
-    python -m chat.history
+    python -m chat.transcript
     """
 
     def setUp(self) -> None:
@@ -493,7 +494,7 @@ class ExportTests(SynchronousTestCase):
 
     def run_export(self, *argv: str) -> tuple[int, str]:
         out = io.StringIO()
-        code = history.main(["--db", self.path, *argv], out)
+        code = transcript.main(["--db", self.path, *argv], out)
         return code, out.getvalue()
 
     def test_everything(self) -> None:
@@ -532,7 +533,7 @@ class ExportTests(SynchronousTestCase):
         """
         A database that does not exist is one line on stderr and status 1, and is not created.
         """
-        code = history.main(["--db", "nonexistent.sqlite3"], io.StringIO())
+        code = transcript.main(["--db", "nonexistent.sqlite3"], io.StringIO())
         self.assertEqual(code, 1)
         self.assertIn("no such database", self.stderr.getvalue())
         self.assertFalse(Path("nonexistent.sqlite3").exists())
@@ -543,9 +544,9 @@ class ExportTests(SynchronousTestCase):
         """
         other = self.mktemp()
         sqlite3.connect(other).close()
-        self.assertEqual(history.main(["--db", other], io.StringIO()), 1)
+        self.assertEqual(transcript.main(["--db", other], io.StringIO()), 1)
         self.assertIn("not a chat database", self.stderr.getvalue())
         junk = self.mktemp()
         Path(junk).write_bytes(b"this is not sqlite" * 100)
-        self.assertEqual(history.main(["--db", junk], io.StringIO()), 1)
+        self.assertEqual(transcript.main(["--db", junk], io.StringIO()), 1)
         self.assertIn("cannot read", self.stderr.getvalue())

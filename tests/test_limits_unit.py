@@ -5,8 +5,8 @@ Tests for rate limits: token buckets, and flood control as a user sees it.
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.limits import HUMAN, Limits, Rate, TokenBucket
-from chat.service import ChatService
+from chat.core.limits import HUMAN, Limits, Rate, TokenBucket
+from chat.core.service import ChatService, Settings
 from tests.helpers import Client
 
 
@@ -53,7 +53,7 @@ WARNING = (
 class FloodTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
-        self.service = ChatService(self.clock, limits=HUMAN)
+        self.service = ChatService(self.clock, Settings(limits=HUMAN))
         self.bob = Client(self.service, "bob")
         self.alice = Client(self.service, "alice")
         self.bob.lines()
@@ -112,7 +112,7 @@ class FloodTests(SynchronousTestCase):
         """
         Without limits (--flood off), any amount goes through.
         """
-        service = ChatService(self.clock, limits=Limits())
+        service = ChatService(self.clock, Settings(limits=Limits()))
         bob = Client(service, "bob")
         alice = Client(service, "alice")
         bob.lines()

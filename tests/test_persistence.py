@@ -21,7 +21,7 @@ class PersistenceTests(TestCase):
     async def test_history_survives_restart(self) -> None:
         """
         Messages said before a clean shutdown (SIGTERM) are shown as history
-        after a restart on the same database, and exported by chat.history;
+        after a restart on the same database, and exported by chat.transcript;
         a nickname registered before it still needs its password after it, and
         a message kept for it is delivered at its login.
         """
@@ -60,7 +60,7 @@ class PersistenceTests(TestCase):
         self.assertTrue(alice.lines[-2].endswith("] *bob* welcome back"), alice.lines)
 
         export = subprocess.run(
-            [sys.executable, "-m", "chat.history", "--db", str(workdir / "chat.sqlite3")],
+            [sys.executable, "-m", "chat.transcript", "--db", str(workdir / "chat.sqlite3")],
             capture_output=True,
             text=True,
             timeout=60,

@@ -7,9 +7,9 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chat.backpressure import SendQueue
-from chat.protocol import MAX_LINE_BYTES, ChatFactory, ChatProtocol
-from tests.helpers import Client, make_service
+from chat.line.protocol import MAX_LINE_BYTES, LineFactory
+from chat.net.backpressure import SendQueue
+from tests.helpers import Client, connections, factory, make_service
 
 PROMPT = "*** Choose a nickname (1 to 16 letters, digits, '_' or '-', starting with a letter):"
 
@@ -34,7 +34,7 @@ class ConnectTests(SynchronousTestCase):
         The factory hands every protocol the same service.
         """
         service = make_service()
-        factory = ChatFactory(service)
+        factory = LineFactory(service)
         first = factory.buildProtocol(None)
         second = factory.buildProtocol(None)
         self.assertIs(first.service, service)
@@ -47,9 +47,9 @@ class ConnectTests(SynchronousTestCase):
         """
         service = make_service()
         client = Client(service)
-        self.assertEqual(service.connections, {client.protocol})
+        self.assertEqual(connections(service), {client.protocol})
         client.hang_up()
-        self.assertEqual(service.connections, set())
+        self.assertEqual(connections(service), set())
 
 
 class LoginTests(SynchronousTestCase):
@@ -497,7 +497,7 @@ class TransportTests(SynchronousTestCase):
 
         transport = TCPTransport()
         directlyProvides(transport, ITCPTransport)
-        ChatProtocol(make_service()).makeConnection(transport)
+        factory(make_service()).buildProtocol(None).makeConnection(transport)
         self.assertTrue(transport.nodelay)
         self.assertTrue(transport.keepalive)
 

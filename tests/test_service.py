@@ -7,8 +7,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.service import ChatService
-from tests.helpers import Client
+from chat.core.service import ChatService, Settings
+from tests.helpers import Client, connections
 
 NOTICE = "*** The server is shutting down. Goodbye."
 
@@ -16,7 +16,7 @@ NOTICE = "*** The server is shutting down. Goodbye."
 class ShutdownTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
-        self.service = ChatService(self.clock, shutdown_timeout=5)
+        self.service = ChatService(self.clock, Settings(shutdown_timeout=5))
         self.service.startService()
 
     def test_no_connections_stops_at_once(self) -> None:
@@ -79,7 +79,7 @@ class ShutdownTests(SynchronousTestCase):
         late = Client(self.service)
         self.assertEqual(late.lines(), [NOTICE])
         self.assertTrue(late.closed)
-        self.assertNotIn(late.protocol, self.service.connections)
+        self.assertNotIn(late.protocol, connections(self.service))
 
     def test_restart(self) -> None:
         """
@@ -101,7 +101,7 @@ class LimitTests(SynchronousTestCase):
         Past the limit, a connection gets one line saying why and is closed;
         once someone leaves, the next one is welcome.
         """
-        service = ChatService(Clock(), max_clients=2)
+        service = ChatService(Clock(), Settings(max_clients=2))
         first = self.connect(service, "10.0.0.1")
         self.connect(service, "10.0.0.2")
         third = self.connect(service, "10.0.0.3")
@@ -110,7 +110,7 @@ class LimitTests(SynchronousTestCase):
         )
         self.assertTrue(third.closed)
         third.hang_up()
-        self.assertEqual(len(service.connections), 2)
+        self.assertEqual(len(connections(service)), 2)
         first.hang_up()
         fourth = self.connect(service, "10.0.0.4")
         self.assertEqual(fourth.lines()[0], "*** Welcome to chat.")
@@ -120,7 +120,7 @@ class LimitTests(SynchronousTestCase):
         Past the per-address limit, a connection from that address is refused;
         other addresses are not affected.
         """
-        service = ChatService(Clock(), max_per_host=2)
+        service = ChatService(Clock(), Settings(max_per_host=2))
         first = self.connect(service)
         self.connect(service)
         third = self.connect(service)
@@ -138,7 +138,7 @@ class LimitTests(SynchronousTestCase):
         """
         Connections without an IP address (Unix sockets) are not counted per address.
         """
-        service = ChatService(Clock(), max_per_host=1)
+        service = ChatService(Clock(), Settings(max_per_host=1))
         for _ in range(3):
             transport = StringTransport(peerAddress=UNIXAddress(None))
             self.assertFalse(Client(service, transport=transport).closed)
@@ -147,7 +147,7 @@ class LimitTests(SynchronousTestCase):
 class TimeoutTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
-        self.service = ChatService(self.clock, login_timeout=60, idle_timeout=300)
+        self.service = ChatService(self.clock, Settings(login_timeout=60, idle_timeout=300))
 
     def test_login_timeout(self) -> None:
         """
@@ -192,7 +192,7 @@ class TimeoutTests(SynchronousTestCase):
         """
         With both timeouts 0, nobody is ever timed out.
         """
-        service = ChatService(self.clock, login_timeout=0, idle_timeout=0)
+        service = ChatService(self.clock, Settings(login_timeout=0, idle_timeout=0))
         Client(service)
         Client(service, "alice")
         self.assertEqual(self.clock.getDelayedCalls(), [])

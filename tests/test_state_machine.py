@@ -18,8 +18,8 @@ from hypothesis.stateful import (
 )
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.text import clean, nickname_problem
-from tests.helpers import Client, make_service
+from chat.core.text import clean, nickname_problem
+from tests.helpers import Client, connections, make_service
 
 NAMES = ["alice", "Alice", "bob", "BOB", "carol", "dave", "erin", "1nvalid", "two words"]
 ROOMS = ["lobby", "games", "Games", "dev"]
@@ -191,9 +191,9 @@ class ChatMachine(RuleBasedStateMachine):
         assert sorted(chat.online(), key=key) == sorted(
             (p.nickname for p in self.online() if p.nickname), key=key
         )
-        assert self.service.connections == {p.client.protocol for p in self.everyone}
+        assert connections(self.service) == {p.client.protocol for p in self.everyone}
         for person in self.online():
-            user = person.client.protocol.user
+            user = person.client.protocol.session.user
             assert user is not None and user.nickname == person.nickname
             assert [r.name for r in user.rooms] == [person.room]
         assert {key(r.name) for r in chat._rooms.values()} == set(self.room_names)

@@ -17,11 +17,11 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
-from chat.archive import History
-from chat.bans import Bans
-from chat.limits import HUMAN, NONE, Rate
-from chat.service import ChatService
-from chat.tap import Options, default_max_clients, makeService
+from chat.core.limits import HUMAN, NONE, Rate
+from chat.core.service import ChatService, Settings
+from chat.store.bans import Bans
+from chat.store.history import History
+from chat.tap import Options, default_max_clients, makeService, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -216,12 +216,47 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIs(chat.bans, bans)
         self.assertIsInstance(chat, ChatService)
         self.assertIs(chat.history, history)
-        self.assertEqual(chat.server_name, "Lab")
+        self.assertEqual(chat.settings, settings(options))
+        self.assertEqual(chat.settings.server_name, "Lab")
         self.assertIs(chat.clock, options["reactor"])
         self.assertEqual(len(listeners), 2)
         for listener in listeners:
             self.assertIsInstance(listener, StreamServerEndpointService)
             self.assertIs(listener.factory.service, chat)
+
+    def test_settings(self) -> None:
+        """
+        Every option that shapes the chat lands in its one settings value.
+        """
+        motd = self.mktemp()
+        Path(motd).write_text("Be nice.\nHave fun.\n", "utf-8")
+        options = Options(MemoryReactorClock())
+        options.parseOptions(
+            [
+                "--name", "Lab", "--motd", motd, "--history", "7", "--sendq", "4096",
+                "--max-clients", "50", "--max-per-ip", "5", "--login-timeout", "30",
+                "--idle-timeout", "600", "--flood", "2/8", "--admins", "root, ops",
+                "--log-messages", "--shutdown-timeout", "3", "--crowd", "40",
+            ]
+        )  # fmt: skip
+        self.assertEqual(
+            settings(options),
+            Settings(
+                server_name="Lab",
+                motd=("Be nice.", "Have fun."),
+                history_lines=7,
+                sendq=4096,
+                max_clients=50,
+                max_per_host=5,
+                login_timeout=30.0,
+                idle_timeout=600.0,
+                limits=replace(HUMAN, lines=Rate(2, 8)),
+                admins=("root", "ops"),
+                log_messages=True,
+                shutdown_timeout=3.0,
+                crowd=40,
+            ),
+        )
 
     def test_no_history(self) -> None:
         """

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.text import MAX_NICKNAME_LENGTH, clean, nickname_problem
+from chat.core.text import MAX_NICKNAME_LENGTH, Problem, clean, nickname_problem
 
 FORBIDDEN = {*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F)}
 FORBIDDEN |= {*range(0x2066, 0x206A), 0x2028, 0x2029}
@@ -64,14 +64,14 @@ class NicknameTests(SynchronousTestCase):
         Each broken rule is named.
         """
         cases = {
-            "": "it is empty",
-            "A" * (MAX_NICKNAME_LENGTH + 1): f"it is longer than {MAX_NICKNAME_LENGTH} characters",
-            "1abc": "it must start with a letter",
-            "*admin": "it must start with a letter",
-            "éric": "it must start with a letter",
-            "bob smith": "it may contain only letters, digits, '_' and '-'",
-            "bob\x1b": "it may contain only letters, digits, '_' and '-'",
-            "bøb": "it may contain only letters, digits, '_' and '-'",
+            "": Problem.EMPTY,
+            "A" * (MAX_NICKNAME_LENGTH + 1): Problem.TOO_LONG,
+            "1abc": Problem.BAD_START,
+            "*admin": Problem.BAD_START,
+            "éric": Problem.BAD_START,
+            "bob smith": Problem.BAD_CHARACTERS,
+            "bob\x1b": Problem.BAD_CHARACTERS,
+            "bøb": Problem.BAD_CHARACTERS,
         }
         for nickname, problem in cases.items():
             self.assertEqual(nickname_problem(nickname), problem, nickname)

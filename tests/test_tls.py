@@ -26,9 +26,10 @@ from twisted.internet.endpoints import (
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.trial.unittest import TestCase
 
-from chat.backpressure import DirectOutflow, SendQueue
-from chat.protocol import ChatFactory
-from chat.service import ChatService
+from chat.core.service import ChatService
+from chat.line.protocol import LineFactory
+from chat.net.backpressure import DirectOutflow, SendQueue
+from tests.helpers import connections
 from tests.test_end_to_end import TIMEOUT, ProcessRunner, RawClient, connect_raw
 
 reactor: Any = _reactor
@@ -83,7 +84,7 @@ class TLSTests(TestCase):
         service = ChatService(reactor)
         service.startService()
         self.addCleanup(service.stopService)
-        factory = ChatFactory(service)
+        factory = LineFactory(service)
         tls_port = await serverFromString(
             reactor, f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
         ).listen(factory)
@@ -112,7 +113,11 @@ class TLSTests(TestCase):
         plain.send("over TCP")
         await secure.wait_line("<bob> over TCP")
         # Only the plain connection is written to the socket directly; TLS bytes go through TLS.
-        outflows = {c.user.nickname: type(c._outflow) for c in service.connections if c.user}
+        outflows = {
+            c.session.user.nickname: type(c._outflow)
+            for c in connections(service)
+            if c.session.user
+        }
         self.assertEqual(outflows, {"alice": SendQueue, "bob": DirectOutflow})
 
         # The bundled client, verifying the certificate with --ca, chats too ...

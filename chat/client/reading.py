@@ -12,34 +12,10 @@ from __future__ import annotations
 import enum
 import re
 
-# The server's commands, for completion; a test keeps this equal to the server's table.
-COMMANDS = (
-    "/ban",
-    "/bans",
-    "/help",
-    "/history",
-    "/join",
-    "/kick",
-    "/list",
-    "/login",
-    "/me",
-    "/msg",
-    "/nick",
-    "/password",
-    "/quit",
-    "/register",
-    "/rooms",
-    "/search",
-    "/tell",
-    "/topic",
-    "/unban",
-    "/unregister",
-    "/users",
-    "/w",
-    "/wall",
-    "/whisper",
-    "/who",
-)
+from chat.core.commands import COMMANDS as TABLE
+
+# The server's commands, for completion: its own table.
+COMMANDS = tuple(sorted("/" + name for command in TABLE for name in command.names))
 
 LOBBY = "lobby"
 

@@ -25,7 +25,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from chat.client.reading import LOBBY, Tracker
-from chat.framing import LineBuffer
+from chat.net.framing import LineBuffer
 
 QUIT_GRACE_SECONDS = 5.0
 

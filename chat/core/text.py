@@ -9,6 +9,7 @@ the one it is stored in. None of those may travel from one user to another.
 
 from __future__ import annotations
 
+import enum
 import re
 
 # Code points removed from user text, by range:
@@ -26,6 +27,24 @@ MAX_NICKNAME_LENGTH = 16
 MAX_ROOM_NAME_LENGTH = 24
 MAX_TOPIC_LENGTH = 200
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+MIN_PASSWORD_LENGTH = 6
+MAX_PASSWORD_LENGTH = 200
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class Problem(enum.Enum):
+    """
+    What is wrong with a nickname, a room name or a new password; each
+    front-end words it (with the limit that applies, for a length).
+    """
+
+    EMPTY = "empty"
+    TOO_SHORT = "too short"
+    TOO_LONG = "too long"
+    BAD_START = "not starting with a letter"
+    BAD_CHARACTERS = "characters other than letters, digits, '_' and '-'"
+    ALREADY_YOURS = "already yours"
 
 
 def clean(text: str) -> str:
@@ -37,7 +56,7 @@ def clean(text: str) -> str:
     return text.translate(_TABLE).rstrip()
 
 
-def nickname_problem(nickname: str) -> str | None:
+def nickname_problem(nickname: str) -> Problem | None:
     """
     Say what is wrong with C{nickname}, or return L{None} if it is acceptable.
 
@@ -48,7 +67,7 @@ def nickname_problem(nickname: str) -> str | None:
     return _name_problem(nickname, MAX_NICKNAME_LENGTH)
 
 
-def room_name_problem(name: str) -> str | None:
+def room_name_problem(name: str) -> Problem | None:
     """
     Say what is wrong with a room name, or return L{None}: the nickname rules,
     with a longer limit.
@@ -56,13 +75,34 @@ def room_name_problem(name: str) -> str | None:
     return _name_problem(name, MAX_ROOM_NAME_LENGTH)
 
 
-def _name_problem(name: str, limit: int) -> str | None:
+def _name_problem(name: str, limit: int) -> Problem | None:
     if not name:
-        return "it is empty"
+        return Problem.EMPTY
     if len(name) > limit:
-        return f"it is longer than {limit} characters"
+        return Problem.TOO_LONG
     if not name[0].isascii() or not name[0].isalpha():
-        return "it must start with a letter"
+        return Problem.BAD_START
     if _NAME.fullmatch(name) is None:
-        return "it may contain only letters, digits, '_' and '-'"
+        return Problem.BAD_CHARACTERS
     return None
+
+
+def password_problem(password: str) -> Problem | None:
+    """
+    What is wrong with a new password, or L{None}.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return Problem.TOO_SHORT
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return Problem.TOO_LONG
+    return None
+
+
+def parse_duration(text: str) -> float | None:
+    """
+    C{"30m"}, C{"2h"}, C{"7d"}... in seconds, or L{None} if C{text} is not a duration.
+    """
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNITS[match.group(2)]

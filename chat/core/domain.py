@@ -3,7 +3,7 @@ The chat itself: who is online, which rooms exist, and who hears what.
 
 Nothing here knows about bytes, sockets or line endings. A front-end logs a
 L{Participant} in, calls methods on the domain on its behalf, and receives
-L{chat.events} through L{Participant.receive}.
+L{chat.core.events} through L{Participant.receive}.
 
 A user may be in any number of rooms here; the line protocol keeps each of its
 users in exactly one, but another front-end need not.
@@ -11,9 +11,9 @@ users in exactly one, but another front-end need not.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from dataclasses import replace
 
-from chat.errors import (
+from chat.core.errors import (
     AlreadyInRoom,
     InvalidNickname,
     InvalidRoomName,
@@ -23,9 +23,11 @@ from chat.errors import (
     NotInRoom,
     NotLoggedIn,
 )
-from chat.events import (
+from chat.core.events import (
+    QUIT,
     Action,
     Announcement,
+    Departure,
     Entered,
     Event,
     Joined,
@@ -35,32 +37,18 @@ from chat.events import (
     PrivateMessage,
     PrivateMessageSent,
     Renamed,
+    RoomInfo,
     TopicChanged,
     Welcome,
 )
-from chat.text import MAX_TOPIC_LENGTH, clean, nickname_problem, room_name_problem
-
-
-class Participant(Protocol):
-    """
-    The callback side of a logged-in user, implemented by each front-end.
-    """
-
-    def receive(self, event: Event) -> None:
-        """
-        Show C{event} to this participant. Must not raise.
-        """
-
-
-class Archive(Protocol):
-    """
-    Where the domain sends every message worth keeping (public, action, private).
-    """
-
-    def record(self, event: Message | Action | PrivateMessage) -> None:
-        """
-        Keep C{event}. Must not raise and must not block.
-        """
+from chat.core.interfaces import Archive, Participant
+from chat.core.text import (
+    MAX_TOPIC_LENGTH,
+    Problem,
+    clean,
+    nickname_problem,
+    room_name_problem,
+)
 
 
 class User:
@@ -125,16 +113,6 @@ class Room:
     def clear(self) -> None:
         self._in.clear()
         self._snapshot = ()
-
-
-class RoomInfo(NamedTuple):
-    """
-    What C{/rooms} shows of a room.
-    """
-
-    name: str
-    users: int
-    topic: str | None
 
 
 def _key(name: str) -> str:
@@ -225,20 +203,20 @@ class Chat:
         if not self._crowded(len(room)):
             self._broadcast(room, event, exclude=None)
 
-    def logout(self, user: User, reason: str | None = None) -> None:
+    def logout(self, user: User, departure: Departure = QUIT) -> None:
         """
-        Take C{user} off line and tell the members of each of its rooms,
+        Take C{user} off line and tell the members of each of its rooms how,
         exactly once: calling it again for the same user does nothing.
         """
         if not user.online:
             return
         user.online = False
         del self._users[_key(user.nickname)]
-        if reason is not None:
-            reason = clean(reason) or None
+        if departure.text is not None:
+            departure = replace(departure, text=clean(departure.text) or None)
         for room in list(user.rooms):
             self._remove(user, room)
-            self._announce(room, Left(room.name, user.nickname, reason))
+            self._announce(room, Left(room.name, user.nickname, departure))
 
     def close(self) -> None:
         """
@@ -267,7 +245,7 @@ class Chat:
         if _key(nickname) != _key(user.nickname):
             self._check_available(nickname)
         elif nickname == user.nickname:
-            raise InvalidNickname(nickname, "it is already yours")
+            raise InvalidNickname(nickname, Problem.ALREADY_YOURS)
         else:
             self._check_valid(nickname)
         old = user.nickname

@@ -1,14 +1,51 @@
 """
-What the domain tells a participant.
+What the domain tells a participant, and the values front-ends render.
 
 Events are immutable values holding nicknames as they were when the event
 happened, so a later rename cannot rewrite history. A broadcast hands the very
 same event object to every recipient, which lets a front-end format it once.
+
+Stored messages (L{Entry}) and bans (L{Ban}) are values of the core too: the
+store makes them, the front-ends show them, and neither needs the other.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class Why(enum.Enum):
+    """
+    Why a user went off line.
+    """
+
+    QUIT = "quit"
+    CLOSED = "connection closed"
+    LOST = "connection lost"
+    KICKED = "kicked"
+    BANNED = "banned"
+    FLOODING = "flooding"
+    TOO_SLOW = "too slow to keep up"
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """
+    How a user left: C{why}, the operator it was C{by} (kicks and bans), and
+    C{text}: the user's quit message, or the operator's reason.
+    """
+
+    why: Why = Why.QUIT
+    by: str | None = None
+    text: str | None = None
+
+
+QUIT = Departure()
+"""
+A user who left without a word.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +100,12 @@ class Parted:
 @dataclass(frozen=True, slots=True)
 class Left:
     """
-    Another user in C{room} has gone off line; C{reason} is theirs (a quit
-    message) or the server's.
+    Another user in C{room} has gone off line, and how.
     """
 
     room: str
     nickname: str
-    reason: str | None
+    departure: Departure
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,3 +197,62 @@ Event = (
     | PrivateMessageSent
     | Announcement
 )
+
+
+class EntryKind(str, enum.Enum):
+    """
+    What a stored message was. A C{str}, so that it is stored as itself.
+    """
+
+    MESSAGE = "message"
+    ACTION = "action"
+    PRIVATE = "private"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """
+    One stored message, as read back: public (with its C{room}) or private
+    (with its C{recipient}).
+    """
+
+    time: float
+    kind: EntryKind
+    room: str | None
+    sender: str
+    recipient: str | None
+    text: str
+
+
+class BanKind(str, enum.Enum):
+    """
+    What a ban shuts out. A C{str}, so that it is stored as itself.
+    """
+
+    NICK = "nick"
+    ADDRESS = "ip"
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """
+    A nickname or an address shut out by an operator, C{until} a time
+    (seconds since the epoch) or for good (L{None}).
+    """
+
+    kind: BanKind
+    target: str
+    until: float | None
+    reason: str | None
+    by: str
+    created: float
+
+
+class RoomInfo(NamedTuple):
+    """
+    What C{/rooms} shows of a room.
+    """
+
+    name: str
+    users: int
+    topic: str | None

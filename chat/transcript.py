@@ -1,7 +1,7 @@
 """
 The transcript exporter: a room's log as plain text.
 
-    python -m chat.history --db chat.sqlite3 --room lobby --since 2026-11-01
+    python -m chat.transcript --db chat.sqlite3 --room lobby --since 2026-11-01
 
 It reads the server's database (safely, while the server runs: the database
 is in WAL mode) and prints one line a message, oldest first::
@@ -23,7 +23,8 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from chat import database
+from chat.core.events import Entry, EntryKind
+from chat.store import database
 
 
 def parse_since(text: str) -> float:
@@ -45,12 +46,12 @@ def parse_since(text: str) -> float:
     raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
 
 
-def line(entry: database.Entry) -> str:
+def line(entry: Entry) -> str:
     """
     One transcript line.
     """
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry.time))
-    if entry.kind == database.ACTION:
+    if entry.kind is EntryKind.ACTION:
         return f"{stamp} [{entry.room}] * {entry.sender} {entry.text}"
     return f"{stamp} [{entry.room}] <{entry.sender}> {entry.text}"
 
@@ -68,7 +69,7 @@ def export(db: sqlite3.Connection, room: str | None, since: float | None, out: T
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m chat.history",
+        prog="python -m chat.transcript",
         description="Print the chat server's message history as plain text.",
     )
     parser.add_argument(
@@ -81,16 +82,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     arguments = parser.parse_args(argv)
     out = sys.stdout if out is None else out
     if not os.path.exists(arguments.db):
-        sys.stderr.write(f"chat.history: no such database: {arguments.db}\n")
+        sys.stderr.write(f"chat.transcript: no such database: {arguments.db}\n")
         return 1
     db = sqlite3.connect(arguments.db)
     try:
         if database.version(db) == 0:
-            sys.stderr.write(f"chat.history: not a chat database: {arguments.db}\n")
+            sys.stderr.write(f"chat.transcript: not a chat database: {arguments.db}\n")
             return 1
         export(db, arguments.room, arguments.since, out)
     except sqlite3.DatabaseError as e:
-        sys.stderr.write(f"chat.history: cannot read {arguments.db}: {e}\n")
+        sys.stderr.write(f"chat.transcript: cannot read {arguments.db}: {e}\n")
         return 1
     finally:
         db.close()

@@ -2,8 +2,8 @@
 The SQLite database: its versioned schema and the queries run on it.
 
 Everything here is plain, blocking DB-API code. The server runs it only in the
-archive's database thread (see L{chat.archive}); the transcript exporter
-(L{chat.history}) runs it directly, as a command-line tool may.
+archive's database thread (see L{chat.store.history}); the transcript exporter
+(L{chat.transcript}) runs it directly, as a command-line tool may.
 
 The schema version is SQLite's C{user_version}. Each entry of L{MIGRATIONS}
 takes the database from one version to the next, inside one transaction, so a
@@ -15,17 +15,18 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from chat.core.events import Entry, EntryKind
 
 # One row a message: (time, kind, room, sender, recipient, text).
 Row = tuple[float, str, "str | None", str, "str | None", str]
 
 _COLUMNS = "time, kind, room, sender, recipient, text"
 
-PUBLIC = "message"
-ACTION = "action"
-PRIVATE = "private"
+PUBLIC = EntryKind.MESSAGE
+ACTION = EntryKind.ACTION
+PRIVATE = EntryKind.PRIVATE
 
 
 class Cursor(Protocol):
@@ -38,20 +39,6 @@ class Cursor(Protocol):
     def executemany(self, sql: str, parameters: Any, /) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """
-    One stored message, as read back.
-    """
-
-    time: float
-    kind: str
-    room: str | None
-    sender: str
-    recipient: str | None
-    text: str
 
 
 def _v1(db: sqlite3.Connection) -> None:
@@ -225,7 +212,7 @@ def recent(cursor: Cursor, room: str, count: int) -> list[Entry]:
         f"SELECT {_COLUMNS} FROM messages WHERE room = ? ORDER BY id DESC LIMIT ?",
         (room, count),
     )
-    return [Entry(*row) for row in reversed(cursor.fetchall())]
+    return [_entry(row) for row in reversed(cursor.fetchall())]
 
 
 def search(cursor: Cursor, room: str, text: str, count: int, fts: bool) -> list[Entry]:
@@ -254,7 +241,12 @@ def search(cursor: Cursor, room: str, text: str, count: int, fts: bool) -> list[
             "ORDER BY id DESC LIMIT ?",
             (room, pattern, count),
         )
-    return [Entry(*row) for row in reversed(cursor.fetchall())]
+    return [_entry(row) for row in reversed(cursor.fetchall())]
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    time, kind, room, sender, recipient, text = row
+    return Entry(time, EntryKind(kind), room, sender, recipient, text)
 
 
 def searchable(cursor: Cursor) -> bool:
@@ -279,7 +271,7 @@ def transcript(db: sqlite3.Connection, room: str | None, since: float | None) ->
         sql += " AND time >= ?"
         parameters.append(since)
     for row in db.execute(sql + " ORDER BY id", parameters):
-        yield Entry(*row)
+        yield _entry(row)
 
 
 # Accounts.

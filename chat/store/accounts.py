@@ -25,9 +25,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from zope.interface import Attribute, Interface, implementer
 
-from chat import database
-from chat.archive import Pool
-from chat.database import Entry
+from chat.core.errors import AlreadyRegistered
+from chat.core.events import Entry
+from chat.store import database
+from chat.store.history import Pool
 
 _T = TypeVar("_T")
 Runner = Callable[..., Deferred[Any]]
@@ -35,9 +36,6 @@ Runner = Callable[..., Deferred[Any]]
 Runs a blocking function elsewhere and returns a Deferred of its result, like
 C{twisted.internet.threads.deferToThread}.
 """
-
-MIN_PASSWORD_LENGTH = 6
-MAX_PASSWORD_LENGTH = 200
 
 # scrypt's cost: 2**14 blocks of 1 KiB (16 MiB) takes ~50 ms; OWASP's minimum.
 COST = 2**14
@@ -85,17 +83,6 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
-
-
-def password_problem(password: str) -> str | None:
-    """
-    What is wrong with a new password, or L{None}.
-    """
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"it is shorter than {MIN_PASSWORD_LENGTH} characters"
-    if len(password) > MAX_PASSWORD_LENGTH:
-        return f"it is longer than {MAX_PASSWORD_LENGTH} characters"
-    return None
 
 
 @implementer(ICredentialsChecker)
@@ -166,15 +153,10 @@ class ChatRealm:
         return IChatAccount, Account(avatarId.decode("utf-8")), lambda: None
 
 
-class AlreadyRegistered(Exception):
-    """
-    The nickname is registered already.
-    """
-
-
 class Accounts:
     """
-    Registration, login and kept messages, all answered with Deferreds.
+    Registration, login and kept messages, all answered with Deferreds (the
+    core's L{chat.core.interfaces.AccountStore}).
     """
 
     def __init__(

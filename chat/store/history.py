@@ -24,9 +24,9 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat import database
-from chat.database import Entry, Row
-from chat.events import Action, Message, PrivateMessage
+from chat.core.events import Action, Entry, Message, PrivateMessage
+from chat.store import database
+from chat.store.database import Row
 
 _T = TypeVar("_T")
 
@@ -63,7 +63,8 @@ def open_pool(path: str, reactor: Any) -> adbapi.ConnectionPool:
 
 class History(Service):
     """
-    The domain's archive (L{chat.domain.Archive}), and the history it serves back.
+    The domain's archive (L{chat.core.interfaces.Archive}), and the history it serves
+    back (L{chat.core.interfaces.HistoryReader}).
     """
 
     log = Logger()

@@ -3,12 +3,9 @@ The write side of a connection: gathering what the server says, writing it
 cheaply, and noticing a client that does not read before it costs the server
 its memory.
 
-Three pieces:
+Two pieces (the third, L{chat.core.outbox.Outbox}, gathers what is said
+while one burst of input is handled, so that each is written once):
 
- - L{Outbox}: while the server handles one burst of input, what it says to
-   each connection is gathered and then written as one piece per connection,
-   so that a sender's 64 KiB of lines costs each recipient one write, not one
-   per line.
  - L{DirectOutflow}, for plain TCP and Unix sockets: a write goes straight to
    the socket when Twisted holds nothing for it. Twisted's own C{write} only
    buffers and registers write interest with the poller; the bytes go out on
@@ -37,13 +34,6 @@ from twisted.internet.interfaces import IConsumer, IPullProducer, IPushProducer,
 from twisted.internet.tcp import Connection
 from zope.interface import implementer
 
-DEFAULT_LIMIT = 1024 * 1024
-"""
-1 MiB: a client far behind, yet room for bursts: everything said in one burst
-of input (up to 64 KiB read from each sender) is written to every recipient at
-once, before any of it can reach even the fastest reader.
-"""
-
 TWISTED_BUFFER = 64 * 1024
 """
 What a Twisted transport buffers before it pauses its producer.
@@ -60,46 +50,6 @@ class Outflow(Protocol):
         Send C{data}, or queue it behind what waits already. L{False}, with
         nothing written, when the client is too far behind to be sent more.
         """
-
-
-class Flushable(Protocol):
-    def flush(self) -> None:
-        """
-        Write what was gathered while the outbox was held.
-        """
-
-
-class Outbox:
-    """
-    Gathers the server's output to each connection while input is handled.
-
-    Not a timer: it is held exactly while one connection's input (or one
-    database answer) is being handled, and released at the end of that, so
-    nothing said waits for anything but the rest of the same burst.
-    """
-
-    __slots__ = ("dirty", "held")
-
-    def __init__(self) -> None:
-        self.held = False
-        self.dirty: list[Flushable] = []
-
-    def batch(self, run: Callable[[], object]) -> None:
-        """
-        Call C{run} with the outbox held, then flush every connection that
-        was written to. Nested calls join the outer batch.
-        """
-        if self.held:
-            run()
-            return
-        self.held = True
-        try:
-            run()
-        finally:
-            self.held = False
-            dirty, self.dirty = self.dirty, []
-            for connection in dirty:
-                connection.flush()
 
 
 def outflow_for(transport: ITransport, limit: int) -> Outflow:

@@ -7,47 +7,19 @@ login, in memory: loaded when the service starts, kept in step on each change.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat import database
-from chat.archive import Pool
-
-NICK = "nick"
-ADDRESS = "ip"
-
-_DURATION = re.compile(r"(\d+)([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str) -> float | None:
-    """
-    C{"30m"}, C{"2h"}, C{"7d"}... in seconds, or L{None} if C{text} is not a duration.
-    """
-    match = _DURATION.fullmatch(text)
-    if match is None:
-        return None
-    return int(match.group(1)) * _UNITS[match.group(2)]
-
-
-@dataclass(frozen=True, slots=True)
-class Ban:
-    kind: str
-    target: str
-    until: float | None
-    reason: str | None
-    by: str
-    created: float
+from chat.core.events import Ban, BanKind
+from chat.store import database
+from chat.store.history import Pool
 
 
 class Bans(Service):
     """
-    The bans in force.
+    The bans in force (the core's L{chat.core.interfaces.BanList}).
     """
 
     log = Logger()
@@ -55,22 +27,22 @@ class Bans(Service):
     def __init__(self, pool: Pool, clock: IReactorTime) -> None:
         self.pool = pool
         self.clock = clock
-        self._bans: dict[tuple[str, str], Ban] = {}
+        self._bans: dict[tuple[BanKind, str], Ban] = {}
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
         self.pool.runInteraction(database.bans).addCallbacks(self._loaded, self._failed)
 
     def _loaded(self, rows: list[database.BanRow]) -> None:
-        for row in rows:
-            ban = Ban(*row)
+        for kind, target, until, reason, by, created in rows:
+            ban = Ban(BanKind(kind), target, until, reason, by, created)
             self._bans[(ban.kind, ban.target.lower())] = ban
         self.log.info("{count} bans in force", count=len(self._bans))
 
     def _failed(self, failure: Failure) -> None:
         self.log.failure("Could not read the bans", failure)
 
-    def find(self, kind: str, target: str) -> Ban | None:
+    def find(self, kind: BanKind, target: str) -> Ban | None:
         """
         The ban on C{target} (a nickname or an address) if one is in force.
         """
@@ -81,7 +53,7 @@ class Bans(Service):
         return ban
 
     def add(
-        self, kind: str, target: str, duration: float | None, reason: str | None, by: str
+        self, kind: BanKind, target: str, duration: float | None, reason: str | None, by: str
     ) -> Ban:
         now = self.clock.seconds()
         ban = Ban(kind, target, None if duration is None else now + duration, reason, by, now)
@@ -91,7 +63,7 @@ class Bans(Service):
         ).addErrback(self._failed)
         return ban
 
-    def remove(self, kind: str, target: str) -> bool:
+    def remove(self, kind: BanKind, target: str) -> bool:
         """
         Lift a ban; L{False} if there was none.
         """

@@ -2,28 +2,38 @@
 Domain errors: everything a user can get wrong, as exceptions of the domain.
 
 They carry structured fields rather than finished sentences so that each
-front-end decides how to tell its user; L{chat.wire} does that for the line
-protocol.
+front-end decides how to tell its user; L{chat.line.wording} does that for the
+line front-end.
 """
 
 from __future__ import annotations
+
+from chat.core.text import Problem
 
 
 class ChatError(Exception):
     """
     A request the domain refused; the user gets an error, nobody else notices.
+
+    Errors are values: two of the same kind with the same fields are equal.
     """
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.args == getattr(other, "args", None)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.args))
 
 
 class InvalidNickname(ChatError):
     """
-    The nickname breaks the nickname rules; C{reason} says which one.
+    The nickname breaks the nickname rules; C{problem} says which one.
     """
 
-    def __init__(self, nickname: str, reason: str) -> None:
-        super().__init__(nickname, reason)
+    def __init__(self, nickname: str, problem: Problem) -> None:
+        super().__init__(nickname, problem)
         self.nickname = nickname
-        self.reason = reason
+        self.problem = problem
 
 
 class NicknameTaken(ChatError):
@@ -54,13 +64,13 @@ class NotLoggedIn(ChatError):
 
 class InvalidRoomName(ChatError):
     """
-    The room name breaks the room-name rules; C{reason} says which one.
+    The room name breaks the room-name rules; C{problem} says which one.
     """
 
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(name, reason)
+    def __init__(self, name: str, problem: Problem) -> None:
+        super().__init__(name, problem)
         self.name = name
-        self.reason = reason
+        self.problem = problem
 
 
 class NoSuchRoom(ChatError):
@@ -91,3 +101,13 @@ class AlreadyInRoom(ChatError):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name
+
+
+class AlreadyRegistered(ChatError):
+    """
+    The nickname is registered already (an account store raises it).
+    """
+
+    def __init__(self, nickname: str) -> None:
+        super().__init__(nickname)
+        self.nickname = nickname

@@ -1,0 +1,494 @@
+"""
+What a session tells its own user: values, worded by each front-end.
+
+A front-end renders each of these in its own dialect (the line front-end in
+L{chat.line.wording}); nothing here is a sentence. Domain errors
+(L{chat.core.errors}) are told the same way, as they are.
+
+L{Goodbye}s are the replies that end a connection: the front-end says them
+last and closes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from chat.core.errors import ChatError
+from chat.core.events import Ban, Departure, Entry, RoomInfo
+from chat.core.text import Problem
+
+
+class Feature(enum.Enum):
+    """
+    What a server may run without, and a command may need.
+    """
+
+    ACCOUNTS = "accounts"
+    HISTORY = "history"
+    BANS = "bans"
+
+
+# Before and at login.
+
+
+@dataclass(frozen=True, slots=True)
+class Greeting:
+    """
+    The first thing a new connection is told.
+    """
+
+    server_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class NicknameWanted:
+    """
+    The user is to choose a nickname.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordWanted:
+    """
+    C{nickname} is registered: its password is wanted.
+    """
+
+    nickname: str
+
+
+@dataclass(frozen=True, slots=True)
+class WrongPassword:
+    """
+    The password was wrong; C{left} more tries before the connection is closed.
+    """
+
+    left: int
+
+
+@dataclass(frozen=True, slots=True)
+class NicknameBanned:
+    """
+    The nickname asked for at login is banned.
+    """
+
+    nickname: str
+    ban: Ban
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFirst:
+    """
+    A command that needs a nickname, before one was chosen.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    """
+    The user is in; C{motd} is the server's message of the day, a line each.
+    """
+
+    motd: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedInAlready:
+    """
+    C{/login} after login.
+    """
+
+
+# Commands.
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownCommand:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """
+    A command given the wrong arguments: its name and the arguments it takes.
+    """
+
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfRange:
+    """
+    A count outside what a command accepts (C{/history 0}).
+    """
+
+    name: str
+    arguments: str
+    low: int
+    high: int
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorsOnly:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """
+    This server runs without C{feature}.
+    """
+
+    feature: Feature
+
+
+@dataclass(frozen=True, slots=True)
+class TooManyRenames:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TooManyRoomChanges:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TooFast:
+    """
+    Lines over the flood limit are being dropped.
+    """
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineTooLong:
+    """
+    A line over C{limit} bytes was dropped (told by the front-end that framed it).
+    """
+
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class InternalError:
+    """
+    A bug: what the user asked for was not done (and the bug is logged).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """
+    The list of commands.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Users:
+    """
+    Who is online (C{room} L{None}) or in C{room}.
+    """
+
+    names: Sequence[str]
+    room: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rooms:
+    rooms: Sequence[RoomInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    room: str
+    topic: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """
+    C{recipient} is away and registered: C{text} waits for them.
+    """
+
+    recipient: str
+    text: str
+
+
+# Stored messages. A front-end shows each as a block, so that what happened
+# before is told apart from what happens now.
+
+
+@dataclass(frozen=True, slots=True)
+class RecentHistory:
+    """
+    What was said in C{room} before the user came in (nothing to show if empty).
+    """
+
+    room: str
+    entries: Sequence[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class LastMessages:
+    """
+    The last C{count} messages asked for in C{room}.
+    """
+
+    room: str
+    count: int
+    entries: Sequence[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """
+    The messages of C{room} that contain C{text}.
+    """
+
+    room: str
+    text: str
+    entries: Sequence[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class KeptMessages:
+    """
+    Private messages that came while the user was away (nothing to show if empty).
+    """
+
+    entries: Sequence[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFailed:
+    """
+    The stored messages could not be read.
+    """
+
+
+# Accounts.
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    nickname: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredNickname:
+    """
+    C{/nick} to a nickname somebody registered.
+    """
+
+    nickname: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadNewPassword:
+    """
+    A new password breaks the rules; C{problem} says which.
+    """
+
+    problem: Problem
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChanged:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Unregistered:
+    nickname: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotProven:
+    """
+    A password check for a command (C{/password}, C{/unregister}) failed.
+    """
+
+
+# Moderation.
+
+
+@dataclass(frozen=True, slots=True)
+class KickedOut:
+    nickname: str
+
+
+@dataclass(frozen=True, slots=True)
+class Banned:
+    target: str
+    ban: Ban
+
+
+@dataclass(frozen=True, slots=True)
+class Unbanned:
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotBanned:
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class BanList:
+    bans: Sequence[Ban]
+
+
+# Goodbyes.
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """
+    The user asked to leave.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ShuttingDown:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AddressBanned:
+    """
+    A connection from a banned address.
+    """
+
+    ban: Ban
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFull:
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostFull:
+    """
+    Too many connections from C{host} already.
+    """
+
+    host: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoginTimedOut:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class IdleTimedOut:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Flooding:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfTries:
+    """
+    The last of the password tries was wrong.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class LockedOut:
+    """
+    Too many wrong passwords came from C{host}.
+    """
+
+    host: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ThrownOut:
+    """
+    Kicked or banned: C{departure} says by whom and why.
+    """
+
+    departure: Departure
+
+
+Goodbye: TypeAlias = (
+    Quit
+    | ShuttingDown
+    | AddressBanned
+    | ServerFull
+    | HostFull
+    | LoginTimedOut
+    | IdleTimedOut
+    | Flooding
+    | OutOfTries
+    | LockedOut
+    | ThrownOut
+)
+
+Reply: TypeAlias = (
+    Goodbye
+    | ChatError
+    | Greeting
+    | NicknameWanted
+    | PasswordWanted
+    | WrongPassword
+    | NicknameBanned
+    | LoginFirst
+    | LoggedIn
+    | LoggedInAlready
+    | UnknownCommand
+    | Usage
+    | OutOfRange
+    | OperatorsOnly
+    | Unavailable
+    | TooManyRenames
+    | TooManyRoomChanges
+    | TooFast
+    | LineTooLong
+    | InternalError
+    | Help
+    | Users
+    | Rooms
+    | Topic
+    | Kept
+    | RecentHistory
+    | LastMessages
+    | Found
+    | KeptMessages
+    | HistoryFailed
+    | Registered
+    | RegisteredNickname
+    | BadNewPassword
+    | PasswordChanged
+    | Unregistered
+    | NotProven
+    | KickedOut
+    | Banned
+    | Unbanned
+    | NotBanned
+    | BanList
+)
+"""
+Everything a session may tell its user; a domain error is told as it is.
+"""
+
+
+class Refused(Exception):
+    """
+    Raised by a command to refuse what was asked, with the reply that says why.
+    """
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply)
+        self.reply = reply

@@ -1,0 +1,230 @@
+"""
+The service that owns every session, so that shutting down can say goodbye.
+
+The reactor's own shutdown closes sockets without flushing what was written to
+them; a notice sent from C{stopFactory} never arrives. C{stopService} runs
+earlier, while the reactor still works, and its Deferred holds the shutdown
+until every user has been told and has gone (or a timeout runs out).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from chat.core.domain import Chat
+from chat.core.events import BanKind
+from chat.core.interfaces import AccountStore, BanList, HistoryReader
+from chat.core.limits import NONE, Limits, TokenBucket
+from chat.core.outbox import Outbox
+from chat.core.replies import AddressBanned, Goodbye, HostFull, ServerFull, ShuttingDown
+
+if TYPE_CHECKING:
+    from chat.core.session import Session
+
+LOBBY = "lobby"
+"""
+The room that always exists (and keeps its topic while empty): every user of
+the line front-end starts in it.
+"""
+
+DEFAULT_SENDQ = 1024 * 1024
+"""
+1 MiB: a client far behind, yet room for bursts: everything said in one burst
+of input (up to 64 KiB read from each sender) is written to every recipient at
+once, before any of it can reach even the fastest reader.
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """
+    How a server behaves, whatever its front-ends; C{twistd chat}'s options
+    make one (L{chat.tap}), tests and embedders make their own.
+
+    @ivar server_name: shown in the greeting.
+    @ivar motd: the message of the day, a line each, shown after login.
+    @ivar history_lines: how many messages a user sees on entering a room.
+    @ivar sendq: how many bytes may wait for a client that is not reading
+        before it is dropped (see L{chat.net.backpressure}).
+    @ivar max_clients: connections at once, 0 for no limit.
+    @ivar max_per_host: connections at once from one address, 0 for no limit.
+    @ivar login_timeout: seconds to choose a nickname (0: for ever).
+    @ivar idle_timeout: seconds a logged-in user may stay silent (0: for ever).
+    @ivar limits: rate limits; by default none (C{twistd chat} sets L{HUMAN}).
+    @ivar admins: registered nicknames whose owners, once logged in with
+        their password, are operators.
+    @ivar log_messages: log the text of messages too, not only who did what.
+    @ivar shutdown_timeout: seconds to wait on shutdown for clients to take
+        their notice before they are cut off.
+    @ivar crowd: the room size from which joins and leaves are not
+        announced (see L{chat.core.domain.Chat}); 0 for never.
+    """
+
+    server_name: str = "chat"
+    motd: Sequence[str] = ()
+    history_lines: int = 20
+    sendq: int = DEFAULT_SENDQ
+    max_clients: int = 0
+    max_per_host: int = 0
+    login_timeout: float = 60.0
+    idle_timeout: float = 0.0
+    limits: Limits = NONE
+    admins: Sequence[str] = ()
+    log_messages: bool = False
+    shutdown_timeout: float = 10.0
+    crowd: int = 0
+
+
+class ChatService(Service):
+    """
+    Holds the domain, the settings, the stores and the live sessions.
+
+    @ivar chat: the domain, with the history as its archive.
+    @ivar sessions: every session, logged in or still choosing a nickname.
+    @ivar outbox: shared by every connection of every front-end, so that what
+        one burst of input makes the server say is written once per recipient.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        settings: Settings = Settings(),
+        history: HistoryReader | None = None,
+        accounts: AccountStore | None = None,
+        bans: BanList | None = None,
+    ) -> None:
+        """
+        @param history: where messages are kept and read back; without it,
+            nothing is kept and the history commands say so.
+        @param accounts: registered nicknames; without them, nobody can register.
+        @param bans: the bans in force; without them, the ban commands say so.
+        """
+        self.clock = clock
+        self.settings = settings
+        self.history = history
+        self.accounts = accounts
+        self.bans = bans
+        self.admins = frozenset(name.lower() for name in settings.admins)
+        self.chat = Chat(permanent_rooms=(LOBBY,), archive=history, crowd=settings.crowd)
+        self.outbox = Outbox()
+        self.sessions: set[Session] = set()
+        self.stopping = False
+        self._hosts: Counter[str] = Counter()
+        self._wrong_passwords: dict[str, TokenBucket] = {}
+        self._drained: Deferred[None] | None = None
+        self._deadline: IDelayedCall | None = None
+
+    def admit(self, session: Session) -> Goodbye | None:
+        """
+        Register a new session, or say why it is turned away.
+        """
+        if self.stopping:
+            return ShuttingDown()
+        host = session.host
+        if host is not None and self.bans is not None:
+            ban = self.bans.find(BanKind.ADDRESS, host)
+            if ban is not None:
+                return AddressBanned(ban)
+        settings = self.settings
+        if settings.max_clients and len(self.sessions) >= settings.max_clients:
+            return ServerFull(settings.max_clients)
+        if (
+            host is not None
+            and settings.max_per_host
+            and self._hosts[host] >= settings.max_per_host
+        ):
+            return HostFull(host, settings.max_per_host)
+        self.sessions.add(session)
+        if host is not None:
+            self._hosts[host] += 1
+        return None
+
+    def closed(self, session: Session) -> None:
+        """
+        Forget a session whose connection has gone.
+        """
+        if session not in self.sessions:
+            return
+        self.sessions.discard(session)
+        host = session.host
+        if host is not None:
+            self._hosts[host] -= 1
+            if not self._hosts[host]:
+                del self._hosts[host]
+        if self._drained is not None and not self.sessions:
+            self._finish()
+
+    def passwords_allowed(self, host: str | None) -> bool:
+        """
+        Whether C{host} may try another password, or has had too many wrong.
+        """
+        bucket = self._wrong_passwords.get(host or "")
+        return bucket is None or bucket.available()
+
+    def wrong_password(self, host: str | None) -> None:
+        """
+        Count a wrong password against C{host}.
+        """
+        limit = self.settings.limits.failed_logins
+        if limit is None:
+            return
+        if len(self._wrong_passwords) > 10_000:
+            # Forget the addresses whose allowance is whole again.
+            self._wrong_passwords = {
+                key: bucket
+                for key, bucket in self._wrong_passwords.items()
+                if bucket._refill() < limit.burst
+            }
+        bucket = self._wrong_passwords.setdefault(host or "", TokenBucket(limit, self.clock))
+        bucket.take()
+
+    def startService(self) -> None:
+        self.stopping = False
+        super().startService()  # type: ignore[no-untyped-call]
+
+    def stopService(self) -> Deferred[None]:
+        """
+        Tell every user the server is going, close each connection once its
+        notice is flushed, and fire when all are gone; after
+        C{shutdown_timeout} seconds the stragglers (clients that stopped
+        reading) are aborted.
+        """
+        super().stopService()  # type: ignore[no-untyped-call]
+        self.stopping = True
+        if not self.sessions:
+            return succeed(None)
+        self.log.info("Shutting down: telling {count} connections", count=len(self.sessions))
+        drained: Deferred[None] = Deferred()
+        self._drained = drained
+        self._deadline = self.clock.callLater(self.settings.shutdown_timeout, self._abort)
+        for session in list(self.sessions):
+            session.shutdown()
+        self.chat.close()
+        return drained
+
+    def _abort(self) -> None:
+        self._deadline = None
+        self.log.warn(
+            "{count} connections did not close in time; aborting them",
+            count=len(self.sessions),
+        )
+        for session in list(self.sessions):
+            session.peer.abort()
+
+    def _finish(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        drained, self._drained = self._drained, None
+        if drained is not None:
+            drained.callback(None)

@@ -1,0 +1,821 @@
+"""
+One person, whatever door they came in by.
+
+A front-end parses what its user sends into calls on a L{Session}: a nickname,
+a password, a command from L{chat.core.commands}, a message for a room. The
+session applies the rules (login with its password tries, operator rights,
+bans, flood limits, timeouts, moderation), calls the domain, and answers
+through its L{Peer}: L{chat.core.replies} values to tell, a goodbye to close
+with. It never builds text for a wire.
+
+Two kinds of waiting are the session's too:
+ - while a step waits on the database or a password check, the input that
+   arrives meanwhile waits, in order, and is handled after the answer;
+ - while stored messages are read, live events are held by the peer, so that
+   what happened before is shown before what happens now.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat.core.commands import dispatch
+from chat.core.domain import User
+from chat.core.errors import AlreadyRegistered, ChatError, NoSuchUser, NotLoggedIn
+from chat.core.events import Ban, BanKind, Departure, Entry, Why
+from chat.core.interfaces import AccountStore, BanList, HistoryReader, Peer
+from chat.core.limits import TokenBucket
+from chat.core.replies import (
+    BadNewPassword,
+    Banned,
+    Feature,
+    Flooding,
+    Found,
+    Goodbye,
+    Greeting,
+    Help,
+    HistoryFailed,
+    IdleTimedOut,
+    InternalError,
+    Kept,
+    KeptMessages,
+    KickedOut,
+    LastMessages,
+    LockedOut,
+    LoggedIn,
+    LoginFirst,
+    LoginTimedOut,
+    NicknameBanned,
+    NicknameWanted,
+    NotBanned,
+    NotProven,
+    OutOfTries,
+    PasswordChanged,
+    PasswordWanted,
+    Quit,
+    RecentHistory,
+    Refused,
+    Registered,
+    RegisteredNickname,
+    Reply,
+    Rooms,
+    ShuttingDown,
+    ThrownOut,
+    TooFast,
+    TooManyRenames,
+    TooManyRoomChanges,
+    Topic,
+    Unavailable,
+    Unbanned,
+    Unregistered,
+    Users,
+    WrongPassword,
+)
+from chat.core.replies import (
+    BanList as BanListReply,
+)
+from chat.core.service import ChatService
+from chat.core.text import clean, password_problem
+
+_T = TypeVar("_T")
+
+PASSWORD_TRIES = 3
+SEARCH_RESULTS = 20
+
+
+class Session:
+    """
+    One person's conversation with the chat, from connection to goodbye.
+
+    @ivar user: the domain's user once logged in, L{None} before (and after).
+    @ivar account: the registered nickname this user has proven (or registered).
+    @ivar operator: whether this user may moderate. Only a password login
+        makes an operator: registering an admin's nickname in this session
+        (one nobody had registered) does not.
+    @ivar host: the peer's address (L{None}: not an IP connection), for
+        limits and bans.
+    @ivar address: the peer as it is logged ("host:port").
+    """
+
+    log = Logger()
+
+    # One per connection, thousands at once: slots keep each small.
+    __slots__ = (
+        "_claim",
+        "_closing",
+        "_departure",
+        "_excess",
+        "_join_meter",
+        "_line_meter",
+        "_nick_meter",
+        "_queue",
+        "_reads",
+        "_timer",
+        "_tries",
+        "_waiting",
+        "account",
+        "address",
+        "chat",
+        "home",
+        "host",
+        "operator",
+        "peer",
+        "service",
+        "user",
+    )
+
+    def __init__(
+        self,
+        service: ChatService,
+        peer: Peer,
+        host: str | None,
+        address: str,
+        home: str | None,
+    ) -> None:
+        """
+        @param home: the room a user is put in at login (the line front-end's
+            lobby), or L{None} for none.
+        """
+        self.service = service
+        self.chat = service.chat
+        self.peer = peer
+        self.host = host
+        self.address = address
+        self.home = home
+        self.user: User | None = None
+        self.account: str | None = None
+        self.operator = False
+        limits = service.settings.limits
+        clock = service.clock
+        self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
+        self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
+        self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
+        self._excess = 0
+        self._closing = False
+        # How the user left, when the server (not the connection) decided it.
+        self._departure: Departure | None = None
+        self._timer: IDelayedCall | None = None
+        # A registered nickname being proven, and the tries so far.
+        self._claim: str | None = None
+        self._tries = 0
+        # While a step waits, the input that arrives meanwhile waits here
+        # (a list only then: most sessions never need one, and an empty list
+        # costs each of thousands of connections 56 bytes).
+        self._queue: list[object] | None = None
+        self._waiting = False
+        # Stored messages being read; live events are held until none is.
+        self._reads = 0
+
+    # The connection's life.
+
+    def start(self) -> None:
+        """
+        The connection is made: admit it (or say why not) and greet it.
+        """
+        refusal = self.service.admit(self)
+        if refusal is not None:
+            if not isinstance(refusal, ShuttingDown):
+                self.log.info("Refused {peer}: {why}", peer=self.address, why=refusal)
+            self._close(refusal)
+            return
+        self.log.info("Connection from {peer}", peer=self.address)
+        self._set_timer(self.service.settings.login_timeout)
+        self.peer.tell(Greeting(self.service.settings.server_name))
+        self.peer.tell(NicknameWanted())
+
+    def connection_lost(self, cleanly: bool) -> None:
+        """
+        The connection has gone (C{cleanly}: closed rather than broken); the
+        user, if any, leaves. A database answer may still arrive for this
+        session: nothing it would start (a login above all) happens now.
+        """
+        self._closing = True
+        self._set_timer(0)
+        self.service.closed(self)
+        user, self.user = self.user, None
+        if user is None:
+            self.log.info("Connection from {peer} closed", peer=self.address)
+            return
+        departure = self._departure
+        if departure is None:
+            departure = Departure(Why.CLOSED if cleanly else Why.LOST)
+        self.log.info(
+            "{nickname} ({peer}) left: {why}",
+            nickname=user.nickname,
+            peer=self.address,
+            why=departure.why.value,
+            by=departure.by,
+            text=departure.text,
+        )
+        self.chat.logout(user, departure)
+
+    def dropped(self, departure: Departure) -> None:
+        """
+        The front-end cut the connection (a client too slow to keep up):
+        remember why, for the rooms it leaves.
+        """
+        self._departure = departure
+        self._closing = True
+        self.log.warn(
+            "Dropping {peer} ({nickname}): {why}",
+            peer=self.address,
+            nickname=self.user.nickname if self.user else None,
+            why=departure.why.value,
+        )
+
+    def thrown_out(self, departure: Departure) -> None:
+        """
+        Kicked or banned: tell the user why and close; its rooms are told the same.
+        """
+        self._departure = departure
+        self._close(ThrownOut(departure))
+
+    def shutdown(self) -> None:
+        """
+        The server is going: say so and close.
+        """
+        self._close(ShuttingDown())
+
+    def _close(self, goodbye: Goodbye) -> None:
+        self._closing = True
+        self._set_timer(0)
+        self.peer.close(goodbye)
+
+    # Timeouts: the login timeout until login, then the idle one.
+
+    def _set_timer(self, period: float) -> None:
+        """
+        (Re)start the timeout with C{period} seconds; 0 stops it.
+        """
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = self.service.clock.callLater(period, self._timed_out) if period else None
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        settings = self.service.settings
+        goodbye: Goodbye
+        if self.user is None:
+            goodbye = LoginTimedOut(settings.login_timeout)
+        else:
+            goodbye = IdleTimedOut(settings.idle_timeout)
+        self.log.info("Timed out {peer}: {why}", peer=self.address, why=goodbye)
+        self._close(goodbye)
+
+    # Input.
+
+    def feed(self, items: Sequence[object]) -> None:
+        """
+        Take what the user sent (one item a line, or a command: whatever the
+        front-end parses), within the flood limit; each is handed back to
+        C{peer.interpret} in order, later if a step is waiting.
+        """
+        if self.user is not None and self._timer is not None:
+            # Only a logged-in user's input counts as activity: a client
+            # cannot put off the login timeout by sending lines.
+            self._timer.reset(self.service.settings.idle_timeout)
+        if self._line_meter is not None:
+            items = self._meter(items, self._line_meter)
+        if self._waiting:
+            if self._queue is None:
+                self._queue = list(items)
+            else:
+                self._queue.extend(items)
+        else:
+            self._handle(items)
+
+    def _handle(self, items: Sequence[object]) -> None:
+        interpret = self.peer.interpret
+        for index, item in enumerate(items):
+            if self._closing:
+                return
+            if self._waiting:
+                self._queue = [*items[index:], *(self._queue or ())]
+                return
+            try:
+                interpret(item)
+            except Exception as e:
+                self.report(e)
+
+    def _meter(self, items: Sequence[object], meter: TokenBucket) -> list[object]:
+        """
+        The items within the flood limit. Over it, the first one dropped
+        brings a warning; a client still flooding a burst later is closed.
+        """
+        admitted = []
+        for item in items:
+            if meter.take():
+                self._excess = 0
+                admitted.append(item)
+                continue
+            self._excess += 1
+            if self._excess == 1:
+                self.peer.tell(TooFast(meter.limit.rate, meter.limit.burst))
+            elif self._excess > meter.limit.burst:
+                self._departure = Departure(Why.FLOODING)
+                self.log.warn("Dropping {peer}: flooding", peer=self.address)
+                self._close(Flooding())
+                break
+        return admitted
+
+    def report(self, error: BaseException) -> None:
+        """
+        Tell the user why what it asked for was not done; a bug is logged too.
+        Call it from an C{except} block.
+        """
+        if isinstance(error, Refused):
+            self.peer.tell(error.reply)
+        elif isinstance(error, ChatError):
+            self.peer.tell(error)
+            if self.user is None and self._claim is None and not self._closing:
+                self.peer.tell(NicknameWanted())
+        else:
+            self.log.failure("Error handling input from {peer}", Failure(), peer=self.address)
+            self.peer.tell(InternalError())
+
+    def _await(
+        self,
+        step: Deferred[_T],
+        done: Callable[[_T], object],
+        failed: Callable[[Failure], object] | None = None,
+    ) -> None:
+        """
+        Hold input until C{step} is done; then call C{done} with its result
+        (or C{failed} with its failure) and go on with the input that waited,
+        all in one batch of output. C{done} and C{failed} may raise what a
+        command may (L{Refused}, a L{ChatError}): it is reported the same
+        way, as is a failure nobody handles.
+        """
+        self._waiting = True
+
+        def settle(result: _T | Failure) -> None:
+            try:
+                if not isinstance(result, Failure):
+                    done(result)
+                elif failed is not None:
+                    failed(result)
+                else:
+                    result.raiseException()
+            except Exception as e:
+                self.report(e)
+            self._waiting = False
+            queue, self._queue = self._queue, None
+            if queue:
+                self._handle(queue)
+
+        self._settle(step, settle)
+
+    def _settle(self, step: Deferred[_T], settle: Callable[[_T | Failure], None]) -> None:
+        """
+        Once C{step} is done, call C{settle} with its result or failure, and
+        write what that makes the server say as one batch.
+        """
+        outbox = self.service.outbox
+        step.addBoth(lambda result: outbox.batch(lambda: settle(result)))
+
+    # Logging in.
+
+    @property
+    def password_wanted(self) -> bool:
+        """
+        Whether the user is asked for the password of the nickname it chose.
+        """
+        return self._claim is not None
+
+    def choose_nickname(self, nickname: str) -> None:
+        """
+        Log in as C{nickname}, once it is found free, not banned, and proven
+        if it is registered.
+        """
+        self._claim = None
+        bans = self.service.bans
+        banned = bans.find(BanKind.NICK, nickname) if bans is not None else None
+        if banned is not None:
+            self.peer.tell(NicknameBanned(nickname, banned))
+            self.peer.tell(NicknameWanted())
+            return
+        accounts = self.service.accounts
+        if accounts is None:
+            self._log_in(nickname)
+            return
+        # Refuse what can be refused at once; then ask whether it is registered.
+        self.chat.check_available(nickname)
+
+        def registered(yes: bool) -> None:
+            if yes:
+                self._claim = nickname
+                self._tries = 0
+                self.peer.tell(PasswordWanted(nickname))
+            else:
+                self._log_in(nickname)
+
+        self._await(accounts.is_registered(nickname), registered)
+
+    def give_password(self, password: str) -> None:
+        """
+        The password of the registered nickname the user chose.
+        """
+        nickname = self._claim
+        accounts = self.service.accounts
+        if nickname is None or accounts is None:
+            # Nothing asked for one.
+            raise Refused(LoginFirst())
+        if not self.service.passwords_allowed(self.host):
+            self._close(LockedOut(self.host))
+            return
+
+        def right(registered: str) -> None:
+            self._claim = None
+            self.account = registered
+            self.operator = registered.lower() in self.service.admins
+            if self.operator:
+                self.log.info("Operator {nickname} logged in", nickname=registered)
+            self._log_in(registered)
+
+        def wrong(failure: Failure) -> None:
+            failure.trap(UnauthorizedLogin)
+            self._tries += 1
+            self.service.wrong_password(self.host)
+            self.log.info(
+                "Wrong password for {nickname} from {peer} (try {tries})",
+                nickname=nickname,
+                peer=self.address,
+                tries=self._tries,
+            )
+            left = PASSWORD_TRIES - self._tries
+            if left <= 0:
+                self._close(OutOfTries())
+                return
+            self.peer.tell(WrongPassword(left))
+            self.peer.tell(PasswordWanted(nickname))
+
+        self._await(accounts.authenticate(nickname, password), right, wrong)
+
+    def _log_in(self, nickname: str) -> None:
+        if self._closing:
+            return
+        user = self.user = self.chat.login(nickname, self.peer)
+        settings = self.service.settings
+        self._set_timer(settings.idle_timeout)
+        self.log.info("{peer} logged in as {nickname}", peer=self.address, nickname=nickname)
+        self.peer.tell(LoggedIn(settings.motd))
+        if self.home is not None:
+            self._entered(self.chat.join(user, self.home).name)
+        accounts = self.service.accounts
+        if self.account is not None and accounts is not None:
+            self._read(accounts.collect(self.account), KeptMessages)
+
+    def has(self, feature: Feature) -> bool:
+        """
+        Whether this server runs with C{feature}.
+        """
+        service = self.service
+        stores = {
+            Feature.ACCOUNTS: service.accounts,
+            Feature.HISTORY: service.history,
+            Feature.BANS: service.bans,
+        }
+        return stores[feature] is not None
+
+    def help(self) -> None:
+        self.peer.tell(Help())
+
+    def command(self, name: str, text: str, room: str | None) -> None:
+        """
+        Run the command C{name} with the arguments C{text} (see
+        L{chat.core.commands.dispatch}), said in C{room}.
+        """
+        dispatch(self, name, text, room)
+
+    def _logged_in(self) -> User:
+        if self.user is None:
+            raise NotLoggedIn()
+        return self.user
+
+    # Rooms and messages.
+
+    def say(self, room: str, text: str) -> None:
+        user = self._logged_in()
+        if self.service.settings.log_messages:
+            self.log.info("<{nickname}> {text}", nickname=user.nickname, text=text, room=room)
+        self.chat.say(user, room, text)
+
+    def act(self, room: str, text: str) -> None:
+        user = self._logged_in()
+        if self.service.settings.log_messages:
+            self.log.info("* {nickname} {text}", nickname=user.nickname, text=text)
+        self.chat.act(user, room, text)
+
+    def whisper(self, recipient: str, text: str) -> None:
+        """
+        Send C{text} to C{recipient} only; keep it for them if they are
+        registered and away.
+        """
+        user = self._logged_in()
+        if self.service.settings.log_messages:
+            self.log.info(
+                "*{nickname}* -> {recipient}: {text}",
+                nickname=user.nickname,
+                recipient=recipient,
+                text=text,
+            )
+        try:
+            self.chat.whisper(user, recipient, text)
+        except NoSuchUser:
+            accounts = self.service.accounts
+            if accounts is None:
+                raise
+            text = clean(text)
+
+            def kept(yes: bool) -> None:
+                if not yes:
+                    raise NoSuchUser(recipient)
+                self.peer.tell(Kept(recipient, text))
+
+            self._await(accounts.keep(user.nickname, recipient, text), kept)
+
+    def who(self, room: str | None) -> None:
+        """
+        Who is in C{room}, or (L{None}) online.
+        """
+        self._logged_in()
+        if room is None:
+            self.peer.tell(Users(self.chat.online(), None))
+        else:
+            self.peer.tell(Users(self.chat.members(room), room))
+
+    def join(self, room: str, leaving: str | None = None) -> None:
+        """
+        Go into C{room} (created if need be), C{leaving} another room if given.
+        """
+        user = self._logged_in()
+        if self._join_meter is not None and not self._join_meter.take():
+            raise Refused(TooManyRoomChanges())
+        if leaving is None:
+            entered = self.chat.join(user, room)
+        else:
+            entered = self.chat.move(user, leaving, room)
+        self._entered(entered.name)
+        self.log.info("{nickname} joined {room}", nickname=user.nickname, room=entered.name)
+
+    def _entered(self, room: str) -> None:
+        history = self.service.history
+        lines = self.service.settings.history_lines
+        if history is not None and lines > 0:
+            self._read(history.recent(room, lines), lambda found: RecentHistory(room, found))
+
+    def rooms(self) -> None:
+        self._logged_in()
+        self.peer.tell(Rooms(self.chat.rooms()))
+
+    def topic(self, room: str, text: str | None) -> None:
+        """
+        Set the topic of C{room} to C{text}, or (L{None}) show it.
+        """
+        user = self._logged_in()
+        if text is None:
+            self.peer.tell(Topic(room, self.chat.room(room).topic))
+        else:
+            self.chat.set_topic(user, room, text)
+
+    def history(self, room: str, count: int) -> None:
+        self._logged_in()
+        self._read(
+            self._history().recent(room, count), lambda found: LastMessages(room, count, found)
+        )
+
+    def search(self, room: str, text: str) -> None:
+        self._logged_in()
+        self._read(
+            self._history().search(room, text, SEARCH_RESULTS),
+            lambda found: Found(room, text, found),
+        )
+
+    def _history(self) -> HistoryReader:
+        if self.service.history is None:
+            raise Refused(Unavailable(Feature.HISTORY))
+        return self.service.history
+
+    def _read(self, entries: Deferred[list[Entry]], shown: Callable[[list[Entry]], Reply]) -> None:
+        """
+        Tell the user C{shown(entries)} once they are read, holding live
+        events meanwhile (and the input that comes meanwhile is not held:
+        the user may go on talking).
+        """
+        self._reads += 1
+        if self._reads == 1:
+            self.peer.hold()
+
+        def settle(result: list[Entry] | Failure) -> None:
+            try:
+                if isinstance(result, Failure):
+                    self.log.failure("Reading history for {peer}", result, peer=self.address)
+                    self.peer.tell(HistoryFailed())
+                else:
+                    self.peer.tell(shown(result))
+            finally:
+                self._reads -= 1
+                if self._reads == 0:
+                    self.peer.release()
+
+        # The history, and the live events held meanwhile, go out as one write.
+        self._settle(entries, settle)
+
+    def rename(self, nickname: str) -> None:
+        """
+        Take another nickname, unless somebody else registered it.
+        """
+        user = self._logged_in()
+        if self._nick_meter is not None and not self._nick_meter.take():
+            raise Refused(TooManyRenames())
+        accounts = self.service.accounts
+        if accounts is None or (self.account or "").lower() == nickname.lower():
+            self._rename(user, nickname)
+            return
+        if nickname.lower() != user.nickname.lower():
+            self.chat.check_available(nickname)
+
+        def registered(yes: bool) -> None:
+            if yes:
+                raise Refused(RegisteredNickname(nickname))
+            self._rename(user, nickname)
+
+        self._await(accounts.is_registered(nickname), registered)
+
+    def _rename(self, user: User, nickname: str) -> None:
+        old = user.nickname
+        self.chat.rename(user, nickname)
+        self.log.info("{old} is now {new}", old=old, new=nickname)
+
+    def quit(self, reason: str | None) -> None:
+        """
+        Leave, with C{reason} for the rooms.
+        """
+        user, self.user = self.user, None
+        if user is not None:
+            self.log.info("{nickname} ({peer}) quit", nickname=user.nickname, peer=self.address)
+            self.chat.logout(user, Departure(Why.QUIT, text=reason))
+        self._close(Quit())
+
+    # Accounts.
+
+    def register(self, password: str) -> None:
+        """
+        Protect the user's nickname with C{password}.
+        """
+        user = self._logged_in()
+        accounts = self._accounts()
+        self._check_new_password(password)
+        nickname = user.nickname
+
+        def done(_: object) -> None:
+            self.account = nickname
+            self.log.info("{nickname} registered", nickname=nickname)
+            self.peer.tell(Registered(nickname))
+
+        def taken(failure: Failure) -> None:
+            failure.trap(AlreadyRegistered)
+            self.peer.tell(AlreadyRegistered(nickname))
+
+        self._await(accounts.register(nickname, password), done, taken)
+
+    def change_password(self, old: str, new: str) -> None:
+        user = self._logged_in()
+        accounts = self._accounts()
+        self._check_new_password(new)
+        nickname = user.nickname
+
+        def done(_: object) -> None:
+            self.log.info("{nickname} changed password", nickname=nickname)
+            self.peer.tell(PasswordChanged())
+
+        self._await(accounts.change_password(nickname, old, new), done, self._not_proven)
+
+    def unregister(self, password: str) -> None:
+        user = self._logged_in()
+        accounts = self._accounts()
+        nickname = user.nickname
+
+        def done(_: object) -> None:
+            self.account = None
+            self.log.info("{nickname} unregistered", nickname=nickname)
+            self.peer.tell(Unregistered(nickname))
+
+        self._await(accounts.unregister(nickname, password), done, self._not_proven)
+
+    def _check_new_password(self, password: str) -> None:
+        problem = password_problem(password)
+        if problem is not None:
+            raise Refused(BadNewPassword(problem))
+
+    def _not_proven(self, failure: Failure) -> None:
+        failure.trap(UnauthorizedLogin)
+        self.peer.tell(NotProven())
+
+    def _accounts(self) -> AccountStore:
+        if self.service.accounts is None:
+            raise Refused(Unavailable(Feature.ACCOUNTS))
+        return self.service.accounts
+
+    # Moderation (the command table lets only operators here).
+
+    def kick(self, nickname: str, reason: str | None) -> None:
+        """
+        Throw C{nickname} out, whatever door it came in by.
+        """
+        user = self._logged_in()
+        target = self.chat.find(nickname)
+        reason = clean(reason or "").strip() or None
+        self.log.info(
+            "Operator {operator} kicked {target} ({reason})",
+            operator=user.nickname,
+            target=target.nickname,
+            reason=reason,
+        )
+        target.participant.disconnect(Departure(Why.KICKED, user.nickname, reason))
+        self.peer.tell(KickedOut(target.nickname))
+
+    def ban(self, target: str, duration: float | None, reason: str | None) -> None:
+        """
+        Shut out a nickname or an address for C{duration} seconds (L{None}:
+        for good); whoever is online under it is thrown out, whatever door
+        it came in by. Banning an online nickname bans its address too.
+        """
+        user = self._logged_in()
+        bans = self._bans()
+        reason = clean(reason or "").strip() or None
+        departure = Departure(Why.BANNED, user.nickname, reason)
+        if _is_address(target):
+            self._banned(bans.add(BanKind.ADDRESS, target, duration, reason, user.nickname))
+            for session in [s for s in self.service.sessions if s.host == target]:
+                session.thrown_out(departure)
+            return
+        try:
+            online: User | None = self.chat.find(target)
+        except NoSuchUser:
+            online = None
+        if online is not None:
+            target = online.nickname
+            for session in self.service.sessions:
+                if session.user is online and session.host is not None:
+                    address = bans.add(
+                        BanKind.ADDRESS, session.host, duration, reason, user.nickname
+                    )
+                    self._banned(address)
+        self._banned(bans.add(BanKind.NICK, target, duration, reason, user.nickname))
+        if online is not None:
+            online.participant.disconnect(departure)
+
+    def _banned(self, ban: Ban) -> None:
+        self.log.info(
+            "Operator {operator} banned {kind} {target} (until {until}: {reason})",
+            operator=ban.by,
+            kind=ban.kind.value,
+            target=ban.target,
+            until=ban.until,
+            reason=ban.reason,
+        )
+        self.peer.tell(Banned(ban.target, ban))
+
+    def unban(self, target: str) -> None:
+        user = self._logged_in()
+        bans = self._bans()
+        if not bans.remove(BanKind.ADDRESS if _is_address(target) else BanKind.NICK, target):
+            raise Refused(NotBanned(target))
+        self.log.info(
+            "Operator {operator} lifted the ban on {target}", operator=user.nickname, target=target
+        )
+        self.peer.tell(Unbanned(target))
+
+    def list_bans(self) -> None:
+        self._logged_in()
+        self.peer.tell(BanListReply(self._bans().all()))
+
+    def _bans(self) -> BanList:
+        if self.service.bans is None:
+            raise Refused(Unavailable(Feature.BANS))
+        return self.service.bans
+
+    def announce(self, text: str) -> None:
+        """
+        Tell everyone online, in every room.
+        """
+        user = self._logged_in()
+        self.log.info("Operator {operator} announced: {text}", operator=user.nickname, text=text)
+        self.chat.announce(user, text)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,104 @@
+"""
+The line front-end: one line in, one session call; one event or reply out, lines.
+
+This module only parses: bytes into lines (L{chat.net.framing}, with telnet's
+negotiation stripped), a line into a nickname, a password, a slash command or
+a message for the current room. The rules live in L{chat.core.session}, the
+wording of every line in L{chat.line.wording}.
+
+The line dialect keeps each user in exactly one room, its current room: it
+starts in the lobby, C{/join} moves it, and everything it says goes there.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.interfaces import IAddress
+from twisted.internet.protocol import Factory
+
+from chat.core.replies import LineTooLong, Reply
+from chat.core.service import LOBBY, ChatService
+from chat.line import wording
+from chat.line.telnet import TelnetFilter
+from chat.net.connection import Encoder, StreamConnection
+from chat.net.framing import LineBuffer
+
+MAX_LINE_BYTES = 2048
+
+
+class LineProtocol(StreamConnection):
+    """
+    One client connection speaking the line protocol described in docs/protocol.md.
+
+    Lines end in LF, with or without CR, on the way in (netcat sends bare LF)
+    and in CRLF on the way out. An over-long line costs its sender an error
+    instead of the connection and the lines after it; see L{chat.net.framing}.
+    """
+
+    home = LOBBY
+    __slots__ = ("_lines", "_telnet")
+
+    def __init__(self, service: ChatService, encoder: Encoder) -> None:
+        super().__init__(service, encoder)
+        self._telnet = TelnetFilter()
+        self._lines = LineBuffer(MAX_LINE_BYTES)
+
+    @property
+    def room(self) -> str | None:
+        """
+        The current room (L{None} before login): the only room its user is in.
+        """
+        user = self.session.user
+        return user.rooms[0].name if user is not None and user.rooms else None
+
+    def dataReceived(self, data: bytes) -> None:
+        # What these lines make the server say is written once they are all handled.
+        self._outbox.batch(lambda: self.session.feed(self._lines.feed(self._telnet.feed(data))))
+
+    def interpret(self, item: object) -> None:
+        if not isinstance(item, bytes):
+            self.tell(LineTooLong(MAX_LINE_BYTES))
+            return
+        text = item.decode("utf-8", "replace")
+        session = self.session
+        if session.user is None:
+            stripped = text.strip()
+            if not stripped:
+                return
+            if stripped.startswith("/"):
+                self._command(stripped)
+            elif session.password_wanted:
+                session.give_password(text)
+            else:
+                session.choose_nickname(stripped)
+        elif text.startswith("/") and not text.startswith("//"):
+            self._command(text)
+        else:
+            session.say(self.room or LOBBY, text[1:] if text.startswith("//") else text)
+
+    def _command(self, text: str) -> None:
+        """
+        C{"/name argument..."}: any white space (a telnet user's tab, say) ends the name.
+        """
+        parts = text[1:].split(None, 1)
+        name = parts[0] if parts else ""
+        self.session.command(name, parts[1] if len(parts) > 1 else "", self.room)
+
+    def render(self, reply: Reply) -> bytes:
+        return wording.reply(reply)
+
+
+class LineFactory(Factory):
+    """
+    Builds a L{LineProtocol} for each connection, all sharing one
+    L{ChatService} and one encoder.
+    """
+
+    # The session logs connections itself; "Starting factory <object at 0x...>" helps nobody.
+    noisy = False
+
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+        self.encoder = wording.Encoder()
+
+    def buildProtocol(self, addr: IAddress | None) -> LineProtocol:
+        return LineProtocol(self.service, self.encoder)

@@ -1,0 +1,454 @@
+"""
+The line front-end's words: how each event, reply and error reads on the wire.
+
+Every line the server sends is built here, so the whole grammar can be checked
+against C{docs/protocol.md} in one file. Lines are UTF-8 and end in CRLF.
+
+Three kinds of line can never be confused, because nicknames cannot start with
+C{*}, C{!}, C{<} or C{-}:
+
+  - server notices start with L{NOTICE} (C{"*** "});
+  - errors start with L{ERROR} (C{"!!! "});
+  - everything a user says starts with C{<nick>}, C{* nick}, C{*nick*} or C{-> *nick*}.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from chat.core import replies as r
+from chat.core.commands import COMMANDS
+from chat.core.errors import (
+    AlreadyInRoom,
+    AlreadyRegistered,
+    ChatError,
+    InvalidNickname,
+    InvalidRoomName,
+    NicknameTaken,
+    NoSuchRoom,
+    NoSuchUser,
+    NotInRoom,
+    NotLoggedIn,
+)
+from chat.core.events import (
+    Action,
+    Announcement,
+    Ban,
+    Departure,
+    Entered,
+    Entry,
+    EntryKind,
+    Event,
+    Joined,
+    Left,
+    Message,
+    Parted,
+    PrivateMessage,
+    PrivateMessageSent,
+    Renamed,
+    RoomInfo,
+    TopicChanged,
+    Welcome,
+    Why,
+)
+from chat.core.text import (
+    MAX_NICKNAME_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MAX_ROOM_NAME_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    Problem,
+    clean,
+)
+
+NOTICE = "*** "
+ERROR = "!!! "
+EOL = b"\r\n"
+
+NICKNAME_RULES = f"1 to {MAX_NICKNAME_LENGTH} letters, digits, '_' or '-', starting with a letter"
+
+
+def encode(text: str) -> bytes:
+    """
+    One wire line: UTF-8 with the CRLF terminator.
+    """
+    return text.encode("utf-8") + EOL
+
+
+def notice(text: str) -> bytes:
+    """
+    A server notice line. Its text is cleaned: notices quote operator files
+    (the MOTD), and errors quote what the user typed.
+    """
+    return encode(NOTICE + clean(text))
+
+
+def error(text: str) -> bytes:
+    """
+    An error line, cleaned as notices are.
+    """
+    return encode(ERROR + clean(text))
+
+
+def format_event(event: Event) -> str:
+    """
+    The text of the line that shows C{event}, without its terminator.
+
+    The line protocol keeps each user in one room, so room events need not
+    name their room. Entering a room with a topic is the one two-line event.
+    """
+    match event:
+        case Message(_, sender, text):
+            return f"<{sender}> {text}"
+        case Action(_, sender, text):
+            return f"* {sender} {text}"
+        case PrivateMessage(sender, _, text):
+            return f"*{sender}* {text}"
+        case PrivateMessageSent(_, recipient, text):
+            return f"-> *{recipient}* {text}"
+        case Joined(_, nickname):
+            return f"{NOTICE}{nickname} has joined"
+        case Parted(_, nickname, None):
+            return f"{NOTICE}{nickname} has left the room"
+        case Parted(_, nickname, destination):
+            return f"{NOTICE}{nickname} has gone to {destination}"
+        case Left(_, nickname, Departure(Why.QUIT, _, None)):
+            return f"{NOTICE}{nickname} has left"
+        case Left(_, nickname, departure):
+            return f"{NOTICE}{nickname} has left ({gone(departure)})"
+        case Announcement(sender, text):
+            return f"{NOTICE}Announcement from {sender}: {text}"
+        case Renamed(old, new):
+            return f"{NOTICE}{old} is now known as {new}"
+        case TopicChanged(_, nickname, None):
+            return f"{NOTICE}{nickname} cleared the topic"
+        case TopicChanged(_, nickname, topic):
+            return f"{NOTICE}{nickname} set the topic: {topic}"
+        case Welcome(nickname, online, total):
+            return f"{NOTICE}You are {nickname}. {who(online, total=total, command='/who *')}"
+        case Entered(room, topic, members, total):
+            line = f"{NOTICE}You are in {room}. {who(members, 'here', total, '/who')}"
+            return line if topic is None else f"{line}\r\n{NOTICE}Topic: {topic}"
+    raise TypeError(f"not an event: {event!r}")
+
+
+def who(
+    names: Iterable[str], where: str = "online", total: int | None = None, command: str = ""
+) -> str:
+    """
+    A list of users: C{where} is "online" (at login and for C{/who *}),
+    "here" (on entering a room) or "in ROOM" (for C{/who}). With a C{total},
+    there were too many to list: the count, and the C{command} that lists them.
+    """
+    if total is not None:
+        return f"{total} users {where} ({command} lists them)."
+    names = list(names)
+    people = "user" if len(names) == 1 else "users"
+    return f"{len(names)} {people} {where}: {', '.join(names)}"
+
+
+def history_line(entry: Entry) -> str:
+    """
+    A stored message, shown with its time (UTC) in brackets: a kind of line
+    nothing live starts with.
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
+    if entry.kind is EntryKind.ACTION:
+        return f"[{stamp}] * {entry.sender} {entry.text}"
+    return f"[{stamp}] <{entry.sender}> {entry.text}"
+
+
+def kept_line(entry: Entry) -> str:
+    """
+    A private message that waited for its recipient, with the time it was sent.
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
+    return f"[{stamp}] *{entry.sender}* {entry.text}"
+
+
+def ban(ban: Ban) -> str:
+    """
+    A ban's extent and reason: C{" until 2026-11-21 13:00 UTC: spamming"}.
+    """
+    until = ""
+    if ban.until is not None:
+        until = " until " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ban.until))
+    return until + (f": {ban.reason}" if ban.reason else "")
+
+
+def topic(room: str, text: str | None) -> str:
+    """
+    What C{/topic} shows.
+    """
+    return f"Topic of {room}: {text}" if text else f"{room} has no topic."
+
+
+def rooms(infos: Iterable[RoomInfo]) -> list[str]:
+    """
+    What C{/rooms} shows, a line each.
+    """
+    infos = list(infos)
+    lines = [f"{len(infos)} room{'' if len(infos) == 1 else 's'}:"]
+    for info in infos:
+        line = f"  {info.name} ({info.users})"
+        lines.append(f"{line}: {info.topic}" if info.topic else line)
+    return lines
+
+
+def describe(failure: ChatError) -> str:
+    """
+    The sentence that explains a domain error to the user who caused it.
+    """
+    match failure:
+        case InvalidNickname(nickname=nickname, problem=problem):
+            why = _problem(problem, MAX_NICKNAME_LENGTH)
+            return f"Invalid nickname {_shorten(nickname)!r}: {why}."
+        case NicknameTaken(nickname=nickname):
+            return f"The nickname {nickname} is taken."
+        case NoSuchUser(nickname=nickname):
+            return f"No such user: {nickname}"
+        case NotLoggedIn():
+            return "You are not logged in."
+        case InvalidRoomName(name=name, problem=problem):
+            return (
+                f"Invalid room name {_shorten(name)!r}: {_problem(problem, MAX_ROOM_NAME_LENGTH)}."
+            )
+        case NoSuchRoom(name=name):
+            return f"No such room: {name}"
+        case NotInRoom(name=name):
+            return f"You are not in {name}."
+        case AlreadyInRoom(name=name):
+            return f"You are already in {name}."
+        case AlreadyRegistered(nickname=nickname):
+            return f"{nickname} is registered already."
+    return f"Refused: {failure}"
+
+
+def _problem(problem: Problem, limit: int) -> str:
+    """
+    What is wrong with a name or password, C{limit} being the length that applies.
+    """
+    match problem:
+        case Problem.EMPTY:
+            return "it is empty"
+        case Problem.TOO_SHORT:
+            return f"it is shorter than {limit} characters"
+        case Problem.TOO_LONG:
+            return f"it is longer than {limit} characters"
+        case Problem.BAD_START:
+            return "it must start with a letter"
+        case Problem.BAD_CHARACTERS:
+            return "it may contain only letters, digits, '_' and '-'"
+        case Problem.ALREADY_YOURS:
+            return "it is already yours"
+
+
+def _shorten(text: str, limit: int = 32) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def gone(departure: Departure) -> str:
+    """
+    Why a user left, as the room is told: C{"kicked by op: spam"}.
+    """
+    match departure:
+        case Departure(Why.QUIT, _, text):
+            return text or "quit"
+        case Departure(Why.KICKED | Why.BANNED as why, by, text):
+            return f"{why.value} by {by}" + (f": {text}" if text else "")
+    return departure.why.value
+
+
+def help_lines() -> list[str]:
+    """
+    What C{/help} shows: the command table, a line a command.
+    """
+    lines = ["Commands:"]
+    for command in COMMANDS:
+        usage = f"/{command.name} {command.arguments}".rstrip()
+        summary = command.summary
+        if command.operator:
+            summary = "operators: " + summary
+        if len(command.names) > 1:
+            summary += f" (also {', '.join('/' + name for name in command.names[1:])})"
+        lines.append(f"  {usage:<21} {summary}")
+    lines.append("  Any other line is sent to this room; start it with // to send a leading /.")
+    return lines
+
+
+def _stored(
+    header: str,
+    entries: Sequence[Entry],
+    end: str = "End of history.",
+    render: Callable[[Entry], str] = history_line,
+) -> bytes:
+    return notice(header) + b"".join(encode(render(entry)) for entry in entries) + notice(end)
+
+
+def reply(said: r.Reply) -> bytes:
+    """
+    The lines that tell a user C{said}: notices (C{"*** "}) for what it asked
+    to know, errors (C{"!!! "}) for what was refused or went wrong.
+    """
+    match said:
+        case ChatError():
+            return error(describe(said))
+        # Logging in.
+        case r.Greeting(name):
+            return notice(f"Welcome to {name}.")
+        case r.NicknameWanted():
+            return notice(f"Choose a nickname ({NICKNAME_RULES}):")
+        case r.PasswordWanted(nickname):
+            return notice(f"{nickname} is registered. Send its password (or /login PASSWORD):")
+        case r.WrongPassword(left):
+            return error(f"Wrong password; {left} {'try' if left == 1 else 'tries'} left.")
+        case r.NicknameBanned(nickname, banned):
+            return error(f"The nickname {nickname} is banned{ban(banned)}.")
+        case r.LoginFirst():
+            return error("Choose a nickname first; until then only /nick, /help and /quit work.")
+        case r.LoggedIn(motd):
+            return b"".join(notice(line) for line in motd) + notice(
+                "Type /help for the list of commands."
+            )
+        case r.LoggedInAlready():
+            return error("You are logged in already.")
+        # Commands.
+        case r.UnknownCommand(name):
+            return error(f"Unknown command /{name}; type /help for the list.")
+        case r.Usage(name, arguments):
+            return error(f"Usage: /{name} {arguments}".rstrip())
+        case r.OutOfRange(name, arguments, low, high):
+            return error(f"Usage: /{name} {arguments}, with N from {low} to {high}")
+        case r.OperatorsOnly(name):
+            return error(f"Only operators can use /{name}.")
+        case r.Unavailable(feature):
+            return error(_UNAVAILABLE[feature])
+        case r.TooManyRenames():
+            return error("Too many nickname changes; wait a little.")
+        case r.TooManyRoomChanges():
+            return error("Too many room changes; wait a little.")
+        case r.TooFast(rate, burst):
+            return error(
+                f"You are sending too fast (at most {rate:g} lines a second, "
+                f"bursts of {burst}); lines over that are dropped."
+            )
+        case r.LineTooLong(limit):
+            return error(f"Line too long (over {limit} bytes); it was dropped.")
+        case r.InternalError():
+            return error("Internal server error; that line was not processed.")
+        case r.Help():
+            return b"".join(notice(line) for line in help_lines())
+        case r.Users(names, None):
+            return notice(who(names))
+        case r.Users(names, room):
+            return notice(who(names, f"in {room}"))
+        case r.Rooms(infos):
+            return b"".join(notice(line) for line in rooms(infos))
+        case r.Topic(room, text):
+            return notice(topic(room, text))
+        case r.Kept(recipient, text):
+            return notice(
+                f"{recipient} is away; this will be delivered when they log in:"
+            ) + encode(f"-> *{recipient}* {text}")
+        # Stored messages.
+        case r.RecentHistory(_, []) | r.KeptMessages([]):
+            return b""
+        case r.RecentHistory(room, entries):
+            return _stored(f"Recent messages in {room}:", entries)
+        case r.LastMessages(room, _, []):
+            return notice(f"No messages in {room} yet.")
+        case r.LastMessages(room, count, entries):
+            return _stored(f"Last {count} messages in {room}:", entries)
+        case r.Found(room, text, []):
+            return notice(f"No messages in {room} match {text!r}.")
+        case r.Found(room, text, entries):
+            return _stored(f"Messages in {room} matching {text!r}:", entries)
+        case r.KeptMessages(entries):
+            return _stored(
+                "Messages that came while you were away:", entries, "End of messages.", kept_line
+            )
+        case r.HistoryFailed():
+            return error("History is unavailable right now.")
+        # Accounts.
+        case r.Registered(nickname):
+            return notice(
+                f"{nickname} is now registered: "
+                f"logging in as {nickname} will ask for this password."
+            )
+        case r.RegisteredNickname(nickname):
+            return error(f"{nickname} is registered; log in as {nickname} to use it.")
+        case r.BadNewPassword(problem):
+            limit = MIN_PASSWORD_LENGTH if problem is Problem.TOO_SHORT else MAX_PASSWORD_LENGTH
+            return error(f"Choose another password: {_problem(problem, limit)}.")
+        case r.PasswordChanged():
+            return notice("Your password is changed.")
+        case r.Unregistered(nickname):
+            return notice(f"{nickname} is no longer registered.")
+        case r.NotProven():
+            return error("Wrong password, or your nickname is not registered.")
+        # Moderation.
+        case r.KickedOut(nickname):
+            return notice(f"{nickname} is kicked.")
+        case r.Banned(target, banned):
+            return notice(f"{target} is banned{ban(banned)}.")
+        case r.Unbanned(target):
+            return notice(f"{target} is no longer banned.")
+        case r.NotBanned(target):
+            return error(f"{target} is not banned.")
+        case r.BanList(bans):
+            return notice(f"{len(bans)} ban{'' if len(bans) == 1 else 's'}:") + b"".join(
+                notice(f"  {each.target} (by {each.by}){ban(each)}") for each in bans
+            )
+        # Goodbyes.
+        case r.Quit():
+            return notice("Goodbye.")
+        case r.ShuttingDown():
+            return notice("The server is shutting down. Goodbye.")
+        case r.AddressBanned(banned):
+            return error(f"This address is banned{ban(banned)}.")
+        case r.ServerFull(limit):
+            return error(f"The server is full ({limit} connections); try again later.")
+        case r.HostFull(host, limit):
+            return error(f"Too many connections from {host} ({limit}); close one and try again.")
+        case r.LoginTimedOut(seconds):
+            return error(f"No nickname chosen in {seconds:g} seconds. Goodbye.")
+        case r.IdleTimedOut(seconds):
+            return error(f"Idle for {seconds:g} seconds. Goodbye.")
+        case r.Flooding():
+            return error("Still flooding. Goodbye.")
+        case r.OutOfTries():
+            return error("Wrong password. Goodbye.")
+        case r.LockedOut(host):
+            return error(f"Too many wrong passwords from {host}; try again later. Goodbye.")
+        case r.ThrownOut(departure):
+            return error(f"You were {gone(departure)}. Goodbye.")
+    raise TypeError(f"not a reply: {said!r}")
+
+
+_UNAVAILABLE = {
+    r.Feature.ACCOUNTS: "This server has no accounts.",
+    r.Feature.HISTORY: "This server keeps no history.",
+    r.Feature.BANS: "This server keeps no bans.",
+}
+
+
+class Encoder:
+    """
+    Encodes events, remembering the last one.
+
+    A broadcast hands the same event object to each recipient in turn, so with
+    this one-entry cache the line is formatted and encoded once and every
+    recipient is written the very same C{bytes} object.
+    """
+
+    __slots__ = ("_event", "_line")
+
+    def __init__(self) -> None:
+        self._event: Event | None = None
+        self._line = b""
+
+    def __call__(self, event: Event) -> bytes:
+        if event is not self._event:
+            self._line = encode(format_event(event))
+            self._event = event
+        return self._line

@@ -1,0 +1,546 @@
+"""
+Tests for L{chat.core.session} and L{chat.core.commands}: one person's session,
+whatever the front-end, driven directly and watched through a recording peer.
+
+These assert values (replies, events, goodbyes), not wording: the line
+front-end's tests check how each reads.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from chat.core import replies as r
+from chat.core.commands import COMMANDS, BadArguments, Command, When
+from chat.core.errors import AlreadyRegistered, NicknameTaken, NoSuchUser, NotLoggedIn
+from chat.core.events import (
+    BanKind,
+    Departure,
+    Entered,
+    Event,
+    Left,
+    Message,
+    Welcome,
+    Why,
+)
+from chat.core.limits import Limits, Rate
+from chat.core.service import LOBBY, ChatService, Settings
+from chat.core.session import Session
+from chat.store.accounts import Accounts
+from chat.store.bans import Bans
+from chat.store.history import History
+from tests.helpers import Recorder, SyncPool
+
+T0 = float(calendar.timegm((2026, 11, 19, 7, 6, 40, 0, 0, 0)))
+Step = Callable[[], None]
+
+
+class RecordingPeer:
+    """
+    A front-end that records what its session tells it, in order, and holds
+    events as a real one does. Its input items are steps: each is called when
+    the session hands it back, so tests can say exactly what a user did.
+    """
+
+    def __init__(self) -> None:
+        self.said: list[object] = []
+        self.held: list[Event] | None = None
+        self.holds = 0
+        self.goodbye: r.Goodbye | None = None
+        self.aborted = False
+        self.departures: list[Departure] = []
+
+    def interpret(self, item: object) -> None:
+        assert callable(item)
+        item()
+
+    def receive(self, event: Event) -> None:
+        if self.held is not None:
+            self.held.append(event)
+        else:
+            self.said.append(event)
+
+    def tell(self, reply: r.Reply) -> None:
+        self.said.append(reply)
+
+    def hold(self) -> None:
+        self.holds += 1
+        self.held = []
+
+    def release(self) -> None:
+        held, self.held = self.held, None
+        self.said.extend(held or [])
+
+    def close(self, goodbye: r.Goodbye) -> None:
+        self.said.append(goodbye)
+        self.goodbye = goodbye
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def disconnect(self, departure: Departure) -> None:
+        self.departures.append(departure)
+
+    def take(self) -> list[object]:
+        said, self.said = self.said, []
+        return said
+
+
+class SessionTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.pool = SyncPool(self.mktemp())
+        self.accounts = Accounts(self.pool, self.clock, maybeDeferred, cost=2**4)
+        self.history = History(self.pool, self.clock)
+        self.bans = Bans(self.pool, self.clock)
+        self.service = self.make(Settings(admins=("root",), history_lines=5))
+
+    def make(self, settings: Settings, **stores: object) -> ChatService:
+        kept = {"history": self.history, "accounts": self.accounts, "bans": self.bans}
+        kept.update(stores)
+        return ChatService(self.clock, settings, **kept)  # type: ignore[arg-type]
+
+    def connect(
+        self, host: str = "10.0.0.1", home: str | None = LOBBY, service: ChatService | None = None
+    ) -> tuple[Session, RecordingPeer]:
+        peer = RecordingPeer()
+        session = Session(service or self.service, peer, host, f"{host}:4000", home)
+        session.start()
+        return session, peer
+
+    def login(self, nickname: str, home: str | None = LOBBY) -> tuple[Session, RecordingPeer]:
+        session, peer = self.connect(home=home)
+        session.feed([lambda: session.choose_nickname(nickname)])
+        peer.take()
+        return session, peer
+
+
+class LoginTests(SessionTestCase):
+    def test_greeting(self) -> None:
+        """
+        A new session is greeted with the server's name and asked for a nickname.
+        """
+        _, peer = self.connect()
+        self.assertEqual(peer.take(), [r.Greeting("chat"), r.NicknameWanted()])
+
+    def test_login_puts_the_user_home(self) -> None:
+        """
+        Logging in: the domain's welcome, the logged-in reply with the MOTD,
+        then the home room.
+        """
+        service = self.make(Settings(motd=("Be nice.",)))
+        session, peer = self.connect(service=service)
+        peer.take()
+        session.choose_nickname("alice")
+        self.assertEqual(
+            peer.take(),
+            [
+                Welcome("alice", ("alice",)),
+                r.LoggedIn(("Be nice.",)),
+                Entered(LOBBY, None, ("alice",)),
+                r.RecentHistory(LOBBY, []),
+            ],
+        )
+        assert session.user is not None
+        self.assertEqual([room.name for room in session.user.rooms], [LOBBY])
+
+    def test_many_rooms_without_a_home(self) -> None:
+        """
+        A session without a home room is in none after login, and may be in
+        several rooms at once (as IRC users are); a message reaches each room's members.
+        """
+        session, _ = self.login("alice", home=None)
+        assert session.user is not None
+        self.assertEqual(session.user.rooms, [])
+        session.join("games")
+        session.join("den")
+        self.assertEqual([room.name for room in session.user.rooms], ["games", "den"])
+        bob, bob_peer = self.login("bob", home=None)
+        bob.join("den")
+        bob_peer.take()
+        session.say("den", "hi")
+        session.say("games", "nobody here")
+        self.assertEqual(bob_peer.take(), [Message("den", "alice", "hi")])
+
+    def test_registered_nickname_wants_its_password(self) -> None:
+        """
+        A registered nickname is logged in only with its password; each wrong
+        one says how many tries are left, the last closes the session.
+        """
+        self.successResultOf(self.accounts.register("alice", "secret1"))
+        session, peer = self.connect()
+        peer.take()
+        session.choose_nickname("alice")
+        self.assertEqual(peer.take(), [r.PasswordWanted("alice")])
+        self.assertTrue(session.password_wanted)
+        session.give_password("wrong1")
+        session.give_password("wrong2")
+        self.assertEqual(
+            peer.take(),
+            [
+                r.WrongPassword(2),
+                r.PasswordWanted("alice"),
+                r.WrongPassword(1),
+                r.PasswordWanted("alice"),
+            ],
+        )
+        session.give_password("wrong3")
+        self.assertEqual(peer.goodbye, r.OutOfTries())
+        self.assertIsNone(session.user)
+
+    def test_operator_only_by_password(self) -> None:
+        """
+        An admin's nickname is an operator only once proven with its password;
+        registering it in the same session does not make one.
+        """
+        session, _ = self.login("root")
+        session.register("secret1")
+        self.assertFalse(session.operator)
+        session.quit(None)
+        again, _ = self.connect()
+        again.choose_nickname("ROOT")
+        again.give_password("secret1")
+        self.assertTrue(again.operator)
+        self.assertEqual(again.account, "root")
+
+    def test_banned_nickname(self) -> None:
+        """
+        A banned nickname is refused at login and the nickname asked for again.
+        """
+        ban = self.bans.add(BanKind.NICK, "mallory", None, "spam", "root")
+        session, peer = self.connect()
+        peer.take()
+        session.choose_nickname("Mallory")
+        self.assertEqual(peer.take(), [r.NicknameBanned("Mallory", ban), r.NicknameWanted()])
+        self.assertIsNone(session.user)
+
+    def test_taken_nickname_asks_again(self) -> None:
+        """
+        A domain error before login is told as it is, and the nickname asked for again.
+        """
+        self.login("alice")
+        session, peer = self.connect()
+        peer.take()
+        session.feed([lambda: session.choose_nickname("ALICE")])
+        self.assertEqual(peer.take(), [NicknameTaken("ALICE"), r.NicknameWanted()])
+
+    def test_login_timeout(self) -> None:
+        """
+        A session that chooses no nickname in time is told so and closed.
+        """
+        service = self.make(Settings(login_timeout=30))
+        _, peer = self.connect(service=service)
+        self.clock.advance(29)
+        self.assertIsNone(peer.goodbye)
+        self.clock.advance(1)
+        self.assertEqual(peer.goodbye, r.LoginTimedOut(30))
+
+
+class WaitingTests(SessionTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.pool.hold = True
+
+    def test_input_waits_for_the_database(self) -> None:
+        """
+        While the nickname is being checked, what the user sent next waits,
+        and is handled in order once the answer comes.
+        """
+        session, peer = self.connect()
+        peer.take()
+        session.feed(
+            [
+                lambda: session.choose_nickname("alice"),
+                lambda: session.say(LOBBY, "first"),
+                lambda: session.say(LOBBY, "second"),
+            ]
+        )
+        bob = Recorder()
+        user = self.service.chat.login("bob", bob)
+        self.service.chat.join(user, LOBBY)
+        self.assertIsNone(session.user)
+        self.pool.release()
+        self.assertEqual(
+            [e for e in bob.take() if isinstance(e, Message)],
+            [Message(LOBBY, "alice", "first"), Message(LOBBY, "alice", "second")],
+        )
+
+    def test_live_events_wait_for_history(self) -> None:
+        """
+        While a room's history is read, live events are held, and shown after it.
+        """
+        self.pool.hold = False
+        speaker, _ = self.login("bob")
+        speaker.say(LOBBY, "before")
+        self.pool.hold = True
+        session, peer = self.connect()
+        session.choose_nickname("alice")
+        self.pool.release()  # the nickname check; history is now being read
+        peer.take()
+        speaker.say(LOBBY, "during")
+        self.assertEqual(peer.take(), [])
+        self.pool.release()
+        [recent, live] = peer.take()
+        assert isinstance(recent, r.RecentHistory)
+        self.assertEqual([entry.text for entry in recent.entries], ["before"])
+        self.assertEqual(live, Message(LOBBY, "bob", "during"))
+        self.assertEqual(peer.holds, 1)
+
+    def test_gone_before_the_answer(self) -> None:
+        """
+        A session whose connection went while its nickname was checked is
+        never logged in.
+        """
+        session, _ = self.connect()
+        session.choose_nickname("alice")
+        session.connection_lost(cleanly=True)
+        self.pool.release()
+        self.assertEqual(self.service.chat.online(), [])
+
+
+class CommandTests(SessionTestCase):
+    def test_preconditions(self) -> None:
+        """
+        The dispatcher refuses a command whose declared preconditions do not
+        hold, saying which one.
+        """
+        session, peer = self.connect()
+        peer.take()
+        for name, text in [("msg", "bob hi"), ("nosuch", ""), ("login", "x")]:
+            session.feed([lambda name=name, text=text: session.command(name, text, None)])
+        self.assertEqual(peer.take(), [r.LoginFirst()] * 3)
+        session.choose_nickname("alice")
+        peer.take()
+        session.feed(
+            [
+                lambda: session.command("kick", "bob", LOBBY),
+                lambda: session.command("login", "x", LOBBY),
+                lambda: session.command("NoSuch", "", LOBBY),
+                lambda: session.command("msg", "bob", LOBBY),
+            ]
+        )
+        self.assertEqual(
+            peer.take(),
+            [
+                r.OperatorsOnly("kick"),
+                r.LoggedInAlready(),
+                r.UnknownCommand("NoSuch"),
+                r.Usage("msg", "NICK TEXT"),
+            ],
+        )
+
+    def test_needs(self) -> None:
+        """
+        A command that needs what the server runs without says so.
+        """
+        bare = ChatService(self.clock)
+        session, peer = self.connect(service=bare)
+        session.choose_nickname("alice")
+        peer.take()
+        for name in ("history", "register", "search"):
+            session.feed([lambda name=name: session.command(name, "x", LOBBY)])
+        self.assertEqual(
+            peer.take(),
+            [
+                r.Unavailable(r.Feature.HISTORY),
+                r.Unavailable(r.Feature.ACCOUNTS),
+                r.Unavailable(r.Feature.HISTORY),
+            ],
+        )
+
+    def test_direct_calls_are_checked_too(self) -> None:
+        """
+        A front-end that calls the session without the table (as IRC's verbs
+        will) meets the same refusals: not logged in, no such store, no
+        password asked for, a room-bound command said outside any room.
+        """
+        bare = ChatService(self.clock)
+        session, peer = self.connect(service=bare)
+        peer.take()
+        session.feed(
+            [
+                lambda: session.say(LOBBY, "hi"),
+                lambda: session.give_password("secret1"),
+                lambda: session.choose_nickname("alice"),
+                lambda: session.history(LOBBY, 5),
+                lambda: session.register("secret1"),
+                lambda: session.list_bans(),
+                lambda: session.command("me", "waves", None),
+                lambda: session.command("msg", "bob \x07", LOBBY),
+                lambda: session.command("search", "\x07", LOBBY),
+            ]
+        )
+        said = peer.take()
+        self.assertEqual(said[:3], [NotLoggedIn(), r.NicknameWanted(), r.LoginFirst()])
+        self.assertEqual(
+            said[-6:],
+            [
+                r.Unavailable(r.Feature.HISTORY),
+                r.Unavailable(r.Feature.ACCOUNTS),
+                r.Unavailable(r.Feature.BANS),
+                r.Usage("me", "ACTION"),
+                r.Usage("msg", "NICK TEXT"),
+                # What the server lacks is told before what the arguments lack.
+                r.Unavailable(r.Feature.HISTORY),
+            ],
+        )
+        kept, peer = self.login("bob")
+        kept.feed([lambda: kept.command("search", "\x07", LOBBY)])
+        self.assertEqual(peer.take(), [r.Usage("search", "TEXT")])
+
+    def test_arguments(self) -> None:
+        """
+        Arguments are split as declared: one word each, the last takes the
+        rest as typed, and one in brackets may be left out.
+        """
+        command = Command(("x",), "A [B] C", "", lambda *args: None)
+        self.assertEqual(command.split("a b  c d "), ["a", "b", " c d "])
+        with self.assertRaises(BadArguments):
+            command.split("a b")
+        optional = Command(("y",), "A [B]", "", lambda *args: None)
+        self.assertEqual(optional.split("a"), ["a", None])
+        self.assertEqual(Command(("z",), "", "", lambda *a: None).split("ignored"), [])
+
+    def test_table(self) -> None:
+        """
+        Every name is unique, and the commands usable before login are
+        exactly /nick, /help, /quit and (while a password is wanted) /login.
+        """
+        names = [name for command in COMMANDS for name in command.names]
+        self.assertEqual(len(names), len(set(names)))
+        early = {c.name: c.when for c in COMMANDS if c.when is not When.LOGGED_IN}
+        self.assertEqual(
+            early,
+            {"nick": When.ANY, "help": When.ANY, "quit": When.ANY, "login": When.PASSWORD_WANTED},
+        )
+        self.assertEqual(
+            {c.name for c in COMMANDS if c.operator}, {"kick", "wall", "ban", "unban", "bans"}
+        )
+
+    def test_whisper_kept_for_the_absent(self) -> None:
+        """
+        A private message to a registered user who is away is kept, and the
+        sender told; to nobody at all it is an error.
+        """
+        self.successResultOf(self.accounts.register("carol", "secret1"))
+        session, peer = self.login("alice")
+        session.feed([lambda: session.whisper("carol", "psst"), lambda: session.whisper("x", "y")])
+        self.assertEqual(peer.take(), [r.Kept("carol", "psst"), NoSuchUser("x")])
+
+    def test_register_twice(self) -> None:
+        """
+        Registering a registered nickname is told as the account error it is.
+        """
+        session, peer = self.login("alice")
+        session.feed([lambda: session.register("secret1"), lambda: session.register("secret2")])
+        self.assertEqual(peer.take(), [r.Registered("alice"), AlreadyRegistered("alice")])
+
+    def test_flooding(self) -> None:
+        """
+        Items over the flood limit (the login took one) are dropped with one warning; still
+        flooding a burst later closes the session, and the rooms hear why.
+        """
+        service = self.make(Settings(limits=Limits(lines=Rate(1, 3))))
+        watcher = Recorder()
+        self.service = service
+        session, peer = self.login("alice")
+        user = service.chat.login("bob", watcher)
+        service.chat.join(user, LOBBY)
+        watcher.take()
+        session.feed([lambda n=n: session.say(LOBBY, str(n)) for n in range(2)])
+        self.assertIsNone(peer.goodbye)
+        session.feed([lambda n=n: session.say(LOBBY, str(n)) for n in range(2, 6)])
+        self.assertEqual(peer.goodbye, r.Flooding())
+        self.assertIn(r.TooFast(1, 3), peer.said)
+        session.connection_lost(cleanly=True)
+        self.assertEqual(
+            watcher.take(),
+            [
+                Message(LOBBY, "alice", "0"),
+                Message(LOBBY, "alice", "1"),
+                Left(LOBBY, "alice", Departure(Why.FLOODING)),
+            ],
+        )
+
+
+class ModerationTests(SessionTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.successResultOf(self.accounts.register("root", "secret1"))
+        self.operator, self.peer = self.connect()
+        self.operator.choose_nickname("root")
+        self.operator.give_password("secret1")
+        self.peer.take()
+
+    def test_kick_any_front_end(self) -> None:
+        """
+        An operator kicks a user of any front-end: the domain tells its
+        participant why, whatever it is.
+        """
+        other = Recorder()
+        user = self.service.chat.login("bob", other)
+        self.service.chat.join(user, LOBBY)
+        self.operator.command("kick", "BOB  spam", LOBBY)
+        self.assertEqual(other.departures, [Departure(Why.KICKED, "root", "spam")])
+        self.assertEqual(self.peer.take()[-1], r.KickedOut("bob"))
+
+    def test_kicked_session(self) -> None:
+        """
+        A session that is kicked is told why and closed; its rooms hear the same.
+        """
+        session, peer = self.login("bob")
+        self.operator.command("kick", "bob", LOBBY)
+        self.assertEqual(peer.departures, [Departure(Why.KICKED, "root", None)])
+        session.thrown_out(peer.departures[0])
+        self.assertEqual(peer.goodbye, r.ThrownOut(Departure(Why.KICKED, "root", None)))
+        self.peer.take()
+        session.connection_lost(cleanly=True)
+        self.assertEqual(self.peer.take(), [Left(LOBBY, "bob", Departure(Why.KICKED, "root"))])
+
+    def test_ban_online_nickname(self) -> None:
+        """
+        Banning an online nickname bans its address too, and throws it out.
+        """
+        _, peer = self.login("bob")
+        self.peer.take()
+        self.operator.command("ban", "bob 2h spam", LOBBY)
+        address, nick = self.peer.take()
+        assert isinstance(address, r.Banned) and isinstance(nick, r.Banned)
+        self.assertEqual((address.target, address.ban.kind), ("10.0.0.1", BanKind.ADDRESS))
+        self.assertEqual((nick.target, nick.ban.kind), ("bob", BanKind.NICK))
+        self.assertEqual(nick.ban.until, T0 + 7200)
+        self.assertEqual(nick.ban.reason, "spam")
+        self.assertEqual(peer.departures, [Departure(Why.BANNED, "root", "spam")])
+
+    def test_shutdown(self) -> None:
+        """
+        Stopping the service tells every session, logged in or not.
+        """
+        _, waiting = self.connect()
+        self.service.stopService()
+        self.assertEqual(waiting.goodbye, r.ShuttingDown())
+        self.assertEqual(self.peer.goodbye, r.ShuttingDown())
+
+
+class AdmissionTests(SessionTestCase):
+    def test_refusals(self) -> None:
+        """
+        The service turns a session away, saying why, when the server or its
+        address is full or the address is banned.
+        """
+        service = self.make(Settings(max_clients=2, max_per_host=1))
+        self.connect(service=service)
+        _, same_host = self.connect(service=service)
+        self.assertEqual(same_host.goodbye, r.HostFull("10.0.0.1", 1))
+        self.connect("10.0.0.2", service=service)
+        _, full = self.connect("10.0.0.3", service=service)
+        self.assertEqual(full.goodbye, r.ServerFull(2))
+        ban = self.bans.add(BanKind.ADDRESS, "10.0.0.9", None, None, "root")
+        _, banned = self.connect("10.0.0.9")
+        self.assertEqual(banned.goodbye, r.AddressBanned(ban))
