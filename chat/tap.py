@@ -19,6 +19,7 @@ from twisted.python import usage
 
 from chat.core.limits import HUMAN, NONE, Rate
 from chat.core.service import DEFAULT_SENDQ, ChatService, Settings
+from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
 from chat.store.accounts import Accounts
 from chat.store.bans import Bans
@@ -114,6 +115,7 @@ class Options(usage.Options):
         super().__init__()  # type: ignore[no-untyped-call]
         self._reactor = reactor
         self["listen"] = []
+        self["irc"] = []
         self["motd-lines"] = ()
 
     def opt_listen(self, endpoint: str) -> None:
@@ -123,6 +125,13 @@ class Options(usage.Options):
         Repeat it to listen in several places. [default: tcp:8888]
         """
         self["listen"].append(endpoint)
+
+    def opt_irc(self, endpoint: str) -> None:
+        """
+        Where to listen for IRC clients, as an endpoint string (tcp:6667,
+        ssl:6697:privateKey=KEY:certKey=CERT); repeatable. [default: none]
+        """
+        self["irc"].append(endpoint)
 
     def postOptions(self) -> None:
         if not self["listen"]:
@@ -161,13 +170,14 @@ class Options(usage.Options):
         if reactor is None:
             from twisted.internet import reactor
         self["reactor"] = reactor
-        for description in self["listen"]:
+        for description in self["listen"] + self["irc"]:
             # Parsed here, where twistd reports a UsageError as one line;
             # raised from makeService it would be a traceback.
             try:
                 serverFromString(reactor, description)
             except (ValueError, KeyError, TypeError) as e:
-                raise usage.UsageError(f"bad --listen endpoint {description!r}: {e}") from e
+                option = "--listen" if description in self["listen"] else "--irc"
+                raise usage.UsageError(f"bad {option} endpoint {description!r}: {e}") from e
 
 
 def default_max_clients() -> int:
@@ -218,7 +228,7 @@ def settings(options: dict[str, Any]) -> Settings:
 
 def makeService(options: dict[str, Any]) -> IService:
     """
-    The chat service and one listener per C{--listen} endpoint.
+    The chat service and one listener per C{--listen} and C{--irc} endpoint.
     """
     reactor = options["reactor"]
     top = MultiService()
@@ -240,10 +250,11 @@ def makeService(options: dict[str, Any]) -> IService:
     accounts = Accounts(pool, reactor, hash_in_thread)
     chat = ChatService(reactor, settings(options), history=history, accounts=accounts, bans=bans)
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]
-    factory = LineFactory(chat)
-    for description in options["listen"]:
-        # strports.service makes a port that is already in use an error at
-        # start-up, rather than a log line from a server listening nowhere.
-        listener = strports.service(description, factory, reactor=reactor)
-        listener.setServiceParent(top)
+    line, irc = LineFactory(chat), IRCFactory(chat)
+    for descriptions, factory in ((options["listen"], line), (options["irc"], irc)):
+        for description in descriptions:
+            # strports.service makes a port that is already in use an error at
+            # start-up, rather than a log line from a server listening nowhere.
+            listener = strports.service(description, factory, reactor=reactor)
+            listener.setServiceParent(top)
     return top

@@ -72,7 +72,7 @@ class ReadingTests(SynchronousTestCase):
         """
         tracker = Tracker()
         tracker.read(line(Welcome("alice", ("alice", "bob"))))
-        tracker.read(line(Entered("lobby", None, ("alice", "bob"))))
+        tracker.read(line(Entered("lobby", "alice", None, ("alice", "bob"))))
         self.assertEqual((tracker.nickname, tracker.room), ("alice", "lobby"))
         tracker.read(line(Joined("lobby", "carol")))
         tracker.read(line(Message("lobby", "dave", "hello")))
@@ -94,7 +94,7 @@ class ReadingTests(SynchronousTestCase):
         """
         tracker = Tracker()
         tracker.read(line(Welcome("alice", (), total=500)))
-        tracker.read(line(Entered("lobby", None, (), total=500)))
+        tracker.read(line(Entered("lobby", "alice", None, (), total=500)))
         self.assertEqual((tracker.nickname, tracker.room, tracker.names), ("alice", "lobby", set()))
 
     def test_commands_come_from_the_server_table(self) -> None:
@@ -250,7 +250,8 @@ class ScreenHarness:
 
     def log_in(self) -> None:
         self.say(
-            line(Welcome("alice", ("alice", "bob"))), line(Entered("lobby", None, ("alice", "bob")))
+            line(Welcome("alice", ("alice", "bob"))),
+            line(Entered("lobby", "alice", None, ("alice", "bob"))),
         )
 
     def type(self, data: bytes) -> None:

@@ -78,7 +78,9 @@ class UserTests(DomainTestCase):
         bob = self.chat.login("Bob", recorder)
         self.assertEqual(recorder.take(), [Welcome("Bob", ("alice", "Bob"))])
         self.assertEqual(bob.rooms, [])
-        self.assertEqual(self.recorders["alice"].take()[-1:], [Entered("lobby", None, ("alice",))])
+        self.assertEqual(
+            self.recorders["alice"].take()[-1:], [Entered("lobby", "alice", None, ("alice",))]
+        )
 
     def test_nickname_unique_without_regard_to_case(self) -> None:
         """
@@ -220,7 +222,7 @@ class RoomTests(DomainTestCase):
         self.chat.set_topic(alice, "lobby", "welcome all")
         self.quiet()
         _, b = self.login("Bob")
-        self.assertEqual(b.take()[-1], Entered("lobby", "welcome all", ("alice", "Bob")))
+        self.assertEqual(b.take()[-1], Entered("lobby", "Bob", "welcome all", ("alice", "Bob")))
         self.assertEqual(a.take(), [Joined("lobby", "Bob")])
 
     def test_join_creates_room_with_first_spelling(self) -> None:
@@ -283,7 +285,7 @@ class RoomTests(DomainTestCase):
         self.assertEqual(room.name, "games")
         self.assertEqual(b.take(), [Parted("lobby", "alice", "games")])
         self.assertEqual(c.take(), [Joined("games", "alice")])
-        self.assertEqual(a.take(), [Entered("games", None, ("alice", "carol"))])
+        self.assertEqual(a.take(), [Entered("games", "alice", None, ("alice", "carol"))])
         self.assertEqual([r.name for r in alice.rooms], ["games"])
 
     def test_move_refused_changes_nothing(self) -> None:
@@ -486,10 +488,12 @@ class CrowdTests(SynchronousTestCase):
         a, b, c, d = recorders
         self.assertEqual(a.take()[2:], [Joined("lobby", "b"), Joined("lobby", "c")])
         self.assertEqual(
-            b.take()[:2], [Welcome("b", ("a", "b")), Entered("lobby", None, ("a", "b"))]
+            b.take()[:2], [Welcome("b", ("a", "b")), Entered("lobby", "b", None, ("a", "b"))]
         )
-        self.assertEqual(c.take(), [Welcome("c", (), total=3), Entered("lobby", None, (), total=3)])
-        self.assertEqual(d.take(), [Welcome("d", (), total=4), Entered("lobby", None, (), 4)])
+        self.assertEqual(
+            c.take(), [Welcome("c", (), total=3), Entered("lobby", "c", None, (), total=3)]
+        )
+        self.assertEqual(d.take(), [Welcome("d", (), total=4), Entered("lobby", "d", None, (), 4)])
         # Leaving: 3 would hear it, then 2.
         chat.logout(users[3])
         chat.part(users[2], "lobby", "den")

@@ -17,9 +17,10 @@ ALLOWED = {
     "chat.store": {"chat.core", "chat.store"},
     "chat.net": {"chat.core", "chat.net"},
     "chat.line": {"chat.core", "chat.net", "chat.line"},
+    "chat.irc": {"chat.core", "chat.net", "chat.irc"},
     "chat.client": {"chat.client", "chat.core", "chat.net"},
     "chat.transcript": {"chat.core", "chat.store"},
-    "chat.tap": {"chat.core", "chat.store", "chat.line"},
+    "chat.tap": {"chat.core", "chat.store", "chat.line", "chat.irc"},
 }
 """
 What each part of chat/ may import of chat/: front-ends -> net -> core,

@@ -143,7 +143,7 @@ class LoginTests(SessionTestCase):
             [
                 Welcome("alice", ("alice",)),
                 r.LoggedIn(("Be nice.",)),
-                Entered(LOBBY, None, ("alice",)),
+                Entered(LOBBY, "alice", None, ("alice",)),
                 r.RecentHistory(LOBBY, []),
             ],
         )
@@ -208,6 +208,54 @@ class LoginTests(SessionTestCase):
         again.give_password("secret1")
         self.assertTrue(again.operator)
         self.assertEqual(again.account, "root")
+
+    def test_authenticate_before_choosing(self) -> None:
+        """
+        An account proven before login (IRC's SASL) is logged in without a
+        password prompt; a wrong password is told and counted, nothing more.
+        """
+        self.successResultOf(self.accounts.register("alice", "secret1"))
+        session, peer = self.connect()
+        peer.take()
+        session.authenticate("alice", "wrong1")
+        self.assertEqual(peer.take(), [r.NotProven()])
+        session.authenticate("ALICE", "secret1")
+        self.assertEqual(peer.take(), [r.Authenticated("alice")])
+        session.choose_nickname("Alice")
+        assert session.user is not None
+        self.assertEqual(session.user.nickname, "alice")
+        self.assertFalse(session.operator)
+
+    def test_become_operator(self) -> None:
+        """
+        An admin's account and password make an operator (IRC's OPER); any
+        other account does not.
+        """
+        self.successResultOf(self.accounts.register("root", "rootpass"))
+        self.successResultOf(self.accounts.register("alice", "secret1"))
+        session, peer = self.login("guest")
+        session.become_operator("alice", "secret1")
+        session.become_operator("root", "nope")
+        self.assertEqual(peer.take(), [r.NotProven(), r.NotProven()])
+        self.assertFalse(session.operator)
+        session.become_operator("root", "rootpass")
+        self.assertEqual(peer.take(), [r.Operator()])
+        self.assertTrue(session.operator)
+
+    def test_part_and_whois(self) -> None:
+        """
+        A user leaves one of its rooms and stays in the others; WHOIS tells
+        another's rooms and whether it is an operator.
+        """
+        session, _ = self.login("alice", home=None)
+        session.join("a")
+        session.join("b")
+        session.part("a")
+        assert session.user is not None
+        self.assertEqual([room.name for room in session.user.rooms], ["b"])
+        other, other_peer = self.login("bob", home=None)
+        other.whois("ALICE")
+        self.assertEqual(other_peer.take(), [r.Whois("alice", ["b"], False)])
 
     def test_banned_nickname(self) -> None:
         """

@@ -19,6 +19,8 @@ from zope.interface.verify import verifyObject
 
 from chat.core.limits import HUMAN, NONE, Rate
 from chat.core.service import ChatService, Settings
+from chat.irc.protocol import IRCFactory
+from chat.line.protocol import LineFactory
 from chat.store.bans import Bans
 from chat.store.history import History
 from chat.tap import Options, default_max_clients, makeService, settings
@@ -41,6 +43,7 @@ class OptionsTests(SynchronousTestCase):
             dict(self.parse()),
             {
                 "listen": ["tcp:8888"],
+                "irc": [],
                 "name": "chat",
                 "db": "chat.sqlite3",
                 "history": 20,
@@ -66,7 +69,7 @@ class OptionsTests(SynchronousTestCase):
 
     def test_everything(self) -> None:
         """
-        --listen repeats; the MOTD file is read at start-up.
+        --listen and --irc repeat; the MOTD file is read at start-up.
         """
         motd = self.mktemp()
         Path(motd).write_text("Hello!\nBe kind.\n", encoding="utf-8")
@@ -78,12 +81,13 @@ class OptionsTests(SynchronousTestCase):
             "--db", ":memory:", "--history", "0", "--sendq", "4096",
             "--max-clients", "50", "--max-per-ip", "0", "--login-timeout", "5",
             "--idle-timeout", "600", "--flood", "off", "--admins", "alice, Bob",
-            "--admins-file", admins, "--crowd", "7",
+            "--admins-file", admins, "--crowd", "7", "--irc", "tcp:6667", "--irc", "tcp:6668",
         )  # fmt: skip
         self.assertEqual(
             dict(options),
             {
                 "listen": ["tcp:1234", "unix:/tmp/x.sock"],
+                "irc": ["tcp:6667", "tcp:6668"],
                 "name": "Lab",
                 "db": ":memory:",
                 "history": 0,
@@ -122,6 +126,21 @@ class OptionsTests(SynchronousTestCase):
         with self.assertRaises(UsageError) as caught:
             self.parse("--listen", "tcp:8888", "--listen", "carrier-pigeon:1")
         self.assertIn("carrier-pigeon:1", str(caught.exception))
+        with self.assertRaises(UsageError) as caught:
+            self.parse("--irc", "tcp:6667", "--irc", "tcp:notaport")
+        self.assertIn("bad --irc endpoint 'tcp:notaport'", str(caught.exception))
+
+    def test_irc_listeners(self) -> None:
+        """
+        Each --irc endpoint gets an IRC listener on the same chat service as
+        the line listeners.
+        """
+        options = Options(MemoryReactorClock())
+        options.parseOptions(["--db", ":memory:", "--irc", "tcp:0", "--irc", "tcp:1"])
+        _, _, chat, line, *irc = list(makeService(options))  # type: ignore[call-overload]
+        self.assertIsInstance(line.factory, LineFactory)
+        self.assertEqual([type(listener.factory) for listener in irc], [IRCFactory, IRCFactory])
+        self.assertEqual({listener.factory.service for listener in [line, *irc]}, {chat})
 
     def test_global_reactor_by_default(self) -> None:
         """

@@ -54,6 +54,10 @@ class FormatTests(SynchronousTestCase):
             (Action("lobby", "alice", "waves"), "* alice waves"),
             (PrivateMessage("alice", "bob", "hi"), "*alice* hi"),
             (PrivateMessageSent("alice", "bob", "hi"), "-> *bob* hi"),
+            (
+                PrivateMessageSent("alice", "bob", "hi", "lunch"),
+                "-> *bob* hi\r\n*** bob is away: lunch",
+            ),
             (Joined("lobby", "alice"), "*** alice has joined"),
             (Parted("lobby", "alice", None), "*** alice has left the room"),
             (Parted("lobby", "alice", "games"), "*** alice has gone to games"),
@@ -67,9 +71,9 @@ class FormatTests(SynchronousTestCase):
             (TopicChanged("lobby", "alice", None), "*** alice cleared the topic"),
             (Welcome("bob", ("alice", "bob")), "*** You are bob. 2 users online: alice, bob"),
             (Welcome("bob", ("bob",)), "*** You are bob. 1 user online: bob"),
-            (Entered("games", None, ("bob",)), "*** You are in games. 1 user here: bob"),
+            (Entered("games", "bob", None, ("bob",)), "*** You are in games. 1 user here: bob"),
             (
-                Entered("games", "chess", ("al", "bob")),
+                Entered("games", "al", "chess", ("al", "bob")),
                 "*** You are in games. 2 users here: al, bob\r\n*** Topic: chess",
             ),
         ]
@@ -183,6 +187,10 @@ def samples() -> list[r.Reply]:
         r.LoginFirst(),
         r.LoggedIn(("Be nice.",)),
         r.LoggedInAlready(),
+        r.Authenticated("alice"),
+        r.Operator(),
+        r.Whois("bob", ("lobby", "games"), True),
+        r.Whois("carol", (), False),
         r.UnknownCommand("x"),
         r.Usage("msg", "NICK TEXT"),
         r.OutOfRange("history", "[N]", 1, 500),
@@ -196,6 +204,13 @@ def samples() -> list[r.Reply]:
         r.Help(),
         r.Users(("alice",), None),
         r.Rooms((RoomInfo("lobby", 1, None),)),
+        r.Counts(3, 1, 2, 4),
+        r.Members(
+            "lobby",
+            (r.Member("bob", True, "lunch", "b", "Bob B"), r.Member("al", False, None, None, None)),
+        ),
+        r.Away("lunch"),
+        r.Away(None),
         r.Topic("lobby", None),
         r.Kept("bob", "psst"),
         r.RecentHistory("lobby", [entry]),
@@ -252,6 +267,15 @@ class ReplyTests(SynchronousTestCase):
         self.assertTrue(wording.reply(r.ThrownOut(Departure(Why.BANNED, "op"))).startswith(b"!!! "))
         self.assertTrue(wording.reply(r.Quit()).startswith(b"*** "))
         self.assertTrue(wording.reply(r.Banned("troll", samples()[5].ban)).startswith(b"*** "))  # type: ignore[union-attr]
+
+    def test_whois(self) -> None:
+        """
+        Who someone is: the rooms it is in, and whether it is an operator.
+        """
+        self.assertEqual(
+            [wording.reply(reply) for reply in samples() if isinstance(reply, r.Whois)],
+            [b"*** bob is in lobby, games, an operator.\r\n", b"*** carol is in no room.\r\n"],
+        )
 
     def test_empty_blocks(self) -> None:
         """

@@ -172,6 +172,10 @@ def _join(session: Session, room: str | None, name: str) -> None:
     session.join(name.strip(), leaving=room)
 
 
+def _away(session: Session, room: str | None, text: str | None) -> None:
+    session.set_away(text)
+
+
 def _rooms(session: Session, room: str | None) -> None:
     session.rooms()
 
@@ -312,6 +316,7 @@ COMMANDS: Sequence[Command] = (
     ),
     Command(("unban",), "NICK|ADDRESS", "lift a ban", _unban, operator=True, needs=Feature.BANS),
     Command(("bans",), "", "list the bans", _bans, operator=True, needs=Feature.BANS),
+    Command(("away",), "[TEXT]", "be away: who messages you is told; alone: back", _away),
     Command(("nick",), "NICK", "change your nickname", _nick, when=When.ANY),
     Command(("help",), "", "show this list", _help, when=When.ANY),
     Command(("quit",), "[REASON]", "leave the chat", _quit, when=When.ANY),

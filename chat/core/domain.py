@@ -56,13 +56,29 @@ class User:
     One logged-in user, as the domain sees it.
     """
 
-    __slots__ = ("nickname", "online", "participant", "rooms")
+    __slots__ = (
+        "away",
+        "nickname",
+        "online",
+        "operator",
+        "participant",
+        "realname",
+        "rooms",
+        "username",
+    )
 
     def __init__(self, nickname: str, participant: Participant) -> None:
         self.nickname = nickname
         self.participant = participant
         self.online = True
         self.rooms: list[Room] = []
+        # The user's away message while it is away.
+        self.away: str | None = None
+        # Whether it may moderate (its session decides), and what IRC users
+        # say of themselves at registration (line users say nothing).
+        self.operator = False
+        self.username: str | None = None
+        self.realname: str | None = None
 
     def __repr__(self) -> str:
         return f"<User {self.nickname!r}>"
@@ -164,6 +180,12 @@ class Chat:
         """
         return sorted((user.nickname for user in self._users.values()), key=_key)
 
+    def everyone(self) -> list[User]:
+        """
+        Every user online.
+        """
+        return list(self._users.values())
+
     def find(self, nickname: str) -> User:
         """
         Return the online user called C{nickname} (in any case), or raise L{NoSuchUser}.
@@ -205,8 +227,9 @@ class Chat:
 
     def logout(self, user: User, departure: Departure = QUIT) -> None:
         """
-        Take C{user} off line and tell the members of each of its rooms how,
-        exactly once: calling it again for the same user does nothing.
+        Take C{user} off line and tell the members of its rooms how, each
+        member once (an IRC client shows one QUIT, whatever channels it
+        shared): calling it again for the same user does nothing.
         """
         if not user.online:
             return
@@ -214,9 +237,23 @@ class Chat:
         del self._users[_key(user.nickname)]
         if departure.text is not None:
             departure = replace(departure, text=clean(departure.text) or None)
-        for room in list(user.rooms):
+        rooms = list(user.rooms)
+        if len(rooms) == 1:
+            # The line front-end's case: one room, each member told once anyway.
+            self._remove(user, rooms[0])
+            self._announce(rooms[0], Left(rooms[0].name, user.nickname, departure))
+            return
+        # Several rooms: each member is told once, in the first room it shared.
+        told: set[User] = set()
+        for room in rooms:
             self._remove(user, room)
-            self._announce(room, Left(room.name, user.nickname, departure))
+            if self._crowded(len(room)):
+                continue
+            event = Left(room.name, user.nickname, departure)
+            for member in room.members:
+                if member not in told:
+                    told.add(member)
+                    member.participant.receive(event)
 
     def close(self) -> None:
         """
@@ -300,10 +337,10 @@ class Chat:
         room.add(user)
         user.rooms.append(room)
         if self._crowded(len(room)):
-            user.participant.receive(Entered(room.name, room.topic, (), len(room)))
+            user.participant.receive(Entered(room.name, user.nickname, room.topic, (), len(room)))
         else:
             members = sorted((member.nickname for member in room.members), key=_key)
-            user.participant.receive(Entered(room.name, room.topic, tuple(members)))
+            user.participant.receive(Entered(room.name, user.nickname, room.topic, tuple(members)))
         return room
 
     def part(self, user: User, name: str, destination: str | None = None) -> None:
@@ -374,11 +411,29 @@ class Chat:
             return
         event = PrivateMessage(user.nickname, target.nickname, text)
         target.participant.receive(event)
-        user.participant.receive(PrivateMessageSent(user.nickname, target.nickname, text))
+        user.participant.receive(
+            PrivateMessageSent(user.nickname, target.nickname, text, target.away)
+        )
         if self._archive is not None:
             self._archive.record(event)
 
-    # Internals.
+    def set_away(self, user: User, text: str | None) -> str | None:
+        """
+        Mark C{user} away with C{text} (or, with none, back); those who
+        message it privately are told. The away message as kept is returned.
+        """
+        self._check_online(user)
+        user.away = clean(text or "").strip() or None
+        return user.away
+
+    def describe(self, user: User, username: str, realname: str) -> None:
+        """
+        Keep what C{user} says of itself (IRC's USER): a user name of at most
+        9 characters and a real name, cleaned of control characters.
+        """
+        self._check_online(user)
+        user.username = clean(username).replace(" ", "")[:9] or None
+        user.realname = clean(realname).strip() or None
 
     def announce(self, user: User, text: str) -> None:
         """

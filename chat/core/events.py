@@ -64,12 +64,13 @@ class Welcome:
 @dataclass(frozen=True, slots=True)
 class Entered:
     """
-    Sent to a user who has just joined C{room}: its topic and who is there
-    (themselves included); in a crowded room, C{members} is empty and
+    Sent to C{nickname}, who has just joined C{room}: its topic and who is
+    there (themselves included); in a crowded room, C{members} is empty and
     C{total} says how many.
     """
 
     room: str
+    nickname: str
     topic: str | None
     members: tuple[str, ...]
     total: int | None = None
@@ -165,12 +166,14 @@ class PrivateMessage:
 @dataclass(frozen=True, slots=True)
 class PrivateMessageSent:
     """
-    The confirmation a sender gets that its private message was delivered.
+    The confirmation a sender gets that its private message was delivered;
+    C{away} is the recipient's away message, if it is away.
     """
 
     sender: str
     recipient: str
     text: str
+    away: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,23 @@ class LoggedIn:
 
 
 @dataclass(frozen=True, slots=True)
+class Authenticated:
+    """
+    The user proved it owns C{account} (before choosing it as its nickname,
+    as IRC's SASL does, or to become an operator).
+    """
+
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """
+    The user is an operator now.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedInAlready:
     """
     C{/login} after login.
@@ -196,6 +213,65 @@ class Users:
 
     names: Sequence[str]
     room: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Whois:
+    """
+    Who C{nickname} is: the rooms it is in, whether it is an operator.
+    """
+
+    nickname: str
+    rooms: Sequence[str]
+    operator: bool
+    away: str | None = None
+    username: str | None = None
+    realname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """
+    One user as a listing with details shows it.
+    """
+
+    nickname: str
+    operator: bool
+    away: str | None
+    username: str | None
+    realname: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    """
+    The users of C{room} (L{None}: everyone online), with details.
+    """
+
+    room: str | None
+    members: Sequence[Member]
+
+
+@dataclass(frozen=True, slots=True)
+class Away:
+    """
+    The user is away now, with C{text}, or (L{None}) back.
+    """
+
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """
+    How many are here: users online, operators among them, connections
+    still choosing a nickname, rooms.
+    """
+
+    users: int
+    operators: int
+    unregistered: int
+    rooms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +523,8 @@ Reply: TypeAlias = (
     | LoginFirst
     | LoggedIn
     | LoggedInAlready
+    | Authenticated
+    | Operator
     | UnknownCommand
     | Usage
     | OutOfRange
@@ -459,6 +537,10 @@ Reply: TypeAlias = (
     | InternalError
     | Help
     | Users
+    | Whois
+    | Members
+    | Counts
+    | Away
     | Rooms
     | Topic
     | Kept

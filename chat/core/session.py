@@ -34,8 +34,11 @@ from chat.core.events import Ban, BanKind, Departure, Entry, Why
 from chat.core.interfaces import AccountStore, BanList, HistoryReader, Peer
 from chat.core.limits import TokenBucket
 from chat.core.replies import (
+    Authenticated,
+    Away,
     BadNewPassword,
     Banned,
+    Counts,
     Feature,
     Flooding,
     Found,
@@ -53,10 +56,13 @@ from chat.core.replies import (
     LoggedIn,
     LoginFirst,
     LoginTimedOut,
+    Member,
+    Members,
     NicknameBanned,
     NicknameWanted,
     NotBanned,
     NotProven,
+    Operator,
     OutOfTries,
     PasswordChanged,
     PasswordWanted,
@@ -77,6 +83,7 @@ from chat.core.replies import (
     Unbanned,
     Unregistered,
     Users,
+    Whois,
     WrongPassword,
 )
 from chat.core.replies import (
@@ -403,8 +410,9 @@ class Session:
             self.peer.tell(NicknameWanted())
             return
         accounts = self.service.accounts
-        if accounts is None:
-            self._log_in(nickname)
+        if accounts is None or (self.account or "").lower() == nickname.lower():
+            # No accounts, or this one proven already.
+            self._log_in(self.account or nickname)
             return
         # Refuse what can be refused at once; then ask whether it is registered.
         self.chat.check_available(nickname)
@@ -459,10 +467,69 @@ class Session:
 
         self._await(accounts.authenticate(nickname, password), right, wrong)
 
+    def authenticate(self, account: str, password: str) -> None:
+        """
+        Prove the user owns C{account} before (or without) choosing it as
+        its nickname, as IRC's SASL and NickServ do: a later
+        L{choose_nickname} of that account asks for no password. Wrong
+        passwords count as they do at login.
+        """
+        accounts = self._accounts()
+        if not self.service.passwords_allowed(self.host):
+            self._close(LockedOut(self.host))
+            return
+
+        def right(registered: str) -> None:
+            self.account = registered
+            self._proven(registered)
+            self.peer.tell(Authenticated(registered))
+
+        self._await(accounts.authenticate(account, password), right, self._wrong_proof(account))
+
+    def become_operator(self, account: str, password: str) -> None:
+        """
+        Become an operator with the password of an admin's account (IRC's OPER).
+        """
+        accounts = self._accounts()
+        if not self.service.passwords_allowed(self.host):
+            self._close(LockedOut(self.host))
+            return
+
+        def right(registered: str) -> None:
+            if not self._proven(registered):
+                self.peer.tell(NotProven())
+                return
+            self.peer.tell(Operator())
+
+        self._await(accounts.authenticate(account, password), right, self._wrong_proof(account))
+
+    def _proven(self, registered: str) -> bool:
+        """
+        C{registered}'s password was given: an admin's makes an operator.
+        """
+        if registered.lower() in self.service.admins and not self.operator:
+            self.operator = True
+            if self.user is not None:
+                self.user.operator = True
+            self.log.info("Operator {nickname} identified", nickname=registered)
+        return self.operator
+
+    def _wrong_proof(self, account: str) -> Callable[[Failure], None]:
+        def wrong(failure: Failure) -> None:
+            failure.trap(UnauthorizedLogin)
+            self.service.wrong_password(self.host)
+            self.log.info(
+                "Wrong password for {nickname} from {peer}", nickname=account, peer=self.address
+            )
+            self.peer.tell(NotProven())
+
+        return wrong
+
     def _log_in(self, nickname: str) -> None:
         if self._closing:
             return
         user = self.user = self.chat.login(nickname, self.peer)
+        user.operator = self.operator
         settings = self.service.settings
         self._set_timer(settings.idle_timeout)
         self.log.info("{peer} logged in as {nickname}", peer=self.address, nickname=nickname)
@@ -566,11 +633,76 @@ class Session:
         self._entered(entered.name)
         self.log.info("{nickname} joined {room}", nickname=user.nickname, room=entered.name)
 
+    def part(self, room: str) -> None:
+        """
+        Leave C{room}, staying online (and in any other rooms).
+        """
+        user = self._logged_in()
+        self.chat.part(user, room)
+
     def _entered(self, room: str) -> None:
         history = self.service.history
         lines = self.service.settings.history_lines
         if history is not None and lines > 0:
             self._read(history.recent(room, lines), lambda found: RecentHistory(room, found))
+
+    def whois(self, nickname: str) -> None:
+        """
+        Who C{nickname} is: its rooms, and whether it is an operator.
+        """
+        self._logged_in()
+        target = self.chat.find(nickname)
+        rooms = [room.name for room in target.rooms]
+        self.peer.tell(
+            Whois(
+                target.nickname,
+                rooms,
+                target.operator,
+                target.away,
+                target.username,
+                target.realname,
+            )
+        )
+
+    def members(self, room: str | None) -> None:
+        """
+        The users of C{room}, or (L{None}) everyone online, with details.
+        """
+        self._logged_in()
+        chat = self.chat
+        users = chat.room(room).members if room is not None else chat.everyone()
+        listed = [
+            Member(u.nickname, u.operator, u.away, u.username, u.realname)
+            for u in sorted(users, key=lambda u: u.nickname.lower())
+        ]
+        self.peer.tell(Members(room, listed))
+
+    def describe(self, username: str, realname: str) -> None:
+        """
+        Keep what the user says of itself (IRC's USER), for WHO and WHOIS.
+        """
+        self.chat.describe(self._logged_in(), username, realname)
+
+    def set_away(self, text: str | None) -> None:
+        """
+        Be away with C{text} (those who message you are told), or back with none.
+        """
+        user = self._logged_in()
+        self.peer.tell(Away(self.chat.set_away(user, text)))
+
+    def counts(self) -> None:
+        """
+        How many users, operators, unregistered connections and rooms there are.
+        """
+        sessions = self.service.sessions
+        self.peer.tell(
+            Counts(
+                len(self.chat),
+                sum(1 for s in sessions if s.operator and s.user is not None),
+                sum(1 for s in sessions if s.user is None),
+                len(self.chat.rooms()),
+            )
+        )
 
     def rooms(self) -> None:
         self._logged_in()

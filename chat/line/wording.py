@@ -104,8 +104,10 @@ def format_event(event: Event) -> str:
             return f"* {sender} {text}"
         case PrivateMessage(sender, _, text):
             return f"*{sender}* {text}"
-        case PrivateMessageSent(_, recipient, text):
+        case PrivateMessageSent(_, recipient, text, None):
             return f"-> *{recipient}* {text}"
+        case PrivateMessageSent(_, recipient, text, away):
+            return f"-> *{recipient}* {text}\r\n{NOTICE}{recipient} is away: {away}"
         case Joined(_, nickname):
             return f"{NOTICE}{nickname} has joined"
         case Parted(_, nickname, None):
@@ -126,7 +128,7 @@ def format_event(event: Event) -> str:
             return f"{NOTICE}{nickname} set the topic: {topic}"
         case Welcome(nickname, online, total):
             return f"{NOTICE}You are {nickname}. {who(online, total=total, command='/who *')}"
-        case Entered(room, topic, members, total):
+        case Entered(room, _, topic, members, total):
             line = f"{NOTICE}You are in {room}. {who(members, 'here', total, '/who')}"
             return line if topic is None else f"{line}\r\n{NOTICE}Topic: {topic}"
     raise TypeError(f"not an event: {event!r}")
@@ -312,6 +314,10 @@ def reply(said: r.Reply) -> bytes:
             )
         case r.LoggedInAlready():
             return error("You are logged in already.")
+        case r.Authenticated(account):
+            return notice(f"You are identified as {account}.")
+        case r.Operator():
+            return notice("You are an operator now.")
         # Commands.
         case r.UnknownCommand(name):
             return error(f"Unknown command /{name}; type /help for the list.")
@@ -342,6 +348,31 @@ def reply(said: r.Reply) -> bytes:
             return notice(who(names))
         case r.Users(names, room):
             return notice(who(names, f"in {room}"))
+        case r.Members(room, members):
+            return notice(
+                who(
+                    [
+                        m.nickname
+                        + (" (operator)" if m.operator else "")
+                        + (" (away)" if m.away else "")
+                        for m in members
+                    ],
+                    "online" if room is None else f"in {room}",
+                )
+            )
+        case r.Whois(nickname, places, operator, away, _, _):
+            where = ", ".join(places) or "no room"
+            line = f"{nickname} is in {where}" + (", an operator" if operator else "")
+            return notice(line + (f"; away: {away}" if away else "") + ".")
+        case r.Away(None):
+            return notice("You are back.")
+        case r.Away(text):
+            return notice(f"You are away: {text}")
+        case r.Counts(users, operators, unregistered, count):
+            return notice(
+                f"{users} users online ({operators} operators), {unregistered} choosing a "
+                f"nickname, {count} rooms."
+            )
         case r.Rooms(infos):
             return b"".join(notice(line) for line in rooms(infos))
         case r.Topic(room, text):

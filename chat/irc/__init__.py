@@ -1,0 +1,3 @@
+"""
+The IRC front-end: IRC clients in the same rooms, over the same session.
+"""

@@ -1,0 +1,749 @@
+"""
+The IRC front-end: IRC clients (irssi, WeeChat, HexChat, bots) in the same
+rooms as everyone else.
+
+It parses IRC messages into session calls and renders events and replies as
+IRC lines; the rules are the session's (L{chat.core.session}), so accounts,
+bans, flood limits, send-queue limits and shutdown apply as to line users.
+Registration (CAP, PASS, NICK, USER, SASL PLAIN) gathers what IRC asks for
+before the session is given the nickname; after it, each verb is one session
+call. See docs/irc.md for what is supported and how the two dialects meet.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+from collections.abc import Callable
+
+from twisted.internet.interfaces import IAddress
+from twisted.internet.protocol import Factory
+
+from chat.core import replies as r
+from chat.core.errors import AlreadyInRoom, ChatError, NoSuchUser
+from chat.core.events import Message
+from chat.core.service import ChatService
+from chat.core.text import clean
+from chat.irc import wording as w
+from chat.irc.message import build, parse
+from chat.net.connection import StreamConnection
+from chat.net.framing import LineBuffer
+
+MAX_LINE_BYTES = 8191 + 512
+"""
+IRCv3: up to 8191 bytes of tags, then the 512 of the message itself.
+"""
+
+CAPABILITIES = (
+    "cap-notify",
+    "echo-message",
+    "message-tags",
+    "multi-prefix",
+    "sasl",
+    "server-time",
+    "userhost-in-names",
+)
+
+Verb = Callable[["IRCProtocol", tuple[str, ...]], None]
+
+
+class IRCFactory(Factory):
+    """
+    Builds an L{IRCProtocol} for each connection; its encoders are shared by
+    all of them, one for each kind of client (with or without tags and echo).
+    """
+
+    noisy = False
+
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+        self._encoders: dict[tuple[bool, bool, bool], w.Encoder] = {}
+
+    def encoder(self, caps: frozenset[str] = frozenset()) -> w.Encoder:
+        """
+        The encoder for clients with C{caps}: one per combination that
+        changes what an event looks like.
+        """
+        key = ("server-time" in caps, "echo-message" in caps, "userhost-in-names" in caps)
+        if key not in self._encoders:
+            self._encoders[key] = w.Encoder(
+                self.service.settings.server_name, self.service.clock.seconds, *key
+            )
+        return self._encoders[key]
+
+    def buildProtocol(self, addr: IAddress | None) -> IRCProtocol:
+        return IRCProtocol(self.service, self)
+
+
+class IRCProtocol(StreamConnection):
+    """
+    One IRC client.
+    """
+
+    __slots__ = (
+        "_caps",
+        "_factory",
+        "_lines",
+        "_negotiating",
+        "_nickname",
+        "_params",
+        "_password",
+        "_sasl",
+        "_user",
+        "_verb",
+    )
+
+    def __init__(self, service: ChatService, factory: IRCFactory) -> None:
+        super().__init__(service, factory.encoder())
+        self._factory = factory
+        self._lines = LineBuffer(MAX_LINE_BYTES)
+        self._caps: frozenset[str] = frozenset()
+        self._negotiating = False
+        self._nickname: str | None = None
+        self._user: str | None = None
+        self._realname = ""
+        self._password: str | None = None
+        self._sasl: str | None = None
+        # The command being handled, for replies whose numerics depend on it.
+        self._verb = ""
+        self._params: tuple[str, ...] = ()
+
+    # Input.
+
+    def dataReceived(self, data: bytes) -> None:
+        self._outbox.batch(lambda: self.session.feed(self._lines.feed(data)))
+
+    def interpret(self, item: object) -> None:
+        if not isinstance(item, bytes):
+            self.tell(r.LineTooLong(MAX_LINE_BYTES))
+            return
+        message = parse(item.decode("utf-8", "replace"))
+        if message is None:
+            return
+        untagged = item.split(b" ", 1)[-1].lstrip(b" ") if item.startswith(b"@") else item
+        if len(untagged) + 2 > w.LINE_BYTES or (
+            message.verb in ("PRIVMSG", "NOTICE")
+            # ":" and a space before it, maybe a ":" before the text, CRLF after.
+            and len(untagged) + len(w.mask(self._me)) + 5 > w.LINE_BYTES
+        ):
+            # Over 512 bytes, or too long to reach others in one line with
+            # the sender's mask in front: refused, as IRC servers do.
+            self._verb = message.verb
+            self.tell(r.LineTooLong(w.LINE_BYTES))
+            return
+        self._verb, self._params = message.verb, message.params
+        verb = _VERBS.get(message.verb)
+        registered = self.session.user is not None
+        if verb is None:
+            if registered:
+                self._numeric("421", message.verb, "Unknown command")
+            else:
+                self._numeric("451", "You have not registered")
+            return
+        run, least, early = verb
+        if not registered and not early:
+            self._numeric("451", "You have not registered")
+            return
+        if len(message.params) < least:
+            self._numeric("461", message.verb, "Not enough parameters")
+            return
+        try:
+            run(self, message.params)
+        except ChatError as e:
+            if not isinstance(e, AlreadyInRoom):
+                self._send(w.error_numeric(self._server, self._me, e, self._verb))
+
+    @property
+    def _server(self) -> str:
+        return self.service.settings.server_name
+
+    @property
+    def _me(self) -> str:
+        user = self.session.user
+        if user is not None:
+            return user.nickname
+        return self._nickname or "*"
+
+    def _numeric(self, code: str, *params: str) -> None:
+        self._send(w.numeric(self._server, code, self._me, *params))
+
+    # Registration.
+
+    def cap(self, params: tuple[str, ...]) -> None:
+        sub = params[0].upper()
+        if sub == "LS":
+            if self.session.user is None:
+                self._negotiating = True
+            self._send(build("CAP", self._me, "LS", " ".join(CAPABILITIES), source=self._server))
+        elif sub == "LIST":
+            self._send(
+                build("CAP", self._me, "LIST", " ".join(sorted(self._caps)), source=self._server)
+            )
+        elif sub == "REQ":
+            wanted = params[1].split() if len(params) > 1 else []
+            caps = set(self._caps)
+            for cap in wanted:
+                name = cap.removeprefix("-")
+                if name not in CAPABILITIES:
+                    self._send(build("CAP", self._me, "NAK", " ".join(wanted), source=self._server))
+                    return
+                if cap.startswith("-"):
+                    caps.discard(name)
+                else:
+                    caps.add(name)
+            if self.session.user is None:
+                self._negotiating = True
+            self._caps = frozenset(caps)
+            self._encode = self._factory.encoder(self._caps)
+            self._send(build("CAP", self._me, "ACK", " ".join(wanted), source=self._server))
+        elif sub == "END":
+            self._negotiating = False
+            self._register()
+        else:
+            self._numeric("410", sub, "Invalid CAP command")
+
+    def pass_(self, params: tuple[str, ...]) -> None:
+        if self.session.user is not None:
+            self._numeric("462", "You may not reregister")
+            return
+        self._password = params[0]
+
+    def nick(self, params: tuple[str, ...]) -> None:
+        if not params or not params[0]:
+            self._numeric("431", "No nickname given")
+            return
+        if self.session.user is not None:
+            self.session.rename(params[0])
+            return
+        self._nickname = params[0]
+        self._register()
+
+    def user(self, params: tuple[str, ...]) -> None:
+        if self.session.user is not None or self._user is not None:
+            self._numeric("462", "You may not reregister")
+            return
+        if not params[0] or not params[3]:
+            self._numeric("461", "USER", "Not enough parameters")
+            return
+        self._user, self._realname = params[0], params[3]
+        self._register()
+
+    def authenticate(self, params: tuple[str, ...]) -> None:
+        """
+        SASL PLAIN: C{AUTHENTICATE PLAIN}, C{+}, then the credentials in base64.
+        """
+        if self.session.user is not None:
+            self._numeric("907", "You have already authenticated")
+            return
+        if self._sasl is None:
+            if params[0].upper() != "PLAIN":
+                self._numeric("908", "PLAIN", "are available SASL mechanisms")
+                self._numeric("904", "SASL authentication failed")
+                return
+            self._sasl = "PLAIN"
+            self._send(build("AUTHENTICATE", "+"))
+            return
+        self._sasl = None
+        if params[0] == "*":
+            self._numeric("906", "SASL authentication aborted")
+            return
+        try:
+            _, account, password = base64.b64decode(params[0], validate=True).decode().split("\0")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            self._numeric("904", "SASL authentication failed")
+            return
+        self.session.authenticate(account, password)
+
+    def _register(self) -> None:
+        if self._negotiating or self._nickname is None or self._user is None:
+            return
+        if self.session.user is None:
+            self.session.choose_nickname(self._nickname)
+
+    def tell(self, reply: r.Reply) -> None:
+        if isinstance(reply, r.LoggedIn) and self._verb != "MOTD":
+            # Registered: who the user says it is, then LUSERS before the MOTD.
+            self.session.describe(self._user or self._me, self._realname)
+            self.session.counts()
+        if isinstance(reply, r.PasswordWanted) and self._password is not None:
+            # PASS before registration: the password of a registered nickname.
+            password, self._password = self._password, None
+            self.session.give_password(password)
+            return
+        super().tell(reply)
+
+    # After registration.
+
+    def ping(self, params: tuple[str, ...]) -> None:
+        self._send(build("PONG", self._server, params[0], source=self._server))
+
+    def pong(self, params: tuple[str, ...]) -> None:
+        pass
+
+    def join(self, params: tuple[str, ...]) -> None:
+        if params[0] == "0":
+            user = self.session.user
+            for joined in list(user.rooms if user else ()):
+                self.session.part(joined.name)
+            return
+        for name in params[0].split(","):
+            room = w.room_of(name)
+            if room is None:
+                self._numeric("403", name, "No such channel")
+                continue
+            try:
+                self.session.join(room)
+            except AlreadyInRoom:
+                continue
+            except ChatError as e:
+                # One channel refused: the others are still joined.
+                self._send(w.error_numeric(self._server, self._me, e, self._verb))
+
+    def part(self, params: tuple[str, ...]) -> None:
+        for name in params[0].split(","):
+            room = w.room_of(name)
+            if room is None:
+                self._numeric("403", name, "No such channel")
+                continue
+            self.session.part(room)
+
+    def privmsg(self, params: tuple[str, ...]) -> None:
+        if not params:
+            self._numeric("411", f"No recipient given ({self._verb})")
+            return
+        if len(params) < 2 or not params[1]:
+            self._numeric("412", "No text to send")
+            return
+        text = params[1]
+        action = text.startswith("\x01ACTION ") and text.endswith("\x01")
+        if action:
+            text = text[8:-1]
+        elif text.startswith("\x01"):
+            return  # other CTCP: not carried
+        for target in params[0].split(","):
+            room = w.room_of(target)
+            if room is not None:
+                if action:
+                    self.session.act(room, text)
+                else:
+                    self.session.say(room, text)
+                self._echo(room, text, action)
+            elif target.lower() == w.SERVICES.lower():
+                self._services(text)
+            else:
+                self.session.whisper(target, text)
+
+    def _echo(self, room: str, text: str, action: bool) -> None:
+        if "echo-message" not in self._caps:
+            return
+        cleaned = clean(text)
+        if cleaned.strip():
+            said = w.action_text(cleaned) if action else cleaned
+            if self._verb == "NOTICE":
+                self._send(w.privmsg(w.mask(self._me), w.channel(room), said, "NOTICE"))
+            else:
+                self._send(self._encode(Message(room, self._me, said)))
+
+    def _services(self, text: str) -> None:
+        """
+        C{/msg NickServ IDENTIFY PASSWORD} or C{REGISTER PASSWORD}, for
+        clients without SASL, on the same accounts as C{/register}.
+        """
+        command, _, argument = text.strip().partition(" ")
+        command = command.upper()
+        if command == "IDENTIFY":
+            words = argument.split()
+            if len(words) == 2:
+                self.session.authenticate(words[0], words[1])
+            elif len(words) == 1:
+                self.session.authenticate(self._me, words[0])
+            else:
+                self._send(w.notice_from_services(self._me, "Usage: IDENTIFY [NICK] PASSWORD"))
+        elif command == "REGISTER" and argument.strip():
+            self.session.command("register", argument.split()[0], None)
+        else:
+            self._send(
+                w.notice_from_services(
+                    self._me, "Commands: IDENTIFY [NICK] PASSWORD, REGISTER PASSWORD"
+                )
+            )
+
+    def topic(self, params: tuple[str, ...]) -> None:
+        room = w.room_of(params[0])
+        if room is None:
+            self._numeric("403", params[0], "No such channel")
+            return
+        self.session.topic(room, params[1] if len(params) > 1 else None)
+
+    def names(self, params: tuple[str, ...]) -> None:
+        if not params:
+            self._numeric("366", "*", "End of /NAMES list")
+            return
+        for name in params[0].split(","):
+            room = w.room_of(name)
+            if room is None or not self._exists(room):
+                self._numeric("366", name, "End of /NAMES list")
+            else:
+                self.session.who(room)
+
+    def list_(self, params: tuple[str, ...]) -> None:
+        self.session.rooms()
+
+    def who(self, params: tuple[str, ...]) -> None:
+        mask = params[0] if params else "*"
+        room = w.room_of(mask)
+        if room is None:
+            self.session.members(None)  # filtered by the mask when rendered
+        elif self._exists(room):
+            self.session.members(room)
+        else:
+            self._numeric("315", mask, "End of /WHO list")
+
+    def _exists(self, room: str) -> bool:
+        return any(info.name.lower() == room.lower() for info in self.session.chat.rooms())
+
+    def whois(self, params: tuple[str, ...]) -> None:
+        try:
+            self.session.whois(params[-1])
+        except NoSuchUser:
+            self._numeric("401", params[-1], "No such nick/channel")
+            self._numeric("318", params[-1], "End of /WHOIS list")
+
+    def ison(self, params: tuple[str, ...]) -> None:
+        self.session.members(None)
+
+    def userhost(self, params: tuple[str, ...]) -> None:
+        self.session.members(None)
+
+    def mode(self, params: tuple[str, ...]) -> None:
+        target = params[0]
+        room = w.room_of(target)
+        if room is not None:
+            if len(params) > 1 and params[1] not in ("+", "b", "+b"):
+                self._numeric("482", target, "chat rooms have no channel modes")
+            elif len(params) > 1:
+                self._numeric("368", target, "End of channel ban list")
+            else:
+                self.session.chat.room(room)
+                self._numeric("324", target, "+")
+        elif target.lower() == self._me.lower():
+            if len(params) > 1:
+                self._numeric("501", "Unknown MODE flag")
+            else:
+                self._numeric("221", "+")
+        else:
+            self._numeric("502", "Can't change mode for other users")
+
+    def kick(self, params: tuple[str, ...]) -> None:
+        # chat's kick throws a user off the server, not out of one room.
+        reason = params[2] if len(params) > 2 else ""
+        self.session.command("kick", f"{params[1]} {reason}".strip(), None)
+
+    def wallops(self, params: tuple[str, ...]) -> None:
+        self.session.command("wall", params[0], None)
+
+    def oper(self, params: tuple[str, ...]) -> None:
+        self.session.become_operator(params[0], params[1])
+
+    def motd(self, params: tuple[str, ...]) -> None:
+        self.tell(r.LoggedIn(self.service.settings.motd))
+
+    def lusers(self, params: tuple[str, ...]) -> None:
+        self.session.counts()
+
+    def time(self, params: tuple[str, ...]) -> None:
+        now = self.service.clock.seconds()
+        self._numeric("391", self._server, w.server_time(now))
+
+    def info(self, params: tuple[str, ...]) -> None:
+        self._numeric("371", "chat: a small chat server on Twisted, with a line protocol and IRC")
+        self._numeric("374", "End of INFO list")
+
+    def kill(self, params: tuple[str, ...]) -> None:
+        # An operator's KILL is chat's kick.
+        reason = params[1] if len(params) > 1 else ""
+        self.session.command("kick", f"{params[0]} {reason}".strip(), None)
+
+    def away(self, params: tuple[str, ...]) -> None:
+        self.session.set_away(params[0] if params else None)
+
+    def quit(self, params: tuple[str, ...]) -> None:
+        self.session.quit(params[0] if params else None)
+
+    def help(self, params: tuple[str, ...]) -> None:
+        self.session.help()
+
+    # Replies.
+
+    def render(self, reply: r.Reply) -> bytes:
+        return render(self, reply)
+
+
+def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
+    """
+    C{reply} as IRC numerics and notices, for C{connection}'s user.
+    """
+    server, me, verb = connection._server, connection._me, connection._verb
+
+    def numeric(code: str, *params: str) -> bytes:
+        return w.numeric(server, code, me, *params)
+
+    def notice(text: str) -> bytes:
+        return build("NOTICE", me, text, source=server)
+
+    def services(text: str) -> bytes:
+        return w.notice_from_services(me, text)
+
+    def closing(text: str) -> bytes:
+        return build("ERROR", f"Closing link: {text}")
+
+    match reply:
+        case ChatError():
+            return w.error_numeric(server, me, reply, verb)
+        case r.Greeting() | r.NicknameWanted():
+            return b""
+        case r.PasswordWanted(nickname):
+            return numeric(
+                "433", nickname, "Nickname is registered: identify with SASL or PASS"
+            ) + services(
+                f"{nickname} is registered: identify with /msg NickServ IDENTIFY {nickname} "
+                "PASSWORD, SASL or PASS, or choose another nickname."
+            )
+        case r.WrongPassword(left):
+            return numeric("464", f"Password incorrect; {left} tries left")
+        case r.NicknameBanned(nickname, _):
+            return numeric("432", nickname, "Nickname is banned")
+        case r.LoginFirst():
+            return numeric("451", "You have not registered")
+        case r.LoggedIn(motd):
+            if not motd:
+                return numeric("422", "MOTD File is missing")
+            return (
+                numeric("375", f"- {server} Message of the day - ")
+                + b"".join(numeric("372", f"- {line}") for line in motd)
+                + numeric("376", "End of /MOTD command")
+            )
+        case r.LoggedInAlready():
+            return numeric("462", "You may not reregister")
+        case r.Authenticated(account):
+            return numeric("900", w.mask(me), account, f"You are now logged in as {account}") + (
+                numeric("903", "SASL authentication successful")
+                if verb == "AUTHENTICATE"
+                else services(f"You are now identified for {account}.")
+            )
+        case r.Operator():
+            return numeric("381", "You are now an IRC operator") + build(
+                "MODE", me, "+o", source=server
+            )
+        case r.UnknownCommand(name):
+            return numeric("421", name, "Unknown command")
+        case r.Usage(name) | r.OutOfRange(name):
+            return numeric("461", verb or name.upper(), "Not enough parameters")
+        case r.OperatorsOnly():
+            return numeric("481", "Permission Denied- You're not an IRC operator")
+        case r.Unavailable(feature):
+            return notice(f"This server runs without {feature.value}.")
+        case r.TooManyRenames():
+            return numeric("438", me, "Nick change too fast; wait a little")
+        case r.TooManyRoomChanges():
+            return numeric("405", "*", "Too many channel changes; wait a little")
+        case r.TooFast(rate, burst):
+            return notice(
+                f"You are sending too fast (at most {rate:g} lines a second, bursts of {burst})."
+            )
+        case r.LineTooLong():
+            return numeric("417", "Input line was too long")
+        case r.InternalError():
+            return numeric("400", verb, "Internal server error; that command was not processed")
+        case r.Help():
+            subject = connection._params[0].upper() if connection._params else "*"
+            if subject != "*" and subject not in _VERBS:
+                return numeric("524", subject, "No help available on this topic")
+            return (
+                numeric("704", subject, "chat speaks IRC; these commands work:")
+                + numeric("705", subject, " ".join(sorted(_VERBS)))
+                + numeric("705", subject, "See docs/irc.md for how rooms and nicknames map.")
+                + numeric("706", subject, "End of /HELP")
+            )
+        case r.Members(None, members) if verb in ("ISON", "USERHOST"):
+            online = {m.nickname.lower(): m for m in members}
+            asked = [
+                online[n.lower()]
+                for n in " ".join(connection._params).split()
+                if n.lower() in online
+            ]
+            if verb == "ISON":
+                return numeric("303", " ".join(m.nickname for m in asked))
+            return numeric(
+                "302",
+                " ".join(
+                    f"{m.nickname}{'*' if m.operator else ''}={'-' if m.away else '+'}"
+                    f"{m.username or m.nickname}@{w.HOST}"
+                    for m in asked[:5]
+                ),
+            )
+        case r.Users(members, None):
+            return numeric("302", " ".join(members))
+        case r.Users(members, str() as room):
+            return w.names(server, me, room, members, "userhost-in-names" in connection._caps)
+        case r.Away(None):
+            return numeric("305", "You are no longer marked as being away")
+        case r.Away():
+            return numeric("306", "You have been marked as being away")
+        case r.Members(room, members):
+            mask = connection._params[0] if connection._params else "*"
+            if room is None:
+                members = [
+                    m for m in members if fnmatch.fnmatchcase(m.nickname.lower(), mask.lower())
+                ]
+            where = "*" if room is None else w.channel(room)
+            return b"".join(
+                numeric(
+                    "352",
+                    where,
+                    m.username or m.nickname,
+                    w.HOST,
+                    server,
+                    m.nickname,
+                    ("G" if m.away else "H") + ("*" if m.operator else ""),
+                    f"0 {m.realname or m.nickname}",
+                )
+                for m in members
+            ) + numeric("315", mask, "End of /WHO list")
+        case r.Whois(nickname, rooms, operator, away, username, realname):
+            lines = [
+                numeric("311", nickname, username or nickname, w.HOST, "*", realname or nickname)
+            ]
+            if rooms:
+                lines.append(numeric("319", nickname, " ".join(w.channel(room) for room in rooms)))
+            lines.append(numeric("312", nickname, server, "chat"))
+            if operator:
+                lines.append(numeric("313", nickname, "is an IRC operator"))
+            if away:
+                lines.append(numeric("301", nickname, away))
+            lines.append(numeric("318", nickname, "End of /WHOIS list"))
+            return b"".join(lines)
+        case r.Counts(users, operators, unregistered, rooms):
+            return (
+                numeric("251", f"There are {users} users and 0 invisible on 1 servers")
+                + numeric("252", str(operators), "operator(s) online")
+                + numeric("253", str(unregistered), "unknown connection(s)")
+                + numeric("254", str(rooms), "channels formed")
+                + numeric("255", f"I have {users} clients and 0 servers")
+                + numeric(
+                    "265", str(users), str(users), f"Current local users {users}, max {users}"
+                )
+                + numeric(
+                    "266", str(users), str(users), f"Current global users {users}, max {users}"
+                )
+            )
+        case r.Rooms(infos):
+            return (
+                numeric("321", "Channel", "Users  Name")
+                + b"".join(
+                    numeric("322", w.channel(i.name), str(i.users), i.topic or "") for i in infos
+                )
+                + numeric("323", "End of /LIST")
+            )
+        case r.Topic(room, None):
+            return numeric("331", w.channel(room), "No topic is set")
+        case r.Topic(room, str() as text):
+            return numeric("332", w.channel(room), text)
+        case r.Kept(recipient, _):
+            return notice(f"{recipient} is away; your message will be delivered when they log in.")
+        case (
+            r.RecentHistory(_, entries)
+            | r.KeptMessages(entries)
+            | r.LastMessages(_, _, entries)
+            | r.Found(_, _, entries)
+        ):
+            return w.stored(server, me, entries, "server-time" in connection._caps)
+        case r.HistoryFailed():
+            return notice("History is unavailable right now.")
+        case r.Registered(nickname):
+            return services(f"{nickname} is now registered.")
+        case r.RegisteredNickname(nickname):
+            return numeric("433", nickname, "Nickname is registered; identify to use it")
+        case r.BadNewPassword():
+            return services("Choose another password: at least 6 characters, at most 200.")
+        case r.PasswordChanged():
+            return services("Your password is changed.")
+        case r.Unregistered(nickname):
+            return services(f"{nickname} is no longer registered.")
+        case r.NotProven():
+            if verb == "AUTHENTICATE":
+                return numeric("904", "SASL authentication failed")
+            if verb == "OPER":
+                return numeric("464", "Password incorrect")
+            return services("Wrong password, or that nickname is not registered.")
+        case r.KickedOut(nickname):
+            return notice(f"{nickname} is kicked.")
+        case r.Banned(target, _):
+            return notice(f"{target} is banned.")
+        case r.Unbanned(target):
+            return notice(f"{target} is no longer banned.")
+        case r.NotBanned(target):
+            return notice(f"{target} is not banned.")
+        case r.BanList(bans):
+            return b"".join(notice(f"{ban.target} (by {ban.by})") for ban in bans) + notice(
+                "End of bans."
+            )
+        case r.Quit():
+            return closing("Quit")
+        case r.ShuttingDown():
+            return notice("The server is shutting down.") + closing("Server shutting down")
+        case r.AddressBanned():
+            return numeric("465", "You are banned from this server") + closing("Banned")
+        case r.ServerFull(limit):
+            return closing(f"The server is full ({limit} connections)")
+        case r.HostFull(host, limit):
+            return closing(f"Too many connections from {host} ({limit})")
+        case r.LoginTimedOut():
+            return closing("Registration timed out")
+        case r.IdleTimedOut():
+            return closing("Ping timeout")
+        case r.Flooding():
+            return closing("Excess Flood")
+        case r.OutOfTries():
+            return numeric("464", "Password incorrect") + closing("Too many wrong passwords")
+        case r.LockedOut():
+            return closing("Too many wrong passwords from your address; try again later")
+        case r.ThrownOut(departure):
+            return closing(w.gone(departure))
+    raise TypeError(f"not a reply: {reply!r}")
+
+
+_VERBS: dict[str, tuple[Verb, int, bool]] = {
+    # verb: (handler, parameters at least, usable before registration)
+    "CAP": (IRCProtocol.cap, 1, True),
+    "PASS": (IRCProtocol.pass_, 1, True),
+    "NICK": (IRCProtocol.nick, 0, True),
+    "USER": (IRCProtocol.user, 4, True),
+    "AUTHENTICATE": (IRCProtocol.authenticate, 1, True),
+    "PING": (IRCProtocol.ping, 1, True),
+    "PONG": (IRCProtocol.pong, 0, True),
+    "QUIT": (IRCProtocol.quit, 0, True),
+    "JOIN": (IRCProtocol.join, 1, False),
+    "PART": (IRCProtocol.part, 1, False),
+    "PRIVMSG": (IRCProtocol.privmsg, 0, False),
+    "NOTICE": (IRCProtocol.privmsg, 0, False),
+    "TOPIC": (IRCProtocol.topic, 1, False),
+    "NAMES": (IRCProtocol.names, 0, False),
+    "LIST": (IRCProtocol.list_, 0, False),
+    "WHO": (IRCProtocol.who, 0, False),
+    "WHOIS": (IRCProtocol.whois, 1, False),
+    "ISON": (IRCProtocol.ison, 1, False),
+    "USERHOST": (IRCProtocol.userhost, 1, False),
+    "MODE": (IRCProtocol.mode, 1, False),
+    "KICK": (IRCProtocol.kick, 2, False),
+    "WALLOPS": (IRCProtocol.wallops, 1, False),
+    "OPER": (IRCProtocol.oper, 2, False),
+    "MOTD": (IRCProtocol.motd, 0, False),
+    "LUSERS": (IRCProtocol.lusers, 0, False),
+    "TIME": (IRCProtocol.time, 0, False),
+    "INFO": (IRCProtocol.info, 0, False),
+    "KILL": (IRCProtocol.kill, 1, False),
+    "AWAY": (IRCProtocol.away, 0, False),
+    "HELP": (IRCProtocol.help, 0, False),
+}

@@ -1,0 +1,319 @@
+"""
+The IRC front-end's words: events as IRC messages, replies as numerics.
+
+Rooms are channels: room C{lobby} is C{#lobby}. Every user is
+C{nick!nick@HOST}. A line is at most 512 bytes with its CRLF (tags aside): a
+longer message (the line front-end allows 2048 bytes) is split into several
+PRIVMSGs at character boundaries, in order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from chat.core.errors import (
+    AlreadyRegistered,
+    ChatError,
+    InvalidNickname,
+    InvalidRoomName,
+    NicknameTaken,
+    NoSuchRoom,
+    NoSuchUser,
+    NotInRoom,
+    NotLoggedIn,
+)
+from chat.core.events import (
+    Action,
+    Announcement,
+    Departure,
+    Entered,
+    Entry,
+    EntryKind,
+    Event,
+    Joined,
+    Left,
+    Message,
+    Parted,
+    PrivateMessage,
+    PrivateMessageSent,
+    Renamed,
+    TopicChanged,
+    Welcome,
+    Why,
+)
+from chat.core.text import MAX_NICKNAME_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TOPIC_LENGTH
+from chat.irc.message import build
+
+HOST = "chat"
+"""
+The host part of every user's mask: chat does not show addresses.
+"""
+
+LINE_BYTES = 512
+CHANNEL_PREFIX = "#"
+
+
+def channel(room: str) -> str:
+    return CHANNEL_PREFIX + room
+
+
+def room_of(name: str) -> str | None:
+    """
+    The room a channel name stands for, or L{None} if it is not a channel name.
+    """
+    return name[1:] if name.startswith(CHANNEL_PREFIX) else None
+
+
+def mask(nickname: str) -> str:
+    return f"{nickname}!{nickname}@{HOST}"
+
+
+def gone(departure: Departure) -> str:
+    """
+    A QUIT message: the user's own, or why the server let it go.
+    """
+    match departure:
+        case Departure(Why.QUIT, _, text):
+            return text or "Quit"
+        case Departure(Why.KICKED | Why.BANNED as why, by, text):
+            return f"{why.value.capitalize()} by {by}" + (f": {text}" if text else "")
+    return departure.why.value.capitalize()
+
+
+def split_text(head: bytes, text: str) -> list[str]:
+    """
+    C{text} in pieces that each fit on one line after C{head} (which ends
+    in the C{:} of the trailing parameter), cut between characters.
+    """
+    room = LINE_BYTES - len(head) - 2
+    encoded = text.encode("utf-8")
+    if len(encoded) <= room:
+        return [text]
+    pieces = []
+    while encoded:
+        cut = min(room, len(encoded))
+        # Step back to the start of a UTF-8 character.
+        while cut < len(encoded) and cut > 0 and encoded[cut] & 0xC0 == 0x80:
+            cut -= 1
+        pieces.append(encoded[:cut].decode("utf-8"))
+        encoded = encoded[cut:]
+    return pieces
+
+
+def privmsg(
+    source: str, target: str, text: str, verb: str = "PRIVMSG", tags: dict[str, str] | None = None
+) -> bytes:
+    """
+    A message, in as many lines as it takes.
+    """
+    head = build(verb, target, "x", source=source, text=True).rsplit(b"x", 1)[0]
+    return b"".join(
+        build(verb, target, piece, source=source, tags=tags, text=True)
+        for piece in split_text(head, text)
+    )
+
+
+def action_text(text: str) -> str:
+    return f"\x01ACTION {text}\x01"
+
+
+def server_time(stamp: float) -> str:
+    """
+    IRCv3 C{server-time}: UTC, with milliseconds.
+    """
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp * 1000) % 1000:03d}Z"
+    )
+
+
+class Encoder:
+    """
+    Encodes events as IRC lines, remembering the last one (as the line
+    front-end's encoder does, so a broadcast is encoded once).
+
+    One encoder per kind of client: with C{tagged}, messages carry the IRCv3
+    C{time} tag (C{server-time}); with C{echo}, a sender's own private
+    message comes back to it (C{echo-message}); with C{hosts}, names lists
+    give each member's mask (C{userhost-in-names}).
+    """
+
+    __slots__ = ("_event", "_line", "clock", "echo", "hosts", "server", "tagged")
+
+    def __init__(
+        self,
+        server: str,
+        clock: Callable[[], float],
+        tagged: bool = False,
+        echo: bool = False,
+        hosts: bool = False,
+    ) -> None:
+        self.server = server
+        self.clock = clock
+        self.tagged = tagged
+        self.echo = echo
+        self.hosts = hosts
+        self._event: Event | None = None
+        self._line = b""
+
+    def __call__(self, event: Event) -> bytes:
+        if event is not self._event:
+            self._line = self.encode(event)
+            self._event = event
+        return self._line
+
+    def encode(self, event: Event) -> bytes:
+        tags = {"time": server_time(self.clock())} if self.tagged else None
+        match event:
+            case Message(room, sender, text):
+                return privmsg(mask(sender), channel(room), text, tags=tags)
+            case Action(room, sender, text):
+                return privmsg(mask(sender), channel(room), action_text(text), tags=tags)
+            case PrivateMessage(sender, recipient, text):
+                return privmsg(mask(sender), recipient, text, tags=tags)
+            case PrivateMessageSent(sender, recipient, text, away):
+                echoed = privmsg(mask(sender), recipient, text, tags=tags) if self.echo else b""
+                if away is not None:
+                    echoed += numeric(self.server, "301", sender, recipient, away)
+                return echoed
+            case Joined(room, nickname):
+                return build("JOIN", channel(room), source=mask(nickname))
+            case Parted(room, nickname, destination):
+                reason = f"Gone to {channel(destination)}" if destination else "Left"
+                return build("PART", channel(room), reason, source=mask(nickname), text=True)
+            case Left(_, nickname, departure):
+                return build("QUIT", gone(departure), source=mask(nickname), text=True)
+            case Renamed(old, new):
+                return build("NICK", new, source=mask(old))
+            case TopicChanged(room, nickname, topic):
+                return build("TOPIC", channel(room), topic or "", source=mask(nickname), text=True)
+            case Announcement(sender, text):
+                # An operator's word to everyone: IRC's WALLOPS.
+                return build("WALLOPS", text, source=mask(sender), text=True)
+            case Welcome(nickname, _, _):
+                return self.welcome(nickname)
+            case Entered(room, nickname, topic, members, total):
+                server = self.server
+                joined = build("JOIN", channel(room), source=mask(nickname))
+                # A topic, if any (331 "no topic" answers TOPIC, not JOIN).
+                about = b""
+                if topic is not None:
+                    about = numeric(server, "332", nickname, channel(room), topic)
+                if total is not None:
+                    # A crowd: the count, not the names (WHO lists them).
+                    listed = numeric(
+                        server, "NOTICE", nickname, f"{total} users in {channel(room)}"
+                    ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
+                else:
+                    listed = names(server, nickname, room, members, self.hosts)
+                return joined + about + listed
+        raise TypeError(f"not an event: {event!r}")
+
+    def welcome(self, nickname: str) -> bytes:
+        server = self.server
+        isupport = [
+            "CASEMAPPING=ascii",
+            f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + 1}",
+            "CHANTYPES=#",
+            "CHANMODES=,,,",
+            f"NICKLEN={MAX_NICKNAME_LENGTH}",
+            "PREFIX=()",
+            f"TOPICLEN={MAX_TOPIC_LENGTH}",
+            "NETWORK=chat",
+            "UTF8ONLY",
+        ]
+        return b"".join(
+            [
+                numeric(server, "001", nickname, f"Welcome to {server}, {nickname}"),
+                numeric(server, "002", nickname, f"Your host is {server}, running chat"),
+                numeric(server, "003", nickname, "This server is a chat server"),
+                numeric(server, "004", nickname, server, "chat", "o", "", ""),
+                numeric(server, "005", nickname, *isupport, "are supported by this server"),
+            ]
+        )
+
+
+def numeric(server: str, code: str, target: str, *params: str) -> bytes:
+    """
+    A numeric reply from the server to C{target} (C{*} before registration).
+    """
+    return build(code, target or "*", *params, source=server, text=True)
+
+
+def names(
+    server: str, nickname: str, room: str, members: Iterable[str], hosts: bool = False
+) -> bytes:
+    """
+    NAMES: the members (with C{hosts}, their masks), as many per line as
+    fit, then the end.
+    """
+    if hosts:
+        members = [mask(member) for member in members]
+    head = build("353", nickname, "=", channel(room), "x", source=server).rsplit(b"x", 1)[0]
+    lines, current = [], ""
+    for member in members:
+        if current and len(head) + len(current) + len(member) + 3 > LINE_BYTES:
+            lines.append(current)
+            current = ""
+        current = f"{current} {member}" if current else member
+    if current:
+        lines.append(current)
+    return b"".join(
+        numeric(server, "353", nickname, "=", channel(room), line) for line in lines
+    ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
+
+
+def stored(server: str, nickname: str, entries: Sequence[Entry], tagged: bool) -> bytes:
+    """
+    Stored messages, replayed as the messages they were; with server-time,
+    at the time they were said, otherwise with the time in front.
+    """
+    out = []
+    for entry in entries:
+        text = action_text(entry.text) if entry.kind is EntryKind.ACTION else entry.text
+        target = channel(entry.room) if entry.room is not None else nickname
+        if tagged:
+            out.append(
+                privmsg(mask(entry.sender), target, text, tags={"time": server_time(entry.time)})
+            )
+        else:
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
+            if entry.kind is EntryKind.ACTION:
+                text = action_text(f"[{stamp}] {entry.text}")
+            else:
+                text = f"[{stamp}] {text}"
+            out.append(privmsg(mask(entry.sender), target, text))
+    return b"".join(out)
+
+
+def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> bytes:
+    """
+    The numeric for a domain error (C{verb} is the command that caused it).
+    """
+    match failure:
+        case NicknameTaken(nickname=taken):
+            return numeric(server, "433", nickname, taken, "Nickname is already in use")
+        case InvalidNickname(nickname=bad):
+            return numeric(server, "432", nickname, bad, "Erroneous nickname")
+        case NoSuchUser(nickname=missing):
+            return numeric(server, "401", nickname, missing, "No such nick/channel")
+        case NoSuchRoom(name=name):
+            return numeric(server, "403", nickname, channel(name), "No such channel")
+        case NotInRoom(name=name) if verb in ("PRIVMSG", "NOTICE"):
+            return numeric(server, "404", nickname, channel(name), "Cannot send to channel")
+        case NotInRoom(name=name):
+            return numeric(server, "442", nickname, channel(name), "You're not on that channel")
+        case InvalidRoomName(name=name):
+            return numeric(server, "479", nickname, channel(name), "Illegal channel name")
+        case NotLoggedIn():
+            return numeric(server, "451", nickname, "You have not registered")
+        case AlreadyRegistered(nickname=registered):
+            return notice_from_services(nickname, f"{registered} is registered already.")
+    return numeric(server, "400", nickname, verb, "Could not process the command")
+
+
+SERVICES = "NickServ"
+
+
+def notice_from_services(nickname: str, text: str) -> bytes:
+    return build("NOTICE", nickname or "*", text, source=f"{SERVICES}!{SERVICES}@{HOST}", text=True)

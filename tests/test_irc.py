@@ -1,0 +1,940 @@
+"""
+Tests for L{chat.irc}: IRC clients in the same chat, as they see it.
+
+In memory, IRC users on C{StringTransport}s beside line users; the shared
+scenarios over IRC and over both doors at once; and a real IRC client library
+(Twisted's C{IRCClient}) on loopback TCP.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import Factory
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.words.protocols import irc
+
+from chat.core.service import ChatService, Settings
+from chat.irc.message import build, parse
+from chat.irc.protocol import IRCFactory, IRCProtocol
+from chat.store.accounts import Accounts
+from tests.helpers import Client, SyncPool, make_service
+from tests.scenarios import Heard, Scenarios
+
+LUSERS = ["251", "252", "253", "254", "255", "265", "266"]
+
+_FACTORIES: WeakKeyDictionary[ChatService, IRCFactory] = WeakKeyDictionary()
+
+
+def irc_factory(service: ChatService) -> IRCFactory:
+    if service not in _FACTORIES:
+        _FACTORIES[service] = IRCFactory(service)
+    return _FACTORIES[service]
+
+
+class IRCUser:
+    """
+    An IRC client on a L{StringTransport}: sends raw lines, reads parsed ones.
+    """
+
+    def __init__(self, service: ChatService, nickname: str | None = None, caps: str = "") -> None:
+        self.transport = StringTransport()
+        self.protocol: IRCProtocol = irc_factory(service).buildProtocol(None)
+        self.protocol.makeConnection(self.transport)
+        self._seen = 0
+        if nickname is not None:
+            if caps:
+                self.send(
+                    "CAP LS 302",
+                    f"CAP REQ :{caps}",
+                    f"NICK {nickname}",
+                    "USER u 0 * :Real",
+                    "CAP END",
+                )
+            else:
+                self.send(f"NICK {nickname}", "USER u 0 * :Real Name")
+            self.lines()
+
+    def send(self, *lines: str) -> None:
+        for line in lines:
+            self.protocol.dataReceived(line.encode("utf-8") + b"\r\n")
+
+    def lines(self) -> list[str]:
+        data = bytes(self.transport.value())
+        lines = data.decode("utf-8").split("\r\n")[:-1]
+        new, self._seen = lines[self._seen :], len(lines)
+        return new
+
+    def messages(self) -> list[tuple[str, ...]]:
+        """
+        The new lines as (source, verb, params...), tags left out.
+        """
+        out = []
+        for line in self.lines():
+            message = parse(line)
+            assert message is not None, line
+            out.append((message.source or "", message.verb, *message.params))
+        return out
+
+    def codes(self) -> list[str]:
+        return [message[1] for message in self.messages()]
+
+
+class RegistrationTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+
+    def test_welcome(self) -> None:
+        """
+        NICK and USER register: 001 to 005 (with an ISUPPORT that tells the
+        truth about names), the user count and a missing MOTD.
+        """
+        user = IRCUser(self.service)
+        user.send("NICK alice", "USER alice 0 * :Alice")
+        messages = user.messages()
+        self.assertEqual(
+            [m[1] for m in messages], ["001", "002", "003", "004", "005", *LUSERS, "422"]
+        )
+        self.assertEqual(messages[5][3], "There are 1 users and 0 invisible on 1 servers")
+        self.assertEqual(messages[0][:3], ("irc.test", "001", "alice"))
+        isupport = messages[4]
+        for token in (
+            "CASEMAPPING=ascii",
+            "CHANTYPES=#",
+            "NICKLEN=16",
+            "CHANNELLEN=25",
+            "TOPICLEN=200",
+        ):
+            self.assertIn(token, isupport)
+
+    def test_motd(self) -> None:
+        """
+        The MOTD is sent as 375, 372 a line, 376.
+        """
+        service = make_service(server_name="irc.test", motd=("Be nice.", "Have fun."))
+        user = IRCUser(service)
+        user.send("NICK alice", "USER alice 0 * :Alice")
+        self.assertEqual(
+            [m[1:] for m in user.messages()[-4:]],
+            [
+                ("375", "alice", "- irc.test Message of the day - "),
+                ("372", "alice", "- Be nice."),
+                ("372", "alice", "- Have fun."),
+                ("376", "alice", "End of /MOTD command"),
+            ],
+        )
+
+    def test_cap_negotiation_holds_registration(self) -> None:
+        """
+        With CAP LS, registration waits for CAP END; REQ of known
+        capabilities is ACKed, of an unknown one NAKed.
+        """
+        user = IRCUser(self.service)
+        user.send("CAP LS 302", "NICK alice", "USER alice 0 * :Alice")
+        [ls] = user.messages()
+        self.assertEqual(ls[1:3], ("CAP", "*"))
+        self.assertIn("server-time", ls[4].split())
+        user.send("CAP REQ :server-time echo-message", "CAP REQ :nonsense")
+        self.assertEqual(
+            user.messages(),
+            [
+                ("irc.test", "CAP", "alice", "ACK", "server-time echo-message"),
+                ("irc.test", "CAP", "alice", "NAK", "nonsense"),
+            ],
+        )
+        user.send("CAP END")
+        self.assertEqual(user.codes()[0], "001")
+
+    def test_errors_before_registration(self) -> None:
+        """
+        Commands before registration get 451, a taken nickname 433 (and the
+        client may try another), a bad one 432, too few parameters 461.
+        """
+        IRCUser(self.service, "alice")
+        user = IRCUser(self.service)
+        user.send("JOIN #lobby", "NICK ALICE", "USER u 0 *")
+        self.assertEqual(user.codes(), ["451", "461"])
+        user.send("USER u 0 * :Real")
+        self.assertEqual(
+            user.messages(), [("irc.test", "433", "ALICE", "ALICE", "Nickname is already in use")]
+        )
+        user.send("NICK 1bad")
+        self.assertEqual(user.codes(), ["432"])
+        user.send("NICK bob")
+        self.assertEqual(user.codes()[0], "001")
+        user.send("USER again 0 * :x", "FOO")
+        self.assertEqual(user.codes(), ["462", "421"])
+
+    def test_ping(self) -> None:
+        """
+        PING is answered with PONG, before registration too.
+        """
+        user = IRCUser(self.service)
+        user.send("PING :token123")
+        self.assertEqual(user.messages(), [("irc.test", "PONG", "irc.test", "token123")])
+
+
+class AccountTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        pool = SyncPool(self.mktemp())
+        from twisted.internet.task import Clock
+
+        clock = Clock()
+        self.accounts = Accounts(pool, clock, lambda f, *a: _now(f, *a), cost=2**4)
+        self.service = ChatService(
+            clock, Settings(server_name="irc.test", admins=("root",)), accounts=self.accounts
+        )
+        self.successResultOf(self.accounts.register("alice", "secret1"))
+        self.successResultOf(self.accounts.register("root", "rootpass"))
+
+    def test_registered_nickname_needs_its_password(self) -> None:
+        """
+        A registered nickname cannot be taken from IRC without its password:
+        the client is told (433, and NickServ says how) and may choose another.
+        """
+        user = IRCUser(self.service)
+        user.send("NICK alice", "USER u 0 * :x")
+        codes = user.codes()
+        self.assertEqual(codes, ["433", "NOTICE"])
+        self.assertEqual(self.service.chat.online(), [])
+        user.send("NICK alice_")
+        self.assertEqual(user.codes()[0], "001")
+
+    def test_pass(self) -> None:
+        """
+        PASS before registration is the password of a registered nickname.
+        """
+        user = IRCUser(self.service)
+        user.send("PASS secret1", "NICK alice", "USER u 0 * :x")
+        self.assertEqual(user.codes()[0], "001")
+        self.assertEqual(self.service.chat.online(), ["alice"])
+
+    def test_sasl_plain(self) -> None:
+        """
+        SASL PLAIN proves the account; registration then logs in as it.
+        """
+        user = IRCUser(self.service)
+        token = base64.b64encode(b"alice\0alice\0secret1").decode()
+        user.send(
+            "CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER u 0 * :x", "AUTHENTICATE PLAIN"
+        )
+        user.lines()
+        self.assertEqual(bytes(user.transport.value()).split(b"\r\n")[-2], b"AUTHENTICATE +")
+        user.send(f"AUTHENTICATE {token}")
+        self.assertEqual(user.codes(), ["900", "903"])
+        user.send("CAP END")
+        self.assertEqual(user.codes()[0], "001")
+
+    def test_sasl_wrong_password(self) -> None:
+        """
+        A wrong SASL password fails (904) and counts as a wrong password.
+        """
+        user = IRCUser(self.service)
+        token = base64.b64encode(b"\0alice\0wrong").decode()
+        user.send("CAP REQ :sasl", "AUTHENTICATE PLAIN", f"AUTHENTICATE {token}")
+        self.assertEqual(user.codes()[-1], "904")
+        user.send("AUTHENTICATE PLAIN", "AUTHENTICATE *")
+        self.assertEqual(user.codes()[-1], "906")
+
+    def test_nickserv_identify_and_register(self) -> None:
+        """
+        Without SASL, NickServ IDENTIFY and REGISTER work on the same accounts.
+        """
+        bob = IRCUser(self.service, "bob")
+        bob.send("PRIVMSG NickServ :REGISTER hunter22")
+        [(source, verb, _, text)] = bob.messages()
+        self.assertEqual((source.split("!")[0], verb), ("NickServ", "NOTICE"))
+        self.assertIn("registered", text)
+        self.assertEqual(self.successResultOf(self.accounts.authenticate("bob", "hunter22")), "bob")
+        guest = IRCUser(self.service, "guest")
+        guest.send("PRIVMSG NickServ :IDENTIFY alice secret1")
+        self.assertEqual(guest.codes(), ["900", "NOTICE"])
+
+    def test_oper(self) -> None:
+        """
+        OPER NAME PASSWORD makes an operator of an admin's account; KICK then
+        throws a user off the server, whatever door it came in by.
+        """
+        op = IRCUser(self.service, "opguy")
+        op.send("KICK #lobby bob")
+        self.assertEqual(op.codes(), ["481"])
+        op.send("OPER root wrong")
+        self.assertEqual(op.codes(), ["464"])
+        op.send("OPER root rootpass")
+        self.assertEqual(
+            op.messages(),
+            [
+                ("irc.test", "381", "opguy", "You are now an IRC operator"),
+                ("irc.test", "MODE", "opguy", "+o"),
+            ],
+        )
+        line = Client(self.service, "bob")
+        op.send("KICK #lobby bob :spam")
+        self.assertEqual(line.lines()[-1], "!!! You were kicked by opguy: spam. Goodbye.")
+
+
+def _now(function: Any, *args: Any) -> Deferred[Any]:
+    from twisted.internet.defer import maybeDeferred
+
+    return maybeDeferred(function, *args)
+
+
+class ChannelTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+        self.alice = IRCUser(self.service, "alice")
+
+    def test_join_names_topic_part(self) -> None:
+        """
+        JOIN: the JOIN echo, the topic (none when there is none), NAMES; others see the
+        JOIN; PART is seen by those left.
+        """
+        bob = IRCUser(self.service, "bob")
+        self.alice.send("JOIN #den")
+        self.assertEqual(
+            [m[1:] for m in self.alice.messages()],
+            [
+                ("JOIN", "#den"),
+                ("353", "alice", "=", "#den", "alice"),
+                ("366", "alice", "#den", "End of /NAMES list"),
+            ],
+        )
+        bob.send("JOIN #den,#games")
+        self.assertEqual(self.alice.messages(), [("bob!bob@chat", "JOIN", "#den")])
+        bob.send("TOPIC #den :chess at 8", "PART #den")
+        self.assertEqual(
+            self.alice.messages(),
+            [
+                ("bob!bob@chat", "TOPIC", "#den", "chess at 8"),
+                ("bob!bob@chat", "PART", "#den", "Left"),
+            ],
+        )
+        self.alice.send("TOPIC #den", "NAMES #den", "PART #nowhere", "JOIN nochannel")
+        self.assertEqual(
+            [m[1:3] for m in self.alice.messages()],
+            [
+                ("332", "alice"),
+                ("353", "alice"),
+                ("366", "alice"),
+                ("442", "alice"),
+                ("403", "alice"),
+            ],
+        )
+
+    def test_many_rooms_at_once(self) -> None:
+        """
+        An IRC user may be in many rooms; messages reach each room's members only.
+        """
+        bob, carol = IRCUser(self.service, "bob"), IRCUser(self.service, "carol")
+        self.alice.send("JOIN #a,#b")
+        bob.send("JOIN #a")
+        carol.send("JOIN #b")
+        for user in (self.alice, bob, carol):
+            user.lines()
+        self.alice.send("PRIVMSG #a :to a", "PRIVMSG #b :to b")
+        self.assertEqual(bob.messages(), [("alice!alice@chat", "PRIVMSG", "#a", "to a")])
+        self.assertEqual(carol.messages(), [("alice!alice@chat", "PRIVMSG", "#b", "to b")])
+
+    def test_privmsg_errors(self) -> None:
+        """
+        A message to a channel one is not in (404), to nobody (401), with no
+        text (412) or no recipient (411).
+        """
+        self.alice.send("PRIVMSG #lobby :hi", "PRIVMSG ghost :hi", "PRIVMSG alice", "PRIVMSG")
+        self.assertEqual(self.alice.codes(), ["404", "401", "412", "411"])
+
+    def test_list_who_whois_mode_ison(self) -> None:
+        """
+        LIST, WHO, WHOIS, MODE queries and ISON answer with their numerics.
+        """
+        bob = IRCUser(self.service, "bob")
+        bob.send("JOIN #den")
+        self.alice.send("JOIN #den")
+        self.alice.lines()
+        self.alice.send("LIST")
+        listed = self.alice.messages()
+        self.assertEqual([m[1] for m in listed], ["321", "322", "322", "323"])
+        self.assertIn(("irc.test", "322", "alice", "#den", "2", ""), listed)
+        self.alice.send("WHO #den", "WHOIS bob", "MODE #den", "MODE alice", "ISON bob ghost carol")
+        self.assertEqual(
+            self.alice.codes(),
+            ["352", "352", "315", "311", "319", "312", "318", "324", "221", "303"],
+        )
+        self.alice.send("ISON bob ghost")
+        self.assertEqual(self.alice.messages(), [("irc.test", "303", "alice", "bob")])
+
+    def test_userhost_flags_and_long_input(self) -> None:
+        """
+        USERHOST marks an away user with -; a message too long to reach
+        others in one line is refused with 417; USER needs a real name.
+        """
+        bob = IRCUser(self.service, "bob")
+        bob.send("AWAY :gone")
+        self.alice.send("USERHOST bob ghost")
+        self.assertEqual(self.alice.messages(), [("irc.test", "302", "alice", "bob=-u@chat")])
+        self.alice.send("PRIVMSG bob :" + "a" * 480)
+        self.assertEqual(self.alice.codes(), ["417"])
+        self.alice.send("PRIVMSG bob :" + "a" * 470)
+        self.assertEqual(self.alice.codes(), ["301"])  # delivered; bob is away
+        late = IRCUser(self.service)
+        late.send("NICK late", "USER late 0 * :")
+        self.assertEqual(late.codes(), ["461"])
+
+    def test_ctcp_action_and_echo(self) -> None:
+        """
+        A CTCP ACTION is chat's /me, and line users see it as one; with
+        echo-message, the sender gets its own message back.
+        """
+        echo = IRCUser(self.service, "echo", caps="echo-message")
+        echo.send("JOIN #lobby")
+        line = Client(self.service, "liner")
+        echo.lines()
+        echo.send("PRIVMSG #lobby :\x01ACTION waves\x01", "PRIVMSG #lobby :hi all")
+        self.assertEqual(line.lines(), ["* echo waves", "<echo> hi all"])
+        self.assertEqual(
+            echo.messages(),
+            [
+                ("echo!echo@chat", "PRIVMSG", "#lobby", "\x01ACTION waves\x01"),
+                ("echo!echo@chat", "PRIVMSG", "#lobby", "hi all"),
+            ],
+        )
+
+    def test_userhost_in_names(self) -> None:
+        """
+        With userhost-in-names, names lists give masks, on JOIN and for NAMES.
+        """
+        hosts = IRCUser(self.service, "hosts", caps="userhost-in-names")
+        hosts.send("JOIN #lobby")
+        self.alice.send("JOIN #lobby")
+        names = [m for m in hosts.messages() if m[1] == "353"]
+        self.assertEqual(names[0][-1], "hosts!hosts@chat")
+        hosts.send("NAMES #lobby")
+        self.assertEqual(hosts.messages()[0][-1], "alice!alice@chat hosts!hosts@chat")
+
+    def test_server_time(self) -> None:
+        """
+        A client with server-time gets each message with its time tag.
+        """
+        timed = IRCUser(self.service, "timed", caps="server-time")
+        timed.send("JOIN #lobby")
+        timed.lines()
+        self.alice.send("JOIN #lobby", "PRIVMSG #lobby :now")
+        line = timed.lines()[-1]
+        self.assertRegex(
+            line,
+            r"^@time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z :alice!alice@chat PRIVMSG #lobby :now$",
+        )
+
+    def test_quit(self) -> None:
+        """
+        QUIT: the others see the QUIT with its reason once, whatever rooms
+        they share; the client gets ERROR and is closed.
+        """
+        bob = IRCUser(self.service, "bob")
+        for user in (self.alice, bob):
+            user.send("JOIN #a,#b")
+        self.alice.lines()
+        bob.send("QUIT :bbl")
+        self.assertTrue(bob.transport.disconnecting)
+        self.assertEqual(bob.messages()[-1][1], "ERROR")
+        bob.protocol.connectionLost()
+        self.assertEqual(self.alice.messages(), [("bob!bob@chat", "QUIT", "bbl")])
+
+
+class RenderTests(SynchronousTestCase):
+    def test_every_reply(self) -> None:
+        """
+        Every kind of reply a session gives has IRC words: well-formed IRC
+        lines (or nothing, for the line dialect's prompts).
+        """
+        from tests.test_wording import samples
+
+        user = IRCUser(make_service(server_name="irc.test"), "alice")
+        quiet = set()
+        for reply in samples():
+            data = user.protocol.render(reply)
+            if not data:
+                quiet.add(type(reply).__name__)
+                continue
+            self.assertTrue(data.endswith(b"\r\n"), reply)
+            for line in data.split(b"\r\n")[:-1]:
+                self.assertLessEqual(len(line) + 2, 512, reply)
+                self.assertIsNotNone(parse(line.decode()), reply)
+        self.assertEqual(quiet, {"Greeting", "NicknameWanted"})
+
+
+class WhoTests(SynchronousTestCase):
+    def test_who_and_whois_details(self) -> None:
+        """
+        WHO and WHOIS show what a user said of itself at registration (user
+        name, at most 9 characters, and real name), G when away, * for an
+        operator; a line user shows its nickname for both.
+        """
+        service = make_service(server_name="irc.test")
+        cool = IRCUser(service)
+        cool.send("NICK coolNick", "USER myusername 0 * :My Real Name", "JOIN #chan", "AWAY :out")
+        Client(service, "liner").send("/join chan")
+        other = IRCUser(service, "other")
+        other.send("WHO #chan", "WHO COOLNICK", "WHO cool*", "WHOIS coolNick", "WHOIS ghost")
+        replies = [m[2:] for m in other.messages()]
+        self.assertEqual(
+            replies[:7],
+            [
+                (
+                    "other",
+                    "#chan",
+                    "myusernam",
+                    "chat",
+                    "irc.test",
+                    "coolNick",
+                    "G",
+                    "0 My Real Name",
+                ),
+                ("other", "#chan", "liner", "chat", "irc.test", "liner", "H", "0 liner"),
+                ("other", "#chan", "End of /WHO list"),
+                ("other", "*", "myusernam", "chat", "irc.test", "coolNick", "G", "0 My Real Name"),
+                ("other", "COOLNICK", "End of /WHO list"),
+                ("other", "*", "myusernam", "chat", "irc.test", "coolNick", "G", "0 My Real Name"),
+                ("other", "cool*", "End of /WHO list"),
+            ],
+        )
+        self.assertEqual(
+            replies[7], ("other", "coolNick", "myusernam", "chat", "*", "My Real Name")
+        )
+        self.assertIn(("other", "coolNick", "out"), replies)
+        self.assertEqual(
+            replies[-2:],
+            [("other", "ghost", "No such nick/channel"), ("other", "ghost", "End of /WHOIS list")],
+        )
+
+
+class AwayTests(SynchronousTestCase):
+    def test_away_both_doors(self) -> None:
+        """
+        AWAY (306, 305) and /away mark a user away: who messages it
+        privately is told (301 on IRC, a notice on the line), and WHOIS shows it.
+        """
+        service = make_service(server_name="irc.test")
+        wee = IRCUser(service, "wee")
+        nc = Client(service, "nc")
+        wee.send("AWAY :lunch")
+        self.assertEqual(
+            wee.messages(), [("irc.test", "306", "wee", "You have been marked as being away")]
+        )
+        nc.send("/msg wee hi")
+        self.assertEqual(nc.lines(), ["-> *wee* hi", "*** wee is away: lunch"])
+        nc.send("/away in a meeting")
+        self.assertEqual(nc.lines(), ["*** You are away: in a meeting"])
+        wee.lines()
+        wee.send("PRIVMSG nc :ping", "WHOIS nc", "AWAY")
+        messages = wee.messages()
+        self.assertIn(("irc.test", "301", "wee", "nc", "in a meeting"), messages)
+        self.assertEqual([m[1] for m in messages].count("301"), 2)
+        self.assertEqual(messages[-1][1], "305")
+        nc.send("/away")
+        self.assertEqual(nc.lines()[-1], "*** You are back.")
+
+
+class DialectTests(SynchronousTestCase):
+    """
+    Line users and IRC users in one room.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+        self.irc = IRCUser(self.service, "wee")
+        self.irc.send("JOIN #lobby")
+        self.line = Client(self.service, "nc")
+        self.irc.lines()
+
+    def test_both_ways(self) -> None:
+        """
+        A WeeChat user in #lobby and a netcat user in lobby hear each other,
+        privately too, and see each other's renames and topics.
+        """
+        self.line.send("hello irc", "/msg wee psst", "/topic games tonight", "/nick netcat")
+        self.assertEqual(
+            self.irc.messages(),
+            [
+                ("nc!nc@chat", "PRIVMSG", "#lobby", "hello irc"),
+                ("nc!nc@chat", "PRIVMSG", "wee", "psst"),
+                ("nc!nc@chat", "TOPIC", "#lobby", "games tonight"),
+                ("nc!nc@chat", "NICK", "netcat"),
+            ],
+        )
+        self.line.lines()
+        self.irc.send("PRIVMSG #lobby :hello line", "PRIVMSG netcat :back", "NICK weechat")
+        self.assertEqual(
+            self.line.lines(),
+            ["<wee> hello line", "*wee* back", "*** wee is now known as weechat"],
+        )
+
+    def test_no_forgery_either_way(self) -> None:
+        """
+        A line user cannot forge IRC protocol, nor an IRC user a line
+        notice: text travels as a trailing parameter, control characters
+        are removed, and a line message always starts with its sender.
+        """
+        # (A bare CR ends a line for the line front-end, as telnet needs: "QUIT" is a message.)
+        self.line.send(":evil PRIVMSG #lobby :fake", "x\x00y\rQUIT")
+        self.assertEqual(
+            self.irc.messages(),
+            [
+                ("nc!nc@chat", "PRIVMSG", "#lobby", ":evil PRIVMSG #lobby :fake"),
+                ("nc!nc@chat", "PRIVMSG", "#lobby", "xy"),
+                ("nc!nc@chat", "PRIVMSG", "#lobby", "QUIT"),
+            ],
+        )
+        raw = bytes(self.irc.transport.value()).split(b"\r\n")[-4:-1]
+        self.assertEqual(raw[0], b":nc!nc@chat PRIVMSG #lobby ::evil PRIVMSG #lobby :fake")
+        self.irc.send("PRIVMSG #lobby :*** nc has left", "PRIVMSG #lobby :!!! Server error")
+        self.assertEqual(self.line.lines(), ["<wee> *** nc has left", "<wee> !!! Server error"])
+
+    def test_long_line_split_for_irc(self) -> None:
+        """
+        A line user's 2000-byte message reaches IRC as several lines of at
+        most 512 bytes, in order, cut between characters.
+        """
+        text = "é" * 1000
+        self.line.send(text)
+        raw = bytes(self.irc.transport.value()).split(b"\r\n")[:-1]
+        pieces = raw[-5:]
+        self.assertTrue(all(len(piece) + 2 <= 512 for piece in pieces))
+        said = "".join(
+            message.params[-1]
+            for message in (parse(piece.decode()) for piece in pieces)
+            if message is not None and message.verb == "PRIVMSG"
+        )
+        self.assertEqual(said, text)
+
+
+class IRCPerson:
+    """
+    The shared scenarios' person, speaking IRC.
+    """
+
+    def __init__(self, user: IRCUser) -> None:
+        self.user = user
+        self.room = "lobby"
+        user.send("JOIN #lobby")
+
+    def say(self, text: str) -> None:
+        self.user.send(f"PRIVMSG #{self.room} :{text}")
+
+    def act(self, text: str) -> None:
+        self.user.send(f"PRIVMSG #{self.room} :\x01ACTION {text}\x01")
+
+    def whisper(self, nickname: str, text: str) -> None:
+        self.user.send(f"PRIVMSG {nickname} :{text}")
+
+    def join(self, room: str) -> None:
+        # The scenarios are written for one room at a time, as the line dialect has.
+        self.user.send(f"PART #{self.room}", f"JOIN #{room}")
+        self.room = room
+
+    def rename(self, nickname: str) -> None:
+        self.user.send(f"NICK {nickname}")
+
+    def set_topic(self, text: str) -> None:
+        self.user.send(f"TOPIC #{self.room} :{text}")
+
+    def quit(self, reason: str) -> None:
+        self.user.send(f"QUIT :{reason}")
+        self.user.protocol.connectionLost()
+
+    def heard(self) -> list[Heard]:
+        heard: list[Heard] = []
+        for source, verb, *params in self.user.messages():
+            nick = source.split("!")[0]
+            if verb == "PRIVMSG" and params[0].startswith("#"):
+                text = params[1]
+                if text.startswith("\x01ACTION "):
+                    heard.append(("action", params[0][1:], nick, text[8:-1]))
+                else:
+                    heard.append(("message", params[0][1:], nick, text))
+            elif verb == "PRIVMSG":
+                heard.append(("private", nick, params[1]))
+            elif verb == "JOIN" and "!" in source and nick != self._me():
+                heard.append(("joined", params[0][1:], nick))
+            elif verb == "PART":
+                heard.append(("parted", params[0][1:], nick))
+            elif verb == "QUIT":
+                heard.append(("left", self.room, nick, params[0]))
+            elif verb == "NICK":
+                heard.append(("renamed", nick, params[0]))
+            elif verb == "TOPIC":
+                heard.append(("topic", params[0][1:], nick, params[1]))
+        return heard
+
+    def _me(self) -> str:
+        user = self.user.protocol.session.user
+        return user.nickname if user is not None else ""
+
+
+class IRCScenarioTests(Scenarios, SynchronousTestCase):
+    """
+    The shared scenarios, everyone on IRC.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service()
+
+    def arrive(self, nickname: str) -> IRCPerson:
+        return IRCPerson(IRCUser(self.service, nickname))
+
+
+class MixedScenarioTests(Scenarios, SynchronousTestCase):
+    """
+    The shared scenarios with line and IRC users taking turns.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service()
+        self.count = 0
+
+    def arrive(self, nickname: str) -> Any:
+        from tests.test_scenarios import LinePerson
+
+        self.count += 1
+        if self.count % 2:
+            return IRCPerson(IRCUser(self.service, nickname))
+        return LinePerson(Client(self.service, nickname))
+
+
+class Collector(irc.IRCClient):
+    """
+    Twisted's IRC client, keeping what it hears.
+    """
+
+    def __init__(self, nickname: str) -> None:
+        self.nickname = nickname
+        self.heard: list[tuple[str, str, str]] = []
+        self.signed_on: Deferred[None] = Deferred()
+        self.waiting: list[tuple[Any, Deferred[None]]] = []
+
+    def signedOn(self) -> None:
+        self.signed_on.callback(None)
+
+    def privmsg(self, user: str, channel: str, message: str) -> None:
+        self.heard.append((user.split("!")[0], channel, message))
+        for check, waiting in list(self.waiting):
+            if check(self.heard):
+                self.waiting.remove((check, waiting))
+                waiting.callback(None)
+
+    def wait_for(self, check: Any) -> Deferred[None]:
+        waiting: Deferred[None] = Deferred()
+        if check(self.heard):
+            waiting.callback(None)
+        else:
+            self.waiting.append((check, waiting))
+        return waiting
+
+
+class RealClientTests(TestCase):
+    """
+    Twisted's own IRC client library against the IRC front-end on loopback.
+    """
+
+    async def test_irc_client_and_netcat_user(self) -> None:
+        """
+        An IRCClient signs on, joins #lobby and talks with a line user there,
+        both ways, and privately.
+        """
+        service = ChatService(reactor, Settings(server_name="irc.test"))
+        service.startService()
+        self.addCleanup(service.stopService)
+        irc_port: IListeningPort = await TCP4ServerEndpoint(
+            reactor, 0, interface="127.0.0.1"
+        ).listen(IRCFactory(service))
+        self.addCleanup(irc_port.stopListening)
+        from chat.line.protocol import LineFactory
+        from tests.test_end_to_end import RawClient
+
+        line_port: IListeningPort = await TCP4ServerEndpoint(
+            reactor, 0, interface="127.0.0.1"
+        ).listen(LineFactory(service))
+        self.addCleanup(line_port.stopListening)
+        client = Collector("ircuser")
+        await TCP4ClientEndpoint(reactor, "127.0.0.1", irc_port.getHost().port).connect(  # type: ignore[attr-defined]
+            Factory.forProtocol(lambda: client)
+        )
+        self.addCleanup(lambda: client.transport.loseConnection())  # type: ignore[union-attr]
+        await client.signed_on
+        client.join("#lobby")
+        liner = RawClient()
+        await TCP4ClientEndpoint(reactor, "127.0.0.1", line_port.getHost().port).connect(  # type: ignore[attr-defined]
+            Factory.forProtocol(lambda: liner)
+        )
+        self.addCleanup(lambda: liner.transport.loseConnection())  # type: ignore[union-attr]
+        liner.send("netcat")
+        await liner.wait_for(lambda line: line.startswith("*** You are in lobby"))
+        liner.send("hello from nc")
+        liner.send("/msg ircuser private hello")
+        await client.wait_for(lambda heard: len(heard) >= 2)
+        self.assertEqual(
+            client.heard,
+            [("netcat", "#lobby", "hello from nc"), ("netcat", "ircuser", "private hello")],
+        )
+        client.msg("#lobby", "hello from irc")
+        await liner.wait_line("<ircuser> hello from irc")
+
+
+class MessageTests(SynchronousTestCase):
+    def test_parse(self) -> None:
+        """
+        Tags (with their escapes), source, verb in any case, middle and
+        trailing parameters; a line with no verb is no message.
+        """
+        message = parse(
+            r"@time=2026-12-01T00:00:00Z;msgid=a\sb\:c\\d\n;flag :nick!u@h privmsg #a :hi  there"
+        )
+        assert message is not None
+        self.assertEqual(message.verb, "PRIVMSG")
+        self.assertEqual(message.source, "nick!u@h")
+        self.assertEqual(message.params, ("#a", "hi  there"))
+        self.assertEqual(
+            dict(message.tags), {"time": "2026-12-01T00:00:00Z", "msgid": "a b;c\\d\n", "flag": ""}
+        )
+        self.assertEqual(parse("PING :"), parse("PING :"))
+        self.assertEqual(parse("NICK :x y").params, ("x y",))  # type: ignore[union-attr]
+        self.assertIsNone(parse(""))
+        self.assertIsNone(parse(":source.only"))
+        self.assertEqual(parse(r"@a=x\qy\ PING t").tags, {"a": "xqy"})  # type: ignore[union-attr]
+
+    def test_build(self) -> None:
+        """
+        The last parameter is trailing when it must be (or with text=True);
+        CR, LF and NUL never reach the wire; tags are escaped.
+        """
+        self.assertEqual(build("JOIN", "#a", source="n!n@h"), b":n!n@h JOIN #a\r\n")
+        self.assertEqual(build("PRIVMSG", "#a", "hi", text=True), b"PRIVMSG #a :hi\r\n")
+        self.assertEqual(build("PRIVMSG", "#a", ":)"), b"PRIVMSG #a ::)\r\n")
+        self.assertEqual(build("PRIVMSG", "#a", ""), b"PRIVMSG #a :\r\n")
+        self.assertEqual(build("PRIVMSG", "#a b", "x\r\nQUIT\x00"), b"PRIVMSG #ab xQUIT\r\n")
+        self.assertEqual(
+            build("TAGMSG", "#a", tags={"t": "a b;c", "f": ""}), b"@t=a\\sb\\:c;f TAGMSG #a\r\n"
+        )
+
+
+class MoreVerbTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test", crowd=3, motd=("hi",))
+        self.alice = IRCUser(self.service, "alice")
+
+    def test_registration_details(self) -> None:
+        """
+        CAP LIST shows what was enabled, an unknown CAP subcommand is 410;
+        a bad SASL mechanism is 908 and 904, bad base64 904; NICK without a
+        name is 431.
+        """
+        user = IRCUser(self.service)
+        user.send("CAP REQ :server-time", "CAP LIST", "CAP BOGUS", "NICK")
+        self.assertEqual(
+            [m[1:] for m in user.messages()],
+            [
+                ("CAP", "*", "ACK", "server-time"),
+                ("CAP", "*", "LIST", "server-time"),
+                ("410", "*", "BOGUS", "Invalid CAP command"),
+                ("431", "*", "No nickname given"),
+            ],
+        )
+        user.send("AUTHENTICATE EXTERNAL", "AUTHENTICATE PLAIN", "AUTHENTICATE %%%")
+        self.assertEqual(user.codes(), ["908", "904", "AUTHENTICATE", "904"])
+        user.send("CAP REQ :-server-time", "CAP END", "NICK carol", "USER c 0 * :C", "PASS late")
+        self.assertEqual(user.codes()[:2], ["CAP", "001"])
+        self.assertEqual(user.codes(), [])
+        user.send("PASS late", "AUTHENTICATE PLAIN")
+        self.assertEqual(user.codes(), ["462", "907"])
+
+    def test_queries(self) -> None:
+        """
+        MOTD, LUSERS, AWAY, HELP, USERHOST, MODE refusals, JOIN 0, WALLOPS
+        without rights, and NAMES without a channel.
+        """
+        bob = IRCUser(self.service, "bob")
+        bob.send("JOIN #x,#y")
+        self.alice.send("MOTD", "LUSERS", "AWAY :lunch", "AWAY", "HELP", "USERHOST bob ghost")
+        # (USERHOST: bob=+bob@chat, checked below with away and operator flags.)
+        self.assertEqual(
+            self.alice.codes(),
+            ["375", "372", "376", *LUSERS, "306", "305", "704", "705", "705", "706", "302"],
+        )
+        self.alice.send("HELP nosuch", "HELP privmsg")
+        self.assertEqual(self.alice.codes(), ["524", "704", "705", "705", "706"])
+        self.alice.send("JOIN #x")
+        self.alice.lines()
+        self.alice.send("MODE #x +i", "MODE #x +b", "MODE alice +i", "MODE bob", "MODE #nowhere")
+        self.assertEqual(self.alice.codes(), ["482", "368", "501", "502", "403"])
+        self.alice.send("NAMES", "NAMES nochan", "WALLOPS :hi", "PART nochan", "TOPIC nochan")
+        self.assertEqual(self.alice.codes(), ["366", "366", "481", "403", "403"])
+        bob.lines()
+        bob.send("JOIN 0")
+        self.assertEqual(self.alice.messages(), [("bob!bob@chat", "PART", "#x", "Left")])
+        self.assertEqual(bob.protocol.session.user.rooms, [])  # type: ignore[union-attr]
+
+    def test_crowd_and_announcement(self) -> None:
+        """
+        Joining a crowded room gives a count, not the names; an operator's
+        announcement reaches IRC users as a WALLOPS.
+        """
+        for name in ("b1", "b2", "b3"):
+            IRCUser(self.service, name).send("JOIN #big")
+        self.alice.send("JOIN #big")
+        joined = self.alice.messages()
+        self.assertEqual([m[1] for m in joined], ["JOIN", "NOTICE", "366"])
+        self.assertEqual(joined[1][-1], "4 users in #big")
+        self.service.chat.announce(self.service.chat.find("b1"), "maintenance at 5")
+        self.assertEqual(self.alice.messages(), [("b1!b1@chat", "WALLOPS", "maintenance at 5")])
+
+
+class HistoryTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        from twisted.internet.task import Clock
+
+        from chat.store.history import History
+
+        self.clock = Clock()
+        self.clock.advance(1_795_072_000)
+        pool = SyncPool(self.mktemp())
+        self.service = ChatService(
+            self.clock,
+            Settings(server_name="irc.test", history_lines=5),
+            history=History(pool, self.clock),
+        )
+        speaker = Client(self.service, "nc")
+        speaker.send("before you came", "/me waves")
+
+    def test_history_with_server_time(self) -> None:
+        """
+        On JOIN, a client with server-time gets the recent messages tagged
+        with the time they were said.
+        """
+        user = IRCUser(self.service, "timed", caps="server-time")
+        user.send("JOIN #lobby")
+        lines = [line for line in user.lines() if "PRIVMSG" in line]
+        self.assertEqual(
+            lines,
+            [
+                "@time=2026-11-19T07:06:40.000Z :nc!nc@chat PRIVMSG #lobby :before you came",
+                "@time=2026-11-19T07:06:40.000Z :nc!nc@chat PRIVMSG #lobby :\x01ACTION waves\x01",
+            ],
+        )
+
+    def test_history_plain(self) -> None:
+        """
+        Without server-time, the time is in front of each replayed message.
+        """
+        user = IRCUser(self.service, "plain")
+        user.send("JOIN #lobby")
+        said = [m[-1] for m in user.messages() if m[1] == "PRIVMSG"]
+        self.assertEqual(
+            said, ["[2026-11-19 07:06] before you came", "\x01ACTION [2026-11-19 07:06] waves\x01"]
+        )
