@@ -474,34 +474,44 @@ class Session:
         L{choose_nickname} of that account asks for no password. Wrong
         passwords count as they do at login.
         """
-        accounts = self._accounts()
-        if not self.service.passwords_allowed(self.host):
-            self._close(LockedOut(self.host))
-            return
 
         def right(registered: str) -> None:
             self.account = registered
             self._proven(registered)
             self.peer.tell(Authenticated(registered))
 
-        self._await(accounts.authenticate(account, password), right, self._wrong_proof(account))
+        self._prove(account, password, right)
 
     def become_operator(self, account: str, password: str) -> None:
         """
         Become an operator with the password of an admin's account (IRC's OPER).
+        """
+
+        def right(registered: str) -> None:
+            self.peer.tell(Operator() if self._proven(registered) else NotProven())
+
+        self._prove(account, password, right)
+
+    def _prove(self, account: str, password: str, right: Callable[[str], object]) -> None:
+        """
+        Check C{account}'s password (unless this address is locked out), then
+        call C{right} with the account as registered; a wrong one is told
+        and counted against the address.
         """
         accounts = self._accounts()
         if not self.service.passwords_allowed(self.host):
             self._close(LockedOut(self.host))
             return
 
-        def right(registered: str) -> None:
-            if not self._proven(registered):
-                self.peer.tell(NotProven())
-                return
-            self.peer.tell(Operator())
+        def wrong(failure: Failure) -> None:
+            failure.trap(UnauthorizedLogin)
+            self.service.wrong_password(self.host)
+            self.log.info(
+                "Wrong password for {nickname} from {peer}", nickname=account, peer=self.address
+            )
+            self.peer.tell(NotProven())
 
-        self._await(accounts.authenticate(account, password), right, self._wrong_proof(account))
+        self._await(accounts.authenticate(account, password), right, wrong)
 
     def _proven(self, registered: str) -> bool:
         """
@@ -513,17 +523,6 @@ class Session:
                 self.user.operator = True
             self.log.info("Operator {nickname} identified", nickname=registered)
         return self.operator
-
-    def _wrong_proof(self, account: str) -> Callable[[Failure], None]:
-        def wrong(failure: Failure) -> None:
-            failure.trap(UnauthorizedLogin)
-            self.service.wrong_password(self.host)
-            self.log.info(
-                "Wrong password for {nickname} from {peer}", nickname=account, peer=self.address
-            )
-            self.peer.tell(NotProven())
-
-        return wrong
 
     def _log_in(self, nickname: str) -> None:
         if self._closing:
