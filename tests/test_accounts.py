@@ -634,6 +634,36 @@ class BanTests(SynchronousTestCase):
         self.assertFalse(self.connect("10.0.0.2").closed)
         self.assertIsNone(self.bans.find(BanKind.NICK, "bob"))
 
+    def test_nickname_ban_holds_for_renames(self) -> None:
+        """
+        A banned nickname cannot be taken with /nick (nor with IRC's NICK):
+        every way to a nickname checks the bans.
+        """
+        from tests.test_irc import IRCUser
+
+        self.op.send("/ban troll")
+        self.op.lines()
+        trollx = self.connect("10.0.0.5", "trollx")
+        trollx.send("/nick TROLL")
+        self.assertEqual(trollx.lines(), ["!!! The nickname TROLL is banned."])
+        irc = IRCUser(self.service, "trolly")
+        irc.send("NICK troll")
+        self.assertEqual(irc.messages()[-1][1:4], ("432", "trolly", "troll"))
+        self.assertEqual(self.service.chat.online(), ["root", "trollx", "trolly"])
+
+    def test_bad_durations(self) -> None:
+        """
+        A duration that is not one (5x), or longer than ten years, is a
+        usage error, not a reason or a ban past time_t.
+        """
+        self.op.send("/ban zed 5x", "/ban 127.0.0.34 100000000000000000w", "/ban zed 0s")
+        self.assertEqual(self.op.lines(), ["!!! Usage: /ban NICK|ADDRESS [DURATION] [REASON]"] * 3)
+        self.assertEqual(self.bans.all(), [])
+        self.op.send("/ban zed 3650d", "/ban zed 3651d", "/bans")
+        lines = self.op.lines()
+        self.assertEqual(lines[0], "*** zed is banned until 2036-11-16 07:06 UTC.")
+        self.assertEqual(lines[1], "!!! Usage: /ban NICK|ADDRESS [DURATION] [REASON]")
+
     def test_ban_address_and_list(self) -> None:
         """
         An address ban without end throws out every connection from it; /bans

@@ -393,10 +393,12 @@ class CommandTests(SynchronousTestCase):
         )
         alice.send("/history")
         self.assertEqual(len(alice.lines()), 8)
-        alice.send("/history x", "/history 0", "/history 501")
+        alice.send("/history x", "/history 1_0", "/history ٣", "/history 0", "/history 501")
         self.assertEqual(
             alice.lines(),
             [
+                "!!! Usage: /history [N]",
+                "!!! Usage: /history [N]",
                 "!!! Usage: /history [N]",
                 "!!! Usage: /history [N], with N from 1 to 500",
                 "!!! Usage: /history [N], with N from 1 to 500",

@@ -108,6 +108,23 @@ class FloodTests(SynchronousTestCase):
         self.alice.send("/nick a5")
         self.assertEqual(self.alice.lines(), ["*** a3 is now known as a5"])
 
+    def test_refused_renames_are_free(self) -> None:
+        """
+        A /nick that cannot happen (the same name, an invalid or taken one)
+        does not use up the allowance of renames.
+        """
+        self.alice.send("/nick alice", "/nick 1bad", "/nick bob", "/nick x y", "/nick alice")
+        self.assertEqual(len(self.alice.lines()), 5)
+        self.alice.send("/nick a1", "/nick a2", "/nick a3")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "*** alice is now known as a1",
+                "*** a1 is now known as a2",
+                "*** a2 is now known as a3",
+            ],
+        )
+
     def test_no_limits(self) -> None:
         """
         Without limits (--flood off), any amount goes through.

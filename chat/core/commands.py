@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chat.core.session import Session
 
 
+_NUMBER = re.compile(r"[0-9]{1,6}")
 _WORD = re.compile(r"\s*(\S+)(?:\s(.*))?\Z", re.S)
 """
 One word, then (after one white space character) the rest.
@@ -187,10 +188,10 @@ def _topic(session: Session, room: str | None, text: str | None) -> None:
 def _history(session: Session, room: str | None, count: str | None) -> None:
     number = HISTORY_DEFAULT
     if count is not None:
-        try:
-            number = int(count)
-        except ValueError:
-            raise BadArguments() from None
+        if not _NUMBER.fullmatch(count):
+            # int() would take "1_0", " 10" and other digits than 0-9.
+            raise BadArguments()
+        number = int(count)
         if not 1 <= number <= HISTORY_MAX:
             raise Refused(OutOfRange("history", "[N]", 1, HISTORY_MAX))
     session.history(_in_room(room), number)
@@ -233,6 +234,9 @@ def _ban(
     session: Session, room: str | None, target: str, duration: str | None, reason: str | None
 ) -> None:
     seconds = None if duration is None else parse_duration(duration)
+    if duration is not None and seconds is None and duration[:1].isdigit():
+        # Meant as a duration ("5x", "100000000000000000w"), but not one.
+        raise BadArguments()
     if seconds is None and duration is not None:
         # Not a duration: the first word of the reason.
         reason = duration if reason is None else f"{duration} {reason}"

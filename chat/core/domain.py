@@ -272,11 +272,9 @@ class Chat:
             if not room.permanent:
                 del self._rooms[key]
 
-    def rename(self, user: User, nickname: str) -> None:
+    def check_rename(self, user: User, nickname: str) -> None:
         """
-        Give C{user} a new nickname and tell it and everyone sharing a room with it, once each.
-
-        A change of case alone ("alice" to "Alice") is allowed.
+        Raise what L{rename} would raise, without renaming.
         """
         self._check_online(user)
         if _key(nickname) != _key(user.nickname):
@@ -285,6 +283,14 @@ class Chat:
             raise InvalidNickname(nickname, Problem.ALREADY_YOURS)
         else:
             self._check_valid(nickname)
+
+    def rename(self, user: User, nickname: str) -> None:
+        """
+        Give C{user} a new nickname and tell it and everyone sharing a room with it, once each.
+
+        A change of case alone ("alice" to "Alice") is allowed.
+        """
+        self.check_rename(user, nickname)
         old = user.nickname
         del self._users[_key(old)]
         user.nickname = nickname

@@ -403,10 +403,10 @@ class Session:
         if it is registered.
         """
         self._claim = None
-        bans = self.service.bans
-        banned = bans.find(BanKind.NICK, nickname) if bans is not None else None
-        if banned is not None:
-            self.peer.tell(NicknameBanned(nickname, banned))
+        try:
+            self._not_banned(nickname)
+        except Refused as refused:
+            self.peer.tell(refused.reply)
             self.peer.tell(NicknameWanted())
             return
         accounts = self.service.accounts
@@ -426,6 +426,16 @@ class Session:
                 self._log_in(nickname)
 
         self._await(accounts.is_registered(nickname), registered)
+
+    def _not_banned(self, nickname: str) -> None:
+        """
+        Refuse a banned nickname: the one check every way of taking a
+        nickname (login, a rename, any front-end's) goes through.
+        """
+        bans = self.service.bans
+        banned = bans.find(BanKind.NICK, nickname) if bans is not None else None
+        if banned is not None:
+            raise Refused(NicknameBanned(nickname, banned))
 
     def give_password(self, password: str) -> None:
         """
@@ -762,17 +772,19 @@ class Session:
 
     def rename(self, nickname: str) -> None:
         """
-        Take another nickname, unless somebody else registered it.
+        Take another nickname, unless it is banned or somebody else
+        registered it. Only a rename that may happen counts against the
+        allowance of renames.
         """
         user = self._logged_in()
+        self._not_banned(nickname)
+        self.chat.check_rename(user, nickname)
         if self._nick_meter is not None and not self._nick_meter.take():
             raise Refused(TooManyRenames())
         accounts = self.service.accounts
         if accounts is None or (self.account or "").lower() == nickname.lower():
             self._rename(user, nickname)
             return
-        if nickname.lower() != user.nickname.lower():
-            self.chat.check_available(nickname)
 
         def registered(yes: bool) -> None:
             if yes:

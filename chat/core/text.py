@@ -98,11 +98,19 @@ def password_problem(password: str) -> Problem | None:
     return None
 
 
+MAX_DURATION = 10 * 365 * 86400
+"""
+Ten years: longer is not a duration (a ban for good has none), and would not fit a time_t.
+"""
+
+
 def parse_duration(text: str) -> float | None:
     """
-    C{"30m"}, C{"2h"}, C{"7d"}... in seconds, or L{None} if C{text} is not a duration.
+    C{"30m"}, C{"2h"}, C{"7d"}... in seconds (at most ten years), or L{None}
+    if C{text} is not such a duration.
     """
     match = _DURATION.fullmatch(text)
-    if match is None:
+    if match is None or len(match.group(1)) > 10:
         return None
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    return seconds if 0 < seconds <= MAX_DURATION else None
