@@ -620,7 +620,7 @@ class BanTests(SynchronousTestCase):
         again = self.connect("10.0.0.2")
         self.assertEqual(
             again.lines(),
-            ["!!! This address is banned until 2026-11-19 08:06 UTC: spamming."],
+            ["!!! This address is banned until 2026-11-19 08:06 UTC: spamming. Goodbye."],
         )
         self.assertTrue(again.closed)
         elsewhere = self.connect("10.0.0.3")

@@ -353,6 +353,45 @@ class ReconnectTests(SynchronousTestCase):
         self.servers.drop()
         self.assertFalse(self.session.typed(b"hello"))
 
+    def test_typed_quit_ends(self) -> None:
+        """
+        /quit typed by the user (any case, with a reason) ends the client with
+        status 0 once the server closes: it does not reconnect.
+        """
+        self.log_in()
+        self.assertTrue(self.session.typed(b"/QUIT bbl"))
+        self.assertTrue(self.servers.sent.endswith(b"/QUIT bbl\r\n"))
+        self.servers.say("*** Goodbye.")
+        self.servers.drop(ConnectionDone())
+        self.assertEqual(self.successResultOf(self.session.finished), 0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_deliberate_goodbye_is_not_retried(self) -> None:
+        """
+        When the server's last line is an error ending in "Goodbye." (kicked,
+        banned, timed out, full...), the client says why and ends with
+        status 1 instead of coming back.
+        """
+        self.log_in()
+        self.servers.say("!!! You were kicked by root: spam. Goodbye.")
+        self.servers.drop(ConnectionDone())
+        self.assertEqual(self.successResultOf(self.session.finished), 1)
+        self.assertEqual(
+            self.display.failures,
+            ["the server closed the connection: You were kicked by root: spam. Goodbye."],
+        )
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_shutdown_notice_is_retried(self) -> None:
+        """
+        The shutdown notice is not a refusal: the client comes back when the server does.
+        """
+        self.log_in()
+        self.servers.say("*** The server is shutting down. Goodbye.")
+        self.servers.drop(ConnectionDone())
+        self.assertNoResult(self.session.finished)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+
     def test_quit_while_offline(self) -> None:
         """
         Ctrl-C while waiting to reconnect ends at once with status 0 and no timer left.

@@ -362,13 +362,24 @@ class ScreenTests(SynchronousTestCase):
 
     def test_echo(self) -> None:
         """
-        Own public lines and actions are shown as sent; commands are not.
+        Own public lines and actions (/me in any case, as the server takes it)
+        are shown as sent; commands are not.
         """
         h = ScreenHarness()
         h.log_in()
-        for typed in (b"/me waves\r", b"//slash\r", b"/who\r", b"   \r"):
+        for typed in (
+            b"/me waves\r",
+            b"/ME shouts\r",
+            b"/Me hops\r",
+            b"//slash\r",
+            b"/who\r",
+            b"   \r",
+        ):
             h.type(typed)
-        self.assertEqual(h.shown()[-3:], ["* alice waves", "<alice> /slash", "[alice@lobby]"])
+        self.assertEqual(
+            h.shown()[-5:],
+            ["* alice waves", "* alice shouts", "* alice hops", "<alice> /slash", "[alice@lobby]"],
+        )
 
     def test_colours(self) -> None:
         """

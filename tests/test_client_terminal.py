@@ -12,6 +12,7 @@ import struct
 import sys
 import termios
 from collections.abc import Callable
+from typing import Any
 
 import pyte
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -109,8 +110,8 @@ def terminal_modes(fd: int) -> tuple[bool, bool]:
 
 
 class TerminalClientTests(TestCase):
-    async def serve(self, port: int = 0) -> int:
-        service = ChatService(reactor, Settings(server_name="pty"))
+    async def serve(self, port: int = 0, **settings: Any) -> int:
+        service = ChatService(reactor, Settings(server_name="pty", **settings))
         service.startService()
         endpoint = TCP4ServerEndpoint(reactor, port, interface="127.0.0.1")
         listening: IListeningPort = await endpoint.listen(LineFactory(service))
@@ -215,6 +216,40 @@ class TerminalClientTests(TestCase):
         await bob.wait_line("<alice> welcome back")
         alice.type(b"\x04")
         self.assertEqual(await alice.ended, 0)
+
+    async def test_quit_ends_the_client(self) -> None:
+        """
+        /quit typed in the terminal ends the client with status 0; the room
+        sees it leave once, with the reason, and never come back.
+        """
+        port = await self.serve()
+        bob = await self.user(port, "bob")
+        alice, tty = TerminalUser.start(port, "alice")
+        self.addCleanup(os.close, tty)
+        self.kill_on_cleanup(alice)
+        await alice.wait_until(lambda: alice.input_row() == "[alice@lobby]")
+        await bob.wait_line("*** alice has joined")
+        alice.type(b"/quit bbl\r")
+        self.assertEqual(await alice.ended, 0)
+        await bob.wait_line("*** alice has left (bbl)")
+        bob.send("/who")
+        await bob.wait_line("*** 1 user in lobby: bob")
+        self.assertEqual(terminal_modes(tty), (True, True))
+
+    async def test_goodbye_is_final(self) -> None:
+        """
+        Closed on purpose by the server (here: idle too long), the terminal
+        client says why and ends with status 1, without reconnecting.
+        """
+        port = await self.serve(idle_timeout=1.0)
+        alice, tty = TerminalUser.start(port, "alice")
+        self.addCleanup(os.close, tty)
+        self.kill_on_cleanup(alice)
+        self.assertEqual(await alice.ended, 1)
+        self.assertIn(
+            "-- the server closed the connection: Idle for 1 seconds. Goodbye.", alice.text()
+        )
+        self.assertEqual(alice.text().count("*** You are alice."), 1)
 
     async def test_no_reconnect(self) -> None:
         """

@@ -57,7 +57,8 @@ class DescriptorTests(TestCase):
         for client in clients:
             await client.wait_line("*** Welcome to chat.")
         self.assertEqual(
-            greeting(port), b"!!! The server is full (10 connections); try again later.\r\n"
+            greeting(port),
+            b"!!! The server is full (10 connections); try again later. Goodbye.\r\n",
         )
 
     async def test_out_of_descriptors_no_spin_and_recovers(self) -> None:

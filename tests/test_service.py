@@ -106,7 +106,7 @@ class LimitTests(SynchronousTestCase):
         self.connect(service, "10.0.0.2")
         third = self.connect(service, "10.0.0.3")
         self.assertEqual(
-            third.lines(), ["!!! The server is full (2 connections); try again later."]
+            third.lines(), ["!!! The server is full (2 connections); try again later. Goodbye."]
         )
         self.assertTrue(third.closed)
         third.hang_up()
@@ -126,7 +126,7 @@ class LimitTests(SynchronousTestCase):
         third = self.connect(service)
         self.assertEqual(
             third.lines(),
-            ["!!! Too many connections from 10.0.0.1 (2); close one and try again."],
+            ["!!! Too many connections from 10.0.0.1 (2); close one and try again. Goodbye."],
         )
         self.assertTrue(third.closed)
         third.hang_up()

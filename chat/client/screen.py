@@ -185,7 +185,7 @@ class ChatScreen(TerminalProtocol):
             return
         if text.startswith("//"):
             self.show(f"<{me}> {text[1:]}", Kind.OWN)
-        elif text.startswith("/me "):
+        elif text[:4].lower() == "/me ":
             self.show(f"* {me} {text[4:].strip()}", Kind.OWN)
         elif not text.startswith("/"):
             self.show(f"<{me}> {text}", Kind.OWN)

@@ -12,6 +12,7 @@ terminal.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -129,6 +130,8 @@ class Session:
         self._relogging = False
         # Lines typed before the first connection is made wait for it.
         self._early: list[bytes] = []
+        # The server's last word when it closed the connection on purpose.
+        self._goodbye: str | None = None
 
     def attach(self, display: Display) -> None:
         self.display = display
@@ -187,10 +190,17 @@ class Session:
             self._password = (self.tracker.password_for, line)
             self.tracker.password_for = None
         self._send(line)
+        if _QUIT.match(line):
+            # The user asked to leave: once the server lets go, the client ends.
+            self._quitting = True
+            self._grace = self.clock.callLater(QUIT_GRACE_SECONDS, self._give_up_waiting)
         return True
 
     def server_line(self, line: bytes) -> None:
         text = line.decode("utf-8", "replace")
+        if text.startswith("!!! ") and text.endswith("Goodbye."):
+            # The server's last word before it closes on purpose (docs/protocol.md).
+            self._goodbye = text[4:]
         before = (self.tracker.nickname, self.tracker.room)
         self.tracker.read(text)
         if self.display is not None:
@@ -257,6 +267,11 @@ class Session:
         if reason.check(SSL.Error):
             self._fail("the server's TLS certificate could not be verified; not connecting.")
             return
+        if self._goodbye is not None:
+            # Kicked, banned, timed out, refused: coming back at once would
+            # only be refused again (or annoy the room); say so and end.
+            self._fail(f"the server closed the connection: {self._goodbye}")
+            return
         how = "closed" if reason.check(ConnectionDone) else "lost"
         if self.backoff is None:
             self._fail(f"the connection to the server was {how}.")
@@ -295,6 +310,12 @@ class Session:
     def _finish(self, status: int) -> None:
         if not self.finished.called:
             self.finished.callback(status)
+
+
+_QUIT = re.compile(rb"\s*/quit(\s|$)", re.IGNORECASE)
+"""
+A line that asks the server to end the session.
+"""
 
 
 class ServerConnection(LineReceiver):

@@ -436,11 +436,13 @@ def reply(said: r.Reply) -> bytes:
         case r.ShuttingDown():
             return notice("The server is shutting down. Goodbye.")
         case r.AddressBanned(banned):
-            return error(f"This address is banned{ban(banned)}.")
+            return error(f"This address is banned{ban(banned)}. Goodbye.")
         case r.ServerFull(limit):
-            return error(f"The server is full ({limit} connections); try again later.")
+            return error(f"The server is full ({limit} connections); try again later. Goodbye.")
         case r.HostFull(host, limit):
-            return error(f"Too many connections from {host} ({limit}); close one and try again.")
+            return error(
+                f"Too many connections from {host} ({limit}); close one and try again. Goodbye."
+            )
         case r.LoginTimedOut(seconds):
             return error(f"No nickname chosen in {seconds:g} seconds. Goodbye.")
         case r.IdleTimedOut(seconds):
