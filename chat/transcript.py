@@ -90,6 +90,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             sys.stderr.write(f"chat.transcript: not a chat database: {arguments.db}\n")
             return 1
         export(db, arguments.room, arguments.since, out)
+        out.flush()
+    except BrokenPipeError:
+        # The reader went away (| head): not an error. Standard output is
+        # pointed at nothing so that the interpreter's own flush at exit is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except sqlite3.DatabaseError as e:
         sys.stderr.write(f"chat.transcript: cannot read {arguments.db}: {e}\n")
         return 1

@@ -381,6 +381,8 @@ class CommandTests(SynchronousTestCase):
         for n in range(6):
             alice.send(f"m{n}")
         alice.lines()
+        alice.send("/history 50")
+        self.assertEqual(alice.lines()[0], "*** Last 6 messages in lobby:")  # all there are
         alice.send("/history 2")
         self.assertEqual(
             alice.lines(),
@@ -498,6 +500,30 @@ class ExportTests(SynchronousTestCase):
         out = io.StringIO()
         code = transcript.main(["--db", self.path, *argv], out)
         return code, out.getvalue()
+
+    def test_reader_goes_away(self) -> None:
+        """
+        Piped into a reader that stops early (| head), the exporter ends
+        quietly, status 0, with no traceback.
+        """
+        import subprocess
+
+        db = database.connect(self.path)
+        database.write(
+            db.cursor(), [(T0 + n, PUBLIC, "lobby", "alice", None, "x" * 60) for n in range(5000)]
+        )
+        db.commit()
+        db.close()
+        export = subprocess.Popen(
+            [sys.executable, "-m", "chat.transcript", "--db", self.path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert export.stdout is not None and export.stderr is not None
+        self.assertTrue(export.stdout.readline().startswith(b"2026-11-19 07:06:40 [lobby]"))
+        export.stdout.close()
+        self.assertEqual(export.wait(30), 0)
+        self.assertEqual(export.stderr.read(), b"")
 
     def test_everything(self) -> None:
         """

@@ -384,6 +384,10 @@ class ChatTests(ThreeUsers):
             self.assertIn(f"***   {usage} ", text)
         for alias in ["/whisper", "/w", "/tell", "/list", "/users"]:
             self.assertIn(alias, text)
+        # This server keeps no history, accounts or bans, and alice is no
+        # operator: /help does not offer what she cannot use.
+        for missing in ["/history", "/search", "/register", "/login", "/kick", "/ban", "/wall"]:
+            self.assertNotIn(f"***   {missing} ", text)
 
     def test_unknown_command(self) -> None:
         """

@@ -307,6 +307,7 @@ COMMANDS: Sequence[Command] = (
         "prove a registered nickname is yours",
         _login,
         when=When.PASSWORD_WANTED,
+        needs=Feature.ACCOUNTS,
     ),
     Command(("kick",), "NICK [REASON]", "throw NICK out", _kick, operator=True),
     Command(("wall",), "TEXT", "tell everyone, in every room", _wall, operator=True),

@@ -201,8 +201,12 @@ class InternalError:
 @dataclass(frozen=True, slots=True)
 class Help:
     """
-    The list of commands.
+    The list of commands this user may use on this server: whether it is an
+    operator, and what the server runs with.
     """
+
+    operator: bool = False
+    features: frozenset[Feature] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

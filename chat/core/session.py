@@ -562,7 +562,11 @@ class Session:
         return stores[feature] is not None
 
     def help(self) -> None:
-        self.peer.tell(Help())
+        """
+        The commands this user may use here: operators' only for operators,
+        history's only with history, and so on.
+        """
+        self.peer.tell(Help(self.operator, frozenset(f for f in Feature if self.has(f))))
 
     def command(self, name: str, text: str, room: str | None) -> None:
         """

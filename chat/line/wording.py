@@ -261,12 +261,20 @@ def gone(departure: Departure) -> str:
     return departure.why.value
 
 
-def help_lines() -> list[str]:
+def help_lines(
+    operator: bool = True, features: Iterable[r.Feature] = tuple(r.Feature)
+) -> list[str]:
     """
-    What C{/help} shows: the command table, a line a command.
+    What C{/help} shows: the command table, a line a command, less what this
+    user (not an C{operator}) or this server (without some C{features}) cannot use.
     """
+    have = set(features)
     lines = ["Commands:"]
     for command in COMMANDS:
+        if (command.operator and not operator) or (
+            command.needs is not None and command.needs not in have
+        ):
+            continue
         usage = f"/{command.name} {command.arguments}".rstrip()
         summary = command.summary
         if command.operator:
@@ -342,8 +350,8 @@ def reply(said: r.Reply) -> bytes:
             return error(f"Line too long (over {limit} bytes); it was dropped.")
         case r.InternalError():
             return error("Internal server error; that line was not processed.")
-        case r.Help():
-            return b"".join(notice(line) for line in help_lines())
+        case r.Help(operator, features):
+            return b"".join(notice(line) for line in help_lines(operator, features))
         case r.Users(names, None):
             return notice(who(names))
         case r.Users(names, room):
@@ -389,7 +397,8 @@ def reply(said: r.Reply) -> bytes:
         case r.LastMessages(room, _, []):
             return notice(f"No messages in {room} yet.")
         case r.LastMessages(room, count, entries):
-            return _stored(f"Last {count} messages in {room}:", entries)
+            # As many as there are, when fewer than asked for.
+            return _stored(f"Last {min(count, len(entries))} messages in {room}:", entries)
         case r.Found(room, text, []):
             return notice(f"No messages in {room} match {text!r}.")
         case r.Found(room, text, entries):
