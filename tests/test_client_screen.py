@@ -381,6 +381,25 @@ class ScreenTests(SynchronousTestCase):
             ["* alice waves", "* alice shouts", "* alice hops", "<alice> /slash", "[alice@lobby]"],
         )
 
+    def test_too_long_line_is_not_sent(self) -> None:
+        """
+        A line longer than the server takes is not sent nor shown as sent:
+        the client says why and keeps it in the input line to shorten.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        before = h.sent()
+        h.type("é".encode() * 1025 + b"\r")
+        self.assertEqual(h.sent(), before)
+        self.assertIn(
+            "-- not sent: the line is 2050 bytes and the server takes at most 2048; "
+            "shorten it or send it in parts.",
+            " ".join(h.shown()),
+        )
+        self.assertEqual(h.screen.editor.text, "é" * 1025)
+        h.type(b"\x7f\x7f\r")
+        self.assertTrue(h.sent().endswith("é".encode() * 1023 + b"\r\n"))
+
     def test_colours(self) -> None:
         """
         Each kind of line has its colour; --no-color (or NO_COLOR) gives none at all.

@@ -60,6 +60,12 @@ def printable(text: str) -> str:
     )
 
 
+MAX_LINE_BYTES = 2048
+"""
+The longest line the server takes (docs/protocol.md, "Framing").
+"""
+
+
 class ChatScreen(TerminalProtocol):
     """
     The chat view and its input line.
@@ -167,6 +173,14 @@ class ChatScreen(TerminalProtocol):
 
     def _enter(self) -> None:
         masked = self.session.tracker.password_for is not None
+        size = len(self.editor.text.encode("utf-8"))
+        if size > MAX_LINE_BYTES:
+            # The server would refuse it: say so here, and keep it for editing.
+            self.note(
+                f"not sent: the line is {size} bytes and the server takes at most "
+                f"{MAX_LINE_BYTES}; shorten it or send it in parts."
+            )
+            return
         line = self.editor.submit(remember=not masked)
         if not self.session.typed(line.encode("utf-8")):
             self.editor.insert(line)
