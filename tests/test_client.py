@@ -476,9 +476,28 @@ class ArgumentTests(SynchronousTestCase):
             (["chat.example:7000", "bob"], ("chat.example", 7000, "bob")),
             (["[::1]:9000"], ("::1", 9000, None)),
             ([":9000", "bob"], ("localhost", 9000, "bob")),
+            # The netcat habit: HOST [PORT] [NICK].
+            (["127.0.0.1", "alice"], ("127.0.0.1", 8888, "alice")),
+            (["127.0.0.1", "7001"], ("127.0.0.1", 7001, None)),
+            (["127.0.0.1"], ("127.0.0.1", 8888, None)),
+            (["chat.example", "7001", "bob"], ("chat.example", 7001, "bob")),
+            (["localhost", "bob"], ("localhost", 8888, "bob")),
+            (["::1", "9000"], ("::1", 9000, None)),
+            (["alice"], ("localhost", 8888, "alice")),
         ]:
             arguments = parse_arguments(words)
             self.assertEqual((arguments.host, arguments.port, arguments.nickname), expected)
+
+    def test_version(self) -> None:
+        """
+        --version says which chat-client this is.
+        """
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        with self.assertRaises(SystemExit) as caught:
+            parse_arguments(["--version"])
+        self.assertEqual(caught.exception.code, 0)
+        self.assertRegex(out.getvalue(), r"^chat-client \d+\.\d+\.\d+\n$")
 
     def test_bad_arguments(self) -> None:
         """
@@ -490,6 +509,9 @@ class ArgumentTests(SynchronousTestCase):
             ["alice", "host:2"],
             ["alice", "bob"],
             ["host:99999"],
+            ["127.0.0.1", "70000"],
+            ["127.0.0.1", "alice", "7001"],
+            ["--host", "h", "127.0.0.1", "alice"],
         ]:
             with self.assertRaises(SystemExit) as caught:
                 parse_arguments(words)

@@ -5,14 +5,29 @@ The client's command line.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import re
 from collections.abc import Sequence
+
+from chat import __version__
 
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 8888
 
 # HOST:PORT, with [brackets] around an IPv6 address. Nicknames cannot contain ':'.
 _ADDRESS = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d+)$")
+
+
+def _looks_like_host(word: str) -> bool:
+    """
+    Whether C{word} names a server rather than a user: nicknames have no
+    dots and no colons, and nobody is called localhost.
+    """
+    try:
+        ipaddress.ip_address(word)
+    except ValueError:
+        return "." in word or word == "localhost"
+    return True
 
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -25,6 +40,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         description="Chat from a terminal (a chat view over an input line) or a pipe "
         "(standard input to the server, the server to standard output).",
         epilog="Examples: chat-client alice; chat-client chat.example.org:8888 alice; "
+        "chat-client 127.0.0.1 8888 alice; "
         "printf 'bot\\nhello\\n' | chat-client",
     )
     parser.add_argument("--host", help=f"server host (default: {DEFAULT_HOST})")
@@ -50,27 +66,42 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--debug", action="store_true", help="show the details (tracebacks) of client errors"
     )
+    parser.add_argument("--version", action="version", version=f"chat-client {__version__}")
     parser.add_argument(
         "words",
         nargs="*",
-        metavar="[HOST:PORT] [NICK]",
-        help="the server to use, and a nickname to log in with at once",
+        metavar="[HOST:PORT | HOST [PORT]] [NICK]",
+        help="the server to use (a HOST is a name with a dot, an IP address or localhost; a "
+        "single plain word is a nickname), and a nickname to log in with at once",
     )
     arguments = parser.parse_intermixed_args(argv)
+    words = list(arguments.words)
+    host: str | None = None
+    port: int | None = None
+    address = _ADDRESS.match(words[0]) if words else None
+    if address is not None:
+        words.pop(0)
+        host = address.group("v6") or address.group("host") or DEFAULT_HOST
+        port = int(address.group("port"))
+    elif words and _looks_like_host(words[0]):
+        # The netcat habit: HOST [PORT] [NICK].
+        host = words.pop(0)
+        if words and words[0].isdigit():
+            port = int(words.pop(0))
     nickname = None
-    address = None
-    for word in arguments.words:
-        if _ADDRESS.match(word) and address is None and nickname is None:
-            address = _ADDRESS.match(word)
-        elif nickname is None and ":" not in word:
+    for word in words:
+        if nickname is None and ":" not in word and not word.isdigit():
             nickname = word
         else:
-            parser.error(f"unexpected argument {word!r}: give at most HOST:PORT and then NICK")
-    if address is not None:
+            parser.error(
+                f"unexpected argument {word!r}: give the server (HOST:PORT, or HOST and PORT), "
+                "then a nickname"
+            )
+    if host is not None:
         if arguments.host is not None or arguments.port is not None:
-            parser.error("give the server as HOST:PORT or with --host/--port, not both")
-        arguments.host = address.group("v6") or address.group("host") or DEFAULT_HOST
-        arguments.port = int(address.group("port"))
+            parser.error("give the server in the arguments or with --host/--port, not both")
+        arguments.host = host
+        arguments.port = port
     arguments.host = arguments.host or DEFAULT_HOST
     arguments.port = DEFAULT_PORT if arguments.port is None else arguments.port
     if not 0 < arguments.port < 65536:
