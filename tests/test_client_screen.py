@@ -381,6 +381,31 @@ class ScreenTests(SynchronousTestCase):
             ["* alice waves", "* alice shouts", "* alice hops", "<alice> /slash", "[alice@lobby]"],
         )
 
+    def test_function_keys_type_nothing(self) -> None:
+        """
+        PgUp, PgDn, Insert and F1-F12 put nothing in the input line (they
+        used to type "[PGUP]", "[F1]"...).
+        """
+        h = ScreenHarness()
+        h.log_in()
+        h.type(b"a")
+        for key in (b"\x1b[5~", b"\x1b[6~", b"\x1b[2~", b"\x1bOP", b"\x1b[15~", b"\x1b[24~"):
+            h.type(key)
+        h.type(b"b")
+        self.assertEqual(h.screen.editor.text, "ab")
+
+    def test_passwords_are_not_remembered(self) -> None:
+        """
+        A line with a password (/register, /password, /unregister, /login, in
+        any case) is not kept in the history that Up brings back.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        for typed in (b"hello\r", b"/register secret1\r", b"/PASSWORD a b\r", b"/login x\r"):
+            h.type(typed)
+        h.type(b"\x1b[A")
+        self.assertEqual(h.screen.editor.text, "hello")
+
     def test_too_long_line_is_not_sent(self) -> None:
         """
         A line longer than the server takes is not sent nor shown as sent:

@@ -15,6 +15,7 @@ character and accepts ASCII only, hence an editor of our own.)
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from typing import Any
 
@@ -59,6 +60,20 @@ def printable(text: str) -> str:
         character for character in text if unicodedata.category(character) not in ("Cc", "Cs")
     )
 
+
+_FUNCTION_KEYS = frozenset(
+    getattr(ServerProtocol, name)
+    for name in ("PGUP", "PGDN", "INSERT", "NUMPAD_MIDDLE", *(f"F{n}" for n in range(1, 13)))
+)
+"""
+Keys that insults hands over as names in brackets (C{b"[PGUP]"}): they type
+nothing (the terminal's own scrollback is where PgUp belongs).
+"""
+
+_PASSWORD_COMMAND = re.compile(r"\s*/(register|password|unregister|login)(\s|$)", re.IGNORECASE)
+"""
+The commands whose arguments are passwords.
+"""
 
 MAX_LINE_BYTES = 2048
 """
@@ -158,7 +173,7 @@ class ChatScreen(TerminalProtocol):
         action = actions.get(key)
         if action is not None:
             action()
-        elif isinstance(key, bytes):
+        elif isinstance(key, bytes) and key not in _FUNCTION_KEYS:
             editor.insert(printable(self._decoder.decode(key)))
 
     def _ctrl_d(self) -> None:
@@ -181,7 +196,9 @@ class ChatScreen(TerminalProtocol):
                 f"{MAX_LINE_BYTES}; shorten it or send it in parts."
             )
             return
-        line = self.editor.submit(remember=not masked)
+        # Neither a password asked for nor one typed in a command is kept in the history.
+        secret = masked or _PASSWORD_COMMAND.match(self.editor.text) is not None
+        line = self.editor.submit(remember=not secret)
         if not self.session.typed(line.encode("utf-8")):
             self.editor.insert(line)
             self.note("not connected: your line is kept; press Enter again once connected.")
