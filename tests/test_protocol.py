@@ -41,6 +41,26 @@ class ConnectTests(SynchronousTestCase):
         self.assertIs(second.service, service)
         self.assertFalse(factory.noisy)
 
+    def test_set_up_error_never_admits(self) -> None:
+        """
+        A bug while a connection is set up (here: admitting it raises) closes
+        that connection at once; it is not counted, greeted or let in.
+        """
+        service = make_service()
+
+        def broken(session: object) -> None:
+            raise RuntimeError("admission is broken")
+
+        self.patch(service, "admit", broken)
+        transport = StringTransport()
+        client = Client(service, transport=transport)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(client.raw(), b"")
+        self.assertEqual(connections(service), set())
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        client.send("alice")
+        self.assertEqual(service.chat.online(), [])
+
     def test_connections_tracked(self) -> None:
         """
         The service knows every open connection, logged in or not.

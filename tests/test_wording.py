@@ -268,6 +268,18 @@ class ReplyTests(SynchronousTestCase):
         self.assertTrue(wording.reply(r.Quit()).startswith(b"*** "))
         self.assertTrue(wording.reply(r.Banned("troll", samples()[5].ban)).startswith(b"*** "))  # type: ignore[union-attr]
 
+    def test_ban_past_time_t(self) -> None:
+        """
+        A ban stored with an end past what time_t holds (before durations were
+        bounded) is still shown, not an OverflowError.
+        """
+        far = Ban(BanKind.ADDRESS, "127.0.0.34", 1e20, None, "root", 0.0)
+        self.assertEqual(wording.ban(far), " until the far future")
+        self.assertEqual(
+            wording.reply(r.AddressBanned(far)),
+            b"!!! This address is banned until the far future. Goodbye.\r\n",
+        )
+
     def test_whois(self) -> None:
         """
         Who someone is: the rooms it is in, and whether it is an operator.

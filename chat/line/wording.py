@@ -174,7 +174,11 @@ def ban(ban: Ban) -> str:
     """
     until = ""
     if ban.until is not None:
-        until = " until " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ban.until))
+        try:
+            until = " until " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ban.until))
+        except (OverflowError, OSError, ValueError):
+            # A ban stored before durations were bounded: past what time_t holds.
+            until = " until the far future"
     return until + (f": {ban.reason}" if ban.reason else "")
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IAddress, IConsumer, IDelayedCall, ITCPTransport
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.core.events import Departure, Event, Why
@@ -60,6 +61,7 @@ class StreamConnection(Protocol):
     """
 
     home: str | None = None
+    log = Logger()
 
     # Thousands of these live at once. Slots keep this class's state out of
     # the instance dict, which then holds only what Twisted's base classes
@@ -112,7 +114,17 @@ class StreamConnection(Protocol):
         self.session = Session(
             self.service, self, getattr(address, "host", None), describe_peer(address), self.home
         )
-        self._outbox.batch(self.session.start)
+        try:
+            self._outbox.batch(self.session.start)
+        except Exception:
+            # A bug while admitting it: the connection is never let in.
+            self.log.failure(
+                "Error setting up the connection from {peer}", peer=self.session.address
+            )
+            self._closing = True
+            # The session takes nothing more from it, and the service forgets it.
+            self.session.connection_lost(cleanly=False)
+            self.abort()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closing = True
