@@ -275,6 +275,12 @@ class AccountTests(SynchronousTestCase):
                 ("irc.test", "MODE", "opguy", "+o"),
             ],
         )
+        # LUSERS counts the operator (252) and a connection still registering (253).
+        waiting = IRCUser(self.service)
+        op.send("LUSERS")
+        counted = {m[1]: m[3] for m in op.messages()}
+        self.assertEqual((counted["252"], counted["253"]), ("1", "1"))
+        waiting.protocol.connectionLost()
         line = Client(self.service, "bob")
         op.send("KICK #lobby bob :spam")
         self.assertEqual(line.lines()[-1], "!!! You were kicked by opguy: spam. Goodbye.")

@@ -180,6 +180,12 @@ class Chat:
         """
         return sorted((user.nickname for user in self._users.values()), key=_key)
 
+    def is_online(self, nickname: str) -> bool:
+        return _key(nickname) in self._users
+
+    def room_count(self) -> int:
+        return len(self._rooms)
+
     def everyone(self) -> list[User]:
         """
         Every user online.

@@ -118,6 +118,8 @@ class ChatService(Service):
         self.chat = Chat(permanent_rooms=(LOBBY,), archive=history, crowd=settings.crowd)
         self.outbox = Outbox()
         self.sessions: set[Session] = set()
+        # The sessions with operator rights, so that counting them costs no walk.
+        self.operators: set[Session] = set()
         self.stopping = False
         self._hosts: Counter[str] = Counter()
         self._wrong_passwords: dict[str, TokenBucket] = {}
@@ -156,6 +158,7 @@ class ChatService(Service):
         if session not in self.sessions:
             return
         self.sessions.discard(session)
+        self.operators.discard(session)
         host = session.host
         if host is not None:
             self._hosts[host] -= 1

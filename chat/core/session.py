@@ -442,26 +442,18 @@ class Session:
         The password of the registered nickname the user chose.
         """
         nickname = self._claim
-        accounts = self.service.accounts
-        if nickname is None or accounts is None:
+        if nickname is None:
             # Nothing asked for one.
             raise Refused(LoginFirst())
-        if not self.service.passwords_allowed(self.host):
-            self._close(LockedOut(self.host))
-            return
 
         def right(registered: str) -> None:
             self._claim = None
             self.account = registered
-            self.operator = registered.lower() in self.service.admins
-            if self.operator:
-                self.log.info("Operator {nickname} logged in", nickname=registered)
+            self._proven(registered)
             self._log_in(registered)
 
-        def wrong(failure: Failure) -> None:
-            failure.trap(UnauthorizedLogin)
+        def refused() -> None:
             self._tries += 1
-            self.service.wrong_password(self.host)
             self.log.info(
                 "Wrong password for {nickname} from {peer} (try {tries})",
                 nickname=nickname,
@@ -475,7 +467,7 @@ class Session:
             self.peer.tell(WrongPassword(left))
             self.peer.tell(PasswordWanted(nickname))
 
-        self._await(accounts.authenticate(nickname, password), right, wrong)
+        self._prove(nickname, password, right, refused)
 
     def authenticate(self, account: str, password: str) -> None:
         """
@@ -490,7 +482,7 @@ class Session:
             self._proven(registered)
             self.peer.tell(Authenticated(registered))
 
-        self._prove(account, password, right)
+        self._prove(account, password, right, self._not_proven_for(account))
 
     def become_operator(self, account: str, password: str) -> None:
         """
@@ -500,13 +492,19 @@ class Session:
         def right(registered: str) -> None:
             self.peer.tell(Operator() if self._proven(registered) else NotProven())
 
-        self._prove(account, password, right)
+        self._prove(account, password, right, self._not_proven_for(account))
 
-    def _prove(self, account: str, password: str, right: Callable[[str], object]) -> None:
+    def _prove(
+        self,
+        account: str,
+        password: str,
+        right: Callable[[str], object],
+        refused: Callable[[], object],
+    ) -> None:
         """
         Check C{account}'s password (unless this address is locked out), then
-        call C{right} with the account as registered; a wrong one is told
-        and counted against the address.
+        call C{right} with the account as registered, or C{refused} once a
+        wrong one is counted against the address.
         """
         accounts = self._accounts()
         if not self.service.passwords_allowed(self.host):
@@ -516,12 +514,18 @@ class Session:
         def wrong(failure: Failure) -> None:
             failure.trap(UnauthorizedLogin)
             self.service.wrong_password(self.host)
+            refused()
+
+        self._await(accounts.authenticate(account, password), right, wrong)
+
+    def _not_proven_for(self, account: str) -> Callable[[], None]:
+        def refused() -> None:
             self.log.info(
                 "Wrong password for {nickname} from {peer}", nickname=account, peer=self.address
             )
             self.peer.tell(NotProven())
 
-        self._await(accounts.authenticate(account, password), right, wrong)
+        return refused
 
     def _proven(self, registered: str) -> bool:
         """
@@ -529,9 +533,10 @@ class Session:
         """
         if registered.lower() in self.service.admins and not self.operator:
             self.operator = True
+            self.service.operators.add(self)
             if self.user is not None:
                 self.user.operator = True
-            self.log.info("Operator {nickname} identified", nickname=registered)
+            self.log.info("Operator {nickname} logged in", nickname=registered)
         return self.operator
 
     def _log_in(self, nickname: str) -> None:
@@ -677,17 +682,21 @@ class Session:
             )
         )
 
-    def members(self, room: str | None) -> None:
+    def members(self, room: str | None, nicknames: Sequence[str] | None = None) -> None:
         """
-        The users of C{room}, or (L{None}) everyone online, with details.
+        The users of C{room}, or (L{None}) everyone online, or only those of
+        C{nicknames} who are online, with details.
         """
         self._logged_in()
         chat = self.chat
-        users = chat.room(room).members if room is not None else chat.everyone()
-        listed = [
-            Member(u.nickname, u.operator, u.away, u.username, u.realname)
-            for u in sorted(users, key=lambda u: u.nickname.lower())
-        ]
+        if nicknames is not None:
+            users = [chat.find(n) for n in nicknames if chat.is_online(n)]
+        else:
+            users = sorted(
+                chat.room(room).members if room is not None else chat.everyone(),
+                key=lambda u: u.nickname.lower(),
+            )
+        listed = [Member(u.nickname, u.operator, u.away, u.username, u.realname) for u in users]
         self.peer.tell(Members(room, listed))
 
     def describe(self, username: str, realname: str) -> None:
@@ -707,13 +716,17 @@ class Session:
         """
         How many users, operators, unregistered connections and rooms there are.
         """
-        sessions = self.service.sessions
+        service, chat = self.service, self.chat
+        # Kept counts, not a walk over every session: this is part of every
+        # IRC registration, and thousands may register at once.
+        online = len(chat)
         self.peer.tell(
             Counts(
-                len(self.chat),
-                sum(1 for s in sessions if s.operator and s.user is not None),
-                sum(1 for s in sessions if s.user is None),
-                len(self.chat.rooms()),
+                online,
+                sum(1 for s in service.operators if s.user is not None),
+                # Every user online came in through a session.
+                max(0, len(service.sessions) - online),
+                chat.room_count(),
             )
         )
 

@@ -21,7 +21,7 @@ from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory
 
 from chat.core import replies as r
-from chat.core.errors import AlreadyInRoom, ChatError, NoSuchUser
+from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
 from chat.core.events import Message
 from chat.core.service import ChatService
 from chat.core.text import clean
@@ -401,7 +401,11 @@ class IRCProtocol(StreamConnection):
             self._numeric("315", mask, "End of /WHO list")
 
     def _exists(self, room: str) -> bool:
-        return any(info.name.lower() == room.lower() for info in self.session.chat.rooms())
+        try:
+            self.session.chat.room(room)
+        except NoSuchRoom:
+            return False
+        return True
 
     def whois(self, params: tuple[str, ...]) -> None:
         try:
@@ -411,10 +415,10 @@ class IRCProtocol(StreamConnection):
             self._numeric("318", params[-1], "End of /WHOIS list")
 
     def ison(self, params: tuple[str, ...]) -> None:
-        self.session.members(None)
+        self.session.members(None, " ".join(params).split())
 
     def userhost(self, params: tuple[str, ...]) -> None:
-        self.session.members(None)
+        self.session.members(None, " ".join(params).split()[:5])
 
     def mode(self, params: tuple[str, ...]) -> None:
         target = params[0]
@@ -566,13 +570,7 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
                 + numeric("705", subject, "See docs/irc.md for how rooms and nicknames map.")
                 + numeric("706", subject, "End of /HELP")
             )
-        case r.Members(None, members) if verb in ("ISON", "USERHOST"):
-            online = {m.nickname.lower(): m for m in members}
-            asked = [
-                online[n.lower()]
-                for n in " ".join(connection._params).split()
-                if n.lower() in online
-            ]
+        case r.Members(None, asked) if verb in ("ISON", "USERHOST"):
             if verb == "ISON":
                 return numeric("303", " ".join(m.nickname for m in asked))
             return numeric(
