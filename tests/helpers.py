@@ -16,6 +16,7 @@ from chat.core.events import Departure, Event
 from chat.core.service import ChatService, Settings
 from chat.line.protocol import LineFactory, LineProtocol
 from chat.store import database
+from chat.store.accounts import hash_password
 
 
 class Recorder:
@@ -64,6 +65,12 @@ class Client:
         """
         for line in lines:
             self.protocol.dataReceived(line.encode("utf-8") + b"\n")
+
+    def paste(self, *lines: str) -> None:
+        """
+        Send every line at once, in one packet, as a script piped into netcat does.
+        """
+        self.protocol.dataReceived(b"".join(line.encode("utf-8") + b"\n" for line in lines))
 
     def raw(self) -> bytes:
         """
@@ -145,6 +152,13 @@ class SyncPool:
         waiting: Deferred[Any] = Deferred()
         self.waiting.append((waiting, result))
         return waiting
+
+    def make_operator(self, nickname: str, password: str) -> None:
+        """
+        Set C{nickname}'s operator password as C{python -m chat.admin} does (cheaply hashed).
+        """
+        with self.db:
+            database.set_operator(self.db.cursor(), nickname, hash_password(password, 2**4), 0.0)
 
     def release(self) -> None:
         waiting, self.waiting = self.waiting, []

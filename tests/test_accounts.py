@@ -15,7 +15,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver, StringTransport
-from twisted.logger import globalLogPublisher
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import Interface
 
@@ -24,6 +24,7 @@ from chat.core.events import BanKind
 from chat.core.limits import HUMAN
 from chat.core.service import ChatService, Settings
 from chat.core.text import Problem, parse_duration, password_problem
+from chat.line.wording import NICKNAME_RULES
 from chat.store import database
 from chat.store.accounts import (
     Accounts,
@@ -450,37 +451,99 @@ class CommandTests(TestCase):
         self.assertEqual(alice.lines(), ["!!! Usage: /unregister PASSWORD"])
         self.assertFalse(self.successResultOf(self.accounts.is_registered("alice")))
 
-    def test_wrong_passwords_per_address(self) -> None:
+    def at(self, host: str) -> Client:
+        return Client(
+            self.service, transport=StringTransport(peerAddress=IPv4Address("TCP", host, 1))
+        )
+
+    def test_wrong_passwords_per_nickname(self) -> None:
         """
-        Reconnecting does not buy more guesses: after ten wrong passwords from
-        one address, it may try no more for a while; another address may.
+        Reconnecting, or coming from other addresses, does not buy more
+        guesses at one nickname: after ten wrong passwords for alice, nobody
+        may try hers for a while (then one a minute); others on the same
+        address log in to their own nicknames as before.
         """
-        service = ChatService(self.clock, Settings(limits=HUMAN), accounts=self.accounts)
-        for _ in range(4):
-            guesser = Client(service)
+        self.service = ChatService(self.clock, Settings(limits=HUMAN), accounts=self.accounts)
+        self.successResultOf(self.accounts.register("bob", "bobpass1"))
+        for index in range(3):
+            guesser = self.at(f"10.0.0.{index + 1}")
             guesser.send("alice", "wrong1", "wrong2", "wrong3")
             guesser.hang_up()
-        guesser = Client(service)
+        guesser = self.at("10.0.0.9")
+        guesser.send("alice", "wrong4")
+        guesser.hang_up()
+        locked = "!!! Too many wrong passwords for alice; try again later. Goodbye."
+        for host in ("10.0.0.1", "10.9.9.9"):
+            owner = self.at(host)
+            owner.lines()
+            owner.send("alice", "secret1")
+            self.assertEqual(owner.lines(), [PROMPT, locked])
+            self.assertTrue(owner.closed)
+            owner.hang_up()
+        neighbour = self.at("10.0.0.1")
+        neighbour.send("bob", "bobpass1")
+        self.assertIn("*** You are bob. 1 user online: bob", neighbour.lines())
+        self.clock.advance(60)
+        again = self.at("10.0.0.1")
+        again.send("alice", "secret1")
+        self.assertIn("*** You are alice. 2 users online: alice, bob", again.lines())
+
+    def test_wrong_passwords_per_address(self) -> None:
+        """
+        One address may get 30 passwords wrong, for any nicknames, then one
+        every 20 seconds; right passwords cost nothing; another address may
+        go on.
+        """
+        self.service = ChatService(self.clock, Settings(limits=HUMAN), accounts=self.accounts)
+        for index in range(10):
+            self.successResultOf(self.accounts.register(f"user{index}", "secret1"))
+        for index in range(10):
+            guesser = self.at("10.0.0.1")
+            guesser.send(f"user{index}", "secret1", "/quit")
+            guesser.hang_up()
+            guesser = self.at("10.0.0.1")
+            guesser.send(f"user{index}", "wrong1", "wrong2", "wrong3")
+            guesser.hang_up()
+        guesser = self.at("10.0.0.1")
         guesser.lines()
         guesser.send("alice", "secret1")
         self.assertEqual(
             guesser.lines(),
-            [PROMPT, "!!! Too many wrong passwords from 192.168.1.1; try again later. Goodbye."],
+            [PROMPT, "!!! Too many wrong passwords from 10.0.0.1; try again later. Goodbye."],
         )
-        self.assertTrue(guesser.closed)
-        guesser.hang_up()
-        elsewhere = Client(
-            service, transport=StringTransport(peerAddress=IPv4Address("TCP", "10.9.9.9", 1))
-        )
+        elsewhere = self.at("10.9.9.9")
         elsewhere.send("alice", "secret1")
         self.assertIn("*** You are alice. 1 user online: alice", elsewhere.lines())
-        elsewhere.send("/quit")
-        elsewhere.hang_up()
-        self.clock.advance(60)
-        again = Client(service)
-        again.lines()
-        again.send("alice", "secret1")
-        self.assertIn("*** You are alice. 1 user online: alice", again.lines())
+
+    def test_guesses_in_parallel(self) -> None:
+        """
+        A hundred connections sending a nickname and a guess at once (the
+        checks all in flight together) get ten checks, not a hundred: the
+        allowance is taken before the password is hashed.
+        """
+        hashing: list[Deferred[Any]] = []
+
+        def slow(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            check: Deferred[Any] = Deferred()
+            hashing.append(check)
+            check.addCallback(lambda _: function(*args))
+            return check
+
+        accounts = Accounts(self.pool, self.clock, slow, cost=CHEAP)
+        self.service = ChatService(self.clock, Settings(limits=HUMAN), accounts=accounts)
+        guessers = []
+        for index in range(100):
+            guesser = self.at(f"10.0.{index // 50}.{index % 50 + 1}")
+            guesser.paste("alice", f"guess{index}")
+            guessers.append(guesser)
+        self.assertEqual(len(hashing), 10)
+        self.assertEqual(sum(guesser.closed for guesser in guessers), 90)
+        for check in hashing:
+            check.callback(None)
+        self.assertEqual(
+            sum("!!! Wrong password; 2 tries left." in g.lines() for g in guessers[:10]), 10
+        )
+        self.assertEqual(len(hashing), 10)
 
     def test_login_when_logged_in(self) -> None:
         """
@@ -490,13 +553,87 @@ class CommandTests(TestCase):
         bob.send("/login x")
         self.assertEqual(bob.lines(), ["!!! You are logged in already."])
 
-    def test_taken_while_claimed(self) -> None:
+    def test_regain_from_a_ghost(self) -> None:
         """
-        If the registered nickname is online already, the password is not even asked for.
+        A registered nickname held by another connection (a ghost: TCP can
+        take hours to notice a dead peer) is taken back with its password:
+        the old connection is told why and closed, its room told; a wrong
+        password leaves it where it is.
+        """
+        ghost = self.arrive("alice", "secret1")
+        watcher = Client(self.service, "watcher")
+        ghost.lines()
+        owner = self.arrive("alice")
+        self.assertEqual(
+            owner.lines(), ["*** alice is registered. Send its password (or /login PASSWORD):"]
+        )
+        owner.send("wrong1")
+        self.assertFalse(ghost.closed)
+        owner.send("secret1")
+        self.assertEqual(ghost.lines(), ["!!! You were logged in again elsewhere. Goodbye."])
+        self.assertTrue(ghost.closed)
+        self.assertIn("*** You are alice. 2 users online: alice, watcher", owner.lines())
+        self.assertEqual(
+            watcher.lines(),
+            ["*** alice has left (logged in again elsewhere)", "*** alice has joined"],
+        )
+        ghost.hang_up()
+        self.assertEqual(watcher.lines(), [])
+
+    def test_pipelined_password_is_never_a_nickname(self) -> None:
+        """
+        A script sends nickname, password and a message in one go while its
+        old connection still holds the nickname: the password is taken as the
+        password (it takes the nickname back), never as a nickname.
         """
         self.arrive("alice", "secret1")
-        other = self.arrive("alice")
-        self.assertEqual(other.lines()[0], "!!! The nickname alice is taken.")
+        watcher = Client(self.service, "watcher")
+        script = Client(self.service)
+        script.lines()
+        script.paste("alice", "secret1", "hello")
+        self.assertIn("*** You are alice. 2 users online: alice, watcher", script.lines())
+        self.assertEqual(
+            watcher.lines(),
+            [
+                "*** alice has left (logged in again elsewhere)",
+                "*** alice has joined",
+                "<alice> hello",
+            ],
+        )
+
+    def test_lines_after_a_refused_nickname_are_dropped(self) -> None:
+        """
+        Lines sent before the user could see its nickname refused (here, in
+        the same packet) are neither the next nickname nor said to a room:
+        they are dropped, and the user is told how many.
+        """
+        bob = Client(self.service, "bob")
+        script = Client(self.service)
+        script.lines()
+        script.paste("bob", "sunshine1", "my secret plan")
+        prompt = f"*** Choose a nickname ({NICKNAME_RULES}):"
+        self.assertEqual(
+            script.lines(),
+            [
+                "!!! The nickname bob is taken.",
+                prompt,
+                "!!! Ignored 2 lines sent before you could see that refusal.",
+                prompt,
+            ],
+        )
+        self.assertEqual(bob.lines(), [])
+        # What the user types once it has seen the prompt is its answer.
+        script.send("carol")
+        self.assertIn("*** You are carol. 2 users online: bob, carol", script.lines())
+        self.assertEqual(bob.lines(), ["*** carol has joined"])
+        # With a registered nickname held by nobody, the same.
+        other = Client(self.service)
+        other.lines()
+        other.paste("-bad-", "alice", "hi")
+        self.assertEqual(
+            other.lines()[2], "!!! Ignored 2 lines sent before you could see that refusal."
+        )
+        self.assertEqual(bob.lines(), [])
 
     def test_no_accounts(self) -> None:
         """
@@ -516,7 +653,7 @@ class OperatorTests(SynchronousTestCase):
         self.clock = Clock()
         self.pool = SyncPool(self.mktemp())
         self.accounts = Accounts(self.pool, self.clock, at_once, cost=CHEAP)
-        self.successResultOf(self.accounts.register("root", "secret1"))
+        self.pool.make_operator("root", "secret1")
         self.service = ChatService(
             self.clock, Settings(admins=["ROOT", "nobody"]), accounts=self.accounts
         )
@@ -533,11 +670,14 @@ class OperatorTests(SynchronousTestCase):
         An operator kicks a user: it is told why and closed; its room is told why it went.
         """
         self.op.send("/kick bob spamming")
-        self.assertEqual(self.op.lines(), ["*** bob is kicked."])
+        # The room is told at once, not once the kicked client's socket is closed.
+        self.assertEqual(
+            self.op.lines(), ["*** bob is kicked.", "*** bob has left (kicked by root: spamming)"]
+        )
         self.assertEqual(self.bob.lines(), ["!!! You were kicked by root: spamming. Goodbye."])
         self.assertTrue(self.bob.closed)
         self.bob.hang_up()
-        self.assertEqual(self.op.lines(), ["*** bob has left (kicked by root: spamming)"])
+        self.assertEqual(self.op.lines(), [])
         self.op.send("/kick carol")
         self.assertEqual(self.carol.lines(), ["!!! You were kicked by root. Goodbye."])
 
@@ -560,13 +700,48 @@ class OperatorTests(SynchronousTestCase):
         )
         self.assertEqual(self.carol.lines(), [])
 
-    def test_registering_an_admin_name_is_not_enough(self) -> None:
+    def test_admin_names_are_kept(self) -> None:
         """
-        Registering an admin nickname nobody had registered does not make an operator.
+        An admin's nickname nobody registered cannot be used (so it cannot be
+        registered first by a stranger), nor taken with /nick; the refused
+        rename does not use up the allowance of renames.
         """
-        squatter = Client(self.service, "nobody")
-        squatter.send("/register secret1", "/wall mine now")
+        squatter = Client(self.service)
+        squatter.lines()
+        squatter.send("nobody")
+        self.assertEqual(
+            squatter.lines(),
+            [
+                "!!! The nickname nobody is kept for an operator of this server.",
+                f"*** Choose a nickname ({NICKNAME_RULES}):",
+            ],
+        )
+        renamer = Client(self.service, "dave")
+        renamer.send("/nick NOBODY", "/nick NOBODY", "/nick NOBODY", "/nick NOBODY", "/nick x")
+        self.assertEqual(
+            renamer.lines(),
+            ["!!! The nickname NOBODY is kept for an operator of this server."] * 4
+            + ["*** dave is now known as x"],
+        )
+
+    def test_registered_by_a_stranger_is_not_an_operator(self) -> None:
+        """
+        An admin's nickname a stranger registered (before the operator set its
+        password with python -m chat.admin) makes no operator, and the log says
+        what to do.
+        """
+        self.successResultOf(self.accounts.register("nobody", "stolen1"))
+        squatter = Client(self.service)
+        events = EventLoggingObserver()
+        globalLogPublisher.addObserver(events)
+        self.addCleanup(globalLogPublisher.removeObserver, events)
+        squatter.send("nobody", "stolen1", "/wall mine now")
         self.assertEqual(squatter.lines()[-1], "!!! Only operators can use /wall.")
+        self.assertIn(
+            "nobody is in --admins, but its password was not set with python -m chat.admin: "
+            "not an operator",
+            [formatEvent(e) for e in events],
+        )
 
     def test_usage_and_unknown(self) -> None:
         """
@@ -586,7 +761,7 @@ class BanTests(SynchronousTestCase):
         self.path = self.mktemp()
         self.pool = SyncPool(self.path)
         self.accounts = Accounts(self.pool, self.clock, at_once, cost=CHEAP)
-        self.successResultOf(self.accounts.register("root", "secret1"))
+        self.pool.make_operator("root", "secret1")
         self.bans = Bans(self.pool, self.clock)
         self.bans.startService()
         self.service = ChatService(
@@ -602,8 +777,9 @@ class BanTests(SynchronousTestCase):
 
     def test_ban_online_nickname(self) -> None:
         """
-        Banning a user online bans its nickname and address and throws it out;
-        neither can come back while the ban lasts; it ends on time.
+        Banning a user online bans its nickname (and only its nickname) and
+        throws it out at once, its room told; the nickname cannot come back
+        while the ban lasts; it ends on time.
         """
         bob = self.connect("10.0.0.2", "bob")
         self.op.lines()
@@ -611,18 +787,15 @@ class BanTests(SynchronousTestCase):
         self.assertEqual(
             self.op.lines(),
             [
-                "*** 10.0.0.2 is banned until 2026-11-19 08:06 UTC: spamming.",
                 "*** bob is banned until 2026-11-19 08:06 UTC: spamming.",
+                "*** bob has left (banned by root: spamming)",
             ],
         )
         self.assertEqual(bob.lines(), ["!!! You were banned by root: spamming. Goodbye."])
         bob.hang_up()
-        again = self.connect("10.0.0.2")
-        self.assertEqual(
-            again.lines(),
-            ["!!! This address is banned until 2026-11-19 08:06 UTC: spamming. Goodbye."],
-        )
-        self.assertTrue(again.closed)
+        # Others behind bob's address (a NAT, a shell box) are not shut out.
+        again = self.connect("10.0.0.2", "carol")
+        self.assertFalse(again.closed)
         elsewhere = self.connect("10.0.0.3")
         elsewhere.lines()
         elsewhere.send("BOB")
@@ -631,8 +804,24 @@ class BanTests(SynchronousTestCase):
             "!!! The nickname BOB is banned until 2026-11-19 08:06 UTC: spamming.",
         )
         self.clock.advance(3600)
-        self.assertFalse(self.connect("10.0.0.2").closed)
         self.assertIsNone(self.bans.find(BanKind.NICK, "bob"))
+        self.assertIsNone(self.bans.find(BanKind.ADDRESS, "10.0.0.2"))
+
+    def test_operator_cannot_ban_itself(self) -> None:
+        """
+        An operator is never shut out by its own ban: banning its own
+        nickname or the address it is on is refused, and says why.
+        """
+        self.op.send("/ban ROOT 1h", "/ban 10.0.0.1")
+        self.assertEqual(
+            self.op.lines(),
+            [
+                "!!! ROOT is you: an operator cannot ban itself.",
+                "!!! 10.0.0.1 is you: an operator cannot ban itself.",
+            ],
+        )
+        self.assertEqual(self.bans.all(), [])
+        self.assertFalse(self.op.closed)
 
     def test_nickname_ban_holds_for_renames(self) -> None:
         """
@@ -677,6 +866,7 @@ class BanTests(SynchronousTestCase):
             self.op.lines(),
             [
                 "*** 192.0.2.7 is banned.",
+                "*** carol has left (banned by root)",
                 "*** ghost is banned until 2026-11-21 07:06 UTC: rude.",
                 "*** 2 bans:",
                 "***   192.0.2.7 (by root)",

@@ -331,6 +331,60 @@ class ReconnectTests(SynchronousTestCase):
         self.assertEqual(self.servers.sent, b"alice\r\nsecret\r\n")
         self.assertIsNone(self.session.tracker.password_for)
 
+    def test_refused_password_never_replayed(self) -> None:
+        """
+        A password the server refused is not given again after a
+        reconnection (each try counts towards a lockout of the nickname and
+        the address): the user is asked; and a kept password the server
+        refuses on a reconnection (changed elsewhere) is forgotten.
+        """
+        prompt = "*** alice is registered. Send its password (or /login PASSWORD):"
+        self.servers.say(prompt)
+        self.session.typed(b"wrong1")
+        self.servers.say("!!! Wrong password; 2 tries left.", prompt)
+        self.session.typed(b"secret")
+        self.log_in()
+        self.servers.drop()
+        self.clock.advance(1.0)
+        self.servers.say(prompt)
+        self.assertEqual(self.servers.sent, b"alice\r\nsecret\r\n")
+        self.servers.say("!!! Wrong password; 2 tries left.", prompt)
+        # Not sent again: the user is asked, as the prompt shows.
+        self.assertEqual(self.servers.sent, b"alice\r\nsecret\r\n")
+        self.assertEqual(self.session.tracker.password_for, "alice")
+
+    def test_wrong_password_then_reconnect_asks(self) -> None:
+        """
+        Only a wrong password typed, then the connection lost: nothing is replayed.
+        """
+        prompt = "*** alice is registered. Send its password (or /login PASSWORD):"
+        self.servers.say(prompt)
+        self.session.typed(b"wrong1")
+        self.servers.say("!!! Wrong password; 2 tries left.", prompt)
+        self.servers.drop()
+        self.clock.advance(1.0)
+        self.servers.say(prompt)
+        self.assertEqual(self.servers.sent, b"alice\r\n")
+
+    def test_registered_password_replayed(self) -> None:
+        """
+        The password of /register (or the new one of /password), once the
+        server accepted it, is given when asked after a reconnection.
+        """
+        self.log_in()
+        self.session.typed(b"/register secret1")
+        self.servers.say(
+            "*** alice is now registered: logging in as alice will ask for this password."
+        )
+        self.session.typed(b"/password secret1 secret2")
+        self.servers.say("*** Your password is changed.")
+        self.session.typed(b"/password nope secret3")
+        self.servers.say("!!! Wrong password, or your nickname is not registered.")
+        self.servers.drop()
+        self.clock.advance(1.0)
+        self.servers.say("*** alice is registered. Send its password (or /login PASSWORD):")
+        self.assertEqual(self.servers.sent, b"alice\r\nsecret2\r\n")
+
     def test_backoff_resets_after_login(self) -> None:
         """
         A successful login starts the next round of waiting from the beginning.

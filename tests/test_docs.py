@@ -11,6 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core.service import ChatService, Settings
 from chat.store.accounts import Accounts
+from chat.store.bans import Bans
 from chat.store.history import History
 from tests.helpers import Client, SyncPool, make_service
 
@@ -92,17 +93,27 @@ class ProtocolDocumentTests(SynchronousTestCase):
         owner.send("NICK", "/login PASSWORD", "/unregister PASSWORD")
         lines += owner.lines() + sender.lines() + claimant.lines()
         # Operators, with an operator called OP.
-        self.successResultOf(accounts.register("OP", "PASSWORD"))
-        staff = ChatService(clock, Settings(admins=["OP"], server_name="NAME"), accounts=accounts)
+        pool.make_operator("OP", "PASSWORD")
+        bans = Bans(pool, clock)
+        bans.startService()
+        staff = ChatService(
+            clock, Settings(admins=["OP"], server_name="NAME"), accounts=accounts, bans=bans
+        )
         operator = Client(staff)
         operator.send("OP", "PASSWORD")
         kicked = Client(staff, "NICK")
         bystander = Client(staff, "you")
         operator.lines()
-        operator.send("/kick NICK REASON", "/wall TEXT", "/kick", "/wall")
+        operator.send("/kick NICK REASON", "/wall TEXT", "/kick", "/wall", "/ban OP")
         kicked.hang_up()
         bystander.send("/kick NICK", "/wall TEXT")
-        lines += operator.lines() + kicked.lines() + bystander.lines()
+        # An operator's nickname nobody registered; lines pipelined behind a refusal.
+        squatter = Client(
+            ChatService(clock, Settings(admins=["NICK"], server_name="NAME"), accounts=accounts)
+        )
+        squatter.paste("NICK", "TEXT", "TEXT")
+        squatter.paste("you", "you")
+        lines += operator.lines() + kicked.lines() + bystander.lines() + squatter.lines()
         # A crowd: rooms of 2 or more.
         crowded = make_service(crowd=2)
         first = Client(crowded, "NICK")
@@ -121,6 +132,7 @@ class ProtocolDocumentTests(SynchronousTestCase):
                 (r"^\*\*\*   (\w+) \(\d+\)", r"***   \1 (N)"),
                 (r"^\[[-\d]+ [:\d]+\] ", "[2026-11-21 12:34] "),
                 (r"^\*\*\* Last \d+ messages", "*** Last N messages"),
+                (r"^!!! Ignored \d+ lines", "!!! Ignored N lines"),
             ]:
                 line = re.sub(pattern, placeholder, line)
             invalid = re.fullmatch(r"!!! Invalid (nickname|room name) '.*': (.*)\.", line)

@@ -192,7 +192,7 @@ class AccountTests(SynchronousTestCase):
             clock, Settings(server_name="irc.test", admins=("root",)), accounts=self.accounts
         )
         self.successResultOf(self.accounts.register("alice", "secret1"))
-        self.successResultOf(self.accounts.register("root", "rootpass"))
+        pool.make_operator("root", "rootpass")
 
     def test_registered_nickname_needs_its_password(self) -> None:
         """
@@ -206,6 +206,36 @@ class AccountTests(SynchronousTestCase):
         self.assertEqual(self.service.chat.online(), [])
         user.send("NICK alice_")
         self.assertEqual(user.codes()[0], "001")
+
+    def test_regain_from_a_ghost(self) -> None:
+        """
+        A registered nickname held by a ghost (here a line user's dead
+        connection) is taken back from IRC: with PASS or SASL at
+        registration, or later with NickServ REGAIN; the ghost is told why
+        and its rooms see it leave. A wrong password changes nothing.
+        """
+        from tests.helpers import Client
+
+        ghost = Client(self.service)
+        ghost.send("alice", "secret1")
+        ghost.lines()
+        bob = IRCUser(self.service, "bob")
+        bob.send("JOIN #lobby")
+        bob.lines()
+        user = IRCUser(self.service)
+        user.send("PASS secret1", "NICK alice", "USER u 0 * :x")
+        self.assertEqual(user.codes()[0], "001")
+        self.assertEqual(ghost.lines()[-1], "!!! You were logged in again elsewhere. Goodbye.")
+        self.assertEqual(bob.lines(), [":alice!alice@chat QUIT :Logged in again elsewhere"])
+        # Later, from a registered IRC connection: NickServ REGAIN.
+        other = IRCUser(self.service, "guest")
+        other.send("PRIVMSG NickServ :REGAIN alice wrong1")
+        self.assertEqual(self.service.chat.find("alice").participant, user.protocol)
+        other.lines()
+        other.send("PRIVMSG NickServ :REGAIN alice secret1")
+        self.assertEqual(self.service.chat.find("alice").participant, other.protocol)
+        self.assertEqual(user.lines(), ["ERROR :Closing link: Logged in again elsewhere"])
+        self.assertEqual(other.lines()[0], ":guest!guest@chat NICK alice")
 
     def test_pass(self) -> None:
         """

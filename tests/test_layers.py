@@ -20,6 +20,7 @@ ALLOWED = {
     "chat.irc": {"chat.core", "chat.net", "chat.irc"},
     "chat.client": {"chat.client", "chat.core", "chat.net"},
     "chat.transcript": {"chat.core", "chat.store"},
+    "chat.admin": {"chat.core", "chat.store"},
     "chat.tap": {"chat.core", "chat.store", "chat.line", "chat.irc"},
 }
 """

@@ -196,16 +196,24 @@ class LoginTests(SessionTestCase):
 
     def test_operator_only_by_password(self) -> None:
         """
-        An admin's nickname is an operator only once proven with its password;
-        registering it in the same session does not make one.
+        An admin's nickname is an operator only with the password the
+        operator of the server set (chat.admin): unregistered, it cannot be
+        used at all; registered by a stranger, it makes no operator.
         """
-        session, _ = self.login("root")
-        session.register("secret1")
+        session, peer = self.connect()
+        peer.take()
+        session.choose_nickname("root")
+        self.assertEqual(peer.take(), [r.Reserved("root"), r.NicknameWanted()])
+        self.assertIsNone(session.user)
+        self.successResultOf(self.accounts.register("root", "secret1"))
+        session.choose_nickname("ROOT")
+        session.give_password("secret1")
         self.assertFalse(session.operator)
         session.quit(None)
+        self.pool.make_operator("root", "secret2")
         again, _ = self.connect()
         again.choose_nickname("ROOT")
-        again.give_password("secret1")
+        again.give_password("secret2")
         self.assertTrue(again.operator)
         self.assertEqual(again.account, "root")
 
@@ -231,7 +239,7 @@ class LoginTests(SessionTestCase):
         An admin's account and password make an operator (IRC's OPER); any
         other account does not.
         """
-        self.successResultOf(self.accounts.register("root", "rootpass"))
+        self.pool.make_operator("root", "rootpass")
         self.successResultOf(self.accounts.register("alice", "secret1"))
         session, peer = self.login("guest")
         session.become_operator("alice", "secret1")
@@ -520,7 +528,7 @@ class CommandTests(SessionTestCase):
 class ModerationTests(SessionTestCase):
     def setUp(self) -> None:
         super().setUp()
-        self.successResultOf(self.accounts.register("root", "secret1"))
+        self.pool.make_operator("root", "secret1")
         self.operator, self.peer = self.connect()
         self.operator.choose_nickname("root")
         self.operator.give_password("secret1")
@@ -545,23 +553,27 @@ class ModerationTests(SessionTestCase):
         session, peer = self.login("bob")
         self.operator.command("kick", "bob", LOBBY)
         self.assertEqual(peer.departures, [Departure(Why.KICKED, "root", None)])
+        self.peer.take()
         session.thrown_out(peer.departures[0])
         self.assertEqual(peer.goodbye, r.ThrownOut(Departure(Why.KICKED, "root", None)))
-        self.peer.take()
-        session.connection_lost(cleanly=True)
+        # Gone at once: its nickname is free before its connection has closed.
         self.assertEqual(self.peer.take(), [Left(LOBBY, "bob", Departure(Why.KICKED, "root"))])
+        self.assertFalse(self.service.chat.is_online("bob"))
+        session.connection_lost(cleanly=True)
+        self.assertEqual(self.peer.take(), [])
 
     def test_ban_online_nickname(self) -> None:
         """
-        Banning an online nickname bans its address too, and throws it out.
+        Banning an online nickname bans that nickname (not its address: the
+        operator may share it) and throws it out.
         """
         _, peer = self.login("bob")
         self.peer.take()
         self.operator.command("ban", "bob 2h spam", LOBBY)
-        address, nick = self.peer.take()
-        assert isinstance(address, r.Banned) and isinstance(nick, r.Banned)
-        self.assertEqual((address.target, address.ban.kind), ("10.0.0.1", BanKind.ADDRESS))
+        (nick,) = self.peer.take()
+        assert isinstance(nick, r.Banned)
         self.assertEqual((nick.target, nick.ban.kind), ("bob", BanKind.NICK))
+        self.assertIsNone(self.bans.find(BanKind.ADDRESS, "10.0.0.1"))
         self.assertEqual(nick.ban.until, T0 + 7200)
         self.assertEqual(nick.ban.reason, "spam")
         self.assertEqual(peer.departures, [Departure(Why.BANNED, "root", "spam")])

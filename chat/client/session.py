@@ -124,8 +124,13 @@ class Session:
         self._grace: IDelayedCall | None = None
         self._retry: IDelayedCall | None = None
         self._was_online = False
-        # Replayed on reconnection only: the password the user typed, and the room.
+        # Replayed on reconnection only: a password the server accepted for
+        # a nickname (typed at its prompt, or given to /register or
+        # /password), and the room. One the server refused is never sent
+        # again: wrong passwords lock out a nickname, then its address.
         self._password: tuple[str, bytes] | None = None
+        # A password given and not yet accepted or refused.
+        self._offered: tuple[str, bytes] | None = None
         self._rejoin: str | None = None
         self._relogging = False
         # Lines typed before the first connection is made wait for it.
@@ -187,8 +192,10 @@ class Session:
             self._early.append(line)
             return True
         if self.tracker.password_for is not None:
-            self._password = (self.tracker.password_for, line)
+            self._offered = (self.tracker.password_for, line)
             self.tracker.password_for = None
+        elif self.tracker.nickname is not None and (match := _NEW_PASSWORD.match(line)):
+            self._offered = (self.tracker.nickname, match.group(1) or match.group(2))
         self._send(line)
         if _QUIT.match(line):
             # The user asked to leave: once the server lets go, the client ends.
@@ -201,6 +208,7 @@ class Session:
         if text.startswith("!!! ") and text.endswith("Goodbye."):
             # The server's last word before it closes on purpose (docs/protocol.md).
             self._goodbye = text[4:]
+        self._password_answered(text)
         before = (self.tracker.nickname, self.tracker.room)
         self.tracker.read(text)
         if self.display is not None:
@@ -210,6 +218,26 @@ class Session:
         if (self.tracker.nickname, self.tracker.room) != before:
             self._state_changed()
 
+    def _password_answered(self, text: str) -> None:
+        """
+        Keep the password offered once the server accepts it; forget it (and
+        any kept for that nickname) once the server refuses it.
+        """
+        offered = self._offered
+        if offered is None:
+            return
+        if text.startswith("!!! Wrong password"):
+            self._offered = None
+            if offered is self._password:
+                # The kept one, replayed, is wrong now (changed elsewhere).
+                self._password = None
+        elif (
+            text.startswith(f"*** You are {offered[0]}.")
+            or text.startswith(f"*** {offered[0]} is now registered")
+            or text == "*** Your password is changed."
+        ):
+            self._password, self._offered = offered, None
+
     def _log_in_again(self, text: str) -> None:
         """
         After a reconnection: give the password the user typed before, when
@@ -218,6 +246,7 @@ class Session:
         asked = self.tracker.password_for
         if asked is not None and self._password is not None and self._password[0] == asked:
             self.tracker.password_for = None
+            self._offered = self._password
             self._send(self._password[1])
         elif text.startswith("*** You are in "):
             self._relogging = False
@@ -311,6 +340,11 @@ class Session:
         if not self.finished.called:
             self.finished.callback(status)
 
+
+_NEW_PASSWORD = re.compile(rb"\s*/(?:register\s+(\S+)|password\s+\S+\s+(\S+))\s*$", re.IGNORECASE)
+"""
+A line that sets the password of the user's nickname: /register PASSWORD, /password OLD NEW.
+"""
 
 _QUIT = re.compile(rb"\s*/quit(\s|$)", re.IGNORECASE)
 """

@@ -201,11 +201,11 @@ class Chat:
             raise NoSuchUser(nickname)
         return user
 
-    def check_available(self, nickname: str) -> None:
+    def check_valid(self, nickname: str) -> None:
         """
-        Raise L{InvalidNickname} or L{NicknameTaken} unless C{nickname} could log in now.
+        Raise L{InvalidNickname} unless C{nickname} is one, taken or not.
         """
-        self._check_available(nickname)
+        self._check_valid(nickname)
 
     def login(self, nickname: str, participant: Participant) -> User:
         """

@@ -28,6 +28,7 @@ class Why(enum.Enum):
     BANNED = "banned"
     FLOODING = "flooding"
     TOO_SLOW = "too slow to keep up"
+    REPLACED = "logged in again elsewhere"
 
 
 @dataclass(frozen=True, slots=True)

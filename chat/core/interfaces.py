@@ -107,6 +107,12 @@ class AccountStore(Protocol):
 
     def is_registered(self, nickname: str) -> Deferred[bool]: ...
 
+    def is_operator(self, nickname: str) -> Deferred[bool]:
+        """
+        Whether C{nickname}'s password was set by the operator of the server
+        (out of band), which an operator's rights require.
+        """
+
     def authenticate(self, nickname: str, password: str) -> Deferred[str]:
         """
         Fire with the nickname as registered, or fail with C{UnauthorizedLogin}.

@@ -68,6 +68,18 @@ class TokenBucket:
         self.stamp = now
         return self.tokens
 
+    def full(self) -> bool:
+        """
+        Whether the bucket has its whole burst again (it may be forgotten).
+        """
+        return self._refill() >= self.limit.burst
+
+    def give_back(self) -> None:
+        """
+        Return a token taken for an action that did not happen.
+        """
+        self.tokens = min(float(self.limit.burst), self.tokens + 1)
+
     def take(self) -> bool:
         """
         Take a token if there is one; L{False} means the action is over the limit.
@@ -86,13 +98,16 @@ class Limits:
     @ivar lines: every line a connection sends.
     @ivar nick_changes: C{/nick} after login, per connection.
     @ivar joins: C{/join}, per connection.
-    @ivar failed_logins: wrong passwords, per address.
+    @ivar failed_logins: wrong passwords, per nickname (from any address).
+    @ivar failed_logins_per_host: wrong passwords, per address (for any
+        nickname): higher, since several people may share an address.
     """
 
     lines: Rate | None = None
     nick_changes: Rate | None = None
     joins: Rate | None = None
     failed_logins: Rate | None = None
+    failed_logins_per_host: Rate | None = None
 
 
 NONE = Limits()
@@ -105,6 +120,7 @@ HUMAN = Limits(
     nick_changes=Rate(1 / 10, 3),
     joins=Rate(1 / 2, 5),
     failed_logins=Rate(1 / 60, 10),
+    failed_logins_per_host=Rate(1 / 20, 30),
 )
 """
 What twistd chat applies by default: far above what a person types or pastes.

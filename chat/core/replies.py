@@ -369,6 +369,35 @@ class RegisteredNickname:
 
 
 @dataclass(frozen=True, slots=True)
+class BanningYourself:
+    """
+    An operator tried to ban C{target}: its own nickname or address.
+    """
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    """
+    C{nickname} is an operator's (in C{--admins}): nobody may register it or
+    use it unregistered; its password is set out of band (C{chat.admin}).
+    """
+
+    nickname: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """
+    C{count} lines the user sent before it could see a nickname refused
+    were dropped, not taken as a nickname or a message.
+    """
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class BadNewPassword:
     """
     A new password breaks the rules; C{problem} says which.
@@ -487,10 +516,12 @@ class OutOfTries:
 @dataclass(frozen=True, slots=True)
 class LockedOut:
     """
-    Too many wrong passwords came from C{host}.
+    Too many wrong passwords: for C{account} (from any address), or (with
+    C{account} L{None}) from C{host}, for any nickname.
     """
 
     host: str | None
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,6 +586,9 @@ Reply: TypeAlias = (
     | HistoryFailed
     | Registered
     | RegisteredNickname
+    | Reserved
+    | Dropped
+    | BanningYourself
     | BadNewPassword
     | PasswordChanged
     | Unregistered

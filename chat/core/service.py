@@ -22,9 +22,16 @@ from twisted.logger import Logger
 from chat.core.domain import Chat
 from chat.core.events import BanKind
 from chat.core.interfaces import AccountStore, BanList, HistoryReader
-from chat.core.limits import NONE, Limits, TokenBucket
+from chat.core.limits import NONE, Limits, Rate, TokenBucket
 from chat.core.outbox import Outbox
-from chat.core.replies import AddressBanned, Goodbye, HostFull, ServerFull, ShuttingDown
+from chat.core.replies import (
+    AddressBanned,
+    Goodbye,
+    HostFull,
+    LockedOut,
+    ServerFull,
+    ShuttingDown,
+)
 
 if TYPE_CHECKING:
     from chat.core.session import Session
@@ -122,7 +129,10 @@ class ChatService(Service):
         self.operators: set[Session] = set()
         self.stopping = False
         self._hosts: Counter[str] = Counter()
-        self._wrong_passwords: dict[str, TokenBucket] = {}
+        # What is left of the allowance of password checks, per nickname and per address.
+        self._tries_by_account: dict[str, TokenBucket] = {}
+        self._tries_by_host: dict[str, TokenBucket] = {}
+        self._lockouts_logged: dict[str, float] = {}
         self._drained: Deferred[None] | None = None
         self._deadline: IDelayedCall | None = None
 
@@ -167,29 +177,63 @@ class ChatService(Service):
         if self._drained is not None and not self.sessions:
             self._finish()
 
-    def passwords_allowed(self, host: str | None) -> bool:
+    def try_password(self, host: str | None, account: str) -> LockedOut | None:
         """
-        Whether C{host} may try another password, or has had too many wrong.
+        Take one password check from the allowances of C{account} and of
+        C{host}, before the check is made (so that checks in flight at once,
+        on many connections, cannot exceed them), or say which is used up.
+        A check that proves right is given back (L{password_right}).
         """
-        bucket = self._wrong_passwords.get(host or "")
-        return bucket is None or bucket.available()
+        limits = self.settings.limits
+        key = account.lower()
+        for buckets, name, limit in (
+            (self._tries_by_account, key, limits.failed_logins),
+            (self._tries_by_host, host or "", limits.failed_logins_per_host),
+        ):
+            if limit is None:
+                continue
+            bucket = buckets.get(name)
+            if bucket is not None and not bucket.available():
+                refusal = (
+                    LockedOut(host, None)
+                    if buckets is self._tries_by_host
+                    else LockedOut(host, account)
+                )
+                self._log_lockout(refusal)
+                return refusal
+        for buckets, name, limit in (
+            (self._tries_by_account, key, limits.failed_logins),
+            (self._tries_by_host, host or "", limits.failed_logins_per_host),
+        ):
+            if limit is not None:
+                _bucket(buckets, name, limit, self.clock).take()
+        return None
 
-    def wrong_password(self, host: str | None) -> None:
+    def password_right(self, host: str | None, account: str) -> None:
         """
-        Count a wrong password against C{host}.
+        The check taken by L{try_password} proved right: it costs nothing.
         """
-        limit = self.settings.limits.failed_logins
-        if limit is None:
+        for buckets, name in (
+            (self._tries_by_account, account.lower()),
+            (self._tries_by_host, host or ""),
+        ):
+            bucket = buckets.get(name)
+            if bucket is not None:
+                bucket.give_back()
+
+    def _log_lockout(self, refusal: LockedOut) -> None:
+        # Logged once a minute per nickname or address, not once per refused try.
+        key = refusal.account.lower() if refusal.account is not None else f"@{refusal.host}"
+        now = self.clock.seconds()
+        if now - self._lockouts_logged.get(key, -3600.0) < 60:
             return
-        if len(self._wrong_passwords) > 10_000:
-            # Forget the addresses whose allowance is whole again.
-            self._wrong_passwords = {
-                key: bucket
-                for key, bucket in self._wrong_passwords.items()
-                if bucket._refill() < limit.burst
-            }
-        bucket = self._wrong_passwords.setdefault(host or "", TokenBucket(limit, self.clock))
-        bucket.take()
+        if len(self._lockouts_logged) > 10_000:
+            self._lockouts_logged.clear()
+        self._lockouts_logged[key] = now
+        self.log.warn(
+            "Refusing password checks for {what}: too many wrong passwords",
+            what=f"nickname {refusal.account}" if refusal.account else f"address {refusal.host}",
+        )
 
     def startService(self) -> None:
         self.stopping = False
@@ -231,3 +275,20 @@ class ChatService(Service):
         drained, self._drained = self._drained, None
         if drained is not None:
             drained.callback(None)
+
+
+def _bucket(
+    buckets: dict[str, TokenBucket], key: str, limit: Rate, clock: IReactorTime
+) -> TokenBucket:
+    """
+    C{key}'s bucket in C{buckets}, made if need be. Past 10 000 keys, those
+    whose allowance is whole again are forgotten, so that an attacker
+    trying many names or addresses cannot grow the table without bound.
+    """
+    bucket = buckets.get(key)
+    if bucket is None:
+        if len(buckets) > 10_000:
+            for stale in [k for k, b in buckets.items() if b.full()]:
+                del buckets[stale]
+        bucket = buckets[key] = TokenBucket(limit, clock)
+    return bucket

@@ -38,7 +38,9 @@ from chat.core.replies import (
     Away,
     BadNewPassword,
     Banned,
+    BanningYourself,
     Counts,
+    Dropped,
     Feature,
     Flooding,
     Found,
@@ -52,7 +54,6 @@ from chat.core.replies import (
     KeptMessages,
     KickedOut,
     LastMessages,
-    LockedOut,
     LoggedIn,
     LoginFirst,
     LoginTimedOut,
@@ -72,6 +73,7 @@ from chat.core.replies import (
     Registered,
     RegisteredNickname,
     Reply,
+    Reserved,
     Rooms,
     ShuttingDown,
     ThrownOut,
@@ -116,9 +118,11 @@ class Session:
 
     # One per connection, thousands at once: slots keep each small.
     __slots__ = (
+        "_bare",
         "_claim",
         "_closing",
         "_departure",
+        "_dropping",
         "_excess",
         "_join_meter",
         "_line_meter",
@@ -146,10 +150,15 @@ class Session:
         host: str | None,
         address: str,
         home: str | None,
+        bare_login: bool = False,
     ) -> None:
         """
         @param home: the room a user is put in at login (the line front-end's
             lobby), or L{None} for none.
+        @param bare_login: the front-end's nicknames and passwords are bare
+            lines (the line protocol's), so that a line pipelined after a
+            refused nickname could be a password or a message: such lines
+            are dropped. IRC says which is which (NICK, PASS).
         """
         self.service = service
         self.chat = service.chat
@@ -166,6 +175,8 @@ class Session:
         self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
         self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
         self._excess = 0
+        self._bare = bare_login
+        self._dropping = False
         self._closing = False
         # How the user left, when the server (not the connection) decided it.
         self._departure: Departure | None = None
@@ -207,13 +218,21 @@ class Session:
         self._closing = True
         self._set_timer(0)
         self.service.closed(self)
-        user, self.user = self.user, None
-        if user is None:
+        if self.user is None:
             self.log.info("Connection from {peer} closed", peer=self.address)
             return
         departure = self._departure
         if departure is None:
             departure = Departure(Why.CLOSED if cleanly else Why.LOST)
+        self._leave(departure)
+
+    def _leave(self, departure: Departure) -> None:
+        """
+        Take the user off line, its rooms told C{departure}.
+        """
+        user, self.user = self.user, None
+        if user is None:
+            return
         self.log.info(
             "{nickname} ({peer}) left: {why}",
             nickname=user.nickname,
@@ -240,10 +259,13 @@ class Session:
 
     def thrown_out(self, departure: Departure) -> None:
         """
-        Kicked or banned: tell the user why and close; its rooms are told the same.
+        Kicked, banned or replaced: tell the user why and close. The user
+        leaves its rooms (told the same) at once, not when the connection
+        has gone: its nickname is free from now on.
         """
         self._departure = departure
         self._close(ThrownOut(departure))
+        self._leave(departure)
 
     def shutdown(self) -> None:
         """
@@ -289,6 +311,9 @@ class Session:
             # Only a logged-in user's input counts as activity: a client
             # cannot put off the login timeout by sending lines.
             self._timer.reset(self.service.settings.idle_timeout)
+        # What comes in a later read (and no step waits) was sent after the
+        # user could see a refused nickname: it is the answer.
+        self._dropping = False
         if self._line_meter is not None:
             items = self._meter(items, self._line_meter)
         if self._waiting:
@@ -304,6 +329,9 @@ class Session:
         for index, item in enumerate(items):
             if self._closing:
                 return
+            if self._dropping:
+                self._drop(len(items) - index)
+                return
             if self._waiting:
                 self._queue = [*items[index:], *(self._queue or ())]
                 return
@@ -311,6 +339,16 @@ class Session:
                 interpret(item)
             except Exception as e:
                 self.report(e)
+
+    def _drop(self, count: int) -> None:
+        self._dropping = False
+        self.log.info(
+            "Dropped {count} lines {peer} sent after a refused nickname",
+            count=count,
+            peer=self.address,
+        )
+        self.peer.tell(Dropped(count))
+        self.peer.tell(NicknameWanted())
 
     def _meter(self, items: Sequence[object], meter: TokenBucket) -> list[object]:
         """
@@ -341,9 +379,10 @@ class Session:
         if isinstance(error, Refused):
             self.peer.tell(error.reply)
         elif isinstance(error, ChatError):
-            self.peer.tell(error)
             if self.user is None and self._claim is None and not self._closing:
-                self.peer.tell(NicknameWanted())
+                self._ask_again(error)
+            else:
+                self.peer.tell(error)
         else:
             self.log.failure("Error handling input from {peer}", Failure(), peer=self.address)
             self.peer.tell(InternalError())
@@ -405,27 +444,88 @@ class Session:
         self._claim = None
         try:
             self._not_banned(nickname)
+            self.chat.check_valid(nickname)
         except Refused as refused:
-            self.peer.tell(refused.reply)
-            self.peer.tell(NicknameWanted())
+            self._ask_again(refused.reply)
+            return
+        except ChatError as invalid:
+            self._ask_again(invalid)
             return
         accounts = self.service.accounts
-        if accounts is None or (self.account or "").lower() == nickname.lower():
-            # No accounts, or this one proven already.
-            self._log_in(self.account or nickname)
+        if accounts is None:
+            self._log_in(nickname)
             return
-        # Refuse what can be refused at once; then ask whether it is registered.
-        self.chat.check_available(nickname)
+        if (self.account or "").lower() == nickname.lower():
+            # Proven already (IRC's SASL or NickServ): a ghost holding it is replaced.
+            self._regain(self.account or nickname)
+            return
 
         def registered(yes: bool) -> None:
             if yes:
+                # Held by a ghost or not, its password is what is wanted:
+                # the right one takes the nickname back (GHOST/REGAIN).
                 self._claim = nickname
                 self._tries = 0
                 self.peer.tell(PasswordWanted(nickname))
+            elif nickname.lower() in self.service.admins:
+                self._ask_again(Reserved(nickname))
             else:
                 self._log_in(nickname)
 
         self._await(accounts.is_registered(nickname), registered)
+
+    def _ask_again(self, refusal: Reply) -> None:
+        """
+        Refuse a nickname and ask for another. Lines the user sent before it
+        could see the refusal (pipelined: a password meant for the refused
+        nickname, a first message) are dropped, never taken as the next
+        nickname or said to a room; the user is told how many.
+        """
+        self.peer.tell(refusal)
+        self.peer.tell(NicknameWanted())
+        self._dropping = self._bare
+
+    def regain(self, nickname: str, password: str) -> None:
+        """
+        Take back C{nickname}, registered, from whoever holds it (a ghost),
+        with its password, and become it (NickServ's REGAIN and GHOST).
+        """
+        user = self._logged_in()
+
+        def right(proof: tuple[str, bool]) -> None:
+            registered = proof[0]
+            self.account = registered
+            self._proven(proof)
+            if self.chat.is_online(registered) and self.chat.find(registered) is not user:
+                self.log.info(
+                    "{nickname} ({peer}) took {registered} back from its other connection",
+                    nickname=user.nickname,
+                    peer=self.address,
+                    registered=registered,
+                )
+                self.chat.find(registered).participant.disconnect(Departure(Why.REPLACED))
+            if user.nickname.lower() != registered.lower():
+                self._rename(user, registered)
+            self.peer.tell(Authenticated(registered))
+
+        self._prove(nickname, password, right, self._not_proven_for(nickname))
+
+    def _regain(self, registered: str) -> None:
+        """
+        Log in as C{registered}, proven: whoever holds it now (a ghost: a
+        connection not yet noticed as dead, or the owner elsewhere) is
+        thrown out, told why.
+        """
+        if self.chat.is_online(registered):
+            holder = self.chat.find(registered)
+            if holder is not self.user:
+                self.log.info(
+                    "{peer} took {nickname} back from its other connection",
+                    peer=self.address,
+                    nickname=registered,
+                )
+                holder.participant.disconnect(Departure(Why.REPLACED))
+        self._log_in(registered)
 
     def _not_banned(self, nickname: str) -> None:
         """
@@ -446,11 +546,12 @@ class Session:
             # Nothing asked for one.
             raise Refused(LoginFirst())
 
-        def right(registered: str) -> None:
+        def right(proof: tuple[str, bool]) -> None:
+            registered = proof[0]
             self._claim = None
             self.account = registered
-            self._proven(registered)
-            self._log_in(registered)
+            self._proven(proof)
+            self._regain(registered)
 
         def refused() -> None:
             self._tries += 1
@@ -477,10 +578,10 @@ class Session:
         passwords count as they do at login.
         """
 
-        def right(registered: str) -> None:
-            self.account = registered
-            self._proven(registered)
-            self.peer.tell(Authenticated(registered))
+        def right(proof: tuple[str, bool]) -> None:
+            self.account = proof[0]
+            self._proven(proof)
+            self.peer.tell(Authenticated(proof[0]))
 
         self._prove(account, password, right, self._not_proven_for(account))
 
@@ -489,8 +590,8 @@ class Session:
         Become an operator with the password of an admin's account (IRC's OPER).
         """
 
-        def right(registered: str) -> None:
-            self.peer.tell(Operator() if self._proven(registered) else NotProven())
+        def right(proof: tuple[str, bool]) -> None:
+            self.peer.tell(Operator() if self._proven(proof) else NotProven())
 
         self._prove(account, password, right, self._not_proven_for(account))
 
@@ -498,25 +599,44 @@ class Session:
         self,
         account: str,
         password: str,
-        right: Callable[[str], object],
+        right: Callable[[tuple[str, bool]], object],
         refused: Callable[[], object],
     ) -> None:
         """
-        Check C{account}'s password (unless this address is locked out), then
-        call C{right} with the account as registered, or C{refused} once a
-        wrong one is counted against the address.
+        Check C{account}'s password (unless the allowance of wrong passwords
+        of the account or of this address is used up), then call C{right}
+        with the proof (the account as registered, and whether it holds an
+        operator's password: asked only of an admin's), or C{refused}: the
+        check then stays counted against both.
         """
         accounts = self._accounts()
-        if not self.service.passwords_allowed(self.host):
-            self._close(LockedOut(self.host))
+        service = self.service
+        locked = service.try_password(self.host, account)
+        if locked is not None:
+            self._close(locked)
             return
+        admins = service.admins
+
+        def operator(registered: str) -> Deferred[tuple[str, bool]] | tuple[str, bool]:
+            if registered.lower() not in admins:
+                return (registered, False)
+            return accounts.is_operator(registered).addCallback(lambda yes: (registered, yes))
+
+        def proven(proof: tuple[str, bool]) -> None:
+            service.password_right(self.host, account)
+            right(proof)
 
         def wrong(failure: Failure) -> None:
-            failure.trap(UnauthorizedLogin)
-            self.service.wrong_password(self.host)
+            if not failure.check(UnauthorizedLogin):
+                # Not a wrong password: the database failed; it costs no try.
+                service.password_right(self.host, account)
+                failure.raiseException()
             refused()
 
-        self._await(accounts.authenticate(account, password), right, wrong)
+        proof: Deferred[tuple[str, bool]] = accounts.authenticate(account, password).addCallback(
+            operator
+        )
+        self._await(proof, proven, wrong)
 
     def _not_proven_for(self, account: str) -> Callable[[], None]:
         def refused() -> None:
@@ -527,17 +647,27 @@ class Session:
 
         return refused
 
-    def _proven(self, registered: str) -> bool:
+    def _proven(self, proof: tuple[str, bool]) -> bool:
         """
-        C{registered}'s password was given: an admin's makes an operator.
+        An account's password was given: an admin's makes an operator, if
+        the operator of the server set it (C{python -m chat.admin}).
         """
-        if registered.lower() in self.service.admins and not self.operator:
-            self.operator = True
-            self.service.operators.add(self)
-            if self.user is not None:
-                self.user.operator = True
-            self.log.info("Operator {nickname} logged in", nickname=registered)
-        return self.operator
+        registered, set_by_operator = proof
+        if registered.lower() not in self.service.admins or self.operator:
+            return self.operator
+        if not set_by_operator:
+            self.log.warn(
+                "{nickname} is in --admins, but its password was not set with "
+                "python -m chat.admin: not an operator",
+                nickname=registered,
+            )
+            return False
+        self.operator = True
+        self.service.operators.add(self)
+        if self.user is not None:
+            self.user.operator = True
+        self.log.info("Operator {nickname} logged in", nickname=registered)
+        return True
 
     def _log_in(self, nickname: str) -> None:
         if self._closing:
@@ -804,8 +934,11 @@ class Session:
             return
 
         def registered(yes: bool) -> None:
-            if yes:
-                raise Refused(RegisteredNickname(nickname))
+            if yes or nickname.lower() in self.service.admins:
+                # Refused: the rename does not count against the allowance.
+                if self._nick_meter is not None:
+                    self._nick_meter.give_back()
+                raise Refused(RegisteredNickname(nickname) if yes else Reserved(nickname))
             self._rename(user, nickname)
 
         self._await(accounts.is_registered(nickname), registered)
@@ -833,8 +966,8 @@ class Session:
         """
         user = self._logged_in()
         accounts = self._accounts()
-        self._check_new_password(password)
         nickname = user.nickname
+        self._check_new_password(password)
 
         def done(_: object) -> None:
             self.account = nickname
@@ -900,36 +1033,34 @@ class Session:
             target=target.nickname,
             reason=reason,
         )
-        target.participant.disconnect(Departure(Why.KICKED, user.nickname, reason))
         self.peer.tell(KickedOut(target.nickname))
+        target.participant.disconnect(Departure(Why.KICKED, user.nickname, reason))
 
     def ban(self, target: str, duration: float | None, reason: str | None) -> None:
         """
         Shut out a nickname or an address for C{duration} seconds (L{None}:
         for good); whoever is online under it is thrown out, whatever door
-        it came in by. Banning an online nickname bans its address too.
+        it came in by. A nickname's ban is the nickname's alone: behind one
+        address (a NAT, a shell box) there may be others, the operator among
+        them; an address is banned only when it is named. An operator
+        cannot ban itself (its nickname, or the address it is on).
         """
         user = self._logged_in()
         bans = self._bans()
         reason = clean(reason or "").strip() or None
         departure = Departure(Why.BANNED, user.nickname, reason)
         if _is_address(target):
+            if target == self.host:
+                raise Refused(BanningYourself(target))
             self._banned(bans.add(BanKind.ADDRESS, target, duration, reason, user.nickname))
             for session in [s for s in self.service.sessions if s.host == target]:
                 session.thrown_out(departure)
             return
-        try:
-            online: User | None = self.chat.find(target)
-        except NoSuchUser:
-            online = None
+        if target.lower() == user.nickname.lower():
+            raise Refused(BanningYourself(target))
+        online = self.chat.find(target) if self.chat.is_online(target) else None
         if online is not None:
             target = online.nickname
-            for session in self.service.sessions:
-                if session.user is online and session.host is not None:
-                    address = bans.add(
-                        BanKind.ADDRESS, session.host, duration, reason, user.nickname
-                    )
-                    self._banned(address)
         self._banned(bans.add(BanKind.NICK, target, duration, reason, user.nickname))
         if online is not None:
             online.participant.disconnect(departure)

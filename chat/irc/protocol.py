@@ -362,10 +362,14 @@ class IRCProtocol(StreamConnection):
                 self._send(w.notice_from_services(self._me, "Usage: IDENTIFY [NICK] PASSWORD"))
         elif command == "REGISTER" and argument.strip():
             self.session.command("register", argument.split()[0], None)
+        elif command in ("REGAIN", "GHOST", "RECOVER") and len(argument.split()) == 2:
+            nickname, password = argument.split()
+            self.session.regain(nickname, password)
         else:
             self._send(
                 w.notice_from_services(
-                    self._me, "Commands: IDENTIFY [NICK] PASSWORD, REGISTER PASSWORD"
+                    self._me,
+                    "Commands: IDENTIFY [NICK] PASSWORD, REGISTER PASSWORD, REGAIN NICK PASSWORD",
                 )
             )
 
@@ -663,6 +667,14 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return services(f"{nickname} is now registered.")
         case r.RegisteredNickname(nickname):
             return numeric("433", nickname, "Nickname is registered; identify to use it")
+        case r.Reserved(nickname):
+            if verb == "PRIVMSG":
+                return services(f"{nickname} is kept for an operator of this server.")
+            return numeric("432", nickname, "Nickname is reserved for an operator")
+        case r.BanningYourself(target):
+            return notice(f"{target} is you: an operator cannot ban itself.")
+        case r.Dropped(count):
+            return notice(f"Ignored {count} lines sent before the refusal.")
         case r.BadNewPassword():
             return services("Choose another password: at least 6 characters, at most 200.")
         case r.PasswordChanged():
@@ -705,8 +717,10 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return closing("Excess Flood")
         case r.OutOfTries():
             return numeric("464", "Password incorrect") + closing("Too many wrong passwords")
-        case r.LockedOut():
+        case r.LockedOut(_, None):
             return closing("Too many wrong passwords from your address; try again later")
+        case r.LockedOut(_, str() as account):
+            return closing(f"Too many wrong passwords for {account}; try again later")
         case r.ThrownOut(departure):
             return closing(w.gone(departure))
     raise TypeError(f"not a reply: {reply!r}")

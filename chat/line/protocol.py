@@ -35,6 +35,9 @@ class LineProtocol(StreamConnection):
     """
 
     home = LOBBY
+    # A nickname and a password are bare lines: a line sent after a refused
+    # nickname must not become the next one (see Session).
+    bare_login = True
     __slots__ = ("_lines", "_telnet")
 
     def __init__(self, service: ChatService, encoder: Encoder) -> None:

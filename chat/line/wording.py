@@ -421,6 +421,13 @@ def reply(said: r.Reply) -> bytes:
             )
         case r.RegisteredNickname(nickname):
             return error(f"{nickname} is registered; log in as {nickname} to use it.")
+        case r.Reserved(nickname):
+            return error(f"The nickname {nickname} is kept for an operator of this server.")
+        case r.BanningYourself(target):
+            return error(f"{target} is you: an operator cannot ban itself.")
+        case r.Dropped(count):
+            lines = "1 line" if count == 1 else f"{count} lines"
+            return error(f"Ignored {lines} sent before you could see that refusal.")
         case r.BadNewPassword(problem):
             limit = MIN_PASSWORD_LENGTH if problem is Problem.TOO_SHORT else MAX_PASSWORD_LENGTH
             return error(f"Choose another password: {_problem(problem, limit)}.")
@@ -464,8 +471,10 @@ def reply(said: r.Reply) -> bytes:
             return error("Still flooding. Goodbye.")
         case r.OutOfTries():
             return error("Wrong password. Goodbye.")
-        case r.LockedOut(host):
+        case r.LockedOut(host, None):
             return error(f"Too many wrong passwords from {host}; try again later. Goodbye.")
+        case r.LockedOut(_, str() as account):
+            return error(f"Too many wrong passwords for {account}; try again later. Goodbye.")
         case r.ThrownOut(departure):
             return error(f"You were {gone(departure)}. Goodbye.")
     raise TypeError(f"not a reply: {said!r}")

@@ -61,6 +61,7 @@ class StreamConnection(Protocol):
     """
 
     home: str | None = None
+    bare_login = False
     log = Logger()
 
     # Thousands of these live at once. Slots keep this class's state out of
@@ -112,7 +113,12 @@ class StreamConnection(Protocol):
         self._outflow = outflow_for(transport, self.service.settings.sendq)
         address = transport.getPeer()
         self.session = Session(
-            self.service, self, getattr(address, "host", None), describe_peer(address), self.home
+            self.service,
+            self,
+            getattr(address, "host", None),
+            describe_peer(address),
+            self.home,
+            bare_login=self.bare_login,
         )
         try:
             self._outbox.batch(self.session.start)

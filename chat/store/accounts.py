@@ -186,6 +186,12 @@ class Accounts:
 
         return self.pool.runInteraction(database.account, nickname).addCallback(found)
 
+    def is_operator(self, nickname: str) -> Deferred[bool]:
+        """
+        Whether C{nickname}'s password was set with C{python -m chat.admin}.
+        """
+        return self.pool.runInteraction(database.is_operator, nickname)
+
     def authenticate(self, nickname: str, password: str) -> Deferred[str]:
         """
         Fire with the nickname as registered if C{password} is right, or fail
@@ -204,6 +210,13 @@ class Accounts:
         Register C{nickname}, or fail with L{AlreadyRegistered}.
         """
 
+        def hash_unless_taken(taken: bool) -> Deferred[str]:
+            # A taken nickname costs a query, not a hash: scrypt is what an
+            # attacker looping /register would make the server spend.
+            if taken:
+                raise AlreadyRegistered(nickname)
+            return self.run_in_thread(hash_password, password, self.cost)
+
         def store(hashed: str) -> Deferred[bool]:
             return self.pool.runInteraction(
                 database.create_account, nickname, hashed, self.clock.seconds()
@@ -214,7 +227,8 @@ class Accounts:
                 raise AlreadyRegistered(nickname)
 
         return (
-            self.run_in_thread(hash_password, password, self.cost)
+            self.is_registered(nickname)
+            .addCallback(hash_unless_taken)
             .addCallback(store)
             .addCallback(created)
         )

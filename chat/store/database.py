@@ -124,7 +124,13 @@ def _v4(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite3.Connection) -> None:
+    # An operator's password is set by the operator of the server (python -m
+    # chat.admin), never by whoever registered the nickname first.
+    db.execute("ALTER TABLE accounts ADD COLUMN operator INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 """
 C{MIGRATIONS[n]} takes the schema from version C{n} to C{n + 1}.
 """
@@ -302,6 +308,45 @@ def create_account(cursor: Cursor, nickname: str, hashed: str, now: float) -> bo
 
 def set_account_hash(cursor: Cursor, nickname: str, hashed: str) -> None:
     cursor.execute("UPDATE accounts SET hash = ? WHERE nickname = ?", (hashed, nickname))
+
+
+def is_operator(cursor: Cursor, nickname: str) -> bool:
+    """
+    Whether C{nickname}'s password was set by the operator of the server.
+    """
+    cursor.execute("SELECT operator FROM accounts WHERE nickname = ?", (nickname,))
+    found = cursor.fetchall()
+    return bool(found and found[0][0])
+
+
+def set_operator(cursor: Cursor, nickname: str, hashed: str, now: float) -> None:
+    """
+    Register C{nickname} (or replace its password) as an operator's account.
+    """
+    cursor.execute(
+        "INSERT INTO accounts (nickname, hash, created, operator) VALUES (?, ?, ?, 1) "
+        "ON CONFLICT (nickname) DO UPDATE SET hash = excluded.hash, operator = 1",
+        (nickname, hashed, now),
+    )
+
+
+def revoke_operator(cursor: Cursor, nickname: str) -> bool:
+    """
+    Make C{nickname}'s account an ordinary one; L{False} if it was not an operator's.
+    """
+    cursor.execute(
+        "UPDATE accounts SET operator = 0 WHERE nickname = ? AND operator = 1", (nickname,)
+    )
+    cursor.execute("SELECT changes()")
+    return bool(cursor.fetchall()[0][0])
+
+
+def operators(cursor: Cursor) -> list[str]:
+    """
+    The accounts whose password the operator of the server set.
+    """
+    cursor.execute("SELECT nickname FROM accounts WHERE operator = 1 ORDER BY nickname")
+    return [str(row[0]) for row in cursor.fetchall()]
 
 
 def delete_account(cursor: Cursor, nickname: str) -> None:
