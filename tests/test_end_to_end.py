@@ -390,6 +390,42 @@ class TwistdTests(TestCase):
         self.assertIn(b"127.0.0.1", process.log)
         self.assertIn(b"logged in as alice", process.log)
 
+    async def test_half_close_handles_everything_sent(self) -> None:
+        """
+        `printf 'zed\\nhello\\n/quit\\n' | nc -N HOST PORT`: the client half-closes
+        as soon as it has sent, while the nickname is still being checked
+        (against the database, in its thread): every line is handled in
+        order and answered before the connection closes; a last line
+        without a line ending counts too.
+        """
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        process, port = await start_twistd(workdir, "--name", "e2e")
+        self.addCleanup(process.stop)
+        watcher = await connect_raw(port)
+        watcher.send("watcher")
+        await watcher.wait_for(lambda line: line.startswith("*** You are in lobby"))
+        script = await connect_raw(port)
+        assert script.transport is not None
+        script.transport.write(b"zed\nhello\n/me waves\n/quit bye")
+        script.transport.loseWriteConnection()  # type: ignore[attr-defined]
+        await script.closed
+        self.assertEqual(script.lines[-1], "*** Goodbye.")
+        self.assertIn("*** You are zed. 2 users online: watcher, zed", script.lines)
+        await watcher.wait_line("*** zed has left (bye)")
+        said = [line for line in watcher.lines if "zed" in line]
+        self.assertEqual(
+            said, ["*** zed has joined", "<zed> hello", "* zed waves", "*** zed has left (bye)"]
+        )
+        half = await connect_raw(port)
+        assert half.transport is not None
+        half.transport.write(b"amy\nstill here\n")
+        half.transport.loseWriteConnection()  # type: ignore[attr-defined]
+        await half.closed
+        self.assertEqual(half.lines[-1], "*** Goodbye.")
+        await watcher.wait_line("*** amy has left (connection closed)")
+        self.assertIn("<amy> still here", watcher.lines)
+
 
 async def start_twistd(workdir: Path, *options: str, prelude: str = "") -> tuple[TwistdRunner, int]:
     """
@@ -445,3 +481,11 @@ class TwistdRunner(ProcessProtocol):
             self.ended.callback(("signal", status.signal))
         else:
             self.ended.callback(("exit", status.exitCode))
+
+    async def stop(self) -> None:
+        """
+        Stop twistd (if it still runs) and wait until it has.
+        """
+        if not self.ended.called and self.transport is not None:
+            self.transport.signalProcess("TERM")
+        await self.ended.addTimeout(TIMEOUT, reactor)

@@ -125,6 +125,34 @@ class LoginTests(SynchronousTestCase):
         self.assertEqual(client.lines()[0], "*** You are bob. 2 users online: alice, bob")
         self.assertEqual(alice.lines(), ["*** bob has joined", "<bob> hello"])
 
+    def test_telnet_ctrl_c(self) -> None:
+        """
+        Ctrl-C in telnet (IAC IP, then IAC DO TIMING-MARK) is the user's wish
+        to leave, not text: the timing mark telnet waits for is answered
+        first (until then it discards what it receives), then the goodbye,
+        and the connection closes; the room is told as for /quit.
+        """
+        alice = Client(self.service, "alice")
+        bob = Client(self.service, "bob")
+        alice.lines()
+        before = len(bob.raw())
+        bob.protocol.dataReceived(b"\xff\xf4\xff\xfd\x06")
+        self.assertEqual(bob.raw()[before:], b"\xff\xfb\x06*** Goodbye.\r\n")
+        self.assertTrue(bob.closed)
+        self.assertEqual(alice.lines(), ["*** bob has left"])
+
+    def test_telnet_timing_mark_alone(self) -> None:
+        """
+        A timing mark asked for on its own (split across packets) is answered
+        and changes nothing else.
+        """
+        bob = Client(self.service, "bob")
+        before = len(bob.raw())
+        bob.protocol.dataReceived(b"\xff")
+        bob.protocol.dataReceived(b"\xfd\x06/who\r\n")
+        self.assertEqual(bob.raw()[before:], b"\xff\xfb\x06*** 1 user in lobby: bob\r\n")
+        self.assertFalse(bob.closed)
+
     def test_crlf_login(self) -> None:
         """
         A telnet user's CRLF line works the same as netcat's LF.

@@ -123,6 +123,7 @@ class Session:
         "_closing",
         "_departure",
         "_dropping",
+        "_ended",
         "_excess",
         "_join_meter",
         "_line_meter",
@@ -177,6 +178,7 @@ class Session:
         self._excess = 0
         self._bare = bare_login
         self._dropping = False
+        self._ended = False
         self._closing = False
         # How the user left, when the server (not the connection) decided it.
         self._departure: Departure | None = None
@@ -324,6 +326,25 @@ class Session:
         else:
             self._handle(items)
 
+    def end_of_input(self, last: Sequence[object] = ()) -> None:
+        """
+        The user will send nothing more (C{last}: what remained); once
+        everything it sent is handled and answered, the session ends, its
+        rooms told the connection closed.
+        """
+        self.feed(last)
+        self._ended = True
+        if not self._waiting:
+            self._input_done()
+
+    def _input_done(self) -> None:
+        if self._closing:
+            return
+        if self.user is not None:
+            self._departure = Departure(Why.CLOSED)
+            self._leave(self._departure)
+        self._close(Quit())
+
     def _handle(self, items: Sequence[object]) -> None:
         interpret = self.peer.interpret
         for index, item in enumerate(items):
@@ -416,6 +437,8 @@ class Session:
             queue, self._queue = self._queue, None
             if queue:
                 self._handle(queue)
+            if self._ended and not self._waiting:
+                self._input_done()
 
         self._settle(step, settle)
 

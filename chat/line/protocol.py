@@ -54,8 +54,22 @@ class LineProtocol(StreamConnection):
         return user.rooms[0].name if user is not None and user.rooms else None
 
     def dataReceived(self, data: bytes) -> None:
+        telnet = self._telnet
+        text = telnet.feed(data)
+        if telnet.answer:
+            # A timing mark telnet waits for (it discards what it receives
+            # until then): before the answers to what came after it.
+            answer, telnet.answer = telnet.answer, b""
+            self._outbox.batch(lambda: self._send(answer))
         # What these lines make the server say is written once they are all handled.
-        self._outbox.batch(lambda: self.session.feed(self._lines.feed(self._telnet.feed(data))))
+        self._outbox.batch(lambda: self.session.feed(self._lines.feed(text)))
+        if telnet.interrupted:
+            # Ctrl-C in telnet (IAC IP): the user wants out, as with /quit.
+            telnet.interrupted = False
+            self._outbox.batch(lambda: self.session.quit(None))
+
+    def finish_input(self) -> list[object]:
+        return list(self._lines.finish())
 
     def interpret(self, item: object) -> None:
         if not isinstance(item, bytes):

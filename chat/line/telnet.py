@@ -10,7 +10,16 @@ from __future__ import annotations
 IAC = 0xFF
 SB = 0xFA
 SE = 0xF0
+IP = 0xF4  # Interrupt Process: what telnet sends for Ctrl-C
+WILL, DO = 0xFB, 0xFD
+TIMING_MARK = 0x06
 _OPTION_VERBS = frozenset((0xFB, 0xFC, 0xFD, 0xFE))  # WILL, WONT, DO, DONT
+
+WILL_TIMING_MARK = bytes((IAC, WILL, TIMING_MARK))
+"""
+The answer to C{IAC DO TIMING-MARK}: telnet sends that right after C{IAC IP}
+and discards everything it receives until it is answered (RFC 860).
+"""
 
 # TelnetFilter states.
 _DATA, _COMMAND, _OPTION, _SUB, _SUB_IAC = range(5)
@@ -26,13 +35,20 @@ class TelnetFilter:
     become LF (some clients send each of them for Enter), so a bare-CR line is
     delivered at once rather than when the next key comes. Everything works
     across chunk boundaries. Plain netcat input passes through untouched.
+
+    Two commands are not just removed: C{IAC IP} (Ctrl-C) sets
+    L{interrupted}, and C{IAC DO TIMING-MARK} puts its answer in L{answer},
+    for the connection to act on and write.
     """
 
-    __slots__ = ("_after_cr", "_state")
+    __slots__ = ("_after_cr", "_option_verb", "_state", "answer", "interrupted")
 
     def __init__(self) -> None:
         self._state = _DATA
         self._after_cr = False
+        self._option_verb = 0
+        self.interrupted = False
+        self.answer = b""
 
     def feed(self, data: bytes) -> bytes:
         if self._state != _DATA or IAC in data:
@@ -67,11 +83,16 @@ class TelnetFilter:
                     state = _DATA
                 elif byte in _OPTION_VERBS:
                     state = _OPTION
+                    self._option_verb = byte
                 elif byte == SB:
                     state = _SUB
                 else:
-                    state = _DATA  # a two-byte command: NOP, AYT, GA, ...
+                    if byte == IP:
+                        self.interrupted = True
+                    state = _DATA  # another two-byte command: NOP, AYT, GA, ...
             elif state == _OPTION:
+                if self._option_verb == DO and byte == TIMING_MARK:
+                    self.answer += WILL_TIMING_MARK
                 state = _DATA
             elif state == _SUB:
                 if byte == IAC:

@@ -21,10 +21,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IAddress, IConsumer, IDelayedCall, ITCPTransport
+from twisted.internet.interfaces import (
+    IAddress,
+    IConsumer,
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    ITCPTransport,
+)
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from chat.core.events import Departure, Event, Why
 from chat.core.replies import Goodbye, Reply
@@ -51,6 +58,7 @@ def describe_peer(address: IAddress) -> str:
     return type(address).__name__
 
 
+@implementer(IHalfCloseableProtocol)
 class StreamConnection(Protocol):
     """
     One client connection: a session, and the bytes to and from it.
@@ -131,6 +139,25 @@ class StreamConnection(Protocol):
             # The session takes nothing more from it, and the service forgets it.
             self.session.connection_lost(cleanly=False)
             self.abort()
+
+    def readConnectionLost(self) -> None:
+        """
+        The client closed its sending side (C{nc -N}, C{shutdown(SHUT_WR)})
+        and still reads: what it sent is handled, in order, and answered
+        before the connection closes.
+        """
+        self._outbox.batch(lambda: self.session.end_of_input(self.finish_input()))
+
+    def writeConnectionLost(self) -> None:
+        # The server never closes only its own side.
+        pass
+
+    def finish_input(self) -> list[object]:
+        """
+        What the input held when it ended (a last line without its line
+        ending), as items for the session.
+        """
+        return []
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closing = True

@@ -66,3 +66,12 @@ class LineBuffer:
                 self._discarding = True
                 out.append(TOO_LONG)
         return out
+
+    def finish(self) -> list[bytes]:
+        """
+        The input has ended: its last line, if it had no line ending.
+        """
+        partial, self._partial = self._partial, b""
+        if self._discarding or not partial:
+            return []
+        return [partial[:-1] if partial.endswith(CR) else partial]
