@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from twisted.application import strports
+from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.internet.threads import deferToThreadPool
 from twisted.python import usage
 
@@ -253,8 +255,27 @@ def makeService(options: dict[str, Any]) -> IService:
     line, irc = LineFactory(chat), IRCFactory(chat)
     for descriptions, factory in ((options["listen"], line), (options["irc"], irc)):
         for description in descriptions:
-            # strports.service makes a port that is already in use an error at
-            # start-up, rather than a log line from a server listening nowhere.
-            listener = strports.service(description, factory, reactor=reactor)
-            listener.setServiceParent(top)
+            listener = Listener(description, serverFromString(reactor, description), factory)
+            listener.setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
+
+
+class Listener(StreamServerEndpointService):
+    """
+    Listens on one endpoint from the moment twistd starts. One that cannot
+    (a port in use, no permission) ends twistd at start-up with one line
+    that says which and why, not a log line from a server listening nowhere
+    nor a forty-line traceback.
+    """
+
+    def __init__(self, description: str, endpoint: IStreamServerEndpoint, factory: Any) -> None:
+        super().__init__(endpoint, factory)  # type: ignore[no-untyped-call]
+        self.description = description
+        self._raiseSynchronously = True
+
+    def privilegedStartService(self) -> None:
+        try:
+            super().privilegedStartService()  # type: ignore[no-untyped-call]
+        except CannotListenError as e:
+            why = getattr(e.socketError, "strerror", None) or str(e.socketError)
+            raise SystemExit(f"chat: cannot listen on {self.description}: {why}") from None

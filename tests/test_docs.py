@@ -113,6 +113,7 @@ class ProtocolDocumentTests(SynchronousTestCase):
         )
         squatter.paste("NICK", "TEXT", "TEXT")
         squatter.paste("you", "you")
+        squatter.send("you", "help", "send NICK TEXT", "/say help", "/part", "/join #ROOM", "/part")
         lines += operator.lines() + kicked.lines() + bystander.lines() + squatter.lines()
         # A crowd: rooms of 2 or more.
         crowded = make_service(crowd=2)

@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.interfaces import IListeningPort, IPushProducer
-from twisted.internet.protocol import ProcessProtocol, Protocol, connectionDone
+from twisted.internet.protocol import Factory, ProcessProtocol, Protocol, connectionDone
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
@@ -389,6 +389,34 @@ class TwistdTests(TestCase):
         self.assertIn(b"Server Shut Down.", process.log)
         self.assertIn(b"127.0.0.1", process.log)
         self.assertIn(b"logged in as alice", process.log)
+
+    async def test_port_in_use_is_one_line(self) -> None:
+        """
+        A port already in use ends twistd at once with one line that says
+        which and why, and no traceback.
+        """
+        busy = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(Factory())
+        self.addCleanup(busy.stopListening)
+        port = busy.getHost().port
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        process = TwistdRunner()
+        process.port.addErrback(lambda _: None)
+        argv = [
+            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+            "--nodaemon", "--pidfile=", "chat",
+            "--listen", f"tcp:{port}:interface=127.0.0.1", "--db", ":memory:",
+        ]  # fmt: skip
+        reactor.spawnProcess(
+            process, sys.executable, argv, env=os.environ.copy(), path=str(workdir)
+        )
+        ended = await process.ended.addTimeout(TIMEOUT, reactor)
+        self.assertEqual(ended, ("exit", 1))
+        log = process.log.decode()
+        self.assertNotIn("Traceback", log)
+        self.assertIn(
+            f"chat: cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use", log
+        )
 
     async def test_half_close_handles_everything_sent(self) -> None:
         """

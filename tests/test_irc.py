@@ -618,14 +618,14 @@ class DialectTests(SynchronousTestCase):
         notice: text travels as a trailing parameter, control characters
         are removed, and a line message always starts with its sender.
         """
-        # (A bare CR ends a line for the line front-end, as telnet needs: "QUIT" is a message.)
-        self.line.send(":evil PRIVMSG #lobby :fake", "x\x00y\rQUIT")
+        # (A bare CR ends a line for the line front-end, as telnet needs: "QUIT :x" is a message.)
+        self.line.send(":evil PRIVMSG #lobby :fake", "x\x00y\rQUIT :x")
         self.assertEqual(
             self.irc.messages(),
             [
                 ("nc!nc@chat", "PRIVMSG", "#lobby", ":evil PRIVMSG #lobby :fake"),
                 ("nc!nc@chat", "PRIVMSG", "#lobby", "xy"),
-                ("nc!nc@chat", "PRIVMSG", "#lobby", "QUIT"),
+                ("nc!nc@chat", "PRIVMSG", "#lobby", "QUIT :x"),
             ],
         )
         raw = bytes(self.irc.transport.value()).split(b"\r\n")[-4:-1]

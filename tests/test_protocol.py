@@ -11,7 +11,9 @@ from chat.line.protocol import MAX_LINE_BYTES, LineFactory
 from chat.net.backpressure import SendQueue
 from tests.helpers import Client, connections, factory, make_service
 
-PROMPT = "*** Choose a nickname (1 to 16 letters, digits, '_' or '-', starting with a letter):"
+PROMPT = (
+    "*** Choose a nickname (1 to 16 ASCII letters, digits, '_' or '-', starting with a letter):"
+)
 
 
 class ConnectTests(SynchronousTestCase):
@@ -200,7 +202,7 @@ class LoginTests(SynchronousTestCase):
             client.lines(),
             [
                 "!!! Invalid nickname 'alice smith': "
-                "it may contain only letters, digits, '_' and '-'.",
+                "it may contain only ASCII letters, digits, '_' and '-'.",
                 PROMPT,
             ],
         )
@@ -282,6 +284,58 @@ class ChatTests(ThreeUsers):
         self.assertEqual(self.bob.lines(), ["<alice> hello world"])
         self.assertEqual(self.carol.lines(), ["<alice> hello world"])
         self.assertEqual(self.alice.lines(), [])
+
+    def test_habits_from_other_chats(self) -> None:
+        """
+        Habits of the classic school chats, typed without a slash: a private
+        message is never said to the room, lone command words are not
+        either; each gets a one-line hint. Ordinary lines that start with
+        the same words are said, and /say says anything as it is.
+        """
+        self.alice.send("send bob see you at 5", "msg BOB hi", "HELP", "list", "quit", "exit")
+        hint = "!!! Not sent to the room: did you mean {}? (/say TEXT says anything as it is.)"
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                hint.format("/msg bob see you at 5"),
+                hint.format("/msg BOB hi"),
+                hint.format("/help"),
+                hint.format("/who"),
+                hint.format("/quit"),
+                hint.format("/quit"),
+            ],
+        )
+        self.assertEqual(self.bob.lines() + self.carol.lines(), [])
+        self.alice.send("send the file to dave", "help me please", "/say help", "/say /quit")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                "<alice> send the file to dave",
+                "<alice> help me please",
+                "<alice> help",
+                "<alice> /quit",
+            ],
+        )
+        self.assertFalse(self.alice.closed)
+
+    def test_command_habits(self) -> None:
+        """
+        /join #room is /join room; /part goes back to the lobby; /exit and /q quit.
+        """
+        self.alice.send("/join #games")
+        self.assertEqual(self.alice.lines()[0], "*** You are in games. 1 user here: alice")
+        self.alice.send("/part", "/part")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "*** You are in lobby. 3 users here: alice, bob, carol",
+                "!!! You are already in lobby.",
+            ],
+        )
+        self.bob.send("/EXIT")
+        self.assertEqual(self.bob.lines()[-1], "*** Goodbye.")
+        self.carol.send("/q later")
+        self.assertEqual(self.carol.lines()[-1], "*** Goodbye.")
 
     def test_same_bytes_for_every_recipient(self) -> None:
         """
@@ -682,7 +736,7 @@ class RoomTests(ThreeUsers):
             [
                 "!!! You are already in lobby.",
                 "!!! Invalid room name 'bad name': "
-                "it may contain only letters, digits, '_' and '-'.",
+                "it may contain only ASCII letters, digits, '_' and '-'.",
                 "!!! Usage: /join ROOM",
             ],
         )

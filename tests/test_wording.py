@@ -117,7 +117,7 @@ class FormatTests(SynchronousTestCase):
                 "Invalid room name 'a b': it is shorter than 24 characters.",
                 "Invalid room name 'a b': it is longer than 24 characters.",
                 "Invalid room name 'a b': it must start with a letter.",
-                "Invalid room name 'a b': it may contain only letters, digits, '_' and '-'.",
+                "Invalid room name 'a b': it may contain only ASCII letters, digits, '_' and '-'.",
                 "Invalid room name 'a b': it is already yours.",
             ],
         )
@@ -223,6 +223,7 @@ def samples() -> list[r.Reply]:
         r.Reserved("root"),
         r.Dropped(2),
         r.BanningYourself("root"),
+        r.NotSent("/msg bob hi"),
         r.BadNewPassword(Problem.TOO_SHORT),
         r.PasswordChanged(),
         r.Unregistered("alice"),

@@ -155,6 +155,18 @@ def _msg(session: Session, room: str | None, nickname: str, text: str) -> None:
     session.whisper(nickname, text)
 
 
+def _say(session: Session, room: str | None, text: str) -> None:
+    session.say(_in_room(room), text)
+
+
+def _part(session: Session, room: str | None) -> None:
+    # The line front-end's one room: leaving it is going back to the room
+    # everyone starts in (there already: "You are already in lobby.").
+    if session.home is None:
+        raise BadArguments()
+    session.join(session.home, leaving=_in_room(room))
+
+
 def _me(session: Session, room: str | None, text: str) -> None:
     session.act(_in_room(room), text)
 
@@ -170,7 +182,8 @@ def _who(session: Session, room: str | None, everyone: str | None) -> None:
 
 def _join(session: Session, room: str | None, name: str) -> None:
     # Said in a room, a join is a move: the line front-end's one-room rule.
-    session.join(name.strip(), leaving=room)
+    # "#general" is IRC's habit for the room general.
+    session.join(name.strip().removeprefix("#"), leaving=room)
 
 
 def _away(session: Session, room: str | None, text: str | None) -> None:
@@ -272,8 +285,10 @@ HISTORY_MAX = 500
 COMMANDS: Sequence[Command] = (
     Command(("msg", "whisper", "w", "tell"), "NICK TEXT", "send TEXT to NICK only", _msg),
     Command(("me",), "ACTION", "show this room what you do: * you ACTION", _me),
+    Command(("say",), "TEXT", "say TEXT to this room as it is (even /text or a lone help)", _say),
     Command(("who", "list", "users"), "[*]", "who is in this room; with *, everyone online", _who),
     Command(("join",), "ROOM", "go to ROOM, creating it if need be", _join),
+    Command(("part",), "", "leave this room, back to the first room", _part),
     Command(("rooms",), "", "list the rooms, their sizes and topics", _rooms),
     Command(("topic",), "[TEXT]", "show this room's topic, or set it", _topic),
     Command(
@@ -324,7 +339,7 @@ COMMANDS: Sequence[Command] = (
     Command(("away",), "[TEXT]", "be away: who messages you is told; alone: back", _away),
     Command(("nick",), "NICK", "change your nickname", _nick, when=When.ANY),
     Command(("help",), "", "show this list", _help, when=When.ANY),
-    Command(("quit",), "[REASON]", "leave the chat", _quit, when=When.ANY),
+    Command(("quit", "exit", "q"), "[REASON]", "leave the chat", _quit, when=When.ANY),
 )
 """
 Every command, in the order help shows them.

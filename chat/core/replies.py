@@ -369,6 +369,16 @@ class RegisteredNickname:
 
 
 @dataclass(frozen=True, slots=True)
+class NotSent:
+    """
+    A line was not said to the room: it looks like another chat's habit
+    for C{command} (C{send bob hi}: C{/msg bob hi}).
+    """
+
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
 class BanningYourself:
     """
     An operator tried to ban C{target}: its own nickname or address.
@@ -589,6 +599,7 @@ Reply: TypeAlias = (
     | Reserved
     | Dropped
     | BanningYourself
+    | NotSent
     | BadNewPassword
     | PasswordChanged
     | Unregistered

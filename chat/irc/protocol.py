@@ -671,6 +671,8 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             if verb == "PRIVMSG":
                 return services(f"{nickname} is kept for an operator of this server.")
             return numeric("432", nickname, "Nickname is reserved for an operator")
+        case r.NotSent(command):
+            return notice(f"Not sent: did you mean {command}?")
         case r.BanningYourself(target):
             return notice(f"{target} is you: an operator cannot ban itself.")
         case r.Dropped(count):

@@ -15,9 +15,9 @@ from __future__ import annotations
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory
 
-from chat.core.replies import LineTooLong, Reply
+from chat.core.replies import LineTooLong, NotSent, Reply
 from chat.core.service import LOBBY, ChatService
-from chat.line import wording
+from chat.line import habits, wording
 from chat.line.telnet import TelnetFilter
 from chat.net.connection import Encoder, StreamConnection
 from chat.net.framing import LineBuffer
@@ -89,8 +89,14 @@ class LineProtocol(StreamConnection):
                 session.choose_nickname(stripped)
         elif text.startswith("/") and not text.startswith("//"):
             self._command(text)
+        elif text.startswith("//"):
+            session.say(self.room or LOBBY, text[1:])
         else:
-            session.say(self.room or LOBBY, text[1:] if text.startswith("//") else text)
+            command = habits.meant(text, session.chat.is_online)
+            if command is not None:
+                self.tell(NotSent(command))
+            else:
+                session.say(self.room or LOBBY, text)
 
     def _command(self, text: str) -> None:
         """

@@ -65,7 +65,9 @@ NOTICE = "*** "
 ERROR = "!!! "
 EOL = b"\r\n"
 
-NICKNAME_RULES = f"1 to {MAX_NICKNAME_LENGTH} letters, digits, '_' or '-', starting with a letter"
+NICKNAME_RULES = (
+    f"1 to {MAX_NICKNAME_LENGTH} ASCII letters, digits, '_' or '-', starting with a letter"
+)
 
 
 def encode(text: str) -> bytes:
@@ -244,7 +246,7 @@ def _problem(problem: Problem, limit: int) -> str:
         case Problem.BAD_START:
             return "it must start with a letter"
         case Problem.BAD_CHARACTERS:
-            return "it may contain only letters, digits, '_' and '-'"
+            return "it may contain only ASCII letters, digits, '_' and '-'"
         case Problem.ALREADY_YOURS:
             return "it is already yours"
 
@@ -423,6 +425,10 @@ def reply(said: r.Reply) -> bytes:
             return error(f"{nickname} is registered; log in as {nickname} to use it.")
         case r.Reserved(nickname):
             return error(f"The nickname {nickname} is kept for an operator of this server.")
+        case r.NotSent(command):
+            return error(
+                f"Not sent to the room: did you mean {command}? (/say TEXT says anything as it is.)"
+            )
         case r.BanningYourself(target):
             return error(f"{target} is you: an operator cannot ban itself.")
         case r.Dropped(count):
