@@ -28,6 +28,24 @@ from chat.store.bans import Bans
 from chat.store.history import History, open_pool
 
 DEFAULT_LISTEN = "tcp:8888"
+
+
+def _number(option: str, kind: type[int] | type[float]) -> Callable[[str], float]:
+    """
+    A coercer for --option's value that names the option when it is not a number.
+    """
+
+    def coerce(text: str) -> float:
+        try:
+            return kind(text)
+        except ValueError:
+            wanted = "a whole number" if kind is int else "a number"
+            raise ValueError(f"--{option} takes {wanted}, not {text!r}") from None
+
+    coerce.coerceDoc = ""  # type: ignore[attr-defined]
+    return coerce
+
+
 DEFAULT_DB = "chat.sqlite3"
 
 
@@ -36,7 +54,7 @@ class Options(usage.Options):
     Options for C{twistd chat}.
     """
 
-    synopsis = "[--listen ENDPOINT ...] [--name NAME] [--motd FILE] [--log-messages]"
+    synopsis = "[--listen ENDPOINT]... [--irc ENDPOINT]... [OPTION]... (all options: --help)"
     longdesc = (
         "A multi-user chat server: connect with `nc HOST 8888`, type a nickname, chat. "
         "See docs/protocol.md for every command and docs/operating.md for these options."
@@ -52,12 +70,18 @@ class Options(usage.Options):
         [
             "admins",
             None,
-            "",
-            "Registered nicknames, comma-separated, whose owners are operators once logged in "
-            "with their password.",
+            None,
+            "Operators' nicknames, comma-separated; each one's password is set with "
+            "python -m chat.admin NICK.",
         ],
         ["admins-file", None, None, "A file of operator nicknames, one a line."],
-        ["history", None, 20, "How many recent messages a user sees on entering a room.", int],
+        [
+            "history",
+            None,
+            20,
+            "How many recent messages a user sees on entering a room.",
+            _number("history", int),
+        ],
         [
             "flood",
             None,
@@ -70,33 +94,51 @@ class Options(usage.Options):
             None,
             None,
             "Connections at once; 0 for no limit. [default: the open-file limit less 100]",
-            int,
+            _number("max-clients", int),
         ],
-        ["max-per-ip", None, 100, "Connections at once from one address; 0 for no limit.", int],
+        [
+            "max-per-ip",
+            None,
+            100,
+            "Connections at once from one address; 0 for no limit.",
+            _number("max-per-ip", int),
+        ],
         [
             "crowd",
             None,
             100,
             "Rooms of this many users or more announce no joins and leaves, and newcomers get "
             "a count rather than a list of names; 0 for never.",
-            int,
+            _number("crowd", int),
         ],
-        ["login-timeout", None, 60.0, "Seconds to choose a nickname; 0 for no limit.", float],
-        ["idle-timeout", None, 0.0, "Seconds a user may stay silent; 0 for no limit.", float],
+        [
+            "login-timeout",
+            None,
+            60,
+            "Seconds to choose a nickname; 0 for no limit.",
+            _number("login-timeout", float),
+        ],
+        [
+            "idle-timeout",
+            None,
+            0,
+            "Seconds a user may stay silent; 0 for no limit.",
+            _number("idle-timeout", float),
+        ],
         [
             "sendq",
             None,
             DEFAULT_SENDQ,
             "Bytes that may wait for a client that stops reading before it is dropped.",
-            int,
+            _number("sendq", int),
         ],
         ["motd", None, None, "A UTF-8 text file shown to each user after login."],
         [
             "shutdown-timeout",
             None,
-            10.0,
+            10,
             "Seconds to wait on shutdown for clients to take their notice before cutting them off.",
-            float,
+            _number("shutdown-timeout", float),
         ],
     ]
     optFlags: ClassVar[list[list[Any]]] = [
@@ -135,6 +177,28 @@ class Options(usage.Options):
         """
         self["irc"].append(endpoint)
 
+    # usage.Options shows a docstring as it is written, indentation included.
+    opt_listen.__doc__ = " ".join((opt_listen.__doc__ or "").split())
+    opt_irc.__doc__ = " ".join((opt_irc.__doc__ or "").split())
+
+    def parseOptions(self, options: Any = None) -> None:
+        """
+        As usage.Options parses, but an error is said in one line: twistd
+        prints this usage above it, which is here a pointer to --help, not
+        the whole list again.
+        """
+        try:
+            super().parseOptions(options)  # type: ignore[no-untyped-call]
+        except usage.UsageError as e:
+            self._failed = True
+            message = str(e).removeprefix("Parameter type enforcement failed: ")
+            raise usage.UsageError(message) from None
+
+    def getUsage(self, width: int | None = None) -> str:
+        if getattr(self, "_failed", False):
+            return "See twistd chat --help for every option.\n"
+        return str(super().getUsage(width))
+
     def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
@@ -158,7 +222,7 @@ class Options(usage.Options):
             folder = os.path.dirname(os.path.abspath(self["db"]))
             if not os.path.isdir(folder):
                 raise usage.UsageError(f"--db: no such directory: {folder}")
-        admins = [name.strip() for name in self["admins"].split(",") if name.strip()]
+        admins = [name.strip() for name in (self["admins"] or "").split(",") if name.strip()]
         if self["admins-file"] is not None:
             try:
                 with open(self["admins-file"], encoding="utf-8") as names:

@@ -55,7 +55,7 @@ class OptionsTests(SynchronousTestCase):
                 "idle-timeout": 0.0,
                 "flood": "5/20",
                 "limits": HUMAN,
-                "admins": "",
+                "admins": None,
                 "admins-file": None,
                 "admin-names": (),
                 "motd": None,
@@ -208,6 +208,41 @@ class OptionsTests(SynchronousTestCase):
         A negative number of history lines is refused.
         """
         self.assertRaises(UsageError, self.parse, "--history", "-1")
+
+    def test_help(self) -> None:
+        """
+        --help: the usage line shows that there are more options than it
+        names; no empty or 0.0 default; each help text reads as one sentence,
+        without the gaps of its source's indentation.
+        """
+        text = Options().getSynopsis() + "\n" + Options().getUsage(width=100)
+        self.assertIn(
+            "[--listen ENDPOINT]... [--irc ENDPOINT]... [OPTION]... (all options: --help)", text
+        )
+        self.assertNotIn("[default: ]", text)
+        self.assertNotIn(".0]", text)
+        # The help column starts at 27; two spaces inside it are the gaps of
+        # an indented docstring.
+        column = [line[27:] for line in text.splitlines() if line.startswith("      ")]
+        self.assertGreater(len(column), 30)
+        for line in column:
+            self.assertNotIn("  ", line)
+
+    def test_errors_name_the_option_in_one_line(self) -> None:
+        """
+        A value that is not a number names its option; after any error, the
+        usage twistd prints above it is one line pointing to --help.
+        """
+        for argv, message in [
+            (("--history", "x"), "--history takes a whole number, not 'x'"),
+            (("--idle-timeout", "soon"), "--idle-timeout takes a number, not 'soon'"),
+            (("--bogus",), "option --bogus not recognized"),
+        ]:
+            options = Options(MemoryReactorClock())
+            with self.assertRaises(UsageError) as caught:
+                options.parseOptions(list(argv))
+            self.assertEqual(str(caught.exception), message)
+            self.assertEqual(options.getUsage(), "See twistd chat --help for every option.\n")
 
     def test_db_in_missing_directory(self) -> None:
         """
