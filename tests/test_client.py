@@ -69,6 +69,7 @@ class Notes:
         self.lines: list[bytes] = []
         self.notes: list[str] = []
         self.failures: list[str] = []
+        self.sent_lines: list[bytes] = []
         self.changes = 0
 
     def server_line(self, line: bytes) -> None:
@@ -79,6 +80,9 @@ class Notes:
 
     def note(self, sentence: str) -> None:
         self.notes.append(sentence)
+
+    def sent(self, line: bytes) -> None:
+        self.sent_lines.append(line)
 
     def state_changed(self) -> None:
         self.changes += 1
@@ -384,6 +388,37 @@ class ReconnectTests(SynchronousTestCase):
         self.clock.advance(1.0)
         self.servers.say("*** alice is registered. Send its password (or /login PASSWORD):")
         self.assertEqual(self.servers.sent, b"alice\r\nsecret2\r\n")
+
+    def test_paste_then_quit(self) -> None:
+        """
+        /quit after a long paste goes after every pasted line, and the client
+        waits for them to go before giving up on the server's goodbye; each
+        line is shown as sent when it goes, not when typed.
+        """
+        self.log_in()
+        for n in range(40):
+            self.session.typed(b"line %d" % n)
+        self.session.quit()
+        self.assertEqual(len(self.display.sent_lines), 18)
+        self.clock.pump([0.5] * 12)
+        lines = self.servers.sent.split(b"\r\n")
+        self.assertEqual(lines[1:42], [b"line %d" % n for n in range(40)] + [b"/quit"])
+        self.assertEqual(len(self.display.sent_lines), 40)
+        self.assertFalse(self.servers.transports[-1].disconnecting)
+
+    def test_unsent_lines_are_told(self) -> None:
+        """
+        Lines still waiting their turn when the connection is lost are not
+        shown as sent, and the user is told how many did not go.
+        """
+        self.log_in()
+        for n in range(25):
+            self.session.typed(b"line %d" % n)
+        self.servers.drop()
+        self.assertEqual(len(self.display.sent_lines), 18)
+        self.assertIn(
+            "7 lines you typed could not be sent before the connection ended.", self.display.notes
+        )
 
     def test_backoff_resets_after_login(self) -> None:
         """

@@ -406,6 +406,34 @@ class ScreenTests(SynchronousTestCase):
         h.type(b"\x1b[A")
         self.assertEqual(h.screen.editor.text, "hello")
 
+    def test_paste_goes_at_the_servers_pace(self) -> None:
+        """
+        A 50-line paste: the client sends the burst at once and the rest at a
+        little under the server's limit, each line shown as sent only when it
+        has gone; a server that says its limit is lower is followed.
+        """
+        h = ScreenHarness(columns=40)
+        h.log_in()
+        h.shown()
+        before = h.sent()
+        h.type(b"".join(b"line %d\r" % n for n in range(50)))
+        self.assertEqual(h.sent()[len(before) :].count(b"\r\n"), 18)
+        self.assertEqual(h.shown()[-2:], ["<alice> line 17", "[alice@lobby]"])
+        h.clock.pump([0.25] * 10)
+        sent = h.sent()[len(before) :]
+        # 2.5 s at 4.5 lines a second: 11 more.
+        self.assertEqual(sent.count(b"\r\n"), 29)
+        self.assertEqual(h.shown()[-2:], ["<alice> line 28", "[alice@lobby]"])
+        h.say(
+            "!!! You are sending too fast (at most 1 lines a second, bursts of 5); "
+            "lines over that wait their turn."
+        )
+        h.clock.advance(1.2)
+        self.assertEqual(h.sent()[len(before) :].count(b"\r\n"), 30)
+        h.clock.pump([1.2] * 30)
+        self.assertTrue(h.sent().endswith(b"line 49\r\n"))
+        self.assertEqual(h.sent()[len(before) :].count(b"\r\n"), 50)
+
     def test_too_long_line_is_not_sent(self) -> None:
         """
         A line longer than the server takes is not sent nor shown as sent:

@@ -46,7 +46,7 @@ class BucketTests(SynchronousTestCase):
 
 WARNING = (
     "!!! You are sending too fast (at most 5 lines a second, bursts of 20); "
-    "lines over that are dropped."
+    "lines over that wait their turn."
 )
 
 
@@ -71,29 +71,60 @@ class FloodTests(SynchronousTestCase):
         self.assertEqual(len(self.bob.lines()), 18)
         self.assertEqual(self.alice.lines(), [])
 
-    def test_warned_then_dropped(self) -> None:
+    def test_paste_over_the_burst_waits_its_turn(self) -> None:
         """
-        Over the limit the sender is warned once and the extra lines are
-        dropped; after a pause it may speak again.
+        A paste over the burst (50 lines) is not cut nor kicked: the burst
+        goes at once (the login took one token), the rest at the limit's
+        rate, in order, and the sender is told once why they trickle.
         """
-        self.say(30)
-        self.assertEqual(len(self.bob.lines()), 19)
+        self.say(50)
+        self.assertEqual(self.bob.lines(), [f"<alice> line {n}" for n in range(19)])
         self.assertEqual(self.alice.lines(), [WARNING])
+        self.clock.advance(0.2)
+        self.assertEqual(self.bob.lines(), ["<alice> line 19"])
+        # Typed while the paste trickles: behind it, not before.
+        self.say(1, start=100)
+        self.clock.pump([0.2] * 40)
+        self.assertEqual(self.bob.lines(), [f"<alice> line {n}" for n in [*range(20, 50), 100]])
+        self.assertEqual(self.alice.lines(), [])
         self.assertFalse(self.alice.closed)
-        self.clock.advance(1)
-        self.say(5, start=100)
-        self.assertEqual(self.bob.lines(), [f"<alice> line {n}" for n in range(100, 105)])
+        self.clock.advance(10)
+        self.say(5, start=200)
+        self.assertEqual(self.bob.lines(), [f"<alice> line {n}" for n in range(200, 205)])
+
+    def test_stall_delivers_everything(self) -> None:
+        """
+        A network stall delivers 40 typed lines at once: nothing lost, nobody kicked.
+        """
+        self.clock.advance(30)
+        self.say(40)
+        self.clock.pump([0.2] * 30)
+        self.assertEqual(self.bob.lines(), [f"<alice> line {n}" for n in range(40)])
+        self.assertFalse(self.alice.closed)
 
     def test_flooding_closes(self) -> None:
         """
-        A sender still flooding a whole burst after the warning is closed, and
-        its room is told why.
+        A sender with more than three bursts waiting is closed, and its room
+        is told why; what was within the burst was said.
         """
-        self.say(19 + 1 + 21)
+        self.say(19 + 60 + 1)
         self.assertEqual(self.alice.lines(), [WARNING, "!!! Still flooding. Goodbye."])
         self.assertTrue(self.alice.closed)
+        self.assertEqual(self.bob.lines(), [f"<alice> line {n}" for n in range(19)])
         self.alice.hang_up()
         self.assertEqual(self.bob.lines()[-1], "*** alice has left (flooding)")
+        self.clock.advance(60)
+        self.assertEqual(self.bob.lines(), [])
+
+    def test_flood_in_many_reads(self) -> None:
+        """
+        The same, a line a read: what waits is what counts.
+        """
+        for n in range(19 + 60):
+            self.say(1, start=n)
+        self.assertFalse(self.alice.closed)
+        self.say(1, start=999)
+        self.assertTrue(self.alice.closed)
 
     def test_nick_and_join_limits(self) -> None:
         """

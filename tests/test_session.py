@@ -499,8 +499,9 @@ class CommandTests(SessionTestCase):
 
     def test_flooding(self) -> None:
         """
-        Items over the flood limit (the login took one) are dropped with one warning; still
-        flooding a burst later closes the session, and the rooms hear why.
+        Items over the flood limit (the login took one) wait their turn, with
+        one notice, and are handled at the limit's rate, in order; more than
+        three bursts waiting closes the session, and the rooms hear why.
         """
         service = self.make(Settings(limits=Limits(lines=Rate(1, 3))))
         watcher = Recorder()
@@ -509,20 +510,23 @@ class CommandTests(SessionTestCase):
         user = service.chat.login("bob", watcher)
         service.chat.join(user, LOBBY)
         watcher.take()
-        session.feed([lambda n=n: session.say(LOBBY, str(n)) for n in range(2)])
+        peer.take()
+        session.feed([lambda n=n: session.say(LOBBY, str(n)) for n in range(4)])
+        self.assertEqual(peer.take(), [r.TooFast(1, 3)])
+        self.assertEqual(watcher.take(), [Message(LOBBY, "alice", n) for n in "01"])
+        self.clock.advance(1)
+        self.assertEqual(watcher.take(), [Message(LOBBY, "alice", "2")])
+        self.clock.advance(1)
+        self.assertEqual(watcher.take(), [Message(LOBBY, "alice", "3")])
         self.assertIsNone(peer.goodbye)
-        session.feed([lambda n=n: session.say(LOBBY, str(n)) for n in range(2, 6)])
+        # No token left: eleven waiting, over three bursts.
+        session.feed([lambda n=n: session.say(LOBBY, str(n)) for n in range(10, 21)])
         self.assertEqual(peer.goodbye, r.Flooding())
-        self.assertIn(r.TooFast(1, 3), peer.said)
+        self.assertEqual(watcher.take(), [])
         session.connection_lost(cleanly=True)
-        self.assertEqual(
-            watcher.take(),
-            [
-                Message(LOBBY, "alice", "0"),
-                Message(LOBBY, "alice", "1"),
-                Left(LOBBY, "alice", Departure(Why.FLOODING)),
-            ],
-        )
+        self.assertEqual(watcher.take(), [Left(LOBBY, "alice", Departure(Why.FLOODING))])
+        self.clock.advance(10)
+        self.assertEqual(watcher.take(), [])
 
 
 class ModerationTests(SessionTestCase):

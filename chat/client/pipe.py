@@ -79,6 +79,11 @@ class PipeDisplay(LineReceiver):
     def note(self, sentence: str) -> None:
         complain(sentence)
 
+    def sent(self, line: bytes) -> None:
+        """
+        A pipe shows only what the server says.
+        """
+
     def state_changed(self) -> None:
         """
         A pipe has no prompt to update.

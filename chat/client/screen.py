@@ -202,16 +202,14 @@ class ChatScreen(TerminalProtocol):
         if not self.session.typed(line.encode("utf-8")):
             self.editor.insert(line)
             self.note("not connected: your line is kept; press Enter again once connected.")
-            return
-        if not masked:
-            self._echo(line)
 
-    def _echo(self, line: str) -> None:
+    def sent(self, line: bytes) -> None:
         """
-        The server does not send us our own public lines; show them as sent.
+        The server does not send us our own public lines; show them once they
+        have gone (a pasted line may wait its turn).
         """
         me = self.session.tracker.nickname
-        text = line.rstrip()
+        text = line.decode("utf-8", "replace").rstrip()
         if me is None or not text.strip():
             return
         if text.startswith("//"):

@@ -26,9 +26,23 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from chat.client.reading import LOBBY, Tracker
+from chat.core.limits import HUMAN, Rate, TokenBucket
 from chat.net.framing import LineBuffer
 
 QUIT_GRACE_SECONDS = 5.0
+
+assert HUMAN.lines is not None
+PACE = Rate(HUMAN.lines.rate * 0.9, HUMAN.lines.burst - 1)
+"""
+How fast the client sends: a little under the server's default flood limit
+(5 lines a second, bursts of 20), so that a paste is never cut or kicked; a
+server that says its limit is other (in its "sending too fast" notice) is
+followed instead.
+"""
+
+_TOO_FAST = re.compile(
+    r"!!! You are sending too fast \(at most ([\d.]+) lines a second, bursts of (\d+)\)"
+)
 
 CONNECTING = "connecting"
 ONLINE = "online"
@@ -53,6 +67,12 @@ class Display(Protocol):
     def note(self, sentence: str) -> None:
         """
         Something the client itself has to say (reconnecting, ...).
+        """
+
+    def sent(self, line: bytes) -> None:
+        """
+        A line the user typed has gone to the server (pasted lines go at
+        the server's pace, so this may be a while after it was typed).
         """
 
     def state_changed(self) -> None:
@@ -135,6 +155,10 @@ class Session:
         self._relogging = False
         # Lines typed before the first connection is made wait for it.
         self._early: list[bytes] = []
+        # Lines over the pace wait here, each with whether to show it as sent.
+        self._pace = TokenBucket(PACE, clock)
+        self._outgoing: list[tuple[bytes, bool]] = []
+        self._pacing: IDelayedCall | None = None
         # The server's last word when it closed the connection on purpose.
         self._goodbye: str | None = None
 
@@ -191,20 +215,27 @@ class Session:
                 return False
             self._early.append(line)
             return True
+        secret = False
         if self.tracker.password_for is not None:
             self._offered = (self.tracker.password_for, line)
             self.tracker.password_for = None
+            secret = True
         elif self.tracker.nickname is not None and (match := _NEW_PASSWORD.match(line)):
             self._offered = (self.tracker.nickname, match.group(1) or match.group(2))
-        self._send(line)
+        self._send(line, shown=not secret)
         if _QUIT.match(line):
             # The user asked to leave: once the server lets go, the client ends.
             self._quitting = True
-            self._grace = self.clock.callLater(QUIT_GRACE_SECONDS, self._give_up_waiting)
+            self._start_grace()
         return True
 
     def server_line(self, line: bytes) -> None:
         text = line.decode("utf-8", "replace")
+        if match := _TOO_FAST.match(text):
+            # The server's own limit: keep under it from now on.
+            rate, burst = float(match.group(1)), int(match.group(2))
+            self._pace = TokenBucket(Rate(rate * 0.9, max(1, burst - 1)), self.clock)
+            self._pace.tokens = 0.0
         if text.startswith("!!! ") and text.endswith("Goodbye."):
             # The server's last word before it closes on purpose (docs/protocol.md).
             self._goodbye = text[4:]
@@ -273,7 +304,15 @@ class Session:
 
     def _say_goodbye(self) -> None:
         self._send(b"/quit")
-        self._grace = self.clock.callLater(QUIT_GRACE_SECONDS, self._give_up_waiting)
+        self._start_grace()
+
+    def _start_grace(self) -> None:
+        """
+        Wait for the server to let go after /quit: not for ever, but long
+        enough for the lines still waiting their turn to go before it.
+        """
+        behind = len(self._outgoing) / self._pace.limit.rate
+        self._grace = self.clock.callLater(QUIT_GRACE_SECONDS + behind, self._give_up_waiting)
 
     def _give_up_waiting(self) -> None:
         self._grace = None
@@ -282,6 +321,13 @@ class Session:
 
     def server_gone(self, reason: Failure) -> None:
         self.server = None
+        unsent = sum(1 for _, shown in self._outgoing if shown)
+        self._outgoing = []
+        if self._pacing is not None and self._pacing.active():
+            self._pacing.cancel()
+        if unsent and not self._quitting:
+            lines = "1 line" if unsent == 1 else f"{unsent} lines"
+            self._say(f"{lines} you typed could not be sent before the connection ended.")
         if self.tracker.room is not None:
             self._rejoin = self.tracker.room
         self.tracker.logged_out()
@@ -314,9 +360,33 @@ class Session:
         self._say(f"{what}; reconnecting in {delay:.1f} s (Ctrl-C to quit).")
         self._retry = self.clock.callLater(delay, self._attempt)
 
-    def _send(self, line: bytes) -> None:
+    def _send(self, line: bytes, shown: bool = False) -> None:
+        """
+        Send C{line} now, or (over the pace: a paste) once its turn comes;
+        C{shown}: the display is told when it goes, to show it as sent.
+        """
+        if self._outgoing or not self._pace.take():
+            self._outgoing.append((line, shown))
+            self._pace_next()
+            return
+        self._write(line, shown)
+
+    def _write(self, line: bytes, shown: bool) -> None:
         assert self.server is not None
         self.server.sendLine(line)  # type: ignore[no-untyped-call]
+        if shown and self.display is not None:
+            self.display.sent(line)
+
+    def _pace_next(self) -> None:
+        if self._pacing is None or not self._pacing.active():
+            self._pacing = self.clock.callLater(max(self._pace.wait(), 0.001), self._paced)
+
+    def _paced(self) -> None:
+        self._pacing = None
+        while self._outgoing and self.server is not None and self._pace.take():
+            self._write(*self._outgoing.pop(0))
+        if self._outgoing:
+            self._pace_next()
 
     def _set_state(self, state: str) -> None:
         if state != self.state:

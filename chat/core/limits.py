@@ -68,6 +68,12 @@ class TokenBucket:
         self.stamp = now
         return self.tokens
 
+    def wait(self) -> float:
+        """
+        Seconds until a token can be taken (0 if one can now).
+        """
+        return max(0.0, (1 - self._refill()) / self.limit.rate)
+
     def full(self) -> bool:
         """
         Whether the bucket has its whole burst again (it may be forgotten).

@@ -97,6 +97,12 @@ from chat.core.text import clean, password_problem
 _T = TypeVar("_T")
 
 PASSWORD_TRIES = 3
+LAG_BURSTS = 3
+"""
+How many bursts of lines over the flood limit may wait their turn before the
+client is closed for flooding: with the default 5/20, 60 lines (a paste of
+80 at once goes through whole, in 12 s).
+"""
 SEARCH_RESULTS = 20
 
 
@@ -124,8 +130,9 @@ class Session:
         "_departure",
         "_dropping",
         "_ended",
-        "_excess",
         "_join_meter",
+        "_lag_timer",
+        "_lagged",
         "_line_meter",
         "_nick_meter",
         "_queue",
@@ -175,7 +182,10 @@ class Session:
         self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
         self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
         self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
-        self._excess = 0
+        # Lines over the flood limit wait here for their turn (fake lag),
+        # with the timer that lets the next one through.
+        self._lagged: list[object] | None = None
+        self._lag_timer: IDelayedCall | None = None
         self._bare = bare_login
         self._dropping = False
         self._ended = False
@@ -218,7 +228,7 @@ class Session:
         session: nothing it would start (a login above all) happens now.
         """
         self._closing = True
-        self._set_timer(0)
+        self._stop_timers()
         self.service.closed(self)
         if self.user is None:
             self.log.info("Connection from {peer} closed", peer=self.address)
@@ -277,10 +287,15 @@ class Session:
 
     def _close(self, goodbye: Goodbye) -> None:
         self._closing = True
-        self._set_timer(0)
+        self._stop_timers()
         self.peer.close(goodbye)
 
     # Timeouts: the login timeout until login, then the idle one.
+
+    def _stop_timers(self) -> None:
+        self._set_timer(0)
+        if self._lag_timer is not None and self._lag_timer.active():
+            self._lag_timer.cancel()
 
     def _set_timer(self, period: float) -> None:
         """
@@ -318,6 +333,9 @@ class Session:
         self._dropping = False
         if self._line_meter is not None:
             items = self._meter(items, self._line_meter)
+        self._take_in(items)
+
+    def _take_in(self, items: Sequence[object]) -> None:
         if self._waiting:
             if self._queue is None:
                 self._queue = list(items)
@@ -334,7 +352,7 @@ class Session:
         """
         self.feed(last)
         self._ended = True
-        if not self._waiting:
+        if self._idle():
             self._input_done()
 
     def _input_done(self) -> None:
@@ -371,26 +389,68 @@ class Session:
         self.peer.tell(Dropped(count))
         self.peer.tell(NicknameWanted())
 
-    def _meter(self, items: Sequence[object], meter: TokenBucket) -> list[object]:
+    def _meter(self, items: Sequence[object], meter: TokenBucket) -> Sequence[object]:
         """
-        The items within the flood limit. Over it, the first one dropped
-        brings a warning; a client still flooding a burst later is closed.
+        The items within the flood limit, to handle now. Those over it wait
+        their turn, at the limit's rate, as IRC daemons' "fake lag" does
+        (nothing is lost to a paste or to a network stall that delivers a
+        minute's typing at once); the first to wait brings a notice. Only a
+        client with more than L{LAG_BURSTS} bursts waiting is closed.
         """
-        admitted = []
-        for item in items:
-            if meter.take():
-                self._excess = 0
-                admitted.append(item)
-                continue
-            self._excess += 1
-            if self._excess == 1:
-                self.peer.tell(TooFast(meter.limit.rate, meter.limit.burst))
-            elif self._excess > meter.limit.burst:
-                self._departure = Departure(Why.FLOODING)
-                self.log.warn("Dropping {peer}: flooding", peer=self.address)
-                self._close(Flooding())
-                break
+        lagged = self._lagged
+        if lagged is None:
+            index = 0
+            while index < len(items) and meter.take():
+                index += 1
+            if index == len(items):
+                return items
+            admitted, lagged = list(items[:index]), list(items[index:])
+            self._lagged = lagged
+            self.peer.tell(TooFast(meter.limit.rate, meter.limit.burst))
+        else:
+            admitted = []
+            lagged.extend(items)
+        if len(lagged) > meter.limit.burst * LAG_BURSTS:
+            # What was within the limit is handled, then the client is closed.
+            self._lagged = None
+            self._take_in(admitted)
+            self._departure = Departure(Why.FLOODING)
+            self.log.warn("Dropping {peer}: flooding", peer=self.address)
+            self._close(Flooding())
+            return ()
+        self._lag_next(meter)
         return admitted
+
+    def _lag_next(self, meter: TokenBucket) -> None:
+        """
+        Let waiting lines through when the next token comes.
+        """
+        if self._lag_timer is None or not self._lag_timer.active():
+            # At least a millisecond: a token a rounding error away is not there yet.
+            wait = max(meter.wait(), 0.001)
+            self._lag_timer = self.service.clock.callLater(wait, self._lag_over, meter)
+
+    def _lag_over(self, meter: TokenBucket) -> None:
+        self._lag_timer = None
+        lagged = self._lagged
+        if lagged is None or self._closing:
+            return
+        count = 0
+        while count < len(lagged) and meter.take():
+            count += 1
+        turn, rest = lagged[:count], lagged[count:]
+        self._lagged = rest or None
+        if rest:
+            self._lag_next(meter)
+        self.service.outbox.batch(lambda: self._take_in(turn))
+        if self._ended and self._idle():
+            self.service.outbox.batch(self._input_done)
+
+    def _idle(self) -> bool:
+        """
+        Whether nothing the user sent waits (on the database, or its turn).
+        """
+        return not self._waiting and self._lagged is None
 
     def report(self, error: BaseException) -> None:
         """
@@ -437,7 +497,7 @@ class Session:
             queue, self._queue = self._queue, None
             if queue:
                 self._handle(queue)
-            if self._ended and not self._waiting:
+            if self._ended and self._idle():
                 self._input_done()
 
         self._settle(step, settle)

@@ -558,7 +558,8 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return numeric("405", "*", "Too many channel changes; wait a little")
         case r.TooFast(rate, burst):
             return notice(
-                f"You are sending too fast (at most {rate:g} lines a second, bursts of {burst})."
+                f"You are sending too fast (at most {rate:g} lines a second, bursts of {burst}); "
+                "lines over that wait their turn."
             )
         case r.LineTooLong():
             return numeric("417", "Input line was too long")

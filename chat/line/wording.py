@@ -350,7 +350,7 @@ def reply(said: r.Reply) -> bytes:
         case r.TooFast(rate, burst):
             return error(
                 f"You are sending too fast (at most {rate:g} lines a second, "
-                f"bursts of {burst}); lines over that are dropped."
+                f"bursts of {burst}); lines over that wait their turn."
             )
         case r.LineTooLong(limit):
             return error(f"Line too long (over {limit} bytes); it was dropped.")
