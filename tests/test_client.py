@@ -184,6 +184,7 @@ class PipeTests(SynchronousTestCase):
         If the server does not close after /quit, the client closes after a grace period.
         """
         session, _, _ = self.connect("alice")
+        self.servers.say("*** Welcome to chat.")
         session.quit()
         self.clock.advance(QUIT_GRACE_SECONDS)
         self.assertTrue(self.servers.transports[-1].disconnecting)
@@ -199,12 +200,29 @@ class PipeTests(SynchronousTestCase):
             self.stderr.truncate(0)
             self.stderr.seek(0)
             session, _, _ = self.connect("alice")
+            self.servers.say("*** Welcome to chat.")
             self.servers.drop(reason)
             self.assertEqual(self.successResultOf(session.finished), 1)
             self.assertEqual(
                 self.stderr.getvalue(), f"chat-client: the connection to the server was {word}.\n"
             )
             self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_silent_close_is_an_error(self) -> None:
+        """
+        A server that closes without a word (a plain client on a TLS port:
+        TLS cannot parse the nickname) is one sentence and status 1, also
+        once the input has ended (a pipe is then quitting).
+        """
+        session, _, _ = self.connect("alice")
+        session.quit()
+        self.servers.drop(ConnectionDone())
+        self.assertEqual(self.successResultOf(session.finished), 1)
+        self.assertEqual(
+            self.stderr.getvalue(),
+            "chat-client: the server closed the connection without a word "
+            "(a TLS port? then use --tls).\n",
+        )
 
     def test_cannot_connect(self) -> None:
         """

@@ -153,3 +153,58 @@ class TLSTests(TestCase):
         await secure.closed.addTimeout(5, reactor)
         await plain.closed.addTimeout(5, reactor)
         self.assertEqual(secure.lines[-1], "*** Goodbye.")
+
+    async def test_bundled_client_tls_mistakes(self) -> None:
+        """
+        In a pipe (its input ended, so it is quitting), each TLS mistake is
+        one line and status 1: a certificate it cannot verify, a plain
+        client on the TLS port, --tls against a plain port.
+        """
+        folder = Path(self.mktemp()).resolve()
+        folder.mkdir()
+        key, cert = certificate(folder, "server")
+        _, stranger = certificate(folder, "stranger")
+        service = ChatService(reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        factory = LineFactory(service)
+        tls_port = await serverFromString(
+            reactor, f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+        ).listen(factory)
+        self.addCleanup(tls_port.stopListening)
+        plain_port = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(factory)
+        self.addCleanup(plain_port.stopListening)
+
+        async def run(port: int, *options: str) -> tuple[int, bytes]:
+            client = ProcessRunner(b"dave\nhello\n")
+            argv = [sys.executable, "-m", "chat.client", "--host", "localhost", "--port", str(port)]
+            reactor.spawnProcess(client, sys.executable, [*argv, *options], env=os.environ.copy())
+            _, err, code = await client.finished.addTimeout(TIMEOUT, reactor)
+            return code, err
+
+        tls, plain = tls_port.getHost().port, plain_port.getHost().port
+        self.assertEqual(
+            await run(tls, "--ca", str(stranger)),
+            (
+                1,
+                b"chat-client: the server's TLS certificate could not be verified; "
+                b"not connecting.\n",
+            ),
+        )
+        self.assertEqual(
+            await run(tls),
+            (
+                1,
+                f"chat-client: localhost:{tls} closed the connection without a word "
+                "(a TLS port? then use --tls).\n".encode(),
+            ),
+        )
+        self.assertEqual(
+            await run(plain, "--tls", "--ca", str(cert)),
+            (
+                1,
+                f"chat-client: localhost:{plain} does not speak TLS (without --tls the client "
+                "connects in plain text).\n".encode(),
+            ),
+        )
+        self.assertEqual(service.chat.online(), [])

@@ -161,6 +161,8 @@ class Session:
         self._pacing: IDelayedCall | None = None
         # The server's last word when it closed the connection on purpose.
         self._goodbye: str | None = None
+        # Whether the server has said anything yet (on any connection).
+        self._heard = False
 
     def attach(self, display: Display) -> None:
         self.display = display
@@ -230,6 +232,7 @@ class Session:
         return True
 
     def server_line(self, line: bytes) -> None:
+        self._heard = True
         text = line.decode("utf-8", "replace")
         if match := _TOO_FAST.match(text):
             # The server's own limit: keep under it from now on.
@@ -336,11 +339,18 @@ class Session:
             self._grace = None
         if self.finished.called:
             return
+        # Checked before quitting: a pipe whose input has ended is quitting,
+        # and must still say why it never got to talk.
+        if reason.check(SSL.Error):
+            self._fail(_tls_problem(str(reason.value), self.address))
+            return
+        if not self._heard:
+            self._fail(
+                f"{self.address} closed the connection without a word (a TLS port? then use --tls)."
+            )
+            return
         if self._quitting:
             self._finish(0)
-            return
-        if reason.check(SSL.Error):
-            self._fail("the server's TLS certificate could not be verified; not connecting.")
             return
         if self._goodbye is not None:
             # Kicked, banned, timed out, refused: coming back at once would
@@ -409,6 +419,17 @@ class Session:
     def _finish(self, status: int) -> None:
         if not self.finished.called:
             self.finished.callback(status)
+
+
+def _tls_problem(error: str, address: str) -> str:
+    """
+    What went wrong with TLS, in one sentence: a certificate that cannot be
+    verified, or (anything else, "wrong version number" above all) a server
+    that does not speak TLS there.
+    """
+    if "certificate" in error:
+        return "the server's TLS certificate could not be verified; not connecting."
+    return f"{address} does not speak TLS (without --tls the client connects in plain text)."
 
 
 _NEW_PASSWORD = re.compile(rb"\s*/(?:register\s+(\S+)|password\s+\S+\s+(\S+))\s*$", re.IGNORECASE)
