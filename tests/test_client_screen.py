@@ -10,6 +10,7 @@ from typing import Any
 
 import pyte
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -100,12 +101,13 @@ class ReadingTests(SynchronousTestCase):
     def test_commands_come_from_the_server_table(self) -> None:
         """
         Completion offers every name of every command in the server's table,
-        aliases included, and nothing else.
+        aliases included, and the client's own, and nothing else.
         """
         tracker = Tracker()
         self.assertEqual(tracker.completions("/w", first=True), ["/w", "/wall", "/whisper", "/who"])
         self.assertEqual(tracker.completions("/unr", first=True), ["/unregister"])
-        self.assertEqual(len(COMMANDS), sum(len(command.names) for command in TABLE))
+        self.assertEqual(tracker.completions("/ig", first=True), ["/ignore"])
+        self.assertEqual(len(COMMANDS), sum(len(command.names) for command in TABLE) + 3)
         self.assertEqual(tracker.completions("/", first=True), list(COMMANDS))
 
     def test_completions(self) -> None:
@@ -224,12 +226,28 @@ class ScreenHarness:
     shows is parsed by pyte, as a real terminal would draw it.
     """
 
-    def __init__(self, colours: bool = True, debug: bool = False, columns: int = 60) -> None:
+    def __init__(
+        self,
+        colours: bool = True,
+        debug: bool = False,
+        columns: int = 60,
+        timestamps: bool = False,
+        bell: bool = True,
+        now: float = 0.0,
+    ) -> None:
         self.clock = Clock()
         self.servers: list[StringTransport] = []
         self.protocols: list[ServerConnection] = []
         self.session = Session(self.clock, self._connect, "alice", Backoff(1.0, 8.0))
-        self.screen = ChatScreen(self.session, colours=colours, debug=debug)
+        # Most tests look at what is shown, not when: no times unless asked.
+        self.screen = ChatScreen(
+            self.session,
+            colours=colours,
+            debug=debug,
+            timestamps=timestamps,
+            bell=bell,
+            clock=lambda: now,
+        )
         self.keyboard = Keyboard(self.screen)
         self.terminal = StringTransport()
         self.keyboard.makeConnection(self.terminal)
@@ -406,6 +424,23 @@ class ScreenTests(SynchronousTestCase):
         h.type(b"\x1b[A")
         self.assertEqual(h.screen.editor.text, "hello")
 
+    def test_editing_by_what_the_user_sees(self) -> None:
+        """
+        Backspace, Delete and the arrows work on grapheme clusters, as typed
+        on the keyboard: 👍🏽 goes whole (not leaving 👍), the cursor never
+        lands inside a family joined with ZWJ, and e with a combining accent
+        is one character.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        h.type("ok 👍🏽".encode() + b"\x7f")
+        self.assertEqual(h.screen.editor.text, "ok ")
+        family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+        h.type(f"a{family}b".encode() + LEFT + LEFT + b"\x1b[3~")
+        self.assertEqual(h.screen.editor.text, "ok ab")
+        h.type(END + b"\x15" + "e\u0301x".encode() + LEFT + b"\x7f")
+        self.assertEqual(h.screen.editor.text, "x")
+
     def test_paste_goes_at_the_servers_pace(self) -> None:
         """
         A 50-line paste: the client sends the burst at once and the rest at a
@@ -542,3 +577,147 @@ class ScreenTests(SynchronousTestCase):
         self.assertEqual(h.screen.columns, 60)
         h.type(b"\x0c")  # Ctrl-L clears the screen
         self.assertEqual(h.shown(), ["[alice@lobby] " + "y" * 40])
+
+
+def in_timezone(case: SynchronousTestCase, zone: str) -> None:
+    """
+    Run the rest of C{case} with local time in C{zone}.
+    """
+    import os
+    import time
+
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+
+    def restore() -> None:
+        if old is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+
+    case.addCleanup(restore)
+
+
+# 2026-11-21 12:34:56 UTC.
+NOON = 1795264496.0
+
+
+class WhatUsersMissTests(SynchronousTestCase):
+    """
+    Times, attention, /r, /ignore and "since you left", as the terminal shows them.
+    """
+
+    def test_times(self) -> None:
+        """
+        Live lines get the local time in front; stored ones (history, kept
+        messages, sent in UTC) are shown in local time, in brackets, with
+        the date when it is not today.
+        """
+        in_timezone(self, "Asia/Tokyo")
+        h = ScreenHarness(timestamps=True, now=NOON)
+        h.log_in()
+        h.say(
+            "<bob> hi",
+            "*** Recent messages in lobby:",
+            "[2026-11-21 12:30] <bob> earlier",
+            "[2026-11-20 23:59] <bob> yesterday, in UTC",
+            "*** End of history.",
+        )
+        h.type(b"hello\r")
+        rows = h.shown()
+        self.assertIn("21:34 <bob> hi", rows)
+        self.assertIn("[21:30] <bob> earlier", rows)
+        self.assertIn("[08:59] <bob> yesterday, in UTC", rows)
+        self.assertIn("21:34 <alice> hello", rows)
+        h.say("[2026-11-19 01:00] *bob* kept")
+        self.assertIn("[2026-11-19 10:00] *bob* kept", h.shown())
+
+    def test_attention(self) -> None:
+        """
+        A line that names you (as a word, any case) or a private message
+        rings the bell and stands out; other lines, and your own, do not;
+        --no-bell keeps the highlight without the bell.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        h.terminal.clear()
+        for said, rings in [
+            ("<bob> hey Alice, lunch?", True),
+            ("* bob pokes alice", True),
+            ("*bob* psst", True),
+            ("<bob> malice aforethought", False),
+            ("<bob> hello all", False),
+        ]:
+            h.say(said)
+            written = h.terminal.value()
+            h.terminal.clear()
+            self.assertEqual(b"\x07" in written, rings, said)
+            self.assertEqual(b"\x1b[7" in written, rings, said)
+        quiet = ScreenHarness(bell=False, colours=False)
+        quiet.log_in()
+        quiet.say("<bob> alice?")
+        self.assertNotIn(b"\x07", quiet.terminal.value())
+        self.assertIn(">> <bob> alice?", quiet.shown())
+
+    def test_reply(self) -> None:
+        """
+        /r TEXT answers the last private message; before any, it says so.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        h.type(b"/r anyone?\r")
+        self.assertIn("-- nobody has sent you a private message yet.", h.shown())
+        before = h.sent()
+        h.say("*carol* are you there?", "*bob* lunch?")
+        h.type(b"/r yes, at noon\r")
+        self.assertEqual(h.sent()[len(before) :], b"/msg bob yes, at noon\r\n")
+
+    def test_ignore(self) -> None:
+        """
+        /ignore NICK hides what NICK says on this screen (public, actions,
+        private, history); /ignore lists; /unignore shows it again; none of
+        it reaches the server.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        before = h.sent()
+        h.type(b"/ignore Bob\r")
+        h.say(
+            "<bob> spam", "* bob spams", "*bob* spam", "[2026-11-21 12:00] <bob> spam", "<carol> hi"
+        )
+        h.type(b"/ignore\r/unignore bob\r")
+        h.say("<bob> sorry")
+        rows = h.shown()
+        self.assertFalse([row for row in rows if "spam" in row], rows)
+        self.assertIn("<carol> hi", rows)
+        self.assertIn("-- you ignore: bob.", rows)
+        self.assertIn("<bob> sorry", rows)
+        self.assertEqual(h.sent(), before)
+
+    def test_since_you_left(self) -> None:
+        """
+        After a reconnection, the history replayed on entering the room is
+        cut to what came after the last line seen, under a marker.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        h.say("<bob> one", "<bob> two")
+        h.type(b"three\r")
+        h.protocols[-1].connectionLost(Failure(ConnectionLost()))
+        h.clock.advance(1.0)
+        h.shown()
+        h.log_in()
+        h.say(
+            "*** Recent messages in lobby:",
+            "[2026-11-21 12:00] <bob> one",
+            "[2026-11-21 12:00] <bob> two",
+            "[2026-11-21 12:01] <alice> three",
+            "[2026-11-21 12:02] <carol> four",
+            "*** End of history.",
+        )
+        rows = h.shown()
+        start = rows.index("-- since you left:")
+        self.assertEqual(rows[start + 1 :][:1], ["[2026-11-21 12:02] <carol> four"])
+        self.assertEqual(rows.count("[2026-11-21 12:00] <bob> one"), 0)

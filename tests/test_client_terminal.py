@@ -162,7 +162,9 @@ class TerminalClientTests(TestCase):
         bob.send("ping from bob")
         await alice.wait_for_text("<bob> ping from bob")
         rows = alice.rows()
-        message_row = rows.index("<bob> ping from bob")
+        # Each live line has its local time in front.
+        [message_row] = [i for i, row in enumerate(rows) if row.endswith("<bob> ping from bob")]
+        self.assertRegex(rows[message_row], r"^\d\d:\d\d <bob> ping from bob$")
         self.assertEqual(rows[message_row + 1], "[alice@lobby] half-typed 世界")
         self.assertEqual(alice.screen.cursor.y, message_row + 1)
         self.assertEqual(alice.screen.cursor.x, len("[alice@lobby] half-typed ") + 4 + 1)

@@ -136,7 +136,11 @@ async def flushed(reactor: Any, gone: Deferred[None], transport: Any) -> None:
 async def run_in_terminal(reactor: Any, arguments: argparse.Namespace) -> int:
     session = make_session(reactor, arguments, terminal=True)
     screen = ChatScreen(
-        session, colours=colours_wanted(arguments, dict(os.environ)), debug=arguments.debug
+        session,
+        colours=colours_wanted(arguments, dict(os.environ)),
+        debug=arguments.debug,
+        timestamps=arguments.timestamps,
+        bell=arguments.bell,
     )
     globalLogBeginner.beginLoggingTo(
         [problem_observer(screen.problem, arguments.debug)], redirectStandardIO=False

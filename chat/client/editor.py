@@ -4,13 +4,38 @@ The input line: text being typed, its cursor, and the lines typed before.
 Kept apart from the terminal so that editing is plain string work, tested
 without escape codes. Text is held as characters (not bytes), and drawn by
 display width, so that wide characters and emoji keep the cursor in place.
+The cursor moves, and Backspace and Delete remove, whole grapheme clusters:
+what the user sees as one character (👍🏽, a family emoji joined with ZWJ, e
+and a combining accent), found by the C{regex} module's C{\\X} (Unicode's
+rules, kept up to date there rather than in tables of our own).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import regex
 from wcwidth import wcswidth, wcwidth
+
+_CLUSTER = regex.compile(r"\X")
+
+
+def _previous(text: str, index: int) -> int:
+    """
+    Where the grapheme cluster that ends at C{index} starts.
+    """
+    start = 0
+    for match in _CLUSTER.finditer(text, 0, index):
+        start = match.start()
+    return start if index else 0
+
+
+def _next(text: str, index: int) -> int:
+    """
+    Where the grapheme cluster that starts at C{index} ends.
+    """
+    match = _CLUSTER.match(text, index)
+    return match.end() if match and match.end() > index else min(index + 1, len(text))
 
 
 def width(text: str) -> int:
@@ -61,16 +86,18 @@ class LineEditor:
 
     def backspace(self) -> None:
         if self.cursor:
-            self._set(self.text[: self.cursor - 1] + self.text[self.cursor :], self.cursor - 1)
+            start = _previous(self.text, self.cursor)
+            self._set(self.text[:start] + self.text[self.cursor :], start)
 
     def delete(self) -> None:
-        self._set(self.text[: self.cursor] + self.text[self.cursor + 1 :], self.cursor)
+        end = _next(self.text, self.cursor)
+        self._set(self.text[: self.cursor] + self.text[end:], self.cursor)
 
     def left(self) -> None:
-        self.cursor = max(self.cursor - 1, 0)
+        self.cursor = _previous(self.text, self.cursor)
 
     def right(self) -> None:
-        self.cursor = min(self.cursor + 1, len(self.text))
+        self.cursor = _next(self.text, self.cursor)
 
     def home(self) -> None:
         self.cursor = 0

@@ -58,6 +58,18 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         help="no colours (also when NO_COLOR is set, or output is not a terminal)",
     )
     parser.add_argument(
+        "--no-time",
+        dest="timestamps",
+        action="store_false",
+        help="in a terminal, no time in front of each line",
+    )
+    parser.add_argument(
+        "--no-bell",
+        dest="bell",
+        action="store_false",
+        help="in a terminal, no bell when a line names you or a private message comes",
+    )
+    parser.add_argument(
         "--no-reconnect",
         dest="reconnect",
         action="store_false",

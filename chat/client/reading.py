@@ -14,8 +14,15 @@ import re
 
 from chat.core.commands import COMMANDS as TABLE
 
-# The server's commands, for completion: its own table.
-COMMANDS = tuple(sorted("/" + name for command in TABLE for name in command.names))
+CLIENT_COMMANDS = ("/r", "/ignore", "/unignore")
+"""
+The terminal client's own commands (L{chat.client.present}), never sent as they are.
+"""
+
+# For completion: the server's commands (its own table), and the client's.
+COMMANDS = tuple(
+    sorted({"/" + name for command in TABLE for name in command.names} | set(CLIENT_COMMANDS))
+)
 
 LOBBY = "lobby"
 

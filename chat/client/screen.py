@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import codecs
 import re
+import time
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from twisted.conch.insults.insults import ServerProtocol, TerminalProtocol
@@ -26,11 +28,14 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.client.editor import LineEditor, width
-from chat.client.reading import Kind, classify
+from chat.client.present import Presenter, Shown
+from chat.client.reading import Kind
 from chat.client.session import CONNECTING, OFFLINE, ONLINE, Session
 
 ERASE_LINE = "\r\x1b[K"
 RESET = "\x1b[0m"
+BELL = "\x07"
+ATTENTION = "7"  # reverse video: a line that names you, or a private message
 
 # SGR parameters for each kind of line: what stands out is what concerns you.
 COLOURS = {
@@ -87,14 +92,31 @@ class ChatScreen(TerminalProtocol):
 
     @ivar colours: whether lines are coloured by kind.
     @ivar debug: whether a mistake of the client's shows its traceback.
+    @ivar timestamps: whether each line has its local time in front.
+    @ivar bell: whether a line that asks for attention rings the bell.
     """
 
     log = Logger()
 
-    def __init__(self, session: Session, colours: bool = True, debug: bool = False) -> None:
+    def __init__(
+        self,
+        session: Session,
+        colours: bool = True,
+        debug: bool = False,
+        timestamps: bool = True,
+        bell: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.session = session
         self.colours = colours
         self.debug = debug
+        self.timestamps = timestamps
+        self.bell = bell
+        self.presenter = Presenter(
+            lambda: session.tracker.nickname, clock=clock, timestamps=timestamps
+        )
+        self._state = session.state
+        self._online_before = False
         self.editor = LineEditor()
         self.columns = 80
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -199,6 +221,13 @@ class ChatScreen(TerminalProtocol):
         # Neither a password asked for nor one typed in a command is kept in the history.
         secret = masked or _PASSWORD_COMMAND.match(self.editor.text) is not None
         line = self.editor.submit(remember=not secret)
+        command = None if masked else self.presenter.typed(line)
+        if command is not None:
+            if command.note is not None:
+                self.note(command.note)
+            if command.send is None:
+                return
+            line = command.send
         if not self.session.typed(line.encode("utf-8")):
             self.editor.insert(line)
             self.note("not connected: your line is kept; press Enter again once connected.")
@@ -213,11 +242,16 @@ class ChatScreen(TerminalProtocol):
         if me is None or not text.strip():
             return
         if text.startswith("//"):
-            self.show(f"<{me}> {text[1:]}", Kind.OWN)
+            said = f"<{me}> {text[1:]}"
         elif text[:4].lower() == "/me ":
-            self.show(f"* {me} {text[4:].strip()}", Kind.OWN)
+            said = f"* {me} {text[4:].strip()}"
+        elif text[:5].lower() == "/say ":
+            said = f"<{me}> {text[5:]}"
         elif not text.startswith("/"):
-            self.show(f"<{me}> {text}", Kind.OWN)
+            said = f"<{me}> {text}"
+        else:
+            return
+        self._present(self.presenter.sent(said))
 
     def _complete(self) -> None:
         found = self.editor.complete(self.session.tracker.completions)
@@ -227,8 +261,11 @@ class ChatScreen(TerminalProtocol):
     # Display, for the session
 
     def server_line(self, line: bytes) -> None:
-        text = printable(line.decode("utf-8", "replace"))
-        self.show(text, classify(text, self.session.tracker.nickname))
+        for shown in self.presenter.incoming(printable(line.decode("utf-8", "replace"))):
+            self._present(shown)
+
+    def _present(self, shown: Shown) -> None:
+        self.show(shown.text, shown.kind, shown.attention)
 
     def note(self, sentence: str) -> None:
         self.show(f"-- {sentence}", Kind.NOTICE)
@@ -237,6 +274,12 @@ class ChatScreen(TerminalProtocol):
         self.show(f"-- {sentence}", Kind.ERROR)
 
     def state_changed(self) -> None:
+        state = self.session.state
+        if state == ONLINE and self._state != ONLINE:
+            if self._online_before:
+                self.presenter.reconnected()
+            self._online_before = True
+        self._state = state
         self.draw_input()
 
     def problem(self, summary: str, details: str | None) -> None:
@@ -252,11 +295,14 @@ class ChatScreen(TerminalProtocol):
 
     # Drawing
 
-    def show(self, text: str, kind: Kind) -> None:
+    def show(self, text: str, kind: Kind, attention: bool = False) -> None:
         """
-        A line in the chat view, above the input line.
+        A line in the chat view, above the input line; one that asks for
+        C{attention} stands out (and rings the bell).
         """
-        self._write(ERASE_LINE + self._styled(text, kind) + "\r\n" + self._input_line())
+        styled = self._styled(text, kind, attention=attention)
+        bell = BELL if attention and self.bell else ""
+        self._write(ERASE_LINE + styled + "\r\n" + bell + self._input_line())
 
     def draw_input(self) -> None:
         self._write(self._input_line())
@@ -296,12 +342,14 @@ class ChatScreen(TerminalProtocol):
         column += width(prompt)
         return ERASE_LINE + styled_prompt + shown + "\r" + (f"\x1b[{column}C" if column else "")
 
-    def _styled(self, text: str, kind: Kind, bold: bool = False) -> str:
+    def _styled(self, text: str, kind: Kind, bold: bool = False, attention: bool = False) -> str:
         if not self.colours:
-            return text
+            return f">> {text}" if attention else text
         code = COLOURS[kind]
         if bold:
             code = f"1;{code}" if code else "1"
+        if attention:
+            code = f"{ATTENTION};{code}" if code else ATTENTION
         return f"\x1b[{code}m{text}{RESET}" if code else text
 
     def _write(self, text: str) -> None:

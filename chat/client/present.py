@@ -1,0 +1,221 @@
+"""
+What the terminal client adds to the server's lines: times, attention, /r,
+/ignore, and "since you left".
+
+The server's lines are the protocol (docs/protocol.md); the pipe mode passes
+them on untouched, for scripts. In a terminal a L{Presenter} decides how each
+is shown:
+
+ - live lines get the local time in front (C{12:34 <bob> hi}); stored ones
+   (history, kept messages: C{[2026-11-21 12:34] <bob> hi}, in UTC) are shown
+   in local time in brackets, the mark of what was said before;
+ - a private message, or a line that names you, asks for your attention;
+ - C{/r TEXT} answers the last private message, C{/ignore NICK} hides what
+   NICK says on this screen (C{/unignore NICK}, C{/ignore} alone lists);
+ - after a reconnection, the history the server replays on entering the room
+   is cut to what came since the last line you saw, under a marker.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chat.client.reading import Kind, classify
+
+_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+_STORED = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d)\] (.*)$")
+_SPEAKER = re.compile(rf"(?:<({_NAME})> |\* ({_NAME}) |\*({_NAME})\* )")
+_HISTORY_START = re.compile(rf"\*\*\* Recent messages in ({_NAME}):$")
+_HISTORY_END = "*** End of history."
+_IGNORE = re.compile(r"\s*/(ignore|unignore)(?:\s+(\S+))?\s*$", re.IGNORECASE)
+_REPLY = re.compile(r"\s*/r(?:\s+(.*))?$", re.IGNORECASE | re.S)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """
+    One line to show: its text, its kind (for colour), and whether it asks
+    for the user's attention (a bell, a highlight).
+    """
+
+    text: str
+    kind: Kind
+    attention: bool = False
+
+
+@dataclass(frozen=True)
+class Typed:
+    """
+    What a typed line becomes: the line to send (L{None}: nothing), and a
+    note for the user (L{None}: none).
+    """
+
+    send: str | None
+    note: str | None = None
+
+
+class Presenter:
+    """
+    The terminal's way of showing the server's lines, for one session.
+
+    @ivar me: our nickname, as the server last said it (from the session).
+    @ivar ignored: the nicknames whose lines are hidden, in lower case.
+    """
+
+    def __init__(
+        self,
+        me: Callable[[], str | None],
+        clock: Callable[[], float] = time.time,
+        timestamps: bool = True,
+    ) -> None:
+        self._me = me
+        self._clock = clock
+        self._timestamps = timestamps
+        self.ignored: set[str] = set()
+        self.last_private: str | None = None
+        # The last room line seen live, as history would show it after its time.
+        self._last_seen: str | None = None
+        # After a reconnection: the replayed history, until its end.
+        self._rejoining = False
+        self._replay: list[str] | None = None
+
+    # Lines from the server.
+
+    def incoming(self, text: str) -> list[Shown]:
+        """
+        How to show C{text}: as it is with a time, not at all (ignored, or
+        held while the history after a reconnection is read), or as several.
+        """
+        if self._replay is not None:
+            if text == _HISTORY_END:
+                return self._since_you_left()
+            self._replay.append(text)
+            return []
+        if self._rejoining and _HISTORY_START.match(text):
+            self._rejoining = False
+            if self._last_seen is not None:
+                self._replay = []
+                return []
+        me = self._me()
+        stored = _STORED.match(text)
+        body = stored.group(2) if stored else text
+        speaker = _speaker(body)
+        if speaker is not None and speaker.lower() in self.ignored:
+            return []
+        kind = classify(text, me)
+        if stored is not None:
+            return [Shown(f"[{_local(stored.group(1), self._clock())}] {body}", kind)]
+        if kind is Kind.PRIVATE and speaker is not None:
+            self.last_private = speaker
+        if kind in (Kind.PUBLIC, Kind.ACTION):
+            self._last_seen = text
+        attention = kind is Kind.PRIVATE or (
+            kind in (Kind.PUBLIC, Kind.ACTION)
+            and me is not None
+            and speaker != me
+            and _names(body[len(speaker or "") + 3 :], me)
+        )
+        return [Shown(self._now() + text, kind, attention)]
+
+    def sent(self, text: str) -> Shown:
+        """
+        One of our own lines, shown as sent.
+        """
+        self._last_seen = text
+        return Shown(self._now() + text, Kind.OWN)
+
+    def reconnected(self) -> None:
+        """
+        The session is back: the history it is about to be shown is cut to
+        what came since the last line seen.
+        """
+        self._rejoining = True
+        self._replay = None
+
+    def _since_you_left(self) -> list[Shown]:
+        replay, self._replay = self._replay or [], None
+        bodies = [m.group(2) if (m := _STORED.match(line)) else line for line in replay]
+        seen = self._last_seen
+        # The last time the line seen last appears: what follows it is new.
+        cut = max((i + 1 for i, body in enumerate(bodies) if body == seen), default=0)
+        new = replay[cut:]
+        if not new:
+            return [Shown("-- nothing new since you left.", Kind.NOTICE)]
+        marker = "-- since you left:" if cut else "-- since you left (perhaps more before):"
+        shown = [Shown(marker, Kind.NOTICE)]
+        for line in new:
+            shown.extend(self.incoming(line))
+        return shown
+
+    # Lines the user types.
+
+    def typed(self, line: str) -> Typed | None:
+        """
+        A client command (C{/r}, C{/ignore}, C{/unignore}), or L{None} for a
+        line to send as it is.
+        """
+        if match := _REPLY.match(line):
+            text = (match.group(1) or "").strip()
+            if self.last_private is None:
+                return Typed(None, "nobody has sent you a private message yet.")
+            if not text:
+                return Typed(None, f"/r TEXT answers {self.last_private}.")
+            return Typed(f"/msg {self.last_private} {text}")
+        if match := _IGNORE.match(line):
+            command, nickname = match.group(1).lower(), match.group(2)
+            if nickname is None:
+                if command == "unignore":
+                    return Typed(None, "/unignore NICK shows NICK's lines again.")
+                if not self.ignored:
+                    return Typed(None, "you ignore nobody (/ignore NICK hides NICK's lines).")
+                return Typed(None, "you ignore: " + ", ".join(sorted(self.ignored)) + ".")
+            if command == "ignore":
+                self.ignored.add(nickname.lower())
+                return Typed(
+                    None,
+                    f"ignoring {nickname}: its lines are hidden on this screen only "
+                    f"(they still reach you; /unignore {nickname}).",
+                )
+            if nickname.lower() not in self.ignored:
+                return Typed(None, f"you do not ignore {nickname}.")
+            self.ignored.discard(nickname.lower())
+            return Typed(None, f"showing {nickname}'s lines again.")
+        return None
+
+    def _now(self) -> str:
+        if not self._timestamps:
+            return ""
+        return time.strftime("%H:%M ", time.localtime(self._clock()))
+
+
+def _speaker(body: str) -> str | None:
+    match = _SPEAKER.match(body)
+    if match is None:
+        return None
+    return next(name for name in match.groups() if name)
+
+
+def _names(text: str, nickname: str) -> bool:
+    """
+    Whether C{text} names C{nickname}, as a word, in any case.
+    """
+    return (
+        re.search(rf"(?<![A-Za-z0-9_-]){re.escape(nickname)}(?![A-Za-z0-9_-])", text, re.I)
+        is not None
+    )
+
+
+def _local(stamp: str, now: float) -> str:
+    """
+    A UTC C{YYYY-MM-DD HH:MM} in local time: the time alone if it is today
+    here, else the date too.
+    """
+    when = calendar.timegm(time.strptime(stamp, "%Y-%m-%d %H:%M"))
+    local = time.localtime(when)
+    if time.strftime("%Y-%m-%d", local) == time.strftime("%Y-%m-%d", time.localtime(now)):
+        return time.strftime("%H:%M", local)
+    return time.strftime("%Y-%m-%d %H:%M", local)
