@@ -401,8 +401,8 @@ class ScreenTests(SynchronousTestCase):
 
     def test_function_keys_type_nothing(self) -> None:
         """
-        PgUp, PgDn, Insert and F1-F12 put nothing in the input line (they
-        used to type "[PGUP]", "[F1]"...).
+        PgUp, PgDn (they scroll), Insert and F1-F12 put nothing in the input
+        line (they used to type "[PGUP]", "[F1]"...).
         """
         h = ScreenHarness()
         h.log_in()
@@ -411,6 +411,57 @@ class ScreenTests(SynchronousTestCase):
             h.type(key)
         h.type(b"b")
         self.assertEqual(h.screen.editor.text, "ab")
+
+    def test_page_up_and_down(self) -> None:
+        """
+        PgUp shows the client's own scrollback a page at a time; what comes
+        meanwhile is counted, not drawn over the page; PgDn goes forward and,
+        at the end, follows the chat again with the new lines.
+        """
+        h = ScreenHarness()
+        h.log_in()
+        h.say(*[f"<bob> line {n}" for n in range(30)])
+        h.type(b"half")
+        self.assertEqual(h.shown()[-2:], ["<bob> line 29", "[alice@lobby] half"])
+        h.type(b"\x1b[5~")
+        rows = h.shown()
+        self.assertEqual(rows[-2:], ["-- 8 lines back (PgDn: forward)", "[alice@lobby] half"])
+        self.assertEqual(rows[-3], "<bob> line 21")
+        h.say("<bob> while you read")
+        h.type(b"\x1b[5~")
+        rows = h.shown()
+        self.assertEqual(rows[-2], "-- 17 lines back; 1 new (PgDn: forward)")
+        self.assertEqual(rows[-3], "<bob> line 13")
+        self.assertNotIn("<bob> while you read", rows)
+        h.type(b"\x1b[6~\x1b[6~")
+        self.assertEqual(h.shown()[-2], "-- 1 line back; 1 new (PgDn: forward)")
+        h.type(b"\x1b[6~")
+        rows = h.shown()
+        self.assertEqual(rows[-3:], ["<bob> line 29", "<bob> while you read", "[alice@lobby] half"])
+        h.say("<bob> live again")
+        self.assertEqual(h.shown()[-2:], ["<bob> live again", "[alice@lobby] half"])
+
+    def test_narrow_window(self) -> None:
+        """
+        In a 30-column window a long prompt is cut to half the width rather
+        than wrapping (and leaving copies behind at each redraw), and a long
+        list of completions is one line of whole words and a count.
+        """
+        h = ScreenHarness(columns=30)
+        h.say(
+            line(Welcome("alice", ("alice", "bob"))),
+            line(Entered("a-really-long-room-name", "alice", None, ("alice",))),
+        )
+        h.say(*[f"<bob{n}> hi" for n in range(12)])
+        for _ in range(3):
+            h.type(b"x")
+        h.type(b"\x7f\x7f\x7fbo\t")
+        rows = h.shown()
+        prompts = [row for row in rows if row.startswith("[alice@")]
+        self.assertEqual(prompts, ["[alice@a-rea…] bob"])
+        listing = rows[-2]
+        self.assertLessEqual(len(listing), 29)
+        self.assertEqual(listing, "bob  bob0  bob1  (+10 more)")
 
     def test_passwords_are_not_remembered(self) -> None:
         """

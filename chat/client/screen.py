@@ -18,6 +18,7 @@ import codecs
 import re
 import time
 import unicodedata
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -68,11 +69,15 @@ def printable(text: str) -> str:
 
 _FUNCTION_KEYS = frozenset(
     getattr(ServerProtocol, name)
-    for name in ("PGUP", "PGDN", "INSERT", "NUMPAD_MIDDLE", *(f"F{n}" for n in range(1, 13)))
+    for name in ("INSERT", "NUMPAD_MIDDLE", *(f"F{n}" for n in range(1, 13)))
 )
 """
-Keys that insults hands over as names in brackets (C{b"[PGUP]"}): they type
-nothing (the terminal's own scrollback is where PgUp belongs).
+Keys that insults hands over as names in brackets (C{b"[F1]"}): they type nothing.
+"""
+
+SCROLLBACK = 2000
+"""
+How many lines the client keeps for PgUp.
 """
 
 _PASSWORD_COMMAND = re.compile(r"\s*/(register|password|unregister|login)(\s|$)", re.IGNORECASE)
@@ -119,6 +124,12 @@ class ChatScreen(TerminalProtocol):
         self._online_before = False
         self.editor = LineEditor()
         self.columns = 80
+        self.rows = 24
+        # What was shown, styled, for PgUp; and how many lines back the view is
+        # (0: following the chat), with how many came in meanwhile.
+        self._scrollback: deque[str] = deque(maxlen=SCROLLBACK)
+        self._back = 0
+        self._unseen = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._held = 0
 
@@ -130,7 +141,11 @@ class ChatScreen(TerminalProtocol):
 
     def terminalSize(self, width: int, height: int) -> None:
         self.columns = width
-        self.draw_input()
+        self.rows = height
+        if self._back:
+            self._draw_page()
+        else:
+            self.draw_input()
 
     def keystrokeReceived(self, keyID: Any, modifier: Any) -> None:  # noqa: N803
         try:
@@ -187,6 +202,8 @@ class ChatScreen(TerminalProtocol):
             terminal.HOME: editor.home,
             terminal.END: editor.end,
             terminal.DELETE: editor.delete,
+            terminal.PGUP: self._page_up,
+            terminal.PGDN: self._page_down,
         }
         if modifier is terminal.ALT:
             if key in (DEL, CTRL_H):
@@ -256,7 +273,56 @@ class ChatScreen(TerminalProtocol):
     def _complete(self) -> None:
         found = self.editor.complete(self.session.tracker.completions)
         if len(found) > 1:
-            self.show("  ".join(found), Kind.NOTICE)
+            self.show(fit_words(found, self.columns - 1), Kind.NOTICE)
+
+    # The client's own scrollback: PgUp and PgDn.
+
+    def _page(self) -> int:
+        return max(1, self.rows - 2)
+
+    def _page_up(self) -> None:
+        """
+        Show the page before: the chat stops following (new lines are
+        counted, not drawn) until PgDn comes back to the end.
+        """
+        most = max(0, len(self._scrollback) - self._page())
+        back = min(self._back + self._page(), most)
+        if back != self._back:
+            self._back = back
+            self._draw_page()
+
+    def _page_down(self) -> None:
+        if not self._back:
+            return
+        self._back = max(0, self._back - self._page())
+        if self._back:
+            self._draw_page()
+            return
+        self._unseen = 0
+        self._draw_page()
+
+    def _draw_page(self) -> None:
+        """
+        Redraw the chat view from the scrollback, ending C{_back} lines
+        before the newest, then where it stands, then the input line.
+        """
+        end = len(self._scrollback) - self._back
+        height = self._page() + (0 if self._back else 1)
+        rows: list[str] = []
+        used = 0
+        for line in reversed(list(self._scrollback)[:end]):
+            needed = max(1, -(-width(_plain(line)) // max(self.columns, 1)))
+            if used + needed > height:
+                break
+            rows.insert(0, line)
+            used += needed
+        status = ""
+        if self._back:
+            unseen = f"; {self._unseen} new" if self._unseen else ""
+            back = "1 line" if self._back == 1 else f"{self._back} lines"
+            status = self._styled(f"-- {back} back{unseen} (PgDn: forward)", Kind.NOTICE) + "\r\n"
+        self._write("\x1b[2J\x1b[H" + "".join(row + "\r\n" for row in rows) + status)
+        self.draw_input()
 
     # Display, for the session
 
@@ -301,7 +367,14 @@ class ChatScreen(TerminalProtocol):
         C{attention} stands out (and rings the bell).
         """
         styled = self._styled(text, kind, attention=attention)
+        self._scrollback.append(styled)
         bell = BELL if attention and self.bell else ""
+        if self._back:
+            # Scrolled back: kept for later, counted, not drawn over the page.
+            self._back += 1
+            self._unseen += 1
+            self._write(bell)
+            return
         self._write(ERASE_LINE + styled + "\r\n" + bell + self._input_line())
 
     def draw_input(self) -> None:
@@ -327,7 +400,9 @@ class ChatScreen(TerminalProtocol):
         return f"[{tracker.nickname}@{tracker.room}] " if tracker.room else f"[{tracker.nickname}] "
 
     def _input_line(self) -> str:
-        prompt = self.prompt()
+        # A prompt never takes more than half the width: in a narrow window
+        # it would wrap, and each redraw would leave a copy behind.
+        prompt = shorten(self.prompt(), max(self.columns // 2, 4))
         masked = self.session.tracker.password_for is not None
         editor = self.editor
         # One column spare: text never reaches the last column, where
@@ -355,6 +430,44 @@ class ChatScreen(TerminalProtocol):
     def _write(self, text: str) -> None:
         if self.terminal is not None:
             self.terminal.write(text.encode("utf-8"))
+
+
+def fit_words(words: list[str], columns: int) -> str:
+    """
+    C{words} two spaces apart, as many as fit in C{columns} (never cut in
+    the middle of one), and how many more there are.
+    """
+    shown: list[str] = []
+    for index, word in enumerate(words):
+        rest = len(words) - index - 1
+        more = f"  (+{rest} more)" if rest else ""
+        candidate = "  ".join([*shown, word])
+        if width(candidate + more) > columns and shown:
+            return "  ".join(shown) + f"  (+{len(words) - index} more)"
+        shown.append(word)
+    return "  ".join(shown)
+
+
+def shorten(prompt: str, columns: int) -> str:
+    """
+    C{prompt} cut to C{columns} (with an ellipsis, keeping its closing
+    bracket and space) if it is wider.
+    """
+    if width(prompt) <= columns:
+        return prompt
+    kept = ""
+    for character in prompt:
+        if width(kept + character) > columns - 3:
+            break
+        kept += character
+    return kept + "…] "
+
+
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _plain(styled: str) -> str:
+    return _SGR.sub("", styled)
 
 
 class Keyboard(ServerProtocol):
