@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from chat.core.limits import HUMAN, NONE, Rate
 from chat.core.service import DEFAULT_SENDQ, ChatService, Settings
@@ -222,14 +225,7 @@ class Options(usage.Options):
             folder = os.path.dirname(os.path.abspath(self["db"]))
             if not os.path.isdir(folder):
                 raise usage.UsageError(f"--db: no such directory: {folder}")
-        admins = [name.strip() for name in (self["admins"] or "").split(",") if name.strip()]
-        if self["admins-file"] is not None:
-            try:
-                with open(self["admins-file"], encoding="utf-8") as names:
-                    admins += [name.strip() for name in names if name.strip()]
-            except OSError as e:
-                raise usage.UsageError(f"cannot read --admins-file: {e.strerror}") from e
-        self["admin-names"] = tuple(admins)
+        self["admin-names"] = read_admins(self["admins"], self["admins-file"])
         if self["motd"] is not None:
             self["motd-lines"] = read_motd(self["motd"])
         reactor = self._reactor
@@ -256,6 +252,20 @@ def default_max_clients() -> int:
     if soft == resource.RLIM_INFINITY:
         return 0
     return max(10, soft - 100)
+
+
+def read_admins(names: str | None, path: str | None) -> tuple[str, ...]:
+    """
+    The operators' nicknames: those of --admins, then those of the --admins-file.
+    """
+    admins = [name.strip() for name in (names or "").split(",") if name.strip()]
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as lines:
+                admins += [name.strip() for name in lines if name.strip()]
+        except OSError as e:
+            raise usage.UsageError(f"cannot read --admins-file: {e.strerror}") from e
+    return tuple(admins)
 
 
 def read_motd(path: str) -> tuple[str, ...]:
@@ -316,12 +326,70 @@ def makeService(options: dict[str, Any]) -> IService:
     accounts = Accounts(pool, reactor, hash_in_thread)
     chat = ChatService(reactor, settings(options), history=history, accounts=accounts, bans=bans)
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]
+    Reloader(chat, options).setServiceParent(top)  # type: ignore[no-untyped-call]
     line, irc = LineFactory(chat), IRCFactory(chat)
     for descriptions, factory in ((options["listen"], line), (options["irc"], irc)):
         for description in descriptions:
             listener = Listener(description, serverFromString(reactor, description), factory)
             listener.setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
+
+
+class Reloader(Service):
+    """
+    SIGHUP, as daemons take it: read the MOTD and the admins file again, and
+    say so in the log. (Without a handler, SIGHUP would kill the server
+    without a goodbye or a log line. Twisted's own logs are reopened on
+    SIGUSR1, by twistd.)
+    """
+
+    log = Logger()
+
+    def __init__(self, chat: ChatService, options: dict[str, Any]) -> None:
+        self.chat = chat
+        self.options = options
+        self._previous: Any = None
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        reactor = self.options["reactor"]
+        # A signal handler may run between any two bytecodes: it only asks
+        # the reactor to reload, from its own loop.
+        self._previous = signal.signal(
+            signal.SIGHUP, lambda *_: reactor.callFromThread(self.reload)
+        )
+
+    def stopService(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGHUP, self._previous)
+            self._previous = None
+        super().stopService()  # type: ignore[no-untyped-call]
+
+    def reload(self) -> Deferred[None]:
+        """
+        Read the files in a thread (never on the reactor's), then use them;
+        one that cannot be read leaves everything as it was.
+        """
+        options = self.options
+        reactor = options["reactor"]
+
+        def read() -> tuple[tuple[str, ...], tuple[str, ...]]:
+            motd = read_motd(options["motd"]) if options["motd"] is not None else ()
+            return motd, read_admins(options["admins"], options["admins-file"])
+
+        def use(files: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
+            motd, admins = files
+            self.chat.reconfigure(motd=motd, admins=admins)
+            self.log.info(
+                "SIGHUP: reloaded the MOTD ({lines} lines) and the admins ({count})",
+                lines=len(motd),
+                count=len(admins),
+            )
+
+        def failed(failure: Failure) -> None:
+            self.log.error("SIGHUP: nothing reloaded: {why}", why=failure.getErrorMessage())
+
+        return deferToThreadPool(reactor, reactor.getThreadPool(), read).addCallbacks(use, failed)
 
 
 class Listener(StreamServerEndpointService):

@@ -545,6 +545,75 @@ class CommandTests(TestCase):
         )
         self.assertEqual(len(hashing), 10)
 
+    def test_registrations_per_address(self) -> None:
+        """
+        One address may register 30 nicknames, then one every 20 s (Ergo's
+        30 in 10 minutes); trying a nickname registered already costs
+        nothing (and no hash); other addresses are not held back.
+        """
+        self.service = ChatService(self.clock, Settings(limits=HUMAN), accounts=self.accounts)
+        for index in range(30):
+            user = self.at("10.0.0.1")
+            user.send(f"user{index}", "/register secret1")
+            self.assertIn(f"*** user{index} is now registered", user.lines()[-1])
+            user.hang_up()
+        squatter = self.at("10.0.0.1")
+        squatter.send("spammer", "/register secret1")
+        self.assertEqual(
+            squatter.lines()[-1], "!!! Too many registrations from your address; try again later."
+        )
+        self.assertFalse(self.successResultOf(self.accounts.is_registered("spammer")))
+        self.clock.advance(40)
+        squatter.send("/register secret1", "/register secret1", "/register secret1")
+        self.assertEqual(
+            squatter.lines(),
+            [
+                "*** spammer is now registered: logging in as spammer will ask for this password.",
+                "!!! spammer is registered already.",
+                "!!! spammer is registered already.",
+            ],
+        )
+        # The two refused cost nothing: the second token of the 40 s is still there.
+        another = self.at("10.0.0.1")
+        another.send("another", "/register secret1")
+        self.assertIn("*** another is now registered", another.lines()[-1])
+        elsewhere = self.at("10.9.9.9")
+        elsewhere.send("honest", "/register secret1")
+        self.assertIn("*** honest is now registered", elsewhere.lines()[-1])
+
+    def test_hashing_bounded_per_address(self) -> None:
+        """
+        However many connections one address opens, at most two of its
+        password hashes are under way at once; the rest wait their turn, and
+        another address's login is hashed at once.
+        """
+        hashing: list[Deferred[Any]] = []
+
+        def slow(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            check: Deferred[Any] = Deferred()
+            hashing.append(check)
+            check.addCallback(lambda _: function(*args))
+            return check
+
+        accounts = Accounts(self.pool, self.clock, slow, cost=CHEAP)
+        self.service = ChatService(self.clock, Settings(limits=HUMAN), accounts=accounts)
+        busy = []
+        for index in range(6):
+            user = self.at("10.0.0.1")
+            user.send(f"user{index}", "/register secret1")
+            busy.append(user)
+        self.assertEqual(len(hashing), 2)
+        honest = self.at("10.9.9.9")
+        honest.send("alice", "secret1")
+        self.assertEqual(len(hashing), 3)
+        hashing[2].callback(None)
+        self.assertIn("*** You are alice.", " ".join(honest.lines()))
+        while len([d for d in hashing if not d.called]):
+            next(d for d in hashing if not d.called).callback(None)
+        self.assertEqual(len(hashing), 7)
+        for index, user in enumerate(busy):
+            self.assertIn(f"*** user{index} is now registered", user.lines()[-1])
+
     def test_login_when_logged_in(self) -> None:
         """
         /login after login is an error.

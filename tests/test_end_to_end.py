@@ -390,6 +390,37 @@ class TwistdTests(TestCase):
         self.assertIn(b"127.0.0.1", process.log)
         self.assertIn(b"logged in as alice", process.log)
 
+    async def test_sighup_reloads(self) -> None:
+        """
+        SIGHUP does not kill the server: it reads the MOTD and the admins
+        file again (the next login sees the new MOTD), and says so in the
+        log; a file that has gone leaves everything as it was.
+        """
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        motd, admins = (workdir / "motd.txt").resolve(), (workdir / "admins.txt").resolve()
+        motd.write_text("old news\n", encoding="utf-8")
+        admins.write_text("root\n", encoding="utf-8")
+        process, port = await start_twistd(
+            workdir, "--motd", str(motd), "--admins-file", str(admins)
+        )
+        self.addCleanup(process.stop)
+        motd.write_text("fresh news\n", encoding="utf-8")
+        admins.write_text("root\nops\n", encoding="utf-8")
+        assert process.transport is not None
+        process.transport.signalProcess("HUP")
+        await process.logged(b"SIGHUP: reloaded the MOTD (1 lines) and the admins (2)")
+        client = await connect_raw(port)
+        client.send("alice")
+        await client.wait_line("*** fresh news")
+        motd.unlink()
+        process.transport.signalProcess("HUP")
+        await process.logged(b"SIGHUP: nothing reloaded")
+        again = await connect_raw(port)
+        again.send("bob")
+        await again.wait_line("*** fresh news")
+        self.assertFalse(process.ended.called)
+
     async def test_port_in_use_is_one_line(self) -> None:
         """
         A port already in use ends twistd at once with one line that says
@@ -509,6 +540,17 @@ class TwistdRunner(ProcessProtocol):
             self.ended.callback(("signal", status.signal))
         else:
             self.ended.callback(("exit", status.exitCode))
+
+    def logged(self, text: bytes) -> Deferred[None]:
+        """
+        Fire once twistd's log has C{text}.
+        """
+
+        async def wait() -> None:
+            while text not in self.log:
+                await deferLater(reactor, 0.05, lambda: None)
+
+        return Deferred.fromCoroutine(wait()).addTimeout(TIMEOUT, reactor)
 
     async def stop(self) -> None:
         """

@@ -538,6 +538,20 @@ class ModerationTests(SessionTestCase):
         self.operator.give_password("secret1")
         self.peer.take()
 
+    def test_reconfigure(self) -> None:
+        """
+        A reload (SIGHUP) with new operators' names takes the rights of an
+        operator no longer named; the new MOTD is shown from the next login.
+        """
+        self.assertTrue(self.operator.operator)
+        self.service.reconfigure(motd=("new MOTD",), admins=("someone",))
+        self.assertFalse(self.operator.operator)
+        self.assertFalse(self.service.operators)
+        self.assertRaises(r.Refused, self.operator.command, "wall", "hi", LOBBY)
+        session, peer = self.connect()
+        session.choose_nickname("carol")
+        self.assertIn(r.LoggedIn(("new MOTD",)), peer.take())
+
     def test_kick_any_front_end(self) -> None:
         """
         An operator kicks a user of any front-end: the domain tells its

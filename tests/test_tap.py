@@ -23,7 +23,7 @@ from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
 from chat.store.bans import Bans
 from chat.store.history import History
-from chat.tap import Options, default_max_clients, makeService, settings
+from chat.tap import Options, Reloader, default_max_clients, makeService, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,7 +137,7 @@ class OptionsTests(SynchronousTestCase):
         """
         options = Options(MemoryReactorClock())
         options.parseOptions(["--db", ":memory:", "--irc", "tcp:0", "--irc", "tcp:1"])
-        _, _, chat, line, *irc = list(makeService(options))  # type: ignore[call-overload]
+        _, _, chat, _, line, *irc = list(makeService(options))  # type: ignore[call-overload]
         self.assertIsInstance(line.factory, LineFactory)
         self.assertEqual([type(listener.factory) for listener in irc], [IRCFactory, IRCFactory])
         self.assertEqual({listener.factory.service for listener in [line, *irc]}, {chat})
@@ -256,15 +256,17 @@ class OptionsTests(SynchronousTestCase):
 class MakeServiceTests(SynchronousTestCase):
     def test_tree(self) -> None:
         """
-        The history, then the chat service using it, then one listener per
-        endpoint, all sharing one factory.
+        The history, then the chat service using it, its reloader (SIGHUP),
+        then one listener per endpoint, all sharing one factory.
         """
         options = Options(MemoryReactorClock())
         options.parseOptions(
             ["--listen", "tcp:0", "--listen", "tcp:1", "--name", "Lab", "--db", ":memory:"]
         )
         top = makeService(options)
-        history, bans, chat, *listeners = list(top)  # type: ignore[call-overload]
+        history, bans, chat, reloader, *listeners = list(top)  # type: ignore[call-overload]
+        self.assertIsInstance(reloader, Reloader)
+        self.assertIs(reloader.chat, chat)
         self.assertIsInstance(history, History)
         self.assertIsInstance(bans, Bans)
         self.assertIs(chat.bans, bans)
@@ -318,7 +320,7 @@ class MakeServiceTests(SynchronousTestCase):
         """
         options = Options(MemoryReactorClock())
         options.parseOptions(["--db", ":memory:", "--no-history"])
-        bans, chat, _ = list(makeService(options))  # type: ignore[call-overload]
+        bans, chat, _, _ = list(makeService(options))  # type: ignore[call-overload]
         self.assertIsInstance(chat, ChatService)
         self.assertIsNone(chat.history)
         self.assertIs(chat.bans, bans)

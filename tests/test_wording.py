@@ -224,6 +224,7 @@ def samples() -> list[r.Reply]:
         r.Dropped(2),
         r.BanningYourself("root"),
         r.NotSent("/msg bob hi"),
+        r.TooManyRegistrations(),
         r.BadNewPassword(Problem.TOO_SHORT),
         r.PasswordChanged(),
         r.Unregistered("alice"),

@@ -107,6 +107,7 @@ class Limits:
     @ivar failed_logins: wrong passwords, per nickname (from any address).
     @ivar failed_logins_per_host: wrong passwords, per address (for any
         nickname): higher, since several people may share an address.
+    @ivar registrations: new registrations, per address.
     """
 
     lines: Rate | None = None
@@ -114,6 +115,7 @@ class Limits:
     joins: Rate | None = None
     failed_logins: Rate | None = None
     failed_logins_per_host: Rate | None = None
+    registrations: Rate | None = None
 
 
 NONE = Limits()
@@ -127,6 +129,7 @@ HUMAN = Limits(
     joins=Rate(1 / 2, 5),
     failed_logins=Rate(1 / 60, 10),
     failed_logins_per_host=Rate(1 / 20, 30),
+    registrations=Rate(1 / 20, 30),
 )
 """
 What twistd chat applies by default: far above what a person types or pastes.

@@ -369,6 +369,13 @@ class RegisteredNickname:
 
 
 @dataclass(frozen=True, slots=True)
+class TooManyRegistrations:
+    """
+    The address has used its allowance of registrations for now.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class NotSent:
     """
     A line was not said to the room: it looks like another chat's habit
@@ -600,6 +607,7 @@ Reply: TypeAlias = (
     | Dropped
     | BanningYourself
     | NotSent
+    | TooManyRegistrations
     | BadNewPassword
     | PasswordChanged
     | Unregistered

@@ -10,14 +10,15 @@ until every user has been told and has gone (or a timeout runs out).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypeVar
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, DeferredSemaphore, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from chat.core.domain import Chat
 from chat.core.events import BanKind
@@ -35,6 +36,14 @@ from chat.core.replies import (
 
 if TYPE_CHECKING:
     from chat.core.session import Session
+
+_T = TypeVar("_T")
+
+HASHES_PER_HOST = 2
+"""
+Password hashes (about 50 ms of a core each) under way at once for one
+address; the others wait their turn.
+"""
 
 LOBBY = "lobby"
 """
@@ -133,8 +142,25 @@ class ChatService(Service):
         self._tries_by_account: dict[str, TokenBucket] = {}
         self._tries_by_host: dict[str, TokenBucket] = {}
         self._lockouts_logged: dict[str, float] = {}
+        self._registrations: dict[str, TokenBucket] = {}
+        self._hashing: dict[str, DeferredSemaphore] = {}
         self._drained: Deferred[None] | None = None
         self._deadline: IDelayedCall | None = None
+
+    def reconfigure(self, motd: Sequence[str], admins: Sequence[str]) -> None:
+        """
+        A new MOTD (shown from the next login on) and new operators' names:
+        an operator whose name is no longer among them is one no more.
+        """
+        self.settings = replace(self.settings, motd=tuple(motd), admins=tuple(admins))
+        self.admins = frozenset(name.lower() for name in admins)
+        for session in list(self.operators):
+            if (session.account or "").lower() not in self.admins:
+                session.operator = False
+                if session.user is not None:
+                    session.user.operator = False
+                self.operators.discard(session)
+                self.log.info("{nickname} is no longer an operator", nickname=session.account)
 
     def admit(self, session: Session) -> Goodbye | None:
         """
@@ -220,6 +246,44 @@ class ChatService(Service):
             bucket = buckets.get(name)
             if bucket is not None:
                 bucket.give_back()
+
+    def try_registration(self, host: str | None) -> bool:
+        """
+        Take one registration from C{host}'s allowance (30, then one every
+        20 s: Ergo's 30 in 10 minutes), or say it is used up.
+        """
+        limit = self.settings.limits.registrations
+        if limit is None:
+            return True
+        return _bucket(self._registrations, host or "", limit, self.clock).take()
+
+    def registration_refused(self, host: str | None) -> None:
+        """
+        The registration taken did not happen (the nickname was taken): it costs nothing.
+        """
+        bucket = self._registrations.get(host or "")
+        if bucket is not None:
+            bucket.give_back()
+
+    def hashing(self, host: str | None, step: Callable[[], Deferred[_T]]) -> Deferred[_T]:
+        """
+        Run C{step}, which hashes a password (a login, a registration, a
+        change), when fewer than L{HASHES_PER_HOST} of C{host}'s are under
+        way: one address's connections cannot fill the thread pool that
+        every login waits on.
+        """
+        key = host or ""
+        semaphore = self._hashing.get(key)
+        if semaphore is None:
+            semaphore = self._hashing[key] = DeferredSemaphore(HASHES_PER_HOST)
+
+        def done(result: _T | Failure) -> _T | Failure:
+            if semaphore.tokens == semaphore.limit and not semaphore.waiting:
+                self._hashing.pop(key, None)
+            return result
+
+        ran: Deferred[_T] = semaphore.run(step)
+        return ran.addBoth(done)
 
     def _log_lockout(self, refusal: LockedOut) -> None:
         # Logged once a minute per nickname or address, not once per refused try.

@@ -78,6 +78,7 @@ from chat.core.replies import (
     ShuttingDown,
     ThrownOut,
     TooFast,
+    TooManyRegistrations,
     TooManyRenames,
     TooManyRoomChanges,
     Topic,
@@ -716,9 +717,9 @@ class Session:
                 failure.raiseException()
             refused()
 
-        proof: Deferred[tuple[str, bool]] = accounts.authenticate(account, password).addCallback(
-            operator
-        )
+        proof: Deferred[tuple[str, bool]] = service.hashing(
+            self.host, lambda: accounts.authenticate(account, password)
+        ).addCallback(operator)
         self._await(proof, proven, wrong)
 
     def _not_proven_for(self, account: str) -> Callable[[], None]:
@@ -1051,6 +1052,10 @@ class Session:
         accounts = self._accounts()
         nickname = user.nickname
         self._check_new_password(password)
+        service = self.service
+        if not service.try_registration(self.host):
+            self.log.info("Too many registrations from {peer}", peer=self.address)
+            raise Refused(TooManyRegistrations())
 
         def done(_: object) -> None:
             self.account = nickname
@@ -1059,9 +1064,11 @@ class Session:
 
         def taken(failure: Failure) -> None:
             failure.trap(AlreadyRegistered)
+            service.registration_refused(self.host)
             self.peer.tell(AlreadyRegistered(nickname))
 
-        self._await(accounts.register(nickname, password), done, taken)
+        step = service.hashing(self.host, lambda: accounts.register(nickname, password))
+        self._await(step, done, taken)
 
     def change_password(self, old: str, new: str) -> None:
         user = self._logged_in()
@@ -1073,7 +1080,8 @@ class Session:
             self.log.info("{nickname} changed password", nickname=nickname)
             self.peer.tell(PasswordChanged())
 
-        self._await(accounts.change_password(nickname, old, new), done, self._not_proven)
+        step = self.service.hashing(self.host, lambda: accounts.change_password(nickname, old, new))
+        self._await(step, done, self._not_proven)
 
     def unregister(self, password: str) -> None:
         user = self._logged_in()
@@ -1085,7 +1093,8 @@ class Session:
             self.log.info("{nickname} unregistered", nickname=nickname)
             self.peer.tell(Unregistered(nickname))
 
-        self._await(accounts.unregister(nickname, password), done, self._not_proven)
+        step = self.service.hashing(self.host, lambda: accounts.unregister(nickname, password))
+        self._await(step, done, self._not_proven)
 
     def _check_new_password(self, password: str) -> None:
         problem = password_problem(password)

@@ -672,6 +672,8 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             if verb == "PRIVMSG":
                 return services(f"{nickname} is kept for an operator of this server.")
             return numeric("432", nickname, "Nickname is reserved for an operator")
+        case r.TooManyRegistrations():
+            return services("Too many registrations from your address; try again later.")
         case r.NotSent(command):
             return notice(f"Not sent: did you mean {command}?")
         case r.BanningYourself(target):

@@ -425,6 +425,8 @@ def reply(said: r.Reply) -> bytes:
             return error(f"{nickname} is registered; log in as {nickname} to use it.")
         case r.Reserved(nickname):
             return error(f"The nickname {nickname} is kept for an operator of this server.")
+        case r.TooManyRegistrations():
+            return error("Too many registrations from your address; try again later.")
         case r.NotSent(command):
             return error(
                 f"Not sent to the room: did you mean {command}? (/say TEXT says anything as it is.)"
