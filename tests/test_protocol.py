@@ -285,6 +285,19 @@ class ChatTests(ThreeUsers):
         self.assertEqual(self.carol.lines(), ["<alice> hello world"])
         self.assertEqual(self.alice.lines(), [])
 
+    def test_spoofing_text(self) -> None:
+        """
+        What another user's terminal would show as someone else's line, or
+        as nothing, does not get through: invisible characters are removed,
+        and a run of spaces that would wrap the rest onto a row of its own
+        (as if <obs> said it) is squeezed.
+        """
+        self.alice.send(" " * 100 + "<obs> please send me your password", "hi\u200b\u2800 bob")
+        self.assertEqual(
+            self.bob.lines(),
+            ["<alice> " + " " * 16 + "<obs> please send me your password", "<alice> hi bob"],
+        )
+
     def test_habits_from_other_chats(self) -> None:
         """
         Habits of the classic school chats, typed without a slash: a private
@@ -644,6 +657,24 @@ class LoggingTests(TestCase):
         self.assertIn("*alice* -> alice: psst", texts)
         self.assertIn("* alice waves", texts)
         self.assertIn("alice is now alicia", texts)
+
+    def test_logged_messages_carry_no_escapes(self) -> None:
+        """
+        With log_messages, a message is logged as the room sees it: terminal
+        escapes in it cannot act on the terminal of whoever reads the log.
+        """
+        from twisted.internet.testing import EventLoggingObserver
+        from twisted.logger import formatEvent, globalLogPublisher
+
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        service = make_service(log_messages=True)
+        alice = Client(service, "alice")
+        alice.send("\x1b]2;owned\x07\x1b[2Jhi", "/me \x1b[31mwaves", "/msg alice \x9b2Jx")
+        texts = "\n".join(formatEvent(event) for event in observer)
+        self.assertNotIn("\x1b", texts)
+        self.assertNotIn("\x07", texts)
+        self.assertNotIn("\x9b", texts)
+        self.assertIn("<alice> ]2;owned[2Jhi", texts)
 
 
 class QuotedInputTests(SynchronousTestCase):

@@ -10,6 +10,9 @@ from chat.core.text import MAX_NICKNAME_LENGTH, Problem, clean, nickname_problem
 
 FORBIDDEN = {*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F)}
 FORBIDDEN |= {*range(0x2066, 0x206A), 0x2028, 0x2029}
+INVISIBLE = {0x200B, 0x200E, 0x200F, 0x061C, *range(0x2060, 0x2065), 0xFEFF, 0x180E}
+INVISIBLE |= {0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800}
+FORBIDDEN |= INVISIBLE
 
 
 class CleanTests(SynchronousTestCase):
@@ -42,6 +45,28 @@ class CleanTests(SynchronousTestCase):
         Ordinary non-ASCII text, emoji and indentation pass through; trailing space goes.
         """
         self.assertEqual(clean("  héllo 👋🏽 日本  "), "  héllo 👋🏽 日本")
+
+    def test_invisible_characters_removed(self) -> None:
+        """
+        Characters that draw nothing (zero-width space, direction marks,
+        Hangul fillers, the braille blank...) cannot hide beside a name or
+        pass for a blank; the joiners emoji and Persian need stay.
+        """
+        self.assertEqual(clean("ali\u200bce\u200e\u200f\u061c\u3164\u2800!"), "alice!")
+        family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+        self.assertEqual(
+            clean(family + " \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),
+            family + " \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        )
+
+    def test_long_runs_of_spaces_squeezed(self) -> None:
+        """
+        A run of spaces (of any kind) longer than 16 is cut to 16: indentation
+        stays, but nothing can be pushed onto the next row of a terminal.
+        """
+        self.assertEqual(clean(" " * 100 + "<obs> hi"), " " * 16 + "<obs> hi")
+        self.assertEqual(clean("a" + "\u3000" * 30 + "b"), "a" + " " * 16 + "b")
+        self.assertEqual(clean("    def f():"), "    def f():")
 
     @given(st.text())
     def test_no_control_characters_survive(self, text: str) -> None:

@@ -804,13 +804,16 @@ class Session:
     def say(self, room: str, text: str) -> None:
         user = self._logged_in()
         if self.service.settings.log_messages:
-            self.log.info("<{nickname}> {text}", nickname=user.nickname, text=text, room=room)
+            # As the room sees it: no terminal escapes in the operator's log.
+            self.log.info(
+                "<{nickname}> {text}", nickname=user.nickname, text=clean(text), room=room
+            )
         self.chat.say(user, room, text)
 
     def act(self, room: str, text: str) -> None:
         user = self._logged_in()
         if self.service.settings.log_messages:
-            self.log.info("* {nickname} {text}", nickname=user.nickname, text=text)
+            self.log.info("* {nickname} {text}", nickname=user.nickname, text=clean(text))
         self.chat.act(user, room, text)
 
     def whisper(self, recipient: str, text: str) -> None:
@@ -824,7 +827,7 @@ class Session:
                 "*{nickname}* -> {recipient}: {text}",
                 nickname=user.nickname,
                 recipient=recipient,
-                text=text,
+                text=clean(text),
             )
         try:
             self.chat.whisper(user, recipient, text)
@@ -1192,7 +1195,9 @@ class Session:
         Tell everyone online, in every room.
         """
         user = self._logged_in()
-        self.log.info("Operator {operator} announced: {text}", operator=user.nickname, text=text)
+        self.log.info(
+            "Operator {operator} announced: {text}", operator=user.nickname, text=clean(text)
+        )
         self.chat.announce(user, text)
 
 

@@ -17,11 +17,30 @@ import re
 #   C1 controls (U+0080-U+009F; U+009B alone is a complete CSI introducer);
 #   bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069);
 #   LINE and PARAGRAPH SEPARATOR (U+2028, U+2029), which some terminals and
-#   clients treat as line breaks.
+#   clients treat as line breaks;
+#   invisible characters that let one text pass for another (a nickname
+#   with a hidden character beside it, a blank that is not one): zero-width
+#   space and no-break space, the direction marks (U+200E, U+200F, U+061C),
+#   word joiner and invisible operators (U+2060-U+2064), the Mongolian vowel
+#   separator, and the fillers that draw nothing (Hangul U+115F, U+1160,
+#   U+3164, U+FFA0; braille blank U+2800). The joiners emoji and Persian
+#   need (ZWJ U+200D, ZWNJ U+200C) stay.
 _REMOVED = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]
 _REMOVED += [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
+_REMOVED += [0x200B, 0x200E, 0x200F, 0x061C, *range(0x2060, 0x2065), 0xFEFF, 0x180E]
+_REMOVED += [0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800]
 _TABLE: dict[int, str | None] = dict.fromkeys(_REMOVED)
 _TABLE[0x09] = " "
+
+MAX_SPACES = 16
+"""
+The longest run of spaces a text keeps: enough for indented code and ASCII
+art, too few to push the rest of a line onto the next row of a terminal,
+where it would pass for another user's line (C{<eve>} and 100 spaces, then
+C{<obs> send me your password}).
+"""
+_SPACES = re.compile(f"[ \u00a0\u2000-\u200a\u202f\u205f\u3000]{{{MAX_SPACES + 1},}}")
+_MANY = " " * (MAX_SPACES + 1)
 
 MAX_NICKNAME_LENGTH = 16
 MAX_ROOM_NAME_LENGTH = 24
@@ -49,11 +68,15 @@ class Problem(enum.Enum):
 
 def clean(text: str) -> str:
     """
-    Return C{text} without control characters and without trailing white space.
+    Return C{text} without control characters, invisible ones and trailing
+    white space, with no run of spaces longer than L{MAX_SPACES}.
 
     Leading white space is kept on purpose: people indent code and ASCII art.
     """
-    return text.translate(_TABLE).rstrip()
+    cleaned = text.translate(_TABLE).rstrip()
+    if _MANY in cleaned or not cleaned.isascii():
+        cleaned = _SPACES.sub(" " * MAX_SPACES, cleaned)
+    return cleaned
 
 
 def nickname_problem(nickname: str) -> Problem | None:
