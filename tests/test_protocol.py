@@ -9,7 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chat.line.protocol import MAX_LINE_BYTES, LineFactory
 from chat.net.backpressure import SendQueue
-from tests.helpers import Client, connections, factory, make_service
+from tests.helpers import Client, Recorder, connections, factory, make_service
 
 PROMPT = (
     "*** Choose a nickname (1 to 16 ASCII letters, digits, '_' or '-', starting with a letter):"
@@ -675,6 +675,74 @@ class LoggingTests(TestCase):
         self.assertNotIn("\x07", texts)
         self.assertNotIn("\x9b", texts)
         self.assertIn("<alice> ]2;owned[2Jhi", texts)
+
+
+class ListingTests(SynchronousTestCase):
+    """
+    Listings are bounded: a page of 100 rooms, and big answers cost flood allowance.
+    """
+
+    def setUp(self) -> None:
+        from twisted.internet.task import Clock
+
+        from chat.core.limits import HUMAN
+        from chat.core.service import ChatService, Settings
+
+        self.clock = Clock()
+        self.service = ChatService(self.clock, Settings(limits=HUMAN))
+        chat = self.service.chat
+        for n in range(250):
+            chat.join(chat.login(f"u{n:03}", Recorder()), f"room{n:03}")
+        self.alice = Client(self.service, "alice")
+        self.alice.lines()
+
+    def test_pages(self) -> None:
+        """
+        /rooms shows 100 rooms and says how to see more; /rooms N the Nth page.
+        """
+        self.alice.send("/rooms")
+        lines = self.alice.lines()
+        self.assertEqual(lines[0], "*** 251 rooms, 1-100 here:")
+        self.assertEqual(len(lines), 102)
+        self.assertEqual(lines[-1], "*** More: /rooms 2")
+        self.alice.send("/rooms 3")
+        lines = self.alice.lines()
+        self.assertEqual(lines[0], "*** 251 rooms, 201-251 here:")
+        self.assertEqual(lines[-1], "***   room249 (1)")
+        self.alice.send("/rooms 9", "/rooms x", "/rooms 0")
+        self.assertEqual(
+            self.alice.lines(),
+            ["*** 251 rooms, none on this page:"] + ["!!! Usage: /rooms [PAGE]"] * 2,
+        )
+
+    def test_irc_list_is_capped(self) -> None:
+        """
+        IRC's LIST shows the first 100 channels and says there are more.
+        """
+        from tests.test_irc import IRCUser
+
+        irc = IRCUser(self.service, "wee")
+        irc.send("LIST")
+        codes = irc.codes()
+        self.assertEqual(codes.count("322"), 100)
+        self.assertEqual(codes[-2:], ["NOTICE", "323"])
+
+    def test_big_listings_cost_flood_allowance(self) -> None:
+        """
+        Asking for 100-room pages over and over is flooding: each costs five
+        lines of the allowance, so the fifth waits its turn.
+        """
+        for _ in range(6):
+            self.alice.send("/rooms 2")
+        lines = self.alice.lines()
+        self.assertEqual(lines.count("*** 251 rooms, 101-200 here:"), 4)
+        self.assertIn(
+            "!!! You are sending too fast (at most 5 lines a second, bursts of 20); "
+            "lines over that wait their turn.",
+            lines,
+        )
+        self.clock.advance(3)
+        self.assertEqual(self.alice.lines().count("*** 251 rooms, 101-200 here:"), 2)
 
 
 class QuotedInputTests(SynchronousTestCase):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chat.core.replies import (
+    ROOMS_PAGE,
     Feature,
     LoggedInAlready,
     LoginFirst,
@@ -190,8 +191,13 @@ def _away(session: Session, room: str | None, text: str | None) -> None:
     session.set_away(text)
 
 
-def _rooms(session: Session, room: str | None) -> None:
-    session.rooms()
+def _rooms(session: Session, room: str | None, page: str | None) -> None:
+    if page is None:
+        session.rooms()
+    elif _NUMBER.fullmatch(page.strip()) and int(page) >= 1:
+        session.rooms(int(page))
+    else:
+        raise BadArguments()
 
 
 def _topic(session: Session, room: str | None, text: str | None) -> None:
@@ -289,7 +295,9 @@ COMMANDS: Sequence[Command] = (
     Command(("who", "list", "users"), "[*]", "who is in this room; with *, everyone online", _who),
     Command(("join",), "ROOM", "go to ROOM, creating it if need be", _join),
     Command(("part",), "", "leave this room, back to the first room", _part),
-    Command(("rooms",), "", "list the rooms, their sizes and topics", _rooms),
+    Command(
+        ("rooms",), "[PAGE]", f"list the rooms, their sizes and topics, {ROOMS_PAGE} a page", _rooms
+    ),
     Command(("topic",), "[TEXT]", "show this room's topic, or set it", _topic),
     Command(
         ("history",),

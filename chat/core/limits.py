@@ -74,6 +74,14 @@ class TokenBucket:
         """
         return max(0.0, (1 - self._refill()) / self.limit.rate)
 
+    def charge(self, tokens: int) -> None:
+        """
+        Take C{tokens} at once, going into debt if need be: what is asked
+        after it waits until the debt is paid.
+        """
+        self._refill()
+        self.tokens -= tokens
+
     def full(self) -> bool:
         """
         Whether the bucket has its whole burst again (it may be forgotten).

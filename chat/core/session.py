@@ -34,6 +34,7 @@ from chat.core.events import Ban, BanKind, Departure, Entry, Why
 from chat.core.interfaces import AccountStore, BanList, HistoryReader, Peer
 from chat.core.limits import TokenBucket
 from chat.core.replies import (
+    ROOMS_PAGE,
     Authenticated,
     Away,
     BadNewPassword,
@@ -98,6 +99,10 @@ from chat.core.text import clean, password_problem
 _T = TypeVar("_T")
 
 PASSWORD_TRIES = 3
+LINES_PER_TOKEN = 20
+"""
+How many lines of a listing (/rooms, /who) cost one line of the flood allowance.
+"""
 LAG_BURSTS = 3
 """
 How many bursts of lines over the flood limit may wait their turn before the
@@ -849,10 +854,9 @@ class Session:
         Who is in C{room}, or (L{None}) online.
         """
         self._logged_in()
-        if room is None:
-            self.peer.tell(Users(self.chat.online(), None))
-        else:
-            self.peer.tell(Users(self.chat.members(room), room))
+        users = self.chat.online() if room is None else self.chat.members(room)
+        self._charge(len(users) // 8)
+        self.peer.tell(Users(users, room))
 
     def join(self, room: str, leaving: str | None = None) -> None:
         """
@@ -947,9 +951,25 @@ class Session:
             )
         )
 
-    def rooms(self) -> None:
+    def rooms(self, page: int = 1) -> None:
+        """
+        One page of the rooms (L{ROOMS_PAGE} at most); a long answer costs
+        the flood allowance what its lines would.
+        """
         self._logged_in()
-        self.peer.tell(Rooms(self.chat.rooms()))
+        infos = self.chat.rooms()
+        listed = infos[(page - 1) * ROOMS_PAGE : page * ROOMS_PAGE]
+        self._charge(len(listed))
+        self.peer.tell(Rooms(listed, len(infos), page))
+
+    def _charge(self, lines: int) -> None:
+        """
+        A listing of C{lines} lines costs a line of the flood allowance for
+        every L{LINES_PER_TOKEN} of them: asking for big listings over and
+        over is flooding too.
+        """
+        if self._line_meter is not None and lines >= LINES_PER_TOKEN:
+            self._line_meter.charge(lines // LINES_PER_TOKEN)
 
     def topic(self, room: str, text: str | None) -> None:
         """

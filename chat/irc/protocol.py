@@ -647,6 +647,11 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
                 + b"".join(
                     numeric("322", w.channel(i.name), str(i.users), i.topic or "") for i in infos
                 )
+                + (
+                    notice(f"Only the first {r.ROOMS_PAGE} channels are listed.")
+                    if reply.more
+                    else b""
+                )
                 + numeric("323", "End of /LIST")
             )
         case r.Topic(room, None):

@@ -191,15 +191,22 @@ def topic(room: str, text: str | None) -> str:
     return f"Topic of {room}: {text}" if text else f"{room} has no topic."
 
 
-def rooms(infos: Iterable[RoomInfo]) -> list[str]:
+def rooms(infos: Iterable[RoomInfo], total: int = -1, page: int = 1) -> list[str]:
     """
-    What C{/rooms} shows, a line each.
+    What C{/rooms} shows, a line each: one page of C{total} rooms.
     """
     infos = list(infos)
-    lines = [f"{len(infos)} room{'' if len(infos) == 1 else 's'}:"]
+    total = max(total, len(infos))
+    header = f"{total} room{'' if total == 1 else 's'}"
+    first = (page - 1) * r.ROOMS_PAGE
+    if total > len(infos) or page > 1:
+        header += f", {first + 1}-{first + len(infos)} here" if infos else ", none on this page"
+    lines = [header + ":"]
     for info in infos:
         line = f"  {info.name} ({info.users})"
         lines.append(f"{line}: {info.topic}" if info.topic else line)
+    if total > first + len(infos):
+        lines.append(f"More: /rooms {page + 1}")
     return lines
 
 
@@ -287,7 +294,7 @@ def help_lines(
             summary = "operators: " + summary
         if len(command.names) > 1:
             summary += f" (also {', '.join('/' + name for name in command.names[1:])})"
-        lines.append(f"  {usage:<21} {summary}")
+        lines.append(f"  {usage:<20} {summary}")
     lines.append("  Any other line is sent to this room; start it with // to send a leading /.")
     return lines
 
@@ -388,7 +395,7 @@ def reply(said: r.Reply) -> bytes:
                 f"nickname, {count} rooms."
             )
         case r.Rooms(infos):
-            return b"".join(notice(line) for line in rooms(infos))
+            return b"".join(notice(line) for line in rooms(infos, said.total, said.page))
         case r.Topic(room, text):
             return notice(topic(room, text))
         case r.Kept(recipient, text):
