@@ -102,7 +102,7 @@ class Options(usage.Options):
         [
             "max-per-ip",
             None,
-            100,
+            16,
             "Connections at once from one address; 0 for no limit.",
             _number("max-per-ip", int),
         ],

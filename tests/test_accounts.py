@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from twisted.cred.credentials import UsernamePassword
@@ -200,6 +201,12 @@ class MigrationTests(SynchronousTestCase):
 
 
 PROMPT = "*** alice is registered. Send its password (or /login PASSWORD):"
+
+ONE_AT_A_TIME = replace(HUMAN, connections=None)
+"""
+The default limits but the rate of new connections, so that one limit at a
+time is seen (these tests open many connections from one address at once).
+"""
 
 
 class CommandTests(TestCase):
@@ -463,7 +470,9 @@ class CommandTests(TestCase):
         may try hers for a while (then one a minute); others on the same
         address log in to their own nicknames as before.
         """
-        self.service = ChatService(self.clock, Settings(limits=HUMAN), accounts=self.accounts)
+        self.service = ChatService(
+            self.clock, Settings(limits=ONE_AT_A_TIME), accounts=self.accounts
+        )
         self.successResultOf(self.accounts.register("bob", "bobpass1"))
         for index in range(3):
             guesser = self.at(f"10.0.0.{index + 1}")
@@ -494,7 +503,9 @@ class CommandTests(TestCase):
         every 20 seconds; right passwords cost nothing; another address may
         go on.
         """
-        self.service = ChatService(self.clock, Settings(limits=HUMAN), accounts=self.accounts)
+        self.service = ChatService(
+            self.clock, Settings(limits=ONE_AT_A_TIME), accounts=self.accounts
+        )
         for index in range(10):
             self.successResultOf(self.accounts.register(f"user{index}", "secret1"))
         for index in range(10):
@@ -530,7 +541,7 @@ class CommandTests(TestCase):
             return check
 
         accounts = Accounts(self.pool, self.clock, slow, cost=CHEAP)
-        self.service = ChatService(self.clock, Settings(limits=HUMAN), accounts=accounts)
+        self.service = ChatService(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
         guessers = []
         for index in range(100):
             guesser = self.at(f"10.0.{index // 50}.{index % 50 + 1}")
@@ -551,7 +562,9 @@ class CommandTests(TestCase):
         30 in 10 minutes); trying a nickname registered already costs
         nothing (and no hash); other addresses are not held back.
         """
-        self.service = ChatService(self.clock, Settings(limits=HUMAN), accounts=self.accounts)
+        self.service = ChatService(
+            self.clock, Settings(limits=ONE_AT_A_TIME), accounts=self.accounts
+        )
         for index in range(30):
             user = self.at("10.0.0.1")
             user.send(f"user{index}", "/register secret1")
@@ -596,7 +609,7 @@ class CommandTests(TestCase):
             return check
 
         accounts = Accounts(self.pool, self.clock, slow, cost=CHEAP)
-        self.service = ChatService(self.clock, Settings(limits=HUMAN), accounts=accounts)
+        self.service = ChatService(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
         busy = []
         for index in range(6):
             user = self.at("10.0.0.1")

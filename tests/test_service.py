@@ -2,11 +2,13 @@
 Tests for L{chat.service.ChatService}: a shutdown that tells everyone.
 """
 
-from twisted.internet.address import IPv4Address, UNIXAddress
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import EventLoggingObserver, StringTransport
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from chat.core.limits import HUMAN
 from chat.core.service import ChatService, Settings
 from tests.helpers import Client, connections
 
@@ -133,6 +135,86 @@ class LimitTests(SynchronousTestCase):
         self.assertFalse(self.connect(service, "10.0.0.9").closed)
         first.hang_up()
         self.assertFalse(self.connect(service).closed)
+
+    def test_connection_rate_per_address(self) -> None:
+        """
+        Twelve new connections at once from one address, then one a second:
+        the thirteenth is told why and closed; other addresses are not held
+        back; and a flood of refusals is a few log lines, not one each.
+        """
+        clock = Clock()
+        service = ChatService(clock, Settings(limits=HUMAN))
+        observer = EventLoggingObserver()
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        for _ in range(12):
+            self.assertFalse(self.connect(service).closed)
+        refused = [self.connect(service) for _ in range(100)]
+        self.assertEqual(
+            refused[0].lines(),
+            ["!!! Too many new connections from 10.0.0.1; wait a little. Goodbye."],
+        )
+        self.assertTrue(all(client.closed for client in refused))
+        self.assertFalse(self.connect(service, "10.0.0.2").closed)
+        lines = [formatEvent(e) for e in observer if "Refused" in formatEvent(e)]
+        self.assertEqual(len(lines), 1)
+        # Ten seconds on, the next refusal is logged, with how many were not.
+        clock.advance(11)
+        for _ in range(11):
+            self.assertFalse(self.connect(service).closed)
+        self.assertTrue(self.connect(service).closed)
+        lines = [formatEvent(e) for e in observer if "Refused" in formatEvent(e)]
+        self.assertEqual(len(lines), 2)
+        self.assertTrue(lines[1].endswith("(and 99 more from there)"), lines[1])
+
+    def test_ipv6_counts_per_64(self) -> None:
+        """
+        IPv6 addresses count per /64 (a machine may use a new address for
+        each connection); an IPv4-mapped address counts as its IPv4 one.
+        """
+        service = ChatService(Clock(), Settings(max_per_host=2))
+
+        def at(host: str) -> Client:
+            transport = StringTransport(peerAddress=IPv6Address("TCP", host, 4000))
+            return Client(service, transport=transport)
+
+        self.assertFalse(at("2001:db8::1").closed)
+        self.assertFalse(at("2001:db8::2").closed)
+        third = at("2001:db8::ffff:3")
+        self.assertTrue(third.closed)
+        self.assertIn("Too many connections from 2001:db8::ffff:3 (2)", third.lines()[0])
+        self.assertFalse(at("2001:db8:0:1::1").closed)
+        self.assertFalse(self.connect(service, "10.0.0.7").closed)
+        self.assertFalse(at("::ffff:10.0.0.7").closed)
+        self.assertTrue(at("::ffff:10.0.0.7").closed)
+
+    def test_nearly_full_keeps_room_for_registered_users(self) -> None:
+        """
+        Once nine tenths of --max-clients are taken, only registered
+        nicknames may log in: idle anonymous connections cannot keep the
+        chat's own users out.
+        """
+        from twisted.internet.defer import maybeDeferred
+
+        from chat.store.accounts import Accounts
+        from tests.helpers import SyncPool
+
+        clock = Clock()
+        accounts = Accounts(SyncPool(self.mktemp()), clock, maybeDeferred, cost=2**4)
+        self.successResultOf(accounts.register("alice", "secret1"))
+        service = ChatService(clock, Settings(max_clients=10), accounts=accounts)
+        for n in range(8):
+            filler = self.connect(service, f"10.0.1.{n}")
+            filler.send(f"idle{n}")
+        late = self.connect(service, "10.0.2.1")
+        late.lines()
+        late.send("troll")
+        self.assertEqual(
+            late.lines()[0],
+            "!!! The server is nearly full: only registered nicknames can log in now.",
+        )
+        late.send("alice", "secret1")
+        self.assertIn("*** You are alice.", " ".join(late.lines()))
 
     def test_unix_sockets_have_no_host(self) -> None:
         """

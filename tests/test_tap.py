@@ -49,7 +49,7 @@ class OptionsTests(SynchronousTestCase):
                 "history": 20,
                 "sendq": 1048576,
                 "max-clients": default_max_clients(),
-                "max-per-ip": 100,
+                "max-per-ip": 16,
                 "crowd": 100,
                 "login-timeout": 60.0,
                 "idle-timeout": 0.0,

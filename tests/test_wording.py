@@ -225,6 +225,8 @@ def samples() -> list[r.Reply]:
         r.BanningYourself("root"),
         r.NotSent("/msg bob hi"),
         r.TooManyRegistrations(),
+        r.NearlyFull(),
+        r.TooManyConnections("10.0.0.1"),
         r.BadNewPassword(Problem.TOO_SHORT),
         r.PasswordChanged(),
         r.Unregistered("alice"),

@@ -8,9 +8,30 @@ lines a second, and is never slowed while typing by hand.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
+
+
+def address_group(host: str | None) -> str:
+    """
+    What per-address limits count C{host} as: an IPv4 address itself (also
+    written as IPv4-mapped IPv6), an IPv6 address by its /64, since one
+    machine or home is given a whole /64 and could use a new address per
+    connection.
+    """
+    if host is None:
+        return ""
+    if ":" not in host:
+        return host
+    try:
+        address = ipaddress.IPv6Address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +137,7 @@ class Limits:
     @ivar failed_logins_per_host: wrong passwords, per address (for any
         nickname): higher, since several people may share an address.
     @ivar registrations: new registrations, per address.
+    @ivar connections: new connections, per address (IPv6: per /64).
     """
 
     lines: Rate | None = None
@@ -124,6 +146,7 @@ class Limits:
     failed_logins: Rate | None = None
     failed_logins_per_host: Rate | None = None
     registrations: Rate | None = None
+    connections: Rate | None = None
 
 
 NONE = Limits()
@@ -138,6 +161,7 @@ HUMAN = Limits(
     failed_logins=Rate(1 / 60, 10),
     failed_logins_per_host=Rate(1 / 20, 30),
     registrations=Rate(1 / 20, 30),
+    connections=Rate(1, 12),
 )
 """
 What twistd chat applies by default: far above what a person types or pastes.

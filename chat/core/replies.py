@@ -519,6 +519,22 @@ class ServerFull:
 
 
 @dataclass(frozen=True, slots=True)
+class TooManyConnections:
+    """
+    C{host} opened too many connections in a short time.
+    """
+
+    host: str
+
+
+@dataclass(frozen=True, slots=True)
+class NearlyFull:
+    """
+    The server is nearly full: only registered nicknames may log in now.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class HostFull:
     """
     Too many connections from C{host} already.
@@ -576,6 +592,7 @@ Goodbye: TypeAlias = (
     | AddressBanned
     | ServerFull
     | HostFull
+    | TooManyConnections
     | LoginTimedOut
     | IdleTimedOut
     | Flooding
@@ -628,6 +645,7 @@ Reply: TypeAlias = (
     | BanningYourself
     | NotSent
     | TooManyRegistrations
+    | NearlyFull
     | BadNewPassword
     | PasswordChanged
     | Unregistered

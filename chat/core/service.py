@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from chat.core.domain import Chat
 from chat.core.events import BanKind
 from chat.core.interfaces import AccountStore, BanList, HistoryReader
-from chat.core.limits import NONE, Limits, Rate, TokenBucket
+from chat.core.limits import NONE, Limits, Rate, TokenBucket, address_group
 from chat.core.outbox import Outbox
 from chat.core.replies import (
     AddressBanned,
@@ -32,6 +32,7 @@ from chat.core.replies import (
     LockedOut,
     ServerFull,
     ShuttingDown,
+    TooManyConnections,
 )
 
 if TYPE_CHECKING:
@@ -143,6 +144,8 @@ class ChatService(Service):
         self._tries_by_host: dict[str, TokenBucket] = {}
         self._lockouts_logged: dict[str, float] = {}
         self._registrations: dict[str, TokenBucket] = {}
+        self._arrivals: dict[str, TokenBucket] = {}
+        self._refusals: dict[str, tuple[float, int]] = {}
         self._hashing: dict[str, DeferredSemaphore] = {}
         self._drained: Deferred[None] | None = None
         self._deadline: IDelayedCall | None = None
@@ -174,18 +177,57 @@ class ChatService(Service):
             if ban is not None:
                 return AddressBanned(ban)
         settings = self.settings
+        group = address_group(host)
+        arrivals = settings.limits.connections
+        if (
+            host is not None
+            and arrivals is not None
+            and not _bucket(self._arrivals, group, arrivals, self.clock).take()
+        ):
+            return TooManyConnections(host)
         if settings.max_clients and len(self.sessions) >= settings.max_clients:
             return ServerFull(settings.max_clients)
         if (
             host is not None
             and settings.max_per_host
-            and self._hosts[host] >= settings.max_per_host
+            and self._hosts[group] >= settings.max_per_host
         ):
             return HostFull(host, settings.max_per_host)
         self.sessions.add(session)
         if host is not None:
-            self._hosts[host] += 1
+            self._hosts[group] += 1
         return None
+
+    def nearly_full(self) -> bool:
+        """
+        Whether nine tenths of --max-clients are taken: from then on only
+        registered nicknames may log in, so that idle anonymous connections
+        cannot keep the chat's own users out.
+        """
+        limit = self.settings.max_clients
+        return bool(limit) and len(self.sessions) * 10 >= limit * 9
+
+    def refused(self, session: Session, refusal: Goodbye) -> None:
+        """
+        Log a refused connection: at most once every 10 s per address, with
+        how many more were refused meanwhile (a flood of connections must
+        not become a flood of log lines).
+        """
+        group = address_group(session.host)
+        now = self.clock.seconds()
+        since, count = self._refusals.get(group, (-60.0, 0))
+        if now - since < 10:
+            self._refusals[group] = (since, count + 1)
+            return
+        if len(self._refusals) > 10_000:
+            self._refusals.clear()
+        self._refusals[group] = (now, 0)
+        self.log.info(
+            "Refused {peer}: {why}" + (" (and {more} more from there)" if count else ""),
+            peer=session.address,
+            why=refusal,
+            more=count,
+        )
 
     def closed(self, session: Session) -> None:
         """
@@ -197,9 +239,10 @@ class ChatService(Service):
         self.operators.discard(session)
         host = session.host
         if host is not None:
-            self._hosts[host] -= 1
-            if not self._hosts[host]:
-                del self._hosts[host]
+            group = address_group(host)
+            self._hosts[group] -= 1
+            if not self._hosts[group]:
+                del self._hosts[group]
         if self._drained is not None and not self.sessions:
             self._finish()
 
@@ -214,7 +257,7 @@ class ChatService(Service):
         key = account.lower()
         for buckets, name, limit in (
             (self._tries_by_account, key, limits.failed_logins),
-            (self._tries_by_host, host or "", limits.failed_logins_per_host),
+            (self._tries_by_host, address_group(host), limits.failed_logins_per_host),
         ):
             if limit is None:
                 continue
@@ -229,7 +272,7 @@ class ChatService(Service):
                 return refusal
         for buckets, name, limit in (
             (self._tries_by_account, key, limits.failed_logins),
-            (self._tries_by_host, host or "", limits.failed_logins_per_host),
+            (self._tries_by_host, address_group(host), limits.failed_logins_per_host),
         ):
             if limit is not None:
                 _bucket(buckets, name, limit, self.clock).take()
@@ -241,7 +284,7 @@ class ChatService(Service):
         """
         for buckets, name in (
             (self._tries_by_account, account.lower()),
-            (self._tries_by_host, host or ""),
+            (self._tries_by_host, address_group(host)),
         ):
             bucket = buckets.get(name)
             if bucket is not None:
@@ -255,13 +298,13 @@ class ChatService(Service):
         limit = self.settings.limits.registrations
         if limit is None:
             return True
-        return _bucket(self._registrations, host or "", limit, self.clock).take()
+        return _bucket(self._registrations, address_group(host), limit, self.clock).take()
 
     def registration_refused(self, host: str | None) -> None:
         """
         The registration taken did not happen (the nickname was taken): it costs nothing.
         """
-        bucket = self._registrations.get(host or "")
+        bucket = self._registrations.get(address_group(host))
         if bucket is not None:
             bucket.give_back()
 
@@ -272,7 +315,7 @@ class ChatService(Service):
         way: one address's connections cannot fill the thread pool that
         every login waits on.
         """
-        key = host or ""
+        key = address_group(host)
         semaphore = self._hashing.get(key)
         if semaphore is None:
             semaphore = self._hashing[key] = DeferredSemaphore(HASHES_PER_HOST)

@@ -60,6 +60,7 @@ from chat.core.replies import (
     LoginTimedOut,
     Member,
     Members,
+    NearlyFull,
     NicknameBanned,
     NicknameWanted,
     NotBanned,
@@ -219,7 +220,7 @@ class Session:
         refusal = self.service.admit(self)
         if refusal is not None:
             if not isinstance(refusal, ShuttingDown):
-                self.log.info("Refused {peer}: {why}", peer=self.address, why=refusal)
+                self.service.refused(self, refusal)
             self._close(refusal)
             return
         self.log.info("Connection from {peer}", peer=self.address)
@@ -558,6 +559,8 @@ class Session:
                 self.peer.tell(PasswordWanted(nickname))
             elif nickname.lower() in self.service.admins:
                 self._ask_again(Reserved(nickname))
+            elif self.service.nearly_full():
+                self._ask_again(NearlyFull())
             else:
                 self._log_in(nickname)
 

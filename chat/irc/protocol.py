@@ -677,6 +677,8 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             if verb == "PRIVMSG":
                 return services(f"{nickname} is kept for an operator of this server.")
             return numeric("432", nickname, "Nickname is reserved for an operator")
+        case r.NearlyFull():
+            return numeric("433", "*", "Server nearly full: only registered nicknames now")
         case r.TooManyRegistrations():
             return services("Too many registrations from your address; try again later.")
         case r.NotSent(command):
@@ -717,6 +719,8 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return numeric("465", "You are banned from this server") + closing("Banned")
         case r.ServerFull(limit):
             return closing(f"The server is full ({limit} connections)")
+        case r.TooManyConnections(host):
+            return closing(f"Too many new connections from {host}; wait a little")
         case r.HostFull(host, limit):
             return closing(f"Too many connections from {host} ({limit})")
         case r.LoginTimedOut():

@@ -432,6 +432,8 @@ def reply(said: r.Reply) -> bytes:
             return error(f"{nickname} is registered; log in as {nickname} to use it.")
         case r.Reserved(nickname):
             return error(f"The nickname {nickname} is kept for an operator of this server.")
+        case r.NearlyFull():
+            return error("The server is nearly full: only registered nicknames can log in now.")
         case r.TooManyRegistrations():
             return error("Too many registrations from your address; try again later.")
         case r.NotSent(command):
@@ -474,6 +476,8 @@ def reply(said: r.Reply) -> bytes:
             return error(f"This address is banned{ban(banned)}. Goodbye.")
         case r.ServerFull(limit):
             return error(f"The server is full ({limit} connections); try again later. Goodbye.")
+        case r.TooManyConnections(host):
+            return error(f"Too many new connections from {host}; wait a little. Goodbye.")
         case r.HostFull(host, limit):
             return error(
                 f"Too many connections from {host} ({limit}); close one and try again. Goodbye."
