@@ -21,7 +21,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import Interface
 
 from chat.core.errors import AlreadyRegistered
-from chat.core.events import BanKind
+from chat.core.events import BanKind, Keeping
 from chat.core.limits import HUMAN
 from chat.core.service import ChatService, Settings
 from chat.core.text import Problem, parse_duration, password_problem
@@ -164,23 +164,48 @@ class AccountsTests(SynchronousTestCase):
         self.failureResultOf(self.accounts.unregister("alice", "wrong1"), UnauthorizedLogin)
         self.successResultOf(self.accounts.unregister("alice", "secret1"))
         self.assertFalse(self.successResultOf(self.accounts.is_registered("alice")))
-        self.assertEqual(self.successResultOf(self.accounts.collect("alice")), [])
+        self.assertEqual(self.successResultOf(self.accounts.collect("alice", 10)).entries, [])
 
     def test_keep_and_collect(self) -> None:
         """
-        Messages are kept for registered users only, collected once, oldest first.
+        Messages are kept for registered users only, read oldest first a page
+        at a time, and forgotten only when told (those read, no others).
         """
         self.successResultOf(self.accounts.register("Alice", "secret1"))
-        self.assertTrue(self.successResultOf(self.accounts.keep("bob", "alice", "one")))
+        keep = self.accounts.keep
+        self.assertEqual(self.successResultOf(keep("bob", "alice", "one")), Keeping.KEPT)
         self.clock.advance(60)
-        self.assertTrue(self.successResultOf(self.accounts.keep("carol", "ALICE", "two")))
-        self.assertFalse(self.successResultOf(self.accounts.keep("bob", "nobody", "lost")))
-        kept = self.successResultOf(self.accounts.collect("alice"))
+        self.assertEqual(self.successResultOf(keep("carol", "ALICE", "two")), Keeping.KEPT)
         self.assertEqual(
-            [(e.time, e.sender, e.recipient, e.text) for e in kept],
-            [(T0, "bob", "Alice", "one"), (T0 + 60, "carol", "Alice", "two")],
+            self.successResultOf(keep("bob", "nobody", "lost")), Keeping.NOT_REGISTERED
         )
-        self.assertEqual(self.successResultOf(self.accounts.collect("alice")), [])
+        page = self.successResultOf(self.accounts.collect("alice", 1))
+        self.assertEqual(
+            [(e.time, e.sender, e.recipient, e.text) for e in page.entries],
+            [(T0, "bob", "Alice", "one")],
+        )
+        self.assertTrue(page.more)
+        self.successResultOf(keep("dave", "alice", "three"))
+        self.successResultOf(self.accounts.forget(page.ids))
+        rest = self.successResultOf(self.accounts.collect("alice", 10))
+        self.assertEqual([e.text for e in rest.entries], ["two", "three"])
+        self.assertFalse(rest.more)
+
+    def test_keeping_is_bounded(self) -> None:
+        """
+        At most 100 messages wait for one recipient, and from one sender
+        (for all its recipients); past that, the message is not kept, and why.
+        """
+        for name in ("alice", "bob", "carol"):
+            self.successResultOf(self.accounts.register(name, "secret1"))
+        keep = self.accounts.keep
+        for n in range(100):
+            self.assertEqual(self.successResultOf(keep(f"s{n}", "alice", "hi")), Keeping.KEPT)
+        self.assertEqual(self.successResultOf(keep("x", "alice", "hi")), Keeping.RECIPIENT_FULL)
+        for n in range(100):
+            recipient = "bob" if n % 2 else "carol"
+            self.assertEqual(self.successResultOf(keep("spammer", recipient, "hi")), Keeping.KEPT)
+        self.assertEqual(self.successResultOf(keep("spammer", "bob", "hi")), Keeping.SENDER_FULL)
 
 
 class MigrationTests(SynchronousTestCase):
@@ -421,6 +446,36 @@ class CommandTests(TestCase):
         alice.hang_up()
         again = self.arrive("alice", "secret1")
         self.assertNotIn("*** Messages that came while you were away:", again.lines())
+
+    def test_kept_messages_bounded_and_paged(self) -> None:
+        """
+        A flood of private messages for an absent user: at most 100 wait,
+        the senders are told when theirs is not kept; at login they come 50
+        at a time, a second apart, and only what was shown is forgotten: a
+        connection gone between pages finds the rest at the next login.
+        """
+        bob = Client(self.service, "bob")
+        bob.lines()
+        for n in range(101):
+            bob.send(f"/msg alice note {n}")
+        self.assertEqual(
+            bob.lines()[-1], "!!! alice has 100 messages waiting already; yours was not kept."
+        )
+        alice = self.arrive("alice", "secret1")
+        lines = alice.lines()
+        notes = [line for line in lines if "*bob* note" in line]
+        self.assertEqual(len(notes), 50)
+        self.assertTrue(notes[0].endswith("*bob* note 0"))
+        alice.hang_up()
+        self.clock.advance(5)
+        again = self.arrive("alice", "secret1")
+        self.clock.advance(1)
+        notes = [line for line in again.lines() if "*bob* note" in line]
+        self.assertEqual(
+            [note.rsplit(" ", 1)[1] for note in notes], [str(n) for n in range(50, 100)]
+        )
+        self.clock.advance(5)
+        self.assertEqual(self.successResultOf(self.accounts.collect("alice", 10)).entries, [])
 
     def test_message_to_unknown_user(self) -> None:
         """

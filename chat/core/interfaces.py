@@ -8,11 +8,23 @@ one by having the methods, and mypy checks that it does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
-from chat.core.events import Action, Ban, BanKind, Departure, Entry, Event, Message, PrivateMessage
+from chat.core.events import (
+    Action,
+    Ban,
+    BanKind,
+    Departure,
+    Entry,
+    Event,
+    Keeping,
+    KeptPage,
+    Message,
+    PrivateMessage,
+)
 from chat.core.replies import Goodbye, Reply
 
 
@@ -127,14 +139,19 @@ class AccountStore(Protocol):
 
     def unregister(self, nickname: str, password: str) -> Deferred[None]: ...
 
-    def keep(self, sender: str, recipient: str, text: str) -> Deferred[bool]:
+    def keep(self, sender: str, recipient: str, text: str) -> Deferred[Keeping]:
         """
-        Keep a private message for an absent registered user; L{False} if not registered.
+        Keep a private message for an absent registered user, or say why not.
         """
 
-    def collect(self, nickname: str) -> Deferred[list[Entry]]:
+    def collect(self, nickname: str, count: int) -> Deferred[KeptPage]:
         """
-        The messages kept for C{nickname}, oldest first, now delivered and forgotten.
+        The oldest C{count} messages kept for C{nickname}, with their ids.
+        """
+
+    def forget(self, ids: Sequence[int]) -> Deferred[None]:
+        """
+        Delete the kept messages C{ids}, once shown (and no others).
         """
 
 

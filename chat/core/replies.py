@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from chat.core.errors import ChatError
-from chat.core.events import Ban, Departure, Entry, RoomInfo
+from chat.core.events import Ban, Departure, Entry, Keeping, RoomInfo
 from chat.core.text import Problem
 
 
@@ -389,6 +389,18 @@ class RegisteredNickname:
 
 
 @dataclass(frozen=True, slots=True)
+class NotKept:
+    """
+    A private message for C{recipient}, away, was not kept: C{why} (too many
+    waiting for it, or from the sender), C{limit} being the most that may.
+    """
+
+    recipient: str
+    why: Keeping
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class TooManyRegistrations:
     """
     The address has used its allowance of registrations for now.
@@ -645,6 +657,7 @@ Reply: TypeAlias = (
     | BanningYourself
     | NotSent
     | TooManyRegistrations
+    | NotKept
     | NearlyFull
     | BadNewPassword
     | PasswordChanged

@@ -30,7 +30,7 @@ from twisted.python.failure import Failure
 from chat.core.commands import dispatch
 from chat.core.domain import User
 from chat.core.errors import AlreadyRegistered, ChatError, NoSuchUser, NotLoggedIn
-from chat.core.events import Ban, BanKind, Departure, Entry, Why
+from chat.core.events import MAX_KEPT, Ban, BanKind, Departure, Entry, Keeping, KeptPage, Why
 from chat.core.interfaces import AccountStore, BanList, HistoryReader, Peer
 from chat.core.limits import TokenBucket
 from chat.core.replies import (
@@ -64,6 +64,7 @@ from chat.core.replies import (
     NicknameBanned,
     NicknameWanted,
     NotBanned,
+    NotKept,
     NotProven,
     Operator,
     OutOfTries,
@@ -100,6 +101,12 @@ from chat.core.text import clean, password_problem
 _T = TypeVar("_T")
 
 PASSWORD_TRIES = 3
+KEPT_PAGE = 50
+KEPT_PAUSE = 1.0
+"""
+Kept messages are shown 50 at a time (at most 100 KiB: far below any send
+queue), a second apart.
+"""
 LINES_PER_TOKEN = 20
 """
 How many lines of a listing (/rooms, /who) cost one line of the flood allowance.
@@ -774,7 +781,41 @@ class Session:
             self._entered(self.chat.join(user, self.home).name)
         accounts = self.service.accounts
         if self.account is not None and accounts is not None:
-            self._read(accounts.collect(self.account), KeptMessages)
+            self._deliver_kept(accounts, self.account)
+
+    def _deliver_kept(self, accounts: AccountStore, account: str) -> None:
+        """
+        Show the messages kept for C{account}, a page at a time (each far
+        below the send queue), forgetting each page once it was handed to
+        the connection, and only it: a connection that has gone by then
+        keeps them for the next login.
+        """
+        self._reads += 1
+        if self._reads == 1:
+            self.peer.hold()
+
+        def settle(result: KeptPage | Failure) -> None:
+            try:
+                if isinstance(result, Failure):
+                    self.log.failure("Reading kept messages for {peer}", result, peer=self.address)
+                    self.peer.tell(HistoryFailed())
+                elif result.entries and not self._closing:
+                    self.peer.tell(KeptMessages(result.entries))
+                    accounts.forget(result.ids).addErrback(
+                        lambda failure: self.log.failure("Forgetting kept messages", failure)
+                    )
+                    if result.more:
+                        self.service.clock.callLater(KEPT_PAUSE, self._next_kept, accounts, account)
+            finally:
+                self._reads -= 1
+                if self._reads == 0:
+                    self.peer.release()
+
+        self._settle(accounts.collect(account, KEPT_PAGE), settle)
+
+    def _next_kept(self, accounts: AccountStore, account: str) -> None:
+        if not self._closing:
+            self._deliver_kept(accounts, account)
 
     def has(self, feature: Feature) -> bool:
         """
@@ -845,9 +886,11 @@ class Session:
                 raise
             text = clean(text)
 
-            def kept(yes: bool) -> None:
-                if not yes:
+            def kept(outcome: Keeping) -> None:
+                if outcome is Keeping.NOT_REGISTERED:
                     raise NoSuchUser(recipient)
+                if outcome is not Keeping.KEPT:
+                    raise Refused(NotKept(recipient, outcome, MAX_KEPT))
                 self.peer.tell(Kept(recipient, text))
 
             self._await(accounts.keep(user.nickname, recipient, text), kept)

@@ -679,6 +679,8 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return numeric("432", nickname, "Nickname is reserved for an operator")
         case r.NearlyFull():
             return numeric("433", "*", "Server nearly full: only registered nicknames now")
+        case r.NotKept(recipient, why, limit):
+            return notice(f"Not kept for {recipient}: {why.value} ({limit}).")
         case r.TooManyRegistrations():
             return services("Too many registrations from your address; try again later.")
         case r.NotSent(command):

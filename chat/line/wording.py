@@ -41,6 +41,7 @@ from chat.core.events import (
     EntryKind,
     Event,
     Joined,
+    Keeping,
     Left,
     Message,
     Parted,
@@ -434,6 +435,12 @@ def reply(said: r.Reply) -> bytes:
             return error(f"The nickname {nickname} is kept for an operator of this server.")
         case r.NearlyFull():
             return error("The server is nearly full: only registered nicknames can log in now.")
+        case r.NotKept(recipient, Keeping.RECIPIENT_FULL, limit):
+            return error(f"{recipient} has {limit} messages waiting already; yours was not kept.")
+        case r.NotKept(_, _, limit):
+            return error(
+                f"You have {limit} messages waiting for users who are away; yours was not kept."
+            )
         case r.TooManyRegistrations():
             return error("Too many registrations from your address; try again later.")
         case r.NotSent(command):

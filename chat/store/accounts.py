@@ -14,7 +14,7 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from twisted.cred.checkers import ICredentialsChecker
@@ -26,7 +26,7 @@ from twisted.internet.interfaces import IReactorTime
 from zope.interface import Attribute, Interface, implementer
 
 from chat.core.errors import AlreadyRegistered
-from chat.core.events import Entry
+from chat.core.events import Keeping, KeptPage
 from chat.store import database
 from chat.store.history import Pool
 
@@ -254,17 +254,23 @@ class Accounts:
             lambda _: self.pool.runInteraction(database.delete_account, nickname)
         )
 
-    def keep(self, sender: str, recipient: str, text: str) -> Deferred[bool]:
+    def keep(self, sender: str, recipient: str, text: str) -> Deferred[Keeping]:
         """
-        Keep a private message for a registered user who is off line; fire
-        with L{False} if C{recipient} is not registered.
+        Keep a private message for a registered user who is off line, or
+        say why not (not registered, too many waiting).
         """
         return self.pool.runInteraction(
             database.queue_private, self.clock.seconds(), sender, recipient, text
         )
 
-    def collect(self, nickname: str) -> Deferred[list[Entry]]:
+    def collect(self, nickname: str, count: int) -> Deferred[KeptPage]:
         """
-        The messages kept for C{nickname}, oldest first, now delivered and forgotten.
+        The oldest C{count} messages kept for C{nickname}; L{forget} them once shown.
         """
-        return self.pool.runInteraction(database.take_private, nickname)
+        return self.pool.runInteraction(database.peek_private, nickname, count)
+
+    def forget(self, ids: Sequence[int]) -> Deferred[None]:
+        """
+        Delete the kept messages C{ids}: they were shown.
+        """
+        return self.pool.runInteraction(database.forget_private, ids)

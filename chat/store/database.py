@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from chat.core.events import Entry, EntryKind
+from chat.core.events import MAX_KEPT, Entry, EntryKind, Keeping, KeptPage
 
 # One row a message: (time, kind, room, sender, recipient, text).
 Row = tuple[float, str, "str | None", str, "str | None", str]
@@ -128,6 +128,8 @@ def _v5(db: sqlite3.Connection) -> None:
     # An operator's password is set by the operator of the server (python -m
     # chat.admin), never by whoever registered the nickname first.
     db.execute("ALTER TABLE accounts ADD COLUMN operator INTEGER NOT NULL DEFAULT 0")
+    # What one sender keeps waiting is counted at each message.
+    db.execute("CREATE INDEX offline_by_sender ON offline (sender)")
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
@@ -357,33 +359,51 @@ def delete_account(cursor: Cursor, nickname: str) -> None:
     cursor.execute("DELETE FROM offline WHERE recipient = ?", (nickname,))
 
 
-def queue_private(cursor: Cursor, now: float, sender: str, recipient: str, text: str) -> bool:
+def queue_private(
+    cursor: Cursor, now: float, sender: str, recipient: str, text: str, limit: int = MAX_KEPT
+) -> Keeping:
     """
-    Keep a private message for a registered user who is off line; L{False}
-    (and nothing kept) if C{recipient} is not registered.
+    Keep a private message for a registered user who is off line, unless
+    C{recipient} is not registered or C{limit} messages wait already for it,
+    or from C{sender}.
     """
+    cursor.execute("SELECT nickname FROM accounts WHERE nickname = ?", (recipient,))
+    found = cursor.fetchall()
+    if not found:
+        return Keeping.NOT_REGISTERED
+    cursor.execute("SELECT count(*) FROM offline WHERE recipient = ?", (recipient,))
+    if cursor.fetchall()[0][0] >= limit:
+        return Keeping.RECIPIENT_FULL
+    cursor.execute("SELECT count(*) FROM offline WHERE sender = ?", (sender,))
+    if cursor.fetchall()[0][0] >= limit:
+        return Keeping.SENDER_FULL
     cursor.execute(
-        "INSERT INTO offline (time, sender, recipient, text) "
-        "SELECT ?, ?, nickname, ? FROM accounts WHERE nickname = ?",
-        (now, sender, text, recipient),
+        "INSERT INTO offline (time, sender, recipient, text) VALUES (?, ?, ?, ?)",
+        (now, sender, found[0][0], text),
     )
-    cursor.execute("SELECT changes()")
-    return bool(cursor.fetchall()[0][0])
+    return Keeping.KEPT
 
 
-def take_private(cursor: Cursor, recipient: str) -> list[Entry]:
+def peek_private(cursor: Cursor, recipient: str, count: int) -> KeptPage:
     """
-    The private messages kept for C{recipient}, oldest first; they are deleted.
+    The oldest C{count} private messages kept for C{recipient}, and their
+    ids: they stay until L{forget_private} is told they were shown.
     """
     cursor.execute(
-        "SELECT time, sender, recipient, text FROM offline WHERE recipient = ? ORDER BY id",
-        (recipient,),
+        "SELECT id, time, sender, recipient, text FROM offline WHERE recipient = ? "
+        "ORDER BY id LIMIT ?",
+        (recipient, count + 1),
     )
-    found = [
-        Entry(time, PRIVATE, None, sender, to, text) for time, sender, to, text in cursor.fetchall()
-    ]
-    cursor.execute("DELETE FROM offline WHERE recipient = ?", (recipient,))
-    return found
+    rows = cursor.fetchall()
+    entries = [Entry(time, PRIVATE, None, sender, to, text) for _, time, sender, to, text in rows]
+    return KeptPage(entries[:count], [int(row[0]) for row in rows[:count]], len(rows) > count)
+
+
+def forget_private(cursor: Cursor, ids: Sequence[int]) -> None:
+    """
+    Delete the kept messages C{ids}, once shown (and no other).
+    """
+    cursor.executemany("DELETE FROM offline WHERE id = ?", [(id_,) for id_ in ids])
 
 
 # Bans.
