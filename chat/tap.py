@@ -314,7 +314,11 @@ def makeService(options: dict[str, Any]) -> IService:
     pool = open_pool(options["db"], reactor)
     history = None
     if not options["no-history"]:
-        history = History(pool, reactor)
+        # Reads on a connection of their own, so that writes never wait behind
+        # a search (WAL lets one connection read while another writes); an
+        # in-memory database is one connection's alone.
+        reader = pool if options["db"] == ":memory:" else open_pool(options["db"], reactor)
+        history = History(pool, reactor, reader=reader)
         history.setServiceParent(top)  # type: ignore[no-untyped-call]
     bans = Bans(pool, reactor)
     bans.setServiceParent(top)  # type: ignore[no-untyped-call]

@@ -145,7 +145,12 @@ class SyncPool:
             self.fail_next = False
             return fail(RuntimeError("disk on fire"))
         cursor = self.db.cursor()
-        result = interaction(cursor, *args, **kw)
+        try:
+            result = interaction(cursor, *args, **kw)
+        except Exception:
+            # As adbapi does: rolled back, and the failure is the Deferred's.
+            self.db.rollback()
+            return fail()
         self.db.commit()
         if not self.hold:
             return succeed(result)

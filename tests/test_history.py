@@ -578,3 +578,95 @@ class ExportTests(SynchronousTestCase):
         Path(junk).write_bytes(b"this is not sqlite" * 100)
         self.assertEqual(transcript.main(["--db", junk], io.StringIO()), 1)
         self.assertIn("cannot read", self.stderr.getvalue())
+
+
+class HostileSearchTests(SynchronousTestCase):
+    """
+    A search cannot hold the database, nor another user's writes, nor a
+    joining user's live lines.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.path = self.mktemp()
+        self.writer = SyncPool(self.path)
+        with self.writer.db:
+            database.write(
+                self.writer.db.cursor(),
+                [(float(n), PUBLIC, "lobby", "bot", None, f"filler {n}") for n in range(20_000)],
+            )
+
+    def serve(self, history: History) -> tuple[ChatService, Client]:
+        history.startService()
+        service = ChatService(self.clock, history=history)
+        return service, Client(service, "alice")
+
+    def test_words_bounded(self) -> None:
+        """
+        A search for more than eight words is refused before it reaches the database.
+        """
+        _, alice = self.serve(History(self.writer, self.clock))
+        alice.lines()
+        alice.send("/search " + " ".join(f"w{n}" for n in range(9)))
+        self.assertEqual(alice.lines(), ["!!! Search for at most 8 words."])
+
+    def test_time_budget(self) -> None:
+        """
+        A search still running past its time budget is stopped, and the user told.
+        """
+        _, alice = self.serve(History(self.writer, self.clock, search_budget=0.0))
+        alice.lines()
+        alice.send("/search filler")
+        self.assertEqual(
+            alice.lines(),
+            ["!!! That search took too long and was stopped; try fewer or longer words."],
+        )
+        alice.send("hello")
+        self.assertFalse(alice.closed)
+
+    def test_one_at_a_time_and_writes_go_on(self) -> None:
+        """
+        While one user's search waits on the read connection: a second from
+        the same user is refused, others' messages are written (writes never
+        wait behind reads), and the search, when done, finds what was said
+        before it was asked for.
+        """
+        reader = SyncPool(self.path, hold=True)
+        history = History(self.writer, self.clock, reader=reader)
+        service, alice = self.serve(history)
+        bob = Client(service, "bob")
+        # The history each is shown on entering the room.
+        reader.release()
+        bob.send("needle before")
+        self.clock.advance(1)
+        alice.lines()
+        alice.send("/search needle", "/history 5")
+        self.assertEqual(
+            alice.lines(), ["!!! Wait for the history you asked for before asking again."]
+        )
+        bob.send("needle after")
+        self.clock.advance(1)
+        count = self.writer.db.execute(
+            "SELECT count(*) FROM messages WHERE text LIKE 'needle%'"
+        ).fetchone()[0]
+        self.assertEqual(count, 2)
+        reader.release()
+        lines = alice.lines()
+        self.assertIn("<bob> needle after", lines)
+        found = [line for line in lines if line.startswith("[")]
+        self.assertEqual([line.split("> ")[1] for line in found], ["needle before"])
+
+    def test_live_lines_are_not_held_without_bound(self) -> None:
+        """
+        A joining user whose history is slow to come gets the room's live
+        lines once a thousand are waiting, rather than hear nothing.
+        """
+        reader = SyncPool(self.path, hold=True)
+        service, _ = self.serve(History(self.writer, self.clock, reader=reader))
+        talker = Client(service, "talker")
+        late = Client(service)
+        late.send("late")
+        for n in range(1001):
+            talker.send(f"live {n}")
+        self.assertIn("<talker> live 0", late.lines())
+        reader.release()

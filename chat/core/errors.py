@@ -11,6 +11,13 @@ from __future__ import annotations
 from chat.core.text import Problem
 
 
+class TooSlow(Exception):
+    """
+    Raised by a store whose query ran out of its time budget (a search that
+    would hold the database for a minute), rather than let it run.
+    """
+
+
 class ChatError(Exception):
     """
     A request the domain refused; the user gets an error, nobody else notices.

@@ -389,6 +389,29 @@ class RegisteredNickname:
 
 
 @dataclass(frozen=True, slots=True)
+class TooManyWords:
+    """
+    A search for more than C{limit} words.
+    """
+
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTooSlow:
+    """
+    A search ran out of its time budget and was stopped.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class OneAtATime:
+    """
+    A history read (a search, /history) asked for while one is under way.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class NotKept:
     """
     A private message for C{recipient}, away, was not kept: C{why} (too many
@@ -658,6 +681,9 @@ Reply: TypeAlias = (
     | NotSent
     | TooManyRegistrations
     | NotKept
+    | TooManyWords
+    | SearchTooSlow
+    | OneAtATime
     | NearlyFull
     | BadNewPassword
     | PasswordChanged

@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 
 from chat.core.commands import dispatch
 from chat.core.domain import User
-from chat.core.errors import AlreadyRegistered, ChatError, NoSuchUser, NotLoggedIn
+from chat.core.errors import AlreadyRegistered, ChatError, NoSuchUser, NotLoggedIn, TooSlow
 from chat.core.events import MAX_KEPT, Ban, BanKind, Departure, Entry, Keeping, KeptPage, Why
 from chat.core.interfaces import AccountStore, BanList, HistoryReader, Peer
 from chat.core.limits import TokenBucket
@@ -66,6 +66,7 @@ from chat.core.replies import (
     NotBanned,
     NotKept,
     NotProven,
+    OneAtATime,
     Operator,
     OutOfTries,
     PasswordChanged,
@@ -78,6 +79,7 @@ from chat.core.replies import (
     Reply,
     Reserved,
     Rooms,
+    SearchTooSlow,
     ShuttingDown,
     ThrownOut,
     TooFast,
@@ -1029,16 +1031,25 @@ class Session:
 
     def history(self, room: str, count: int) -> None:
         self._logged_in()
+        self._one_at_a_time()
         self._read(
             self._history().recent(room, count), lambda found: LastMessages(room, count, found)
         )
 
     def search(self, room: str, text: str) -> None:
         self._logged_in()
+        self._one_at_a_time()
         self._read(
             self._history().search(room, text, SEARCH_RESULTS),
             lambda found: Found(room, text, found),
         )
+
+    def _one_at_a_time(self) -> None:
+        """
+        One read of the history at a time per user: a second waits for the first.
+        """
+        if self._reads:
+            raise Refused(OneAtATime())
 
     def _history(self) -> HistoryReader:
         if self.service.history is None:
@@ -1057,7 +1068,10 @@ class Session:
 
         def settle(result: list[Entry] | Failure) -> None:
             try:
-                if isinstance(result, Failure):
+                if isinstance(result, Failure) and result.check(TooSlow):
+                    self.log.info("Stopped a search from {peer}: too slow", peer=self.address)
+                    self.peer.tell(SearchTooSlow())
+                elif isinstance(result, Failure):
                     self.log.failure("Reading history for {peer}", result, peer=self.address)
                     self.peer.tell(HistoryFailed())
                 else:

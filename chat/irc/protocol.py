@@ -681,6 +681,12 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return numeric("433", "*", "Server nearly full: only registered nicknames now")
         case r.NotKept(recipient, why, limit):
             return notice(f"Not kept for {recipient}: {why.value} ({limit}).")
+        case r.TooManyWords(limit):
+            return notice(f"Search for at most {limit} words.")
+        case r.SearchTooSlow():
+            return notice("That search took too long and was stopped.")
+        case r.OneAtATime():
+            return notice("Wait for the history you asked for before asking again.")
         case r.TooManyRegistrations():
             return services("Too many registrations from your address; try again later.")
         case r.NotSent(command):

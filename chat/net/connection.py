@@ -58,6 +58,13 @@ def describe_peer(address: IAddress) -> str:
     return type(address).__name__
 
 
+HOLD_LIMIT = 1000
+"""
+Live events held at most while stored messages are read for a connection;
+past it they are let through, and the history follows them.
+"""
+
+
 @implementer(IHalfCloseableProtocol)
 class StreamConnection(Protocol):
     """
@@ -185,8 +192,13 @@ class StreamConnection(Protocol):
         # On every delivery to every recipient: keep it short.
         if self._closing:
             return
-        if self._held is not None:
-            self._held.append(self._encode(event))
+        held = self._held
+        if held is not None:
+            held.append(self._encode(event))
+            if len(held) > HOLD_LIMIT:
+                # The history is late: live events go on rather than wait
+                # for it without bound (it will come after them).
+                self.release()
         else:
             self._send(self._encode(event))
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
+from chat.core.errors import TooSlow
 from chat.core.events import MAX_KEPT, Entry, EntryKind, Keeping, KeptPage
 
 # One row a message: (time, kind, room, sender, recipient, text).
@@ -223,13 +225,41 @@ def recent(cursor: Cursor, room: str, count: int) -> list[Entry]:
     return [_entry(row) for row in reversed(cursor.fetchall())]
 
 
-def search(cursor: Cursor, room: str, text: str, count: int, fts: bool) -> list[Entry]:
+SEARCH_BUDGET = 2.0
+"""
+Seconds a search may take before SQLite is told to stop it.
+"""
+
+
+def search(
+    cursor: Cursor, room: str, text: str, count: int, fts: bool, budget: float = SEARCH_BUDGET
+) -> list[Entry]:
     """
     The last C{count} messages of C{room} containing C{text}, oldest first.
 
     With FTS5, C{text} is matched as words (each a prefix: "chess" finds
-    "chessboard"); without it, as a case-insensitive substring.
+    "chessboard"); without it, as a case-insensitive substring. A search
+    still running after C{budget} seconds is stopped (SQLite's progress
+    handler) and raises L{TooSlow}, rather than hold the database.
     """
+    # sqlite3's cursor has its connection; adbapi's transaction passes
+    # attributes on to its own.
+    connection: Any = getattr(cursor, "connection", None) or getattr(cursor, "_connection", None)
+    deadline = time.monotonic() + budget
+    if connection is not None:
+        connection.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+    try:
+        return _search(cursor, room, text, count, fts)
+    except sqlite3.OperationalError as e:
+        if "interrupted" in str(e):
+            raise TooSlow() from e
+        raise
+    finally:
+        if connection is not None:
+            connection.set_progress_handler(None, 0)
+
+
+def _search(cursor: Cursor, room: str, text: str, count: int, fts: bool) -> list[Entry]:
     if fts:
         words = text.split()
         if not words:

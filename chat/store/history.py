@@ -70,9 +70,23 @@ class History(Service):
     log = Logger()
 
     def __init__(
-        self, pool: Pool, clock: IReactorTime, interval: float = 0.01, batch: int = 500
+        self,
+        pool: Pool,
+        clock: IReactorTime,
+        interval: float = 0.01,
+        batch: int = 500,
+        reader: Pool | None = None,
+        search_budget: float = database.SEARCH_BUDGET,
     ) -> None:
+        """
+        @param reader: a second connection for reads (WAL lets it read while
+            the first writes), so that writes never wait behind a slow
+            search; by default reads share the one connection.
+        @param search_budget: seconds a search may take before it is stopped.
+        """
         self.pool = pool
+        self.reader = reader if reader is not None else pool
+        self.search_budget = search_budget
         self.clock = clock
         self.interval = interval
         self.batch = batch
@@ -103,6 +117,8 @@ class History(Service):
 
         def close(_: object) -> None:
             self.pool.close()
+            if self.reader is not self.pool:
+                self.reader.close()
 
         return done.addBoth(close)
 
@@ -144,20 +160,33 @@ class History(Service):
     def _lost(self, failure: Failure, count: int) -> None:
         self.log.failure("Could not store {count} messages", failure, count=count)
 
-    # The front-ends' side. Each read first flushes, and the single database
-    # thread runs it after that write: history includes every message recorded
-    # before it was asked for.
+    # The front-ends' side. Each read first flushes, and runs once that write
+    # is done: history includes every message recorded before it was asked
+    # for. Writes never wait for reads.
+
+    def _read(self, interaction: Callable[..., _T], *args: Any) -> Deferred[_T]:
+        self.flush()
+        if self.reader is self.pool:
+            # One thread: it runs the read after the write.
+            return self.pool.runInteraction(interaction, *args)
+        written: Deferred[None] = Deferred()
+
+        def go_on(result: object) -> object:
+            written.callback(None)
+            return result
+
+        self._last_write.addBoth(go_on)
+        return written.addCallback(lambda _: self.reader.runInteraction(interaction, *args))
 
     def recent(self, room: str, count: int) -> Deferred[list[Entry]]:
         """
         The last C{count} messages and actions of C{room}, oldest first.
         """
-        self.flush()
-        return self.pool.runInteraction(database.recent, room, count)
+        return self._read(database.recent, room, count)
 
     def search(self, room: str, text: str, count: int) -> Deferred[list[Entry]]:
         """
-        The last C{count} messages of C{room} that contain C{text}, oldest first.
+        The last C{count} messages of C{room} that contain C{text}, oldest
+        first; fails with L{chat.core.errors.TooSlow} past the time budget.
         """
-        self.flush()
-        return self.pool.runInteraction(database.search, room, text, count, self.fts)
+        return self._read(database.search, room, text, count, self.fts, self.search_budget)
