@@ -513,6 +513,21 @@ class CommandTests(TestCase):
         self.assertEqual(alice.lines(), ["!!! Usage: /unregister PASSWORD"])
         self.assertFalse(self.successResultOf(self.accounts.is_registered("alice")))
 
+    def slow_accounts(self) -> tuple[Accounts, list[Deferred[Any]]]:
+        """
+        Accounts whose every hash waits (in the returned list) until fired:
+        checks in flight, as in the thread pool under load.
+        """
+        hashing: list[Deferred[Any]] = []
+
+        def slow(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            check: Deferred[Any] = Deferred()
+            hashing.append(check)
+            check.addCallback(lambda _: function(*args))
+            return check
+
+        return Accounts(self.pool, self.clock, slow, cost=CHEAP), hashing
+
     def at(self, host: str) -> Client:
         return Client(
             self.service, transport=StringTransport(peerAddress=IPv4Address("TCP", host, 1))
@@ -587,15 +602,7 @@ class CommandTests(TestCase):
         checks all in flight together) get ten checks, not a hundred: the
         allowance is taken before the password is hashed.
         """
-        hashing: list[Deferred[Any]] = []
-
-        def slow(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
-            check: Deferred[Any] = Deferred()
-            hashing.append(check)
-            check.addCallback(lambda _: function(*args))
-            return check
-
-        accounts = Accounts(self.pool, self.clock, slow, cost=CHEAP)
+        accounts, hashing = self.slow_accounts()
         self.service = ChatService(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
         guessers = []
         for index in range(100):
@@ -655,15 +662,7 @@ class CommandTests(TestCase):
         password hashes are under way at once; the rest wait their turn, and
         another address's login is hashed at once.
         """
-        hashing: list[Deferred[Any]] = []
-
-        def slow(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
-            check: Deferred[Any] = Deferred()
-            hashing.append(check)
-            check.addCallback(lambda _: function(*args))
-            return check
-
-        accounts = Accounts(self.pool, self.clock, slow, cost=CHEAP)
+        accounts, hashing = self.slow_accounts()
         self.service = ChatService(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
         busy = []
         for index in range(6):

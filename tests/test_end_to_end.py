@@ -464,11 +464,7 @@ class TwistdTests(TestCase):
         watcher = await connect_raw(port)
         watcher.send("watcher")
         await watcher.wait_for(lambda line: line.startswith("*** You are in lobby"))
-        script = await connect_raw(port)
-        assert script.transport is not None
-        script.transport.write(b"zed\nhello\n/me waves\n/quit bye")
-        script.transport.loseWriteConnection()  # type: ignore[attr-defined]
-        await script.closed
+        script = await send_and_half_close(port, b"zed\nhello\n/me waves\n/quit bye")
         self.assertEqual(script.lines[-1], "*** Goodbye.")
         self.assertIn("*** You are zed. 2 users online: watcher, zed", script.lines)
         await watcher.wait_line("*** zed has left (bye)")
@@ -476,11 +472,7 @@ class TwistdTests(TestCase):
         self.assertEqual(
             said, ["*** zed has joined", "<zed> hello", "* zed waves", "*** zed has left (bye)"]
         )
-        half = await connect_raw(port)
-        assert half.transport is not None
-        half.transport.write(b"amy\nstill here\n")
-        half.transport.loseWriteConnection()  # type: ignore[attr-defined]
-        await half.closed
+        half = await send_and_half_close(port, b"amy\nstill here\n")
         self.assertEqual(half.lines[-1], "*** Goodbye.")
         await watcher.wait_line("*** amy has left (connection closed)")
         self.assertIn("<amy> still here", watcher.lines)
@@ -500,6 +492,19 @@ async def start_twistd(workdir: Path, *options: str, prelude: str = "") -> tuple
     reactor.spawnProcess(process, sys.executable, argv, env=os.environ.copy(), path=str(workdir))
     port = await process.port.addTimeout(TIMEOUT, reactor)
     return process, port
+
+
+async def send_and_half_close(port: int, data: bytes) -> RawClient:
+    """
+    As C{printf ... | nc -N}: send C{data}, close the sending side, read
+    until the server closes.
+    """
+    client = await connect_raw(port)
+    assert client.transport is not None
+    client.transport.write(data)
+    client.transport.loseWriteConnection()  # type: ignore[attr-defined]
+    await client.closed
+    return client
 
 
 async def connect_raw(port: int) -> RawClient:

@@ -72,10 +72,10 @@ def certificate(folder: Path, name: str) -> tuple[Path, Path]:
 
 
 class TLSTests(TestCase):
-    async def test_tls_next_to_plain(self) -> None:
+    async def serve(self) -> tuple[ChatService, Any, Any, Path, Path]:
         """
-        A client that verifies the server's certificate chats over TLS with a
-        plain-TCP client; one that trusts another CA refuses the connection.
+        A chat on a TLS port and a plain one, with the server's certificate
+        and a stranger's (of another CA).
         """
         folder = Path(self.mktemp()).resolve()
         folder.mkdir()
@@ -91,6 +91,14 @@ class TLSTests(TestCase):
         self.addCleanup(tls_port.stopListening)
         plain_port = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(factory)
         self.addCleanup(plain_port.stopListening)
+        return service, tls_port, plain_port, cert, stranger
+
+    async def test_tls_next_to_plain(self) -> None:
+        """
+        A client that verifies the server's certificate chats over TLS with a
+        plain-TCP client; one that trusts another CA refuses the connection.
+        """
+        service, tls_port, plain_port, cert, stranger = await self.serve()
 
         def tls_client(trusted: Path) -> Deferred[RawClient]:
             options = optionsForClientTLS(
@@ -160,20 +168,7 @@ class TLSTests(TestCase):
         one line and status 1: a certificate it cannot verify, a plain
         client on the TLS port, --tls against a plain port.
         """
-        folder = Path(self.mktemp()).resolve()
-        folder.mkdir()
-        key, cert = certificate(folder, "server")
-        _, stranger = certificate(folder, "stranger")
-        service = ChatService(reactor)
-        service.startService()
-        self.addCleanup(service.stopService)
-        factory = LineFactory(service)
-        tls_port = await serverFromString(
-            reactor, f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
-        ).listen(factory)
-        self.addCleanup(tls_port.stopListening)
-        plain_port = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(factory)
-        self.addCleanup(plain_port.stopListening)
+        service, tls_port, plain_port, cert, stranger = await self.serve()
 
         async def run(port: int, *options: str) -> tuple[int, bytes]:
             client = ProcessRunner(b"dave\nhello\n")
