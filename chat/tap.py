@@ -29,6 +29,7 @@ from chat.line.protocol import LineFactory
 from chat.store.accounts import Accounts
 from chat.store.bans import Bans
 from chat.store.history import History, open_pool
+from chat.store.watch import FileWatch
 
 DEFAULT_LISTEN = "tcp:8888"
 
@@ -322,6 +323,8 @@ def makeService(options: dict[str, Any]) -> IService:
         history.setServiceParent(top)  # type: ignore[no-untyped-call]
     bans = Bans(pool, reactor)
     bans.setServiceParent(top)  # type: ignore[no-untyped-call]
+    if options["db"] != ":memory:":
+        FileWatch(pool, reactor).setServiceParent(top)  # type: ignore[no-untyped-call]
 
     def hash_in_thread(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
         # Password hashing is slow on purpose: it runs in the reactor's thread pool.

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from twisted.internet import reactor
 from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chat import transcript
@@ -253,17 +255,46 @@ class HistoryTests(SynchronousTestCase):
         self.history.startService()
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
-    def test_write_failure_logged(self) -> None:
+    def test_write_failure_retried(self) -> None:
         """
-        A failed write is logged; later writes go on.
+        A write that fails (a full disk) loses nothing: the batch is kept in
+        front of what comes next and written on the retry, 5 s later; the
+        outage is logged once, and its end.
         """
-        self.history.record(Message("lobby", "alice", "lost"))
+        observer = EventLoggingObserver()
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        self.history.record(Message("lobby", "alice", "first"))
         self.pool.fail_next = True
         self.history.flush()
-        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
-        self.history.record(Message("lobby", "alice", "kept"))
+        for text in ("second", "third", "fourth"):
+            self.history.record(Message("lobby", "alice", text))
+        self.assertEqual(self.stored(), [])
+        self.pool.fail_next = True
+        self.clock.advance(5)
+        self.assertEqual(self.stored(), [])
+        self.clock.advance(5)
+        self.assertEqual([row[-1] for row in self.stored()], ["first", "second", "third", "fourth"])
+        said = [formatEvent(e) for e in observer]
+        self.assertEqual(len([line for line in said if "Could not store" in line]), 1)
+        self.assertIn("retrying every 5.0 s", " ".join(said))
+        self.assertTrue(any("Storing messages works again" in line for line in said))
+
+    def test_write_failure_bounded(self) -> None:
+        """
+        However long the database stays unwritable, what waits in memory is
+        bounded; the oldest are given up, and counted when it comes back.
+        """
+        from chat.store import history
+
+        self.patch(history, "MAX_UNWRITTEN", 10)
+        self.history.record(Message("lobby", "alice", "0"))
+        self.pool.fail_next = True
         self.history.flush()
-        self.assertEqual([row[-1] for row in self.stored()], ["kept"])
+        for n in range(1, 15):
+            self.history.record(Message("lobby", "alice", str(n)))
+        self.clock.advance(5)
+        self.assertEqual([row[-1] for row in self.stored()], [str(n) for n in range(5, 15)])
 
     def test_stop_flushes_then_closes(self) -> None:
         """
@@ -670,3 +701,32 @@ class HostileSearchTests(SynchronousTestCase):
             talker.send(f"live {n}")
         self.assertIn("<talker> live 0", late.lines())
         reader.release()
+
+
+class FileWatchTests(SynchronousTestCase):
+    def test_deleted_database_is_noticed(self) -> None:
+        """
+        A database file deleted (here: moved away) while the server runs is
+        noticed within ten seconds and logged once, critically; its return too.
+        """
+        from chat.store.watch import FileWatch
+
+        observer = EventLoggingObserver()
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        path = Path(self.mktemp()).resolve()
+        clock = Clock()
+        watch = FileWatch(SyncPool(str(path)), clock)
+        watch.startService()
+        self.addCleanup(watch.stopService)
+        clock.advance(10)
+        self.assertFalse([e for e in observer if e["log_level"].name == "critical"])
+        path.rename(path.with_suffix(".moved"))
+        clock.advance(10)
+        clock.advance(10)
+        critical = [formatEvent(e) for e in observer if e["log_level"].name == "critical"]
+        self.assertEqual(len(critical), 1)
+        self.assertIn(f"The database file {path} has been deleted or replaced", critical[0])
+        path.with_suffix(".moved").rename(path)
+        clock.advance(10)
+        self.assertIn(f"The database file {path} is back", [formatEvent(e) for e in observer])

@@ -61,6 +61,18 @@ def open_pool(path: str, reactor: Any) -> adbapi.ConnectionPool:
     )
 
 
+MAX_UNWRITTEN = 100_000
+"""
+Messages kept in memory while the database cannot be written (about 30 MB);
+past it the oldest are given up, and counted.
+"""
+
+RETRY = 5.0
+"""
+Seconds between tries while the database cannot be written.
+"""
+
+
 class History(Service):
     """
     The domain's archive (L{chat.core.interfaces.Archive}), and the history it serves
@@ -94,6 +106,10 @@ class History(Service):
         self._pending: list[Row] = []
         self._timer: IDelayedCall | None = None
         self._last_write: Deferred[None] = succeed(None)
+        # While writes fail (a full disk, a read-only file): since when, and
+        # how many rows had to be given up (past MAX_UNWRITTEN).
+        self._failing_since: float | None = None
+        self._given_up = 0
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
@@ -137,7 +153,12 @@ class History(Service):
             case PrivateMessage(sender, recipient, text):
                 row = (now, database.PRIVATE, None, sender, recipient, text)
         self._pending.append(row)
-        if len(self._pending) >= self.batch:
+        if self._failing_since is not None:
+            # The retry timer is set; keep at most MAX_UNWRITTEN waiting.
+            if len(self._pending) > MAX_UNWRITTEN:
+                del self._pending[0]
+                self._given_up += 1
+        elif len(self._pending) >= self.batch:
             self.flush()
         elif self._timer is None:
             self._timer = self.clock.callLater(self.interval, self.flush)
@@ -153,12 +174,43 @@ class History(Service):
         if not self._pending:
             return
         rows, self._pending = self._pending, []
-        self._last_write = self.pool.runInteraction(database.write, rows).addErrback(
-            self._lost, len(rows)
+        self._last_write = self.pool.runInteraction(database.write, rows).addCallbacks(
+            self._written, self._not_written, errbackArgs=(rows,)
         )
 
-    def _lost(self, failure: Failure, count: int) -> None:
-        self.log.failure("Could not store {count} messages", failure, count=count)
+    def _written(self, _: object) -> None:
+        if self._failing_since is not None:
+            self.log.info(
+                "Storing messages works again (it failed for {seconds:.0f} s; "
+                "{lost} messages could not be kept)",
+                seconds=self.clock.seconds() - self._failing_since,
+                lost=self._given_up,
+            )
+            self._failing_since = None
+            self._given_up = 0
+
+    def _not_written(self, failure: Failure, rows: list[Row]) -> None:
+        """
+        A batch could not be written (a full disk, a read-only file): keep it
+        in front of what came since, and try again every L{RETRY} seconds.
+        Logged once per outage, not once per batch.
+        """
+        self._pending[:0] = rows
+        excess = len(self._pending) - MAX_UNWRITTEN
+        if excess > 0:
+            del self._pending[:excess]
+            self._given_up += excess
+        if self._failing_since is None:
+            self._failing_since = self.clock.seconds()
+            self.log.error(
+                "Could not store {count} messages ({why}); keeping them and retrying "
+                "every {retry} s",
+                count=len(rows),
+                why=failure.getErrorMessage(),
+                retry=RETRY,
+            )
+        if self._timer is None or not self._timer.active():
+            self._timer = self.clock.callLater(RETRY, self.flush)
 
     # The front-ends' side. Each read first flushes, and runs once that write
     # is done: history includes every message recorded before it was asked
