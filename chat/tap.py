@@ -23,7 +23,7 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 
 from chat.core.limits import HUMAN, NONE, Rate
-from chat.core.service import DEFAULT_SENDQ, ChatService, Settings
+from chat.core.service import DEFAULT_SENDQ, DEFAULT_SENDQ_TOTAL, ChatService, Settings
 from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
 from chat.store.accounts import Accounts
@@ -136,6 +136,14 @@ class Options(usage.Options):
             "Bytes that may wait for a client that stops reading before it is dropped.",
             _number("sendq", int),
         ],
+        [
+            "sendq-total",
+            None,
+            DEFAULT_SENDQ_TOTAL,
+            "Bytes that may wait for all such clients together; past it the one written to "
+            "is dropped.",
+            _number("sendq-total", int),
+        ],
         ["motd", None, None, "A UTF-8 text file shown to each user after login."],
         [
             "shutdown-timeout",
@@ -220,6 +228,8 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--{name} must not be negative")
         if self["sendq"] < 1024:
             raise usage.UsageError("--sendq must be at least 1024 bytes")
+        if self["sendq-total"] < self["sendq"]:
+            raise usage.UsageError("--sendq-total must be at least --sendq")
         if self["history"] < 0:
             raise usage.UsageError("--history must not be negative")
         if self["db"] != ":memory:":
@@ -291,6 +301,7 @@ def settings(options: dict[str, Any]) -> Settings:
         motd=options["motd-lines"],
         history_lines=options["history"],
         sendq=options["sendq"],
+        sendq_total=options["sendq-total"],
         max_clients=options["max-clients"],
         max_per_host=options["max-per-ip"],
         login_timeout=options["login-timeout"],

@@ -16,7 +16,13 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chat.core.outbox import Outbox
-from chat.net.backpressure import TWISTED_BUFFER, DirectOutflow, SendQueue, outflow_for
+from chat.net.backpressure import (
+    TWISTED_BUFFER,
+    Budget,
+    DirectOutflow,
+    SendQueue,
+    outflow_for,
+)
 from tests.helpers import Client, make_service
 from tests.test_end_to_end import connect_raw
 
@@ -276,3 +282,48 @@ class OutboxTests(SynchronousTestCase):
         service.outbox.batch(drop_bob)
         self.assertEqual(bob.lines(), [])
         self.assertTrue(bob.transport.disconnected)
+
+
+class BudgetTests(SynchronousTestCase):
+    def test_slow_clients_share_one_budget(self) -> None:
+        """
+        Each slow client stays within its own send queue, and all of them
+        together within the server's budget: the one whose write would pass
+        it is dropped; what a client's buffer drains, or a gone client held,
+        is given back. A client the kernel keeps up with costs nothing.
+        """
+        budget = Budget(TWISTED_BUFFER + 3000)
+        outflows = []
+        for _ in range(3):
+            connection = FakeConnection(FakeSocket(0))
+            outflows.append((DirectOutflow(connection, 2000, budget), connection))  # type: ignore[arg-type]
+        fast = DirectOutflow(FakeConnection(FakeSocket(1 << 30)), 2000, budget)  # type: ignore[arg-type]
+        first, second, third = (outflow for outflow, _ in outflows)
+        self.assertTrue(first.write(b"x" * (TWISTED_BUFFER + 1500)))
+        self.assertTrue(second.write(b"x" * 1000))
+        self.assertFalse(third.write(b"x" * 1000))
+        self.assertEqual(budget.used, TWISTED_BUFFER + 2500)
+        for _ in range(100):
+            self.assertTrue(fast.write(b"y" * 10_000))
+        self.assertEqual(budget.used, TWISTED_BUFFER + 2500)
+        first.resumeProducing()
+        self.assertEqual(budget.used, 1000)
+        second.stopProducing()
+        self.assertEqual(budget.used, 0)
+        self.assertTrue(third.write(b"x" * 1000))
+
+    def test_send_queue_shares_the_budget(self) -> None:
+        """
+        The same for transports written through Twisted (TLS): what is
+        written while the transport is paused counts.
+        """
+        budget = Budget(1500)
+        one = SendQueue(StringTransport(), 1000, budget)
+        two = SendQueue(StringTransport(), 1000, budget)
+        one.pauseProducing()
+        two.pauseProducing()
+        self.assertTrue(one.write(b"x" * 900))
+        self.assertFalse(two.write(b"x" * 700))
+        one.resumeProducing()
+        self.assertTrue(two.write(b"x" * 700))
+        self.assertEqual(budget.used, 700)

@@ -60,6 +60,13 @@ once, before any of it can reach even the fastest reader.
 """
 
 
+DEFAULT_SENDQ_TOTAL = 256 * 1024 * 1024
+"""
+256 MiB for every slow client together: 250 clients a full send queue behind
+at once, while 1 000 that never read can no longer take a gigabyte.
+"""
+
+
 @dataclass(frozen=True)
 class Settings:
     """
@@ -71,6 +78,8 @@ class Settings:
     @ivar history_lines: how many messages a user sees on entering a room.
     @ivar sendq: how many bytes may wait for a client that is not reading
         before it is dropped (see L{chat.net.backpressure}).
+    @ivar sendq_total: how many may wait for all such clients together; the
+        one whose write would pass it is dropped.
     @ivar max_clients: connections at once, 0 for no limit.
     @ivar max_per_host: connections at once from one address, 0 for no limit.
     @ivar login_timeout: seconds to choose a nickname (0: for ever).
@@ -89,6 +98,7 @@ class Settings:
     motd: Sequence[str] = ()
     history_lines: int = 20
     sendq: int = DEFAULT_SENDQ
+    sendq_total: int = DEFAULT_SENDQ_TOTAL
     max_clients: int = 0
     max_per_host: int = 0
     login_timeout: float = 60.0

@@ -20,9 +20,10 @@ while one burst of input is handled, so that each is written once):
    signals counting what a client that stopped reading is owed.
 
 Both outflows drop a client (C{write} returns L{False}) once more than their
-limit plus Twisted's 64 KiB would wait for it in the server; C{loseConnection}
-would wait for the buffer to drain, which a client that never reads never lets
-happen, so the drop is an abort.
+limit plus Twisted's 64 KiB would wait for it in the server, or once what
+waits for all clients together would pass the server's L{Budget};
+C{loseConnection} would wait for the buffer to drain, which a client that
+never reads never lets happen, so the drop is an abort.
 """
 
 from __future__ import annotations
@@ -40,6 +41,36 @@ What a Twisted transport buffers before it pauses its producer.
 """
 
 
+class Budget:
+    """
+    What may wait, in all, for every client behind: 1 000 clients that never
+    read could otherwise hold a gigabyte between them, each within its own
+    send queue. A client whose write would pass it is dropped. Only bytes
+    that wait are counted (a write the kernel takes at once costs nothing).
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.used -= size
+
+
+UNLIMITED = Budget(2**62)
+"""
+No overall limit (each client's own send queue still holds).
+"""
+
+
 class Outflow(Protocol):
     """
     How a connection's bytes leave the server.
@@ -52,7 +83,7 @@ class Outflow(Protocol):
         """
 
 
-def outflow_for(transport: ITransport, limit: int) -> Outflow:
+def outflow_for(transport: ITransport, limit: int, budget: Budget = UNLIMITED) -> Outflow:
     """
     The outflow for C{transport}, registered with it as its producer.
 
@@ -60,10 +91,10 @@ def outflow_for(transport: ITransport, limit: int) -> Outflow:
     other transport, a TLS one above all, may transform what it is given.
     """
     if isinstance(transport, Connection):
-        direct = DirectOutflow(transport, limit)
+        direct = DirectOutflow(transport, limit, budget)
         transport.registerProducer(direct, False)
         return direct
-    queue = SendQueue(transport, limit)
+    queue = SendQueue(transport, limit, budget)
     IConsumer(transport).registerProducer(queue, True)
     return queue
 
@@ -81,11 +112,12 @@ class DirectOutflow:
     @ivar backlog: bytes handed to Twisted since its buffer was last empty.
     """
 
-    __slots__ = ("_send", "_transport", "backlog", "direct", "limit")
+    __slots__ = ("_budget", "_send", "_transport", "backlog", "direct", "limit")
 
-    def __init__(self, transport: Connection, limit: int) -> None:
+    def __init__(self, transport: Connection, limit: int, budget: Budget = UNLIMITED) -> None:
         self._transport = transport
         self._send: Callable[[bytes], int] = transport.getHandle().send
+        self._budget = budget
         self.limit = limit + TWISTED_BUFFER
         self.direct = True
         self.backlog = 0
@@ -104,7 +136,7 @@ class DirectOutflow:
             self.direct = False
             self.backlog = 0
             data = data[sent:]
-        if self.backlog + len(data) > self.limit:
+        if self.backlog + len(data) > self.limit or not self._budget.take(len(data)):
             return False
         self.backlog += len(data)
         self._transport.write(data)
@@ -113,10 +145,14 @@ class DirectOutflow:
     def resumeProducing(self) -> None:
         # Twisted's buffer is empty (or the producer was just registered).
         self.direct = True
+        self._budget.give_back(self.backlog)
         self.backlog = 0
 
     def stopProducing(self) -> None:
+        # The connection is gone: what waited for it waits no more.
         self.direct = False
+        self._budget.give_back(self.backlog)
+        self.backlog = 0
 
 
 @implementer(IPushProducer)
@@ -131,19 +167,20 @@ class SendQueue:
     must go on reading (a C{/quit}, say) from a client that is slow to read.
     """
 
-    __slots__ = ("_transport", "backlog", "limit", "paused")
+    __slots__ = ("_budget", "_transport", "backlog", "limit", "paused")
 
-    def __init__(self, transport: ITransport, limit: int) -> None:
+    def __init__(self, transport: ITransport, limit: int, budget: Budget = UNLIMITED) -> None:
         self._transport = transport
+        self._budget = budget
         self.limit = limit
         self.paused = False
         self.backlog = 0
 
     def write(self, data: bytes) -> bool:
         if self.paused:
-            self.backlog += len(data)
-            if self.backlog > self.limit:
+            if self.backlog + len(data) > self.limit or not self._budget.take(len(data)):
                 return False
+            self.backlog += len(data)
         self._transport.write(data)
         return True
 
@@ -156,7 +193,10 @@ class SendQueue:
 
     def resumeProducing(self) -> None:
         self.paused = False
+        self._budget.give_back(self.backlog)
         self.backlog = 0
 
     def stopProducing(self) -> None:
         self.paused = True
+        self._budget.give_back(self.backlog)
+        self.backlog = 0

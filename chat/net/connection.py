@@ -19,6 +19,7 @@ The write path, which every front-end shares:
 from __future__ import annotations
 
 from collections.abc import Callable
+from weakref import WeakKeyDictionary
 
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
@@ -37,7 +38,7 @@ from chat.core.events import Departure, Event, Why
 from chat.core.replies import Goodbye, Reply
 from chat.core.service import ChatService
 from chat.core.session import Session
-from chat.net.backpressure import Outflow, outflow_for
+from chat.net.backpressure import Budget, Outflow, outflow_for
 
 CLOSE_GRACE = 10.0
 """
@@ -56,6 +57,20 @@ def describe_peer(address: IAddress) -> str:
     if host is not None and port is not None:
         return f"{host}:{port}"
     return type(address).__name__
+
+
+_BUDGETS: WeakKeyDictionary[ChatService, Budget] = WeakKeyDictionary()
+
+
+def budget_for(service: ChatService) -> Budget:
+    """
+    The one budget of bytes waiting for slow clients that every connection
+    of C{service} (of every front-end) shares.
+    """
+    budget = _BUDGETS.get(service)
+    if budget is None:
+        budget = _BUDGETS[service] = Budget(service.settings.sendq_total)
+    return budget
 
 
 HOLD_LIMIT = 1000
@@ -125,7 +140,8 @@ class StreamConnection(Protocol):
             tcp.setTcpNoDelay(True)
             # So that the kernel notices peers that vanished without a word.
             tcp.setTcpKeepAlive(True)
-        self._outflow = outflow_for(transport, self.service.settings.sendq)
+        settings = self.service.settings
+        self._outflow = outflow_for(transport, settings.sendq, budget_for(self.service))
         address = transport.getPeer()
         self.session = Session(
             self.service,
