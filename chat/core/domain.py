@@ -312,13 +312,17 @@ class Chat:
 
     # Rooms.
 
-    def rooms(self) -> list[RoomInfo]:
+    def rooms(self, start: int = 0, count: int | None = None) -> list[RoomInfo]:
         """
-        Every room, with its number of users and topic, in case-insensitive order.
+        The rooms, with their numbers of users and topics, in case-insensitive
+        order: every one, or C{count} from the C{start}th. Only the keys are
+        sorted (strings, in C), and only the rooms asked for are described.
         """
+        keys = sorted(self._rooms)
+        chosen = keys[start:] if count is None else keys[start : start + count]
+        rooms = self._rooms
         return [
-            RoomInfo(room.name, len(room), room.topic)
-            for room in sorted(self._rooms.values(), key=lambda room: _key(room.name))
+            RoomInfo(room.name, len(room), room.topic) for room in map(rooms.__getitem__, chosen)
         ]
 
     def room(self, name: str) -> Room:

@@ -1005,10 +1005,10 @@ class Session:
         the flood allowance what its lines would.
         """
         self._logged_in()
-        infos = self.chat.rooms()
-        listed = infos[(page - 1) * ROOMS_PAGE : page * ROOMS_PAGE]
+        chat = self.chat
+        listed = chat.rooms((page - 1) * ROOMS_PAGE, ROOMS_PAGE)
         self._charge(len(listed))
-        self.peer.tell(Rooms(listed, len(infos), page))
+        self.peer.tell(Rooms(listed, chat.room_count(), page))
 
     def _charge(self, lines: int) -> None:
         """
