@@ -83,6 +83,9 @@ class RecordingPeer:
     def abort(self) -> None:
         self.aborted = True
 
+    def refuse(self, goodbye: r.Goodbye) -> None:
+        self.close(goodbye)
+
     def disconnect(self, departure: Departure) -> None:
         self.departures.append(departure)
 

@@ -26,7 +26,7 @@ from twisted.internet.endpoints import (
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.trial.unittest import TestCase
 
-from chat.core.service import ChatService
+from chat.core.service import ChatService, Settings
 from chat.line.protocol import LineFactory
 from chat.net.backpressure import DirectOutflow, SendQueue
 from tests.helpers import connections
@@ -72,7 +72,9 @@ def certificate(folder: Path, name: str) -> tuple[Path, Path]:
 
 
 class TLSTests(TestCase):
-    async def serve(self) -> tuple[ChatService, Any, Any, Path, Path]:
+    async def serve(
+        self, settings: Settings | None = None
+    ) -> tuple[ChatService, Any, Any, Path, Path]:
         """
         A chat on a TLS port and a plain one, with the server's certificate
         and a stranger's (of another CA).
@@ -81,7 +83,7 @@ class TLSTests(TestCase):
         folder.mkdir()
         key, cert = certificate(folder, "server")
         _, stranger = certificate(folder, "stranger")
-        service = ChatService(reactor)
+        service = ChatService(reactor, settings or Settings())
         service.startService()
         self.addCleanup(service.stopService)
         factory = LineFactory(service)
@@ -203,3 +205,26 @@ class TLSTests(TestCase):
             ),
         )
         self.assertEqual(service.chat.online(), [])
+
+    async def test_refused_before_the_handshake(self) -> None:
+        """
+        A TLS connection the server turns away (here: the server is full) is
+        dropped at once, before any handshake is spent on it; a plain one
+        is told why.
+        """
+        _, tls_port, plain_port, cert, _ = await self.serve(Settings(max_clients=1))
+        first = await connect_raw(plain_port.getHost().port)
+        await first.wait_line("*** Welcome to chat.")
+        options = optionsForClientTLS("localhost", trustRoot=Certificate.loadPEM(cert.read_bytes()))
+        endpoint = wrapClientTLS(
+            options, TCP4ClientEndpoint(reactor, "127.0.0.1", tls_port.getHost().port)
+        )
+        turned_away: RawClient = await connectProtocol(endpoint, RawClient())
+        await turned_away.closed.addTimeout(TIMEOUT, reactor)
+        self.assertEqual(turned_away.lines, [])
+        plain = await connect_raw(plain_port.getHost().port)
+        await plain.closed.addTimeout(TIMEOUT, reactor)
+        self.assertEqual(
+            plain.lines, ["!!! The server is full (1 connections); try again later. Goodbye."]
+        )
+        first.transport.loseConnection()  # type: ignore[union-attr]

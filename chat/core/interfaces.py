@@ -79,6 +79,13 @@ class Peer(Participant, Protocol):
         Say C{goodbye}, then close the connection once what was said before it is written.
         """
 
+    def refuse(self, goodbye: Goodbye) -> None:
+        """
+        Turn away a connection that was never admitted, with C{goodbye} if
+        saying it costs little (a TLS connection is dropped before its
+        handshake is paid for).
+        """
+
     def abort(self) -> None:
         """
         Drop the connection at once, written or not.

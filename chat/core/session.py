@@ -230,7 +230,9 @@ class Session:
         if refusal is not None:
             if not isinstance(refusal, ShuttingDown):
                 self.service.refused(self, refusal)
-            self._close(refusal)
+            self._closing = True
+            self._stop_timers()
+            self.peer.refuse(refusal)
             return
         self.log.info("Connection from {peer}", peer=self.address)
         self._set_timer(self.service.settings.login_timeout)

@@ -27,6 +27,7 @@ from twisted.internet.interfaces import (
     IConsumer,
     IDelayedCall,
     IHalfCloseableProtocol,
+    ISSLTransport,
     ITCPTransport,
 )
 from twisted.internet.protocol import Protocol, connectionDone
@@ -234,6 +235,16 @@ class StreamConnection(Protocol):
 
     def disconnect(self, departure: Departure) -> None:
         self.session.thrown_out(departure)
+
+    def refuse(self, goodbye: Goodbye) -> None:
+        transport = self.transport
+        if ISSLTransport.providedBy(transport):
+            # The goodbye would cost a TLS handshake (hundreds a second from
+            # one address made honest users wait): the connection is dropped.
+            self._closing = True
+            self.abort()
+        else:
+            self.close(goodbye)
 
     def close(self, goodbye: Goodbye) -> None:
         transport = self.transport
