@@ -264,28 +264,20 @@ class ChatService(Service):
         A check that proves right is given back (L{password_right}).
         """
         limits = self.settings.limits
-        key = account.lower()
-        for buckets, name, limit in (
-            (self._tries_by_account, key, limits.failed_logins),
+        allowances = (
+            (self._tries_by_account, account.lower(), limits.failed_logins),
             (self._tries_by_host, address_group(host), limits.failed_logins_per_host),
-        ):
-            if limit is None:
-                continue
-            bucket = buckets.get(name)
-            if bucket is not None and not bucket.available():
-                refusal = (
-                    LockedOut(host, None)
-                    if buckets is self._tries_by_host
-                    else LockedOut(host, account)
-                )
+        )
+        for buckets, key, limit in allowances:
+            bucket = buckets.get(key)
+            if limit is not None and bucket is not None and not bucket.available():
+                by_host = buckets is self._tries_by_host
+                refusal = LockedOut(host, None if by_host else account)
                 self._log_lockout(refusal)
                 return refusal
-        for buckets, name, limit in (
-            (self._tries_by_account, key, limits.failed_logins),
-            (self._tries_by_host, address_group(host), limits.failed_logins_per_host),
-        ):
+        for buckets, key, limit in allowances:
             if limit is not None:
-                _bucket(buckets, name, limit, self.clock).take()
+                _bucket(buckets, key, limit, self.clock).take()
         return None
 
     def password_right(self, host: str | None, account: str) -> None:

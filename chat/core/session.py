@@ -599,14 +599,7 @@ class Session:
             registered = proof[0]
             self.account = registered
             self._proven(proof)
-            if self.chat.is_online(registered) and self.chat.find(registered) is not user:
-                self.log.info(
-                    "{nickname} ({peer}) took {registered} back from its other connection",
-                    nickname=user.nickname,
-                    peer=self.address,
-                    registered=registered,
-                )
-                self.chat.find(registered).participant.disconnect(Departure(Why.REPLACED))
+            self._take_back(registered)
             if user.nickname.lower() != registered.lower():
                 self._rename(user, registered)
             self.peer.tell(Authenticated(registered))
@@ -615,9 +608,16 @@ class Session:
 
     def _regain(self, registered: str) -> None:
         """
-        Log in as C{registered}, proven: whoever holds it now (a ghost: a
-        connection not yet noticed as dead, or the owner elsewhere) is
-        thrown out, told why.
+        Log in as C{registered}, proven, taking it back from whoever holds it.
+        """
+        self._take_back(registered)
+        self._log_in(registered)
+
+    def _take_back(self, registered: str) -> None:
+        """
+        Whoever else holds C{registered}, proven ours (a ghost: a connection
+        not yet noticed as dead, or the owner elsewhere), is thrown out, told
+        why; its nickname is free at once.
         """
         if self.chat.is_online(registered):
             holder = self.chat.find(registered)
@@ -628,7 +628,6 @@ class Session:
                     nickname=registered,
                 )
                 holder.participant.disconnect(Departure(Why.REPLACED))
-        self._log_in(registered)
 
     def _not_banned(self, nickname: str) -> None:
         """
