@@ -447,6 +447,37 @@ class CommandTests(TestCase):
         again = self.arrive("alice", "secret1")
         self.assertNotIn("*** Messages that came while you were away:", again.lines())
 
+    def test_full_disk_is_said(self) -> None:
+        """
+        A registration or password change the database cannot write (a full
+        disk) is not said to be done: the user is told plainly that nothing
+        changed, and can go on chatting.
+        """
+        import sqlite3
+
+        def full(*_: object) -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        self.patch(database, "create_account", full)
+        self.patch(database, "set_account_hash", full)
+        bob = Client(self.service, "bob")
+        bob.send("/register secret1")
+        self.assertEqual(
+            bob.lines(), ["!!! The server cannot save that right now; nothing was changed."]
+        )
+        self.assertFalse(self.successResultOf(self.accounts.is_registered("bob")))
+        alice = self.arrive("alice", "secret1")
+        alice.lines()
+        alice.send("/password secret1 secret2", "/who")
+        self.assertEqual(
+            alice.lines(),
+            [
+                "!!! The server cannot save that right now; nothing was changed.",
+                "*** 2 users in lobby: alice, bob",
+            ],
+        )
+        self.successResultOf(self.accounts.authenticate("alice", "secret1"))
+
     def test_kept_messages_bounded_and_paged(self) -> None:
         """
         A flood of private messages for an absent user: at most 100 wait,

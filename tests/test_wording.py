@@ -228,6 +228,7 @@ def samples() -> list[r.Reply]:
         r.TooManyRegistrations(),
         r.NearlyFull(),
         r.TooManyWords(8),
+        r.NotSaved(),
         r.SearchTooSlow(),
         r.OneAtATime(),
         r.NotKept("alice", Keeping.RECIPIENT_FULL, 100),

@@ -18,6 +18,13 @@ class TooSlow(Exception):
     """
 
 
+class StoreUnavailable(Exception):
+    """
+    Raised by a store that could not write a change (a full disk, a
+    read-only database): the change was not made.
+    """
+
+
 class ChatError(Exception):
     """
     A request the domain refused; the user gets an error, nobody else notices.

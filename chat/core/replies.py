@@ -389,6 +389,13 @@ class RegisteredNickname:
 
 
 @dataclass(frozen=True, slots=True)
+class NotSaved:
+    """
+    A change (a registration, a password) could not be written: nothing changed.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class TooManyWords:
     """
     A search for more than C{limit} words.
@@ -682,6 +689,7 @@ Reply: TypeAlias = (
     | TooManyRegistrations
     | NotKept
     | TooManyWords
+    | NotSaved
     | SearchTooSlow
     | OneAtATime
     | NearlyFull

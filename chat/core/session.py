@@ -29,7 +29,14 @@ from twisted.python.failure import Failure
 
 from chat.core.commands import dispatch
 from chat.core.domain import User
-from chat.core.errors import AlreadyRegistered, ChatError, NoSuchUser, NotLoggedIn, TooSlow
+from chat.core.errors import (
+    AlreadyRegistered,
+    ChatError,
+    NoSuchUser,
+    NotLoggedIn,
+    StoreUnavailable,
+    TooSlow,
+)
 from chat.core.events import MAX_KEPT, Ban, BanKind, Departure, Entry, Keeping, KeptPage, Why
 from chat.core.interfaces import AccountStore, BanList, HistoryReader, Peer
 from chat.core.limits import TokenBucket
@@ -66,6 +73,7 @@ from chat.core.replies import (
     NotBanned,
     NotKept,
     NotProven,
+    NotSaved,
     OneAtATime,
     Operator,
     OutOfTries,
@@ -477,6 +485,11 @@ class Session:
         """
         if isinstance(error, Refused):
             self.peer.tell(error.reply)
+        elif isinstance(error, StoreUnavailable):
+            self.log.warn(
+                "Could not save a change for {peer}: {why}", peer=self.address, why=str(error)
+            )
+            self.peer.tell(NotSaved())
         elif isinstance(error, ChatError):
             if self.user is None and self._claim is None and not self._closing:
                 self._ask_again(error)

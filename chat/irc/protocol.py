@@ -681,6 +681,8 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return numeric("433", "*", "Server nearly full: only registered nicknames now")
         case r.NotKept(recipient, why, limit):
             return notice(f"Not kept for {recipient}: {why.value} ({limit}).")
+        case r.NotSaved():
+            return services("The server cannot save that right now; nothing was changed.")
         case r.TooManyWords(limit):
             return notice(f"Search for at most {limit} words.")
         case r.SearchTooSlow():

@@ -441,6 +441,8 @@ def reply(said: r.Reply) -> bytes:
             return error(
                 f"You have {limit} messages waiting for users who are away; yours was not kept."
             )
+        case r.NotSaved():
+            return error("The server cannot save that right now; nothing was changed.")
         case r.TooManyWords(limit):
             return error(f"Search for at most {limit} words.")
         case r.SearchTooSlow():

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import os
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -23,9 +24,10 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
-from chat.core.errors import AlreadyRegistered
+from chat.core.errors import AlreadyRegistered, StoreUnavailable
 from chat.core.events import Keeping, KeptPage
 from chat.store import database
 from chat.store.history import Pool
@@ -218,9 +220,7 @@ class Accounts:
             return self.run_in_thread(hash_password, password, self.cost)
 
         def store(hashed: str) -> Deferred[bool]:
-            return self.pool.runInteraction(
-                database.create_account, nickname, hashed, self.clock.seconds()
-            )
+            return self._write(database.create_account, nickname, hashed, self.clock.seconds())
 
         def created(fresh: bool) -> None:
             if not fresh:
@@ -242,7 +242,7 @@ class Accounts:
             return self.run_in_thread(hash_password, new, self.cost)
 
         def store(hashed: str) -> Deferred[None]:
-            return self.pool.runInteraction(database.set_account_hash, nickname, hashed)
+            return self._write(database.set_account_hash, nickname, hashed)
 
         return self.authenticate(nickname, old).addCallback(proven).addCallback(store)
 
@@ -251,8 +251,23 @@ class Accounts:
         Forget the registration (and messages kept for it), once C{password} is proven right.
         """
         return self.authenticate(nickname, password).addCallback(
-            lambda _: self.pool.runInteraction(database.delete_account, nickname)
+            lambda _: self._write(database.delete_account, nickname)
         )
+
+    def _write(self, interaction: Callable[..., _T], *args: Any) -> Deferred[_T]:
+        """
+        A change to the accounts; a database that cannot take it (a full
+        disk, a read-only file) fails it with the core's L{StoreUnavailable},
+        so that the user who asked is told, plainly, that nothing changed.
+        """
+
+        def unavailable(failure: Failure) -> Failure:
+            if failure.check(sqlite3.Error):
+                return Failure(StoreUnavailable(failure.getErrorMessage()))
+            return failure
+
+        written: Deferred[_T] = self.pool.runInteraction(interaction, *args)
+        return written.addErrback(unavailable)
 
     def keep(self, sender: str, recipient: str, text: str) -> Deferred[Keeping]:
         """
