@@ -24,12 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chat.client.reading import Kind, classify
+from chat.client.reading import NAME, Kind, classify, speaker
 
-_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
 _STORED = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d)\] (.*)$")
-_SPEAKER = re.compile(rf"(?:<({_NAME})> |\* ({_NAME}) |\*({_NAME})\* )")
-_HISTORY_START = re.compile(rf"\*\*\* Recent messages in ({_NAME}):$")
+_HISTORY_START = re.compile(rf"\*\*\* Recent messages in ({NAME}):$")
 _HISTORY_END = "*** End of history."
 _IGNORE = re.compile(r"\s*/(ignore|unignore)(?:\s+(\S+))?\s*$", re.IGNORECASE)
 _REPLY = re.compile(r"\s*/r(?:\s+(.*))?$", re.IGNORECASE | re.S)
@@ -103,21 +101,21 @@ class Presenter:
         me = self._me()
         stored = _STORED.match(text)
         body = stored.group(2) if stored else text
-        speaker = _speaker(body)
-        if speaker is not None and speaker.lower() in self.ignored:
+        said_by = speaker(body)
+        if said_by is not None and said_by.lower() in self.ignored:
             return []
         kind = classify(text, me)
         if stored is not None:
             return [Shown(f"[{_local(stored.group(1), self._clock())}] {body}", kind)]
-        if kind is Kind.PRIVATE and speaker is not None:
-            self.last_private = speaker
+        if kind is Kind.PRIVATE and said_by is not None:
+            self.last_private = said_by
         if kind in (Kind.PUBLIC, Kind.ACTION):
             self._last_seen = text
         attention = kind is Kind.PRIVATE or (
             kind in (Kind.PUBLIC, Kind.ACTION)
             and me is not None
-            and speaker != me
-            and _names(body[len(speaker or "") + 3 :], me)
+            and said_by != me
+            and _names(body[len(said_by or "") + 3 :], me)
         )
         return [Shown(self._now() + text, kind, attention)]
 
@@ -190,13 +188,6 @@ class Presenter:
         if not self._timestamps:
             return ""
         return time.strftime("%H:%M ", time.localtime(self._clock()))
-
-
-def _speaker(body: str) -> str | None:
-    match = _SPEAKER.match(body)
-    if match is None:
-        return None
-    return next(name for name in match.groups() if name)
 
 
 def _names(text: str, nickname: str) -> bool:

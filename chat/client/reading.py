@@ -41,16 +41,29 @@ class Kind(enum.Enum):
     HISTORY = "history"
 
 
-_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+"""
+A nickname or room name, as a regular expression.
+"""
 # In a crowd, a count in place of the names: "N users here (/who lists them)."
-_WELCOME = re.compile(rf"\*\*\* You are ({_NAME})\. \d+ users? online(?:: (.*)| \(.*)$")
-_ENTERED = re.compile(rf"\*\*\* You are in ({_NAME})\. \d+ users? here(?:: (.*)| \(.*)$")
-_WHO = re.compile(rf"\*\*\* \d+ users? (?:online|in {_NAME}): (.*)$")
-_JOINED = re.compile(rf"\*\*\* ({_NAME}) has joined$")
-_LEFT = re.compile(rf"\*\*\* ({_NAME}) has left(?: \(.*\))?$")
-_RENAMED = re.compile(rf"\*\*\* ({_NAME}) is now known as ({_NAME})$")
-_PASSWORD = re.compile(rf"\*\*\* ({_NAME}) is registered\. Send its password")
-_SPEAKER = re.compile(rf"(?:<({_NAME})> |\* ({_NAME})(?: |$)|\*({_NAME})\* )")
+_WELCOME = re.compile(rf"\*\*\* You are ({NAME})\. \d+ users? online(?:: (.*)| \(.*)$")
+_ENTERED = re.compile(rf"\*\*\* You are in ({NAME})\. \d+ users? here(?:: (.*)| \(.*)$")
+_WHO = re.compile(rf"\*\*\* \d+ users? (?:online|in {NAME}): (.*)$")
+_JOINED = re.compile(rf"\*\*\* ({NAME}) has joined$")
+_LEFT = re.compile(rf"\*\*\* ({NAME}) has left(?: \(.*\))?$")
+_RENAMED = re.compile(rf"\*\*\* ({NAME}) is now known as ({NAME})$")
+_PASSWORD = re.compile(rf"\*\*\* ({NAME}) is registered\. Send its password")
+_SPEAKER = re.compile(rf"(?:<({NAME})> |\* ({NAME})(?: |$)|\*({NAME})\* )")
+
+
+def speaker(line: str) -> str | None:
+    """
+    Who said C{line} (a message, an action or a private message), if anyone.
+    """
+    match = _SPEAKER.match(line)
+    if match is None:
+        return None
+    return next(name for name in match.groups() if name)
 
 
 def classify(line: str, me: str | None) -> Kind:
@@ -113,8 +126,8 @@ class Tracker:
                 self.nickname = new
         elif match := _PASSWORD.match(line):
             self.password_for = match.group(1)
-        elif match := _SPEAKER.match(line):
-            self.names.add(next(name for name in match.groups() if name))
+        elif (name := speaker(line)) is not None:
+            self.names.add(name)
 
     def logged_out(self) -> None:
         """

@@ -125,6 +125,36 @@ class TokenBucket:
         return False
 
 
+class Quieted:
+    """
+    Something said at most once every C{period} seconds per key (a log line
+    under a flood), with a count of the times it was not.
+    """
+
+    __slots__ = ("_last", "clock", "period")
+
+    def __init__(self, period: float, clock: IReactorTime) -> None:
+        self.period = period
+        self.clock = clock
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def due(self, key: str) -> int | None:
+        """
+        L{None} if C{key}'s line is not to be said now (and it is counted);
+        otherwise how many times it was not since it last was.
+        """
+        now = self.clock.seconds()
+        found = self._last.get(key)
+        if found is not None and now - found[0] < self.period:
+            self._last[key] = (found[0], found[1] + 1)
+            return None
+        if len(self._last) > 10_000:
+            # Many keys (an attacker's): forgetting them costs only a line each.
+            self._last.clear()
+        self._last[key] = (now, 0)
+        return found[1] if found is not None else 0
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """

@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from chat.core.domain import Chat
 from chat.core.events import BanKind
 from chat.core.interfaces import AccountStore, BanList, HistoryReader
-from chat.core.limits import NONE, Limits, Rate, TokenBucket, address_group
+from chat.core.limits import NONE, Limits, Quieted, Rate, TokenBucket, address_group
 from chat.core.outbox import Outbox
 from chat.core.replies import (
     AddressBanned,
@@ -152,10 +152,10 @@ class ChatService(Service):
         # What is left of the allowance of password checks, per nickname and per address.
         self._tries_by_account: dict[str, TokenBucket] = {}
         self._tries_by_host: dict[str, TokenBucket] = {}
-        self._lockouts_logged: dict[str, float] = {}
+        self._lockouts_logged = Quieted(60, clock)
         self._registrations: dict[str, TokenBucket] = {}
         self._arrivals: dict[str, TokenBucket] = {}
-        self._refusals: dict[str, tuple[float, int]] = {}
+        self._refusals = Quieted(10, clock)
         self._hashing: dict[str, DeferredSemaphore] = {}
         self._drained: Deferred[None] | None = None
         self._deadline: IDelayedCall | None = None
@@ -223,15 +223,9 @@ class ChatService(Service):
         how many more were refused meanwhile (a flood of connections must
         not become a flood of log lines).
         """
-        group = address_group(session.host)
-        now = self.clock.seconds()
-        since, count = self._refusals.get(group, (-60.0, 0))
-        if now - since < 10:
-            self._refusals[group] = (since, count + 1)
+        count = self._refusals.due(address_group(session.host))
+        if count is None:
             return
-        if len(self._refusals) > 10_000:
-            self._refusals.clear()
-        self._refusals[group] = (now, 0)
         self.log.info(
             "Refused {peer}: {why}" + (" (and {more} more from there)" if count else ""),
             peer=session.address,
@@ -333,12 +327,8 @@ class ChatService(Service):
     def _log_lockout(self, refusal: LockedOut) -> None:
         # Logged once a minute per nickname or address, not once per refused try.
         key = refusal.account.lower() if refusal.account is not None else f"@{refusal.host}"
-        now = self.clock.seconds()
-        if now - self._lockouts_logged.get(key, -3600.0) < 60:
+        if self._lockouts_logged.due(key) is None:
             return
-        if len(self._lockouts_logged) > 10_000:
-            self._lockouts_logged.clear()
-        self._lockouts_logged[key] = now
         self.log.warn(
             "Refusing password checks for {what}: too many wrong passwords",
             what=f"nickname {refusal.account}" if refusal.account else f"address {refusal.host}",

@@ -37,7 +37,7 @@ from chat.core.errors import (
     StoreUnavailable,
     TooSlow,
 )
-from chat.core.events import MAX_KEPT, Ban, BanKind, Departure, Entry, Keeping, KeptPage, Why
+from chat.core.events import MAX_KEPT, Ban, BanKind, Departure, Keeping, KeptPage, Why
 from chat.core.interfaces import AccountStore, BanList, HistoryReader, Peer
 from chat.core.limits import TokenBucket
 from chat.core.replies import (
@@ -806,28 +806,18 @@ class Session:
         the connection, and only it: a connection that has gone by then
         keeps them for the next login.
         """
-        self._reads += 1
-        if self._reads == 1:
-            self.peer.hold()
 
-        def settle(result: KeptPage | Failure) -> None:
-            try:
-                if isinstance(result, Failure):
-                    self.log.failure("Reading kept messages for {peer}", result, peer=self.address)
-                    self.peer.tell(HistoryFailed())
-                elif result.entries and not self._closing:
-                    self.peer.tell(KeptMessages(result.entries))
-                    accounts.forget(result.ids).addErrback(
-                        lambda failure: self.log.failure("Forgetting kept messages", failure)
-                    )
-                    if result.more:
-                        self.service.clock.callLater(KEPT_PAUSE, self._next_kept, accounts, account)
-            finally:
-                self._reads -= 1
-                if self._reads == 0:
-                    self.peer.release()
+        def shown(page: KeptPage) -> Reply | None:
+            if not page.entries or self._closing:
+                return None
+            accounts.forget(page.ids).addErrback(
+                lambda failure: self.log.failure("Forgetting kept messages", failure)
+            )
+            if page.more:
+                self.service.clock.callLater(KEPT_PAUSE, self._next_kept, accounts, account)
+            return KeptMessages(page.entries)
 
-        self._settle(accounts.collect(account, KEPT_PAGE), settle)
+        self._read(accounts.collect(account, KEPT_PAGE), shown)
 
     def _next_kept(self, accounts: AccountStore, account: str) -> None:
         if not self._closing:
@@ -1070,17 +1060,17 @@ class Session:
             raise Refused(Unavailable(Feature.HISTORY))
         return self.service.history
 
-    def _read(self, entries: Deferred[list[Entry]], shown: Callable[[list[Entry]], Reply]) -> None:
+    def _read(self, stored: Deferred[_T], shown: Callable[[_T], Reply | None]) -> None:
         """
-        Tell the user C{shown(entries)} once they are read, holding live
-        events meanwhile (and the input that comes meanwhile is not held:
-        the user may go on talking).
+        Tell the user C{shown(stored)} (if anything) once the stored messages
+        are read, holding live events meanwhile (and the input that comes
+        meanwhile is not held: the user may go on talking).
         """
         self._reads += 1
         if self._reads == 1:
             self.peer.hold()
 
-        def settle(result: list[Entry] | Failure) -> None:
+        def settle(result: _T | Failure) -> None:
             try:
                 if isinstance(result, Failure) and result.check(TooSlow):
                     self.log.info("Stopped a search from {peer}: too slow", peer=self.address)
@@ -1089,14 +1079,16 @@ class Session:
                     self.log.failure("Reading history for {peer}", result, peer=self.address)
                     self.peer.tell(HistoryFailed())
                 else:
-                    self.peer.tell(shown(result))
+                    reply = shown(result)
+                    if reply is not None:
+                        self.peer.tell(reply)
             finally:
                 self._reads -= 1
                 if self._reads == 0:
                     self.peer.release()
 
         # The history, and the live events held meanwhile, go out as one write.
-        self._settle(entries, settle)
+        self._settle(stored, settle)
 
     def rename(self, nickname: str) -> None:
         """
