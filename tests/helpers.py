@@ -28,12 +28,16 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.departures: list[Departure] = []
+        self.removals: list[str] = []
 
     def receive(self, event: Event) -> None:
         self.events.append(event)
 
     def disconnect(self, departure: Departure) -> None:
         self.departures.append(departure)
+
+    def removed(self, room: str) -> None:
+        self.removals.append(room)
 
     def take(self) -> list[Event]:
         events, self.events = self.events, []

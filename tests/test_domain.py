@@ -52,7 +52,7 @@ class Archive:
 class DomainTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.archive = Archive()
-        self.chat = Chat(permanent_rooms=("lobby",), archive=self.archive)
+        self.chat = Chat(permanent_rooms=("lobby",), archive=self.archive, clock=lambda: 1000.0)
         self.recorders: dict[str, Recorder] = {}
 
     def login(self, nickname: str, room: str | None = "lobby") -> tuple[User, Recorder]:
@@ -222,7 +222,12 @@ class RoomTests(DomainTestCase):
         self.chat.set_topic(alice, "lobby", "welcome all")
         self.quiet()
         _, b = self.login("Bob")
-        self.assertEqual(b.take()[-1], Entered("lobby", "Bob", "welcome all", ("alice", "Bob")))
+        self.assertEqual(
+            b.take()[-1],
+            Entered(
+                "lobby", "Bob", "welcome all", ("alice", "Bob"), topic_by="alice", topic_at=1000.0
+            ),
+        )
         self.assertEqual(a.take(), [Joined("lobby", "Bob")])
 
     def test_join_creates_room_with_first_spelling(self) -> None:
@@ -285,7 +290,10 @@ class RoomTests(DomainTestCase):
         self.assertEqual(room.name, "games")
         self.assertEqual(b.take(), [Parted("lobby", "alice", "games")])
         self.assertEqual(c.take(), [Joined("games", "alice")])
-        self.assertEqual(a.take(), [Entered("games", "alice", None, ("alice", "carol"))])
+        self.assertEqual(
+            a.take(),
+            [Entered("games", "alice", None, ("alice", "carol"), operators=frozenset({"carol"}))],
+        )
         self.assertEqual([r.name for r in alice.rooms], ["games"])
 
     def test_move_refused_changes_nothing(self) -> None:

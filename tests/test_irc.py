@@ -289,11 +289,11 @@ class AccountTests(SynchronousTestCase):
 
     def test_oper(self) -> None:
         """
-        OPER NAME PASSWORD makes an operator of an admin's account; KICK then
+        OPER NAME PASSWORD makes an operator of an admin's account; KILL then
         throws a user off the server, whatever door it came in by.
         """
         op = IRCUser(self.service, "opguy")
-        op.send("KICK #lobby bob")
+        op.send("KILL bob")
         self.assertEqual(op.codes(), ["481"])
         op.send("OPER root wrong")
         self.assertEqual(op.codes(), ["464"])
@@ -312,7 +312,7 @@ class AccountTests(SynchronousTestCase):
         self.assertEqual((counted["252"], counted["253"]), ("1", "1"))
         waiting.protocol.connectionLost()
         line = Client(self.service, "bob")
-        op.send("KICK #lobby bob :spam")
+        op.send("KILL bob :spam")
         self.assertEqual(line.lines()[-1], "!!! You were kicked by opguy: spam. Goodbye.")
 
 
@@ -338,25 +338,25 @@ class ChannelTests(SynchronousTestCase):
             [m[1:] for m in self.alice.messages()],
             [
                 ("JOIN", "#den"),
-                ("353", "alice", "=", "#den", "alice"),
+                ("353", "alice", "=", "#den", "@alice"),
                 ("366", "alice", "#den", "End of /NAMES list"),
             ],
         )
         bob.send("JOIN #den,#games")
         self.assertEqual(self.alice.messages(), [("bob!bob@chat", "JOIN", "#den")])
-        bob.send("TOPIC #den :chess at 8", "PART #den")
-        self.assertEqual(
-            self.alice.messages(),
-            [
-                ("bob!bob@chat", "TOPIC", "#den", "chess at 8"),
-                ("bob!bob@chat", "PART", "#den", "Left"),
-            ],
-        )
+        # #den is alice's: its topic is hers to set (+t).
+        bob.send("TOPIC #den :chess at 8")
+        self.assertEqual(bob.codes()[-1], "482")
+        self.alice.send("TOPIC #den :chess at 8")
+        self.alice.lines()
+        bob.send("PART #den")
+        self.assertEqual(self.alice.messages(), [("bob!bob@chat", "PART", "#den", "Left")])
         self.alice.send("TOPIC #den", "NAMES #den", "PART #nowhere", "JOIN nochannel")
         self.assertEqual(
             [m[1:3] for m in self.alice.messages()],
             [
                 ("332", "alice"),
+                ("333", "alice"),
                 ("353", "alice"),
                 ("366", "alice"),
                 ("442", "alice"),
@@ -396,12 +396,12 @@ class ChannelTests(SynchronousTestCase):
         self.alice.lines()
         self.alice.send("LIST")
         listed = self.alice.messages()
-        self.assertEqual([m[1] for m in listed], ["321", "322", "322", "323"])
+        self.assertEqual([m[1] for m in listed], ["321", "322", "323"])
         self.assertIn(("irc.test", "322", "alice", "#den", "2", ""), listed)
         self.alice.send("WHO #den", "WHOIS bob", "MODE #den", "MODE alice", "ISON bob ghost carol")
         self.assertEqual(
             self.alice.codes(),
-            ["352", "352", "315", "311", "319", "312", "318", "324", "221", "303"],
+            ["352", "352", "315", "311", "319", "312", "318", "324", "329", "221", "303"],
         )
         self.alice.send("ISON bob ghost")
         self.assertEqual(self.alice.messages(), [("irc.test", "303", "alice", "bob")])
@@ -530,7 +530,7 @@ class WhoTests(SynchronousTestCase):
                     "chat",
                     "irc.test",
                     "coolNick",
-                    "G",
+                    "G@",
                     "0 My Real Name",
                 ),
                 ("other", "#chan", "liner", "chat", "irc.test", "liner", "H", "0 liner"),
@@ -907,7 +907,9 @@ class MoreVerbTests(SynchronousTestCase):
         self.assertEqual(self.alice.codes(), ["524", "704", "705", "705", "706"])
         self.alice.send("JOIN #x")
         self.alice.lines()
-        self.alice.send("MODE #x +i", "MODE #x +b", "MODE alice +i", "MODE bob", "MODE #nowhere")
+        self.alice.send(
+            "MODE #lobby +i", "MODE #x +b", "MODE alice +x", "MODE bob", "MODE #nowhere"
+        )
         self.assertEqual(self.alice.codes(), ["482", "368", "501", "502", "403"])
         self.alice.send("NAMES", "NAMES nochan", "WALLOPS :hi", "PART nochan", "TOPIC nochan")
         self.assertEqual(self.alice.codes(), ["366", "366", "481", "403", "403"])
@@ -974,3 +976,181 @@ class HistoryTests(SynchronousTestCase):
         self.assertEqual(
             said, ["[2026-11-19 07:06] before you came", "\x01ACTION [2026-11-19 07:06] waves\x01"]
         )
+
+
+class RoomOperatorTests(SynchronousTestCase):
+    """
+    Room operators and modes: the creator of a room is its operator, and
+    what it sets holds for IRC and line users alike.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+        self.op = IRCUser(self.service, "op")
+        self.op.send("JOIN #den")
+        self.op.lines()
+
+    def test_modes_query_and_change(self) -> None:
+        """
+        A new room is +nt; MODE shows 324 and 329; its operator sets and
+        unsets flags, a key and a limit, and every member sees the MODE.
+        """
+        bob = IRCUser(self.service, "bob")
+        bob.send("JOIN #den")
+        self.op.lines()
+        bob.lines()
+        self.op.send("MODE #den")
+        shown = self.op.messages()
+        self.assertEqual([m[1] for m in shown], ["324", "329"])
+        self.assertEqual(shown[0][3:], ("#den", "+nt"))
+        self.op.send("MODE #den +imk-t secret")
+        seen = ("op!op@chat", "MODE", "#den", "+imk-t", "secret")
+        self.assertEqual(self.op.messages(), [seen])
+        self.assertEqual(bob.messages(), [seen])
+        # Nothing that is so already is told again.
+        self.op.send("MODE #den +i")
+        self.assertEqual(self.op.messages(), [])
+        bob.send("MODE #den -i")
+        self.assertEqual(bob.codes(), ["482"])
+        self.op.send("MODE #den +z")
+        self.assertEqual(self.op.codes(), ["472"])
+
+    def test_join_refusals_and_invite(self) -> None:
+        """
+        +k needs the key (475), +l a free place (471), +i an invitation
+        (473); INVITE (341 to the operator, INVITE to the invitee) opens all
+        three, once.
+        """
+        self.op.send("MODE #den +k sesame")
+        carol = IRCUser(self.service, "carol")
+        carol.send("JOIN #den", "JOIN #den wrong")
+        self.assertEqual(carol.codes(), ["475", "475"])
+        carol.send("JOIN #den sesame")
+        self.assertEqual(carol.codes()[0], "JOIN")
+        self.op.send("MODE #den -k sesame", "MODE #den +l 2")
+        dan = IRCUser(self.service, "dan")
+        dan.send("JOIN #den")
+        self.assertEqual(dan.codes(), ["471"])
+        self.op.send("MODE #den -l+i")
+        self.op.lines()
+        dan.send("JOIN #den")
+        self.assertEqual(dan.codes(), ["473"])
+        carol.lines()
+        carol.send("INVITE dan #den")
+        self.assertEqual(carol.codes(), ["482"])  # only operators invite into +i
+        self.op.send("INVITE dan #den", "INVITE carol #den")
+        self.assertEqual([m[1] for m in self.op.messages()], ["341", "443"])
+        self.assertEqual(dan.messages(), [("op!op@chat", "INVITE", "dan", "#den")])
+        dan.send("JOIN #den", "PART #den", "JOIN #den")
+        self.assertEqual(dan.codes()[-1], "473")  # the invitation was used
+
+    def test_kick_voice_moderated_and_prefixes(self) -> None:
+        """
+        KICK puts a member out of the room only (the room sees it); +v and
+        +o show in NAMES and WHO; in a +m room only they speak (404 else).
+        """
+        bob = IRCUser(self.service, "bob", caps="multi-prefix")
+        carol = IRCUser(self.service, "carol")
+        bob.send("JOIN #den")
+        carol.send("JOIN #den")
+        self.op.send("MODE #den +mv bob", "MODE #den +o bob")
+        self.op.lines()
+        carol.lines()
+        bob.lines()
+        bob.send("NAMES #den", "WHO #den")
+        names = bob.messages()
+        self.assertEqual(names[0][5], "@+bob carol @op")
+        self.assertEqual([m[8] for m in names[2:5]], ["H@+", "H", "H@"])
+        carol.send("PRIVMSG #den :can I?")
+        self.assertEqual(carol.codes(), ["404"])
+        self.assertEqual(self.op.messages(), [])
+        bob.send("KICK #den carol :behave")
+        kicked = ("bob!bob@chat", "KICK", "#den", "carol", "behave")
+        self.assertEqual(carol.messages(), [kicked])
+        self.assertEqual(self.op.messages(), [kicked])
+        carol.send("PRIVMSG #den :back?", "KICK #den op")
+        self.assertEqual(carol.codes(), ["404", "482"])
+        self.op.send("KICK #den carol")
+        self.assertEqual(self.op.codes(), ["441"])
+
+    def test_topic_lock(self) -> None:
+        """
+        In a +t room (every new room) only operators set the topic; -t lets
+        every member; the topic's setter and time come with it (333).
+        """
+        bob = IRCUser(self.service, "bob")
+        bob.send("JOIN #den", "TOPIC #den :mine")
+        self.assertEqual(bob.codes()[-1], "482")
+        self.op.send("MODE #den -t")
+        bob.send("TOPIC #den :mine now", "TOPIC #den")
+        codes = bob.codes()
+        self.assertEqual(codes[-2:], ["332", "333"])
+
+    def test_line_users_and_room_operators(self) -> None:
+        """
+        A line user in a room with modes: its operator's /mode, /invite and
+        /remove work as MODE, INVITE and KICK; a line user put out of a room
+        goes back to the lobby; /join takes the key of a keyed room.
+        """
+        liner = Client(self.service, "liner")
+        liner.send("/join den")
+        self.assertEqual(
+            liner.lines()[0], "*** You are in den. 2 users here: liner, op (room operator)"
+        )
+        self.op.lines()
+        liner.send("/mode +i")
+        self.assertEqual(liner.lines(), ["!!! Only the operators of den may do that."])
+        self.op.send("MODE #den +k sesame")
+        self.assertEqual(liner.lines(), ["*** op set mode +k sesame"])
+        liner.send("/mode")
+        self.assertEqual(liner.lines(), ["*** Modes of den: +ntk sesame"])
+        self.op.send("KICK #den liner :enough")
+        self.assertEqual(
+            liner.lines(),
+            [
+                "*** liner was put out of den by op: enough",
+                "*** You are in lobby. 1 user here: liner",
+            ],
+        )
+        liner.send("/join den", "/join den sesame")
+        lines = liner.lines()
+        self.assertEqual(lines[0], "!!! den takes a key: /join den KEY")
+        self.assertEqual(lines[1:], ["*** You are in den. 2 users here: liner, op (room operator)"])
+        self.op.send("MODE #den +o liner")
+        self.op.lines()
+        other = Client(self.service, "other")
+        other.send("/join den sesame")
+        liner.lines()
+        liner.send("/remove other", "/mode -k", "/invite op")
+        self.assertEqual(
+            liner.lines(),
+            [
+                "*** other was put out of den by liner",
+                "*** liner set mode -k",
+                "!!! op is in den already.",
+            ],
+        )
+        self.assertEqual(other.lines()[-1], "*** You are in lobby. 1 user here: other")
+
+    def test_notices_and_wallops(self) -> None:
+        """
+        NOTICE reaches others as a NOTICE and is never answered, not even
+        with an error; a user with -w gets no WALLOPS.
+        """
+        bob = IRCUser(self.service, "bob")
+        bob.send("JOIN #den")
+        self.op.lines()
+        bob.lines()
+        bob.send("NOTICE #den :hello", "NOTICE #nowhere :x", "NOTICE ghost :x")
+        self.assertEqual(self.op.messages(), [("bob!bob@chat", "NOTICE", "#den", "hello")])
+        self.assertEqual(bob.messages(), [])
+        bob.send("MODE bob -w", "MODE bob")
+        self.assertEqual(
+            bob.messages(),
+            [("bob!bob@chat", "MODE", "bob", "-w"), ("irc.test", "221", "bob", "+")],
+        )
+        self.service.chat.announce(self.service.chat.find("op"), "hear ye")
+        self.assertEqual(bob.messages(), [])
+        self.assertEqual(self.op.codes(), ["WALLOPS"])
+        bob.send("LIST #den,#nowhere")
+        self.assertEqual([m[1:4] for m in bob.messages()][1], ("322", "bob", "#den"))

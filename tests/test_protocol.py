@@ -336,7 +336,9 @@ class ChatTests(ThreeUsers):
         /join #room is /join room; /part goes back to the lobby; /exit and /q quit.
         """
         self.alice.send("/join #games")
-        self.assertEqual(self.alice.lines()[0], "*** You are in games. 1 user here: alice")
+        self.assertEqual(
+            self.alice.lines()[0], "*** You are in games. 1 user here: alice (room operator)"
+        )
         self.alice.send("/part", "/part")
         self.assertEqual(
             self.alice.lines(),
@@ -581,7 +583,7 @@ class ChatTests(ThreeUsers):
         an error line, and the connection and everyone else carry on.
         """
 
-        def broken(user: object, room: str, text: str) -> None:
+        def broken(user: object, room: str, text: str, notice: bool = False) -> None:
             raise RuntimeError("bug")
 
         self.patch(self.service.chat, "say", broken)
@@ -796,7 +798,10 @@ class RoomTests(ThreeUsers):
         self.alice.send("/join Games")
         self.assertEqual(
             self.alice.lines(),
-            ["*** carol has gone to games", "*** You are in games. 2 users here: alice, carol"],
+            [
+                "*** carol has gone to games",
+                "*** You are in games. 2 users here: alice, carol (room operator)",
+            ],
         )
         self.assertEqual(
             self.bob.lines(), ["*** carol has gone to games", "*** alice has gone to games"]
@@ -836,7 +841,7 @@ class RoomTests(ThreeUsers):
                 "!!! You are already in lobby.",
                 "!!! Invalid room name 'bad name': "
                 "it may contain only ASCII letters, digits, '_' and '-'.",
-                "!!! Usage: /join ROOM",
+                "!!! Usage: /join ROOM [KEY]",
             ],
         )
         self.assertEqual(self.bob.lines(), [])

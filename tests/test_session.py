@@ -54,6 +54,7 @@ class RecordingPeer:
         self.goodbye: r.Goodbye | None = None
         self.aborted = False
         self.departures: list[Departure] = []
+        self.removals: list[str] = []
 
     def interpret(self, item: object) -> None:
         assert callable(item)
@@ -88,6 +89,9 @@ class RecordingPeer:
 
     def disconnect(self, departure: Departure) -> None:
         self.departures.append(departure)
+
+    def removed(self, room: str) -> None:
+        self.removals.append(room)
 
     def take(self) -> list[object]:
         said, self.said = self.said, []
@@ -266,7 +270,9 @@ class LoginTests(SessionTestCase):
         self.assertEqual([room.name for room in session.user.rooms], ["b"])
         other, other_peer = self.login("bob", home=None)
         other.whois("ALICE")
-        self.assertEqual(other_peer.take(), [r.Whois("alice", ["b"], False)])
+        self.assertEqual(
+            other_peer.take(), [r.Whois("alice", ["b"], False, operator_in=frozenset({"b"}))]
+        )
 
     def test_banned_nickname(self) -> None:
         """

@@ -41,6 +41,7 @@ from chat.core.events import (
     Welcome,
     Why,
 )
+from chat.core.modes import Mode, ModeChange
 from chat.core.text import Problem
 from chat.line import wording
 
@@ -213,6 +214,9 @@ def samples() -> list[r.Reply]:
         r.Away("lunch"),
         r.Away(None),
         r.Topic("lobby", None),
+        r.RoomModes("games", [ModeChange(Mode.TOPIC_LOCKED, True)], 0.0),
+        r.RoomBans("games"),
+        r.Inviting("bob", "games"),
         r.Kept("bob", "psst"),
         r.RecentHistory("lobby", [entry]),
         r.LastMessages("lobby", 5, [entry]),

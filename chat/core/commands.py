@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chat.core.modes import MODE_USAGE
 from chat.core.replies import (
     ROOMS_PAGE,
     Feature,
@@ -182,10 +183,32 @@ def _who(session: Session, room: str | None, everyone: str | None) -> None:
         raise BadArguments()
 
 
-def _join(session: Session, room: str | None, name: str) -> None:
+def _join(session: Session, room: str | None, name: str, key: str | None) -> None:
     # Said in a room, a join is a move: the line front-end's one-room rule.
-    # "#general" is IRC's habit for the room general.
-    session.join(name.strip().removeprefix("#"), leaving=room)
+    # "#general" is IRC's habit for the room general. A second word is a
+    # key only for a room that takes one: "/join my room" is a bad name.
+    name = name.removeprefix("#")
+    if key is not None and not session.keyed(name):
+        name, key = f"{name} {key}".strip(), None
+    session.join(name, leaving=room, key=key.strip() if key else None)
+
+
+def _mode(session: Session, room: str | None, changes: str | None) -> None:
+    if changes is None or not changes.strip():
+        session.modes(_in_room(room), None)
+        return
+    words = changes.split()
+    if words[0][:1] not in "+-":
+        raise BadArguments()
+    session.modes(_in_room(room), words[0], words[1:])
+
+
+def _invite(session: Session, room: str | None, nickname: str) -> None:
+    session.invite(nickname.strip(), _in_room(room))
+
+
+def _remove(session: Session, room: str | None, nickname: str, reason: str | None) -> None:
+    session.kick_from(_in_room(room), nickname, reason)
 
 
 def _away(session: Session, room: str | None, text: str | None) -> None:
@@ -303,12 +326,15 @@ COMMANDS: Sequence[Command] = (
     Command(("me",), "ACTION", "show this room what you do: * you ACTION", _me),
     Command(("say",), "TEXT", "say TEXT to this room as it is (even /text or a lone help)", _say),
     Command(("who", "list", "users"), "[*]", "who is in this room; with *, everyone online", _who),
-    Command(("join",), "ROOM", "go to ROOM, creating it if need be", _join),
+    Command(("join",), "ROOM [KEY]", "go to ROOM, creating it if need be", _join),
     Command(("part",), "", "leave this room, back to the first room", _part),
     Command(
         ("rooms",), "[PAGE]", f"list the rooms, their sizes and topics, {ROOMS_PAGE} a page", _rooms
     ),
     Command(("topic",), "[TEXT]", "show this room's topic, or set it", _topic),
+    Command(("mode",), MODE_USAGE, "show this room's modes, or change them (+m, +o NICK)", _mode),
+    Command(("invite",), "NICK", "invite NICK into this room", _invite),
+    Command(("remove",), "NICK [REASON]", "put NICK out of this room (its operators)", _remove),
     Command(
         ("history",),
         "[N]",

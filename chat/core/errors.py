@@ -125,3 +125,70 @@ class AlreadyRegistered(ChatError):
     def __init__(self, nickname: str) -> None:
         super().__init__(nickname)
         self.nickname = nickname
+
+
+class NotRoomOperator(ChatError):
+    """
+    Only the room's operators (or the server's) may do that in C{name}.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class CannotJoin(ChatError):
+    """
+    The room cannot be joined: it is C{why} (full, invite only, or a wrong key).
+    """
+
+    FULL = "full"
+    INVITE_ONLY = "invite only"
+    BAD_KEY = "keyed"
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(name, why)
+        self.name = name
+        self.why = why
+
+
+class CannotSend(ChatError):
+    """
+    The room is moderated and the sender is neither operator nor voiced.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class NotInThatRoom(ChatError):
+    """
+    C{nickname} is online but not in room C{name} (a kick, a mode for it).
+    """
+
+    def __init__(self, nickname: str, name: str) -> None:
+        super().__init__(nickname, name)
+        self.nickname = nickname
+        self.name = name
+
+
+class AlreadyThere(ChatError):
+    """
+    C{nickname} is in room C{name} already (an invitation).
+    """
+
+    def __init__(self, nickname: str, name: str) -> None:
+        super().__init__(nickname, name)
+        self.nickname = nickname
+        self.name = name
+
+
+class UnknownMode(ChatError):
+    """
+    C{letter} is no room mode.
+    """
+
+    def __init__(self, letter: str) -> None:
+        super().__init__(letter)
+        self.letter = letter

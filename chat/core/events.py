@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from chat.core.modes import ModeChange
+
 
 class Why(enum.Enum):
     """
@@ -76,6 +78,12 @@ class Entered:
     topic: str | None
     members: tuple[str, ...]
     total: int | None = None
+    # The room's operators and voiced members among them (for prefixes),
+    # and who set the topic, when.
+    operators: frozenset[str] = frozenset()
+    voiced: frozenset[str] = frozenset()
+    topic_by: str | None = None
+    topic_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +143,14 @@ class TopicChanged:
 @dataclass(frozen=True, slots=True)
 class Message:
     """
-    A public message from C{sender} to C{room}.
+    A public message from C{sender} to C{room}; a C{notice} (IRC's NOTICE)
+    is one that no program should answer automatically.
     """
 
     room: str
     sender: str
     text: str
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +167,13 @@ class Action:
 @dataclass(frozen=True, slots=True)
 class PrivateMessage:
     """
-    A private message, as its recipient sees it.
+    A private message, as its recipient sees it (a C{notice}: see L{Message}).
     """
 
     sender: str
     recipient: str
     text: str
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +187,42 @@ class PrivateMessageSent:
     recipient: str
     text: str
     away: str | None = None
+    notice: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModesChanged:
+    """
+    C{by}, an operator, changed the modes of C{room}; every member is told.
+    """
+
+    room: str
+    by: str
+    changes: tuple[ModeChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Kicked:
+    """
+    C{by}, an operator of C{room}, put C{nickname} out of it; the room,
+    C{nickname} included, is told before it goes.
+    """
+
+    room: str
+    by: str
+    nickname: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    """
+    C{by} invites the recipient, C{nickname}, into C{room}.
+    """
+
+    room: str
+    by: str
+    nickname: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +248,9 @@ Event = (
     | PrivateMessage
     | PrivateMessageSent
     | Announcement
+    | ModesChanged
+    | Kicked
+    | Invited
 )
 
 

@@ -45,6 +45,12 @@ class Participant(Protocol):
         connection, and tell its rooms it left that way.
         """
 
+    def removed(self, room: str) -> None:
+        """
+        This user was put out of C{room} by its operator (it has been told):
+        a front-end whose users are always in a room puts it back in one.
+        """
+
 
 class Peer(Participant, Protocol):
     """

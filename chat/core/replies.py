@@ -18,6 +18,7 @@ from typing import TypeAlias
 
 from chat.core.errors import ChatError
 from chat.core.events import Ban, Departure, Entry, Keeping, RoomInfo
+from chat.core.modes import ModeChange
 from chat.core.text import Problem
 
 
@@ -217,6 +218,9 @@ class Users:
 
     names: Sequence[str]
     room: str | None
+    # In a room: its operators and voiced members among them.
+    operators: frozenset[str] = frozenset()
+    voiced: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +235,9 @@ class Whois:
     away: str | None = None
     username: str | None = None
     realname: str | None = None
+    # The rooms (of those listed) where it is an operator, or voiced.
+    operator_in: frozenset[str] = frozenset()
+    voiced_in: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +251,9 @@ class Member:
     away: str | None
     username: str | None
     realname: str | None
+    # In a room's listing: whether it is one of the room's operators, or voiced.
+    room_operator: bool = False
+    voiced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,8 +315,44 @@ class Rooms:
 
 @dataclass(frozen=True, slots=True)
 class Topic:
+    """
+    C{room}'s topic, and who set it when (if it has one).
+    """
+
     room: str
     topic: str | None
+    by: str | None = None
+    at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomModes:
+    """
+    The modes C{room} has (as changes from none), and when it was made.
+    """
+
+    room: str
+    modes: Sequence[ModeChange]
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class RoomBans:
+    """
+    C{room} has no ban list of its own: chat's bans are server-wide.
+    """
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inviting:
+    """
+    C{nickname} is told of the invitation into C{room}.
+    """
+
+    nickname: str
+    room: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -674,6 +720,9 @@ Reply: TypeAlias = (
     | Away
     | Rooms
     | Topic
+    | RoomModes
+    | RoomBans
+    | Inviting
     | Kept
     | RecentHistory
     | LastMessages

@@ -142,7 +142,9 @@ class ChatService(Service):
         self.accounts = accounts
         self.bans = bans
         self.admins = frozenset(name.lower() for name in settings.admins)
-        self.chat = Chat(permanent_rooms=(LOBBY,), archive=history, crowd=settings.crowd)
+        self.chat = Chat(
+            permanent_rooms=(LOBBY,), archive=history, crowd=settings.crowd, clock=clock.seconds
+        )
         self.outbox = Outbox()
         self.sessions: set[Session] = set()
         # The sessions with operator rights, so that counting them costs no walk.

@@ -32,14 +32,17 @@ from chat.core.domain import User
 from chat.core.errors import (
     AlreadyRegistered,
     ChatError,
+    NoSuchRoom,
     NoSuchUser,
     NotLoggedIn,
     StoreUnavailable,
     TooSlow,
+    UnknownMode,
 )
 from chat.core.events import MAX_KEPT, Ban, BanKind, Departure, Keeping, KeptPage, Why
 from chat.core.interfaces import AccountStore, BanList, HistoryReader, Peer
 from chat.core.limits import TokenBucket
+from chat.core.modes import MODE_USAGE, Mode, ModeChange, parse_modes
 from chat.core.replies import (
     ROOMS_PAGE,
     Authenticated,
@@ -58,6 +61,7 @@ from chat.core.replies import (
     HistoryFailed,
     IdleTimedOut,
     InternalError,
+    Inviting,
     Kept,
     KeptMessages,
     KickedOut,
@@ -86,6 +90,8 @@ from chat.core.replies import (
     RegisteredNickname,
     Reply,
     Reserved,
+    RoomBans,
+    RoomModes,
     Rooms,
     SearchTooSlow,
     ShuttingDown,
@@ -98,6 +104,7 @@ from chat.core.replies import (
     Unavailable,
     Unbanned,
     Unregistered,
+    Usage,
     Users,
     Whois,
     WrongPassword,
@@ -856,14 +863,14 @@ class Session:
 
     # Rooms and messages.
 
-    def say(self, room: str, text: str) -> None:
+    def say(self, room: str, text: str, notice: bool = False) -> None:
         user = self._logged_in()
         if self.service.settings.log_messages:
             # As the room sees it: no terminal escapes in the operator's log.
             self.log.info(
                 "<{nickname}> {text}", nickname=user.nickname, text=clean(text), room=room
             )
-        self.chat.say(user, room, text)
+        self.chat.say(user, room, text, notice)
 
     def act(self, room: str, text: str) -> None:
         user = self._logged_in()
@@ -871,7 +878,7 @@ class Session:
             self.log.info("* {nickname} {text}", nickname=user.nickname, text=clean(text))
         self.chat.act(user, room, text)
 
-    def whisper(self, recipient: str, text: str) -> None:
+    def whisper(self, recipient: str, text: str, notice: bool = False) -> None:
         """
         Send C{text} to C{recipient} only; keep it for them if they are
         registered and away.
@@ -885,10 +892,10 @@ class Session:
                 text=clean(text),
             )
         try:
-            self.chat.whisper(user, recipient, text)
+            self.chat.whisper(user, recipient, text, notice)
         except NoSuchUser:
             accounts = self.service.accounts
-            if accounts is None:
+            if accounts is None or notice:
                 raise
             text = clean(text)
 
@@ -906,21 +913,33 @@ class Session:
         Who is in C{room}, or (L{None}) online.
         """
         self._logged_in()
-        users = self.chat.online() if room is None else self.chat.members(room)
+        if room is None:
+            self.peer.tell(Users(self.chat.online(), None))
+            return
+        found = self.chat.room(room)
+        users = self.chat.members(room)
         self._charge(len(users) // 8)
-        self.peer.tell(Users(users, room))
+        self.peer.tell(
+            Users(
+                users,
+                found.name,
+                frozenset(u.nickname for u in found.operators),
+                frozenset(u.nickname for u in found.voiced),
+            )
+        )
 
-    def join(self, room: str, leaving: str | None = None) -> None:
+    def join(self, room: str, leaving: str | None = None, key: str | None = None) -> None:
         """
-        Go into C{room} (created if need be), C{leaving} another room if given.
+        Go into C{room} (created if need be), C{leaving} another room if
+        given; C{key} is the room's key if it has one.
         """
         user = self._logged_in()
         if self._join_meter is not None and not self._join_meter.take():
             raise Refused(TooManyRoomChanges())
         if leaving is None:
-            entered = self.chat.join(user, room)
+            entered = self.chat.join(user, room, key)
         else:
-            entered = self.chat.move(user, leaving, room)
+            entered = self.chat.move(user, leaving, room, key)
         self._entered(entered.name)
         self.log.info("{nickname} joined {room}", nickname=user.nickname, room=entered.name)
 
@@ -930,6 +949,72 @@ class Session:
         """
         user = self._logged_in()
         self.chat.part(user, room)
+
+    def keyed(self, room: str) -> bool:
+        """
+        Whether C{room} exists and takes a key to join.
+        """
+        try:
+            return self.chat.room(room).key is not None
+        except NoSuchRoom:
+            return False
+
+    def removed(self, room: str) -> None:
+        """
+        C{room}'s operator put this user out of it: a user of a front-end
+        that keeps everyone in a room goes back to the first one.
+        """
+        user = self.user
+        if user is None or user.rooms or self.home is None or not user.online:
+            return
+        self._entered(self.chat.join(user, self.home).name)
+
+    def modes(self, room: str, text: str | None, arguments: Sequence[str] = ()) -> None:
+        """
+        Show C{room}'s modes (C{text} L{None}), or change them (C{+nt},
+        C{+o bob}, C{-k}): see L{chat.core.modes}.
+        """
+        user = self._logged_in()
+        found = self.chat.room(room)
+        if text is None:
+            modes = found.modes()
+            if user not in found:
+                # The key is for those inside to give out.
+                modes = [ModeChange(Mode.KEY, True) if m.mode is Mode.KEY else m for m in modes]
+            self.peer.tell(RoomModes(found.name, modes, found.created))
+            return
+        changes, unknown, missing = parse_modes(text, arguments)
+        if missing:
+            raise Refused(Usage("mode", MODE_USAGE))
+        for letter in unknown:
+            self.peer.tell(UnknownMode(letter))
+        if any(c.mode is Mode.BAN for c in changes):
+            # chat's bans are server-wide (/ban): a room has no ban list to show.
+            self.peer.tell(RoomBans(found.name))
+            changes = [c for c in changes if c.mode is not Mode.BAN]
+        if changes:
+            self.chat.change_modes(user, room, changes)
+
+    def kick_from(self, room: str, nickname: str, reason: str | None) -> None:
+        """
+        Put C{nickname} out of C{room}, as one of its operators.
+        """
+        user = self._logged_in()
+        target = self.chat.kick(user, room, nickname, reason)
+        self.log.info(
+            "{nickname} put {target} out of {room}",
+            nickname=user.nickname,
+            target=target.nickname,
+            room=room,
+        )
+
+    def invite(self, nickname: str, room: str) -> None:
+        """
+        Invite C{nickname} into C{room}.
+        """
+        user = self._logged_in()
+        target = self.chat.invite(user, room, nickname)
+        self.peer.tell(Inviting(target.nickname, room))
 
     def _entered(self, room: str) -> None:
         history = self.service.history
@@ -941,17 +1026,20 @@ class Session:
         """
         Who C{nickname} is: its rooms, and whether it is an operator.
         """
-        self._logged_in()
+        user = self._logged_in()
         target = self.chat.find(nickname)
-        rooms = [room.name for room in target.rooms]
+        # A secret room is named only to those who share it.
+        shown = [room for room in target.rooms if Mode.SECRET not in room.flags or user in room]
         self.peer.tell(
             Whois(
                 target.nickname,
-                rooms,
+                [room.name for room in shown],
                 target.operator,
                 target.away,
                 target.username,
                 target.realname,
+                frozenset(room.name for room in shown if target in room.operators),
+                frozenset(room.name for room in shown if target in room.voiced),
             )
         )
 
@@ -962,15 +1050,21 @@ class Session:
         """
         self._logged_in()
         chat = self.chat
+        found = chat.room(room) if room is not None else None
         if nicknames is not None:
             users = [chat.find(n) for n in nicknames if chat.is_online(n)]
         else:
             users = sorted(
-                chat.room(room).members if room is not None else chat.everyone(),
+                found.members if found is not None else chat.everyone(),
                 key=lambda u: u.nickname.lower(),
             )
-        listed = [Member(u.nickname, u.operator, u.away, u.username, u.realname) for u in users]
-        self.peer.tell(Members(room, listed))
+        ops = found.operators if found is not None else ()
+        voiced = found.voiced if found is not None else ()
+        listed = [
+            Member(u.nickname, u.operator, u.away, u.username, u.realname, u in ops, u in voiced)
+            for u in users
+        ]
+        self.peer.tell(Members(found.name if found is not None else None, listed))
 
     def describe(self, username: str, realname: str) -> None:
         """
@@ -999,7 +1093,7 @@ class Session:
                 sum(1 for s in service.operators if s.user is not None),
                 # Every user online came in through a session.
                 max(0, len(service.sessions) - online),
-                chat.room_count(),
+                chat.rooms_in_use(),
             )
         )
 
@@ -1008,11 +1102,19 @@ class Session:
         One page of the rooms (L{ROOMS_PAGE} at most); a long answer costs
         the flood allowance what its lines would.
         """
-        self._logged_in()
+        user = self._logged_in()
         chat = self.chat
-        listed = chat.rooms((page - 1) * ROOMS_PAGE, ROOMS_PAGE)
+        listed = chat.rooms((page - 1) * ROOMS_PAGE, ROOMS_PAGE, viewer=user)
         self._charge(len(listed))
         self.peer.tell(Rooms(listed, chat.room_count(), page))
+
+    def rooms_named(self, names: Sequence[str]) -> None:
+        """
+        The rooms of C{names} that exist (IRC's C{LIST #a,#b}).
+        """
+        user = self._logged_in()
+        listed = self.chat.describe_rooms(names[:ROOMS_PAGE], viewer=user)
+        self.peer.tell(Rooms(listed, len(listed)))
 
     def _charge(self, lines: int) -> None:
         """
@@ -1029,7 +1131,8 @@ class Session:
         """
         user = self._logged_in()
         if text is None:
-            self.peer.tell(Topic(room, self.chat.room(room).topic))
+            found = self.chat.room(room)
+            self.peer.tell(Topic(found.name, found.topic, found.topic_by, found.topic_at))
         else:
             self.chat.set_topic(user, room, text)
 

@@ -23,6 +23,7 @@ from twisted.internet.protocol import Factory
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
 from chat.core.events import Message
+from chat.core.modes import mode_string
 from chat.core.service import ChatService
 from chat.core.text import clean
 from chat.irc import wording as w
@@ -58,14 +59,20 @@ class IRCFactory(Factory):
 
     def __init__(self, service: ChatService) -> None:
         self.service = service
-        self._encoders: dict[tuple[bool, bool, bool], w.Encoder] = {}
+        self._encoders: dict[tuple[bool, ...], w.Encoder] = {}
 
-    def encoder(self, caps: frozenset[str] = frozenset()) -> w.Encoder:
+    def encoder(self, caps: frozenset[str] = frozenset(), wallops: bool = True) -> w.Encoder:
         """
-        The encoder for clients with C{caps}: one per combination that
-        changes what an event looks like.
+        The encoder for clients with C{caps} (and user mode C{w} or not):
+        one per combination that changes what an event looks like.
         """
-        key = ("server-time" in caps, "echo-message" in caps, "userhost-in-names" in caps)
+        key = (
+            "server-time" in caps,
+            "echo-message" in caps,
+            "userhost-in-names" in caps,
+            "multi-prefix" in caps,
+            wallops,
+        )
         if key not in self._encoders:
             self._encoders[key] = w.Encoder(
                 self.service.settings.server_name, self.service.clock.seconds, *key
@@ -90,6 +97,7 @@ class IRCProtocol(StreamConnection):
         "_params",
         "_password",
         "_sasl",
+        "_umodes",
         "_user",
         "_verb",
     )
@@ -108,6 +116,8 @@ class IRCProtocol(StreamConnection):
         # The command being handled, for replies whose numerics depend on it.
         self._verb = ""
         self._params: tuple[str, ...] = ()
+        # User modes: w (WALLOPS reach it; on unless turned off) and i.
+        self._umodes = {"w"}
 
     # Input.
 
@@ -151,7 +161,8 @@ class IRCProtocol(StreamConnection):
         try:
             run(self, message.params)
         except ChatError as e:
-            if not isinstance(e, AlreadyInRoom):
+            # No automatic reply to a NOTICE, not even an error (RFC 2812 3.3.2).
+            if not isinstance(e, AlreadyInRoom) and message.verb != "NOTICE":
                 self._send(w.error_numeric(self._server, self._me, e, self._verb))
 
     @property
@@ -195,7 +206,7 @@ class IRCProtocol(StreamConnection):
             if self.session.user is None:
                 self._negotiating = True
             self._caps = frozenset(caps)
-            self._encode = self._factory.encoder(self._caps)
+            self._encode = self._factory.encoder(self._caps, "w" in self._umodes)
             self._send(build("CAP", self._me, "ACK", " ".join(wanted), source=self._server))
         elif sub == "END":
             self._negotiating = False
@@ -214,7 +225,8 @@ class IRCProtocol(StreamConnection):
             self._numeric("431", "No nickname given")
             return
         if self.session.user is not None:
-            self.session.rename(params[0])
+            if params[0] != self._me:  # the same nickname again: nothing to do
+                self.session.rename(params[0])
             return
         self._nickname = params[0]
         self._register()
@@ -287,13 +299,14 @@ class IRCProtocol(StreamConnection):
             for joined in list(user.rooms if user else ()):
                 self.session.part(joined.name)
             return
-        for name in params[0].split(","):
+        keys = params[1].split(",") if len(params) > 1 else []
+        for i, name in enumerate(params[0].split(",")):
             room = w.room_of(name)
             if room is None:
                 self._numeric("403", name, "No such channel")
                 continue
             try:
-                self.session.join(room)
+                self.session.join(room, key=keys[i] if i < len(keys) else None)
             except AlreadyInRoom:
                 continue
             except ChatError as e:
@@ -321,18 +334,24 @@ class IRCProtocol(StreamConnection):
             text = text[8:-1]
         elif text.startswith("\x01"):
             return  # other CTCP: not carried
+        notice = self._verb == "NOTICE"
         for target in params[0].split(","):
             room = w.room_of(target)
-            if room is not None:
-                if action:
-                    self.session.act(room, text)
+            try:
+                if room is not None:
+                    if action:
+                        self.session.act(room, text)
+                    else:
+                        self.session.say(room, text, notice)
+                    self._echo(room, text, action)
+                elif target.lower() == w.SERVICES.lower():
+                    self._services(text)
                 else:
-                    self.session.say(room, text)
-                self._echo(room, text, action)
-            elif target.lower() == w.SERVICES.lower():
-                self._services(text)
-            else:
-                self.session.whisper(target, text)
+                    self.session.whisper(target, text, notice)
+            except ChatError as e:
+                # One target refused: the others still get it; a NOTICE is never answered.
+                if not notice:
+                    self._send(w.error_numeric(self._server, self._me, e, self._verb))
 
     def _echo(self, room: str, text: str, action: bool) -> None:
         if "echo-message" not in self._caps:
@@ -340,10 +359,7 @@ class IRCProtocol(StreamConnection):
         cleaned = clean(text)
         if cleaned.strip():
             said = w.action_text(cleaned) if action else cleaned
-            if self._verb == "NOTICE":
-                self._send(w.privmsg(w.mask(self._me), w.channel(room), said, "NOTICE"))
-            else:
-                self._send(self._encode(Message(room, self._me, said)))
+            self._send(self._encode(Message(room, self._me, said, self._verb == "NOTICE")))
 
     def _services(self, text: str) -> None:
         """
@@ -392,7 +408,11 @@ class IRCProtocol(StreamConnection):
                 self.session.who(room)
 
     def list_(self, params: tuple[str, ...]) -> None:
-        self.session.rooms()
+        names = [w.room_of(name) for name in params[0].split(",")] if params else []
+        if params and not params[0].startswith(("<", ">", "C", "T")):
+            self.session.rooms_named([name for name in names if name is not None])
+        else:
+            self.session.rooms()
 
     def who(self, params: tuple[str, ...]) -> None:
         mask = params[0] if params else "*"
@@ -428,25 +448,65 @@ class IRCProtocol(StreamConnection):
         target = params[0]
         room = w.room_of(target)
         if room is not None:
-            if len(params) > 1 and params[1] not in ("+", "b", "+b"):
-                self._numeric("482", target, "chat rooms have no channel modes")
-            elif len(params) > 1:
-                self._numeric("368", target, "End of channel ban list")
+            if len(params) == 1:
+                self.session.modes(room, None)
             else:
-                self.session.chat.room(room)
-                self._numeric("324", target, "+")
+                changes = params[1] if params[1][:1] in "+-" else "+" + params[1]
+                self.session.modes(room, changes, params[2:])
         elif target.lower() == self._me.lower():
-            if len(params) > 1:
-                self._numeric("501", "Unknown MODE flag")
-            else:
-                self._numeric("221", "+")
-        else:
+            self._user_modes(params[1] if len(params) > 1 else None)
+        elif self.session.chat.is_online(target):
             self._numeric("502", "Can't change mode for other users")
+        else:
+            self._numeric("401", target, "No such nick/channel")
+
+    def _user_modes(self, changes: str | None) -> None:
+        """
+        The user's own modes: C{w} (WALLOPS, on from the start) and C{i}
+        may be set and unset; C{o} comes with OPER.
+        """
+        if changes is None:
+            operator = "o" if self.session.operator else ""
+            self._numeric("221", "+" + "".join(sorted(self._umodes)) + operator)
+            return
+        on, made, unknown = True, "", False
+        for letter in changes:
+            if letter in "+-":
+                on = letter == "+"
+            elif letter in "iw":
+                if (letter in self._umodes) != on:
+                    (self._umodes.add if on else self._umodes.discard)(letter)
+                    made += ("+" if on else "-") + letter
+            elif letter != "o":
+                unknown = True
+        if unknown:
+            self._numeric("501", "Unknown MODE flag")
+        self._encode = self._factory.encoder(self._caps, "w" in self._umodes)
+        if made:
+            self._send(build("MODE", self._me, made, source=w.mask(self._me)))
 
     def kick(self, params: tuple[str, ...]) -> None:
-        # chat's kick throws a user off the server, not out of one room.
-        reason = params[2] if len(params) > 2 else ""
-        self.session.command("kick", f"{params[1]} {reason}".strip(), None)
+        # KICK #room nick: out of the room (KILL throws a user off the server).
+        reason = params[2] if len(params) > 2 else None
+        rooms, nicknames = params[0].split(","), params[1].split(",")
+        if len(rooms) == 1:
+            rooms = rooms * len(nicknames)
+        for name, nickname in zip(rooms, nicknames, strict=False):
+            room = w.room_of(name)
+            if room is None:
+                self._numeric("403", name, "No such channel")
+                continue
+            try:
+                self.session.kick_from(room, nickname, reason)
+            except ChatError as e:
+                self._send(w.error_numeric(self._server, self._me, e, self._verb))
+
+    def invite(self, params: tuple[str, ...]) -> None:
+        room = w.room_of(params[1])
+        if room is None:
+            self._numeric("403", params[1], "No such channel")
+            return
+        self.session.invite(params[0], room)
 
     def wallops(self, params: tuple[str, ...]) -> None:
         self.session.command("wall", params[0], None)
@@ -588,8 +648,18 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             )
         case r.Users(members, None):
             return numeric("302", " ".join(members))
-        case r.Users(members, str() as room):
-            return w.names(server, me, room, members, "userhost-in-names" in connection._caps)
+        case r.Users(members, str() as room, ops, voiced):
+            caps = connection._caps
+            return w.names(
+                server,
+                me,
+                room,
+                members,
+                "userhost-in-names" in caps,
+                ops,
+                voiced,
+                "multi-prefix" in caps,
+            )
         case r.Away(None):
             return numeric("305", "You are no longer marked as being away")
         case r.Away():
@@ -601,6 +671,7 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
                     m for m in members if fnmatch.fnmatchcase(m.nickname.lower(), mask.lower())
                 ]
             where = "*" if room is None else w.channel(room)
+            every = "multi-prefix" in connection._caps
             return b"".join(
                 numeric(
                     "352",
@@ -609,17 +680,33 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
                     w.HOST,
                     server,
                     m.nickname,
-                    ("G" if m.away else "H") + ("*" if m.operator else ""),
+                    ("G" if m.away else "H")
+                    + ("*" if m.operator else "")
+                    + w.prefix(
+                        m.nickname,
+                        (m.nickname,) if m.room_operator else (),
+                        (m.nickname,) if m.voiced else (),
+                        every,
+                    ),
                     f"0 {m.realname or m.nickname}",
                 )
                 for m in members
             ) + numeric("315", mask, "End of /WHO list")
-        case r.Whois(nickname, rooms, operator, away, username, realname):
+        case r.Whois(nickname, rooms, operator, away, username, realname, ops, voiced):
             lines = [
                 numeric("311", nickname, username or nickname, w.HOST, "*", realname or nickname)
             ]
+            every = "multi-prefix" in connection._caps
             if rooms:
-                lines.append(numeric("319", nickname, " ".join(w.channel(room) for room in rooms)))
+                lines.append(
+                    numeric(
+                        "319",
+                        nickname,
+                        " ".join(
+                            w.prefix(room, ops, voiced, every) + w.channel(room) for room in rooms
+                        ),
+                    )
+                )
             lines.append(numeric("312", nickname, server, "chat"))
             if operator:
                 lines.append(numeric("313", nickname, "is an IRC operator"))
@@ -645,7 +732,10 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return (
                 numeric("321", "Channel", "Users  Name")
                 + b"".join(
-                    numeric("322", w.channel(i.name), str(i.users), i.topic or "") for i in infos
+                    # An empty permanent room (the lobby) is no channel to IRC.
+                    numeric("322", w.channel(i.name), str(i.users), i.topic or "")
+                    for i in infos
+                    if i.users
                 )
                 + (
                     notice(f"Only the first {r.ROOMS_PAGE} channels are listed.")
@@ -656,8 +746,20 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             )
         case r.Topic(room, None):
             return numeric("331", w.channel(room), "No topic is set")
-        case r.Topic(room, str() as text):
-            return numeric("332", w.channel(room), text)
+        case r.Topic(room, str() as text, by, at):
+            said = numeric("332", w.channel(room), text)
+            if by is not None and at is not None:
+                said += numeric("333", w.channel(room), w.mask(by), str(int(at)))
+            return said
+        case r.RoomModes(room, modes, created):
+            letters, arguments = mode_string(modes)
+            return numeric("324", w.channel(room), letters or "+", *arguments) + numeric(
+                "329", w.channel(room), str(int(created))
+            )
+        case r.RoomBans(room):
+            return numeric("368", w.channel(room), "End of channel ban list")
+        case r.Inviting(nickname, room):
+            return numeric("341", nickname, w.channel(room))
         case r.Kept(recipient, _):
             return notice(f"{recipient} is away; your message will be delivered when they log in.")
         case (
@@ -773,6 +875,7 @@ _VERBS: dict[str, tuple[Verb, int, bool]] = {
     "USERHOST": (IRCProtocol.userhost, 1, False),
     "MODE": (IRCProtocol.mode, 1, False),
     "KICK": (IRCProtocol.kick, 2, False),
+    "INVITE": (IRCProtocol.invite, 2, False),
     "WALLOPS": (IRCProtocol.wallops, 1, False),
     "OPER": (IRCProtocol.oper, 2, False),
     "MOTD": (IRCProtocol.motd, 0, False),

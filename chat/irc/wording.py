@@ -10,10 +10,13 @@ PRIVMSGs at character boundaries, in order.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from chat.core.errors import (
     AlreadyRegistered,
+    AlreadyThere,
+    CannotJoin,
+    CannotSend,
     ChatError,
     InvalidNickname,
     InvalidRoomName,
@@ -21,7 +24,10 @@ from chat.core.errors import (
     NoSuchRoom,
     NoSuchUser,
     NotInRoom,
+    NotInThatRoom,
     NotLoggedIn,
+    NotRoomOperator,
+    UnknownMode,
 )
 from chat.core.events import (
     Action,
@@ -31,9 +37,12 @@ from chat.core.events import (
     Entry,
     EntryKind,
     Event,
+    Invited,
     Joined,
+    Kicked,
     Left,
     Message,
+    ModesChanged,
     Parted,
     PrivateMessage,
     PrivateMessageSent,
@@ -42,6 +51,7 @@ from chat.core.events import (
     Welcome,
     Why,
 )
+from chat.core.modes import mode_string
 from chat.core.text import MAX_NICKNAME_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TOPIC_LENGTH
 from chat.irc.message import build
 
@@ -135,10 +145,22 @@ class Encoder:
     One encoder per kind of client: with C{tagged}, messages carry the IRCv3
     C{time} tag (C{server-time}); with C{echo}, a sender's own private
     message comes back to it (C{echo-message}); with C{hosts}, names lists
-    give each member's mask (C{userhost-in-names}).
+    give each member's mask (C{userhost-in-names}); with C{prefixes}, every
+    prefix of a member, not only the highest (C{multi-prefix}); with
+    C{wallops} off (user mode C{-w}), no WALLOPS.
     """
 
-    __slots__ = ("_event", "_line", "clock", "echo", "hosts", "server", "tagged")
+    __slots__ = (
+        "_event",
+        "_line",
+        "clock",
+        "echo",
+        "hosts",
+        "prefixes",
+        "server",
+        "tagged",
+        "wallops",
+    )
 
     def __init__(
         self,
@@ -147,12 +169,16 @@ class Encoder:
         tagged: bool = False,
         echo: bool = False,
         hosts: bool = False,
+        prefixes: bool = False,
+        wallops: bool = True,
     ) -> None:
         self.server = server
         self.clock = clock
         self.tagged = tagged
         self.echo = echo
         self.hosts = hosts
+        self.prefixes = prefixes
+        self.wallops = wallops
         self._event: Event | None = None
         self._line = b""
 
@@ -165,14 +191,17 @@ class Encoder:
     def encode(self, event: Event) -> bytes:
         tags = {"time": server_time(self.clock())} if self.tagged else None
         match event:
-            case Message(room, sender, text):
-                return privmsg(mask(sender), channel(room), text, tags=tags)
+            case Message(room, sender, text, notice):
+                verb = "NOTICE" if notice else "PRIVMSG"
+                return privmsg(mask(sender), channel(room), text, verb, tags)
             case Action(room, sender, text):
                 return privmsg(mask(sender), channel(room), action_text(text), tags=tags)
-            case PrivateMessage(sender, recipient, text):
-                return privmsg(mask(sender), recipient, text, tags=tags)
-            case PrivateMessageSent(sender, recipient, text, away):
-                echoed = privmsg(mask(sender), recipient, text, tags=tags) if self.echo else b""
+            case PrivateMessage(sender, recipient, text, notice):
+                verb = "NOTICE" if notice else "PRIVMSG"
+                return privmsg(mask(sender), recipient, text, verb, tags)
+            case PrivateMessageSent(sender, recipient, text, away, notice):
+                verb = "NOTICE" if notice else "PRIVMSG"
+                echoed = privmsg(mask(sender), recipient, text, verb, tags) if self.echo else b""
                 if away is not None:
                     echoed += numeric(self.server, "301", sender, recipient, away)
                 return echoed
@@ -188,24 +217,41 @@ class Encoder:
             case TopicChanged(room, nickname, topic):
                 return build("TOPIC", channel(room), topic or "", source=mask(nickname), text=True)
             case Announcement(sender, text):
-                # An operator's word to everyone: IRC's WALLOPS.
+                # An operator's word to everyone: IRC's WALLOPS (unless -w).
+                if not self.wallops:
+                    return b""
                 return build("WALLOPS", text, source=mask(sender), text=True)
+            case ModesChanged(room, by, changes):
+                letters, arguments = mode_string(changes)
+                return build("MODE", channel(room), letters, *arguments, source=mask(by))
+            case Kicked(room, by, nickname, reason):
+                return build(
+                    "KICK", channel(room), nickname, reason or by, source=mask(by), text=True
+                )
+            case Invited(room, by, nickname):
+                return build("INVITE", nickname, channel(room), source=mask(by))
             case Welcome(nickname, _, _):
                 return self.welcome(nickname)
-            case Entered(room, nickname, topic, members, total):
+            case Entered(room, nickname, topic, members, total, ops, voiced, by, at):
                 server = self.server
                 joined = build("JOIN", channel(room), source=mask(nickname))
                 # A topic, if any (331 "no topic" answers TOPIC, not JOIN).
                 about = b""
                 if topic is not None:
                     about = numeric(server, "332", nickname, channel(room), topic)
+                    if by is not None and at is not None:
+                        about += numeric(
+                            server, "333", nickname, channel(room), mask(by), str(int(at))
+                        )
                 if total is not None:
                     # A crowd: the count, not the names (WHO lists them).
                     listed = numeric(
                         server, "NOTICE", nickname, f"{total} users in {channel(room)}"
                     ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
                 else:
-                    listed = names(server, nickname, room, members, self.hosts)
+                    listed = names(
+                        server, nickname, room, members, self.hosts, ops, voiced, self.prefixes
+                    )
                 return joined + about + listed
         raise TypeError(f"not an event: {event!r}")
 
@@ -215,9 +261,9 @@ class Encoder:
             "CASEMAPPING=ascii",
             f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + 1}",
             "CHANTYPES=#",
-            "CHANMODES=,,,",
+            "CHANMODES=b,k,l,imnst",
             f"NICKLEN={MAX_NICKNAME_LENGTH}",
-            "PREFIX=()",
+            "PREFIX=(ov)@+",
             f"TOPICLEN={MAX_TOPIC_LENGTH}",
             "NETWORK=chat",
             "UTF8ONLY",
@@ -227,7 +273,7 @@ class Encoder:
                 numeric(server, "001", nickname, f"Welcome to {server}, {nickname}"),
                 numeric(server, "002", nickname, f"Your host is {server}, running chat"),
                 numeric(server, "003", nickname, "This server is a chat server"),
-                numeric(server, "004", nickname, server, "chat", "o", "", ""),
+                numeric(server, "004", nickname, server, "chat", "ow", "biklmnostv", "bklov"),
                 numeric(server, "005", nickname, *isupport, "are supported by this server"),
             ]
         )
@@ -240,15 +286,34 @@ def numeric(server: str, code: str, target: str, *params: str) -> bytes:
     return build(code, target or "*", *params, source=server, text=True)
 
 
+def prefix(nickname: str, ops: Collection[str], voiced: Collection[str], every: bool) -> str:
+    """
+    A member's prefixes: C{@} for an operator of the room, C{+} for a voiced
+    member; the highest only, or (C{every}: C{multi-prefix}) both.
+    """
+    if nickname in ops:
+        return "@+" if every and nickname in voiced else "@"
+    return "+" if nickname in voiced else ""
+
+
 def names(
-    server: str, nickname: str, room: str, members: Iterable[str], hosts: bool = False
+    server: str,
+    nickname: str,
+    room: str,
+    members: Iterable[str],
+    hosts: bool = False,
+    ops: Collection[str] = (),
+    voiced: Collection[str] = (),
+    every: bool = False,
 ) -> bytes:
     """
-    NAMES: the members (with C{hosts}, their masks), as many per line as
-    fit, then the end.
+    NAMES: the members (with C{hosts}, their masks), with their prefixes,
+    as many per line as fit, then the end.
     """
-    if hosts:
-        members = [mask(member) for member in members]
+    members = [
+        prefix(member, ops, voiced, every) + (mask(member) if hosts else member)
+        for member in members
+    ]
     head = build("353", nickname, "=", channel(room), "x", source=server).rsplit(b"x", 1)[0]
     lines, current = [], ""
     for member in members:
@@ -299,6 +364,24 @@ def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> 
             return numeric(server, "401", nickname, missing, "No such nick/channel")
         case NoSuchRoom(name=name):
             return numeric(server, "403", nickname, channel(name), "No such channel")
+        case NotRoomOperator(name=name):
+            return numeric(server, "482", nickname, channel(name), "You're not channel operator")
+        case CannotJoin(name=name, why=CannotJoin.FULL):
+            return numeric(server, "471", nickname, channel(name), "Cannot join channel (+l)")
+        case CannotJoin(name=name, why=CannotJoin.INVITE_ONLY):
+            return numeric(server, "473", nickname, channel(name), "Cannot join channel (+i)")
+        case CannotJoin(name=name):
+            return numeric(server, "475", nickname, channel(name), "Cannot join channel (+k)")
+        case CannotSend(name=name):
+            return numeric(server, "404", nickname, channel(name), "Cannot send to channel (+m)")
+        case NotInThatRoom(nickname=other, name=name):
+            return numeric(
+                server, "441", nickname, other, channel(name), "They aren't on that channel"
+            )
+        case AlreadyThere(nickname=other, name=name):
+            return numeric(server, "443", nickname, other, channel(name), "is already on channel")
+        case UnknownMode(letter=letter):
+            return numeric(server, "472", nickname, letter, "is unknown mode char to me")
         case NotInRoom(name=name) if verb in ("PRIVMSG", "NOTICE"):
             return numeric(server, "404", nickname, channel(name), "Cannot send to channel")
         case NotInRoom(name=name):

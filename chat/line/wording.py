@@ -22,6 +22,9 @@ from chat.core.commands import COMMANDS
 from chat.core.errors import (
     AlreadyInRoom,
     AlreadyRegistered,
+    AlreadyThere,
+    CannotJoin,
+    CannotSend,
     ChatError,
     InvalidNickname,
     InvalidRoomName,
@@ -29,7 +32,10 @@ from chat.core.errors import (
     NoSuchRoom,
     NoSuchUser,
     NotInRoom,
+    NotInThatRoom,
     NotLoggedIn,
+    NotRoomOperator,
+    UnknownMode,
 )
 from chat.core.events import (
     Action,
@@ -40,10 +46,13 @@ from chat.core.events import (
     Entry,
     EntryKind,
     Event,
+    Invited,
     Joined,
     Keeping,
+    Kicked,
     Left,
     Message,
+    ModesChanged,
     Parted,
     PrivateMessage,
     PrivateMessageSent,
@@ -53,6 +62,7 @@ from chat.core.events import (
     Welcome,
     Why,
 )
+from chat.core.modes import MODE_LETTERS, mode_string
 from chat.core.text import (
     MAX_NICKNAME_LENGTH,
     MAX_PASSWORD_LENGTH,
@@ -131,9 +141,19 @@ def format_event(event: Event) -> str:
             return f"{NOTICE}{nickname} set the topic: {topic}"
         case Welcome(nickname, online, total):
             return f"{NOTICE}You are {nickname}. {who(online, total=total, command='/who *')}"
-        case Entered(room, _, topic, members, total):
-            line = f"{NOTICE}You are in {room}. {who(members, 'here', total, '/who')}"
+        case Entered(room, _, topic, members, total, operators):
+            shown = [f"{m} (room operator)" if m in operators else m for m in members]
+            line = f"{NOTICE}You are in {room}. {who(shown, 'here', total, '/who')}"
             return line if topic is None else f"{line}\r\n{NOTICE}Topic: {topic}"
+        case ModesChanged(_, by, changes):
+            text, arguments = mode_string(changes)
+            return f"{NOTICE}{by} set mode {' '.join([text, *arguments])}"
+        case Kicked(room, by, nickname, None):
+            return f"{NOTICE}{nickname} was put out of {room} by {by}"
+        case Kicked(room, by, nickname, reason):
+            return f"{NOTICE}{nickname} was put out of {room} by {by}: {reason}"
+        case Invited(room, by, _):
+            return f"{NOTICE}{by} invites you to {room}: /join {room}"
     raise TypeError(f"not an event: {event!r}")
 
 
@@ -237,6 +257,20 @@ def describe(failure: ChatError) -> str:
             return f"You are already in {name}."
         case AlreadyRegistered(nickname=nickname):
             return f"{nickname} is registered already."
+        case NotRoomOperator(name=name):
+            return f"Only the operators of {name} may do that."
+        case CannotJoin(name=name, why=CannotJoin.BAD_KEY):
+            return f"{name} takes a key: /join {name} KEY"
+        case CannotJoin(name=name, why=why):
+            return f"Cannot join {name}: it is {why}."
+        case CannotSend(name=name):
+            return f"{name} is moderated: only its operators and voiced members speak."
+        case NotInThatRoom(nickname=nickname, name=name):
+            return f"{nickname} is not in {name}."
+        case AlreadyThere(nickname=nickname, name=name):
+            return f"{nickname} is in {name} already."
+        case UnknownMode(letter=letter):
+            return f"No such mode: {letter} (modes are {MODE_LETTERS}; see /help)."
     return f"Refused: {failure}"
 
 
@@ -368,8 +402,9 @@ def reply(said: r.Reply) -> bytes:
             return b"".join(notice(line) for line in help_lines(operator, features))
         case r.Users(names, None):
             return notice(who(names))
-        case r.Users(names, room):
-            return notice(who(names, f"in {room}"))
+        case r.Users(names, room, operators):
+            shown = [f"{m} (room operator)" if m in operators else m for m in names]
+            return notice(who(shown, f"in {room}"))
         case r.Members(room, members):
             return notice(
                 who(
@@ -399,6 +434,13 @@ def reply(said: r.Reply) -> bytes:
             return b"".join(notice(line) for line in rooms(infos, said.total, said.page))
         case r.Topic(room, text):
             return notice(topic(room, text))
+        case r.RoomModes(room, modes):
+            letters, extra = mode_string(modes)
+            return notice(f"Modes of {room}: {' '.join([letters or '+', *extra])}")
+        case r.RoomBans(room):
+            return notice(f"{room} has no ban list of its own: bans are server-wide (/ban).")
+        case r.Inviting(nickname, room):
+            return notice(f"Invited {nickname} to {room}.")
         case r.Kept(recipient, text):
             return notice(
                 f"{recipient} is away; this will be delivered when they log in:"

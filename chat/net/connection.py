@@ -233,6 +233,9 @@ class StreamConnection(Protocol):
             for data in held:
                 self._send(data)
 
+    def removed(self, room: str) -> None:
+        self.session.removed(room)
+
     def disconnect(self, departure: Departure) -> None:
         self.session.thrown_out(departure)
 
