@@ -104,7 +104,9 @@ class ReadingTests(SynchronousTestCase):
         aliases included, and the client's own, and nothing else.
         """
         tracker = Tracker()
-        self.assertEqual(tracker.completions("/w", first=True), ["/w", "/wall", "/whisper", "/who"])
+        self.assertEqual(
+            tracker.completions("/w", first=True), ["/w", "/wall", "/whisper", "/who", "/whowas"]
+        )
         self.assertEqual(tracker.completions("/unr", first=True), ["/unregister"])
         self.assertEqual(tracker.completions("/ig", first=True), ["/ignore"])
         self.assertEqual(len(COMMANDS), sum(len(command.names) for command in TABLE) + 3)

@@ -699,7 +699,8 @@ class IRCPerson:
                 heard.append(("private", nick, params[1]))
             elif verb == "JOIN" and "!" in source and nick != self._me():
                 heard.append(("joined", params[0][1:], nick))
-            elif verb == "PART":
+            elif verb == "PART" and nick != self._me():
+                # Its own PART, like its own JOIN, is the echo of what it did.
                 heard.append(("parted", params[0][1:], nick))
             elif verb == "QUIT":
                 heard.append(("left", self.room, nick, params[0]))
@@ -1154,3 +1155,146 @@ class RoomOperatorTests(SynchronousTestCase):
         self.assertEqual(self.op.codes(), ["WALLOPS"])
         bob.send("LIST #den,#nowhere")
         self.assertEqual([m[1:4] for m in bob.messages()][1], ("322", "bob", "#den"))
+
+
+class IRCv3Tests(SynchronousTestCase):
+    """
+    What the IRCv3 door adds: message ids and client tags, TAGMSG, bot mode,
+    account tags, and the PART, WHOWAS, +i and UTF-8 rules.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+
+    def tagged(self, user: IRCUser) -> list[tuple[dict[str, str], tuple[str, ...]]]:
+        out = []
+        for line in user.lines():
+            message = parse(line)
+            assert message is not None
+            out.append((dict(message.tags), (message.source or "", message.verb, *message.params)))
+        return out
+
+    def test_msgid_client_tags_and_echo(self) -> None:
+        """
+        With message-tags every message has an id, the same for its echo and
+        for every recipient; client-only tags reach those that take tags,
+        and nobody else; TAGMSG reaches only them.
+        """
+        alice = IRCUser(self.service, "alice", caps="message-tags echo-message")
+        bob = IRCUser(self.service, "bob", caps="message-tags")
+        plain = IRCUser(self.service, "plain")
+        for user in (alice, bob, plain):
+            user.send("JOIN #den")
+        for user in (alice, bob, plain):
+            user.lines()
+        alice.send("@+draft/reply=abc PRIVMSG #den :hi")
+        ((echo_tags, echo),) = self.tagged(alice)
+        ((bob_tags, seen),) = self.tagged(bob)
+        self.assertEqual(seen, ("alice!alice@chat", "PRIVMSG", "#den", "hi"))
+        self.assertEqual(echo, seen)
+        self.assertEqual(bob_tags["msgid"], echo_tags["msgid"])
+        self.assertEqual(bob_tags["+draft/reply"], "abc")
+        self.assertEqual(self.tagged(plain), [({}, seen)])
+        alice.send("PRIVMSG #den :again")
+        self.assertNotEqual(self.tagged(bob)[0][0]["msgid"], bob_tags["msgid"])
+        plain.lines()
+        alice.lines()
+        alice.send("@+typing=active TAGMSG #den")
+        self.assertEqual(
+            [(tags.get("+typing"), m[1]) for tags, m in self.tagged(bob)], [("active", "TAGMSG")]
+        )
+        self.assertEqual(plain.lines(), [])
+        self.assertEqual(alice.codes(), ["TAGMSG"])  # echoed
+        # Tags of more than 4094 bytes: refused, not relayed.
+        alice.send("@+big=" + "a" * 4100 + " PRIVMSG #den :hi")
+        self.assertEqual(alice.codes(), ["417"])
+        self.assertEqual(bob.lines(), [])
+
+    def test_bot_mode_and_account_tag(self) -> None:
+        """
+        MODE NICK +B marks a bot: WHOIS says so (335), WHO flags B, its
+        messages carry the bot tag; account-tag shows a logged-in sender's
+        account, and WHOIS its 330.
+        """
+        bot = IRCUser(self.service, "beep")
+        bot.send("MODE beep +B")
+        self.assertEqual(bot.messages(), [("beep!beep@chat", "MODE", "beep", "+B")])
+        user = IRCUser(self.service, "user", caps="message-tags account-tag")
+        user.send("WHOIS beep", "WHO beep")
+        replies = user.messages()
+        self.assertIn("335", [m[1] for m in replies])
+        self.assertEqual([m[8] for m in replies if m[1] == "352"], ["HB"])
+        bot.send("PRIVMSG user :boop")
+        ((tags, _),) = self.tagged(user)
+        self.assertIn("bot", tags)
+        self.assertNotIn("account", tags)
+        bot.send("MODE beep -B")
+        bot.lines()
+        bot.send("PRIVMSG user :person now")
+        ((tags, _),) = self.tagged(user)
+        self.assertNotIn("bot", tags)
+
+    def test_part_echo_reason_and_whowas(self) -> None:
+        """
+        The one who leaves sees its PART, with its reason, as the others
+        do; WHOWAS tells who used a nickname lately, newest first.
+        """
+        alice = IRCUser(self.service, "alice")
+        bob = IRCUser(self.service, "bob")
+        alice.send("JOIN #den")
+        bob.send("JOIN #den")
+        alice.lines()
+        bob.lines()
+        bob.send("PART #den :see you")
+        self.assertEqual(bob.messages(), [("bob!bob@chat", "PART", "#den", "see you")])
+        self.assertEqual(alice.messages(), [("bob!bob@chat", "PART", "#den", "see you")])
+        bob.send("QUIT :bye")
+        again = IRCUser(self.service)
+        again.send("NICK bob", "USER second 0 * :Second", "QUIT")
+        alice.lines()
+        alice.send("WHOWAS bob", "WHOWAS bob 1", "WHOWAS nobody")
+        replies = alice.messages()
+        self.assertEqual(
+            [m[1:5] for m in replies if m[1] == "314"],
+            [
+                ("314", "alice", "bob", "second"),
+                ("314", "alice", "bob", "u"),
+                ("314", "alice", "bob", "second"),
+            ],
+        )
+        self.assertEqual([m[1] for m in replies[-2:]], ["406", "369"])
+
+    def test_invisible_and_utf8(self) -> None:
+        """
+        +i hides a user from WHO masks of those who share no room with it,
+        not from WHO of its nickname; a line that is not UTF-8 is refused
+        with FAIL INVALID_UTF8 and not relayed.
+        """
+        evan = IRCUser(self.service, "evan")
+        evan.send("MODE evan +i")
+        other = IRCUser(self.service, "other")
+        other.send("WHO eva*", "WHO evan")
+        self.assertEqual(other.codes(), ["315", "352", "315"])
+        other.protocol.dataReceived(b"PRIVMSG evan :caf\xe9\r\n")
+        self.assertEqual(
+            other.messages(),
+            [("irc.test", "FAIL", "PRIVMSG", "INVALID_UTF8", "Message rejected: it is not UTF-8")],
+        )
+        self.assertEqual(evan.lines()[-1], ":evan!evan@chat MODE evan +i")
+
+    def test_room_bans(self) -> None:
+        """
+        +b MASK shuts matching users out of a room (474) until -b; +b alone lists them.
+        """
+        op = IRCUser(self.service, "op")
+        op.send("JOIN #den", "MODE #den +b troll")
+        self.assertEqual(op.messages()[-1], ("op!op@chat", "MODE", "#den", "+b", "troll!*@*"))
+        troll = IRCUser(self.service, "Troll")
+        troll.send("JOIN #den")
+        self.assertEqual(troll.codes(), ["474"])
+        op.send("MODE #den b")
+        self.assertEqual([m[1] for m in op.messages()], ["367", "368"])
+        op.send("MODE #den -b troll!*@*")
+        op.lines()
+        troll.send("JOIN #den")
+        self.assertEqual(troll.codes()[0], "JOIN")

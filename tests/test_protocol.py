@@ -583,7 +583,7 @@ class ChatTests(ThreeUsers):
         an error line, and the connection and everyone else carry on.
         """
 
-        def broken(user: object, room: str, text: str, notice: bool = False) -> None:
+        def broken(user: object, room: str, text: str, *rest: object) -> None:
             raise RuntimeError("bug")
 
         self.patch(self.service.chat, "say", broken)

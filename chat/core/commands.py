@@ -203,6 +203,10 @@ def _mode(session: Session, room: str | None, changes: str | None) -> None:
     session.modes(_in_room(room), words[0], words[1:])
 
 
+def _whowas(session: Session, room: str | None, nickname: str) -> None:
+    session.whowas(nickname.strip())
+
+
 def _invite(session: Session, room: str | None, nickname: str) -> None:
     session.invite(nickname.strip(), _in_room(room))
 
@@ -334,6 +338,7 @@ COMMANDS: Sequence[Command] = (
     Command(("topic",), "[TEXT]", "show this room's topic, or set it", _topic),
     Command(("mode",), MODE_USAGE, "show this room's modes, or change them (+m, +o NICK)", _mode),
     Command(("invite",), "NICK", "invite NICK into this room", _invite),
+    Command(("whowas",), "NICK", "when NICK was last here", _whowas),
     Command(("remove",), "NICK [REASON]", "put NICK out of this room (its operators)", _remove),
     Command(
         ("history",),

@@ -11,7 +11,9 @@ users in exactly one, but another front-end need not.
 
 from __future__ import annotations
 
+import fnmatch
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -42,13 +44,17 @@ from chat.core.events import (
     Kicked,
     Left,
     Message,
+    Meta,
     ModesChanged,
     Parted,
     PrivateMessage,
     PrivateMessageSent,
     Renamed,
+    RoomBan,
     RoomInfo,
+    TagMessage,
     TopicChanged,
+    Was,
     Welcome,
 )
 from chat.core.interfaces import Archive, Participant
@@ -68,7 +74,10 @@ class User:
     """
 
     __slots__ = (
+        "account",
         "away",
+        "bot",
+        "invisible",
         "nickname",
         "online",
         "operator",
@@ -85,6 +94,12 @@ class User:
         self.rooms: list[Room] = []
         # The user's away message while it is away.
         self.away: str | None = None
+        # Not found by searches with wildcards (IRC's +i) by those who share no room with it.
+        self.invisible = False
+        # The account it proved it owns (its session decides), and whether
+        # it says it is a program (IRC's bot mode): shown with its messages.
+        self.account: str | None = None
+        self.bot = False
         # Whether it may moderate (its session decides), and what IRC users
         # say of themselves at registration (line users say nothing).
         self.operator = False
@@ -103,6 +118,7 @@ class Room:
     __slots__ = (
         "_in",
         "_snapshot",
+        "bans",
         "created",
         "flags",
         "invited",
@@ -135,6 +151,8 @@ class Room:
         self.operators: set[User] = set()
         self.voiced: set[User] = set()
         self.invited: set[str] = set()
+        # Masks of who may not join (IRC's +b), in the order they were set.
+        self.bans: list[RoomBan] = []
         # Members in the order they came; a dict, so that one leaving a room of
         # thousands (or thousands leaving at once) costs O(1) each.
         self._in: dict[User, None] = {}
@@ -188,8 +206,51 @@ class Room:
         self._snapshot = ()
 
 
+WHOWAS_KEPT = 1000
+"""
+Departures and renames remembered for WHOWAS: a few hundred KB at most.
+"""
+
+
 def _key(name: str) -> str:
     return name.lower()
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, digit = divmod(number, 36)
+        out = digits[digit] + out
+        if not number:
+            return out
+
+
+def _ban_mask(text: str) -> str:
+    """
+    A ban mask in full, C{NICK!USER@HOST}: a bare nickname pattern is C{NICK!*@*}.
+    """
+    text = clean(text).replace(" ", "")
+    if "!" not in text and "@" not in text:
+        return f"{text}!*@*"
+    if "@" not in text:
+        return f"{text}@*"
+    if "!" not in text:
+        return f"*!{text}"
+    return text
+
+
+def _banned(mask: str, user: User) -> bool:
+    """
+    Whether C{mask} (C{NICK!USER@HOST}, with C{*} and C{?}) matches
+    C{user}, without regard to case. chat shows no addresses: the host part
+    matches every host.
+    """
+    who, _, _host = mask.partition("@")
+    nick, _, name = who.partition("!")
+    return fnmatch.fnmatchcase(_key(user.nickname), _key(nick)) and fnmatch.fnmatchcase(
+        _key(user.username or user.nickname), _key(name or "*")
+    )
 
 
 class Chat:
@@ -224,6 +285,13 @@ class Chat:
         self._archive = archive
         self.crowd = crowd
         self._clock = clock
+        # The most users online at once since the start.
+        self.peak = 0
+        # Who was here: the last WHOWAS_KEPT departures and renames, newest last.
+        self._was: deque[Was] = deque(maxlen=WHOWAS_KEPT)
+        # Message ids: this run's start (base 36), then a count.
+        self._run = _base36(int(clock() * 1000))
+        self._sent = 0
         self._permanent: list[Room] = []
         for name in permanent_rooms:
             self._check_room_name(name)
@@ -284,6 +352,7 @@ class Chat:
         self._check_available(nickname)
         user = User(nickname, participant)
         self._users[_key(nickname)] = user
+        self.peak = max(self.peak, len(self._users))
         if self._crowded(len(self._users)):
             participant.receive(Welcome(nickname, (), total=len(self._users)))
         else:
@@ -310,6 +379,7 @@ class Chat:
             return
         user.online = False
         del self._users[_key(user.nickname)]
+        self._remember(user)
         if departure.text is not None:
             departure = replace(departure, text=clean(departure.text) or None)
         rooms = list(user.rooms)
@@ -329,6 +399,17 @@ class Chat:
                 if member not in told:
                     told.add(member)
                     member.participant.receive(event)
+
+    def _remember(self, user: User) -> None:
+        self._was.append(Was(user.nickname, user.username, user.realname, self._clock()))
+
+    def whowas(self, nickname: str, count: int | None = None) -> list[Was]:
+        """
+        Who went by C{nickname} lately, newest first: C{count} at most.
+        """
+        key = _key(nickname)
+        found = [was for was in reversed(self._was) if _key(was.nickname) == key]
+        return found if count is None or count <= 0 else found[:count]
 
     def close(self) -> None:
         """
@@ -366,6 +447,7 @@ class Chat:
         A change of case alone ("alice" to "Alice") is allowed.
         """
         self.check_rename(user, nickname)
+        self._remember(user)
         old = user.nickname
         del self._users[_key(old)]
         user.nickname = nickname
@@ -466,12 +548,17 @@ class Chat:
                 voiced,
                 room.topic_by,
                 room.topic_at,
+                Mode.SECRET in room.flags,
             )
         )
         return room
 
     def _check_admitted(self, user: User, room: Room, key: str | None) -> None:
-        if user.operator or _key(user.nickname) in room.invited:
+        if user.operator:
+            return
+        if room.bans and any(_banned(ban.mask, user) for ban in room.bans):
+            raise CannotJoin(room.name, CannotJoin.BANNED)
+        if _key(user.nickname) in room.invited:
             return
         if Mode.INVITE_ONLY in room.flags:
             raise CannotJoin(room.name, CannotJoin.INVITE_ONLY)
@@ -480,15 +567,22 @@ class Chat:
         if room.limit is not None and len(room) >= room.limit:
             raise CannotJoin(room.name, CannotJoin.FULL)
 
-    def part(self, user: User, name: str, destination: str | None = None) -> None:
+    def part(
+        self, user: User, name: str, destination: str | None = None, reason: str | None = None
+    ) -> str:
         """
         Take C{user} out of room C{name} and tell the members left there;
-        C{destination} names the room it is going to, if any.
+        C{destination} names the room it is going to, if any, C{reason}
+        why it goes (IRC's PART message).
+
+        @return: the room's name as it is spelt.
         """
         self._check_online(user)
         room = self._member_room(user, name)
+        reason = clean(reason or "").strip() or None
         self._remove(user, room)
-        self._announce(room, Parted(room.name, user.nickname, destination))
+        self._announce(room, Parted(room.name, user.nickname, destination, reason))
+        return room.name
 
     def move(self, user: User, source: str, destination: str, key: str | None = None) -> Room:
         """
@@ -534,50 +628,71 @@ class Chat:
         self._check_room_operator(user, room)
         made: list[ModeChange] = []
         for change in changes:
-            if self._apply(room, change):
-                made.append(change)
+            done = self._apply(room, change, user)
+            if done is not None:
+                made.append(done)
         if made:
             event = ModesChanged(room.name, user.nickname, tuple(made))
             self._broadcast(room, event, exclude=None)
         return made
 
-    def _apply(self, room: Room, change: ModeChange) -> bool:
+    def _apply(self, room: Room, change: ModeChange, by: User) -> ModeChange | None:
+        """
+        Make C{change} to C{room}: the change as made (a key as kept), or
+        L{None} if nothing changed.
+        """
         mode, on, argument = change.mode, change.on, change.argument
         if mode in FLAGS:
             if (mode in room.flags) == on:
-                return False
+                return None
             (room.flags.add if on else room.flags.discard)(mode)
-            return True
+            return change
         if mode is Mode.KEY:
-            if on and argument:
-                room.key = clean(argument).replace(" ", "")[:23] or None
-                return room.key is not None
-            changed = room.key is not None
+            if on:
+                # A key is one word of at most 23 characters (RFC 2812).
+                key = clean(argument or "").replace(" ", "")[:23] or None
+                if key is None or key == room.key:
+                    return None
+                room.key = key
+                return ModeChange(mode, True, key)
+            if room.key is None:
+                return None
             room.key = None
-            return changed
+            return ModeChange(mode, False)
         if mode is Mode.LIMIT:
             if on:
                 try:
                     limit = int(argument or "")
                 except ValueError:
-                    return False
+                    return None
                 if limit <= 0 or limit == room.limit:
-                    return False
+                    return None
                 room.limit = limit
-                return True
-            changed = room.limit is not None
+                return ModeChange(mode, True, str(limit))
+            if room.limit is None:
+                return None
             room.limit = None
-            return changed
+            return change
+        if mode is Mode.BAN and argument is not None:
+            mask = _ban_mask(argument)
+            known = any(_key(mask) == _key(b.mask) for b in room.bans)
+            if on == known:
+                return None
+            if on:
+                room.bans.append(RoomBan(mask, by.nickname, self._clock()))
+            else:
+                room.bans = [b for b in room.bans if _key(b.mask) != _key(mask)]
+            return ModeChange(mode, on, mask)
         if mode in MEMBER_MODES and argument is not None:
             target = self.find(argument)
             if target not in room:
                 raise NotInThatRoom(target.nickname, room.name)
             holders = room.operators if mode is Mode.OPERATOR else room.voiced
             if (target in holders) == on:
-                return False
+                return None
             (holders.add if on else holders.discard)(target)
-            return True
-        return False
+            return ModeChange(mode, on, target.nickname)
+        return None
 
     def kick(self, user: User, name: str, nickname: str, reason: str | None) -> User:
         """
@@ -625,28 +740,78 @@ class Chat:
 
     # Messages.
 
-    def say(self, user: User, name: str, text: str, notice: bool = False) -> None:
+    def say(
+        self,
+        user: User,
+        name: str,
+        text: str,
+        notice: bool = False,
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> Message | None:
         """
         Send C{text} to the other members of room C{name}. Text that is empty
         once cleaned is dropped.
+
+        @param tags: what the sender's client gives other clients with it.
+        @return: the message as the others got it (for an echo to its
+            sender), or L{None} if it was dropped.
         """
         self._check_online(user)
         room = self._speaking_room(user, name)
         text = clean(text)
-        if text.strip():
-            self._public(room, user, Message(room.name, user.nickname, text, notice))
+        if not text.strip():
+            return None
+        event = Message(room.name, user.nickname, text, notice, self._meta(user, tags))
+        self._public(room, user, event)
+        return event
 
-    def act(self, user: User, name: str, text: str) -> None:
+    def _meta(self, user: User, tags: tuple[tuple[str, str], ...] = ()) -> Meta:
+        """
+        A new message's id and what it carries of its sender: an id unique
+        for this run of the server (its start, then a count).
+        """
+        self._sent += 1
+        return Meta(f"{self._run}-{self._sent}", user.account, user.bot, tags)
+
+    def tag(
+        self, user: User, target: str, tags: tuple[tuple[str, str], ...], room: bool
+    ) -> TagMessage:
+        """
+        Send tags and nothing else to room C{target} (C{room}) or to the user C{target}.
+        """
+        self._check_online(user)
+        meta = self._meta(user, tags)
+        if room:
+            found = self._speaking_room(user, target)
+            event = TagMessage(user.nickname, found.name, None, meta)
+            self._broadcast(found, event, exclude=user)
+        else:
+            recipient = self.find(target)
+            event = TagMessage(user.nickname, None, recipient.nickname, meta)
+            recipient.participant.receive(event)
+        return event
+
+    def act(self, user: User, name: str, text: str) -> Action | None:
         """
         Show the other members of room C{name} that C{user} does C{text}.
         """
         self._check_online(user)
         room = self._speaking_room(user, name)
         text = clean(text)
-        if text.strip():
-            self._public(room, user, Action(room.name, user.nickname, text))
+        if not text.strip():
+            return None
+        event = Action(room.name, user.nickname, text, self._meta(user))
+        self._public(room, user, event)
+        return event
 
-    def whisper(self, user: User, recipient: str, text: str, notice: bool = False) -> None:
+    def whisper(
+        self,
+        user: User,
+        recipient: str,
+        text: str,
+        notice: bool = False,
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         """
         Send C{text} to C{recipient} only, in whatever room, and confirm it to C{user}.
 
@@ -657,12 +822,13 @@ class Chat:
         text = clean(text)
         if not text.strip():
             return
-        event = PrivateMessage(user.nickname, target.nickname, text, notice)
+        meta = self._meta(user, tags)
+        event = PrivateMessage(user.nickname, target.nickname, text, notice, meta)
         target.participant.receive(event)
         # A notice is not answered, not even with an away message.
         away = None if notice else target.away
         user.participant.receive(
-            PrivateMessageSent(user.nickname, target.nickname, text, away, notice)
+            PrivateMessageSent(user.nickname, target.nickname, text, away, notice, meta)
         )
         if self._archive is not None:
             self._archive.record(event)

@@ -145,6 +145,7 @@ class CannotJoin(ChatError):
     FULL = "full"
     INVITE_ONLY = "invite only"
     BAD_KEY = "keyed"
+    BANNED = "closed to you (+b)"
 
     def __init__(self, name: str, why: str) -> None:
         super().__init__(name, why)

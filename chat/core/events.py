@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from chat.core.modes import ModeChange
@@ -84,6 +84,7 @@ class Entered:
     voiced: frozenset[str] = frozenset()
     topic_by: str | None = None
     topic_at: float | None = None
+    secret: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class Parted:
     room: str
     nickname: str
     destination: str | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,21 @@ class TopicChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class Meta:
+    """
+    What a message carries beyond its text, for the clients that show it
+    (IRCv3's tags): its id, the sender's account if it logged in to one,
+    whether the sender is a program (a bot), and the tags its sender's
+    client gave it for other clients (C{+typing}, C{+draft/reply}...).
+    """
+
+    msgid: str
+    account: str | None = None
+    bot: bool = False
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """
     A public message from C{sender} to C{room}; a C{notice} (IRC's NOTICE)
@@ -151,6 +168,8 @@ class Message:
     sender: str
     text: str
     notice: bool = False
+    # Not part of what makes two messages equal: it is what they carry.
+    meta: Meta | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +181,8 @@ class Action:
     room: str
     sender: str
     text: str
+    # Not part of what makes two messages equal: it is what they carry.
+    meta: Meta | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +195,8 @@ class PrivateMessage:
     recipient: str
     text: str
     notice: bool = False
+    # Not part of what makes two messages equal: it is what they carry.
+    meta: Meta | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +211,21 @@ class PrivateMessageSent:
     text: str
     away: str | None = None
     notice: bool = False
+    # Not part of what makes two messages equal: it is what they carry.
+    meta: Meta | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TagMessage:
+    """
+    Tags and nothing else (IRC's TAGMSG: "typing...") from C{sender} to
+    room C{room} or to C{recipient}; only clients that take tags show it.
+    """
+
+    sender: str
+    room: str | None
+    recipient: str | None
+    meta: Meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +289,7 @@ Event = (
     | ModesChanged
     | Kicked
     | Invited
+    | TagMessage
 )
 
 
@@ -331,6 +370,27 @@ class Ban:
     reason: str | None
     by: str
     created: float
+
+
+class Was(NamedTuple):
+    """
+    A user as it was when it left, or changed nickname (IRC's WHOWAS).
+    """
+
+    nickname: str
+    username: str | None
+    realname: str | None
+    at: float
+
+
+class RoomBan(NamedTuple):
+    """
+    A mask shut out of one room (C{+b}), who set it, when.
+    """
+
+    mask: str
+    by: str
+    at: float
 
 
 class RoomInfo(NamedTuple):

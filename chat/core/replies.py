@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from chat.core.errors import ChatError
-from chat.core.events import Ban, Departure, Entry, Keeping, RoomInfo
+from chat.core.events import Ban, Departure, Entry, Keeping, RoomBan, RoomInfo, Was
 from chat.core.modes import ModeChange
 from chat.core.text import Problem
 
@@ -218,9 +218,10 @@ class Users:
 
     names: Sequence[str]
     room: str | None
-    # In a room: its operators and voiced members among them.
+    # In a room: its operators and voiced members among them, and whether it is secret.
     operators: frozenset[str] = frozenset()
     voiced: frozenset[str] = frozenset()
+    secret: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +239,8 @@ class Whois:
     # The rooms (of those listed) where it is an operator, or voiced.
     operator_in: frozenset[str] = frozenset()
     voiced_in: frozenset[str] = frozenset()
+    bot: bool = False
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +257,10 @@ class Member:
     # In a room's listing: whether it is one of the room's operators, or voiced.
     room_operator: bool = False
     voiced: bool = False
+    # Invisible to the one who asked (it shares no room with it): not found by a mask.
+    hidden: bool = False
+    bot: bool = False
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +271,16 @@ class Members:
 
     room: str | None
     members: Sequence[Member]
+
+
+@dataclass(frozen=True, slots=True)
+class WasHere:
+    """
+    Who went by C{nickname} lately, newest first (none: nobody).
+    """
+
+    nickname: str
+    was: Sequence[Was]
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +303,7 @@ class Counts:
     operators: int
     unregistered: int
     rooms: int
+    peak: int = 0
 
 
 ROOMS_PAGE = 100
@@ -339,10 +357,11 @@ class RoomModes:
 @dataclass(frozen=True, slots=True)
 class RoomBans:
     """
-    C{room} has no ban list of its own: chat's bans are server-wide.
+    The masks shut out of C{room} (C{+b}).
     """
 
     room: str
+    bans: Sequence[RoomBan] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -715,6 +734,7 @@ Reply: TypeAlias = (
     | Help
     | Users
     | Whois
+    | WasHere
     | Members
     | Counts
     | Away

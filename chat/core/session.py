@@ -39,7 +39,18 @@ from chat.core.errors import (
     TooSlow,
     UnknownMode,
 )
-from chat.core.events import MAX_KEPT, Ban, BanKind, Departure, Keeping, KeptPage, Why
+from chat.core.events import (
+    MAX_KEPT,
+    Action,
+    Ban,
+    BanKind,
+    Departure,
+    Keeping,
+    KeptPage,
+    Message,
+    TagMessage,
+    Why,
+)
 from chat.core.interfaces import AccountStore, BanList, HistoryReader, Peer
 from chat.core.limits import TokenBucket
 from chat.core.modes import MODE_USAGE, Mode, ModeChange, parse_modes
@@ -106,6 +117,7 @@ from chat.core.replies import (
     Unregistered,
     Usage,
     Users,
+    WasHere,
     Whois,
     WrongPassword,
 )
@@ -617,7 +629,7 @@ class Session:
 
         def right(proof: tuple[str, bool]) -> None:
             registered = proof[0]
-            self.account = registered
+            self._set_account(registered)
             self._proven(proof)
             self._take_back(registered)
             if user.nickname.lower() != registered.lower():
@@ -671,7 +683,7 @@ class Session:
         def right(proof: tuple[str, bool]) -> None:
             registered = proof[0]
             self._claim = None
-            self.account = registered
+            self._set_account(registered)
             self._proven(proof)
             self._regain(registered)
 
@@ -701,7 +713,7 @@ class Session:
         """
 
         def right(proof: tuple[str, bool]) -> None:
-            self.account = proof[0]
+            self._set_account(proof[0])
             self._proven(proof)
             self.peer.tell(Authenticated(proof[0]))
 
@@ -796,6 +808,7 @@ class Session:
             return
         user = self.user = self.chat.login(nickname, self.peer)
         user.operator = self.operator
+        user.account = self.account
         settings = self.service.settings
         self._set_timer(settings.idle_timeout)
         self.log.info("{peer} logged in as {nickname}", peer=self.address, nickname=nickname)
@@ -863,22 +876,34 @@ class Session:
 
     # Rooms and messages.
 
-    def say(self, room: str, text: str, notice: bool = False) -> None:
+    def say(
+        self,
+        room: str,
+        text: str,
+        notice: bool = False,
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> Message | None:
         user = self._logged_in()
         if self.service.settings.log_messages:
             # As the room sees it: no terminal escapes in the operator's log.
             self.log.info(
                 "<{nickname}> {text}", nickname=user.nickname, text=clean(text), room=room
             )
-        self.chat.say(user, room, text, notice)
+        return self.chat.say(user, room, text, notice, tags)
 
-    def act(self, room: str, text: str) -> None:
+    def act(self, room: str, text: str) -> Action | None:
         user = self._logged_in()
         if self.service.settings.log_messages:
             self.log.info("* {nickname} {text}", nickname=user.nickname, text=clean(text))
-        self.chat.act(user, room, text)
+        return self.chat.act(user, room, text)
 
-    def whisper(self, recipient: str, text: str, notice: bool = False) -> None:
+    def whisper(
+        self,
+        recipient: str,
+        text: str,
+        notice: bool = False,
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         """
         Send C{text} to C{recipient} only; keep it for them if they are
         registered and away.
@@ -892,7 +917,7 @@ class Session:
                 text=clean(text),
             )
         try:
-            self.chat.whisper(user, recipient, text, notice)
+            self.chat.whisper(user, recipient, text, notice, tags)
         except NoSuchUser:
             accounts = self.service.accounts
             if accounts is None or notice:
@@ -925,6 +950,7 @@ class Session:
                 found.name,
                 frozenset(u.nickname for u in found.operators),
                 frozenset(u.nickname for u in found.voiced),
+                Mode.SECRET in found.flags,
             )
         )
 
@@ -943,12 +969,14 @@ class Session:
         self._entered(entered.name)
         self.log.info("{nickname} joined {room}", nickname=user.nickname, room=entered.name)
 
-    def part(self, room: str) -> None:
+    def part(self, room: str, reason: str | None = None) -> str:
         """
         Leave C{room}, staying online (and in any other rooms).
+
+        @return: the room's name as it is spelt.
         """
         user = self._logged_in()
-        self.chat.part(user, room)
+        return self.chat.part(user, room, reason=reason)
 
     def keyed(self, room: str) -> bool:
         """
@@ -988,10 +1016,10 @@ class Session:
             raise Refused(Usage("mode", MODE_USAGE))
         for letter in unknown:
             self.peer.tell(UnknownMode(letter))
-        if any(c.mode is Mode.BAN for c in changes):
-            # chat's bans are server-wide (/ban): a room has no ban list to show.
-            self.peer.tell(RoomBans(found.name))
-            changes = [c for c in changes if c.mode is not Mode.BAN]
+        if any(c.mode is Mode.BAN and c.argument is None for c in changes):
+            # "+b" alone: the list.
+            self.peer.tell(RoomBans(found.name, tuple(found.bans)))
+            changes = [c for c in changes if not (c.mode is Mode.BAN and c.argument is None)]
         if changes:
             self.chat.change_modes(user, room, changes)
 
@@ -1040,15 +1068,24 @@ class Session:
                 target.realname,
                 frozenset(room.name for room in shown if target in room.operators),
                 frozenset(room.name for room in shown if target in room.voiced),
+                target.bot,
+                target.account,
             )
         )
+
+    def whowas(self, nickname: str, count: int | None = None) -> None:
+        """
+        Who went by C{nickname} lately.
+        """
+        self._logged_in()
+        self.peer.tell(WasHere(nickname, self.chat.whowas(nickname, count)))
 
     def members(self, room: str | None, nicknames: Sequence[str] | None = None) -> None:
         """
         The users of C{room}, or (L{None}) everyone online, or only those of
         C{nicknames} who are online, with details.
         """
-        self._logged_in()
+        me = self._logged_in()
         chat = self.chat
         found = chat.room(room) if room is not None else None
         if nicknames is not None:
@@ -1060,8 +1097,20 @@ class Session:
             )
         ops = found.operators if found is not None else ()
         voiced = found.voiced if found is not None else ()
+        mine = set(me.rooms)
         listed = [
-            Member(u.nickname, u.operator, u.away, u.username, u.realname, u in ops, u in voiced)
+            Member(
+                u.nickname,
+                u.operator,
+                u.away,
+                u.username,
+                u.realname,
+                u in ops,
+                u in voiced,
+                u.invisible and u is not me and not mine.intersection(u.rooms),
+                u.bot,
+                u.account,
+            )
             for u in users
         ]
         self.peer.tell(Members(found.name if found is not None else None, listed))
@@ -1071,6 +1120,32 @@ class Session:
         Keep what the user says of itself (IRC's USER), for WHO and WHOIS.
         """
         self.chat.describe(self._logged_in(), username, realname)
+
+    def _set_account(self, account: str | None) -> None:
+        """
+        The account this user proved it owns (or none): its messages carry it.
+        """
+        self.account = account
+        if self.user is not None:
+            self.user.account = account
+
+    def tag(self, target: str, tags: tuple[tuple[str, str], ...], room: bool) -> TagMessage:
+        """
+        Send tags alone (IRC's TAGMSG) to room C{target} or to the user C{target}.
+        """
+        return self.chat.tag(self._logged_in(), target, tags, room)
+
+    def set_bot(self, bot: bool) -> None:
+        """
+        Say that this user is a program (or not): its messages show it.
+        """
+        self._logged_in().bot = bot
+
+    def set_invisible(self, invisible: bool) -> None:
+        """
+        Be found by searches with wildcards only by those who share a room with you, or by all.
+        """
+        self._logged_in().invisible = invisible
 
     def set_away(self, text: str | None) -> None:
         """
@@ -1094,6 +1169,7 @@ class Session:
                 # Every user online came in through a session.
                 max(0, len(service.sessions) - online),
                 chat.rooms_in_use(),
+                chat.peak,
             )
         )
 
@@ -1250,7 +1326,7 @@ class Session:
             raise Refused(TooManyRegistrations())
 
         def done(_: object) -> None:
-            self.account = nickname
+            self._set_account(nickname)
             self.log.info("{nickname} registered", nickname=nickname)
             self.peer.tell(Registered(nickname))
 
@@ -1281,7 +1357,7 @@ class Session:
         nickname = user.nickname
 
         def done(_: object) -> None:
-            self.account = None
+            self._set_account(None)
             self.log.info("{nickname} unregistered", nickname=nickname)
             self.peer.tell(Unregistered(nickname))
 

@@ -22,7 +22,6 @@ from twisted.internet.protocol import Factory
 
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
-from chat.core.events import Message
 from chat.core.modes import mode_string
 from chat.core.service import ChatService
 from chat.core.text import clean
@@ -37,6 +36,7 @@ IRCv3: up to 8191 bytes of tags, then the 512 of the message itself.
 """
 
 CAPABILITIES = (
+    "account-tag",
     "cap-notify",
     "echo-message",
     "message-tags",
@@ -72,6 +72,8 @@ class IRCFactory(Factory):
             "userhost-in-names" in caps,
             "multi-prefix" in caps,
             wallops,
+            "message-tags" in caps,
+            "account-tag" in caps,
         )
         if key not in self._encoders:
             self._encoders[key] = w.Encoder(
@@ -116,7 +118,9 @@ class IRCProtocol(StreamConnection):
         # The command being handled, for replies whose numerics depend on it.
         self._verb = ""
         self._params: tuple[str, ...] = ()
-        # User modes: w (WALLOPS reach it; on unless turned off) and i.
+        # The client-only tags (+name) of the message being handled.
+        self._tags: tuple[tuple[str, str], ...] = ()
+        # User modes: w (WALLOPS reach it; on unless turned off), i, B (a bot).
         self._umodes = {"w"}
 
     # Input.
@@ -128,21 +132,43 @@ class IRCProtocol(StreamConnection):
         if not isinstance(item, bytes):
             self.tell(r.LineTooLong(MAX_LINE_BYTES))
             return
-        message = parse(item.decode("utf-8", "replace"))
+        try:
+            text = item.decode("utf-8")
+        except UnicodeDecodeError:
+            # UTF8ONLY: nothing that is not UTF-8 is relayed, or kept.
+            raw = item.split(b" ", 2)[1 if item.startswith((b"@", b":")) else 0]
+            self._send(
+                build(
+                    "FAIL",
+                    raw.decode("ascii", "replace").upper() or "*",
+                    "INVALID_UTF8",
+                    "Message rejected: it is not UTF-8",
+                    source=self._server,
+                )
+            )
+            return
+        message = parse(text)
         if message is None:
             return
-        untagged = item.split(b" ", 1)[-1].lstrip(b" ") if item.startswith(b"@") else item
-        if len(untagged) + 2 > w.LINE_BYTES or (
-            message.verb in ("PRIVMSG", "NOTICE")
-            # ":" and a space before it, maybe a ":" before the text, CRLF after.
-            and len(untagged) + len(w.mask(self._me)) + 5 > w.LINE_BYTES
+        tagged = item.startswith(b"@")
+        untagged = item.split(b" ", 1)[-1].lstrip(b" ") if tagged else item
+        if (
+            len(untagged) + 2 > w.LINE_BYTES
+            or (tagged and len(item) - len(untagged) - 2 > w.CLIENT_TAG_BYTES)
+            or (message.verb in ("PRIVMSG", "NOTICE") and self._relayed(untagged) > w.LINE_BYTES)
         ):
-            # Over 512 bytes, or too long to reach others in one line with
-            # the sender's mask in front: refused, as IRC servers do.
+            # Over 512 bytes (or over 4094 bytes of tags), or too long to
+            # reach others in one line with the sender's mask in front:
+            # refused, as IRC servers do.
             self._verb = message.verb
             self.tell(r.LineTooLong(w.LINE_BYTES))
             return
         self._verb, self._params = message.verb, message.params
+        self._tags = (
+            tuple((k, v) for k, v in message.tags.items() if k.startswith("+"))
+            if message.tags and "message-tags" in self._caps
+            else ()
+        )
         verb = _VERBS.get(message.verb)
         registered = self.session.user is not None
         if verb is None:
@@ -164,6 +190,15 @@ class IRCProtocol(StreamConnection):
             # No automatic reply to a NOTICE, not even an error (RFC 2812 3.3.2).
             if not isinstance(e, AlreadyInRoom) and message.verb != "NOTICE":
                 self._send(w.error_numeric(self._server, self._me, e, self._verb))
+
+    def _relayed(self, untagged: bytes) -> int:
+        """
+        The length of the line others get for C{untagged} (a PRIVMSG or a
+        NOTICE as sent): the sender's mask in front, a C{:} before the text
+        if it had none, CRLF.
+        """
+        colon = 0 if b" :" in untagged else 1
+        return len(untagged) + len(w.mask(self._me)) + 4 + colon
 
     @property
     def _server(self) -> str:
@@ -297,7 +332,7 @@ class IRCProtocol(StreamConnection):
         if params[0] == "0":
             user = self.session.user
             for joined in list(user.rooms if user else ()):
-                self.session.part(joined.name)
+                self.part((w.channel(joined.name),))
             return
         keys = params[1].split(",") if len(params) > 1 else []
         for i, name in enumerate(params[0].split(",")):
@@ -314,12 +349,27 @@ class IRCProtocol(StreamConnection):
                 self._send(w.error_numeric(self._server, self._me, e, self._verb))
 
     def part(self, params: tuple[str, ...]) -> None:
+        reason = params[1] if len(params) > 1 else None
         for name in params[0].split(","):
             room = w.room_of(name)
             if room is None:
                 self._numeric("403", name, "No such channel")
                 continue
-            self.session.part(room)
+            try:
+                left = self.session.part(room, reason)
+            except ChatError as e:
+                self._send(w.error_numeric(self._server, self._me, e, self._verb))
+                continue
+            # The one who leaves sees its PART too (others saw it from the domain).
+            self._send(
+                build(
+                    "PART",
+                    w.channel(left),
+                    clean(reason or "") or "Left",
+                    source=w.mask(self._me),
+                    text=True,
+                )
+            )
 
     def privmsg(self, params: tuple[str, ...]) -> None:
         if not params:
@@ -339,27 +389,36 @@ class IRCProtocol(StreamConnection):
             room = w.room_of(target)
             try:
                 if room is not None:
-                    if action:
+                    event = (
                         self.session.act(room, text)
-                    else:
-                        self.session.say(room, text, notice)
-                    self._echo(room, text, action)
+                        if action
+                        else self.session.say(room, text, notice, self._tags)
+                    )
+                    if event is not None and "echo-message" in self._caps:
+                        # The very message the others got, with its id.
+                        self._send(self._encode(event))
                 elif target.lower() == w.SERVICES.lower():
                     self._services(text)
                 else:
-                    self.session.whisper(target, text, notice)
+                    self.session.whisper(target, text, notice, self._tags)
             except ChatError as e:
                 # One target refused: the others still get it; a NOTICE is never answered.
                 if not notice:
                     self._send(w.error_numeric(self._server, self._me, e, self._verb))
 
-    def _echo(self, room: str, text: str, action: bool) -> None:
-        if "echo-message" not in self._caps:
+    def tagmsg(self, params: tuple[str, ...]) -> None:
+        """
+        Tags alone ("typing..."), for clients that take them; only with message-tags.
+        """
+        if "message-tags" not in self._caps or not self._tags:
             return
-        cleaned = clean(text)
-        if cleaned.strip():
-            said = w.action_text(cleaned) if action else cleaned
-            self._send(self._encode(Message(room, self._me, said, self._verb == "NOTICE")))
+        for target in params[0].split(","):
+            room = w.room_of(target)
+            event = self.session.tag(
+                room if room is not None else target, self._tags, room is not None
+            )
+            if "echo-message" in self._caps:
+                self._send(self._encode(event))
 
     def _services(self, text: str) -> None:
         """
@@ -438,6 +497,18 @@ class IRCProtocol(StreamConnection):
             self._numeric("401", params[-1], "No such nick/channel")
             self._numeric("318", params[-1], "End of /WHOIS list")
 
+    def whowas(self, params: tuple[str, ...]) -> None:
+        if not params or not params[0]:
+            self._numeric("431", "No nickname given")
+            return
+        count = None
+        if len(params) > 1:
+            try:
+                count = int(params[1])
+            except ValueError:
+                count = None
+        self.session.whowas(params[0].split(",")[0], count)
+
     def ison(self, params: tuple[str, ...]) -> None:
         self.session.members(None, " ".join(params).split())
 
@@ -467,16 +538,20 @@ class IRCProtocol(StreamConnection):
         """
         if changes is None:
             operator = "o" if self.session.operator else ""
-            self._numeric("221", "+" + "".join(sorted(self._umodes)) + operator)
+            self._numeric("221", "+" + "".join(sorted(self._umodes | set(operator))))
             return
         on, made, unknown = True, "", False
         for letter in changes:
             if letter in "+-":
                 on = letter == "+"
-            elif letter in "iw":
+            elif letter in "Biw":
                 if (letter in self._umodes) != on:
                     (self._umodes.add if on else self._umodes.discard)(letter)
                     made += ("+" if on else "-") + letter
+                    if letter == "i":
+                        self.session.set_invisible(on)
+                    elif letter == "B":
+                        self.session.set_bot(on)
             elif letter != "o":
                 unknown = True
         if unknown:
@@ -648,7 +723,7 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             )
         case r.Users(members, None):
             return numeric("302", " ".join(members))
-        case r.Users(members, str() as room, ops, voiced):
+        case r.Users(members, str() as room, ops, voiced, secret):
             caps = connection._caps
             return w.names(
                 server,
@@ -659,6 +734,7 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
                 ops,
                 voiced,
                 "multi-prefix" in caps,
+                "@" if secret else "=",
             )
         case r.Away(None):
             return numeric("305", "You are no longer marked as being away")
@@ -667,8 +743,12 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
         case r.Members(room, members):
             mask = connection._params[0] if connection._params else "*"
             if room is None:
+                wild = "*" in mask or "?" in mask
                 members = [
-                    m for m in members if fnmatch.fnmatchcase(m.nickname.lower(), mask.lower())
+                    m
+                    for m in members
+                    if fnmatch.fnmatchcase(m.nickname.lower(), mask.lower())
+                    and not (wild and m.hidden)
                 ]
             where = "*" if room is None else w.channel(room)
             every = "multi-prefix" in connection._caps
@@ -687,12 +767,15 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
                         (m.nickname,) if m.room_operator else (),
                         (m.nickname,) if m.voiced else (),
                         every,
-                    ),
+                    )
+                    + ("B" if m.bot else ""),
                     f"0 {m.realname or m.nickname}",
                 )
                 for m in members
             ) + numeric("315", mask, "End of /WHO list")
-        case r.Whois(nickname, rooms, operator, away, username, realname, ops, voiced):
+        case r.Whois(
+            nickname, rooms, operator, away, username, realname, ops, voiced, bot, account
+        ):
             lines = [
                 numeric("311", nickname, username or nickname, w.HOST, "*", realname or nickname)
             ]
@@ -710,23 +793,41 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             lines.append(numeric("312", nickname, server, "chat"))
             if operator:
                 lines.append(numeric("313", nickname, "is an IRC operator"))
+            if bot:
+                lines.append(numeric("335", nickname, "is a bot"))
+            if account is not None:
+                lines.append(numeric("330", nickname, account, "is logged in as"))
             if away:
                 lines.append(numeric("301", nickname, away))
             lines.append(numeric("318", nickname, "End of /WHOIS list"))
             return b"".join(lines)
-        case r.Counts(users, operators, unregistered, rooms):
+        case r.WasHere(nickname, []):
+            return numeric("406", nickname, "There was no such nickname") + numeric(
+                "369", nickname, "End of WHOWAS"
+            )
+        case r.WasHere(nickname, was):
+            return b"".join(
+                numeric(
+                    "314",
+                    w_.nickname,
+                    w_.username or w_.nickname,
+                    w.HOST,
+                    "*",
+                    w_.realname or w_.nickname,
+                )
+                + numeric("312", w_.nickname, server, w.server_time(w_.at))
+                for w_ in was
+            ) + numeric("369", nickname, "End of WHOWAS")
+        case r.Counts(users, operators, unregistered, rooms, peak):
+            peak = max(peak, users)
             return (
                 numeric("251", f"There are {users} users and 0 invisible on 1 servers")
                 + numeric("252", str(operators), "operator(s) online")
                 + numeric("253", str(unregistered), "unknown connection(s)")
                 + numeric("254", str(rooms), "channels formed")
                 + numeric("255", f"I have {users} clients and 0 servers")
-                + numeric(
-                    "265", str(users), str(users), f"Current local users {users}, max {users}"
-                )
-                + numeric(
-                    "266", str(users), str(users), f"Current global users {users}, max {users}"
-                )
+                + numeric("265", str(users), str(peak), f"Current local users {users}, max {peak}")
+                + numeric("266", str(users), str(peak), f"Current global users {users}, max {peak}")
             )
         case r.Rooms(infos):
             return (
@@ -756,8 +857,11 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return numeric("324", w.channel(room), letters or "+", *arguments) + numeric(
                 "329", w.channel(room), str(int(created))
             )
-        case r.RoomBans(room):
-            return numeric("368", w.channel(room), "End of channel ban list")
+        case r.RoomBans(room, bans):
+            return b"".join(
+                numeric("367", w.channel(room), ban.mask, w.mask(ban.by), str(int(ban.at)))
+                for ban in bans
+            ) + numeric("368", w.channel(room), "End of channel ban list")
         case r.Inviting(nickname, room):
             return numeric("341", nickname, w.channel(room))
         case r.Kept(recipient, _):
@@ -865,6 +969,7 @@ _VERBS: dict[str, tuple[Verb, int, bool]] = {
     "JOIN": (IRCProtocol.join, 1, False),
     "PART": (IRCProtocol.part, 1, False),
     "PRIVMSG": (IRCProtocol.privmsg, 0, False),
+    "TAGMSG": (IRCProtocol.tagmsg, 1, False),
     "NOTICE": (IRCProtocol.privmsg, 0, False),
     "TOPIC": (IRCProtocol.topic, 1, False),
     "NAMES": (IRCProtocol.names, 0, False),
@@ -872,6 +977,7 @@ _VERBS: dict[str, tuple[Verb, int, bool]] = {
     "WHO": (IRCProtocol.who, 0, False),
     "WHOIS": (IRCProtocol.whois, 1, False),
     "ISON": (IRCProtocol.ison, 1, False),
+    "WHOWAS": (IRCProtocol.whowas, 0, False),
     "USERHOST": (IRCProtocol.userhost, 1, False),
     "MODE": (IRCProtocol.mode, 1, False),
     "KICK": (IRCProtocol.kick, 2, False),

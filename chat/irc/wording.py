@@ -42,11 +42,13 @@ from chat.core.events import (
     Kicked,
     Left,
     Message,
+    Meta,
     ModesChanged,
     Parted,
     PrivateMessage,
     PrivateMessageSent,
     Renamed,
+    TagMessage,
     TopicChanged,
     Welcome,
     Why,
@@ -61,6 +63,10 @@ The host part of every user's mask: chat does not show addresses.
 """
 
 LINE_BYTES = 512
+CLIENT_TAG_BYTES = 4094
+"""
+IRCv3 message-tags: what a client may send of tags, without the C{@} and the space.
+"""
 CHANNEL_PREFIX = "#"
 
 
@@ -153,12 +159,14 @@ class Encoder:
     __slots__ = (
         "_event",
         "_line",
+        "accounts",
         "clock",
         "echo",
         "hosts",
         "prefixes",
         "server",
         "tagged",
+        "tags",
         "wallops",
     )
 
@@ -171,6 +179,8 @@ class Encoder:
         hosts: bool = False,
         prefixes: bool = False,
         wallops: bool = True,
+        tags: bool = False,
+        accounts: bool = False,
     ) -> None:
         self.server = server
         self.clock = clock
@@ -179,6 +189,8 @@ class Encoder:
         self.hosts = hosts
         self.prefixes = prefixes
         self.wallops = wallops
+        self.tags = tags
+        self.accounts = accounts
         self._event: Event | None = None
         self._line = b""
 
@@ -188,27 +200,51 @@ class Encoder:
             self._event = event
         return self._line
 
+    def _tags(self, meta: Meta | None) -> dict[str, str] | None:
+        """
+        The tags this kind of client gets with a message: the time
+        (server-time), its id, the bot tag and its sender's client's tags
+        (message-tags), its sender's account (account-tag).
+        """
+        tags = {"time": server_time(self.clock())} if self.tagged else {}
+        if meta is not None:
+            if self.tags:
+                tags["msgid"] = meta.msgid
+                if meta.bot:
+                    tags["bot"] = ""
+                tags.update(meta.tags)
+            if self.accounts and meta.account is not None:
+                tags["account"] = meta.account
+        return tags or None
+
     def encode(self, event: Event) -> bytes:
-        tags = {"time": server_time(self.clock())} if self.tagged else None
         match event:
-            case Message(room, sender, text, notice):
+            case Message(room, sender, text, notice, meta):
                 verb = "NOTICE" if notice else "PRIVMSG"
-                return privmsg(mask(sender), channel(room), text, verb, tags)
-            case Action(room, sender, text):
-                return privmsg(mask(sender), channel(room), action_text(text), tags=tags)
-            case PrivateMessage(sender, recipient, text, notice):
+                return privmsg(mask(sender), channel(room), text, verb, self._tags(meta))
+            case Action(room, sender, text, meta):
+                return privmsg(
+                    mask(sender), channel(room), action_text(text), tags=self._tags(meta)
+                )
+            case PrivateMessage(sender, recipient, text, notice, meta):
                 verb = "NOTICE" if notice else "PRIVMSG"
-                return privmsg(mask(sender), recipient, text, verb, tags)
-            case PrivateMessageSent(sender, recipient, text, away, notice):
+                return privmsg(mask(sender), recipient, text, verb, self._tags(meta))
+            case TagMessage(sender, room, recipient, meta):
+                if not self.tags:
+                    return b""
+                target = channel(room) if room is not None else recipient or "*"
+                return build("TAGMSG", target, source=mask(sender), tags=self._tags(meta))
+            case PrivateMessageSent(sender, recipient, text, away, notice, meta):
                 verb = "NOTICE" if notice else "PRIVMSG"
+                tags = self._tags(meta)
                 echoed = privmsg(mask(sender), recipient, text, verb, tags) if self.echo else b""
                 if away is not None:
                     echoed += numeric(self.server, "301", sender, recipient, away)
                 return echoed
             case Joined(room, nickname):
                 return build("JOIN", channel(room), source=mask(nickname))
-            case Parted(room, nickname, destination):
-                reason = f"Gone to {channel(destination)}" if destination else "Left"
+            case Parted(room, nickname, destination, said):
+                reason = f"Gone to {channel(destination)}" if destination else said or "Left"
                 return build("PART", channel(room), reason, source=mask(nickname), text=True)
             case Left(_, nickname, departure):
                 return build("QUIT", gone(departure), source=mask(nickname), text=True)
@@ -232,7 +268,7 @@ class Encoder:
                 return build("INVITE", nickname, channel(room), source=mask(by))
             case Welcome(nickname, _, _):
                 return self.welcome(nickname)
-            case Entered(room, nickname, topic, members, total, ops, voiced, by, at):
+            case Entered(room, nickname, topic, members, total, ops, voiced, by, at, secret):
                 server = self.server
                 joined = build("JOIN", channel(room), source=mask(nickname))
                 # A topic, if any (331 "no topic" answers TOPIC, not JOIN).
@@ -250,7 +286,15 @@ class Encoder:
                     ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
                 else:
                     listed = names(
-                        server, nickname, room, members, self.hosts, ops, voiced, self.prefixes
+                        server,
+                        nickname,
+                        room,
+                        members,
+                        self.hosts,
+                        ops,
+                        voiced,
+                        self.prefixes,
+                        "@" if secret else "=",
                     )
                 return joined + about + listed
         raise TypeError(f"not an event: {event!r}")
@@ -267,13 +311,14 @@ class Encoder:
             f"TOPICLEN={MAX_TOPIC_LENGTH}",
             "NETWORK=chat",
             "UTF8ONLY",
+            "BOT=B",
         ]
         return b"".join(
             [
                 numeric(server, "001", nickname, f"Welcome to {server}, {nickname}"),
                 numeric(server, "002", nickname, f"Your host is {server}, running chat"),
                 numeric(server, "003", nickname, "This server is a chat server"),
-                numeric(server, "004", nickname, server, "chat", "ow", "biklmnostv", "bklov"),
+                numeric(server, "004", nickname, server, "chat", "Biow", "biklmnostv", "bklov"),
                 numeric(server, "005", nickname, *isupport, "are supported by this server"),
             ]
         )
@@ -305,6 +350,7 @@ def names(
     ops: Collection[str] = (),
     voiced: Collection[str] = (),
     every: bool = False,
+    kind: str = "=",
 ) -> bytes:
     """
     NAMES: the members (with C{hosts}, their masks), with their prefixes,
@@ -314,7 +360,7 @@ def names(
         prefix(member, ops, voiced, every) + (mask(member) if hosts else member)
         for member in members
     ]
-    head = build("353", nickname, "=", channel(room), "x", source=server).rsplit(b"x", 1)[0]
+    head = build("353", nickname, kind, channel(room), "x", source=server).rsplit(b"x", 1)[0]
     lines, current = [], ""
     for member in members:
         if current and len(head) + len(current) + len(member) + 3 > LINE_BYTES:
@@ -324,7 +370,7 @@ def names(
     if current:
         lines.append(current)
     return b"".join(
-        numeric(server, "353", nickname, "=", channel(room), line) for line in lines
+        numeric(server, "353", nickname, kind, channel(room), line) for line in lines
     ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
 
 
@@ -368,6 +414,8 @@ def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> 
             return numeric(server, "482", nickname, channel(name), "You're not channel operator")
         case CannotJoin(name=name, why=CannotJoin.FULL):
             return numeric(server, "471", nickname, channel(name), "Cannot join channel (+l)")
+        case CannotJoin(name=name, why=CannotJoin.BANNED):
+            return numeric(server, "474", nickname, channel(name), "Cannot join channel (+b)")
         case CannotJoin(name=name, why=CannotJoin.INVITE_ONLY):
             return numeric(server, "473", nickname, channel(name), "Cannot join channel (+i)")
         case CannotJoin(name=name):

@@ -58,6 +58,7 @@ from chat.core.events import (
     PrivateMessageSent,
     Renamed,
     RoomInfo,
+    TagMessage,
     TopicChanged,
     Welcome,
     Why,
@@ -123,8 +124,10 @@ def format_event(event: Event) -> str:
             return f"-> *{recipient}* {text}\r\n{NOTICE}{recipient} is away: {away}"
         case Joined(_, nickname):
             return f"{NOTICE}{nickname} has joined"
-        case Parted(_, nickname, None):
+        case Parted(_, nickname, None, None):
             return f"{NOTICE}{nickname} has left the room"
+        case Parted(_, nickname, None, reason):
+            return f"{NOTICE}{nickname} has left the room ({reason})"
         case Parted(_, nickname, destination):
             return f"{NOTICE}{nickname} has gone to {destination}"
         case Left(_, nickname, Departure(Why.QUIT, _, None)):
@@ -154,6 +157,8 @@ def format_event(event: Event) -> str:
             return f"{NOTICE}{nickname} was put out of {room} by {by}: {reason}"
         case Invited(room, by, _):
             return f"{NOTICE}{by} invites you to {room}: /join {room}"
+        case TagMessage():
+            return ""  # tags alone ("typing..."): nothing to show on a line
     raise TypeError(f"not an event: {event!r}")
 
 
@@ -421,6 +426,11 @@ def reply(said: r.Reply) -> bytes:
             where = ", ".join(places) or "no room"
             line = f"{nickname} is in {where}" + (", an operator" if operator else "")
             return notice(line + (f"; away: {away}" if away else "") + ".")
+        case r.WasHere(nickname, []):
+            return error(f"Nobody called {nickname} was here lately.")
+        case r.WasHere(nickname, was):
+            last = time.strftime("%Y-%m-%d %H:%M", time.gmtime(was[0].at))
+            return notice(f"{was[0].nickname} was last here at {last} UTC.")
         case r.Away(None):
             return notice("You are back.")
         case r.Away(text):
@@ -437,8 +447,13 @@ def reply(said: r.Reply) -> bytes:
         case r.RoomModes(room, modes):
             letters, extra = mode_string(modes)
             return notice(f"Modes of {room}: {' '.join([letters or '+', *extra])}")
-        case r.RoomBans(room):
-            return notice(f"{room} has no ban list of its own: bans are server-wide (/ban).")
+        case r.RoomBans(room, []):
+            return notice(f"Nobody is shut out of {room} (/mode +b NICK shuts NICK out).")
+        case r.RoomBans(room, bans):
+            return b"".join(
+                [notice(f"Shut out of {room}:")]
+                + [notice(f"  {ban.mask} (by {ban.by})") for ban in bans]
+            )
         case r.Inviting(nickname, room):
             return notice(f"Invited {nickname} to {room}.")
         case r.Kept(recipient, text):
@@ -580,6 +595,7 @@ class Encoder:
 
     def __call__(self, event: Event) -> bytes:
         if event is not self._event:
-            self._line = encode(format_event(event))
+            text = format_event(event)
+            self._line = encode(text) if text else b""
             self._event = event
         return self._line

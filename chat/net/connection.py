@@ -209,15 +209,18 @@ class StreamConnection(Protocol):
         # On every delivery to every recipient: keep it short.
         if self._closing:
             return
+        data = self._encode(event)
+        if not data:
+            return  # nothing this kind of client shows (tags alone, to a line user)
         held = self._held
         if held is not None:
-            held.append(self._encode(event))
+            held.append(data)
             if len(held) > HOLD_LIMIT:
                 # The history is late: live events go on rather than wait
                 # for it without bound (it will come after them).
                 self.release()
         else:
-            self._send(self._encode(event))
+            self._send(data)
 
     def tell(self, reply: Reply) -> None:
         data = self.render(reply)
