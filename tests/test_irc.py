@@ -967,6 +967,24 @@ class HistoryTests(SynchronousTestCase):
             ],
         )
 
+    def test_history_batch(self) -> None:
+        """
+        With batch and server-time, the history replayed on JOIN comes as
+        one chathistory batch, each message at the time it was said.
+        """
+        user = IRCUser(self.service, "batched", caps="batch server-time")
+        user.send("JOIN #lobby")
+        lines = [line for line in user.lines() if "BATCH" in line or "PRIVMSG" in line]
+        self.assertEqual(len(lines), 4, lines)
+        self.assertTrue(lines[0].endswith(" chathistory #lobby"), lines)
+        ref = lines[0].split("+")[1].split()[0]
+        self.assertEqual(
+            lines[1],
+            f"@time=2026-11-19T07:06:40.000Z;batch={ref} :nc!nc@chat PRIVMSG #lobby "
+            ":before you came",
+        )
+        self.assertEqual(lines[3], f":irc.test BATCH -{ref}")
+
     def test_history_plain(self) -> None:
         """
         Without server-time, the time is in front of each replayed message.
@@ -1298,3 +1316,32 @@ class IRCv3Tests(SynchronousTestCase):
         op.lines()
         troll.send("JOIN #den")
         self.assertEqual(troll.codes()[0], "JOIN")
+
+
+class BatchTests(SynchronousTestCase):
+    """
+    labeled-response and batch: answers that carry the client's label, and
+    history replayed as one batch.
+    """
+
+    def test_labels(self) -> None:
+        """
+        One line answered: the label on it; several: a labeled-response
+        batch; none: an ACK; a message's label goes on its echo.
+        """
+        service = make_service(server_name="irc.test")
+        user = IRCUser(service, "lab", caps="batch labeled-response echo-message message-tags")
+        user.send("@label=a1 PING x")
+        self.assertEqual(user.lines(), ["@label=a1 :irc.test PONG irc.test x"])
+        user.send("@label=a2 JOIN #den")
+        lines = user.lines()
+        self.assertTrue(lines[0].startswith("@label=a2 :irc.test BATCH +"), lines)
+        ref = lines[0].split("+")[1].split()[0]
+        self.assertTrue(all(line.startswith(f"@batch={ref} ") for line in lines[1:-1]), lines)
+        self.assertEqual(lines[-1], f":irc.test BATCH -{ref}")
+        user.send("@label=a3 PONG x")
+        self.assertEqual(user.lines(), ["@label=a3 :irc.test ACK"])
+        user.send("@label=a4 PRIVMSG lab :me")
+        first, echo = user.lines()
+        self.assertNotIn("label=", first)
+        self.assertTrue(echo.startswith("@label=a4;"), echo)

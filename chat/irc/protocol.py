@@ -26,7 +26,8 @@ from chat.core.modes import mode_string
 from chat.core.service import ChatService
 from chat.core.text import clean
 from chat.irc import wording as w
-from chat.irc.message import build, parse
+from chat.irc.message import Message as IRCMessage
+from chat.irc.message import build, escape_tag, parse
 from chat.net.connection import StreamConnection
 from chat.net.framing import LineBuffer
 
@@ -37,8 +38,10 @@ IRCv3: up to 8191 bytes of tags, then the 512 of the message itself.
 
 CAPABILITIES = (
     "account-tag",
+    "batch",
     "cap-notify",
     "echo-message",
+    "labeled-response",
     "message-tags",
     "multi-prefix",
     "sasl",
@@ -60,6 +63,14 @@ class IRCFactory(Factory):
     def __init__(self, service: ChatService) -> None:
         self.service = service
         self._encoders: dict[tuple[bool, ...], w.Encoder] = {}
+        self._batches = 0
+
+    def batch_ref(self) -> str:
+        """
+        A reference for a new batch, unique on this server.
+        """
+        self._batches += 1
+        return f"b{self._batches}"
 
     def encoder(self, caps: frozenset[str] = frozenset(), wallops: bool = True) -> w.Encoder:
         """
@@ -169,6 +180,13 @@ class IRCProtocol(StreamConnection):
             if message.tags and "message-tags" in self._caps
             else ()
         )
+        label = message.tags.get("label") if "labeled-response" in self._caps else None
+        if label:
+            self._outbox.batch(lambda: self._labelled(label, message))
+        else:
+            self._dispatch(message)
+
+    def _dispatch(self, message: IRCMessage) -> None:
         verb = _VERBS.get(message.verb)
         registered = self.session.user is not None
         if verb is None:
@@ -190,6 +208,43 @@ class IRCProtocol(StreamConnection):
             # No automatic reply to a NOTICE, not even an error (RFC 2812 3.3.2).
             if not isinstance(e, AlreadyInRoom) and message.verb != "NOTICE":
                 self._send(w.error_numeric(self._server, self._me, e, self._verb))
+
+    def _labelled(self, label: str, message: IRCMessage) -> None:
+        """
+        IRCv3 labeled-response: handle C{message}, then give what it made
+        this connection say the client's label: an ACK for nothing, the
+        label on one line, or a C{labeled-response} batch of several.
+        (Answers that wait for the database come later, unlabelled.)
+        """
+        pending = self._pending
+        start = len(pending)
+        try:
+            self._dispatch(message)
+        except Exception as e:
+            self.session.report(e)
+        lines = [line for data in pending[start:] for line in data.split(b"\r\n") if line]
+        del pending[start:]
+        tag = b"label=" + escape_tag(label).encode()
+        if not lines:
+            self._send(build("ACK", source=self._server, tags={"label": label}))
+            return
+        if len(lines) == 1 or message.verb in ("PRIVMSG", "NOTICE", "TAGMSG"):
+            # A message's answer is its echo, the last line (a message to
+            # oneself arrives first, unlabelled, as it would from anyone).
+            self._send(
+                b"".join(line + b"\r\n" for line in lines[:-1])
+                + _tagged(lines[-1], tag)
+                + b"\r\n"
+            )
+            return
+        ref = self._factory.batch_ref()
+        batch = b"batch=" + ref.encode()
+        self._send(
+            _tagged(build("BATCH", "+" + ref, "labeled-response", source=self._server)[:-2], tag)
+            + b"\r\n"
+            + b"".join(_tagged(line, batch) + b"\r\n" for line in lines)
+            + build("BATCH", "-" + ref, source=self._server)
+        )
 
     def _relayed(self, untagged: bytes) -> int:
         """
@@ -623,6 +678,22 @@ class IRCProtocol(StreamConnection):
         return render(self, reply)
 
 
+def _ref(connection: IRCProtocol) -> str | None:
+    """
+    A new batch reference, for a client that takes batches.
+    """
+    return connection._factory.batch_ref() if "batch" in connection._caps else None
+
+
+def _tagged(line: bytes, tag: bytes) -> bytes:
+    """
+    C{line} (without its CRLF) with one more tag.
+    """
+    if line.startswith(b"@"):
+        return b"@" + tag + b";" + line[1:]
+    return b"@" + tag + b" " + line
+
+
 def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
     """
     C{reply} as IRC numerics and notices, for C{connection}'s user.
@@ -866,13 +937,17 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return numeric("341", nickname, w.channel(room))
         case r.Kept(recipient, _):
             return notice(f"{recipient} is away; your message will be delivered when they log in.")
+        case r.KeptMessages(entries):
+            return w.stored(
+                server, me, entries, "server-time" in connection._caps, _ref(connection)
+            )
         case (
-            r.RecentHistory(_, entries)
-            | r.KeptMessages(entries)
-            | r.LastMessages(_, _, entries)
-            | r.Found(_, _, entries)
+            r.RecentHistory(room, entries)
+            | r.LastMessages(room, _, entries)
+            | r.Found(room, _, entries)
         ):
-            return w.stored(server, me, entries, "server-time" in connection._caps)
+            caps = connection._caps
+            return w.stored(server, me, entries, "server-time" in caps, _ref(connection), room)
         case r.HistoryFailed():
             return notice("History is unavailable right now.")
         case r.Registered(nickname):

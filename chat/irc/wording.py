@@ -374,27 +374,46 @@ def names(
     ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
 
 
-def stored(server: str, nickname: str, entries: Sequence[Entry], tagged: bool) -> bytes:
+def stored(
+    server: str,
+    nickname: str,
+    entries: Sequence[Entry],
+    tagged: bool,
+    batch: str | None = None,
+    room: str | None = None,
+) -> bytes:
     """
     Stored messages, replayed as the messages they were; with server-time,
-    at the time they were said, otherwise with the time in front.
+    at the time they were said, otherwise with the time in front; with a
+    C{batch} reference (the client has C{batch}), as one C{chathistory}
+    batch of C{room} (or of the user's own kept messages).
     """
     out = []
     for entry in entries:
         text = action_text(entry.text) if entry.kind is EntryKind.ACTION else entry.text
         target = channel(entry.room) if entry.room is not None else nickname
         if tagged:
-            out.append(
-                privmsg(mask(entry.sender), target, text, tags={"time": server_time(entry.time)})
-            )
+            tags = {"time": server_time(entry.time)}
+            if batch is not None:
+                tags["batch"] = batch
+            out.append(privmsg(mask(entry.sender), target, text, tags=tags))
         else:
             stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
             if entry.kind is EntryKind.ACTION:
                 text = action_text(f"[{stamp}] {entry.text}")
             else:
                 text = f"[{stamp}] {text}"
-            out.append(privmsg(mask(entry.sender), target, text))
-    return b"".join(out)
+            out.append(
+                privmsg(mask(entry.sender), target, text, tags={"batch": batch} if batch else None)
+            )
+    if batch is None or not out:
+        return b"".join(out)
+    about = channel(room) if room is not None else nickname
+    return (
+        build("BATCH", "+" + batch, "chathistory", about, source=server)
+        + b"".join(out)
+        + build("BATCH", "-" + batch, source=server)
+    )
 
 
 def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> bytes:
