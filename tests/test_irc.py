@@ -1345,3 +1345,95 @@ class BatchTests(SynchronousTestCase):
         first, echo = user.lines()
         self.assertNotIn("label=", first)
         self.assertTrue(echo.startswith("@label=a4;"), echo)
+
+
+class WatchingTests(SynchronousTestCase):
+    """
+    MONITOR, away-notify, setname, extended-join and extended-monitor: what
+    a client is told of others beyond what they say.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+
+    def test_monitor(self) -> None:
+        """
+        MONITOR + answers 730/731 at once, then tells of each coming and
+        going (a rename is both; a change of case neither); L lists, - and C stop.
+        """
+        watcher = IRCUser(self.service, "watcher")
+        IRCUser(self.service, "here")
+        watcher.send("MONITOR + here,gone")
+        self.assertEqual(
+            watcher.messages(),
+            [
+                ("irc.test", "730", "watcher", "here!u@chat"),
+                ("irc.test", "731", "watcher", "gone"),
+            ],
+        )
+        comer = IRCUser(self.service, "gone")
+        self.assertEqual(watcher.messages(), [("irc.test", "730", "watcher", "gone!gone@chat")])
+        comer.send("NICK GONE")
+        self.assertEqual(watcher.lines(), [])
+        comer.send("NICK other")
+        self.assertEqual(
+            [m[1:] for m in watcher.messages()],
+            [("731", "watcher", "GONE")],
+        )
+        watcher.send("MONITOR L", "MONITOR - here", "MONITOR L", "MONITOR C", "MONITOR L")
+        self.assertEqual(
+            [m[1:] for m in watcher.messages()],
+            [
+                ("732", "watcher", "gone,here"),
+                ("733", "watcher", "End of MONITOR list"),
+                ("732", "watcher", "gone"),
+                ("733", "watcher", "End of MONITOR list"),
+                ("733", "watcher", "End of MONITOR list"),
+            ],
+        )
+        # A line user's coming is seen too, and a line user sees nothing of MONITOR.
+        watcher.send("MONITOR + liner")
+        watcher.lines()
+        Client(self.service, "liner")
+        self.assertEqual(watcher.codes(), ["730"])
+
+    def test_away_notify_setname_extended_join(self) -> None:
+        """
+        With away-notify, AWAY of those sharing a room (and of one who joins
+        away); with setname, SETNAME; with extended-join, the account and
+        real name in JOIN; with extended-monitor, the same of those watched.
+        """
+        caps = "away-notify setname extended-join extended-monitor"
+        seer = IRCUser(self.service, "seer", caps=caps)
+        plain = IRCUser(self.service, "plain")
+        friend = IRCUser(self.service, "friend")
+        for user in (seer, plain, friend):
+            user.send("JOIN #den")
+        for user in (seer, plain, friend):
+            user.lines()
+        friend.send("AWAY :lunch", "SETNAME :New Name")
+        self.assertEqual(
+            seer.messages(),
+            [
+                ("friend!friend@chat", "AWAY", "lunch"),
+                ("friend!friend@chat", "SETNAME", "New Name"),
+            ],
+        )
+        self.assertEqual(plain.lines(), [])
+        # Without setname, not even its own SETNAME is echoed.
+        self.assertEqual(friend.codes(), ["306"])
+        late = IRCUser(self.service, "late")
+        late.send("AWAY :not here", "JOIN #den")
+        self.assertEqual(
+            seer.messages(),
+            [
+                ("late!late@chat", "JOIN", "#den", "*", "Real Name"),
+                ("late!late@chat", "AWAY", "not here"),
+            ],
+        )
+        self.assertEqual(plain.messages(), [("late!late@chat", "JOIN", "#den")])
+        far = IRCUser(self.service, "far")
+        seer.send("MONITOR + far")
+        seer.lines()
+        far.send("AWAY :away from you")
+        self.assertEqual(seer.messages(), [("far!far@chat", "AWAY", "away from you")])

@@ -36,6 +36,7 @@ from chat.core.events import (
     QUIT,
     Action,
     Announcement,
+    AwayChanged,
     Departure,
     Entered,
     Event,
@@ -47,8 +48,10 @@ from chat.core.events import (
     Meta,
     ModesChanged,
     Parted,
+    Presence,
     PrivateMessage,
     PrivateMessageSent,
+    RealnameChanged,
     Renamed,
     RoomBan,
     RoomInfo,
@@ -75,6 +78,7 @@ class User:
 
     __slots__ = (
         "account",
+        "active",
         "away",
         "bot",
         "invisible",
@@ -85,6 +89,7 @@ class User:
         "realname",
         "rooms",
         "username",
+        "watching",
     )
 
     def __init__(self, nickname: str, participant: Participant) -> None:
@@ -100,6 +105,10 @@ class User:
         # it says it is a program (IRC's bot mode): shown with its messages.
         self.account: str | None = None
         self.bot = False
+        # When it last said something (or logged in), for idle times.
+        self.active = 0.0
+        # The nicknames (keys) it watches (IRC's MONITOR).
+        self.watching: set[str] = set()
         # Whether it may moderate (its session decides), and what IRC users
         # say of themselves at registration (line users say nothing).
         self.operator = False
@@ -287,6 +296,8 @@ class Chat:
         self._clock = clock
         # The most users online at once since the start.
         self.peak = 0
+        # Who watches each nickname (key): told when it comes and goes.
+        self._watchers: dict[str, set[User]] = {}
         # Who was here: the last WHOWAS_KEPT departures and renames, newest last.
         self._was: deque[Was] = deque(maxlen=WHOWAS_KEPT)
         # Message ids: this run's start (base 36), then a count.
@@ -351,8 +362,10 @@ class Chat:
         """
         self._check_available(nickname)
         user = User(nickname, participant)
+        user.active = self._clock()
         self._users[_key(nickname)] = user
         self.peak = max(self.peak, len(self._users))
+        self._presence(nickname, True)
         if self._crowded(len(self._users)):
             participant.receive(Welcome(nickname, (), total=len(self._users)))
         else:
@@ -380,6 +393,8 @@ class Chat:
         user.online = False
         del self._users[_key(user.nickname)]
         self._remember(user)
+        self.unwatch(user, None)
+        self._presence(user.nickname, False)
         if departure.text is not None:
             departure = replace(departure, text=clean(departure.text) or None)
         rooms = list(user.rooms)
@@ -399,6 +414,82 @@ class Chat:
                 if member not in told:
                     told.add(member)
                     member.participant.receive(event)
+
+    def watch(self, user: User, nicknames: Sequence[str]) -> list[tuple[str, User | None]]:
+        """
+        Have C{user} told when each of C{nicknames} comes on line and goes
+        (and, for clients that show it, its away message and real name).
+
+        @return: each nickname, with the user online under it if any.
+        """
+        found = []
+        for nickname in nicknames:
+            key = _key(nickname)
+            user.watching.add(key)
+            self._watchers.setdefault(key, set()).add(user)
+            found.append((nickname, self._users.get(key)))
+        return found
+
+    def unwatch(self, user: User, nicknames: Sequence[str] | None) -> None:
+        """
+        Stop watching C{nicknames} (L{None}: all of them).
+        """
+        keys = list(user.watching) if nicknames is None else [_key(n) for n in nicknames]
+        for key in keys:
+            user.watching.discard(key)
+            watchers = self._watchers.get(key)
+            if watchers is not None:
+                watchers.discard(user)
+                if not watchers:
+                    del self._watchers[key]
+
+    def watched(self, user: User) -> list[tuple[str, User | None]]:
+        """
+        What C{user} watches, with the user online under each nickname if any.
+        """
+        return [(key, self._users.get(key)) for key in sorted(user.watching)]
+
+    def _presence(self, nickname: str, online: bool, username: str | None = None) -> None:
+        for watcher in self._watchers.get(_key(nickname), ()):
+            watcher.participant.receive(Presence(watcher.nickname, nickname, online, username))
+
+    def _tell_watchers(self, nickname: str, event: Event, skip: Sequence[User] = ()) -> None:
+        for watcher in self._watchers.get(_key(nickname), ()):
+            if watcher not in skip:
+                watcher.participant.receive(event)
+
+    def _sharing(self, user: User) -> list[User]:
+        """
+        Everyone who shares a room with C{user}, once each, C{user} left out.
+        """
+        seen: dict[User, None] = {}
+        for room in user.rooms:
+            for member in room.members:
+                seen[member] = None
+        seen.pop(user, None)
+        return list(seen)
+
+    def rename_real(self, user: User, realname: str) -> str | None:
+        """
+        Change what C{user} says its real name is (IRC's SETNAME); it, those
+        who share a room with it and those who watch it are told.
+
+        @return: the real name as kept (L{None} if it was empty once cleaned).
+        """
+        self._check_online(user)
+        cleaned = clean(realname).strip()[:MAX_TOPIC_LENGTH] or None
+        if cleaned is None:
+            return None
+        user.realname = cleaned
+        event = RealnameChanged(user.nickname, cleaned)
+        user.participant.receive(event)
+        sharing = self._sharing(user)
+        for member in sharing:
+            member.participant.receive(event)
+        self._tell_watchers(
+            user.nickname, RealnameChanged(user.nickname, cleaned, True), [user, *sharing]
+        )
+        return cleaned
 
     def _remember(self, user: User) -> None:
         self._was.append(Was(user.nickname, user.username, user.realname, self._clock()))
@@ -452,6 +543,9 @@ class Chat:
         del self._users[_key(old)]
         user.nickname = nickname
         self._users[_key(nickname)] = user
+        if _key(old) != _key(nickname):  # a change of case is no coming or going
+            self._presence(old, False)
+            self._presence(nickname, True, user.username)
         event = Renamed(old, nickname)
         told = {user}
         user.participant.receive(event)
@@ -526,7 +620,9 @@ class Chat:
         else:
             self._check_admitted(user, room, key)
         room.invited.discard(_key(user.nickname))
-        self._announce(room, Joined(room.name, user.nickname))
+        self._announce(
+            room, Joined(room.name, user.nickname, user.account, user.realname, user.away)
+        )
         room.add(user)
         user.rooms.append(room)
         ops = frozenset(u.nickname for u in room.operators)
@@ -768,8 +864,10 @@ class Chat:
     def _meta(self, user: User, tags: tuple[tuple[str, str], ...] = ()) -> Meta:
         """
         A new message's id and what it carries of its sender: an id unique
-        for this run of the server (its start, then a count).
+        for this run of the server (its start, then a count). The sender is
+        no longer idle.
         """
+        user.active = self._clock()
         self._sent += 1
         return Meta(f"{self._run}-{self._sent}", user.account, user.bot, tags)
 
@@ -840,6 +938,13 @@ class Chat:
         """
         self._check_online(user)
         user.away = clean(text or "").strip() or None
+        event = AwayChanged(user.nickname, user.away)
+        sharing = self._sharing(user)
+        for member in sharing:
+            member.participant.receive(event)
+        self._tell_watchers(
+            user.nickname, AwayChanged(user.nickname, user.away, True), [user, *sharing]
+        )
         return user.away
 
     def describe(self, user: User, username: str, realname: str) -> None:

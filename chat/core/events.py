@@ -90,11 +90,16 @@ class Entered:
 @dataclass(frozen=True, slots=True)
 class Joined:
     """
-    Another user has joined C{room}, by logging in or by coming from another room.
+    Another user has joined C{room}, by logging in or by coming from another
+    room; with what some clients show of it at once (IRCv3's extended-join
+    and away-notify): its account, real name and away message.
     """
 
     room: str
     nickname: str
+    account: str | None = field(default=None, compare=False)
+    realname: str | None = field(default=None, compare=False)
+    away: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +221,44 @@ class PrivateMessageSent:
 
 
 @dataclass(frozen=True, slots=True)
+class Presence:
+    """
+    C{nickname}, which C{watcher} watches (IRC's MONITOR), came on line
+    or went off, with its user name when on line. One for each watcher:
+    an IRC client is told it by a numeric addressed to it.
+    """
+
+    watcher: str
+    nickname: str
+    online: bool
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AwayChanged:
+    """
+    C{nickname}, sharing a room with the recipient (or, C{watched}, watched
+    by it), is away with C{away}, or back (L{None}).
+    """
+
+    nickname: str
+    away: str | None
+    watched: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RealnameChanged:
+    """
+    C{nickname} (the recipient itself, one sharing a room with it, or, if
+    C{watched}, one it watches) now says its real name is C{realname}.
+    """
+
+    nickname: str
+    realname: str
+    watched: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class TagMessage:
     """
     Tags and nothing else (IRC's TAGMSG: "typing...") from C{sender} to
@@ -290,6 +333,9 @@ Event = (
     | Kicked
     | Invited
     | TagMessage
+    | Presence
+    | AwayChanged
+    | RealnameChanged
 )
 
 

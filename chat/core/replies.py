@@ -261,6 +261,10 @@ class Member:
     hidden: bool = False
     bot: bool = False
     account: str | None = None
+    # Seconds since it last said something, and its first room shared
+    # with the one who asked (or its first room), for IRC's WHOX.
+    idle: int = 0
+    room: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.core.commands import dispatch
-from chat.core.domain import User
+from chat.core.domain import Room, User
 from chat.core.errors import (
     AlreadyRegistered,
     ChatError,
@@ -1098,6 +1098,7 @@ class Session:
         ops = found.operators if found is not None else ()
         voiced = found.voiced if found is not None else ()
         mine = set(me.rooms)
+        now = self.service.clock.seconds()
         listed = [
             Member(
                 u.nickname,
@@ -1110,6 +1111,8 @@ class Session:
                 u.invisible and u is not me and not mine.intersection(u.rooms),
                 u.bot,
                 u.account,
+                int(now - u.active),
+                _first_room(u, mine),
             )
             for u in users
         ]
@@ -1134,6 +1137,24 @@ class Session:
         Send tags alone (IRC's TAGMSG) to room C{target} or to the user C{target}.
         """
         return self.chat.tag(self._logged_in(), target, tags, room)
+
+    def watch(self, nicknames: Sequence[str]) -> list[tuple[str, User | None]]:
+        """
+        Be told when these nicknames come and go (IRC's MONITOR).
+        """
+        return self.chat.watch(self._logged_in(), nicknames)
+
+    def unwatch(self, nicknames: Sequence[str] | None) -> None:
+        self.chat.unwatch(self._logged_in(), nicknames)
+
+    def watched(self) -> list[tuple[str, User | None]]:
+        return self.chat.watched(self._logged_in())
+
+    def set_realname(self, realname: str) -> str | None:
+        """
+        Say another real name (IRC's SETNAME): those who see you are told.
+        """
+        return self.chat.rename_real(self._logged_in(), realname)
 
     def set_bot(self, bot: bool) -> None:
         """
@@ -1464,6 +1485,16 @@ class Session:
             "Operator {operator} announced: {text}", operator=user.nickname, text=clean(text)
         )
         self.chat.announce(user, text)
+
+
+def _first_room(user: User, shared: set[Room]) -> str | None:
+    """
+    The first of C{user}'s rooms that is in C{shared}, or its first room.
+    """
+    for room in user.rooms:
+        if room in shared:
+            return room.name
+    return user.rooms[0].name if user.rooms else None
 
 
 def _is_address(text: str) -> bool:

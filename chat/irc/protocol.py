@@ -15,12 +15,13 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory
 
 from chat.core import replies as r
+from chat.core.domain import User
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
 from chat.core.modes import mode_string
 from chat.core.service import ChatService
@@ -38,16 +39,38 @@ IRCv3: up to 8191 bytes of tags, then the 512 of the message itself.
 
 CAPABILITIES = (
     "account-tag",
+    "away-notify",
     "batch",
     "cap-notify",
     "echo-message",
+    "extended-join",
+    "extended-monitor",
     "labeled-response",
     "message-tags",
     "multi-prefix",
     "sasl",
     "server-time",
+    "setname",
     "userhost-in-names",
 )
+
+WATCHING = frozenset({"away-notify", "extended-join", "setname", "extended-monitor"})
+"""
+The capabilities that change what a client is shown of others.
+"""
+
+ENCODED = WATCHING | {
+    "server-time",
+    "echo-message",
+    "userhost-in-names",
+    "multi-prefix",
+    "message-tags",
+    "account-tag",
+}
+"""
+The capabilities that change how an event is written: one encoder for each
+combination in use, shared by every client with it.
+"""
 
 Verb = Callable[["IRCProtocol", tuple[str, ...]], None]
 
@@ -62,7 +85,7 @@ class IRCFactory(Factory):
 
     def __init__(self, service: ChatService) -> None:
         self.service = service
-        self._encoders: dict[tuple[bool, ...], w.Encoder] = {}
+        self._encoders: dict[tuple[frozenset[str], bool], w.Encoder] = {}
         self._batches = 0
 
     def batch_ref(self) -> str:
@@ -77,20 +100,23 @@ class IRCFactory(Factory):
         The encoder for clients with C{caps} (and user mode C{w} or not):
         one per combination that changes what an event looks like.
         """
-        key = (
-            "server-time" in caps,
-            "echo-message" in caps,
-            "userhost-in-names" in caps,
-            "multi-prefix" in caps,
-            wallops,
-            "message-tags" in caps,
-            "account-tag" in caps,
-        )
-        if key not in self._encoders:
-            self._encoders[key] = w.Encoder(
-                self.service.settings.server_name, self.service.clock.seconds, *key
+        watching = caps & WATCHING
+        key = (caps & ENCODED, wallops)
+        encoder = self._encoders.get(key)
+        if encoder is None:
+            encoder = self._encoders[key] = w.Encoder(
+                self.service.settings.server_name,
+                self.service.clock.seconds,
+                tagged="server-time" in caps,
+                echo="echo-message" in caps,
+                hosts="userhost-in-names" in caps,
+                prefixes="multi-prefix" in caps,
+                wallops=wallops,
+                tags="message-tags" in caps,
+                accounts="account-tag" in caps,
+                watching=watching,
             )
-        return self._encoders[key]
+        return encoder
 
     def buildProtocol(self, addr: IAddress | None) -> IRCProtocol:
         return IRCProtocol(self.service, self)
@@ -232,9 +258,7 @@ class IRCProtocol(StreamConnection):
             # A message's answer is its echo, the last line (a message to
             # oneself arrives first, unlabelled, as it would from anyone).
             self._send(
-                b"".join(line + b"\r\n" for line in lines[:-1])
-                + _tagged(lines[-1], tag)
-                + b"\r\n"
+                b"".join(line + b"\r\n" for line in lines[:-1]) + _tagged(lines[-1], tag) + b"\r\n"
             )
             return
         ref = self._factory.batch_ref()
@@ -564,6 +588,59 @@ class IRCProtocol(StreamConnection):
                 count = None
         self.session.whowas(params[0].split(",")[0], count)
 
+    def monitor(self, params: tuple[str, ...]) -> None:
+        """
+        IRCv3 MONITOR: + and - nicknames, C (clear), L (list), S (status).
+        """
+        sub = params[0].upper()
+        if sub in ("+", "-") and len(params) < 2:
+            self._numeric("461", "MONITOR", "Not enough parameters")
+            return
+        if sub == "+":
+            wanted = [n for n in params[1].split(",") if n]
+            for nickname in wanted:
+                if any(c in nickname for c in "*?!@"):
+                    self._numeric("432", nickname, "Erroneous nickname")
+            wanted = [n for n in wanted if not any(c in n for c in "*?!@")]
+            have = len(self.session.watched())
+            room = max(0, w.MONITOR_LIMIT - have)
+            if len(wanted) > room:
+                self._numeric("734", str(w.MONITOR_LIMIT), ",".join(wanted), "Monitor list is full")
+                wanted = wanted[:room]
+            self._tell_presence(self.session.watch(wanted))
+        elif sub == "-":
+            self.session.unwatch(params[1].split(","))
+        elif sub == "C":
+            self.session.unwatch(None)
+        elif sub == "L":
+            watched = [nickname for nickname, _ in self.session.watched()]
+            if watched:
+                self._numeric("732", ",".join(watched))
+            self._numeric("733", "End of MONITOR list")
+        elif sub == "S":
+            self._tell_presence(self.session.watched())
+
+    def _tell_presence(self, found: Sequence[tuple[str, User | None]]) -> None:
+        online = [user for _, user in found if user is not None]
+        offline = [nickname for nickname, user in found if user is None]
+        if online:
+            masks = [f"{u.nickname}!{u.username or u.nickname}@{w.HOST}" for u in online]
+            self._numeric("730", ",".join(masks))
+        if offline:
+            self._numeric("731", ",".join(offline))
+
+    def setname(self, params: tuple[str, ...]) -> None:
+        if self.session.set_realname(params[0]) is None:
+            self._send(
+                build(
+                    "FAIL",
+                    "SETNAME",
+                    "INVALID_REALNAME",
+                    "Realname is not valid",
+                    source=self._server,
+                )
+            )
+
     def ison(self, params: tuple[str, ...]) -> None:
         self.session.members(None, " ".join(params).split())
 
@@ -676,6 +753,79 @@ class IRCProtocol(StreamConnection):
 
     def render(self, reply: r.Reply) -> bytes:
         return render(self, reply)
+
+
+WHOX_FIELDS = "tcuihsnfdlaor"
+"""
+IRCv3 WHOX's fields, in the order a 354 reply gives them whatever the order asked.
+"""
+
+
+def _who(connection: IRCProtocol, room: str | None, members: Sequence[r.Member]) -> bytes:
+    """
+    WHO's answer: a 352 per member, or with C{%FIELDS[,TOKEN]} (WHOX) a 354
+    with those fields, then 315.
+    """
+    server, me, params = connection._server, connection._me, connection._params
+    mask = params[0] if params else "*"
+    if room is None:
+        wild = "*" in mask or "?" in mask
+        members = [
+            m
+            for m in members
+            if fnmatch.fnmatchcase(m.nickname.lower(), mask.lower()) and not (wild and m.hidden)
+        ]
+    every = "multi-prefix" in connection._caps
+    whox = params[1] if len(params) > 1 and params[1].startswith("%") else None
+    lines = []
+    for m in members:
+        flags = (
+            ("G" if m.away else "H")
+            + ("*" if m.operator else "")
+            + w.prefix(
+                m.nickname,
+                (m.nickname,) if m.room_operator else (),
+                (m.nickname,) if m.voiced else (),
+                every,
+            )
+            + ("B" if m.bot else "")
+        )
+        where = w.channel(room) if room is not None else "*"
+        if whox is None:
+            lines.append(
+                w.numeric(
+                    server,
+                    "352",
+                    me,
+                    where,
+                    m.username or m.nickname,
+                    w.HOST,
+                    server,
+                    m.nickname,
+                    flags,
+                    f"0 {m.realname or m.nickname}",
+                )
+            )
+            continue
+        fields, _, token = whox[1:].partition(",")
+        values = {
+            "t": token or "0",
+            "c": where if room is not None else (w.channel(m.room) if m.room else "*"),
+            "u": m.username or m.nickname,
+            "i": "255.255.255.255",  # chat shows no addresses
+            "h": w.HOST,
+            "s": server,
+            "n": m.nickname,
+            "f": flags,
+            "d": "0",
+            "l": str(m.idle),
+            "a": m.account or "0",
+            "o": "n/a",
+            "r": m.realname or m.nickname,
+        }
+        chosen = [values[f] for f in WHOX_FIELDS if f in fields]
+        lines.append(w.numeric(server, "354", me, *chosen))
+    return b"".join(lines) + w.numeric(server, "315", me, mask, "End of /WHO list")
 
 
 def _ref(connection: IRCProtocol) -> str | None:
@@ -812,38 +962,7 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
         case r.Away():
             return numeric("306", "You have been marked as being away")
         case r.Members(room, members):
-            mask = connection._params[0] if connection._params else "*"
-            if room is None:
-                wild = "*" in mask or "?" in mask
-                members = [
-                    m
-                    for m in members
-                    if fnmatch.fnmatchcase(m.nickname.lower(), mask.lower())
-                    and not (wild and m.hidden)
-                ]
-            where = "*" if room is None else w.channel(room)
-            every = "multi-prefix" in connection._caps
-            return b"".join(
-                numeric(
-                    "352",
-                    where,
-                    m.username or m.nickname,
-                    w.HOST,
-                    server,
-                    m.nickname,
-                    ("G" if m.away else "H")
-                    + ("*" if m.operator else "")
-                    + w.prefix(
-                        m.nickname,
-                        (m.nickname,) if m.room_operator else (),
-                        (m.nickname,) if m.voiced else (),
-                        every,
-                    )
-                    + ("B" if m.bot else ""),
-                    f"0 {m.realname or m.nickname}",
-                )
-                for m in members
-            ) + numeric("315", mask, "End of /WHO list")
+            return _who(connection, room, members)
         case r.Whois(
             nickname, rooms, operator, away, username, realname, ops, voiced, bot, account
         ):
@@ -1053,6 +1172,8 @@ _VERBS: dict[str, tuple[Verb, int, bool]] = {
     "WHOIS": (IRCProtocol.whois, 1, False),
     "ISON": (IRCProtocol.ison, 1, False),
     "WHOWAS": (IRCProtocol.whowas, 0, False),
+    "MONITOR": (IRCProtocol.monitor, 1, False),
+    "SETNAME": (IRCProtocol.setname, 1, False),
     "USERHOST": (IRCProtocol.userhost, 1, False),
     "MODE": (IRCProtocol.mode, 1, False),
     "KICK": (IRCProtocol.kick, 2, False),

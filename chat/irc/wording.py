@@ -32,6 +32,7 @@ from chat.core.errors import (
 from chat.core.events import (
     Action,
     Announcement,
+    AwayChanged,
     Departure,
     Entered,
     Entry,
@@ -45,8 +46,10 @@ from chat.core.events import (
     Meta,
     ModesChanged,
     Parted,
+    Presence,
     PrivateMessage,
     PrivateMessageSent,
+    RealnameChanged,
     Renamed,
     TagMessage,
     TopicChanged,
@@ -63,6 +66,10 @@ The host part of every user's mask: chat does not show addresses.
 """
 
 LINE_BYTES = 512
+MONITOR_LIMIT = 100
+"""
+Nicknames one client may watch (MONITOR).
+"""
 CLIENT_TAG_BYTES = 4094
 """
 IRCv3 message-tags: what a client may send of tags, without the C{@} and the space.
@@ -168,6 +175,7 @@ class Encoder:
         "tagged",
         "tags",
         "wallops",
+        "watching",
     )
 
     def __init__(
@@ -181,6 +189,7 @@ class Encoder:
         wallops: bool = True,
         tags: bool = False,
         accounts: bool = False,
+        watching: frozenset[str] = frozenset(),
     ) -> None:
         self.server = server
         self.clock = clock
@@ -191,6 +200,8 @@ class Encoder:
         self.wallops = wallops
         self.tags = tags
         self.accounts = accounts
+        # Which of away-notify, extended-join, setname, extended-monitor it took.
+        self.watching = watching
         self._event: Event | None = None
         self._line = b""
 
@@ -241,8 +252,42 @@ class Encoder:
                 if away is not None:
                     echoed += numeric(self.server, "301", sender, recipient, away)
                 return echoed
-            case Joined(room, nickname):
-                return build("JOIN", channel(room), source=mask(nickname))
+            case Joined(room, nickname, account, realname, away):
+                watching = self.watching
+                if "extended-join" in watching:
+                    joined = build(
+                        "JOIN",
+                        channel(room),
+                        account or "*",
+                        realname or nickname,
+                        source=mask(nickname),
+                        text=True,
+                    )
+                else:
+                    joined = build("JOIN", channel(room), source=mask(nickname))
+                if away is not None and "away-notify" in watching:
+                    joined += build("AWAY", away, source=mask(nickname), text=True)
+                return joined
+            case AwayChanged(nickname, away, watched):
+                if "away-notify" not in self.watching or (
+                    watched and "extended-monitor" not in self.watching
+                ):
+                    return b""
+                if away is None:
+                    return build("AWAY", source=mask(nickname))
+                return build("AWAY", away, source=mask(nickname), text=True)
+            case RealnameChanged(nickname, realname, watched):
+                if "setname" not in self.watching or (
+                    watched and "extended-monitor" not in self.watching
+                ):
+                    return b""
+                return build("SETNAME", realname, source=mask(nickname), text=True)
+            case Presence(watcher, nickname, True, username):
+                return numeric(
+                    self.server, "730", watcher, f"{nickname}!{username or nickname}@{HOST}"
+                )
+            case Presence(watcher, nickname, False):
+                return numeric(self.server, "731", watcher, nickname)
             case Parted(room, nickname, destination, said):
                 reason = f"Gone to {channel(destination)}" if destination else said or "Left"
                 return build("PART", channel(room), reason, source=mask(nickname), text=True)
@@ -312,6 +357,8 @@ class Encoder:
             "NETWORK=chat",
             "UTF8ONLY",
             "BOT=B",
+            "WHOX",
+            f"MONITOR={MONITOR_LIMIT}",
         ]
         return b"".join(
             [

@@ -40,6 +40,7 @@ from chat.core.errors import (
 from chat.core.events import (
     Action,
     Announcement,
+    AwayChanged,
     Ban,
     Departure,
     Entered,
@@ -54,8 +55,10 @@ from chat.core.events import (
     Message,
     ModesChanged,
     Parted,
+    Presence,
     PrivateMessage,
     PrivateMessageSent,
+    RealnameChanged,
     Renamed,
     RoomInfo,
     TagMessage,
@@ -157,8 +160,10 @@ def format_event(event: Event) -> str:
             return f"{NOTICE}{nickname} was put out of {room} by {by}: {reason}"
         case Invited(room, by, _):
             return f"{NOTICE}{by} invites you to {room}: /join {room}"
-        case TagMessage():
-            return ""  # tags alone ("typing..."): nothing to show on a line
+        case TagMessage() | Presence() | AwayChanged() | RealnameChanged():
+            # Tags alone ("typing..."), and what IRC clients watch for
+            # (MONITOR, away-notify, setname): nothing a line user asked for.
+            return ""
     raise TypeError(f"not an event: {event!r}")
 
 
