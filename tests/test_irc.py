@@ -183,7 +183,7 @@ class RegistrationTests(SynchronousTestCase):
 
 class AccountTests(SynchronousTestCase):
     def setUp(self) -> None:
-        pool = SyncPool(self.mktemp())
+        pool = self.pool = SyncPool(self.mktemp())
         from twisted.internet.task import Clock
 
         clock = Clock()
@@ -193,6 +193,21 @@ class AccountTests(SynchronousTestCase):
         )
         self.successResultOf(self.accounts.register("alice", "secret1"))
         pool.make_operator("root", "rootpass")
+
+    def test_label_on_an_answer_from_the_database(self) -> None:
+        """
+        A labelled NICK, whose answer waits for the database (is the new
+        nickname registered?), gets its label when the answer comes.
+        """
+        self.pool.hold = True
+        user = IRCUser(self.service)
+        user.send("CAP REQ :labeled-response batch", "NICK first", "USER u 0 * :U", "CAP END")
+        self.pool.release()
+        user.lines()
+        user.send("@label=n1 NICK second")
+        self.assertEqual(user.lines(), [])
+        self.pool.release()
+        self.assertEqual(user.lines(), ["@label=n1 :first!first@chat NICK second"])
 
     def test_registered_nickname_needs_its_password(self) -> None:
         """

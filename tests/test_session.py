@@ -54,6 +54,7 @@ class RecordingPeer:
         self.goodbye: r.Goodbye | None = None
         self.aborted = False
         self.departures: list[Departure] = []
+        self.answers = 0
         self.removals: list[str] = []
 
     def interpret(self, item: object) -> None:
@@ -72,6 +73,9 @@ class RecordingPeer:
     def hold(self) -> None:
         self.holds += 1
         self.held = []
+
+    def answered(self) -> None:
+        self.answers += 1
 
     def release(self) -> None:
         held, self.held = self.held, None

@@ -70,6 +70,13 @@ class Peer(Participant, Protocol):
         Show C{reply} to this user, in the front-end's own words.
         """
 
+    def answered(self) -> None:
+        """
+        What waited for the database has been answered (what it made the
+        server say is gathered, not yet written): a front-end that labels
+        each answer (IRCv3's labeled-response) labels this one.
+        """
+
     def hold(self) -> None:
         """
         Keep the events that arrive from now on, in order, instead of showing them.

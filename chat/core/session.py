@@ -543,6 +543,7 @@ class Session:
                     result.raiseException()
             except Exception as e:
                 self.report(e)
+            self.peer.answered()
             self._waiting = False
             queue, self._queue = self._queue, None
             if queue:
@@ -561,6 +562,13 @@ class Session:
         step.addBoth(lambda result: outbox.batch(lambda: settle(result)))
 
     # Logging in.
+
+    @property
+    def waiting(self) -> bool:
+        """
+        Whether input is held until the database answers.
+        """
+        return self._waiting
 
     @property
     def password_wanted(self) -> bool:

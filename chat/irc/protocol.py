@@ -130,6 +130,7 @@ class IRCProtocol(StreamConnection):
     __slots__ = (
         "_caps",
         "_factory",
+        "_label_later",
         "_lines",
         "_negotiating",
         "_nickname",
@@ -155,6 +156,8 @@ class IRCProtocol(StreamConnection):
         # The command being handled, for replies whose numerics depend on it.
         self._verb = ""
         self._params: tuple[str, ...] = ()
+        # The label and verb of a command whose answer waits for the database.
+        self._label_later: tuple[str, str] | None = None
         # The client-only tags (+name) of the message being handled.
         self._tags: tuple[tuple[str, str], ...] = ()
         # User modes: w (WALLOPS reach it; on unless turned off), i, B (a bot).
@@ -239,22 +242,36 @@ class IRCProtocol(StreamConnection):
         """
         IRCv3 labeled-response: handle C{message}, then give what it made
         this connection say the client's label: an ACK for nothing, the
-        label on one line, or a C{labeled-response} batch of several.
-        (Answers that wait for the database come later, unlabelled.)
+        label on one line, or a C{labeled-response} batch of several. An
+        answer that waits for the database is labelled when it comes.
         """
-        pending = self._pending
-        start = len(pending)
+        start = len(self._pending)
         try:
             self._dispatch(message)
         except Exception as e:
             self.session.report(e)
+        if self.session.waiting:
+            self._label_later = (label, message.verb)
+            return
+        self._label(label, message.verb, start)
+
+    def answered(self) -> None:
+        if self._label_later is not None:
+            (label, verb), self._label_later = self._label_later, None
+            self._label(label, verb, 0)
+
+    def _label(self, label: str, verb: str, start: int) -> None:
+        """
+        Label what was said from C{start} in the output gathered (the answer to C{verb}).
+        """
+        pending = self._pending
         lines = [line for data in pending[start:] for line in data.split(b"\r\n") if line]
         del pending[start:]
         tag = b"label=" + escape_tag(label).encode()
         if not lines:
             self._send(build("ACK", source=self._server, tags={"label": label}))
             return
-        if len(lines) == 1 or message.verb in ("PRIVMSG", "NOTICE", "TAGMSG"):
+        if len(lines) == 1 or verb in ("PRIVMSG", "NOTICE", "TAGMSG"):
             # A message's answer is its echo, the last line (a message to
             # oneself arrives first, unlabelled, as it would from anyone).
             self._send(

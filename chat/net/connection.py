@@ -236,6 +236,9 @@ class StreamConnection(Protocol):
             for data in held:
                 self._send(data)
 
+    def answered(self) -> None:
+        pass
+
     def removed(self, room: str) -> None:
         self.session.removed(room)
 
