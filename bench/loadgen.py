@@ -2,8 +2,9 @@
 The load generator's workers: asyncio processes, each holding a share of the
 clients, driven by the coordinator in ``bench/run.py`` over a pipe.
 
-Every client logs in with its first line and then only reads. What it reads
-is counted (``<...>`` lines: messages), and in the latency scenario each
+Every client logs in with its first line (an IRC client: NICK and USER, then
+JOIN #bench once welcomed) and then only reads. What it reads is counted (``<...>`` lines on the
+line protocol, PRIVMSG lines on IRC: messages), and in the latency scenario each
 message's send time (``time.monotonic_ns()``, the same clock in every process
 on the machine) is subtracted from its arrival time; sequence numbers per
 sender find losses, duplicates and reordering.
@@ -20,6 +21,42 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 LOGIN_TIMEOUT = 120.0
+CHANNEL = b"#bench"
+
+
+def login(dialect: str, name: str) -> bytes:
+    """
+    What a client sends to log in: a nickname (line), or IRC's registration and a JOIN.
+    """
+    if dialect == "irc":
+        # JOIN once welcomed (001): a server may still be registering us.
+        return f"NICK {name}\r\nUSER {name} 0 * :{name}\r\n".encode()
+    return name.encode() + b"\n"
+
+
+def say(dialect: str, text: bytes) -> bytes:
+    """
+    One message to the room, as C{dialect} sends it.
+    """
+    if dialect == "irc":
+        return b"PRIVMSG #bench :" + text + b"\r\n"
+    return text + b"\n"
+
+
+def parse_message(dialect: str, line: bytes) -> tuple[bytes, bytes] | None:
+    """
+    (sender, text) of a message line, or None for anything else.
+    """
+    if dialect == "irc":
+        # ":nick!user@host PRIVMSG #bench :text"
+        if b" PRIVMSG " not in line:
+            return None
+        head, _, text = line.partition(b" :")
+        return head[1:].split(b"!", 1)[0], text.rstrip(b"\r")
+    if line[:1] != b"<":
+        return None
+    sender, _, text = line.partition(b"> ")
+    return sender, text
 
 
 class Receiver(asyncio.Protocol):
@@ -39,10 +76,20 @@ class Receiver(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         lines = (self.buffer + data).split(b"\n")
         self.buffer = lines.pop()
+        irc = self.worker.dialect == "irc"
+        if irc:
+            for line in lines:
+                if line[:4] == b"PING":
+                    assert self.transport is not None
+                    self.transport.write(b"PONG" + line[4:].rstrip(b"\r") + b"\r\n")
         if not self.logged_in.done():
             for line in lines:
-                if line.startswith(b"*** You are in "):
+                # In the room: chat's "You are in", or IRC's end of NAMES (366).
+                if line.startswith(b"*** You are in ") or (irc and b" 366 " in line):
                     self.logged_in.set_result(None)
+                elif irc and b" 001 " in line:
+                    assert self.transport is not None
+                    self.transport.write(b"JOIN #bench\r\n")
             return
         self.worker.lines(lines, self)
 
@@ -57,9 +104,10 @@ class Worker:
     One process's clients, and what they have received.
     """
 
-    def __init__(self, port: int, progress: Synchronized[int]) -> None:
+    def __init__(self, port: int, progress: Synchronized[int], dialect: str = "line") -> None:
         self.port = port
         self.progress = progress
+        self.dialect = dialect
         self.clients: list[Receiver] = []
         self.latency = False
         self.count = 0
@@ -72,20 +120,27 @@ class Worker:
 
     def lines(self, lines: list[bytes], receiver: Receiver) -> None:
         count = 0
+        irc = self.dialect == "irc"
         if not self.latency:
-            for line in lines:
-                if line[:1] == b"<":
-                    count += 1
+            if irc:
+                for line in lines:
+                    if b" PRIVMSG " in line:
+                        count += 1
+            else:
+                for line in lines:
+                    if line[:1] == b"<":
+                        count += 1
         else:
             now = time.monotonic_ns()
             for line in lines:
-                if line[:1] != b"<":
+                message = parse_message(self.dialect, line)
+                if message is None:
                     continue
                 count += 1
-                # "<sender> SEQ SENT_NS"
-                _, seq, sent = line.split(b" ", 2)
+                # "SEQ SENT_NS"
+                sender, text = message
+                seq, sent = text.split(b" ", 1)
                 self.latencies.append(now - int(sent))
-                sender = line[: line.index(b">")]
                 expected = receiver.next_seq.get(sender, 0)
                 number = int(seq)
                 if number < expected:
@@ -113,7 +168,7 @@ class Worker:
                 transport, receiver = await loop.create_connection(
                     lambda: Receiver(self), "127.0.0.1", self.port
                 )
-                transport.write(name.encode() + b"\n")
+                transport.write(login(self.dialect, name))
                 await asyncio.wait_for(receiver.logged_in, LOGIN_TIMEOUT)
                 if not reading:
                     transport.pause_reading()
@@ -152,16 +207,20 @@ class Worker:
         self.clients = []
 
 
-def worker_main(port: int, commands: Connection, progress: Synchronized[int]) -> None:
+def worker_main(
+    port: int, commands: Connection, progress: Synchronized[int], dialect: str = "line"
+) -> None:
     """
     A worker process: obey the coordinator's commands until told to stop.
     """
-    asyncio.run(_serve(port, commands, progress))
+    asyncio.run(_serve(port, commands, progress, dialect))
 
 
-async def _serve(port: int, commands: Connection, progress: Synchronized[int]) -> None:
+async def _serve(
+    port: int, commands: Connection, progress: Synchronized[int], dialect: str
+) -> None:
     loop = asyncio.get_running_loop()
-    worker = Worker(port, progress)
+    worker = Worker(port, progress, dialect)
     incoming: asyncio.Queue[Any] = asyncio.Queue()
     loop.add_reader(commands.fileno(), lambda: incoming.put_nowait(commands.recv()))
     while True:

@@ -26,6 +26,7 @@ RATIO = {
     "fan-out": "cpu_us_per_delivery",
     "latency": "cpu_us_per_delivery",
     "idle": "rss_kib_per_connection",
+    "slow consumer": "rss_growth_mib",
 }
 
 
@@ -52,16 +53,17 @@ def markdown(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
         if not rows:
             continue
         ratio = RATIO.get(scenario)
+        baselines = about.get("baselines", ["floor", "threaded"])
         header = ["server", *columns]
         if ratio:
-            header += [f"{ratio} ÷ floor", "÷ threaded"]
+            header += [f"{ratio} ÷ {baselines[0]}", f"÷ {baselines[1]}"]
         lines += ["", f"## {scenario}", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "---|" * len(header))
         for _, servers in rows:
             for name, record in servers.items():
                 cells = [name] + [str(record.get(column, "")) for column in columns]
                 if ratio:
-                    for baseline in ("floor", "threaded"):
+                    for baseline in baselines:
                         other = servers.get(baseline, {}).get(ratio)
                         mine = record.get(ratio)
                         cells.append(f"{mine / other:.2f}" if other and mine is not None else "-")
@@ -93,7 +95,7 @@ def plots(results: list[dict[str, Any]], folder: Path, stem: str) -> list[Path]:
             server: sorted(
                 (r[x], r[y]) for r in results if r["scenario"] == scenario and r["server"] == server
             )
-            for server in ("chat", "floor", "threaded")
+            for server in ("chat", "floor", "threaded", "chat-irc", "ngircd", "inspircd")
         }
         if not any(series.values()):
             continue

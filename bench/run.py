@@ -35,11 +35,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import Receiver, Worker, worker_main
+from loadgen import Receiver, Worker, login, say, worker_main
 
 HERE = Path(__file__).resolve().parent
 TICK = os.sysconf("SC_CLK_TCK")
 WINDOW = 2000  # messages a sender may be ahead of the average receiver
+# On IRC, less: ngIRCd drops a client whose unsent output passes its fixed
+# send queue, and 2 000 lines ahead would be ~70 KB of it.
+IRC_WINDOW = 500
 QUIET = 15.0  # seconds without progress after which a scenario gives up waiting
 
 
@@ -52,24 +55,80 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+NGIRCD_CONF = """\
+[Global]
+Name = bench.test
+Info = bench
+Listen = 127.0.0.1
+Ports = {port}
+PidFile = {workdir}/ngircd-{port}.pid
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+MaxPenaltyTime = 0
+PingTimeout = 600
+PongTimeout = 600
+[Options]
+DNS = no
+Ident = no
+PAM = no
+"""
+
+INSPIRCD_CONF = """\
+<server name="bench.test" description="bench" network="bench">
+<admin name="bench" nick="bench" email="bench@bench.test">
+<bind address="127.0.0.1" port="{port}" type="clients">
+<connect allow="*" timeout="60" pingfreq="600" sendq="1048576" recvq="65536"
+  localmax="100000" globalmax="100000" maxconnwarn="off" fakelag="no"
+  commandrate="100000000" threshold="100000000" limit="100000" useident="no"
+  resolvehostnames="no">
+<performance softlimit="20000" somaxconn="4096" clonesonconnect="no" timeskipwarn="0">
+<channels users="100000" opers="100000">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{workdir}/inspircd-{port}.log">
+<pid file="{workdir}/inspircd-{port}.pid">
+"""
+
+IRC_SERVERS = ("chat-irc", "ngircd", "inspircd")
+"""
+The IRC benchmark's servers: chat's IRC door and two C servers from Debian's
+packages, each with flood control off, on loopback.
+"""
+
+
 class Server:
     """
-    A server under test, in its own process.
+    A server under test, in its own process; C{dialect} is what its clients speak.
     """
 
     def __init__(self, kind: str, workdir: Path, history: bool = True) -> None:
         self.kind = kind
         self.port = free_port()
+        self.dialect = "irc" if kind in IRC_SERVERS else "line"
         self.log = open(workdir / f"{kind}-{self.port}.log", "wb")  # noqa: SIM115
-        if kind == "chat":
+        if kind in ("chat", "chat-irc"):
+            door = ["--listen", f"tcp:{self.port}:interface=127.0.0.1"]
+            if kind == "chat-irc":
+                door = [
+                    "--listen", f"tcp:{free_port()}:interface=127.0.0.1",
+                    "--irc", f"tcp:{self.port}:interface=127.0.0.1",
+                ]  # fmt: skip
             argv = [
                 sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-                "-n", "--pidfile=", "chat", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
+                "-n", "--pidfile=", "chat", *door,
                 "--flood", "off", "--max-per-ip", "0", "--max-clients", "0",
                 "--db", str(workdir / f"chat-{self.port}.sqlite3"),
             ]  # fmt: skip
             if not history:
                 argv.append("--no-history")
+        elif kind == "ngircd":
+            conf = workdir / f"ngircd-{self.port}.conf"
+            conf.write_text(NGIRCD_CONF.format(port=self.port, workdir=workdir))
+            argv = ["/usr/sbin/ngircd", "--nodaemon", "--config", str(conf)]
+        elif kind == "inspircd":
+            conf = workdir / f"inspircd-{self.port}.conf"
+            conf.write_text(INSPIRCD_CONF.format(port=self.port, workdir=workdir))
+            argv = ["/usr/sbin/inspircd", "--nofork", "--runasroot", "--config", str(conf)]
         else:
             argv = [sys.executable, str(HERE / "baselines.py"), kind, str(self.port)]
         self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
@@ -83,6 +142,9 @@ class Server:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{kind} did not start") from None
                 time.sleep(0.05)
+
+    def say(self, text: bytes) -> bytes:
+        return say(self.dialect, text)
 
     def cpu(self) -> float:
         """
@@ -111,7 +173,7 @@ class Server:
 
 
 class Generator:
-    def __init__(self, port: int, workers: int) -> None:
+    def __init__(self, port: int, workers: int, dialect: str = "line") -> None:
         context = multiprocessing.get_context("fork")
         self.progress = [context.Value("q", 0, lock=False) for _ in range(workers)]
         self.pipes = []
@@ -120,7 +182,9 @@ class Generator:
         for number in range(workers):
             here, there = context.Pipe()
             process = context.Process(
-                target=worker_main, args=(port, there, self.progress[number]), daemon=True
+                target=worker_main,
+                args=(port, there, self.progress[number], dialect),
+                daemon=True,
             )
             process.start()
             self.pipes.append(here)
@@ -205,7 +269,7 @@ class Talker(Receiver):
         loop = asyncio.get_running_loop()
         await loop.create_connection(lambda: self, "127.0.0.1", port)
         assert self.transport is not None
-        self.transport.write(name.encode() + b"\n")
+        self.transport.write(login(self.worker.dialect, name))
         await asyncio.wait_for(self.logged_in, 60)
         return self
 
@@ -214,8 +278,10 @@ class Talker(Receiver):
         self.transport.write(data)
 
 
-async def talkers(port: int, count: int, prefix: str) -> tuple[Worker, list[Talker]]:
-    counter = Worker(port, multiprocessing.Value("q", 0, lock=False))
+async def talkers(
+    port: int, count: int, prefix: str, dialect: str = "line"
+) -> tuple[Worker, list[Talker]]:
+    counter = Worker(port, multiprocessing.Value("q", 0, lock=False), dialect)
     made = [await Talker(counter).open(port, f"{prefix}{n}") for n in range(count)]
     counter.clients.extend(made)
     return counter, made
@@ -257,10 +323,10 @@ async def filled_room(
     """
     C{clients} receivers logged in over the workers, and four senders here.
     """
-    generator = Generator(server.port, workers)
+    generator = Generator(server.port, workers, server.dialect)
     try:
         await generator.connect(clients, "r")
-        _, senders = await talkers(server.port, 4, "s")
+        _, senders = await talkers(server.port, 4, "s", server.dialect)
         await asyncio.sleep(0.5)
         await generator.all("reset", [latency] * workers)
     except BaseException:
@@ -278,13 +344,14 @@ async def fan_out(server: Server, clients: int, messages: int, workers: int) -> 
     try:
         cpu, started = server.cpu(), time.monotonic()
         sent = 0
+        window = WINDOW if server.dialect == "line" else IRC_WINDOW
         while sent < messages:
-            if sent - generator.slowest() > WINDOW:
+            if sent - generator.slowest() > window:
                 await asyncio.sleep(0.0005)
                 continue
             batch = min(20, messages - sent)
             sender = senders[(sent // 20) % len(senders)]
-            sender.send(b"".join(b"m %d\n" % n for n in range(sent, sent + batch)))
+            sender.send(b"".join(server.say(b"m %d" % n) for n in range(sent, sent + batch)))
             sent += batch
             await asyncio.sleep(0)
         expected = clients * messages
@@ -317,7 +384,7 @@ async def latency(
         sequence = [0] * len(senders)
         async for number in paced(rate, total):
             which = number % len(senders)
-            senders[which].send(b"%d %d\n" % (sequence[which], time.monotonic_ns()))
+            senders[which].send(server.say(b"%d %d" % (sequence[which], time.monotonic_ns())))
             sequence[which] += 1
         expected = clients * total
         await until(lambda: generator.received() >= expected, generator.received)
@@ -349,15 +416,15 @@ async def idle(server: Server, clients: int, workers: int) -> dict[str, Any]:
     C{clients} logged in and silent: memory per connection, time to connect
     them, and one message afterwards that must reach every one.
     """
-    generator = Generator(server.port, workers)
+    generator = Generator(server.port, workers, server.dialect)
     try:
         before = server.rss_kib()
         seconds = await generator.connect(clients, "i")
         await asyncio.sleep(1.0)
         after = server.rss_kib()
-        _, [sender] = await talkers(server.port, 1, "s")
+        _, [sender] = await talkers(server.port, 1, "s", server.dialect)
         await generator.all("reset", [False] * workers)
-        sender.send(b"still there?\n")
+        sender.send(server.say(b"still there?"))
         await until(lambda: generator.received() >= clients, generator.received)
         delivered = generator.received()
         return {
@@ -378,10 +445,10 @@ async def slow_consumer(
     C{chatty} clients talking (C{rate} messages a second in all, C{size}
     bytes each) and one that logs in and never reads, for C{seconds}.
     """
-    generator = Generator(server.port, 1)
+    generator = Generator(server.port, 1, server.dialect)
     clients: list[Talker] = []
     try:
-        counter, clients = await talkers(server.port, chatty, "c")
+        counter, clients = await talkers(server.port, chatty, "c", server.dialect)
         filler = b"x" * max(size - 10, 1)
 
         async def chat_for(duration: float, sample: Callable[[], None]) -> tuple[float, float, int]:
@@ -390,7 +457,7 @@ async def slow_consumer(
             async for number in paced(rate, total):
                 if number % max(rate // 10, 1) == 0:
                     sample()
-                clients[number % chatty].send(b"%d " % number + filler + b"\n")
+                clients[number % chatty].send(server.say(b"%d " % number + filler))
             return started, time.monotonic(), total
 
         # A warm-up without the stuck client, so that what grows after it is
@@ -460,6 +527,34 @@ def plan(smoke: bool) -> list[tuple[str, str, dict[str, Any], bool]]:
     return steps
 
 
+def plan_irc(smoke: bool) -> list[tuple[str, str, dict[str, Any], bool]]:
+    """
+    The IRC benchmark (``--irc``): chat's IRC door against ngIRCd and
+    InspIRCd on the same IRC workload.
+    """
+    if smoke:
+        fan = {"clients": 20, "messages": 200}
+        latency_args = {"clients": 10, "rate": 50, "seconds": 1.0}
+        idle_args = {"clients": 50}
+        slow_args = {"chatty": 5, "seconds": 2.0, "rate": 20, "size": 200}
+    else:
+        fan = {"clients": 200, "messages": 15_000}
+        latency_args = {"clients": 100, "rate": 200, "seconds": 10.0}
+        idle_args = {"clients": 10_000}
+        # IRC lines are at most 512 bytes: 400-byte messages.
+        slow_args = {"chatty": 20, "seconds": 20.0, "rate": 200, "size": 400}
+    steps: list[tuple[str, str, dict[str, Any], bool]] = []
+    for scenario, parameters in (
+        ("fan-out", fan),
+        ("latency", latency_args),
+        ("idle", idle_args),
+        ("slow consumer", slow_args),
+    ):
+        for kind in IRC_SERVERS:
+            steps.append((scenario, kind, parameters, True))
+    return steps
+
+
 async def measure(
     scenario: str, kind: str, parameters: dict[str, Any], history: bool, workdir: Path, workers: int
 ) -> dict[str, Any]:
@@ -493,18 +588,19 @@ def median_of(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def suite(arguments: argparse.Namespace) -> list[dict[str, Any]]:
     workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
-    steps = plan(arguments.smoke)
+    steps = plan_irc(arguments.smoke) if arguments.irc else plan(arguments.smoke)
     if arguments.only:
         steps = [step for step in steps if step[0] in arguments.only]
-    results = []
-    for scenario, kind, parameters, history in steps:
-        runs = []
-        for _ in range(arguments.runs):
+    # Each measurement's runs are spread over the whole suite (run 1 of
+    # everything, then run 2...), so that the servers compared in one
+    # scenario share the machine's good and bad moments alike.
+    runs: dict[int, list[dict[str, Any]]] = {index: [] for index in range(len(steps))}
+    for _ in range(arguments.runs):
+        for index, (scenario, kind, parameters, history) in enumerate(steps):
             record = await measure(scenario, kind, parameters, history, workdir, arguments.workers)
             print(json.dumps(record), flush=True)
-            runs.append(record)
-        results.append(median_of(runs))
-    return results
+            runs[index].append(record)
+    return [median_of(runs[index]) for index in range(len(steps))]
 
 
 def main() -> int:
@@ -513,6 +609,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--only", nargs="*", help="only these scenarios")
+    parser.add_argument(
+        "--irc", action="store_true", help="the IRC door against ngIRCd and InspIRCd instead"
+    )
     parser.add_argument("--out", default=str(HERE / "results"), help="where results go")
     arguments = parser.parse_args()
     started = time.monotonic()
@@ -529,6 +628,7 @@ def main() -> int:
             "runs": arguments.runs,
             "smoke": arguments.smoke,
             "seconds": round(time.monotonic() - started),
+            "baselines": ["ngircd", "inspircd"] if arguments.irc else ["floor", "threaded"],
         },
     )
     lost = [r for r in results if r.get("lost")]

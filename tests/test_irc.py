@@ -1000,6 +1000,29 @@ class HistoryTests(SynchronousTestCase):
         )
         self.assertEqual(lines[3], f":irc.test BATCH -{ref}")
 
+    def test_answers_keep_their_order_while_history_is_read(self) -> None:
+        """
+        While the history of a JOIN is read, what the user's next commands
+        cause (its own MODE, seen as an event) and their numerics come in
+        the order they happened, after the history.
+        """
+        from twisted.internet.task import Clock
+
+        from chat.store.history import History
+
+        clock = Clock()
+        pool = SyncPool(self.mktemp(), hold=True)
+        service = ChatService(
+            clock, Settings(server_name="irc.test", history_lines=5), history=History(pool, clock)
+        )
+        guest = IRCUser(service, "guest")
+        user = IRCUser(service, "ordered")
+        user.send("JOIN #new", "MODE #new +i", "INVITE guest #new")
+        self.assertEqual(user.codes(), ["JOIN", "353", "366"])
+        pool.release()
+        self.assertEqual(user.codes(), ["MODE", "341"])
+        self.assertEqual(guest.codes(), ["INVITE"])
+
     def test_history_plain(self) -> None:
         """
         Without server-time, the time is in front of each replayed message.

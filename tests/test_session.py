@@ -77,8 +77,10 @@ class RecordingPeer:
     def answered(self) -> None:
         self.answers += 1
 
-    def release(self) -> None:
+    def release(self, first: r.Reply | None = None) -> None:
         held, self.held = self.held, None
+        if first is not None:
+            self.said.append(first)
         self.said.extend(held or [])
 
     def close(self, goodbye: r.Goodbye) -> None:

@@ -79,12 +79,14 @@ class Peer(Participant, Protocol):
 
     def hold(self) -> None:
         """
-        Keep the events that arrive from now on, in order, instead of showing them.
+        Keep the events that arrive from now on, and the answers told, in
+        order, instead of showing them (a goodbye is never kept).
         """
 
-    def release(self) -> None:
+    def release(self, first: Reply | None = None) -> None:
         """
-        Show the events kept since L{hold}, and show events as they come again.
+        Show C{first} (the history that was read), then the events and
+        answers kept since L{hold}, and show them as they come again.
         """
 
     def close(self, goodbye: Goodbye) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, get_args
 
 from chat.core.errors import ChatError
 from chat.core.events import Ban, Departure, Entry, Keeping, RoomBan, RoomInfo, Was
@@ -711,6 +711,11 @@ Goodbye: TypeAlias = (
     | LockedOut
     | ThrownOut
 )
+
+GOODBYES = get_args(Goodbye)
+"""
+The goodbye classes, for C{isinstance}.
+"""
 
 Reply: TypeAlias = (
     Goodbye

@@ -1279,21 +1279,23 @@ class Session:
             self.peer.hold()
 
         def settle(result: _T | Failure) -> None:
+            reply: Reply | None = None
             try:
                 if isinstance(result, Failure) and result.check(TooSlow):
                     self.log.info("Stopped a search from {peer}: too slow", peer=self.address)
-                    self.peer.tell(SearchTooSlow())
+                    reply = SearchTooSlow()
                 elif isinstance(result, Failure):
                     self.log.failure("Reading history for {peer}", result, peer=self.address)
-                    self.peer.tell(HistoryFailed())
+                    reply = HistoryFailed()
                 else:
                     reply = shown(result)
-                    if reply is not None:
-                        self.peer.tell(reply)
             finally:
                 self._reads -= 1
                 if self._reads == 0:
-                    self.peer.release()
+                    # What was read first, then what happened meanwhile.
+                    self.peer.release(reply)
+                elif reply is not None:
+                    self.peer.tell(reply)
 
         # The history, and the live events held meanwhile, go out as one write.
         self._settle(stored, settle)

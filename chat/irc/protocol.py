@@ -127,6 +127,10 @@ class IRCProtocol(StreamConnection):
     One IRC client.
     """
 
+    # Numerics wait with the events while history is read: IRC clients
+    # (and labeled-response) rely on answers coming in order.
+    ordered = True
+
     __slots__ = (
         "_caps",
         "_factory",

@@ -36,7 +36,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from chat.core.events import Departure, Event, Why
-from chat.core.replies import Goodbye, Reply
+from chat.core.replies import GOODBYES, Goodbye, Reply
 from chat.core.service import ChatService
 from chat.core.session import Session
 from chat.net.backpressure import Budget, Outflow, outflow_for
@@ -93,6 +93,10 @@ class StreamConnection(Protocol):
 
     home: str | None = None
     bare_login = False
+    # Whether answers told while history is read wait with the live events
+    # (an IRC client expects everything in order; a line user would rather
+    # see "wait for the history" at once).
+    ordered = False
     log = Logger()
 
     # Thousands of these live at once. Slots keep this class's state out of
@@ -224,17 +228,29 @@ class StreamConnection(Protocol):
 
     def tell(self, reply: Reply) -> None:
         data = self.render(reply)
-        if data:
+        if not data:
+            return
+        held = self._held
+        if held is not None and self.ordered and not isinstance(reply, GOODBYES):
+            # While history is read, answers wait with the live events, so
+            # that the client sees everything in the order it happened.
+            held.append(data)
+        else:
             self._send(data)
 
     def hold(self) -> None:
         self._held = []
 
-    def release(self) -> None:
+    def release(self, first: Reply | None = None) -> None:
         held, self._held = self._held, None
-        if held and not self._closing:
-            for data in held:
+        if self._closing:
+            return
+        if first is not None:
+            data = self.render(first)
+            if data:
                 self._send(data)
+        for data in held or ():
+            self._send(data)
 
     def answered(self) -> None:
         pass
