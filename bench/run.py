@@ -85,7 +85,8 @@ INSPIRCD_CONF = """\
   resolvehostnames="no">
 <performance softlimit="20000" somaxconn="4096" clonesonconnect="no" timeskipwarn="0">
 <channels users="100000" opers="100000">
-<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{workdir}/inspircd-{port}.log">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default"
+  target="{workdir}/inspircd-{port}.log">
 <pid file="{workdir}/inspircd-{port}.pid">
 """
 

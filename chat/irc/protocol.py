@@ -181,7 +181,7 @@ class IRCProtocol(StreamConnection):
         except UnicodeDecodeError:
             # UTF8ONLY: nothing that is not UTF-8 is relayed, or kept.
             raw = item.split(b" ", 2)[1 if item.startswith((b"@", b":")) else 0]
-            self._send(
+            self._reply(
                 build(
                     "FAIL",
                     raw.decode("ascii", "replace").upper() or "*",
@@ -240,7 +240,7 @@ class IRCProtocol(StreamConnection):
         except ChatError as e:
             # No automatic reply to a NOTICE, not even an error (RFC 2812 3.3.2).
             if not isinstance(e, AlreadyInRoom) and message.verb != "NOTICE":
-                self._send(w.error_numeric(self._server, self._me, e, self._verb))
+                self._reply(w.error_numeric(self._server, self._me, e, self._verb))
 
     def _labelled(self, label: str, message: IRCMessage) -> None:
         """
@@ -249,7 +249,7 @@ class IRCProtocol(StreamConnection):
         label on one line, or a C{labeled-response} batch of several. An
         answer that waits for the database is labelled when it comes.
         """
-        start = len(self._pending)
+        start = len(self._gathered())
         try:
             self._dispatch(message)
         except Exception as e:
@@ -258,6 +258,13 @@ class IRCProtocol(StreamConnection):
             self._label_later = (label, message.verb)
             return
         self._label(label, message.verb, start)
+
+    def _gathered(self) -> list[bytes]:
+        """
+        Where what this connection is told gathers now: the events and
+        answers held while history is read, or the output of this burst.
+        """
+        return self._held if self._held is not None else self._pending
 
     def answered(self) -> None:
         if self._label_later is not None:
@@ -268,28 +275,39 @@ class IRCProtocol(StreamConnection):
         """
         Label what was said from C{start} in the output gathered (the answer to C{verb}).
         """
-        pending = self._pending
+        pending = self._gathered()
         lines = [line for data in pending[start:] for line in data.split(b"\r\n") if line]
         del pending[start:]
         tag = b"label=" + escape_tag(label).encode()
         if not lines:
-            self._send(build("ACK", source=self._server, tags={"label": label}))
+            self._reply(build("ACK", source=self._server, tags={"label": label}))
             return
         if len(lines) == 1 or verb in ("PRIVMSG", "NOTICE", "TAGMSG"):
             # A message's answer is its echo, the last line (a message to
             # oneself arrives first, unlabelled, as it would from anyone).
-            self._send(
+            self._reply(
                 b"".join(line + b"\r\n" for line in lines[:-1]) + _tagged(lines[-1], tag) + b"\r\n"
             )
             return
         ref = self._factory.batch_ref()
         batch = b"batch=" + ref.encode()
-        self._send(
+        self._reply(
             _tagged(build("BATCH", "+" + ref, "labeled-response", source=self._server)[:-2], tag)
             + b"\r\n"
             + b"".join(_tagged(line, batch) + b"\r\n" for line in lines)
             + build("BATCH", "-" + ref, source=self._server)
         )
+
+    def _reply(self, data: bytes) -> None:
+        """
+        Say C{data}, an answer: while history is read, after the events
+        held meanwhile (an IRC client expects everything in order).
+        """
+        held = self._held
+        if held is not None:
+            held.append(data)
+        else:
+            self._send(data)
 
     def _relayed(self, untagged: bytes) -> int:
         """
@@ -312,7 +330,7 @@ class IRCProtocol(StreamConnection):
         return self._nickname or "*"
 
     def _numeric(self, code: str, *params: str) -> None:
-        self._send(w.numeric(self._server, code, self._me, *params))
+        self._reply(w.numeric(self._server, code, self._me, *params))
 
     # Registration.
 
@@ -321,9 +339,9 @@ class IRCProtocol(StreamConnection):
         if sub == "LS":
             if self.session.user is None:
                 self._negotiating = True
-            self._send(build("CAP", self._me, "LS", " ".join(CAPABILITIES), source=self._server))
+            self._reply(build("CAP", self._me, "LS", " ".join(CAPABILITIES), source=self._server))
         elif sub == "LIST":
-            self._send(
+            self._reply(
                 build("CAP", self._me, "LIST", " ".join(sorted(self._caps)), source=self._server)
             )
         elif sub == "REQ":
@@ -332,7 +350,9 @@ class IRCProtocol(StreamConnection):
             for cap in wanted:
                 name = cap.removeprefix("-")
                 if name not in CAPABILITIES:
-                    self._send(build("CAP", self._me, "NAK", " ".join(wanted), source=self._server))
+                    self._reply(
+                        build("CAP", self._me, "NAK", " ".join(wanted), source=self._server)
+                    )
                     return
                 if cap.startswith("-"):
                     caps.discard(name)
@@ -342,7 +362,7 @@ class IRCProtocol(StreamConnection):
                 self._negotiating = True
             self._caps = frozenset(caps)
             self._encode = self._factory.encoder(self._caps, "w" in self._umodes)
-            self._send(build("CAP", self._me, "ACK", " ".join(wanted), source=self._server))
+            self._reply(build("CAP", self._me, "ACK", " ".join(wanted), source=self._server))
         elif sub == "END":
             self._negotiating = False
             self._register()
@@ -389,7 +409,7 @@ class IRCProtocol(StreamConnection):
                 self._numeric("904", "SASL authentication failed")
                 return
             self._sasl = "PLAIN"
-            self._send(build("AUTHENTICATE", "+"))
+            self._reply(build("AUTHENTICATE", "+"))
             return
         self._sasl = None
         if params[0] == "*":
@@ -423,7 +443,7 @@ class IRCProtocol(StreamConnection):
     # After registration.
 
     def ping(self, params: tuple[str, ...]) -> None:
-        self._send(build("PONG", self._server, params[0], source=self._server))
+        self._reply(build("PONG", self._server, params[0], source=self._server))
 
     def pong(self, params: tuple[str, ...]) -> None:
         pass
@@ -446,7 +466,7 @@ class IRCProtocol(StreamConnection):
                 continue
             except ChatError as e:
                 # One channel refused: the others are still joined.
-                self._send(w.error_numeric(self._server, self._me, e, self._verb))
+                self._reply(w.error_numeric(self._server, self._me, e, self._verb))
 
     def part(self, params: tuple[str, ...]) -> None:
         reason = params[1] if len(params) > 1 else None
@@ -458,10 +478,10 @@ class IRCProtocol(StreamConnection):
             try:
                 left = self.session.part(room, reason)
             except ChatError as e:
-                self._send(w.error_numeric(self._server, self._me, e, self._verb))
+                self._reply(w.error_numeric(self._server, self._me, e, self._verb))
                 continue
             # The one who leaves sees its PART too (others saw it from the domain).
-            self._send(
+            self._reply(
                 build(
                     "PART",
                     w.channel(left),
@@ -496,7 +516,7 @@ class IRCProtocol(StreamConnection):
                     )
                     if event is not None and "echo-message" in self._caps:
                         # The very message the others got, with its id.
-                        self._send(self._encode(event))
+                        self._reply(self._encode(event))
                 elif target.lower() == w.SERVICES.lower():
                     self._services(text)
                 else:
@@ -504,7 +524,7 @@ class IRCProtocol(StreamConnection):
             except ChatError as e:
                 # One target refused: the others still get it; a NOTICE is never answered.
                 if not notice:
-                    self._send(w.error_numeric(self._server, self._me, e, self._verb))
+                    self._reply(w.error_numeric(self._server, self._me, e, self._verb))
 
     def tagmsg(self, params: tuple[str, ...]) -> None:
         """
@@ -518,7 +538,7 @@ class IRCProtocol(StreamConnection):
                 room if room is not None else target, self._tags, room is not None
             )
             if "echo-message" in self._caps:
-                self._send(self._encode(event))
+                self._reply(self._encode(event))
 
     def _services(self, text: str) -> None:
         """
@@ -534,14 +554,14 @@ class IRCProtocol(StreamConnection):
             elif len(words) == 1:
                 self.session.authenticate(self._me, words[0])
             else:
-                self._send(w.notice_from_services(self._me, "Usage: IDENTIFY [NICK] PASSWORD"))
+                self._reply(w.notice_from_services(self._me, "Usage: IDENTIFY [NICK] PASSWORD"))
         elif command == "REGISTER" and argument.strip():
             self.session.command("register", argument.split()[0], None)
         elif command in ("REGAIN", "GHOST", "RECOVER") and len(argument.split()) == 2:
             nickname, password = argument.split()
             self.session.regain(nickname, password)
         else:
-            self._send(
+            self._reply(
                 w.notice_from_services(
                     self._me,
                     "Commands: IDENTIFY [NICK] PASSWORD, REGISTER PASSWORD, REGAIN NICK PASSWORD",
@@ -652,7 +672,7 @@ class IRCProtocol(StreamConnection):
 
     def setname(self, params: tuple[str, ...]) -> None:
         if self.session.set_realname(params[0]) is None:
-            self._send(
+            self._reply(
                 build(
                     "FAIL",
                     "SETNAME",
@@ -711,7 +731,7 @@ class IRCProtocol(StreamConnection):
             self._numeric("501", "Unknown MODE flag")
         self._encode = self._factory.encoder(self._caps, "w" in self._umodes)
         if made:
-            self._send(build("MODE", self._me, made, source=w.mask(self._me)))
+            self._reply(build("MODE", self._me, made, source=w.mask(self._me)))
 
     def kick(self, params: tuple[str, ...]) -> None:
         # KICK #room nick: out of the room (KILL throws a user off the server).
@@ -727,7 +747,7 @@ class IRCProtocol(StreamConnection):
             try:
                 self.session.kick_from(room, nickname, reason)
             except ChatError as e:
-                self._send(w.error_numeric(self._server, self._me, e, self._verb))
+                self._reply(w.error_numeric(self._server, self._me, e, self._verb))
 
     def invite(self, params: tuple[str, ...]) -> None:
         room = w.room_of(params[1])
