@@ -1023,6 +1023,30 @@ class HistoryTests(SynchronousTestCase):
         self.assertEqual(user.codes(), ["MODE", "341"])
         self.assertEqual(guest.codes(), ["INVITE"])
 
+    def test_labelled_join_while_history_is_read(self) -> None:
+        """
+        A labelled JOIN whose history is still being read: its whole answer
+        (the JOIN, NAMES, the refusal of a bad channel) is one labelled
+        batch; the history comes after it.
+        """
+        from twisted.internet.task import Clock
+
+        from chat.store.history import History
+
+        clock = Clock()
+        pool = SyncPool(self.mktemp(), hold=True)
+        service = ChatService(
+            clock, Settings(server_name="irc.test", history_lines=5), history=History(pool, clock)
+        )
+        user = IRCUser(service, "labeller", caps="labeled-response batch")
+        user.send("@label=j1 JOIN #ok,bad")
+        lines = user.lines()
+        self.assertTrue(lines[0].startswith("@label=j1 :irc.test BATCH +"), lines)
+        self.assertEqual([line.split()[2] for line in lines[1:-1]], ["JOIN", "353", "366", "403"])
+        self.assertTrue(lines[-1].startswith(":irc.test BATCH -"), lines)
+        pool.release()
+        self.assertEqual(user.lines(), [])  # no history in a new room, and nothing held back
+
     def test_history_plain(self) -> None:
         """
         Without server-time, the time is in front of each replayed message.

@@ -249,15 +249,22 @@ class IRCProtocol(StreamConnection):
         label on one line, or a C{labeled-response} batch of several. An
         answer that waits for the database is labelled when it comes.
         """
-        start = len(self._gathered())
+        buffer = self._gathered()
+        start = len(buffer)
         try:
             self._dispatch(message)
         except Exception as e:
             self.session.report(e)
+        held = self._held
+        if held is not None and held is not buffer:
+            # A history read began (a JOIN): what the command said after it
+            # is still its answer, and goes with the rest, before the history.
+            buffer.extend(held)
+            held.clear()
         if self.session.waiting:
             self._label_later = (label, message.verb)
             return
-        self._label(label, message.verb, start)
+        self._label(label, message.verb, buffer, start)
 
     def _gathered(self) -> list[bytes]:
         """
@@ -269,34 +276,37 @@ class IRCProtocol(StreamConnection):
     def answered(self) -> None:
         if self._label_later is not None:
             (label, verb), self._label_later = self._label_later, None
-            self._label(label, verb, 0)
+            self._label(label, verb, self._gathered(), 0)
 
-    def _label(self, label: str, verb: str, start: int) -> None:
+    def _label(self, label: str, verb: str, buffer: list[bytes], start: int) -> None:
         """
-        Label what was said from C{start} in the output gathered (the answer to C{verb}).
+        Label what was gathered in C{buffer} from C{start} (the answer to
+        C{verb}), where it is: a history read that began meanwhile holds
+        what comes after it, not this.
         """
-        pending = self._gathered()
-        lines = [line for data in pending[start:] for line in data.split(b"\r\n") if line]
-        del pending[start:]
+        lines = [line for data in buffer[start:] for line in data.split(b"\r\n") if line]
         tag = b"label=" + escape_tag(label).encode()
         if not lines:
-            self._reply(build("ACK", source=self._server, tags={"label": label}))
+            ack = build("ACK", source=self._server, tags={"label": label})
+            if buffer is self._pending:
+                self._send(ack)  # the outbox learns this connection has output
+            else:
+                buffer.append(ack)
             return
         if len(lines) == 1 or verb in ("PRIVMSG", "NOTICE", "TAGMSG"):
             # A message's answer is its echo, the last line (a message to
             # oneself arrives first, unlabelled, as it would from anyone).
-            self._reply(
-                b"".join(line + b"\r\n" for line in lines[:-1]) + _tagged(lines[-1], tag) + b"\r\n"
-            )
+            said = b"".join(line + b"\r\n" for line in lines[:-1]) + _tagged(lines[-1], tag)
+            buffer[start:] = [said + b"\r\n"]
             return
         ref = self._factory.batch_ref()
         batch = b"batch=" + ref.encode()
-        self._reply(
+        buffer[start:] = [
             _tagged(build("BATCH", "+" + ref, "labeled-response", source=self._server)[:-2], tag)
             + b"\r\n"
             + b"".join(_tagged(line, batch) + b"\r\n" for line in lines)
             + build("BATCH", "-" + ref, source=self._server)
-        )
+        ]
 
     def _reply(self, data: bytes) -> None:
         """
