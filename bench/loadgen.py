@@ -85,9 +85,15 @@ class Receiver(asyncio.Protocol):
         if not self.logged_in.done():
             for line in lines:
                 # In the room: chat's "You are in", or IRC's end of NAMES (366).
-                if line.startswith(b"*** You are in ") or (irc and b" 366 " in line):
+                numeric = line.split(b" ", 2)[1] if irc and line[:1] == b":" else b""
+                if line.startswith(b"*** You are in ") or numeric == b"366":
                     self.logged_in.set_result(None)
-                elif irc and b" 001 " in line:
+                    break
+                if numeric == b"001":
+                    if not self.worker.join:
+                        # Registered, in no channel (the IRC idle scenario).
+                        self.logged_in.set_result(None)
+                        break
                     assert self.transport is not None
                     self.transport.write(b"JOIN #bench\r\n")
             return
@@ -108,6 +114,8 @@ class Worker:
         self.port = port
         self.progress = progress
         self.dialect = dialect
+        # Whether IRC clients JOIN #bench once registered.
+        self.join = True
         self.clients: list[Receiver] = []
         self.latency = False
         self.count = 0
@@ -155,12 +163,13 @@ class Worker:
             second = int(self.last)
             self.per_second[second] = self.per_second.get(second, 0) + count
 
-    async def connect(self, names: list[str], reading: bool = True) -> float:
+    async def connect(self, names: list[str], reading: bool = True, join: bool = True) -> float:
         """
         Connect and log in each name (a few at a time), and return the seconds it took.
         """
         loop = asyncio.get_running_loop()
         started = time.monotonic()
+        self.join = join
         semaphore = asyncio.Semaphore(200)
 
         async def one(name: str) -> None:
@@ -227,8 +236,8 @@ async def _serve(
         command, argument = await incoming.get()
         try:
             if command == "connect":
-                names, reading = argument
-                elapsed = await worker.connect(names, reading)
+                names, reading, join = argument
+                elapsed = await worker.connect(names, reading, join)
                 commands.send(("ok", elapsed))
             elif command == "reset":
                 worker.reset(argument)

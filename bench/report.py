@@ -18,6 +18,9 @@ COLUMNS = {
         "duplicated_or_reordered",
     ),
     "idle": ("clients", "connect_s", "rss_kib_per_connection", "delivered_after", "lost"),
+    "idle in a channel": (
+        "clients", "connect_s", "rss_kib_per_connection", "delivered_after", "lost",
+    ),
     "slow consumer": ("chatty", "received_fraction", "stalled_seconds", "rss_growth_mib", "lost"),
 }  # fmt: skip
 

@@ -213,7 +213,9 @@ class Generator:
             )
         )
 
-    async def connect(self, count: int, prefix: str, reading: bool = True) -> float:
+    async def connect(
+        self, count: int, prefix: str, reading: bool = True, join: bool = True
+    ) -> float:
         """
         Log in C{count} clients spread over the workers; the seconds it took.
         """
@@ -223,7 +225,7 @@ class Generator:
         for number, share in enumerate(shares):
             if reading:
                 self.sizes[number] += len(share)
-        elapsed = await self.all("connect", [(share, reading) for share in shares])
+        elapsed = await self.all("connect", [(share, reading, join) for share in shares])
         return float(max(elapsed))
 
     def slowest(self) -> float:
@@ -412,20 +414,34 @@ async def latency(
         await generator.stop()
 
 
-async def idle(server: Server, clients: int, workers: int) -> dict[str, Any]:
+async def idle(
+    server: Server, clients: int, workers: int, in_channel: bool = False
+) -> dict[str, Any]:
     """
     C{clients} logged in and silent: memory per connection, time to connect
     them, and one message afterwards that must reach every one.
     """
     generator = Generator(server.port, workers, server.dialect)
+    irc = server.dialect == "irc"
     try:
         before = server.rss_kib()
-        seconds = await generator.connect(clients, "i")
+        # On IRC, in no channel: 10 000 JOINs into one channel are 50
+        # million JOIN lines on a server without chat's crowd rule (ngIRCd
+        # took 80 s to fill one with 3 000 here); each then gets a private
+        # message instead of one in the room.
+        irc = irc and not in_channel
+        seconds = await generator.connect(clients, "i", join=not irc)
         await asyncio.sleep(1.0)
         after = server.rss_kib()
         _, [sender] = await talkers(server.port, 1, "s", server.dialect)
         await generator.all("reset", [False] * workers)
-        sender.send(server.say(b"still there?"))
+        if irc:
+            for number in range(clients):
+                sender.send(b"PRIVMSG i%d :still there?\r\n" % number)
+                if number % 500 == 499:
+                    await asyncio.sleep(0.01)
+        else:
+            sender.send(server.say(b"still there?"))
         await until(lambda: generator.received() >= clients, generator.received)
         delivered = generator.received()
         return {
@@ -553,6 +569,8 @@ def plan_irc(smoke: bool) -> list[tuple[str, str, dict[str, Any], bool]]:
     ):
         for kind in IRC_SERVERS:
             steps.append((scenario, kind, parameters, True))
+    # chat alone: the C servers announce every JOIN to everyone (N² lines).
+    steps.append(("idle in a channel", "chat-irc", idle_args, True))
     return steps
 
 
@@ -567,6 +585,8 @@ async def measure(
             result = await latency(server, workers=workers, **parameters)
         elif scenario == "idle":
             result = await idle(server, workers=workers, **parameters)
+        elif scenario == "idle in a channel":
+            result = await idle(server, workers=workers, in_channel=True, **parameters)
         else:
             result = await slow_consumer(server, workers=workers, **parameters)
     finally:

@@ -1499,3 +1499,40 @@ class WatchingTests(SynchronousTestCase):
         seer.lines()
         far.send("AWAY :away from you")
         self.assertEqual(seer.messages(), [("far!far@chat", "AWAY", "away from you")])
+
+
+class PingTests(SynchronousTestCase):
+    def test_server_pings_and_times_out(self) -> None:
+        """
+        A client silent for a round of 90 s gets a PING; one that answers
+        stays; one silent for two rounds is closed ("Ping timeout") and its
+        channels see it QUIT that way.
+        """
+        from twisted.internet.task import Clock
+
+        from chat.irc.protocol import PING_EVERY
+
+        service = make_service(server_name="irc.test")
+        live, dead = IRCUser(service, "live"), IRCUser(service, "dead")
+        live.send("JOIN #den")
+        dead.send("JOIN #den")
+        live.lines()
+        dead.lines()
+        factories = {live.protocol._factory, dead.protocol._factory}
+        for factory in factories:
+            factory.startFactory()
+        clock = service.clock
+        assert isinstance(clock, Clock)
+        clock.advance(PING_EVERY)  # said something since: no PING yet
+        self.assertEqual(live.lines() + dead.lines(), [])
+        clock.advance(PING_EVERY)
+        self.assertEqual(live.messages(), [("irc.test", "PING", "irc.test")])
+        self.assertEqual(dead.messages(), [("irc.test", "PING", "irc.test")])
+        live.send("PONG :irc.test")
+        clock.advance(PING_EVERY)
+        self.assertEqual(
+            dead.messages()[-1], ("", "ERROR", "Closing link: Ping timeout: 180 seconds")
+        )
+        self.assertEqual(live.messages(), [("dead!dead@chat", "QUIT", "Ping timeout")])
+        for factory in factories:
+            factory.stopFactory()

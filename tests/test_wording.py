@@ -254,6 +254,7 @@ def samples() -> list[r.Reply]:
         r.HostFull("10.0.0.1", 3),
         r.LoginTimedOut(60),
         r.IdleTimedOut(300),
+        r.PingTimedOut(180),
         r.Flooding(),
         r.OutOfTries(),
         r.LockedOut("10.0.0.1"),

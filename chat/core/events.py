@@ -32,6 +32,7 @@ class Why(enum.Enum):
     FLOODING = "flooding"
     TOO_SLOW = "too slow to keep up"
     REPLACED = "logged in again elsewhere"
+    TIMED_OUT = "ping timeout"
 
 
 @dataclass(frozen=True, slots=True)

@@ -666,6 +666,15 @@ class IdleTimedOut:
 
 
 @dataclass(frozen=True, slots=True)
+class PingTimedOut:
+    """
+    The client answered none of the server's checks (IRC's PING) for C{seconds}.
+    """
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Flooding:
     pass
 
@@ -706,6 +715,7 @@ Goodbye: TypeAlias = (
     | TooManyConnections
     | LoginTimedOut
     | IdleTimedOut
+    | PingTimedOut
     | Flooding
     | OutOfTries
     | LockedOut

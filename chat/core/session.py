@@ -94,6 +94,7 @@ from chat.core.replies import (
     OutOfTries,
     PasswordChanged,
     PasswordWanted,
+    PingTimedOut,
     Quit,
     RecentHistory,
     Refused,
@@ -323,6 +324,21 @@ class Session:
         self._departure = departure
         self._close(ThrownOut(departure))
         self._leave(departure)
+
+    def unanswered(self, seconds: float) -> None:
+        """
+        The client answered none of the front-end's checks for C{seconds}
+        (a dead connection, or a client that hangs): close it, and its rooms
+        see it leave that way.
+        """
+        if self._closing:
+            return
+        self._departure = Departure(Why.TIMED_OUT)
+        self.log.info(
+            "Timed out {peer}: no answer for {seconds}s", peer=self.address, seconds=seconds
+        )
+        self._close(PingTimedOut(seconds))
+        self._leave(self._departure)
 
     def shutdown(self) -> None:
         """

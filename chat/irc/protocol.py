@@ -18,7 +18,9 @@ import fnmatch
 from collections.abc import Callable, Sequence
 
 from twisted.internet.interfaces import IAddress
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import Factory, connectionDone
+from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
 
 from chat.core import replies as r
 from chat.core.domain import User
@@ -74,6 +76,12 @@ combination in use, shared by every client with it.
 
 Verb = Callable[["IRCProtocol", tuple[str, ...]], None]
 
+PING_EVERY = 90.0
+"""
+Seconds between the server's PING rounds: a client silent for a round gets a
+PING, and one silent for two (no PONG, nothing else) is closed.
+"""
+
 
 class IRCFactory(Factory):
     """
@@ -86,6 +94,9 @@ class IRCFactory(Factory):
     def __init__(self, service: ChatService) -> None:
         self.service = service
         self._encoders: dict[tuple[frozenset[str], bool], w.Encoder] = {}
+        # Its connections, for the PING rounds.
+        self.connections: set[IRCProtocol] = set()
+        self._pinging: LoopingCall | None = None
         self._batches = 0
 
     def batch_ref(self) -> str:
@@ -121,6 +132,26 @@ class IRCFactory(Factory):
     def buildProtocol(self, addr: IAddress | None) -> IRCProtocol:
         return IRCProtocol(self.service, self)
 
+    def startFactory(self) -> None:
+        self._pinging = LoopingCall(self._ping)
+        self._pinging.clock = self.service.clock
+        self._pinging.start(PING_EVERY, now=False)
+
+    def stopFactory(self) -> None:
+        if self._pinging is not None and self._pinging.running:
+            self._pinging.stop()
+        self._pinging = None
+
+    def _ping(self) -> None:
+        """
+        Every L{PING_EVERY} seconds: a PING to each connection that said
+        nothing since the last round; one that said nothing since the PING
+        before is closed (it answered nothing for two rounds).
+        """
+        token = f"{self.service.settings.server_name}"
+        for connection in list(self.connections):
+            connection.check(token, 2 * PING_EVERY)
+
 
 class IRCProtocol(StreamConnection):
     """
@@ -134,12 +165,14 @@ class IRCProtocol(StreamConnection):
     __slots__ = (
         "_caps",
         "_factory",
+        "_heard",
         "_label_later",
         "_lines",
         "_negotiating",
         "_nickname",
         "_params",
         "_password",
+        "_pinged",
         "_sasl",
         "_umodes",
         "_user",
@@ -150,6 +183,10 @@ class IRCProtocol(StreamConnection):
         super().__init__(service, factory.encoder())
         self._factory = factory
         self._lines = LineBuffer(MAX_LINE_BYTES)
+        # Whether it said anything since the last PING round, and whether
+        # a PING of ours is unanswered.
+        self._heard = True
+        self._pinged = False
         self._caps: frozenset[str] = frozenset()
         self._negotiating = False
         self._nickname: str | None = None
@@ -169,8 +206,30 @@ class IRCProtocol(StreamConnection):
 
     # Input.
 
+    def connectionMade(self) -> None:
+        self._factory.connections.add(self)
+        super().connectionMade()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._factory.connections.discard(self)
+        super().connectionLost(reason)
+
     def dataReceived(self, data: bytes) -> None:
+        self._heard = True
         self._outbox.batch(lambda: self.session.feed(self._lines.feed(data)))
+
+    def check(self, token: str, seconds: float) -> None:
+        """
+        A PING round: PING a client that said nothing since the last one;
+        close one that did not answer the last PING either.
+        """
+        if self._heard:
+            self._heard = self._pinged = False
+        elif self._pinged:
+            self._outbox.batch(lambda: self.session.unanswered(seconds))
+        else:
+            self._pinged = True
+            self._outbox.batch(lambda: self._reply(build("PING", token, source=self._server)))
 
     def interpret(self, item: object) -> None:
         if not isinstance(item, bytes):
@@ -1187,7 +1246,9 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
         case r.LoginTimedOut():
             return closing("Registration timed out")
         case r.IdleTimedOut():
-            return closing("Ping timeout")
+            return closing("Idle timeout")
+        case r.PingTimedOut(seconds):
+            return closing(f"Ping timeout: {seconds:g} seconds")
         case r.Flooding():
             return closing("Excess Flood")
         case r.OutOfTries():

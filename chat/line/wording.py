@@ -563,6 +563,8 @@ def reply(said: r.Reply) -> bytes:
             return error(f"No nickname chosen in {seconds:g} seconds. Goodbye.")
         case r.IdleTimedOut(seconds):
             return error(f"Idle for {seconds:g} seconds. Goodbye.")
+        case r.PingTimedOut(seconds):
+            return error(f"No answer from your client for {seconds:g} seconds. Goodbye.")
         case r.Flooding():
             return error("Still flooding. Goodbye.")
         case r.OutOfTries():
