@@ -170,7 +170,9 @@ class Worker:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         self.join = join
-        semaphore = asyncio.Semaphore(200)
+        # IRC: a few at a time, as ngIRCd listens with a backlog of 10
+        # (connections past it are reset before they are accepted).
+        semaphore = asyncio.Semaphore(200 if self.dialect == "line" else 4)
 
         async def one(name: str) -> None:
             async with semaphore:
