@@ -163,16 +163,16 @@ class Worker:
             second = int(self.last)
             self.per_second[second] = self.per_second.get(second, 0) + count
 
-    async def connect(self, names: list[str], reading: bool = True, join: bool = True) -> float:
+    async def connect(
+        self, names: list[str], reading: bool = True, join: bool = True, at_once: int = 200
+    ) -> float:
         """
         Connect and log in each name (a few at a time), and return the seconds it took.
         """
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         self.join = join
-        # IRC: a few at a time, as ngIRCd listens with a backlog of 10
-        # (connections past it are reset before they are accepted).
-        semaphore = asyncio.Semaphore(200 if self.dialect == "line" else 4)
+        semaphore = asyncio.Semaphore(at_once)
 
         async def one(name: str) -> None:
             async with semaphore:
@@ -238,8 +238,8 @@ async def _serve(
         command, argument = await incoming.get()
         try:
             if command == "connect":
-                names, reading, join = argument
-                elapsed = await worker.connect(names, reading, join)
+                names, reading, join, at_once = argument
+                elapsed = await worker.connect(names, reading, join, at_once)
                 commands.send(("ok", elapsed))
             elif command == "reset":
                 worker.reset(argument)

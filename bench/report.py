@@ -50,6 +50,8 @@ def markdown(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
         name = record["server"]
         if record["scenario"] == "history":
             name = "history on" if record["history"] else "history off"
+        elif not record["history"]:
+            name += " (no history)"
         by_key.setdefault(key(record), {})[name] = record
     for scenario, columns in COLUMNS.items():
         rows = [(k, v) for k, v in by_key.items() if k[0] == scenario]
