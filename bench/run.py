@@ -225,9 +225,7 @@ class Generator:
         for number, share in enumerate(shares):
             if reading:
                 self.sizes[number] += len(share)
-        elapsed = await self.all(
-            "connect", [(share, reading, join, at_once) for share in shares]
-        )
+        elapsed = await self.all("connect", [(share, reading, join, at_once) for share in shares])
         return float(max(elapsed))
 
     def slowest(self) -> float:

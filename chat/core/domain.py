@@ -107,8 +107,9 @@ class User:
         self.bot = False
         # When it last said something (or logged in), for idle times.
         self.active = 0.0
-        # The nicknames (keys) it watches (IRC's MONITOR).
-        self.watching: set[str] = set()
+        # The nicknames (keys) it watches (IRC's MONITOR); a set only once
+        # it watches one: thousands of users, most watching nobody.
+        self.watching: set[str] | None = None
         # Whether it may moderate (its session decides), and what IRC users
         # say of themselves at registration (line users say nothing).
         self.operator = False
@@ -423,6 +424,8 @@ class Chat:
         @return: each nickname, with the user online under it if any.
         """
         found = []
+        if user.watching is None:
+            user.watching = set()
         for nickname in nicknames:
             key = _key(nickname)
             user.watching.add(key)
@@ -434,9 +437,12 @@ class Chat:
         """
         Stop watching C{nicknames} (L{None}: all of them).
         """
-        keys = list(user.watching) if nicknames is None else [_key(n) for n in nicknames]
+        watching = user.watching
+        if watching is None:
+            return
+        keys = list(watching) if nicknames is None else [_key(n) for n in nicknames]
         for key in keys:
-            user.watching.discard(key)
+            watching.discard(key)
             watchers = self._watchers.get(key)
             if watchers is not None:
                 watchers.discard(user)
@@ -447,7 +453,7 @@ class Chat:
         """
         What C{user} watches, with the user online under each nickname if any.
         """
-        return [(key, self._users.get(key)) for key in sorted(user.watching)]
+        return [(key, self._users.get(key)) for key in sorted(user.watching or ())]
 
     def _presence(self, nickname: str, online: bool, username: str | None = None) -> None:
         for watcher in self._watchers.get(_key(nickname), ()):
