@@ -56,6 +56,7 @@ from chat.core.events import (
     RoomBan,
     RoomInfo,
     TagMessage,
+    Tags,
     TopicChanged,
     Was,
     Welcome,
@@ -459,21 +460,21 @@ class Chat:
         for watcher in self._watchers.get(_key(nickname), ()):
             watcher.participant.receive(Presence(watcher.nickname, nickname, online, username))
 
-    def _tell_watchers(self, nickname: str, event: Event, skip: Sequence[User] = ()) -> None:
-        for watcher in self._watchers.get(_key(nickname), ()):
-            if watcher not in skip:
-                watcher.participant.receive(event)
-
-    def _sharing(self, user: User) -> list[User]:
+    def _tell_around(self, user: User, event: Event, watched: Event) -> None:
         """
-        Everyone who shares a room with C{user}, once each, C{user} left out.
+        Tell C{event} to everyone who shares a room with C{user}, once each,
+        and C{watched} to those who watch it (MONITOR) and share no room with
+        it (C{user} itself is told neither).
         """
-        seen: dict[User, None] = {}
+        told: dict[User, None] = {user: None}
         for room in user.rooms:
             for member in room.members:
-                seen[member] = None
-        seen.pop(user, None)
-        return list(seen)
+                if member not in told:
+                    told[member] = None
+                    member.participant.receive(event)
+        for watcher in self._watchers.get(_key(user.nickname), ()):
+            if watcher not in told:
+                watcher.participant.receive(watched)
 
     def rename_real(self, user: User, realname: str) -> str | None:
         """
@@ -489,12 +490,7 @@ class Chat:
         user.realname = cleaned
         event = RealnameChanged(user.nickname, cleaned)
         user.participant.receive(event)
-        sharing = self._sharing(user)
-        for member in sharing:
-            member.participant.receive(event)
-        self._tell_watchers(
-            user.nickname, RealnameChanged(user.nickname, cleaned, True), [user, *sharing]
-        )
+        self._tell_around(user, event, RealnameChanged(user.nickname, cleaned, True))
         return cleaned
 
     def _remember(self, user: User) -> None:
@@ -848,7 +844,7 @@ class Chat:
         name: str,
         text: str,
         notice: bool = False,
-        tags: tuple[tuple[str, str], ...] = (),
+        tags: Tags = (),
     ) -> Message | None:
         """
         Send C{text} to the other members of room C{name}. Text that is empty
@@ -867,7 +863,7 @@ class Chat:
         self._public(room, user, event)
         return event
 
-    def _meta(self, user: User, tags: tuple[tuple[str, str], ...] = ()) -> Meta:
+    def _meta(self, user: User, tags: Tags = ()) -> Meta:
         """
         A new message's id and what it carries of its sender: an id unique
         for this run of the server (its start, then a count). The sender is
@@ -877,9 +873,7 @@ class Chat:
         self._sent += 1
         return Meta(f"{self._run}-{self._sent}", user.account, user.bot, tags)
 
-    def tag(
-        self, user: User, target: str, tags: tuple[tuple[str, str], ...], room: bool
-    ) -> TagMessage:
+    def tag(self, user: User, target: str, tags: Tags, room: bool) -> TagMessage:
         """
         Send tags and nothing else to room C{target} (C{room}) or to the user C{target}.
         """
@@ -914,7 +908,7 @@ class Chat:
         recipient: str,
         text: str,
         notice: bool = False,
-        tags: tuple[tuple[str, str], ...] = (),
+        tags: Tags = (),
     ) -> None:
         """
         Send C{text} to C{recipient} only, in whatever room, and confirm it to C{user}.
@@ -944,12 +938,10 @@ class Chat:
         """
         self._check_online(user)
         user.away = clean(text or "").strip() or None
-        event = AwayChanged(user.nickname, user.away)
-        sharing = self._sharing(user)
-        for member in sharing:
-            member.participant.receive(event)
-        self._tell_watchers(
-            user.nickname, AwayChanged(user.nickname, user.away, True), [user, *sharing]
+        self._tell_around(
+            user,
+            AwayChanged(user.nickname, user.away),
+            AwayChanged(user.nickname, user.away, True),
         )
         return user.away
 

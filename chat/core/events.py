@@ -148,6 +148,12 @@ class TopicChanged:
     topic: str | None
 
 
+Tags = tuple[tuple[str, str], ...]
+"""
+The tags a sender's client gives a message for other clients, as (name, value) pairs.
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Meta:
     """
@@ -160,7 +166,7 @@ class Meta:
     msgid: str
     account: str | None = None
     bot: bool = False
-    tags: tuple[tuple[str, str], ...] = ()
+    tags: Tags = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from chat.core.events import (
     KeptPage,
     Message,
     TagMessage,
+    Tags,
     Why,
 )
 from chat.core.interfaces import AccountStore, BanList, HistoryReader, Peer
@@ -905,7 +906,7 @@ class Session:
         room: str,
         text: str,
         notice: bool = False,
-        tags: tuple[tuple[str, str], ...] = (),
+        tags: Tags = (),
     ) -> Message | None:
         user = self._logged_in()
         if self.service.settings.log_messages:
@@ -926,7 +927,7 @@ class Session:
         recipient: str,
         text: str,
         notice: bool = False,
-        tags: tuple[tuple[str, str], ...] = (),
+        tags: Tags = (),
     ) -> None:
         """
         Send C{text} to C{recipient} only; keep it for them if they are
@@ -1156,7 +1157,7 @@ class Session:
         if self.user is not None:
             self.user.account = account
 
-    def tag(self, target: str, tags: tuple[tuple[str, str], ...], room: bool) -> TagMessage:
+    def tag(self, target: str, tags: Tags, room: bool) -> TagMessage:
         """
         Send tags alone (IRC's TAGMSG) to room C{target} or to the user C{target}.
         """

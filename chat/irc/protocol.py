@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from chat.core import replies as r
 from chat.core.domain import User
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
+from chat.core.events import Tags
 from chat.core.modes import mode_string
 from chat.core.service import ChatService
 from chat.core.text import clean
@@ -148,9 +149,14 @@ class IRCFactory(Factory):
         nothing since the last round; one that said nothing since the PING
         before is closed (it answered nothing for two rounds).
         """
-        token = f"{self.service.settings.server_name}"
-        for connection in list(self.connections):
-            connection.check(token, 2 * PING_EVERY)
+        token = self.service.settings.server_name
+
+        def round_() -> None:
+            for connection in list(self.connections):
+                connection.check(token, 2 * PING_EVERY)
+
+        # What the round says goes out as one batch, a write per connection.
+        self.service.outbox.batch(round_)
 
 
 class IRCProtocol(StreamConnection):
@@ -200,7 +206,7 @@ class IRCProtocol(StreamConnection):
         # The label and verb of a command whose answer waits for the database.
         self._label_later: tuple[str, str] | None = None
         # The client-only tags (+name) of the message being handled.
-        self._tags: tuple[tuple[str, str], ...] = ()
+        self._tags: Tags = ()
         # User modes: w (WALLOPS reach it; on unless turned off), i, B (a bot).
         self._umodes = {"w"}
 
@@ -226,10 +232,10 @@ class IRCProtocol(StreamConnection):
         if self._heard:
             self._heard = self._pinged = False
         elif self._pinged:
-            self._outbox.batch(lambda: self.session.unanswered(seconds))
+            self.session.unanswered(seconds)
         else:
             self._pinged = True
-            self._outbox.batch(lambda: self._reply(build("PING", token, source=self._server)))
+            self._reply(build("PING", token, source=self._server))
 
     def interpret(self, item: object) -> None:
         if not isinstance(item, bytes):
@@ -299,7 +305,7 @@ class IRCProtocol(StreamConnection):
         except ChatError as e:
             # No automatic reply to a NOTICE, not even an error (RFC 2812 3.3.2).
             if not isinstance(e, AlreadyInRoom) and message.verb != "NOTICE":
-                self._reply(w.error_numeric(self._server, self._me, e, self._verb))
+                self._refused(e)
 
     def _labelled(self, label: str, message: IRCMessage) -> None:
         """
@@ -366,6 +372,12 @@ class IRCProtocol(StreamConnection):
             + b"".join(_tagged(line, batch) + b"\r\n" for line in lines)
             + build("BATCH", "-" + ref, source=self._server)
         ]
+
+    def _refused(self, error: ChatError) -> None:
+        """
+        Say the numeric for a domain error in answer to the command being handled.
+        """
+        self._reply(w.error_numeric(self._server, self._me, error, self._verb))
 
     def _reply(self, data: bytes) -> None:
         """
@@ -535,7 +547,7 @@ class IRCProtocol(StreamConnection):
                 continue
             except ChatError as e:
                 # One channel refused: the others are still joined.
-                self._reply(w.error_numeric(self._server, self._me, e, self._verb))
+                self._refused(e)
 
     def part(self, params: tuple[str, ...]) -> None:
         reason = params[1] if len(params) > 1 else None
@@ -547,7 +559,7 @@ class IRCProtocol(StreamConnection):
             try:
                 left = self.session.part(room, reason)
             except ChatError as e:
-                self._reply(w.error_numeric(self._server, self._me, e, self._verb))
+                self._refused(e)
                 continue
             # The one who leaves sees its PART too (others saw it from the domain).
             self._reply(
@@ -593,7 +605,7 @@ class IRCProtocol(StreamConnection):
             except ChatError as e:
                 # One target refused: the others still get it; a NOTICE is never answered.
                 if not notice:
-                    self._reply(w.error_numeric(self._server, self._me, e, self._verb))
+                    self._refused(e)
 
     def tagmsg(self, params: tuple[str, ...]) -> None:
         """
@@ -816,7 +828,7 @@ class IRCProtocol(StreamConnection):
             try:
                 self.session.kick_from(room, nickname, reason)
             except ChatError as e:
-                self._reply(w.error_numeric(self._server, self._me, e, self._verb))
+                self._refused(e)
 
     def invite(self, params: tuple[str, ...]) -> None:
         room = w.room_of(params[1])
@@ -887,20 +899,16 @@ def _who(connection: IRCProtocol, room: str | None, members: Sequence[r.Member])
         ]
     every = "multi-prefix" in connection._caps
     whox = params[1] if len(params) > 1 and params[1].startswith("%") else None
+    fields, _, token = whox[1:].partition(",") if whox is not None else ("", "", "")
+    where = w.channel(room) if room is not None else "*"
     lines = []
     for m in members:
         flags = (
             ("G" if m.away else "H")
             + ("*" if m.operator else "")
-            + w.prefix(
-                m.nickname,
-                (m.nickname,) if m.room_operator else (),
-                (m.nickname,) if m.voiced else (),
-                every,
-            )
+            + w.marks(m.room_operator, m.voiced, every)
             + ("B" if m.bot else "")
         )
-        where = w.channel(room) if room is not None else "*"
         if whox is None:
             lines.append(
                 w.numeric(
@@ -917,7 +925,6 @@ def _who(connection: IRCProtocol, room: str | None, members: Sequence[r.Member])
                 )
             )
             continue
-        fields, _, token = whox[1:].partition(",")
         values = {
             "t": token or "0",
             "c": where if room is not None else (w.channel(m.room) if m.room else "*"),

@@ -378,14 +378,21 @@ def numeric(server: str, code: str, target: str, *params: str) -> bytes:
     return build(code, target or "*", *params, source=server, text=True)
 
 
-def prefix(nickname: str, ops: Collection[str], voiced: Collection[str], every: bool) -> str:
+def marks(operator: bool, voiced: bool, every: bool) -> str:
     """
     A member's prefixes: C{@} for an operator of the room, C{+} for a voiced
     member; the highest only, or (C{every}: C{multi-prefix}) both.
     """
-    if nickname in ops:
-        return "@+" if every and nickname in voiced else "@"
-    return "+" if nickname in voiced else ""
+    if operator:
+        return "@+" if every and voiced else "@"
+    return "+" if voiced else ""
+
+
+def prefix(nickname: str, ops: Collection[str], voiced: Collection[str], every: bool) -> str:
+    """
+    The prefixes of C{nickname} among a room's C{ops} and C{voiced} (see L{marks}).
+    """
+    return marks(nickname in ops, nickname in voiced, every)
 
 
 def names(
