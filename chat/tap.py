@@ -367,9 +367,23 @@ class Reloader(Service):
         self.chat = chat
         self.options = options
         self._previous: Any = None
+        self._installed = False
+
+    def privilegedStartService(self) -> None:
+        # twistd's listeners listen in their privilegedStartService, before
+        # any startService: the handler must be there before a client (or a
+        # test) can know the port and send SIGHUP, or SIGHUP kills the server.
+        super().privilegedStartService()  # type: ignore[no-untyped-call]
+        self._install()
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
+        self._install()
+
+    def _install(self) -> None:
+        if self._installed:
+            return
+        self._installed = True
         reactor = self.options["reactor"]
         # A signal handler may run between any two bytecodes: it only asks
         # the reactor to reload, from its own loop.
@@ -378,9 +392,9 @@ class Reloader(Service):
         )
 
     def stopService(self) -> None:
-        if self._previous is not None:
+        if self._installed:
             signal.signal(signal.SIGHUP, self._previous)
-            self._previous = None
+            self._previous, self._installed = None, False
         super().stopService()  # type: ignore[no-untyped-call]
 
     def reload(self) -> Deferred[None]:

@@ -282,6 +282,32 @@ class MakeServiceTests(SynchronousTestCase):
             self.assertIsInstance(listener, StreamServerEndpointService)
             self.assertIs(listener.factory.service, chat)
 
+    def test_sighup_handled_before_anything_listens(self) -> None:
+        """
+        twistd's listeners listen in privilegedStartService, before any
+        startService: the SIGHUP handler is installed there too, before
+        them, so that nobody can send SIGHUP to a listening server that
+        would die of it; stopping puts the old handler back.
+        """
+        import signal
+
+        options = Options(MemoryReactorClock())
+        options.parseOptions(["--listen", "tcp:0", "--db", ":memory:"])
+        top = makeService(options)
+        before = signal.getsignal(signal.SIGHUP)
+        installed = []
+
+        def listening(*_: object) -> None:
+            installed.append(signal.getsignal(signal.SIGHUP) is not before)
+
+        [listener] = [s for s in top if isinstance(s, StreamServerEndpointService)]  # type: ignore[attr-defined]
+        self.patch(listener, "privilegedStartService", listening)
+        top.privilegedStartService()
+        self.assertEqual(installed, [True])
+        [reloader] = [s for s in top if isinstance(s, Reloader)]  # type: ignore[attr-defined]
+        reloader.stopService()
+        self.assertIs(signal.getsignal(signal.SIGHUP), before)
+
     def test_settings(self) -> None:
         """
         Every option that shapes the chat lands in its one settings value.
