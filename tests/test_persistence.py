@@ -4,6 +4,8 @@ History across restarts and crashes of a real twistd.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +16,7 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
+from chat.store.guard import FS_IMMUTABLE_FL, FS_IOC_GETFLAGS
 from tests.test_end_to_end import TIMEOUT, connect_raw, start_twistd
 
 
@@ -106,6 +109,80 @@ class PersistenceTests(TestCase):
         db.close()
         self.assertGreaterEqual(len(stored), 100)
         self.assertEqual(stored, [f"m{n}" for n in range(len(stored))])
+
+    async def test_immutable_database_does_not_kill_the_server(self) -> None:
+        """
+        The database files made immutable (C{chattr +i}) while the server
+        runs: SQLite's next write to its mapped C{-shm} file would be SIGBUS,
+        the whole server gone. The server lives on: lines are still relayed,
+        a registration is refused plainly (try again later), and the messages said meanwhile
+        are stored once the files can be written again.
+        """
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        process, port = await start_twistd(workdir)
+        self.addCleanup(stop, process)
+        alice = await connect_raw(port)
+        alice.send("alice")
+        await alice.wait_for(lambda line: line.startswith("*** You are in lobby."))
+        bob = await connect_raw(port)
+        bob.send("bob")
+        await alice.wait_line("*** bob has joined")
+        alice.send("before")
+        await bob.wait_line("<alice> before")
+        await deferLater(reactor, 0.3, lambda: None)
+        files = sorted(workdir.glob("chat.sqlite3*"))
+        self.assertEqual([f.name for f in files][-1], "chat.sqlite3-wal")
+        # Written back: the mapping's next write faults and asks the file system.
+        os.sync()
+        for path in files:
+            set_immutable(path, True)
+            # A clean shutdown removes the log files: only those still there.
+            self.addCleanup(set_immutable, path, False, missing_ok=True)
+
+        alice.send("during")
+        await bob.wait_line("<alice> during")
+        alice.send("/register secret1")
+        refusal = await alice.wait_for(lambda line: line.startswith("!!! "))
+        self.assertEqual(
+            refusal,
+            "!!! The server cannot use its database right now; try again later.",
+            alice.lines,
+        )
+        await deferLater(reactor, 1.0, lambda: None)
+        self.assertFalse(process.ended.called, process.log.decode())
+        bob.send("still here")
+        await alice.wait_line("<bob> still here")
+
+        for path in files:
+            set_immutable(path, False)
+        # Kept and retried (every 5 s): stored once the files can be written.
+        await deferLater(reactor, 6.0, lambda: None)
+        assert process.transport is not None
+        process.transport.signalProcess("TERM")
+        await process.ended.addTimeout(TIMEOUT, reactor)
+        db = sqlite3.connect(workdir / "chat.sqlite3")
+        stored = [row[0] for row in db.execute("SELECT text FROM messages ORDER BY id")]
+        db.close()
+        self.assertEqual(stored, ["before", "during", "still here"])
+
+
+FS_IOC_SETFLAGS = 0x40086602
+
+
+def set_immutable(path: Path, on: bool, missing_ok: bool = False) -> None:
+    """
+    C{chattr +i PATH} (or C{-i}), without the chattr program.
+    """
+    if missing_ok and not path.exists():
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        flags = int.from_bytes(fcntl.ioctl(fd, FS_IOC_GETFLAGS, bytes(8))[:4], sys.byteorder)
+        flags = flags | FS_IMMUTABLE_FL if on else flags & ~FS_IMMUTABLE_FL
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, flags.to_bytes(8, sys.byteorder))
+    finally:
+        os.close(fd)
 
 
 async def stop(process: object) -> None:

@@ -234,6 +234,7 @@ def samples() -> list[r.Reply]:
         r.NearlyFull(),
         r.TooManyWords(8),
         r.NotSaved(),
+        r.StoreDown(),
         r.SearchTooSlow(),
         r.OneAtATime(),
         r.NotKept("alice", Keeping.RECIPIENT_FULL, 100),

@@ -21,8 +21,13 @@ class TooSlow(Exception):
 class StoreUnavailable(Exception):
     """
     Raised by a store that could not write a change (a full disk, a
-    read-only database): the change was not made.
+    read-only database): the change was not made. With C{writing} false,
+    it could not even read (a database SQLite must not touch now).
     """
+
+    def __init__(self, why: str, writing: bool = True) -> None:
+        super().__init__(why)
+        self.writing = writing
 
 
 class ChatError(Exception):

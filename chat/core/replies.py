@@ -465,6 +465,14 @@ class NotSaved:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreDown:
+    """
+    What the user asked needs the database, and it cannot be used now (a
+    file made immutable, a read-only file system): try again later.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class TooManyWords:
     """
     A search for more than C{limit} words.
@@ -778,6 +786,7 @@ Reply: TypeAlias = (
     | NotKept
     | TooManyWords
     | NotSaved
+    | StoreDown
     | SearchTooSlow
     | OneAtATime
     | NearlyFull

@@ -108,6 +108,7 @@ from chat.core.replies import (
     Rooms,
     SearchTooSlow,
     ShuttingDown,
+    StoreDown,
     ThrownOut,
     TooFast,
     TooManyRegistrations,
@@ -523,9 +524,12 @@ class Session:
             self.peer.tell(error.reply)
         elif isinstance(error, StoreUnavailable):
             self.log.warn(
-                "Could not save a change for {peer}: {why}", peer=self.address, why=str(error)
+                "Could not {what} for {peer}: {why}",
+                what="save a change" if error.writing else "use the database",
+                peer=self.address,
+                why=str(error),
             )
-            self.peer.tell(NotSaved())
+            self.peer.tell(NotSaved() if error.writing else StoreDown())
         elif isinstance(error, ChatError):
             if self.user is None and self._claim is None and not self._closing:
                 self._ask_again(error)

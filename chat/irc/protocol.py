@@ -1200,6 +1200,8 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
             return notice(f"Not kept for {recipient}: {why.value} ({limit}).")
         case r.NotSaved():
             return services("The server cannot save that right now; nothing was changed.")
+        case r.StoreDown():
+            return services("The server cannot use its database right now; try again later.")
         case r.TooManyWords(limit):
             return notice(f"Search for at most {limit} words.")
         case r.SearchTooSlow():

@@ -505,6 +505,8 @@ def reply(said: r.Reply) -> bytes:
             )
         case r.NotSaved():
             return error("The server cannot save that right now; nothing was changed.")
+        case r.StoreDown():
+            return error("The server cannot use its database right now; try again later.")
         case r.TooManyWords(limit):
             return error(f"Search for at most {limit} words.")
         case r.SearchTooSlow():

@@ -118,7 +118,22 @@ class DatabaseChecker:
 
             return self.run_in_thread(verify_password, password, stored).addCallback(decide)
 
-        return self.pool.runInteraction(database.account, nickname).addCallback(check)
+        return looked_up(self.pool, database.account, nickname).addCallback(check)
+
+
+def looked_up(pool: Pool, interaction: Callable[..., _T], *args: Any) -> Deferred[_T]:
+    """
+    A read of the accounts; a database that cannot be used at all (see
+    L{chat.store.guard}) fails it with the core's L{StoreUnavailable}, so
+    that the user is told to try again rather than shown an internal error.
+    """
+
+    def unavailable(failure: Failure) -> Failure:
+        if failure.check(sqlite3.Error):
+            return Failure(StoreUnavailable(failure.getErrorMessage(), writing=False))
+        return failure
+
+    return pool.runInteraction(interaction, *args).addErrback(unavailable)
 
 
 _DUMMY = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
@@ -186,13 +201,13 @@ class Accounts:
         def found(registered: tuple[str, str] | None) -> bool:
             return registered is not None
 
-        return self.pool.runInteraction(database.account, nickname).addCallback(found)
+        return looked_up(self.pool, database.account, nickname).addCallback(found)
 
     def is_operator(self, nickname: str) -> Deferred[bool]:
         """
         Whether C{nickname}'s password was set with C{python -m chat.admin}.
         """
-        return self.pool.runInteraction(database.is_operator, nickname)
+        return looked_up(self.pool, database.is_operator, nickname)
 
     def authenticate(self, nickname: str, password: str) -> Deferred[str]:
         """

@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 from chat.core.events import Action, Entry, Message, PrivateMessage
 from chat.store import database
 from chat.store.database import Row
+from chat.store.guard import GuardedPool
 
 _T = TypeVar("_T")
 
@@ -48,17 +49,20 @@ def open_pool(path: str, reactor: Any) -> adbapi.ConnectionPool:
     A one-connection pool on the SQLite database at C{path} (C{":memory:"}
     for one that lives as long as the server). The connection is prepared
     (WAL, schema migrations) in the database thread when it first connects.
+    A file's pool is guarded (L{chat.store.guard}): a transaction on a file
+    made immutable, or on a read-only file system, would end the process.
     """
-    return adbapi.ConnectionPool(
-        "sqlite3",
-        path,
-        check_same_thread=False,
-        cp_min=1,
-        cp_max=1,
-        cp_openfun=database.prepare,
-        cp_reactor=reactor,
-        cp_noisy=False,
-    )
+    settings: dict[str, Any] = {
+        "check_same_thread": False,
+        "cp_min": 1,
+        "cp_max": 1,
+        "cp_openfun": database.prepare,
+        "cp_reactor": reactor,
+        "cp_noisy": False,
+    }
+    if path == ":memory:":
+        return adbapi.ConnectionPool("sqlite3", path, **settings)
+    return GuardedPool(path, "sqlite3", path, **settings)
 
 
 MAX_UNWRITTEN = 100_000
