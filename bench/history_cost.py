@@ -5,8 +5,8 @@ What keeping history costs the fan-out path: the same load with history off and 
 
 In one process: RECIPIENTS logged-in connections on transports that discard
 what they are sent, and one sender whose lines go through the real protocol,
-domain and (with history on) the real archive: an adbapi pool on a real SQLite
-file in WAL mode. The clock stops once every message is delivered and, with
+domain and (with history on) the real archive: its database thread on a real
+SQLite file in WAL mode. The clock stops once every message is delivered and, with
 history, committed. CPU time is the whole process's, the database thread's
 included. Prints one JSON line a run and the medians.
 """

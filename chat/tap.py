@@ -324,12 +324,16 @@ def makeService(options: dict[str, Any]) -> IService:
     # stops its children in reverse): the last messages are written, then the
     # database closes.
     pool = open_pool(options["db"], reactor)
+    # Closed by the history service when there is one; in any case once the
+    # services have stopped (what they wrote last is written first).
+    reactor.addSystemEventTrigger("after", "shutdown", pool.close)
     history = None
     if not options["no-history"]:
         # Reads on a connection of their own, so that writes never wait behind
         # a search (WAL lets one connection read while another writes); an
         # in-memory database is one connection's alone.
         reader = pool if options["db"] == ":memory:" else open_pool(options["db"], reactor)
+        reactor.addSystemEventTrigger("after", "shutdown", reader.close)
         history = History(pool, reactor, reader=reader)
         history.setServiceParent(top)  # type: ignore[no-untyped-call]
     bans = Bans(pool, reactor)

@@ -11,6 +11,7 @@ from weakref import WeakKeyDictionary
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 
 from chat.core.events import Departure, Event
 from chat.core.service import ChatService, Settings
@@ -161,6 +162,14 @@ class SyncPool:
         waiting: Deferred[Any] = Deferred()
         self.waiting.append((waiting, result))
         return waiting
+
+    def submit(
+        self, interaction: Callable[..., Any], *args: Any, failed: Callable[[Failure], None]
+    ) -> None:
+        """
+        As the database thread's: nothing comes back unless it fails.
+        """
+        self.runInteraction(interaction, *args).addErrback(failed)
 
     def make_operator(self, nickname: str, password: str) -> None:
         """

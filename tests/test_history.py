@@ -9,12 +9,14 @@ import calendar
 import io
 import sqlite3
 import sys
+import threading
 from pathlib import Path
 
 from twisted.internet import reactor
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import formatEvent, globalLogPublisher
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chat import transcript
@@ -62,7 +64,14 @@ class DatabaseTests(SynchronousTestCase):
         self.assertEqual([entry.text for entry in found], ["chess tonight"])
         database.write(db.cursor(), [(T0 + 1, PUBLIC, "lobby", "bob", None, "chess again")])
         found = database.search(db.cursor(), "lobby", "chess", 10, fts=True)
+        self.assertEqual([entry.text for entry in found], ["chess tonight"])
+        # Indexed in batches, not by each write; a search is preceded by it.
+        database.index(db.cursor())
+        found = database.search(db.cursor(), "lobby", "chess", 10, fts=True)
         self.assertEqual([entry.text for entry in found], ["chess tonight", "chess again"])
+        database.write(db.cursor(), [(T0 + 2, PUBLIC, "lobby", "bob", None, "chess 3")], True)
+        found = database.search(db.cursor(), "lobby", "chess", 10, fts=True)
+        self.assertEqual(len(found), 3)
 
     def test_newer_schema_refused(self) -> None:
         """
@@ -131,6 +140,7 @@ class DatabaseTests(SynchronousTestCase):
                 (T0 + 3, PUBLIC, "games", "dave", None, "chess elsewhere"),
                 (T0 + 4, PRIVATE, None, "alice", "bob", "chess secret"),
             ],
+            indexing=True,
         )
         return db
 
@@ -334,6 +344,98 @@ class RealPoolTests(TestCase):
         db = sqlite3.connect(path)
         self.assertEqual(db.execute("SELECT count(*) FROM messages").fetchone()[0], 6)
         db.close()
+
+    async def test_reads_follow_writes_on_their_own_connection(self) -> None:
+        """
+        With reads on a second database thread, a read still sees every
+        message recorded before it was asked for.
+        """
+        path = str(Path(self.mktemp()).resolve())
+        history = History(open_pool(path, reactor), reactor, reader=open_pool(path, reactor))
+        history.startService()
+        self.addCleanup(history.stopService)
+        for n in range(50):
+            history.record(Message("lobby", "alice", f"message {n}"))
+            if n % 10 == 9:
+                recent = await history.recent("lobby", 2)
+                self.assertEqual([e.text for e in recent], [f"message {n - 1}", f"message {n}"])
+                # Found by a search at once, though indexed once a second.
+                found = await history.search("lobby", f"{n}", 5)
+                self.assertEqual([e.text for e in found], [f"message {n}"])
+
+    def test_index_updated_once_a_second(self) -> None:
+        """
+        The full-text index is brought up to date by at most one commit a
+        second, not by every one: FTS5's cost is per transaction.
+        """
+        path = self.mktemp()
+        clock = Clock()
+        pool = SyncPool(path)
+        history = History(pool, clock)
+        history.startService()
+        self.assertTrue(history.fts)
+
+        def indexed() -> int:
+            return int(pool.db.execute("SELECT upto FROM messages_indexed").fetchone()[0])
+
+        for n in range(10):
+            history.record(Message("lobby", "alice", f"message {n}"))
+            clock.advance(0.1)
+        self.assertEqual(indexed(), 1)
+        clock.advance(1)
+        history.record(Message("lobby", "alice", "later"))
+        clock.advance(0.1)
+        self.assertEqual(indexed(), 11)
+
+
+class DatabaseThreadTests(TestCase):
+    """
+    The database thread itself: jobs in order, each in a transaction.
+    """
+
+    def setUp(self) -> None:
+        self.thread = open_pool(str(Path(self.mktemp()).resolve()), reactor)
+        self.addCleanup(self.thread.close)
+
+    async def test_in_order_and_answered(self) -> None:
+        """
+        Jobs run in the order they were asked for, each committed before the
+        next; their results come back in the reactor thread.
+        """
+        seen: list[int] = []
+
+        def note(cursor: object, n: int) -> int:
+            seen.append(n)
+            return n * 2
+
+        for n in range(10):
+            self.thread.submit(note, n, failed=self.fail)
+        self.assertEqual(await self.thread.runInteraction(note, 10), 20)
+        self.assertEqual(seen, list(range(11)))
+
+    async def test_failure_rolled_back_and_told(self) -> None:
+        """
+        A job that raises is rolled back; a submitted one's failure goes to
+        its C{failed}, in the reactor thread, and the thread goes on.
+        """
+        told: list[Failure] = []
+        main = threading.current_thread()
+
+        def insert_then_fail(cursor: database.Cursor) -> None:
+            database.write(cursor, [(1.0, database.PUBLIC, "lobby", "alice", None, "lost")])
+            raise sqlite3.OperationalError("database or disk is full")
+
+        def failed(failure: Failure) -> None:
+            self.assertIs(threading.current_thread(), main)
+            told.append(failure)
+
+        self.thread.submit(insert_then_fail, failed=failed)
+        stored = await self.thread.runInteraction(database.recent, "lobby", 10)
+        self.assertEqual(stored, [])
+        self.assertEqual(len(told), 1)
+        self.assertTrue(told[0].check(sqlite3.OperationalError))
+        with self.assertRaises(sqlite3.OperationalError):
+            await self.thread.runInteraction(insert_then_fail)
 
 
 class CommandTests(SynchronousTestCase):

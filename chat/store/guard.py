@@ -8,28 +8,20 @@ next write to the mapping with SIGBUS, which kills the whole process: no error
 to catch, no goodbye, every user dropped. Plain writes to the database and the
 log fail politely (an error SQLite reports); only the mapping is fatal.
 
-So before each transaction the database thread asks the kernel, in two cheap
-system calls on a descriptor kept open for it, whether the C{-shm} file can
-still be written; if not, the transaction is refused with the error SQLite
-would give for a read-only database, and what the server does with a failed
-write (keep relayed messages and retry, tell a user that nothing changed)
-follows. Once the file is writable again, transactions go through again.
+So before each transaction the database thread (L{chat.store.thread}) asks
+the kernel, in two cheap system calls on a descriptor kept open for it,
+whether the C{-shm} file can still be written; if not, the transaction is
+refused with the error SQLite would give for a read-only database, and what
+the server does with a failed write (keep relayed messages and retry, tell a
+user that nothing changed) follows. Once the file is writable again,
+transactions go through again.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-from twisted.enterprise import adbapi
-from twisted.internet.defer import Deferred
-from twisted.logger import Logger
-
-_T = TypeVar("_T")
 
 FS_IOC_GETFLAGS = 0x80086601
 """
@@ -78,41 +70,3 @@ class ShmGuard:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-class GuardedPool(adbapi.ConnectionPool):
-    """
-    A connection pool whose every transaction first asks an L{ShmGuard}.
-    """
-
-    log = Logger()
-
-    def __init__(self, path: str, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
-        self.guard = ShmGuard(path)
-
-    def runInteraction(self, interaction: Callable[..., _T], *args: Any, **kw: Any) -> Deferred[_T]:
-        return super().runInteraction(self._guarded, interaction, *args, **kw)  # type: ignore[no-any-return,no-untyped-call]
-
-    def _guarded(
-        self, transaction: Any, interaction: Callable[..., _T], *args: Any, **kw: Any
-    ) -> _T:
-        why = self.guard.problem()
-        if why is not None:
-            raise sqlite3.OperationalError(f"attempt to write a readonly database ({why})")
-        return interaction(transaction, *args, **kw)
-
-    def _close(self, connection: Any) -> None:
-        # Closing a connection checkpoints the log into the database, through
-        # the mapping: SIGBUS too. The process is about to end; it lets go.
-        why = self.guard.problem()
-        if why is not None:
-            self.log.warn(
-                "Not closing the database ({why}): its log is replayed at the next start", why=why
-            )
-            return
-        super()._close(connection)  # type: ignore[no-untyped-call]
-
-    def finalClose(self) -> None:
-        super().finalClose()  # type: ignore[no-untyped-call]
-        self.guard.close()

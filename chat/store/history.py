@@ -1,9 +1,9 @@
 """
 Message history on SQLite, without ever touching the database on the reactor thread.
 
-Every query runs in a single database thread (an C{adbapi.ConnectionPool} with
-one connection: SQLite allows one writer, and a single thread also keeps reads
-and writes in the order they were asked for). Messages are written in batches:
+Every write runs in a single database thread (L{chat.store.thread}: SQLite
+allows one writer, and a single thread also keeps writes in the order they
+were asked for); history is read on a second one. Messages are written in batches:
 L{History.record} only appends to a list, and the list is committed as one
 transaction every C{interval} seconds or every C{batch} messages, whichever
 comes first. A crash (kill -9) therefore loses the messages of the last
@@ -18,8 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from twisted.application.service import Service
-from twisted.enterprise import adbapi
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -27,42 +26,32 @@ from twisted.python.failure import Failure
 from chat.core.events import Action, Entry, Message, PrivateMessage
 from chat.store import database
 from chat.store.database import Row
-from chat.store.guard import GuardedPool
+from chat.store.thread import DatabaseThread
 
 _T = TypeVar("_T")
 
 
 class Pool(Protocol):
     """
-    What the archive needs of C{adbapi.ConnectionPool}.
+    What the stores need of their database thread (L{chat.store.thread.DatabaseThread}).
     """
 
-    def runInteraction(
-        self, interaction: Callable[..., _T], *args: Any, **kw: Any
-    ) -> Deferred[_T]: ...
+    def runInteraction(self, interaction: Callable[..., _T], *args: Any) -> Deferred[_T]: ...
+
+    def submit(
+        self, interaction: Callable[..., object], *args: Any, failed: Callable[[Failure], None]
+    ) -> None: ...
 
     def close(self) -> None: ...
 
 
-def open_pool(path: str, reactor: Any) -> adbapi.ConnectionPool:
+def open_pool(path: str, reactor: Any) -> DatabaseThread:
     """
-    A one-connection pool on the SQLite database at C{path} (C{":memory:"}
+    The database thread of the SQLite database at C{path} (C{":memory:"}
     for one that lives as long as the server). The connection is prepared
-    (WAL, schema migrations) in the database thread when it first connects.
-    A file's pool is guarded (L{chat.store.guard}): a transaction on a file
-    made immutable, or on a read-only file system, would end the process.
+    (WAL, schema migrations) in that thread by its first transaction.
     """
-    settings: dict[str, Any] = {
-        "check_same_thread": False,
-        "cp_min": 1,
-        "cp_max": 1,
-        "cp_openfun": database.prepare,
-        "cp_reactor": reactor,
-        "cp_noisy": False,
-    }
-    if path == ":memory:":
-        return adbapi.ConnectionPool("sqlite3", path, **settings)
-    return GuardedPool(path, "sqlite3", path, **settings)
+    return DatabaseThread(path, reactor)
 
 
 MAX_UNWRITTEN = 100_000
@@ -74,6 +63,13 @@ past it the oldest are given up, and counted.
 RETRY = 5.0
 """
 Seconds between tries while the database cannot be written.
+"""
+
+INDEX_EVERY = 1.0
+"""
+Seconds between updates of the full-text index while messages are written
+(a search brings it up to date first): one update a second instead of one
+in every commit, which was most of what the database thread spent.
 """
 
 
@@ -109,11 +105,13 @@ class History(Service):
         self.fts = False
         self._pending: list[Row] = []
         self._timer: IDelayedCall | None = None
-        self._last_write: Deferred[None] = succeed(None)
         # While writes fail (a full disk, a read-only file): since when, and
         # how many rows had to be given up (past MAX_UNWRITTEN).
         self._failing_since: float | None = None
         self._given_up = 0
+        # How many rows at the front of _pending came back from failed batches.
+        self._returned = 0
+        self._indexed_at = float("-inf")
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
@@ -133,7 +131,7 @@ class History(Service):
         """
         super().stopService()  # type: ignore[no-untyped-call]
         self.flush()
-        done = self._last_write
+        done = self._written_so_far()
 
         def close(_: object) -> None:
             self.pool.close()
@@ -178,9 +176,24 @@ class History(Service):
         if not self._pending:
             return
         rows, self._pending = self._pending, []
-        self._last_write = self.pool.runInteraction(database.write, rows).addCallbacks(
-            self._written, self._not_written, errbackArgs=(rows,)
-        )
+        self._returned = 0
+        now = self.clock.seconds()
+        indexing = self.fts and now - self._indexed_at >= INDEX_EVERY
+        if indexing:
+            self._indexed_at = now
+        if self._failing_since is None:
+            # The usual case: nothing comes back unless it fails.
+            self.pool.submit(
+                database.write,
+                rows,
+                indexing,
+                failed=lambda failure: self._not_written(failure, rows),
+            )
+        else:
+            # Retrying: learn when it works again.
+            self.pool.runInteraction(database.write, rows, indexing).addCallbacks(
+                self._written, self._not_written, errbackArgs=(rows,)
+            )
 
     def _written(self, _: object) -> None:
         if self._failing_since is not None:
@@ -196,14 +209,18 @@ class History(Service):
     def _not_written(self, failure: Failure, rows: list[Row]) -> None:
         """
         A batch could not be written (a full disk, a read-only file): keep it
-        in front of what came since, and try again every L{RETRY} seconds.
-        Logged once per outage, not once per batch.
+        in front of what came since (behind the batches that failed before
+        it), and try again every L{RETRY} seconds. Logged once per outage,
+        not once per batch.
         """
-        self._pending[:0] = rows
+        at = self._returned
+        self._pending[at:at] = rows
+        self._returned += len(rows)
         excess = len(self._pending) - MAX_UNWRITTEN
         if excess > 0:
             del self._pending[:excess]
             self._given_up += excess
+            self._returned = max(0, self._returned - excess)
         if self._failing_since is None:
             self._failing_since = self.clock.seconds()
             self.log.error(
@@ -220,19 +237,29 @@ class History(Service):
     # is done: history includes every message recorded before it was asked
     # for. Writes never wait for reads.
 
-    def _read(self, interaction: Callable[..., _T], *args: Any) -> Deferred[_T]:
+    def _written_so_far(self, indexed: bool = False) -> Deferred[None]:
+        """
+        Fires once every batch handed to the database thread so far is
+        committed (or has failed): a job behind them in its queue; with
+        C{indexed}, one that also brings the full-text index up to date.
+        """
+        return self.pool.runInteraction(database.index if indexed and self.fts else _nothing)
+
+    def _read(
+        self, interaction: Callable[..., _T], *args: Any, indexed: bool = False
+    ) -> Deferred[_T]:
         self.flush()
         if self.reader is self.pool:
-            # One thread: it runs the read after the write.
+            # One thread: it runs the read after the write (and the index).
+            if indexed and self.fts:
+                self.pool.runInteraction(database.index).addErrback(self._not_indexed)
             return self.pool.runInteraction(interaction, *args)
-        written: Deferred[None] = Deferred()
+        written = self._written_so_far(indexed)
+        return written.addBoth(lambda _: self.reader.runInteraction(interaction, *args))
 
-        def go_on(result: object) -> object:
-            written.callback(None)
-            return result
-
-        self._last_write.addBoth(go_on)
-        return written.addCallback(lambda _: self.reader.runInteraction(interaction, *args))
+    def _not_indexed(self, failure: Failure) -> None:
+        # The search that follows fails the same way and is reported to its user.
+        self.log.warn("Could not update the search index: {why}", why=failure.getErrorMessage())
 
     def recent(self, room: str, count: int) -> Deferred[list[Entry]]:
         """
@@ -245,4 +272,13 @@ class History(Service):
         The last C{count} messages of C{room} that contain C{text}, oldest
         first; fails with L{chat.core.errors.TooSlow} past the time budget.
         """
-        return self._read(database.search, room, text, count, self.fts, self.search_budget)
+        return self._read(
+            database.search, room, text, count, self.fts, self.search_budget, indexed=True
+        )
+
+
+def _nothing(cursor: object) -> None:
+    """
+    A transaction that does nothing: in the database thread's queue, it
+    marks when what came before it is done.
+    """
