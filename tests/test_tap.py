@@ -47,7 +47,7 @@ class OptionsTests(SynchronousTestCase):
                 "name": "chat",
                 "db": "chat.sqlite3",
                 "history": 20,
-                "sendq": 1048576,
+                "sendq": 262144,
                 "sendq-total": 256 * 1024 * 1024,
                 "max-clients": default_max_clients(),
                 "max-per-ip": 16,

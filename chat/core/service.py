@@ -52,11 +52,15 @@ The room that always exists (and keeps its topic while empty): every user of
 the line front-end starts in it.
 """
 
-DEFAULT_SENDQ = 1024 * 1024
+DEFAULT_SENDQ = 256 * 1024
 """
-1 MiB: a client far behind, yet room for bursts: everything said in one burst
-of input (up to 64 KiB read from each sender) is written to every recipient at
-once, before any of it can reach even the fastest reader.
+256 KiB, the top of what trusted IRC servers allow (96-256 KiB): on top of the
+kernel's own buffer for the socket (which grows to 4 MiB on Linux before the
+server holds anything), room for a burst said to everyone at once (the flood
+limit's 20 lines of 2 KiB from each of several senders). It was 1 MiB: a
+thousand clients that stopped reading could then hold a gigabyte between them
+(see docs/security.md; the overall budget, L{DEFAULT_SENDQ_TOTAL}, now caps
+that too).
 """
 
 

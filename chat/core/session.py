@@ -170,6 +170,7 @@ class Session:
 
     # One per connection, thousands at once: slots keep each small.
     __slots__ = (
+        "_admitted",
         "_bare",
         "_claim",
         "_closing",
@@ -236,6 +237,7 @@ class Session:
         self._dropping = False
         self._ended = False
         self._closing = False
+        self._admitted = False
         # How the user left, when the server (not the connection) decided it.
         self._departure: Departure | None = None
         self._timer: IDelayedCall | None = None
@@ -264,6 +266,7 @@ class Session:
             self._stop_timers()
             self.peer.refuse(refusal)
             return
+        self._admitted = True
         self.log.info("Connection from {peer}", peer=self.address)
         self._set_timer(self.service.settings.login_timeout)
         self.peer.tell(Greeting(self.service.settings.server_name))
@@ -279,7 +282,10 @@ class Session:
         self._stop_timers()
         self.service.closed(self)
         if self.user is None:
-            self.log.info("Connection from {peer} closed", peer=self.address)
+            if self._admitted:
+                # A refused one was logged as such (at most once in a while
+                # per address: a flood of them is not a flood of lines).
+                self.log.info("Connection from {peer} closed", peer=self.address)
             return
         departure = self._departure
         if departure is None:

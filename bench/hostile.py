@@ -1,0 +1,626 @@
+"""
+Attacks from issue 14, replayed against a real ``twistd -n chat`` on its
+default limits, measuring what three honest users see meanwhile.
+
+    .venv/bin/python bench/hostile.py [--only kept search register sendq rooms tls]
+        [--code DIR ...]
+
+Each scenario starts a fresh server (on loopback; attackers connect from
+127.0.0.2 and up, the honest users from 127.0.1.x), lets it settle, starts
+the honest users, runs the attack for a bounded time, and reports: the
+honest users' message latency (one of them says a numbered line every 250
+ms, the other two time its arrival; lines that never come are lost), the time
+a newcomer takes to log in (one try a second), the server's RSS (peak, and
+once the attackers are gone) and CPU, and what the attack achieved.
+
+``--code DIR`` runs the same scenarios against the chat found in DIR (a git
+worktree of an older commit, put first on PYTHONPATH), one after the other:
+that is how the before/after figures in docs/security.md were made. Every
+scenario is bounded in connections and time and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import socket
+import sqlite3
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+OPEN_FILES = 16_384
+"""
+The server's open-file limit: enough for the 4 900 rooms' holders (the
+default --max-clients is this less 100).
+"""
+
+
+def open_files() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
+
+
+class Server:
+    """
+    ``twistd -n chat`` on its defaults, with the chat found in C{code}.
+    """
+
+    def __init__(self, code: str, workdir: Path, *options: str, tls: bool = False) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.db = workdir / "chat.sqlite3"
+        listen = [f"tcp:{self.port}:interface=127.0.0.1"]
+        self.tls_port = 0
+        if tls:
+            self.tls_port = free_port()
+            key, cert = workdir / "key.pem", workdir / "cert.pem"
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                 "-subj", "/CN=localhost", "-days", "1", "-keyout", str(key), "-out", str(cert)],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            listen.append(
+                f"ssl:{self.tls_port}:privateKey={key}:certKey={cert}:interface=127.0.0.1"
+            )
+        argv = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+                "-n", "--pidfile=", "chat", "--db", str(self.db), *options]  # fmt: skip
+        for endpoint in listen:
+            argv += ["--listen", endpoint]
+        environment = dict(os.environ, PYTHONPATH=code)
+        self.log_path = workdir / "twistd.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            argv,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            cwd=workdir,
+            preexec_fn=open_files,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("chat did not start") from None
+                time.sleep(0.05)
+        self.peak_kib = 0
+
+    def cpu(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                kib = int(line.split()[1])
+                self.peak_kib = max(self.peak_kib, kib)
+                return kib
+        return 0
+
+    def log_lines(self) -> int:
+        return len(self.log_path.read_bytes().splitlines())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+class Client:
+    """
+    A line-protocol client: lines in, lines out.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int, source: str, context: ssl.SSLContext | None = None) -> Client:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, local_addr=(source, 0), ssl=context, limit=1 << 20
+        )
+        return cls(reader, writer)
+
+    def send(self, line: str) -> None:
+        self.writer.write(line.encode() + b"\n")
+
+    async def line(self, timeout: float = 30) -> str:
+        raw = await asyncio.wait_for(self.reader.readline(), timeout)
+        if not raw:
+            raise ConnectionError("closed")
+        return raw.decode(errors="replace").rstrip("\r\n")
+
+    async def until(self, predicate: Callable[[str], bool], timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            line = await self.line(max(0.01, deadline - time.monotonic()))
+            if predicate(line):
+                return line
+
+    async def login(self, nickname: str, password: str | None = None) -> None:
+        self.send(nickname)
+        if password is not None:
+            await self.until(lambda line: "password" in line)
+            self.send(password)
+        await self.until(lambda line: line.startswith("*** You are in "))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def logged_in(port: int, source: str, nickname: str, password: str | None = None) -> Client:
+    client = await Client.open(port, source)
+    await client.login(nickname, password)
+    return client
+
+
+class Honest:
+    """
+    Three honest users in the lobby and a newcomer logging in once a second.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.latencies: list[float] = []
+        self.logins: list[float] = []
+        self.failed_logins = 0
+        self.sent = 0
+        self.received = [0, 0]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self.speaker = await logged_in(self.port, "127.0.1.1", "honest1")
+        self.listeners = [await logged_in(self.port, f"127.0.1.{n}", f"honest{n}") for n in (2, 3)]
+        self._tasks = [
+            asyncio.create_task(self._speak()),
+            asyncio.create_task(self._drain(self.speaker)),
+            asyncio.create_task(self._newcomers()),
+        ]
+        for n, listener in enumerate(self.listeners):
+            self._tasks.append(asyncio.create_task(self._listen(n, listener)))
+
+    async def _speak(self) -> None:
+        while True:
+            self.speaker.send(f"probe {self.sent} {time.monotonic_ns()}")
+            self.sent += 1
+            await asyncio.sleep(0.25)  # 4 a second: within the flood limit
+
+    async def _drain(self, client: Client) -> None:
+        # An honest user reads what it is sent, if only to throw it away.
+        while await client.reader.read(1 << 16):
+            pass
+
+    async def _listen(self, n: int, listener: Client) -> None:
+        while True:
+            line = await listener.line(3600)
+            if line.startswith("<honest1> probe "):
+                sent_at = int(line.split()[-1])
+                self.latencies.append((time.monotonic_ns() - sent_at) / 1e6)
+                self.received[n] += 1
+
+    async def _newcomers(self) -> None:
+        n = 0
+        while True:
+            n += 1
+            started = time.monotonic()
+            try:
+                client = await asyncio.wait_for(
+                    logged_in(self.port, "127.0.1.10", f"newcomer{n}"), 30
+                )
+                self.logins.append(time.monotonic() - started)
+                client.send("/quit")
+                client.close()
+            except (OSError, asyncio.TimeoutError, ConnectionError):
+                self.failed_logins += 1
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+
+    async def stop(self) -> dict[str, Any]:
+        await asyncio.sleep(1.0)  # the last probes' time to arrive
+        for task in self._tasks:
+            task.cancel()
+        latencies = sorted(self.latencies)
+
+        def pick(p: float) -> float:
+            return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+
+        return {
+            "honest_p50_ms": pick(0.5) if latencies else None,
+            "honest_p99_ms": pick(0.99) if latencies else None,
+            "honest_lost": 2 * self.sent - sum(self.received),
+            "login_p50_s": round(statistics.median(self.logins), 3) if self.logins else None,
+            "login_max_s": round(max(self.logins), 3) if self.logins else None,
+            "logins_failed": self.failed_logins,
+        }
+
+
+def address(n: int) -> str:
+    """
+    The n-th attacker's source address, 127.0.0.2 and up (250 a /24).
+    """
+    return f"127.0.{2 + n // 250}.{2 + n % 250}"
+
+
+PER_ADDRESS = 12
+"""
+Connections opened from one address, at once: the connection-rate limit's
+burst, under the default --max-per-ip.
+"""
+
+
+async def run_for(seconds: float, server: Server, attack: Awaitable[Any]) -> None:
+    """
+    Let C{attack} run for C{seconds}, sampling the RSS, then cancel it.
+    """
+    task = asyncio.ensure_future(attack)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not task.done():
+        server.rss_kib()
+        await asyncio.sleep(0.2)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+# The scenarios. Each returns what the attack achieved; the honest users'
+# figures and the server's are added around it.
+
+
+async def kept(server: Server) -> dict[str, Any]:
+    """
+    Item 5: 40 connections keep messages for an absent registered alice for
+    20 s; then alice logs in and reads. Lost = accepted (the sender was told
+    it is kept) and never shown to alice.
+    """
+    alice = await logged_in(server.port, "127.0.1.20", "alice")
+    alice.send("/register sunshine1")
+    await alice.until(lambda line: "is now registered" in line)
+    alice.send("/quit")
+    alice.close()
+    accepted = [0]
+    size_before = sum(f.stat().st_size for f in server.workdir.glob("chat.sqlite3*"))
+
+    async def sender(n: int) -> None:
+        client = await logged_in(server.port, address(n), f"keeper{n}")
+
+        async def count() -> None:
+            while True:
+                line = await client.line(3600)
+                if line.startswith("*** alice is away"):
+                    accepted[0] += 1
+
+        counting = asyncio.create_task(count())
+        try:
+            for m in range(100_000):
+                client.send(f"/msg alice message {n}-{m} " + "x" * 250)
+                await asyncio.sleep(0.2)  # the flood limit's 5 a second
+        finally:
+            counting.cancel()
+
+    await run_for(20, server, asyncio.gather(*(sender(n) for n in range(40))))
+    await asyncio.sleep(2)
+    size_after = sum(f.stat().st_size for f in server.workdir.glob("chat.sqlite3*"))
+    alice = await Client.open(server.port, "127.0.1.20")
+    alice.send("alice")
+    await alice.until(lambda line: "password" in line)
+    alice.send("sunshine1")
+    shown, dropped = 0, False
+    deadline = time.monotonic() + 150
+    try:
+        while time.monotonic() < deadline:
+            line = await alice.line(5)
+            if line.startswith("[") and "*keeper" in line:
+                shown += 1
+    except asyncio.TimeoutError:
+        pass
+    except ConnectionError:
+        dropped = True
+    return {
+        "accepted": accepted[0],
+        "shown_to_alice": shown,
+        "lost": accepted[0] - shown,
+        "alice_dropped": dropped,
+        "db_growth_mb": round((size_after - size_before) / 1e6, 1),
+    }
+
+
+def fill_history(code: str, db: Path, count: int) -> None:
+    """
+    C{count} messages in the lobby, written before the server starts, with
+    the schema of the chat in C{code}.
+    """
+    script = f"""
+import random, time
+from chat.store import database
+db = database.connect({str(db)!r})
+words = ["w%d" % n for n in range(50000)]
+random.seed(1)
+for start in range(0, {count}, 10000):
+    rows = [(time.time(), database.PUBLIC, "lobby", "old", None,
+             " ".join(random.choices(words, k=12))) for _ in range(10000)]
+    database.write(db.cursor(), rows)
+    db.commit()
+if hasattr(database, "index"):
+    database.index(db.cursor())
+    db.commit()
+db.close()
+"""
+    subprocess.run(
+        [sys.executable, "-c", script], check=True, env=dict(os.environ, PYTHONPATH=code)
+    )
+
+
+async def search(server: Server) -> dict[str, Any]:
+    """
+    Item 6: three connections send 300-word searches over and over on a
+    history of 200 000 messages; a /join's wait for its first live line.
+    """
+    words = " ".join(f"w{n}x" for n in range(300))
+    answered = [0]
+
+    async def searcher(n: int) -> None:
+        client = await logged_in(server.port, address(n), f"searcher{n}")
+        while True:
+            client.send(f"/search {words}")
+            await client.until(lambda line: line.startswith(("*** ", "!!! ")), 600)
+            answered[0] += 1
+
+    attack = asyncio.gather(*(searcher(n) for n in range(3)))
+    task = asyncio.ensure_future(attack)
+    await asyncio.sleep(5)
+    joiner = await logged_in(server.port, "127.0.1.30", "joiner")
+    joiner.send("/join lobby2")
+    await joiner.until(lambda line: line.startswith("*** You are in lobby2"), 120)
+    talker = await logged_in(server.port, "127.0.1.31", "talker")
+    talker.send("/join lobby2")
+    await talker.until(lambda line: line.startswith("*** You are in lobby2"), 120)
+    started = time.monotonic()
+    talker.send("live line")
+    try:
+        await joiner.until(lambda line: line == "<talker> live line", 120)
+        live_wait = round(time.monotonic() - started, 3)
+    except asyncio.TimeoutError:
+        live_wait = None
+    await run_for(15, server, task)
+    return {"searches_answered": answered[0], "live_line_wait_s": live_wait}
+
+
+async def register(server: Server) -> dict[str, Any]:
+    """
+    Item 10: 100 connections from one address loop: log in as a new name,
+    /register, quit; for 20 s.
+    """
+    tried = [0]
+
+    async def looper(n: int) -> None:
+        for m in range(10_000):
+            try:
+                client = await logged_in(server.port, "127.0.0.2", f"reg{n}x{m}")
+            except (OSError, ConnectionError, asyncio.TimeoutError):
+                await asyncio.sleep(0.2)
+                continue
+            client.send("/register secret123")
+            tried[0] += 1
+            try:
+                await client.until(lambda line: line.startswith(("*** reg", "!!! ")), 30)
+            finally:
+                client.close()
+
+    cpu = server.cpu()
+    started = time.monotonic()
+    await run_for(20, server, asyncio.gather(*(looper(n) for n in range(100))))
+    cpu_percent = round((server.cpu() - cpu) / (time.monotonic() - started) * 100)
+    await asyncio.sleep(1)
+    db = sqlite3.connect(server.db)
+    registered = int(db.execute("SELECT count(*) FROM accounts").fetchone()[0])
+    db.close()
+    return {"registrations_tried": tried[0], "accounts": registered, "cpu_percent": cpu_percent}
+
+
+async def sendq(server: Server) -> dict[str, Any]:
+    """
+    Item 11: 400 logged-in clients that never read (from 34 addresses, 12
+    each) and 20 talkers within the flood limit (4 lines of 1 900 bytes a
+    second each), for 45 s: the kernel holds up to 4 MiB for each before the
+    server holds anything, so fewer clients than the audit's 1 000, each
+    sent more, in a bounded time. An honest client that reads at 100 KB/s.
+    Memory while it lasts, and after all are gone.
+    """
+    idle: list[Client] = []
+    for n in range(400):
+        reader_socket = socket.socket()
+        reader_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader_socket.bind((address(n // PER_ADDRESS), 0))
+        reader_socket.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(reader_socket, ("127.0.0.1", server.port))
+        reader, writer = await asyncio.open_connection(sock=reader_socket, limit=1 << 20)
+        client = Client(reader, writer)
+        await client.login(f"sink{n}")
+        idle.append(client)
+        # From now on nobody reads it: asyncio stops reading once its buffer is full.
+        writer.transport.pause_reading()
+    slow = await logged_in(server.port, "127.0.1.40", "slowreader")
+    slow.writer.transport.pause_reading()
+    slow_dropped = [False]
+
+    async def read_slowly() -> None:
+        while True:
+            slow.writer.transport.resume_reading()
+            try:
+                data = await asyncio.wait_for(slow.reader.read(10_000), 5)
+            except asyncio.TimeoutError:
+                data = b"."
+            slow.writer.transport.pause_reading()
+            if not data:
+                slow_dropped[0] = True
+                return
+            await asyncio.sleep(0.1)  # 10 000 bytes each 0.1 s: 100 KB/s
+
+    talkers = [await logged_in(server.port, f"127.0.1.{50 + n}", f"talker{n}") for n in range(20)]
+
+    async def talk() -> None:
+        m = 0
+        while True:
+            for talker in talkers:
+                talker.send(f"{m} " + "y" * 1900)
+            m += 1
+            await asyncio.sleep(0.25)  # 4 a second each: within 5/s
+
+    reading = asyncio.create_task(read_slowly())
+    await run_for(45, server, talk())
+    peak = server.peak_kib
+    for client in idle:
+        client.writer.transport.abort()
+    await asyncio.sleep(5)
+    after = server.rss_kib()
+    reading.cancel()
+    return {
+        "rss_peak_mb": round(peak / 1024),
+        "rss_after_all_gone_mb": round(after / 1024),
+        "slow_reader_dropped": slow_dropped[0],
+    }
+
+
+async def rooms(server: Server) -> dict[str, Any]:
+    """
+    Item 13: 4 900 rooms (a user in each, 12 users an address), then 20
+    connections asking /rooms at 4.5 a second each, for 20 s.
+    """
+    holders = []
+    for n in range(4900):
+        client = await logged_in(server.port, address(n // PER_ADDRESS), f"holder{n}")
+        client.send(f"/join room{n}")
+        holders.append(client)
+    for client in holders:
+        await client.until(lambda line: line.startswith("*** You are in room"))
+    received = [0]
+    closed = [0]
+
+    async def lister(n: int) -> None:
+        client = await logged_in(server.port, address(500 + n), f"lister{n}")
+
+        async def drain() -> None:
+            while data := await client.reader.read(1 << 20):
+                received[0] += len(data)
+            closed[0] += 1
+
+        draining = asyncio.create_task(drain())
+        try:
+            while not draining.done():
+                client.send("/rooms")
+                await asyncio.sleep(1 / 4.5)
+        finally:
+            draining.cancel()
+
+    await run_for(20, server, asyncio.gather(*(lister(n) for n in range(20))))
+    return {"listing_mb_sent": round(received[0] / 1e6, 1), "listers_closed": closed[0]}
+
+
+async def tls(server: Server) -> dict[str, Any]:
+    """
+    Item 14: 100 connections from one address doing TLS handshakes over
+    and over for 20 s; honest users on plain TCP. Handshakes done, log lines.
+    """
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    handshakes = [0]
+    lines_before = server.log_lines()
+
+    async def churn() -> None:
+        while True:
+            try:
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection(
+                        "127.0.0.1", server.tls_port, ssl=context, local_addr=("127.0.0.2", 0)
+                    ),
+                    10,
+                )
+                handshakes[0] += 1
+                writer.transport.abort()
+            except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError):
+                await asyncio.sleep(0.01)
+
+    await run_for(20, server, asyncio.gather(*(churn() for _ in range(100))))
+    return {
+        "handshakes_per_s": round(handshakes[0] / 20),
+        "log_lines": server.log_lines() - lines_before,
+    }
+
+
+SCENARIOS: dict[str, Callable[[Server], Awaitable[dict[str, Any]]]] = {
+    "kept": kept,
+    "search": search,
+    "register": register,
+    "sendq": sendq,
+    "rooms": rooms,
+    "tls": tls,
+}
+
+
+async def measure(name: str, code: str) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"chat-hostile-{name}-"))
+    if name == "search":
+        fill_history(code, workdir / "chat.sqlite3", 200_000)
+    server = Server(code, workdir, tls=name == "tls")
+    try:
+        await asyncio.sleep(1)
+        rss_start = server.rss_kib()
+        honest = Honest(server.port)
+        await honest.start()
+        await asyncio.sleep(2)
+        achieved = await SCENARIOS[name](server)
+        figures = await honest.stop()
+        return {
+            "scenario": name,
+            "code": code,
+            "rss_start_mb": round(rss_start / 1024),
+            "rss_peak_mb": round(server.peak_kib / 1024),
+            **achieved,
+            **figures,
+            "server_alive": server.process.poll() is None,
+        }
+    finally:
+        server.stop()
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", choices=list(SCENARIOS), help="only these")
+    parser.add_argument("--code", nargs="*", help="chat checkouts to compare (default: this one)")
+    arguments = parser.parse_args()
+    here = str(Path(__file__).resolve().parent.parent)
+    for name in arguments.only or list(SCENARIOS):
+        for code in arguments.code or [here]:
+            print(json.dumps(await measure(name, code)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
