@@ -39,14 +39,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from process import ServerProcess, free_port
 
 OPEN_FILES = 16_384
 """
@@ -59,7 +53,7 @@ def open_files() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
 
 
-class Server:
+class Server(ServerProcess):
     """
     ``twistd -n chat`` on its defaults, with the chat found in C{code}.
     """
@@ -88,48 +82,16 @@ class Server:
         environment = dict(os.environ, PYTHONPATH=code)
         self.log_path = workdir / "twistd.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            argv,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=environment,
-            cwd=workdir,
-            preexec_fn=open_files,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("chat did not start") from None
-                time.sleep(0.05)
         self.peak_kib = 0
-
-    def cpu(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
+        self.launch(argv, "chat", env=environment, cwd=workdir, preexec_fn=open_files)
 
     def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                kib = int(line.split()[1])
-                self.peak_kib = max(self.peak_kib, kib)
-                return kib
-        return 0
+        kib = super().rss_kib()
+        self.peak_kib = max(self.peak_kib, kib)
+        return kib
 
     def log_lines(self) -> int:
         return len(self.log_path.read_bytes().splitlines())
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 class Client:
@@ -175,6 +137,14 @@ class Client:
         self.writer.close()
 
 
+async def drain(client: Client) -> None:
+    """
+    Read what C{client} is sent, if only to throw it away (as an honest user does).
+    """
+    while await client.reader.read(1 << 16):
+        pass
+
+
 async def logged_in(port: int, source: str, nickname: str, password: str | None = None) -> Client:
     client = await Client.open(port, source)
     await client.login(nickname, password)
@@ -200,7 +170,7 @@ class Honest:
         self.listeners = [await logged_in(self.port, f"127.0.1.{n}", f"honest{n}") for n in (2, 3)]
         self._tasks = [
             asyncio.create_task(self._speak()),
-            asyncio.create_task(self._drain(self.speaker)),
+            asyncio.create_task(drain(self.speaker)),
             asyncio.create_task(self._newcomers()),
         ]
         for n, listener in enumerate(self.listeners):
@@ -211,11 +181,6 @@ class Honest:
             self.speaker.send(f"probe {self.sent} {time.monotonic_ns()}")
             self.sent += 1
             await asyncio.sleep(0.25)  # 4 a second: within the flood limit
-
-    async def _drain(self, client: Client) -> None:
-        # An honest user reads what it is sent, if only to throw it away.
-        while await client.reader.read(1 << 16):
-            pass
 
     async def _listen(self, n: int, listener: Client) -> None:
         while True:
@@ -500,10 +465,6 @@ async def sendq(server: Server) -> dict[str, Any]:
                 )
             m += 1
             await asyncio.sleep(1.0)
-
-    async def drain(client: Client) -> None:
-        while await client.reader.read(1 << 16):
-            pass
 
     draining = [asyncio.create_task(drain(talker)) for talker in talkers]
     reading = asyncio.create_task(read_slowly())

@@ -23,9 +23,7 @@ import json
 import multiprocessing
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,9 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import Receiver, Worker, login, say, worker_main
+from process import ServerProcess, free_port
 
 HERE = Path(__file__).resolve().parent
-TICK = os.sysconf("SC_CLK_TCK")
 WINDOW = 2000  # messages a sender may be ahead of the average receiver
 # On IRC, less: ngIRCd drops a client whose unsent output passes its fixed
 # send queue, and 2 000 lines ahead would be ~70 KB of it.
@@ -47,12 +45,6 @@ QUIET = 15.0  # seconds without progress after which a scenario gives up waiting
 
 
 # The servers.
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 NGIRCD_CONF = """\
@@ -97,7 +89,7 @@ packages, each with flood control off, on loopback.
 """
 
 
-class Server:
+class Server(ServerProcess):
     """
     A server under test, in its own process; C{dialect} is what its clients speak.
     """
@@ -132,42 +124,10 @@ class Server:
             argv = ["/usr/sbin/inspircd", "--nofork", "--runasroot", "--config", str(conf)]
         else:
             argv = [sys.executable, str(HERE / "baselines.py"), kind, str(self.port)]
-        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
-        self.pid = self.process.pid
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{kind} did not start") from None
-                time.sleep(0.05)
+        self.launch(argv, kind)
 
     def say(self, text: bytes) -> bytes:
         return say(self.dialect, text)
-
-    def cpu(self) -> float:
-        """
-        Seconds of CPU the server has used (user and system, every thread).
-        """
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
-
-    def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 # The load generator: worker processes for the receivers, senders here.
