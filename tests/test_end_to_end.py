@@ -461,9 +461,7 @@ class TwistdTests(TestCase):
         workdir.mkdir()
         process, port = await start_twistd(workdir, "--name", "e2e")
         self.addCleanup(process.stop)
-        watcher = await connect_raw(port)
-        watcher.send("watcher")
-        await watcher.wait_for(lambda line: line.startswith("*** You are in lobby"))
+        watcher = await in_lobby(port, "watcher")
         script = await send_and_half_close(port, b"zed\nhello\n/me waves\n/quit bye")
         self.assertEqual(script.lines[-1], "*** Goodbye.")
         self.assertIn("*** You are zed. 2 users online: watcher, zed", script.lines)
@@ -504,6 +502,16 @@ async def send_and_half_close(port: int, data: bytes) -> RawClient:
     client.transport.write(data)
     client.transport.loseWriteConnection()  # type: ignore[attr-defined]
     await client.closed
+    return client
+
+
+async def in_lobby(port: int, nickname: str) -> RawClient:
+    """
+    A raw client logged in as C{nickname}, once it is in C{lobby}.
+    """
+    client = await connect_raw(port)
+    client.send(nickname)
+    await client.wait_for(lambda line: line.startswith("*** You are in lobby."))
     return client
 
 

@@ -17,7 +17,7 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from chat.store.guard import FS_IMMUTABLE_FL, FS_IOC_GETFLAGS
-from tests.test_end_to_end import TIMEOUT, connect_raw, start_twistd
+from tests.test_end_to_end import TIMEOUT, connect_raw, in_lobby, start_twistd
 
 
 class PersistenceTests(TestCase):
@@ -31,9 +31,7 @@ class PersistenceTests(TestCase):
         workdir = Path(self.mktemp()).resolve()
         workdir.mkdir()
         first, port = await start_twistd(workdir)
-        alice = await connect_raw(port)
-        alice.send("alice")
-        await alice.wait_for(lambda line: line.startswith("*** You are in lobby."))
+        alice = await in_lobby(port, "alice")
         alice.send("said before the restart")
         alice.send("/me waves goodbye")
         alice.send("/register secret1")
@@ -82,9 +80,7 @@ class PersistenceTests(TestCase):
         workdir = Path(self.mktemp()).resolve()
         workdir.mkdir()
         process, port = await start_twistd(workdir, "--flood", "off")
-        listener = await connect_raw(port)
-        listener.send("listener")
-        await listener.wait_for(lambda line: line.startswith("*** You are in lobby."))
+        listener = await in_lobby(port, "listener")
         sender = await connect_raw(port)
         sender.send("sender")
         await listener.wait_line("*** sender has joined")
@@ -122,9 +118,7 @@ class PersistenceTests(TestCase):
         workdir.mkdir()
         process, port = await start_twistd(workdir)
         self.addCleanup(stop, process)
-        alice = await connect_raw(port)
-        alice.send("alice")
-        await alice.wait_for(lambda line: line.startswith("*** You are in lobby."))
+        alice = await in_lobby(port, "alice")
         bob = await connect_raw(port)
         bob.send("bob")
         await alice.wait_line("*** bob has joined")

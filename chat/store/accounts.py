@@ -121,16 +121,20 @@ class DatabaseChecker:
         return looked_up(self.pool, database.account, nickname).addCallback(check)
 
 
-def looked_up(pool: Pool, interaction: Callable[..., _T], *args: Any) -> Deferred[_T]:
+def looked_up(
+    pool: Pool, interaction: Callable[..., _T], *args: Any, writing: bool = False
+) -> Deferred[_T]:
     """
-    A read of the accounts; a database that cannot be used at all (see
-    L{chat.store.guard}) fails it with the core's L{StoreUnavailable}, so
-    that the user is told to try again rather than shown an internal error.
+    C{interaction} on the accounts. A database that cannot take a change (a
+    full disk, a read-only file) or be used at all (see L{chat.store.guard})
+    fails it with the core's L{StoreUnavailable}, so that the user is told
+    plainly that nothing changed, or to try again, rather than shown an
+    internal error.
     """
 
     def unavailable(failure: Failure) -> Failure:
         if failure.check(sqlite3.Error):
-            return Failure(StoreUnavailable(failure.getErrorMessage(), writing=False))
+            return Failure(StoreUnavailable(failure.getErrorMessage(), writing=writing))
         return failure
 
     return pool.runInteraction(interaction, *args).addErrback(unavailable)
@@ -271,18 +275,9 @@ class Accounts:
 
     def _write(self, interaction: Callable[..., _T], *args: Any) -> Deferred[_T]:
         """
-        A change to the accounts; a database that cannot take it (a full
-        disk, a read-only file) fails it with the core's L{StoreUnavailable},
-        so that the user who asked is told, plainly, that nothing changed.
+        A change to the accounts (see L{looked_up}).
         """
-
-        def unavailable(failure: Failure) -> Failure:
-            if failure.check(sqlite3.Error):
-                return Failure(StoreUnavailable(failure.getErrorMessage()))
-            return failure
-
-        written: Deferred[_T] = self.pool.runInteraction(interaction, *args)
-        return written.addErrback(unavailable)
+        return looked_up(self.pool, interaction, *args, writing=True)
 
     def keep(self, sender: str, recipient: str, text: str) -> Deferred[Keeping]:
         """
