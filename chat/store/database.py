@@ -139,7 +139,7 @@ def _v6(db: sqlite3.Connection) -> None:
     # a trigger in every commit: FTS5 makes a segment per transaction, which
     # cost a commit of two messages 137 µs instead of 34. What it holds is
     # noted; only indexed rows may be deleted from it.
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages_fts'").fetchall():
+    if not searchable(db.cursor()):
         return
     db.execute("DROP TRIGGER messages_fts_insert")
     db.execute("CREATE TABLE messages_indexed (upto INTEGER NOT NULL)")

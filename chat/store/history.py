@@ -70,7 +70,8 @@ INDEX_EVERY = 1.0
 """
 Seconds between updates of the full-text index while messages are written
 (a search brings it up to date first): one update a second instead of one
-in every commit, which was most of what the database thread spent.
+in every commit, which was most of a small commit's cost measured alone
+(137 µs of CPU for two messages with it, 34 without).
 """
 
 

@@ -107,7 +107,7 @@ class DatabaseThread:
             if isinstance(answer, Deferred):
                 self._reactor.callFromThread(answer.callback, result)
         if db is not None:
-            why = self._guard.problem() if self._guard is not None else None
+            why = self._problem()
             if why is None:
                 db.close()
             else:
@@ -120,13 +120,18 @@ class DatabaseThread:
         if self._guard is not None:
             self._guard.close()
 
+    def _problem(self) -> str | None:
+        """
+        Why SQLite must not touch the database now (see L{ShmGuard}), or L{None}.
+        """
+        return self._guard.problem() if self._guard is not None else None
+
     def _transaction(
         self, db: sqlite3.Connection, interaction: Callable[..., _T], args: tuple[Any, ...]
     ) -> _T:
-        if self._guard is not None:
-            why = self._guard.problem()
-            if why is not None:
-                raise sqlite3.OperationalError(f"attempt to write a readonly database ({why})")
+        why = self._problem()
+        if why is not None:
+            raise sqlite3.OperationalError(f"attempt to write a readonly database ({why})")
         cursor = db.cursor()
         try:
             result = interaction(cursor, *args)
