@@ -24,6 +24,8 @@ from typing import Any
 from twisted.internet import task
 from twisted.internet.testing import StringTransport
 
+from chat.core.domain import MemoryChat
+from chat.core.limits import LOBBY
 from chat.core.service import ChatService, Settings
 from chat.line.protocol import LineFactory
 from chat.store.history import History, open_pool
@@ -49,7 +51,8 @@ async def run(reactor: Any, clients: int, messages: int, history_on: bool) -> di
         if history_on:
             history = History(open_pool(str(Path(folder) / "bench.sqlite3"), reactor), reactor)
             history.startService()
-        service = ChatService(reactor, Settings(history_lines=0), history=history)
+        chat = MemoryChat(permanent_rooms=(LOBBY,), clock=reactor.seconds)
+        service = ChatService(reactor, chat, Settings(history_lines=0), history=history)
         factory = LineFactory(service)
         transports = []
         for n in range(clients):

@@ -22,8 +22,9 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
 
-from chat.core.limits import HUMAN, NONE, Rate
-from chat.core.service import DEFAULT_SENDQ, DEFAULT_SENDQ_TOTAL, ChatService, Settings
+from chat.core.domain import MemoryChat
+from chat.core.limits import DEFAULT_SENDQ, DEFAULT_SENDQ_TOTAL, HUMAN, LOBBY, NONE, Rate
+from chat.core.service import ChatService, Settings
 from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
 from chat.store.accounts import Accounts
@@ -346,7 +347,9 @@ def makeService(options: dict[str, Any]) -> IService:
         return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
 
     accounts = Accounts(pool, reactor, hash_in_thread)
-    chat = ChatService(reactor, settings(options), history=history, accounts=accounts, bans=bans)
+    configured = settings(options)
+    rooms = MemoryChat(permanent_rooms=(LOBBY,), crowd=configured.crowd, clock=reactor.seconds)
+    chat = ChatService(reactor, rooms, configured, history=history, accounts=accounts, bans=bans)
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]
     Reloader(chat, options).setServiceParent(top)  # type: ignore[no-untyped-call]
     line, irc = LineFactory(chat), IRCFactory(chat)

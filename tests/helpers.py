@@ -5,7 +5,7 @@ Test doubles shared by the test modules.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -13,8 +13,12 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
+from chat.core.domain import MemoryChat
 from chat.core.events import Departure, Event
+from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, Participant, UserView
+from chat.core.limits import LOBBY
 from chat.core.service import ChatService, Settings
+from chat.core.session import Session
 from chat.line.protocol import LineFactory, LineProtocol
 from chat.store import database
 from chat.store.accounts import hash_password
@@ -124,7 +128,22 @@ def make_service(**settings: Any) -> ChatService:
     """
     A L{ChatService} on a fake clock, with these L{Settings}.
     """
-    return ChatService(Clock(), Settings(**settings))
+    return new_service(Clock(), Settings(**settings))
+
+
+def new_service(
+    clock: Any,
+    settings: Settings | None = None,
+    history: HistoryReader | None = None,
+    accounts: AccountStore | None = None,
+    bans: BanList | None = None,
+) -> ChatService:
+    """
+    A L{ChatService} on C{clock} with an in-memory chat, as C{twistd chat} makes one.
+    """
+    settings = settings or Settings()
+    chat = MemoryChat(permanent_rooms=(LOBBY,), crowd=settings.crowd, clock=clock.seconds)
+    return ChatService(clock, chat, settings, history=history, accounts=accounts, bans=bans)
 
 
 class SyncPool:
@@ -192,4 +211,45 @@ def connections(service: ChatService) -> set[LineProtocol]:
     """
     The line connections of C{service}'s sessions.
     """
-    return {s.peer for s in service.sessions if isinstance(s.peer, LineProtocol)}
+    return {
+        s.peer
+        for s in service.sessions
+        if isinstance(s, Session) and isinstance(s.peer, LineProtocol)
+    }
+
+
+_T = TypeVar("_T")
+
+
+def settled(step: Deferred[_T]) -> _T:
+    """
+    The result of C{step}, a claim the in-memory chat has decided already
+    (its failure, raised).
+    """
+    results: list[_T | Failure] = []
+    step.addBoth(results.append)
+    assert results, f"{step!r} has not fired"
+    (result,) = results
+    if isinstance(result, Failure):
+        result.raiseException()
+    return result
+
+
+def enter(
+    chat: Chat, nickname: str, participant: Participant, room: str | None = LOBBY
+) -> UserView:
+    """
+    Log C{participant} in to the in-memory C{chat} as C{nickname}, in C{room}.
+    """
+    user = settled(chat.login(nickname, participant))
+    if room is not None:
+        settled(chat.join(user, room))
+    return user
+
+
+def memory(service: ChatService) -> MemoryChat:
+    """
+    C{service}'s chat, for a test that looks inside the in-memory one.
+    """
+    assert isinstance(service.chat, MemoryChat)
+    return service.chat

@@ -23,7 +23,7 @@ from zope.interface import Interface
 from chat.core.errors import AlreadyRegistered
 from chat.core.events import BanKind, Keeping
 from chat.core.limits import HUMAN
-from chat.core.service import ChatService, Settings
+from chat.core.service import Settings
 from chat.core.text import Problem, parse_duration, password_problem
 from chat.line.wording import NICKNAME_RULES
 from chat.store import database
@@ -37,7 +37,7 @@ from chat.store.accounts import (
 )
 from chat.store.bans import Bans
 from chat.store.history import History
-from tests.helpers import Client, SyncPool, connections
+from tests.helpers import Client, SyncPool, connections, new_service
 
 CHEAP = 2**4  # scrypt cost for tests: the real one takes ~50 ms a hash
 T0 = float(calendar.timegm((2026, 11, 19, 7, 6, 40, 0, 0, 0)))
@@ -244,7 +244,7 @@ class CommandTests(TestCase):
         self.clock.advance(T0)
         self.pool = SyncPool(self.mktemp())
         self.accounts = Accounts(self.pool, self.clock, at_once, cost=CHEAP)
-        self.service = ChatService(
+        self.service = new_service(
             self.clock, history=History(self.pool, self.clock), accounts=self.accounts
         )
         self.successResultOf(self.accounts.register("alice", "secret1"))
@@ -571,7 +571,7 @@ class CommandTests(TestCase):
         may try hers for a while (then one a minute); others on the same
         address log in to their own nicknames as before.
         """
-        self.service = ChatService(
+        self.service = new_service(
             self.clock, Settings(limits=ONE_AT_A_TIME), accounts=self.accounts
         )
         self.successResultOf(self.accounts.register("bob", "bobpass1"))
@@ -604,7 +604,7 @@ class CommandTests(TestCase):
         every 20 seconds; right passwords cost nothing; another address may
         go on.
         """
-        self.service = ChatService(
+        self.service = new_service(
             self.clock, Settings(limits=ONE_AT_A_TIME), accounts=self.accounts
         )
         for index in range(10):
@@ -634,7 +634,7 @@ class CommandTests(TestCase):
         allowance is taken before the password is hashed.
         """
         accounts, hashing = self.slow_accounts()
-        self.service = ChatService(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
+        self.service = new_service(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
         guessers = []
         for index in range(100):
             guesser = self.at(f"10.0.{index // 50}.{index % 50 + 1}")
@@ -655,7 +655,7 @@ class CommandTests(TestCase):
         30 in 10 minutes); trying a nickname registered already costs
         nothing (and no hash); other addresses are not held back.
         """
-        self.service = ChatService(
+        self.service = new_service(
             self.clock, Settings(limits=ONE_AT_A_TIME), accounts=self.accounts
         )
         for index in range(30):
@@ -694,7 +694,7 @@ class CommandTests(TestCase):
         another address's login is hashed at once.
         """
         accounts, hashing = self.slow_accounts()
-        self.service = ChatService(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
+        self.service = new_service(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
         busy = []
         for index in range(6):
             user = self.at("10.0.0.1")
@@ -806,7 +806,7 @@ class CommandTests(TestCase):
         """
         On a server without accounts, the account commands say so.
         """
-        service = ChatService(self.clock)
+        service = new_service(self.clock)
         bob = Client(service, "bob")
         bob.send("/register secret1", "/password a b", "/unregister a", "/msg nobody hi")
         self.assertEqual(
@@ -821,7 +821,7 @@ class OperatorTests(SynchronousTestCase):
         self.pool = SyncPool(self.mktemp())
         self.accounts = Accounts(self.pool, self.clock, at_once, cost=CHEAP)
         self.pool.make_operator("root", "secret1")
-        self.service = ChatService(
+        self.service = new_service(
             self.clock, Settings(admins=["ROOT", "nobody"]), accounts=self.accounts
         )
         self.op = Client(self.service)
@@ -931,7 +931,7 @@ class BanTests(SynchronousTestCase):
         self.pool.make_operator("root", "secret1")
         self.bans = Bans(self.pool, self.clock)
         self.bans.startService()
-        self.service = ChatService(
+        self.service = new_service(
             self.clock, Settings(admins=["root"]), accounts=self.accounts, bans=self.bans
         )
         self.op = self.connect("10.0.0.1")

@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chat.admin import main
 from chat.core.service import ChatService, Settings
 from chat.store.accounts import Accounts
-from tests.helpers import Client, SyncPool
+from tests.helpers import Client, SyncPool, new_service
 
 
 class Terminal(io.StringIO):
@@ -42,7 +42,7 @@ class AdminToolTests(SynchronousTestCase):
     def server(self) -> ChatService:
         clock = Clock()
         accounts = Accounts(SyncPool(self.path), clock, maybeDeferred, cost=2**4)
-        return ChatService(clock, Settings(admins=("root",)), accounts=accounts)
+        return new_service(clock, Settings(admins=("root",)), accounts=accounts)
 
     def test_set_then_operator(self) -> None:
         """

@@ -22,7 +22,6 @@ from chat.client.options import parse_arguments
 from chat.client.reading import COMMANDS, Kind, Tracker, classify
 from chat.client.screen import ChatScreen, Keyboard, printable
 from chat.client.session import Backoff, ServerConnection, Session
-from chat.core.commands import COMMANDS as TABLE
 from chat.core.events import (
     Action,
     Departure,
@@ -36,6 +35,7 @@ from chat.core.events import (
     Welcome,
 )
 from chat.line import wording
+from chat.line.commands import COMMANDS as TABLE
 
 UP, DOWN, LEFT, HOME, END = b"\x1b[A", b"\x1b[B", b"\x1b[D", b"\x1b[H", b"\x1b[F"
 

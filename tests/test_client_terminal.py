@@ -23,8 +23,9 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from chat.core.service import ChatService, Settings
+from chat.core.service import Settings
 from chat.line.protocol import LineFactory
+from tests.helpers import new_service
 from tests.test_end_to_end import TIMEOUT, RawClient, hang_up, reactor
 
 COLUMNS, ROWS = 80, 24
@@ -111,7 +112,7 @@ def terminal_modes(fd: int) -> tuple[bool, bool]:
 
 class TerminalClientTests(TestCase):
     async def serve(self, port: int = 0, **settings: Any) -> int:
-        service = ChatService(reactor, Settings(server_name="pty", **settings))
+        service = new_service(reactor, Settings(server_name="pty", **settings))
         service.startService()
         endpoint = TCP4ServerEndpoint(reactor, port, interface="127.0.0.1")
         listening: IListeningPort = await endpoint.listen(LineFactory(service))

@@ -9,11 +9,11 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.core.service import ChatService, Settings
+from chat.core.service import Settings
 from chat.store.accounts import Accounts
 from chat.store.bans import Bans
 from chat.store.history import History
-from tests.helpers import Client, SyncPool, make_service
+from tests.helpers import Client, SyncPool, make_service, new_service
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text("utf-8")
 
@@ -63,7 +63,7 @@ class ProtocolDocumentTests(SynchronousTestCase):
         # History.
         clock = Clock()
         pool = SyncPool(self.mktemp())
-        kept = ChatService(clock, history=History(pool, clock))
+        kept = new_service(clock, history=History(pool, clock))
         speaker = Client(kept, "NICK")
         speaker.send("/join ROOM", "/history", "/search TEXT", "TEXT", "/me ACTION")
         speaker.send("/history 3", "/search TEXT", "/history x", "/history 0", "/search")
@@ -72,12 +72,12 @@ class ProtocolDocumentTests(SynchronousTestCase):
         pool.fail_next = True
         reader.send("/history")
         self.flushLoggedErrors(RuntimeError)
-        bare = Client(ChatService(clock), "you")
+        bare = Client(new_service(clock), "you")
         bare.send("/history", "/register PASSWORD")
         lines += speaker.lines() + reader.lines() + bare.lines()
         # Accounts, with the password PASSWORD.
         accounts = Accounts(pool, clock, maybeDeferred, cost=2**4)
-        registry = ChatService(
+        registry = new_service(
             clock, Settings(server_name="NAME"), history=History(pool, clock), accounts=accounts
         )
         owner = Client(registry, "NICK")
@@ -96,7 +96,7 @@ class ProtocolDocumentTests(SynchronousTestCase):
         pool.make_operator("OP", "PASSWORD")
         bans = Bans(pool, clock)
         bans.startService()
-        staff = ChatService(
+        staff = new_service(
             clock, Settings(admins=["OP"], server_name="NAME"), accounts=accounts, bans=bans
         )
         operator = Client(staff)
@@ -109,7 +109,7 @@ class ProtocolDocumentTests(SynchronousTestCase):
         bystander.send("/kick NICK", "/wall TEXT")
         # An operator's nickname nobody registered; lines pipelined behind a refusal.
         squatter = Client(
-            ChatService(clock, Settings(admins=["NICK"], server_name="NAME"), accounts=accounts)
+            new_service(clock, Settings(admins=["NICK"], server_name="NAME"), accounts=accounts)
         )
         squatter.paste("NICK", "TEXT", "TEXT")
         squatter.paste("you", "you")

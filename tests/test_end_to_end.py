@@ -22,10 +22,10 @@ from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from chat.core.service import ChatService, Settings
+from chat.core.service import Settings
 from chat.line.protocol import LineFactory
 from chat.net.backpressure import DirectOutflow
-from tests.helpers import connections
+from tests.helpers import connections, new_service
 
 # The global reactor provides TCP, time and processes; typing has no intersection to say so.
 reactor: Any = _reactor
@@ -84,7 +84,7 @@ class LoopbackTests(TestCase):
     """
 
     async def start(self, **options: Any) -> int:
-        self.service = ChatService(reactor, Settings(server_name="loop", **options))
+        self.service = new_service(reactor, Settings(server_name="loop", **options))
         self.service.startService()
         endpoint = TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1")
         port: IListeningPort = await endpoint.listen(LineFactory(self.service))

@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chat.core.service import ChatService
 from chat.store.accounts import Accounts
 from chat.store.history import History
-from tests.helpers import Client, SyncPool, connections, make_service
+from tests.helpers import Client, SyncPool, connections, make_service, memory, new_service
 
 CLIENTS = 4
 
@@ -128,7 +128,7 @@ class FuzzTests(SynchronousTestCase):
         accounts = Accounts(pool, clock, maybeDeferred, cost=2**4)
         self.successResultOf(accounts.register("alice", "secret1"))
         pool.hold = True
-        service = ChatService(clock, history=History(pool, clock), accounts=accounts)
+        service = new_service(clock, history=History(pool, clock), accounts=accounts)
         self.play(service, script, pool)
 
     def play(
@@ -168,7 +168,7 @@ class FuzzTests(SynchronousTestCase):
         one room its connection thinks it is in, and every room's members
         agree with every user's rooms.
         """
-        chat = service.chat
+        chat = memory(service)
         protocols = [c.protocol for i, c in enumerate(clients) if i not in gone]
         live = {p.session.user for p in protocols if p.session.user is not None}
         self.assertEqual(set(chat._users.values()), live)
@@ -177,7 +177,7 @@ class FuzzTests(SynchronousTestCase):
             if user is None:
                 continue
             self.assertIs(chat.find(user.nickname), user)
-            self.assertIs(user.participant, protocol)
+            self.assertIs(chat.find(user.nickname).participant, protocol)
             self.assertEqual([room.name for room in user.rooms], [protocol.room])
         for room in chat._rooms.values():
             self.assertEqual(len(set(room.members)), len(room.members))

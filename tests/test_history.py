@@ -25,7 +25,7 @@ from chat.core.service import ChatService, Settings
 from chat.store import database
 from chat.store.database import ACTION, PRIVATE, PUBLIC
 from chat.store.history import History, open_pool
-from tests.helpers import Client, SyncPool
+from tests.helpers import Client, SyncPool, new_service
 
 T0 = float(calendar.timegm((2026, 11, 19, 7, 6, 40, 0, 0, 0)))
 
@@ -448,7 +448,7 @@ class CommandTests(SynchronousTestCase):
         self.clock.advance(T0)
         self.pool = SyncPool(self.mktemp())
         self.history = History(self.pool, self.clock)
-        self.service = ChatService(self.clock, Settings(history_lines=3), history=self.history)
+        self.service = new_service(self.clock, Settings(history_lines=3), history=self.history)
 
     def test_history_on_entering(self) -> None:
         """
@@ -584,7 +584,7 @@ class CommandTests(SynchronousTestCase):
         """
         On a server that keeps no history, the history commands say so.
         """
-        service = ChatService(self.clock)
+        service = new_service(self.clock)
         alice = Client(service, "alice")
         alice.send("/history", "/search x")
         self.assertEqual(alice.lines(), ["!!! This server keeps no history."] * 2)
@@ -731,7 +731,7 @@ class HostileSearchTests(SynchronousTestCase):
 
     def serve(self, history: History) -> tuple[ChatService, Client]:
         history.startService()
-        service = ChatService(self.clock, history=history)
+        service = new_service(self.clock, history=history)
         return service, Client(service, "alice")
 
     def test_words_bounded(self) -> None:

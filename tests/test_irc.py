@@ -25,7 +25,7 @@ from chat.core.service import ChatService, Settings
 from chat.irc.message import build, parse
 from chat.irc.protocol import IRCFactory, IRCProtocol
 from chat.store.accounts import Accounts
-from tests.helpers import Client, SyncPool, make_service
+from tests.helpers import Client, SyncPool, make_service, memory, new_service
 from tests.scenarios import Heard, Scenarios
 
 LUSERS = ["251", "252", "253", "254", "255", "265", "266"]
@@ -188,7 +188,7 @@ class AccountTests(SynchronousTestCase):
 
         clock = Clock()
         self.accounts = Accounts(pool, clock, lambda f, *a: _now(f, *a), cost=2**4)
-        self.service = ChatService(
+        self.service = new_service(
             clock, Settings(server_name="irc.test", admins=("root",)), accounts=self.accounts
         )
         self.successResultOf(self.accounts.register("alice", "secret1"))
@@ -245,10 +245,10 @@ class AccountTests(SynchronousTestCase):
         # Later, from a registered IRC connection: NickServ REGAIN.
         other = IRCUser(self.service, "guest")
         other.send("PRIVMSG NickServ :REGAIN alice wrong1")
-        self.assertEqual(self.service.chat.find("alice").participant, user.protocol)
+        self.assertEqual(memory(self.service).find("alice").participant, user.protocol)
         other.lines()
         other.send("PRIVMSG NickServ :REGAIN alice secret1")
-        self.assertEqual(self.service.chat.find("alice").participant, other.protocol)
+        self.assertEqual(memory(self.service).find("alice").participant, other.protocol)
         self.assertEqual(user.lines(), ["ERROR :Closing link: Logged in again elsewhere"])
         self.assertEqual(other.lines()[0], ":guest!guest@chat NICK alice")
 
@@ -800,7 +800,7 @@ class RealClientTests(TestCase):
         An IRCClient signs on, joins #lobby and talks with a line user there,
         both ways, and privately.
         """
-        service = ChatService(reactor, Settings(server_name="irc.test"))
+        service = new_service(reactor, Settings(server_name="irc.test"))
         service.startService()
         self.addCleanup(service.stopService)
         irc_port: IListeningPort = await TCP4ServerEndpoint(
@@ -958,7 +958,7 @@ class HistoryTests(SynchronousTestCase):
         self.clock = Clock()
         self.clock.advance(1_795_072_000)
         pool = SyncPool(self.mktemp())
-        self.service = ChatService(
+        self.service = new_service(
             self.clock,
             Settings(server_name="irc.test", history_lines=5),
             history=History(pool, self.clock),
@@ -1012,7 +1012,7 @@ class HistoryTests(SynchronousTestCase):
 
         clock = Clock()
         pool = SyncPool(self.mktemp(), hold=True)
-        service = ChatService(
+        service = new_service(
             clock, Settings(server_name="irc.test", history_lines=5), history=History(pool, clock)
         )
         guest = IRCUser(service, "guest")
@@ -1035,7 +1035,7 @@ class HistoryTests(SynchronousTestCase):
 
         clock = Clock()
         pool = SyncPool(self.mktemp(), hold=True)
-        service = ChatService(
+        service = new_service(
             clock, Settings(server_name="irc.test", history_lines=5), history=History(pool, clock)
         )
         user = IRCUser(service, "labeller", caps="labeled-response batch")
@@ -1510,7 +1510,7 @@ class PingTests(SynchronousTestCase):
         """
         from twisted.internet.task import Clock
 
-        from chat.irc.protocol import PING_EVERY
+        from chat.core.limits import PING_EVERY
 
         service = make_service(server_name="irc.test")
         live, dead = IRCUser(service, "live"), IRCUser(service, "dead")

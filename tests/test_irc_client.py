@@ -18,9 +18,10 @@ from twisted.internet.protocol import Factory
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from chat.core.service import ChatService, Settings
+from chat.core.service import Settings
 from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
+from tests.helpers import new_service
 from tests.test_end_to_end import RawClient
 
 WEECHAT = shutil.which("weechat-headless")
@@ -45,7 +46,7 @@ class WeeChatTests(TestCase):
         """
         self.assertIsNotNone(WEECHAT, "weechat-headless is missing: make test installs it")
         assert WEECHAT is not None
-        service = ChatService(reactor, Settings(server_name="irc.test"))
+        service = new_service(reactor, Settings(server_name="irc.test"))
         service.startService()
         self.addCleanup(service.stopService)
         irc_port = await self.listen(IRCFactory(service))

@@ -18,7 +18,8 @@ ALLOWED = {
     "chat.net": {"chat.core", "chat.net"},
     "chat.line": {"chat.core", "chat.net", "chat.line"},
     "chat.irc": {"chat.core", "chat.net", "chat.irc"},
-    "chat.client": {"chat.client", "chat.core", "chat.net"},
+    # The bundled client speaks the line protocol: it completes the line door's commands.
+    "chat.client": {"chat.client", "chat.core", "chat.net", "chat.line"},
     "chat.transcript": {"chat.core", "chat.store"},
     "chat.admin": {"chat.core", "chat.store"},
     "chat.tap": {"chat.core", "chat.store", "chat.line", "chat.irc"},

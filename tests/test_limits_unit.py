@@ -6,8 +6,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core.limits import HUMAN, Limits, Rate, TokenBucket
-from chat.core.service import ChatService, Settings
-from tests.helpers import Client
+from chat.core.service import Settings
+from tests.helpers import Client, new_service
 
 
 class BucketTests(SynchronousTestCase):
@@ -53,7 +53,7 @@ WARNING = (
 class FloodTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
-        self.service = ChatService(self.clock, Settings(limits=HUMAN))
+        self.service = new_service(self.clock, Settings(limits=HUMAN))
         self.bob = Client(self.service, "bob")
         self.alice = Client(self.service, "alice")
         self.bob.lines()
@@ -160,7 +160,7 @@ class FloodTests(SynchronousTestCase):
         """
         Without limits (--flood off), any amount goes through.
         """
-        service = ChatService(self.clock, Settings(limits=Limits()))
+        service = new_service(self.clock, Settings(limits=Limits()))
         bob = Client(service, "bob")
         alice = Client(service, "alice")
         bob.lines()
@@ -175,7 +175,7 @@ class QuitGraceTests(SynchronousTestCase):
         not read) is aborted after a grace period.
         """
         clock = Clock()
-        service = ChatService(clock)
+        service = new_service(clock)
         alice = Client(service, "alice")
         alice.send("/quit")
         self.assertTrue(alice.closed)

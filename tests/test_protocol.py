@@ -9,7 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chat.line.protocol import MAX_LINE_BYTES, LineFactory
 from chat.net.backpressure import SendQueue
-from tests.helpers import Client, Recorder, connections, factory, make_service
+from tests.helpers import Client, Recorder, connections, enter, factory, make_service, new_service
 
 PROMPT = (
     "*** Choose a nickname (1 to 16 ASCII letters, digits, '_' or '-', starting with a letter):"
@@ -688,13 +688,13 @@ class ListingTests(SynchronousTestCase):
         from twisted.internet.task import Clock
 
         from chat.core.limits import HUMAN
-        from chat.core.service import ChatService, Settings
+        from chat.core.service import Settings
 
         self.clock = Clock()
-        self.service = ChatService(self.clock, Settings(limits=HUMAN))
+        self.service = new_service(self.clock, Settings(limits=HUMAN))
         chat = self.service.chat
         for n in range(250):
-            chat.join(chat.login(f"u{n:03}", Recorder()), f"room{n:03}")
+            enter(chat, f"u{n:03}", Recorder(), f"room{n:03}")
         self.alice = Client(self.service, "alice")
         self.alice.lines()
 

@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core.limits import HUMAN
 from chat.core.service import ChatService, Settings
-from tests.helpers import Client, connections
+from tests.helpers import Client, connections, new_service
 
 NOTICE = "*** The server is shutting down. Goodbye."
 
@@ -18,7 +18,7 @@ NOTICE = "*** The server is shutting down. Goodbye."
 class ShutdownTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
-        self.service = ChatService(self.clock, Settings(shutdown_timeout=5))
+        self.service = new_service(self.clock, Settings(shutdown_timeout=5))
         self.service.startService()
 
     def test_no_connections_stops_at_once(self) -> None:
@@ -103,7 +103,7 @@ class LimitTests(SynchronousTestCase):
         Past the limit, a connection gets one line saying why and is closed;
         once someone leaves, the next one is welcome.
         """
-        service = ChatService(Clock(), Settings(max_clients=2))
+        service = new_service(Clock(), Settings(max_clients=2))
         first = self.connect(service, "10.0.0.1")
         self.connect(service, "10.0.0.2")
         third = self.connect(service, "10.0.0.3")
@@ -122,7 +122,7 @@ class LimitTests(SynchronousTestCase):
         Past the per-address limit, a connection from that address is refused;
         other addresses are not affected.
         """
-        service = ChatService(Clock(), Settings(max_per_host=2))
+        service = new_service(Clock(), Settings(max_per_host=2))
         first = self.connect(service)
         self.connect(service)
         third = self.connect(service)
@@ -143,7 +143,7 @@ class LimitTests(SynchronousTestCase):
         back; and a flood of refusals is a few log lines, not one each.
         """
         clock = Clock()
-        service = ChatService(clock, Settings(limits=HUMAN))
+        service = new_service(clock, Settings(limits=HUMAN))
         observer = EventLoggingObserver()
         globalLogPublisher.addObserver(observer)
         self.addCleanup(globalLogPublisher.removeObserver, observer)
@@ -176,7 +176,7 @@ class LimitTests(SynchronousTestCase):
         IPv6 addresses count per /64 (a machine may use a new address for
         each connection); an IPv4-mapped address counts as its IPv4 one.
         """
-        service = ChatService(Clock(), Settings(max_per_host=2))
+        service = new_service(Clock(), Settings(max_per_host=2))
 
         def at(host: str) -> Client:
             transport = StringTransport(peerAddress=IPv6Address("TCP", host, 4000))
@@ -206,7 +206,7 @@ class LimitTests(SynchronousTestCase):
         clock = Clock()
         accounts = Accounts(SyncPool(self.mktemp()), clock, maybeDeferred, cost=2**4)
         self.successResultOf(accounts.register("alice", "secret1"))
-        service = ChatService(clock, Settings(max_clients=10), accounts=accounts)
+        service = new_service(clock, Settings(max_clients=10), accounts=accounts)
         for n in range(8):
             filler = self.connect(service, f"10.0.1.{n}")
             filler.send(f"idle{n}")
@@ -224,7 +224,7 @@ class LimitTests(SynchronousTestCase):
         """
         Connections without an IP address (Unix sockets) are not counted per address.
         """
-        service = ChatService(Clock(), Settings(max_per_host=1))
+        service = new_service(Clock(), Settings(max_per_host=1))
         for _ in range(3):
             transport = StringTransport(peerAddress=UNIXAddress(None))
             self.assertFalse(Client(service, transport=transport).closed)
@@ -233,7 +233,7 @@ class LimitTests(SynchronousTestCase):
 class TimeoutTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
-        self.service = ChatService(self.clock, Settings(login_timeout=60, idle_timeout=300))
+        self.service = new_service(self.clock, Settings(login_timeout=60, idle_timeout=300))
 
     def test_login_timeout(self) -> None:
         """
@@ -278,7 +278,7 @@ class TimeoutTests(SynchronousTestCase):
         """
         With both timeouts 0, nobody is ever timed out.
         """
-        service = ChatService(self.clock, Settings(login_timeout=0, idle_timeout=0))
+        service = new_service(self.clock, Settings(login_timeout=0, idle_timeout=0))
         Client(service)
         Client(service, "alice")
         self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -1,5 +1,5 @@
 """
-Tests for L{chat.core.session} and L{chat.core.commands}: one person's session,
+Tests for L{chat.core.session} and L{chat.line.commands}: one person's session,
 whatever the front-end, driven directly and watched through a recording peer.
 
 These assert values (replies, events, goodbyes), not wording: the line
@@ -10,31 +10,36 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
+from typing import ClassVar
 
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core import replies as r
-from chat.core.commands import COMMANDS, BadArguments, Command, When
 from chat.core.errors import AlreadyRegistered, NicknameTaken, NoSuchUser, NotLoggedIn
 from chat.core.events import (
+    Action,
     BanKind,
     Departure,
     Entered,
+    Entry,
     Event,
     Left,
     Message,
+    PrivateMessage,
     Welcome,
     Why,
 )
-from chat.core.limits import Limits, Rate
-from chat.core.service import LOBBY, ChatService, Settings
+from chat.core.limits import LOBBY, Limits, Rate
+from chat.core.rights import RULES
+from chat.core.service import ChatService, Settings
 from chat.core.session import Session
+from chat.line.commands import COMMANDS, BadArguments, Command, When, dispatch
 from chat.store.accounts import Accounts
 from chat.store.bans import Bans
 from chat.store.history import History
-from tests.helpers import Recorder, SyncPool
+from tests.helpers import Recorder, SyncPool, enter, new_service
 
 T0 = float(calendar.timegm((2026, 11, 19, 7, 6, 40, 0, 0, 0)))
 Step = Callable[[], None]
@@ -117,7 +122,7 @@ class SessionTestCase(SynchronousTestCase):
     def make(self, settings: Settings, **stores: object) -> ChatService:
         kept = {"history": self.history, "accounts": self.accounts, "bans": self.bans}
         kept.update(stores)
-        return ChatService(self.clock, settings, **kept)  # type: ignore[arg-type]
+        return new_service(self.clock, settings, **kept)  # type: ignore[arg-type]
 
     def connect(
         self, host: str = "10.0.0.1", home: str | None = LOBBY, service: ChatService | None = None
@@ -333,8 +338,7 @@ class WaitingTests(SessionTestCase):
             ]
         )
         bob = Recorder()
-        user = self.service.chat.login("bob", bob)
-        self.service.chat.join(user, LOBBY)
+        enter(self.service.chat, "bob", bob, LOBBY)
         self.assertIsNone(session.user)
         self.pool.release()
         self.assertEqual(
@@ -384,16 +388,16 @@ class CommandTests(SessionTestCase):
         session, peer = self.connect()
         peer.take()
         for name, text in [("msg", "bob hi"), ("nosuch", ""), ("login", "x")]:
-            session.feed([lambda name=name, text=text: session.command(name, text, None)])
+            session.feed([lambda name=name, text=text: dispatch(session, name, text, None)])
         self.assertEqual(peer.take(), [r.LoginFirst()] * 3)
         session.choose_nickname("alice")
         peer.take()
         session.feed(
             [
-                lambda: session.command("kick", "bob", LOBBY),
-                lambda: session.command("login", "x", LOBBY),
-                lambda: session.command("NoSuch", "", LOBBY),
-                lambda: session.command("msg", "bob", LOBBY),
+                lambda: dispatch(session, "kick", "bob", LOBBY),
+                lambda: dispatch(session, "login", "x", LOBBY),
+                lambda: dispatch(session, "NoSuch", "", LOBBY),
+                lambda: dispatch(session, "msg", "bob", LOBBY),
             ]
         )
         self.assertEqual(
@@ -410,12 +414,12 @@ class CommandTests(SessionTestCase):
         """
         A command that needs what the server runs without says so.
         """
-        bare = ChatService(self.clock)
+        bare = new_service(self.clock)
         session, peer = self.connect(service=bare)
         session.choose_nickname("alice")
         peer.take()
         for name in ("history", "register", "search"):
-            session.feed([lambda name=name: session.command(name, "x", LOBBY)])
+            session.feed([lambda name=name: dispatch(session, name, "x", LOBBY)])
         self.assertEqual(
             peer.take(),
             [
@@ -428,10 +432,11 @@ class CommandTests(SessionTestCase):
     def test_direct_calls_are_checked_too(self) -> None:
         """
         A front-end that calls the session without the table (as IRC's verbs
-        will) meets the same refusals: not logged in, no such store, no
-        password asked for, a room-bound command said outside any room.
+        do) meets the same refusals: not logged in, no such store, no
+        password asked for, no operator's rights, a room-bound command said
+        outside any room.
         """
-        bare = ChatService(self.clock)
+        bare = new_service(self.clock)
         session, peer = self.connect(service=bare)
         peer.take()
         session.feed(
@@ -442,9 +447,9 @@ class CommandTests(SessionTestCase):
                 lambda: session.history(LOBBY, 5),
                 lambda: session.register("secret1"),
                 lambda: session.list_bans(),
-                lambda: session.command("me", "waves", None),
-                lambda: session.command("msg", "bob \x07", LOBBY),
-                lambda: session.command("search", "\x07", LOBBY),
+                lambda: dispatch(session, "me", "waves", None),
+                lambda: dispatch(session, "msg", "bob \x07", LOBBY),
+                lambda: dispatch(session, "search", "\x07", LOBBY),
             ]
         )
         said = peer.take()
@@ -454,7 +459,8 @@ class CommandTests(SessionTestCase):
             [
                 r.Unavailable(r.Feature.HISTORY),
                 r.Unavailable(r.Feature.ACCOUNTS),
-                r.Unavailable(r.Feature.BANS),
+                # Rights first: the list of bans is for operators, whatever the server runs with.
+                r.OperatorsOnly("list_bans"),
                 r.Usage("me", "ACTION"),
                 r.Usage("msg", "NICK TEXT"),
                 # What the server lacks is told before what the arguments lack.
@@ -462,7 +468,7 @@ class CommandTests(SessionTestCase):
             ],
         )
         kept, peer = self.login("bob")
-        kept.feed([lambda: kept.command("search", "\x07", LOBBY)])
+        kept.feed([lambda: dispatch(kept, "search", "\x07", LOBBY)])
         self.assertEqual(peer.take(), [r.Usage("search", "TEXT")])
 
     def test_arguments(self) -> None:
@@ -470,13 +476,13 @@ class CommandTests(SessionTestCase):
         Arguments are split as declared: one word each, the last takes the
         rest as typed, and one in brackets may be left out.
         """
-        command = Command(("x",), "A [B] C", "", lambda *args: None)
+        command = Command(("x",), "A [B] C", "", lambda *args: None, "x")
         self.assertEqual(command.split("a b  c d "), ["a", "b", " c d "])
         with self.assertRaises(BadArguments):
             command.split("a b")
-        optional = Command(("y",), "A [B]", "", lambda *args: None)
+        optional = Command(("y",), "A [B]", "", lambda *args: None, "y")
         self.assertEqual(optional.split("a"), ["a", None])
-        self.assertEqual(Command(("z",), "", "", lambda *a: None).split("ignored"), [])
+        self.assertEqual(Command(("z",), "", "", lambda *a: None, "z").split("ignored"), [])
 
     def test_table(self) -> None:
         """
@@ -522,8 +528,7 @@ class CommandTests(SessionTestCase):
         watcher = Recorder()
         self.service = service
         session, peer = self.login("alice")
-        user = service.chat.login("bob", watcher)
-        service.chat.join(user, LOBBY)
+        enter(service.chat, "bob", watcher, LOBBY)
         watcher.take()
         peer.take()
         session.feed([lambda n=n: session.say(LOBBY, str(n)) for n in range(4)])
@@ -562,7 +567,7 @@ class ModerationTests(SessionTestCase):
         self.service.reconfigure(motd=("new MOTD",), admins=("someone",))
         self.assertFalse(self.operator.operator)
         self.assertFalse(self.service.operators)
-        self.assertRaises(r.Refused, self.operator.command, "wall", "hi", LOBBY)
+        self.assertRaises(r.Refused, dispatch, self.operator, "wall", "hi", LOBBY)
         session, peer = self.connect()
         session.choose_nickname("carol")
         self.assertIn(r.LoggedIn(("new MOTD",)), peer.take())
@@ -573,9 +578,8 @@ class ModerationTests(SessionTestCase):
         participant why, whatever it is.
         """
         other = Recorder()
-        user = self.service.chat.login("bob", other)
-        self.service.chat.join(user, LOBBY)
-        self.operator.command("kick", "BOB  spam", LOBBY)
+        enter(self.service.chat, "bob", other, LOBBY)
+        dispatch(self.operator, "kick", "BOB  spam", LOBBY)
         self.assertEqual(other.departures, [Departure(Why.KICKED, "root", "spam")])
         self.assertEqual(self.peer.take()[-1], r.KickedOut("bob"))
 
@@ -584,7 +588,7 @@ class ModerationTests(SessionTestCase):
         A session that is kicked is told why and closed; its rooms hear the same.
         """
         session, peer = self.login("bob")
-        self.operator.command("kick", "bob", LOBBY)
+        dispatch(self.operator, "kick", "bob", LOBBY)
         self.assertEqual(peer.departures, [Departure(Why.KICKED, "root", None)])
         self.peer.take()
         session.thrown_out(peer.departures[0])
@@ -602,7 +606,7 @@ class ModerationTests(SessionTestCase):
         """
         _, peer = self.login("bob")
         self.peer.take()
-        self.operator.command("ban", "bob 2h spam", LOBBY)
+        dispatch(self.operator, "ban", "bob 2h spam", LOBBY)
         (nick,) = self.peer.take()
         assert isinstance(nick, r.Banned)
         self.assertEqual((nick.target, nick.ban.kind), ("bob", BanKind.NICK))
@@ -637,3 +641,131 @@ class AdmissionTests(SessionTestCase):
         ban = self.bans.add(BanKind.ADDRESS, "10.0.0.9", None, None, "root")
         _, banned = self.connect("10.0.0.9")
         self.assertEqual(banned.goodbye, r.AddressBanned(ban))
+
+
+class RecordingArchive:
+    """
+    A history that keeps what is recorded and reads back nothing.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def record(self, event: Message | Action | PrivateMessage) -> None:
+        self.events.append(event)
+
+    def recent(self, room: str, count: int) -> Deferred[list[Entry]]:
+        return succeed([])
+
+    def search(self, room: str, text: str, count: int) -> Deferred[list[Entry]]:
+        return succeed([])
+
+
+class ArchiveTests(SessionTestCase):
+    """
+    The session of the user who says something records it, once: the chat
+    keeps no history (a clustered chat delivers on every node, and must not
+    write it once per node).
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.archive = RecordingArchive()
+        self.service = self.make(Settings(), history=self.archive)
+        self.alice, _ = self.login("alice")
+        _, self.bob = self.login("Bob")
+        self.login("carol")
+
+    def test_say_archived_once(self) -> None:
+        """
+        A public message is archived once, however many hear it.
+        """
+        self.alice.say("LOBBY", "hello")
+        self.assertEqual(self.archive.events, [Message("lobby", "alice", "hello")])
+
+    def test_empty_not_archived(self) -> None:
+        """
+        A message that is empty once cleaned is neither sent nor archived.
+        """
+        self.alice.say(LOBBY, "\x1b[31mhi\x07")
+        self.alice.say(LOBBY, "  \x1b \t")
+        self.alice.act(LOBBY, "\x07")
+        self.alice.whisper("bob", "\x07 ")
+        self.assertEqual(self.archive.events, [Message("lobby", "alice", "[31mhi")])
+
+    def test_act_archived(self) -> None:
+        """
+        An action is archived.
+        """
+        self.alice.act(LOBBY, "waves")
+        self.assertEqual(self.archive.events, [Action("lobby", "alice", "waves")])
+
+    def test_whisper_archived(self) -> None:
+        """
+        A private message is archived; its confirmation to the sender is not.
+        """
+        self.alice.whisper("bob", "psst")
+        self.assertEqual(self.archive.events, [PrivateMessage("alice", "Bob", "psst")])
+
+
+class RightsTests(SessionTestCase):
+    """
+    Each privileged action checks its own right, whoever calls it: a door
+    that calls the session directly cannot skip the check.
+    """
+
+    PRIVILEGED: ClassVar[dict[str, Callable[[Session], object]]] = {
+        "kick": lambda s: s.kick("bob", "spam"),
+        "ban": lambda s: s.ban("bob", None, "spam"),
+        "unban": lambda s: s.unban("bob"),
+        "list_bans": lambda s: s.list_bans(),
+        "announce": lambda s: s.announce("hear ye"),
+    }
+
+    def test_every_operator_action_is_declared(self) -> None:
+        """
+        The actions that need an operator are exactly these, and each is a
+        method of the session.
+        """
+        self.assertEqual(
+            {action for action, rule in RULES.items() if rule.operator}, set(self.PRIVILEGED)
+        )
+        for action in RULES:
+            self.assertTrue(callable(getattr(Session, action)), action)
+
+    def test_privileged_calls_refused_for_non_operators(self) -> None:
+        """
+        Each privileged session method, called directly by a user who is no
+        operator, is refused, and does nothing.
+        """
+        mallory, _ = self.login("mallory")
+        _, bob = self.login("bob")
+        for action, call in self.PRIVILEGED.items():
+            with self.assertRaises(r.Refused) as caught:
+                call(mallory)
+            self.assertEqual(caught.exception.reply, r.OperatorsOnly(action))
+        self.assertEqual(bob.departures, [])
+        self.assertTrue(self.service.chat.is_online("bob"))
+        self.assertEqual(self.bans.all(), [])
+
+    def test_features_checked_on_direct_calls(self) -> None:
+        """
+        An operator on a server without bans is told so by the method itself.
+        """
+        self.pool.make_operator("root", "secret1")
+        bare = self.make(Settings(admins=("root",)), bans=None)
+        session, _ = self.connect(service=bare)
+        session.choose_nickname("root")
+        session.give_password("secret1")
+        self.assertTrue(session.operator)
+        with self.assertRaises(r.Refused) as caught:
+            session.list_bans()
+        self.assertEqual(caught.exception.reply, r.Unavailable(r.Feature.BANS))
+
+    def test_every_command_names_a_session_method(self) -> None:
+        """
+        Every line command names the session method it calls, which is how
+        the table knows what it needs.
+        """
+        for command in COMMANDS:
+            self.assertTrue(callable(getattr(Session, command.action)), command.action)

@@ -19,7 +19,7 @@ from hypothesis.stateful import (
 from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core.text import clean, nickname_problem
-from tests.helpers import Client, connections, make_service
+from tests.helpers import Client, connections, make_service, memory
 
 NAMES = ["alice", "Alice", "bob", "BOB", "carol", "dave", "erin", "1nvalid", "two words"]
 ROOMS = ["lobby", "games", "Games", "dev"]
@@ -187,7 +187,7 @@ class ChatMachine(RuleBasedStateMachine):
 
     @invariant()
     def registry_matches_connections(self) -> None:
-        chat = self.service.chat
+        chat = memory(self.service)
         assert sorted(chat.online(), key=key) == sorted(
             (p.nickname for p in self.online() if p.nickname), key=key
         )

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.core.text import MAX_NICKNAME_LENGTH, Problem, clean, nickname_problem
+from chat.core.limits import MAX_NICKNAME_LENGTH
+from chat.core.text import Problem, clean, nickname_problem
 
 FORBIDDEN = {*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F)}
 FORBIDDEN |= {*range(0x2066, 0x206A), 0x2028, 0x2029}

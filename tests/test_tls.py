@@ -29,7 +29,7 @@ from twisted.trial.unittest import TestCase
 from chat.core.service import ChatService, Settings
 from chat.line.protocol import LineFactory
 from chat.net.backpressure import DirectOutflow, SendQueue
-from tests.helpers import connections
+from tests.helpers import connections, new_service
 from tests.test_end_to_end import TIMEOUT, ProcessRunner, RawClient, connect_raw
 
 reactor: Any = _reactor
@@ -83,7 +83,7 @@ class TLSTests(TestCase):
         folder.mkdir()
         key, cert = certificate(folder, "server")
         _, stranger = certificate(folder, "stranger")
-        service = ChatService(reactor, settings or Settings())
+        service = new_service(reactor, settings or Settings())
         service.startService()
         self.addCleanup(service.stopService)
         factory = LineFactory(service)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import re
 
-from chat.core.commands import COMMANDS as TABLE
+from chat.line.commands import COMMANDS as TABLE
 
 CLIENT_COMMANDS = ("/r", "/ignore", "/unignore")
 """

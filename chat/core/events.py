@@ -382,13 +382,6 @@ class Keeping(enum.Enum):
     SENDER_FULL = "too many waiting from the sender"
 
 
-MAX_KEPT = 100
-"""
-Messages that may wait for one recipient, and from one sender (for all its
-recipients): 40 connections once queued 3 960 for one user in 21 s.
-"""
-
-
 @dataclass(frozen=True, slots=True)
 class KeptPage:
     """

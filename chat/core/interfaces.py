@@ -1,19 +1,20 @@
 """
-Every seam of the core, in one file: what the domain and the session need of a
-front-end, and what they need of storage.
+Every seam of the core, in one file: the chat itself, what the chat and the
+session need of a door, and what they need of storage.
 
-They are C{typing.Protocol}s: a front-end's connection or a store satisfies
-one by having the methods, and mypy checks that it does.
+They are C{typing.Protocol}s: a door's connection, a store or a chat
+satisfies one by having the methods, and mypy checks that it does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
 from chat.core.events import (
+    QUIT,
     Action,
     Ban,
     BanKind,
@@ -24,7 +25,13 @@ from chat.core.events import (
     KeptPage,
     Message,
     PrivateMessage,
+    RoomBan,
+    RoomInfo,
+    TagMessage,
+    Tags,
+    Was,
 )
+from chat.core.modes import Mode, ModeChange
 from chat.core.replies import Goodbye, Reply
 
 
@@ -107,9 +114,333 @@ class Peer(Participant, Protocol):
         """
 
 
+class UserView(Protocol):
+    """
+    A logged-in user, read-only: what a session and its door may know of a
+    user. Only the chat changes it, through the methods of L{Chat}.
+    """
+
+    @property
+    def nickname(self) -> str: ...
+
+    @property
+    def online(self) -> bool:
+        """
+        Whether it is still logged in (a view outlives a logout).
+        """
+
+    @property
+    def rooms(self) -> Sequence[RoomView]:
+        """
+        The rooms it is in, in the order it joined them.
+        """
+
+    @property
+    def away(self) -> str | None: ...
+
+    @property
+    def invisible(self) -> bool: ...
+
+    @property
+    def account(self) -> str | None: ...
+
+    @property
+    def bot(self) -> bool: ...
+
+    @property
+    def operator(self) -> bool: ...
+
+    @property
+    def active(self) -> float:
+        """
+        When it last said something (or logged in).
+        """
+
+    @property
+    def username(self) -> str | None: ...
+
+    @property
+    def realname(self) -> str | None: ...
+
+
+class RoomView(Protocol):
+    """
+    A room, read-only (see L{UserView}).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def topic(self) -> str | None: ...
+
+    @property
+    def topic_by(self) -> str | None: ...
+
+    @property
+    def topic_at(self) -> float | None: ...
+
+    @property
+    def created(self) -> float: ...
+
+    @property
+    def flags(self) -> Set[Mode]: ...
+
+    @property
+    def key(self) -> str | None: ...
+
+    @property
+    def operators(self) -> Set[UserView]: ...
+
+    @property
+    def voiced(self) -> Set[UserView]: ...
+
+    @property
+    def bans(self) -> Sequence[RoomBan]: ...
+
+    @property
+    def members(self) -> Sequence[UserView]: ...
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, user: object) -> bool: ...
+
+    def modes(self) -> list[ModeChange]:
+        """
+        The modes set, as changes from none.
+        """
+
+
+class Chat(Protocol):
+    """
+    The chat: who is online, which rooms exist, and who hears what. The
+    in-memory one (L{chat.core.domain.MemoryChat}) serves one process; a
+    clustered one stands behind the same calls for several.
+
+    Three kinds of call:
+     - queries answer from what this process knows, with values or views;
+     - claims, which a cluster must decide (a nickname taken at login or
+       rename, a place in a room under C{+l}, C{+i} or C{+k}: first come,
+       first served), answer with a L{Deferred}, so that a round trip can
+       stand behind them;
+     - everything else acts at once and stays synchronous: saying something
+       is on the hot path and has no Deferred.
+    Text is cleaned of control characters by the chat, the one place every
+    door goes through. Nothing here keeps history: whoever makes a message
+    records it (the sender's session), so that a cluster writes it once.
+    """
+
+    crowd: int
+    """
+    The room size from which arrivals and departures are not announced; 0 for never.
+    """
+
+    # Queries.
+
+    def __len__(self) -> int:
+        """
+        How many users are online.
+        """
+
+    @property
+    def peak(self) -> int:
+        """
+        The most users online at once since the start.
+        """
+
+    def online(self) -> list[str]:
+        """
+        The nicknames of everyone online, in case-insensitive order.
+        """
+
+    def is_online(self, nickname: str) -> bool: ...
+
+    def find(self, nickname: str) -> UserView:
+        """
+        The user online as C{nickname} (in any case), or raise L{NoSuchUser}.
+        """
+
+    def lookup(self, nickname: str) -> UserView | None:
+        """
+        The user online as C{nickname} (in any case), if any.
+        """
+
+    def everyone(self) -> list[UserView]: ...
+
+    def room(self, name: str) -> RoomView:
+        """
+        The room called C{name} (in any case), or raise L{NoSuchRoom}.
+        """
+
+    def members(self, name: str) -> list[str]:
+        """
+        The nicknames in room C{name}, in case-insensitive order.
+        """
+
+    def rooms(
+        self, start: int = 0, count: int | None = None, viewer: UserView | None = None
+    ) -> list[RoomInfo]:
+        """
+        A page of the rooms in case-insensitive order (secret ones only to their members).
+        """
+
+    def describe_rooms(
+        self, names: Sequence[str], viewer: UserView | None = None
+    ) -> list[RoomInfo]:
+        """
+        The rooms of C{names} that exist and that C{viewer} may see.
+        """
+
+    def room_count(self) -> int: ...
+
+    def rooms_in_use(self) -> int:
+        """
+        The rooms, less the permanent ones that are empty.
+        """
+
+    def whowas(self, nickname: str, count: int | None = None) -> list[Was]: ...
+
+    def watched(self, user: UserView) -> list[tuple[str, UserView | None]]: ...
+
+    def check_valid(self, nickname: str) -> None:
+        """
+        Raise L{InvalidNickname} unless C{nickname} is one, taken or not.
+        """
+
+    def check_rename(self, user: UserView, nickname: str) -> None:
+        """
+        Raise what L{rename} would raise as things stand here; the claim
+        itself decides (another process may take the nickname meanwhile).
+        """
+
+    # Claims.
+
+    def login(
+        self,
+        nickname: str,
+        participant: Participant,
+        account: str | None = None,
+        operator: bool = False,
+    ) -> Deferred[UserView]:
+        """
+        Claim C{nickname} for C{participant} (proven owner of C{account}, an
+        operator or not) and tell it who is online. It is in no room until
+        it joins one. Fails with L{InvalidNickname} or L{NicknameTaken}.
+        """
+
+    def rename(self, user: UserView, nickname: str) -> Deferred[None]:
+        """
+        Claim C{nickname} for C{user}; it, and everyone sharing a room with
+        it, is told. A change of case alone is allowed.
+        """
+
+    def join(self, user: UserView, name: str, key: str | None = None) -> Deferred[RoomView]:
+        """
+        Put C{user} in room C{name}, created if need be (its creator is its
+        first operator); it is told the topic and members, the members that
+        it came. Fails with L{CannotJoin} and its kin.
+        """
+
+    def move(
+        self, user: UserView, source: str, destination: str, key: str | None = None
+    ) -> Deferred[RoomView]:
+        """
+        Take C{user} from room C{source} to C{destination}, telling both
+        rooms; nothing happens if the destination cannot be joined.
+        """
+
+    # Changes.
+
+    def logout(self, user: UserView, departure: Departure = QUIT) -> None:
+        """
+        Take C{user} off line, its rooms told how, each member once; again does nothing.
+        """
+
+    def disconnect(self, user: UserView, departure: Departure) -> None:
+        """
+        Throw C{user} out of the chat (a kick, a ban, a ghost replaced), whatever its door.
+        """
+
+    def close(self) -> None:
+        """
+        Log everyone out without telling anyone: the server is going, and said so.
+        """
+
+    def part(
+        self, user: UserView, name: str, destination: str | None = None, reason: str | None = None
+    ) -> str:
+        """
+        Take C{user} out of room C{name}; the room's name as spelt.
+        """
+
+    def say(
+        self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
+    ) -> Message | None:
+        """
+        Send C{text} to the other members of room C{name}: the message as
+        they got it, or L{None} if it was empty once cleaned.
+        """
+
+    def act(self, user: UserView, name: str, text: str) -> Action | None: ...
+
+    def whisper(
+        self, user: UserView, recipient: str, text: str, notice: bool = False, tags: Tags = ()
+    ) -> PrivateMessage | None:
+        """
+        Send C{text} to C{recipient} only, and confirm it to C{user}.
+        """
+
+    def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage: ...
+
+    def announce(self, user: UserView, text: str) -> None:
+        """
+        Tell everyone online, in every room.
+        """
+
+    def set_topic(self, user: UserView, name: str, topic: str) -> None: ...
+
+    def change_modes(
+        self, user: UserView, name: str, changes: Sequence[ModeChange]
+    ) -> list[ModeChange]:
+        """
+        Apply C{changes} to room C{name} as one of its operators: those made.
+        """
+
+    def kick(self, user: UserView, name: str, nickname: str, reason: str | None) -> UserView:
+        """
+        Put C{nickname} out of room C{name}, as one of its operators.
+        """
+
+    def invite(self, user: UserView, name: str, nickname: str) -> UserView: ...
+
+    def set_away(self, user: UserView, text: str | None) -> str | None: ...
+
+    def describe(self, user: UserView, username: str, realname: str) -> None:
+        """
+        Keep what C{user} says of itself (IRC's USER).
+        """
+
+    def rename_real(self, user: UserView, realname: str) -> str | None: ...
+
+    def set_account(self, user: UserView, account: str | None) -> None: ...
+
+    def set_operator(self, user: UserView, operator: bool) -> None: ...
+
+    def set_bot(self, user: UserView, bot: bool) -> None: ...
+
+    def set_invisible(self, user: UserView, invisible: bool) -> None: ...
+
+    def watch(
+        self, user: UserView, nicknames: Sequence[str]
+    ) -> list[tuple[str, UserView | None]]: ...
+
+    def unwatch(self, user: UserView, nicknames: Sequence[str] | None) -> None: ...
+
+
 class Archive(Protocol):
     """
-    Where the domain sends every message worth keeping (public, action, private).
+    Where every message worth keeping (public, action, private) is recorded,
+    by the session of the user who made it: once, on whichever process.
     """
 
     def record(self, event: Message | Action | PrivateMessage) -> None:

@@ -1,5 +1,7 @@
 """
-Rate limits: token buckets, and the limits a server applies with them.
+Every number the server's policy rests on, in one place: rate limits (token
+buckets, and the limits a server applies with them), then sizes, counts and
+times, each with the reason it is what it is.
 
 A bucket holds up to C{burst} tokens and gains C{rate} a second; each action
 takes one. So a user may paste C{burst} lines at once, then go on at C{rate}
@@ -195,4 +197,159 @@ HUMAN = Limits(
 )
 """
 What twistd chat applies by default: far above what a person types or pastes.
+"""
+
+
+# Names and texts.
+
+LOBBY = "lobby"
+"""
+The room that always exists (and keeps its topic while empty): every user of
+the line door starts in it.
+"""
+
+MAX_NICKNAME_LENGTH = 16
+"""
+Nicknames are short: they start every line a user says.
+"""
+
+MAX_ROOM_NAME_LENGTH = 24
+
+MAX_TOPIC_LENGTH = 200
+"""
+Also the longest real name (IRC's SETNAME).
+"""
+
+MIN_PASSWORD_LENGTH = 6
+MAX_PASSWORD_LENGTH = 200
+"""
+A passphrase fits; a megabyte to hash does not.
+"""
+
+MAX_SPACES = 16
+"""
+The longest run of spaces a text keeps: enough for indented code and ASCII
+art, too few to push the rest of a line onto the next row of a terminal,
+where it would pass for another user's line (C{<eve>} and 100 spaces, then
+C{<obs> send me your password}).
+"""
+
+MAX_DURATION = 10 * 365 * 86400
+"""
+Ten years: longer is not a duration (a ban for good has none), and would not fit a time_t.
+"""
+
+# Passwords and accounts.
+
+PASSWORD_TRIES = 3
+"""
+Wrong passwords one login may give before its connection is closed.
+"""
+
+HASHES_PER_HOST = 2
+"""
+Password hashes (about 50 ms of a core each) under way at once for one
+address; the others wait their turn.
+"""
+
+MAX_KEPT = 100
+"""
+Messages that may wait for one recipient, and from one sender (for all its
+recipients): 40 connections once queued 3 960 for one user in 21 s.
+"""
+
+KEPT_PAGE = 50
+KEPT_PAUSE = 1.0
+"""
+Kept messages are shown 50 at a time (at most 100 KiB: far below any send
+queue), a second apart.
+"""
+
+# Flooding.
+
+LINES_PER_TOKEN = 20
+"""
+How many lines of a listing (/rooms, /who) cost one line of the flood allowance.
+"""
+
+LAG_BURSTS = 3
+"""
+How many bursts of lines over the flood limit may wait their turn before the
+client is closed for flooding: with the default 5/20, 60 lines (a paste of
+80 at once goes through whole, in 12 s).
+"""
+
+ROOMS_PAGE = 100
+"""
+Rooms a listing shows at most: 4 900 rooms in one answer were 1 MB and 37 ms
+of the reactor (ngIRCd caps LIST the same way).
+"""
+
+MONITOR_LIMIT = 100
+"""
+Nicknames one client may watch (IRC's MONITOR).
+"""
+
+# History.
+
+HISTORY_DEFAULT = 50
+"""
+Messages C{/history} shows when not told how many.
+"""
+
+HISTORY_MAX = 500
+"""
+Messages one C{/history} may ask for.
+"""
+
+SEARCH_RESULTS = 20
+"""
+Messages one search shows at most.
+"""
+
+SEARCH_WORDS = 8
+"""
+Words a search may have: each is a prefix match against the full-text index,
+and 1 000 of them held the database thread for 69 s on a million messages.
+"""
+
+WHOWAS_KEPT = 1000
+"""
+Departures and renames remembered for WHOWAS: a few hundred KB at most.
+"""
+
+# Connections.
+
+DEFAULT_SENDQ = 256 * 1024
+"""
+256 KiB, the top of what trusted IRC servers allow (96-256 KiB): on top of the
+kernel's own buffer for the socket (which grows to 4 MiB on Linux before the
+server holds anything), room for a burst said to everyone at once (the flood
+limit's 20 lines of 2 KiB from each of several senders). It was 1 MiB: a
+thousand clients that stopped reading could then hold a gigabyte between them
+(see docs/security.md; the overall budget, L{DEFAULT_SENDQ_TOTAL}, now caps
+that too).
+"""
+
+DEFAULT_SENDQ_TOTAL = 256 * 1024 * 1024
+"""
+256 MiB for every slow client together: 250 clients a full send queue behind
+at once, while 1 000 that never read can no longer take a gigabyte.
+"""
+
+HOLD_LIMIT = 1000
+"""
+Live events held at most while stored messages are read for a connection;
+past it they are let through, and the history follows them.
+"""
+
+CLOSE_GRACE = 10.0
+"""
+Seconds a closing connection has to take its last lines before it is aborted.
+"""
+
+PING_EVERY = 90.0
+"""
+Seconds between the server's PING rounds (IRC): a client silent for a round
+gets a PING, and one silent for two (no PONG, nothing else) is closed.
 """

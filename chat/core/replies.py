@@ -18,6 +18,7 @@ from typing import TypeAlias, get_args
 
 from chat.core.errors import ChatError
 from chat.core.events import Ban, Departure, Entry, Keeping, RoomBan, RoomInfo, Was
+from chat.core.limits import ROOMS_PAGE
 from chat.core.modes import ModeChange
 from chat.core.text import Problem
 
@@ -308,13 +309,6 @@ class Counts:
     unregistered: int
     rooms: int
     peak: int = 0
-
-
-ROOMS_PAGE = 100
-"""
-Rooms a listing shows at most: 4 900 rooms in one answer were 1 MB and 37 ms
-of the reactor (ngIRCd caps LIST the same way).
-"""
 
 
 @dataclass(frozen=True, slots=True)

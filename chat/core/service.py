@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredSemaphore, succeed
@@ -20,10 +20,19 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.core.domain import Chat
-from chat.core.events import BanKind
-from chat.core.interfaces import AccountStore, BanList, HistoryReader
-from chat.core.limits import NONE, Limits, Quieted, Rate, TokenBucket, address_group
+from chat.core.events import BanKind, Departure
+from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, UserView
+from chat.core.limits import (
+    DEFAULT_SENDQ,
+    DEFAULT_SENDQ_TOTAL,
+    HASHES_PER_HOST,
+    NONE,
+    Limits,
+    Quieted,
+    Rate,
+    TokenBucket,
+    address_group,
+)
 from chat.core.outbox import Outbox
 from chat.core.replies import (
     AddressBanned,
@@ -35,40 +44,7 @@ from chat.core.replies import (
     TooManyConnections,
 )
 
-if TYPE_CHECKING:
-    from chat.core.session import Session
-
 _T = TypeVar("_T")
-
-HASHES_PER_HOST = 2
-"""
-Password hashes (about 50 ms of a core each) under way at once for one
-address; the others wait their turn.
-"""
-
-LOBBY = "lobby"
-"""
-The room that always exists (and keeps its topic while empty): every user of
-the line front-end starts in it.
-"""
-
-DEFAULT_SENDQ = 256 * 1024
-"""
-256 KiB, the top of what trusted IRC servers allow (96-256 KiB): on top of the
-kernel's own buffer for the socket (which grows to 4 MiB on Linux before the
-server holds anything), room for a burst said to everyone at once (the flood
-limit's 20 lines of 2 KiB from each of several senders). It was 1 MiB: a
-thousand clients that stopped reading could then hold a gigabyte between them
-(see docs/security.md; the overall budget, L{DEFAULT_SENDQ_TOTAL}, now caps
-that too).
-"""
-
-
-DEFAULT_SENDQ_TOTAL = 256 * 1024 * 1024
-"""
-256 MiB for every slow client together: 250 clients a full send queue behind
-at once, while 1 000 that never read can no longer take a gigabyte.
-"""
 
 
 @dataclass(frozen=True)
@@ -95,7 +71,7 @@ class Settings:
     @ivar shutdown_timeout: seconds to wait on shutdown for clients to take
         their notice before they are cut off.
     @ivar crowd: the room size from which joins and leaves are not
-        announced (see L{chat.core.domain.Chat}); 0 for never.
+        announced (see L{chat.core.domain.MemoryChat}); 0 for never.
     """
 
     server_name: str = "chat"
@@ -114,11 +90,50 @@ class Settings:
     crowd: int = 0
 
 
+class Attendee(Protocol):
+    """
+    What the service needs of a session (L{chat.core.session.Session}): who
+    it is, and how to end it.
+    """
+
+    @property
+    def host(self) -> str | None: ...
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def account(self) -> str | None: ...
+
+    @property
+    def user(self) -> UserView | None: ...
+
+    def shutdown(self) -> None:
+        """
+        The server is going: say so and close.
+        """
+
+    def abort(self) -> None:
+        """
+        Cut the connection at once.
+        """
+
+    def demote(self) -> None:
+        """
+        No longer an operator.
+        """
+
+    def thrown_out(self, departure: Departure) -> None:
+        """
+        Banned (or otherwise put out): say why and close.
+        """
+
+
 class ChatService(Service):
     """
-    Holds the domain, the settings, the stores and the live sessions.
+    Holds the chat, the settings, the stores and the live sessions.
 
-    @ivar chat: the domain, with the history as its archive.
+    @ivar chat: the chat (in memory, or clustered), which every session shares.
     @ivar sessions: every session, logged in or still choosing a nickname.
     @ivar outbox: shared by every connection of every front-end, so that what
         one burst of input makes the server say is written once per recipient.
@@ -129,12 +144,14 @@ class ChatService(Service):
     def __init__(
         self,
         clock: IReactorTime,
+        chat: Chat,
         settings: Settings = Settings(),
         history: HistoryReader | None = None,
         accounts: AccountStore | None = None,
         bans: BanList | None = None,
     ) -> None:
         """
+        @param chat: the chat its sessions log in to.
         @param history: where messages are kept and read back; without it,
             nothing is kept and the history commands say so.
         @param accounts: registered nicknames; without them, nobody can register.
@@ -146,13 +163,11 @@ class ChatService(Service):
         self.accounts = accounts
         self.bans = bans
         self.admins = frozenset(name.lower() for name in settings.admins)
-        self.chat = Chat(
-            permanent_rooms=(LOBBY,), archive=history, crowd=settings.crowd, clock=clock.seconds
-        )
+        self.chat = chat
         self.outbox = Outbox()
-        self.sessions: set[Session] = set()
+        self.sessions: set[Attendee] = set()
         # The sessions with operator rights, so that counting them costs no walk.
-        self.operators: set[Session] = set()
+        self.operators: set[Attendee] = set()
         self.stopping = False
         self._hosts: Counter[str] = Counter()
         # What is left of the allowance of password checks, per nickname and per address.
@@ -175,13 +190,10 @@ class ChatService(Service):
         self.admins = frozenset(name.lower() for name in admins)
         for session in list(self.operators):
             if (session.account or "").lower() not in self.admins:
-                session.operator = False
-                if session.user is not None:
-                    session.user.operator = False
-                self.operators.discard(session)
+                session.demote()
                 self.log.info("{nickname} is no longer an operator", nickname=session.account)
 
-    def admit(self, session: Session) -> Goodbye | None:
+    def admit(self, session: Attendee) -> Goodbye | None:
         """
         Register a new session, or say why it is turned away.
         """
@@ -223,7 +235,7 @@ class ChatService(Service):
         limit = self.settings.max_clients
         return bool(limit) and len(self.sessions) * 10 >= limit * 9
 
-    def refused(self, session: Session, refusal: Goodbye) -> None:
+    def refused(self, session: Attendee, refusal: Goodbye) -> None:
         """
         Log a refused connection: at most once every 10 s per address, with
         how many more were refused meanwhile (a flood of connections must
@@ -239,7 +251,7 @@ class ChatService(Service):
             more=count,
         )
 
-    def closed(self, session: Session) -> None:
+    def closed(self, session: Attendee) -> None:
         """
         Forget a session whose connection has gone.
         """
@@ -371,7 +383,7 @@ class ChatService(Service):
             count=len(self.sessions),
         )
         for session in list(self.sessions):
-            session.peer.abort()
+            session.abort()
 
     def _finish(self) -> None:
         if self._deadline is not None:

@@ -12,6 +12,15 @@ from __future__ import annotations
 import enum
 import re
 
+from chat.core.limits import (
+    MAX_DURATION,
+    MAX_NICKNAME_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MAX_ROOM_NAME_LENGTH,
+    MAX_SPACES,
+    MIN_PASSWORD_LENGTH,
+)
+
 # Code points removed from user text, by range:
 #   C0 controls and DEL, except TAB (which becomes a space);
 #   C1 controls (U+0080-U+009F; U+009B alone is a complete CSI introducer);
@@ -32,22 +41,10 @@ _REMOVED += [0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800]
 _TABLE: dict[int, str | None] = dict.fromkeys(_REMOVED)
 _TABLE[0x09] = " "
 
-MAX_SPACES = 16
-"""
-The longest run of spaces a text keeps: enough for indented code and ASCII
-art, too few to push the rest of a line onto the next row of a terminal,
-where it would pass for another user's line (C{<eve>} and 100 spaces, then
-C{<obs> send me your password}).
-"""
 _SPACES = re.compile(f"[ \u00a0\u2000-\u200a\u202f\u205f\u3000]{{{MAX_SPACES + 1},}}")
 _MANY = " " * (MAX_SPACES + 1)
 
-MAX_NICKNAME_LENGTH = 16
-MAX_ROOM_NAME_LENGTH = 24
-MAX_TOPIC_LENGTH = 200
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-MIN_PASSWORD_LENGTH = 6
-MAX_PASSWORD_LENGTH = 200
 _DURATION = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -119,12 +116,6 @@ def password_problem(password: str) -> Problem | None:
     if len(password) > MAX_PASSWORD_LENGTH:
         return Problem.TOO_LONG
     return None
-
-
-MAX_DURATION = 10 * 365 * 86400
-"""
-Ten years: longer is not a duration (a ban for good has none), and would not fit a time_t.
-"""
 
 
 def parse_duration(text: str) -> float | None:

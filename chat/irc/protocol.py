@@ -23,9 +23,10 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from chat.core import replies as r
-from chat.core.domain import User
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
 from chat.core.events import Tags
+from chat.core.interfaces import UserView
+from chat.core.limits import MONITOR_LIMIT, PING_EVERY, ROOMS_PAGE
 from chat.core.modes import mode_string
 from chat.core.service import ChatService
 from chat.core.text import clean
@@ -76,12 +77,6 @@ combination in use, shared by every client with it.
 """
 
 Verb = Callable[["IRCProtocol", tuple[str, ...]], None]
-
-PING_EVERY = 90.0
-"""
-Seconds between the server's PING rounds: a client silent for a round gets a
-PING, and one silent for two (no PONG, nothing else) is closed.
-"""
 
 
 class IRCFactory(Factory):
@@ -637,7 +632,7 @@ class IRCProtocol(StreamConnection):
             else:
                 self._reply(w.notice_from_services(self._me, "Usage: IDENTIFY [NICK] PASSWORD"))
         elif command == "REGISTER" and argument.strip():
-            self.session.command("register", argument.split()[0], None)
+            self.session.register(argument.split()[0])
         elif command in ("REGAIN", "GHOST", "RECOVER") and len(argument.split()) == 2:
             nickname, password = argument.split()
             self.session.regain(nickname, password)
@@ -725,9 +720,9 @@ class IRCProtocol(StreamConnection):
                     self._numeric("432", nickname, "Erroneous nickname")
             wanted = [n for n in wanted if not any(c in n for c in "*?!@")]
             have = len(self.session.watched())
-            room = max(0, w.MONITOR_LIMIT - have)
+            room = max(0, MONITOR_LIMIT - have)
             if len(wanted) > room:
-                self._numeric("734", str(w.MONITOR_LIMIT), ",".join(wanted), "Monitor list is full")
+                self._numeric("734", str(MONITOR_LIMIT), ",".join(wanted), "Monitor list is full")
                 wanted = wanted[:room]
             self._tell_presence(self.session.watch(wanted))
         elif sub == "-":
@@ -742,7 +737,7 @@ class IRCProtocol(StreamConnection):
         elif sub == "S":
             self._tell_presence(self.session.watched())
 
-    def _tell_presence(self, found: Sequence[tuple[str, User | None]]) -> None:
+    def _tell_presence(self, found: Sequence[tuple[str, UserView | None]]) -> None:
         online = [user for _, user in found if user is not None]
         offline = [nickname for nickname, user in found if user is None]
         if online:
@@ -838,7 +833,10 @@ class IRCProtocol(StreamConnection):
         self.session.invite(params[0], room)
 
     def wallops(self, params: tuple[str, ...]) -> None:
-        self.session.command("wall", params[0], None)
+        if clean(params[0]).strip():
+            self.session.announce(params[0])
+        else:
+            self._numeric("461", "WALLOPS", "Not enough parameters")
 
     def oper(self, params: tuple[str, ...]) -> None:
         self.session.become_operator(params[0], params[1])
@@ -859,8 +857,8 @@ class IRCProtocol(StreamConnection):
 
     def kill(self, params: tuple[str, ...]) -> None:
         # An operator's KILL is chat's kick.
-        reason = params[1] if len(params) > 1 else ""
-        self.session.command("kick", f"{params[0]} {reason}".strip(), None)
+        reason = params[1] if len(params) > 1 else None
+        self.session.kick(params[0], reason)
 
     def away(self, params: tuple[str, ...]) -> None:
         self.session.set_away(params[0] if params else None)
@@ -1146,7 +1144,7 @@ def render(connection: IRCProtocol, reply: r.Reply) -> bytes:
                     if i.users
                 )
                 + (
-                    notice(f"Only the first {r.ROOMS_PAGE} channels are listed.")
+                    notice(f"Only the first {ROOMS_PAGE} channels are listed.")
                     if reply.more
                     else b""
                 )

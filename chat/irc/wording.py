@@ -56,8 +56,13 @@ from chat.core.events import (
     Welcome,
     Why,
 )
+from chat.core.limits import (
+    MAX_NICKNAME_LENGTH,
+    MAX_ROOM_NAME_LENGTH,
+    MAX_TOPIC_LENGTH,
+    MONITOR_LIMIT,
+)
 from chat.core.modes import mode_string
-from chat.core.text import MAX_NICKNAME_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TOPIC_LENGTH
 from chat.irc.message import build
 
 HOST = "chat"
@@ -66,10 +71,6 @@ The host part of every user's mask: chat does not show addresses.
 """
 
 LINE_BYTES = 512
-MONITOR_LIMIT = 100
-"""
-Nicknames one client may watch (MONITOR).
-"""
 CLIENT_TAG_BYTES = 4094
 """
 IRCv3 message-tags: what a client may send of tags, without the C{@} and the space.

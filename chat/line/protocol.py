@@ -15,9 +15,11 @@ from __future__ import annotations
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory
 
+from chat.core.limits import LOBBY
 from chat.core.replies import LineTooLong, NotSent, Reply
-from chat.core.service import LOBBY, ChatService
+from chat.core.service import ChatService
 from chat.line import habits, wording
+from chat.line.commands import dispatch
 from chat.line.telnet import TelnetFilter
 from chat.net.connection import Encoder, StreamConnection
 from chat.net.framing import LineBuffer
@@ -104,7 +106,7 @@ class LineProtocol(StreamConnection):
         """
         parts = text[1:].split(None, 1)
         name = parts[0] if parts else ""
-        self.session.command(name, parts[1] if len(parts) > 1 else "", self.room)
+        dispatch(self.session, name, parts[1] if len(parts) > 1 else "", self.room)
 
     def render(self, reply: Reply) -> bytes:
         return wording.reply(reply)

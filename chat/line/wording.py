@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from chat.core import replies as r
-from chat.core.commands import COMMANDS
 from chat.core.errors import (
     AlreadyInRoom,
     AlreadyRegistered,
@@ -66,15 +65,16 @@ from chat.core.events import (
     Welcome,
     Why,
 )
-from chat.core.modes import MODE_LETTERS, mode_string
-from chat.core.text import (
+from chat.core.limits import (
     MAX_NICKNAME_LENGTH,
     MAX_PASSWORD_LENGTH,
     MAX_ROOM_NAME_LENGTH,
     MIN_PASSWORD_LENGTH,
-    Problem,
-    clean,
+    ROOMS_PAGE,
 )
+from chat.core.modes import MODE_LETTERS, mode_string
+from chat.core.text import Problem, clean
+from chat.line.commands import COMMANDS
 
 NOTICE = "*** "
 ERROR = "!!! "
@@ -229,7 +229,7 @@ def rooms(infos: Iterable[RoomInfo], total: int = -1, page: int = 1) -> list[str
     infos = list(infos)
     total = max(total, len(infos))
     header = f"{total} room{'' if total == 1 else 's'}"
-    first = (page - 1) * r.ROOMS_PAGE
+    first = (page - 1) * ROOMS_PAGE
     if total > len(infos) or page > 1:
         header += f", {first + 1}-{first + len(infos)} here" if infos else ", none on this page"
     lines = [header + ":"]

@@ -36,15 +36,11 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from chat.core.events import Departure, Event, Why
+from chat.core.limits import CLOSE_GRACE, HOLD_LIMIT
 from chat.core.replies import GOODBYES, Goodbye, Reply
 from chat.core.service import ChatService
 from chat.core.session import Session
 from chat.net.backpressure import Budget, Outflow, outflow_for
-
-CLOSE_GRACE = 10.0
-"""
-Seconds a closing connection has to take its last lines before it is aborted.
-"""
 
 Encoder = Callable[[Event], bytes]
 
@@ -72,13 +68,6 @@ def budget_for(service: ChatService) -> Budget:
     if budget is None:
         budget = _BUDGETS[service] = Budget(service.settings.sendq_total)
     return budget
-
-
-HOLD_LIMIT = 1000
-"""
-Live events held at most while stored messages are read for a connection;
-past it they are let through, and the history follows them.
-"""
 
 
 @implementer(IHalfCloseableProtocol)

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from chat.core.errors import TooSlow
-from chat.core.events import MAX_KEPT, Entry, EntryKind, Keeping, KeptPage
+from chat.core.events import Entry, EntryKind, Keeping, KeptPage
+from chat.core.limits import MAX_KEPT
 
 # One row a message: (time, kind, room, sender, recipient, text).
 Row = tuple[float, str, "str | None", str, "str | None", str]

@@ -1,11 +1,15 @@
 """
-The command table: every command's names, arguments and preconditions,
-declared once and checked in one place (L{dispatch}).
+The line door's command table: every slash command's names and arguments,
+and the session method it calls, declared once and dispatched in one place
+(L{dispatch}).
 
-A front-end hands L{dispatch} a command's name and the text after it, and the
-room it was said in (the line front-end's current room). The table is the one
-list of commands: the line front-end's C{/help} is made from it, and so is the
-bundled client's completion.
+The line door hands L{dispatch} a command's name, the text after it, and the
+room it was said in (its user's one room). The table is the one list of
+commands: C{/help} is made from it, and so is the bundled client's
+completion. What a command needs (operator rights, a store) is not declared
+here but on the session method it calls (L{chat.core.rights}); the table
+reads it from there, to refuse early and to show each user only what it may
+use, and the method checks it again, whoever calls it.
 
 Arguments are declared as they are shown in a usage line (C{"NICK [REASON]"}):
 each is one word but the last, which takes the rest of the line as typed; one
@@ -18,27 +22,22 @@ import enum
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from chat.core.limits import HISTORY_DEFAULT, HISTORY_MAX, ROOMS_PAGE, SEARCH_WORDS
 from chat.core.modes import MODE_USAGE
 from chat.core.replies import (
-    ROOMS_PAGE,
     Feature,
     LoggedInAlready,
     LoginFirst,
-    OperatorsOnly,
     OutOfRange,
     Refused,
     TooManyWords,
-    Unavailable,
     UnknownCommand,
     Usage,
 )
+from chat.core.rights import RULES, Rule, refusal
+from chat.core.session import Session
 from chat.core.text import clean, parse_duration
-
-if TYPE_CHECKING:
-    from chat.core.session import Session
-
 
 _NUMBER = re.compile(r"[0-9]{1,6}")
 _WORD = re.compile(r"\s*(\S+)(?:\s(.*))?\Z", re.S)
@@ -75,25 +74,39 @@ said in (L{None} where the front-end has no current room), then one string
 class Command:
     """
     One command: its names (the first is the one to show), its arguments as a
-    usage line shows them, what it does (for help), what runs it, and its
-    preconditions.
+    usage line shows them, what it does (for help), what runs it, and the
+    session method that does it.
 
     @ivar when: before or after login, or only while a password is wanted.
-    @ivar operator: only operators may use it.
-    @ivar needs: what the server must run with (accounts, history, bans).
+    @ivar action: the name of the L{Session} method C{run} calls, whose
+        declared rule (L{chat.core.rights}) says what the command needs.
     """
 
     names: tuple[str, ...]
     arguments: str
     summary: str
     run: Handler
+    action: str
     when: When = When.LOGGED_IN
-    operator: bool = False
-    needs: Feature | None = None
 
     @property
     def name(self) -> str:
         return self.names[0]
+
+    @property
+    def rule(self) -> Rule:
+        """
+        What the command needs, as its session method declares it.
+        """
+        return RULES.get(self.action, Rule())
+
+    @property
+    def operator(self) -> bool:
+        return self.rule.operator
+
+    @property
+    def needs(self) -> Feature | None:
+        return self.rule.needs
 
     def split(self, text: str) -> list[str | None]:
         """
@@ -133,10 +146,11 @@ def dispatch(session: Session, name: str, text: str, room: str | None) -> None:
             raise Refused(LoggedInAlready())
         if not session.password_wanted:
             raise Refused(LoginFirst())
-    if command.operator and not session.operator:
-        raise Refused(OperatorsOnly(command.name))
-    if command.needs is not None and not session.has(command.needs):
-        raise Refused(Unavailable(command.needs))
+    refused = refusal(session, command.action, command.name)
+    if refused is not None:
+        # Said before the arguments are read: "/kick" alone from somebody
+        # who is no operator is told that, not how to use it.
+        raise Refused(refused)
     try:
         command.run(session, room, *command.split(text))
     except BadArguments:
@@ -244,13 +258,6 @@ def _history(session: Session, room: str | None, count: str | None) -> None:
     session.history(_in_room(room), number)
 
 
-SEARCH_WORDS = 8
-"""
-Words a search may have: each is a prefix match against the full-text index,
-and 1 000 of them held the database thread for 69 s on a million messages.
-"""
-
-
 def _search(session: Session, room: str | None, text: str) -> None:
     text = clean(text).strip()
     if not text:
@@ -322,73 +329,87 @@ def _quit(session: Session, room: str | None, reason: str | None) -> None:
     session.quit((reason or "").strip() or None)
 
 
-HISTORY_DEFAULT = 50
-HISTORY_MAX = 500
-
 COMMANDS: Sequence[Command] = (
-    Command(("msg", "whisper", "w", "tell"), "NICK TEXT", "send TEXT to NICK only", _msg),
-    Command(("me",), "ACTION", "show this room what you do: * you ACTION", _me),
-    Command(("say",), "TEXT", "say TEXT to this room as it is (even /text or a lone help)", _say),
-    Command(("who", "list", "users"), "[*]", "who is in this room; with *, everyone online", _who),
-    Command(("join",), "ROOM [KEY]", "go to ROOM, creating it if need be", _join),
-    Command(("part",), "", "leave this room, back to the first room", _part),
     Command(
-        ("rooms",), "[PAGE]", f"list the rooms, their sizes and topics, {ROOMS_PAGE} a page", _rooms
+        ("msg", "whisper", "w", "tell"), "NICK TEXT", "send TEXT to NICK only", _msg, "whisper"
     ),
-    Command(("topic",), "[TEXT]", "show this room's topic, or set it", _topic),
-    Command(("mode",), MODE_USAGE, "show this room's modes, or change them (+m, +o NICK)", _mode),
-    Command(("invite",), "NICK", "invite NICK into this room", _invite),
-    Command(("whowas",), "NICK", "when NICK was last here", _whowas),
-    Command(("remove",), "NICK [REASON]", "put NICK out of this room (its operators)", _remove),
+    Command(("me",), "ACTION", "show this room what you do: * you ACTION", _me, "act"),
+    Command(
+        ("say",), "TEXT", "say TEXT to this room as it is (even /text or a lone help)", _say, "say"
+    ),
+    Command(
+        ("who", "list", "users"), "[*]", "who is in this room; with *, everyone online", _who, "who"
+    ),
+    Command(("join",), "ROOM [KEY]", "go to ROOM, creating it if need be", _join, "join"),
+    Command(("part",), "", "leave this room, back to the first room", _part, "join"),
+    Command(
+        ("rooms",),
+        "[PAGE]",
+        f"list the rooms, their sizes and topics, {ROOMS_PAGE} a page",
+        _rooms,
+        "rooms",
+    ),
+    Command(("topic",), "[TEXT]", "show this room's topic, or set it", _topic, "topic"),
+    Command(
+        ("mode",),
+        MODE_USAGE,
+        "show this room's modes, or change them (+m, +o NICK)",
+        _mode,
+        "modes",
+    ),
+    Command(("invite",), "NICK", "invite NICK into this room", _invite, "invite"),
+    Command(("whowas",), "NICK", "when NICK was last here", _whowas, "whowas"),
+    Command(
+        ("remove",),
+        "NICK [REASON]",
+        "put NICK out of this room (its operators)",
+        _remove,
+        "kick_from",
+    ),
     Command(
         ("history",),
         "[N]",
         f"show this room's last N messages (default {HISTORY_DEFAULT})",
         _history,
-        needs=Feature.HISTORY,
+        "history",
     ),
+    Command(("search",), "TEXT", "find this room's messages with TEXT", _search, "search"),
     Command(
-        ("search",), "TEXT", "find this room's messages with TEXT", _search, needs=Feature.HISTORY
+        ("register",), "PASSWORD", "protect your nickname with a password", _register, "register"
     ),
-    Command(
-        ("register",),
-        "PASSWORD",
-        "protect your nickname with a password",
-        _register,
-        needs=Feature.ACCOUNTS,
-    ),
-    Command(("password",), "OLD NEW", "change your password", _password, needs=Feature.ACCOUNTS),
+    Command(("password",), "OLD NEW", "change your password", _password, "change_password"),
     Command(
         ("unregister",),
         "PASSWORD",
         "give up your nickname's registration",
         _unregister,
-        needs=Feature.ACCOUNTS,
+        "unregister",
     ),
     Command(
         ("login",),
         "PASSWORD",
         "prove a registered nickname is yours",
         _login,
+        "give_password",
         when=When.PASSWORD_WANTED,
-        needs=Feature.ACCOUNTS,
     ),
-    Command(("kick",), "NICK [REASON]", "throw NICK out", _kick, operator=True),
-    Command(("wall",), "TEXT", "tell everyone, in every room", _wall, operator=True),
+    Command(("kick",), "NICK [REASON]", "throw NICK out", _kick, "kick"),
+    Command(("wall",), "TEXT", "tell everyone, in every room", _wall, "announce"),
     Command(
         ("ban",),
         "NICK|ADDRESS [DURATION] [REASON]",
         "shut out a nickname or address (DURATION: 30m, 2h, 7d...)",
         _ban,
-        operator=True,
-        needs=Feature.BANS,
+        "ban",
     ),
-    Command(("unban",), "NICK|ADDRESS", "lift a ban", _unban, operator=True, needs=Feature.BANS),
-    Command(("bans",), "", "list the bans", _bans, operator=True, needs=Feature.BANS),
-    Command(("away",), "[TEXT]", "be away: who messages you is told; alone: back", _away),
-    Command(("nick",), "NICK", "change your nickname", _nick, when=When.ANY),
-    Command(("help",), "", "show this list", _help, when=When.ANY),
-    Command(("quit", "exit", "q"), "[REASON]", "leave the chat", _quit, when=When.ANY),
+    Command(("unban",), "NICK|ADDRESS", "lift a ban", _unban, "unban"),
+    Command(("bans",), "", "list the bans", _bans, "list_bans"),
+    Command(
+        ("away",), "[TEXT]", "be away: who messages you is told; alone: back", _away, "set_away"
+    ),
+    Command(("nick",), "NICK", "change your nickname", _nick, "rename", when=When.ANY),
+    Command(("help",), "", "show this list", _help, "help", when=When.ANY),
+    Command(("quit", "exit", "q"), "[REASON]", "leave the chat", _quit, "quit", when=When.ANY),
 )
 """
 Every command, in the order help shows them.

@@ -1,0 +1,283 @@
+"""
+The chat's model: a user and a room as the in-memory chat owns them.
+
+Only the chat (L{chat.core.domain}) changes these. Everyone else sees them
+through the read-only views of L{chat.core.interfaces} (C{UserView},
+C{RoomView}): mypy refuses a write through a view, and every change is a
+method of the chat, so that a clustered chat can stand behind the same calls.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+
+from chat.core.errors import CannotJoin, NotInThatRoom
+from chat.core.events import RoomBan
+from chat.core.interfaces import Participant
+from chat.core.modes import FLAGS, MEMBER_MODES, NEW_ROOM, Mode, ModeChange
+from chat.core.text import clean
+
+
+def key_of(name: str) -> str:
+    """
+    What a nickname or a room name is compared by: its case does not matter.
+    """
+    return name.lower()
+
+
+class User:
+    """
+    One logged-in user.
+    """
+
+    # One per user, thousands at once.
+    __slots__ = (
+        "account",
+        "active",
+        "away",
+        "bot",
+        "invisible",
+        "nickname",
+        "online",
+        "operator",
+        "participant",
+        "realname",
+        "rooms",
+        "username",
+        "watching",
+    )
+
+    def __init__(self, nickname: str, participant: Participant) -> None:
+        self.nickname = nickname
+        self.participant = participant
+        self.online = True
+        self.rooms: list[Room] = []
+        # The user's away message while it is away.
+        self.away: str | None = None
+        # Not found by searches with wildcards (IRC's +i) by those who share no room with it.
+        self.invisible = False
+        # The account it proved it owns (its session decides), and whether
+        # it says it is a program (IRC's bot mode): shown with its messages.
+        self.account: str | None = None
+        self.bot = False
+        # When it last said something (or logged in), for idle times.
+        self.active = 0.0
+        # The nicknames (keys) it watches (IRC's MONITOR); a set only once
+        # it watches one: thousands of users, most watching nobody.
+        self.watching: set[str] | None = None
+        # Whether it may moderate (its session decides), and what IRC users
+        # say of themselves at registration (line users say nothing).
+        self.operator = False
+        self.username: str | None = None
+        self.realname: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<User {self.nickname!r}>"
+
+
+class Room:
+    """
+    A named place; what is said in it reaches its members only.
+    """
+
+    __slots__ = (
+        "_in",
+        "_snapshot",
+        "bans",
+        "created",
+        "flags",
+        "invited",
+        "key",
+        "limit",
+        "name",
+        "operators",
+        "permanent",
+        "topic",
+        "topic_at",
+        "topic_by",
+        "voiced",
+    )
+
+    def __init__(self, name: str, permanent: bool = False, created: float = 0.0) -> None:
+        self.name = name
+        self.topic: str | None = None
+        self.topic_by: str | None = None
+        self.topic_at: float | None = None
+        self.permanent = permanent
+        self.created = created
+        # Its modes (chat.core.modes): the flags on (a permanent room's
+        # topic is anybody's: it has no operators but the server's), the key and the limit
+        # if set; its operators and voiced members (sets: most rooms have
+        # one or two, and a message checks membership, not these); the
+        # nicknames (keys) invited in and not yet come.
+        self.flags: set[Mode] = {Mode.NO_OUTSIDE} if permanent else set(NEW_ROOM)
+        self.key: str | None = None
+        self.limit: int | None = None
+        self.operators: set[User] = set()
+        self.voiced: set[User] = set()
+        self.invited: set[str] = set()
+        # Masks of who may not join (IRC's +b), in the order they were set.
+        self.bans: list[RoomBan] = []
+        # Members in the order they came; a dict, so that one leaving a room of
+        # thousands (or thousands leaving at once) costs O(1) each.
+        self._in: dict[User, None] = {}
+        self._snapshot: tuple[User, ...] | None = ()
+
+    def __repr__(self) -> str:
+        return f"<Room {self.name!r}>"
+
+    def __len__(self) -> int:
+        return len(self._in)
+
+    @property
+    def members(self) -> tuple[User, ...]:
+        """
+        The members, as a snapshot that a broadcast can go through while
+        members come and go. Taken again only after a change: copying on
+        every message would cost more.
+        """
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._snapshot = tuple(self._in)
+        return snapshot
+
+    def add(self, user: User) -> None:
+        self._in[user] = None
+        self._snapshot = None
+
+    def discard(self, user: User) -> None:
+        self._in.pop(user, None)
+        self._snapshot = None
+        self.operators.discard(user)
+        self.voiced.discard(user)
+
+    def __contains__(self, user: object) -> bool:
+        return user in self._in
+
+    def modes(self) -> list[ModeChange]:
+        """
+        The modes set, as changes from none, flags in letter order, then
+        the key and the limit.
+        """
+        changes = [ModeChange(m, True) for m in sorted(self.flags, key=lambda m: m.value)]
+        if self.key is not None:
+            changes.append(ModeChange(Mode.KEY, True, self.key))
+        if self.limit is not None:
+            changes.append(ModeChange(Mode.LIMIT, True, str(self.limit)))
+        return changes
+
+    def clear(self) -> None:
+        self._in.clear()
+        self._snapshot = ()
+
+
+def ban_mask(text: str) -> str:
+    """
+    A ban mask in full, C{NICK!USER@HOST}: a bare nickname pattern is C{NICK!*@*}.
+    """
+    text = clean(text).replace(" ", "")
+    if "!" not in text and "@" not in text:
+        return f"{text}!*@*"
+    if "@" not in text:
+        return f"{text}@*"
+    if "!" not in text:
+        return f"*!{text}"
+    return text
+
+
+def banned(mask: str, user: User) -> bool:
+    """
+    Whether C{mask} (C{NICK!USER@HOST}, with C{*} and C{?}) matches
+    C{user}, without regard to case. chat shows no addresses: the host part
+    matches every host.
+    """
+    who, _, _host = mask.partition("@")
+    nick, _, name = who.partition("!")
+    return fnmatch.fnmatchcase(key_of(user.nickname), key_of(nick)) and fnmatch.fnmatchcase(
+        key_of(user.username or user.nickname), key_of(name or "*")
+    )
+
+
+def admit(room: Room, user: User, key: str | None) -> None:
+    """
+    Raise L{CannotJoin} unless C{user} may join C{room} with C{key}: not
+    banned from it, and invited, or past its C{+i}, C{+k} and C{+l}. An
+    operator of the server goes anywhere.
+    """
+    if user.operator:
+        return
+    if room.bans and any(banned(ban.mask, user) for ban in room.bans):
+        raise CannotJoin(room.name, CannotJoin.BANNED)
+    if key_of(user.nickname) in room.invited:
+        return
+    if Mode.INVITE_ONLY in room.flags:
+        raise CannotJoin(room.name, CannotJoin.INVITE_ONLY)
+    if room.key is not None and key != room.key:
+        raise CannotJoin(room.name, CannotJoin.BAD_KEY)
+    if room.limit is not None and len(room) >= room.limit:
+        raise CannotJoin(room.name, CannotJoin.FULL)
+
+
+def apply(
+    room: Room, change: ModeChange, by: User, now: float, find: Callable[[str], User]
+) -> ModeChange | None:
+    """
+    Make C{change} to C{room}, as C{by}: the change as made (a key as
+    kept), or L{None} if nothing changed.
+
+    @param find: the user online under a nickname (for C{+o} and C{+v}).
+    @raise NotInThatRoom: for a member mode given to somebody outside.
+    """
+    mode, on, argument = change.mode, change.on, change.argument
+    if mode in FLAGS:
+        if (mode in room.flags) == on:
+            return None
+        (room.flags.add if on else room.flags.discard)(mode)
+        return change
+    if mode is Mode.KEY:
+        if on:
+            # A key is one word of at most 23 characters (RFC 2812).
+            new = clean(argument or "").replace(" ", "")[:23] or None
+            if new is None or new == room.key:
+                return None
+            room.key = new
+            return ModeChange(mode, True, new)
+        if room.key is None:
+            return None
+        room.key = None
+        return ModeChange(mode, False)
+    if mode is Mode.LIMIT:
+        if on:
+            try:
+                limit = int(argument or "")
+            except ValueError:
+                return None
+            if limit <= 0 or limit == room.limit:
+                return None
+            room.limit = limit
+            return ModeChange(mode, True, str(limit))
+        if room.limit is None:
+            return None
+        room.limit = None
+        return change
+    if mode is Mode.BAN and argument is not None:
+        mask = ban_mask(argument)
+        known = any(key_of(mask) == key_of(b.mask) for b in room.bans)
+        if on == known:
+            return None
+        if on:
+            room.bans.append(RoomBan(mask, by.nickname, now))
+        else:
+            room.bans = [b for b in room.bans if key_of(b.mask) != key_of(mask)]
+        return ModeChange(mode, on, mask)
+    if mode in MEMBER_MODES and argument is not None:
+        target = find(argument)
+        if target not in room:
+            raise NotInThatRoom(target.nickname, room.name)
+        holders = room.operators if mode is Mode.OPERATOR else room.voiced
+        if (target in holders) == on:
+            return None
+        (holders.add if on else holders.discard)(target)
+        return ModeChange(mode, on, target.nickname)
+    return None

@@ -1,0 +1,398 @@
+"""
+What every part of a session shares: its state, how it waits, and how it
+tells its user why something was not done.
+
+A L{chat.core.session.Session} is cut by concern into classes that each add
+methods to this one (intake, identity, talk, queries, moderation); this
+class alone holds the state, in slots, since one session lives per
+connection and thousands live at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat.core.errors import ChatError, NotLoggedIn, StoreUnavailable, TooSlow
+from chat.core.events import Departure
+from chat.core.interfaces import Chat, Peer, UserView
+from chat.core.limits import LINES_PER_TOKEN, TokenBucket
+from chat.core.replies import (
+    Feature,
+    Goodbye,
+    HistoryFailed,
+    InternalError,
+    NicknameWanted,
+    NotSaved,
+    RecentHistory,
+    Refused,
+    Reply,
+    SearchTooSlow,
+    ShuttingDown,
+    StoreDown,
+    ThrownOut,
+)
+from chat.core.service import ChatService
+
+_T = TypeVar("_T")
+
+
+class SessionBase:
+    """
+    The state of one person's conversation, and the helpers every concern uses.
+
+    @ivar user: the chat's view of the user once logged in, L{None} before
+        (and after).
+    @ivar account: the registered nickname this user has proven (or registered).
+    @ivar operator: whether this user may moderate. Only a password login
+        makes an operator: registering an admin's nickname in this session
+        (one nobody had registered) does not.
+    @ivar host: the peer's address (L{None}: not an IP connection), for
+        limits and bans.
+    @ivar address: the peer as it is logged ("host:port").
+    """
+
+    log = Logger()
+
+    # One per connection, thousands at once: slots keep each small.
+    __slots__ = (
+        "_admitted",
+        "_bare",
+        "_claim",
+        "_closing",
+        "_departure",
+        "_dropping",
+        "_ended",
+        "_join_meter",
+        "_lag_timer",
+        "_lagged",
+        "_line_meter",
+        "_nick_meter",
+        "_queue",
+        "_reads",
+        "_timer",
+        "_tries",
+        "_waits",
+        "account",
+        "address",
+        "chat",
+        "home",
+        "host",
+        "operator",
+        "peer",
+        "service",
+        "user",
+    )
+
+    def __init__(
+        self,
+        service: ChatService,
+        peer: Peer,
+        host: str | None,
+        address: str,
+        home: str | None,
+        bare_login: bool = False,
+    ) -> None:
+        """
+        @param home: the room a user is put in at login (the line door's
+            lobby), or L{None} for none.
+        @param bare_login: the door's nicknames and passwords are bare
+            lines (the line protocol's), so that a line pipelined after a
+            refused nickname could be a password or a message: such lines
+            are dropped. IRC says which is which (NICK, PASS).
+        """
+        self.service = service
+        self.chat: Chat = service.chat
+        self.peer = peer
+        self.host = host
+        self.address = address
+        self.home = home
+        self.user: UserView | None = None
+        self.account: str | None = None
+        self.operator = False
+        limits = service.settings.limits
+        clock = service.clock
+        self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
+        self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
+        self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
+        # Lines over the flood limit wait here for their turn (fake lag),
+        # with the timer that lets the next one through.
+        self._lagged: list[object] | None = None
+        self._lag_timer: IDelayedCall | None = None
+        self._bare = bare_login
+        self._dropping = False
+        self._ended = False
+        self._closing = False
+        self._admitted = False
+        # How the user left, when the server (not the connection) decided it.
+        self._departure: Departure | None = None
+        self._timer: IDelayedCall | None = None
+        # A registered nickname being proven, and the tries so far.
+        self._claim: str | None = None
+        self._tries = 0
+        # While a step waits, the input that arrives meanwhile waits here
+        # (a list only then: most sessions never need one, and an empty list
+        # costs each of thousands of connections 56 bytes).
+        self._queue: list[object] | None = None
+        # Steps under way (a step's answer may start another).
+        self._waits = 0
+        # Stored messages being read; live events are held until none is.
+        self._reads = 0
+
+    # Rights and features.
+
+    def has(self, feature: Feature) -> bool:
+        """
+        Whether this server runs with C{feature}.
+        """
+        service = self.service
+        stores = {
+            Feature.ACCOUNTS: service.accounts,
+            Feature.HISTORY: service.history,
+            Feature.BANS: service.bans,
+        }
+        return stores[feature] is not None
+
+    def _logged_in(self) -> UserView:
+        if self.user is None:
+            raise NotLoggedIn()
+        return self.user
+
+    # Telling the user why not.
+
+    def report(self, error: BaseException) -> None:
+        """
+        Tell the user why what it asked for was not done; a bug is logged too.
+        Call it from an C{except} block.
+        """
+        if isinstance(error, Refused):
+            self.peer.tell(error.reply)
+        elif isinstance(error, StoreUnavailable):
+            self.log.warn(
+                "Could not {what} for {peer}: {why}",
+                what="save a change" if error.writing else "use the database",
+                peer=self.address,
+                why=str(error),
+            )
+            self.peer.tell(NotSaved() if error.writing else StoreDown())
+        elif isinstance(error, ChatError):
+            if self.user is None and self._claim is None and not self._closing:
+                self._ask_again(error)
+            else:
+                self.peer.tell(error)
+        else:
+            self.log.failure("Error handling input from {peer}", Failure(), peer=self.address)
+            self.peer.tell(InternalError())
+
+    def _ask_again(self, refusal: Reply) -> None:
+        """
+        Refuse a nickname and ask for another. Lines the user sent before it
+        could see the refusal (pipelined: a password meant for the refused
+        nickname, a first message) are dropped, never taken as the next
+        nickname or said to a room; the user is told how many.
+        """
+        self.peer.tell(refusal)
+        self.peer.tell(NicknameWanted())
+        self._dropping = self._bare
+
+    # Waiting.
+
+    @property
+    def waiting(self) -> bool:
+        """
+        Whether input is held until a step (the database, a claim) is answered.
+        """
+        return self._waits > 0
+
+    def _await(
+        self,
+        step: Deferred[_T],
+        done: Callable[[_T], object],
+        failed: Callable[[Failure], object] | None = None,
+    ) -> None:
+        """
+        Hold input until C{step} is done; then call C{done} with its result
+        (or C{failed} with its failure) and, once no step is under way, go on
+        with the input that waited, all in one batch of output. C{done} and
+        C{failed} may raise what a command may (L{Refused}, a
+        L{ChatError}), or start another step: it is reported the same
+        way, as is a failure nobody handles.
+        """
+        self._waits += 1
+
+        def settle(result: _T | Failure) -> None:
+            try:
+                if not isinstance(result, Failure):
+                    done(result)
+                elif failed is not None:
+                    failed(result)
+                else:
+                    result.raiseException()
+            except Exception as e:
+                self.report(e)
+            self._waits -= 1
+            if self._waits:
+                return
+            self.peer.answered()
+            queue, self._queue = self._queue, None
+            if queue:
+                self._handle(queue)
+            if self._ended and self._idle():
+                self._input_done()
+
+        self._settle(step, settle)
+
+    def _after(self, step: Deferred[_T], done: Callable[[_T], object]) -> None:
+        """
+        Call C{done} with C{step}'s result once it is done, without holding
+        input meanwhile (for what the user did not ask for); a failure is
+        reported.
+        """
+
+        def settle(result: _T | Failure) -> None:
+            try:
+                if isinstance(result, Failure):
+                    result.raiseException()
+                done(result)
+            except Exception as e:
+                self.report(e)
+
+        self._settle(step, settle)
+
+    def _settle(self, step: Deferred[_T], settle: Callable[[_T | Failure], None]) -> None:
+        """
+        Once C{step} is done, call C{settle} with its result or failure, and
+        write what that makes the server say as one batch.
+        """
+        outbox = self.service.outbox
+        step.addBoth(lambda result: outbox.batch(lambda: settle(result)))
+
+    def _handle(self, items: Sequence[object]) -> None:
+        raise NotImplementedError  # intake's
+
+    def _idle(self) -> bool:
+        raise NotImplementedError  # intake's
+
+    def _input_done(self) -> None:
+        raise NotImplementedError  # intake's
+
+    # Reading history.
+
+    def _entered(self, room: str) -> None:
+        """
+        Show the room just entered its last messages.
+        """
+        history = self.service.history
+        lines = self.service.settings.history_lines
+        if history is not None and lines > 0:
+            self._read(history.recent(room, lines), lambda found: RecentHistory(room, found))
+
+    def _read(self, stored: Deferred[_T], shown: Callable[[_T], Reply | None]) -> None:
+        """
+        Tell the user C{shown(stored)} (if anything) once the stored messages
+        are read, holding live events meanwhile (and the input that comes
+        meanwhile is not held: the user may go on talking).
+        """
+        self._reads += 1
+        if self._reads == 1:
+            self.peer.hold()
+
+        def settle(result: _T | Failure) -> None:
+            reply: Reply | None = None
+            try:
+                if isinstance(result, Failure) and result.check(TooSlow):
+                    self.log.info("Stopped a search from {peer}: too slow", peer=self.address)
+                    reply = SearchTooSlow()
+                elif isinstance(result, Failure):
+                    self.log.failure("Reading history for {peer}", result, peer=self.address)
+                    reply = HistoryFailed()
+                else:
+                    reply = shown(result)
+            finally:
+                self._reads -= 1
+                if self._reads == 0:
+                    # What was read first, then what happened meanwhile.
+                    self.peer.release(reply)
+                elif reply is not None:
+                    self.peer.tell(reply)
+
+        # The history, and the live events held meanwhile, go out as one write.
+        self._settle(stored, settle)
+
+    def _charge(self, lines: int) -> None:
+        """
+        A listing of C{lines} lines costs a line of the flood allowance for
+        every L{LINES_PER_TOKEN} of them: asking for big listings over and
+        over is flooding too.
+        """
+        if self._line_meter is not None and lines >= LINES_PER_TOKEN:
+            self._line_meter.charge(lines // LINES_PER_TOKEN)
+
+    # Leaving.
+
+    def _leave(self, departure: Departure) -> None:
+        """
+        Take the user off line, its rooms told C{departure}.
+        """
+        user, self.user = self.user, None
+        if user is None:
+            return
+        self.log.info(
+            "{nickname} ({peer}) left: {why}",
+            nickname=user.nickname,
+            peer=self.address,
+            why=departure.why.value,
+            by=departure.by,
+            text=departure.text,
+        )
+        self.chat.logout(user, departure)
+
+    def thrown_out(self, departure: Departure) -> None:
+        """
+        Kicked, banned or replaced: tell the user why and close. The user
+        leaves its rooms (told the same) at once, not when the connection
+        has gone: its nickname is free from now on.
+        """
+        self._departure = departure
+        self._close(ThrownOut(departure))
+        self._leave(departure)
+
+    def shutdown(self) -> None:
+        """
+        The server is going: say so and close.
+        """
+        self._close(ShuttingDown())
+
+    def abort(self) -> None:
+        """
+        Cut the connection at once, said or not (the server could wait no longer).
+        """
+        self.peer.abort()
+
+    def _close(self, goodbye: Goodbye) -> None:
+        self._closing = True
+        self._stop_timers()
+        self.peer.close(goodbye)
+
+    # Timeouts: the login timeout until login, then the idle one.
+
+    def _stop_timers(self) -> None:
+        self._set_timer(0)
+        if self._lag_timer is not None and self._lag_timer.active():
+            self._lag_timer.cancel()
+
+    def _set_timer(self, period: float) -> None:
+        """
+        (Re)start the timeout with C{period} seconds; 0 stops it.
+        """
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = self.service.clock.callLater(period, self._timed_out) if period else None
+
+    def _timed_out(self) -> None:
+        raise NotImplementedError  # the session's

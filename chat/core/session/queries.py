@@ -1,0 +1,228 @@
+"""
+What a session's user asks to know: who is here, who someone is, which rooms
+exist, what was said. Listings cost the flood allowance what their lines
+would; history is read off the reactor thread while live events wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chat.core.interfaces import HistoryReader, RoomView, UserView
+from chat.core.limits import ROOMS_PAGE, SEARCH_RESULTS
+from chat.core.modes import Mode, ModeChange
+from chat.core.replies import (
+    Counts,
+    Feature,
+    Found,
+    Help,
+    LastMessages,
+    Member,
+    Members,
+    OneAtATime,
+    Refused,
+    RoomModes,
+    Rooms,
+    Unavailable,
+    Users,
+    WasHere,
+    Whois,
+)
+from chat.core.rights import requires
+from chat.core.session.base import SessionBase
+
+
+class Queries(SessionBase):
+    """
+    Listings, lookups and history.
+    """
+
+    __slots__ = ()
+
+    def help(self) -> None:
+        """
+        The commands this user may use here: operators' only for operators,
+        history's only with history, and so on.
+        """
+        self.peer.tell(Help(self.operator, frozenset(f for f in Feature if self.has(f))))
+
+    def who(self, room: str | None) -> None:
+        """
+        Who is in C{room}, or (L{None}) online.
+        """
+        self._logged_in()
+        if room is None:
+            self.peer.tell(Users(self.chat.online(), None))
+            return
+        found = self.chat.room(room)
+        users = self.chat.members(room)
+        self._charge(len(users) // 8)
+        self.peer.tell(
+            Users(
+                users,
+                found.name,
+                frozenset(u.nickname for u in found.operators),
+                frozenset(u.nickname for u in found.voiced),
+                Mode.SECRET in found.flags,
+            )
+        )
+
+    def whois(self, nickname: str) -> None:
+        """
+        Who C{nickname} is: its rooms, and whether it is an operator.
+        """
+        user = self._logged_in()
+        target = self.chat.find(nickname)
+        # A secret room is named only to those who share it.
+        shown = [room for room in target.rooms if Mode.SECRET not in room.flags or user in room]
+        self.peer.tell(
+            Whois(
+                target.nickname,
+                [room.name for room in shown],
+                target.operator,
+                target.away,
+                target.username,
+                target.realname,
+                frozenset(room.name for room in shown if target in room.operators),
+                frozenset(room.name for room in shown if target in room.voiced),
+                target.bot,
+                target.account,
+            )
+        )
+
+    def whowas(self, nickname: str, count: int | None = None) -> None:
+        """
+        Who went by C{nickname} lately.
+        """
+        self._logged_in()
+        self.peer.tell(WasHere(nickname, self.chat.whowas(nickname, count)))
+
+    def members(self, room: str | None, nicknames: Sequence[str] | None = None) -> None:
+        """
+        The users of C{room}, or (L{None}) everyone online, or only those of
+        C{nicknames} who are online, with details.
+        """
+        me = self._logged_in()
+        chat = self.chat
+        found = chat.room(room) if room is not None else None
+        users: Sequence[UserView]
+        if nicknames is not None:
+            users = [u for u in map(chat.lookup, nicknames) if u is not None]
+        else:
+            users = sorted(
+                found.members if found is not None else chat.everyone(),
+                key=lambda u: u.nickname.lower(),
+            )
+        ops = found.operators if found is not None else frozenset()
+        voiced = found.voiced if found is not None else frozenset()
+        mine = set(me.rooms)
+        now = self.service.clock.seconds()
+        listed = [
+            Member(
+                u.nickname,
+                u.operator,
+                u.away,
+                u.username,
+                u.realname,
+                u in ops,
+                u in voiced,
+                u.invisible and u is not me and not mine.intersection(u.rooms),
+                u.bot,
+                u.account,
+                int(now - u.active),
+                _first_room(u, mine),
+            )
+            for u in users
+        ]
+        self.peer.tell(Members(found.name if found is not None else None, listed))
+
+    def counts(self) -> None:
+        """
+        How many users, operators, unregistered connections and rooms there are.
+        """
+        service, chat = self.service, self.chat
+        # Kept counts, not a walk over every session: this is part of every
+        # IRC registration, and thousands may register at once.
+        online = len(chat)
+        self.peer.tell(
+            Counts(
+                online,
+                sum(1 for s in service.operators if s.user is not None),
+                # Every user online came in through a session.
+                max(0, len(service.sessions) - online),
+                chat.rooms_in_use(),
+                chat.peak,
+            )
+        )
+
+    def rooms(self, page: int = 1) -> None:
+        """
+        One page of the rooms (L{ROOMS_PAGE} at most); a long answer costs
+        the flood allowance what its lines would.
+        """
+        user = self._logged_in()
+        chat = self.chat
+        listed = chat.rooms((page - 1) * ROOMS_PAGE, ROOMS_PAGE, viewer=user)
+        self._charge(len(listed))
+        self.peer.tell(Rooms(listed, chat.room_count(), page))
+
+    def rooms_named(self, names: Sequence[str]) -> None:
+        """
+        The rooms of C{names} that exist (IRC's C{LIST #a,#b}).
+        """
+        user = self._logged_in()
+        listed = self.chat.describe_rooms(names[:ROOMS_PAGE], viewer=user)
+        self.peer.tell(Rooms(listed, len(listed)))
+
+    def show_modes(self, room: str) -> None:
+        """
+        C{room}'s modes; its key only to those inside, who give it out.
+        """
+        user = self._logged_in()
+        found = self.chat.room(room)
+        modes = found.modes()
+        if user not in found:
+            modes = [ModeChange(Mode.KEY, True) if m.mode is Mode.KEY else m for m in modes]
+        self.peer.tell(RoomModes(found.name, modes, found.created))
+
+    # History.
+
+    @requires(needs=Feature.HISTORY)
+    def history(self, room: str, count: int) -> None:
+        self._logged_in()
+        self._one_at_a_time()
+        self._read(
+            self._history().recent(room, count), lambda found: LastMessages(room, count, found)
+        )
+
+    @requires(needs=Feature.HISTORY)
+    def search(self, room: str, text: str) -> None:
+        self._logged_in()
+        self._one_at_a_time()
+        self._read(
+            self._history().search(room, text, SEARCH_RESULTS),
+            lambda found: Found(room, text, found),
+        )
+
+    def _one_at_a_time(self) -> None:
+        """
+        One read of the history at a time per user: a second waits for the first.
+        """
+        if self._reads:
+            raise Refused(OneAtATime())
+
+    def _history(self) -> HistoryReader:
+        history = self.service.history
+        if history is None:
+            raise Refused(Unavailable(Feature.HISTORY))
+        return history
+
+
+def _first_room(user: UserView, shared: set[RoomView]) -> str | None:
+    """
+    The first of C{user}'s rooms that is in C{shared}, or its first room.
+    """
+    for room in user.rooms:
+        if room in shared:
+            return room.name
+    return user.rooms[0].name if user.rooms else None

@@ -1,0 +1,208 @@
+"""
+What a session's user says and where it goes: messages, actions, private
+messages, rooms joined and left, and what it says of itself.
+
+Saying something is the hot path: one call to the chat, which hands the
+event to every member; the session then records it (it owns the write), so
+that a clustered chat, which delivers on every node, keeps it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chat.core.errors import NoSuchRoom, NoSuchUser
+from chat.core.events import Action, Keeping, Message, TagMessage, Tags
+from chat.core.interfaces import RoomView, UserView
+from chat.core.limits import MAX_KEPT
+from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
+from chat.core.session.base import SessionBase
+from chat.core.text import clean
+
+
+class Talk(SessionBase):
+    """
+    Messages and rooms.
+    """
+
+    __slots__ = ()
+
+    def say(
+        self,
+        room: str,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+    ) -> Message | None:
+        user = self._logged_in()
+        if self.service.settings.log_messages:
+            # As the room sees it: no terminal escapes in the operator's log.
+            self.log.info(
+                "<{nickname}> {text}", nickname=user.nickname, text=clean(text), room=room
+            )
+        said = self.chat.say(user, room, text, notice, tags)
+        history = self.service.history
+        if said is not None and history is not None:
+            history.record(said)
+        return said
+
+    def act(self, room: str, text: str) -> Action | None:
+        user = self._logged_in()
+        if self.service.settings.log_messages:
+            self.log.info("* {nickname} {text}", nickname=user.nickname, text=clean(text))
+        done = self.chat.act(user, room, text)
+        history = self.service.history
+        if done is not None and history is not None:
+            history.record(done)
+        return done
+
+    def whisper(
+        self,
+        recipient: str,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+    ) -> None:
+        """
+        Send C{text} to C{recipient} only; keep it for them if they are
+        registered and away.
+        """
+        user = self._logged_in()
+        if self.service.settings.log_messages:
+            self.log.info(
+                "*{nickname}* -> {recipient}: {text}",
+                nickname=user.nickname,
+                recipient=recipient,
+                text=clean(text),
+            )
+        try:
+            sent = self.chat.whisper(user, recipient, text, notice, tags)
+        except NoSuchUser:
+            accounts = self.service.accounts
+            if accounts is None or notice:
+                raise
+            text = clean(text)
+
+            def kept(outcome: Keeping) -> None:
+                if outcome is Keeping.NOT_REGISTERED:
+                    raise NoSuchUser(recipient)
+                if outcome is not Keeping.KEPT:
+                    raise Refused(NotKept(recipient, outcome, MAX_KEPT))
+                self.peer.tell(Kept(recipient, text))
+
+            self._await(accounts.keep(user.nickname, recipient, text), kept)
+            return
+        history = self.service.history
+        if sent is not None and history is not None:
+            history.record(sent)
+
+    def tag(self, target: str, tags: Tags, room: bool) -> TagMessage:
+        """
+        Send tags alone (IRC's TAGMSG) to room C{target} or to the user C{target}.
+        """
+        return self.chat.tag(self._logged_in(), target, tags, room)
+
+    # Rooms.
+
+    def join(self, room: str, leaving: str | None = None, key: str | None = None) -> None:
+        """
+        Go into C{room} (created if need be), C{leaving} another room if
+        given; C{key} is the room's key if it has one.
+        """
+        user = self._logged_in()
+        if self._join_meter is not None and not self._join_meter.take():
+            raise Refused(TooManyRoomChanges())
+        if leaving is None:
+            claim = self.chat.join(user, room, key)
+        else:
+            claim = self.chat.move(user, leaving, room, key)
+
+        def entered(found: RoomView) -> None:
+            self._entered(found.name)
+            self.log.info("{nickname} joined {room}", nickname=user.nickname, room=found.name)
+
+        self._await(claim, entered)
+
+    def part(self, room: str, reason: str | None = None) -> str:
+        """
+        Leave C{room}, staying online (and in any other rooms).
+
+        @return: the room's name as it is spelt.
+        """
+        user = self._logged_in()
+        return self.chat.part(user, room, reason=reason)
+
+    def keyed(self, room: str) -> bool:
+        """
+        Whether C{room} exists and takes a key to join.
+        """
+        try:
+            return self.chat.room(room).key is not None
+        except NoSuchRoom:
+            return False
+
+    def removed(self, room: str) -> None:
+        """
+        C{room}'s operator put this user out of it: a user of a door that
+        keeps everyone in a room goes back to the first one.
+        """
+        user = self.user
+        if user is None or user.rooms or self.home is None or not user.online:
+            return
+        self._after(self.chat.join(user, self.home), lambda found: self._entered(found.name))
+
+    def topic(self, room: str, text: str | None) -> None:
+        """
+        Set the topic of C{room} to C{text}, or (L{None}) show it.
+        """
+        user = self._logged_in()
+        if text is None:
+            found = self.chat.room(room)
+            self.peer.tell(Topic(found.name, found.topic, found.topic_by, found.topic_at))
+        else:
+            self.chat.set_topic(user, room, text)
+
+    # What the user says of itself.
+
+    def describe(self, username: str, realname: str) -> None:
+        """
+        Keep what the user says of itself (IRC's USER), for WHO and WHOIS.
+        """
+        self.chat.describe(self._logged_in(), username, realname)
+
+    def set_realname(self, realname: str) -> str | None:
+        """
+        Say another real name (IRC's SETNAME): those who see you are told.
+        """
+        return self.chat.rename_real(self._logged_in(), realname)
+
+    def set_bot(self, bot: bool) -> None:
+        """
+        Say that this user is a program (or not): its messages show it.
+        """
+        self.chat.set_bot(self._logged_in(), bot)
+
+    def set_invisible(self, invisible: bool) -> None:
+        """
+        Be found by searches with wildcards only by those who share a room with you, or by all.
+        """
+        self.chat.set_invisible(self._logged_in(), invisible)
+
+    def set_away(self, text: str | None) -> None:
+        """
+        Be away with C{text} (those who message you are told), or back with none.
+        """
+        user = self._logged_in()
+        self.peer.tell(Away(self.chat.set_away(user, text)))
+
+    def watch(self, nicknames: Sequence[str]) -> list[tuple[str, UserView | None]]:
+        """
+        Be told when these nicknames come and go (IRC's MONITOR).
+        """
+        return self.chat.watch(self._logged_in(), nicknames)
+
+    def unwatch(self, nicknames: Sequence[str] | None) -> None:
+        self.chat.unwatch(self._logged_in(), nicknames)
+
+    def watched(self) -> list[tuple[str, UserView | None]]:
+        return self.chat.watched(self._logged_in())
