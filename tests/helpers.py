@@ -19,6 +19,8 @@ from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, Par
 from chat.core.limits import LOBBY
 from chat.core.service import ChatService, Settings
 from chat.core.session import Session
+from chat.irc.message import parse
+from chat.irc.protocol import IRCFactory, IRCProtocol
 from chat.line.protocol import LineFactory, LineProtocol
 from chat.store import database
 from chat.store.accounts import hash_password
@@ -111,7 +113,7 @@ class Client:
         return bool(self.transport.disconnecting)
 
 
-_FACTORIES: WeakKeyDictionary[ChatService, LineFactory] = WeakKeyDictionary()
+_LINE_FACTORIES: WeakKeyDictionary[ChatService, LineFactory] = WeakKeyDictionary()
 
 
 def factory(service: ChatService) -> LineFactory:
@@ -119,9 +121,9 @@ def factory(service: ChatService) -> LineFactory:
     The one line factory of C{service}, as a server has: its connections
     share an encoder.
     """
-    if service not in _FACTORIES:
-        _FACTORIES[service] = LineFactory(service)
-    return _FACTORIES[service]
+    if service not in _LINE_FACTORIES:
+        _LINE_FACTORIES[service] = LineFactory(service)
+    return _LINE_FACTORIES[service]
 
 
 def make_service(**settings: Any) -> ChatService:
@@ -253,3 +255,69 @@ def memory(service: ChatService) -> MemoryChat:
     """
     assert isinstance(service.chat, MemoryChat)
     return service.chat
+
+
+_FACTORIES: WeakKeyDictionary[ChatService, IRCFactory] = WeakKeyDictionary()
+
+
+def irc_factory(service: ChatService) -> IRCFactory:
+    """
+    The one IRC factory of C{service}, as a server has (its encoders are shared).
+    """
+    if service not in _FACTORIES:
+        _FACTORIES[service] = IRCFactory(service)
+    return _FACTORIES[service]
+
+
+class IRCUser:
+    """
+    An IRC client on a L{StringTransport}: sends raw lines, reads parsed ones.
+    """
+
+    def __init__(self, service: ChatService, nickname: str | None = None, caps: str = "") -> None:
+        self.transport = StringTransport()
+        self.protocol: IRCProtocol = irc_factory(service).buildProtocol(None)
+        self.protocol.makeConnection(self.transport)
+        self._seen = 0
+        if nickname is not None:
+            if caps:
+                self.send(
+                    "CAP LS 302",
+                    f"CAP REQ :{caps}",
+                    f"NICK {nickname}",
+                    "USER u 0 * :Real",
+                    "CAP END",
+                )
+            else:
+                self.send(f"NICK {nickname}", "USER u 0 * :Real Name")
+            self.lines()
+
+    def send(self, *lines: str) -> None:
+        for line in lines:
+            self.protocol.dataReceived(line.encode("utf-8") + b"\r\n")
+
+    def send_at_once(self, *lines: str) -> None:
+        """
+        Send every line in one packet, as a client that pipelines does.
+        """
+        self.protocol.dataReceived(b"".join(line.encode("utf-8") + b"\r\n" for line in lines))
+
+    def lines(self) -> list[str]:
+        data = bytes(self.transport.value())
+        lines = data.decode("utf-8").split("\r\n")[:-1]
+        new, self._seen = lines[self._seen :], len(lines)
+        return new
+
+    def messages(self) -> list[tuple[str, ...]]:
+        """
+        The new lines as (source, verb, params...), tags left out.
+        """
+        out = []
+        for line in self.lines():
+            message = parse(line)
+            assert message is not None, line
+            out.append((message.source or "", message.verb, *message.params))
+        return out
+
+    def codes(self) -> list[str]:
+        return [message[1] for message in self.messages()]

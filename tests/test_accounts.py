@@ -995,7 +995,7 @@ class BanTests(SynchronousTestCase):
         A banned nickname cannot be taken with /nick (nor with IRC's NICK):
         every way to a nickname checks the bans.
         """
-        from tests.test_irc import IRCUser
+        from tests.helpers import IRCUser
 
         self.op.send("/ban troll")
         self.op.lines()

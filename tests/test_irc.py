@@ -10,81 +10,22 @@ from __future__ import annotations
 
 import base64
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory
-from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.words.protocols import irc
 
-from chat.core.service import ChatService, Settings
+from chat.core.service import Settings
 from chat.irc.message import build, parse
-from chat.irc.protocol import IRCFactory, IRCProtocol
+from chat.irc.protocol import IRCFactory
 from chat.store.accounts import Accounts
-from tests.helpers import Client, SyncPool, make_service, memory, new_service
-from tests.scenarios import Heard, Scenarios
+from tests.helpers import Client, IRCUser, SyncPool, make_service, memory, new_service
 
 LUSERS = ["251", "252", "253", "254", "255", "265", "266"]
-
-_FACTORIES: WeakKeyDictionary[ChatService, IRCFactory] = WeakKeyDictionary()
-
-
-def irc_factory(service: ChatService) -> IRCFactory:
-    if service not in _FACTORIES:
-        _FACTORIES[service] = IRCFactory(service)
-    return _FACTORIES[service]
-
-
-class IRCUser:
-    """
-    An IRC client on a L{StringTransport}: sends raw lines, reads parsed ones.
-    """
-
-    def __init__(self, service: ChatService, nickname: str | None = None, caps: str = "") -> None:
-        self.transport = StringTransport()
-        self.protocol: IRCProtocol = irc_factory(service).buildProtocol(None)
-        self.protocol.makeConnection(self.transport)
-        self._seen = 0
-        if nickname is not None:
-            if caps:
-                self.send(
-                    "CAP LS 302",
-                    f"CAP REQ :{caps}",
-                    f"NICK {nickname}",
-                    "USER u 0 * :Real",
-                    "CAP END",
-                )
-            else:
-                self.send(f"NICK {nickname}", "USER u 0 * :Real Name")
-            self.lines()
-
-    def send(self, *lines: str) -> None:
-        for line in lines:
-            self.protocol.dataReceived(line.encode("utf-8") + b"\r\n")
-
-    def lines(self) -> list[str]:
-        data = bytes(self.transport.value())
-        lines = data.decode("utf-8").split("\r\n")[:-1]
-        new, self._seen = lines[self._seen :], len(lines)
-        return new
-
-    def messages(self) -> list[tuple[str, ...]]:
-        """
-        The new lines as (source, verb, params...), tags left out.
-        """
-        out = []
-        for line in self.lines():
-            message = parse(line)
-            assert message is not None, line
-            out.append((message.source or "", message.verb, *message.params))
-        return out
-
-    def codes(self) -> list[str]:
-        return [message[1] for message in self.messages()]
 
 
 class RegistrationTests(SynchronousTestCase):
@@ -664,100 +605,6 @@ class DialectTests(SynchronousTestCase):
             if message is not None and message.verb == "PRIVMSG"
         )
         self.assertEqual(said, text)
-
-
-class IRCPerson:
-    """
-    The shared scenarios' person, speaking IRC.
-    """
-
-    def __init__(self, user: IRCUser) -> None:
-        self.user = user
-        self.room = "lobby"
-        user.send("JOIN #lobby")
-
-    def say(self, text: str) -> None:
-        self.user.send(f"PRIVMSG #{self.room} :{text}")
-
-    def act(self, text: str) -> None:
-        self.user.send(f"PRIVMSG #{self.room} :\x01ACTION {text}\x01")
-
-    def whisper(self, nickname: str, text: str) -> None:
-        self.user.send(f"PRIVMSG {nickname} :{text}")
-
-    def join(self, room: str) -> None:
-        # The scenarios are written for one room at a time, as the line dialect has.
-        self.user.send(f"PART #{self.room}", f"JOIN #{room}")
-        self.room = room
-
-    def rename(self, nickname: str) -> None:
-        self.user.send(f"NICK {nickname}")
-
-    def set_topic(self, text: str) -> None:
-        self.user.send(f"TOPIC #{self.room} :{text}")
-
-    def quit(self, reason: str) -> None:
-        self.user.send(f"QUIT :{reason}")
-        self.user.protocol.connectionLost()
-
-    def heard(self) -> list[Heard]:
-        heard: list[Heard] = []
-        for source, verb, *params in self.user.messages():
-            nick = source.split("!")[0]
-            if verb == "PRIVMSG" and params[0].startswith("#"):
-                text = params[1]
-                if text.startswith("\x01ACTION "):
-                    heard.append(("action", params[0][1:], nick, text[8:-1]))
-                else:
-                    heard.append(("message", params[0][1:], nick, text))
-            elif verb == "PRIVMSG":
-                heard.append(("private", nick, params[1]))
-            elif verb == "JOIN" and "!" in source and nick != self._me():
-                heard.append(("joined", params[0][1:], nick))
-            elif verb == "PART" and nick != self._me():
-                # Its own PART, like its own JOIN, is the echo of what it did.
-                heard.append(("parted", params[0][1:], nick))
-            elif verb == "QUIT":
-                heard.append(("left", self.room, nick, params[0]))
-            elif verb == "NICK":
-                heard.append(("renamed", nick, params[0]))
-            elif verb == "TOPIC":
-                heard.append(("topic", params[0][1:], nick, params[1]))
-        return heard
-
-    def _me(self) -> str:
-        user = self.user.protocol.session.user
-        return user.nickname if user is not None else ""
-
-
-class IRCScenarioTests(Scenarios, SynchronousTestCase):
-    """
-    The shared scenarios, everyone on IRC.
-    """
-
-    def setUp(self) -> None:
-        self.service = make_service()
-
-    def arrive(self, nickname: str) -> IRCPerson:
-        return IRCPerson(IRCUser(self.service, nickname))
-
-
-class MixedScenarioTests(Scenarios, SynchronousTestCase):
-    """
-    The shared scenarios with line and IRC users taking turns.
-    """
-
-    def setUp(self) -> None:
-        self.service = make_service()
-        self.count = 0
-
-    def arrive(self, nickname: str) -> Any:
-        from tests.test_scenarios import LinePerson
-
-        self.count += 1
-        if self.count % 2:
-            return IRCPerson(IRCUser(self.service, nickname))
-        return LinePerson(Client(self.service, nickname))
 
 
 class Collector(irc.IRCClient):

@@ -721,7 +721,7 @@ class ListingTests(SynchronousTestCase):
         """
         IRC's LIST shows the first 100 channels and says there are more.
         """
-        from tests.test_irc import IRCUser
+        from tests.helpers import IRCUser
 
         irc = IRCUser(self.service, "wee")
         irc.send("LIST")

@@ -1,80 +1,149 @@
 """
-The shared scenarios (L{tests.scenarios}) over the line front-end.
+The shared scenarios (L{tests.scenarios}) over every door (line, IRC, and
+both in one room), each over the in-memory chat and over one that decides
+every claim a turn later (L{tests.later}), as a clustered chat would.
 """
 
 from __future__ import annotations
 
-import re
-
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.helpers import Client, make_service
-from tests.scenarios import Heard, Scenarios
-
-_HEARD = [
-    (re.compile(r"<(\S+)> (.*)"), lambda room, m: ("message", room, m[1], m[2])),
-    (re.compile(r"\* (\S+) (.*)"), lambda room, m: ("action", room, m[1], m[2])),
-    (re.compile(r"\*([^*\s]+)\* (.*)"), lambda room, m: ("private", m[1], m[2])),
-    (re.compile(r"\*\*\* (\S+) has joined"), lambda room, m: ("joined", room, m[1])),
-    (
-        re.compile(r"\*\*\* (\S+) has (?:left the room|gone to \S+)"),
-        lambda room, m: ("parted", room, m[1]),
-    ),
-    (
-        re.compile(r"\*\*\* (\S+) has left(?: \((.*)\))?"),
-        lambda room, m: ("left", room, m[1], m[2] or ""),
-    ),
-    (re.compile(r"\*\*\* (\S+) is now known as (\S+)"), lambda room, m: ("renamed", m[1], m[2])),
-    (re.compile(r"\*\*\* (\S+) set the topic: (.*)"), lambda room, m: ("topic", room, m[1], m[2])),
-]
-
-
-class LinePerson:
-    """
-    A netcat user: types lines, reads lines.
-    """
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.room = "lobby"
-
-    def say(self, text: str) -> None:
-        self.client.send(text)
-
-    def act(self, text: str) -> None:
-        self.client.send(f"/me {text}")
-
-    def whisper(self, nickname: str, text: str) -> None:
-        self.client.send(f"/msg {nickname} {text}")
-
-    def join(self, room: str) -> None:
-        self.client.send(f"/join {room}")
-        self.room = room
-
-    def rename(self, nickname: str) -> None:
-        self.client.send(f"/nick {nickname}")
-
-    def set_topic(self, text: str) -> None:
-        self.client.send(f"/topic {text}")
-
-    def quit(self, reason: str) -> None:
-        self.client.send(f"/quit {reason}")
-        self.client.hang_up()
-
-    def heard(self) -> list[Heard]:
-        heard = []
-        for line in self.client.lines():
-            for pattern, read in _HEARD:
-                match = pattern.fullmatch(line)
-                if match is not None:
-                    heard.append(read(self.room, match))
-                    break
-        return heard
+from chat.core.limits import LOBBY
+from chat.core.service import ChatService, Settings
+from tests.helpers import Client, IRCUser, make_service
+from tests.later import LaterChat
+from tests.scenarios import IRCPerson, LinePerson, Person, Pumped, Scenarios
 
 
 class LineScenarioTests(Scenarios, SynchronousTestCase):
+    """
+    The shared scenarios, everyone on the line door.
+    """
+
     def setUp(self) -> None:
         self.service = make_service()
 
-    def arrive(self, nickname: str) -> LinePerson:
+    def arrive(self, nickname: str) -> Person:
         return LinePerson(Client(self.service, nickname))
+
+
+class IRCScenarioTests(Scenarios, SynchronousTestCase):
+    """
+    The shared scenarios, everyone on IRC.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service()
+
+    def arrive(self, nickname: str) -> Person:
+        return IRCPerson(IRCUser(self.service, nickname))
+
+
+class MixedScenarioTests(Scenarios, SynchronousTestCase):
+    """
+    The shared scenarios with line and IRC users taking turns.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service()
+        self.count = 0
+
+    def arrive(self, nickname: str) -> Person:
+        self.count += 1
+        if self.count % 2:
+            return IRCPerson(IRCUser(self.service, nickname))
+        return LinePerson(Client(self.service, nickname))
+
+
+class LaterScenarioTests(Scenarios, SynchronousTestCase):
+    """
+    The shared scenarios, line and IRC users taking turns, over a chat that
+    decides every claim (a nickname, a place in a room) a turn later: the
+    session and both doors wait for the answer, in order.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.chat = LaterChat(self.clock, permanent_rooms=(LOBBY,))
+        self.service = ChatService(self.clock, self.chat, Settings())
+        self.count = 0
+
+    def tearDown(self) -> None:
+        # Every claim was decided: none was left waiting.
+        self.assertEqual(self.chat.pending, 0)
+
+    def arrive(self, nickname: str) -> Person:
+        self.count += 1
+        person: Person
+        if self.count % 2:
+            person = IRCPerson(IRCUser(self.service, nickname))
+        else:
+            person = LinePerson(Client(self.service, nickname))
+        pumped = Pumped(person, self.clock)
+        # What was said while arriving (the welcome, the room's members).
+        pumped.heard()
+        return pumped
+
+
+class LaterLineScenarioTests(LaterScenarioTests):
+    """
+    The same, everyone on the line door.
+    """
+
+    def arrive(self, nickname: str) -> Person:
+        pumped = Pumped(LinePerson(Client(self.service, nickname)), self.clock)
+        pumped.heard()
+        return pumped
+
+
+class LaterClaimTests(SynchronousTestCase):
+    """
+    Claims made at once, decided a turn later: the first claim wins.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.chat = LaterChat(self.clock, permanent_rooms=(LOBBY,))
+        self.service = ChatService(self.clock, self.chat, Settings())
+
+    def test_one_nickname_two_claims(self) -> None:
+        """
+        Two users asking for one nickname (in two cases, by two doors)
+        before either claim is decided: the first gets it, the second is
+        told it is taken and asked for another, which it then gets.
+        """
+        first = Client(self.service)
+        second = IRCUser(self.service)
+        first.send("zed")
+        second.send("NICK ZED", "USER z 0 * :Zed")
+        self.assertEqual(self.chat.online(), [])
+        self.clock.advance(0)
+        self.assertEqual(self.chat.online(), ["zed"])
+        self.assertIn("*** You are zed. 1 user online: zed", first.lines())
+        self.assertIn("433", second.codes())
+        second.send("NICK zed2")
+        self.clock.advance(0)
+        self.assertEqual(self.chat.online(), ["zed", "zed2"])
+        self.assertEqual(self.chat.pending, 0)
+
+    def test_input_waits_for_the_claim(self) -> None:
+        """
+        Lines sent behind a nickname wait until it is decided, then are said
+        in order, in the room the user was put in.
+        """
+        listener, gamer = Client(self.service), Client(self.service)
+        listener.send("ann")
+        gamer.paste("cat", "/join games")
+        self.clock.advance(0)
+        listener.lines()
+        gamer.lines()
+        client = Client(self.service)
+        client.paste("bob", "one", "two", "/join games", "three")
+        self.assertEqual(listener.lines(), [])
+        self.clock.advance(0)
+        self.assertEqual(
+            listener.lines(),
+            ["*** bob has joined", "<bob> one", "<bob> two", "*** bob has gone to games"],
+        )
+        self.assertEqual(gamer.lines(), ["*** bob has joined", "<bob> three"])
