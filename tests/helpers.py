@@ -19,9 +19,12 @@ from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, Par
 from chat.core.limits import LOBBY
 from chat.core.service import ChatService, Settings
 from chat.core.session import Session
+from chat.irc.connection import IRCConnection
 from chat.irc.message import parse
-from chat.irc.protocol import IRCFactory, IRCProtocol
-from chat.line.protocol import LineFactory, LineProtocol
+from chat.irc.protocol import IRCFactory
+from chat.line.protocol import LineConnection, LineFactory
+from chat.net.connection import Connection
+from chat.net.stream import StreamProtocol
 from chat.store import database
 from chat.store.accounts import hash_password
 
@@ -53,7 +56,7 @@ class Recorder:
 
 class Client:
     """
-    A L{LineProtocol} on a L{StringTransport}, with the lines it was sent.
+    A line connection on a L{StringTransport}, with the lines it was sent.
     """
 
     def __init__(
@@ -65,6 +68,9 @@ class Client:
         self.transport = transport if transport is not None else StringTransport()
         self.protocol = factory(service).buildProtocol(None)
         self.protocol.makeConnection(self.transport)
+        connection = self.protocol.connection
+        assert isinstance(connection, LineConnection)
+        self.connection = connection
         self._seen = 0
         if login is not None:
             self.send(login)
@@ -209,14 +215,14 @@ class SyncPool:
         self.closed = True
 
 
-def connections(service: ChatService) -> set[LineProtocol]:
+def connections(service: ChatService) -> set[LineConnection]:
     """
     The line connections of C{service}'s sessions.
     """
     return {
         s.peer
         for s in service.sessions
-        if isinstance(s, Session) and isinstance(s.peer, LineProtocol)
+        if isinstance(s, Session) and isinstance(s.peer, LineConnection)
     }
 
 
@@ -276,8 +282,11 @@ class IRCUser:
 
     def __init__(self, service: ChatService, nickname: str | None = None, caps: str = "") -> None:
         self.transport = StringTransport()
-        self.protocol: IRCProtocol = irc_factory(service).buildProtocol(None)
+        self.protocol: StreamProtocol = irc_factory(service).buildProtocol(None)
         self.protocol.makeConnection(self.transport)
+        connection = self.protocol.connection
+        assert isinstance(connection, IRCConnection)
+        self.connection = connection
         self._seen = 0
         if nickname is not None:
             if caps:
@@ -321,3 +330,12 @@ class IRCUser:
 
     def codes(self) -> list[str]:
         return [message[1] for message in self.messages()]
+
+
+def stream_of(connection: Connection) -> StreamProtocol:
+    """
+    The byte stream carrying C{connection}.
+    """
+    link = connection.link
+    assert isinstance(link, StreamProtocol)
+    return link

@@ -351,7 +351,7 @@ class IRCPerson:
         return heard
 
     def _me(self) -> str:
-        user = self.user.protocol.session.user
+        user = self.user.connection.session.user
         return user.nickname if user is not None else ""
 
 

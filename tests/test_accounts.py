@@ -312,7 +312,7 @@ class CommandTests(TestCase):
         """
         alice = self.arrive("alice")
         self.assertEqual(alice.lines(), [PROMPT])
-        self.assertIsNone(alice.protocol.session.user)
+        self.assertIsNone(alice.connection.session.user)
         alice.send("secret1")
         self.assertEqual(alice.lines()[0], "*** You are alice. 1 user online: alice")
 

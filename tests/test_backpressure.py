@@ -277,7 +277,7 @@ class OutboxTests(SynchronousTestCase):
 
         def drop_bob() -> None:
             alice.protocol.dataReceived(b"lost on bob\n")
-            bob.protocol._drop()
+            bob.connection._drop()
 
         service.outbox.batch(drop_bob)
         self.assertEqual(bob.lines(), [])

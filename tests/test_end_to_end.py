@@ -25,7 +25,7 @@ from twisted.trial.unittest import TestCase
 from chat.core.service import Settings
 from chat.line.protocol import LineFactory
 from chat.net.backpressure import DirectOutflow
-from tests.helpers import connections, new_service
+from tests.helpers import connections, new_service, stream_of
 
 # The global reactor provides TCP, time and processes; typing has no intersection to say so.
 reactor: Any = _reactor
@@ -160,7 +160,7 @@ class LoopbackTests(TestCase):
         port = await self.start()
         await self.connect(port, "alice")
         [connection] = connections(self.service)
-        self.assertTrue(connection.transport.getTcpNoDelay())  # type: ignore[union-attr]
+        self.assertTrue(stream_of(connection).transport.getTcpNoDelay())  # type: ignore[union-attr]
 
     async def test_shutdown_notice(self) -> None:
         """
@@ -192,7 +192,7 @@ class LoopbackTests(TestCase):
             if c.session.user and c.session.user.nickname == "stuck"
         ]
         peak = [0]
-        server_transport: Any = server_side.transport
+        server_transport: Any = stream_of(server_side).transport
         original_write = server_transport.write
 
         def measured_write(data: bytes) -> None:

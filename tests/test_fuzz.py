@@ -169,7 +169,7 @@ class FuzzTests(SynchronousTestCase):
         agree with every user's rooms.
         """
         chat = memory(service)
-        protocols = [c.protocol for i, c in enumerate(clients) if i not in gone]
+        protocols = [c.connection for i, c in enumerate(clients) if i not in gone]
         live = {p.session.user for p in protocols if p.session.user is not None}
         self.assertEqual(set(chat._users.values()), live)
         for protocol in protocols:

@@ -23,7 +23,7 @@ from chat.core.service import Settings
 from chat.irc.message import build, parse
 from chat.irc.protocol import IRCFactory
 from chat.store.accounts import Accounts
-from tests.helpers import Client, IRCUser, SyncPool, make_service, memory, new_service
+from tests.helpers import Client, IRCUser, SyncPool, irc_factory, make_service, memory, new_service
 
 LUSERS = ["251", "252", "253", "254", "255", "265", "266"]
 
@@ -186,10 +186,10 @@ class AccountTests(SynchronousTestCase):
         # Later, from a registered IRC connection: NickServ REGAIN.
         other = IRCUser(self.service, "guest")
         other.send("PRIVMSG NickServ :REGAIN alice wrong1")
-        self.assertEqual(memory(self.service).find("alice").participant, user.protocol)
+        self.assertEqual(memory(self.service).find("alice").participant, user.connection)
         other.lines()
         other.send("PRIVMSG NickServ :REGAIN alice secret1")
-        self.assertEqual(memory(self.service).find("alice").participant, other.protocol)
+        self.assertEqual(memory(self.service).find("alice").participant, other.connection)
         self.assertEqual(user.lines(), ["ERROR :Closing link: Logged in again elsewhere"])
         self.assertEqual(other.lines()[0], ":guest!guest@chat NICK alice")
 
@@ -451,7 +451,7 @@ class RenderTests(SynchronousTestCase):
         user = IRCUser(make_service(server_name="irc.test"), "alice")
         quiet = set()
         for reply in samples():
-            data = user.protocol.render(reply)
+            data = user.connection.render(reply)
             if not data:
                 quiet.add(type(reply).__name__)
                 continue
@@ -779,7 +779,7 @@ class MoreVerbTests(SynchronousTestCase):
         bob.lines()
         bob.send("JOIN 0")
         self.assertEqual(self.alice.messages(), [("bob!bob@chat", "PART", "#x", "Left")])
-        self.assertEqual(bob.protocol.session.user.rooms, [])  # type: ignore[union-attr]
+        self.assertEqual(bob.connection.session.user.rooms, [])  # type: ignore[union-attr]
 
     def test_crowd_and_announcement(self) -> None:
         """
@@ -1365,7 +1365,7 @@ class PingTests(SynchronousTestCase):
         dead.send("JOIN #den")
         live.lines()
         dead.lines()
-        factories = {live.protocol._factory, dead.protocol._factory}
+        factories = {irc_factory(service)}
         for factory in factories:
             factory.startFactory()
         clock = service.clock

@@ -39,8 +39,8 @@ class ConnectTests(SynchronousTestCase):
         factory = LineFactory(service)
         first = factory.buildProtocol(None)
         second = factory.buildProtocol(None)
-        self.assertIs(first.service, service)
-        self.assertIs(second.service, service)
+        self.assertIs(first.connection.service, service)
+        self.assertIs(second.connection.service, service)
         self.assertFalse(factory.noisy)
 
     def test_set_up_error_never_admits(self) -> None:
@@ -69,7 +69,7 @@ class ConnectTests(SynchronousTestCase):
         """
         service = make_service()
         client = Client(service)
-        self.assertEqual(connections(service), {client.protocol})
+        self.assertEqual(connections(service), {client.connection})
         client.hang_up()
         self.assertEqual(connections(service), set())
 
@@ -845,7 +845,7 @@ class RoomTests(ThreeUsers):
             ],
         )
         self.assertEqual(self.bob.lines(), [])
-        self.assertEqual(self.alice.protocol.room, "lobby")
+        self.assertEqual(self.alice.connection.room, "lobby")
 
     def test_rooms(self) -> None:
         """
@@ -912,7 +912,7 @@ class SlowReaderTests(SynchronousTestCase):
         self.alice = Client(self.service, "alice")
         self.slow = Client(self.service, "slow")
         self.alice.lines()
-        outflow = self.slow.protocol._outflow
+        outflow = self.slow.connection._outflow
         assert isinstance(outflow, SendQueue)
         self.outflow = outflow
         self.assertIs(self.slow.transport.producer, self.outflow)

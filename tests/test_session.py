@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import AlreadyRegistered, NicknameTaken, NoSuchUser, NotLoggedIn
 from chat.core.events import (
@@ -56,7 +57,7 @@ class RecordingPeer:
         self.said: list[object] = []
         self.held: list[Event] | None = None
         self.holds = 0
-        self.goodbye: r.Goodbye | None = None
+        self.goodbye: g.Goodbye | None = None
         self.aborted = False
         self.departures: list[Departure] = []
         self.answers = 0
@@ -79,8 +80,12 @@ class RecordingPeer:
         self.holds += 1
         self.held = []
 
-    def answered(self) -> None:
-        self.answers += 1
+    def answering(self) -> None:
+        pass
+
+    def answered(self, more: bool = False) -> None:
+        if not more:
+            self.answers += 1
 
     def release(self, first: r.Reply | None = None) -> None:
         held, self.held = self.held, None
@@ -88,14 +93,14 @@ class RecordingPeer:
             self.said.append(first)
         self.said.extend(held or [])
 
-    def close(self, goodbye: r.Goodbye) -> None:
+    def close(self, goodbye: g.Goodbye) -> None:
         self.said.append(goodbye)
         self.goodbye = goodbye
 
     def abort(self) -> None:
         self.aborted = True
 
-    def refuse(self, goodbye: r.Goodbye) -> None:
+    def refuse(self, goodbye: g.Goodbye) -> None:
         self.close(goodbye)
 
     def disconnect(self, departure: Departure) -> None:
@@ -209,7 +214,7 @@ class LoginTests(SessionTestCase):
             ],
         )
         session.give_password("wrong3")
-        self.assertEqual(peer.goodbye, r.OutOfTries())
+        self.assertEqual(peer.goodbye, g.OutOfTries())
         self.assertIsNone(session.user)
 
     def test_operator_only_by_password(self) -> None:
@@ -315,7 +320,7 @@ class LoginTests(SessionTestCase):
         self.clock.advance(29)
         self.assertIsNone(peer.goodbye)
         self.clock.advance(1)
-        self.assertEqual(peer.goodbye, r.LoginTimedOut(30))
+        self.assertEqual(peer.goodbye, g.LoginTimedOut(30))
 
 
 class WaitingTests(SessionTestCase):
@@ -541,7 +546,7 @@ class CommandTests(SessionTestCase):
         self.assertIsNone(peer.goodbye)
         # No token left: eleven waiting, over three bursts.
         session.feed([lambda n=n: session.say(LOBBY, str(n)) for n in range(10, 21)])
-        self.assertEqual(peer.goodbye, r.Flooding())
+        self.assertEqual(peer.goodbye, g.Flooding())
         self.assertEqual(watcher.take(), [])
         session.connection_lost(cleanly=True)
         self.assertEqual(watcher.take(), [Left(LOBBY, "alice", Departure(Why.FLOODING))])
@@ -592,7 +597,7 @@ class ModerationTests(SessionTestCase):
         self.assertEqual(peer.departures, [Departure(Why.KICKED, "root", None)])
         self.peer.take()
         session.thrown_out(peer.departures[0])
-        self.assertEqual(peer.goodbye, r.ThrownOut(Departure(Why.KICKED, "root", None)))
+        self.assertEqual(peer.goodbye, g.ThrownOut(Departure(Why.KICKED, "root", None)))
         # Gone at once: its nickname is free before its connection has closed.
         self.assertEqual(self.peer.take(), [Left(LOBBY, "bob", Departure(Why.KICKED, "root"))])
         self.assertFalse(self.service.chat.is_online("bob"))
@@ -621,8 +626,8 @@ class ModerationTests(SessionTestCase):
         """
         _, waiting = self.connect()
         self.service.stopService()
-        self.assertEqual(waiting.goodbye, r.ShuttingDown())
-        self.assertEqual(self.peer.goodbye, r.ShuttingDown())
+        self.assertEqual(waiting.goodbye, g.ShuttingDown())
+        self.assertEqual(self.peer.goodbye, g.ShuttingDown())
 
 
 class AdmissionTests(SessionTestCase):
@@ -634,13 +639,13 @@ class AdmissionTests(SessionTestCase):
         service = self.make(Settings(max_clients=2, max_per_host=1))
         self.connect(service=service)
         _, same_host = self.connect(service=service)
-        self.assertEqual(same_host.goodbye, r.HostFull("10.0.0.1", 1))
+        self.assertEqual(same_host.goodbye, g.HostFull("10.0.0.1", 1))
         self.connect("10.0.0.2", service=service)
         _, full = self.connect("10.0.0.3", service=service)
-        self.assertEqual(full.goodbye, r.ServerFull(2))
+        self.assertEqual(full.goodbye, g.ServerFull(2))
         ban = self.bans.add(BanKind.ADDRESS, "10.0.0.9", None, None, "root")
         _, banned = self.connect("10.0.0.9")
-        self.assertEqual(banned.goodbye, r.AddressBanned(ban))
+        self.assertEqual(banned.goodbye, g.AddressBanned(ban))
 
 
 class RecordingArchive:

@@ -191,9 +191,9 @@ class ChatMachine(RuleBasedStateMachine):
         assert sorted(chat.online(), key=key) == sorted(
             (p.nickname for p in self.online() if p.nickname), key=key
         )
-        assert connections(self.service) == {p.client.protocol for p in self.everyone}
+        assert connections(self.service) == {p.client.connection for p in self.everyone}
         for person in self.online():
-            user = person.client.protocol.session.user
+            user = person.client.connection.session.user
             assert user is not None and user.nickname == person.nickname
             assert [r.name for r in user.rooms] == [person.room]
         assert {key(r.name) for r in chat._rooms.values()} == set(self.room_names)

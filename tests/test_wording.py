@@ -6,6 +6,7 @@ from typing import Any, get_args
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import (
     AlreadyInRoom,
@@ -238,7 +239,7 @@ def samples() -> list[r.Reply]:
         r.SearchTooSlow(),
         r.OneAtATime(),
         r.NotKept("alice", Keeping.RECIPIENT_FULL, 100),
-        r.TooManyConnections("10.0.0.1"),
+        g.TooManyConnections("10.0.0.1"),
         r.BadNewPassword(Problem.TOO_SHORT),
         r.PasswordChanged(),
         r.Unregistered("alice"),
@@ -248,18 +249,18 @@ def samples() -> list[r.Reply]:
         r.Unbanned("troll"),
         r.NotBanned("troll"),
         r.BanList([ban]),
-        r.Quit(),
-        r.ShuttingDown(),
-        r.AddressBanned(ban),
-        r.ServerFull(10),
-        r.HostFull("10.0.0.1", 3),
-        r.LoginTimedOut(60),
-        r.IdleTimedOut(300),
-        r.PingTimedOut(180),
-        r.Flooding(),
-        r.OutOfTries(),
-        r.LockedOut("10.0.0.1"),
-        r.ThrownOut(Departure(Why.KICKED, "root", "spam")),
+        g.Quit(),
+        g.ShuttingDown(),
+        g.AddressBanned(ban),
+        g.ServerFull(10),
+        g.HostFull("10.0.0.1", 3),
+        g.LoginTimedOut(60),
+        g.IdleTimedOut(300),
+        g.PingTimedOut(180),
+        g.Flooding(),
+        g.OutOfTries(),
+        g.LockedOut("10.0.0.1"),
+        g.ThrownOut(Departure(Why.KICKED, "root", "spam")),
     ]
 
 
@@ -283,9 +284,9 @@ class ReplyTests(SynchronousTestCase):
         What refuses or ends a connection against the user's wish reads as an
         error; what the user asked for, and its own goodbye, as a notice.
         """
-        self.assertTrue(wording.reply(r.ServerFull(10)).startswith(b"!!! "))
-        self.assertTrue(wording.reply(r.ThrownOut(Departure(Why.BANNED, "op"))).startswith(b"!!! "))
-        self.assertTrue(wording.reply(r.Quit()).startswith(b"*** "))
+        self.assertTrue(wording.reply(g.ServerFull(10)).startswith(b"!!! "))
+        self.assertTrue(wording.reply(g.ThrownOut(Departure(Why.BANNED, "op"))).startswith(b"!!! "))
+        self.assertTrue(wording.reply(g.Quit()).startswith(b"*** "))
         self.assertTrue(wording.reply(r.Banned("troll", samples()[5].ban)).startswith(b"*** "))  # type: ignore[union-attr]
 
     def test_ban_past_time_t(self) -> None:
@@ -296,7 +297,7 @@ class ReplyTests(SynchronousTestCase):
         far = Ban(BanKind.ADDRESS, "127.0.0.34", 1e20, None, "root", 0.0)
         self.assertEqual(wording.ban(far), " until the far future")
         self.assertEqual(
-            wording.reply(r.AddressBanned(far)),
+            wording.reply(g.AddressBanned(far)),
             b"!!! This address is banned until the far future. Goodbye.\r\n",
         )
 

@@ -19,23 +19,14 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
 
 from chat.core.errors import (
-    AlreadyInRoom,
     AlreadyThere,
-    CannotSend,
-    InvalidNickname,
-    InvalidRoomName,
-    NicknameTaken,
-    NoSuchRoom,
-    NoSuchUser,
     NotInRoom,
     NotInThatRoom,
-    NotLoggedIn,
-    NotRoomOperator,
 )
 from chat.core.events import (
     QUIT,
@@ -57,23 +48,18 @@ from chat.core.events import (
     PrivateMessageSent,
     RealnameChanged,
     Renamed,
-    RoomInfo,
     TagMessage,
     Tags,
     TopicChanged,
-    Was,
     Welcome,
 )
 from chat.core.interfaces import Participant, RoomView, UserView
 from chat.core.limits import MAX_TOPIC_LENGTH
 from chat.core.model import Room, User, admit, apply, key_of
 from chat.core.modes import Mode, ModeChange
-from chat.core.presence import Presence
+from chat.core.registry import Registry, own
 from chat.core.text import (
-    Problem,
     clean,
-    nickname_problem,
-    room_name_problem,
 )
 
 _T = TypeVar("_T")
@@ -89,13 +75,6 @@ def _base36(number: int) -> str:
             return out
 
 
-def _own(user: UserView) -> User:
-    """
-    A view this chat handed out, as the user it is: the chat alone changes it.
-    """
-    return cast(User, user)
-
-
 def _claimed(claim: Callable[[], _T]) -> Deferred[_T]:
     """
     C{claim}'s outcome as a Deferred that has fired already.
@@ -106,7 +85,7 @@ def _claimed(claim: Callable[[], _T]) -> Deferred[_T]:
         return fail()
 
 
-class MemoryChat:
+class MemoryChat(Registry):
     """
     Every logged-in user and every room of one process, and the rules for
     routing messages.
@@ -135,113 +114,12 @@ class MemoryChat:
         clock: Callable[[], float] = time.time,
         node: str | None = None,
     ) -> None:
-        self._users: dict[str, User] = {}
-        self._rooms: dict[str, Room] = {}
-        self.crowd = crowd
-        self._clock = clock
-        self._presence = Presence(clock)
-        # The most users online at once since the start.
-        self.peak = 0
+        super().__init__(permanent_rooms, crowd, clock)
         # Message ids: this process's own prefix, then a count.
         if node is None:
             node = _base36(int(clock() * 1000)) + _base36(secrets.randbits(40))
         self._node = node
         self._sent = 0
-        self._permanent: list[Room] = []
-        for name in permanent_rooms:
-            self._check_room_name(name)
-            room = self._rooms[key_of(name)] = Room(name, permanent=True)
-            self._permanent.append(room)
-
-    def __len__(self) -> int:
-        return len(self._users)
-
-    # Queries.
-
-    def online(self) -> list[str]:
-        return sorted((user.nickname for user in self._users.values()), key=key_of)
-
-    def is_online(self, nickname: str) -> bool:
-        return key_of(nickname) in self._users
-
-    def find(self, nickname: str) -> User:
-        user = self._users.get(key_of(nickname))
-        if user is None:
-            raise NoSuchUser(nickname)
-        return user
-
-    def lookup(self, nickname: str) -> User | None:
-        return self._users.get(key_of(nickname))
-
-    def everyone(self) -> list[UserView]:
-        return list(self._users.values())
-
-    def room(self, name: str) -> Room:
-        room = self._rooms.get(key_of(name))
-        if room is None:
-            raise NoSuchRoom(name)
-        return room
-
-    def members(self, name: str) -> list[str]:
-        return sorted((user.nickname for user in self.room(name).members), key=key_of)
-
-    def room_count(self) -> int:
-        return len(self._rooms)
-
-    def rooms_in_use(self) -> int:
-        # The few permanent rooms that are empty only exist to be there:
-        # LUSERS does not count them as channels formed.
-        idle = sum(1 for room in self._permanent if not len(room))
-        return len(self._rooms) - idle
-
-    def rooms(
-        self, start: int = 0, count: int | None = None, viewer: UserView | None = None
-    ) -> list[RoomInfo]:
-        """
-        The rooms, with their numbers of users and topics, in case-insensitive
-        order: every one, or C{count} from the C{start}th. Only the keys are
-        sorted (strings, in C), and only the rooms asked for are described.
-        A secret room (C{+s}) is shown only to its members (as C{viewer}),
-        and counts as the rooms before it in the pages.
-        """
-        keys = sorted(self._rooms)
-        chosen = keys[start:] if count is None else keys[start : start + count]
-        rooms = self._rooms
-        return [
-            RoomInfo(room.name, len(room), room.topic)
-            for room in map(rooms.__getitem__, chosen)
-            if Mode.SECRET not in room.flags or viewer in room
-        ]
-
-    def describe_rooms(
-        self, names: Sequence[str], viewer: UserView | None = None
-    ) -> list[RoomInfo]:
-        found = []
-        for name in names:
-            room = self._rooms.get(key_of(name))
-            if room is not None and (Mode.SECRET not in room.flags or viewer in room):
-                found.append(RoomInfo(room.name, len(room), room.topic))
-        return found
-
-    def whowas(self, nickname: str, count: int | None = None) -> list[Was]:
-        return self._presence.whowas(nickname, count)
-
-    def watched(self, user: UserView) -> list[tuple[str, UserView | None]]:
-        return list(self._presence.watched(_own(user), self._users))
-
-    def check_valid(self, nickname: str) -> None:
-        problem = nickname_problem(nickname)
-        if problem is not None:
-            raise InvalidNickname(nickname, problem)
-
-    def check_rename(self, user: UserView, nickname: str) -> None:
-        self._check_online(user)
-        if key_of(nickname) != key_of(user.nickname):
-            self._check_available(nickname)
-        elif nickname == user.nickname:
-            raise InvalidNickname(nickname, Problem.ALREADY_YOURS)
-        else:
-            self.check_valid(nickname)
 
     # Claims: decided here and now, so their Deferreds have fired already.
 
@@ -272,7 +150,7 @@ class MemoryChat:
         return user
 
     def rename(self, user: UserView, nickname: str) -> Deferred[None]:
-        return _claimed(lambda: self._rename(_own(user), nickname))
+        return _claimed(lambda: self._rename(own(user), nickname))
 
     def _rename(self, user: User, nickname: str) -> None:
         self.check_rename(user, nickname)
@@ -294,7 +172,7 @@ class MemoryChat:
                     member.participant.receive(event)
 
     def join(self, user: UserView, name: str, key: str | None = None) -> Deferred[RoomView]:
-        return _claimed(lambda: self._join(_own(user), name, key))
+        return _claimed(lambda: self._join(own(user), name, key))
 
     def _join(self, user: User, name: str, key: str | None) -> Room:
         self._check_online(user)
@@ -337,7 +215,7 @@ class MemoryChat:
     def move(
         self, user: UserView, source: str, destination: str, key: str | None = None
     ) -> Deferred[RoomView]:
-        return _claimed(lambda: self._move(_own(user), source, destination, key))
+        return _claimed(lambda: self._move(own(user), source, destination, key))
 
     def _move(self, user: User, source: str, destination: str, key: str | None) -> Room:
         self._check_online(user)
@@ -356,7 +234,7 @@ class MemoryChat:
         member once (an IRC client shows one QUIT, whatever channels it
         shared): calling it again for the same user does nothing.
         """
-        user = _own(user)
+        user = own(user)
         if not user.online:
             return
         user.online = False
@@ -385,7 +263,7 @@ class MemoryChat:
                     member.participant.receive(event)
 
     def disconnect(self, user: UserView, departure: Departure) -> None:
-        _own(user).participant.disconnect(departure)
+        own(user).participant.disconnect(departure)
 
     def close(self) -> None:
         """
@@ -409,7 +287,7 @@ class MemoryChat:
         C{destination} names the room it is going to, if any, C{reason}
         why it goes (IRC's PART message).
         """
-        user = _own(user)
+        user = own(user)
         self._check_online(user)
         room = self._member_room(user, name)
         reason = clean(reason or "").strip() or None
@@ -448,7 +326,7 @@ class MemoryChat:
         made: list[ModeChange] = []
         now = self._clock()
         for change in changes:
-            done = apply(room, change, _own(user), now, self.find)
+            done = apply(room, change, own(user), now, self.find)
             if done is not None:
                 made.append(done)
         if made:
@@ -510,7 +388,7 @@ class MemoryChat:
         text = clean(text)
         if not text.strip():
             return None
-        event = Message(room.name, user.nickname, text, notice, self._meta(_own(user), tags))
+        event = Message(room.name, user.nickname, text, notice, self._meta(own(user), tags))
         self._broadcast(room, event, exclude=user)
         return event
 
@@ -520,7 +398,7 @@ class MemoryChat:
         text = clean(text)
         if not text.strip():
             return None
-        event = Action(room.name, user.nickname, text, self._meta(_own(user)))
+        event = Action(room.name, user.nickname, text, self._meta(own(user)))
         self._broadcast(room, event, exclude=user)
         return event
 
@@ -538,7 +416,7 @@ class MemoryChat:
         Send tags and nothing else to room C{target} (C{room}) or to the user C{target}.
         """
         self._check_online(user)
-        meta = self._meta(_own(user), tags)
+        meta = self._meta(own(user), tags)
         if room:
             found = self._speaking_room(user, target)
             event = TagMessage(user.nickname, found.name, None, meta)
@@ -555,7 +433,7 @@ class MemoryChat:
         """
         @raise NoSuchUser: if nobody called C{recipient} is online.
         """
-        sender = _own(user)
+        sender = own(user)
         self._check_online(sender)
         target = self.find(recipient)
         text = clean(text)
@@ -591,7 +469,7 @@ class MemoryChat:
         Mark C{user} away with C{text} (or, with none, back); those who
         message it privately are told. The away message as kept is returned.
         """
-        user = _own(user)
+        user = own(user)
         self._check_online(user)
         user.away = clean(text or "").strip() or None
         self._tell_around(
@@ -605,7 +483,7 @@ class MemoryChat:
         """
         A user name of at most 9 characters and a real name, cleaned of control characters.
         """
-        user = _own(user)
+        user = own(user)
         self._check_online(user)
         user.username = clean(username).replace(" ", "")[:9] or None
         user.realname = clean(realname).strip() or None
@@ -617,7 +495,7 @@ class MemoryChat:
 
         @return: the real name as kept (L{None} if it was empty once cleaned).
         """
-        user = _own(user)
+        user = own(user)
         self._check_online(user)
         cleaned = clean(realname).strip()[:MAX_TOPIC_LENGTH] or None
         if cleaned is None:
@@ -629,26 +507,26 @@ class MemoryChat:
         return cleaned
 
     def set_account(self, user: UserView, account: str | None) -> None:
-        _own(user).account = account
+        own(user).account = account
 
     def set_operator(self, user: UserView, operator: bool) -> None:
-        _own(user).operator = operator
+        own(user).operator = operator
 
     def set_bot(self, user: UserView, bot: bool) -> None:
-        _own(user).bot = bot
+        own(user).bot = bot
 
     def set_invisible(self, user: UserView, invisible: bool) -> None:
-        _own(user).invisible = invisible
+        own(user).invisible = invisible
 
     def watch(self, user: UserView, nicknames: Sequence[str]) -> list[tuple[str, UserView | None]]:
         """
         Have C{user} told when each of C{nicknames} comes on line and goes
         (and, for clients that show it, its away message and real name).
         """
-        return list(self._presence.watch(_own(user), nicknames, self._users))
+        return list(self._presence.watch(own(user), nicknames, self._users))
 
     def unwatch(self, user: UserView, nicknames: Sequence[str] | None) -> None:
-        self._presence.unwatch(_own(user), nicknames)
+        self._presence.unwatch(own(user), nicknames)
 
     # Routing.
 
@@ -682,69 +560,3 @@ class MemoryChat:
         for watcher in self._presence.watchers(user.nickname):
             if watcher not in told:
                 watcher.participant.receive(watched)
-
-    def _remove(self, user: User, room: Room) -> None:
-        room.discard(user)
-        user.rooms.remove(room)
-        if not len(room) and not room.permanent:
-            del self._rooms[key_of(room.name)]
-
-    # Checks.
-
-    def _joinable(self, user: User, name: str) -> Room | None:
-        """
-        The room C{user} may join as C{name}: the existing one, or L{None} if
-        a valid name for a new one. Raises if it cannot join.
-        """
-        room = self._rooms.get(key_of(name))
-        if room is None:
-            self._check_room_name(name)
-        elif room in user.rooms:
-            raise AlreadyInRoom(room.name)
-        return room
-
-    def _speaking_room(self, user: UserView, name: str) -> Room:
-        """
-        The room C{user} may say something in as C{name}: one it is in, or
-        one that takes messages from outside (C{-n}); in a moderated room,
-        only if it is an operator or voiced.
-        """
-        room = self._rooms.get(key_of(name))
-        if room is None or (user not in room and Mode.NO_OUTSIDE in room.flags):
-            raise NotInRoom(name)
-        if (
-            Mode.MODERATED in room.flags
-            and user not in room.operators
-            and user not in room.voiced
-            and not user.operator
-        ):
-            raise CannotSend(room.name)
-        return room
-
-    def _check_room_operator(self, user: UserView, room: Room) -> None:
-        """
-        Raise unless C{user} may act as an operator of C{room}: one of its
-        operators, or an operator of the server (who moderates every room).
-        """
-        if user not in room.operators and not user.operator:
-            raise NotRoomOperator(room.name)
-
-    def _member_room(self, user: UserView, name: str) -> Room:
-        room = self._rooms.get(key_of(name))
-        if room is None or room not in user.rooms:
-            raise NotInRoom(name)
-        return room
-
-    def _check_online(self, user: UserView) -> None:
-        if not user.online:
-            raise NotLoggedIn()
-
-    def _check_available(self, nickname: str) -> None:
-        self.check_valid(nickname)
-        if key_of(nickname) in self._users:
-            raise NicknameTaken(nickname)
-
-    def _check_room_name(self, name: str) -> None:
-        problem = room_name_problem(name)
-        if problem is not None:
-            raise InvalidRoomName(name, problem)

@@ -31,8 +31,9 @@ from chat.core.events import (
     Tags,
     Was,
 )
+from chat.core.goodbyes import Goodbye
 from chat.core.modes import Mode, ModeChange
-from chat.core.replies import Goodbye, Reply
+from chat.core.replies import Reply
 
 
 class Participant(Protocol):
@@ -77,11 +78,18 @@ class Peer(Participant, Protocol):
         Show C{reply} to this user, in the front-end's own words.
         """
 
-    def answered(self) -> None:
+    def answering(self) -> None:
         """
-        What waited for the database has been answered (what it made the
-        server say is gathered, not yet written): a front-end that labels
-        each answer (IRCv3's labeled-response) labels this one.
+        What the user waited for (the database, a claim) is being answered:
+        what is told from now until L{answered} is that answer. A door
+        that labels each answer (IRCv3's labeled-response) gathers it.
+        """
+
+    def answered(self, more: bool = False) -> None:
+        """
+        The answer begun by L{answering} is told (gathered, not yet
+        written); C{more}: a step it started is still awaited, and its
+        answer will continue this one.
         """
 
     def hold(self) -> None:

@@ -5,8 +5,8 @@ A front-end renders each of these in its own dialect (the line front-end in
 L{chat.line.wording}); nothing here is a sentence. Domain errors
 (L{chat.core.errors}) are told the same way, as they are.
 
-L{Goodbye}s are the replies that end a connection: the front-end says them
-last and closes.
+L{chat.core.goodbyes} are the replies that end a connection: the door says
+them last and closes.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeAlias, get_args
+from typing import TypeAlias
 
 from chat.core.errors import ChatError
-from chat.core.events import Ban, Departure, Entry, Keeping, RoomBan, RoomInfo, Was
+from chat.core.events import Ban, Entry, Keeping, RoomBan, RoomInfo, Was
+from chat.core.goodbyes import Goodbye
 from chat.core.limits import ROOMS_PAGE
 from chat.core.modes import ModeChange
 from chat.core.text import Problem
@@ -602,132 +603,12 @@ class BanList:
     bans: Sequence[Ban]
 
 
-# Goodbyes.
-
-
-@dataclass(frozen=True, slots=True)
-class Quit:
-    """
-    The user asked to leave.
-    """
-
-
-@dataclass(frozen=True, slots=True)
-class ShuttingDown:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class AddressBanned:
-    """
-    A connection from a banned address.
-    """
-
-    ban: Ban
-
-
-@dataclass(frozen=True, slots=True)
-class ServerFull:
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
-class TooManyConnections:
-    """
-    C{host} opened too many connections in a short time.
-    """
-
-    host: str
-
-
 @dataclass(frozen=True, slots=True)
 class NearlyFull:
     """
     The server is nearly full: only registered nicknames may log in now.
     """
 
-
-@dataclass(frozen=True, slots=True)
-class HostFull:
-    """
-    Too many connections from C{host} already.
-    """
-
-    host: str
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
-class LoginTimedOut:
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class IdleTimedOut:
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class PingTimedOut:
-    """
-    The client answered none of the server's checks (IRC's PING) for C{seconds}.
-    """
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Flooding:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class OutOfTries:
-    """
-    The last of the password tries was wrong.
-    """
-
-
-@dataclass(frozen=True, slots=True)
-class LockedOut:
-    """
-    Too many wrong passwords: for C{account} (from any address), or (with
-    C{account} L{None}) from C{host}, for any nickname.
-    """
-
-    host: str | None
-    account: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ThrownOut:
-    """
-    Kicked or banned: C{departure} says by whom and why.
-    """
-
-    departure: Departure
-
-
-Goodbye: TypeAlias = (
-    Quit
-    | ShuttingDown
-    | AddressBanned
-    | ServerFull
-    | HostFull
-    | TooManyConnections
-    | LoginTimedOut
-    | IdleTimedOut
-    | PingTimedOut
-    | Flooding
-    | OutOfTries
-    | LockedOut
-    | ThrownOut
-)
-
-GOODBYES = get_args(Goodbye)
-"""
-The goodbye classes, for C{isinstance}.
-"""
 
 Reply: TypeAlias = (
     Goodbye

@@ -21,6 +21,15 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.core.events import BanKind, Departure
+from chat.core.goodbyes import (
+    AddressBanned,
+    Goodbye,
+    HostFull,
+    LockedOut,
+    ServerFull,
+    ShuttingDown,
+    TooManyConnections,
+)
 from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, UserView
 from chat.core.limits import (
     DEFAULT_SENDQ,
@@ -34,15 +43,6 @@ from chat.core.limits import (
     address_group,
 )
 from chat.core.outbox import Outbox
-from chat.core.replies import (
-    AddressBanned,
-    Goodbye,
-    HostFull,
-    LockedOut,
-    ServerFull,
-    ShuttingDown,
-    TooManyConnections,
-)
 
 _T = TypeVar("_T")
 

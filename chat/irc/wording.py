@@ -56,13 +56,9 @@ from chat.core.events import (
     Welcome,
     Why,
 )
-from chat.core.limits import (
-    MAX_NICKNAME_LENGTH,
-    MAX_ROOM_NAME_LENGTH,
-    MAX_TOPIC_LENGTH,
-    MONITOR_LIMIT,
-)
 from chat.core.modes import mode_string
+from chat.irc import isupport
+from chat.irc.isupport import CHANNEL_PREFIX
 from chat.irc.message import build
 
 HOST = "chat"
@@ -75,7 +71,6 @@ CLIENT_TAG_BYTES = 4094
 """
 IRCv3 message-tags: what a client may send of tags, without the C{@} and the space.
 """
-CHANNEL_PREFIX = "#"
 
 
 def channel(room: str) -> str:
@@ -347,27 +342,22 @@ class Encoder:
 
     def welcome(self, nickname: str) -> bytes:
         server = self.server
-        isupport = [
-            "CASEMAPPING=ascii",
-            f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + 1}",
-            "CHANTYPES=#",
-            "CHANMODES=b,k,l,imnst",
-            f"NICKLEN={MAX_NICKNAME_LENGTH}",
-            "PREFIX=(ov)@+",
-            f"TOPICLEN={MAX_TOPIC_LENGTH}",
-            "NETWORK=chat",
-            "UTF8ONLY",
-            "BOT=B",
-            "WHOX",
-            f"MONITOR={MONITOR_LIMIT}",
-        ]
         return b"".join(
             [
                 numeric(server, "001", nickname, f"Welcome to {server}, {nickname}"),
                 numeric(server, "002", nickname, f"Your host is {server}, running chat"),
                 numeric(server, "003", nickname, "This server is a chat server"),
-                numeric(server, "004", nickname, server, "chat", "Biow", "biklmnostv", "bklov"),
-                numeric(server, "005", nickname, *isupport, "are supported by this server"),
+                numeric(
+                    server,
+                    "004",
+                    nickname,
+                    server,
+                    "chat",
+                    isupport.USER_MODES,
+                    isupport.channel_modes(),
+                    isupport.argument_modes(),
+                ),
+                numeric(server, "005", nickname, *isupport.TOKENS, "are supported by this server"),
             ]
         )
 

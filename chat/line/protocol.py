@@ -1,10 +1,10 @@
 """
-The line front-end: one line in, one session call; one event or reply out, lines.
+The line door: one line in, one session call; one event or reply out, lines.
 
 This module only parses: bytes into lines (L{chat.net.framing}, with telnet's
-negotiation stripped), a line into a nickname, a password, a slash command or
-a message for the current room. The rules live in L{chat.core.session}, the
-wording of every line in L{chat.line.wording}.
+negotiation stripped), a line into a nickname, a password, a slash command
+(L{chat.line.commands}) or a message for the current room. The rules live in
+L{chat.core.session}, the wording of every line in L{chat.line.wording}.
 
 The line dialect keeps each user in exactly one room, its current room: it
 starts in the lobby, C{/join} moves it, and everything it says goes there.
@@ -21,13 +21,14 @@ from chat.core.service import ChatService
 from chat.line import habits, wording
 from chat.line.commands import dispatch
 from chat.line.telnet import TelnetFilter
-from chat.net.connection import Encoder, StreamConnection
+from chat.net.connection import Connection, Encoder
 from chat.net.framing import LineBuffer
+from chat.net.stream import StreamProtocol
 
 MAX_LINE_BYTES = 2048
 
 
-class LineProtocol(StreamConnection):
+class LineConnection(Connection):
     """
     One client connection speaking the line protocol described in docs/protocol.md.
 
@@ -55,7 +56,7 @@ class LineProtocol(StreamConnection):
         user = self.session.user
         return user.rooms[0].name if user is not None and user.rooms else None
 
-    def dataReceived(self, data: bytes) -> None:
+    def stream(self, data: bytes) -> None:
         telnet = self._telnet
         text = telnet.feed(data)
         if telnet.answer:
@@ -64,13 +65,13 @@ class LineProtocol(StreamConnection):
             answer, telnet.answer = telnet.answer, b""
             self._outbox.batch(lambda: self._send(answer))
         # What these lines make the server say is written once they are all handled.
-        self._outbox.batch(lambda: self.session.feed(self._lines.feed(text)))
+        self.received(self._lines.feed(text))
         if telnet.interrupted:
             # Ctrl-C in telnet (IAC IP): the user wants out, as with /quit.
             telnet.interrupted = False
             self._outbox.batch(lambda: self.session.quit(None))
 
-    def finish_input(self) -> list[object]:
+    def stream_ended(self) -> list[object]:
         return list(self._lines.finish())
 
     def interpret(self, item: object) -> None:
@@ -114,8 +115,12 @@ class LineProtocol(StreamConnection):
 
 class LineFactory(Factory):
     """
-    Builds a L{LineProtocol} for each connection, all sharing one
-    L{ChatService} and one encoder.
+    Builds a line connection (a L{LineConnection} on a byte stream) for each
+    client, all sharing one L{ChatService} and one encoder.
+
+    The factory holds no users: they are the chat's (L{ChatService.chat}, in
+    memory or clustered), which every door's factory shares through the
+    service; a broadcast goes from the chat to each member's connection.
     """
 
     # The session logs connections itself; "Starting factory <object at 0x...>" helps nobody.
@@ -125,5 +130,5 @@ class LineFactory(Factory):
         self.service = service
         self.encoder = wording.Encoder()
 
-    def buildProtocol(self, addr: IAddress | None) -> LineProtocol:
-        return LineProtocol(self.service, self.encoder)
+    def buildProtocol(self, addr: IAddress | None) -> StreamProtocol:
+        return StreamProtocol(LineConnection(self.service, self.encoder))

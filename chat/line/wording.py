@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import (
     AlreadyInRoom,
@@ -547,35 +548,35 @@ def reply(said: r.Reply) -> bytes:
                 notice(f"  {each.target} (by {each.by}){ban(each)}") for each in bans
             )
         # Goodbyes.
-        case r.Quit():
+        case g.Quit():
             return notice("Goodbye.")
-        case r.ShuttingDown():
+        case g.ShuttingDown():
             return notice("The server is shutting down. Goodbye.")
-        case r.AddressBanned(banned):
+        case g.AddressBanned(banned):
             return error(f"This address is banned{ban(banned)}. Goodbye.")
-        case r.ServerFull(limit):
+        case g.ServerFull(limit):
             return error(f"The server is full ({limit} connections); try again later. Goodbye.")
-        case r.TooManyConnections(host):
+        case g.TooManyConnections(host):
             return error(f"Too many new connections from {host}; wait a little. Goodbye.")
-        case r.HostFull(host, limit):
+        case g.HostFull(host, limit):
             return error(
                 f"Too many connections from {host} ({limit}); close one and try again. Goodbye."
             )
-        case r.LoginTimedOut(seconds):
+        case g.LoginTimedOut(seconds):
             return error(f"No nickname chosen in {seconds:g} seconds. Goodbye.")
-        case r.IdleTimedOut(seconds):
+        case g.IdleTimedOut(seconds):
             return error(f"Idle for {seconds:g} seconds. Goodbye.")
-        case r.PingTimedOut(seconds):
+        case g.PingTimedOut(seconds):
             return error(f"No answer from your client for {seconds:g} seconds. Goodbye.")
-        case r.Flooding():
+        case g.Flooding():
             return error("Still flooding. Goodbye.")
-        case r.OutOfTries():
+        case g.OutOfTries():
             return error("Wrong password. Goodbye.")
-        case r.LockedOut(host, None):
+        case g.LockedOut(host, None):
             return error(f"Too many wrong passwords from {host}; try again later. Goodbye.")
-        case r.LockedOut(_, str() as account):
+        case g.LockedOut(_, str() as account):
             return error(f"Too many wrong passwords for {account}; try again later. Goodbye.")
-        case r.ThrownOut(departure):
+        case g.ThrownOut(departure):
             return error(f"You were {gone(departure)}. Goodbye.")
     raise TypeError(f"not a reply: {said!r}")
 

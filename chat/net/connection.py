@@ -1,59 +1,72 @@
 """
-The connection every byte-stream front-end is built on.
+The connection every door is built on, whatever carries it.
 
-It is the session's L{chat.core.interfaces.Peer} and the domain's
+It is the session's L{chat.core.interfaces.Peer} and the chat's
 L{chat.core.interfaces.Participant} at once: a broadcast calls its
 C{receive} directly, with no forwarding object in between (one would cost a
-seventh of a delivery). What a front-end adds is its dialect: how bytes
-become the session's input (C{dataReceived}, C{interpret}) and how events and
-replies become bytes (C{encoder}, C{render}).
+seventh of a delivery). A door's dialect subclasses it and adds how input
+becomes the session's calls (L{Connection.interpret}) and how replies read
+(L{Connection.render}); the events' encoder is the door kind's, shared.
 
-The write path, which every front-end shares:
+What carries it is a L{Link} and an L{Outflow}: a byte stream
+(L{chat.net.stream}: TCP, TLS, a Unix socket) or a message-based transport
+(a WebSocket carrying one IRC line per frame) give the same connection its
+input with L{Connection.received} and take its output through the outflow.
+
+The write path, which every door shares:
  - while the outbox is held (one burst of input being handled), what this
    connection is told is gathered and written once, as one piece;
- - otherwise it goes through the outflow: straight to the socket while
-   Twisted holds nothing for it (L{chat.net.backpressure});
+ - otherwise it goes through the outflow: for TCP, straight to the socket
+   while Twisted holds nothing for it (L{chat.net.backpressure});
  - a client too slow to take what it is sent is dropped, never buffered for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 from weakref import WeakKeyDictionary
 
-from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import (
-    IAddress,
-    IConsumer,
-    IDelayedCall,
-    IHalfCloseableProtocol,
-    ISSLTransport,
-    ITCPTransport,
-)
-from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
-from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from chat.core.events import Departure, Event, Why
+from chat.core.goodbyes import GOODBYES, Goodbye
 from chat.core.limits import CLOSE_GRACE, HOLD_LIMIT
-from chat.core.replies import GOODBYES, Goodbye, Reply
+from chat.core.replies import Reply
 from chat.core.service import ChatService
 from chat.core.session import Session
-from chat.net.backpressure import Budget, Outflow, outflow_for
+from chat.net.backpressure import Budget, Outflow
 
 Encoder = Callable[[Event], bytes]
 
 
-def describe_peer(address: IAddress) -> str:
+class Link(Protocol):
     """
-    A short, loggable form of a peer address ("host:port" for TCP).
+    What a connection needs of the transport that carries it, beside its outflow.
     """
-    host = getattr(address, "host", None)
-    port = getattr(address, "port", None)
-    if host is not None and port is not None:
-        return f"{host}:{port}"
-    return type(address).__name__
+
+    @property
+    def costly(self) -> bool:
+        """
+        Whether saying goodbye to a connection never admitted would cost
+        much (a TLS handshake): then it is dropped instead.
+        """
+
+    def write(self, data: bytes) -> None:
+        """
+        Send C{data} as the connection closes (its outflow is done with).
+        """
+
+    def lose(self) -> None:
+        """
+        Close once everything written is sent.
+        """
+
+    def abort(self) -> None:
+        """
+        Close at once, written or not.
+        """
 
 
 _BUDGETS: WeakKeyDictionary[ChatService, Budget] = WeakKeyDictionary()
@@ -62,7 +75,7 @@ _BUDGETS: WeakKeyDictionary[ChatService, Budget] = WeakKeyDictionary()
 def budget_for(service: ChatService) -> Budget:
     """
     The one budget of bytes waiting for slow clients that every connection
-    of C{service} (of every front-end) shares.
+    of C{service} (of every door) shares.
     """
     budget = _BUDGETS.get(service)
     if budget is None:
@@ -70,14 +83,14 @@ def budget_for(service: ChatService) -> Budget:
     return budget
 
 
-@implementer(IHalfCloseableProtocol)
-class StreamConnection(Protocol):
+class Connection:
     """
-    One client connection: a session, and the bytes to and from it.
+    One client, whatever carries it: a session, and what goes to and from it.
 
-    Subclasses set C{home} (the room a user starts in, if any), give
-    L{__init__} their encoder, and implement C{dataReceived},
-    L{interpret} and L{render}.
+    Subclasses (a door's dialect) set C{home} (the room a user starts in, if
+    any), give L{__init__} their encoder, and implement L{interpret} and
+    L{render}; one that can be carried by a byte stream also implements
+    L{stream}.
     """
 
     home: str | None = None
@@ -88,10 +101,7 @@ class StreamConnection(Protocol):
     ordered = False
     log = Logger()
 
-    # Thousands of these live at once. Slots keep this class's state out of
-    # the instance dict, which then holds only what Twisted's base classes
-    # set: small enough for CPython to share its keys between instances
-    # (past about 30 attributes it stops, and each dict costs 1.5 KiB).
+    # Thousands of these live at once: slots keep each small.
     __slots__ = (
         "_closing",
         "_encode",
@@ -100,20 +110,22 @@ class StreamConnection(Protocol):
         "_outbox",
         "_outflow",
         "_pending",
+        "link",
         "service",
         "session",
     )
 
     def __init__(self, service: ChatService, encoder: Encoder) -> None:
         """
-        @param encoder: the front-end kind's encoder, shared by all its
+        @param encoder: the door kind's encoder, shared by all its
             connections, so that a broadcast is encoded once per kind.
         """
         self.service = service
         self._encode = encoder
         self._outbox = service.outbox
         self._closing = False
-        # Set once connected; see chat.net.backpressure.
+        # Set once carried; see chat.net.backpressure.
+        self.link: Link
         self._outflow: Outflow
         self.session: Session
         # What this connection was told while the outbox was held.
@@ -122,28 +134,17 @@ class StreamConnection(Protocol):
         self._held: list[bytes] | None = None
         self._grace: IDelayedCall | None = None
 
-    # Life cycle.
+    # Life cycle, as the transport tells it.
 
-    def connectionMade(self) -> None:
-        transport = self.transport
-        assert transport is not None
-        if ITCPTransport.providedBy(transport):
-            tcp = ITCPTransport(transport)
-            # Without it, a small write waits for the peer's delayed ACK of the
-            # previous one: tens of milliseconds of chat latency.
-            tcp.setTcpNoDelay(True)
-            # So that the kernel notices peers that vanished without a word.
-            tcp.setTcpKeepAlive(True)
-        settings = self.service.settings
-        self._outflow = outflow_for(transport, settings.sendq, budget_for(self.service))
-        address = transport.getPeer()
+    def opened(self, link: Link, outflow: Outflow, host: str | None, address: str) -> None:
+        """
+        The transport is up: C{host} is the peer's address (L{None}: not an
+        IP connection), for limits and bans; C{address} is how it is logged.
+        """
+        self.link = link
+        self._outflow = outflow
         self.session = Session(
-            self.service,
-            self,
-            getattr(address, "host", None),
-            describe_peer(address),
-            self.home,
-            bare_login=self.bare_login,
+            self.service, self, host, address, self.home, bare_login=self.bare_login
         )
         try:
             self._outbox.batch(self.session.start)
@@ -157,32 +158,44 @@ class StreamConnection(Protocol):
             self.session.connection_lost(cleanly=False)
             self.abort()
 
-    def readConnectionLost(self) -> None:
+    def received(self, items: Sequence[object]) -> None:
         """
-        The client closed its sending side (C{nc -N}, C{shutdown(SHUT_WR)})
-        and still reads: what it sent is handled, in order, and answered
-        before the connection closes.
+        Input, as items for the session (lines, for both dialects today);
+        what they make the server say is written once they are all handled.
         """
-        self._outbox.batch(lambda: self.session.end_of_input(self.finish_input()))
+        self._outbox.batch(lambda: self.session.feed(items))
 
-    def writeConnectionLost(self) -> None:
-        # The server never closes only its own side.
-        pass
-
-    def finish_input(self) -> list[object]:
+    def ended(self, last: Sequence[object] = ()) -> None:
         """
-        What the input held when it ended (a last line without its line
-        ending), as items for the session.
+        The client will send nothing more (C{last}: what remained): what it
+        sent is handled, in order, and answered before the connection closes.
         """
-        return []
+        self._outbox.batch(lambda: self.session.end_of_input(last))
 
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
+    def lost(self, cleanly: bool) -> None:
+        """
+        The transport has gone (C{cleanly}: closed rather than broken).
+        """
         self._closing = True
         if self._grace is not None and self._grace.active():
             self._grace.cancel()
-        self.session.connection_lost(reason.check(ConnectionDone) is not None)
+        self.session.connection_lost(cleanly)
 
-    # What the front-end adds.
+    # What the dialect adds.
+
+    def stream(self, data: bytes) -> None:
+        """
+        Bytes from a byte stream: frame them into items and hand them to
+        L{received}. Only dialects a byte stream can carry implement it.
+        """
+        raise NotImplementedError
+
+    def stream_ended(self) -> list[object]:
+        """
+        What the byte stream held when it ended (a last line without its
+        line ending), as items for the session.
+        """
+        return []
 
     def interpret(self, item: object) -> None:
         """
@@ -192,7 +205,7 @@ class StreamConnection(Protocol):
 
     def render(self, reply: Reply) -> bytes:
         """
-        C{reply} in this front-end's words.
+        C{reply} in this dialect's words.
         """
         raise NotImplementedError
 
@@ -241,7 +254,10 @@ class StreamConnection(Protocol):
         for data in held or ():
             self._send(data)
 
-    def answered(self) -> None:
+    def answering(self) -> None:
+        pass
+
+    def answered(self, more: bool = False) -> None:
         pass
 
     def removed(self, room: str) -> None:
@@ -251,8 +267,7 @@ class StreamConnection(Protocol):
         self.session.thrown_out(departure)
 
     def refuse(self, goodbye: Goodbye) -> None:
-        transport = self.transport
-        if ISSLTransport.providedBy(transport):
+        if self.link.costly:
             # The goodbye would cost a TLS handshake (hundreds a second from
             # one address made honest users wait): the connection is dropped.
             self._closing = True
@@ -261,33 +276,26 @@ class StreamConnection(Protocol):
             self.close(goodbye)
 
     def close(self, goodbye: Goodbye) -> None:
-        transport = self.transport
-        assert transport is not None
         self.tell(goodbye)
         # What was said before the goodbye goes out before it.
         self.flush()
-        if not self._closing:
-            # A TLS transport does not begin to close while a producer is registered.
-            IConsumer(transport).unregisterProducer()
         self._closing = True
-        transport.loseConnection()
-        # loseConnection waits until everything is written: a client that
-        # does not read would hold the connection open for ever.
+        self.link.lose()
+        # Closing waits until everything is written: a client that does
+        # not read would hold the connection open for ever.
         if self._grace is None:
             self._grace = self.service.clock.callLater(CLOSE_GRACE, self.abort)
 
     def abort(self) -> None:
-        assert self.transport is not None
-        self.transport.abortConnection()  # type: ignore[attr-defined]
+        self.link.abort()
 
     # The write path.
 
     def _send(self, data: bytes) -> None:
         # On every write to every recipient: keep it short.
         if self._closing:
-            # Said on the way out: Twisted writes it before it closes.
-            assert self.transport is not None
-            self.transport.write(data)
+            # Said on the way out: the transport writes it before it closes.
+            self.link.write(data)
         elif self._outbox.held:
             pending = self._pending
             if not pending:

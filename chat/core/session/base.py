@@ -20,11 +20,15 @@ from twisted.python.failure import Failure
 
 from chat.core.errors import ChatError, NotLoggedIn, StoreUnavailable, TooSlow
 from chat.core.events import Departure
+from chat.core.goodbyes import (
+    Goodbye,
+    ShuttingDown,
+    ThrownOut,
+)
 from chat.core.interfaces import Chat, Peer, UserView
 from chat.core.limits import LINES_PER_TOKEN, TokenBucket
 from chat.core.replies import (
     Feature,
-    Goodbye,
     HistoryFailed,
     InternalError,
     NicknameWanted,
@@ -33,9 +37,7 @@ from chat.core.replies import (
     Refused,
     Reply,
     SearchTooSlow,
-    ShuttingDown,
     StoreDown,
-    ThrownOut,
 )
 from chat.core.service import ChatService
 
@@ -226,6 +228,7 @@ class SessionBase:
         self._waits += 1
 
         def settle(result: _T | Failure) -> None:
+            self.peer.answering()
             try:
                 if not isinstance(result, Failure):
                     done(result)
@@ -236,9 +239,9 @@ class SessionBase:
             except Exception as e:
                 self.report(e)
             self._waits -= 1
+            self.peer.answered(more=self._waits > 0)
             if self._waits:
                 return
-            self.peer.answered()
             queue, self._queue = self._queue, None
             if queue:
                 self._handle(queue)

@@ -17,6 +17,9 @@ from twisted.python.failure import Failure
 
 from chat.core.errors import AlreadyRegistered, ChatError
 from chat.core.events import BanKind, Departure, KeptPage, Why
+from chat.core.goodbyes import (
+    OutOfTries,
+)
 from chat.core.interfaces import AccountStore, RoomView, UserView
 from chat.core.limits import KEPT_PAGE, KEPT_PAUSE, PASSWORD_TRIES
 from chat.core.replies import (
@@ -30,7 +33,6 @@ from chat.core.replies import (
     NicknameBanned,
     NotProven,
     Operator,
-    OutOfTries,
     PasswordChanged,
     PasswordWanted,
     Refused,

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chat.core.events import Departure, Why
+from chat.core.goodbyes import Flooding, Quit
 from chat.core.limits import LAG_BURSTS, TokenBucket
-from chat.core.replies import Dropped, Flooding, NicknameWanted, Quit, TooFast
+from chat.core.replies import Dropped, NicknameWanted, TooFast
 from chat.core.session.base import SessionBase
 
 

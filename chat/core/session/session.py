@@ -25,15 +25,17 @@ the life cycle.
 from __future__ import annotations
 
 from chat.core.events import Departure, Why
-from chat.core.replies import (
+from chat.core.goodbyes import (
     Goodbye,
-    Greeting,
     IdleTimedOut,
     LoginTimedOut,
-    NicknameWanted,
     PingTimedOut,
     Quit,
     ShuttingDown,
+)
+from chat.core.replies import (
+    Greeting,
+    NicknameWanted,
 )
 from chat.core.session.identity import Identity
 from chat.core.session.intake import Intake

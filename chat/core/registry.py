@@ -1,0 +1,224 @@
+"""
+Who is online and which rooms exist in one process, the queries that read
+them, and the checks an action must pass: the in-memory chat's bookkeeping
+(L{chat.core.domain.MemoryChat} adds what happens).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import cast
+
+from chat.core.errors import (
+    AlreadyInRoom,
+    CannotSend,
+    InvalidNickname,
+    InvalidRoomName,
+    NicknameTaken,
+    NoSuchRoom,
+    NoSuchUser,
+    NotInRoom,
+    NotLoggedIn,
+    NotRoomOperator,
+)
+from chat.core.events import RoomInfo, Was
+from chat.core.interfaces import UserView
+from chat.core.model import Room, User, key_of
+from chat.core.modes import Mode
+from chat.core.presence import Presence
+from chat.core.text import Problem, nickname_problem, room_name_problem
+
+
+def own(user: UserView) -> User:
+    """
+    A view this chat handed out, as the user it is: the chat alone changes it.
+    """
+    return cast(User, user)
+
+
+class Registry:
+    """
+    Every logged-in user and every room of one process, by name (without
+    regard to case), and what may be asked of them.
+
+    @param permanent_rooms: rooms that exist even while empty (and keep their topic).
+    @param crowd: the size from which a room is a crowd; 0 for never.
+    """
+
+    def __init__(
+        self,
+        permanent_rooms: tuple[str, ...] = (),
+        crowd: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._users: dict[str, User] = {}
+        self._rooms: dict[str, Room] = {}
+        self.crowd = crowd
+        self._clock = clock
+        self._presence = Presence(clock)
+        # The most users online at once since the start.
+        self.peak = 0
+        self._permanent: list[Room] = []
+        for name in permanent_rooms:
+            self._check_room_name(name)
+            room = self._rooms[key_of(name)] = Room(name, permanent=True)
+            self._permanent.append(room)
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    # Queries.
+
+    def online(self) -> list[str]:
+        return sorted((user.nickname for user in self._users.values()), key=key_of)
+
+    def is_online(self, nickname: str) -> bool:
+        return key_of(nickname) in self._users
+
+    def find(self, nickname: str) -> User:
+        user = self._users.get(key_of(nickname))
+        if user is None:
+            raise NoSuchUser(nickname)
+        return user
+
+    def lookup(self, nickname: str) -> User | None:
+        return self._users.get(key_of(nickname))
+
+    def everyone(self) -> list[UserView]:
+        return list(self._users.values())
+
+    def room(self, name: str) -> Room:
+        room = self._rooms.get(key_of(name))
+        if room is None:
+            raise NoSuchRoom(name)
+        return room
+
+    def members(self, name: str) -> list[str]:
+        return sorted((user.nickname for user in self.room(name).members), key=key_of)
+
+    def room_count(self) -> int:
+        return len(self._rooms)
+
+    def rooms_in_use(self) -> int:
+        # The few permanent rooms that are empty only exist to be there:
+        # LUSERS does not count them as channels formed.
+        idle = sum(1 for room in self._permanent if not len(room))
+        return len(self._rooms) - idle
+
+    def rooms(
+        self, start: int = 0, count: int | None = None, viewer: UserView | None = None
+    ) -> list[RoomInfo]:
+        """
+        The rooms, with their numbers of users and topics, in case-insensitive
+        order: every one, or C{count} from the C{start}th. Only the keys are
+        sorted (strings, in C), and only the rooms asked for are described.
+        A secret room (C{+s}) is shown only to its members (as C{viewer}),
+        and counts as the rooms before it in the pages.
+        """
+        keys = sorted(self._rooms)
+        chosen = keys[start:] if count is None else keys[start : start + count]
+        rooms = self._rooms
+        return [
+            RoomInfo(room.name, len(room), room.topic)
+            for room in map(rooms.__getitem__, chosen)
+            if Mode.SECRET not in room.flags or viewer in room
+        ]
+
+    def describe_rooms(
+        self, names: Sequence[str], viewer: UserView | None = None
+    ) -> list[RoomInfo]:
+        found = []
+        for name in names:
+            room = self._rooms.get(key_of(name))
+            if room is not None and (Mode.SECRET not in room.flags or viewer in room):
+                found.append(RoomInfo(room.name, len(room), room.topic))
+        return found
+
+    def whowas(self, nickname: str, count: int | None = None) -> list[Was]:
+        return self._presence.whowas(nickname, count)
+
+    def watched(self, user: UserView) -> list[tuple[str, UserView | None]]:
+        return list(self._presence.watched(own(user), self._users))
+
+    def check_valid(self, nickname: str) -> None:
+        problem = nickname_problem(nickname)
+        if problem is not None:
+            raise InvalidNickname(nickname, problem)
+
+    def check_rename(self, user: UserView, nickname: str) -> None:
+        self._check_online(user)
+        if key_of(nickname) != key_of(user.nickname):
+            self._check_available(nickname)
+        elif nickname == user.nickname:
+            raise InvalidNickname(nickname, Problem.ALREADY_YOURS)
+        else:
+            self.check_valid(nickname)
+
+    # Bookkeeping.
+
+    def _remove(self, user: User, room: Room) -> None:
+        room.discard(user)
+        user.rooms.remove(room)
+        if not len(room) and not room.permanent:
+            del self._rooms[key_of(room.name)]
+
+    # Checks.
+
+    def _joinable(self, user: User, name: str) -> Room | None:
+        """
+        The room C{user} may join as C{name}: the existing one, or L{None} if
+        a valid name for a new one. Raises if it cannot join.
+        """
+        room = self._rooms.get(key_of(name))
+        if room is None:
+            self._check_room_name(name)
+        elif room in user.rooms:
+            raise AlreadyInRoom(room.name)
+        return room
+
+    def _speaking_room(self, user: UserView, name: str) -> Room:
+        """
+        The room C{user} may say something in as C{name}: one it is in, or
+        one that takes messages from outside (C{-n}); in a moderated room,
+        only if it is an operator or voiced.
+        """
+        room = self._rooms.get(key_of(name))
+        if room is None or (user not in room and Mode.NO_OUTSIDE in room.flags):
+            raise NotInRoom(name)
+        if (
+            Mode.MODERATED in room.flags
+            and user not in room.operators
+            and user not in room.voiced
+            and not user.operator
+        ):
+            raise CannotSend(room.name)
+        return room
+
+    def _check_room_operator(self, user: UserView, room: Room) -> None:
+        """
+        Raise unless C{user} may act as an operator of C{room}: one of its
+        operators, or an operator of the server (who moderates every room).
+        """
+        if user not in room.operators and not user.operator:
+            raise NotRoomOperator(room.name)
+
+    def _member_room(self, user: UserView, name: str) -> Room:
+        room = self._rooms.get(key_of(name))
+        if room is None or room not in user.rooms:
+            raise NotInRoom(name)
+        return room
+
+    def _check_online(self, user: UserView) -> None:
+        if not user.online:
+            raise NotLoggedIn()
+
+    def _check_available(self, nickname: str) -> None:
+        self.check_valid(nickname)
+        if key_of(nickname) in self._users:
+            raise NicknameTaken(nickname)
+
+    def _check_room_name(self, name: str) -> None:
+        problem = room_name_problem(name)
+        if problem is not None:
+            raise InvalidRoomName(name, problem)

@@ -1,0 +1,41 @@
+"""
+The IRCv3 capabilities chat offers, and which of them change what a client
+is sent (so that connections with the same ones share an encoder).
+"""
+
+from __future__ import annotations
+
+CAPABILITIES = (
+    "account-tag",
+    "away-notify",
+    "batch",
+    "cap-notify",
+    "echo-message",
+    "extended-join",
+    "extended-monitor",
+    "labeled-response",
+    "message-tags",
+    "multi-prefix",
+    "sasl",
+    "server-time",
+    "setname",
+    "userhost-in-names",
+)
+
+WATCHING = frozenset({"away-notify", "extended-join", "setname", "extended-monitor"})
+"""
+The capabilities that change what a client is shown of others.
+"""
+
+ENCODED = WATCHING | {
+    "server-time",
+    "echo-message",
+    "userhost-in-names",
+    "multi-prefix",
+    "message-tags",
+    "account-tag",
+}
+"""
+The capabilities that change how an event is written: one encoder for each
+combination in use, shared by every client with it.
+"""

@@ -1,0 +1,95 @@
+"""
+What chat tells IRC clients it supports (004 and 005's ISUPPORT), derived
+from the rules themselves: the room modes from L{chat.core.modes}, the
+lengths and counts from L{chat.core.limits}. A mode added there is
+announced here without a line written by hand.
+"""
+
+from __future__ import annotations
+
+from chat.core.limits import (
+    MAX_NICKNAME_LENGTH,
+    MAX_ROOM_NAME_LENGTH,
+    MAX_TOPIC_LENGTH,
+    MONITOR_LIMIT,
+)
+from chat.core.modes import FLAGS, MEMBER_MODES, Mode, takes_argument
+
+USER_MODES = "Biow"
+"""
+The user modes: B (a bot), i (invisible), o (an operator), w (WALLOPS).
+"""
+
+_PREFIXES = {Mode.OPERATOR: "@", Mode.VOICE: "+"}
+"""
+How a member mode shows before a nickname, highest first.
+"""
+
+CHANNEL_PREFIX = "#"
+
+
+def _letters(modes: frozenset[Mode] | set[Mode]) -> str:
+    return "".join(sorted(m.value for m in modes))
+
+
+def chanmodes() -> str:
+    """
+    ISUPPORT's CHANMODES: lists (A), always an argument (B), an argument
+    when set (C), flags (D).
+    """
+    lists = {Mode.BAN}
+    always = {m for m in Mode if m not in FLAGS | MEMBER_MODES | lists and takes_argument(m, False)}
+    when_set = {
+        m
+        for m in Mode
+        if m not in FLAGS | MEMBER_MODES | lists | always and takes_argument(m, True)
+    }
+    return ",".join(_letters(group) for group in (lists, always, when_set, set(FLAGS)))
+
+
+def prefix() -> str:
+    """
+    ISUPPORT's PREFIX: C{(ov)@+}, highest first.
+    """
+    ordered = [m for m in (Mode.OPERATOR, Mode.VOICE) if m in MEMBER_MODES]
+    return "(" + "".join(m.value for m in ordered) + ")" + "".join(_PREFIXES[m] for m in ordered)
+
+
+def channel_modes() -> str:
+    """
+    004's channel modes: every room mode.
+    """
+    return _letters(set(Mode))
+
+
+def argument_modes() -> str:
+    """
+    004's third list: the channel modes that take an argument.
+    """
+    return _letters({m for m in Mode if takes_argument(m, True)})
+
+
+def tokens(network: str = "chat") -> list[str]:
+    """
+    ISUPPORT (005): what a client may rely on.
+    """
+    return [
+        "CASEMAPPING=ascii",
+        f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + len(CHANNEL_PREFIX)}",
+        f"CHANTYPES={CHANNEL_PREFIX}",
+        f"CHANMODES={chanmodes()}",
+        f"NICKLEN={MAX_NICKNAME_LENGTH}",
+        f"PREFIX={prefix()}",
+        f"TOPICLEN={MAX_TOPIC_LENGTH}",
+        f"NETWORK={network}",
+        "UTF8ONLY",
+        "BOT=B",
+        "WHOX",
+        f"MONITOR={MONITOR_LIMIT}",
+    ]
+
+
+TOKENS = tokens()
+"""
+ISUPPORT as sent at every registration: worked out once.
+"""

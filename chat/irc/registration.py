@@ -1,0 +1,50 @@
+"""
+IRC registration's state: what CAP, PASS, NICK, USER and SASL PLAIN gather
+before the session is given the nickname (L{Session.choose_nickname}); the
+verbs that gather it are L{chat.irc.verbs}'.
+
+A connection drops its L{Registration} once its user is logged in: most of a
+connection's life needs none of it.
+"""
+
+from __future__ import annotations
+
+from chat.core import replies as r
+from chat.core.session import Session
+
+
+class Registration:
+    """
+    What a client said of itself before it is registered.
+
+    @ivar negotiating: CAP LS or REQ was sent: registration waits for CAP END.
+    """
+
+    __slots__ = ("negotiating", "nickname", "password", "realname", "sasl", "user")
+
+    def __init__(self) -> None:
+        self.negotiating = False
+        self.nickname: str | None = None
+        self.user: str | None = None
+        self.realname = ""
+        # PASS: the password of a registered nickname, given before it is asked for.
+        self.password: str | None = None
+        # A SASL exchange under way (its mechanism).
+        self.sasl: str | None = None
+
+    def told(self, session: Session, me: str, reply: r.Reply) -> bool:
+        """
+        Act on what the session tells a registering client (as C{me}): the
+        password asked for, if PASS gave it; registration done. L{True}:
+        C{reply} is answered, and not to be shown.
+        """
+        if isinstance(reply, r.PasswordWanted) and self.password is not None:
+            # PASS before registration: the password of a registered nickname.
+            password, self.password = self.password, None
+            session.give_password(password)
+            return True
+        if isinstance(reply, r.LoggedIn):
+            # Registered: who the user says it is, then LUSERS before the MOTD.
+            session.describe(self.user or me, self.realname)
+            session.counts()
+        return False

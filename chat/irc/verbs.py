@@ -1,0 +1,576 @@
+"""
+The IRC door's verbs: one table (L{VERBS}) of one shape, each verb a function
+from a connection and its parameters to session calls.
+
+Registration's verbs (CAP, PASS, NICK, USER, AUTHENTICATE) fill in the
+connection's L{Registration} until the session is given the nickname; the
+others need a registered user. Whatever a verb needs beyond that (operator
+rights, a store) the session method it calls checks itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+
+from chat.core import replies as r
+from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
+from chat.core.interfaces import UserView
+from chat.core.limits import MONITOR_LIMIT
+from chat.core.text import clean
+from chat.irc import wording as w
+from chat.irc.capabilities import CAPABILITIES
+from chat.irc.connection import IRCConnection, Verb
+from chat.irc.message import build
+from chat.irc.registration import Registration
+
+# Registration.
+
+
+def _gathering(connection: IRCConnection) -> Registration | None:
+    """
+    The connection's registration, or L{None} once it is registered.
+    """
+    return connection.registration if connection.session.user is None else None
+
+
+def _register(connection: IRCConnection) -> None:
+    registration = _gathering(connection)
+    if (
+        registration is None
+        or registration.negotiating
+        or registration.nickname is None
+        or registration.user is None
+    ):
+        return
+    connection.session.choose_nickname(registration.nickname)
+
+
+def cap(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    me, server = connection.me, connection.server
+    sub = params[0].upper()
+    registration = _gathering(connection)
+    if sub == "LS":
+        if registration is not None:
+            registration.negotiating = True
+        connection.reply(build("CAP", me, "LS", " ".join(CAPABILITIES), source=server))
+    elif sub == "LIST":
+        connection.reply(build("CAP", me, "LIST", " ".join(sorted(connection.caps)), source=server))
+    elif sub == "REQ":
+        wanted = params[1].split() if len(params) > 1 else []
+        caps = set(connection.caps)
+        for name in wanted:
+            known = name.removeprefix("-")
+            if known not in CAPABILITIES:
+                connection.reply(build("CAP", me, "NAK", " ".join(wanted), source=server))
+                return
+            if name.startswith("-"):
+                caps.discard(known)
+            else:
+                caps.add(known)
+        if registration is not None:
+            registration.negotiating = True
+        connection.caps = frozenset(caps)
+        connection.rekey()
+        connection.reply(build("CAP", me, "ACK", " ".join(wanted), source=server))
+    elif sub == "END":
+        if registration is not None:
+            registration.negotiating = False
+        _register(connection)
+    else:
+        connection.numeric("410", sub, "Invalid CAP command")
+
+
+def pass_(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    registration = _gathering(connection)
+    if registration is None:
+        connection.numeric("462", "You may not reregister")
+        return
+    registration.password = params[0]
+
+
+def nick(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    if not params or not params[0]:
+        connection.numeric("431", "No nickname given")
+        return
+    registration = _gathering(connection)
+    if registration is None:
+        if params[0] != connection.me:  # the same nickname again: nothing to do
+            connection.session.rename(params[0])
+        return
+    registration.nickname = params[0]
+    _register(connection)
+
+
+def user(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    registration = _gathering(connection)
+    if registration is None or registration.user is not None:
+        connection.numeric("462", "You may not reregister")
+        return
+    if not params[0] or not params[3]:
+        connection.numeric("461", "USER", "Not enough parameters")
+        return
+    registration.user, registration.realname = params[0], params[3]
+    _register(connection)
+
+
+def authenticate(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    """
+    SASL PLAIN: C{AUTHENTICATE PLAIN}, C{+}, then the credentials in base64.
+    """
+    registration = _gathering(connection)
+    if registration is None:
+        connection.numeric("907", "You have already authenticated")
+        return
+    if registration.sasl is None:
+        if params[0].upper() != "PLAIN":
+            connection.numeric("908", "PLAIN", "are available SASL mechanisms")
+            connection.numeric("904", "SASL authentication failed")
+            return
+        registration.sasl = "PLAIN"
+        connection.reply(build("AUTHENTICATE", "+"))
+        return
+    registration.sasl = None
+    if params[0] == "*":
+        connection.numeric("906", "SASL authentication aborted")
+        return
+    try:
+        _, account, password = base64.b64decode(params[0], validate=True).decode().split("\0")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        connection.numeric("904", "SASL authentication failed")
+        return
+    connection.session.authenticate(account, password)
+
+
+# After registration.
+
+
+def ping(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    connection.reply(build("PONG", connection.server, params[0], source=connection.server))
+
+
+def pong(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    pass
+
+
+def join(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    if params[0] == "0":
+        user = connection.session.user
+        for joined in list(user.rooms if user else ()):
+            part(connection, (w.channel(joined.name),))
+        return
+    keys = params[1].split(",") if len(params) > 1 else []
+    for i, name in enumerate(params[0].split(",")):
+        room = w.room_of(name)
+        if room is None:
+            connection.numeric("403", name, "No such channel")
+            continue
+        try:
+            connection.session.join(room, key=keys[i] if i < len(keys) else None)
+        except AlreadyInRoom:
+            continue
+        except ChatError as e:
+            # One channel refused: the others are still joined.
+            connection.refused(e)
+
+
+def part(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    reason = params[1] if len(params) > 1 else None
+    for name in params[0].split(","):
+        room = w.room_of(name)
+        if room is None:
+            connection.numeric("403", name, "No such channel")
+            continue
+        try:
+            left = connection.session.part(room, reason)
+        except ChatError as e:
+            connection.refused(e)
+            continue
+        # The one who leaves sees its PART too (others saw it from the domain).
+        connection.reply(
+            build(
+                "PART",
+                w.channel(left),
+                clean(reason or "") or "Left",
+                source=w.mask(connection.me),
+                text=True,
+            )
+        )
+
+
+def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    if not params:
+        connection.numeric("411", f"No recipient given ({connection.verb})")
+        return
+    if len(params) < 2 or not params[1]:
+        connection.numeric("412", "No text to send")
+        return
+    text = params[1]
+    action = text.startswith("\x01ACTION ") and text.endswith("\x01")
+    if action:
+        text = text[8:-1]
+    elif text.startswith("\x01"):
+        return  # other CTCP: not carried
+    notice = connection.verb == "NOTICE"
+    for target in params[0].split(","):
+        room = w.room_of(target)
+        try:
+            if room is not None:
+                event = (
+                    connection.session.act(room, text)
+                    if action
+                    else connection.session.say(room, text, notice, connection.tags)
+                )
+                if event is not None and "echo-message" in connection.caps:
+                    # The very message the others got, with its id.
+                    connection.reply(connection.encode(event))
+            elif target.lower() == w.SERVICES.lower():
+                _services(connection, text)
+            else:
+                connection.session.whisper(target, text, notice, connection.tags)
+        except ChatError as e:
+            # One target refused: the others still get it; a NOTICE is never answered.
+            if not notice:
+                connection.refused(e)
+
+
+def tagmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    """
+    Tags alone ("typing..."), for clients that take them; only with message-tags.
+    """
+    if "message-tags" not in connection.caps or not connection.tags:
+        return
+    for target in params[0].split(","):
+        room = w.room_of(target)
+        event = connection.session.tag(
+            room if room is not None else target, connection.tags, room is not None
+        )
+        if "echo-message" in connection.caps:
+            connection.reply(connection.encode(event))
+
+
+def _services(connection: IRCConnection, text: str) -> None:
+    """
+    C{/msg NickServ IDENTIFY PASSWORD} or C{REGISTER PASSWORD}, for
+    clients without SASL, on the same accounts as C{/register}.
+    """
+    command, _, argument = text.strip().partition(" ")
+    command = command.upper()
+    if command == "IDENTIFY":
+        words = argument.split()
+        if len(words) == 2:
+            connection.session.authenticate(words[0], words[1])
+        elif len(words) == 1:
+            connection.session.authenticate(connection.me, words[0])
+        else:
+            connection.reply(
+                w.notice_from_services(connection.me, "Usage: IDENTIFY [NICK] PASSWORD")
+            )
+    elif command == "REGISTER" and argument.strip():
+        connection.session.register(argument.split()[0])
+    elif command in ("REGAIN", "GHOST", "RECOVER") and len(argument.split()) == 2:
+        nickname, password = argument.split()
+        connection.session.regain(nickname, password)
+    else:
+        connection.reply(
+            w.notice_from_services(
+                connection.me,
+                "Commands: IDENTIFY [NICK] PASSWORD, REGISTER PASSWORD, REGAIN NICK PASSWORD",
+            )
+        )
+
+
+def topic(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    room = w.room_of(params[0])
+    if room is None:
+        connection.numeric("403", params[0], "No such channel")
+        return
+    connection.session.topic(room, params[1] if len(params) > 1 else None)
+
+
+def names(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    if not params:
+        connection.numeric("366", "*", "End of /NAMES list")
+        return
+    for name in params[0].split(","):
+        room = w.room_of(name)
+        if room is None or not _exists(connection, room):
+            connection.numeric("366", name, "End of /NAMES list")
+        else:
+            connection.session.who(room)
+
+
+def list_(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    names = [w.room_of(name) for name in params[0].split(",")] if params else []
+    if params and not params[0].startswith(("<", ">", "C", "T")):
+        connection.session.rooms_named([name for name in names if name is not None])
+    else:
+        connection.session.rooms()
+
+
+def who(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    mask = params[0] if params else "*"
+    room = w.room_of(mask)
+    if room is None:
+        connection.session.members(None)  # filtered by the mask when rendered
+    elif _exists(connection, room):
+        connection.session.members(room)
+    else:
+        connection.numeric("315", mask, "End of /WHO list")
+
+
+def _exists(connection: IRCConnection, room: str) -> bool:
+    try:
+        connection.session.chat.room(room)
+    except NoSuchRoom:
+        return False
+    return True
+
+
+def whois(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    try:
+        connection.session.whois(params[-1])
+    except NoSuchUser:
+        connection.numeric("401", params[-1], "No such nick/channel")
+        connection.numeric("318", params[-1], "End of /WHOIS list")
+
+
+def whowas(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    if not params or not params[0]:
+        connection.numeric("431", "No nickname given")
+        return
+    count = None
+    if len(params) > 1:
+        try:
+            count = int(params[1])
+        except ValueError:
+            count = None
+    connection.session.whowas(params[0].split(",")[0], count)
+
+
+def monitor(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    """
+    IRCv3 MONITOR: + and - nicknames, C (clear), L (list), S (status).
+    """
+    sub = params[0].upper()
+    if sub in ("+", "-") and len(params) < 2:
+        connection.numeric("461", "MONITOR", "Not enough parameters")
+        return
+    if sub == "+":
+        wanted = [n for n in params[1].split(",") if n]
+        for nickname in wanted:
+            if any(c in nickname for c in "*?!@"):
+                connection.numeric("432", nickname, "Erroneous nickname")
+        wanted = [n for n in wanted if not any(c in n for c in "*?!@")]
+        have = len(connection.session.watched())
+        room = max(0, MONITOR_LIMIT - have)
+        if len(wanted) > room:
+            connection.numeric("734", str(MONITOR_LIMIT), ",".join(wanted), "Monitor list is full")
+            wanted = wanted[:room]
+        _tell_presence(connection, connection.session.watch(wanted))
+    elif sub == "-":
+        connection.session.unwatch(params[1].split(","))
+    elif sub == "C":
+        connection.session.unwatch(None)
+    elif sub == "L":
+        watched = [nickname for nickname, _ in connection.session.watched()]
+        if watched:
+            connection.numeric("732", ",".join(watched))
+        connection.numeric("733", "End of MONITOR list")
+    elif sub == "S":
+        _tell_presence(connection, connection.session.watched())
+
+
+def _tell_presence(connection: IRCConnection, found: Sequence[tuple[str, UserView | None]]) -> None:
+    online = [user for _, user in found if user is not None]
+    offline = [nickname for nickname, user in found if user is None]
+    if online:
+        masks = [f"{u.nickname}!{u.username or u.nickname}@{w.HOST}" for u in online]
+        connection.numeric("730", ",".join(masks))
+    if offline:
+        connection.numeric("731", ",".join(offline))
+
+
+def setname(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    if connection.session.set_realname(params[0]) is None:
+        connection.reply(
+            build(
+                "FAIL",
+                "SETNAME",
+                "INVALID_REALNAME",
+                "Realname is not valid",
+                source=connection.server,
+            )
+        )
+
+
+def ison(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    connection.session.members(None, " ".join(params).split())
+
+
+def userhost(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    connection.session.members(None, " ".join(params).split()[:5])
+
+
+def mode(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    target = params[0]
+    room = w.room_of(target)
+    if room is not None:
+        if len(params) == 1:
+            connection.session.modes(room, None)
+        else:
+            changes = params[1] if params[1][:1] in "+-" else "+" + params[1]
+            connection.session.modes(room, changes, params[2:])
+    elif target.lower() == connection.me.lower():
+        _user_modes(connection, params[1] if len(params) > 1 else None)
+    elif connection.session.chat.is_online(target):
+        connection.numeric("502", "Can't change mode for other users")
+    else:
+        connection.numeric("401", target, "No such nick/channel")
+
+
+def _user_modes(connection: IRCConnection, changes: str | None) -> None:
+    """
+    The user's own modes: C{w} (WALLOPS, on from the start) and C{i}
+    may be set and unset; C{o} comes with OPER.
+    """
+    if changes is None:
+        operator = "o" if connection.session.operator else ""
+        connection.numeric("221", "+" + "".join(sorted(connection.umodes + operator)))
+        return
+    on, made, unknown = True, "", False
+    for letter in changes:
+        if letter in "+-":
+            on = letter == "+"
+        elif letter in "Biw":
+            if (letter in connection.umodes) != on:
+                umodes = connection.umodes.replace(letter, "")
+                connection.umodes = "".join(sorted(umodes + letter)) if on else umodes
+                made += ("+" if on else "-") + letter
+                if letter == "i":
+                    connection.session.set_invisible(on)
+                elif letter == "B":
+                    connection.session.set_bot(on)
+        elif letter != "o":
+            unknown = True
+    if unknown:
+        connection.numeric("501", "Unknown MODE flag")
+    connection.rekey()
+    if made:
+        connection.reply(build("MODE", connection.me, made, source=w.mask(connection.me)))
+
+
+def kick(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    # KICK #room nick: out of the room (KILL throws a user off the server).
+    reason = params[2] if len(params) > 2 else None
+    rooms, nicknames = params[0].split(","), params[1].split(",")
+    if len(rooms) == 1:
+        rooms = rooms * len(nicknames)
+    for name, nickname in zip(rooms, nicknames, strict=False):
+        room = w.room_of(name)
+        if room is None:
+            connection.numeric("403", name, "No such channel")
+            continue
+        try:
+            connection.session.kick_from(room, nickname, reason)
+        except ChatError as e:
+            connection.refused(e)
+
+
+def invite(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    room = w.room_of(params[1])
+    if room is None:
+        connection.numeric("403", params[1], "No such channel")
+        return
+    connection.session.invite(params[0], room)
+
+
+def wallops(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    if clean(params[0]).strip():
+        connection.session.announce(params[0])
+    else:
+        connection.numeric("461", "WALLOPS", "Not enough parameters")
+
+
+def oper(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    connection.session.become_operator(params[0], params[1])
+
+
+def motd(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    connection.tell(r.LoggedIn(connection.service.settings.motd))
+
+
+def lusers(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    connection.session.counts()
+
+
+def time(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    now = connection.service.clock.seconds()
+    connection.numeric("391", connection.server, w.server_time(now))
+
+
+def info(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    connection.numeric("371", "chat: a small chat server on Twisted, with a line protocol and IRC")
+    connection.numeric("374", "End of INFO list")
+
+
+def kill(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    # An operator's KILL is chat's kick.
+    reason = params[1] if len(params) > 1 else None
+    connection.session.kick(params[0], reason)
+
+
+def away(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    connection.session.set_away(params[0] if params else None)
+
+
+def quit(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    connection.session.quit(params[0] if params else None)
+
+
+def help_(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    connection.session.help()
+
+
+VERBS: dict[str, Verb] = {
+    # verb: (handler, parameters at least, usable before registration)
+    "CAP": Verb(cap, 1, True),
+    "PASS": Verb(pass_, 1, True),
+    "NICK": Verb(nick, 0, True),
+    "USER": Verb(user, 4, True),
+    "AUTHENTICATE": Verb(authenticate, 1, True),
+    "PING": Verb(ping, 1, True),
+    "PONG": Verb(pong, 0, True),
+    "QUIT": Verb(quit, 0, True),
+    "JOIN": Verb(join, 1),
+    "PART": Verb(part, 1),
+    "PRIVMSG": Verb(privmsg),
+    "TAGMSG": Verb(tagmsg, 1),
+    "NOTICE": Verb(privmsg),
+    "TOPIC": Verb(topic, 1),
+    "NAMES": Verb(names),
+    "LIST": Verb(list_),
+    "WHO": Verb(who),
+    "WHOIS": Verb(whois, 1),
+    "ISON": Verb(ison, 1),
+    "WHOWAS": Verb(whowas),
+    "MONITOR": Verb(monitor, 1),
+    "SETNAME": Verb(setname, 1),
+    "USERHOST": Verb(userhost, 1),
+    "MODE": Verb(mode, 1),
+    "KICK": Verb(kick, 2),
+    "INVITE": Verb(invite, 2),
+    "WALLOPS": Verb(wallops, 1),
+    "OPER": Verb(oper, 2),
+    "MOTD": Verb(motd),
+    "LUSERS": Verb(lusers),
+    "TIME": Verb(time),
+    "INFO": Verb(info),
+    "KILL": Verb(kill, 1),
+    "AWAY": Verb(away),
+    "HELP": Verb(help_),
+}
+"""
+Every verb the IRC door knows.
+"""
