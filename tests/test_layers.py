@@ -92,9 +92,13 @@ def wrong_directions(modules: dict[str, Path]) -> list[str]:
     return wrong
 
 
-def cycles(modules: dict[str, Path]) -> list[list[str]]:
+def cycles(modules: dict[str, Path], typing_too: bool = False) -> list[list[str]]:
+    """
+    The import cycles among C{modules}: of run-time imports, or
+    (C{typing_too}) of every import, those made only for type checking too.
+    """
     graph = {
-        module: {i for i in imports(path)[1] if i in modules and i != module}
+        module: {i for i in imports(path)[0 if typing_too else 1] if i in modules and i != module}
         for module, path in modules.items()
     }
     found: list[list[str]] = []
@@ -153,6 +157,26 @@ class LayerTests(SynchronousTestCase):
                 "chat.core.bad imports chat.store.database",
                 "chat.core.bad imports chat.store.database.Cursor",
             ],
+        )
+
+    def test_no_cycles_in_the_core_even_for_types(self) -> None:
+        """
+        Inside the core, not even an import made only for type checking
+        closes a cycle (one did: session, service and commands, each
+        naming the others): each module there can be read, and reused, on
+        its own terms.
+        """
+        core = {m: p for m, p in sources().items() if layer(m) == "chat.core"}
+        self.assertEqual(cycles(core, typing_too=True), [])
+        root = Path(self.mktemp())
+        (root / "chat" / "core").mkdir(parents=True)
+        (root / "chat" / "core" / "a.py").write_text("from chat.core import b\n")
+        (root / "chat" / "core" / "b.py").write_text(
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from chat.core.a import x\n"
+        )
+        self.assertEqual(cycles(sources(root)), [])
+        self.assertEqual(
+            cycles(sources(root), typing_too=True), [["chat.core.a", "chat.core.b", "chat.core.a"]]
         )
 
     def test_no_cycles(self) -> None:
