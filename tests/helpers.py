@@ -156,8 +156,9 @@ def new_service(
 
 class SyncPool:
     """
-    A stand-in for C{adbapi.ConnectionPool} that runs each interaction at
-    once, on a real SQLite database, committing as the real pool does.
+    A stand-in for the database thread (L{chat.store.thread}) that runs
+    each transaction at once, on a real SQLite database, committing as the
+    thread does.
 
     With C{hold=True}, results wait in L{waiting} until L{release} is called,
     as they would while the database thread is busy.
@@ -180,7 +181,7 @@ class SyncPool:
         try:
             result = interaction(cursor, *args, **kw)
         except Exception:
-            # As adbapi does: rolled back, and the failure is the Deferred's.
+            # As the thread does: rolled back, and the failure is the Deferred's.
             self.db.rollback()
             return fail()
         self.db.commit()

@@ -11,7 +11,7 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from tests.test_end_to_end import TIMEOUT, connect_raw, start_twistd
+from tests.live import TIMEOUT, connect_raw, start_twistd
 
 LIMIT = "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))"
 

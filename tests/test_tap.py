@@ -406,7 +406,9 @@ class DiscoveryTests(TestCase):
         """
         The install the tests run from (the Makefile's strict editable one) is found by twistd.
         """
-        self.assertIn("A multi-user line chat server.", twistd_help(sys.executable))
+        self.assertIn(
+            "A multi-user chat server: netcat, IRC and more.", twistd_help(sys.executable)
+        )
 
     def test_regular_install(self) -> None:
         """
@@ -441,4 +443,4 @@ class DiscoveryTests(TestCase):
         )  # fmt: skip
         self.assertTrue(check.stdout.startswith(str(site)), check.stdout)
         self.assertNotIn(f"'{ROOT}'", check.stdout)
-        self.assertIn("A multi-user line chat server.", twistd_help(python))
+        self.assertIn("A multi-user chat server: netcat, IRC and more.", twistd_help(python))

@@ -30,7 +30,7 @@ from chat.core.service import ChatService, Settings
 from chat.line.protocol import LineFactory
 from chat.net.backpressure import DirectOutflow, SendQueue
 from tests.helpers import connections, new_service
-from tests.test_end_to_end import TIMEOUT, ProcessRunner, RawClient, connect_raw
+from tests.live import TIMEOUT, ProcessRunner, RawClient, connect_raw
 
 reactor: Any = _reactor
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError
-from chat.core.limits import ROOMS_PAGE
+from chat.core.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROOMS_PAGE
 from chat.core.modes import mode_string
 from chat.irc import wording as w
 from chat.irc.message import build
@@ -377,7 +377,10 @@ def render(context: Context, reply: r.Reply) -> bytes:
         case r.Dropped(count):
             return notice(f"Ignored {count} lines sent before the refusal.")
         case r.BadNewPassword():
-            return services("Choose another password: at least 6 characters, at most 200.")
+            return services(
+                f"Choose another password: at least {MIN_PASSWORD_LENGTH} characters, "
+                f"at most {MAX_PASSWORD_LENGTH}."
+            )
         case r.PasswordChanged():
             return services("Your password is changed.")
         case r.Unregistered(nickname):

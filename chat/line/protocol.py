@@ -15,7 +15,7 @@ from __future__ import annotations
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory
 
-from chat.core.limits import LOBBY
+from chat.core.limits import LOBBY, MAX_LINE_BYTES
 from chat.core.replies import LineTooLong, NotSent, Reply
 from chat.core.service import ChatService
 from chat.line import habits, wording
@@ -24,8 +24,6 @@ from chat.line.telnet import TelnetFilter
 from chat.net.connection import Connection, Encoder
 from chat.net.framing import LineBuffer
 from chat.net.stream import StreamProtocol
-
-MAX_LINE_BYTES = 2048
 
 
 class LineConnection(Connection):

@@ -29,6 +29,7 @@ from zope.interface import Attribute, Interface, implementer
 
 from chat.core.errors import AlreadyRegistered, StoreUnavailable
 from chat.core.events import Keeping, KeptPage
+from chat.core.limits import PASSWORD_COST
 from chat.store import database
 from chat.store.history import Pool
 
@@ -39,11 +40,8 @@ Runs a blocking function elsewhere and returns a Deferred of its result, like
 C{twisted.internet.threads.deferToThread}.
 """
 
-# scrypt's cost: 2**14 blocks of 1 KiB (16 MiB) takes ~50 ms; OWASP's minimum.
-COST = 2**14
 
-
-def hash_password(password: str, cost: int = COST) -> str:
+def hash_password(password: str, cost: int = PASSWORD_COST) -> str:
     """
     A salted scrypt hash of C{password}, with its parameters, as one string.
     """
@@ -186,7 +184,7 @@ class Accounts:
         clock: IReactorTime,
         run_in_thread: Runner,
         portal: Portal | None = None,
-        cost: int = COST,
+        cost: int = PASSWORD_COST,
     ) -> None:
         """
         @param portal: where logins are checked; by default one with the

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from chat.core.errors import TooSlow
 from chat.core.events import Entry, EntryKind, Keeping, KeptPage
-from chat.core.limits import MAX_KEPT
+from chat.core.limits import MAX_KEPT, SEARCH_BUDGET
 
 # One row a message: (time, kind, room, sender, recipient, text).
 Row = tuple[float, str, "str | None", str, "str | None", str]
@@ -262,12 +262,6 @@ def recent(cursor: Cursor, room: str, count: int) -> list[Entry]:
         (room, count),
     )
     return [_entry(row) for row in reversed(cursor.fetchall())]
-
-
-SEARCH_BUDGET = 2.0
-"""
-Seconds a search may take before SQLite is told to stop it.
-"""
 
 
 def search(

@@ -25,6 +25,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.core.events import Action, Entry, Message, PrivateMessage
+from chat.core.limits import HISTORY_RETRY, INDEX_EVERY, MAX_UNWRITTEN, SEARCH_BUDGET
 from chat.store import database
 from chat.store.database import Row
 from chat.store.thread import DatabaseThread
@@ -55,26 +56,6 @@ def open_pool(path: str, reactor: Any) -> DatabaseThread:
     return DatabaseThread(path, reactor)
 
 
-MAX_UNWRITTEN = 100_000
-"""
-Messages kept in memory while the database cannot be written (about 30 MB);
-past it the oldest are given up, and counted.
-"""
-
-RETRY = 5.0
-"""
-Seconds between tries while the database cannot be written.
-"""
-
-INDEX_EVERY = 1.0
-"""
-Seconds between updates of the full-text index while messages are written
-(a search brings it up to date first): one update a second instead of one
-in every commit, which was most of a small commit's cost measured alone
-(137 µs of CPU for two messages with it, 34 without).
-"""
-
-
 class History(Service):
     """
     The domain's archive (L{chat.core.interfaces.Archive}), and the history it serves
@@ -90,7 +71,7 @@ class History(Service):
         interval: float = 0.01,
         batch: int = 500,
         reader: Pool | None = None,
-        search_budget: float = database.SEARCH_BUDGET,
+        search_budget: float = SEARCH_BUDGET,
     ) -> None:
         """
         @param reader: a second connection for reads (WAL lets it read while
@@ -212,7 +193,7 @@ class History(Service):
         """
         A batch could not be written (a full disk, a read-only file): keep it
         in front of what came since (behind the batches that failed before
-        it), and try again every L{RETRY} seconds. Logged once per outage,
+        it), and try again every L{HISTORY_RETRY} seconds. Logged once per outage,
         not once per batch.
         """
         at = self._returned
@@ -230,10 +211,10 @@ class History(Service):
                 "every {retry} s",
                 count=len(rows),
                 why=failure.getErrorMessage(),
-                retry=RETRY,
+                retry=HISTORY_RETRY,
             )
         if self._timer is None or not self._timer.active():
-            self._timer = self.clock.callLater(RETRY, self.flush)
+            self._timer = self.clock.callLater(HISTORY_RETRY, self.flush)
 
     # The front-ends' side. Each read first flushes, and runs once that write
     # is done: history includes every message recorded before it was asked

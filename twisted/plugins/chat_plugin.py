@@ -2,4 +2,4 @@
 # every plugin scan. There must be no __init__.py beside it.
 from twisted.application.service import ServiceMaker
 
-chat = ServiceMaker("chat", "chat.tap", "A multi-user line chat server.", "chat")
+chat = ServiceMaker("chat", "chat.tap", "A multi-user chat server: netcat, IRC and more.", "chat")

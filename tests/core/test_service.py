@@ -1,5 +1,5 @@
 """
-Tests for L{chat.service.ChatService}: a shutdown that tells everyone.
+Tests for L{chat.core.service.ChatService}: admission, timeouts, and a shutdown that tells everyone.
 """
 
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress

@@ -22,7 +22,7 @@ from chat.core.service import Settings
 from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
 from tests.helpers import new_service
-from tests.test_end_to_end import RawClient
+from tests.live import RawClient
 
 WEECHAT = shutil.which("weechat-headless")
 TIMEOUT = 30.0

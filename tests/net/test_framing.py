@@ -1,5 +1,5 @@
 """
-Tests for L{chat.framing.LineBuffer}: lines out of a byte stream, in any chunking.
+Tests for L{chat.net.framing.LineBuffer}: lines out of a byte stream, in any chunking.
 """
 
 from hypothesis import given

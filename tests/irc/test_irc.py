@@ -446,7 +446,7 @@ class RenderTests(SynchronousTestCase):
         Every kind of reply a session gives has IRC words: well-formed IRC
         lines (or nothing, for the line dialect's prompts).
         """
-        from tests.test_wording import samples
+        from tests.samples import samples
 
         user = IRCUser(make_service(server_name="irc.test"), "alice")
         quiet = set()
@@ -655,7 +655,7 @@ class RealClientTests(TestCase):
         ).listen(IRCFactory(service))
         self.addCleanup(irc_port.stopListening)
         from chat.line.protocol import LineFactory
-        from tests.test_end_to_end import RawClient
+        from tests.live import RawClient
 
         line_port: IListeningPort = await TCP4ServerEndpoint(
             reactor, 0, interface="127.0.0.1"

@@ -19,8 +19,8 @@ from tests.helpers import Client, irc_factory, new_service
 class Frames:
     """
     A message-based transport: what is written arrives as whole lines, one
-    message each, without their CRLF. It is both the connection's link and
-    its outflow.
+    message each, without their CRLF. It is the connection's link;
+    L{outflow} is its outflow.
     """
 
     costly = False
@@ -29,11 +29,11 @@ class Frames:
         self.messages: list[str] = []
         self.closed = False
         self.aborted = False
+        self.outflow = Outflow(self)
 
-    def write(self, data: bytes) -> bool:
+    def write(self, data: bytes) -> None:
         # One IRC line per message, as the IRCv3 WebSocket specification says.
         self.messages.extend(line.decode() for line in data.split(b"\r\n") if line)
-        return True
 
     def lose(self) -> None:
         self.closed = True
@@ -54,13 +54,26 @@ class Frames:
         return out
 
 
+class Outflow:
+    """
+    What the connection writes, as messages of L{Frames}.
+    """
+
+    def __init__(self, frames: Frames) -> None:
+        self.frames = frames
+
+    def write(self, data: bytes) -> bool:
+        self.frames.write(data)
+        return True
+
+
 class MessageTransportTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.service = new_service(self.clock, Settings(server_name="irc.test", limits=HUMAN))
         self.frames = Frames()
         self.connection = IRCConnection(self.service, irc_factory(self.service))
-        self.connection.opened(self.frames, self.frames, "10.0.0.5", "10.0.0.5:4000")
+        self.connection.opened(self.frames, self.frames.outflow, "10.0.0.5", "10.0.0.5:4000")
 
     def send(self, *lines: str) -> None:
         """
@@ -77,12 +90,12 @@ class MessageTransportTests(SynchronousTestCase):
         """
         netcat = Client(self.service, "nc")
         self.send("NICK web", "USER w 0 * :Web")
-        self.assertEqual([m[1] for m in self.frames.take()][:5], ["001", "002", "003", "004", "005"])
+        self.assertEqual(
+            [m[1] for m in self.frames.take()][:5], ["001", "002", "003", "004", "005"]
+        )
         self.send("JOIN #lobby", "PRIVMSG #lobby :hello from the browser")
         self.assertIn(("web!web@chat", "JOIN", "#lobby"), self.frames.take())
-        self.assertEqual(
-            netcat.lines(), ["*** web has joined", "<web> hello from the browser"]
-        )
+        self.assertEqual(netcat.lines(), ["*** web has joined", "<web> hello from the browser"])
         netcat.send("hi web")
         self.assertEqual(self.frames.take(), [("nc!nc@chat", "PRIVMSG", "#lobby", "hi web")])
         self.assertTrue(all("\r" not in m and "\n" not in m for m in self.frames.messages))

@@ -1,5 +1,5 @@
 """
-Tests for L{chat.text}: what may reach another user's terminal, and nickname rules.
+Tests for L{chat.core.text}: what may reach another user's terminal, and nickname rules.
 """
 
 from hypothesis import given

@@ -17,7 +17,7 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from chat.store.guard import FS_IMMUTABLE_FL, FS_IOC_GETFLAGS
-from tests.test_end_to_end import TIMEOUT, connect_raw, in_lobby, start_twistd
+from tests.live import TIMEOUT, connect_raw, in_lobby, start_twistd
 
 
 class PersistenceTests(TestCase):

@@ -26,7 +26,7 @@ from twisted.trial.unittest import TestCase
 from chat.core.service import Settings
 from chat.line.protocol import LineFactory
 from tests.helpers import new_service
-from tests.test_end_to_end import TIMEOUT, RawClient, hang_up, reactor
+from tests.live import TIMEOUT, RawClient, hang_up, reactor
 
 COLUMNS, ROWS = 80, 24
 

@@ -1,5 +1,5 @@
 """
-Tests for L{chat.protocol}: the line protocol as a netcat or telnet user sees it.
+Tests for L{chat.line.protocol}: the line door as a netcat or telnet user sees it.
 """
 
 from twisted.internet.error import ConnectionAborted
@@ -7,7 +7,8 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chat.line.protocol import MAX_LINE_BYTES, LineFactory
+from chat.core.limits import MAX_LINE_BYTES
+from chat.line.protocol import LineFactory
 from chat.net.backpressure import SendQueue
 from tests.helpers import Client, Recorder, connections, enter, factory, make_service, new_service
 

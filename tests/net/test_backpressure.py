@@ -24,7 +24,7 @@ from chat.net.backpressure import (
     outflow_for,
 )
 from tests.helpers import Client, make_service
-from tests.test_end_to_end import connect_raw
+from tests.live import connect_raw
 
 reactor: Any = _reactor
 
