@@ -3,6 +3,7 @@ Tests for L{chat.tap} and the twistd dropin: options, the service tree, plugin d
 """
 
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -378,6 +379,44 @@ class PluginTests(SynchronousTestCase):
         self.assertFalse((ROOT / "twisted" / "__init__.py").exists())
         self.assertFalse((ROOT / "twisted" / "plugins" / "__init__.py").exists())
         self.assertNotEqual(Path(twisted.__file__).resolve().parent, ROOT / "twisted")
+
+
+class ProjectTests(SynchronousTestCase):
+    """
+    What a newcomer finds at the top of the checkout.
+    """
+
+    def test_license_matches_the_package(self) -> None:
+        """
+        LICENSE is the licence pyproject.toml declares, and the package ships it.
+        """
+        project = (ROOT / "pyproject.toml").read_text("utf-8")
+        self.assertIn('\nlicense = "MIT"\n', project)
+        self.assertIn('\nlicense-files = ["LICENSE"]\n', project)
+        self.assertTrue((ROOT / "LICENSE").read_text("utf-8").startswith("MIT License\n"))
+
+    def test_every_package_is_shipped(self) -> None:
+        """
+        Every package of chat/ is in pyproject.toml's list, so that a
+        regular install (and the strict editable one) carries it.
+        """
+        project = (ROOT / "pyproject.toml").read_text("utf-8")
+        found = re.search(r"\npackages = \[(.*?)\]\n", project)
+        assert found is not None
+        listed = set(re.findall(r'"([\w.]+)"', found.group(1)))
+        packages = {
+            ".".join(init.parent.relative_to(ROOT).parts)
+            for init in (ROOT / "chat").rglob("__init__.py")
+        }
+        self.assertEqual(packages - listed, set())
+
+    def test_make_never_calls_sudo(self) -> None:
+        """
+        make installs Debian packages itself only as root, and otherwise says what to install.
+        """
+        makefile = (ROOT / "Makefile").read_text("utf-8")
+        self.assertNotIn("sudo", makefile.split())
+        self.assertIn('echo "make test needs', makefile)
 
 
 def twistd_help(python: str, env: dict[str, str] | None = None) -> str:
