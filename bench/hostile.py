@@ -1,6 +1,6 @@
 """
-Attacks from issue 14, replayed against a real ``twistd -n chat`` on its
-default limits, measuring what three honest users see meanwhile.
+Attacks, replayed against a real ``twistd -n chat`` on its default limits
+(line door and IRC door), measuring what honest users see meanwhile.
 
     .venv/bin/python bench/hostile.py [--only kept search register sendq rooms tls]
         [--code DIR ...]
@@ -8,10 +8,11 @@ default limits, measuring what three honest users see meanwhile.
 Each scenario starts a fresh server (on loopback; attackers connect from
 127.0.0.2 and up, the honest users from 127.0.1.x), lets it settle, starts
 the honest users, runs the attack for a bounded time, and reports: the
-honest users' message latency (one of them says a numbered line every 250
-ms, the other two time its arrival; lines that never come are lost), the time
-a newcomer takes to log in (one try a second), the server's RSS (peak, and
-once the attackers are gone) and CPU, and what the attack achieved.
+honest users' message latency (a line user says a numbered line every 250
+ms, two others time its arrival; an IRC user does the same and times its own
+lines coming back through the server; lines that never come are lost), the
+time a newcomer takes to log in (one try a second), the server's RSS (peak,
+and once the attackers are gone) and CPU, and what the attack achieved.
 
 ``--code DIR`` runs the same scenarios against the chat found in DIR (a git
 worktree of an older commit, put first on PYTHONPATH), one after the other:
@@ -75,8 +76,10 @@ class Server(ServerProcess):
             listen.append(
                 f"ssl:{self.tls_port}:privateKey={key}:certKey={cert}:interface=127.0.0.1"
             )
+        self.irc_port = free_port()
         argv = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-                "-n", "--pidfile=", "chat", "--db", str(self.db), *options]  # fmt: skip
+                "-n", "--pidfile=", "chat", "--db", str(self.db), *options,
+                "--irc", f"tcp:{self.irc_port}:interface=127.0.0.1"]  # fmt: skip
         for endpoint in listen:
             argv += ["--listen", endpoint]
         environment = dict(os.environ, PYTHONPATH=code)
@@ -137,6 +140,53 @@ class Client:
         self.writer.close()
 
 
+class IRCClient(Client):
+    """
+    An IRC client: lines in and out, CRLF, registration, PING answered.
+    """
+
+    def send(self, line: str) -> None:
+        self.writer.write(line.encode() + b"\r\n")
+
+    async def line(self, timeout: float = 30) -> str:
+        while True:
+            line = await super().line(timeout)
+            if line.startswith("PING "):
+                self.send("PONG " + line[5:])
+                continue
+            return line
+
+    async def login(self, nickname: str, password: str | None = None) -> None:
+        if password is not None:
+            self.send(f"PASS {password}")
+        self.send(f"NICK {nickname}")
+        self.send(f"USER {nickname} 0 * :{nickname}")
+        await self.until(lambda line: line.split(" ", 2)[1:2] in (["376"], ["422"]))
+
+    @staticmethod
+    def said(line: str) -> tuple[str, str, str] | None:
+        """
+        (sender, target, text) of a PRIVMSG line, or L{None}.
+        """
+        head, colon, text = line.partition(" :")
+        words = head.split()
+        if colon and len(words) >= 3 and words[1] == "PRIVMSG":
+            return words[0].lstrip(":").split("!")[0], words[2], text
+        return None
+
+
+async def irc_logged_in(
+    port: int, source: str, nickname: str, password: str | None = None, caps: str = ""
+) -> IRCClient:
+    client = await IRCClient.open(port, source)
+    if caps:
+        client.send("CAP LS 302")
+        client.send(f"CAP REQ :{caps}")
+        client.send("CAP END")
+    await client.login(nickname, password)
+    return client
+
+
 async def drain(client: Client) -> None:
     """
     Read what C{client} is sent, if only to throw it away (as an honest user does).
@@ -153,12 +203,17 @@ async def logged_in(port: int, source: str, nickname: str, password: str | None 
 
 class Honest:
     """
-    Three honest users in the lobby and a newcomer logging in once a second.
+    Three honest line users in the lobby, an honest IRC user there timing
+    its own lines (echo-message), and a newcomer logging in once a second.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, irc_port: int) -> None:
         self.port = port
+        self.irc_port = irc_port
         self.latencies: list[float] = []
+        self.irc_latencies: list[float] = []
+        self.irc_sent = 0
+        self.irc_received = 0
         self.logins: list[float] = []
         self.failed_logins = 0
         self.sent = 0
@@ -175,12 +230,32 @@ class Honest:
         ]
         for n, listener in enumerate(self.listeners):
             self._tasks.append(asyncio.create_task(self._listen(n, listener)))
+        self.irc = await irc_logged_in(self.irc_port, "127.0.1.4", "honestirc", caps="echo-message")
+        self.irc.send("JOIN #lobby")
+        self._tasks += [
+            asyncio.create_task(self._irc_speak()),
+            asyncio.create_task(self._irc_listen()),
+        ]
 
     async def _speak(self) -> None:
         while True:
             self.speaker.send(f"probe {self.sent} {time.monotonic_ns()}")
             self.sent += 1
             await asyncio.sleep(0.25)  # 4 a second: within the flood limit
+
+    async def _irc_speak(self) -> None:
+        while True:
+            self.irc.send(f"PRIVMSG #lobby :irc probe {self.irc_sent} {time.monotonic_ns()}")
+            self.irc_sent += 1
+            await asyncio.sleep(0.25)
+
+    async def _irc_listen(self) -> None:
+        while True:
+            said = IRCClient.said(await self.irc.line(3600))
+            if said is not None and said[0] == "honestirc" and said[2].startswith("irc probe "):
+                sent_at = int(said[2].split()[-1])
+                self.irc_latencies.append((time.monotonic_ns() - sent_at) / 1e6)
+                self.irc_received += 1
 
     async def _listen(self, n: int, listener: Client) -> None:
         while True:
@@ -210,15 +285,20 @@ class Honest:
         await asyncio.sleep(1.0)  # the last probes' time to arrive
         for task in self._tasks:
             task.cancel()
-        latencies = sorted(self.latencies)
 
-        def pick(p: float) -> float:
-            return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+        def pick(values: list[float], p: float) -> float | None:
+            ordered = sorted(values)
+            if not ordered:
+                return None
+            return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1)
 
         return {
-            "honest_p50_ms": pick(0.5) if latencies else None,
-            "honest_p99_ms": pick(0.99) if latencies else None,
+            "honest_p50_ms": pick(self.latencies, 0.5),
+            "honest_p99_ms": pick(self.latencies, 0.99),
             "honest_lost": 2 * self.sent - sum(self.received),
+            "honest_irc_p50_ms": pick(self.irc_latencies, 0.5),
+            "honest_irc_p99_ms": pick(self.irc_latencies, 0.99),
+            "honest_irc_lost": self.irc_sent - self.irc_received,
             "login_p50_s": round(statistics.median(self.logins), 3) if self.logins else None,
             "login_max_s": round(max(self.logins), 3) if self.logins else None,
             "logins_failed": self.failed_logins,
@@ -569,7 +649,7 @@ async def measure(name: str, code: str) -> dict[str, Any]:
     try:
         await asyncio.sleep(1)
         rss_start = server.rss_kib()
-        honest = Honest(server.port)
+        honest = Honest(server.port, server.irc_port)
         await honest.start()
         await asyncio.sleep(2)
         achieved = await SCENARIOS[name](server)

@@ -49,7 +49,10 @@ def markdown(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
     for record in results:
         name = record["server"]
         if record["scenario"] == "history":
+            # The checkout it ran, if several were compared (run.py --code).
+            code = name.partition(" (")[2]
             name = "history on" if record["history"] else "history off"
+            name += f" ({code}" if code else ""
         elif not record["history"]:
             name += " (no history)"
         by_key.setdefault(key(record), {})[name] = record

@@ -4,6 +4,7 @@ The benchmark suite: chat and two baselines, measured from outside, side by side
     .venv/bin/python bench/run.py                 # what `make bench` runs
     .venv/bin/python bench/run.py --runs 3        # medians of three runs of everything
     .venv/bin/python bench/run.py --smoke         # tiny sizes: everything completes, nothing lost
+    .venv/bin/python bench/run.py --code OLD .    # chat as checked out in OLD, then this one
 
 Each scenario starts the server under test itself (``chat`` through twistd,
 ``floor`` and ``threaded`` from ``bench/baselines.py``), drives it from
@@ -94,7 +95,13 @@ class Server(ServerProcess):
     A server under test, in its own process; C{dialect} is what its clients speak.
     """
 
-    def __init__(self, kind: str, workdir: Path, history: bool = True) -> None:
+    def __init__(
+        self, kind: str, workdir: Path, history: bool = True, code: str | None = None
+    ) -> None:
+        """
+        @param code: a chat checkout to run instead of the installed one
+            (chat's servers only).
+        """
         self.kind = kind
         self.port = free_port()
         self.dialect = "irc" if kind in IRC_SERVERS else "line"
@@ -124,7 +131,10 @@ class Server(ServerProcess):
             argv = ["/usr/sbin/inspircd", "--nofork", "--runasroot", "--config", str(conf)]
         else:
             argv = [sys.executable, str(HERE / "baselines.py"), kind, str(self.port)]
-        self.launch(argv, kind)
+        if code is not None and kind in ("chat", "chat-irc"):
+            self.launch(argv, kind, env=dict(os.environ, PYTHONPATH=str(Path(code).resolve())))
+        else:
+            self.launch(argv, kind)
 
     def say(self, text: bytes) -> bytes:
         return say(self.dialect, text)
@@ -542,9 +552,15 @@ def plan_irc(smoke: bool) -> list[tuple[str, str, dict[str, Any], bool]]:
 
 
 async def measure(
-    scenario: str, kind: str, parameters: dict[str, Any], history: bool, workdir: Path, workers: int
+    scenario: str,
+    kind: str,
+    parameters: dict[str, Any],
+    history: bool,
+    workdir: Path,
+    workers: int,
+    code: str | None = None,
 ) -> dict[str, Any]:
-    server = Server(kind, workdir, history)
+    server = Server(kind, workdir, history, code)
     try:
         if scenario in ("fan-out", "history"):
             result = await fan_out(server, workers=workers, **parameters)
@@ -558,7 +574,8 @@ async def measure(
             result = await slow_consumer(server, workers=workers, **parameters)
     finally:
         server.stop()
-    return {"scenario": scenario, "server": kind, "history": history, **parameters, **result}
+    name = kind if code is None else f"{kind} ({code})"
+    return {"scenario": scenario, "server": name, "history": history, **parameters, **result}
 
 
 def median_of(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -579,16 +596,25 @@ async def suite(arguments: argparse.Namespace) -> list[dict[str, Any]]:
     steps = plan_irc(arguments.smoke) if arguments.irc else plan(arguments.smoke)
     if arguments.only:
         steps = [step for step in steps if step[0] in arguments.only]
+    codes: list[str | None] = [None]
+    if arguments.code:
+        # Each chat measurement once per checkout, one after the other, so
+        # that they share the machine's good and bad moments alike.
+        codes = list(arguments.code)
+        steps = [step for step in steps if step[1] in ("chat", "chat-irc")]
     # Each measurement's runs are spread over the whole suite (run 1 of
     # everything, then run 2...), so that the servers compared in one
     # scenario share the machine's good and bad moments alike.
-    runs: dict[int, list[dict[str, Any]]] = {index: [] for index in range(len(steps))}
+    measurements = [(*step, code) for step in steps for code in codes]
+    runs: dict[int, list[dict[str, Any]]] = {index: [] for index in range(len(measurements))}
     for _ in range(arguments.runs):
-        for index, (scenario, kind, parameters, history) in enumerate(steps):
-            record = await measure(scenario, kind, parameters, history, workdir, arguments.workers)
+        for index, (scenario, kind, parameters, history, code) in enumerate(measurements):
+            record = await measure(
+                scenario, kind, parameters, history, workdir, arguments.workers, code
+            )
             print(json.dumps(record), flush=True)
             runs[index].append(record)
-    return [median_of(runs[index]) for index in range(len(steps))]
+    return [median_of(runs[index]) for index in range(len(measurements))]
 
 
 def main() -> int:
@@ -601,6 +627,11 @@ def main() -> int:
         "--irc", action="store_true", help="the IRC door against ngIRCd and InspIRCd instead"
     )
     parser.add_argument("--out", default=str(HERE / "results"), help="where results go")
+    parser.add_argument(
+        "--code",
+        nargs="*",
+        help="chat checkouts to compare, alternated (chat's servers only; default: this one)",
+    )
     arguments = parser.parse_args()
     started = time.monotonic()
     results = asyncio.run(suite(arguments))

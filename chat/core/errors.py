@@ -2,8 +2,8 @@
 Domain errors: everything a user can get wrong, as exceptions of the domain.
 
 They carry structured fields rather than finished sentences so that each
-front-end decides how to tell its user; L{chat.line.wording} does that for the
-line front-end.
+door decides how to tell its user; L{chat.line.wording} does that for the
+line door.
 """
 
 from __future__ import annotations

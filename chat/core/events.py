@@ -1,12 +1,12 @@
 """
-What the domain tells a participant, and the values front-ends render.
+What the domain tells a participant, and the values doors render.
 
 Events are immutable values holding nicknames as they were when the event
 happened, so a later rename cannot rewrite history. A broadcast hands the very
-same event object to every recipient, which lets a front-end format it once.
+same event object to every recipient, which lets a door format it once.
 
 Stored messages (L{Entry}) and bans (L{Ban}) are values of the core too: the
-store makes them, the front-ends show them, and neither needs the other.
+store makes them, the doors show them, and neither needs the other.
 """
 
 from __future__ import annotations

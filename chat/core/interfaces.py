@@ -38,7 +38,7 @@ from chat.core.replies import Reply
 
 class Participant(Protocol):
     """
-    The callback side of a logged-in user, implemented by each front-end's
+    The callback side of a logged-in user, implemented by each door's
     connection itself: one call per delivery, with no object in between.
     """
 
@@ -56,26 +56,26 @@ class Participant(Protocol):
     def removed(self, room: str) -> None:
         """
         This user was put out of C{room} by its operator (it has been told):
-        a front-end whose users are always in a room puts it back in one.
+        a door whose users are always in a room puts it back in one.
         """
 
 
 class Peer(Participant, Protocol):
     """
-    What a L{chat.core.session.Session} needs of its front-end: a way to
+    What a L{chat.core.session.Session} needs of its door: a way to
     tell its user things, to hold live events while history is shown, and to
     close.
     """
 
     def interpret(self, item: object) -> None:
         """
-        Act on one item of input the front-end gave L{Session.feed}, now that
+        Act on one item of input the door gave L{Session.feed}, now that
         its turn has come (it may have waited while the database answered).
         """
 
     def tell(self, reply: Reply) -> None:
         """
-        Show C{reply} to this user, in the front-end's own words.
+        Show C{reply} to this user, in the door's own words.
         """
 
     def answering(self) -> None:

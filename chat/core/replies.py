@@ -1,7 +1,7 @@
 """
-What a session tells its own user: values, worded by each front-end.
+What a session tells its own user: values, worded by each door.
 
-A front-end renders each of these in its own dialect (the line front-end in
+A door renders each of these in its own dialect (the line door in
 L{chat.line.wording}); nothing here is a sentence. Domain errors
 (L{chat.core.errors}) are told the same way, as they are.
 
@@ -188,7 +188,7 @@ class TooFast:
 @dataclass(frozen=True, slots=True)
 class LineTooLong:
     """
-    A line over C{limit} bytes was dropped (told by the front-end that framed it).
+    A line over C{limit} bytes was dropped (told by the door that framed it).
     """
 
     limit: int
@@ -383,7 +383,7 @@ class Kept:
     text: str
 
 
-# Stored messages. A front-end shows each as a block, so that what happened
+# Stored messages. A door shows each as a block, so that what happened
 # before is told apart from what happens now.
 
 

@@ -50,7 +50,7 @@ _T = TypeVar("_T")
 @dataclass(frozen=True)
 class Settings:
     """
-    How a server behaves, whatever its front-ends; C{twistd chat}'s options
+    How a server behaves, whatever its doors; C{twistd chat}'s options
     make one (L{chat.tap}), tests and embedders make their own.
 
     @ivar server_name: shown in the greeting.
@@ -135,7 +135,7 @@ class ChatService(Service):
 
     @ivar chat: the chat (in memory, or clustered), which every session shares.
     @ivar sessions: every session, logged in or still choosing a nickname.
-    @ivar outbox: shared by every connection of every front-end, so that what
+    @ivar outbox: shared by every connection of every door, so that what
         one burst of input makes the server say is written once per recipient.
     """
 

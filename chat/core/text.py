@@ -52,7 +52,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 class Problem(enum.Enum):
     """
     What is wrong with a nickname, a room name or a new password; each
-    front-end words it (with the limit that applies, for a length).
+    door words it (with the limit that applies, for a length).
     """
 
     EMPTY = "empty"

@@ -1,9 +1,9 @@
 """
-The IRC front-end's words: events as IRC messages, replies as numerics.
+The IRC door's words: events as IRC messages, replies as numerics.
 
 Rooms are channels: room C{lobby} is C{#lobby}. Every user is
 C{nick!nick@HOST}. A line is at most 512 bytes with its CRLF (tags aside): a
-longer message (the line front-end allows 2048 bytes) is split into several
+longer message (the line door allows 2048 bytes) is split into several
 PRIVMSGs at character boundaries, in order.
 """
 
@@ -149,7 +149,7 @@ def server_time(stamp: float) -> str:
 class Encoder:
     """
     Encodes events as IRC lines, remembering the last one (as the line
-    front-end's encoder does, so a broadcast is encoded once).
+    door's encoder does, so a broadcast is encoded once).
 
     One encoder per kind of client: with C{tagged}, messages carry the IRCv3
     C{time} tag (C{server-time}); with C{echo}, a sender's own private

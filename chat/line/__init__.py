@@ -1,5 +1,5 @@
 """
-The line front-end: plain text for netcat, telnet and the bundled client.
+The line door: plain text for netcat, telnet and the bundled client.
 
 It parses a line into a session call and renders events and replies as
 lines; the session itself lives in L{chat.core.session}.

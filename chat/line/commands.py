@@ -65,7 +65,7 @@ class BadArguments(Exception):
 Handler = Callable[..., None]
 """
 C{handler(session, room, *arguments)}: C{room} is the room the command was
-said in (L{None} where the front-end has no current room), then one string
+said in (L{None} where the door has no current room), then one string
 (or L{None}, for one left out) per declared argument.
 """
 
@@ -177,7 +177,7 @@ def _say(session: Session, room: str | None, text: str) -> None:
 
 
 def _part(session: Session, room: str | None) -> None:
-    # The line front-end's one room: leaving it is going back to the room
+    # The line door's one room: leaving it is going back to the room
     # everyone starts in (there already: "You are already in lobby.").
     if session.home is None:
         raise BadArguments()
@@ -198,7 +198,7 @@ def _who(session: Session, room: str | None, everyone: str | None) -> None:
 
 
 def _join(session: Session, room: str | None, name: str, key: str | None) -> None:
-    # Said in a room, a join is a move: the line front-end's one-room rule.
+    # Said in a room, a join is a move: the line door's one-room rule.
     # "#general" is IRC's habit for the room general. A second word is a
     # key only for a room that takes one: "/join my room" is a bad name.
     name = name.removeprefix("#")

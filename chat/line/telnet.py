@@ -2,7 +2,7 @@
 Telnet's option negotiation, removed from what a telnet client sends.
 
 netcat sends lines as typed; telnet interleaves negotiation with them and ends
-lines in several ways. Only the line front-end meets telnet clients.
+lines in several ways. Only the line door meets telnet clients.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """
-The line front-end's words: how each event, reply and error reads on the wire.
+The line door's words: how each event, reply and error reads on the wire.
 
 Every line the server sends is built here, so the whole grammar can be checked
 against C{docs/protocol.md} in one file. Lines are UTF-8 and end in CRLF.

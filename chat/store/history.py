@@ -216,7 +216,7 @@ class History(Service):
         if self._timer is None or not self._timer.active():
             self._timer = self.clock.callLater(HISTORY_RETRY, self.flush)
 
-    # The front-ends' side. Each read first flushes, and runs once that write
+    # The doors' side. Each read first flushes, and runs once that write
     # is done: history includes every message recorded before it was asked
     # for. Writes never wait for reads.
 
