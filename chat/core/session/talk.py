@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chat.core.errors import NoSuchRoom, NoSuchUser
-from chat.core.events import Action, Keeping, Message, TagMessage, Tags
+from chat.core.events import Action, Keeping, Message, PrivateMessage, TagMessage, Tags
 from chat.core.interfaces import RoomView, UserView
 from chat.core.limits import MAX_KEPT
 from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
@@ -41,9 +41,7 @@ class Talk(SessionBase):
                 "<{nickname}> {text}", nickname=user.nickname, text=clean(text), room=room
             )
         said = self.chat.say(user, room, text, notice, tags)
-        history = self.service.history
-        if said is not None and history is not None:
-            history.record(said)
+        self._record(said)
         return said
 
     def act(self, room: str, text: str) -> Action | None:
@@ -51,9 +49,7 @@ class Talk(SessionBase):
         if self.service.settings.log_messages:
             self.log.info("* {nickname} {text}", nickname=user.nickname, text=clean(text))
         done = self.chat.act(user, room, text)
-        history = self.service.history
-        if done is not None and history is not None:
-            history.record(done)
+        self._record(done)
         return done
 
     def whisper(
@@ -92,9 +88,17 @@ class Talk(SessionBase):
 
             self._await(accounts.keep(user.nickname, recipient, text), kept)
             return
+        self._record(sent)
+
+    def _record(self, said: Message | Action | PrivateMessage | None) -> None:
+        """
+        Keep what this user said (if anything was, and history is kept):
+        the session records it, once, not the chat, which delivers it on
+        every node of a cluster.
+        """
         history = self.service.history
-        if sent is not None and history is not None:
-            history.record(sent)
+        if said is not None and history is not None:
+            history.record(said)
 
     def tag(self, target: str, tags: Tags, room: bool) -> TagMessage:
         """
