@@ -238,11 +238,6 @@ class Chat(Protocol):
     records it (the sender's session), so that a cluster writes it once.
     """
 
-    crowd: int
-    """
-    The room size from which arrivals and departures are not announced; 0 for never.
-    """
-
     # Queries.
 
     def __len__(self) -> int:
