@@ -30,6 +30,7 @@ from chat.line.protocol import LineFactory
 from chat.store.accounts import Accounts
 from chat.store.bans import Bans
 from chat.store.history import History, open_pool
+from chat.store.opening import Opening
 from chat.store.watch import FileWatch
 
 DEFAULT_LISTEN = "tcp:8888"
@@ -321,6 +322,10 @@ def makeService(options: dict[str, Any]) -> IService:
     """
     reactor = options["reactor"]
     top = MultiService()
+    if options["db"] != ":memory:":
+        # First, so that it runs before anything listens: a database the
+        # server cannot use ends twistd there, with one line.
+        Opening(options["db"]).setServiceParent(top)  # type: ignore[no-untyped-call]
     # Added before the chat service so that it stops after it (a MultiService
     # stops its children in reverse): the last messages are written, then the
     # database closes.
