@@ -324,8 +324,8 @@ def makeService(options: dict[str, Any]) -> IService:
     top = MultiService()
     if options["db"] != ":memory:":
         # First, so that it runs before anything listens: a database the
-        # server cannot use ends twistd there, with one line.
-        Opening(options["db"]).setServiceParent(top)  # type: ignore[no-untyped-call]
+        # server cannot use, or another server's, ends twistd there, with one line.
+        Opening(options["db"], reactor).setServiceParent(top)  # type: ignore[no-untyped-call]
     # Added before the chat service so that it stops after it (a MultiService
     # stops its children in reverse): the last messages are written, then the
     # database closes.

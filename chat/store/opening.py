@@ -10,14 +10,27 @@ not a database, a directory) then ends twistd with one line that says what
 is wrong and what to do, rather than starting a server that refuses every
 login, with tracebacks in its log. During service, the database is only
 ever used from its threads (L{chat.store.thread}).
+
+First of all it takes a lock on the database file, held for the server's
+life, so that a second server started on the same file refuses to start
+(as PostgreSQL and Ergo do) instead of writing into the first one's history
+while each enforces bans of its own. The lock is C{flock} on the database
+file itself: SQLite's own locks are POSIX record locks, which C{flock}
+neither sees nor disturbs on a local file system, so C{python -m
+chat.admin} and C{python -m chat.transcript} still use the database while
+the server runs; and, unlike a lock file, it cannot be left behind: the
+kernel lets go of it when the process ends, however it ends.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import sqlite3
 
 from twisted.application.service import Service
+from twisted.internet.interfaces import IReactorCore
 
 from chat.store import database
 
@@ -36,6 +49,40 @@ class Unusable(Exception):
     """
 
 
+def _directory(path: str) -> Unusable:
+    return Unusable(f"--db {path} is a directory; give the path of a file (created if need be)")
+
+
+def lock(path: str) -> int:
+    """
+    A descriptor of the database file at C{path} (created if need be),
+    locked for this process until it is closed; raise L{Unusable} if
+    another server holds the lock, or the file cannot be opened for writing.
+    """
+    if os.path.isdir(path):
+        raise _directory(path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise Unusable(
+            f"cannot open the database {path} ({e.strerror}); the server must be able to "
+            "read and write it"
+        ) from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise Unusable(
+                f"the database {path} is in use by another chat server; stop that one first, "
+                "or give this one another --db"
+            ) from e
+        raise Unusable(
+            f"cannot lock the database {path} ({e.strerror}); keep it on a local file system"
+        ) from e
+    return fd
+
+
 def check(path: str) -> None:
     """
     Open the database at C{path} (created if need be), bring its schema up
@@ -43,7 +90,7 @@ def check(path: str) -> None:
     used.
     """
     if os.path.isdir(path):
-        raise Unusable(f"--db {path} is a directory; give the path of a file (created if need be)")
+        raise _directory(path)
     try:
         db = sqlite3.connect(path)
     except sqlite3.Error as e:
@@ -74,16 +121,32 @@ def check(path: str) -> None:
 
 class Opening(Service):
     """
-    Checks the database in C{privilegedStartService}, before any listener
-    listens, and ends twistd with one line if it cannot be used.
+    Locks and checks the database in C{privilegedStartService}, before any
+    listener listens, and ends twistd with one line if it cannot be used.
+    The lock is let go of once the reactor has shut down, after the database
+    threads have written their last and closed (they close in the same
+    phase, and were asked to first).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, reactor: IReactorCore) -> None:
         self.path = path
+        self.reactor = reactor
+        self._lock: int | None = None
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()  # type: ignore[no-untyped-call]
         try:
+            self._lock = lock(self.path)
             check(self.path)
         except Unusable as e:
+            self.release()
             raise SystemExit(f"chat: {e}") from None
+        self.reactor.addSystemEventTrigger("after", "shutdown", self.release)
+
+    def release(self) -> None:
+        """
+        Let go of the lock (another server may then use the database).
+        """
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None

@@ -149,3 +149,28 @@ class UnusableDatabaseTests(TestCase):
             process, port = await start_twistd(self.workdir, *options)
             await in_lobby(port, "bob")
             await process.stop()
+
+
+class SecondServerTests(TestCase):
+    async def test_second_server_on_the_same_database(self) -> None:
+        """
+        A second server started on the database of one that runs refuses to
+        start, in one line, and the first serves on; once the first has
+        stopped, the second starts.
+        """
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        first, port = await start_twistd(workdir)
+        self.addCleanup(first.stop)
+        self.assertEqual(
+            await refused(workdir),
+            [
+                "chat: the database chat.sqlite3 is in use by another chat server; stop that "
+                "one first, or give this one another --db"
+            ],
+        )
+        await in_lobby(port, "alice")
+        await first.stop()
+        second, port = await start_twistd(workdir)
+        self.addCleanup(second.stop)
+        await in_lobby(port, "bob")
