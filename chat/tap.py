@@ -322,17 +322,20 @@ def makeService(options: dict[str, Any]) -> IService:
     """
     reactor = options["reactor"]
     top = MultiService()
-    if options["db"] != ":memory:":
-        # First, so that it runs before anything listens: a database the
-        # server cannot use, or another server's, ends twistd there, with one line.
-        Opening(options["db"], reactor).setServiceParent(top)  # type: ignore[no-untyped-call]
-    # Added before the chat service so that it stops after it (a MultiService
-    # stops its children in reverse): the last messages are written, then the
-    # database closes.
     pool = open_pool(options["db"], reactor)
     # Closed by the history service when there is one; in any case once the
     # services have stopped (what they wrote last is written first).
     reactor.addSystemEventTrigger("after", "shutdown", pool.close)
+    bans = Bans(pool, reactor)
+    if options["db"] != ":memory:":
+        # First, so that it runs before anything listens: a database the
+        # server cannot use, or another server's, ends twistd there, with one
+        # line; and the bans hold from the first connection.
+        opening = Opening(options["db"], reactor, bans)
+        opening.setServiceParent(top)  # type: ignore[no-untyped-call]
+    # Added before the chat service so that it stops after it (a MultiService
+    # stops its children in reverse): the last messages are written, then the
+    # database closes.
     history = None
     if not options["no-history"]:
         # Reads on a connection of their own, so that writes never wait behind
@@ -342,7 +345,6 @@ def makeService(options: dict[str, Any]) -> IService:
         reactor.addSystemEventTrigger("after", "shutdown", reader.close)
         history = History(pool, reactor, reader=reader)
         history.setServiceParent(top)  # type: ignore[no-untyped-call]
-    bans = Bans(pool, reactor)
     bans.setServiceParent(top)  # type: ignore[no-untyped-call]
     if options["db"] != ":memory:":
         FileWatch(pool, reactor).setServiceParent(top)  # type: ignore[no-untyped-call]

@@ -4,12 +4,14 @@ Opening the database at start-up, before anything listens.
 twistd calls every service's C{privilegedStartService} before the reactor
 runs, and the listeners listen in theirs (L{chat.tap.Listener}).
 L{Opening}, first in the service tree, takes that moment, when a blocking
-call holds up nobody, to open the database and bring its schema up to date.
-A file the server cannot use (one of a newer server, damaged, truncated,
-not a database, a directory) then ends twistd with one line that says what
-is wrong and what to do, rather than starting a server that refuses every
-login, with tracebacks in its log. During service, the database is only
-ever used from its threads (L{chat.store.thread}).
+call holds up nobody, to open the database and bring its schema up to date,
+and to load what admission checks, the bans (L{chat.store.bans}), so that
+they hold from the first connection. A file the server cannot use (one of a
+newer server, damaged, truncated, not a database, a directory) ends twistd
+there with one line that says what is wrong and what to do, rather than
+starting a server that refuses every login, with tracebacks in its log.
+During service, the database is only ever used from its threads
+(L{chat.store.thread}).
 
 First of all it takes a lock on the database file, held for the server's
 life, so that a second server started on the same file refuses to start
@@ -33,6 +35,7 @@ from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorCore
 
 from chat.store import database
+from chat.store.bans import Bans
 
 CHECKED = ("accounts", "bans", "offline")
 """
@@ -83,11 +86,11 @@ def lock(path: str) -> int:
     return fd
 
 
-def check(path: str) -> None:
+def check(path: str) -> list[database.BanRow]:
     """
     Open the database at C{path} (created if need be), bring its schema up
-    to date and check what logins read; raise L{Unusable} if it cannot be
-    used.
+    to date and check what logins read; return the bans it holds, or raise
+    L{Unusable} if it cannot be used.
     """
     if os.path.isdir(path):
         raise _directory(path)
@@ -104,6 +107,7 @@ def check(path: str) -> None:
                 problems = [line for text in found for line in text.splitlines()]
                 first = next((line for line in problems if not line.startswith("***")), "")
                 raise sqlite3.DatabaseError(f"damaged: {first or problems[0]}")
+        return database.bans(db.cursor())
     except database.NewerSchema as e:
         raise Unusable(
             f"the database {path} has schema version {e.found}, from a newer version of chat "
@@ -122,26 +126,33 @@ def check(path: str) -> None:
 class Opening(Service):
     """
     Locks and checks the database in C{privilegedStartService}, before any
-    listener listens, and ends twistd with one line if it cannot be used.
+    listener listens, and ends twistd with one line if it cannot be used;
+    then loads the bans.
     The lock is let go of once the reactor has shut down, after the database
     threads have written their last and closed (they close in the same
     phase, and were asked to first).
     """
 
-    def __init__(self, path: str, reactor: IReactorCore) -> None:
+    def __init__(self, path: str, reactor: IReactorCore, bans: Bans | None = None) -> None:
+        """
+        @param bans: loaded from the database once it is checked.
+        """
         self.path = path
         self.reactor = reactor
+        self.bans = bans
         self._lock: int | None = None
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()  # type: ignore[no-untyped-call]
         try:
             self._lock = lock(self.path)
-            check(self.path)
+            stored = check(self.path)
         except Unusable as e:
             self.release()
             raise SystemExit(f"chat: {e}") from None
         self.reactor.addSystemEventTrigger("after", "shutdown", self.release)
+        if self.bans is not None:
+            self.bans.load(stored)
 
     def release(self) -> None:
         """

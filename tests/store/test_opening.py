@@ -12,7 +12,7 @@ from pathlib import Path
 from twisted.trial.unittest import TestCase
 
 from chat.store import database
-from tests.live import TIMEOUT, in_lobby, reactor, spawn_twistd, start_twistd
+from tests.live import TIMEOUT, connect_raw, in_lobby, reactor, spawn_twistd, start_twistd
 
 
 async def refused(workdir: Path, *options: str) -> list[str]:
@@ -174,3 +174,36 @@ class SecondServerTests(TestCase):
         second, port = await start_twistd(workdir)
         self.addCleanup(second.stop)
         await in_lobby(port, "bob")
+
+
+SLOW_BANS = """
+import time
+from chat.store import database
+_bans = database.bans
+def slow_bans(cursor):
+    time.sleep(1.0)  # a slow disk
+    return _bans(cursor)
+database.bans = slow_bans
+"""
+
+
+class BansAtStartTests(TestCase):
+    async def test_banned_address_refused_from_the_first_connection(self) -> None:
+        """
+        An address banned in the database is refused by the first
+        connection it makes once the server listens, even when reading the
+        bans takes a second.
+        """
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        db = database.connect(str(workdir / "chat.sqlite3"))
+        with db:
+            database.save_ban(db.cursor(), ("ip", "127.0.0.1", None, None, "root", 0.0))
+        db.close()
+        process, port = await start_twistd(workdir, prelude=SLOW_BANS)
+        self.addCleanup(process.stop)
+        client = await connect_raw(port)
+        first = await client.wait_for(lambda line: True)
+        self.assertEqual(first, "!!! This address is banned. Goodbye.")
+        await client.closed.addTimeout(TIMEOUT, reactor)
+        self.assertEqual(client.lines, [first])
