@@ -339,11 +339,15 @@ def makeService(options: dict[str, Any]) -> IService:
     history = None
     if not options["no-history"]:
         # Reads on a connection of their own, so that writes never wait behind
-        # a search (WAL lets one connection read while another writes); an
-        # in-memory database is one connection's alone.
-        reader = pool if options["db"] == ":memory:" else open_pool(options["db"], reactor)
+        # a search (WAL lets one connection read while another writes), and
+        # searches on another, so that a room's history never waits behind
+        # them; an in-memory database is one connection's alone.
+        memory = options["db"] == ":memory:"
+        reader = pool if memory else open_pool(options["db"], reactor)
         reactor.addSystemEventTrigger("after", "shutdown", reader.close)
-        history = History(pool, reactor, reader=reader)
+        searcher = pool if memory else open_pool(options["db"], reactor)
+        reactor.addSystemEventTrigger("after", "shutdown", searcher.close)
+        history = History(pool, reactor, reader=reader, searcher=searcher)
         history.setServiceParent(top)  # type: ignore[no-untyped-call]
     bans.setServiceParent(top)  # type: ignore[no-untyped-call]
     if options["db"] != ":memory:":
