@@ -114,13 +114,24 @@ def check(path: str) -> list[database.BanRow]:
             f"(this one knows up to {database.LATEST}); run that version, or restore a backup "
             "made before the upgrade"
         ) from e
-    except sqlite3.Error as e:
+    except sqlite3.OperationalError as e:
+        if "locked" not in str(e):
+            raise _damaged(path, e) from e
+        # Another program (python -m chat.admin) writing for longer than the busy timeout.
         raise Unusable(
-            f"cannot use the database {path} ({e}); restore it from a backup, or move it "
-            "away to start with an empty one"
+            f"the database {path} is locked by another program ({e}); try again once it is done"
         ) from e
+    except sqlite3.Error as e:
+        raise _damaged(path, e) from e
     finally:
         db.close()
+
+
+def _damaged(path: str, e: sqlite3.Error) -> Unusable:
+    return Unusable(
+        f"cannot use the database {path} ({e}); restore it from a backup, or move it away to "
+        "start with an empty one"
+    )
 
 
 class Opening(Service):

@@ -140,6 +140,24 @@ class UnusableDatabaseTests(TestCase):
             ],
         )
 
+    async def test_locked_by_another_program(self) -> None:
+        """
+        A database to bring up to date that another program keeps locked for
+        longer than SQLite waits (five seconds) is refused with that reason,
+        not called damaged.
+        """
+        holder = database.connect(str(self.db), target=database.LATEST - 1)
+        self.addCleanup(holder.close)
+        holder.isolation_level = None
+        holder.execute("BEGIN EXCLUSIVE")
+        self.assertEqual(
+            await refused(self.workdir),
+            [
+                "chat: the database chat.sqlite3 is locked by another program (database is "
+                "locked); try again once it is done"
+            ],
+        )
+
     async def test_usable_database_still_starts(self) -> None:
         """
         A sound database of this version, and a new one, start as before.
