@@ -2,7 +2,7 @@
 Attacks, replayed against a real ``twistd -n chat`` on its default limits
 (line door and IRC door), measuring what honest users see meanwhile.
 
-    .venv/bin/python bench/hostile.py [--only kept search register sendq rooms tls]
+    .venv/bin/python bench/hostile.py [--only kept search searchlane register sendq rooms tls]
         [--code DIR ...]
 
 Each scenario starts a fresh server (on loopback; attackers connect from
@@ -460,6 +460,52 @@ async def search(server: Server) -> dict[str, Any]:
     return {"searches_answered": answered[0], "join_s": join_s, "live_line_wait_s": live_wait}
 
 
+async def searchlane(server: Server) -> dict[str, Any]:
+    """
+    Issue 21 item 11: 64 connections (12 an address) send 8-word searches
+    (word prefixes that match) over and over on a history of 200 000
+    messages, each as soon as its last is answered, for 20 s. Meanwhile a
+    newcomer logs in to the lobby once a second: how long its lobby history
+    takes to come (its live lines are held until it has).
+    """
+    words = " ".join(f"w{n}" for n in range(1, 9))
+    answered = [0]
+    waits: list[float] = []
+
+    def done(line: str) -> bool:
+        return line == "*** End of history." or line.startswith(("*** No messages", "!!! "))
+
+    async def searcher(n: int) -> None:
+        client = await logged_in(server.port, address(n // PER_ADDRESS), f"lane{n}")
+        while True:
+            client.send(f"/search {words}")
+            await client.until(done, 600)
+            answered[0] += 1
+
+    async def newcomers() -> None:
+        await asyncio.sleep(2)  # the searches under way first
+        n = 0
+        while True:
+            n += 1
+            started = time.monotonic()
+            client = await Client.open(server.port, "127.0.1.30")
+            client.send(f"late{n}")
+            await client.until(lambda line: line == "*** End of history.", 60)
+            waits.append(time.monotonic() - started)
+            client.send("/quit")
+            client.close()
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+
+    await run_for(20, server, asyncio.gather(newcomers(), *(searcher(n) for n in range(64))))
+    ordered = sorted(waits)
+    return {
+        "searches_answered": answered[0],
+        "history_p50_s": round(ordered[len(ordered) // 2], 3) if ordered else None,
+        "history_max_s": round(ordered[-1], 3) if ordered else None,
+        "newcomers": len(ordered),
+    }
+
+
 async def register(server: Server) -> dict[str, Any]:
     """
     Item 10: 100 connections from one address loop: log in as a new name,
@@ -634,6 +680,7 @@ async def tls(server: Server) -> dict[str, Any]:
 SCENARIOS: dict[str, Callable[[Server], Awaitable[dict[str, Any]]]] = {
     "kept": kept,
     "search": search,
+    "searchlane": searchlane,
     "register": register,
     "sendq": sendq,
     "rooms": rooms,
@@ -643,7 +690,7 @@ SCENARIOS: dict[str, Callable[[Server], Awaitable[dict[str, Any]]]] = {
 
 async def measure(name: str, code: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"chat-hostile-{name}-"))
-    if name == "search":
+    if name in ("search", "searchlane"):
         fill_history(code, workdir / "chat.sqlite3", 200_000)
     server = Server(code, workdir, tls=name == "tls")
     try:

@@ -30,6 +30,7 @@ from chat.line.protocol import LineFactory
 from chat.store.accounts import Accounts
 from chat.store.bans import Bans
 from chat.store.history import History, open_pool
+from chat.store.opening import Opening
 from chat.store.watch import FileWatch
 
 DEFAULT_LISTEN = "tcp:8888"
@@ -321,23 +322,33 @@ def makeService(options: dict[str, Any]) -> IService:
     """
     reactor = options["reactor"]
     top = MultiService()
-    # Added before the chat service so that it stops after it (a MultiService
-    # stops its children in reverse): the last messages are written, then the
-    # database closes.
     pool = open_pool(options["db"], reactor)
     # Closed by the history service when there is one; in any case once the
     # services have stopped (what they wrote last is written first).
     reactor.addSystemEventTrigger("after", "shutdown", pool.close)
+    bans = Bans(pool, reactor)
+    if options["db"] != ":memory:":
+        # First, so that it runs before anything listens: a database the
+        # server cannot use, or another server's, ends twistd there, with one
+        # line; and the bans hold from the first connection.
+        opening = Opening(options["db"], reactor, bans)
+        opening.setServiceParent(top)  # type: ignore[no-untyped-call]
+    # Added before the chat service so that it stops after it (a MultiService
+    # stops its children in reverse): the last messages are written, then the
+    # database closes.
     history = None
     if not options["no-history"]:
         # Reads on a connection of their own, so that writes never wait behind
-        # a search (WAL lets one connection read while another writes); an
-        # in-memory database is one connection's alone.
-        reader = pool if options["db"] == ":memory:" else open_pool(options["db"], reactor)
+        # a search (WAL lets one connection read while another writes), and
+        # searches on another, so that a room's history never waits behind
+        # them; an in-memory database is one connection's alone.
+        memory = options["db"] == ":memory:"
+        reader = pool if memory else open_pool(options["db"], reactor)
         reactor.addSystemEventTrigger("after", "shutdown", reader.close)
-        history = History(pool, reactor, reader=reader)
+        searcher = pool if memory else open_pool(options["db"], reactor)
+        reactor.addSystemEventTrigger("after", "shutdown", searcher.close)
+        history = History(pool, reactor, reader=reader, searcher=searcher)
         history.setServiceParent(top)  # type: ignore[no-untyped-call]
-    bans = Bans(pool, reactor)
     bans.setServiceParent(top)  # type: ignore[no-untyped-call]
     if options["db"] != ":memory:":
         FileWatch(pool, reactor).setServiceParent(top)  # type: ignore[no-untyped-call]

@@ -125,14 +125,23 @@ async def start_twistd(workdir: Path, *options: str, prelude: str = "") -> tuple
     C{options} (and C{prelude}, Python run first in the process); return it
     and its port once it listens.
     """
+    process = spawn_twistd(workdir, *options, prelude=prelude)
+    port = await process.port.addTimeout(TIMEOUT, reactor)
+    return process, port
+
+
+def spawn_twistd(workdir: Path, *options: str, prelude: str = "") -> TwistdRunner:
+    """
+    Start `twistd -n chat` as L{start_twistd} does, without waiting for it
+    to listen: for a twistd that is meant to refuse to start.
+    """
     process = TwistdRunner()
     argv = [
         sys.executable, "-c", prelude + "\nfrom twisted.scripts.twistd import run; run()",
         "--nodaemon", "--pidfile=", "chat", "--listen", "tcp:0:interface=127.0.0.1", *options,
     ]  # fmt: skip
     reactor.spawnProcess(process, sys.executable, argv, env=os.environ.copy(), path=str(workdir))
-    port = await process.port.addTimeout(TIMEOUT, reactor)
-    return process, port
+    return process
 
 
 async def send_and_half_close(port: int, data: bytes) -> RawClient:

@@ -18,10 +18,12 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
+from chat.core.events import BanKind
 from chat.core.limits import HUMAN, NONE, Rate
 from chat.core.service import ChatService, Settings
 from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
+from chat.store import database
 from chat.store.bans import Bans
 from chat.store.history import History
 from chat.tap import Options, Reloader, default_max_clients, makeService, settings
@@ -309,6 +311,40 @@ class MakeServiceTests(SynchronousTestCase):
         reloader.stopService()
         self.assertIs(signal.getsignal(signal.SIGHUP), before)
 
+    def test_bans_loaded_before_anything_listens(self) -> None:
+        """
+        The bans stored in the database are in memory before the first
+        listener listens (a banned address is refused from the first
+        connection), and are not loaded a second time as the services start.
+        """
+        path = self.mktemp()
+        db = database.connect(path)
+        with db:
+            database.save_ban(db.cursor(), ("ip", "192.0.2.1", None, "spam", "root", 0.0))
+        db.close()
+        reactor = MemoryReactorClock()
+        options = Options(reactor)
+        options.parseOptions(["--listen", "tcp:0", "--db", path])
+        top = makeService(options)
+        self.addCleanup(shut_down, reactor)
+        [chat] = [s for s in top if isinstance(s, ChatService)]  # type: ignore[attr-defined]
+        [listener] = [s for s in top if isinstance(s, StreamServerEndpointService)]  # type: ignore[attr-defined]
+        bans = chat.bans
+        assert isinstance(bans, Bans)
+        seen = []
+        self.patch(
+            listener,
+            "privilegedStartService",
+            lambda: seen.append(bans.find(BanKind.ADDRESS, "192.0.2.1")),
+        )
+        top.privilegedStartService()
+        [ban] = seen
+        self.assertIsNotNone(ban)
+        assert ban is not None
+        self.assertEqual((ban.by, ban.reason), ("root", "spam"))
+        self.patch(bans.pool, "runInteraction", lambda *_: self.fail("loaded again"))
+        bans.startService()
+
     def test_settings(self) -> None:
         """
         Every option that shapes the chat lands in its one settings value.
@@ -483,3 +519,12 @@ class DiscoveryTests(TestCase):
         self.assertTrue(check.stdout.startswith(str(site)), check.stdout)
         self.assertNotIn(f"'{ROOT}'", check.stdout)
         self.assertIn("A multi-user chat server: netcat, IRC and more.", twistd_help(python))
+
+
+def shut_down(reactor: MemoryReactorClock) -> None:
+    """
+    Run what C{makeService} left for after the reactor's shutdown: the
+    database threads close, and the database's lock is let go of.
+    """
+    for call, args, kwargs in reactor.triggers.get("after", {}).get("shutdown", []):
+        call(*args, **kwargs)

@@ -2,7 +2,10 @@
 Bans: nicknames and addresses an operator has shut out, for a while or for good.
 
 They live in the database and, for the checks made on every connection and
-login, in memory: loaded when the service starts, kept in step on each change.
+login, in memory, kept in step on each change. C{twistd chat} loads them
+before anything listens (L{chat.store.opening}): a banned address retrying
+every 2 ms got in, and stayed, while they were still being read after the
+ports had opened. Otherwise they are loaded when the service starts.
 """
 
 from __future__ import annotations
@@ -28,12 +31,19 @@ class Bans(Service):
         self.pool = pool
         self.clock = clock
         self._bans: dict[tuple[BanKind, str], Ban] = {}
+        self._loaded = False
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
-        self.pool.runInteraction(database.bans).addCallbacks(self._loaded, self._failed)
+        if not self._loaded:
+            self.pool.runInteraction(database.bans).addCallbacks(self.load, self._failed)
 
-    def _loaded(self, rows: list[database.BanRow]) -> None:
+    def load(self, rows: list[database.BanRow]) -> None:
+        """
+        Hold the bans stored in the database (C{rows}), once, before any is
+        changed.
+        """
+        self._loaded = True
         for kind, target, until, reason, by, created in rows:
             ban = Ban(BanKind(kind), target, until, reason, by, created)
             self._bans[(ban.kind, ban.target.lower())] = ban

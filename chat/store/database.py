@@ -185,9 +185,24 @@ def version(db: sqlite3.Connection) -> int:
     return int(row[0])
 
 
+class NewerSchema(sqlite3.DatabaseError, RuntimeError):
+    """
+    The database was written by a newer server, whose schema this one does
+    not know: it is not touched. A database error, so that a user is told
+    the database cannot be used, not shown an internal error.
+    """
+
+    def __init__(self, found: int) -> None:
+        super().__init__(
+            f"the database has schema version {found}, newer than this server's {LATEST}"
+        )
+        self.found = found
+
+
 def prepare(db: sqlite3.Connection, target: int = LATEST) -> None:
     """
-    Configure a new connection and bring its schema up to version C{target}.
+    Configure a new connection and bring its schema up to version C{target};
+    raise L{NewerSchema}, having changed nothing, if it is newer.
 
     WAL lets the exporter read while the server writes, and makes a commit an
     append to the log: after a crash the database opens with every committed
@@ -195,14 +210,12 @@ def prepare(db: sqlite3.Connection, target: int = LATEST) -> None:
     never corrupts the database; a power cut (not a process crash) may lose
     the last commits.
     """
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=5000")
     current = version(db)
     if current > LATEST:
-        raise RuntimeError(
-            f"the database has schema version {current}, newer than this server's {LATEST}"
-        )
+        raise NewerSchema(current)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
     for number in range(current, target):
         with db:
             MIGRATIONS[number](db)

@@ -37,7 +37,9 @@ _Job = tuple[Callable[..., Any], tuple[Any, ...], "Deferred[Any] | Callable[[Fai
 class DatabaseThread:
     """
     The database thread of one SQLite file (the archive's
-    L{chat.store.history.Pool}), opened and prepared by its first job.
+    L{chat.store.history.Pool}), opened and prepared by its first job; a
+    connection whose preparation failed (a newer schema, a damaged file) is
+    closed, never used, and the next job tries again.
     """
 
     log = Logger()
@@ -94,8 +96,7 @@ class DatabaseThread:
             interaction, args, answer = job
             try:
                 if db is None:
-                    db = sqlite3.connect(self.path, check_same_thread=False)
-                    self._prepare(db)
+                    db = self._connect()
                 result = self._transaction(db, interaction, args)
             except Exception:
                 failure = Failure()
@@ -119,6 +120,20 @@ class DatabaseThread:
                 )
         if self._guard is not None:
             self._guard.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        """
+        A prepared connection, or the reason there is none: a connection
+        whose preparation failed is closed rather than used unprepared (an
+        account was once written into a database of a newer schema so).
+        """
+        db = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            self._prepare(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _problem(self) -> str | None:
         """

@@ -5,16 +5,19 @@ Tests for registered nicknames: hashing, the cred checker, and the commands as a
 from __future__ import annotations
 
 import calendar
+import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import Portal
+from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -36,8 +39,9 @@ from chat.store.accounts import (
     verify_password,
 )
 from chat.store.bans import Bans
-from chat.store.history import History
+from chat.store.history import History, open_pool
 from tests.helpers import Client, SyncPool, connections, new_service
+from tests.live import TIMEOUT
 
 CHEAP = 2**4  # scrypt cost for tests: the real one takes ~50 ms a hash
 T0 = float(calendar.timegm((2026, 11, 19, 7, 6, 40, 0, 0, 0)))
@@ -1091,3 +1095,47 @@ class BanTests(SynchronousTestCase):
         )
         self.op.send("/ban dave spam and eggs")
         self.assertEqual(self.op.lines(), ["*** dave is banned: spam and eggs."])
+
+
+class UnpreparedDatabaseTests(TestCase):
+    """
+    Accounts on the real database thread, over a database it cannot prepare.
+    """
+
+    async def test_newer_schema_is_never_written(self) -> None:
+        """
+        A database of a newer schema refuses every login, not only the first:
+        the connection whose preparation failed is never used unprepared.
+        """
+        path = str(Path(self.mktemp()).resolve())
+        newer = database.connect(path)
+        newer.execute(f"PRAGMA user_version={database.LATEST + 1}")
+        newer.close()
+        pool = open_pool(path, reactor)
+        self.addCleanup(pool.close)
+        service = new_service(Clock(), accounts=Accounts(pool, Clock(), at_once, cost=CHEAP))
+        bob = Client(service)
+        bob.lines()
+        for _ in range(2):
+            bob.send("bob")
+            self.assertEqual(
+                await answer(bob),
+                ["!!! The server cannot use its database right now; try again later."],
+            )
+        self.flushLoggedErrors()
+        db = sqlite3.connect(path)
+        self.assertEqual(database.version(db), database.LATEST + 1)
+        self.assertEqual(db.execute("SELECT count(*) FROM accounts").fetchone()[0], 0)
+        db.close()
+
+
+async def answer(client: Client) -> list[str]:
+    """
+    The lines C{client} is sent next, once the database thread has answered.
+    """
+    for _ in range(int(TIMEOUT / 0.01)):
+        await deferLater(reactor, 0.01, lambda: None)
+        lines = client.lines()
+        if lines:
+            return lines
+    raise AssertionError("no answer")

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from twisted.internet import reactor
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
@@ -26,6 +26,7 @@ from chat.store import database
 from chat.store.database import ACTION, PRIVATE, PUBLIC
 from chat.store.history import History, open_pool
 from tests.helpers import Client, SyncPool, new_service
+from tests.live import connect_raw, in_lobby, start_twistd
 
 T0 = float(calendar.timegm((2026, 11, 19, 7, 6, 40, 0, 0, 0)))
 
@@ -832,3 +833,47 @@ class FileWatchTests(SynchronousTestCase):
         path.with_suffix(".moved").rename(path)
         clock.advance(10)
         self.assertIn(f"The database file {path} is back", [formatEvent(e) for e in observer])
+
+
+HELD_SEARCHES = """
+import os, time
+from chat.store import database
+_search = database.search
+def held_search(*args, **kwargs):
+    # A search that takes as long as the test wants: until ./release exists.
+    open("searching", "w").close()
+    while not os.path.exists("release"):
+        time.sleep(0.01)
+    return _search(*args, **kwargs)
+database.search = held_search
+"""
+
+
+class SearchLaneTests(TestCase):
+    async def test_history_on_entering_does_not_wait_for_searches(self) -> None:
+        """
+        While searches hold the database, a newcomer is shown the lobby's
+        history, and then its live lines, at once; the searches are answered
+        when done.
+        """
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        process, port = await start_twistd(workdir, prelude=HELD_SEARCHES)
+        self.addCleanup(process.stop)
+        self.addCleanup((workdir / "release").touch)
+        talker = await in_lobby(port, "talker")
+        talker.send("chess tonight")
+        searchers = [await in_lobby(port, f"searcher{n}") for n in range(3)]
+        for searcher in searchers:
+            searcher.send("/search chess")
+        while not (workdir / "searching").exists():
+            await deferLater(reactor, 0.01, lambda: None)
+        newcomer = await connect_raw(port)
+        newcomer.send("newcomer")
+        await newcomer.wait_line("*** End of history.").addTimeout(10, reactor)
+        self.assertTrue(newcomer.lines[-2].endswith("] <talker> chess tonight"), newcomer.lines)
+        talker.send("live")
+        await newcomer.wait_line("<talker> live")
+        (workdir / "release").touch()
+        for searcher in searchers:
+            await searcher.wait_for(lambda line: line.endswith("] <talker> chess tonight"))

@@ -1,0 +1,227 @@
+"""
+The database at start-up, through a real twistd: one it cannot use is
+refused in one line before anything listens.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from twisted.trial.unittest import TestCase
+
+from chat.store import database
+from tests.live import TIMEOUT, connect_raw, in_lobby, reactor, spawn_twistd, start_twistd
+
+
+async def refused(workdir: Path, *options: str) -> list[str]:
+    """
+    Start twistd, which must end at once with exit status 1, having never
+    listened and with no traceback; what it wrote on its standard error
+    (which twistd -n logs), by line.
+    """
+    process = spawn_twistd(workdir, *options)
+
+    def listening(_: int) -> None:
+        # One that listens has failed already: stopped at once.
+        assert process.transport is not None
+        process.transport.signalProcess("KILL")
+
+    process.port.addCallbacks(listening, lambda _: None)
+    ended = await process.ended.addTimeout(TIMEOUT, reactor)
+    log = process.log.decode()
+    assert ended == ("exit", 1), (ended, log)
+    assert " starting on " not in log, log
+    assert "Traceback" not in log, log
+    marker = "[stderr#error] "
+    return [line.split(marker, 1)[1] for line in log.splitlines() if marker in line]
+
+
+def stored(path: Path) -> Path:
+    """
+    A chat database at C{path} with a message and an account, as a server leaves it.
+    """
+    db = database.connect(str(path))
+    with db:
+        database.write(db.cursor(), [(1.0, database.PUBLIC, "lobby", "alice", None, "hello")])
+        database.create_account(db.cursor(), "alice", "hash", 1.0)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return path
+
+
+class UnusableDatabaseTests(TestCase):
+    """
+    A database the server cannot use ends twistd at start-up with one line
+    that says what is wrong and what to do; nothing listens, nothing is written.
+    """
+
+    def setUp(self) -> None:
+        self.workdir = Path(self.mktemp()).resolve()
+        self.workdir.mkdir()
+        self.db = self.workdir / "chat.sqlite3"
+
+    async def test_newer_schema(self) -> None:
+        """
+        A database of a newer server is refused, and left as it was.
+        """
+        stored(self.db)
+        db = sqlite3.connect(self.db)
+        db.execute("PRAGMA user_version=99")
+        db.close()
+        before = self.db.read_bytes()
+        self.assertEqual(
+            await refused(self.workdir),
+            [
+                "chat: the database chat.sqlite3 has schema version 99, from a newer version "
+                f"of chat (this one knows up to {database.LATEST}); run that version, or "
+                "restore a backup made before the upgrade"
+            ],
+        )
+        self.assertEqual(self.db.read_bytes(), before)
+
+    async def test_truncated(self) -> None:
+        """
+        A truncated database (a copy cut short, a full disk) is refused.
+        """
+        stored(self.db)
+        os.truncate(self.db, self.db.stat().st_size // 2)
+        self.assertEqual(
+            await refused(self.workdir, "--db", "chat.sqlite3"),
+            [
+                "chat: cannot use the database chat.sqlite3 (database disk image is "
+                "malformed); restore it from a backup, or move it away to start with an "
+                "empty one"
+            ],
+        )
+
+    async def test_not_a_database(self) -> None:
+        """
+        A file that is not a database at all is refused.
+        """
+        self.db.write_bytes(b"not a database\n" * 1000)
+        self.assertEqual(
+            await refused(self.workdir),
+            [
+                "chat: cannot use the database chat.sqlite3 (file is not a database); restore "
+                "it from a backup, or move it away to start with an empty one"
+            ],
+        )
+
+    async def test_damaged_accounts(self) -> None:
+        """
+        A database whose accounts (which every login reads) are damaged is
+        refused, though its header is sound.
+        """
+        stored(self.db)
+        db = sqlite3.connect(self.db)
+        [(page,)] = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'accounts'")
+        [(size,)] = db.execute("PRAGMA page_size")
+        db.close()
+        with self.db.open("r+b") as damaged:
+            damaged.seek((page - 1) * size)
+            damaged.write(b"\xff" * 64)
+        [line] = await refused(self.workdir)
+        self.assertTrue(line.startswith("chat: cannot use the database chat.sqlite3 ("), line)
+        self.assertTrue(line.endswith("restore it from a backup, or move it away to start "
+                                      "with an empty one"), line)  # fmt: skip
+
+    async def test_directory(self) -> None:
+        """
+        A directory given as the database is refused.
+        """
+        self.db.mkdir()
+        self.assertEqual(
+            await refused(self.workdir),
+            [
+                "chat: --db chat.sqlite3 is a directory; give the path of a file "
+                "(created if need be)"
+            ],
+        )
+
+    async def test_locked_by_another_program(self) -> None:
+        """
+        A database to bring up to date that another program keeps locked for
+        longer than SQLite waits (five seconds) is refused with that reason,
+        not called damaged.
+        """
+        holder = database.connect(str(self.db), target=database.LATEST - 1)
+        self.addCleanup(holder.close)
+        holder.isolation_level = None
+        holder.execute("BEGIN EXCLUSIVE")
+        self.assertEqual(
+            await refused(self.workdir),
+            [
+                "chat: the database chat.sqlite3 is locked by another program (database is "
+                "locked); try again once it is done"
+            ],
+        )
+
+    async def test_usable_database_still_starts(self) -> None:
+        """
+        A sound database of this version, and a new one, start as before.
+        """
+        stored(self.db)
+        for options in [(), ("--db", "new.sqlite3")]:
+            process, port = await start_twistd(self.workdir, *options)
+            await in_lobby(port, "bob")
+            await process.stop()
+
+
+class SecondServerTests(TestCase):
+    async def test_second_server_on_the_same_database(self) -> None:
+        """
+        A second server started on the database of one that runs refuses to
+        start, in one line, and the first serves on; once the first has
+        stopped, the second starts.
+        """
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        first, port = await start_twistd(workdir)
+        self.addCleanup(first.stop)
+        self.assertEqual(
+            await refused(workdir),
+            [
+                "chat: the database chat.sqlite3 is in use by another chat server; stop that "
+                "one first, or give this one another --db"
+            ],
+        )
+        await in_lobby(port, "alice")
+        await first.stop()
+        second, port = await start_twistd(workdir)
+        self.addCleanup(second.stop)
+        await in_lobby(port, "bob")
+
+
+SLOW_BANS = """
+import time
+from chat.store import database
+_bans = database.bans
+def slow_bans(cursor):
+    time.sleep(1.0)  # a slow disk
+    return _bans(cursor)
+database.bans = slow_bans
+"""
+
+
+class BansAtStartTests(TestCase):
+    async def test_banned_address_refused_from_the_first_connection(self) -> None:
+        """
+        An address banned in the database is refused by the first
+        connection it makes once the server listens, even when reading the
+        bans takes a second.
+        """
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        db = database.connect(str(workdir / "chat.sqlite3"))
+        with db:
+            database.save_ban(db.cursor(), ("ip", "127.0.0.1", None, None, "root", 0.0))
+        db.close()
+        process, port = await start_twistd(workdir, prelude=SLOW_BANS)
+        self.addCleanup(process.stop)
+        client = await connect_raw(port)
+        first = await client.wait_for(lambda line: True)
+        self.assertEqual(first, "!!! This address is banned. Goodbye.")
+        await client.closed.addTimeout(TIMEOUT, reactor)
+        self.assertEqual(client.lines, [first])
