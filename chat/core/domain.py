@@ -54,7 +54,7 @@ from chat.core.events import (
     Welcome,
 )
 from chat.core.interfaces import Participant, RoomView, UserView
-from chat.core.limits import MAX_TOPIC_LENGTH
+from chat.core.limits import INVITATION_LIFETIME, MAX_TOPIC_LENGTH
 from chat.core.model import Room, User, admit, apply, key_of
 from chat.core.modes import Mode, ModeChange
 from chat.core.registry import Registry, own
@@ -181,8 +181,10 @@ class MemoryChat(Registry):
             room = self._rooms[key_of(name)] = Room(name, created=self._clock())
             room.operators.add(user)
         else:
-            admit(room, user, key)
-        room.invited.discard(key_of(user.nickname))
+            admit(room, user, key, self._clock())
+        if user.invitations:
+            # Used (or not needed): gone either way.
+            user.invitations.pop(room, None)
         self._announce(
             room, Joined(room.name, user.nickname, user.account, user.realname, user.away)
         )
@@ -222,7 +224,7 @@ class MemoryChat(Registry):
         old = self._member_room(user, source)
         new = self._joinable(user, destination)
         if new is not None:
-            admit(new, user, key)
+            admit(new, user, key, self._clock())
         self.part(user, old.name, destination=new.name if new else destination)
         return self._join(user, destination, key)
 
@@ -238,6 +240,7 @@ class MemoryChat(Registry):
         if not user.online:
             return
         user.online = False
+        user.invitations = None
         del self._users[key_of(user.nickname)]
         self._presence.remember(user)
         self._presence.unwatch(user, None)
@@ -352,9 +355,11 @@ class MemoryChat(Registry):
 
     def invite(self, user: UserView, name: str, nickname: str) -> UserView:
         """
-        Invite C{nickname} into room C{name}: it is told, and may join even
-        if the room is invite-only, keyed or full. Into an invite-only
-        room, only its operators may invite.
+        Invite C{nickname} into room C{name}: it is told, and may join
+        once even if the room is invite-only, keyed or full. Into an
+        invite-only room, only its operators may invite. The invitation is
+        the user's, not the nickname's: it goes with a rename, ends with the
+        session, and lapses after L{INVITATION_LIFETIME} seconds.
         """
         self._check_online(user)
         target = self.find(nickname)
@@ -366,7 +371,14 @@ class MemoryChat(Registry):
                 self._check_room_operator(user, room)
             if target in room:
                 raise AlreadyThere(target.nickname, room.name)
-            room.invited.add(key_of(target.nickname))
+            now = self._clock()
+            invitations = target.invitations
+            if invitations is None:
+                invitations = target.invitations = {}
+            else:
+                for lapsed in [r for r, until in invitations.items() if until <= now]:
+                    del invitations[lapsed]
+            invitations[room] = now + INVITATION_LIFETIME
             name = room.name
         else:
             self._check_room_name(name)

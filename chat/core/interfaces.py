@@ -419,7 +419,12 @@ class Chat(Protocol):
         Put C{nickname} out of room C{name}, as one of its operators.
         """
 
-    def invite(self, user: UserView, name: str, nickname: str) -> UserView: ...
+    def invite(self, user: UserView, name: str, nickname: str) -> UserView:
+        """
+        Invite C{nickname} (the user online under it now, whatever it is
+        called later) into room C{name}, once, for
+        L{chat.core.limits.INVITATION_LIFETIME} seconds.
+        """
 
     def set_away(self, user: UserView, text: str | None) -> str | None: ...
 

@@ -295,6 +295,15 @@ MONITOR_LIMIT = 100
 Nicknames one client may watch (IRC's MONITOR).
 """
 
+# Rooms.
+
+INVITATION_LIFETIME = 3600.0
+"""
+Seconds an invitation into a room lasts unused: time to come back to the
+keyboard and see it; an operator can always invite again. It also ends with
+the session it was given to (InspIRCd and Ergo tie it to the client).
+"""
+
 # History.
 
 HISTORY_DEFAULT = 50

@@ -38,6 +38,7 @@ class User:
         "away",
         "bot",
         "invisible",
+        "invitations",
         "nickname",
         "online",
         "operator",
@@ -71,6 +72,9 @@ class User:
         self.operator = False
         self.username: str | None = None
         self.realname: str | None = None
+        # The rooms it is invited into, with when each invitation lapses;
+        # a dict only once it has one.
+        self.invitations: dict[Room, float] | None = None
 
     def __repr__(self) -> str:
         return f"<User {self.nickname!r}>"
@@ -87,7 +91,6 @@ class Room:
         "bans",
         "created",
         "flags",
-        "invited",
         "key",
         "limit",
         "name",
@@ -109,14 +112,12 @@ class Room:
         # Its modes (chat.core.modes): the flags on (a permanent room's
         # topic is anybody's: it has no operators but the server's), the key and the limit
         # if set; its operators and voiced members (sets: most rooms have
-        # one or two, and a message checks membership, not these); the
-        # nicknames (keys) invited in and not yet come.
+        # one or two, and a message checks membership, not these).
         self.flags: set[Mode] = {Mode.NO_OUTSIDE} if permanent else set(NEW_ROOM)
         self.key: str | None = None
         self.limit: int | None = None
         self.operators: set[User] = set()
         self.voiced: set[User] = set()
-        self.invited: set[str] = set()
         # Masks of who may not join (IRC's +b), in the order they were set.
         self.bans: list[RoomBan] = []
         # Members in the order they came; a dict, so that one leaving a room of
@@ -199,17 +200,18 @@ def banned(mask: str, user: User) -> bool:
     )
 
 
-def admit(room: Room, user: User, key: str | None) -> None:
+def admit(room: Room, user: User, key: str | None, now: float) -> None:
     """
     Raise L{CannotJoin} unless C{user} may join C{room} with C{key}: not
-    banned from it, and invited, or past its C{+i}, C{+k} and C{+l}. An
-    operator of the server goes anywhere.
+    banned from it, and invited (and the invitation not lapsed), or past
+    its C{+i}, C{+k} and C{+l}. An operator of the server goes anywhere.
     """
     if user.operator:
         return
     if room.bans and any(banned(ban.mask, user) for ban in room.bans):
         raise CannotJoin(room.name, CannotJoin.BANNED)
-    if key_of(user.nickname) in room.invited:
+    invitations = user.invitations
+    if invitations is not None and invitations.get(room, 0.0) > now:
         return
     if Mode.INVITE_ONLY in room.flags:
         raise CannotJoin(room.name, CannotJoin.INVITE_ONLY)
