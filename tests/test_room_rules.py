@@ -75,3 +75,55 @@ class InvitationTests(SynchronousTestCase):
         carol.lines()
         carol.send("/join club")
         self.assertEqual(carol.lines(), ["!!! Cannot join club: it is invite only."])
+
+
+class ModeLineTests(SynchronousTestCase):
+    """
+    A MODE line some of whose changes fail makes and announces the others.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+        self.op = IRCUser(self.service, "op")
+        self.op.send("JOIN #den", "MODE #den +i")
+        self.bob = IRCUser(self.service, "bob")
+        self.op.send("INVITE bob #den")
+        self.bob.send("JOIN #den")
+        self.op.lines()
+        self.bob.lines()
+
+    def test_partly_refused(self) -> None:
+        """
+        C{+m-i+o nosuch}: the room is told of C{+m-i}, the operator then
+        that nosuch is nobody.
+        """
+        self.op.send("MODE #den +m-i+o nosuch")
+        self.assertEqual(
+            [m[1:] for m in self.op.messages()],
+            [("MODE", "#den", "+m-i"), ("401", "op", "nosuch", "No such nick/channel")],
+        )
+        self.assertEqual(self.bob.messages(), [("op!op@chat", "MODE", "#den", "+m-i")])
+
+    def test_unknown_letter_once(self) -> None:
+        """
+        A letter that is no mode is told once, however often the line has it.
+        """
+        self.op.send("MODE #den +zzzzzzzz-zzzz")
+        self.assertEqual(
+            self.op.messages(), [("irc.test", "472", "op", "z", "is unknown mode char to me")]
+        )
+
+    def test_partly_refused_on_the_line_door(self) -> None:
+        """
+        The same through C{/mode}: the room hears what changed, the operator
+        also why the rest did not.
+        """
+        liner = Client(self.service, "liner")
+        self.op.send("INVITE liner #den")
+        liner.send("/join den")
+        self.op.send("MODE #den +o liner")
+        liner.lines()
+        self.bob.lines()
+        liner.send("/mode +t-i+v nosuch")
+        self.assertEqual(liner.lines(), ["*** liner set mode -i", "!!! No such user: nosuch"])
+        self.assertEqual(self.bob.messages(), [("liner!liner@chat", "MODE", "#den", "-i")])

@@ -25,6 +25,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from chat.core.errors import (
     AlreadyThere,
+    ChatError,
     NotInRoom,
     NotInThatRoom,
 )
@@ -316,26 +317,32 @@ class MemoryChat(Registry):
 
     def change_modes(
         self, user: UserView, name: str, changes: Sequence[ModeChange]
-    ) -> list[ModeChange]:
+    ) -> tuple[list[ModeChange], list[ChatError]]:
         """
-        Tell the room's members what changed (nothing that was so already).
+        Tell the room's members what changed (nothing that was so already),
+        in one event. A change refused (a member mode for somebody outside
+        or nobody) is left out; the others are made.
 
         @raise NotRoomOperator: unless C{user} may.
-        @raise NotInThatRoom: for a member mode given to somebody outside.
         """
         self._check_online(user)
         room = self.room(name)
         self._check_room_operator(user, room)
         made: list[ModeChange] = []
+        refused: dict[ChatError, None] = {}
         now = self._clock()
         for change in changes:
-            done = apply(room, change, own(user), now, self.find)
+            try:
+                done = apply(room, change, own(user), now, self.find)
+            except ChatError as e:
+                refused[e] = None
+                continue
             if done is not None:
                 made.append(done)
         if made:
             event = ModesChanged(room.name, user.nickname, tuple(made))
             self._broadcast(room, event, exclude=None)
-        return made
+        return made, list(refused)
 
     def kick(self, user: UserView, name: str, nickname: str, reason: str | None) -> UserView:
         """

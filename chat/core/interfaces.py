@@ -13,6 +13,7 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
+from chat.core.errors import ChatError
 from chat.core.events import (
     QUIT,
     Action,
@@ -409,9 +410,13 @@ class Chat(Protocol):
 
     def change_modes(
         self, user: UserView, name: str, changes: Sequence[ModeChange]
-    ) -> list[ModeChange]:
+    ) -> tuple[list[ModeChange], list[ChatError]]:
         """
-        Apply C{changes} to room C{name} as one of its operators: those made.
+        Apply C{changes} to room C{name} as one of its operators: those made
+        (which its members are told of), and why the others were not, each
+        reason once. A change refused does not stop the others.
+
+        @raise NotRoomOperator: unless C{user} may.
         """
 
     def kick(self, user: UserView, name: str, nickname: str, reason: str | None) -> UserView:

@@ -49,7 +49,8 @@ class Moderation(Queries):
     def modes(self, room: str, text: str | None, arguments: Sequence[str] = ()) -> None:
         """
         Show C{room}'s modes (C{text} L{None}), or change them (C{+nt},
-        C{+o bob}, C{-k}): see L{chat.core.modes}.
+        C{+o bob}, C{-k}): see L{chat.core.modes}. The user is told of
+        the changes refused and of letters that are no mode, each once.
         """
         user = self._logged_in()
         if text is None:
@@ -59,14 +60,16 @@ class Moderation(Queries):
         changes, unknown, missing = parse_modes(text, arguments)
         if missing:
             raise Refused(Usage("mode", MODE_USAGE))
-        for letter in unknown:
+        for letter in dict.fromkeys(unknown):
             self.peer.tell(UnknownMode(letter))
         if any(c.mode is Mode.BAN and c.argument is None for c in changes):
             # "+b" alone: the list.
             self.peer.tell(RoomBans(found.name, tuple(found.bans)))
             changes = [c for c in changes if not (c.mode is Mode.BAN and c.argument is None)]
         if changes:
-            self.chat.change_modes(user, room, changes)
+            _, refused = self.chat.change_modes(user, room, changes)
+            for error in refused:
+                self.peer.tell(error)
 
     def kick_from(self, room: str, nickname: str, reason: str | None) -> None:
         """
