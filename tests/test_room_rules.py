@@ -127,3 +127,160 @@ class ModeLineTests(SynchronousTestCase):
         liner.send("/mode +t-i+v nosuch")
         self.assertEqual(liner.lines(), ["*** liner set mode -i", "!!! No such user: nosuch"])
         self.assertEqual(self.bob.messages(), [("liner!liner@chat", "MODE", "#den", "-i")])
+
+
+class BanListTests(SynchronousTestCase):
+    """
+    A room's ban list (C{+b}) is bounded, as are the changes one MODE line
+    makes, and both bounds are announced in ISUPPORT.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+        self.op = IRCUser(self.service, "op")
+        self.op.send("JOIN #pit")
+        self.op.lines()
+
+    def test_isupport_says_the_bounds(self) -> None:
+        """
+        ISUPPORT tells clients how many masks a list holds and how many
+        changes with an argument one MODE line makes, in lines of at most 15
+        parameters.
+        """
+        user = IRCUser(self.service)
+        user.send("NICK alice", "USER alice 0 * :Alice")
+        lines = params(user, "005")
+        self.assertTrue(all(len(line) <= 15 for line in lines), lines)
+        tokens = [token for line in lines for token in line[1:-1]]
+        for token in ("MAXLIST=b:100", "MODES=20"):
+            self.assertIn(token, tokens)
+
+    def test_list_full(self) -> None:
+        """
+        A room holds at most 100 ban masks: the 101st is refused with 478
+        (the others of its line are still made), and the list shows 100.
+        """
+        for line in range(5):
+            masks = [f"m{line}x{n}" for n in range(20)]
+            self.op.send(f"MODE #pit +{'b' * 20} {' '.join(masks)}")
+        made = [m for m in self.op.messages() if m[1] == "MODE"]
+        self.assertEqual(sum(len(m) - 4 for m in made), 100)
+        self.op.send("MODE #pit +bm onemore")
+        replies = self.op.messages()
+        self.assertEqual(
+            [m[1:] for m in replies],
+            [
+                ("MODE", "#pit", "+m"),
+                ("478", "op", "#pit", "b", "Channel ban list is full"),
+            ],
+        )
+        self.op.send("MODE #pit b")
+        self.assertEqual([m[1] for m in self.op.messages()], ["367"] * 100 + ["368"])
+        # Taking one off makes room for another.
+        self.op.send("MODE #pit -b+b m0x0 onemore")
+        self.assertEqual(
+            self.op.messages(), [("op!op@chat", "MODE", "#pit", "-b+b", "m0x0!*@*", "onemore!*@*")]
+        )
+
+    def test_list_full_on_the_line_door(self) -> None:
+        """
+        A line operator adding a mask to a full list is told why nothing changed.
+        """
+        for k in range(5):
+            self.op.send(f"MODE #pit +{'b' * 20} " + " ".join(f"x{k}y{n}" for n in range(20)))
+        liner = Client(self.service, "liner")
+        liner.send("/join pit")
+        self.op.send("MODE #pit +o liner")
+        liner.lines()
+        liner.send("/mode +b troll")
+        self.assertEqual(
+            liner.lines(),
+            ["!!! The ban list of pit is full (100 masks): take one off first (/mode -b MASK)."],
+        )
+
+    def test_invalid_masks(self) -> None:
+        """
+        A mask of more than 100 characters is refused with 696, and the list
+        is unchanged.
+        """
+        long = "x" * 101
+        self.op.send(f"MODE #pit +b {long}", "MODE #pit b")
+        self.assertEqual(
+            [m[1:] for m in self.op.messages()],
+            [
+                ("696", "op", "#pit", "b", long, "Invalid ban mask"),
+                ("368", "op", "#pit", "End of channel ban list"),
+            ],
+        )
+
+    def test_changes_per_line(self) -> None:
+        """
+        One MODE line makes at most 20 changes that take an argument; the
+        user is told the rest were not made.
+        """
+        bob = IRCUser(self.service, "bob")
+        bob.send("JOIN #pit")
+        bob.lines()
+        self.op.lines()
+        masks = [f"m{n:02}" for n in range(25)]
+        self.op.send(f"MODE #pit +{'b' * 25}m-t {' '.join(masks)}")
+        made = (
+            "op!op@chat",
+            "MODE",
+            "#pit",
+            "+" + "b" * 20 + "m-t",
+            *(f"{m}!*@*" for m in masks[:20]),
+        )
+        self.assertEqual(bob.messages(), [made])
+        self.assertEqual(
+            self.op.messages(),
+            [
+                made,
+                (
+                    "irc.test",
+                    "NOTICE",
+                    "op",
+                    "Only 20 changes with an argument are made per MODE line; "
+                    "the other 5 were not.",
+                ),
+            ],
+        )
+
+    def test_long_changes_split(self) -> None:
+        """
+        Changes that would not fit in one IRC line of 512 bytes (a line
+        user's C{/mode} may be 2048 bytes long) reach IRC users in several.
+        """
+        bob = IRCUser(self.service, "bob")
+        liner = Client(self.service, "liner")
+        liner.send("/join pit")
+        bob.send("JOIN #pit")
+        self.op.send("MODE #pit +o liner")
+        bob.lines()
+        masks = [f"somebody{n:02}!someone{n:02}@10.0.0.{n}" for n in range(20)]
+        liner.send(f"/mode +{'b' * 20} {' '.join(masks)}")
+        seen = bob.lines()
+        self.assertGreater(len(seen), 1)
+        self.assertTrue(all(len(line.encode()) + 2 <= 512 for line in seen), seen)
+        self.assertEqual([word for line in seen for word in line.split()[4:]], masks)
+
+    def test_bans_still_match(self) -> None:
+        """
+        Nickname masks with and without wildcards, in any case, still shut
+        out who matches them and nobody else; -b lets them in again.
+        """
+        self.op.send("MODE #pit +bb Tro?l spam*")
+        self.op.lines()
+        for nickname, code in (("troll", "474"), ("spammer", "474"), ("friend", "JOIN")):
+            user = IRCUser(self.service, nickname)
+            user.send("JOIN #pit")
+            self.assertEqual(user.codes()[0], code, nickname)
+        self.op.lines()
+        self.op.send("MODE #pit -b tro?l!*@*")
+        self.assertEqual(self.op.messages(), [("op!op@chat", "MODE", "#pit", "-b", "Tro?l!*@*")])
+        troll = IRCUser(self.service, "Trool")
+        troll.send("JOIN #pit")
+        self.assertEqual(troll.codes()[0], "JOIN")
+        self.op.lines()
+        self.op.send("MODE #pit -b troll")  # not on the list: nothing to say
+        self.assertEqual(self.op.lines(), [])

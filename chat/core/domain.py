@@ -321,7 +321,8 @@ class MemoryChat(Registry):
         """
         Tell the room's members what changed (nothing that was so already),
         in one event. A change refused (a member mode for somebody outside
-        or nobody) is left out; the others are made.
+        or nobody, a mask past the list's limit) is left out; the others
+        are made.
 
         @raise NotRoomOperator: unless C{user} may.
         """

@@ -297,6 +297,29 @@ Nicknames one client may watch (IRC's MONITOR).
 
 # Rooms.
 
+LIST_LIMIT = 100
+"""
+Masks one room's ban list holds (IRC's MAXLIST), as on InspIRCd: 32 940
+masks set by one address once made every JOIN to the room take a second of
+the reactor. A room needs a few; a hundred is a list nobody reads.
+"""
+
+MODES_PER_LINE = 20
+"""
+Changes with an argument (a mask, a nickname, a key) that one MODE line
+makes (IRC's MODES), as on InspIRCd; the rest are not made, and the user is
+told. A line of 60 masks five times a second from 16 connections was the
+attack that froze the server; with this and L{LIST_LIMIT} a line costs at
+most 20 cheap changes.
+"""
+
+MAX_MASK_LENGTH = 100
+"""
+The longest ban mask: a nickname, a user name and an IPv6 address with
+wildcards fit; a longer one matches nothing more, and would only make the
+lines that show the list longer.
+"""
+
 INVITATION_LIFETIME = 3600.0
 """
 Seconds an invitation into a room lasts unused: time to come back to the

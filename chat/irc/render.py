@@ -362,6 +362,11 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return services("The server cannot save that right now; nothing was changed.")
         case r.StoreDown():
             return services("The server cannot use its database right now; try again later.")
+        case r.TooManyModes(limit, left):
+            return notice(
+                f"Only {limit} changes with an argument are made per MODE line; "
+                f"the other {left} were not."
+            )
         case r.TooManyWords(limit):
             return notice(f"Search for at most {limit} words.")
         case r.SearchTooSlow():

@@ -18,8 +18,10 @@ from chat.core.errors import (
     CannotJoin,
     CannotSend,
     ChatError,
+    InvalidMask,
     InvalidNickname,
     InvalidRoomName,
+    ListFull,
     NicknameTaken,
     NoSuchRoom,
     NoSuchUser,
@@ -56,7 +58,8 @@ from chat.core.events import (
     Welcome,
     Why,
 )
-from chat.core.modes import mode_string
+from chat.core.limits import MODES_PER_LINE
+from chat.core.modes import ModeChange, mode_string
 from chat.irc import isupport
 from chat.irc.isupport import CHANNEL_PREFIX
 from chat.irc.message import build
@@ -131,6 +134,35 @@ def privmsg(
         build(verb, target, piece, source=source, tags=tags, text=True)
         for piece in split_text(head, text)
     )
+
+
+def modes_changed(room: str, by: str, changes: Sequence[ModeChange]) -> bytes:
+    """
+    MODE lines for C{changes}: as many to a line as fit in 512 bytes, and
+    at most ISUPPORT's MODES of those with an argument.
+    """
+    source = mask(by)
+    lines: list[list[ModeChange]] = []
+    taken: list[ModeChange] = []
+    size = arguments = 0
+    base = len(build("MODE", channel(room), "+", source=source))
+    for change in changes:
+        # A letter (and perhaps a sign), and a space and the argument.
+        cost = 2 + (len(change.argument.encode("utf-8")) + 1 if change.argument else 0)
+        full = change.argument is not None and arguments == MODES_PER_LINE
+        if taken and (base + size + cost > LINE_BYTES or full):
+            lines.append(taken)
+            taken, size, arguments = [], 0, 0
+        taken.append(change)
+        size += cost
+        arguments += change.argument is not None
+    if taken:
+        lines.append(taken)
+    out = []
+    for some in lines:
+        letters, words = mode_string(some)
+        out.append(build("MODE", channel(room), letters, *words, source=source))
+    return b"".join(out)
 
 
 def action_text(text: str) -> str:
@@ -299,8 +331,7 @@ class Encoder:
                     return b""
                 return build("WALLOPS", text, source=mask(sender), text=True)
             case ModesChanged(room, by, changes):
-                letters, arguments = mode_string(changes)
-                return build("MODE", channel(room), letters, *arguments, source=mask(by))
+                return modes_changed(room, by, changes)
             case Kicked(room, by, nickname, reason):
                 return build(
                     "KICK", channel(room), nickname, reason or by, source=mask(by), text=True
@@ -357,7 +388,15 @@ class Encoder:
                     isupport.channel_modes(),
                     isupport.argument_modes(),
                 ),
-                numeric(server, "005", nickname, *isupport.TOKENS, "are supported by this server"),
+            ]
+            # At most 13 tokens a line: with the nickname and the text, the
+            # 15 parameters a message may have.
+            + [
+                numeric(server, "005", nickname, *some, "are supported by this server")
+                for some in (
+                    isupport.TOKENS[start : start + isupport.TOKENS_PER_LINE]
+                    for start in range(0, len(isupport.TOKENS), isupport.TOKENS_PER_LINE)
+                )
             ]
         )
 
@@ -494,6 +533,14 @@ def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> 
             return numeric(server, "443", nickname, other, channel(name), "is already on channel")
         case UnknownMode(letter=letter):
             return numeric(server, "472", nickname, letter, "is unknown mode char to me")
+        case ListFull(name=name, letter=letter):
+            return numeric(
+                server, "478", nickname, channel(name), letter, "Channel ban list is full"
+            )
+        case InvalidMask(name=name, mask=bad):
+            return numeric(
+                server, "696", nickname, channel(name), "b", bad or "*", "Invalid ban mask"
+            )
         case NotInRoom(name=name) if verb in ("PRIVMSG", "NOTICE"):
             return numeric(server, "404", nickname, channel(name), "Cannot send to channel")
         case NotInRoom(name=name):
