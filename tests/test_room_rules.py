@@ -5,10 +5,22 @@ through the doors: who may come in, and what a mode line does.
 
 from __future__ import annotations
 
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.helpers import Client, IRCUser, make_service
+from chat.core.service import Settings
+from chat.store.accounts import Accounts
+from tests.helpers import Client, IRCUser, SyncPool, make_service, new_service
+
+
+def peer(host: str) -> StringTransport:
+    """
+    A transport whose client connects from C{host}.
+    """
+    return StringTransport(peerAddress=IPv4Address("TCP", host, 40000))
 
 
 def params(user: IRCUser, code: str) -> list[tuple[str, ...]]:
@@ -200,14 +212,15 @@ class BanListTests(SynchronousTestCase):
 
     def test_invalid_masks(self) -> None:
         """
-        A mask of more than 100 characters is refused with 696, and the list
-        is unchanged.
+        An empty account mask or one of more than 100 characters is refused
+        with 696, and the list is unchanged.
         """
         long = "x" * 101
-        self.op.send(f"MODE #pit +b {long}", "MODE #pit b")
+        self.op.send(f"MODE #pit +bb ~a: {long}", "MODE #pit b")
         self.assertEqual(
             [m[1:] for m in self.op.messages()],
             [
+                ("696", "op", "#pit", "b", "~a:", "Invalid ban mask"),
                 ("696", "op", "#pit", "b", long, "Invalid ban mask"),
                 ("368", "op", "#pit", "End of channel ban list"),
             ],
@@ -284,3 +297,83 @@ class BanListTests(SynchronousTestCase):
         self.op.lines()
         self.op.send("MODE #pit -b troll")  # not on the list: nothing to say
         self.assertEqual(self.op.lines(), [])
+
+
+class AddressBanTests(SynchronousTestCase):
+    """
+    The host part of a C{+b} mask is matched against the address a user
+    connects from, which nobody is shown; C{~a:ACCOUNT} matches an account.
+    Neither is evaded by a rename.
+    """
+
+    def setUp(self) -> None:
+        pool = SyncPool(self.mktemp())
+        clock = Clock()
+        self.accounts = Accounts(pool, clock, maybeDeferred, cost=2**4)
+        self.service = new_service(clock, Settings(server_name="irc.test"), accounts=self.accounts)
+        self.successResultOf(self.accounts.register("mallory", "secret1"))
+        self.op = IRCUser(self.service, "op", transport=peer("10.0.0.1"))
+        self.op.send("JOIN #pit")
+        self.op.lines()
+
+    def test_address_mask(self) -> None:
+        """
+        C{*!*@ADDRESS} shuts out whoever connects from ADDRESS, under any
+        nickname, and only them; masks everyone is shown still say C{chat}.
+        """
+        troll = IRCUser(self.service, "troll", transport=peer("10.0.0.7"))
+        friend = IRCUser(self.service, "friend", transport=peer("10.0.0.8"))
+        self.op.send("MODE #pit +b *!*@10.0.0.7")
+        self.assertEqual(self.op.messages(), [("op!op@chat", "MODE", "#pit", "+b", "*!*@10.0.0.7")])
+        troll.send("JOIN #pit", "NICK newface", "JOIN #pit")
+        self.assertEqual([m[1] for m in troll.messages()], ["474", "NICK", "474"])
+        friend.send("JOIN #pit")
+        self.assertEqual(friend.messages()[0], ("friend!friend@chat", "JOIN", "#pit"))
+        # A wildcard in the address works as in any other part.
+        self.op.send("MODE #pit +b *!*@10.0.0.*")
+        other = IRCUser(self.service, "other", transport=peer("10.0.0.9"))
+        other.send("JOIN #pit")
+        self.assertEqual(other.codes(), ["474"])
+
+    def test_shown_host_is_no_address(self) -> None:
+        """
+        C{chat}, the host everyone is shown, is no address: a ban on it (what
+        a client's ban button makes of a shown mask) shuts out nobody.
+        """
+        self.op.send("MODE #pit +b *!*@chat")
+        user = IRCUser(self.service, "someone", transport=peer("10.0.0.7"))
+        user.send("JOIN #pit")
+        self.assertEqual(user.codes()[0], "JOIN")
+
+    def test_account_mask(self) -> None:
+        """
+        C{~a:ACCOUNT} shuts out whoever is logged in to ACCOUNT, under any
+        nickname; a user of no account, even under that nickname, is let in.
+        """
+        self.op.send("MODE #pit +b ~a:Mallory")
+        self.assertEqual(self.op.messages(), [("op!op@chat", "MODE", "#pit", "+b", "~a:Mallory")])
+        mallory = IRCUser(self.service)
+        mallory.send("PASS secret1", "NICK mallory", "USER m 0 * :M")
+        mallory.lines()
+        mallory.send("JOIN #pit", "NICK innocent", "JOIN #pit")
+        self.assertEqual([m[1] for m in mallory.messages()], ["474", "NICK", "474"])
+        liner = Client(self.service, "mallory2")
+        liner.send("/join pit")
+        self.assertEqual(
+            liner.lines()[0], "*** You are in pit. 2 users here: mallory2, op (room operator)"
+        )
+
+    def test_account_mask_from_the_line_door(self) -> None:
+        """
+        A line operator sets C{~a:} masks as IRC's do.
+        """
+        liner = Client(self.service, "liner")
+        liner.send("/join own")
+        liner.lines()
+        liner.send("/mode +b ~a:mallory")
+        self.assertEqual(liner.lines(), ["*** liner set mode +b ~a:mallory"])
+        mallory = Client(self.service)
+        mallory.send("mallory", "secret1")
+        mallory.lines()
+        mallory.send("/join own")
+        self.assertEqual(mallory.lines(), ["!!! Cannot join own: it is closed to you (+b)."])

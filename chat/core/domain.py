@@ -56,6 +56,7 @@ from chat.core.events import (
 )
 from chat.core.interfaces import Participant, RoomView, UserView
 from chat.core.limits import INVITATION_LIFETIME, MAX_TOPIC_LENGTH
+from chat.core.masks import address
 from chat.core.model import Room, User, admit, apply, key_of
 from chat.core.modes import Mode, ModeChange
 from chat.core.registry import Registry, own
@@ -130,17 +131,24 @@ class MemoryChat(Registry):
         participant: Participant,
         account: str | None = None,
         operator: bool = False,
+        host: str | None = None,
     ) -> Deferred[UserView]:
-        return _claimed(lambda: self._login(nickname, participant, account, operator))
+        return _claimed(lambda: self._login(nickname, participant, account, operator, host))
 
     def _login(
-        self, nickname: str, participant: Participant, account: str | None, operator: bool
+        self,
+        nickname: str,
+        participant: Participant,
+        account: str | None,
+        operator: bool,
+        host: str | None,
     ) -> UserView:
         self._check_available(nickname)
         user = User(nickname, participant)
         user.active = self._clock()
         user.account = account
         user.operator = operator
+        user.host = address(host)
         self._users[key_of(nickname)] = user
         self.peak = max(self.peak, len(self._users))
         self._presence.tell(nickname, True)

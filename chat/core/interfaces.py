@@ -330,11 +330,14 @@ class Chat(Protocol):
         participant: Participant,
         account: str | None = None,
         operator: bool = False,
+        host: str | None = None,
     ) -> Deferred[UserView]:
         """
         Claim C{nickname} for C{participant} (proven owner of C{account}, an
-        operator or not) and tell it who is online. It is in no room until
-        it joins one. Fails with L{InvalidNickname} or L{NicknameTaken}.
+        operator or not, connected from the address C{host}, which room
+        bans match and nobody is shown) and tell it who is online. It is in
+        no room until it joins one. Fails with L{InvalidNickname} or
+        L{NicknameTaken}.
         """
 
     def rename(self, user: UserView, nickname: str) -> Deferred[None]:

@@ -3,26 +3,35 @@ A room's ban masks (C{+b}): who may not join it, kept so that setting one
 and joining the room cost the same however long the list is.
 
 A mask is C{NICK!USER@HOST} with C{*} and C{?}, compared without regard to
-case. chat shows no addresses: the host part matches every host.
+case. Its host part is matched against the address the user connects from,
+which chat never shows (every user's host is shown as C{chat}, which is no
+address and matches nobody). C{~a:ACCOUNT} (with wildcards too) matches
+whoever is logged in to an account, under any nickname.
 
 Each mask is compiled once, when it is set: a part that is only C{*}
 matches anything, a part without wildcards is compared as it is, the others
-are compiled patterns. A mask with a literal part is filed under it (its
-nickname or user name), so that a JOIN looks only at the masks filed under
-the joining user's own names, plus those that are wildcards throughout; a
-list of masks naming other people costs a JOIN nothing, however long it is.
-Masks are kept by their text without regard to case, so that a new one is
-compared with the others in one look-up.
+are compiled patterns. A mask with at least one literal part is filed under
+it (its nickname, user name, address or account), so that a JOIN looks only
+at the masks filed under the joining user's own names, plus those that are
+wildcards throughout; a list of masks naming other people costs a JOIN
+nothing, however long it is. Masks are kept by their text without regard to
+case, so that a new one is compared with the others in one look-up.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import re
 from collections.abc import Iterator
 
 from chat.core.events import RoomBan
 from chat.core.text import clean
+
+ACCOUNT = "~a:"
+"""
+What starts a mask for an account rather than a nickname, user name and address.
+"""
 
 _Part = str | re.Pattern[str] | None
 """
@@ -30,17 +39,17 @@ One part of a mask: L{None} for C{*} (anything), a string to be equal to,
 or a compiled pattern.
 """
 
-_NICK, _USER = range(2)
+_NICK, _USER, _HOST, _ACCOUNT = range(4)
 
 
 def ban_mask(text: str) -> str:
     """
     A ban mask in full: C{NICK!USER@HOST} (a bare nickname pattern is
     C{NICK!*@*}, C{NICK!USER} is C{NICK!USER@*}, C{USER@HOST} is
-    C{*!USER@HOST}).
+    C{*!USER@HOST}), or C{~a:ACCOUNT} as it is.
     """
     text = clean(text).replace(" ", "")
-    if not text:
+    if text[: len(ACCOUNT)].lower() == ACCOUNT or not text:
         return text
     if "!" not in text and "@" not in text:
         return f"{text}!*@*"
@@ -49,6 +58,23 @@ def ban_mask(text: str) -> str:
     if "!" not in text:
         return f"*!{text}"
     return text
+
+
+def address(host: str | None) -> str:
+    """
+    C{host} as masks match it: lowered, an IPv4-mapped IPv6 address as the
+    IPv4 address it is, none as empty.
+    """
+    if host is None:
+        return ""
+    if ":" in host:
+        try:
+            mapped = ipaddress.IPv6Address(host.split("%", 1)[0]).ipv4_mapped
+        except ValueError:
+            mapped = None
+        if mapped is not None:
+            return str(mapped)
+    return host.lower()
 
 
 def _compile(text: str) -> _Part:
@@ -82,25 +108,38 @@ class Mask:
 
     def __init__(self, ban: RoomBan) -> None:
         self.ban = ban
-        who, _, _host = ban.mask.partition("@")
-        nick, _, user = who.partition("!")
-        self.parts: tuple[_Part, _Part] = (_compile(nick), _compile(user))
+        text = ban.mask
+        if text[: len(ACCOUNT)].lower() == ACCOUNT:
+            self.parts: tuple[_Part, ...] = (None, None, None, _compile(text[len(ACCOUNT) :]))
+        else:
+            who, _, host = text.partition("@")
+            nick, _, user = who.partition("!")
+            self.parts = (_compile(nick), _compile(user), _compile(host))
 
     def anchor(self) -> tuple[int, str] | None:
         """
         The first part of this mask that has no wildcard, to file it under.
         """
-        for index, part in enumerate(self.parts):
-            if isinstance(part, str):
-                return index, part
+        for index in (_ACCOUNT, _NICK, _HOST, _USER):
+            if index < len(self.parts):
+                part = self.parts[index]
+                if isinstance(part, str):
+                    return index, part
         return None
 
-    def matches(self, names: tuple[str, str]) -> bool:
+    def matches(self, names: tuple[str, str, str, str | None]) -> bool:
         """
-        Whether this mask matches a user of C{names} (nickname, user name, lowered).
+        Whether this mask matches a user of C{names} (nickname, user name,
+        address, account, all lowered).
         """
-        nickname, username = names
-        return _fits(self.parts[_NICK], nickname) and _fits(self.parts[_USER], username)
+        nickname, username, host, account = names
+        if len(self.parts) > _ACCOUNT:
+            return account is not None and _fits(self.parts[_ACCOUNT], account)
+        return (
+            _fits(self.parts[_NICK], nickname)
+            and _fits(self.parts[_USER], username)
+            and _fits(self.parts[_HOST], host)
+        )
 
 
 class Masks:
@@ -155,15 +194,16 @@ class Masks:
                 del self._filed[anchor]
         return mask.ban
 
-    def match(self, nickname: str, user: str) -> bool:
+    def match(self, nickname: str, user: str, host: str, account: str | None) -> bool:
         """
         Whether a mask on the list matches a user with these names (each
-        compared without regard to case).
+        compared without regard to case; C{host} is its address, or empty).
         """
-        names = (nickname.lower(), user.lower())
+        names = (nickname.lower(), user.lower(), host.lower(), account and account.lower())
         filed = self._filed
         for index, name in enumerate(names):
-            for mask in filed.get((index, name), ()):
-                if mask.matches(names):
-                    return True
+            if name is not None:
+                for mask in filed.get((index, name), ()):
+                    if mask.matches(names):
+                        return True
         return any(mask.matches(names) for mask in self._wild)

@@ -15,7 +15,7 @@ from chat.core.errors import CannotJoin, InvalidMask, ListFull, NotInThatRoom
 from chat.core.events import RoomBan
 from chat.core.interfaces import Participant
 from chat.core.limits import LIST_LIMIT, MAX_MASK_LENGTH
-from chat.core.masks import Masks, ban_mask
+from chat.core.masks import ACCOUNT, Masks, ban_mask
 from chat.core.modes import FLAGS, MEMBER_MODES, NEW_ROOM, Mode, ModeChange
 from chat.core.text import clean
 
@@ -38,6 +38,7 @@ class User:
         "active",
         "away",
         "bot",
+        "host",
         "invisible",
         "invitations",
         "nickname",
@@ -73,6 +74,9 @@ class User:
         self.operator = False
         self.username: str | None = None
         self.realname: str | None = None
+        # The address it connects from (never shown; room bans match it),
+        # lowered, or empty if it has none (a Unix socket).
+        self.host = ""
         # The rooms it is invited into, with when each invitation lapses;
         # a dict only once it has one.
         self.invitations: dict[Room, float] | None = None
@@ -183,10 +187,10 @@ class Room:
 
 def banned(room: Room, user: User) -> bool:
     """
-    Whether a mask of C{room}'s ban list matches C{user}: its nickname and
-    its user name (its nickname if it gave none).
+    Whether a mask of C{room}'s ban list matches C{user}: its nickname, its
+    user name (its nickname if it gave none), its address, its account.
     """
-    return room.masks.match(user.nickname, user.username or user.nickname)
+    return room.masks.match(user.nickname, user.username or user.nickname, user.host, user.account)
 
 
 def admit(room: Room, user: User, key: str | None, now: float) -> None:
@@ -262,7 +266,7 @@ def apply(
             return None if removed is None else ModeChange(mode, False, removed.mask)
         if mask in masks:
             return None
-        if not mask or len(mask) > MAX_MASK_LENGTH:
+        if not mask.lower().removeprefix(ACCOUNT) or len(mask) > MAX_MASK_LENGTH:
             raise InvalidMask(room.name, argument)
         if len(masks) >= LIST_LIMIT:
             raise ListFull(room.name, mode.value, LIST_LIMIT)

@@ -292,7 +292,7 @@ def describe(failure: ChatError) -> str:
             )
         case InvalidMask(mask=mask):
             return (
-                f"Not a ban mask: {_shorten(mask)!r} (NICK!USER@HOST, "
+                f"Not a ban mask: {_shorten(mask)!r} (NICK!USER@ADDRESS or ~a:ACCOUNT, "
                 f"at most {MAX_MASK_LENGTH} characters)."
             )
     return f"Refused: {failure}"
