@@ -377,3 +377,58 @@ class AddressBanTests(SynchronousTestCase):
         mallory.lines()
         mallory.send("/join own")
         self.assertEqual(mallory.lines(), ["!!! Cannot join own: it is closed to you (+b)."])
+
+
+class RoomCountTests(SynchronousTestCase):
+    """
+    One user is in at most 20 rooms; WHOIS names them all, in lines that fit.
+    """
+
+    def test_chanlimit_and_whois(self) -> None:
+        """
+        ISUPPORT says CHANLIMIT; the 21st JOIN is refused with 405 (the
+        other channels of its line are still tried); WHOIS splits the
+        channels over 319 lines of at most 512 bytes.
+        """
+        service = make_service(server_name="irc.test")
+        busy = IRCUser(service)
+        busy.send("NICK busy", "USER busy 0 * :Busy")
+        self.assertIn("CHANLIMIT=#:20", [t for line in params(busy, "005") for t in line])
+        names = [f"#r{n:02}" + "x" * 21 for n in range(21)]
+        busy.send("JOIN " + ",".join(names[:19]))
+        busy.lines()
+        busy.send(f"JOIN {names[19]},{names[20]}")
+        replies = busy.messages()
+        self.assertEqual(replies[0][1:], ("JOIN", names[19]))
+        self.assertEqual(
+            replies[-1][1:], ("405", "busy", names[20], "You have joined too many channels")
+        )
+        other = IRCUser(service, "other")
+        other.send("WHOIS busy")
+        lines = other.lines()
+        self.assertTrue(all(len(line.encode()) + 2 <= 512 for line in lines), lines)
+        listed = [
+            name.lstrip("@")
+            for line in lines
+            if line.split()[1] == "319"
+            for name in line.split(" :", 1)[1].split()
+        ]
+        self.assertEqual(listed, names[:20])
+        self.assertGreater(len([line for line in lines if line.split()[1] == "319"]), 1)
+
+    def test_server_operators_unbounded(self) -> None:
+        """
+        An operator of the server, who moderates every room, may be in more than 20.
+        """
+        pool = SyncPool(self.mktemp())
+        clock = Clock()
+        accounts = Accounts(pool, clock, maybeDeferred, cost=2**4)
+        service = new_service(
+            clock, Settings(server_name="irc.test", admins=("root",)), accounts=accounts
+        )
+        pool.make_operator("root", "rootpass")
+        root = IRCUser(service, "someone")
+        root.send("OPER root rootpass")
+        root.lines()
+        root.send("JOIN " + ",".join(f"#room{n}" for n in range(21)))
+        self.assertEqual([m[1] for m in root.messages()].count("JOIN"), 21)

@@ -28,6 +28,7 @@ from chat.core.errors import (
     ChatError,
     NotInRoom,
     NotInThatRoom,
+    TooManyRooms,
 )
 from chat.core.events import (
     QUIT,
@@ -55,7 +56,7 @@ from chat.core.events import (
     Welcome,
 )
 from chat.core.interfaces import Participant, RoomView, UserView
-from chat.core.limits import INVITATION_LIFETIME, MAX_TOPIC_LENGTH
+from chat.core.limits import INVITATION_LIFETIME, MAX_TOPIC_LENGTH, ROOMS_PER_USER
 from chat.core.masks import address
 from chat.core.model import Room, User, admit, apply, key_of
 from chat.core.modes import Mode, ModeChange
@@ -186,6 +187,8 @@ class MemoryChat(Registry):
     def _join(self, user: User, name: str, key: str | None) -> Room:
         self._check_online(user)
         room = self._joinable(user, name)
+        if len(user.rooms) >= ROOMS_PER_USER and not user.operator:
+            raise TooManyRooms(room.name if room is not None else name, ROOMS_PER_USER)
         if room is None:
             room = self._rooms[key_of(name)] = Room(name, created=self._clock())
             room.operators.add(user)

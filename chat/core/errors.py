@@ -222,3 +222,14 @@ class InvalidMask(ChatError):
         super().__init__(name, mask)
         self.name = name
         self.mask = mask
+
+
+class TooManyRooms(ChatError):
+    """
+    The user is in C{limit} rooms already, and so may not join room C{name}.
+    """
+
+    def __init__(self, name: str, limit: int) -> None:
+        super().__init__(name, limit)
+        self.name = name
+        self.limit = limit

@@ -297,6 +297,13 @@ Nicknames one client may watch (IRC's MONITOR).
 
 # Rooms.
 
+ROOMS_PER_USER = 20
+"""
+Rooms one user may be in at once (IRC's CHANLIMIT): InspIRCd's and
+ircd-hybrid's default. Without a bound one client joined 34 rooms in a
+minute, and every room it is in costs each rename, quit and WHOIS a line.
+"""
+
 LIST_LIMIT = 100
 """
 Masks one room's ban list holds (IRC's MAXLIST), as on InspIRCd: 32 940

@@ -14,6 +14,7 @@ from chat.core.limits import (
     MAX_TOPIC_LENGTH,
     MODES_PER_LINE,
     MONITOR_LIMIT,
+    ROOMS_PER_USER,
 )
 from chat.core.modes import FLAGS, MEMBER_MODES, Mode, takes_argument
 
@@ -80,6 +81,7 @@ def tokens(network: str = "chat") -> list[str]:
         f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + len(CHANNEL_PREFIX)}",
         f"CHANTYPES={CHANNEL_PREFIX}",
         f"CHANMODES={chanmodes()}",
+        f"CHANLIMIT={CHANNEL_PREFIX}:{ROOMS_PER_USER}",
         f"MAXLIST={Mode.BAN.value}:{LIST_LIMIT}",
         f"MODES={MODES_PER_LINE}",
         f"NICKLEN={MAX_NICKNAME_LENGTH}",

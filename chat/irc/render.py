@@ -249,16 +249,14 @@ def render(context: Context, reply: r.Reply) -> bytes:
                 numeric("311", nickname, username or nickname, w.HOST, "*", realname or nickname)
             ]
             every = "multi-prefix" in context.caps
-            if rooms:
-                lines.append(
-                    numeric(
-                        "319",
-                        nickname,
-                        " ".join(
-                            w.prefix(room, ops, voiced, every) + w.channel(room) for room in rooms
-                        ),
-                    )
+            # As many channels a line as fit in 512 bytes.
+            head = numeric("319", nickname, "x").rsplit(b"x", 1)[0]
+            lines += [
+                numeric("319", nickname, text)
+                for text in w.fill(
+                    head, (w.prefix(room, ops, voiced, every) + w.channel(room) for room in rooms)
                 )
+            ]
             lines.append(numeric("312", nickname, server, "chat"))
             if operator:
                 lines.append(numeric("313", nickname, "is an IRC operator"))

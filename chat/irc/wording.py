@@ -29,6 +29,7 @@ from chat.core.errors import (
     NotInThatRoom,
     NotLoggedIn,
     NotRoomOperator,
+    TooManyRooms,
     UnknownMode,
 )
 from chat.core.events import (
@@ -134,6 +135,24 @@ def privmsg(
         build(verb, target, piece, source=source, tags=tags, text=True)
         for piece in split_text(head, text)
     )
+
+
+def fill(head: bytes, words: Iterable[str]) -> list[str]:
+    """
+    C{words} joined by spaces into as few texts as fit, each on one line
+    after C{head} (which ends in the C{:} of the trailing parameter).
+    """
+    room = LINE_BYTES - len(head) - 2
+    texts, current, size = [], "", 0
+    for word in words:
+        length = len(word.encode("utf-8"))
+        if current and size + 1 + length > room:
+            texts.append(current)
+            current, size = "", 0
+        current, size = (f"{current} {word}", size + 1 + length) if current else (word, length)
+    if current:
+        texts.append(current)
+    return texts
 
 
 def modes_changed(room: str, by: str, changes: Sequence[ModeChange]) -> bytes:
@@ -445,14 +464,7 @@ def names(
         for member in members
     ]
     head = build("353", nickname, kind, channel(room), "x", source=server).rsplit(b"x", 1)[0]
-    lines, current = [], ""
-    for member in members:
-        if current and len(head) + len(current) + len(member) + 3 > LINE_BYTES:
-            lines.append(current)
-            current = ""
-        current = f"{current} {member}" if current else member
-    if current:
-        lines.append(current)
+    lines = fill(head, members)
     return b"".join(
         numeric(server, "353", nickname, kind, channel(room), line) for line in lines
     ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
@@ -540,6 +552,10 @@ def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> 
         case InvalidMask(name=name, mask=bad):
             return numeric(
                 server, "696", nickname, channel(name), "b", bad or "*", "Invalid ban mask"
+            )
+        case TooManyRooms(name=name):
+            return numeric(
+                server, "405", nickname, channel(name), "You have joined too many channels"
             )
         case NotInRoom(name=name) if verb in ("PRIVMSG", "NOTICE"):
             return numeric(server, "404", nickname, channel(name), "Cannot send to channel")

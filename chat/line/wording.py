@@ -37,6 +37,7 @@ from chat.core.errors import (
     NotInThatRoom,
     NotLoggedIn,
     NotRoomOperator,
+    TooManyRooms,
     UnknownMode,
 )
 from chat.core.events import (
@@ -295,6 +296,8 @@ def describe(failure: ChatError) -> str:
                 f"Not a ban mask: {_shorten(mask)!r} (NICK!USER@ADDRESS or ~a:ACCOUNT, "
                 f"at most {MAX_MASK_LENGTH} characters)."
             )
+        case TooManyRooms(name=name, limit=limit):
+            return f"Cannot join {name}: you are in {limit} rooms already."
     return f"Refused: {failure}"
 
 
