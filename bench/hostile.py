@@ -2,8 +2,9 @@
 Attacks, replayed against a real ``twistd -n chat`` on its default limits
 (line door and IRC door), measuring what honest users see meanwhile.
 
-    .venv/bin/python bench/hostile.py [--only kept search searchlane register sendq rooms tls]
-        [--code DIR ...]
+    .venv/bin/python bench/hostile.py [--only SCENARIO ...] [--code DIR ...]
+
+(``--help`` lists the scenarios.)
 
 Each scenario starts a fresh server (on loopback; attackers connect from
 127.0.0.2 and up, the honest users from 127.0.1.x), lets it settle, starts
@@ -677,6 +678,89 @@ async def tls(server: Server) -> dict[str, Any]:
     }
 
 
+async def irc_from(port: int, source: str, nickname: str) -> IRCClient:
+    """
+    An IRC client logged in from C{source}, waiting its turn under the
+    connection-rate limit (12 at once from an address, then 1 a second).
+    """
+    for _ in range(60):
+        try:
+            return await asyncio.wait_for(irc_logged_in(port, source, nickname), 10)
+        except (OSError, ConnectionError, asyncio.TimeoutError):
+            await asyncio.sleep(0.5)
+    raise ConnectionError(f"{nickname} could not log in")
+
+
+async def banlist(server: Server) -> dict[str, Any]:
+    """
+    Item 1 of issue 21: 16 IRC connections from one address, all operators
+    of #pit, each sending MODE #pit +b with 60 new masks five times a second
+    (within the flood limit), for 20 s. The masks sent and kept, and how
+    long three IRC newcomers' JOINs to #pit take afterwards (no mask names
+    them: only the length of the list can slow them).
+    """
+    attackers = [await irc_from(server.irc_port, "127.0.0.2", f"pit{n}") for n in range(16)]
+    first = attackers[0]
+    first.send("JOIN #pit")
+    await first.until(lambda line: " 366 " in line)
+    for client in attackers[1:]:
+        client.send("JOIN #pit")
+        await client.until(lambda line: " 366 " in line)
+    first.send("MODE #pit +" + "o" * 15 + " " + " ".join(f"pit{n}" for n in range(1, 16)))
+    draining = [asyncio.create_task(drain(client)) for client in attackers]
+    sent = [0]
+
+    async def attack(n: int, client: IRCClient) -> None:
+        m = 0
+        while True:
+            masks = []
+            for _ in range(60):
+                # Short masks (a letter for the attacker, a base-36 count):
+                # 60 of them fit in one 512-byte line.
+                masks.append(f"{chr(97 + n)}{_base36(m)}")
+                m += 1
+            client.send("MODE #pit +" + "b" * 60 + " " + " ".join(masks))
+            sent[0] += 60
+            await asyncio.sleep(0.2)
+
+    await run_for(20, server, asyncio.gather(*(attack(n, c) for n, c in enumerate(attackers))))
+    for task in draining:
+        task.cancel()
+
+    async def join_time(nickname: str) -> float:
+        newcomer = await irc_logged_in(server.irc_port, "127.0.1.60", nickname)
+        started = time.monotonic()
+        newcomer.send("JOIN #pit")
+        await newcomer.until(lambda line: line.split(" ", 2)[1:2] in (["366"], ["474"]), 120)
+        taken = time.monotonic() - started
+        newcomer.send("QUIT")
+        newcomer.close()
+        return round(taken, 3)
+
+    joins = [await join_time(f"late{k}") for k in range(3)]
+    lister = attackers[0]
+    lister.send("MODE #pit b")
+    kept = 0
+    while True:
+        line = await lister.line(120)
+        if " 368 " in line:
+            break
+        kept += " 367 " in line
+    for client in attackers:
+        client.close()
+    return {"masks_sent": sent[0], "masks_kept": kept, "join_pit_s": joins}
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, digit = divmod(number, 36)
+        out = digits[digit] + out
+        if not number:
+            return out
+
+
 SCENARIOS: dict[str, Callable[[Server], Awaitable[dict[str, Any]]]] = {
     "kept": kept,
     "search": search,
@@ -685,6 +769,7 @@ SCENARIOS: dict[str, Callable[[Server], Awaitable[dict[str, Any]]]] = {
     "sendq": sendq,
     "rooms": rooms,
     "tls": tls,
+    "banlist": banlist,
 }
 
 

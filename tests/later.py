@@ -49,8 +49,11 @@ class LaterChat(MemoryChat):
         participant: Participant,
         account: str | None = None,
         operator: bool = False,
+        host: str | None = None,
     ) -> Deferred[UserView]:
-        return self._later(lambda: MemoryChat.login(self, nickname, participant, account, operator))
+        return self._later(
+            lambda: MemoryChat.login(self, nickname, participant, account, operator, host)
+        )
 
     def rename(self, user: UserView, nickname: str) -> Deferred[None]:
         return self._later(lambda: MemoryChat.rename(self, user, nickname))

@@ -84,6 +84,7 @@ def samples() -> list[r.Reply]:
         r.TooManyRegistrations(),
         r.NearlyFull(),
         r.TooManyWords(8),
+        r.TooManyModes(20, 5),
         r.NotSaved(),
         r.StoreDown(),
         r.SearchTooSlow(),

@@ -72,6 +72,11 @@ class Person(Protocol):
         Change the modes of the room it is in (C{+k sesame}).
         """
 
+    def invite(self, nickname: str) -> None:
+        """
+        Invite C{nickname} into the room it is in.
+        """
+
     def quit(self, reason: str) -> None: ...
 
     def heard(self) -> list[Heard]:
@@ -206,6 +211,25 @@ class Scenarios(_Base):
         bob.try_join("club", "sesame")
         self.assertEqual(alice.heard(), [("joined", "club", "bob")])
 
+    def test_invitation_is_the_persons(self) -> None:
+        """
+        An invitation into an invite-only, keyed room lets in the person
+        invited, under a new nickname too, and not whoever takes its old one.
+        """
+        alice, bob = self.arrive("alice"), self.arrive("bob")
+        alice.join("club")
+        alice.set_modes("+ik secret")
+        alice.invite("bob")
+        bob.rename("robert")
+        mallory = self.arrive("bob")
+        alice.heard()
+        bob.heard()
+        mallory.try_join("club")
+        self.assertIn(("refused",), mallory.heard())
+        self.assertEqual(alice.heard(), [])
+        bob.try_join("club")
+        self.assertEqual(alice.heard(), [("joined", "club", "robert")])
+
 
 _HEARD = [
     (re.compile(r"<(\S+)> (.*)"), lambda room, m: ("message", room, m[1], m[2])),
@@ -264,6 +288,9 @@ class LinePerson:
     def set_modes(self, changes: str) -> None:
         self.client.send(f"/mode {changes}")
 
+    def invite(self, nickname: str) -> None:
+        self.client.send(f"/invite {nickname}")
+
     def quit(self, reason: str) -> None:
         self.client.send(f"/quit {reason}")
         self.client.hang_up()
@@ -318,6 +345,9 @@ class IRCPerson:
 
     def set_modes(self, changes: str) -> None:
         self.user.send(f"MODE #{self.room} {changes}")
+
+    def invite(self, nickname: str) -> None:
+        self.user.send(f"INVITE {nickname} #{self.room}")
 
     def quit(self, reason: str) -> None:
         self.user.send(f"QUIT :{reason}")
@@ -403,6 +433,10 @@ class Pumped:
 
     def set_modes(self, changes: str) -> None:
         self.person.set_modes(changes)
+        self.pump()
+
+    def invite(self, nickname: str) -> None:
+        self.person.invite(nickname)
         self.pump()
 
     def quit(self, reason: str) -> None:

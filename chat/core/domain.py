@@ -25,8 +25,10 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from chat.core.errors import (
     AlreadyThere,
+    ChatError,
     NotInRoom,
     NotInThatRoom,
+    TooManyRooms,
 )
 from chat.core.events import (
     QUIT,
@@ -54,7 +56,8 @@ from chat.core.events import (
     Welcome,
 )
 from chat.core.interfaces import Participant, RoomView, UserView
-from chat.core.limits import MAX_TOPIC_LENGTH
+from chat.core.limits import INVITATION_LIFETIME, MAX_TOPIC_LENGTH, ROOMS_PER_USER
+from chat.core.masks import address
 from chat.core.model import Room, User, admit, apply, key_of
 from chat.core.modes import Mode, ModeChange
 from chat.core.registry import Registry, own
@@ -129,17 +132,24 @@ class MemoryChat(Registry):
         participant: Participant,
         account: str | None = None,
         operator: bool = False,
+        host: str | None = None,
     ) -> Deferred[UserView]:
-        return _claimed(lambda: self._login(nickname, participant, account, operator))
+        return _claimed(lambda: self._login(nickname, participant, account, operator, host))
 
     def _login(
-        self, nickname: str, participant: Participant, account: str | None, operator: bool
+        self,
+        nickname: str,
+        participant: Participant,
+        account: str | None,
+        operator: bool,
+        host: str | None,
     ) -> UserView:
         self._check_available(nickname)
         user = User(nickname, participant)
         user.active = self._clock()
         user.account = account
         user.operator = operator
+        user.host = address(host)
         self._users[key_of(nickname)] = user
         self.peak = max(self.peak, len(self._users))
         self._presence.tell(nickname, True)
@@ -177,12 +187,16 @@ class MemoryChat(Registry):
     def _join(self, user: User, name: str, key: str | None) -> Room:
         self._check_online(user)
         room = self._joinable(user, name)
+        if len(user.rooms) >= ROOMS_PER_USER and not user.operator:
+            raise TooManyRooms(room.name if room is not None else name, ROOMS_PER_USER)
         if room is None:
             room = self._rooms[key_of(name)] = Room(name, created=self._clock())
             room.operators.add(user)
         else:
-            admit(room, user, key)
-        room.invited.discard(key_of(user.nickname))
+            admit(room, user, key, self._clock())
+        if user.invitations:
+            # Used (or not needed): gone either way.
+            user.invitations.pop(room, None)
         self._announce(
             room, Joined(room.name, user.nickname, user.account, user.realname, user.away)
         )
@@ -222,7 +236,7 @@ class MemoryChat(Registry):
         old = self._member_room(user, source)
         new = self._joinable(user, destination)
         if new is not None:
-            admit(new, user, key)
+            admit(new, user, key, self._clock())
         self.part(user, old.name, destination=new.name if new else destination)
         return self._join(user, destination, key)
 
@@ -238,6 +252,7 @@ class MemoryChat(Registry):
         if not user.online:
             return
         user.online = False
+        user.invitations = None
         del self._users[key_of(user.nickname)]
         self._presence.remember(user)
         self._presence.unwatch(user, None)
@@ -313,26 +328,33 @@ class MemoryChat(Registry):
 
     def change_modes(
         self, user: UserView, name: str, changes: Sequence[ModeChange]
-    ) -> list[ModeChange]:
+    ) -> tuple[list[ModeChange], list[ChatError]]:
         """
-        Tell the room's members what changed (nothing that was so already).
+        Tell the room's members what changed (nothing that was so already),
+        in one event. A change refused (a member mode for somebody outside
+        or nobody, a mask past the list's limit) is left out; the others
+        are made.
 
         @raise NotRoomOperator: unless C{user} may.
-        @raise NotInThatRoom: for a member mode given to somebody outside.
         """
         self._check_online(user)
         room = self.room(name)
         self._check_room_operator(user, room)
         made: list[ModeChange] = []
+        refused: dict[ChatError, None] = {}
         now = self._clock()
         for change in changes:
-            done = apply(room, change, own(user), now, self.find)
+            try:
+                done = apply(room, change, own(user), now, self.find)
+            except ChatError as e:
+                refused[e] = None
+                continue
             if done is not None:
                 made.append(done)
         if made:
             event = ModesChanged(room.name, user.nickname, tuple(made))
             self._broadcast(room, event, exclude=None)
-        return made
+        return made, list(refused)
 
     def kick(self, user: UserView, name: str, nickname: str, reason: str | None) -> UserView:
         """
@@ -352,9 +374,11 @@ class MemoryChat(Registry):
 
     def invite(self, user: UserView, name: str, nickname: str) -> UserView:
         """
-        Invite C{nickname} into room C{name}: it is told, and may join even
-        if the room is invite-only, keyed or full. Into an invite-only
-        room, only its operators may invite.
+        Invite C{nickname} into room C{name}: it is told, and may join
+        once even if the room is invite-only, keyed or full. Into an
+        invite-only room, only its operators may invite. The invitation is
+        the user's, not the nickname's: it goes with a rename, ends with the
+        session, and lapses after L{INVITATION_LIFETIME} seconds.
         """
         self._check_online(user)
         target = self.find(nickname)
@@ -366,7 +390,14 @@ class MemoryChat(Registry):
                 self._check_room_operator(user, room)
             if target in room:
                 raise AlreadyThere(target.nickname, room.name)
-            room.invited.add(key_of(target.nickname))
+            now = self._clock()
+            invitations = target.invitations
+            if invitations is None:
+                invitations = target.invitations = {}
+            else:
+                for lapsed in [r for r, until in invitations.items() if until <= now]:
+                    del invitations[lapsed]
+            invitations[room] = now + INVITATION_LIFETIME
             name = room.name
         else:
             self._check_room_name(name)

@@ -198,3 +198,38 @@ class UnknownMode(ChatError):
     def __init__(self, letter: str) -> None:
         super().__init__(letter)
         self.letter = letter
+
+
+class ListFull(ChatError):
+    """
+    Room C{name}'s list of mode C{letter} (its ban masks) holds C{limit}
+    entries already.
+    """
+
+    def __init__(self, name: str, letter: str, limit: int) -> None:
+        super().__init__(name, letter, limit)
+        self.name = name
+        self.letter = letter
+        self.limit = limit
+
+
+class InvalidMask(ChatError):
+    """
+    C{mask} is no ban mask for room C{name}: empty, or too long.
+    """
+
+    def __init__(self, name: str, mask: str) -> None:
+        super().__init__(name, mask)
+        self.name = name
+        self.mask = mask
+
+
+class TooManyRooms(ChatError):
+    """
+    The user is in C{limit} rooms already, and so may not join room C{name}.
+    """
+
+    def __init__(self, name: str, limit: int) -> None:
+        super().__init__(name, limit)
+        self.name = name
+        self.limit = limit

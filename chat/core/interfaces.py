@@ -13,6 +13,7 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
+from chat.core.errors import ChatError
 from chat.core.events import (
     QUIT,
     Action,
@@ -324,11 +325,14 @@ class Chat(Protocol):
         participant: Participant,
         account: str | None = None,
         operator: bool = False,
+        host: str | None = None,
     ) -> Deferred[UserView]:
         """
         Claim C{nickname} for C{participant} (proven owner of C{account}, an
-        operator or not) and tell it who is online. It is in no room until
-        it joins one. Fails with L{InvalidNickname} or L{NicknameTaken}.
+        operator or not, connected from the address C{host}, which room
+        bans match and nobody is shown) and tell it who is online. It is in
+        no room until it joins one. Fails with L{InvalidNickname} or
+        L{NicknameTaken}.
         """
 
     def rename(self, user: UserView, nickname: str) -> Deferred[None]:
@@ -404,9 +408,13 @@ class Chat(Protocol):
 
     def change_modes(
         self, user: UserView, name: str, changes: Sequence[ModeChange]
-    ) -> list[ModeChange]:
+    ) -> tuple[list[ModeChange], list[ChatError]]:
         """
-        Apply C{changes} to room C{name} as one of its operators: those made.
+        Apply C{changes} to room C{name} as one of its operators: those made
+        (which its members are told of), and why the others were not, each
+        reason once. A change refused does not stop the others.
+
+        @raise NotRoomOperator: unless C{user} may.
         """
 
     def kick(self, user: UserView, name: str, nickname: str, reason: str | None) -> UserView:
@@ -414,7 +422,12 @@ class Chat(Protocol):
         Put C{nickname} out of room C{name}, as one of its operators.
         """
 
-    def invite(self, user: UserView, name: str, nickname: str) -> UserView: ...
+    def invite(self, user: UserView, name: str, nickname: str) -> UserView:
+        """
+        Invite C{nickname} (the user online under it now, whatever it is
+        called later) into room C{name}, once, for
+        L{chat.core.limits.INVITATION_LIFETIME} seconds.
+        """
 
     def set_away(self, user: UserView, text: str | None) -> str | None: ...
 

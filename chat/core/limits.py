@@ -295,6 +295,45 @@ MONITOR_LIMIT = 100
 Nicknames one client may watch (IRC's MONITOR).
 """
 
+# Rooms.
+
+ROOMS_PER_USER = 20
+"""
+Rooms one user may be in at once (IRC's CHANLIMIT): InspIRCd's and
+ircd-hybrid's default. Without a bound one client joined 34 rooms in a
+minute, and every room it is in costs each rename, quit and WHOIS a line.
+"""
+
+LIST_LIMIT = 100
+"""
+Masks one room's ban list holds (IRC's MAXLIST), as on InspIRCd: 32 940
+masks set by one address once made every JOIN to the room take a second of
+the reactor. A room needs a few; a hundred is a list nobody reads.
+"""
+
+MODES_PER_LINE = 20
+"""
+Changes with an argument (a mask, a nickname, a key) that one MODE line
+makes (IRC's MODES), as on InspIRCd; the rest are not made, and the user is
+told. A line of 60 masks five times a second from 16 connections was the
+attack that froze the server; with this and L{LIST_LIMIT} a line costs at
+most 20 cheap changes.
+"""
+
+MAX_MASK_LENGTH = 100
+"""
+The longest ban mask: a nickname, a user name and an IPv6 address with
+wildcards fit; a longer one matches nothing more, and would only make the
+lines that show the list longer.
+"""
+
+INVITATION_LIFETIME = 3600.0
+"""
+Seconds an invitation into a room lasts unused: time to come back to the
+keyboard and see it; an operator can always invite again. It also ends with
+the session it was given to (InspIRCd and Ergo tie it to the client).
+"""
+
 # History.
 
 HISTORY_DEFAULT = 50

@@ -9,12 +9,13 @@ method of the chat, so that a clustered chat can stand behind the same calls.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 
-from chat.core.errors import CannotJoin, NotInThatRoom
+from chat.core.errors import CannotJoin, InvalidMask, ListFull, NotInThatRoom
 from chat.core.events import RoomBan
 from chat.core.interfaces import Participant
+from chat.core.limits import LIST_LIMIT, MAX_MASK_LENGTH
+from chat.core.masks import ACCOUNT, Masks, ban_mask
 from chat.core.modes import FLAGS, MEMBER_MODES, NEW_ROOM, Mode, ModeChange
 from chat.core.text import clean
 
@@ -37,7 +38,9 @@ class User:
         "active",
         "away",
         "bot",
+        "host",
         "invisible",
+        "invitations",
         "nickname",
         "online",
         "operator",
@@ -71,6 +74,12 @@ class User:
         self.operator = False
         self.username: str | None = None
         self.realname: str | None = None
+        # The address it connects from (never shown; room bans match it),
+        # lowered, or empty if it has none (a Unix socket).
+        self.host = ""
+        # The rooms it is invited into, with when each invitation lapses;
+        # a dict only once it has one.
+        self.invitations: dict[Room, float] | None = None
 
     def __repr__(self) -> str:
         return f"<User {self.nickname!r}>"
@@ -84,12 +93,11 @@ class Room:
     __slots__ = (
         "_in",
         "_snapshot",
-        "bans",
         "created",
         "flags",
-        "invited",
         "key",
         "limit",
+        "masks",
         "name",
         "operators",
         "permanent",
@@ -109,16 +117,14 @@ class Room:
         # Its modes (chat.core.modes): the flags on (a permanent room's
         # topic is anybody's: it has no operators but the server's), the key and the limit
         # if set; its operators and voiced members (sets: most rooms have
-        # one or two, and a message checks membership, not these); the
-        # nicknames (keys) invited in and not yet come.
+        # one or two, and a message checks membership, not these).
         self.flags: set[Mode] = {Mode.NO_OUTSIDE} if permanent else set(NEW_ROOM)
         self.key: str | None = None
         self.limit: int | None = None
         self.operators: set[User] = set()
         self.voiced: set[User] = set()
-        self.invited: set[str] = set()
         # Masks of who may not join (IRC's +b), in the order they were set.
-        self.bans: list[RoomBan] = []
+        self.masks = Masks()
         # Members in the order they came; a dict, so that one leaving a room of
         # thousands (or thousands leaving at once) costs O(1) each.
         self._in: dict[User, None] = {}
@@ -155,6 +161,13 @@ class Room:
     def __contains__(self, user: object) -> bool:
         return user in self._in
 
+    @property
+    def bans(self) -> tuple[RoomBan, ...]:
+        """
+        The ban masks, in the order they were set.
+        """
+        return tuple(self.masks)
+
     def modes(self) -> list[ModeChange]:
         """
         The modes set, as changes from none, flags in letter order, then
@@ -172,44 +185,26 @@ class Room:
         self._snapshot = ()
 
 
-def ban_mask(text: str) -> str:
+def banned(room: Room, user: User) -> bool:
     """
-    A ban mask in full, C{NICK!USER@HOST}: a bare nickname pattern is C{NICK!*@*}.
+    Whether a mask of C{room}'s ban list matches C{user}: its nickname, its
+    user name (its nickname if it gave none), its address, its account.
     """
-    text = clean(text).replace(" ", "")
-    if "!" not in text and "@" not in text:
-        return f"{text}!*@*"
-    if "@" not in text:
-        return f"{text}@*"
-    if "!" not in text:
-        return f"*!{text}"
-    return text
+    return room.masks.match(user.nickname, user.username or user.nickname, user.host, user.account)
 
 
-def banned(mask: str, user: User) -> bool:
-    """
-    Whether C{mask} (C{NICK!USER@HOST}, with C{*} and C{?}) matches
-    C{user}, without regard to case. chat shows no addresses: the host part
-    matches every host.
-    """
-    who, _, _host = mask.partition("@")
-    nick, _, name = who.partition("!")
-    return fnmatch.fnmatchcase(key_of(user.nickname), key_of(nick)) and fnmatch.fnmatchcase(
-        key_of(user.username or user.nickname), key_of(name or "*")
-    )
-
-
-def admit(room: Room, user: User, key: str | None) -> None:
+def admit(room: Room, user: User, key: str | None, now: float) -> None:
     """
     Raise L{CannotJoin} unless C{user} may join C{room} with C{key}: not
-    banned from it, and invited, or past its C{+i}, C{+k} and C{+l}. An
-    operator of the server goes anywhere.
+    banned from it, and invited (and the invitation not lapsed), or past
+    its C{+i}, C{+k} and C{+l}. An operator of the server goes anywhere.
     """
     if user.operator:
         return
-    if room.bans and any(banned(ban.mask, user) for ban in room.bans):
+    if room.masks and banned(room, user):
         raise CannotJoin(room.name, CannotJoin.BANNED)
-    if key_of(user.nickname) in room.invited:
+    invitations = user.invitations
+    if invitations is not None and invitations.get(room, 0.0) > now:
         return
     if Mode.INVITE_ONLY in room.flags:
         raise CannotJoin(room.name, CannotJoin.INVITE_ONLY)
@@ -228,6 +223,8 @@ def apply(
 
     @param find: the user online under a nickname (for C{+o} and C{+v}).
     @raise NotInThatRoom: for a member mode given to somebody outside.
+    @raise ListFull: for a mask past L{LIST_LIMIT}.
+    @raise InvalidMask: for an empty or over-long mask.
     """
     mode, on, argument = change.mode, change.on, change.argument
     if mode in FLAGS:
@@ -263,14 +260,18 @@ def apply(
         return change
     if mode is Mode.BAN and argument is not None:
         mask = ban_mask(argument)
-        known = any(key_of(mask) == key_of(b.mask) for b in room.bans)
-        if on == known:
+        masks = room.masks
+        if not on:
+            removed = masks.remove(mask)
+            return None if removed is None else ModeChange(mode, False, removed.mask)
+        if mask in masks:
             return None
-        if on:
-            room.bans.append(RoomBan(mask, by.nickname, now))
-        else:
-            room.bans = [b for b in room.bans if key_of(b.mask) != key_of(mask)]
-        return ModeChange(mode, on, mask)
+        if not mask.lower().removeprefix(ACCOUNT) or len(mask) > MAX_MASK_LENGTH:
+            raise InvalidMask(room.name, argument)
+        if len(masks) >= LIST_LIMIT:
+            raise ListFull(room.name, mode.value, LIST_LIMIT)
+        masks.add(RoomBan(mask, by.nickname, now))
+        return ModeChange(mode, True, mask)
     if mode in MEMBER_MODES and argument is not None:
         target = find(argument)
         if target not in room:

@@ -477,6 +477,17 @@ class TooManyWords:
 
 
 @dataclass(frozen=True, slots=True)
+class TooManyModes:
+    """
+    A mode line asked for more than C{limit} changes with an argument: the
+    first C{limit} were made (or refused), the other C{left} were not.
+    """
+
+    limit: int
+    left: int
+
+
+@dataclass(frozen=True, slots=True)
 class SearchTooSlow:
     """
     A search ran out of its time budget and was stopped.
@@ -660,6 +671,7 @@ Reply: TypeAlias = (
     | TooManyRegistrations
     | NotKept
     | TooManyWords
+    | TooManyModes
     | NotSaved
     | StoreDown
     | SearchTooSlow

@@ -8,10 +8,13 @@ announced here without a line written by hand.
 from __future__ import annotations
 
 from chat.core.limits import (
+    LIST_LIMIT,
     MAX_NICKNAME_LENGTH,
     MAX_ROOM_NAME_LENGTH,
     MAX_TOPIC_LENGTH,
+    MODES_PER_LINE,
     MONITOR_LIMIT,
+    ROOMS_PER_USER,
 )
 from chat.core.modes import FLAGS, MEMBER_MODES, Mode, takes_argument
 
@@ -78,6 +81,9 @@ def tokens(network: str = "chat") -> list[str]:
         f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + len(CHANNEL_PREFIX)}",
         f"CHANTYPES={CHANNEL_PREFIX}",
         f"CHANMODES={chanmodes()}",
+        f"CHANLIMIT={CHANNEL_PREFIX}:{ROOMS_PER_USER}",
+        f"MAXLIST={Mode.BAN.value}:{LIST_LIMIT}",
+        f"MODES={MODES_PER_LINE}",
         f"NICKLEN={MAX_NICKNAME_LENGTH}",
         f"PREFIX={prefix()}",
         f"TOPICLEN={MAX_TOPIC_LENGTH}",
@@ -88,6 +94,12 @@ def tokens(network: str = "chat") -> list[str]:
         f"MONITOR={MONITOR_LIMIT}",
     ]
 
+
+TOKENS_PER_LINE = 13
+"""
+ISUPPORT tokens one 005 line carries: with the nickname and the closing
+text, the 15 parameters a message may have (RFC 2812); more go on another.
+"""
 
 TOKENS = tokens()
 """

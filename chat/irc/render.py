@@ -249,16 +249,14 @@ def render(context: Context, reply: r.Reply) -> bytes:
                 numeric("311", nickname, username or nickname, w.HOST, "*", realname or nickname)
             ]
             every = "multi-prefix" in context.caps
-            if rooms:
-                lines.append(
-                    numeric(
-                        "319",
-                        nickname,
-                        " ".join(
-                            w.prefix(room, ops, voiced, every) + w.channel(room) for room in rooms
-                        ),
-                    )
+            # As many channels a line as fit in 512 bytes.
+            head = numeric("319", nickname, "x").rsplit(b"x", 1)[0]
+            lines += [
+                numeric("319", nickname, text)
+                for text in w.fill(
+                    head, (w.prefix(room, ops, voiced, every) + w.channel(room) for room in rooms)
                 )
+            ]
             lines.append(numeric("312", nickname, server, "chat"))
             if operator:
                 lines.append(numeric("313", nickname, "is an IRC operator"))
@@ -362,6 +360,11 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return services("The server cannot save that right now; nothing was changed.")
         case r.StoreDown():
             return services("The server cannot use its database right now; try again later.")
+        case r.TooManyModes(limit, left):
+            return notice(
+                f"Only {limit} changes with an argument are made per MODE line; "
+                f"the other {left} were not."
+            )
         case r.TooManyWords(limit):
             return notice(f"Search for at most {limit} words.")
         case r.SearchTooSlow():

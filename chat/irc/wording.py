@@ -18,8 +18,10 @@ from chat.core.errors import (
     CannotJoin,
     CannotSend,
     ChatError,
+    InvalidMask,
     InvalidNickname,
     InvalidRoomName,
+    ListFull,
     NicknameTaken,
     NoSuchRoom,
     NoSuchUser,
@@ -27,6 +29,7 @@ from chat.core.errors import (
     NotInThatRoom,
     NotLoggedIn,
     NotRoomOperator,
+    TooManyRooms,
     UnknownMode,
 )
 from chat.core.events import (
@@ -56,7 +59,8 @@ from chat.core.events import (
     Welcome,
     Why,
 )
-from chat.core.modes import mode_string
+from chat.core.limits import MODES_PER_LINE
+from chat.core.modes import ModeChange, mode_string
 from chat.irc import isupport
 from chat.irc.isupport import CHANNEL_PREFIX
 from chat.irc.message import build
@@ -131,6 +135,53 @@ def privmsg(
         build(verb, target, piece, source=source, tags=tags, text=True)
         for piece in split_text(head, text)
     )
+
+
+def fill(head: bytes, words: Iterable[str]) -> list[str]:
+    """
+    C{words} joined by spaces into as few texts as fit, each on one line
+    after C{head} (which ends in the C{:} of the trailing parameter).
+    """
+    room = LINE_BYTES - len(head) - 2
+    texts, current, size = [], "", 0
+    for word in words:
+        length = len(word.encode("utf-8"))
+        if current and size + 1 + length > room:
+            texts.append(current)
+            current, size = "", 0
+        current, size = (f"{current} {word}", size + 1 + length) if current else (word, length)
+    if current:
+        texts.append(current)
+    return texts
+
+
+def modes_changed(room: str, by: str, changes: Sequence[ModeChange]) -> bytes:
+    """
+    MODE lines for C{changes}: as many to a line as fit in 512 bytes, and
+    at most ISUPPORT's MODES of those with an argument.
+    """
+    source = mask(by)
+    lines: list[list[ModeChange]] = []
+    taken: list[ModeChange] = []
+    size = arguments = 0
+    base = len(build("MODE", channel(room), "+", source=source))
+    for change in changes:
+        # A letter (and perhaps a sign), and a space and the argument.
+        cost = 2 + (len(change.argument.encode("utf-8")) + 1 if change.argument else 0)
+        full = change.argument is not None and arguments == MODES_PER_LINE
+        if taken and (base + size + cost > LINE_BYTES or full):
+            lines.append(taken)
+            taken, size, arguments = [], 0, 0
+        taken.append(change)
+        size += cost
+        arguments += change.argument is not None
+    if taken:
+        lines.append(taken)
+    out = []
+    for some in lines:
+        letters, words = mode_string(some)
+        out.append(build("MODE", channel(room), letters, *words, source=source))
+    return b"".join(out)
 
 
 def action_text(text: str) -> str:
@@ -299,8 +350,7 @@ class Encoder:
                     return b""
                 return build("WALLOPS", text, source=mask(sender), text=True)
             case ModesChanged(room, by, changes):
-                letters, arguments = mode_string(changes)
-                return build("MODE", channel(room), letters, *arguments, source=mask(by))
+                return modes_changed(room, by, changes)
             case Kicked(room, by, nickname, reason):
                 return build(
                     "KICK", channel(room), nickname, reason or by, source=mask(by), text=True
@@ -357,7 +407,15 @@ class Encoder:
                     isupport.channel_modes(),
                     isupport.argument_modes(),
                 ),
-                numeric(server, "005", nickname, *isupport.TOKENS, "are supported by this server"),
+            ]
+            # At most 13 tokens a line: with the nickname and the text, the
+            # 15 parameters a message may have.
+            + [
+                numeric(server, "005", nickname, *some, "are supported by this server")
+                for some in (
+                    isupport.TOKENS[start : start + isupport.TOKENS_PER_LINE]
+                    for start in range(0, len(isupport.TOKENS), isupport.TOKENS_PER_LINE)
+                )
             ]
         )
 
@@ -406,14 +464,7 @@ def names(
         for member in members
     ]
     head = build("353", nickname, kind, channel(room), "x", source=server).rsplit(b"x", 1)[0]
-    lines, current = [], ""
-    for member in members:
-        if current and len(head) + len(current) + len(member) + 3 > LINE_BYTES:
-            lines.append(current)
-            current = ""
-        current = f"{current} {member}" if current else member
-    if current:
-        lines.append(current)
+    lines = fill(head, members)
     return b"".join(
         numeric(server, "353", nickname, kind, channel(room), line) for line in lines
     ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
@@ -494,6 +545,18 @@ def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> 
             return numeric(server, "443", nickname, other, channel(name), "is already on channel")
         case UnknownMode(letter=letter):
             return numeric(server, "472", nickname, letter, "is unknown mode char to me")
+        case ListFull(name=name, letter=letter):
+            return numeric(
+                server, "478", nickname, channel(name), letter, "Channel ban list is full"
+            )
+        case InvalidMask(name=name, mask=bad):
+            return numeric(
+                server, "696", nickname, channel(name), "b", bad or "*", "Invalid ban mask"
+            )
+        case TooManyRooms(name=name):
+            return numeric(
+                server, "405", nickname, channel(name), "You have joined too many channels"
+            )
         case NotInRoom(name=name) if verb in ("PRIVMSG", "NOTICE"):
             return numeric(server, "404", nickname, channel(name), "Cannot send to channel")
         case NotInRoom(name=name):

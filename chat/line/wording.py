@@ -26,8 +26,10 @@ from chat.core.errors import (
     CannotJoin,
     CannotSend,
     ChatError,
+    InvalidMask,
     InvalidNickname,
     InvalidRoomName,
+    ListFull,
     NicknameTaken,
     NoSuchRoom,
     NoSuchUser,
@@ -35,6 +37,7 @@ from chat.core.errors import (
     NotInThatRoom,
     NotLoggedIn,
     NotRoomOperator,
+    TooManyRooms,
     UnknownMode,
 )
 from chat.core.events import (
@@ -67,6 +70,7 @@ from chat.core.events import (
     Why,
 )
 from chat.core.limits import (
+    MAX_MASK_LENGTH,
     MAX_NICKNAME_LENGTH,
     MAX_PASSWORD_LENGTH,
     MAX_ROOM_NAME_LENGTH,
@@ -282,6 +286,18 @@ def describe(failure: ChatError) -> str:
             return f"{nickname} is in {name} already."
         case UnknownMode(letter=letter):
             return f"No such mode: {letter} (modes are {MODE_LETTERS}; see /help)."
+        case ListFull(name=name, limit=limit):
+            return (
+                f"The ban list of {name} is full ({limit} masks): "
+                "take one off first (/mode -b MASK)."
+            )
+        case InvalidMask(mask=mask):
+            return (
+                f"Not a ban mask: {_shorten(mask)!r} (NICK!USER@ADDRESS or ~a:ACCOUNT, "
+                f"at most {MAX_MASK_LENGTH} characters)."
+            )
+        case TooManyRooms(name=name, limit=limit):
+            return f"Cannot join {name}: you are in {limit} rooms already."
     return f"Refused: {failure}"
 
 
@@ -510,6 +526,10 @@ def reply(said: r.Reply) -> bytes:
             return error("The server cannot use its database right now; try again later.")
         case r.TooManyWords(limit):
             return error(f"Search for at most {limit} words.")
+        case r.TooManyModes(limit, left):
+            return error(
+                f"Only {limit} changes with an argument are made at once: the last {left} were not."
+            )
         case r.SearchTooSlow():
             return error("That search took too long and was stopped; try fewer or longer words.")
         case r.OneAtATime():

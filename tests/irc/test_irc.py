@@ -35,15 +35,16 @@ class RegistrationTests(SynchronousTestCase):
     def test_welcome(self) -> None:
         """
         NICK and USER register: 001 to 005 (with an ISUPPORT that tells the
-        truth about names), the user count and a missing MOTD.
+        truth about names, in two lines of at most 13 tokens), the user count
+        and a missing MOTD.
         """
         user = IRCUser(self.service)
         user.send("NICK alice", "USER alice 0 * :Alice")
         messages = user.messages()
         self.assertEqual(
-            [m[1] for m in messages], ["001", "002", "003", "004", "005", *LUSERS, "422"]
+            [m[1] for m in messages], ["001", "002", "003", "004", "005", "005", *LUSERS, "422"]
         )
-        self.assertEqual(messages[5][3], "There are 1 users and 0 invisible on 1 servers")
+        self.assertEqual(messages[6][3], "There are 1 users and 0 invisible on 1 servers")
         self.assertEqual(messages[0][:3], ("irc.test", "001", "alice"))
         isupport = messages[4]
         for token in (

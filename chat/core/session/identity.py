@@ -315,7 +315,7 @@ class Identity(SessionBase):
         """
         if self._closing:
             return
-        claim = self.chat.login(nickname, self.peer, self.account, self.operator)
+        claim = self.chat.login(nickname, self.peer, self.account, self.operator, self.host)
         self._await(claim, self._logged_in_as)
 
     def _logged_in_as(self, user: UserView) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from chat.core.errors import UnknownMode
 from chat.core.events import Ban, BanKind, Departure, Why
 from chat.core.interfaces import BanList
+from chat.core.limits import MODES_PER_LINE
 from chat.core.modes import MODE_USAGE, Mode, parse_modes
 from chat.core.replies import (
     BanList as BanListReply,
@@ -28,6 +29,7 @@ from chat.core.replies import (
     NotBanned,
     Refused,
     RoomBans,
+    TooManyModes,
     Unavailable,
     Unbanned,
     Usage,
@@ -49,7 +51,10 @@ class Moderation(Queries):
     def modes(self, room: str, text: str | None, arguments: Sequence[str] = ()) -> None:
         """
         Show C{room}'s modes (C{text} L{None}), or change them (C{+nt},
-        C{+o bob}, C{-k}): see L{chat.core.modes}.
+        C{+o bob}, C{-k}): see L{chat.core.modes}. Of the changes with an
+        argument, the first L{MODES_PER_LINE} are made; the user is told of
+        the rest, of the changes refused and of letters that are no mode,
+        each once.
         """
         user = self._logged_in()
         if text is None:
@@ -59,14 +64,23 @@ class Moderation(Queries):
         changes, unknown, missing = parse_modes(text, arguments)
         if missing:
             raise Refused(Usage("mode", MODE_USAGE))
-        for letter in unknown:
+        for letter in dict.fromkeys(unknown):
             self.peer.tell(UnknownMode(letter))
         if any(c.mode is Mode.BAN and c.argument is None for c in changes):
             # "+b" alone: the list.
             self.peer.tell(RoomBans(found.name, tuple(found.bans)))
             changes = [c for c in changes if not (c.mode is Mode.BAN and c.argument is None)]
+        with_argument = [i for i, c in enumerate(changes) if c.argument is not None]
+        left = len(with_argument) - MODES_PER_LINE
+        if left > 0:
+            cut = with_argument[MODES_PER_LINE]
+            changes = changes[:cut] + [c for c in changes[cut:] if c.argument is None]
         if changes:
-            self.chat.change_modes(user, room, changes)
+            _, refused = self.chat.change_modes(user, room, changes)
+            for error in refused:
+                self.peer.tell(error)
+        if left > 0:
+            self.peer.tell(TooManyModes(MODES_PER_LINE, left))
 
     def kick_from(self, room: str, nickname: str, reason: str | None) -> None:
         """
