@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from twisted.internet import reactor
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import formatEvent, globalLogPublisher
@@ -23,6 +24,7 @@ from chat import transcript
 from chat.core.events import Action, Entry, Message, PrivateMessage
 from chat.core.service import ChatService, Settings
 from chat.store import database
+from chat.store.accounts import Accounts
 from chat.store.database import ACTION, PRIVATE, PUBLIC
 from chat.store.history import History, open_pool
 from tests.helpers import Client, SyncPool, new_service
@@ -503,6 +505,106 @@ class CommandTests(SynchronousTestCase):
                 "[2026-11-19 07:06] <alice> old news",
                 "*** End of history.",
                 "<alice> new news",
+            ],
+        )
+
+    def test_half_close_waits_for_history(self) -> None:
+        """
+        A script that half-closes while the history shown on entering rooms is
+        still being read gets every line it sent handled and answered, that
+        history included, in order, before the goodbye.
+        """
+        # With accounts, the nickname is checked in the database first: the
+        # lines after it wait, and are handled after that answer.
+        accounts = Accounts(self.pool, self.clock, maybeDeferred, cost=2**4)
+        service = new_service(
+            self.clock, Settings(history_lines=3), history=self.history, accounts=accounts
+        )
+        zed = Client(service, "zed")
+        zed.send("old news")
+        zed.lines()
+        self.pool.hold = True
+        script = Client(service)
+        script.lines()
+        script.paste("halfclose", "/join ops2", "hello ops2", "/msg zed hc")
+        script.protocol.readConnectionLost()
+        self.pool.release()  # the nickname: now the history of lobby and ops2 is read
+        self.assertFalse(script.closed)
+        self.pool.release()
+        self.assertEqual(
+            script.lines(),
+            [
+                "*** You are halfclose. 2 users online: halfclose, zed",
+                "*** Type /help for the list of commands.",
+                "*** You are in lobby. 2 users here: halfclose, zed",
+                "*** Recent messages in lobby:",
+                "[2026-11-19 07:06] <zed> old news",
+                "*** End of history.",
+                "*** You are in ops2. 1 user here: halfclose (room operator)",
+                "-> *zed* hc",
+                "*** Goodbye.",
+            ],
+        )
+        self.assertTrue(script.closed)
+        self.assertEqual(
+            zed.lines(),
+            ["*** halfclose has joined", "*** halfclose has gone to ops2", "*halfclose* hc"],
+        )
+
+    def test_quit_waits_for_history(self) -> None:
+        """
+        /quit sent while the history shown on entering is read ends the
+        connection once that history, and the answers held behind it, are
+        shown; what is sent after /quit is not taken.
+        """
+        zed = Client(self.service, "zed")
+        zed.send("old news")
+        zed.lines()
+        self.pool.hold = True
+        bot = Client(self.service)
+        bot.lines()
+        bot.paste("bot", "/msg zed done", "/quit finished", "after quit")
+        self.assertFalse(bot.closed)
+        self.pool.release()
+        self.assertEqual(
+            bot.lines()[-6:],
+            [
+                "*** You are in lobby. 2 users here: bot, zed",
+                "*** Recent messages in lobby:",
+                "[2026-11-19 07:06] <zed> old news",
+                "*** End of history.",
+                "-> *zed* done",
+                "*** Goodbye.",
+            ],
+        )
+        self.assertTrue(bot.closed)
+        self.assertEqual(
+            zed.lines(), ["*** bot has joined", "*bot* done", "*** bot has left (finished)"]
+        )
+
+    def test_histories_shown_in_turn(self) -> None:
+        """
+        A room entered while the last one's history is still read shows its
+        own history after that one, and after the line saying it was entered.
+        """
+        amy = Client(self.service, "amy")
+        amy.send("lobby news", "/join ops2", "ops2 news")
+        self.pool.hold = True
+        bob = Client(self.service)
+        bob.lines()
+        bob.paste("bob", "/join ops2")
+        self.pool.release()
+        self.assertEqual(
+            [line.split("] ", 1)[-1] for line in bob.lines()[2:]],
+            [
+                "*** You are in lobby. 1 user here: bob",
+                "*** Recent messages in lobby:",
+                "<amy> lobby news",
+                "*** End of history.",
+                "*** You are in ops2. 2 users here: amy (room operator), bob",
+                "*** Recent messages in ops2:",
+                "<amy> ops2 news",
+                "*** End of history.",
             ],
         )
 

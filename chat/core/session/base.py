@@ -10,8 +10,9 @@ connection and thousands live at once.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
@@ -42,6 +43,22 @@ from chat.core.replies import (
 from chat.core.service import ChatService
 
 _T = TypeVar("_T")
+
+
+_UNREAD = object()
+
+
+class _Read:
+    """
+    Stored messages being read for the user: what was found (once it was),
+    and how to show it.
+    """
+
+    __slots__ = ("result", "shown")
+
+    def __init__(self, shown: Callable[[Any], Reply | None]) -> None:
+        self.result: object = _UNREAD
+        self.shown = shown
 
 
 class SessionBase:
@@ -79,6 +96,7 @@ class SessionBase:
         "_reads",
         "_timer",
         "_tries",
+        "_turn",
         "_waits",
         "account",
         "address",
@@ -143,8 +161,11 @@ class SessionBase:
         self._queue: list[object] | None = None
         # Steps under way (a step's answer may start another).
         self._waits = 0
-        # Stored messages being read; live events are held until none is.
-        self._reads = 0
+        # Stored messages being read, in the order they are shown; live
+        # events are held until none is.
+        self._reads: deque[_Read] | None = None
+        # What waits for them to be shown (a command asked after them).
+        self._turn: Deferred[None] | None = None
 
     # Rights and features.
 
@@ -226,6 +247,9 @@ class SessionBase:
         way, as is a failure nobody handles.
         """
         self._waits += 1
+        # Answered at once (a claim the chat decides in memory), the step's
+        # caller goes on with the input: it is not over yet.
+        now = True
 
         def settle(result: _T | Failure) -> None:
             self.peer.answering()
@@ -245,10 +269,11 @@ class SessionBase:
             queue, self._queue = self._queue, None
             if queue:
                 self._handle(queue)
-            if self._ended and self._idle():
+            if self._ended and not now and self._idle():
                 self._input_done()
 
         self._settle(step, settle)
+        now = False
 
     def _after(self, step: Deferred[_T], done: Callable[[_T], object]) -> None:
         """
@@ -299,33 +324,78 @@ class SessionBase:
         """
         Tell the user C{shown(stored)} (if anything) once the stored messages
         are read, holding live events meanwhile (and the input that comes
-        meanwhile is not held: the user may go on talking).
+        meanwhile is not held: the user may go on talking). Reads begun
+        while one is under way are shown after it, each followed by what
+        happened while it was the one awaited.
         """
-        self._reads += 1
-        if self._reads == 1:
+        reads = self._reads
+        if reads is None:
+            reads = self._reads = deque()
             self.peer.hold()
+        read = _Read(shown)
+        reads.append(read)
 
-        def settle(result: _T | Failure) -> None:
-            reply: Reply | None = None
-            try:
-                if isinstance(result, Failure) and result.check(TooSlow):
-                    self.log.info("Stopped a search from {peer}: too slow", peer=self.address)
-                    reply = SearchTooSlow()
-                elif isinstance(result, Failure):
-                    self.log.failure("Reading history for {peer}", result, peer=self.address)
-                    reply = HistoryFailed()
-                else:
-                    reply = shown(result)
-            finally:
-                self._reads -= 1
-                if self._reads == 0:
-                    # What was read first, then what happened meanwhile.
-                    self.peer.release(reply)
-                elif reply is not None:
-                    self.peer.tell(reply)
+        def arrived(result: _T | Failure) -> None:
+            read.result = result
+            self._show_reads()
 
         # The history, and the live events held meanwhile, go out as one write.
-        self._settle(stored, settle)
+        self._settle(stored, arrived)
+
+    def _show_reads(self) -> None:
+        """
+        Show the reads that have arrived and whose turn it is; once none is
+        left, what waited for them goes on.
+        """
+        reads = self._reads
+        while reads and reads[0].result is not _UNREAD:
+            reply = self._shown(reads.popleft())
+            if reads:
+                # What was read, then what happened meanwhile; the next read
+                # holds what happens from now on.
+                self.peer.release(reply)
+                self.peer.hold()
+            else:
+                self._reads = None
+                self.peer.release(reply)
+        if self._reads is not None:
+            return
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.callback(None)
+        if self._ended and self._idle():
+            self._input_done()
+
+    def _shown(self, read: _Read) -> Reply | None:
+        """
+        What C{read} found, as a reply (or why nothing was found).
+        """
+        result = read.result
+        if isinstance(result, Failure) and result.check(TooSlow):
+            self.log.info("Stopped a search from {peer}: too slow", peer=self.address)
+            return SearchTooSlow()
+        if isinstance(result, Failure):
+            self.log.failure("Reading history for {peer}", result, peer=self.address)
+            return HistoryFailed()
+        try:
+            return read.shown(result)
+        except Exception:
+            self.log.failure("Showing history to {peer}", peer=self.address)
+            return InternalError()
+
+    def _in_turn(self, then: Callable[[], object]) -> None:
+        """
+        Call C{then} now or, while stored messages are read, once they are
+        shown, holding input meanwhile: what the user asks after a read (more
+        history, to quit) is done after it.
+        """
+        if self._reads is None:
+            then()
+            return
+        turn = self._turn
+        if turn is None:
+            turn = self._turn = Deferred()
+        self._await(turn, lambda _: None if self._closing else then())
 
     def _charge(self, lines: int) -> None:
         """

@@ -4,7 +4,8 @@ A session's intake: what the user sends, in order, within the flood limit.
 Lines over the limit wait their turn rather than being lost (IRC daemons'
 "fake lag"); lines that arrive while a step waits on the database or a claim
 wait behind it; input that ends (a script's last line, then a half-close) is
-all handled and answered before the session ends.
+all handled and answered, the history being read for it shown, before the
+session ends.
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ class Intake(SessionBase):
 
     def _idle(self) -> bool:
         """
-        Whether nothing the user sent waits (on the database, or its turn).
+        Whether nothing the user sent waits (on the database, or its turn),
+        and nothing it is owed (history being read) is still to be shown.
         """
-        return not self._waits and self._lagged is None
+        return not self._waits and self._lagged is None and self._reads is None
