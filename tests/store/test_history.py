@@ -608,6 +608,38 @@ class CommandTests(SynchronousTestCase):
             ],
         )
 
+    def test_history_right_after_login_waits_its_turn(self) -> None:
+        """
+        /history and /search sent right behind the nickname, while the
+        history shown on entering is read, are not refused: each waits for the
+        read before it, then is answered, in order.
+        """
+        alice = Client(self.service, "alice")
+        alice.send("chess at eight", "tea at five")
+        self.pool.hold = True
+        bob = Client(self.service)
+        bob.lines()
+        bob.paste("bob", "/history 1", "/search chess", "hello")
+        self.assertEqual(bob.lines()[-1], "*** You are in lobby. 2 users here: alice, bob")
+        while self.pool.waiting:
+            self.pool.release()
+        self.assertEqual(
+            [line.split("] ", 1)[-1] for line in bob.lines()],
+            [
+                "*** Recent messages in lobby:",
+                "<alice> chess at eight",
+                "<alice> tea at five",
+                "*** End of history.",
+                "*** Last 1 messages in lobby:",
+                "<alice> tea at five",
+                "*** End of history.",
+                "*** Messages in lobby matching 'chess':",
+                "<alice> chess at eight",
+                "*** End of history.",
+            ],
+        )
+        self.assertEqual(alice.lines()[-1], "<bob> hello")
+
     def test_history_command(self) -> None:
         """
         /history shows more of the room's past; /history N exactly N; bad N is a usage error.
@@ -861,8 +893,9 @@ class HostileSearchTests(SynchronousTestCase):
 
     def test_one_at_a_time_and_writes_go_on(self) -> None:
         """
-        While one user's search waits on the read connection: a second from
-        the same user is refused, others' messages are written (writes never
+        While one user's search waits on the read connection: a second read
+        from the same user waits its turn (it is not asked of the database
+        until the first is shown), others' messages are written (writes never
         wait behind reads), and the search, when done, finds what was said
         before it was asked for.
         """
@@ -876,9 +909,8 @@ class HostileSearchTests(SynchronousTestCase):
         self.clock.advance(1)
         alice.lines()
         alice.send("/search needle", "/history 5")
-        self.assertEqual(
-            alice.lines(), ["!!! Wait for the history you asked for before asking again."]
-        )
+        self.assertEqual(alice.lines(), [])
+        self.assertEqual(len(reader.waiting), 1)
         bob.send("needle after")
         self.clock.advance(1)
         count = self.writer.db.execute(
@@ -890,6 +922,10 @@ class HostileSearchTests(SynchronousTestCase):
         self.assertIn("<bob> needle after", lines)
         found = [line for line in lines if line.startswith("[")]
         self.assertEqual([line.split("> ")[1] for line in found], ["needle before"])
+        # Then the /history that waited its turn is read.
+        self.assertEqual(len(reader.waiting), 1)
+        reader.release()
+        self.assertEqual(alice.lines()[0], "*** Last 5 messages in lobby:")
 
     def test_live_lines_are_not_held_without_bound(self) -> None:
         """
