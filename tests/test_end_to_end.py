@@ -421,3 +421,28 @@ class TwistdTests(TestCase):
         text = out.decode()
         self.assertIn("<zed> old news\n", text)
         self.assertTrue(text.endswith("-> *zed* deploy finished\n*** Goodbye.\n"), text)
+
+    async def test_paste_into_netcat_is_paced_not_cut(self) -> None:
+        """
+        `printf` of 100 lines into `nc -N` (with the limit at 50 lines a
+        second): every line is said, in order, paced, with one notice; the
+        script is told goodbye, not thrown out for flooding.
+        """
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        process, port = await start_twistd(workdir, "--flood", "50/20", "--db", ":memory:")
+        self.addCleanup(process.stop)
+        watcher = await in_lobby(port, "watcher")
+        paste = b"".join(b"line %d\n" % n for n in range(100))
+        script = await send_and_half_close(port, b"paster\n" + paste)
+        self.assertEqual(script.lines[-1], "*** Goodbye.")
+        self.assertEqual(
+            [line for line in script.lines if line.startswith("!!!")],
+            [
+                "!!! You are sending too fast (at most 50 lines a second, bursts of 20); "
+                "lines over that wait their turn."
+            ],
+        )
+        await watcher.wait_line("*** paster has left (connection closed)")
+        said = [line for line in watcher.lines if line.startswith("<paster>")]
+        self.assertEqual(said, [f"<paster> line {n}" for n in range(100)])

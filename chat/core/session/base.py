@@ -11,7 +11,8 @@ connection and thousands live at once.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from sys import getsizeof
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
@@ -43,6 +44,52 @@ from chat.core.replies import (
 from chat.core.service import ChatService
 
 _T = TypeVar("_T")
+
+
+class Lag:
+    """
+    Input over the flood limit, waiting its turn (IRC daemons' "fake lag"):
+    made when the first item waits, dropped when the last has gone.
+
+    @ivar size: what the waiting items take in memory, in bytes.
+    @ivar timer: the call that lets the next ones through.
+    """
+
+    __slots__ = ("items", "size", "timer")
+
+    def __init__(self) -> None:
+        self.items: deque[object] = deque()
+        self.size = 0
+        self.timer: IDelayedCall | None = None
+
+    def add(self, items: Iterable[object], bound: int) -> bool:
+        """
+        Let C{items} wait, in order, unless more than C{bound} bytes would:
+        then L{False}, and the rest is not kept.
+        """
+        for item in items:
+            self.size += getsizeof(item)
+            if self.size > bound:
+                return False
+            self.items.append(item)
+        return True
+
+    def turn(self, meter: TokenBucket) -> list[object]:
+        """
+        The items whose turn has come, in order: one per token C{meter} has.
+        """
+        items = self.items
+        turn = []
+        while items and meter.take():
+            item = items.popleft()
+            self.size -= getsizeof(item)
+            turn.append(item)
+        return turn
+
+    def stop(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
 
 
 _UNREAD = object()
@@ -88,7 +135,6 @@ class SessionBase:
         "_dropping",
         "_ended",
         "_join_meter",
-        "_lag_timer",
         "_lagged",
         "_line_meter",
         "_nick_meter",
@@ -140,10 +186,8 @@ class SessionBase:
         self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
         self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
         self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
-        # Lines over the flood limit wait here for their turn (fake lag),
-        # with the timer that lets the next one through.
-        self._lagged: list[object] | None = None
-        self._lag_timer: IDelayedCall | None = None
+        # Lines over the flood limit wait here for their turn (fake lag).
+        self._lagged: Lag | None = None
         self._bare = bare_login
         self._dropping = False
         self._ended = False
@@ -456,8 +500,8 @@ class SessionBase:
 
     def _stop_timers(self) -> None:
         self._set_timer(0)
-        if self._lag_timer is not None and self._lag_timer.active():
-            self._lag_timer.cancel()
+        if self._lagged is not None:
+            self._lagged.stop()
 
     def _set_timer(self, period: float) -> None:
         """
