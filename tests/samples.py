@@ -88,7 +88,6 @@ def samples() -> list[r.Reply]:
         r.NotSaved(),
         r.StoreDown(),
         r.SearchTooSlow(),
-        r.OneAtATime(),
         r.NotKept("alice", Keeping.RECIPIENT_FULL, 100),
         g.TooManyConnections("10.0.0.1"),
         r.BadNewPassword(Problem.TOO_SHORT),

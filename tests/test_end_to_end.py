@@ -382,3 +382,67 @@ class TwistdTests(TestCase):
         self.assertEqual(half.lines[-1], "*** Goodbye.")
         await watcher.wait_line("*** amy has left (connection closed)")
         self.assertIn("<amy> still here", watcher.lines)
+
+    async def test_half_close_after_login_gets_every_answer(self) -> None:
+        """
+        A script that half-closes right after logging in, into a room with
+        history, is shown that history, each room it enters and each private
+        message confirmed before the goodbye; the bundled client in a pipe too.
+        """
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        process, port = await start_twistd(workdir, "--name", "e2e")
+        self.addCleanup(process.stop)
+        zed = await in_lobby(port, "zed")
+        zed.send("old news")
+        watcher = await in_lobby(port, "watcher")
+        await watcher.wait_for(lambda line: line.endswith("<zed> old news"))
+        script = await send_and_half_close(
+            port, b"halfclose\n/join ops2\nhello ops2\n/msg zed hc\n"
+        )
+        await zed.wait_line("*halfclose* hc")
+        self.assertEqual(
+            [line.split("] ", 1)[-1] for line in script.lines[-7:]],
+            [
+                "*** You are in lobby. 3 users here: halfclose, watcher, zed",
+                "*** Recent messages in lobby:",
+                "<zed> old news",
+                "*** End of history.",
+                "*** You are in ops2. 1 user here: halfclose (room operator)",
+                "-> *zed* hc",
+                "*** Goodbye.",
+            ],
+        )
+        out, err, code = await spawn_client(
+            port, stdin=b"deploybot\n/msg zed deploy finished\n"
+        ).finished
+        self.assertEqual(code, 0, err)
+        await zed.wait_line("*deploybot* deploy finished")
+        text = out.decode()
+        self.assertIn("<zed> old news\n", text)
+        self.assertTrue(text.endswith("-> *zed* deploy finished\n*** Goodbye.\n"), text)
+
+    async def test_paste_into_netcat_is_paced_not_cut(self) -> None:
+        """
+        `printf` of 100 lines into `nc -N` (with the limit at 50 lines a
+        second): every line is said, in order, paced, with one notice; the
+        script is told goodbye, not thrown out for flooding.
+        """
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        process, port = await start_twistd(workdir, "--flood", "50/20", "--db", ":memory:")
+        self.addCleanup(process.stop)
+        watcher = await in_lobby(port, "watcher")
+        paste = b"".join(b"line %d\n" % n for n in range(100))
+        script = await send_and_half_close(port, b"paster\n" + paste)
+        self.assertEqual(script.lines[-1], "*** Goodbye.")
+        self.assertEqual(
+            [line for line in script.lines if line.startswith("!!!")],
+            [
+                "!!! You are sending too fast (at most 50 lines a second, bursts of 20); "
+                "lines over that wait their turn."
+            ],
+        )
+        await watcher.wait_line("*** paster has left (connection closed)")
+        said = [line for line in watcher.lines if line.startswith("<paster>")]
+        self.assertEqual(said, [f"<paster> line {n}" for n in range(100)])

@@ -277,11 +277,18 @@ LINES_PER_TOKEN = 20
 How many lines of a listing (/rooms, /who) cost one line of the flood allowance.
 """
 
-LAG_BURSTS = 3
+LAG_BYTES = 128 * 1024
 """
-How many bursts of lines over the flood limit may wait their turn before the
-client is closed for flooding: with the default 5/20, 60 lines (a paste of
-80 at once goes through whole, in 12 s).
+What the lines over the flood limit that wait their turn (fake lag) may take
+in memory before the client is closed for flooding: 128 KiB, each line
+counted as its length and 33 bytes (what Python keeps for it). So a paste of
+a few hundred lines goes through whole, paced (about 1 160 lines of 80
+characters wait, 3 970 empty ones, 62 of the longest), as Ergo's fake lag and
+InspIRCd's penalties let a paste through, while a client that goes on sending
+faster than the limit fills it within seconds and is closed. It was three
+bursts (60 lines, whatever their length), which closed a paste of 100 lines,
+and one of 80 right after another line; 128 KiB is what 60 of the longest
+lines took, so no client can make the server keep more than before.
 """
 
 ROOMS_PAGE = 100

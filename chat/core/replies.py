@@ -495,13 +495,6 @@ class SearchTooSlow:
 
 
 @dataclass(frozen=True, slots=True)
-class OneAtATime:
-    """
-    A history read (a search, /history) asked for while one is under way.
-    """
-
-
-@dataclass(frozen=True, slots=True)
 class NotKept:
     """
     A private message for C{recipient}, away, was not kept: C{why} (too many
@@ -675,7 +668,6 @@ Reply: TypeAlias = (
     | NotSaved
     | StoreDown
     | SearchTooSlow
-    | OneAtATime
     | NearlyFull
     | BadNewPassword
     | PasswordChanged

@@ -369,8 +369,6 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return notice(f"Search for at most {limit} words.")
         case r.SearchTooSlow():
             return notice("That search took too long and was stopped.")
-        case r.OneAtATime():
-            return notice("Wait for the history you asked for before asking again.")
         case r.TooManyRegistrations():
             return services("Too many registrations from your address; try again later.")
         case r.NotSent(command):

@@ -532,8 +532,6 @@ def reply(said: r.Reply) -> bytes:
             )
         case r.SearchTooSlow():
             return error("That search took too long and was stopped; try fewer or longer words.")
-        case r.OneAtATime():
-            return error("Wait for the history you asked for before asking again.")
         case r.TooManyRegistrations():
             return error("Too many registrations from your address; try again later.")
         case r.NotSent(command):

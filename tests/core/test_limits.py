@@ -102,12 +102,51 @@ class FloodTests(SynchronousTestCase):
         self.assertEqual(self.bob.lines(), [f"<alice> line {n}" for n in range(40)])
         self.assertFalse(self.alice.closed)
 
+    def test_paste_of_100_lines(self) -> None:
+        """
+        A paste of 100 lines into netcat is not cut nor kicked: the burst goes
+        at once, the other 81 at the limit's rate, in order, with one notice.
+        """
+        self.say(100)
+        self.assertEqual(self.alice.lines(), [WARNING])
+        self.assertFalse(self.alice.closed)
+        self.clock.pump([0.2] * 90)
+        self.assertEqual(self.bob.lines(), [f"<alice> line {n}" for n in range(100)])
+        self.assertEqual(self.alice.lines(), [])
+        self.assertFalse(self.alice.closed)
+
+    def test_paste_right_after_a_line(self) -> None:
+        """
+        A paste of 80 lines right after another line goes through whole.
+        """
+        self.say(1, start=1000)
+        self.say(80)
+        self.clock.pump([0.2] * 90)
+        lines = self.bob.lines()
+        self.assertEqual(lines, ["<alice> line 1000", *(f"<alice> line {n}" for n in range(80))])
+        self.assertEqual(self.alice.lines(), [WARNING])
+        self.assertFalse(self.alice.closed)
+
+    def test_paste_of_a_few_hundred_lines(self) -> None:
+        """
+        A paste of 400 lines of 80 characters (32 KB) is carried out whole,
+        paced, without a disconnection.
+        """
+        text = [f"{n:03d} " + "x" * 76 for n in range(400)]
+        self.alice.paste(*text)
+        self.assertFalse(self.alice.closed)
+        self.clock.pump([0.2] * 400)
+        self.assertEqual(self.bob.lines(), [f"<alice> {line}" for line in text])
+        self.assertEqual(self.alice.lines(), [WARNING])
+        self.assertFalse(self.alice.closed)
+
     def test_flooding_closes(self) -> None:
         """
-        A sender with more than three bursts waiting is closed, and its room
-        is told why; what was within the burst was said.
+        A sender with more than 128 KiB of lines waiting (here 5 000 short
+        ones) is closed, and its room is told why; what was within the burst
+        was said.
         """
-        self.say(19 + 60 + 1)
+        self.say(19 + 5000)
         self.assertEqual(self.alice.lines(), [WARNING, "!!! Still flooding. Goodbye."])
         self.assertTrue(self.alice.closed)
         self.assertEqual(self.bob.lines(), [f"<alice> line {n}" for n in range(19)])
@@ -118,12 +157,13 @@ class FloodTests(SynchronousTestCase):
 
     def test_flood_in_many_reads(self) -> None:
         """
-        The same, a line a read: what waits is what counts.
+        The same, a line a read: what waits is what counts, each line as its
+        length and 33 bytes (128 KiB: 1 024 lines of 95 characters).
         """
-        for n in range(19 + 60):
-            self.say(1, start=n)
+        for n in range(19 + 1024):
+            self.alice.protocol.dataReceived(b"%095d\n" % n)
         self.assertFalse(self.alice.closed)
-        self.say(1, start=999)
+        self.alice.protocol.dataReceived(b"%095d\n" % 999)
         self.assertTrue(self.alice.closed)
 
     def test_nick_and_join_limits(self) -> None:

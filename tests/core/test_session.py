@@ -527,7 +527,7 @@ class CommandTests(SessionTestCase):
         """
         Items over the flood limit (the login took one) wait their turn, with
         one notice, and are handled at the limit's rate, in order; more than
-        three bursts waiting closes the session, and the rooms hear why.
+        128 KiB of them waiting closes the session, and the rooms hear why.
         """
         service = self.make(Settings(limits=Limits(lines=Rate(1, 3))))
         watcher = Recorder()
@@ -544,8 +544,8 @@ class CommandTests(SessionTestCase):
         self.clock.advance(1)
         self.assertEqual(watcher.take(), [Message(LOBBY, "alice", "3")])
         self.assertIsNone(peer.goodbye)
-        # No token left: eleven waiting, over three bursts.
-        session.feed([lambda n=n: session.say(LOBBY, str(n)) for n in range(10, 21)])
+        # No token left: a thousand waiting, over 128 KiB.
+        session.feed([lambda n=n: session.say(LOBBY, str(n)) for n in range(10, 1010)])
         self.assertEqual(peer.goodbye, g.Flooding())
         self.assertEqual(watcher.take(), [])
         session.connection_lost(cleanly=True)

@@ -364,6 +364,24 @@ class CommandTests(TestCase):
         self.assertEqual(alice.lines()[0], PROMPT)
         self.assertEqual(bob.lines()[-2:], ["<alice> hello", "* alice waves"])
 
+    def test_half_close_behind_the_nickname_check(self) -> None:
+        """
+        A script that half-closes while its nickname is checked has every line
+        after it handled and answered before the goodbye, also those after a
+        /join (which the chat decides at once).
+        """
+        service = new_service(self.clock, accounts=self.accounts)
+        zed = Client(service, "zed")
+        self.pool.hold = True
+        script = Client(service)
+        script.lines()
+        script.paste("bob", "/join ops2", "hello ops2", "/msg zed hi")
+        script.protocol.readConnectionLost()
+        while self.pool.waiting:
+            self.pool.release()
+        self.assertEqual(zed.lines()[-2:], ["*** bob has gone to ops2", "*bob* hi"])
+        self.assertEqual(script.lines()[-2:], ["-> *zed* hi", "*** Goodbye."])
+
     def test_gone_before_the_answer(self) -> None:
         """
         A client that hangs up while its nickname or password is being checked

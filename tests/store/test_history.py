@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from twisted.internet import reactor
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import formatEvent, globalLogPublisher
@@ -23,6 +24,7 @@ from chat import transcript
 from chat.core.events import Action, Entry, Message, PrivateMessage
 from chat.core.service import ChatService, Settings
 from chat.store import database
+from chat.store.accounts import Accounts
 from chat.store.database import ACTION, PRIVATE, PUBLIC
 from chat.store.history import History, open_pool
 from tests.helpers import Client, SyncPool, new_service
@@ -507,6 +509,138 @@ class CommandTests(SynchronousTestCase):
             ],
         )
 
+    def test_half_close_waits_for_history(self) -> None:
+        """
+        A script that half-closes while the history shown on entering rooms is
+        still being read gets every line it sent handled and answered, that
+        history included, in order, before the goodbye.
+        """
+        # With accounts, the nickname is checked in the database first: the
+        # lines after it wait, and are handled after that answer.
+        accounts = Accounts(self.pool, self.clock, maybeDeferred, cost=2**4)
+        service = new_service(
+            self.clock, Settings(history_lines=3), history=self.history, accounts=accounts
+        )
+        zed = Client(service, "zed")
+        zed.send("old news")
+        zed.lines()
+        self.pool.hold = True
+        script = Client(service)
+        script.lines()
+        script.paste("halfclose", "/join ops2", "hello ops2", "/msg zed hc")
+        script.protocol.readConnectionLost()
+        self.pool.release()  # the nickname: now the history of lobby and ops2 is read
+        self.assertFalse(script.closed)
+        self.pool.release()
+        self.assertEqual(
+            script.lines(),
+            [
+                "*** You are halfclose. 2 users online: halfclose, zed",
+                "*** Type /help for the list of commands.",
+                "*** You are in lobby. 2 users here: halfclose, zed",
+                "*** Recent messages in lobby:",
+                "[2026-11-19 07:06] <zed> old news",
+                "*** End of history.",
+                "*** You are in ops2. 1 user here: halfclose (room operator)",
+                "-> *zed* hc",
+                "*** Goodbye.",
+            ],
+        )
+        self.assertTrue(script.closed)
+        self.assertEqual(
+            zed.lines(),
+            ["*** halfclose has joined", "*** halfclose has gone to ops2", "*halfclose* hc"],
+        )
+
+    def test_quit_waits_for_history(self) -> None:
+        """
+        /quit sent while the history shown on entering is read ends the
+        connection once that history, and the answers held behind it, are
+        shown; what is sent after /quit is not taken.
+        """
+        zed = Client(self.service, "zed")
+        zed.send("old news")
+        zed.lines()
+        self.pool.hold = True
+        bot = Client(self.service)
+        bot.lines()
+        bot.paste("bot", "/msg zed done", "/quit finished", "after quit")
+        self.assertFalse(bot.closed)
+        self.pool.release()
+        self.assertEqual(
+            bot.lines()[-6:],
+            [
+                "*** You are in lobby. 2 users here: bot, zed",
+                "*** Recent messages in lobby:",
+                "[2026-11-19 07:06] <zed> old news",
+                "*** End of history.",
+                "-> *zed* done",
+                "*** Goodbye.",
+            ],
+        )
+        self.assertTrue(bot.closed)
+        self.assertEqual(
+            zed.lines(), ["*** bot has joined", "*bot* done", "*** bot has left (finished)"]
+        )
+
+    def test_histories_shown_in_turn(self) -> None:
+        """
+        A room entered while the last one's history is still read shows its
+        own history after that one, and after the line saying it was entered.
+        """
+        amy = Client(self.service, "amy")
+        amy.send("lobby news", "/join ops2", "ops2 news")
+        self.pool.hold = True
+        bob = Client(self.service)
+        bob.lines()
+        bob.paste("bob", "/join ops2")
+        self.pool.release()
+        self.assertEqual(
+            [line.split("] ", 1)[-1] for line in bob.lines()[2:]],
+            [
+                "*** You are in lobby. 1 user here: bob",
+                "*** Recent messages in lobby:",
+                "<amy> lobby news",
+                "*** End of history.",
+                "*** You are in ops2. 2 users here: amy (room operator), bob",
+                "*** Recent messages in ops2:",
+                "<amy> ops2 news",
+                "*** End of history.",
+            ],
+        )
+
+    def test_history_right_after_login_waits_its_turn(self) -> None:
+        """
+        /history and /search sent right behind the nickname, while the
+        history shown on entering is read, are not refused: each waits for the
+        read before it, then is answered, in order.
+        """
+        alice = Client(self.service, "alice")
+        alice.send("chess at eight", "tea at five")
+        self.pool.hold = True
+        bob = Client(self.service)
+        bob.lines()
+        bob.paste("bob", "/history 1", "/search chess", "hello")
+        self.assertEqual(bob.lines()[-1], "*** You are in lobby. 2 users here: alice, bob")
+        while self.pool.waiting:
+            self.pool.release()
+        self.assertEqual(
+            [line.split("] ", 1)[-1] for line in bob.lines()],
+            [
+                "*** Recent messages in lobby:",
+                "<alice> chess at eight",
+                "<alice> tea at five",
+                "*** End of history.",
+                "*** Last 1 messages in lobby:",
+                "<alice> tea at five",
+                "*** End of history.",
+                "*** Messages in lobby matching 'chess':",
+                "<alice> chess at eight",
+                "*** End of history.",
+            ],
+        )
+        self.assertEqual(alice.lines()[-1], "<bob> hello")
+
     def test_history_command(self) -> None:
         """
         /history shows more of the room's past; /history N exactly N; bad N is a usage error.
@@ -760,8 +894,9 @@ class HostileSearchTests(SynchronousTestCase):
 
     def test_one_at_a_time_and_writes_go_on(self) -> None:
         """
-        While one user's search waits on the read connection: a second from
-        the same user is refused, others' messages are written (writes never
+        While one user's search waits on the read connection: a second read
+        from the same user waits its turn (it is not asked of the database
+        until the first is shown), others' messages are written (writes never
         wait behind reads), and the search, when done, finds what was said
         before it was asked for.
         """
@@ -775,9 +910,8 @@ class HostileSearchTests(SynchronousTestCase):
         self.clock.advance(1)
         alice.lines()
         alice.send("/search needle", "/history 5")
-        self.assertEqual(
-            alice.lines(), ["!!! Wait for the history you asked for before asking again."]
-        )
+        self.assertEqual(alice.lines(), [])
+        self.assertEqual(len(reader.waiting), 1)
         bob.send("needle after")
         self.clock.advance(1)
         count = self.writer.db.execute(
@@ -789,6 +923,10 @@ class HostileSearchTests(SynchronousTestCase):
         self.assertIn("<bob> needle after", lines)
         found = [line for line in lines if line.startswith("[")]
         self.assertEqual([line.split("> ")[1] for line in found], ["needle before"])
+        # Then the /history that waited its turn is read.
+        self.assertEqual(len(reader.waiting), 1)
+        reader.release()
+        self.assertEqual(alice.lines()[0], "*** Last 5 messages in lobby:")
 
     def test_live_lines_are_not_held_without_bound(self) -> None:
         """

@@ -10,8 +10,10 @@ connection and thousands live at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from sys import getsizeof
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
@@ -44,6 +46,68 @@ from chat.core.service import ChatService
 _T = TypeVar("_T")
 
 
+class Lag:
+    """
+    Input over the flood limit, waiting its turn (IRC daemons' "fake lag"):
+    made when the first item waits, dropped when the last has gone.
+
+    @ivar size: what the waiting items take in memory, in bytes.
+    @ivar timer: the call that lets the next ones through.
+    """
+
+    __slots__ = ("items", "size", "timer")
+
+    def __init__(self) -> None:
+        self.items: deque[object] = deque()
+        self.size = 0
+        self.timer: IDelayedCall | None = None
+
+    def add(self, items: Iterable[object], bound: int) -> bool:
+        """
+        Let C{items} wait, in order, unless more than C{bound} bytes would:
+        then L{False}, and the rest is not kept.
+        """
+        for item in items:
+            self.size += getsizeof(item)
+            if self.size > bound:
+                return False
+            self.items.append(item)
+        return True
+
+    def turn(self, meter: TokenBucket) -> list[object]:
+        """
+        The items whose turn has come, in order: one per token C{meter} has.
+        """
+        items = self.items
+        turn = []
+        while items and meter.take():
+            item = items.popleft()
+            self.size -= getsizeof(item)
+            turn.append(item)
+        return turn
+
+    def stop(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+
+
+_UNREAD = object()
+
+
+class _Read:
+    """
+    Stored messages being read for the user: what was found (once it was),
+    and how to show it.
+    """
+
+    __slots__ = ("result", "shown")
+
+    def __init__(self, shown: Callable[[Any], Reply | None]) -> None:
+        self.result: object = _UNREAD
+        self.shown = shown
+
+
 class SessionBase:
     """
     The state of one person's conversation, and the helpers every concern uses.
@@ -71,7 +135,6 @@ class SessionBase:
         "_dropping",
         "_ended",
         "_join_meter",
-        "_lag_timer",
         "_lagged",
         "_line_meter",
         "_nick_meter",
@@ -79,6 +142,7 @@ class SessionBase:
         "_reads",
         "_timer",
         "_tries",
+        "_turn",
         "_waits",
         "account",
         "address",
@@ -122,10 +186,8 @@ class SessionBase:
         self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
         self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
         self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
-        # Lines over the flood limit wait here for their turn (fake lag),
-        # with the timer that lets the next one through.
-        self._lagged: list[object] | None = None
-        self._lag_timer: IDelayedCall | None = None
+        # Lines over the flood limit wait here for their turn (fake lag).
+        self._lagged: Lag | None = None
         self._bare = bare_login
         self._dropping = False
         self._ended = False
@@ -143,8 +205,11 @@ class SessionBase:
         self._queue: list[object] | None = None
         # Steps under way (a step's answer may start another).
         self._waits = 0
-        # Stored messages being read; live events are held until none is.
-        self._reads = 0
+        # Stored messages being read, in the order they are shown; live
+        # events are held until none is.
+        self._reads: deque[_Read] | None = None
+        # What waits for them to be shown (a command asked after them).
+        self._turn: Deferred[None] | None = None
 
     # Rights and features.
 
@@ -226,6 +291,9 @@ class SessionBase:
         way, as is a failure nobody handles.
         """
         self._waits += 1
+        # Answered at once (a claim the chat decides in memory), the step's
+        # caller goes on with the input: it is not over yet.
+        now = True
 
         def settle(result: _T | Failure) -> None:
             self.peer.answering()
@@ -245,10 +313,11 @@ class SessionBase:
             queue, self._queue = self._queue, None
             if queue:
                 self._handle(queue)
-            if self._ended and self._idle():
+            if self._ended and not now and self._idle():
                 self._input_done()
 
         self._settle(step, settle)
+        now = False
 
     def _after(self, step: Deferred[_T], done: Callable[[_T], object]) -> None:
         """
@@ -299,33 +368,78 @@ class SessionBase:
         """
         Tell the user C{shown(stored)} (if anything) once the stored messages
         are read, holding live events meanwhile (and the input that comes
-        meanwhile is not held: the user may go on talking).
+        meanwhile is not held: the user may go on talking). Reads begun
+        while one is under way are shown after it, each followed by what
+        happened while it was the one awaited.
         """
-        self._reads += 1
-        if self._reads == 1:
+        reads = self._reads
+        if reads is None:
+            reads = self._reads = deque()
             self.peer.hold()
+        read = _Read(shown)
+        reads.append(read)
 
-        def settle(result: _T | Failure) -> None:
-            reply: Reply | None = None
-            try:
-                if isinstance(result, Failure) and result.check(TooSlow):
-                    self.log.info("Stopped a search from {peer}: too slow", peer=self.address)
-                    reply = SearchTooSlow()
-                elif isinstance(result, Failure):
-                    self.log.failure("Reading history for {peer}", result, peer=self.address)
-                    reply = HistoryFailed()
-                else:
-                    reply = shown(result)
-            finally:
-                self._reads -= 1
-                if self._reads == 0:
-                    # What was read first, then what happened meanwhile.
-                    self.peer.release(reply)
-                elif reply is not None:
-                    self.peer.tell(reply)
+        def arrived(result: _T | Failure) -> None:
+            read.result = result
+            self._show_reads()
 
         # The history, and the live events held meanwhile, go out as one write.
-        self._settle(stored, settle)
+        self._settle(stored, arrived)
+
+    def _show_reads(self) -> None:
+        """
+        Show the reads that have arrived and whose turn it is; once none is
+        left, what waited for them goes on.
+        """
+        reads = self._reads
+        while reads and reads[0].result is not _UNREAD:
+            reply = self._shown(reads.popleft())
+            if reads:
+                # What was read, then what happened meanwhile; the next read
+                # holds what happens from now on.
+                self.peer.release(reply)
+                self.peer.hold()
+            else:
+                self._reads = None
+                self.peer.release(reply)
+        if self._reads is not None:
+            return
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.callback(None)
+        if self._ended and self._idle():
+            self._input_done()
+
+    def _shown(self, read: _Read) -> Reply | None:
+        """
+        What C{read} found, as a reply (or why nothing was found).
+        """
+        result = read.result
+        if isinstance(result, Failure) and result.check(TooSlow):
+            self.log.info("Stopped a search from {peer}: too slow", peer=self.address)
+            return SearchTooSlow()
+        if isinstance(result, Failure):
+            self.log.failure("Reading history for {peer}", result, peer=self.address)
+            return HistoryFailed()
+        try:
+            return read.shown(result)
+        except Exception:
+            self.log.failure("Showing history to {peer}", peer=self.address)
+            return InternalError()
+
+    def _in_turn(self, then: Callable[[], object]) -> None:
+        """
+        Call C{then} now or, while stored messages are read, once they are
+        shown, holding input meanwhile: what the user asks after a read (more
+        history, to quit) is done after it.
+        """
+        if self._reads is None:
+            then()
+            return
+        turn = self._turn
+        if turn is None:
+            turn = self._turn = Deferred()
+        self._await(turn, lambda _: None if self._closing else then())
 
     def _charge(self, lines: int) -> None:
         """
@@ -386,8 +500,8 @@ class SessionBase:
 
     def _stop_timers(self) -> None:
         self._set_timer(0)
-        if self._lag_timer is not None and self._lag_timer.active():
-            self._lag_timer.cancel()
+        if self._lagged is not None:
+            self._lagged.stop()
 
     def _set_timer(self, period: float) -> None:
         """

@@ -4,7 +4,8 @@ A session's intake: what the user sends, in order, within the flood limit.
 Lines over the limit wait their turn rather than being lost (IRC daemons'
 "fake lag"); lines that arrive while a step waits on the database or a claim
 wait behind it; input that ends (a script's last line, then a half-close) is
-all handled and answered before the session ends.
+all handled and answered, the history being read for it shown, before the
+session ends.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import Sequence
 
 from chat.core.events import Departure, Why
 from chat.core.goodbyes import Flooding, Quit
-from chat.core.limits import LAG_BURSTS, TokenBucket
+from chat.core.limits import LAG_BYTES, TokenBucket
 from chat.core.replies import Dropped, NicknameWanted, TooFast
-from chat.core.session.base import SessionBase
+from chat.core.session.base import Lag, SessionBase
 
 
 class Intake(SessionBase):
@@ -102,24 +103,27 @@ class Intake(SessionBase):
         their turn, at the limit's rate, as IRC daemons' "fake lag" does
         (nothing is lost to a paste or to a network stall that delivers a
         minute's typing at once); the first to wait brings a notice. Only a
-        client with more than L{LAG_BURSTS} bursts waiting is closed.
+        client with more than L{LAG_BYTES} waiting is closed: a paste of a
+        few hundred lines stays far below it, and what one client can make
+        the server keep is bounded.
         """
-        lagged = self._lagged
-        if lagged is None:
+        lag = self._lagged
+        waiting: Sequence[object]
+        if lag is None:
             index = 0
             while index < len(items) and meter.take():
                 index += 1
             if index == len(items):
                 return items
-            admitted, lagged = list(items[:index]), list(items[index:])
-            self._lagged = lagged
+            admitted, waiting = items[:index], items[index:]
+            lag = self._lagged = Lag()
             self.peer.tell(TooFast(meter.limit.rate, meter.limit.burst))
         else:
-            admitted = []
-            lagged.extend(items)
-        if len(lagged) > meter.limit.burst * LAG_BURSTS:
+            admitted, waiting = (), items
+        if not lag.add(waiting, LAG_BYTES):
             # What was within the limit is handled, then the client is closed.
             self._lagged = None
+            lag.stop()
             self._take_in(admitted)
             self._departure = Departure(Why.FLOODING)
             self.log.warn("Dropping {peer}: flooding", peer=self.address)
@@ -132,29 +136,29 @@ class Intake(SessionBase):
         """
         Let waiting lines through when the next token comes.
         """
-        if self._lag_timer is None or not self._lag_timer.active():
+        lag = self._lagged
+        if lag is not None and (lag.timer is None or not lag.timer.active()):
             # At least a millisecond: a token a rounding error away is not there yet.
             wait = max(meter.wait(), 0.001)
-            self._lag_timer = self.service.clock.callLater(wait, self._lag_over, meter)
+            lag.timer = self.service.clock.callLater(wait, self._lag_over, meter)
 
     def _lag_over(self, meter: TokenBucket) -> None:
-        self._lag_timer = None
-        lagged = self._lagged
-        if lagged is None or self._closing:
+        lag = self._lagged
+        if lag is None or self._closing:
             return
-        count = 0
-        while count < len(lagged) and meter.take():
-            count += 1
-        turn, rest = lagged[:count], lagged[count:]
-        self._lagged = rest or None
-        if rest:
+        lag.timer = None
+        turn = lag.turn(meter)
+        if lag.items:
             self._lag_next(meter)
+        else:
+            self._lagged = None
         self.service.outbox.batch(lambda: self._take_in(turn))
         if self._ended and self._idle():
             self.service.outbox.batch(self._input_done)
 
     def _idle(self) -> bool:
         """
-        Whether nothing the user sent waits (on the database, or its turn).
+        Whether nothing the user sent waits (on the database, or its turn),
+        and nothing it is owed (history being read) is still to be shown.
         """
-        return not self._waits and self._lagged is None
+        return not self._waits and self._lagged is None and self._reads is None

@@ -1,7 +1,8 @@
 """
 What a session's user asks to know: who is here, who someone is, which rooms
 exist, what was said. Listings cost the flood allowance what their lines
-would; history is read off the reactor thread while live events wait.
+would; history is read off the reactor thread while live events wait, one
+read at a time per user.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from chat.core.replies import (
     LastMessages,
     Member,
     Members,
-    OneAtATime,
     Refused,
     RoomModes,
     Rooms,
@@ -189,27 +189,32 @@ class Queries(SessionBase):
 
     @requires(needs=Feature.HISTORY)
     def history(self, room: str, count: int) -> None:
+        """
+        The last C{count} messages of C{room}, read once no other read of
+        stored messages is under way for this user (see L{_in_turn}).
+        """
         self._logged_in()
-        self._one_at_a_time()
-        self._read(
-            self._history().recent(room, count), lambda found: LastMessages(room, count, found)
+        reader = self._history()
+        self._in_turn(
+            lambda: self._read(
+                reader.recent(room, count), lambda found: LastMessages(room, count, found)
+            )
         )
 
     @requires(needs=Feature.HISTORY)
     def search(self, room: str, text: str) -> None:
+        """
+        The messages of C{room} with the words of C{text}, read once no other
+        read is under way for this user: a user cannot pile searches up on
+        the database, only wait for each in turn.
+        """
         self._logged_in()
-        self._one_at_a_time()
-        self._read(
-            self._history().search(room, text, SEARCH_RESULTS),
-            lambda found: Found(room, text, found),
+        reader = self._history()
+        self._in_turn(
+            lambda: self._read(
+                reader.search(room, text, SEARCH_RESULTS), lambda found: Found(room, text, found)
+            )
         )
-
-    def _one_at_a_time(self) -> None:
-        """
-        One read of the history at a time per user: a second waits for the first.
-        """
-        if self._reads:
-            raise Refused(OneAtATime())
 
     def _history(self) -> HistoryReader:
         history = self.service.history

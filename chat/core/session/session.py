@@ -119,8 +119,13 @@ class Session(Intake, Identity, Talk, Moderation):
 
     def quit(self, reason: str | None) -> None:
         """
-        Leave, with C{reason} for the rooms.
+        Leave, with C{reason} for the rooms, once the history being read for
+        the user is shown (what it asked for before quitting is answered);
+        what it sends meanwhile is not taken.
         """
+        self._in_turn(lambda: self._quit(reason))
+
+    def _quit(self, reason: str | None) -> None:
         user, self.user = self.user, None
         if user is not None:
             self.log.info("{nickname} ({peer}) quit", nickname=user.nickname, peer=self.address)
