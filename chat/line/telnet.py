@@ -53,8 +53,11 @@ class TelnetFilter:
     def feed(self, data: bytes) -> bytes:
         if self._state != _DATA or IAC in data:
             data = self._strip_commands(data)
-        if self._after_cr and data[:1] in (b"\n", b"\x00"):
-            data = data[1:]
+        if self._after_cr and data:
+            # Only the byte right after a CR completes its line end.
+            self._after_cr = False
+            if data[:1] in (b"\n", b"\x00"):
+                data = data[1:]
         if b"\r" in data:
             self._after_cr = data.endswith(b"\r")
             data = data.replace(b"\r\n", b"\n").replace(b"\r\x00", b"\n").replace(b"\r", b"\n")

@@ -148,6 +148,16 @@ class TelnetFilterTests(SynchronousTestCase):
         pieces = [b"a\xff", b"\xfb", b"\x18b\xff\xfa", b"junk\xff", b"\xf0c\n"]
         self.assertEqual(b"".join(telnet.feed(piece) for piece in pieces), b"abc\n")
 
+    def test_only_the_byte_after_a_cr_ends_its_line(self) -> None:
+        """
+        The NUL of a CR NUL ends the line; a NUL after it is the user's, even
+        when each comes in a chunk of its own.
+        """
+        telnet = TelnetFilter()
+        pieces = [b"hi\r", b"\x00", b"\x00"]
+        self.assertEqual(b"".join(telnet.feed(piece) for piece in pieces), b"hi\n\x00")
+        self.assertEqual(TelnetFilter().feed(b"hi\r\x00\x00"), b"hi\n\x00")
+
     @given(
         st.lists(
             st.one_of(
