@@ -155,11 +155,10 @@ class IRCConnection(Connection):
             text = item.decode("utf-8")
         except UnicodeDecodeError:
             # UTF8ONLY: nothing that is not UTF-8 is relayed, or kept.
-            raw = item.split(b" ", 2)[1 if item.startswith((b"@", b":")) else 0]
             self.reply(
                 build(
                     "FAIL",
-                    raw.decode("ascii", "replace").upper() or "*",
+                    _verb_of(item),
                     "INVALID_UTF8",
                     "Message rejected: it is not UTF-8",
                     source=self.server,
@@ -377,3 +376,17 @@ class IRCConnection(Connection):
             self.kind.verbs.keys(),
         )
         return render(context, reply)
+
+
+def _verb_of(line: bytes) -> str:
+    """
+    The verb of a raw line (after its tags and source, if any), to name in
+    an answer about it; C{*} if it has none, or none made of letters and digits.
+    """
+    words = line.split()
+    if words and words[0].startswith(b"@"):
+        words = words[1:]
+    if words and words[0].startswith(b":"):
+        words = words[1:]
+    verb = words[0] if words else b""
+    return verb.decode("ascii").upper() if verb.isascii() and verb.isalnum() else "*"
