@@ -24,7 +24,7 @@ from chat.core.service import ChatService
 from chat.irc import wording as w
 from chat.irc.labels import Answer, labelled
 from chat.irc.message import Message as IRCMessage
-from chat.irc.message import build, parse
+from chat.irc.message import build, parse, valid_client_tag
 from chat.irc.registration import Registration
 from chat.irc.render import Context, render
 from chat.net.backpressure import Outflow
@@ -181,12 +181,25 @@ class IRCConnection(Connection):
             self.verb = message.verb
             self.tell(r.LineTooLong(w.LINE_BYTES))
             return
-        self.verb, self.params = message.verb, message.params
-        self.tags = (
+        tags = (
             tuple((k, v) for k, v in message.tags.items() if k.startswith("+"))
             if message.tags and "message-tags" in self.caps
             else ()
         )
+        if not all(valid_client_tag(k, v) for k, v in tags):
+            # Relayed, their names would be written as they are.
+            self.reply(
+                build(
+                    "FAIL",
+                    message.verb,
+                    "INVALID_TAG",
+                    "Message rejected: a client tag's name is letters, digits and hyphens "
+                    "(after a vendor/), its value has no NUL",
+                    source=self.server,
+                )
+            )
+            return
+        self.verb, self.params, self.tags = message.verb, message.params, tags
         label = message.tags.get("label") if "labeled-response" in self.caps else None
         if label:
             self._labelled(Answer(label, message.verb), message)

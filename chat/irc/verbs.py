@@ -23,7 +23,7 @@ from chat.irc import wording as w
 from chat.irc.capabilities import CAPABILITIES
 from chat.irc.connection import IRCConnection, Verb
 from chat.irc.message import build
-from chat.irc.registration import Registration
+from chat.irc.registration import Registration, valid_username
 
 # Registration.
 
@@ -110,6 +110,10 @@ def user(connection: IRCConnection, params: tuple[str, ...]) -> None:
         return
     if not params[0] or not params[3]:
         connection.numeric("461", "USER", "Not enough parameters")
+        return
+    if not valid_username(params[0]):
+        # As InspIRCd answers it; the client may send another.
+        connection.numeric("461", "USER", "Your username is not valid")
         return
     registration.user, registration.realname = params[0], params[3]
     _register(connection)
