@@ -284,6 +284,13 @@ client is closed for flooding: with the default 5/20, 60 lines (a paste of
 80 at once goes through whole, in 12 s).
 """
 
+MAX_TARGETS = 4
+"""
+Rooms and users one message may name at once (IRC's C{PRIVMSG #a,#b}), each
+once: one line to 60 targets put 300 lines a second into a room within the
+flood limit. Each is charged as a line of its own. Solanum and Ergo say 4.
+"""
+
 ROOMS_PAGE = 100
 """
 Rooms a listing shows at most: 4 900 rooms in one answer were 1 MB and 37 ms

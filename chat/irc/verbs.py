@@ -22,6 +22,7 @@ from chat.core.text import clean
 from chat.irc import wording as w
 from chat.irc.capabilities import CAPABILITIES
 from chat.irc.connection import IRCConnection, Verb
+from chat.irc.isupport import TARGMAX
 from chat.irc.message import build
 from chat.irc.registration import Registration, valid_username
 
@@ -203,6 +204,27 @@ def part(connection: IRCConnection, params: tuple[str, ...]) -> None:
         )
 
 
+def _targets(connection: IRCConnection, names: str) -> list[str]:
+    """
+    The targets of a list (C{#a,bob}), each once whatever its case, at most
+    as many as ISUPPORT's TARGMAX says for the verb: past that, the first
+    left out gets 407 and the rest are not looked at.
+    """
+    most = TARGMAX.get(connection.verb)
+    seen: set[str] = set()
+    targets: list[str] = []
+    for name in names.split(","):
+        key = name.lower()
+        if not name or key in seen:
+            continue
+        if most is not None and len(targets) == most:
+            connection.numeric("407", name, f"Too many targets; at most {most}")
+            break
+        seen.add(key)
+        targets.append(name)
+    return targets
+
+
 def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
     if not params:
         connection.numeric("411", f"No recipient given ({connection.verb})")
@@ -217,7 +239,12 @@ def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
     elif text.startswith("\x01"):
         return  # other CTCP: not carried
     notice = connection.verb == "NOTICE"
-    for target in params[0].split(","):
+    targets = _targets(connection, params[0])
+    if not targets:
+        connection.numeric("411", f"No recipient given ({connection.verb})")
+        return
+    connection.session.to_many(len(targets))
+    for target in targets:
         room = w.room_of(target)
         try:
             if room is not None:
@@ -245,7 +272,9 @@ def tagmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
     """
     if "message-tags" not in connection.caps or not connection.tags:
         return
-    for target in params[0].split(","):
+    targets = _targets(connection, params[0])
+    connection.session.to_many(len(targets))
+    for target in targets:
         room = w.room_of(target)
         event = connection.session.tag(
             room if room is not None else target, connection.tags, room is not None

@@ -6,9 +6,12 @@ user go on.
 
 from __future__ import annotations
 
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.helpers import IRCUser, make_service
+from chat.core.limits import HUMAN
+from chat.core.service import Settings
+from tests.helpers import IRCUser, make_service, new_service
 
 
 class MalformedTests(SynchronousTestCase):
@@ -111,3 +114,76 @@ class UserNameTests(SynchronousTestCase):
         )
         watcher.send("WHO mallory")
         self.assertEqual(watcher.messages()[0][3:5], ("*", "m.a-l_1"))
+
+
+class TargetTests(SynchronousTestCase):
+    """
+    Target lists (C{PRIVMSG #a,#b}): each target once, at most four
+    (TARGMAX), each delivery paid for from the flood allowance.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = new_service(self.clock, Settings(server_name="irc.test", limits=HUMAN))
+        self.mallory = IRCUser(self.service, "mallory", caps="message-tags")
+        self.bob = IRCUser(self.service, "bob", caps="message-tags")
+        for user in (self.mallory, self.bob):
+            user.send("JOIN #lobby,#a,#b,#c")
+        for user in (self.mallory, self.bob):
+            user.lines()
+
+    def test_targmax(self) -> None:
+        """
+        ISUPPORT says how many targets PRIVMSG, NOTICE and TAGMSG take.
+        """
+        user = IRCUser(self.service)
+        user.send("NICK carol", "USER carol 0 * :Carol")
+        [isupport] = [m for m in user.messages() if m[1] == "005"]
+        self.assertIn("TARGMAX=NOTICE:4,PRIVMSG:4,TAGMSG:4,WHOIS:1,WHOWAS:1", isupport)
+
+    def test_repeated_targets_once(self) -> None:
+        """
+        A target named 60 times (in any case) is sent the message once, and
+        costs the sender one line: the next goes at once.
+        """
+        self.mallory.send("PRIVMSG " + ",".join(["#lobby", "#LOBBY"] * 30) + " :spam")
+        self.mallory.send("@+x=" + "y" * 3000 + " TAGMSG " + ",".join(["bob"] * 70))
+        self.mallory.send("NOTICE " + ",".join(["BOB", "bob"] * 30) + " :hey")
+        self.mallory.send("PRIVMSG #lobby :next")
+        self.assertEqual(
+            [m[1:] for m in self.bob.messages()],
+            [
+                ("PRIVMSG", "#lobby", "spam"),
+                ("TAGMSG", "bob"),
+                ("NOTICE", "bob", "hey"),
+                ("PRIVMSG", "#lobby", "next"),
+            ],
+        )
+        self.assertEqual(self.mallory.lines(), [])
+
+    def test_at_most_four_targets(self) -> None:
+        """
+        Past four targets the fifth gets 407, and the message goes to the
+        first four only; a list of none gets 411.
+        """
+        self.mallory.send("PRIVMSG ,,, :hi")
+        self.assertEqual(self.mallory.codes(), ["411"])
+        self.mallory.send("PRIVMSG #lobby,#a,#b,#c,bob,carol :hi")
+        self.assertEqual(
+            self.mallory.messages(),
+            [("irc.test", "407", "mallory", "bob", "Too many targets; at most 4")],
+        )
+        self.assertEqual([m[2] for m in self.bob.messages()], ["#lobby", "#a", "#b", "#c"])
+
+    def test_each_target_costs_a_line(self) -> None:
+        """
+        A message to four targets costs the flood allowance four lines: five
+        of them use up the burst of 20, and the next line waits its turn.
+        """
+        self.clock.advance(10)  # the whole burst again, after registering and joining
+        self.mallory.send(*["PRIVMSG #lobby,#a,#b,#c :x"] * 5, "PRIVMSG #lobby :later")
+        self.assertEqual(len(self.bob.lines()), 20)
+        self.assertEqual(self.mallory.codes(), ["NOTICE"])  # lines over the limit wait
+        self.assertEqual(self.bob.lines(), [])
+        self.clock.advance(1)
+        self.assertEqual([m[1:] for m in self.bob.messages()], [("PRIVMSG", "#lobby", "later")])

@@ -96,6 +96,16 @@ class Talk(SessionBase):
         if sent is not None and history is not None:
             history.record(sent)
 
+    def to_many(self, targets: int) -> None:
+        """
+        One line is sent to C{targets} rooms or users (IRC's C{PRIVMSG
+        #a,#b}): it costs the flood allowance as many lines, as sending it
+        to each would (the line itself paid for one); the lines after it
+        wait their turn if need be.
+        """
+        if self._line_meter is not None and targets > 1:
+            self._line_meter.charge(targets - 1)
+
     def tag(self, target: str, tags: Tags, room: bool) -> TagMessage:
         """
         Send tags alone (IRC's TAGMSG) to room C{target} or to the user C{target}.
