@@ -97,7 +97,7 @@ class TokenBucket:
         """
         return max(0.0, (1 - self._refill()) / self.limit.rate)
 
-    def charge(self, tokens: int) -> None:
+    def charge(self, tokens: float) -> None:
         """
         Take C{tokens} at once, going into debt if need be: what is asked
         after it waits until the debt is paid.
@@ -274,7 +274,14 @@ queue), a second apart.
 
 LINES_PER_TOKEN = 20
 """
-How many lines of a listing (/rooms, /who) cost one line of the flood allowance.
+How many lines of a listing (/rooms, /who, WHO, NAMES, a ban list) cost one
+line of the flood allowance; a shorter listing costs its share of one.
+"""
+
+NAMES_PER_LINE = 8
+"""
+How many names a line of a list of names holds, about (NAMES, /who), for
+what the list costs: a listing of 160 names costs a line.
 """
 
 LAG_BURSTS = 3

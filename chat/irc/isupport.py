@@ -29,6 +29,7 @@ How a member mode shows before a nickname, highest first.
 CHANNEL_PREFIX = "#"
 
 TARGMAX = {
+    "NAMES": MAX_TARGETS,
     "NOTICE": MAX_TARGETS,
     "PRIVMSG": MAX_TARGETS,
     "TAGMSG": MAX_TARGETS,

@@ -9,7 +9,6 @@ the capabilities the client took) comes in an explicit L{Context}.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
@@ -53,18 +52,12 @@ IRCv3 WHOX's fields, in the order a 354 reply gives them whatever the order aske
 
 def _who(context: Context, room: str | None, members: Sequence[r.Member]) -> bytes:
     """
-    WHO's answer: a 352 per member, or with C{%FIELDS[,TOKEN]} (WHOX) a 354
-    with those fields, then 315.
+    WHO's answer: a 352 per member (those the mask matched, found by the
+    session), or with C{%FIELDS[,TOKEN]} (WHOX) a 354 with those fields,
+    then 315.
     """
     server, me, params = context.server, context.me, context.params
     mask = params[0] if params else "*"
-    if room is None:
-        wild = "*" in mask or "?" in mask
-        members = [
-            m
-            for m in members
-            if fnmatch.fnmatchcase(m.nickname.lower(), mask.lower()) and not (wild and m.hidden)
-        ]
     every = "multi-prefix" in context.caps
     whox = params[1] if len(params) > 1 and params[1].startswith("%") else None
     fields, _, token = whox[1:].partition(",") if whox is not None else ("", "", "")

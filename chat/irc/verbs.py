@@ -326,7 +326,7 @@ def names(connection: IRCConnection, params: tuple[str, ...]) -> None:
     if not params:
         connection.numeric("366", "*", "End of /NAMES list")
         return
-    for name in params[0].split(","):
+    for name in _targets(connection, params[0]):
         room = w.room_of(name)
         if room is None or not _exists(connection, room):
             connection.numeric("366", name, "End of /NAMES list")
@@ -346,7 +346,7 @@ def who(connection: IRCConnection, params: tuple[str, ...]) -> None:
     mask = params[0] if params else "*"
     room = w.room_of(mask)
     if room is None:
-        connection.session.members(None)  # filtered by the mask when rendered
+        connection.session.members(None, mask=mask)
     elif _exists(connection, room):
         connection.session.members(room)
     else:

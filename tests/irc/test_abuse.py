@@ -9,9 +9,9 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.core.limits import HUMAN
+from chat.core.limits import HUMAN, Limits, Rate
 from chat.core.service import Settings
-from tests.helpers import IRCUser, make_service, new_service
+from tests.helpers import IRCUser, Recorder, enter, make_service, memory, new_service
 
 
 class MalformedTests(SynchronousTestCase):
@@ -134,12 +134,12 @@ class TargetTests(SynchronousTestCase):
 
     def test_targmax(self) -> None:
         """
-        ISUPPORT says how many targets PRIVMSG, NOTICE and TAGMSG take.
+        ISUPPORT says how many targets NAMES, PRIVMSG, NOTICE and TAGMSG take.
         """
         user = IRCUser(self.service)
         user.send("NICK carol", "USER carol 0 * :Carol")
         [isupport] = [m for m in user.messages() if m[1] == "005"]
-        self.assertIn("TARGMAX=NOTICE:4,PRIVMSG:4,TAGMSG:4,WHOIS:1,WHOWAS:1", isupport)
+        self.assertIn("TARGMAX=NAMES:4,NOTICE:4,PRIVMSG:4,TAGMSG:4,WHOIS:1,WHOWAS:1", isupport)
 
     def test_repeated_targets_once(self) -> None:
         """
@@ -187,3 +187,88 @@ class TargetTests(SynchronousTestCase):
         self.assertEqual(self.bob.lines(), [])
         self.clock.advance(1)
         self.assertEqual([m[1:] for m in self.bob.messages()], [("PRIVMSG", "#lobby", "later")])
+
+
+class ListingTests(SynchronousTestCase):
+    """
+    Listings cost the flood allowance by their size (a line per 20 of
+    theirs beyond the first, a NAMES line holding 8 names): asking for big ones over and over
+    waits its turn like any flood. Here the allowance is a burst of 5, then
+    1 a second.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = new_service(
+            self.clock, Settings(server_name="irc.test", limits=Limits(lines=Rate(1, 5)))
+        )
+        for n in range(80):
+            enter(memory(self.service), f"user{n}", Recorder())
+        self.mallory = IRCUser(self.service, "mallory")
+        self.clock.advance(10)  # the whole burst again
+
+    def answered(self) -> list[str]:
+        return [code for code in self.mallory.codes() if code in ("315", "366", "368", "NOTICE")]
+
+    def test_who_everyone(self) -> None:
+        """
+        C{WHO *} of 81 users costs 4 lines beside its own, the whole burst:
+        the second waits its turn (with the one notice), a second.
+        """
+        self.mallory.send("WHO *", "WHO *")
+        self.assertEqual(self.answered(), ["315", "NOTICE"])
+        self.clock.advance(0.9)
+        self.assertEqual(self.answered(), [])
+        self.clock.advance(0.2)
+        self.assertEqual(self.answered(), ["315"])
+
+    def test_who_one_nickname_is_cheap(self) -> None:
+        """
+        C{WHO NICK} (what clients ask for) costs its own line, whoever else
+        is online, and answers for that user only; a mask, for those it matches.
+        """
+        self.mallory.send("WHO user7", "WHO USER8", "WHO user9", "WHO nobody", "WHO user1?")
+        replies = self.mallory.messages()
+        self.assertEqual(
+            [m[1] for m in replies], ["352", "315"] * 3 + ["315"] + ["352"] * 10 + ["315"]
+        )
+        self.assertEqual([m[7] for m in replies if m[1] == "352"][:3], ["user7", "user8", "user9"])
+
+    def test_names_once_per_room(self) -> None:
+        """
+        C{NAMES #lobby} sixty times answers once; five rooms: the fifth gets
+        407; a room's NAMES costs a line per 160 names.
+        """
+        self.mallory.send("JOIN #lobby,#a,#b,#c,#d")
+        self.mallory.lines()
+        self.clock.advance(10)
+        self.mallory.send("NAMES " + ",".join(["#lobby", "#LOBBY"] * 30))
+        self.assertEqual([m[3] for m in self.mallory.messages() if m[1] == "366"], ["#lobby"])
+        self.mallory.send("NAMES #lobby,#a,#b,#c,#d")
+        self.assertEqual(
+            [m[1:4] for m in self.mallory.messages() if m[1] in ("366", "407")],
+            [
+                ("407", "mallory", "#d"),
+                ("366", "mallory", "#lobby"),
+                ("366", "mallory", "#a"),
+                ("366", "mallory", "#b"),
+                ("366", "mallory", "#c"),
+            ],
+        )
+
+    def test_ban_list(self) -> None:
+        """
+        A room's ban list (C{MODE #room +b}) costs a line per 20 bans: with
+        40, the third asked for in a row waits its turn.
+        """
+        self.mallory.send("JOIN #den")
+        for start in range(0, 40, 10):
+            self.clock.advance(10)
+            masks = " ".join(f"bad{n}!*@*" for n in range(start, start + 10))
+            self.mallory.send("MODE #den +bbbbbbbbbb " + masks)
+        self.mallory.lines()
+        self.clock.advance(10)
+        self.mallory.send("MODE #den +b", "MODE #den +b", "MODE #den +b")
+        self.assertEqual(self.answered(), ["368", "368", "NOTICE"])
+        self.clock.advance(3)
+        self.assertEqual(self.answered(), ["368"])

@@ -327,14 +327,16 @@ class SessionBase:
         # The history, and the live events held meanwhile, go out as one write.
         self._settle(stored, settle)
 
-    def _charge(self, lines: int) -> None:
+    def _charge(self, lines: float) -> None:
         """
         A listing of C{lines} lines costs a line of the flood allowance for
-        every L{LINES_PER_TOKEN} of them: asking for big listings over and
-        over is flooding too.
+        every L{LINES_PER_TOKEN} of them beyond the first (which the line
+        that asked paid for), shares of a line included: asking for big
+        listings over and over is flooding too, and so is asking for many
+        middling ones.
         """
-        if self._line_meter is not None and lines >= LINES_PER_TOKEN:
-            self._line_meter.charge(lines // LINES_PER_TOKEN)
+        if self._line_meter is not None and lines > 1:
+            self._line_meter.charge((lines - 1) / LINES_PER_TOKEN)
 
     # Leaving.
 

@@ -62,8 +62,10 @@ class Moderation(Queries):
         for letter in unknown:
             self.peer.tell(UnknownMode(letter))
         if any(c.mode is Mode.BAN and c.argument is None for c in changes):
-            # "+b" alone: the list.
-            self.peer.tell(RoomBans(found.name, tuple(found.bans)))
+            # "+b" alone: the list, a line a ban.
+            bans = tuple(found.bans)
+            self._charge(len(bans))
+            self.peer.tell(RoomBans(found.name, bans))
             changes = [c for c in changes if not (c.mode is Mode.BAN and c.argument is None)]
         if changes:
             self.chat.change_modes(user, room, changes)
