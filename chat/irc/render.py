@@ -183,7 +183,8 @@ def render(context: Context, reply: r.Reply) -> bytes:
         case r.TooManyRenames():
             return numeric("438", me, "Nick change too fast; wait a little")
         case r.TooManyRoomChanges():
-            return numeric("405", "*", "Too many channel changes; wait a little")
+            # Not 405: the joins are not refused, they wait.
+            return notice("You are joining channels too fast; the next wait their turn.")
         case r.TooFast(rate, burst):
             return notice(
                 f"You are sending too fast (at most {rate:g} lines a second, bursts of {burst}); "

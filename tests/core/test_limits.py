@@ -128,14 +128,22 @@ class FloodTests(SynchronousTestCase):
 
     def test_nick_and_join_limits(self) -> None:
         """
-        Nickname and room changes have their own, tighter limits.
+        Nickname and room changes have their own, tighter limits; room
+        changes over theirs wait their turn, with one notice.
         """
         self.alice.send("/nick a1", "/nick a2", "/nick a3", "/nick a4")
         self.assertEqual(self.alice.lines()[-1], "!!! Too many nickname changes; wait a little.")
         rooms = [f"/join r{n}" for n in range(6)]
         self.alice.send(*rooms)
-        self.assertEqual(self.alice.lines()[-1], "!!! Too many room changes; wait a little.")
-        self.clock.advance(10)
+        self.assertEqual(
+            self.alice.lines()[-1],
+            "*** You are changing rooms too fast; the next wait their turn.",
+        )
+        self.clock.advance(2)
+        self.assertEqual(
+            self.alice.lines()[-1], "*** You are in r5. 1 user here: a3 (room operator)"
+        )
+        self.clock.advance(8)
         self.alice.send("/nick a5")
         self.assertEqual(self.alice.lines(), ["*** a3 is now known as a5"])
 

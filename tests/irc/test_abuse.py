@@ -272,3 +272,57 @@ class ListingTests(SynchronousTestCase):
         self.assertEqual(self.answered(), ["368", "368", "NOTICE"])
         self.clock.advance(3)
         self.assertEqual(self.answered(), ["368"])
+
+
+class JoinTests(SynchronousTestCase):
+    """
+    Joins over their allowance (5, then one every 2 s) wait their turn, as
+    lines over the flood limit do: an IRC client's autojoin is slowed,
+    never refused.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = new_service(self.clock, Settings(server_name="irc.test", limits=HUMAN))
+        self.bob = IRCUser(self.service, "bob")
+        self.bob.send("JOIN #c19")
+        self.bob.lines()
+
+    def joined(self, user: IRCUser) -> list[str]:
+        return [m[2] for m in user.messages() if m[1] == "JOIN"]
+
+    def test_one_join_of_twenty(self) -> None:
+        """
+        WeeChat's autojoin, one JOIN of 20 channels, then a message to the
+        last: 5 channels at once and one every 2 s, told once why; none
+        refused; the message reaches the channel once it is joined.
+        """
+        alice = IRCUser(self.service, "alice")
+        alice.send("JOIN " + ",".join(f"#c{n}" for n in range(20)), "PRIVMSG #c19 :hello")
+        messages = alice.messages()
+        self.assertEqual([m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(5)])
+        self.assertEqual(
+            [m[1:] for m in messages if m[1] == "NOTICE"],
+            [("NOTICE", "alice", "You are joining channels too fast; the next wait their turn.")],
+        )
+        self.assertNotIn("405", [m[1] for m in messages])
+        self.clock.advance(2)
+        self.assertEqual(self.joined(alice), ["#c5"])
+        self.clock.pump([2] * 14)
+        self.assertEqual(self.joined(alice), [f"#c{n}" for n in range(6, 20)])
+        self.assertEqual(
+            [m[1:] for m in self.bob.messages()],
+            [("JOIN", "#c19"), ("PRIVMSG", "#c19", "hello")],
+        )
+
+    def test_twenty_joins(self) -> None:
+        """
+        irssi's autojoin, 20 JOIN lines at once: the same, every channel
+        joined in order, none refused.
+        """
+        alice = IRCUser(self.service, "alice")
+        alice.send_at_once(*[f"JOIN #c{n}" for n in range(20)])
+        self.clock.pump([0.5] * 80)
+        messages = alice.messages()
+        self.assertEqual([m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(20)])
+        self.assertNotIn("405", [m[1] for m in messages])

@@ -71,6 +71,7 @@ class SessionBase:
         "_dropping",
         "_ended",
         "_join_meter",
+        "_joins",
         "_lag_timer",
         "_lagged",
         "_line_meter",
@@ -122,6 +123,9 @@ class SessionBase:
         self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
         self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
         self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
+        # Joins over their allowance wait here for their turn (room, the
+        # room it leaves, key), while input waits behind them.
+        self._joins: list[tuple[str, str | None, str | None]] | None = None
         # Lines over the flood limit wait here for their turn (fake lag),
         # with the timer that lets the next one through.
         self._lagged: list[object] | None = None
