@@ -281,8 +281,14 @@ class IRCUser:
     An IRC client on a L{StringTransport}: sends raw lines, reads parsed ones.
     """
 
-    def __init__(self, service: ChatService, nickname: str | None = None, caps: str = "") -> None:
-        self.transport = StringTransport()
+    def __init__(
+        self,
+        service: ChatService,
+        nickname: str | None = None,
+        caps: str = "",
+        transport: StringTransport | None = None,
+    ) -> None:
+        self.transport = transport if transport is not None else StringTransport()
         self.protocol: StreamProtocol = irc_factory(service).buildProtocol(None)
         self.protocol.makeConnection(self.transport)
         connection = self.protocol.connection

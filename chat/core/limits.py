@@ -270,6 +270,23 @@ Kept messages are shown 50 at a time (at most 100 KiB: far below any send
 queue), a second apart.
 """
 
+REGISTERING_PER_HOST = 3
+"""
+Connections from one address (an IPv6 /64) that may be logging in at once,
+when --max-per-ip limits them at all: 60 addresses of 16 connections that
+sent C{CAP LS 302} and never finished held 921-924 of 924 places, and came
+back as the login timeout freed them. UnrealIRCd's
+C{max-unknown-connections-per-ip} is 3 too.
+"""
+
+BUSY_LOGIN_TIMEOUT = 20.0
+"""
+Seconds a connection made while the server is nearly full (nine tenths of
+--max-clients) has to log in, if --login-timeout is longer: an IRC client
+registers in well under a second, a person types a nickname and a password
+in less; 60 s let connections that never register hold the last places.
+"""
+
 # Flooding.
 
 LINES_PER_TOKEN = 20

@@ -409,6 +409,8 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return closing(f"Too many new connections from {host}; wait a little")
         case g.HostFull(host, limit):
             return closing(f"Too many connections from {host} ({limit})")
+        case g.StillRegistering(host, limit):
+            return closing(f"Too many connections from {host} still registering ({limit})")
         case g.LoginTimedOut():
             return closing("Registration timed out")
         case g.IdleTimedOut():

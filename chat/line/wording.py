@@ -562,6 +562,11 @@ def reply(said: r.Reply) -> bytes:
             return error(
                 f"Too many connections from {host} ({limit}); close one and try again. Goodbye."
             )
+        case g.StillRegistering(host, limit):
+            return error(
+                f"Too many connections from {host} still logging in ({limit}); "
+                "finish one and try again. Goodbye."
+            )
         case g.LoginTimedOut(seconds):
             return error(f"No nickname chosen in {seconds:g} seconds. Goodbye.")
         case g.IdleTimedOut(seconds):

@@ -6,11 +6,13 @@ user go on.
 
 from __future__ import annotations
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core.limits import HUMAN, Limits, Rate
-from chat.core.service import Settings
+from chat.core.service import ChatService, Settings
 from tests.helpers import IRCUser, Recorder, enter, make_service, memory, new_service
 
 
@@ -326,3 +328,65 @@ class JoinTests(SynchronousTestCase):
         messages = alice.messages()
         self.assertEqual([m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(20)])
         self.assertNotIn("405", [m[1] for m in messages])
+
+
+def from_address(service: ChatService, host: str, nickname: str | None = None) -> IRCUser:
+    """
+    An IRC client connecting from C{host}.
+    """
+    transport = StringTransport(peerAddress=IPv4Address("TCP", host, 40000))
+    return IRCUser(service, nickname, transport=transport)
+
+
+class HalfOpenTests(SynchronousTestCase):
+    """
+    Connections that never finish registering (C{CAP LS 302}, then
+    nothing) have a smaller share of their own, and less time once the
+    server is nearly full.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = new_service(
+            self.clock, Settings(server_name="irc.test", max_clients=20, max_per_host=16)
+        )
+
+    def test_three_registering_per_address(self) -> None:
+        """
+        An address may have 3 connections still registering: the fourth is
+        told why and closed, while a newcomer from elsewhere registers; once
+        one of the three has registered, another may come.
+        """
+        stalled = [from_address(self.service, "10.0.0.2") for _ in range(3)]
+        for user in stalled:
+            user.send("CAP LS 302")
+        fourth = from_address(self.service, "10.0.0.2")
+        self.assertEqual(
+            fourth.lines(),
+            ["ERROR :Closing link: Too many connections from 10.0.0.2 still registering (3)"],
+        )
+        self.assertTrue(fourth.transport.disconnecting)
+        newcomer = from_address(self.service, "10.0.0.3", "newcomer")
+        self.assertFalse(newcomer.transport.disconnecting)
+        stalled[0].send("NICK first", "USER first 0 * :First", "CAP END")
+        self.assertIn("001", stalled[0].codes())
+        again = from_address(self.service, "10.0.0.2")
+        self.assertFalse(again.transport.disconnecting)
+
+    def test_shorter_login_timeout_when_nearly_full(self) -> None:
+        """
+        A connection made when nine tenths of the server are taken has 20 s
+        to register, not 60; one made before keeps its 60.
+        """
+        early = from_address(self.service, "10.0.0.2")
+        early.send("CAP LS 302")
+        for n in range(16):
+            from_address(self.service, f"10.0.1.{n}", f"user{n}")
+        late = from_address(self.service, "10.0.0.3")
+        late.send("CAP LS 302")
+        self.clock.advance(20)
+        self.assertEqual(late.lines()[-1], "ERROR :Closing link: Registration timed out")
+        self.assertTrue(late.transport.disconnecting)
+        self.assertFalse(early.transport.disconnecting)
+        self.clock.advance(40)
+        self.assertTrue(early.transport.disconnecting)

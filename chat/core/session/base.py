@@ -401,7 +401,9 @@ class SessionBase:
         """
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
-        self._timer = self.service.clock.callLater(period, self._timed_out) if period else None
+        self._timer = (
+            self.service.clock.callLater(period, self._timed_out, period) if period else None
+        )
 
-    def _timed_out(self) -> None:
+    def _timed_out(self, period: float) -> None:
         raise NotImplementedError  # the session's
