@@ -255,6 +255,12 @@ class ChatService(Service):
         C{session} has logged in: no longer one of its address's
         connections still logging in.
         """
+        self._registered(session)
+
+    def _registered(self, session: Attendee) -> None:
+        """
+        C{session} no longer logs in (it did, or it has gone).
+        """
         if session in self._registering:
             self._registering.discard(session)
             group = address_group(session.host)
@@ -295,7 +301,7 @@ class ChatService(Service):
             return
         self.sessions.discard(session)
         self.operators.discard(session)
-        self.logged_in(session)  # or not: it no longer logs in either way
+        self._registered(session)
         host = session.host
         if host is not None:
             group = address_group(host)

@@ -7,8 +7,10 @@ user go on.
 from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core.limits import HUMAN, Limits, Rate
@@ -355,7 +357,7 @@ class HalfOpenTests(SynchronousTestCase):
         """
         An address may have 3 connections still registering: the fourth is
         told why and closed, while a newcomer from elsewhere registers; once
-        one of the three has registered, another may come.
+        one of the three has registered, or gone, another may come.
         """
         stalled = [from_address(self.service, "10.0.0.2") for _ in range(3)]
         for user in stalled:
@@ -372,6 +374,9 @@ class HalfOpenTests(SynchronousTestCase):
         self.assertIn("001", stalled[0].codes())
         again = from_address(self.service, "10.0.0.2")
         self.assertFalse(again.transport.disconnecting)
+        self.assertTrue(from_address(self.service, "10.0.0.2").transport.disconnecting)
+        stalled[1].protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertFalse(from_address(self.service, "10.0.0.2").transport.disconnecting)
 
     def test_shorter_login_timeout_when_nearly_full(self) -> None:
         """
