@@ -399,7 +399,7 @@ def reply(said: r.Reply) -> bytes:
         case r.TooManyRenames():
             return error("Too many nickname changes; wait a little.")
         case r.TooManyRoomChanges():
-            return notice("You are changing rooms too fast; the next wait their turn.")
+            return error("You are changing rooms too fast; the next wait their turn.")
         case r.TooFast(rate, burst):
             return error(
                 f"You are sending too fast (at most {rate:g} lines a second, "

@@ -137,7 +137,7 @@ class FloodTests(SynchronousTestCase):
         self.alice.send(*rooms)
         self.assertEqual(
             self.alice.lines()[-1],
-            "*** You are changing rooms too fast; the next wait their turn.",
+            "!!! You are changing rooms too fast; the next wait their turn.",
         )
         self.clock.advance(2)
         self.assertEqual(
