@@ -761,6 +761,177 @@ def _base36(number: int) -> str:
             return out
 
 
+def history_rows(server: Server) -> int:
+    """
+    How many messages the server's database holds.
+    """
+    db = sqlite3.connect(server.db)
+    try:
+        return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+    finally:
+        db.close()
+
+
+async def targets(server: Server) -> dict[str, Any]:
+    """
+    Issue 21, item 6: 10 IRC connections in the lobby each send a PRIVMSG
+    naming #lobby 60 times, 4 lines a second (within the flood limit), and
+    one sends a TAGMSG naming an honest IRC client 70 times with 4 KB of
+    tags, 4 a second, for 20 s. Spam lines a lobby watcher got, history rows
+    written, and whether the victim (which reads) was dropped as too slow.
+    """
+    victim = await irc_logged_in(server.irc_port, "127.0.1.60", "victim", caps="message-tags")
+    victim_dropped = [False]
+
+    async def read_victim() -> None:
+        while await victim.reader.read(1 << 16):
+            pass
+        victim_dropped[0] = True
+
+    watcher = await logged_in(server.port, "127.0.1.61", "watcher")
+    spam = [0]
+
+    async def watch() -> None:
+        while True:
+            line = await watcher.line(3600)
+            if line.startswith("<spammer") and line.endswith("> spam"):
+                spam[0] += 1
+
+    # One after the other: an address may have only a few connections logging in at once.
+    spammers = [await irc_logged_in(server.irc_port, address(0), f"spammer{n}") for n in range(10)]
+    tagging = await irc_logged_in(server.irc_port, address(1), "tagger", caps="message-tags")
+
+    async def spammer(client: IRCClient) -> None:
+        client.send("JOIN #lobby")
+        draining = asyncio.create_task(drain(client))
+        line = "PRIVMSG " + ",".join(["#lobby"] * 60) + " :spam"
+        try:
+            while not draining.done():
+                client.send(line)
+                await asyncio.sleep(0.25)
+        finally:
+            draining.cancel()
+
+    async def tagger(client: IRCClient) -> None:
+        draining = asyncio.create_task(drain(client))
+        line = "@+x=" + "y" * 4000 + " TAGMSG " + ",".join(["victim"] * 70)
+        try:
+            while not draining.done():
+                client.send(line)
+                await asyncio.sleep(0.25)
+        finally:
+            draining.cancel()
+
+    reading = [asyncio.create_task(read_victim()), asyncio.create_task(watch())]
+    rows = history_rows(server)
+    await run_for(20, server, asyncio.gather(*map(spammer, spammers), tagger(tagging)))
+    await asyncio.sleep(2)  # the history written in batches
+    for task in reading:
+        task.cancel()
+    return {
+        "spam_lines_seen": spam[0],
+        "history_rows_written": history_rows(server) - rows,
+        "victim_dropped": victim_dropped[0],
+    }
+
+
+async def listings(server: Server) -> dict[str, Any]:
+    """
+    Issue 21, item 8: 2 000 users online (in the lobby, 12 an address); 16
+    IRC connections from two addresses loop C{WHO *} (each asks again once
+    answered), 4 others send C{NAMES} naming #lobby 60 times, 4 a second,
+    for 20 s. What they were sent, and how many were closed for flooding.
+    """
+    idle = [
+        await logged_in(server.port, address(n // PER_ADDRESS), f"idle{n}") for n in range(2000)
+    ]
+    received = [0]
+    closed = [0]
+
+    async def count(client: IRCClient) -> None:
+        while data := await client.reader.read(1 << 20):
+            received[0] += len(data)
+        closed[0] += 1
+
+    whos = [
+        await irc_logged_in(server.irc_port, address(200 + n // 8), f"who{n}") for n in range(16)
+    ]
+    names = [await irc_logged_in(server.irc_port, address(202), f"names{n}") for n in range(4)]
+
+    async def who_looper(client: IRCClient) -> None:
+        client.send("WHO *")
+        while True:
+            line = await client.line(3600)
+            received[0] += len(line) + 2
+            if line.split(" ", 2)[1:2] == ["315"]:
+                client.send("WHO *")
+
+    async def names_looper(client: IRCClient) -> None:
+        counting = asyncio.create_task(count(client))
+        line = "NAMES " + ",".join(["#lobby"] * 60)
+        try:
+            while not counting.done():
+                client.send(line)
+                await asyncio.sleep(0.25)
+        finally:
+            counting.cancel()
+
+    async def who_counted(client: IRCClient) -> None:
+        try:
+            await who_looper(client)
+        except (ConnectionError, asyncio.TimeoutError):
+            closed[0] += 1
+
+    await run_for(20, server, asyncio.gather(*map(who_counted, whos), *map(names_looper, names)))
+    for client in idle:
+        client.close()
+    return {"listings_mb_sent": round(received[0] / 1e6, 1), "listers_closed": closed[0]}
+
+
+async def halfopen(server: Server) -> dict[str, Any]:
+    """
+    Issue 21, item 13: against --max-clients 924 (a server with 1 024 open
+    files), 60 addresses of 16 IRC connections each send C{CAP LS 302} and
+    nothing more, and connect again whenever closed, for 20 s. The most
+    places they held at once, and how many of their tries were refused.
+    """
+    held = [0, 0]  # now, most
+    refused = [0]
+
+    async def holder(n: int) -> None:
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", server.irc_port, local_addr=(address(n // 16), 0)
+                )
+            except OSError:
+                await asyncio.sleep(1)
+                continue
+            writer.write(b"CAP LS 302\r\n")
+            try:
+                first = await reader.readline()
+            except OSError:
+                first = b""
+            if b" CAP " not in first:
+                refused[0] += 1
+                writer.close()
+                await asyncio.sleep(1)
+                continue
+            held[0] += 1
+            held[1] = max(held)
+            try:
+                while await reader.read(1 << 16):
+                    pass
+            except OSError:
+                pass
+            finally:
+                held[0] -= 1
+                writer.close()
+
+    await run_for(20, server, asyncio.gather(*(holder(n) for n in range(60 * 16))))
+    return {"most_places_held": held[1], "tries_refused": refused[0]}
+
+
 SCENARIOS: dict[str, Callable[[Server], Awaitable[dict[str, Any]]]] = {
     "kept": kept,
     "search": search,
@@ -770,14 +941,22 @@ SCENARIOS: dict[str, Callable[[Server], Awaitable[dict[str, Any]]]] = {
     "rooms": rooms,
     "tls": tls,
     "banlist": banlist,
+    "targets": targets,
+    "listings": listings,
+    "halfopen": halfopen,
 }
+
+OPTIONS: dict[str, tuple[str, ...]] = {"halfopen": ("--max-clients", "924")}
+"""
+What a scenario's server is started with, beyond its defaults.
+"""
 
 
 async def measure(name: str, code: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"chat-hostile-{name}-"))
     if name in ("search", "searchlane"):
         fill_history(code, workdir / "chat.sqlite3", 200_000)
-    server = Server(code, workdir, tls=name == "tls")
+    server = Server(code, workdir, *OPTIONS.get(name, ()), tls=name == "tls")
     try:
         await asyncio.sleep(1)
         rss_start = server.rss_kib()

@@ -104,6 +104,7 @@ def samples() -> list[r.Reply]:
         g.AddressBanned(ban),
         g.ServerFull(10),
         g.HostFull("10.0.0.1", 3),
+        g.StillRegistering("10.0.0.1", 3),
         g.LoginTimedOut(60),
         g.IdleTimedOut(300),
         g.PingTimedOut(180),

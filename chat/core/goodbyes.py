@@ -59,6 +59,16 @@ class HostFull:
 
 
 @dataclass(frozen=True, slots=True)
+class StillRegistering:
+    """
+    Too many connections from C{host} are logging in already (C{limit}).
+    """
+
+    host: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class LoginTimedOut:
     seconds: float
 
@@ -115,6 +125,7 @@ Goodbye: TypeAlias = (
     | AddressBanned
     | ServerFull
     | HostFull
+    | StillRegistering
     | TooManyConnections
     | LoginTimedOut
     | IdleTimedOut

@@ -97,7 +97,7 @@ class TokenBucket:
         """
         return max(0.0, (1 - self._refill()) / self.limit.rate)
 
-    def charge(self, tokens: int) -> None:
+    def charge(self, tokens: float) -> None:
         """
         Take C{tokens} at once, going into debt if need be: what is asked
         after it waits until the debt is paid.
@@ -270,11 +270,35 @@ Kept messages are shown 50 at a time (at most 100 KiB: far below any send
 queue), a second apart.
 """
 
+REGISTERING_PER_HOST = 3
+"""
+Connections from one address (an IPv6 /64) that may be logging in at once,
+when --max-per-ip limits them at all: 60 addresses of 16 connections that
+sent C{CAP LS 302} and never finished held 921-924 of 924 places, and came
+back as the login timeout freed them. UnrealIRCd's
+C{max-unknown-connections-per-ip} is 3 too.
+"""
+
+BUSY_LOGIN_TIMEOUT = 20.0
+"""
+Seconds a connection made while the server is nearly full (nine tenths of
+--max-clients) has to log in, if --login-timeout is longer: an IRC client
+registers in well under a second, a person types a nickname and a password
+in less; 60 s let connections that never register hold the last places.
+"""
+
 # Flooding.
 
 LINES_PER_TOKEN = 20
 """
-How many lines of a listing (/rooms, /who) cost one line of the flood allowance.
+How many lines of a listing (/rooms, /who, WHO, NAMES, a ban list) cost one
+line of the flood allowance; a shorter listing costs its share of one.
+"""
+
+NAMES_PER_LINE = 8
+"""
+How many names a line of a list of names holds, about (NAMES, /who), for
+what the list costs: a listing of 160 names costs a line.
 """
 
 LAG_BYTES = 128 * 1024
@@ -289,6 +313,13 @@ faster than the limit fills it within seconds and is closed. It was three
 bursts (60 lines, whatever their length), which closed a paste of 100 lines,
 and one of 80 right after another line; 128 KiB is what 60 of the longest
 lines took, so no client can make the server keep more than before.
+"""
+
+MAX_TARGETS = 4
+"""
+Rooms and users one message may name at once (IRC's C{PRIVMSG #a,#b}), each
+once: one line to 60 targets put 300 lines a second into a room within the
+flood limit. Each is charged as a line of its own. Solanum and Ergo say 4.
 """
 
 ROOMS_PAGE = 100

@@ -172,7 +172,9 @@ class TooManyRenames:
 
 @dataclass(frozen=True, slots=True)
 class TooManyRoomChanges:
-    pass
+    """
+    Room changes are over their limit: the next wait their turn.
+    """
 
 
 @dataclass(frozen=True, slots=True)

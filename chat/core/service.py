@@ -28,14 +28,17 @@ from chat.core.goodbyes import (
     LockedOut,
     ServerFull,
     ShuttingDown,
+    StillRegistering,
     TooManyConnections,
 )
 from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, UserView
 from chat.core.limits import (
+    BUSY_LOGIN_TIMEOUT,
     DEFAULT_SENDQ,
     DEFAULT_SENDQ_TOTAL,
     HASHES_PER_HOST,
     NONE,
+    REGISTERING_PER_HOST,
     Limits,
     Quieted,
     Rate,
@@ -170,6 +173,10 @@ class ChatService(Service):
         self.operators: set[Attendee] = set()
         self.stopping = False
         self._hosts: Counter[str] = Counter()
+        # The sessions still logging in (those with an address), and how
+        # many there are per address.
+        self._registering: set[Attendee] = set()
+        self._registering_hosts: Counter[str] = Counter()
         # What is left of the allowance of password checks, per nickname and per address.
         self._tries_by_account: dict[str, TokenBucket] = {}
         self._tries_by_host: dict[str, TokenBucket] = {}
@@ -221,10 +228,45 @@ class ChatService(Service):
             and self._hosts[group] >= settings.max_per_host
         ):
             return HostFull(host, settings.max_per_host)
+        registering = min(REGISTERING_PER_HOST, settings.max_per_host)
+        if host is not None and registering and self._registering_hosts[group] >= registering:
+            # Their own, smaller share: connections that never log in
+            # cannot hold every place an address has.
+            return StillRegistering(host, registering)
         self.sessions.add(session)
         if host is not None:
             self._hosts[group] += 1
+            self._registering.add(session)
+            self._registering_hosts[group] += 1
         return None
+
+    def login_timeout(self) -> float:
+        """
+        Seconds a connection made now has to log in: --login-timeout, but
+        at most L{BUSY_LOGIN_TIMEOUT} while the server is nearly full.
+        """
+        timeout = self.settings.login_timeout
+        if timeout and self.nearly_full():
+            return min(timeout, BUSY_LOGIN_TIMEOUT)
+        return timeout
+
+    def logged_in(self, session: Attendee) -> None:
+        """
+        C{session} has logged in: no longer one of its address's
+        connections still logging in.
+        """
+        self._registered(session)
+
+    def _registered(self, session: Attendee) -> None:
+        """
+        C{session} no longer logs in (it did, or it has gone).
+        """
+        if session in self._registering:
+            self._registering.discard(session)
+            group = address_group(session.host)
+            self._registering_hosts[group] -= 1
+            if not self._registering_hosts[group]:
+                del self._registering_hosts[group]
 
     def nearly_full(self) -> bool:
         """
@@ -259,6 +301,7 @@ class ChatService(Service):
             return
         self.sessions.discard(session)
         self.operators.discard(session)
+        self._registered(session)
         host = session.host
         if host is not None:
             group = address_group(host)

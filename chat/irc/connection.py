@@ -24,7 +24,7 @@ from chat.core.service import ChatService
 from chat.irc import wording as w
 from chat.irc.labels import Answer, labelled
 from chat.irc.message import Message as IRCMessage
-from chat.irc.message import build, parse
+from chat.irc.message import build, parse, valid_client_tag
 from chat.irc.registration import Registration
 from chat.irc.render import Context, render
 from chat.net.backpressure import Outflow
@@ -155,11 +155,10 @@ class IRCConnection(Connection):
             text = item.decode("utf-8")
         except UnicodeDecodeError:
             # UTF8ONLY: nothing that is not UTF-8 is relayed, or kept.
-            raw = item.split(b" ", 2)[1 if item.startswith((b"@", b":")) else 0]
             self.reply(
                 build(
                     "FAIL",
-                    raw.decode("ascii", "replace").upper() or "*",
+                    _verb_of(item),
                     "INVALID_UTF8",
                     "Message rejected: it is not UTF-8",
                     source=self.server,
@@ -182,12 +181,25 @@ class IRCConnection(Connection):
             self.verb = message.verb
             self.tell(r.LineTooLong(w.LINE_BYTES))
             return
-        self.verb, self.params = message.verb, message.params
-        self.tags = (
+        tags = (
             tuple((k, v) for k, v in message.tags.items() if k.startswith("+"))
             if message.tags and "message-tags" in self.caps
             else ()
         )
+        if not all(valid_client_tag(k, v) for k, v in tags):
+            # Relayed, their names would be written as they are.
+            self.reply(
+                build(
+                    "FAIL",
+                    message.verb,
+                    "INVALID_TAG",
+                    "Message rejected: a client tag's name is letters, digits and hyphens "
+                    "(after a vendor/), its value has no NUL",
+                    source=self.server,
+                )
+            )
+            return
+        self.verb, self.params, self.tags = message.verb, message.params, tags
         label = message.tags.get("label") if "labeled-response" in self.caps else None
         if label:
             self._labelled(Answer(label, message.verb), message)
@@ -377,3 +389,17 @@ class IRCConnection(Connection):
             self.kind.verbs.keys(),
         )
         return render(context, reply)
+
+
+def _verb_of(line: bytes) -> str:
+    """
+    The verb of a raw line (after its tags and source, if any), to name in
+    an answer about it; C{*} if it has none, or none made of letters and digits.
+    """
+    words = line.split()
+    if words and words[0].startswith(b"@"):
+        words = words[1:]
+    if words and words[0].startswith(b":"):
+        words = words[1:]
+    verb = words[0] if words else b""
+    return verb.decode("ascii").upper() if verb.isascii() and verb.isalnum() else "*"

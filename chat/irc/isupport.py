@@ -11,6 +11,7 @@ from chat.core.limits import (
     LIST_LIMIT,
     MAX_NICKNAME_LENGTH,
     MAX_ROOM_NAME_LENGTH,
+    MAX_TARGETS,
     MAX_TOPIC_LENGTH,
     MODES_PER_LINE,
     MONITOR_LIMIT,
@@ -29,6 +30,19 @@ How a member mode shows before a nickname, highest first.
 """
 
 CHANNEL_PREFIX = "#"
+
+TARGMAX = {
+    "NAMES": MAX_TARGETS,
+    "NOTICE": MAX_TARGETS,
+    "PRIVMSG": MAX_TARGETS,
+    "TAGMSG": MAX_TARGETS,
+    "WHOIS": 1,
+    "WHOWAS": 1,
+}
+"""
+How many targets (C{#a,#b,nick}) a verb takes; the verbs that take a list
+and are not here (JOIN, PART) take any number.
+"""
 
 
 def _letters(modes: frozenset[Mode] | set[Mode]) -> str:
@@ -92,6 +106,7 @@ def tokens(network: str = "chat") -> list[str]:
         "BOT=B",
         "WHOX",
         f"MONITOR={MONITOR_LIMIT}",
+        "TARGMAX=" + ",".join(f"{verb}:{most}" for verb, most in sorted(TARGMAX.items())),
     ]
 
 

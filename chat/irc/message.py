@@ -12,11 +12,14 @@ CR, LF or NUL: a value cannot end a line or start another.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 _TAG_ESCAPES = {"\\:": ";", "\\s": " ", "\\\\": "\\", "\\r": "\r", "\\n": "\n"}
-_TAG_UNESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
+# NUL has no escape: a value never carries it.
+_TAG_UNESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n", "\0": ""}
+_CLIENT_TAG = re.compile(r"\+(?:[A-Za-z0-9.-]+/)?[A-Za-z0-9-]+")
 _FORBIDDEN = str.maketrans({"\r": None, "\n": None, "\x00": None})
 
 
@@ -75,6 +78,16 @@ def parse(text: str) -> Message | None:
         return None
     params = words[1:] + ([trailing] if trailing is not None else [])
     return Message(words[0].upper(), tuple(params), source or None, tags)
+
+
+def valid_client_tag(key: str, value: str) -> bool:
+    """
+    Whether a client-only tag is one IRCv3's message-tags allows: its name
+    C{+}, an optional vendor (a host name) and C{/}, then letters, digits and
+    hyphens; its value without NUL. Its name is relayed as it is: a CR or a
+    space in it would end the tags, or the line, early for every recipient.
+    """
+    return _CLIENT_TAG.fullmatch(key) is not None and "\0" not in value
 
 
 def escape_tag(value: str) -> str:

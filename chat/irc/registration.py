@@ -9,8 +9,22 @@ connection's life needs none of it.
 
 from __future__ import annotations
 
+import re
+
 from chat.core import replies as r
 from chat.core.session import Session
+
+_USERNAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def valid_username(name: str) -> bool:
+    """
+    Whether C{name} may be a user name (USER's first parameter): ASCII
+    letters, digits, C{.}, C{-} and C{_}, what both ngIRCd and InspIRCd
+    take. It is shown in masks (C{nick!user@host}): a C{!}, C{@} or C{,}
+    in it would make another user's mask, or a list of them.
+    """
+    return _USERNAME.fullmatch(name) is not None
 
 
 class Registration:

@@ -9,7 +9,6 @@ the capabilities the client took) comes in an explicit L{Context}.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
@@ -53,18 +52,12 @@ IRCv3 WHOX's fields, in the order a 354 reply gives them whatever the order aske
 
 def _who(context: Context, room: str | None, members: Sequence[r.Member]) -> bytes:
     """
-    WHO's answer: a 352 per member, or with C{%FIELDS[,TOKEN]} (WHOX) a 354
-    with those fields, then 315.
+    WHO's answer: a 352 per member (those the mask matched, found by the
+    session), or with C{%FIELDS[,TOKEN]} (WHOX) a 354 with those fields,
+    then 315.
     """
     server, me, params = context.server, context.me, context.params
     mask = params[0] if params else "*"
-    if room is None:
-        wild = "*" in mask or "?" in mask
-        members = [
-            m
-            for m in members
-            if fnmatch.fnmatchcase(m.nickname.lower(), mask.lower()) and not (wild and m.hidden)
-        ]
     every = "multi-prefix" in context.caps
     whox = params[1] if len(params) > 1 and params[1].startswith("%") else None
     fields, _, token = whox[1:].partition(",") if whox is not None else ("", "", "")
@@ -190,7 +183,8 @@ def render(context: Context, reply: r.Reply) -> bytes:
         case r.TooManyRenames():
             return numeric("438", me, "Nick change too fast; wait a little")
         case r.TooManyRoomChanges():
-            return numeric("405", "*", "Too many channel changes; wait a little")
+            # Not 405: the joins are not refused, they wait.
+            return notice("You are joining channels too fast; the next wait their turn.")
         case r.TooFast(rate, burst):
             return notice(
                 f"You are sending too fast (at most {rate:g} lines a second, bursts of {burst}); "
@@ -416,6 +410,8 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return closing(f"Too many new connections from {host}; wait a little")
         case g.HostFull(host, limit):
             return closing(f"Too many connections from {host} ({limit})")
+        case g.StillRegistering(host, limit):
+            return closing(f"Too many connections from {host} still registering ({limit})")
         case g.LoginTimedOut():
             return closing("Registration timed out")
         case g.IdleTimedOut():

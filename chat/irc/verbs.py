@@ -22,8 +22,9 @@ from chat.core.text import clean
 from chat.irc import wording as w
 from chat.irc.capabilities import CAPABILITIES
 from chat.irc.connection import IRCConnection, Verb
+from chat.irc.isupport import TARGMAX
 from chat.irc.message import build
-from chat.irc.registration import Registration
+from chat.irc.registration import Registration, valid_username
 
 # Registration.
 
@@ -110,6 +111,10 @@ def user(connection: IRCConnection, params: tuple[str, ...]) -> None:
         return
     if not params[0] or not params[3]:
         connection.numeric("461", "USER", "Not enough parameters")
+        return
+    if not valid_username(params[0]):
+        # As InspIRCd answers it; the client may send another.
+        connection.numeric("461", "USER", "Your username is not valid")
         return
     registration.user, registration.realname = params[0], params[3]
     _register(connection)
@@ -199,6 +204,27 @@ def part(connection: IRCConnection, params: tuple[str, ...]) -> None:
         )
 
 
+def _targets(connection: IRCConnection, names: str) -> list[str]:
+    """
+    The targets of a list (C{#a,bob}), each once whatever its case, at most
+    as many as ISUPPORT's TARGMAX says for the verb: past that, the first
+    left out gets 407 and the rest are not looked at.
+    """
+    most = TARGMAX.get(connection.verb)
+    seen: set[str] = set()
+    targets: list[str] = []
+    for name in names.split(","):
+        key = name.lower()
+        if not name or key in seen:
+            continue
+        if most is not None and len(targets) == most:
+            connection.numeric("407", name, f"Too many targets; at most {most}")
+            break
+        seen.add(key)
+        targets.append(name)
+    return targets
+
+
 def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
     if not params:
         connection.numeric("411", f"No recipient given ({connection.verb})")
@@ -213,7 +239,12 @@ def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
     elif text.startswith("\x01"):
         return  # other CTCP: not carried
     notice = connection.verb == "NOTICE"
-    for target in params[0].split(","):
+    targets = _targets(connection, params[0])
+    if not targets:
+        connection.numeric("411", f"No recipient given ({connection.verb})")
+        return
+    connection.session.to_many(len(targets))
+    for target in targets:
         room = w.room_of(target)
         try:
             if room is not None:
@@ -241,7 +272,9 @@ def tagmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
     """
     if "message-tags" not in connection.caps or not connection.tags:
         return
-    for target in params[0].split(","):
+    targets = _targets(connection, params[0])
+    connection.session.to_many(len(targets))
+    for target in targets:
         room = w.room_of(target)
         event = connection.session.tag(
             room if room is not None else target, connection.tags, room is not None
@@ -293,7 +326,7 @@ def names(connection: IRCConnection, params: tuple[str, ...]) -> None:
     if not params:
         connection.numeric("366", "*", "End of /NAMES list")
         return
-    for name in params[0].split(","):
+    for name in _targets(connection, params[0]):
         room = w.room_of(name)
         if room is None or not _exists(connection, room):
             connection.numeric("366", name, "End of /NAMES list")
@@ -313,7 +346,7 @@ def who(connection: IRCConnection, params: tuple[str, ...]) -> None:
     mask = params[0] if params else "*"
     room = w.room_of(mask)
     if room is None:
-        connection.session.members(None)  # filtered by the mask when rendered
+        connection.session.members(None, mask=mask)
     elif _exists(connection, room):
         connection.session.members(room)
     else:

@@ -415,7 +415,7 @@ def reply(said: r.Reply) -> bytes:
         case r.TooManyRenames():
             return error("Too many nickname changes; wait a little.")
         case r.TooManyRoomChanges():
-            return error("Too many room changes; wait a little.")
+            return error("You are changing rooms too fast; the next wait their turn.")
         case r.TooFast(rate, burst):
             return error(
                 f"You are sending too fast (at most {rate:g} lines a second, "
@@ -579,6 +579,11 @@ def reply(said: r.Reply) -> bytes:
         case g.HostFull(host, limit):
             return error(
                 f"Too many connections from {host} ({limit}); close one and try again. Goodbye."
+            )
+        case g.StillRegistering(host, limit):
+            return error(
+                f"Too many connections from {host} still logging in ({limit}); "
+                "finish one and try again. Goodbye."
             )
         case g.LoginTimedOut(seconds):
             return error(f"No nickname chosen in {seconds:g} seconds. Goodbye.")

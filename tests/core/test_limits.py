@@ -7,7 +7,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core.limits import HUMAN, Limits, Rate, TokenBucket
 from chat.core.service import Settings
-from tests.helpers import Client, new_service
+from tests.helpers import Client, Recorder, enter, memory, new_service
 
 
 class BucketTests(SynchronousTestCase):
@@ -168,14 +168,22 @@ class FloodTests(SynchronousTestCase):
 
     def test_nick_and_join_limits(self) -> None:
         """
-        Nickname and room changes have their own, tighter limits.
+        Nickname and room changes have their own, tighter limits; room
+        changes over theirs wait their turn, with one notice.
         """
         self.alice.send("/nick a1", "/nick a2", "/nick a3", "/nick a4")
         self.assertEqual(self.alice.lines()[-1], "!!! Too many nickname changes; wait a little.")
         rooms = [f"/join r{n}" for n in range(6)]
         self.alice.send(*rooms)
-        self.assertEqual(self.alice.lines()[-1], "!!! Too many room changes; wait a little.")
-        self.clock.advance(10)
+        self.assertEqual(
+            self.alice.lines()[-1],
+            "!!! You are changing rooms too fast; the next wait their turn.",
+        )
+        self.clock.advance(2)
+        self.assertEqual(
+            self.alice.lines()[-1], "*** You are in r5. 1 user here: a3 (room operator)"
+        )
+        self.clock.advance(8)
         self.alice.send("/nick a5")
         self.assertEqual(self.alice.lines(), ["*** a3 is now known as a5"])
 
@@ -206,6 +214,30 @@ class FloodTests(SynchronousTestCase):
         bob.lines()
         alice.protocol.dataReceived(b"x\n" * 1000)
         self.assertEqual(len(bob.lines()), 1000)
+
+
+class ListingTests(SynchronousTestCase):
+    def test_who_everyone_is_charged(self) -> None:
+        """
+        C{/who *} with 801 users online (about 100 lines of names) costs
+        the flood allowance 5 lines beside its own: asked for twice in a
+        row with a burst of 5, the second waits its turn.
+        """
+        clock = Clock()
+        service = new_service(clock, Settings(limits=Limits(lines=Rate(1, 5))))
+        for n in range(800):
+            enter(memory(service), f"user{n}", Recorder())
+        alice = Client(service, "alice")
+        clock.advance(10)
+        alice.send("/who *", "/who *")
+        lines = alice.lines()
+        self.assertEqual(len(lines), 2)
+        self.assertTrue(lines[0].startswith("*** 801 users online: "), lines[0][:40])
+        self.assertTrue(lines[1].startswith("!!! You are sending too fast"), lines[1][:40])
+        clock.advance(1.9)
+        self.assertEqual(alice.lines(), [])
+        clock.advance(0.2)
+        self.assertTrue(alice.lines()[0].startswith("*** 801 users online: "))
 
 
 class QuitGraceTests(SynchronousTestCase):

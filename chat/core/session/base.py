@@ -135,6 +135,7 @@ class SessionBase:
         "_dropping",
         "_ended",
         "_join_meter",
+        "_joins",
         "_lagged",
         "_line_meter",
         "_nick_meter",
@@ -186,6 +187,9 @@ class SessionBase:
         self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
         self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
         self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
+        # Joins over their allowance wait here for their turn (room, the
+        # room it leaves, key), while input waits behind them.
+        self._joins: list[tuple[str, str | None, str | None]] | None = None
         # Lines over the flood limit wait here for their turn (fake lag).
         self._lagged: Lag | None = None
         self._bare = bare_login
@@ -441,14 +445,16 @@ class SessionBase:
             turn = self._turn = Deferred()
         self._await(turn, lambda _: None if self._closing else then())
 
-    def _charge(self, lines: int) -> None:
+    def _charge(self, lines: float) -> None:
         """
         A listing of C{lines} lines costs a line of the flood allowance for
-        every L{LINES_PER_TOKEN} of them: asking for big listings over and
-        over is flooding too.
+        every L{LINES_PER_TOKEN} of them beyond the first (which the line
+        that asked paid for), shares of a line included: asking for big
+        listings over and over is flooding too, and so is asking for many
+        middling ones.
         """
-        if self._line_meter is not None and lines >= LINES_PER_TOKEN:
-            self._line_meter.charge(lines // LINES_PER_TOKEN)
+        if self._line_meter is not None and lines > 1:
+            self._line_meter.charge((lines - 1) / LINES_PER_TOKEN)
 
     # Leaving.
 
@@ -509,7 +515,9 @@ class SessionBase:
         """
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
-        self._timer = self.service.clock.callLater(period, self._timed_out) if period else None
+        self._timer = (
+            self.service.clock.callLater(period, self._timed_out, period) if period else None
+        )
 
-    def _timed_out(self) -> None:
+    def _timed_out(self, period: float) -> None:
         raise NotImplementedError  # the session's

@@ -324,6 +324,7 @@ class Identity(SessionBase):
             self.chat.logout(user, Departure(Why.LOST))
             return
         self.user = user
+        self.service.logged_in(self)
         settings = self.service.settings
         self._set_timer(settings.idle_timeout)
         self.log.info("{peer} logged in as {nickname}", peer=self.address, nickname=user.nickname)

@@ -67,8 +67,10 @@ class Moderation(Queries):
         for letter in dict.fromkeys(unknown):
             self.peer.tell(UnknownMode(letter))
         if any(c.mode is Mode.BAN and c.argument is None for c in changes):
-            # "+b" alone: the list.
-            self.peer.tell(RoomBans(found.name, tuple(found.bans)))
+            # "+b" alone: the list, a line a ban.
+            bans = tuple(found.bans)
+            self._charge(len(bans))
+            self.peer.tell(RoomBans(found.name, bans))
             changes = [c for c in changes if not (c.mode is Mode.BAN and c.argument is None)]
         with_argument = [i for i, c in enumerate(changes) if c.argument is not None]
         left = len(with_argument) - MODES_PER_LINE

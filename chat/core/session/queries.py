@@ -8,9 +8,10 @@ read at a time per user.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 
 from chat.core.interfaces import HistoryReader, RoomView, UserView
-from chat.core.limits import ROOMS_PAGE, SEARCH_RESULTS
+from chat.core.limits import NAMES_PER_LINE, ROOMS_PAGE, SEARCH_RESULTS
 from chat.core.modes import Mode, ModeChange
 from chat.core.replies import (
     Counts,
@@ -52,11 +53,13 @@ class Queries(SessionBase):
         """
         self._logged_in()
         if room is None:
-            self.peer.tell(Users(self.chat.online(), None))
+            online = self.chat.online()
+            self._charge(len(online) / NAMES_PER_LINE)
+            self.peer.tell(Users(online, None))
             return
         found = self.chat.room(room)
         users = self.chat.members(room)
-        self._charge(len(users) // 8)
+        self._charge(len(users) / NAMES_PER_LINE)
         self.peer.tell(
             Users(
                 users,
@@ -95,27 +98,54 @@ class Queries(SessionBase):
         Who went by C{nickname} lately.
         """
         self._logged_in()
-        self.peer.tell(WasHere(nickname, self.chat.whowas(nickname, count)))
+        found = self.chat.whowas(nickname, count)
+        self._charge(len(found))
+        self.peer.tell(WasHere(nickname, found))
 
-    def members(self, room: str | None, nicknames: Sequence[str] | None = None) -> None:
+    def members(
+        self,
+        room: str | None,
+        nicknames: Sequence[str] | None = None,
+        mask: str | None = None,
+    ) -> None:
         """
         The users of C{room}, or (L{None}) everyone online, or only those of
-        C{nicknames} who are online, with details.
+        C{nicknames} who are online, with details. With C{mask}, only the
+        users online whose nicknames match it (C{*} and C{?} wildcards; a
+        mask with wildcards does not find an invisible user who shares no
+        room with this one). A listing costs the flood allowance a line per
+        L{LINES_PER_TOKEN} users in it.
         """
         me = self._logged_in()
         chat = self.chat
         found = chat.room(room) if room is not None else None
+        mine = set(me.rooms)
+
+        def hidden(u: UserView) -> bool:
+            return u.invisible and u is not me and not mine.intersection(u.rooms)
+
         users: Sequence[UserView]
         if nicknames is not None:
             users = [u for u in map(chat.lookup, nicknames) if u is not None]
+        elif mask is not None and not any(c in mask for c in "*?["):
+            # One nickname (what clients ask most): no walk over everyone.
+            one = chat.lookup(mask)
+            users = [one] if one is not None else []
         else:
-            users = sorted(
-                found.members if found is not None else chat.everyone(),
-                key=lambda u: u.nickname.lower(),
-            )
+            everyone = found.members if found is not None else chat.everyone()
+            if mask is not None:
+                pattern = mask.lower()
+                everyone = [
+                    u
+                    for u in everyone
+                    if fnmatchcase(u.nickname.lower(), pattern) and not hidden(u)
+                ]
+            users = sorted(everyone, key=lambda u: u.nickname.lower())
+        if nicknames is None:
+            # A line each (ISON's answer is no longer than what it asked).
+            self._charge(len(users))
         ops = found.operators if found is not None else frozenset()
         voiced = found.voiced if found is not None else frozenset()
-        mine = set(me.rooms)
         now = self.service.clock.seconds()
         listed = [
             Member(
@@ -126,7 +156,7 @@ class Queries(SessionBase):
                 u.realname,
                 u in ops,
                 u in voiced,
-                u.invisible and u is not me and not mine.intersection(u.rooms),
+                hidden(u),
                 u.bot,
                 u.account,
                 int(now - u.active),
@@ -172,6 +202,7 @@ class Queries(SessionBase):
         """
         user = self._logged_in()
         listed = self.chat.describe_rooms(names[:ROOMS_PAGE], viewer=user)
+        self._charge(len(listed))
         self.peer.tell(Rooms(listed, len(listed)))
 
     def show_modes(self, room: str) -> None:

@@ -64,7 +64,7 @@ class Session(Intake, Identity, Talk, Moderation):
             return
         self._admitted = True
         self.log.info("Connection from {peer}", peer=self.address)
-        self._set_timer(self.service.settings.login_timeout)
+        self._set_timer(self.service.login_timeout())
         self.peer.tell(Greeting(self.service.settings.server_name))
         self.peer.tell(NicknameWanted())
 
@@ -132,13 +132,8 @@ class Session(Intake, Identity, Talk, Moderation):
             self.chat.logout(user, Departure(Why.QUIT, text=reason))
         self._close(Quit())
 
-    def _timed_out(self) -> None:
+    def _timed_out(self, period: float) -> None:
         self._timer = None
-        settings = self.service.settings
-        goodbye: Goodbye
-        if self.user is None:
-            goodbye = LoginTimedOut(settings.login_timeout)
-        else:
-            goodbye = IdleTimedOut(settings.idle_timeout)
+        goodbye: Goodbye = LoginTimedOut(period) if self.user is None else IdleTimedOut(period)
         self.log.info("Timed out {peer}: {why}", peer=self.address, why=goodbye)
         self._close(goodbye)

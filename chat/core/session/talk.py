@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from twisted.internet.task import deferLater
+
 from chat.core.errors import NoSuchRoom, NoSuchUser
 from chat.core.events import Action, Keeping, Message, PrivateMessage, TagMessage, Tags
 from chat.core.interfaces import RoomView, UserView
-from chat.core.limits import MAX_KEPT
+from chat.core.limits import MAX_KEPT, TokenBucket
 from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
 from chat.core.session.base import SessionBase
 from chat.core.text import clean
@@ -100,6 +102,16 @@ class Talk(SessionBase):
         if said is not None and history is not None:
             history.record(said)
 
+    def to_many(self, targets: int) -> None:
+        """
+        One line is sent to C{targets} rooms or users (IRC's C{PRIVMSG
+        #a,#b}): it costs the flood allowance as many lines, as sending it
+        to each would (the line itself paid for one); the lines after it
+        wait their turn if need be.
+        """
+        if self._line_meter is not None and targets > 1:
+            self._line_meter.charge(targets - 1)
+
     def tag(self, target: str, tags: Tags, room: bool) -> TagMessage:
         """
         Send tags alone (IRC's TAGMSG) to room C{target} or to the user C{target}.
@@ -111,11 +123,25 @@ class Talk(SessionBase):
     def join(self, room: str, leaving: str | None = None, key: str | None = None) -> None:
         """
         Go into C{room} (created if need be), C{leaving} another room if
-        given; C{key} is the room's key if it has one.
+        given; C{key} is the room's key if it has one. Joins over their
+        allowance wait their turn, in order (the first to wait brings a
+        notice), and so does what the user sends after them: an IRC
+        client's autojoin of 20 channels is slowed, not refused.
         """
         user = self._logged_in()
-        if self._join_meter is not None and not self._join_meter.take():
-            raise Refused(TooManyRoomChanges())
+        waiting = self._joins
+        if waiting is not None:
+            waiting.append((room, leaving, key))
+            return
+        meter = self._join_meter
+        if meter is not None and not meter.take():
+            self._joins = [(room, leaving, key)]
+            self.peer.tell(TooManyRoomChanges())
+            self._join_later(meter)
+            return
+        self._go_into(user, room, leaving, key)
+
+    def _go_into(self, user: UserView, room: str, leaving: str | None, key: str | None) -> None:
         if leaving is None:
             claim = self.chat.join(user, room, key)
         else:
@@ -126,6 +152,32 @@ class Talk(SessionBase):
             self.log.info("{nickname} joined {room}", nickname=user.nickname, room=found.name)
 
         self._await(claim, entered)
+
+    def _join_later(self, meter: TokenBucket) -> None:
+        """
+        Make the joins that wait when the allowance has room again, input
+        held meanwhile (one timer at a time, however many wait).
+        """
+        # At least a millisecond: a token a rounding error away is not there yet.
+        turn = deferLater(self.service.clock, max(meter.wait(), 0.001), lambda: None)
+        self._await(turn, lambda _: self._join_turn(meter))
+
+    def _join_turn(self, meter: TokenBucket) -> None:
+        waiting, user = self._joins, self.user
+        if waiting is None or user is None or self._closing:
+            self._joins = None
+            return
+        while waiting and meter.take():
+            room, leaving, key = waiting.pop(0)
+            try:
+                self._go_into(user, room, leaving, key)
+            except Exception as e:
+                # One room refused: the others are still joined.
+                self.report(e)
+        if waiting:
+            self._join_later(meter)
+        else:
+            self._joins = None
 
     def part(self, room: str, reason: str | None = None) -> str:
         """

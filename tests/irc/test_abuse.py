@@ -1,0 +1,398 @@
+"""
+Tests for the IRC door against hostile input (issue 21): what an attacker
+sends gets a clear answer, and the connection, the server and every other
+user go on.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from chat.core.limits import HUMAN, Limits, Rate
+from chat.core.service import ChatService, Settings
+from tests.helpers import IRCUser, Recorder, enter, make_service, memory, new_service
+
+
+class MalformedTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+
+    def test_not_utf8_without_a_verb(self) -> None:
+        """
+        A line of tags or a source alone that is not UTF-8 (C{@\\xff},
+        C{:\\xff}) is refused with C{FAIL * INVALID_UTF8}, before
+        registration too, and the client may still register.
+        """
+        user = IRCUser(self.service)
+        for line in (b"@\xff", b":\xff", b"@\xff :\xff", b"@a :b \xff", b":\xff NICK"):
+            user.protocol.dataReceived(line + b"\r\n")
+        self.assertEqual(
+            user.messages(),
+            [
+                ("irc.test", "FAIL", "*", "INVALID_UTF8", "Message rejected: it is not UTF-8"),
+                ("irc.test", "FAIL", "*", "INVALID_UTF8", "Message rejected: it is not UTF-8"),
+                ("irc.test", "FAIL", "*", "INVALID_UTF8", "Message rejected: it is not UTF-8"),
+                ("irc.test", "FAIL", "*", "INVALID_UTF8", "Message rejected: it is not UTF-8"),
+                ("irc.test", "FAIL", "NICK", "INVALID_UTF8", "Message rejected: it is not UTF-8"),
+            ],
+        )
+        user.send("NICK alice", "USER alice 0 * :Alice")
+        self.assertEqual(user.codes()[0], "001")
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+
+class TagTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+        self.mallory = IRCUser(self.service, "mallory", caps="message-tags echo-message")
+        self.bob = IRCUser(self.service, "bob", caps="message-tags")
+        for user in (self.mallory, self.bob):
+            user.send("JOIN #den")
+        for user in (self.mallory, self.bob):
+            user.lines()
+
+    def test_client_tag_names_and_values_the_spec_forbids(self) -> None:
+        """
+        A client-only tag whose name is not letters, digits and hyphens
+        (after an optional vendor and C{/}), or whose value holds NUL, gets
+        the line refused with C{FAIL VERB INVALID_TAG}: nothing reaches
+        anyone, and the sender goes on.
+        """
+        for line in (
+            b"@+a\rQUIT;+typing=active TAGMSG #den",
+            b"@+a\x00b=1 TAGMSG bob",
+            b"@+draft/reply=x\x00y PRIVMSG #den :hi",
+            b"@+=1 PRIVMSG bob :hi",
+            b"@+a:b=1 NOTICE #den :hi",
+        ):
+            self.mallory.protocol.dataReceived(line + b"\r\n")
+        refusal = (
+            "Message rejected: a client tag's name is letters, digits and hyphens "
+            "(after a vendor/), its value has no NUL"
+        )
+        self.assertEqual(
+            self.mallory.messages(),
+            [
+                ("irc.test", "FAIL", verb, "INVALID_TAG", refusal)
+                for verb in ("TAGMSG", "TAGMSG", "PRIVMSG", "PRIVMSG", "NOTICE")
+            ],
+        )
+        self.assertEqual(self.bob.lines(), [])
+        self.mallory.send("@+example.com/x-y=1;+typing=active TAGMSG #den")
+        [relayed] = self.bob.lines()
+        self.assertTrue(relayed.startswith("@"), relayed)
+        self.assertIn("+example.com/x-y=1", relayed)
+
+
+class UserNameTests(SynchronousTestCase):
+    def test_user_names_restricted(self) -> None:
+        """
+        A user name of anything but ASCII letters, digits, C{.}, C{-} and
+        C{_} (C{USER x,root!r@ 0 * :x}) is refused with 461, and the client
+        may send another; MONITOR and WHO then show the valid one.
+        """
+        service = make_service(server_name="irc.test")
+        watcher = IRCUser(service, "watcher")
+        watcher.send("MONITOR + mallory")
+        watcher.lines()
+        mallory = IRCUser(service)
+        mallory.send("NICK mallory")
+        for bad in ("x,root!r@", "a@b", "~john", "j\u00f6rg", "a!b", "#x"):
+            mallory.send(f"USER {bad} 0 * :x")
+        self.assertEqual(
+            mallory.messages(),
+            [("irc.test", "461", "mallory", "USER", "Your username is not valid")] * 6,
+        )
+        self.assertEqual(watcher.lines(), [])
+        mallory.send("USER m.a-l_1 0 * :x")
+        self.assertEqual(mallory.codes()[0], "001")
+        self.assertEqual(watcher.codes(), ["730"])
+        watcher.send("MONITOR S")
+        self.assertEqual(
+            watcher.messages(), [("irc.test", "730", "watcher", "mallory!m.a-l_1@chat")]
+        )
+        watcher.send("WHO mallory")
+        self.assertEqual(watcher.messages()[0][3:5], ("*", "m.a-l_1"))
+
+
+class TargetTests(SynchronousTestCase):
+    """
+    Target lists (C{PRIVMSG #a,#b}): each target once, at most four
+    (TARGMAX), each delivery paid for from the flood allowance.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = new_service(self.clock, Settings(server_name="irc.test", limits=HUMAN))
+        self.mallory = IRCUser(self.service, "mallory", caps="message-tags")
+        self.bob = IRCUser(self.service, "bob", caps="message-tags")
+        for user in (self.mallory, self.bob):
+            user.send("JOIN #lobby,#a,#b,#c")
+        for user in (self.mallory, self.bob):
+            user.lines()
+
+    def test_targmax(self) -> None:
+        """
+        ISUPPORT says how many targets NAMES, PRIVMSG, NOTICE and TAGMSG take.
+        """
+        user = IRCUser(self.service)
+        user.send("NICK carol", "USER carol 0 * :Carol")
+        # ISUPPORT may take several 005 lines: their tokens together.
+        isupport = [token for m in user.messages() if m[1] == "005" for token in m[3:]]
+        self.assertIn("TARGMAX=NAMES:4,NOTICE:4,PRIVMSG:4,TAGMSG:4,WHOIS:1,WHOWAS:1", isupport)
+
+    def test_repeated_targets_once(self) -> None:
+        """
+        A target named 60 times (in any case) is sent the message once, and
+        costs the sender one line: the next goes at once.
+        """
+        self.mallory.send("PRIVMSG " + ",".join(["#lobby", "#LOBBY"] * 30) + " :spam")
+        self.mallory.send("@+x=" + "y" * 3000 + " TAGMSG " + ",".join(["bob"] * 70))
+        self.mallory.send("NOTICE " + ",".join(["BOB", "bob"] * 30) + " :hey")
+        self.mallory.send("PRIVMSG #lobby :next")
+        self.assertEqual(
+            [m[1:] for m in self.bob.messages()],
+            [
+                ("PRIVMSG", "#lobby", "spam"),
+                ("TAGMSG", "bob"),
+                ("NOTICE", "bob", "hey"),
+                ("PRIVMSG", "#lobby", "next"),
+            ],
+        )
+        self.assertEqual(self.mallory.lines(), [])
+
+    def test_at_most_four_targets(self) -> None:
+        """
+        Past four targets the fifth gets 407, and the message goes to the
+        first four only; a list of none gets 411.
+        """
+        self.mallory.send("PRIVMSG ,,, :hi")
+        self.assertEqual(self.mallory.codes(), ["411"])
+        self.mallory.send("PRIVMSG #lobby,#a,#b,#c,bob,carol :hi")
+        self.assertEqual(
+            self.mallory.messages(),
+            [("irc.test", "407", "mallory", "bob", "Too many targets; at most 4")],
+        )
+        self.assertEqual([m[2] for m in self.bob.messages()], ["#lobby", "#a", "#b", "#c"])
+
+    def test_each_target_costs_a_line(self) -> None:
+        """
+        A message to four targets costs the flood allowance four lines: five
+        of them use up the burst of 20, and the next line waits its turn.
+        """
+        self.clock.advance(10)  # the whole burst again, after registering and joining
+        self.mallory.send(*["PRIVMSG #lobby,#a,#b,#c :x"] * 5, "PRIVMSG #lobby :later")
+        self.assertEqual(len(self.bob.lines()), 20)
+        self.assertEqual(self.mallory.codes(), ["NOTICE"])  # lines over the limit wait
+        self.assertEqual(self.bob.lines(), [])
+        self.clock.advance(1)
+        self.assertEqual([m[1:] for m in self.bob.messages()], [("PRIVMSG", "#lobby", "later")])
+
+
+class ListingTests(SynchronousTestCase):
+    """
+    Listings cost the flood allowance by their size (a line per 20 of
+    theirs beyond the first, a NAMES line holding 8 names): asking for big ones over and over
+    waits its turn like any flood. Here the allowance is a burst of 5, then
+    1 a second.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = new_service(
+            self.clock, Settings(server_name="irc.test", limits=Limits(lines=Rate(1, 5)))
+        )
+        for n in range(80):
+            enter(memory(self.service), f"user{n}", Recorder())
+        self.mallory = IRCUser(self.service, "mallory")
+        self.clock.advance(10)  # the whole burst again
+
+    def answered(self) -> list[str]:
+        return [code for code in self.mallory.codes() if code in ("315", "366", "368", "NOTICE")]
+
+    def test_who_everyone(self) -> None:
+        """
+        C{WHO *} of 81 users costs 4 lines beside its own, the whole burst:
+        the second waits its turn (with the one notice), a second.
+        """
+        self.mallory.send("WHO *", "WHO *")
+        self.assertEqual(self.answered(), ["315", "NOTICE"])
+        self.clock.advance(0.9)
+        self.assertEqual(self.answered(), [])
+        self.clock.advance(0.2)
+        self.assertEqual(self.answered(), ["315"])
+
+    def test_who_one_nickname_is_cheap(self) -> None:
+        """
+        C{WHO NICK} (what clients ask for) costs its own line, whoever else
+        is online, and answers for that user only; a mask, for those it matches.
+        """
+        self.mallory.send("WHO user7", "WHO USER8", "WHO user9", "WHO nobody", "WHO user1?")
+        replies = self.mallory.messages()
+        self.assertEqual(
+            [m[1] for m in replies], ["352", "315"] * 3 + ["315"] + ["352"] * 10 + ["315"]
+        )
+        self.assertEqual([m[7] for m in replies if m[1] == "352"][:3], ["user7", "user8", "user9"])
+
+    def test_names_once_per_room(self) -> None:
+        """
+        C{NAMES #lobby} sixty times answers once; five rooms: the fifth gets
+        407; a room's NAMES costs a line per 160 names.
+        """
+        self.mallory.send("JOIN #lobby,#a,#b,#c,#d")
+        self.mallory.lines()
+        self.clock.advance(10)
+        self.mallory.send("NAMES " + ",".join(["#lobby", "#LOBBY"] * 30))
+        self.assertEqual([m[3] for m in self.mallory.messages() if m[1] == "366"], ["#lobby"])
+        self.mallory.send("NAMES #lobby,#a,#b,#c,#d")
+        self.assertEqual(
+            [m[1:4] for m in self.mallory.messages() if m[1] in ("366", "407")],
+            [
+                ("407", "mallory", "#d"),
+                ("366", "mallory", "#lobby"),
+                ("366", "mallory", "#a"),
+                ("366", "mallory", "#b"),
+                ("366", "mallory", "#c"),
+            ],
+        )
+
+    def test_ban_list(self) -> None:
+        """
+        A room's ban list (C{MODE #room +b}) costs a line per 20 bans: with
+        40, the third asked for in a row waits its turn.
+        """
+        self.mallory.send("JOIN #den")
+        for start in range(0, 40, 10):
+            self.clock.advance(10)
+            masks = " ".join(f"bad{n}!*@*" for n in range(start, start + 10))
+            self.mallory.send("MODE #den +bbbbbbbbbb " + masks)
+        self.mallory.lines()
+        self.clock.advance(10)
+        self.mallory.send("MODE #den +b", "MODE #den +b", "MODE #den +b")
+        self.assertEqual(self.answered(), ["368", "368", "NOTICE"])
+        self.clock.advance(3)
+        self.assertEqual(self.answered(), ["368"])
+
+
+class JoinTests(SynchronousTestCase):
+    """
+    Joins over their allowance (5, then one every 2 s) wait their turn, as
+    lines over the flood limit do: an IRC client's autojoin is slowed,
+    never refused.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = new_service(self.clock, Settings(server_name="irc.test", limits=HUMAN))
+        self.bob = IRCUser(self.service, "bob")
+        self.bob.send("JOIN #c19")
+        self.bob.lines()
+
+    def joined(self, user: IRCUser) -> list[str]:
+        return [m[2] for m in user.messages() if m[1] == "JOIN"]
+
+    def test_one_join_of_twenty(self) -> None:
+        """
+        WeeChat's autojoin, one JOIN of 20 channels, then a message to the
+        last: 5 channels at once and one every 2 s, told once why; none
+        refused; the message reaches the channel once it is joined.
+        """
+        alice = IRCUser(self.service, "alice")
+        alice.send("JOIN " + ",".join(f"#c{n}" for n in range(20)), "PRIVMSG #c19 :hello")
+        messages = alice.messages()
+        self.assertEqual([m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(5)])
+        self.assertEqual(
+            [m[1:] for m in messages if m[1] == "NOTICE"],
+            [("NOTICE", "alice", "You are joining channels too fast; the next wait their turn.")],
+        )
+        self.assertNotIn("405", [m[1] for m in messages])
+        self.clock.advance(2)
+        self.assertEqual(self.joined(alice), ["#c5"])
+        self.clock.pump([2] * 14)
+        self.assertEqual(self.joined(alice), [f"#c{n}" for n in range(6, 20)])
+        self.assertEqual(
+            [m[1:] for m in self.bob.messages()],
+            [("JOIN", "#c19"), ("PRIVMSG", "#c19", "hello")],
+        )
+
+    def test_twenty_joins(self) -> None:
+        """
+        irssi's autojoin, 20 JOIN lines at once: the same, every channel
+        joined in order, none refused.
+        """
+        alice = IRCUser(self.service, "alice")
+        alice.send_at_once(*[f"JOIN #c{n}" for n in range(20)])
+        self.clock.pump([0.5] * 80)
+        messages = alice.messages()
+        self.assertEqual([m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(20)])
+        self.assertNotIn("405", [m[1] for m in messages])
+
+
+def from_address(service: ChatService, host: str, nickname: str | None = None) -> IRCUser:
+    """
+    An IRC client connecting from C{host}.
+    """
+    transport = StringTransport(peerAddress=IPv4Address("TCP", host, 40000))
+    return IRCUser(service, nickname, transport=transport)
+
+
+class HalfOpenTests(SynchronousTestCase):
+    """
+    Connections that never finish registering (C{CAP LS 302}, then
+    nothing) have a smaller share of their own, and less time once the
+    server is nearly full.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = new_service(
+            self.clock, Settings(server_name="irc.test", max_clients=20, max_per_host=16)
+        )
+
+    def test_three_registering_per_address(self) -> None:
+        """
+        An address may have 3 connections still registering: the fourth is
+        told why and closed, while a newcomer from elsewhere registers; once
+        one of the three has registered, or gone, another may come.
+        """
+        stalled = [from_address(self.service, "10.0.0.2") for _ in range(3)]
+        for user in stalled:
+            user.send("CAP LS 302")
+        fourth = from_address(self.service, "10.0.0.2")
+        self.assertEqual(
+            fourth.lines(),
+            ["ERROR :Closing link: Too many connections from 10.0.0.2 still registering (3)"],
+        )
+        self.assertTrue(fourth.transport.disconnecting)
+        newcomer = from_address(self.service, "10.0.0.3", "newcomer")
+        self.assertFalse(newcomer.transport.disconnecting)
+        stalled[0].send("NICK first", "USER first 0 * :First", "CAP END")
+        self.assertIn("001", stalled[0].codes())
+        again = from_address(self.service, "10.0.0.2")
+        self.assertFalse(again.transport.disconnecting)
+        self.assertTrue(from_address(self.service, "10.0.0.2").transport.disconnecting)
+        stalled[1].protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertFalse(from_address(self.service, "10.0.0.2").transport.disconnecting)
+
+    def test_shorter_login_timeout_when_nearly_full(self) -> None:
+        """
+        A connection made when nine tenths of the server are taken has 20 s
+        to register, not 60; one made before keeps its 60.
+        """
+        early = from_address(self.service, "10.0.0.2")
+        early.send("CAP LS 302")
+        for n in range(16):
+            from_address(self.service, f"10.0.1.{n}", f"user{n}")
+        late = from_address(self.service, "10.0.0.3")
+        late.send("CAP LS 302")
+        self.clock.advance(20)
+        self.assertEqual(late.lines()[-1], "ERROR :Closing link: Registration timed out")
+        self.assertTrue(late.transport.disconnecting)
+        self.assertFalse(early.transport.disconnecting)
+        self.clock.advance(40)
+        self.assertTrue(early.transport.disconnecting)
