@@ -78,6 +78,7 @@ def samples() -> list[r.Reply]:
         r.Registered("alice"),
         r.RegisteredNickname("alice"),
         r.Reserved("root"),
+        r.ServiceName("NickServ"),
         r.Dropped(2),
         r.BanningYourself("root"),
         r.NotSent("/msg bob hi"),

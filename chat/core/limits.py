@@ -213,6 +213,17 @@ MAX_NICKNAME_LENGTH = 16
 Nicknames are short: they start every line a user says.
 """
 
+SERVICE_NAMES = frozenset(
+    name.lower() for name in ("NickServ", "ChanServ", "MemoServ", "OperServ", "HostServ", "BotServ")
+)
+"""
+Nicknames nobody may take, on either door: the IRC door's own NickServ, and
+the services IRC users know from other networks (Anope's and Atheme's). A
+user holding one would send notices byte for byte like the service's, and
+receive what people send the service (IRC clients send it passwords:
+C{IDENTIFY}); a line user's C{/msg NickServ} would reach that user.
+"""
+
 MAX_ROOM_NAME_LENGTH = 24
 
 MAX_TOPIC_LENGTH = 200

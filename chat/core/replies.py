@@ -539,6 +539,16 @@ class Reserved:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceName:
+    """
+    C{nickname} is a service's (NickServ, ChanServ...): nobody may take it
+    (L{chat.core.limits.SERVICE_NAMES}).
+    """
+
+    nickname: str
+
+
+@dataclass(frozen=True, slots=True)
 class Dropped:
     """
     C{count} lines the user sent before it could see a nickname refused
@@ -654,6 +664,7 @@ Reply: TypeAlias = (
     | Registered
     | RegisteredNickname
     | Reserved
+    | ServiceName
     | Dropped
     | BanningYourself
     | NotSent

@@ -354,6 +354,8 @@ def render(context: Context, reply: r.Reply) -> bytes:
             if verb == "PRIVMSG":
                 return services(f"{nickname} is kept for an operator of this server.")
             return numeric("432", nickname, "Nickname is reserved for an operator")
+        case r.ServiceName(nickname):
+            return numeric("432", nickname, "Nickname is reserved for services")
         case r.NearlyFull():
             return numeric("433", "*", "Server nearly full: only registered nicknames now")
         case r.NotKept(recipient, why, limit):

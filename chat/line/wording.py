@@ -496,6 +496,8 @@ def reply(said: r.Reply) -> bytes:
             return error(f"{nickname} is registered; log in as {nickname} to use it.")
         case r.Reserved(nickname):
             return error(f"The nickname {nickname} is kept for an operator of this server.")
+        case r.ServiceName(nickname):
+            return error(f"The nickname {nickname} is kept for the server's services.")
         case r.NearlyFull():
             return error("The server is nearly full: only registered nicknames can log in now.")
         case r.NotKept(recipient, Keeping.RECIPIENT_FULL, limit):

@@ -193,6 +193,53 @@ class AccountTests(SynchronousTestCase):
         self.assertEqual(user.lines(), ["ERROR :Closing link: Logged in again elsewhere"])
         self.assertEqual(other.lines()[0], ":guest!guest@chat NICK alice")
 
+    def test_service_names_are_kept(self) -> None:
+        """
+        Nobody takes a service's name (NickServ, ChanServ...) from either
+        door, even with the password of an account an older server let
+        somebody register under it; a line user's /msg NickServ reaches
+        nobody and is kept for nobody.
+        """
+        self.successResultOf(self.accounts.register("NickServ", "stolen1"))
+        user = IRCUser(self.service)
+        token = base64.b64encode(b"\0NickServ\0stolen1").decode()
+        user.send("CAP REQ :sasl", "AUTHENTICATE PLAIN", f"AUTHENTICATE {token}")
+        user.lines()
+        user.send("NICK NickServ", "USER NickServ 0 * :NickServ", "CAP END")
+        self.assertEqual(
+            user.messages(),
+            [("irc.test", "432", "NickServ", "NickServ", "Nickname is reserved for services")],
+        )
+        user.send("NICK chanserv")
+        self.assertEqual(user.codes(), ["432"])
+        user.send("NICK guest")
+        self.assertEqual(user.codes()[0], "001")
+        user.send("NICK ChanServ", "NICK nickserv")
+        self.assertEqual(
+            user.messages(),
+            [
+                ("irc.test", "432", "guest", "ChanServ", "Nickname is reserved for services"),
+                ("irc.test", "432", "guest", "nickserv", "Nickname is reserved for services"),
+            ],
+        )
+        line = Client(self.service)
+        line.lines()
+        line.send("NickServ")
+        self.assertEqual(
+            line.lines()[0], "!!! The nickname NickServ is kept for the server's services."
+        )
+        line.send("bob", "/nick MemoServ", "/msg NickServ IDENTIFY alice secret1")
+        self.assertEqual(
+            line.lines()[-2:],
+            [
+                "!!! The nickname MemoServ is kept for the server's services.",
+                "!!! No such user: NickServ",
+            ],
+        )
+        self.assertEqual(self.service.chat.online(), ["bob", "guest"])
+        collected = self.successResultOf(self.accounts.collect("NickServ", 10))
+        self.assertEqual(collected.entries, [])
+
     def test_pass(self) -> None:
         """
         PASS before registration is the password of a registered nickname.

@@ -3,7 +3,7 @@ Who a session's user is: the nickname it claims, the password that proves a
 registered one, the account behind it, operator rights, and renames.
 
 Every way of taking a nickname (login, a rename, NickServ's REGAIN, any
-door's) goes through L{Identity._not_banned} and the chat's claim, which
+door's) goes through L{Identity._may_take} and the chat's claim, which
 answers with a Deferred: input waits until the claim is decided.
 """
 
@@ -21,7 +21,7 @@ from chat.core.goodbyes import (
     OutOfTries,
 )
 from chat.core.interfaces import AccountStore, RoomView, UserView
-from chat.core.limits import KEPT_PAGE, KEPT_PAUSE, PASSWORD_TRIES
+from chat.core.limits import KEPT_PAGE, KEPT_PAUSE, PASSWORD_TRIES, SERVICE_NAMES
 from chat.core.replies import (
     Authenticated,
     BadNewPassword,
@@ -40,6 +40,7 @@ from chat.core.replies import (
     RegisteredNickname,
     Reply,
     Reserved,
+    ServiceName,
     TooManyRegistrations,
     TooManyRenames,
     Unavailable,
@@ -72,7 +73,7 @@ class Identity(SessionBase):
         """
         self._claim = None
         try:
-            self._not_banned(nickname)
+            self._may_take(nickname)
             self.chat.check_valid(nickname)
         except Refused as refused:
             self._ask_again(refused.reply)
@@ -146,11 +147,14 @@ class Identity(SessionBase):
             )
             self.chat.disconnect(holder, Departure(Why.REPLACED))
 
-    def _not_banned(self, nickname: str) -> None:
+    def _may_take(self, nickname: str) -> None:
         """
-        Refuse a banned nickname: the one check every way of taking a
-        nickname (login, a rename, any door's) goes through.
+        Refuse a nickname nobody may take, a service's or a banned one: the
+        one check every way of taking a nickname (login, a rename, REGAIN,
+        any door's) goes through.
         """
+        if nickname.lower() in SERVICE_NAMES:
+            raise Refused(ServiceName(nickname))
         bans = self.service.bans
         banned = bans.find(BanKind.NICK, nickname) if bans is not None else None
         if banned is not None:
@@ -376,7 +380,7 @@ class Identity(SessionBase):
         allowance of renames.
         """
         user = self._logged_in()
-        self._not_banned(nickname)
+        self._may_take(nickname)
         self.chat.check_rename(user, nickname)
         if self._nick_meter is not None and not self._nick_meter.take():
             raise Refused(TooManyRenames())
