@@ -355,6 +355,8 @@ def render(context: Context, reply: r.Reply) -> bytes:
                 return services(f"{nickname} is kept for an operator of this server.")
             return numeric("432", nickname, "Nickname is reserved for an operator")
         case r.ServiceName(nickname):
+            if verb == "PRIVMSG":
+                return services(f"{nickname} is kept for the server's services.")
             return numeric("432", nickname, "Nickname is reserved for services")
         case r.NearlyFull():
             return numeric("433", "*", "Server nearly full: only registered nicknames now")

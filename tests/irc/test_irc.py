@@ -9,6 +9,7 @@ scenarios over IRC and over both doors at once; and a real IRC client library
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet import reactor
@@ -19,6 +20,7 @@ from twisted.internet.protocol import Factory
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.words.protocols import irc
 
+from chat.core.limits import HUMAN
 from chat.core.service import Settings
 from chat.irc.message import build, parse
 from chat.irc.protocol import IRCFactory
@@ -239,6 +241,70 @@ class AccountTests(SynchronousTestCase):
         self.assertEqual(self.service.chat.online(), ["bob", "guest"])
         collected = self.successResultOf(self.accounts.collect("NickServ", 10))
         self.assertEqual(collected.entries, [])
+
+    def test_regain_is_a_rename(self) -> None:
+        """
+        NickServ's REGAIN renames under the rules of every rename: an invalid
+        or a service's nickname is refused, and the allowance of renames
+        (three, then one every 10 s) holds, its refusals costing no password
+        check; the channel sees only the renames that happened.
+        """
+        from twisted.internet.task import Clock
+
+        hashes: list[object] = []
+
+        def counted(function: Any, *args: Any) -> Deferred[Any]:
+            hashes.append(function)
+            return _now(function, *args)
+
+        clock = Clock()
+        accounts = Accounts(self.pool, clock, counted, cost=2**4)
+        self.successResultOf(accounts.register("alicia", "secret2"))
+        limits = replace(HUMAN, connections=None)
+        service = new_service(
+            clock, Settings(server_name="irc.test", limits=limits), accounts=accounts
+        )
+        watcher = IRCUser(service, "watcher")
+        user = IRCUser(service, "guest")
+        watcher.send("JOIN #lobby")
+        user.send("JOIN #lobby")
+        watcher.lines()
+        user.lines()
+        del hashes[:]
+        user.send("PRIVMSG NickServ :REGAIN 1bad secret1", "PRIVMSG NickServ :REGAIN ChanServ x")
+        self.assertEqual(
+            user.messages(),
+            [
+                ("irc.test", "432", "guest", "1bad", "Erroneous nickname"),
+                (
+                    "NickServ!NickServ@chat",
+                    "NOTICE",
+                    "guest",
+                    "ChanServ is kept for the server's services.",
+                ),
+            ],
+        )
+        for _ in range(2):
+            user.send("PRIVMSG NickServ :REGAIN alice secret1")
+            user.send("PRIVMSG NickServ :REGAIN alicia secret2")
+        self.assertEqual(len(hashes), 3)
+        self.assertEqual(
+            [m[1:] for m in user.messages() if m[1] in ("NICK", "438")],
+            [
+                ("NICK", "alice"),
+                ("NICK", "alicia"),
+                ("NICK", "alice"),
+                ("438", "alice", "alice", "Nick change too fast; wait a little"),
+            ],
+        )
+        self.assertEqual(
+            [m[1:] for m in watcher.messages()],
+            [("NICK", "alice"), ("NICK", "alicia"), ("NICK", "alice")],
+        )
+        clock.advance(10)
+        user.send("PRIVMSG NickServ :REGAIN alicia secret2")
+        self.assertEqual(memory(service).find("alicia").participant, user.connection)
+        self.assertEqual(len(hashes), 4)
 
     def test_pass(self) -> None:
         """

@@ -1007,6 +1007,22 @@ class BanTests(SynchronousTestCase):
         self.assertEqual(irc.messages()[-1][1:4], ("432", "trolly", "troll"))
         self.assertEqual(self.service.chat.online(), ["root", "trollx", "trolly"])
 
+    def test_nickname_ban_holds_for_regain(self) -> None:
+        """
+        A banned nickname cannot be taken with NickServ's REGAIN either, not
+        even with its password: refused before the password is checked, and
+        its holder keeps the nickname it had.
+        """
+        from tests.helpers import IRCUser
+
+        self.successResultOf(self.accounts.register("banme", "secret1"))
+        self.op.send("/ban banme")
+        self.op.lines()
+        irc = IRCUser(self.service, "guest")
+        irc.send("PRIVMSG NickServ :REGAIN BANME secret1")
+        self.assertEqual(irc.messages(), [("chat", "432", "guest", "BANME", "Nickname is banned")])
+        self.assertEqual(self.service.chat.online(), ["guest", "root"])
+
     def test_bad_durations(self) -> None:
         """
         A duration that is not one (5x), or longer than ten years, is a

@@ -111,19 +111,35 @@ class Identity(SessionBase):
         """
         Take back C{nickname}, registered, from whoever holds it (a ghost),
         with its password, and become it (NickServ's REGAIN and GHOST).
+        Becoming it is a rename like any other: refused, before the password
+        is checked, if the nickname is a service's, banned or invalid, or if
+        the allowance of renames is used up (a refused REGAIN gives its
+        rename back).
         """
         user = self._logged_in()
+        self._may_take(nickname)
+        self.chat.check_valid(nickname)
+        renaming = user.nickname.lower() != nickname.lower()
+        if renaming and self._nick_meter is not None and not self._nick_meter.take():
+            raise Refused(TooManyRenames())
 
         def right(proof: tuple[str, bool]) -> None:
             registered = proof[0]
             self._set_account(registered)
             self._proven(proof)
             self._take_back(registered)
-            if user.nickname.lower() != registered.lower():
+            if renaming:
                 self._rename(user, registered)
             self.peer.tell(Authenticated(registered))
 
-        self._prove(nickname, password, right, self._not_proven_for(nickname))
+        not_proven = self._not_proven_for(nickname)
+
+        def refused() -> None:
+            if renaming:
+                self._give_rename_back()
+            not_proven()
+
+        self._prove(nickname, password, right, refused)
 
     def _regain(self, registered: str) -> None:
         """
