@@ -259,7 +259,9 @@ scrypt's cost: 2**14 blocks of 1 KiB (16 MiB) takes ~50 ms; OWASP's minimum.
 
 PASSWORD_TRIES = 3
 """
-Wrong passwords one login may give before its connection is closed.
+Wrong passwords one connection may give, whatever asks for them (a login,
+SASL, NickServ, OPER, a password change), before it is closed: choosing the
+nickname again starts no new count.
 """
 
 HASHES_PER_HOST = 2

@@ -342,6 +342,30 @@ class AccountTests(SynchronousTestCase):
         user.send("AUTHENTICATE PLAIN", "AUTHENTICATE *")
         self.assertEqual(user.codes()[-1], "906")
 
+    def test_three_wrong_passwords_per_connection(self) -> None:
+        """
+        Three wrong passwords close an IRC connection, whatever gave them:
+        SASL before registration, NickServ and OPER after.
+        """
+        user = IRCUser(self.service)
+        token = base64.b64encode(b"\0alice\0wrong1").decode()
+        user.send("CAP LS 302", "CAP REQ :sasl", "AUTHENTICATE PLAIN", f"AUTHENTICATE {token}")
+        self.assertEqual(user.codes()[-1], "904")
+        user.send("NICK guest", "USER u 0 * :x", "CAP END")
+        self.assertEqual(user.codes()[0], "001")
+        user.send("PRIVMSG NickServ :IDENTIFY alice wrong2")
+        self.assertEqual(user.codes(), ["NOTICE"])
+        self.assertFalse(user.transport.disconnecting)
+        user.send("OPER root wrong3")
+        self.assertEqual(
+            user.messages(),
+            [
+                ("irc.test", "464", "guest", "Password incorrect"),
+                ("", "ERROR", "Closing link: Too many wrong passwords"),
+            ],
+        )
+        self.assertTrue(user.transport.disconnecting)
+
     def test_nickserv_identify_and_register(self) -> None:
         """
         Without SASL, NickServ IDENTIFY and REGISTER work on the same accounts.

@@ -344,6 +344,39 @@ class CommandTests(TestCase):
         self.assertTrue(alice.closed)
         self.assertEqual(self.service.chat.online(), [])
 
+    def test_three_wrong_passwords_per_connection(self) -> None:
+        """
+        A connection has three wrong passwords, whatever gives them:
+        choosing the nickname again starts no new count, and /password's
+        and /unregister's wrong ones count too, the third closing it.
+        """
+        guesser = self.arrive("alice", "guess1", "guess2", "/nick alice", "guess3")
+        self.assertEqual(
+            guesser.lines(),
+            [
+                PROMPT,
+                "!!! Wrong password; 2 tries left.",
+                PROMPT,
+                "!!! Wrong password; 1 try left.",
+                PROMPT,
+                PROMPT,
+                "!!! Wrong password. Goodbye.",
+            ],
+        )
+        self.assertTrue(guesser.closed)
+        owner = self.arrive("alice", "secret1")
+        owner.lines()
+        owner.send("/password wrong11 newsecret", "/unregister wrong22")
+        self.assertEqual(
+            owner.lines(), ["!!! Wrong password, or your nickname is not registered."] * 2
+        )
+        owner.send("/password wrong33 newsecret")
+        self.assertEqual(owner.lines(), ["!!! Wrong password. Goodbye."])
+        self.assertTrue(owner.closed)
+        self.assertEqual(
+            self.successResultOf(self.accounts.authenticate("alice", "secret1")), "alice"
+        )
+
     def test_lines_wait_for_the_password_check(self) -> None:
         """
         Lines sent right behind the password (as a script would) are handled
@@ -626,6 +659,32 @@ class CommandTests(TestCase):
         elsewhere = self.at("10.9.9.9")
         elsewhere.send("alice", "secret1")
         self.assertIn("*** You are alice. 1 user online: alice", elsewhere.lines())
+
+    def test_password_changes_share_the_allowances(self) -> None:
+        """
+        Wrong passwords given to /password and /unregister count against
+        the nickname's allowance as a login's do: after ten of them, from
+        however many connections, nobody may try alice's for a while.
+        """
+        self.service = new_service(
+            self.clock, Settings(limits=ONE_AT_A_TIME), accounts=self.accounts
+        )
+        for index in range(5):
+            session = self.at(f"10.0.0.{index + 1}")
+            session.send("alice", "secret1", f"/password wrong{index}1 newsecret")
+            session.send(f"/unregister wrong{index}2")
+            self.assertEqual(
+                session.lines()[-2:],
+                ["!!! Wrong password, or your nickname is not registered."] * 2,
+            )
+            session.hang_up()
+        owner = self.at("10.9.9.9")
+        owner.lines()
+        owner.send("alice", "secret1")
+        self.assertEqual(
+            owner.lines(),
+            [PROMPT, "!!! Too many wrong passwords for alice; try again later. Goodbye."],
+        )
 
     def test_guesses_in_parallel(self) -> None:
         """

@@ -10,6 +10,7 @@ answers with a Deferred: input waits until the claim is decided.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred
@@ -50,6 +51,8 @@ from chat.core.replies import (
 from chat.core.rights import requires
 from chat.core.session.base import SessionBase
 from chat.core.text import password_problem
+
+_T = TypeVar("_T")
 
 
 class Identity(SessionBase):
@@ -95,7 +98,6 @@ class Identity(SessionBase):
                 # Held by a ghost or not, its password is what is wanted:
                 # the right one takes the nickname back (GHOST/REGAIN).
                 self._claim = nickname
-                self._tries = 0
                 self.peer.tell(PasswordWanted(nickname))
             elif nickname.lower() in self.service.admins:
                 self._ask_again(Reserved(nickname))
@@ -132,12 +134,10 @@ class Identity(SessionBase):
                 self._rename(user, registered)
             self.peer.tell(Authenticated(registered))
 
-        not_proven = self._not_proven_for(nickname)
-
         def refused() -> None:
             if renaming:
                 self._give_rename_back()
-            not_proven()
+            self.peer.tell(NotProven())
 
         self._prove(nickname, password, right, refused)
 
@@ -195,18 +195,7 @@ class Identity(SessionBase):
             self._regain(registered)
 
         def refused() -> None:
-            self._tries += 1
-            self.log.info(
-                "Wrong password for {nickname} from {peer} (try {tries})",
-                nickname=nickname,
-                peer=self.address,
-                tries=self._tries,
-            )
-            left = PASSWORD_TRIES - self._tries
-            if left <= 0:
-                self._close(OutOfTries())
-                return
-            self.peer.tell(WrongPassword(left))
+            self.peer.tell(WrongPassword(PASSWORD_TRIES - self._tries))
             self.peer.tell(PasswordWanted(nickname))
 
         self._prove(nickname, password, right, refused)
@@ -225,7 +214,7 @@ class Identity(SessionBase):
             self._proven(proof)
             self.peer.tell(Authenticated(proof[0]))
 
-        self._prove(account, password, right, self._not_proven_for(account))
+        self._prove(account, password, right, self._not_proven)
 
     @requires(needs=Feature.ACCOUNTS)
     def become_operator(self, account: str, password: str) -> None:
@@ -236,7 +225,7 @@ class Identity(SessionBase):
         def right(proof: tuple[str, bool]) -> None:
             self.peer.tell(Operator() if self._proven(proof) else NotProven())
 
-        self._prove(account, password, right, self._not_proven_for(account))
+        self._prove(account, password, right, self._not_proven)
 
     def _prove(
         self,
@@ -246,49 +235,71 @@ class Identity(SessionBase):
         refused: Callable[[], object],
     ) -> None:
         """
-        Check C{account}'s password (unless the allowance of wrong passwords
-        of the account or of this address is used up), then call C{right}
+        Check C{account}'s password (L{_check_password}), then call C{right}
         with the proof (the account as registered, and whether it holds an
-        operator's password: asked only of an admin's), or C{refused}: the
-        check then stays counted against both.
+        operator's password: asked only of an admin's), or C{refused}.
         """
         accounts = self._accounts()
+        admins = self.service.admins
+
+        def proof() -> Deferred[tuple[str, bool]]:
+            def operator(registered: str) -> Deferred[tuple[str, bool]] | tuple[str, bool]:
+                if registered.lower() not in admins:
+                    return (registered, False)
+                return accounts.is_operator(registered).addCallback(lambda yes: (registered, yes))
+
+            return accounts.authenticate(account, password).addCallback(operator)
+
+        self._check_password(account, proof, right, refused)
+
+    def _check_password(
+        self,
+        account: str,
+        check: Callable[[], Deferred[_T]],
+        right: Callable[[_T], object],
+        refused: Callable[[], object],
+    ) -> None:
+        """
+        Run C{check}, which hashes a password of C{account} and fails with
+        L{UnauthorizedLogin} if it is wrong (unless the allowance of wrong
+        passwords of the account or of this address is used up: the
+        connection is then closed), then call C{right} with its result or,
+        for a wrong password, C{refused}: the check then stays counted
+        against both allowances, and against this connection's
+        L{PASSWORD_TRIES}, whatever asked for it (a login, SASL, NickServ,
+        OPER, a password change), the last of which closes it.
+        """
         service = self.service
         locked = service.try_password(self.host, account)
         if locked is not None:
             self._close(locked)
             return
-        admins = service.admins
 
-        def operator(registered: str) -> Deferred[tuple[str, bool]] | tuple[str, bool]:
-            if registered.lower() not in admins:
-                return (registered, False)
-            return accounts.is_operator(registered).addCallback(lambda yes: (registered, yes))
-
-        def proven(proof: tuple[str, bool]) -> None:
+        def proven(result: _T) -> None:
             service.password_right(self.host, account)
-            right(proof)
+            right(result)
 
         def wrong(failure: Failure) -> None:
             if not failure.check(UnauthorizedLogin):
                 # Not a wrong password: the database failed; it costs no try.
                 service.password_right(self.host, account)
                 failure.raiseException()
+            self._tries += 1
+            self.log.info(
+                "Wrong password for {nickname} from {peer} (try {tries})",
+                nickname=account,
+                peer=self.address,
+                tries=self._tries,
+            )
+            if self._tries >= PASSWORD_TRIES:
+                self._close(OutOfTries())
+                return
             refused()
 
-        proof: Deferred[tuple[str, bool]] = service.hashing(
-            self.host, lambda: accounts.authenticate(account, password)
-        ).addCallback(operator)
-        self._await(proof, proven, wrong)
+        self._await(service.hashing(self.host, check), proven, wrong)
 
-    def _not_proven_for(self, account: str) -> Callable[[], None]:
-        def refused() -> None:
-            self.log.info(
-                "Wrong password for {nickname} from {peer}", nickname=account, peer=self.address
-            )
-            self.peer.tell(NotProven())
-
-        return refused
+    def _not_proven(self) -> None:
+        self.peer.tell(NotProven())
 
     def _proven(self, proof: tuple[str, bool]) -> bool:
         """
@@ -464,6 +475,10 @@ class Identity(SessionBase):
 
     @requires(needs=Feature.ACCOUNTS)
     def change_password(self, old: str, new: str) -> None:
+        """
+        Replace the password of the user's nickname, once C{old} is proven:
+        a wrong one counts as any wrong password does.
+        """
         user = self._logged_in()
         accounts = self._accounts()
         self._check_new_password(new)
@@ -473,11 +488,17 @@ class Identity(SessionBase):
             self.log.info("{nickname} changed password", nickname=nickname)
             self.peer.tell(PasswordChanged())
 
-        step = self.service.hashing(self.host, lambda: accounts.change_password(nickname, old, new))
-        self._await(step, done, self._not_proven)
+        def check() -> Deferred[None]:
+            return accounts.change_password(nickname, old, new)
+
+        self._check_password(nickname, check, done, self._not_proven)
 
     @requires(needs=Feature.ACCOUNTS)
     def unregister(self, password: str) -> None:
+        """
+        Give up the registration of the user's nickname, with its password:
+        a wrong one counts as any wrong password does.
+        """
         user = self._logged_in()
         accounts = self._accounts()
         nickname = user.nickname
@@ -487,17 +508,15 @@ class Identity(SessionBase):
             self.log.info("{nickname} unregistered", nickname=nickname)
             self.peer.tell(Unregistered(nickname))
 
-        step = self.service.hashing(self.host, lambda: accounts.unregister(nickname, password))
-        self._await(step, done, self._not_proven)
+        def check() -> Deferred[None]:
+            return accounts.unregister(nickname, password)
+
+        self._check_password(nickname, check, done, self._not_proven)
 
     def _check_new_password(self, password: str) -> None:
         problem = password_problem(password)
         if problem is not None:
             raise Refused(BadNewPassword(problem))
-
-    def _not_proven(self, failure: Failure) -> None:
-        failure.trap(UnauthorizedLogin)
-        self.peer.tell(NotProven())
 
     def _accounts(self) -> AccountStore:
         accounts = self.service.accounts
