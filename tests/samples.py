@@ -83,6 +83,8 @@ def samples() -> list[r.Reply]:
         r.BanningYourself("root"),
         r.NotSent("/msg bob hi"),
         r.TooManyRegistrations(),
+        r.TooManyChecks(False, 60),
+        r.TooManyChecks(True, 1),
         r.NearlyFull(),
         r.TooManyWords(8),
         r.NotSaved(),

@@ -510,6 +510,18 @@ class TooManyRegistrations:
 
 
 @dataclass(frozen=True, slots=True)
+class TooManyChecks:
+    """
+    A password was not checked: this connection's allowance of password
+    hashes, or (C{by_address}) its address's, is used up for C{wait} more
+    seconds. Nothing else changes: a password prompt is still one.
+    """
+
+    by_address: bool
+    wait: int
+
+
+@dataclass(frozen=True, slots=True)
 class NotSent:
     """
     A line was not said to the room: it looks like another chat's habit
@@ -669,6 +681,7 @@ Reply: TypeAlias = (
     | BanningYourself
     | NotSent
     | TooManyRegistrations
+    | TooManyChecks
     | NotKept
     | TooManyWords
     | NotSaved

@@ -9,6 +9,7 @@ until every user has been told and has gone (or a timeout runs out).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -43,6 +44,7 @@ from chat.core.limits import (
     address_group,
 )
 from chat.core.outbox import Outbox
+from chat.core.replies import TooManyChecks
 
 _T = TypeVar("_T")
 
@@ -174,6 +176,8 @@ class ChatService(Service):
         self._tries_by_account: dict[str, TokenBucket] = {}
         self._tries_by_host: dict[str, TokenBucket] = {}
         self._lockouts_logged = Quieted(60, clock)
+        # What is left of the allowance of password hashes, per address.
+        self._hashes_by_host: dict[str, TokenBucket] = {}
         self._registrations: dict[str, TokenBucket] = {}
         self._arrivals: dict[str, TokenBucket] = {}
         self._refusals = Quieted(10, clock)
@@ -301,6 +305,41 @@ class ChatService(Service):
             (self._tries_by_host, address_group(host)),
         ):
             bucket = buckets.get(name)
+            if bucket is not None:
+                bucket.give_back()
+
+    def try_hash(
+        self, host: str | None, own: TokenBucket | None, hashes: int = 1
+    ) -> TooManyChecks | None:
+        """
+        Take C{hashes} password hashes from the allowances of a connection
+        (C{own}, its bucket) and of C{host}, whatever they will prove, before
+        they are made; or say which is used up (and take none). Refusals are
+        logged once a minute per address.
+        """
+        limit = self.settings.limits.hashes_per_host
+        group = address_group(host)
+        shared = None if limit is None else _bucket(self._hashes_by_host, group, limit, self.clock)
+        for bucket, by_address in ((own, False), (shared, True)):
+            if bucket is not None and not bucket.available():
+                if self._lockouts_logged.due(f"#{group}") is not None:
+                    self.log.warn(
+                        "Refusing password checks from {host}: too many {where}",
+                        host=host,
+                        where="from the address" if by_address else "on one connection",
+                    )
+                return TooManyChecks(by_address, math.ceil(bucket.wait()))
+        for bucket in (own, shared):
+            if bucket is not None:
+                bucket.charge(hashes)
+        return None
+
+    def hash_not_made(self, host: str | None, own: TokenBucket | None) -> None:
+        """
+        One hash taken by L{try_hash} was not made: it costs nothing.
+        """
+        shared = self._hashes_by_host.get(address_group(host))
+        for bucket in (own, shared):
             if bucket is not None:
                 bucket.give_back()
 

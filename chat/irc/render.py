@@ -374,6 +374,15 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return notice("Wait for the history you asked for before asking again.")
         case r.TooManyRegistrations():
             return services("Too many registrations from your address; try again later.")
+        case r.TooManyChecks(by_address, wait):
+            whose = "from your address" if by_address else "on this connection"
+            unit = "second" if wait == 1 else "seconds"
+            text = f"Too many password checks {whose}; try again in {wait} {unit}"
+            if verb == "AUTHENTICATE":
+                return numeric("904", f"SASL authentication failed: {text}")
+            if verb == "PRIVMSG":
+                return services(f"{text}.")
+            return notice(f"{text}.")
         case r.NotSent(command):
             return notice(f"Not sent: did you mean {command}?")
         case r.BanningYourself(target):

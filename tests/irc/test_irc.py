@@ -366,6 +366,61 @@ class AccountTests(SynchronousTestCase):
         )
         self.assertTrue(user.transport.disconnecting)
 
+    def test_right_passwords_are_charged(self) -> None:
+        """
+        A right password costs a hash as a wrong one does: a connection
+        looping NickServ IDENTIFY and OPER with a right password has ten
+        hashed, then is told to wait, unhashed; six such connections use up
+        their address's sixty, and the next connection's SASL fails (904),
+        saying how long to wait.
+        """
+        from twisted.internet.task import Clock
+
+        hashes: list[object] = []
+
+        def counted(function: Any, *args: Any) -> Deferred[Any]:
+            hashes.append(function)
+            return _now(function, *args)
+
+        clock = Clock()
+        accounts = Accounts(self.pool, clock, counted, cost=2**4)
+        limits = replace(HUMAN, connections=None)
+        service = new_service(
+            clock, Settings(server_name="irc.test", limits=limits), accounts=accounts
+        )
+        for index in range(6):
+            user = IRCUser(service, f"guest{index}")
+            for _ in range(5):
+                user.send("PRIVMSG NickServ :IDENTIFY alice secret1", "OPER alice secret1")
+            self.assertEqual(len(hashes), 10 * (index + 1))
+            user.lines()
+            user.send("PRIVMSG NickServ :IDENTIFY alice secret1", "OPER alice secret1")
+            wait = "Too many password checks on this connection; try again in 60 seconds."
+            self.assertEqual(
+                user.messages(),
+                [
+                    ("NickServ!NickServ@chat", "NOTICE", f"guest{index}", wait),
+                    ("irc.test", "NOTICE", f"guest{index}", wait),
+                ],
+            )
+        self.assertEqual(len(hashes), 60)
+        late = IRCUser(service)
+        token = base64.b64encode(b"\0alice\0secret1").decode()
+        late.send("CAP REQ :sasl", "AUTHENTICATE PLAIN", f"AUTHENTICATE {token}")
+        self.assertEqual(
+            late.messages()[-1][1:],
+            (
+                "904",
+                "*",
+                "SASL authentication failed: Too many password checks from your address; "
+                "try again in 10 seconds",
+            ),
+        )
+        self.assertEqual(len(hashes), 60)
+        clock.advance(10)
+        late.send("AUTHENTICATE PLAIN", f"AUTHENTICATE {token}")
+        self.assertEqual(late.codes()[-2:], ["900", "903"])
+
     def test_nickserv_identify_and_register(self) -> None:
         """
         Without SASL, NickServ IDENTIFY and REGISTER work on the same accounts.

@@ -686,6 +686,90 @@ class CommandTests(TestCase):
             [PROMPT, "!!! Too many wrong passwords for alice; try again later. Goodbye."],
         )
 
+    def counting_accounts(self) -> tuple[Accounts, list[object]]:
+        """
+        Accounts that list every password hash they make.
+        """
+        hashes: list[object] = []
+
+        def counted(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            hashes.append(function)
+            return at_once(function, *args)
+
+        return Accounts(self.pool, self.clock, counted, cost=CHEAP), hashes
+
+    def test_hashes_per_address(self) -> None:
+        """
+        Every password an address has hashed counts, right or wrong: after
+        60 (then one every 10 s) its next is not hashed, the user is told
+        how long to wait and asked for the password again; another address
+        logs in at once.
+        """
+        accounts, hashes = self.counting_accounts()
+        self.successResultOf(accounts.register("carol", "secret3"))
+        del hashes[:]
+        self.service = new_service(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
+        for _ in range(60):
+            owner = self.at("10.0.0.1")
+            owner.send("alice", "secret1")
+            self.assertIn("*** You are alice. 1 user online: alice", owner.lines())
+            owner.hang_up()
+        self.assertEqual(len(hashes), 60)
+        late = self.at("10.0.0.1")
+        late.lines()
+        late.send("alice", "secret1")
+        self.assertEqual(
+            late.lines(),
+            [
+                PROMPT,
+                "!!! Too many password checks from your address; try again in 10 seconds.",
+                PROMPT,
+            ],
+        )
+        self.assertEqual(len(hashes), 60)
+        elsewhere = self.at("10.9.9.9")
+        elsewhere.send("carol", "secret3")
+        self.assertIn("*** You are carol. 1 user online: carol", elsewhere.lines())
+        self.clock.advance(10)
+        late.send("secret1")
+        self.assertIn("*** You are alice. 2 users online: alice, carol", late.lines())
+        self.assertEqual(len(hashes), 62)
+
+    def test_hashes_per_connection(self) -> None:
+        """
+        One connection may have ten passwords hashed at once, right or
+        wrong (a password change is two), then one a minute: the next
+        /password is refused unhashed, saying how long to wait (two minutes,
+        as the last change took two hashes when one was left).
+        """
+        accounts, hashes = self.counting_accounts()
+        self.service = new_service(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
+        alice = self.at("10.0.0.1")
+        alice.send("alice", "secret1")
+        alice.lines()
+        for _ in range(2):
+            alice.send("/password secret1 secret2", "/password secret2 secret1")
+        self.assertEqual(alice.lines(), ["*** Your password is changed."] * 4)
+        self.assertEqual(len(hashes), 9)
+        alice.send("/password secret1 secret2", "/password secret2 secret1")
+        self.assertEqual(
+            alice.lines(),
+            [
+                "*** Your password is changed.",
+                "!!! Too many password checks on this connection; try again in 120 seconds.",
+            ],
+        )
+        self.assertEqual(len(hashes), 11)
+        self.clock.advance(60)
+        alice.send("/password secret2 secret1")
+        self.assertEqual(
+            alice.lines(),
+            ["!!! Too many password checks on this connection; try again in 60 seconds."],
+        )
+        self.clock.advance(60)
+        alice.send("/password secret2 secret1")
+        self.assertEqual(alice.lines(), ["*** Your password is changed."])
+
     def test_guesses_in_parallel(self) -> None:
         """
         A hundred connections sending a nickname and a guess at once (the

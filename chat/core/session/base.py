@@ -70,6 +70,7 @@ class SessionBase:
         "_departure",
         "_dropping",
         "_ended",
+        "_hash_meter",
         "_join_meter",
         "_lag_timer",
         "_lagged",
@@ -122,6 +123,9 @@ class SessionBase:
         self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
         self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
         self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
+        # The allowance of password hashes, made at the first (most
+        # connections never hash a password).
+        self._hash_meter: TokenBucket | None = None
         # Lines over the flood limit wait here for their turn (fake lag),
         # with the timer that lets the next one through.
         self._lagged: list[object] | None = None

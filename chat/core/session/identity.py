@@ -22,7 +22,7 @@ from chat.core.goodbyes import (
     OutOfTries,
 )
 from chat.core.interfaces import AccountStore, RoomView, UserView
-from chat.core.limits import KEPT_PAGE, KEPT_PAUSE, PASSWORD_TRIES, SERVICE_NAMES
+from chat.core.limits import KEPT_PAGE, KEPT_PAUSE, PASSWORD_TRIES, SERVICE_NAMES, TokenBucket
 from chat.core.replies import (
     Authenticated,
     BadNewPassword,
@@ -139,7 +139,13 @@ class Identity(SessionBase):
                 self._give_rename_back()
             self.peer.tell(NotProven())
 
-        self._prove(nickname, password, right, refused)
+        try:
+            self._prove(nickname, password, right, refused)
+        except Refused:
+            # Not checked (too many checks): no rename either.
+            if renaming:
+                self._give_rename_back()
+            raise
 
     def _regain(self, registered: str) -> None:
         """
@@ -198,7 +204,12 @@ class Identity(SessionBase):
             self.peer.tell(WrongPassword(PASSWORD_TRIES - self._tries))
             self.peer.tell(PasswordWanted(nickname))
 
-        self._prove(nickname, password, right, refused)
+        try:
+            self._prove(nickname, password, right, refused)
+        except Refused as unchecked:
+            # Too many checks: the password is still wanted, once allowed.
+            self.peer.tell(unchecked.reply)
+            self.peer.tell(PasswordWanted(nickname))
 
     @requires(needs=Feature.ACCOUNTS)
     def authenticate(self, account: str, password: str) -> None:
@@ -258,6 +269,7 @@ class Identity(SessionBase):
         check: Callable[[], Deferred[_T]],
         right: Callable[[_T], object],
         refused: Callable[[], object],
+        hashes: int = 1,
     ) -> None:
         """
         Run C{check}, which hashes a password of C{account} and fails with
@@ -268,10 +280,18 @@ class Identity(SessionBase):
         against both allowances, and against this connection's
         L{PASSWORD_TRIES}, whatever asked for it (a login, SASL, NickServ,
         OPER, a password change), the last of which closes it.
+
+        Right or wrong, C{check} is charged its C{hashes} (a password change
+        whose old password is right hashes twice) to this connection and its
+        address (L{_charge_hashes}): it is refused with L{Refused} if either
+        is used up.
         """
         service = self.service
+        own = self._charge_hashes(hashes)
         locked = service.try_password(self.host, account)
         if locked is not None:
+            for _ in range(hashes):
+                service.hash_not_made(self.host, own)
             self._close(locked)
             return
 
@@ -284,6 +304,9 @@ class Identity(SessionBase):
                 # Not a wrong password: the database failed; it costs no try.
                 service.password_right(self.host, account)
                 failure.raiseException()
+            for _ in range(hashes - 1):
+                # Only the first hash was made: the password it checked was wrong.
+                service.hash_not_made(self.host, own)
             self._tries += 1
             self.log.info(
                 "Wrong password for {nickname} from {peer} (try {tries})",
@@ -300,6 +323,24 @@ class Identity(SessionBase):
 
     def _not_proven(self) -> None:
         self.peer.tell(NotProven())
+
+    def _charge_hashes(self, hashes: int = 1) -> TokenBucket | None:
+        """
+        Take C{hashes} password hashes, about to be made whatever they will
+        prove, from the allowances of this connection and of its address
+        (L{chat.core.limits.HASH_ALLOWANCE} and
+        L{chat.core.limits.HASH_ALLOWANCE_PER_HOST}), or refuse them with
+        L{Refused}. Returns the connection's allowance, for giving back a
+        hash that was not made.
+        """
+        limit = self.service.settings.limits.hashes
+        own = self._hash_meter
+        if own is None and limit is not None:
+            own = self._hash_meter = TokenBucket(limit, self.service.clock)
+        refusal = self.service.try_hash(self.host, own, hashes)
+        if refusal is not None:
+            raise Refused(refusal)
+        return own
 
     def _proven(self, proof: tuple[str, bool]) -> bool:
         """
@@ -459,6 +500,11 @@ class Identity(SessionBase):
         if not service.try_registration(self.host):
             self.log.info("Too many registrations from {peer}", peer=self.address)
             raise Refused(TooManyRegistrations())
+        try:
+            own = self._charge_hashes()
+        except Refused:
+            service.registration_refused(self.host)
+            raise
 
         def done(_: object) -> None:
             self._set_account(nickname)
@@ -467,7 +513,9 @@ class Identity(SessionBase):
 
         def taken(failure: Failure) -> None:
             failure.trap(AlreadyRegistered)
+            # Answered from the database, without a hash.
             service.registration_refused(self.host)
+            service.hash_not_made(self.host, own)
             self.peer.tell(AlreadyRegistered(nickname))
 
         step = service.hashing(self.host, lambda: accounts.register(nickname, password))
@@ -491,7 +539,7 @@ class Identity(SessionBase):
         def check() -> Deferred[None]:
             return accounts.change_password(nickname, old, new)
 
-        self._check_password(nickname, check, done, self._not_proven)
+        self._check_password(nickname, check, done, self._not_proven, hashes=2)
 
     @requires(needs=Feature.ACCOUNTS)
     def unregister(self, password: str) -> None:
