@@ -105,6 +105,12 @@ class TokenBucket:
         self._refill()
         self.tokens -= tokens
 
+    def left(self) -> float:
+        """
+        How many tokens there are now (less than one: none may be taken).
+        """
+        return self._refill()
+
     def full(self) -> bool:
         """
         Whether the bucket has its whole burst again (it may be forgotten).
@@ -294,6 +300,14 @@ HASHES_PER_HOST = 2
 """
 Password hashes (about 50 ms of a core each) under way at once for one
 address; the others wait their turn.
+"""
+
+HASHES_AT_ONCE = 4
+"""
+Password hashes under way at once in all (L{chat.core.hashing}): two per core
+of the 2-core machine chat is measured on, 40 a second, which a class logging
+in at once does not fill; more would only wait in the thread pool, each
+holding scrypt's 16 MiB, and ahead of the next login.
 """
 
 MAX_KEPT = 100

@@ -16,10 +16,9 @@ from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredSemaphore, succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from chat.core.events import BanKind, Departure
 from chat.core.goodbyes import (
@@ -31,11 +30,11 @@ from chat.core.goodbyes import (
     ShuttingDown,
     TooManyConnections,
 )
+from chat.core.hashing import Hashing
 from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, UserView
 from chat.core.limits import (
     DEFAULT_SENDQ,
     DEFAULT_SENDQ_TOTAL,
-    HASHES_PER_HOST,
     NONE,
     Limits,
     Quieted,
@@ -181,7 +180,7 @@ class ChatService(Service):
         self._registrations: dict[str, TokenBucket] = {}
         self._arrivals: dict[str, TokenBucket] = {}
         self._refusals = Quieted(10, clock)
-        self._hashing: dict[str, DeferredSemaphore] = {}
+        self._hashing = Hashing(self._hashes_left)
         self._drained: Deferred[None] | None = None
         self._deadline: IDelayedCall | None = None
 
@@ -364,22 +363,17 @@ class ChatService(Service):
     def hashing(self, host: str | None, step: Callable[[], Deferred[_T]]) -> Deferred[_T]:
         """
         Run C{step}, which hashes a password (a login, a registration, a
-        change), when fewer than L{HASHES_PER_HOST} of C{host}'s are under
-        way: one address's connections cannot fill the thread pool that
-        every login waits on.
+        change), in its turn (L{chat.core.hashing}): few at once, at most
+        two of one address's, and the next one of the address that hashed
+        least lately, so that one address's connections cannot fill the
+        thread pool that every login waits on, nor many addresses' delay
+        a login.
         """
-        key = address_group(host)
-        semaphore = self._hashing.get(key)
-        if semaphore is None:
-            semaphore = self._hashing[key] = DeferredSemaphore(HASHES_PER_HOST)
+        return self._hashing.run(address_group(host), step)
 
-        def done(result: _T | Failure) -> _T | Failure:
-            if semaphore.tokens == semaphore.limit and not semaphore.waiting:
-                self._hashing.pop(key, None)
-            return result
-
-        ran: Deferred[_T] = semaphore.run(step)
-        return ran.addBoth(done)
+    def _hashes_left(self, key: str) -> float:
+        bucket = self._hashes_by_host.get(key)
+        return math.inf if bucket is None else bucket.left()
 
     def _log_lockout(self, refusal: LockedOut) -> None:
         # Logged once a minute per nickname or address, not once per refused try.

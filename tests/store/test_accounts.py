@@ -22,7 +22,7 @@ from zope.interface import Interface
 
 from chat.core.errors import AlreadyRegistered
 from chat.core.events import BanKind, Keeping
-from chat.core.limits import HUMAN
+from chat.core.limits import HASHES_AT_ONCE, HUMAN
 from chat.core.service import Settings
 from chat.core.text import Problem, parse_duration, password_problem
 from chat.line.wording import NICKNAME_RULES
@@ -783,9 +783,11 @@ class CommandTests(TestCase):
             guesser = self.at(f"10.0.{index // 50}.{index % 50 + 1}")
             guesser.paste("alice", f"guess{index}")
             guessers.append(guesser)
-        self.assertEqual(len(hashing), 10)
+        # Four are hashed at once (HASHES_AT_ONCE), the other six wait their turn.
+        self.assertEqual(len(hashing), HASHES_AT_ONCE)
         self.assertEqual(sum(guesser.closed for guesser in guessers), 90)
         for check in hashing:
+            # Each one done lets the next one waiting start (the list grows).
             check.callback(None)
         self.assertEqual(
             sum("!!! Wrong password; 2 tries left." in g.lines() for g in guessers[:10]), 10
@@ -854,6 +856,37 @@ class CommandTests(TestCase):
         self.assertEqual(len(hashing), 7)
         for index, user in enumerate(busy):
             self.assertIn(f"*** user{index} is now registered", user.lines()[-1])
+
+    def test_hashing_shared_fairly(self) -> None:
+        """
+        However many addresses keep hashing, four hashes are under way at
+        once in all, and a login from an address that seldom hashes is the
+        next one started, ahead of every address that hashed more.
+        """
+        accounts, hashing = self.slow_accounts()
+        self.service = new_service(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
+        busy = []
+        for address in range(8):
+            for index in range(3):
+                user = self.at(f"10.0.{address}.1")
+                user.send(f"user{address}x{index}", "/register secret1")
+                busy.append(user)
+        self.assertEqual(len(hashing), 4)
+        honest = self.at("10.9.9.9")
+        honest.send("alice", "secret1")
+        self.assertEqual(len(hashing), 4)
+        hashing[0].callback(None)
+        self.assertEqual(len(hashing), 5)
+        hashing[4].callback(None)
+        self.assertIn("*** You are alice.", " ".join(honest.lines()))
+        for check in hashing:
+            if not check.called:
+                check.callback(None)
+        self.assertEqual(len(hashing), 25)
+        for index, user in enumerate(busy):
+            self.assertIn(
+                f"*** user{index // 3}x{index % 3} is now registered", " ".join(user.lines())
+            )
 
     def test_login_when_logged_in(self) -> None:
         """
