@@ -105,12 +105,6 @@ class TokenBucket:
         self._refill()
         self.tokens -= tokens
 
-    def left(self) -> float:
-        """
-        How many tokens there are now (less than one: none may be taken).
-        """
-        return self._refill()
-
     def full(self) -> bool:
         """
         Whether the bucket has its whole burst again (it may be forgotten).

@@ -180,7 +180,7 @@ class ChatService(Service):
         self._registrations: dict[str, TokenBucket] = {}
         self._arrivals: dict[str, TokenBucket] = {}
         self._refusals = Quieted(10, clock)
-        self._hashing = Hashing(self._hashes_left)
+        self._hashing = Hashing()
         self._drained: Deferred[None] | None = None
         self._deadline: IDelayedCall | None = None
 
@@ -364,16 +364,11 @@ class ChatService(Service):
         """
         Run C{step}, which hashes a password (a login, a registration, a
         change), in its turn (L{chat.core.hashing}): few at once, at most
-        two of one address's, and the next one of the address that hashed
-        least lately, so that one address's connections cannot fill the
-        thread pool that every login waits on, nor many addresses' delay
-        a login.
+        two of one address's, addresses taking turns, so that one address's
+        connections cannot fill the thread pool that every login waits on,
+        nor many addresses' delay a login.
         """
         return self._hashing.run(address_group(host), step)
-
-    def _hashes_left(self, key: str) -> float:
-        bucket = self._hashes_by_host.get(key)
-        return math.inf if bucket is None else bucket.left()
 
     def _log_lockout(self, refusal: LockedOut) -> None:
         # Logged once a minute per nickname or address, not once per refused try.

@@ -860,8 +860,9 @@ class CommandTests(TestCase):
     def test_hashing_shared_fairly(self) -> None:
         """
         However many addresses keep hashing, four hashes are under way at
-        once in all, and a login from an address that seldom hashes is the
-        next one started, ahead of every address that hashed more.
+        once in all, addresses taking turns: a login from an address that
+        seldom hashes is the next one started, ahead of every address that
+        was hashing already.
         """
         accounts, hashing = self.slow_accounts()
         self.service = new_service(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
@@ -872,12 +873,16 @@ class CommandTests(TestCase):
                 user.send(f"user{address}x{index}", "/register secret1")
                 busy.append(user)
         self.assertEqual(len(hashing), 4)
+        # Each hash done starts the next: every busy address has had a turn.
+        for index in range(8):
+            hashing[index].callback(None)
+        self.assertEqual(len(hashing), 12)
         honest = self.at("10.9.9.9")
         honest.send("alice", "secret1")
-        self.assertEqual(len(hashing), 4)
-        hashing[0].callback(None)
-        self.assertEqual(len(hashing), 5)
-        hashing[4].callback(None)
+        self.assertEqual(len(hashing), 12)
+        hashing[8].callback(None)
+        self.assertEqual(len(hashing), 13)
+        hashing[12].callback(None)
         self.assertIn("*** You are alice.", " ".join(honest.lines()))
         for check in hashing:
             if not check.called:
