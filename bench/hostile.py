@@ -679,7 +679,9 @@ async def hashing(server: Server) -> dict[str, Any]:
     password; on the line door, a login and then /password with a wrong
     old password, reconnecting whenever closed. Per phase: the server's
     CPU, the checks sent and those refused, and how long a registered
-    honest user's login (once a second, from its own address) takes.
+    honest user's login takes (once a second, each from an address of its
+    own, as many people logging in now and then: one address logging in
+    every second would be one more address that keeps hashing).
     """
     phase = [0]
     sent = [0, 0]
@@ -748,11 +750,14 @@ async def hashing(server: Server) -> dict[str, Any]:
         return started
 
     async def registered_logins() -> None:
+        n = 0
         while True:
+            n += 1
             started = time.monotonic()
+            source = f"127.0.1.{100 + n % 100}"
             try:
                 client = await asyncio.wait_for(
-                    logged_in(server.port, "127.0.1.11", "regular", ATTACKER_PASSWORD), 30
+                    logged_in(server.port, source, "regular", ATTACKER_PASSWORD), 30
                 )
                 logins[phase[0]].append(time.monotonic() - started)
                 client.send("/quit")
