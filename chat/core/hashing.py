@@ -11,7 +11,7 @@ soon as one under way is done, however many addresses keep the others busy:
 with first come, first served, a login waited behind every address's
 hashes, 0.7 s with 16 of them looping. (Ranking addresses by what is left
 of their allowance instead put a login behind every address that had just
-begun, which had all of theirs: 10 s.)
+begun, with all of theirs left.)
 """
 
 from __future__ import annotations
