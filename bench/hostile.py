@@ -932,6 +932,170 @@ async def halfopen(server: Server) -> dict[str, Any]:
     return {"most_places_held": held[1], "tries_refused": refused[0]}
 
 
+ATTACKER_PASSWORD = "sunshine1"
+
+
+def seed_accounts(code: str, db: Path, nicknames: list[str]) -> None:
+    """
+    C{nicknames} registered with L{ATTACKER_PASSWORD} (one hash, at the real
+    cost, for all) before the server starts, with the schema of the chat in
+    C{code}: the attack spends nothing of its allowances on registering.
+    """
+    script = f"""
+import time
+from chat.store import database
+from chat.store.accounts import hash_password
+db = database.connect({str(db)!r})
+hashed = hash_password({ATTACKER_PASSWORD!r})
+for nickname in {nicknames!r}:
+    database.create_account(db.cursor(), nickname, hashed, time.time())
+db.commit()
+db.close()
+"""
+    subprocess.run(
+        [sys.executable, "-c", script], check=True, env=dict(os.environ, PYTHONPATH=code)
+    )
+
+
+HASHING_ADDRESSES = (4, 16)
+HASHING_CONNECTIONS = 4
+"""
+Issue 21, item 7's attack: 4 addresses, then 16, each with 4 connections (2
+IRC, 2 line), one account each, and a registered honest user.
+"""
+
+
+def hashing_accounts() -> list[str]:
+    return ["regular"] + [
+        f"victim{a}x{k}" for a in range(max(HASHING_ADDRESSES)) for k in range(HASHING_CONNECTIONS)
+    ]
+
+
+async def hashing(server: Server) -> dict[str, Any]:
+    """
+    Issue 21, item 7: password checks that each cost the server a hash,
+    looped at the flood limit (5 lines a second a connection) from 4
+    addresses for 10 s, then from 16 for 10 s: on IRC, NickServ IDENTIFY,
+    REGAIN and OPER of the connection's own account with its right
+    password; on the line door, a login and then /password with a wrong
+    old password, reconnecting whenever closed. Per phase: the server's
+    CPU, the checks sent and those refused, and how long a registered
+    honest user's login takes (once a second, each from an address of its
+    own, as many people logging in now and then: one address logging in
+    every second would be one more address that keeps hashing).
+    """
+    phase = [0]
+    sent = [0, 0]
+    refused = [0, 0]
+    logins: list[list[float]] = [[], []]
+    failed_logins = [0, 0]
+
+    async def count_refusals(client: Client) -> None:
+        with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
+            while True:
+                line = await client.line(3600)
+                if "Too many password checks" in line or "Too many wrong passwords" in line:
+                    refused[phase[0]] += 1
+
+    async def loop(client: Client, checks: list[str]) -> None:
+        reading = asyncio.create_task(count_refusals(client))
+        try:
+            n = 0
+            while not reading.done():
+                client.send(checks[n % len(checks)].format(n=n))
+                sent[phase[0]] += 1
+                n += 1
+                await asyncio.sleep(0.2)
+        finally:
+            reading.cancel()
+            client.close()
+
+    async def irc_attacker(source: str, nickname: str, account: str) -> None:
+        checks = [
+            f"PRIVMSG NickServ :IDENTIFY {account} {ATTACKER_PASSWORD}",
+            f"PRIVMSG NickServ :REGAIN {account} {ATTACKER_PASSWORD}",
+            f"OPER {account} {ATTACKER_PASSWORD}",
+        ]
+        while True:
+            try:
+                client = await asyncio.wait_for(
+                    irc_logged_in(server.irc_port, source, nickname), 10
+                )
+            except (OSError, ConnectionError, asyncio.TimeoutError):
+                await asyncio.sleep(0.5)
+                continue
+            await loop(client, checks)
+
+    async def line_attacker(source: str, account: str) -> None:
+        while True:
+            try:
+                client = await Client.open(server.port, source)
+            except (OSError, ConnectionError):
+                await asyncio.sleep(0.5)
+                continue
+            client.send(account)
+            client.send(ATTACKER_PASSWORD)
+            sent[phase[0]] += 1
+            await loop(client, ["/password wrong{n}x newpass{n}"])
+
+    def attackers(first: int, last: int) -> list[Awaitable[None]]:
+        started: list[Awaitable[None]] = []
+        for a in range(first, last):
+            source = address(a)
+            for k in range(HASHING_CONNECTIONS):
+                account = f"victim{a}x{k}"
+                if k % 2:
+                    started.append(line_attacker(source, account))
+                else:
+                    started.append(irc_attacker(source, f"irc{a}x{k}", account))
+        return started
+
+    async def registered_logins() -> None:
+        n = 0
+        while True:
+            n += 1
+            started = time.monotonic()
+            source = f"127.0.1.{100 + n % 100}"
+            try:
+                client = await asyncio.wait_for(
+                    logged_in(server.port, source, "regular", ATTACKER_PASSWORD), 30
+                )
+                logins[phase[0]].append(time.monotonic() - started)
+                client.send("/quit")
+                client.close()
+            except (OSError, asyncio.TimeoutError, ConnectionError):
+                failed_logins[phase[0]] += 1
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+
+    figures: dict[str, Any] = {}
+    honest = asyncio.create_task(registered_logins())
+    few, many = HASHING_ADDRESSES
+    tasks = [asyncio.ensure_future(asyncio.gather(*attackers(0, few)))]
+    for index, count in enumerate(HASHING_ADDRESSES):
+        phase[0] = index
+        if index:
+            tasks.append(asyncio.ensure_future(asyncio.gather(*attackers(few, many))))
+        cpu = server.cpu()
+        started = time.monotonic()
+        await run_for(10, server, asyncio.sleep(10))
+        figures[f"cpu_percent_{count}"] = round(
+            (server.cpu() - cpu) / (time.monotonic() - started) * 100
+        )
+        figures[f"checks_sent_{count}"] = sent[index]
+        figures[f"checks_refused_{count}"] = refused[index]
+        ordered = sorted(logins[index])
+        figures[f"registered_login_p50_s_{count}"] = (
+            round(statistics.median(ordered), 3) if ordered else None
+        )
+        figures[f"registered_login_max_s_{count}"] = round(ordered[-1], 3) if ordered else None
+        figures[f"registered_logins_failed_{count}"] = failed_logins[index]
+    for task in [*tasks, honest]:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    return figures
+
+
 SCENARIOS: dict[str, Callable[[Server], Awaitable[dict[str, Any]]]] = {
     "kept": kept,
     "search": search,
@@ -944,6 +1108,7 @@ SCENARIOS: dict[str, Callable[[Server], Awaitable[dict[str, Any]]]] = {
     "targets": targets,
     "listings": listings,
     "halfopen": halfopen,
+    "hashing": hashing,
 }
 
 OPTIONS: dict[str, tuple[str, ...]] = {"halfopen": ("--max-clients", "924")}
@@ -956,6 +1121,8 @@ async def measure(name: str, code: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"chat-hostile-{name}-"))
     if name in ("search", "searchlane"):
         fill_history(code, workdir / "chat.sqlite3", 200_000)
+    if name == "hashing":
+        seed_accounts(code, workdir / "chat.sqlite3", hashing_accounts())
     server = Server(code, workdir, *OPTIONS.get(name, ()), tls=name == "tls")
     try:
         await asyncio.sleep(1)

@@ -170,6 +170,8 @@ class Limits:
         nickname): higher, since several people may share an address.
     @ivar registrations: new registrations, per address.
     @ivar connections: new connections, per address (IPv6: per /64).
+    @ivar hashes: password hashes, right or wrong, per connection.
+    @ivar hashes_per_host: password hashes, right or wrong, per address.
     """
 
     lines: Rate | None = None
@@ -179,11 +181,33 @@ class Limits:
     failed_logins_per_host: Rate | None = None
     registrations: Rate | None = None
     connections: Rate | None = None
+    hashes: Rate | None = None
+    hashes_per_host: Rate | None = None
 
 
 NONE = Limits()
 """
 No rate limits at all: for embedding, tests and benchmarks.
+"""
+
+HASH_ALLOWANCE = Rate(1 / 60, 10)
+"""
+Password hashes one connection may cause, whatever they prove (a right
+password costs scrypt's 50 ms of a core as a wrong one does): ten at once are
+a login with its tries, SASL, IDENTIFY, OPER and a password change, then one a
+minute. A connection looping IDENTIFY with its own right password, which the
+allowances of wrong passwords never count, was a core's worth for a few.
+"""
+
+HASH_ALLOWANCE_PER_HOST = Rate(1 / 10, 60)
+"""
+Password hashes one address (IPv6: one /64) may cause, whatever they prove:
+60 at once, twice its allowance of wrong passwords (a lockout for wrong ones
+comes first, and a class of 30 behind one NAT can log in at once, each
+mistyping once), then one every 10 s: 360 an hour, far more than the people
+behind an address log in, at 0.5 % of a core each address (4 addresses looping
+right passwords took 187 % before). Each address still has its 60 at once:
+3 s of a core.
 """
 
 HUMAN = Limits(
@@ -194,6 +218,8 @@ HUMAN = Limits(
     failed_logins_per_host=Rate(1 / 20, 30),
     registrations=Rate(1 / 20, 30),
     connections=Rate(1, 12),
+    hashes=HASH_ALLOWANCE,
+    hashes_per_host=HASH_ALLOWANCE_PER_HOST,
 )
 """
 What twistd chat applies by default: far above what a person types or pastes.
@@ -211,6 +237,17 @@ the line door starts in it.
 MAX_NICKNAME_LENGTH = 16
 """
 Nicknames are short: they start every line a user says.
+"""
+
+SERVICE_NAMES = frozenset(
+    name.lower() for name in ("NickServ", "ChanServ", "MemoServ", "OperServ", "HostServ", "BotServ")
+)
+"""
+Nicknames nobody may take, on either door: the IRC door's own NickServ, and
+the services IRC users know from other networks (Anope's and Atheme's). A
+user holding one would send notices byte for byte like the service's, and
+receive what people send the service (IRC clients send it passwords:
+C{IDENTIFY}); a line user's C{/msg NickServ} would reach that user.
 """
 
 MAX_ROOM_NAME_LENGTH = 24
@@ -248,13 +285,23 @@ scrypt's cost: 2**14 blocks of 1 KiB (16 MiB) takes ~50 ms; OWASP's minimum.
 
 PASSWORD_TRIES = 3
 """
-Wrong passwords one login may give before its connection is closed.
+Wrong passwords one connection may give, whatever asks for them (a login,
+SASL, NickServ, OPER, a password change), before it is closed: choosing the
+nickname again starts no new count.
 """
 
 HASHES_PER_HOST = 2
 """
 Password hashes (about 50 ms of a core each) under way at once for one
 address; the others wait their turn.
+"""
+
+HASHES_AT_ONCE = 4
+"""
+Password hashes under way at once in all (L{chat.core.hashing}): two per core
+of the 2-core machine chat is measured on, 40 a second, which a class logging
+in at once does not fill; more would only wait in the thread pool, each
+holding scrypt's 16 MiB, and ahead of the next login.
 """
 
 MAX_KEPT = 100

@@ -516,6 +516,18 @@ class TooManyRegistrations:
 
 
 @dataclass(frozen=True, slots=True)
+class TooManyChecks:
+    """
+    A password was not checked: this connection's allowance of password
+    hashes, or (C{by_address}) its address's, is used up for C{wait} more
+    seconds. Nothing else changes: a password prompt is still one.
+    """
+
+    by_address: bool
+    wait: int
+
+
+@dataclass(frozen=True, slots=True)
 class NotSent:
     """
     A line was not said to the room: it looks like another chat's habit
@@ -539,6 +551,16 @@ class Reserved:
     """
     C{nickname} is an operator's (in C{--admins}): nobody may register it or
     use it unregistered; its password is set out of band (C{chat.admin}).
+    """
+
+    nickname: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceName:
+    """
+    C{nickname} is a service's (NickServ, ChanServ...): nobody may take it
+    (L{chat.core.limits.SERVICE_NAMES}).
     """
 
     nickname: str
@@ -660,10 +682,12 @@ Reply: TypeAlias = (
     | Registered
     | RegisteredNickname
     | Reserved
+    | ServiceName
     | Dropped
     | BanningYourself
     | NotSent
     | TooManyRegistrations
+    | TooManyChecks
     | NotKept
     | TooManyWords
     | TooManyModes

@@ -9,16 +9,16 @@ until every user has been told and has gone (or a timeout runs out).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredSemaphore, succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from chat.core.events import BanKind, Departure
 from chat.core.goodbyes import (
@@ -31,12 +31,12 @@ from chat.core.goodbyes import (
     StillRegistering,
     TooManyConnections,
 )
+from chat.core.hashing import Hashing
 from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, UserView
 from chat.core.limits import (
     BUSY_LOGIN_TIMEOUT,
     DEFAULT_SENDQ,
     DEFAULT_SENDQ_TOTAL,
-    HASHES_PER_HOST,
     NONE,
     REGISTERING_PER_HOST,
     Limits,
@@ -46,6 +46,7 @@ from chat.core.limits import (
     address_group,
 )
 from chat.core.outbox import Outbox
+from chat.core.replies import TooManyChecks
 
 _T = TypeVar("_T")
 
@@ -181,10 +182,12 @@ class ChatService(Service):
         self._tries_by_account: dict[str, TokenBucket] = {}
         self._tries_by_host: dict[str, TokenBucket] = {}
         self._lockouts_logged = Quieted(60, clock)
+        # What is left of the allowance of password hashes, per address.
+        self._hashes_by_host: dict[str, TokenBucket] = {}
         self._registrations: dict[str, TokenBucket] = {}
         self._arrivals: dict[str, TokenBucket] = {}
         self._refusals = Quieted(10, clock)
-        self._hashing: dict[str, DeferredSemaphore] = {}
+        self._hashing = Hashing()
         self._drained: Deferred[None] | None = None
         self._deadline: IDelayedCall | None = None
 
@@ -347,6 +350,41 @@ class ChatService(Service):
             if bucket is not None:
                 bucket.give_back()
 
+    def try_hash(
+        self, host: str | None, own: TokenBucket | None, hashes: int = 1
+    ) -> TooManyChecks | None:
+        """
+        Take C{hashes} password hashes from the allowances of a connection
+        (C{own}, its bucket) and of C{host}, whatever they will prove, before
+        they are made; or say which is used up (and take none). Refusals are
+        logged once a minute per address.
+        """
+        limit = self.settings.limits.hashes_per_host
+        group = address_group(host)
+        shared = None if limit is None else _bucket(self._hashes_by_host, group, limit, self.clock)
+        for bucket, by_address in ((own, False), (shared, True)):
+            if bucket is not None and not bucket.available():
+                if self._lockouts_logged.due(f"#{group}") is not None:
+                    self.log.warn(
+                        "Refusing password checks from {host}: too many {where}",
+                        host=host,
+                        where="from the address" if by_address else "on one connection",
+                    )
+                return TooManyChecks(by_address, math.ceil(bucket.wait()))
+        for bucket in (own, shared):
+            if bucket is not None:
+                bucket.charge(hashes)
+        return None
+
+    def hash_not_made(self, host: str | None, own: TokenBucket | None) -> None:
+        """
+        One hash taken by L{try_hash} was not made: it costs nothing.
+        """
+        shared = self._hashes_by_host.get(address_group(host))
+        for bucket in (own, shared):
+            if bucket is not None:
+                bucket.give_back()
+
     def try_registration(self, host: str | None) -> bool:
         """
         Take one registration from C{host}'s allowance (30, then one every
@@ -368,22 +406,12 @@ class ChatService(Service):
     def hashing(self, host: str | None, step: Callable[[], Deferred[_T]]) -> Deferred[_T]:
         """
         Run C{step}, which hashes a password (a login, a registration, a
-        change), when fewer than L{HASHES_PER_HOST} of C{host}'s are under
-        way: one address's connections cannot fill the thread pool that
-        every login waits on.
+        change), in its turn (L{chat.core.hashing}): few at once, at most
+        two of one address's, addresses taking turns, so that one address's
+        connections cannot fill the thread pool that every login waits on,
+        nor many addresses' delay a login.
         """
-        key = address_group(host)
-        semaphore = self._hashing.get(key)
-        if semaphore is None:
-            semaphore = self._hashing[key] = DeferredSemaphore(HASHES_PER_HOST)
-
-        def done(result: _T | Failure) -> _T | Failure:
-            if semaphore.tokens == semaphore.limit and not semaphore.waiting:
-                self._hashing.pop(key, None)
-            return result
-
-        ran: Deferred[_T] = semaphore.run(step)
-        return ran.addBoth(done)
+        return self._hashing.run(address_group(host), step)
 
     def _log_lockout(self, refusal: LockedOut) -> None:
         # Logged once a minute per nickname or address, not once per refused try.

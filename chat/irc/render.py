@@ -346,6 +346,10 @@ def render(context: Context, reply: r.Reply) -> bytes:
             if verb == "PRIVMSG":
                 return services(f"{nickname} is kept for an operator of this server.")
             return numeric("432", nickname, "Nickname is reserved for an operator")
+        case r.ServiceName(nickname):
+            if verb == "PRIVMSG":
+                return services(f"{nickname} is kept for the server's services.")
+            return numeric("432", nickname, "Nickname is reserved for services")
         case r.NearlyFull():
             return numeric("433", "*", "Server nearly full: only registered nicknames now")
         case r.NotKept(recipient, why, limit):
@@ -365,6 +369,15 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return notice("That search took too long and was stopped.")
         case r.TooManyRegistrations():
             return services("Too many registrations from your address; try again later.")
+        case r.TooManyChecks(by_address, wait):
+            whose = "from your address" if by_address else "on this connection"
+            unit = "second" if wait == 1 else "seconds"
+            text = f"Too many password checks {whose}; try again in {wait} {unit}"
+            if verb == "AUTHENTICATE":
+                return numeric("904", f"SASL authentication failed: {text}")
+            if verb == "PRIVMSG":
+                return services(f"{text}.")
+            return notice(f"{text}.")
         case r.NotSent(command):
             return notice(f"Not sent: did you mean {command}?")
         case r.BanningYourself(target):

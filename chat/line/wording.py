@@ -512,8 +512,14 @@ def reply(said: r.Reply) -> bytes:
             return error(f"{nickname} is registered; log in as {nickname} to use it.")
         case r.Reserved(nickname):
             return error(f"The nickname {nickname} is kept for an operator of this server.")
+        case r.ServiceName(nickname):
+            return error(f"The nickname {nickname} is kept for the server's services.")
         case r.NearlyFull():
             return error("The server is nearly full: only registered nicknames can log in now.")
+        case r.TooManyChecks(by_address, wait):
+            whose = "from your address" if by_address else "on this connection"
+            unit = "second" if wait == 1 else "seconds"
+            return error(f"Too many password checks {whose}; try again in {wait} {unit}.")
         case r.NotKept(recipient, Keeping.RECIPIENT_FULL, limit):
             return error(f"{recipient} has {limit} messages waiting already; yours was not kept.")
         case r.NotKept(_, _, limit):

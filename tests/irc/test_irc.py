@@ -9,6 +9,7 @@ scenarios over IRC and over both doors at once; and a real IRC client library
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet import reactor
@@ -19,6 +20,7 @@ from twisted.internet.protocol import Factory
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.words.protocols import irc
 
+from chat.core.limits import HUMAN
 from chat.core.service import Settings
 from chat.irc.message import build, parse
 from chat.irc.protocol import IRCFactory
@@ -194,6 +196,117 @@ class AccountTests(SynchronousTestCase):
         self.assertEqual(user.lines(), ["ERROR :Closing link: Logged in again elsewhere"])
         self.assertEqual(other.lines()[0], ":guest!guest@chat NICK alice")
 
+    def test_service_names_are_kept(self) -> None:
+        """
+        Nobody takes a service's name (NickServ, ChanServ...) from either
+        door, even with the password of an account an older server let
+        somebody register under it; a line user's /msg NickServ reaches
+        nobody and is kept for nobody.
+        """
+        self.successResultOf(self.accounts.register("NickServ", "stolen1"))
+        user = IRCUser(self.service)
+        token = base64.b64encode(b"\0NickServ\0stolen1").decode()
+        user.send("CAP REQ :sasl", "AUTHENTICATE PLAIN", f"AUTHENTICATE {token}")
+        user.lines()
+        user.send("NICK NickServ", "USER NickServ 0 * :NickServ", "CAP END")
+        self.assertEqual(
+            user.messages(),
+            [("irc.test", "432", "NickServ", "NickServ", "Nickname is reserved for services")],
+        )
+        user.send("NICK chanserv")
+        self.assertEqual(user.codes(), ["432"])
+        user.send("NICK guest")
+        self.assertEqual(user.codes()[0], "001")
+        user.send("NICK ChanServ", "NICK nickserv")
+        self.assertEqual(
+            user.messages(),
+            [
+                ("irc.test", "432", "guest", "ChanServ", "Nickname is reserved for services"),
+                ("irc.test", "432", "guest", "nickserv", "Nickname is reserved for services"),
+            ],
+        )
+        line = Client(self.service)
+        line.lines()
+        line.send("NickServ")
+        self.assertEqual(
+            line.lines()[0], "!!! The nickname NickServ is kept for the server's services."
+        )
+        line.send("bob", "/nick MemoServ", "/msg NickServ IDENTIFY alice secret1")
+        self.assertEqual(
+            line.lines()[-2:],
+            [
+                "!!! The nickname MemoServ is kept for the server's services.",
+                "!!! No such user: NickServ",
+            ],
+        )
+        self.assertEqual(self.service.chat.online(), ["bob", "guest"])
+        collected = self.successResultOf(self.accounts.collect("NickServ", 10))
+        self.assertEqual(collected.entries, [])
+
+    def test_regain_is_a_rename(self) -> None:
+        """
+        NickServ's REGAIN renames under the rules of every rename: an invalid
+        or a service's nickname is refused, and the allowance of renames
+        (three, then one every 10 s) holds, its refusals costing no password
+        check; the channel sees only the renames that happened.
+        """
+        from twisted.internet.task import Clock
+
+        hashes: list[object] = []
+
+        def counted(function: Any, *args: Any) -> Deferred[Any]:
+            hashes.append(function)
+            return _now(function, *args)
+
+        clock = Clock()
+        accounts = Accounts(self.pool, clock, counted, cost=2**4)
+        self.successResultOf(accounts.register("alicia", "secret2"))
+        limits = replace(HUMAN, connections=None)
+        service = new_service(
+            clock, Settings(server_name="irc.test", limits=limits), accounts=accounts
+        )
+        watcher = IRCUser(service, "watcher")
+        user = IRCUser(service, "guest")
+        watcher.send("JOIN #lobby")
+        user.send("JOIN #lobby")
+        watcher.lines()
+        user.lines()
+        del hashes[:]
+        user.send("PRIVMSG NickServ :REGAIN 1bad secret1", "PRIVMSG NickServ :REGAIN ChanServ x")
+        self.assertEqual(
+            user.messages(),
+            [
+                ("irc.test", "432", "guest", "1bad", "Erroneous nickname"),
+                (
+                    "NickServ!NickServ@chat",
+                    "NOTICE",
+                    "guest",
+                    "ChanServ is kept for the server's services.",
+                ),
+            ],
+        )
+        for _ in range(2):
+            user.send("PRIVMSG NickServ :REGAIN alice secret1")
+            user.send("PRIVMSG NickServ :REGAIN alicia secret2")
+        self.assertEqual(len(hashes), 3)
+        self.assertEqual(
+            [m[1:] for m in user.messages() if m[1] in ("NICK", "438")],
+            [
+                ("NICK", "alice"),
+                ("NICK", "alicia"),
+                ("NICK", "alice"),
+                ("438", "alice", "alice", "Nick change too fast; wait a little"),
+            ],
+        )
+        self.assertEqual(
+            [m[1:] for m in watcher.messages()],
+            [("NICK", "alice"), ("NICK", "alicia"), ("NICK", "alice")],
+        )
+        clock.advance(10)
+        user.send("PRIVMSG NickServ :REGAIN alicia secret2")
+        self.assertEqual(memory(service).find("alicia").participant, user.connection)
+        self.assertEqual(len(hashes), 4)
+
     def test_pass(self) -> None:
         """
         PASS before registration is the password of a registered nickname.
@@ -229,6 +342,85 @@ class AccountTests(SynchronousTestCase):
         self.assertEqual(user.codes()[-1], "904")
         user.send("AUTHENTICATE PLAIN", "AUTHENTICATE *")
         self.assertEqual(user.codes()[-1], "906")
+
+    def test_three_wrong_passwords_per_connection(self) -> None:
+        """
+        Three wrong passwords close an IRC connection, whatever gave them:
+        SASL before registration, NickServ and OPER after.
+        """
+        user = IRCUser(self.service)
+        token = base64.b64encode(b"\0alice\0wrong1").decode()
+        user.send("CAP LS 302", "CAP REQ :sasl", "AUTHENTICATE PLAIN", f"AUTHENTICATE {token}")
+        self.assertEqual(user.codes()[-1], "904")
+        user.send("NICK guest", "USER u 0 * :x", "CAP END")
+        self.assertEqual(user.codes()[0], "001")
+        user.send("PRIVMSG NickServ :IDENTIFY alice wrong2")
+        self.assertEqual(user.codes(), ["NOTICE"])
+        self.assertFalse(user.transport.disconnecting)
+        user.send("OPER root wrong3")
+        self.assertEqual(
+            user.messages(),
+            [
+                ("irc.test", "464", "guest", "Password incorrect"),
+                ("", "ERROR", "Closing link: Too many wrong passwords"),
+            ],
+        )
+        self.assertTrue(user.transport.disconnecting)
+
+    def test_right_passwords_are_charged(self) -> None:
+        """
+        A right password costs a hash as a wrong one does: a connection
+        looping NickServ IDENTIFY and OPER with a right password has ten
+        hashed, then is told to wait, unhashed; six such connections use up
+        their address's sixty, and the next connection's SASL fails (904),
+        saying how long to wait.
+        """
+        from twisted.internet.task import Clock
+
+        hashes: list[object] = []
+
+        def counted(function: Any, *args: Any) -> Deferred[Any]:
+            hashes.append(function)
+            return _now(function, *args)
+
+        clock = Clock()
+        accounts = Accounts(self.pool, clock, counted, cost=2**4)
+        limits = replace(HUMAN, connections=None)
+        service = new_service(
+            clock, Settings(server_name="irc.test", limits=limits), accounts=accounts
+        )
+        for index in range(6):
+            user = IRCUser(service, f"guest{index}")
+            for _ in range(5):
+                user.send("PRIVMSG NickServ :IDENTIFY alice secret1", "OPER alice secret1")
+            self.assertEqual(len(hashes), 10 * (index + 1))
+            user.lines()
+            user.send("PRIVMSG NickServ :IDENTIFY alice secret1", "OPER alice secret1")
+            wait = "Too many password checks on this connection; try again in 60 seconds."
+            self.assertEqual(
+                user.messages(),
+                [
+                    ("NickServ!NickServ@chat", "NOTICE", f"guest{index}", wait),
+                    ("irc.test", "NOTICE", f"guest{index}", wait),
+                ],
+            )
+        self.assertEqual(len(hashes), 60)
+        late = IRCUser(service)
+        token = base64.b64encode(b"\0alice\0secret1").decode()
+        late.send("CAP REQ :sasl", "AUTHENTICATE PLAIN", f"AUTHENTICATE {token}")
+        self.assertEqual(
+            late.messages()[-1][1:],
+            (
+                "904",
+                "*",
+                "SASL authentication failed: Too many password checks from your address; "
+                "try again in 10 seconds",
+            ),
+        )
+        self.assertEqual(len(hashes), 60)
+        clock.advance(10)
+        late.send("AUTHENTICATE PLAIN", f"AUTHENTICATE {token}")
+        self.assertEqual(late.codes()[-2:], ["900", "903"])
 
     def test_nickserv_identify_and_register(self) -> None:
         """

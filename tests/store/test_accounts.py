@@ -25,7 +25,7 @@ from zope.interface import Interface
 
 from chat.core.errors import AlreadyRegistered
 from chat.core.events import BanKind, Keeping
-from chat.core.limits import HUMAN
+from chat.core.limits import HASHES_AT_ONCE, HUMAN
 from chat.core.service import Settings
 from chat.core.text import Problem, parse_duration, password_problem
 from chat.line.wording import NICKNAME_RULES
@@ -348,6 +348,39 @@ class CommandTests(TestCase):
         self.assertTrue(alice.closed)
         self.assertEqual(self.service.chat.online(), [])
 
+    def test_three_wrong_passwords_per_connection(self) -> None:
+        """
+        A connection has three wrong passwords, whatever gives them:
+        choosing the nickname again starts no new count, and /password's
+        and /unregister's wrong ones count too, the third closing it.
+        """
+        guesser = self.arrive("alice", "guess1", "guess2", "/nick alice", "guess3")
+        self.assertEqual(
+            guesser.lines(),
+            [
+                PROMPT,
+                "!!! Wrong password; 2 tries left.",
+                PROMPT,
+                "!!! Wrong password; 1 try left.",
+                PROMPT,
+                PROMPT,
+                "!!! Wrong password. Goodbye.",
+            ],
+        )
+        self.assertTrue(guesser.closed)
+        owner = self.arrive("alice", "secret1")
+        owner.lines()
+        owner.send("/password wrong11 newsecret", "/unregister wrong22")
+        self.assertEqual(
+            owner.lines(), ["!!! Wrong password, or your nickname is not registered."] * 2
+        )
+        owner.send("/password wrong33 newsecret")
+        self.assertEqual(owner.lines(), ["!!! Wrong password. Goodbye."])
+        self.assertTrue(owner.closed)
+        self.assertEqual(
+            self.successResultOf(self.accounts.authenticate("alice", "secret1")), "alice"
+        )
+
     def test_lines_wait_for_the_password_check(self) -> None:
         """
         Lines sent right behind the password (as a script would) are handled
@@ -649,6 +682,116 @@ class CommandTests(TestCase):
         elsewhere.send("alice", "secret1")
         self.assertIn("*** You are alice. 1 user online: alice", elsewhere.lines())
 
+    def test_password_changes_share_the_allowances(self) -> None:
+        """
+        Wrong passwords given to /password and /unregister count against
+        the nickname's allowance as a login's do: after ten of them, from
+        however many connections, nobody may try alice's for a while.
+        """
+        self.service = new_service(
+            self.clock, Settings(limits=ONE_AT_A_TIME), accounts=self.accounts
+        )
+        for index in range(5):
+            session = self.at(f"10.0.0.{index + 1}")
+            session.send("alice", "secret1", f"/password wrong{index}1 newsecret")
+            session.send(f"/unregister wrong{index}2")
+            self.assertEqual(
+                session.lines()[-2:],
+                ["!!! Wrong password, or your nickname is not registered."] * 2,
+            )
+            session.hang_up()
+        owner = self.at("10.9.9.9")
+        owner.lines()
+        owner.send("alice", "secret1")
+        self.assertEqual(
+            owner.lines(),
+            [PROMPT, "!!! Too many wrong passwords for alice; try again later. Goodbye."],
+        )
+
+    def counting_accounts(self) -> tuple[Accounts, list[object]]:
+        """
+        Accounts that list every password hash they make.
+        """
+        hashes: list[object] = []
+
+        def counted(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            hashes.append(function)
+            return at_once(function, *args)
+
+        return Accounts(self.pool, self.clock, counted, cost=CHEAP), hashes
+
+    def test_hashes_per_address(self) -> None:
+        """
+        Every password an address has hashed counts, right or wrong: after
+        60 (then one every 10 s) its next is not hashed, the user is told
+        how long to wait and asked for the password again; another address
+        logs in at once.
+        """
+        accounts, hashes = self.counting_accounts()
+        self.successResultOf(accounts.register("carol", "secret3"))
+        del hashes[:]
+        self.service = new_service(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
+        for _ in range(60):
+            owner = self.at("10.0.0.1")
+            owner.send("alice", "secret1")
+            self.assertIn("*** You are alice. 1 user online: alice", owner.lines())
+            owner.hang_up()
+        self.assertEqual(len(hashes), 60)
+        late = self.at("10.0.0.1")
+        late.lines()
+        late.send("alice", "secret1")
+        self.assertEqual(
+            late.lines(),
+            [
+                PROMPT,
+                "!!! Too many password checks from your address; try again in 10 seconds.",
+                PROMPT,
+            ],
+        )
+        self.assertEqual(len(hashes), 60)
+        elsewhere = self.at("10.9.9.9")
+        elsewhere.send("carol", "secret3")
+        self.assertIn("*** You are carol. 1 user online: carol", elsewhere.lines())
+        self.clock.advance(10)
+        late.send("secret1")
+        self.assertIn("*** You are alice. 2 users online: alice, carol", late.lines())
+        self.assertEqual(len(hashes), 62)
+
+    def test_hashes_per_connection(self) -> None:
+        """
+        One connection may have ten passwords hashed at once, right or
+        wrong (a password change is two), then one a minute: the next
+        /password is refused unhashed, saying how long to wait (two minutes,
+        as the last change took two hashes when one was left).
+        """
+        accounts, hashes = self.counting_accounts()
+        self.service = new_service(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
+        alice = self.at("10.0.0.1")
+        alice.send("alice", "secret1")
+        alice.lines()
+        for _ in range(2):
+            alice.send("/password secret1 secret2", "/password secret2 secret1")
+        self.assertEqual(alice.lines(), ["*** Your password is changed."] * 4)
+        self.assertEqual(len(hashes), 9)
+        alice.send("/password secret1 secret2", "/password secret2 secret1")
+        self.assertEqual(
+            alice.lines(),
+            [
+                "*** Your password is changed.",
+                "!!! Too many password checks on this connection; try again in 120 seconds.",
+            ],
+        )
+        self.assertEqual(len(hashes), 11)
+        self.clock.advance(60)
+        alice.send("/password secret2 secret1")
+        self.assertEqual(
+            alice.lines(),
+            ["!!! Too many password checks on this connection; try again in 60 seconds."],
+        )
+        self.clock.advance(60)
+        alice.send("/password secret2 secret1")
+        self.assertEqual(alice.lines(), ["*** Your password is changed."])
+
     def test_guesses_in_parallel(self) -> None:
         """
         A hundred connections sending a nickname and a guess at once (the
@@ -662,9 +805,11 @@ class CommandTests(TestCase):
             guesser = self.at(f"10.0.{index // 50}.{index % 50 + 1}")
             guesser.paste("alice", f"guess{index}")
             guessers.append(guesser)
-        self.assertEqual(len(hashing), 10)
+        # Four are hashed at once (HASHES_AT_ONCE), the other six wait their turn.
+        self.assertEqual(len(hashing), HASHES_AT_ONCE)
         self.assertEqual(sum(guesser.closed for guesser in guessers), 90)
         for check in hashing:
+            # Each one done lets the next one waiting start (the list grows).
             check.callback(None)
         self.assertEqual(
             sum("!!! Wrong password; 2 tries left." in g.lines() for g in guessers[:10]), 10
@@ -733,6 +878,42 @@ class CommandTests(TestCase):
         self.assertEqual(len(hashing), 7)
         for index, user in enumerate(busy):
             self.assertIn(f"*** user{index} is now registered", user.lines()[-1])
+
+    def test_hashing_shared_fairly(self) -> None:
+        """
+        However many addresses keep hashing, four hashes are under way at
+        once in all, addresses taking turns: a login from an address that
+        seldom hashes is the next one started, ahead of every address that
+        was hashing already.
+        """
+        accounts, hashing = self.slow_accounts()
+        self.service = new_service(self.clock, Settings(limits=ONE_AT_A_TIME), accounts=accounts)
+        busy = []
+        for address in range(8):
+            for index in range(3):
+                user = self.at(f"10.0.{address}.1")
+                user.send(f"user{address}x{index}", "/register secret1")
+                busy.append(user)
+        self.assertEqual(len(hashing), 4)
+        # Each hash done starts the next: every busy address has had a turn.
+        for index in range(8):
+            hashing[index].callback(None)
+        self.assertEqual(len(hashing), 12)
+        honest = self.at("10.9.9.9")
+        honest.send("alice", "secret1")
+        self.assertEqual(len(hashing), 12)
+        hashing[8].callback(None)
+        self.assertEqual(len(hashing), 13)
+        hashing[12].callback(None)
+        self.assertIn("*** You are alice.", " ".join(honest.lines()))
+        for check in hashing:
+            if not check.called:
+                check.callback(None)
+        self.assertEqual(len(hashing), 25)
+        for index, user in enumerate(busy):
+            self.assertIn(
+                f"*** user{index // 3}x{index % 3} is now registered", " ".join(user.lines())
+            )
 
     def test_login_when_logged_in(self) -> None:
         """
@@ -1028,6 +1209,22 @@ class BanTests(SynchronousTestCase):
         irc.send("NICK troll")
         self.assertEqual(irc.messages()[-1][1:4], ("432", "trolly", "troll"))
         self.assertEqual(self.service.chat.online(), ["root", "trollx", "trolly"])
+
+    def test_nickname_ban_holds_for_regain(self) -> None:
+        """
+        A banned nickname cannot be taken with NickServ's REGAIN either, not
+        even with its password: refused before the password is checked, and
+        its holder keeps the nickname it had.
+        """
+        from tests.helpers import IRCUser
+
+        self.successResultOf(self.accounts.register("banme", "secret1"))
+        self.op.send("/ban banme")
+        self.op.lines()
+        irc = IRCUser(self.service, "guest")
+        irc.send("PRIVMSG NickServ :REGAIN BANME secret1")
+        self.assertEqual(irc.messages(), [("chat", "432", "guest", "BANME", "Nickname is banned")])
+        self.assertEqual(self.service.chat.online(), ["guest", "root"])
 
     def test_bad_durations(self) -> None:
         """

@@ -134,6 +134,7 @@ class SessionBase:
         "_departure",
         "_dropping",
         "_ended",
+        "_hash_meter",
         "_join_meter",
         "_joins",
         "_lagged",
@@ -190,6 +191,9 @@ class SessionBase:
         # Joins over their allowance wait here for their turn (room, the
         # room it leaves, key), while input waits behind them.
         self._joins: list[tuple[str, str | None, str | None]] | None = None
+        # The allowance of password hashes, made at the first (most
+        # connections never hash a password).
+        self._hash_meter: TokenBucket | None = None
         # Lines over the flood limit wait here for their turn (fake lag).
         self._lagged: Lag | None = None
         self._bare = bare_login

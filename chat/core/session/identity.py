@@ -3,13 +3,14 @@ Who a session's user is: the nickname it claims, the password that proves a
 registered one, the account behind it, operator rights, and renames.
 
 Every way of taking a nickname (login, a rename, NickServ's REGAIN, any
-door's) goes through L{Identity._not_banned} and the chat's claim, which
+door's) goes through L{Identity._may_take} and the chat's claim, which
 answers with a Deferred: input waits until the claim is decided.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred
@@ -21,7 +22,7 @@ from chat.core.goodbyes import (
     OutOfTries,
 )
 from chat.core.interfaces import AccountStore, RoomView, UserView
-from chat.core.limits import KEPT_PAGE, KEPT_PAUSE, PASSWORD_TRIES
+from chat.core.limits import KEPT_PAGE, KEPT_PAUSE, PASSWORD_TRIES, SERVICE_NAMES, TokenBucket
 from chat.core.replies import (
     Authenticated,
     BadNewPassword,
@@ -40,6 +41,7 @@ from chat.core.replies import (
     RegisteredNickname,
     Reply,
     Reserved,
+    ServiceName,
     TooManyRegistrations,
     TooManyRenames,
     Unavailable,
@@ -49,6 +51,8 @@ from chat.core.replies import (
 from chat.core.rights import requires
 from chat.core.session.base import SessionBase
 from chat.core.text import password_problem
+
+_T = TypeVar("_T")
 
 
 class Identity(SessionBase):
@@ -72,7 +76,7 @@ class Identity(SessionBase):
         """
         self._claim = None
         try:
-            self._not_banned(nickname)
+            self._may_take(nickname)
             self.chat.check_valid(nickname)
         except Refused as refused:
             self._ask_again(refused.reply)
@@ -94,7 +98,6 @@ class Identity(SessionBase):
                 # Held by a ghost or not, its password is what is wanted:
                 # the right one takes the nickname back (GHOST/REGAIN).
                 self._claim = nickname
-                self._tries = 0
                 self.peer.tell(PasswordWanted(nickname))
             elif nickname.lower() in self.service.admins:
                 self._ask_again(Reserved(nickname))
@@ -110,19 +113,39 @@ class Identity(SessionBase):
         """
         Take back C{nickname}, registered, from whoever holds it (a ghost),
         with its password, and become it (NickServ's REGAIN and GHOST).
+        Becoming it is a rename like any other: refused, before the password
+        is checked, if the nickname is a service's, banned or invalid, or if
+        the allowance of renames is used up (a refused REGAIN gives its
+        rename back).
         """
         user = self._logged_in()
+        self._may_take(nickname)
+        self.chat.check_valid(nickname)
+        renaming = user.nickname.lower() != nickname.lower()
+        if renaming and self._nick_meter is not None and not self._nick_meter.take():
+            raise Refused(TooManyRenames())
 
         def right(proof: tuple[str, bool]) -> None:
             registered = proof[0]
             self._set_account(registered)
             self._proven(proof)
             self._take_back(registered)
-            if user.nickname.lower() != registered.lower():
+            if renaming:
                 self._rename(user, registered)
             self.peer.tell(Authenticated(registered))
 
-        self._prove(nickname, password, right, self._not_proven_for(nickname))
+        def refused() -> None:
+            if renaming:
+                self._give_rename_back()
+            self.peer.tell(NotProven())
+
+        try:
+            self._prove(nickname, password, right, refused)
+        except Refused:
+            # Not checked (too many checks): no rename either.
+            if renaming:
+                self._give_rename_back()
+            raise
 
     def _regain(self, registered: str) -> None:
         """
@@ -146,11 +169,14 @@ class Identity(SessionBase):
             )
             self.chat.disconnect(holder, Departure(Why.REPLACED))
 
-    def _not_banned(self, nickname: str) -> None:
+    def _may_take(self, nickname: str) -> None:
         """
-        Refuse a banned nickname: the one check every way of taking a
-        nickname (login, a rename, any door's) goes through.
+        Refuse a nickname nobody may take, a service's or a banned one: the
+        one check every way of taking a nickname (login, a rename, REGAIN,
+        any door's) goes through.
         """
+        if nickname.lower() in SERVICE_NAMES:
+            raise Refused(ServiceName(nickname))
         bans = self.service.bans
         banned = bans.find(BanKind.NICK, nickname) if bans is not None else None
         if banned is not None:
@@ -175,21 +201,15 @@ class Identity(SessionBase):
             self._regain(registered)
 
         def refused() -> None:
-            self._tries += 1
-            self.log.info(
-                "Wrong password for {nickname} from {peer} (try {tries})",
-                nickname=nickname,
-                peer=self.address,
-                tries=self._tries,
-            )
-            left = PASSWORD_TRIES - self._tries
-            if left <= 0:
-                self._close(OutOfTries())
-                return
-            self.peer.tell(WrongPassword(left))
+            self.peer.tell(WrongPassword(PASSWORD_TRIES - self._tries))
             self.peer.tell(PasswordWanted(nickname))
 
-        self._prove(nickname, password, right, refused)
+        try:
+            self._prove(nickname, password, right, refused)
+        except Refused as unchecked:
+            # Too many checks: the password is still wanted, once allowed.
+            self.peer.tell(unchecked.reply)
+            self.peer.tell(PasswordWanted(nickname))
 
     @requires(needs=Feature.ACCOUNTS)
     def authenticate(self, account: str, password: str) -> None:
@@ -205,7 +225,7 @@ class Identity(SessionBase):
             self._proven(proof)
             self.peer.tell(Authenticated(proof[0]))
 
-        self._prove(account, password, right, self._not_proven_for(account))
+        self._prove(account, password, right, self._not_proven)
 
     @requires(needs=Feature.ACCOUNTS)
     def become_operator(self, account: str, password: str) -> None:
@@ -216,7 +236,7 @@ class Identity(SessionBase):
         def right(proof: tuple[str, bool]) -> None:
             self.peer.tell(Operator() if self._proven(proof) else NotProven())
 
-        self._prove(account, password, right, self._not_proven_for(account))
+        self._prove(account, password, right, self._not_proven)
 
     def _prove(
         self,
@@ -226,49 +246,101 @@ class Identity(SessionBase):
         refused: Callable[[], object],
     ) -> None:
         """
-        Check C{account}'s password (unless the allowance of wrong passwords
-        of the account or of this address is used up), then call C{right}
+        Check C{account}'s password (L{_check_password}), then call C{right}
         with the proof (the account as registered, and whether it holds an
-        operator's password: asked only of an admin's), or C{refused}: the
-        check then stays counted against both.
+        operator's password: asked only of an admin's), or C{refused}.
         """
         accounts = self._accounts()
+        admins = self.service.admins
+
+        def proof() -> Deferred[tuple[str, bool]]:
+            def operator(registered: str) -> Deferred[tuple[str, bool]] | tuple[str, bool]:
+                if registered.lower() not in admins:
+                    return (registered, False)
+                return accounts.is_operator(registered).addCallback(lambda yes: (registered, yes))
+
+            return accounts.authenticate(account, password).addCallback(operator)
+
+        self._check_password(account, proof, right, refused)
+
+    def _check_password(
+        self,
+        account: str,
+        check: Callable[[], Deferred[_T]],
+        right: Callable[[_T], object],
+        refused: Callable[[], object],
+        hashes: int = 1,
+    ) -> None:
+        """
+        Run C{check}, which hashes a password of C{account} and fails with
+        L{UnauthorizedLogin} if it is wrong (unless the allowance of wrong
+        passwords of the account or of this address is used up: the
+        connection is then closed), then call C{right} with its result or,
+        for a wrong password, C{refused}: the check then stays counted
+        against both allowances, and against this connection's
+        L{PASSWORD_TRIES}, whatever asked for it (a login, SASL, NickServ,
+        OPER, a password change), the last of which closes it.
+
+        Right or wrong, C{check} is charged its C{hashes} (a password change
+        whose old password is right hashes twice) to this connection and its
+        address (L{_charge_hashes}): it is refused with L{Refused} if either
+        is used up.
+        """
         service = self.service
+        own = self._charge_hashes(hashes)
         locked = service.try_password(self.host, account)
         if locked is not None:
+            for _ in range(hashes):
+                service.hash_not_made(self.host, own)
             self._close(locked)
             return
-        admins = service.admins
 
-        def operator(registered: str) -> Deferred[tuple[str, bool]] | tuple[str, bool]:
-            if registered.lower() not in admins:
-                return (registered, False)
-            return accounts.is_operator(registered).addCallback(lambda yes: (registered, yes))
-
-        def proven(proof: tuple[str, bool]) -> None:
+        def proven(result: _T) -> None:
             service.password_right(self.host, account)
-            right(proof)
+            right(result)
 
         def wrong(failure: Failure) -> None:
             if not failure.check(UnauthorizedLogin):
                 # Not a wrong password: the database failed; it costs no try.
                 service.password_right(self.host, account)
                 failure.raiseException()
+            for _ in range(hashes - 1):
+                # Only the first hash was made: the password it checked was wrong.
+                service.hash_not_made(self.host, own)
+            self._tries += 1
+            self.log.info(
+                "Wrong password for {nickname} from {peer} (try {tries})",
+                nickname=account,
+                peer=self.address,
+                tries=self._tries,
+            )
+            if self._tries >= PASSWORD_TRIES:
+                self._close(OutOfTries())
+                return
             refused()
 
-        proof: Deferred[tuple[str, bool]] = service.hashing(
-            self.host, lambda: accounts.authenticate(account, password)
-        ).addCallback(operator)
-        self._await(proof, proven, wrong)
+        self._await(service.hashing(self.host, check), proven, wrong)
 
-    def _not_proven_for(self, account: str) -> Callable[[], None]:
-        def refused() -> None:
-            self.log.info(
-                "Wrong password for {nickname} from {peer}", nickname=account, peer=self.address
-            )
-            self.peer.tell(NotProven())
+    def _not_proven(self) -> None:
+        self.peer.tell(NotProven())
 
-        return refused
+    def _charge_hashes(self, hashes: int = 1) -> TokenBucket | None:
+        """
+        Take C{hashes} password hashes, about to be made whatever they will
+        prove, from the allowances of this connection and of its address
+        (L{chat.core.limits.HASH_ALLOWANCE} and
+        L{chat.core.limits.HASH_ALLOWANCE_PER_HOST}), or refuse them with
+        L{Refused}. Returns the connection's allowance, for giving back a
+        hash that was not made.
+        """
+        limit = self.service.settings.limits.hashes
+        own = self._hash_meter
+        if own is None and limit is not None:
+            own = self._hash_meter = TokenBucket(limit, self.service.clock)
+        refusal = self.service.try_hash(self.host, own, hashes)
+        if refusal is not None:
+            raise Refused(refusal)
+        return own
 
     def _proven(self, proof: tuple[str, bool]) -> bool:
         """
@@ -377,7 +449,7 @@ class Identity(SessionBase):
         allowance of renames.
         """
         user = self._logged_in()
-        self._not_banned(nickname)
+        self._may_take(nickname)
         self.chat.check_rename(user, nickname)
         if self._nick_meter is not None and not self._nick_meter.take():
             raise Refused(TooManyRenames())
@@ -429,6 +501,11 @@ class Identity(SessionBase):
         if not service.try_registration(self.host):
             self.log.info("Too many registrations from {peer}", peer=self.address)
             raise Refused(TooManyRegistrations())
+        try:
+            own = self._charge_hashes()
+        except Refused:
+            service.registration_refused(self.host)
+            raise
 
         def done(_: object) -> None:
             self._set_account(nickname)
@@ -437,7 +514,9 @@ class Identity(SessionBase):
 
         def taken(failure: Failure) -> None:
             failure.trap(AlreadyRegistered)
+            # Answered from the database, without a hash.
             service.registration_refused(self.host)
+            service.hash_not_made(self.host, own)
             self.peer.tell(AlreadyRegistered(nickname))
 
         step = service.hashing(self.host, lambda: accounts.register(nickname, password))
@@ -445,6 +524,10 @@ class Identity(SessionBase):
 
     @requires(needs=Feature.ACCOUNTS)
     def change_password(self, old: str, new: str) -> None:
+        """
+        Replace the password of the user's nickname, once C{old} is proven:
+        a wrong one counts as any wrong password does.
+        """
         user = self._logged_in()
         accounts = self._accounts()
         self._check_new_password(new)
@@ -454,11 +537,17 @@ class Identity(SessionBase):
             self.log.info("{nickname} changed password", nickname=nickname)
             self.peer.tell(PasswordChanged())
 
-        step = self.service.hashing(self.host, lambda: accounts.change_password(nickname, old, new))
-        self._await(step, done, self._not_proven)
+        def check() -> Deferred[None]:
+            return accounts.change_password(nickname, old, new)
+
+        self._check_password(nickname, check, done, self._not_proven, hashes=2)
 
     @requires(needs=Feature.ACCOUNTS)
     def unregister(self, password: str) -> None:
+        """
+        Give up the registration of the user's nickname, with its password:
+        a wrong one counts as any wrong password does.
+        """
         user = self._logged_in()
         accounts = self._accounts()
         nickname = user.nickname
@@ -468,17 +557,15 @@ class Identity(SessionBase):
             self.log.info("{nickname} unregistered", nickname=nickname)
             self.peer.tell(Unregistered(nickname))
 
-        step = self.service.hashing(self.host, lambda: accounts.unregister(nickname, password))
-        self._await(step, done, self._not_proven)
+        def check() -> Deferred[None]:
+            return accounts.unregister(nickname, password)
+
+        self._check_password(nickname, check, done, self._not_proven)
 
     def _check_new_password(self, password: str) -> None:
         problem = password_problem(password)
         if problem is not None:
             raise Refused(BadNewPassword(problem))
-
-    def _not_proven(self, failure: Failure) -> None:
-        failure.trap(UnauthorizedLogin)
-        self.peer.tell(NotProven())
 
     def _accounts(self) -> AccountStore:
         accounts = self.service.accounts

@@ -16,7 +16,7 @@ from twisted.internet.task import deferLater
 from chat.core.errors import NoSuchRoom, NoSuchUser
 from chat.core.events import Action, Keeping, Message, PrivateMessage, TagMessage, Tags
 from chat.core.interfaces import RoomView, UserView
-from chat.core.limits import MAX_KEPT, TokenBucket
+from chat.core.limits import MAX_KEPT, SERVICE_NAMES, TokenBucket
 from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
 from chat.core.session.base import SessionBase
 from chat.core.text import clean
@@ -77,7 +77,9 @@ class Talk(SessionBase):
             sent = self.chat.whisper(user, recipient, text, notice, tags)
         except NoSuchUser:
             accounts = self.service.accounts
-            if accounts is None or notice:
+            if accounts is None or notice or recipient.lower() in SERVICE_NAMES:
+                # Nothing is kept for a service's name, even one an older
+                # server let somebody register.
                 raise
             text = clean(text)
 
