@@ -108,6 +108,7 @@ def samples() -> list[r.Reply]:
         g.ServerFull(10),
         g.HostFull("10.0.0.1", 3),
         g.StillRegistering("10.0.0.1", 3),
+        g.Crowded(231),
         g.LoginTimedOut(60),
         g.IdleTimedOut(300),
         g.PingTimedOut(180),

@@ -326,6 +326,15 @@ back as the login timeout freed them. UnrealIRCd's
 C{max-unknown-connections-per-ip} is 3 too.
 """
 
+REGISTERING_SHARE = 4
+"""
+What part of --max-clients connections still logging in may take in all,
+whatever their addresses: a quarter. Honest logins take a second or less,
+so a quarter of the places is far more than arrive at once, while
+connections that never finish (from as many addresses as an attacker has)
+can no longer take the places of those who did log in.
+"""
+
 BUSY_LOGIN_TIMEOUT = 20.0
 """
 Seconds a connection made while the server is nearly full (nine tenths of

@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from chat.core.events import BanKind, Departure
 from chat.core.goodbyes import (
     AddressBanned,
+    Crowded,
     Goodbye,
     HostFull,
     LockedOut,
@@ -39,6 +40,7 @@ from chat.core.limits import (
     DEFAULT_SENDQ_TOTAL,
     NONE,
     REGISTERING_PER_HOST,
+    REGISTERING_SHARE,
     Limits,
     Quieted,
     Rate,
@@ -236,6 +238,10 @@ class ChatService(Service):
             # Their own, smaller share: connections that never log in
             # cannot hold every place an address has.
             return StillRegistering(host, registering)
+        crowd = settings.max_clients // REGISTERING_SHARE
+        if host is not None and crowd and len(self._registering) >= crowd:
+            # ... nor, from many addresses, the places of those logged in.
+            return Crowded(crowd)
         self.sessions.add(session)
         if host is not None:
             self._hosts[group] += 1

@@ -425,6 +425,8 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return closing(f"Too many connections from {host} ({limit})")
         case g.StillRegistering(host, limit):
             return closing(f"Too many connections from {host} still registering ({limit})")
+        case g.Crowded(limit):
+            return closing(f"Too many connections still registering ({limit}); try again soon")
         case g.LoginTimedOut():
             return closing("Registration timed out")
         case g.IdleTimedOut():

@@ -586,6 +586,11 @@ def reply(said: r.Reply) -> bytes:
             return error(
                 f"Too many connections from {host} ({limit}); close one and try again. Goodbye."
             )
+        case g.Crowded(limit):
+            return error(
+                f"Too many connections are still logging in ({limit}); try again in a moment. "
+                "Goodbye."
+            )
         case g.StillRegistering(host, limit):
             return error(
                 f"Too many connections from {host} still logging in ({limit}); "

@@ -379,6 +379,25 @@ class HalfOpenTests(SynchronousTestCase):
         stalled[1].protocol.connectionLost(Failure(ConnectionDone()))
         self.assertFalse(from_address(self.service, "10.0.0.2").transport.disconnecting)
 
+    def test_a_quarter_of_the_places_for_registering(self) -> None:
+        """
+        Connections still registering, from however many addresses, take at
+        most a quarter of --max-clients: the next is told the server is
+        busy and closed, and those who logged in keep their places.
+        """
+        stalled = [from_address(self.service, f"10.0.2.{n}") for n in range(5)]
+        for user in stalled:
+            user.send("CAP LS 302")
+        sixth = from_address(self.service, "10.0.2.9")
+        self.assertEqual(
+            sixth.lines(),
+            ["ERROR :Closing link: Too many connections still registering (5); try again soon"],
+        )
+        self.assertTrue(sixth.transport.disconnecting)
+        stalled[0].send("NICK first", "USER first 0 * :First", "CAP END")
+        self.assertIn("001", stalled[0].codes())
+        self.assertFalse(from_address(self.service, "10.0.2.10").transport.disconnecting)
+
     def test_shorter_login_timeout_when_nearly_full(self) -> None:
         """
         A connection made when nine tenths of the server are taken has 20 s
