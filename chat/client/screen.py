@@ -118,7 +118,10 @@ class ChatScreen(TerminalProtocol):
         self.timestamps = timestamps
         self.bell = bell
         self.presenter = Presenter(
-            lambda: session.tracker.nickname, clock=clock, timestamps=timestamps
+            lambda: session.tracker.nickname,
+            clock=clock,
+            timestamps=timestamps,
+            room=lambda: session.tracker.room,
         )
         self._state = session.state
         self._online_before = False
@@ -343,7 +346,7 @@ class ChatScreen(TerminalProtocol):
         state = self.session.state
         if state == ONLINE and self._state != ONLINE:
             if self._online_before:
-                self.presenter.reconnected()
+                self.presenter.reconnected(self.session.tracker.room)
             self._online_before = True
         self._state = state
         self.draw_input()
