@@ -175,7 +175,7 @@ def render(context: Context, reply: r.Reply) -> bytes:
                 if verb == "AUTHENTICATE"
                 else services(f"You are now identified for {account}.")
             )
-        case r.Operator():
+        case r.Operator() | r.OperatorAtLogin():
             return numeric("381", "You are now an IRC operator") + build(
                 "MODE", me, "+o", source=server
             )

@@ -385,6 +385,8 @@ def reply(said: r.Reply) -> bytes:
             return notice(f"You are identified as {account}.")
         case r.Operator():
             return notice("You are an operator now.")
+        case r.OperatorAtLogin():
+            return notice("You are an operator of this server; /help lists your commands.")
         # Commands.
         case r.UnknownCommand(name):
             return error(f"Unknown command /{name}; type /help for the list.")

@@ -848,6 +848,19 @@ class OperatorTests(SynchronousTestCase):
         self.op.send("/kick carol")
         self.assertEqual(self.carol.lines(), ["!!! You were kicked by root. Goodbye."])
 
+    def test_told_at_login(self) -> None:
+        """
+        An operator logging in with its password is told it is one; a user
+        logging in with an ordinary registered nickname's password is not.
+        """
+        self.successResultOf(self.accounts.register("dave", "secret2"))
+        for nickname, password, operator in [("root", "secret1", True), ("dave", "secret2", False)]:
+            client = Client(self.service)
+            client.send(nickname, password)
+            told = "*** You are an operator of this server; /help lists your commands."
+            self.assertEqual(told in client.lines(), operator, nickname)
+            client.hang_up()
+
     def test_wall(self) -> None:
         """
         An announcement reaches everyone online, in every room, the operator included.
