@@ -320,15 +320,29 @@ def gone(departure: Departure) -> str:
     return departure.why.value
 
 
+HELP_USAGE_WIDTH = 24
+"""
+The widest usage C{/help} shows beside its description: a wider one
+(C{/ban}'s) has a line to itself, with its description under the others, so
+that one long usage does not push every description off to the right.
+"""
+
+HELP_END = "  Any other line is sent to this room; start it with // to send a leading /."
+"""
+The last line of C{/help} (the bundled client adds its own commands after it).
+"""
+
+
 def help_lines(
     operator: bool = True, features: Iterable[r.Feature] = tuple(r.Feature)
 ) -> list[str]:
     """
     What C{/help} shows: the command table, a line a command, less what this
-    user (not an C{operator}) or this server (without some C{features}) cannot use.
+    user (not an C{operator}) or this server (without some C{features})
+    cannot use; the descriptions start in one column.
     """
     have = set(features)
-    lines = ["Commands:"]
+    rows = []
     for command in COMMANDS:
         if (command.operator and not operator) or (
             command.needs is not None and command.needs not in have
@@ -340,8 +354,15 @@ def help_lines(
             summary = "operators: " + summary
         if len(command.names) > 1:
             summary += f" (also {', '.join('/' + name for name in command.names[1:])})"
-        lines.append(f"  {usage:<20} {summary}")
-    lines.append("  Any other line is sent to this room; start it with // to send a leading /.")
+        rows.append((usage, summary))
+    width = max((len(usage) for usage, _ in rows if len(usage) <= HELP_USAGE_WIDTH), default=0)
+    lines = ["Commands:"]
+    for usage, summary in rows:
+        if len(usage) > width:
+            lines.append(f"  {usage}")
+            usage = ""
+        lines.append(f"  {usage:<{width}}  {summary}")
+    lines.append(HELP_END)
     return lines
 
 
@@ -412,7 +433,9 @@ def reply(said: r.Reply) -> bytes:
         case r.InternalError():
             return error("Internal server error; that line was not processed.")
         case r.Help(operator, features):
-            return b"".join(notice(line) for line in help_lines(operator, features))
+            # The server's own words, from its command table: not cleaned,
+            # since the columns take longer runs of spaces than users may send.
+            return b"".join(encode(NOTICE + line) for line in help_lines(operator, features))
         case r.Users(names, None):
             return notice(who(names))
         case r.Users(names, room, operators):

@@ -861,6 +861,36 @@ class OperatorTests(SynchronousTestCase):
             self.assertEqual(told in client.lines(), operator, nickname)
             client.hang_up()
 
+    def test_help_columns_align(self) -> None:
+        """
+        /help's descriptions start in one column, for a user and for an
+        operator of a server with everything (its longest usage on a line
+        of its own, the description under the others).
+        """
+        bans = Bans(self.pool, self.clock)
+        bans.startService()
+        everything = new_service(
+            self.clock,
+            Settings(admins=["root"]),
+            history=History(self.pool, self.clock),
+            accounts=self.accounts,
+            bans=bans,
+        )
+        operator = Client(everything)
+        operator.send("root", "secret1")
+        for client in (operator, Client(everything, "bob")):
+            client.lines()
+            client.send("/help")
+            rows = [line.removeprefix("***   ") for line in client.lines()[1:-1]]
+            columns = set()
+            for row in rows:
+                usage, gap, rest = row.partition("  ")
+                if gap:
+                    columns.add(len(row) - len(rest.lstrip()))
+                else:
+                    self.assertTrue(usage.startswith("/ban "), row)
+            self.assertEqual(len(columns), 1, rows)
+
     def test_wall(self) -> None:
         """
         An announcement reaches everyone online, in every room, the operator included.
