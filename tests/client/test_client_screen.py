@@ -34,6 +34,7 @@ from chat.core.events import (
     Renamed,
     Welcome,
 )
+from chat.core.replies import OperatorAtLogin
 from chat.line import wording
 from chat.line.commands import COMMANDS as TABLE
 
@@ -100,20 +101,26 @@ class ReadingTests(SynchronousTestCase):
 
     def test_commands_come_from_the_server_table(self) -> None:
         """
-        Completion offers every name of every command in the server's table,
-        aliases included, and the client's own, and nothing else.
+        Completion offers an operator every name of every command in the
+        server's table, aliases included, and the client's own, and nothing
+        else (but /login, which only answers the server's password question).
         """
         tracker = Tracker()
+        tracker.read(wording.reply(OperatorAtLogin()).decode().rstrip())
+        tracker.read(line(Welcome("alice", ("alice",))))
         self.assertEqual(
             tracker.completions("/w", first=True), ["/w", "/wall", "/whisper", "/who", "/whowas"]
         )
         self.assertEqual(tracker.completions("/unr", first=True), ["/unregister"])
         self.assertEqual(tracker.completions("/ig", first=True), ["/ignore"])
         self.assertEqual(len(COMMANDS), sum(len(command.names) for command in TABLE) + 3)
-        self.assertEqual(tracker.completions("/", first=True), list(COMMANDS))
+        self.assertEqual(
+            tracker.completions("/", first=True), [name for name in COMMANDS if name != "/login"]
+        )
 
     def test_completions(self) -> None:
         tracker = Tracker()
+        tracker.read(line(Welcome("alice", ("alice",))))
         tracker.names = {"alice", "Alan", "bob"}
         self.assertEqual(tracker.completions("al", first=True), ["Alan", "alice"])
         self.assertEqual(tracker.completions("/jo", first=True), ["/join"])
@@ -442,6 +449,29 @@ class ScreenTests(SynchronousTestCase):
         self.assertEqual(rows[-3:], ["<bob> line 29", "<bob> while you read", "[alice@lobby] half"])
         h.say("<bob> live again")
         self.assertEqual(h.shown()[-2:], ["<bob> live again", "[alice@lobby] half"])
+
+    def test_completion_offers_what_the_user_may_use(self) -> None:
+        """
+        Tab offers only the commands the user may use now: before login
+        those that work then (and /login while a password is asked for);
+        operators' commands only once the server says the user is one.
+        """
+        h = ScreenHarness(columns=80)
+        h.type(b"/\t")
+        self.assertIn("/exit  /help  /nick  /q  /quit", h.shown())
+        h.say("*** alice is registered. Send its password (or /login PASSWORD):")
+        h.type(b"\x15/l\t")
+        self.assertEqual(h.screen.editor.text, "/login ")
+        h.type(b"\x15secret\r")
+        h.log_in()
+        h.type(b"/wa\t")
+        self.assertEqual(h.shown()[-1], "[alice@lobby] /wa")
+        h.type(b"\x15/ig\t")
+        self.assertEqual(h.shown()[-1], "[alice@lobby] /ignore")
+        h.type(b"\x15")
+        h.say("*** You are an operator of this server; /help lists your commands.")
+        h.type(b"/wa\t")
+        self.assertEqual(h.shown()[-1], "[alice@lobby] /wall")
 
     def test_narrow_window(self) -> None:
         """
