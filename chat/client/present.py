@@ -12,6 +12,7 @@ is shown:
  - a private message, or a line that names you, asks for your attention;
  - C{/r TEXT} answers the last private message, C{/ignore NICK} hides what
    NICK says on this screen (C{/unignore NICK}, C{/ignore} alone lists);
+   the server's C{/help} is followed by these, the client's own commands;
  - after a reconnection, the history the server replays on entering the room
    you were in is cut to what came since the last line you saw in that room,
    under a marker, and shown after the line that says you are back in it; the
@@ -27,12 +28,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chat.client.reading import NAME, Kind, classify, speaker
+from chat.line.wording import HELP_END, NOTICE
 
 _STORED = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d)\] (.*)$")
 # A room's latest messages: on entering it, or asked for with /history.
 _HISTORY_START = re.compile(rf"\*\*\* (Recent messages|Last \d+ messages) in ({NAME}):$")
 _ENTERED = re.compile(rf"\*\*\* You are in ({NAME})\. ")
 _HISTORY_END = "*** End of history."
+_HELP_ROW = re.compile(r"\*\*\*   /\S.*?  +(?=\S)")
+_HELP_END = NOTICE + HELP_END
+CLIENT_HELP = (
+    ("/r TEXT", "answer the last private message"),
+    ("/ignore [NICK]", "hide NICK's lines on this screen; alone: list whom you ignore"),
+    ("/unignore NICK", "show NICK's lines again"),
+)
+"""
+The client's own commands, as its C{/help} adds them to the server's.
+"""
 _IGNORE = re.compile(r"\s*/(ignore|unignore)(?:\s+(\S+))?\s*$", re.IGNORECASE)
 _REPLY = re.compile(r"\s*/r(?:\s+(.*))?$", re.IGNORECASE | re.S)
 
@@ -89,6 +101,8 @@ class Presenter:
         self._last_seen: dict[str, str] = {}
         # The room whose latest messages are being shown (to note the last).
         self._block: str | None = None
+        # Where the descriptions of the server's /help start, once seen.
+        self._help_column = 0
         # After a reconnection: the room the client goes back to, until the
         # server says it is there; the room passed through on the way (the
         # first one, if another), whose history is not shown; the room gone
@@ -129,7 +143,23 @@ class Presenter:
         shown = self._show(text)
         if entered is not None:
             return shown + self._entered(entered.group(1).lower())
+        if row := _HELP_ROW.match(text):
+            self._help_column = row.end()
+        elif text == _HELP_END:
+            return shown + self._client_help()
         return shown
+
+    def _client_help(self) -> list[Shown]:
+        """
+        The client's own commands, under the server's /help, described in
+        the same column.
+        """
+        prefix = "--   "
+        width = max(self._help_column - len(prefix), *(len(u) + 2 for u, _ in CLIENT_HELP))
+        return [Shown(self._now() + "-- The client's own commands:", Kind.NOTICE)] + [
+            Shown(f"{self._now()}{prefix}{usage:<{width}}{summary}", Kind.NOTICE)
+            for usage, summary in CLIENT_HELP
+        ]
 
     def _show(self, text: str) -> list[Shown]:
         me = self._me()

@@ -779,6 +779,36 @@ class WhatUsersMissTests(SynchronousTestCase):
         self.assertIn("<bob> sorry", rows)
         self.assertEqual(h.sent(), before)
 
+    def test_help_lists_the_client_commands(self) -> None:
+        """
+        The server's /help is followed by the client's own commands (/r,
+        /ignore, /unignore), described in the same column.
+        """
+        h = ScreenHarness(columns=100)
+        h.log_in()
+        h.type(b"/help\r")
+        self.assertTrue(h.sent().endswith(b"/help\r\n"))
+        h.say(*(f"*** {row}" for row in wording.help_lines(operator=False, features=())))
+        rows = h.shown()
+        end = rows.index(
+            "***   Any other line is sent to this room; start it with // to send a leading /."
+        )
+        self.assertEqual(rows[end + 1], "-- The client's own commands:")
+        quit_row = next(row for row in rows if row.startswith("***   /quit"))
+        column = quit_row.index("leave the chat")
+        for row, usage, summary in zip(
+            rows[end + 2 : end + 5],
+            ["/r", "/ignore", "/unignore"],
+            [
+                "answer the last private message",
+                "hide NICK's lines on this screen; alone: list whom you ignore",
+                "show NICK's lines again",
+            ],
+            strict=True,
+        ):
+            self.assertTrue(row.startswith(f"--   {usage} "), row)
+            self.assertEqual(row.index(summary), column, row)
+
     def test_since_you_left(self) -> None:
         """
         After a reconnection, the history replayed on entering the room is
