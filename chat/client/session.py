@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 from OpenSSL import SSL
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ConnectionDone
+from twisted.internet.error import ConnectionDone, DNSLookupError, TCPTimedOutError
+from twisted.internet.error import TimeoutError as ConnectTimeout
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
@@ -182,11 +183,13 @@ class Session:
     def _not_connected(self, reason: Failure) -> None:
         if self.finished.called:
             return
-        why = reason.getErrorMessage().rstrip(".")
         if not self._was_online:
+            why = reason.getErrorMessage().rstrip(".")
             self._fail(f"cannot connect to {self.address}: {why}.")
         elif not self._quitting:
-            self._wait_and_retry(f"cannot reconnect to {self.address} ({why})")
+            # One short line an attempt: the server's address was said before.
+            delay = self._retry_later()
+            self._say(f"cannot reconnect ({_briefly(reason)}); trying again in {delay:.1f} s.")
         else:
             self._finish(0)
 
@@ -364,11 +367,18 @@ class Session:
             self._wait_and_retry(f"the connection to the server was {how}")
 
     def _wait_and_retry(self, what: str) -> None:
+        delay = self._retry_later()
+        self._say(f"{what}; reconnecting in {delay:.1f} s (Ctrl-C to quit).")
+
+    def _retry_later(self) -> float:
+        """
+        Try to connect again after the backoff's next delay, which is returned.
+        """
         assert self.backoff is not None
         delay = self.backoff.next()
         self._set_state(OFFLINE)
-        self._say(f"{what}; reconnecting in {delay:.1f} s (Ctrl-C to quit).")
         self._retry = self.clock.callLater(delay, self._attempt)
+        return delay
 
     def _send(self, line: bytes, shown: bool = False) -> None:
         """
@@ -419,6 +429,20 @@ class Session:
     def _finish(self, status: int) -> None:
         if not self.finished.called:
             self.finished.callback(status)
+
+
+def _briefly(reason: Failure) -> str:
+    """
+    Why a connection could not be made, in a few words (Twisted's messages
+    run to a line: "Connection was refused by other side: 111: Connection
+    refused.").
+    """
+    if reason.check(DNSLookupError):
+        return "unknown host"
+    if reason.check(ConnectTimeout, TCPTimedOutError):
+        return "no answer"
+    last = reason.getErrorMessage().rstrip(". ").rsplit(": ", 1)[-1]
+    return last[:1].lower() + last[1:] if last else "failed"
 
 
 def _tls_problem(error: str, address: str) -> str:
