@@ -32,7 +32,7 @@ from chat.line.wording import HELP_END, NOTICE
 
 _STORED = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d)\] (.*)$")
 # A room's latest messages: on entering it, or asked for with /history.
-_HISTORY_START = re.compile(rf"\*\*\* (Recent messages|Last \d+ messages) in ({NAME}):$")
+_HISTORY_START = re.compile(rf"\*\*\* (Recent messages|Last \d+ messages?) in ({NAME}):$")
 _ENTERED = re.compile(rf"\*\*\* You are in ({NAME})\. ")
 _HISTORY_END = "*** End of history."
 _HELP_ROW = re.compile(r"\*\*\*   /\S.*?  +(?=\S)")
@@ -301,7 +301,7 @@ class Presenter:
                 self.ignored.add(nickname.lower())
                 return Typed(
                     None,
-                    f"ignoring {nickname}: its lines are hidden on this screen only "
+                    f"ignoring {nickname}: their lines are hidden on this screen only "
                     f"(they still reach you; /unignore {nickname}).",
                 )
             if nickname.lower() not in self.ignored:

@@ -42,7 +42,7 @@ followed instead.
 """
 
 _TOO_FAST = re.compile(
-    r"!!! You are sending too fast \(at most ([\d.]+) lines a second, bursts of (\d+)\)"
+    r"!!! You are sending too fast \(at most ([\d.]+) lines? a second, bursts of (\d+)\)"
 )
 
 CONNECTING = "connecting"

@@ -168,6 +168,13 @@ def format_event(event: Event) -> str:
     raise TypeError(f"not an event: {event!r}")
 
 
+def count(number: float, noun: str) -> str:
+    """
+    C{number} of C{noun}, singular for one: "1 line", "2 lines", "0.5 lines".
+    """
+    return f"{number:g} {noun}" if number == 1 else f"{number:g} {noun}s"
+
+
 def who(
     names: Iterable[str], where: str = "online", total: int | None = None, command: str = ""
 ) -> str:
@@ -177,7 +184,7 @@ def who(
     there were too many to list: the count, and the C{command} that lists them.
     """
     if total is not None:
-        return f"{total} users {where} ({command} lists them)."
+        return f"{count(total, 'user')} {where} ({command} lists them)."
     names = list(names)
     people = "user" if len(names) == 1 else "users"
     return f"{len(names)} {people} {where}: {', '.join(names)}"
@@ -425,7 +432,7 @@ def reply(said: r.Reply) -> bytes:
             return error("Too many room changes; wait a little.")
         case r.TooFast(rate, burst):
             return error(
-                f"You are sending too fast (at most {rate:g} lines a second, "
+                f"You are sending too fast (at most {count(rate, 'line')} a second, "
                 f"bursts of {burst}); lines over that wait their turn."
             )
         case r.LineTooLong(limit):
@@ -466,10 +473,10 @@ def reply(said: r.Reply) -> bytes:
             return notice("You are back.")
         case r.Away(text):
             return notice(f"You are away: {text}")
-        case r.Counts(users, operators, unregistered, count):
+        case r.Counts(users, operators, unregistered, made):
             return notice(
-                f"{users} users online ({operators} operators), {unregistered} choosing a "
-                f"nickname, {count} rooms."
+                f"{count(users, 'user')} online ({count(operators, 'operator')}), "
+                f"{unregistered} choosing a nickname, {count(made, 'room')}."
             )
         case r.Rooms(infos):
             return b"".join(notice(line) for line in rooms(infos, said.total, said.page))
@@ -489,7 +496,7 @@ def reply(said: r.Reply) -> bytes:
             return notice(f"Invited {nickname} to {room}.")
         case r.Kept(recipient, text):
             return notice(
-                f"{recipient} is away; this will be delivered when they log in:"
+                f"{recipient} is offline; this will be delivered when they log in:"
             ) + encode(f"-> *{recipient}* {text}")
         # Stored messages.
         case r.RecentHistory(_, []) | r.KeptMessages([]):
@@ -498,16 +505,17 @@ def reply(said: r.Reply) -> bytes:
             return _stored(f"Recent messages in {room}:", entries)
         case r.LastMessages(room, _, []):
             return notice(f"No messages in {room} yet.")
-        case r.LastMessages(room, count, entries):
+        case r.LastMessages(room, number, entries):
             # As many as there are, when fewer than asked for.
-            return _stored(f"Last {min(count, len(entries))} messages in {room}:", entries)
+            last = count(min(number, len(entries)), "message")
+            return _stored(f"Last {last} in {room}:", entries)
         case r.Found(room, text, []):
             return notice(f"No messages in {room} match {text!r}.")
         case r.Found(room, text, entries):
             return _stored(f"Messages in {room} matching {text!r}:", entries)
         case r.KeptMessages(entries):
             return _stored(
-                "Messages that came while you were away:", entries, "End of messages.", kept_line
+                "Messages that came while you were offline:", entries, "End of messages.", kept_line
             )
         case r.HistoryFailed():
             return error("History is unavailable right now.")
@@ -524,10 +532,13 @@ def reply(said: r.Reply) -> bytes:
         case r.NearlyFull():
             return error("The server is nearly full: only registered nicknames can log in now.")
         case r.NotKept(recipient, Keeping.RECIPIENT_FULL, limit):
-            return error(f"{recipient} has {limit} messages waiting already; yours was not kept.")
+            return error(
+                f"{recipient} has {count(limit, 'message')} waiting already; yours was not kept."
+            )
         case r.NotKept(_, _, limit):
             return error(
-                f"You have {limit} messages waiting for users who are away; yours was not kept."
+                f"You have {count(limit, 'message')} waiting for users who are offline; "
+                "yours was not kept."
             )
         case r.NotSaved():
             return error("The server cannot save that right now; nothing was changed.")
@@ -546,9 +557,9 @@ def reply(said: r.Reply) -> bytes:
                 f"Not sent to the room: did you mean {command}? (/say TEXT says anything as it is.)"
             )
         case r.BanningYourself(target):
-            return error(f"{target} is you: an operator cannot ban itself.")
-        case r.Dropped(count):
-            lines = "1 line" if count == 1 else f"{count} lines"
+            return error(f"{target} is you: you cannot ban yourself.")
+        case r.Dropped(dropped):
+            lines = count(dropped, "line")
             return error(f"Ignored {lines} sent before you could see that refusal.")
         case r.BadNewPassword(problem):
             limit = MIN_PASSWORD_LENGTH if problem is Problem.TOO_SHORT else MAX_PASSWORD_LENGTH
@@ -580,7 +591,9 @@ def reply(said: r.Reply) -> bytes:
         case g.AddressBanned(banned):
             return error(f"This address is banned{ban(banned)}. Goodbye.")
         case g.ServerFull(limit):
-            return error(f"The server is full ({limit} connections); try again later. Goodbye.")
+            return error(
+                f"The server is full ({count(limit, 'connection')}); try again later. Goodbye."
+            )
         case g.TooManyConnections(host):
             return error(f"Too many new connections from {host}; wait a little. Goodbye.")
         case g.HostFull(host, limit):
@@ -588,11 +601,11 @@ def reply(said: r.Reply) -> bytes:
                 f"Too many connections from {host} ({limit}); close one and try again. Goodbye."
             )
         case g.LoginTimedOut(seconds):
-            return error(f"No nickname chosen in {seconds:g} seconds. Goodbye.")
+            return error(f"No nickname chosen in {count(seconds, 'second')}. Goodbye.")
         case g.IdleTimedOut(seconds):
-            return error(f"Idle for {seconds:g} seconds. Goodbye.")
+            return error(f"Idle for {count(seconds, 'second')}. Goodbye.")
         case g.PingTimedOut(seconds):
-            return error(f"No answer from your client for {seconds:g} seconds. Goodbye.")
+            return error(f"No answer from your client for {count(seconds, 'second')}. Goodbye.")
         case g.Flooding():
             return error("Still flooding. Goodbye.")
         case g.OutOfTries():

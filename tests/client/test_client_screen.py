@@ -543,7 +543,7 @@ class ScreenTests(SynchronousTestCase):
         self.assertEqual(sent.count(b"\r\n"), 29)
         self.assertEqual(h.shown()[-2:], ["<alice> line 28", "[alice@lobby]"])
         h.say(
-            "!!! You are sending too fast (at most 1 lines a second, bursts of 5); "
+            "!!! You are sending too fast (at most 1 line a second, bursts of 5); "
             "lines over that wait their turn."
         )
         h.clock.advance(1.2)
@@ -808,6 +808,19 @@ class WhatUsersMissTests(SynchronousTestCase):
         ):
             self.assertTrue(row.startswith(f"--   {usage} "), row)
             self.assertEqual(row.index(summary), column, row)
+
+    def test_ignore_speaks_of_a_person(self) -> None:
+        """
+        /ignore NICK says NICK's lines are hidden as a person's ("their"), not a thing's.
+        """
+        h = ScreenHarness(columns=100)
+        h.log_in()
+        h.type(b"/ignore bob\r")
+        self.assertIn(
+            "-- ignoring bob: their lines are hidden on this screen only "
+            "(they still reach you; /unignore bob).",
+            h.shown(),
+        )
 
     def test_since_you_left(self) -> None:
         """

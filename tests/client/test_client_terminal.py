@@ -276,7 +276,7 @@ class TerminalClientTests(TestCase):
         self.kill_on_cleanup(alice)
         self.assertEqual(await alice.ended, 1)
         self.assertIn(
-            "-- the server closed the connection: Idle for 1 seconds. Goodbye.", alice.text()
+            "-- the server closed the connection: Idle for 1 second. Goodbye.", alice.text()
         )
         self.assertEqual(alice.text().count("*** You are alice."), 1)
 

@@ -428,7 +428,7 @@ class CommandTests(TestCase):
         self.assertEqual(
             bob.lines(),
             [
-                "*** Alice is away; this will be delivered when they log in:",
+                "*** Alice is offline; this will be delivered when they log in:",
                 "-> *Alice* are you there?",
             ],
         )
@@ -437,7 +437,7 @@ class CommandTests(TestCase):
         self.assertEqual(
             alice.lines()[-3:],
             [
-                "*** Messages that came while you were away:",
+                "*** Messages that came while you were offline:",
                 "[2026-11-19 07:06] *bob* are you there?",
                 "*** End of messages.",
             ],
@@ -445,7 +445,7 @@ class CommandTests(TestCase):
         alice.send("/quit")
         alice.hang_up()
         again = self.arrive("alice", "secret1")
-        self.assertNotIn("*** Messages that came while you were away:", again.lines())
+        self.assertNotIn("*** Messages that came while you were offline:", again.lines())
 
     def test_full_disk_is_said(self) -> None:
         """
@@ -1026,8 +1026,8 @@ class BanTests(SynchronousTestCase):
         self.assertEqual(
             self.op.lines(),
             [
-                "!!! ROOT is you: an operator cannot ban itself.",
-                "!!! 10.0.0.1 is you: an operator cannot ban itself.",
+                "!!! ROOT is you: you cannot ban yourself.",
+                "!!! 10.0.0.1 is you: you cannot ban yourself.",
             ],
         )
         self.assertEqual(self.bans.all(), [])

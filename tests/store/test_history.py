@@ -528,6 +528,14 @@ class CommandTests(SynchronousTestCase):
         )
         alice.send("/history")
         self.assertEqual(len(alice.lines()), 8)
+
+    def test_one_message(self) -> None:
+        """
+        /history 1 says it shows the last message, not "1 messages".
+        """
+        alice = Client(self.service, "alice")
+        alice.send("only this", "/history 1")
+        self.assertEqual(alice.lines()[0], "*** Last 1 message in lobby:")
         alice.send("/history x", "/history 1_0", "/history ٣", "/history 0", "/history 501")
         self.assertEqual(
             alice.lines(),
