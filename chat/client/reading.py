@@ -58,6 +58,13 @@ _OPERATOR = re.compile(r"\*\*\* You are an operator (of this server|now)\b")
 _SPEAKER = re.compile(rf"(?:<({NAME})> |\* ({NAME})(?: |$)|\*({NAME})\* )")
 
 
+def is_nickname_question(line: str) -> bool:
+    """
+    Whether C{line} is the server asking for a nickname.
+    """
+    return line.startswith("*** Choose a nickname")
+
+
 def speaker(line: str) -> str | None:
     """
     Who said C{line} (a message, an action or a private message), if anyone.

@@ -26,7 +26,7 @@ from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
-from chat.client.reading import LOBBY, Tracker
+from chat.client.reading import LOBBY, Tracker, is_nickname_question
 from chat.core.limits import HUMAN, Rate, TokenBucket
 from chat.net.framing import LineBuffer
 
@@ -164,6 +164,10 @@ class Session:
         self._goodbye: str | None = None
         # Whether the server has said anything yet (on any connection).
         self._heard = False
+        # Whether the nickname was sent as the connection was made, so that
+        # the server's first question for one is answered already (a
+        # terminal need not show it: only the question asked again).
+        self.nickname_sent = False
 
     def attach(self, display: Display) -> None:
         self.display = display
@@ -201,6 +205,7 @@ class Session:
         nickname = self.tracker.nickname or self.nickname
         if nickname:
             self._send(nickname.encode("utf-8"))
+            self.nickname_sent = True
         early, self._early = self._early, []
         for line in early:
             self._send(line)
@@ -250,6 +255,8 @@ class Session:
         self.tracker.read(text)
         if self.display is not None:
             self.display.server_line(line)
+        if self.nickname_sent and is_nickname_question(text):
+            self.nickname_sent = False
         if self._relogging:
             self._log_in_again(text)
         if (self.tracker.nickname, self.tracker.room) != before:

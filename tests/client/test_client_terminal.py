@@ -203,6 +203,27 @@ class TerminalClientTests(TestCase):
         await bob.wait_line("*** alice has left")
         self.assertEqual(terminal_modes(tty), (True, True))
 
+    async def test_nickname_question_asked_once(self) -> None:
+        """
+        The server's question for a nickname is not shown when the client
+        answered it with the nickname it was given; when the server refuses
+        that one (taken), the question is shown once, and the user answers it.
+        """
+        port = await self.serve()
+        await self.user(port, "bob")
+        alice, tty = TerminalUser.start(port, "bob")
+        self.addCleanup(os.close, tty)
+        self.kill_on_cleanup(alice)
+        await alice.wait_for_text("!!! The nickname bob is taken.")
+        await alice.wait_until(lambda: alice.input_row() == "[nickname?]")
+        self.assertEqual(alice.text().count("*** Choose a nickname"), 1)
+        self.assertLess(alice.text().index("taken"), alice.text().index("Choose a nickname"))
+        alice.type(b"alice\r")
+        await alice.wait_until(lambda: alice.input_row() == "[alice@lobby]")
+        self.assertEqual(alice.text().count("*** Choose a nickname"), 1)
+        alice.type(b"\x04")
+        self.assertEqual(await alice.ended, 0)
+
     async def test_sigterm_restores_the_terminal(self) -> None:
         """
         A client stopped by SIGTERM leaves the terminal as it found it.
