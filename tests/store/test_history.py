@@ -690,6 +690,25 @@ class ExportTests(SynchronousTestCase):
         )
         self.assertEqual(self.run_export("--since", "2026-11-20")[1].count("\n"), 1)
 
+    def test_no_such_room(self) -> None:
+        """
+        A --room nothing was ever said in is one line saying there is no such
+        room, status 1; a room there is, with nothing since --since, is an
+        empty transcript.
+        """
+        import subprocess
+
+        export = subprocess.run(
+            [sys.executable, "-m", "chat.transcript", "--db", self.path, "--room", "nosuchroom"],
+            capture_output=True,
+            timeout=30,
+        )
+        self.assertEqual(
+            (export.returncode, export.stdout, export.stderr),
+            (1, b"", b"chat.transcript: no such room: nosuchroom (nothing was ever said there)\n"),
+        )
+        self.assertEqual(self.run_export("--room", "games", "--since", "2027-01-01"), (0, ""))
+
     def test_bad_since(self) -> None:
         """
         A --since that is not a date is a usage error.
