@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService, Service
+from twisted.copyright import version as twisted_version
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
@@ -22,6 +23,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
 
+from chat import __version__
 from chat.core.domain import MemoryChat
 from chat.core.limits import DEFAULT_SENDQ, DEFAULT_SENDQ_TOTAL, HUMAN, LOBBY, NONE, Rate
 from chat.core.service import ChatService, Settings
@@ -33,6 +35,15 @@ from chat.store.history import History, open_pool
 from chat.store.watch import FileWatch
 
 DEFAULT_LISTEN = "tcp:8888"
+
+GOOD_ENDPOINTS = {
+    "--listen": "tcp:8888, tcp:8888:interface=127.0.0.1, unix:/run/chat.sock or "
+    "ssl:8443:privateKey=KEY:certKey=CERT",
+    "--irc": "tcp:6667, tcp:6667:interface=127.0.0.1 or ssl:6697:privateKey=KEY:certKey=CERT",
+}
+"""
+What a good endpoint looks like, said with a bad one.
+"""
 
 
 def _number(option: str, kind: type[int] | type[float]) -> Callable[[str], float]:
@@ -183,6 +194,13 @@ class Options(usage.Options):
         """
         self["listen"].append(endpoint)
 
+    def opt_version(self) -> None:
+        """
+        Show chat's version (and Twisted's), then exit.
+        """
+        print(f"chat {__version__} (Twisted {twisted_version})")
+        raise SystemExit(0)
+
     def opt_irc(self, endpoint: str) -> None:
         """
         Where to listen for IRC clients, as an endpoint string (tcp:6667,
@@ -251,7 +269,10 @@ class Options(usage.Options):
                 serverFromString(reactor, description)
             except (ValueError, KeyError, TypeError) as e:
                 option = "--listen" if description in self["listen"] else "--irc"
-                raise usage.UsageError(f"bad {option} endpoint {description!r}: {e}") from e
+                raise usage.UsageError(
+                    f"bad {option} endpoint {description!r} ({e}); "
+                    f"good ones look like {GOOD_ENDPOINTS[option]}"
+                ) from e
 
 
 def default_max_clients() -> int:
