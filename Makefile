@@ -36,7 +36,8 @@ soak: $(STAMP)
 	$(BIN)/python bench/soak.py --clients 1000 --seconds 60
 
 # The benchmark suite (bench/run.py): chat, `floor` and `threaded` side by side, under 10 minutes.
-# Results go to bench/results/; plots need matplotlib, from the `bench` extra installed here.
+# Results go to bench/runs/, which git ignores (BENCH_ARGS="--out bench/results" keeps them with
+# the runs the documents quote); plots need matplotlib, from the `bench` extra installed here.
 BENCH_STAMP := $(VENV)/.bench-stamp
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
