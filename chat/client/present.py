@@ -231,7 +231,7 @@ class Presenter:
             self._passing = self._cutting = None
             return []
         if room != returning:
-            if self._passing is None and self._cutting is None and not self._early:
+            if self._passing is None:
                 # The first room after logging in again, on the way back.
                 self._passing = room
             else:

@@ -20,7 +20,8 @@ CLIENT_COMMANDS = ("/r", "/ignore", "/unignore")
 The terminal client's own commands (L{chat.client.present}), never sent as they are.
 """
 
-# For completion: the server's commands (its own table), and the client's.
+# Every command the client knows: the server's (its own table), and the
+# client's; Tracker.commands() says which of them a user may use now.
 COMMANDS = tuple(
     sorted({"/" + name for command in TABLE for name in command.names} | set(CLIENT_COMMANDS))
 )

@@ -186,8 +186,7 @@ def who(
     if total is not None:
         return f"{count(total, 'user')} {where} ({command} lists them)."
     names = list(names)
-    people = "user" if len(names) == 1 else "users"
-    return f"{len(names)} {people} {where}: {', '.join(names)}"
+    return f"{count(len(names), 'user')} {where}: {', '.join(names)}"
 
 
 def history_line(entry: Entry) -> str:
@@ -236,7 +235,7 @@ def rooms(infos: Iterable[RoomInfo], total: int = -1, page: int = 1) -> list[str
     """
     infos = list(infos)
     total = max(total, len(infos))
-    header = f"{total} room{'' if total == 1 else 's'}"
+    header = count(total, "room")
     first = (page - 1) * ROOMS_PAGE
     if total > len(infos) or page > 1:
         header += f", {first + 1}-{first + len(infos)} here" if infos else ", none on this page"
@@ -559,8 +558,9 @@ def reply(said: r.Reply) -> bytes:
         case r.BanningYourself(target):
             return error(f"{target} is you: you cannot ban yourself.")
         case r.Dropped(dropped):
-            lines = count(dropped, "line")
-            return error(f"Ignored {lines} sent before you could see that refusal.")
+            return error(
+                f"Ignored {count(dropped, 'line')} sent before you could see that refusal."
+            )
         case r.BadNewPassword(problem):
             limit = MIN_PASSWORD_LENGTH if problem is Problem.TOO_SHORT else MAX_PASSWORD_LENGTH
             return error(f"Choose another password: {_problem(problem, limit)}.")
@@ -580,7 +580,7 @@ def reply(said: r.Reply) -> bytes:
         case r.NotBanned(target):
             return error(f"{target} is not banned.")
         case r.BanList(bans):
-            return notice(f"{len(bans)} ban{'' if len(bans) == 1 else 's'}:") + b"".join(
+            return notice(f"{count(len(bans), 'ban')}:") + b"".join(
                 notice(f"  {each.target} (by {each.by}){ban(each)}") for each in bans
             )
         # Goodbyes.
