@@ -42,6 +42,7 @@ def samples() -> list[r.Reply]:
         r.LoggedInAlready(),
         r.Authenticated("alice"),
         r.Operator(),
+        r.OperatorAtLogin(),
         r.Whois("bob", ("lobby", "games"), True),
         r.Whois("carol", (), False),
         r.UnknownCommand("x"),

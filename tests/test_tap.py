@@ -12,12 +12,14 @@ from pathlib import Path
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IServiceMaker
+from twisted.copyright import version as twisted_version
 from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
+from chat import __version__
 from chat.core.events import BanKind
 from chat.core.limits import HUMAN, NONE, Rate
 from chat.core.service import ChatService, Settings
@@ -453,6 +455,47 @@ class ProjectTests(SynchronousTestCase):
         makefile = (ROOT / "Makefile").read_text("utf-8")
         self.assertNotIn("sudo", makefile.split())
         self.assertIn('echo "make test needs', makefile)
+
+
+class CommandLineTests(TestCase):
+    """
+    `twistd -n chat ...` as an operator types it.
+    """
+
+    def twistd(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        return subprocess.run(
+            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", *arguments],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def test_version(self) -> None:
+        """
+        `twistd -n chat --version` prints chat's version (and Twisted's), not Twisted's alone.
+        """
+        shown = self.twistd("-n", "chat", "--version")
+        self.assertEqual(
+            (shown.returncode, shown.stdout),
+            (0, f"chat {__version__} (Twisted {twisted_version})\n"),
+        )
+
+    def test_bad_endpoint_shows_good_ones(self) -> None:
+        """
+        A bad endpoint is refused with what good ones look like, for --listen and for --irc.
+        """
+        for option, good in [
+            ("--listen", "tcp:8888, tcp:8888:interface=127.0.0.1, unix:/run/chat.sock or "),
+            ("--irc", "tcp:6667, tcp:6667:interface=127.0.0.1 or ssl:6697:"),
+        ]:
+            refused = self.twistd("-n", "chat", option, "carrier-pigeon:1")
+            self.assertEqual(refused.returncode, 1)
+            # twistd says it on standard output, under its usage line.
+            self.assertIn(f"bad {option} endpoint 'carrier-pigeon:1' (", refused.stdout)
+            self.assertIn(f"); good ones look like {good}", refused.stdout)
 
 
 def twistd_help(python: str, env: dict[str, str] | None = None) -> str:

@@ -115,6 +115,14 @@ class Operator:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorAtLogin:
+    """
+    The password the user logs in with is an operator's: the user is one of
+    the server's operators from the moment it is in.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedInAlready:
     """
     C{/login} after login.
@@ -651,6 +659,7 @@ Reply: TypeAlias = (
     | LoggedInAlready
     | Authenticated
     | Operator
+    | OperatorAtLogin
     | UnknownCommand
     | Usage
     | OutOfRange

@@ -168,7 +168,7 @@ def render(context: Context, reply: r.Reply) -> bytes:
                 if verb == "AUTHENTICATE"
                 else services(f"You are now identified for {account}.")
             )
-        case r.Operator():
+        case r.Operator() | r.OperatorAtLogin():
             return numeric("381", "You are now an IRC operator") + build(
                 "MODE", me, "+o", source=server
             )
@@ -326,7 +326,9 @@ def render(context: Context, reply: r.Reply) -> bytes:
         case r.Inviting(nickname, room):
             return numeric("341", nickname, w.channel(room))
         case r.Kept(recipient, _):
-            return notice(f"{recipient} is away; your message will be delivered when they log in.")
+            return notice(
+                f"{recipient} is offline; your message will be delivered when they log in."
+            )
         case r.KeptMessages(entries):
             return w.stored(server, me, entries, "server-time" in context.caps, _ref(context))
         case (
@@ -381,7 +383,7 @@ def render(context: Context, reply: r.Reply) -> bytes:
         case r.NotSent(command):
             return notice(f"Not sent: did you mean {command}?")
         case r.BanningYourself(target):
-            return notice(f"{target} is you: an operator cannot ban itself.")
+            return notice(f"{target} is you: you cannot ban yourself.")
         case r.Dropped(count):
             return notice(f"Ignored {count} lines sent before the refusal.")
         case r.BadNewPassword():

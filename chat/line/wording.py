@@ -172,6 +172,13 @@ def format_event(event: Event) -> str:
     raise TypeError(f"not an event: {event!r}")
 
 
+def count(number: float, noun: str) -> str:
+    """
+    C{number} of C{noun}, singular for one: "1 line", "2 lines", "0.5 lines".
+    """
+    return f"{number:g} {noun}" if number == 1 else f"{number:g} {noun}s"
+
+
 def who(
     names: Iterable[str], where: str = "online", total: int | None = None, command: str = ""
 ) -> str:
@@ -181,10 +188,9 @@ def who(
     there were too many to list: the count, and the C{command} that lists them.
     """
     if total is not None:
-        return f"{total} users {where} ({command} lists them)."
+        return f"{count(total, 'user')} {where} ({command} lists them)."
     names = list(names)
-    people = "user" if len(names) == 1 else "users"
-    return f"{len(names)} {people} {where}: {', '.join(names)}"
+    return f"{count(len(names), 'user')} {where}: {', '.join(names)}"
 
 
 def history_line(entry: Entry) -> str:
@@ -233,7 +239,7 @@ def rooms(infos: Iterable[RoomInfo], total: int = -1, page: int = 1) -> list[str
     """
     infos = list(infos)
     total = max(total, len(infos))
-    header = f"{total} room{'' if total == 1 else 's'}"
+    header = count(total, "room")
     first = (page - 1) * ROOMS_PAGE
     if total > len(infos) or page > 1:
         header += f", {first + 1}-{first + len(infos)} here" if infos else ", none on this page"
@@ -336,15 +342,29 @@ def gone(departure: Departure) -> str:
     return departure.why.value
 
 
+HELP_USAGE_WIDTH = 24
+"""
+The widest usage C{/help} shows beside its description: a wider one
+(C{/ban}'s) has a line to itself, with its description under the others, so
+that one long usage does not push every description off to the right.
+"""
+
+HELP_END = "  Any other line is sent to this room; start it with // to send a leading /."
+"""
+The last line of C{/help} (the bundled client adds its own commands after it).
+"""
+
+
 def help_lines(
     operator: bool = True, features: Iterable[r.Feature] = tuple(r.Feature)
 ) -> list[str]:
     """
     What C{/help} shows: the command table, a line a command, less what this
-    user (not an C{operator}) or this server (without some C{features}) cannot use.
+    user (not an C{operator}) or this server (without some C{features})
+    cannot use; the descriptions start in one column.
     """
     have = set(features)
-    lines = ["Commands:"]
+    rows = []
     for command in COMMANDS:
         if (command.operator and not operator) or (
             command.needs is not None and command.needs not in have
@@ -356,8 +376,15 @@ def help_lines(
             summary = "operators: " + summary
         if len(command.names) > 1:
             summary += f" (also {', '.join('/' + name for name in command.names[1:])})"
-        lines.append(f"  {usage:<20} {summary}")
-    lines.append("  Any other line is sent to this room; start it with // to send a leading /.")
+        rows.append((usage, summary))
+    width = max((len(usage) for usage, _ in rows if len(usage) <= HELP_USAGE_WIDTH), default=0)
+    lines = ["Commands:"]
+    for usage, summary in rows:
+        if len(usage) > width:
+            lines.append(f"  {usage}")
+            usage = ""
+        lines.append(f"  {usage:<{width}}  {summary}")
+    lines.append(HELP_END)
     return lines
 
 
@@ -401,6 +428,8 @@ def reply(said: r.Reply) -> bytes:
             return notice(f"You are identified as {account}.")
         case r.Operator():
             return notice("You are an operator now.")
+        case r.OperatorAtLogin():
+            return notice("You are an operator of this server; /help lists your commands.")
         # Commands.
         case r.UnknownCommand(name):
             return error(f"Unknown command /{name}; type /help for the list.")
@@ -418,7 +447,7 @@ def reply(said: r.Reply) -> bytes:
             return error("You are changing rooms too fast; the next wait their turn.")
         case r.TooFast(rate, burst):
             return error(
-                f"You are sending too fast (at most {rate:g} lines a second, "
+                f"You are sending too fast (at most {count(rate, 'line')} a second, "
                 f"bursts of {burst}); lines over that wait their turn."
             )
         case r.LineTooLong(limit):
@@ -426,7 +455,9 @@ def reply(said: r.Reply) -> bytes:
         case r.InternalError():
             return error("Internal server error; that line was not processed.")
         case r.Help(operator, features):
-            return b"".join(notice(line) for line in help_lines(operator, features))
+            # The server's own words, from its command table: not cleaned,
+            # since the columns take longer runs of spaces than users may send.
+            return b"".join(encode(NOTICE + line) for line in help_lines(operator, features))
         case r.Users(names, None):
             return notice(who(names))
         case r.Users(names, room, operators):
@@ -457,10 +488,10 @@ def reply(said: r.Reply) -> bytes:
             return notice("You are back.")
         case r.Away(text):
             return notice(f"You are away: {text}")
-        case r.Counts(users, operators, unregistered, count):
+        case r.Counts(users, operators, unregistered, made):
             return notice(
-                f"{users} users online ({operators} operators), {unregistered} choosing a "
-                f"nickname, {count} rooms."
+                f"{count(users, 'user')} online ({count(operators, 'operator')}), "
+                f"{unregistered} choosing a nickname, {count(made, 'room')}."
             )
         case r.Rooms(infos):
             return b"".join(notice(line) for line in rooms(infos, said.total, said.page))
@@ -480,7 +511,7 @@ def reply(said: r.Reply) -> bytes:
             return notice(f"Invited {nickname} to {room}.")
         case r.Kept(recipient, text):
             return notice(
-                f"{recipient} is away; this will be delivered when they log in:"
+                f"{recipient} is offline; this will be delivered when they log in:"
             ) + encode(f"-> *{recipient}* {text}")
         # Stored messages.
         case r.RecentHistory(_, []) | r.KeptMessages([]):
@@ -489,16 +520,17 @@ def reply(said: r.Reply) -> bytes:
             return _stored(f"Recent messages in {room}:", entries)
         case r.LastMessages(room, _, []):
             return notice(f"No messages in {room} yet.")
-        case r.LastMessages(room, count, entries):
+        case r.LastMessages(room, number, entries):
             # As many as there are, when fewer than asked for.
-            return _stored(f"Last {min(count, len(entries))} messages in {room}:", entries)
+            last = count(min(number, len(entries)), "message")
+            return _stored(f"Last {last} in {room}:", entries)
         case r.Found(room, text, []):
             return notice(f"No messages in {room} match {text!r}.")
         case r.Found(room, text, entries):
             return _stored(f"Messages in {room} matching {text!r}:", entries)
         case r.KeptMessages(entries):
             return _stored(
-                "Messages that came while you were away:", entries, "End of messages.", kept_line
+                "Messages that came while you were offline:", entries, "End of messages.", kept_line
             )
         case r.HistoryFailed():
             return error("History is unavailable right now.")
@@ -521,10 +553,13 @@ def reply(said: r.Reply) -> bytes:
             unit = "second" if wait == 1 else "seconds"
             return error(f"Too many password checks {whose}; try again in {wait} {unit}.")
         case r.NotKept(recipient, Keeping.RECIPIENT_FULL, limit):
-            return error(f"{recipient} has {limit} messages waiting already; yours was not kept.")
+            return error(
+                f"{recipient} has {count(limit, 'message')} waiting already; yours was not kept."
+            )
         case r.NotKept(_, _, limit):
             return error(
-                f"You have {limit} messages waiting for users who are away; yours was not kept."
+                f"You have {count(limit, 'message')} waiting for users who are offline; "
+                "yours was not kept."
             )
         case r.NotSaved():
             return error("The server cannot save that right now; nothing was changed.")
@@ -545,10 +580,11 @@ def reply(said: r.Reply) -> bytes:
                 f"Not sent to the room: did you mean {command}? (/say TEXT says anything as it is.)"
             )
         case r.BanningYourself(target):
-            return error(f"{target} is you: an operator cannot ban itself.")
-        case r.Dropped(count):
-            lines = "1 line" if count == 1 else f"{count} lines"
-            return error(f"Ignored {lines} sent before you could see that refusal.")
+            return error(f"{target} is you: you cannot ban yourself.")
+        case r.Dropped(dropped):
+            return error(
+                f"Ignored {count(dropped, 'line')} sent before you could see that refusal."
+            )
         case r.BadNewPassword(problem):
             limit = MIN_PASSWORD_LENGTH if problem is Problem.TOO_SHORT else MAX_PASSWORD_LENGTH
             return error(f"Choose another password: {_problem(problem, limit)}.")
@@ -568,7 +604,7 @@ def reply(said: r.Reply) -> bytes:
         case r.NotBanned(target):
             return error(f"{target} is not banned.")
         case r.BanList(bans):
-            return notice(f"{len(bans)} ban{'' if len(bans) == 1 else 's'}:") + b"".join(
+            return notice(f"{count(len(bans), 'ban')}:") + b"".join(
                 notice(f"  {each.target} (by {each.by}){ban(each)}") for each in bans
             )
         # Goodbyes.
@@ -579,7 +615,9 @@ def reply(said: r.Reply) -> bytes:
         case g.AddressBanned(banned):
             return error(f"This address is banned{ban(banned)}. Goodbye.")
         case g.ServerFull(limit):
-            return error(f"The server is full ({limit} connections); try again later. Goodbye.")
+            return error(
+                f"The server is full ({count(limit, 'connection')}); try again later. Goodbye."
+            )
         case g.TooManyConnections(host):
             return error(f"Too many new connections from {host}; wait a little. Goodbye.")
         case g.HostFull(host, limit):
@@ -597,11 +635,11 @@ def reply(said: r.Reply) -> bytes:
                 "finish one and try again. Goodbye."
             )
         case g.LoginTimedOut(seconds):
-            return error(f"No nickname chosen in {seconds:g} seconds. Goodbye.")
+            return error(f"No nickname chosen in {count(seconds, 'second')}. Goodbye.")
         case g.IdleTimedOut(seconds):
-            return error(f"Idle for {seconds:g} seconds. Goodbye.")
+            return error(f"Idle for {count(seconds, 'second')}. Goodbye.")
         case g.PingTimedOut(seconds):
-            return error(f"No answer from your client for {seconds:g} seconds. Goodbye.")
+            return error(f"No answer from your client for {count(seconds, 'second')}. Goodbye.")
         case g.Flooding():
             return error("Still flooding. Goodbye.")
         case g.OutOfTries():

@@ -436,6 +436,22 @@ class AccountTests(SynchronousTestCase):
         guest.send("PRIVMSG NickServ :IDENTIFY alice secret1")
         self.assertEqual(guest.codes(), ["900", "NOTICE"])
 
+    def test_operator_told_at_login(self) -> None:
+        """
+        An operator registering with its password (SASL or PASS) is told it
+        is one once welcomed: 381 and MODE +o after the MOTD.
+        """
+        sasl = IRCUser(self.service)
+        sasl.send("CAP REQ :sasl", "NICK root", "USER u 0 * :U", "AUTHENTICATE PLAIN")
+        sasl.send("AUTHENTICATE " + base64.b64encode(b"root\0root\0rootpass").decode(), "CAP END")
+        sasl.protocol.connectionLost()
+        with_pass = IRCUser(self.service)
+        with_pass.send("PASS rootpass", "NICK root", "USER u 0 * :U")
+        for user in (sasl, with_pass):
+            codes = user.codes()
+            self.assertEqual(codes[codes.index("001") :][-3:], ["422", "381", "MODE"])
+            self.assertEqual(codes.count("381"), 1)
+
     def test_oper(self) -> None:
         """
         OPER NAME PASSWORD makes an operator of an admin's account; KILL then
