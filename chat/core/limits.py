@@ -329,10 +329,17 @@ C{max-unknown-connections-per-ip} is 3 too.
 REGISTERING_SHARE = 4
 """
 What part of --max-clients connections still logging in may take in all,
-whatever their addresses: a quarter. Honest logins take a second or less,
-so a quarter of the places is far more than arrive at once, while
-connections that never finish (from as many addresses as an attacker has)
-can no longer take the places of those who did log in.
+whatever their addresses: a quarter (but at least L{REGISTERING_AT_LEAST}).
+Honest logins take a second or less, so a quarter of the places is far more
+than arrive at once, while connections that never finish (from as many
+addresses as an attacker has) can no longer take the places of those who
+did log in.
+"""
+
+REGISTERING_AT_LEAST = 64
+"""
+The share of connections still logging in is never smaller than this: a
+small server (--max-clients 10) lets everyone log in at once, as before.
 """
 
 BUSY_LOGIN_TIMEOUT = 20.0

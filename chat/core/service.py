@@ -39,6 +39,7 @@ from chat.core.limits import (
     DEFAULT_SENDQ,
     DEFAULT_SENDQ_TOTAL,
     NONE,
+    REGISTERING_AT_LEAST,
     REGISTERING_PER_HOST,
     REGISTERING_SHARE,
     Limits,
@@ -238,8 +239,8 @@ class ChatService(Service):
             # Their own, smaller share: connections that never log in
             # cannot hold every place an address has.
             return StillRegistering(host, registering)
-        crowd = settings.max_clients // REGISTERING_SHARE
-        if host is not None and crowd and len(self._registering) >= crowd:
+        crowd = max(settings.max_clients // REGISTERING_SHARE, REGISTERING_AT_LEAST)
+        if host is not None and settings.max_clients and len(self._registering) >= crowd:
             # ... nor, from many addresses, the places of those logged in.
             return Crowded(crowd)
         self.sessions.add(session)

@@ -385,18 +385,31 @@ class HalfOpenTests(SynchronousTestCase):
         most a quarter of --max-clients: the next is told the server is
         busy and closed, and those who logged in keep their places.
         """
-        stalled = [from_address(self.service, f"10.0.2.{n}") for n in range(5)]
+        self.service = new_service(
+            self.clock, Settings(server_name="irc.test", max_clients=400, max_per_host=16)
+        )
+        stalled = [from_address(self.service, f"10.0.{n // 200}.{n % 200}") for n in range(100)]
         for user in stalled:
             user.send("CAP LS 302")
-        sixth = from_address(self.service, "10.0.2.9")
+        extra = from_address(self.service, "10.0.9.9")
         self.assertEqual(
-            sixth.lines(),
-            ["ERROR :Closing link: Too many connections still registering (5); try again soon"],
+            extra.lines(),
+            ["ERROR :Closing link: Too many connections still registering (100); try again soon"],
         )
-        self.assertTrue(sixth.transport.disconnecting)
+        self.assertTrue(extra.transport.disconnecting)
         stalled[0].send("NICK first", "USER first 0 * :First", "CAP END")
         self.assertIn("001", stalled[0].codes())
-        self.assertFalse(from_address(self.service, "10.0.2.10").transport.disconnecting)
+        self.assertFalse(from_address(self.service, "10.0.9.10").transport.disconnecting)
+
+    def test_small_servers_let_everyone_register(self) -> None:
+        """
+        The share is never under 64: on a server of 20 places, 18 can be
+        registering at once.
+        """
+        stalled = [from_address(self.service, f"10.0.3.{n}") for n in range(18)]
+        for user in stalled:
+            user.send("CAP LS 302")
+        self.assertFalse(any(user.transport.disconnecting for user in stalled))
 
     def test_shorter_login_timeout_when_nearly_full(self) -> None:
         """

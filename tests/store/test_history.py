@@ -631,7 +631,7 @@ class CommandTests(SynchronousTestCase):
                 "<alice> chess at eight",
                 "<alice> tea at five",
                 "*** End of history.",
-                "*** Last 1 messages in lobby:",
+                "*** Last 1 message in lobby:",
                 "<alice> tea at five",
                 "*** End of history.",
                 "*** Messages in lobby matching 'chess':",
