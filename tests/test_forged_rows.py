@@ -2,12 +2,17 @@
 No text a user sets can push what follows onto a terminal row of its own,
 where it would pass for another user's line or a server notice: blank runs
 are cut to L{chat.core.limits.MAX_SPACES} columns whatever they are made of,
-from either door.
+from either door; and the lobby's topic, which greets every newcomer, is the
+server operators'.
 """
 
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.helpers import Client, IRCUser, make_service
+from chat.core.service import Settings
+from chat.store.accounts import Accounts
+from tests.helpers import Client, IRCUser, SyncPool, make_service, new_service
 
 # 16 spaces, then a joiner (which draws nothing), five times over: 85
 # blank columns, which an 80-column terminal wraps, putting the rest at the
@@ -146,3 +151,66 @@ class IRCDoorTests(SynchronousTestCase):
         self.assertEqual(
             self.bob.lines(), ["*** eve has left (bye" + CUT + "!!! You were kicked by admin)"]
         )
+
+
+class LobbyTopicTests(SynchronousTestCase):
+    """
+    The lobby, where every line user lands, has no room operators: its
+    topic, which greets every newcomer, is the server operators'.
+    """
+
+    def setUp(self) -> None:
+        pool = SyncPool(self.mktemp())
+        self.addCleanup(pool.close)
+        pool.make_operator("root", "rootpass")
+        clock = Clock()
+        accounts = Accounts(pool, clock, maybeDeferred, cost=2**4)
+        self.service = new_service(clock, Settings(admins=("root",)), accounts=accounts)
+        self.eve = Client(self.service, "eve")
+        self.bob = Client(self.service, "bob")
+        self.eve.lines()
+
+    def newcomer(self) -> list[str]:
+        """
+        What a line user who logs in now is greeted with.
+        """
+        dave = Client(self.service)
+        dave.lines()
+        dave.send("dave")
+        return dave.lines()
+
+    def test_line_user_refused(self) -> None:
+        """
+        A line user's /topic in the lobby is refused; nobody is told, and
+        newcomers are greeted without it.
+        """
+        self.eve.send("/topic " + ASK)
+        self.assertEqual(self.eve.lines(), ["!!! Only the operators of lobby may do that."])
+        self.assertEqual(self.bob.lines(), [])
+        self.assertFalse([line for line in self.newcomer() if "Topic" in line])
+
+    def test_irc_user_refused(self) -> None:
+        """
+        An IRC user's TOPIC for #lobby is refused with 482, and changes nothing.
+        """
+        eve = IRCUser(self.service, "ircEve")
+        eve.send("JOIN #lobby")
+        eve.lines()
+        eve.send("TOPIC #lobby :" + ASK)
+        self.assertEqual(
+            eve.messages(), [("chat", "482", "ircEve", "#lobby", "You're not channel operator")]
+        )
+        self.bob.send("/topic")
+        self.assertEqual(self.bob.lines()[-1], "*** lobby has no topic.")
+
+    def test_server_operator_sets_it(self) -> None:
+        """
+        A server operator sets the lobby's topic: the lobby is told, and
+        newcomers are greeted with it.
+        """
+        root = Client(self.service)
+        root.send("root", "rootpass")
+        self.bob.lines()
+        root.send("/topic Be nice")
+        self.assertEqual(self.bob.lines(), ["*** root set the topic: Be nice"])
+        self.assertEqual(self.newcomer()[-1], "*** Topic: Be nice")
