@@ -114,11 +114,12 @@ class Room:
         self.topic_at: float | None = None
         self.permanent = permanent
         self.created = created
-        # Its modes (chat.core.modes): the flags on (a permanent room's
-        # topic is anybody's: it has no operators but the server's), the key and the limit
+        # Its modes (chat.core.modes): the flags on (a permanent room has
+        # no operators but the server's, who alone set its topic: the lobby's
+        # greets every newcomer, long after whoever set it left), the key and the limit
         # if set; its operators and voiced members (sets: most rooms have
         # one or two, and a message checks membership, not these).
-        self.flags: set[Mode] = {Mode.NO_OUTSIDE} if permanent else set(NEW_ROOM)
+        self.flags: set[Mode] = set(NEW_ROOM)
         self.key: str | None = None
         self.limit: int | None = None
         self.operators: set[User] = set()

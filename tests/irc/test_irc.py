@@ -760,6 +760,9 @@ class DialectTests(SynchronousTestCase):
         A WeeChat user in #lobby and a netcat user in lobby hear each other,
         privately too, and see each other's renames and topics.
         """
+        # The lobby's topic is the server operators': nc is one.
+        chat = memory(self.service)
+        chat.set_operator(chat.find("nc"), True)
         self.line.send("hello irc", "/msg wee psst", "/topic games tonight", "/nick netcat")
         self.assertEqual(
             self.irc.messages(),
