@@ -49,6 +49,9 @@ NOT_RUN = {
         "the IRC benchmark: needs ngIRCd and InspIRCd, and minutes of load"
     ),
     "make bench-smoke": "what CI runs of the benchmarks: a minute of load with hundreds of clients",
+    ".venv/bin/python bench/stuck_sockets.py --sockets 100": (
+        "100 sockets whose buffers the kernel fills: hundreds of MB of a machine others share"
+    ),
     ".venv/bin/python bench/hostile.py --only neverread --probe": (
         "an attack replayed: 1 000 clients and 20 talkers for 45 s, on a machine others share"
     ),
