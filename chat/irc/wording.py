@@ -429,28 +429,28 @@ def stored(
 ) -> bytes:
     """
     Stored messages, replayed as the messages they were; with server-time,
-    at the time they were said, otherwise with the time in front; with a
-    C{batch} reference (the client has C{batch}), as one C{chathistory}
-    batch of C{room} (or of the user's own kept messages).
+    tagged with the time they were said; with a C{batch} reference (the
+    client has C{batch}), as one C{chathistory} batch of C{room} (or of the
+    user's own kept messages).
+
+    The time is also written in front of the text unless the client takes
+    both: a client that takes server-time but not batch (irssi) shows a
+    replayed line at the time it arrives, as if it were said now; one that
+    takes batch knows the batch is history.
     """
     out = []
+    visible = batch is None or not tagged
     for entry in entries:
-        text = action_text(entry.text) if entry.kind is EntryKind.ACTION else entry.text
+        text = entry.text
+        if visible:
+            text = f"[{time.strftime('%Y-%m-%d %H:%M', time.gmtime(entry.time))}] {text}"
+        if entry.kind is EntryKind.ACTION:
+            text = action_text(text)
         target = channel(entry.room) if entry.room is not None else nickname
-        if tagged:
-            tags = {"time": server_time(entry.time)}
-            if batch is not None:
-                tags["batch"] = batch
-            out.append(privmsg(mask(entry.sender), target, text, tags=tags))
-        else:
-            stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
-            if entry.kind is EntryKind.ACTION:
-                text = action_text(f"[{stamp}] {entry.text}")
-            else:
-                text = f"[{stamp}] {text}"
-            out.append(
-                privmsg(mask(entry.sender), target, text, tags={"batch": batch} if batch else None)
-            )
+        tags = {"time": server_time(entry.time)} if tagged else {}
+        if batch is not None:
+            tags["batch"] = batch
+        out.append(privmsg(mask(entry.sender), target, text, tags=tags or None))
     if batch is None or not out:
         return b"".join(out)
     about = channel(room) if room is not None else nickname

@@ -815,8 +815,9 @@ class HistoryTests(SynchronousTestCase):
 
     def test_history_with_server_time(self) -> None:
         """
-        On JOIN, a client with server-time gets the recent messages tagged
-        with the time they were said.
+        On JOIN, a client with server-time but without batch (irssi) gets the
+        recent messages tagged with the time they were said, and that time in
+        front of the text, which it shows where it does not show the tag.
         """
         user = IRCUser(self.service, "timed", caps="server-time")
         user.send("JOIN #lobby")
@@ -824,10 +825,24 @@ class HistoryTests(SynchronousTestCase):
         self.assertEqual(
             lines,
             [
-                "@time=2026-11-19T07:06:40.000Z :nc!nc@chat PRIVMSG #lobby :before you came",
-                "@time=2026-11-19T07:06:40.000Z :nc!nc@chat PRIVMSG #lobby :\x01ACTION waves\x01",
+                "@time=2026-11-19T07:06:40.000Z :nc!nc@chat PRIVMSG #lobby "
+                ":[2026-11-19 07:06] before you came",
+                "@time=2026-11-19T07:06:40.000Z :nc!nc@chat PRIVMSG #lobby "
+                ":\x01ACTION [2026-11-19 07:06] waves\x01",
             ],
         )
+
+    def test_history_without_batch_shows_its_time(self) -> None:
+        """
+        Whatever else a client asked for, without batch the replayed
+        history shows when it was said, in the text.
+        """
+        for caps in ("server-time message-tags echo-message", "message-tags", "labeled-response"):
+            user = IRCUser(self.service, "c" + str(len(caps)), caps=caps)
+            user.send("JOIN #lobby")
+            said = [m[-1] for m in user.messages() if m[1] == "PRIVMSG"]
+            self.assertEqual(said[0], "[2026-11-19 07:06] before you came", caps)
+            user.send("QUIT")
 
     def test_history_batch(self) -> None:
         """
