@@ -137,7 +137,7 @@ class MemoryChat(Registry):
     ) -> UserView:
         self._check_available(nickname)
         user = User(nickname, participant)
-        user.active = self._clock()
+        user.active = user.signon = self._clock()
         user.account = account
         user.operator = operator
         self._users[key_of(nickname)] = user

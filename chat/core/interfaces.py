@@ -165,6 +165,12 @@ class UserView(Protocol):
         """
 
     @property
+    def signon(self) -> float:
+        """
+        When it logged in.
+        """
+
+    @property
     def username(self) -> str | None: ...
 
     @property

@@ -44,6 +44,7 @@ class User:
         "participant",
         "realname",
         "rooms",
+        "signon",
         "username",
         "watching",
     )
@@ -61,8 +62,9 @@ class User:
         # it says it is a program (IRC's bot mode): shown with its messages.
         self.account: str | None = None
         self.bot = False
-        # When it last said something (or logged in), for idle times.
+        # When it last said something (or logged in), for idle times, and when it logged in.
         self.active = 0.0
+        self.signon = 0.0
         # The nicknames (keys) it watches (IRC's MONITOR); a set only once
         # it watches one: thousands of users, most watching nobody.
         self.watching: set[str] | None = None

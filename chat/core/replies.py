@@ -243,6 +243,9 @@ class Whois:
     voiced_in: frozenset[str] = frozenset()
     bot: bool = False
     account: str | None = None
+    # Seconds since it last said something, and when it logged in.
+    idle: int = 0
+    signon: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

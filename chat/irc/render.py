@@ -243,7 +243,18 @@ def render(context: Context, reply: r.Reply) -> bytes:
         case r.Members(room, members):
             return _who(context, room, members)
         case r.Whois(
-            nickname, rooms, operator, away, username, realname, ops, voiced, bot, account
+            nickname,
+            rooms,
+            operator,
+            away,
+            username,
+            realname,
+            ops,
+            voiced,
+            bot,
+            account,
+            idle,
+            signon,
         ):
             lines = [
                 numeric("311", nickname, username or nickname, w.HOST, "*", realname or nickname)
@@ -262,6 +273,9 @@ def render(context: Context, reply: r.Reply) -> bytes:
             lines.append(numeric("312", nickname, server, "chat"))
             if operator:
                 lines.append(numeric("313", nickname, "is an IRC operator"))
+            lines.append(
+                numeric("317", nickname, str(idle), str(int(signon)), "seconds idle, signon time")
+            )
             if bot:
                 lines.append(numeric("335", nickname, "is a bot"))
             if account is not None:

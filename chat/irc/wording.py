@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 
+from chat import __version__
 from chat.core.errors import (
     AlreadyRegistered,
     AlreadyThere,
@@ -60,6 +61,11 @@ from chat.core.modes import mode_string
 from chat.irc import isupport
 from chat.irc.isupport import CHANNEL_PREFIX
 from chat.irc.message import build
+
+VERSION = f"chat-{__version__}"
+"""
+What 002 and 004 say the server runs.
+"""
 
 HOST = "chat"
 """
@@ -345,14 +351,16 @@ class Encoder:
         return b"".join(
             [
                 numeric(server, "001", nickname, f"Welcome to {server}, {nickname}"),
-                numeric(server, "002", nickname, f"Your host is {server}, running chat"),
+                numeric(
+                    server, "002", nickname, f"Your host is {server}, running version {VERSION}"
+                ),
                 numeric(server, "003", nickname, "This server is a chat server"),
                 numeric(
                     server,
                     "004",
                     nickname,
                     server,
-                    "chat",
+                    VERSION,
                     isupport.USER_MODES,
                     isupport.channel_modes(),
                     isupport.argument_modes(),

@@ -19,7 +19,9 @@ from twisted.internet.protocol import Factory
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.words.protocols import irc
 
+from chat import __version__
 from chat.core.service import Settings
+from chat.irc import isupport
 from chat.irc.message import build, parse
 from chat.irc.protocol import IRCFactory
 from chat.store.accounts import Accounts
@@ -54,6 +56,29 @@ class RegistrationTests(SynchronousTestCase):
             "TOPICLEN=200",
         ):
             self.assertIn(token, isupport)
+
+    def test_version_in_welcome(self) -> None:
+        """
+        002 names the version the server runs, and 004 carries it too, with
+        the user modes, the channel modes and those that take an argument.
+        """
+        user = IRCUser(self.service)
+        user.send("NICK alice", "USER alice 0 * :Alice")
+        messages = user.messages()
+        self.assertEqual(
+            messages[1][3], f"Your host is irc.test, running version chat-{__version__}"
+        )
+        self.assertEqual(
+            messages[3][2:],
+            (
+                "alice",
+                "irc.test",
+                f"chat-{__version__}",
+                isupport.USER_MODES,
+                isupport.channel_modes(),
+                isupport.argument_modes(),
+            ),
+        )
 
     def test_motd(self) -> None:
         """
@@ -218,6 +243,23 @@ class AccountTests(SynchronousTestCase):
         user.send("CAP END")
         self.assertEqual(user.codes()[0], "001")
 
+    def test_sasl_keeps_the_nickname_chosen(self) -> None:
+        """
+        SASL logs in to the account, but the nickname is the one the client
+        sent with NICK: a client must be set to the registered nickname to
+        be known by it.
+        """
+        user = IRCUser(self.service)
+        token = base64.b64encode(b"alice\0alice\0secret1").decode()
+        user.send("CAP LS 302", "CAP REQ :sasl", "NICK other", "USER u 0 * :x")
+        user.send("AUTHENTICATE PLAIN", f"AUTHENTICATE {token}", "CAP END")
+        messages = user.messages()
+        self.assertIn("900", [m[1] for m in messages])
+        welcome = [m for m in messages if m[1] == "001"]
+        self.assertEqual(welcome[0][2], "other")
+        self.assertEqual(self.service.chat.online(), ["other"])
+        self.assertEqual(self.service.chat.find("other").account, "alice")
+
     def test_sasl_wrong_password(self) -> None:
         """
         A wrong SASL password fails (904) and counts as a wrong password.
@@ -357,7 +399,7 @@ class ChannelTests(SynchronousTestCase):
         self.alice.send("WHO #den", "WHOIS bob", "MODE #den", "MODE alice", "ISON bob ghost carol")
         self.assertEqual(
             self.alice.codes(),
-            ["352", "352", "315", "311", "319", "312", "318", "324", "329", "221", "303"],
+            ["352", "352", "315", "311", "319", "312", "317", "318", "324", "329", "221", "303"],
         )
         self.alice.send("ISON bob ghost")
         self.assertEqual(self.alice.messages(), [("irc.test", "303", "alice", "bob")])
@@ -505,6 +547,26 @@ class WhoTests(SynchronousTestCase):
             replies[-2:],
             [("other", "ghost", "No such nick/channel"), ("other", "ghost", "End of /WHOIS list")],
         )
+
+    def test_whois_idle_and_signon(self) -> None:
+        """
+        WHOIS says how long the user has been idle (since it last said
+        something) and when it signed on (317).
+        """
+        from twisted.internet.task import Clock
+
+        clock = Clock()
+        clock.advance(1_000)
+        service = new_service(clock, Settings(server_name="irc.test"))
+        quiet = IRCUser(service, "quiet")
+        quiet.send("JOIN #chan")
+        clock.advance(30)
+        quiet.send("PRIVMSG #chan :hello")
+        clock.advance(12)
+        other = IRCUser(service, "other")
+        other.send("WHOIS quiet")
+        idle = [m[2:] for m in other.messages() if m[1] == "317"]
+        self.assertEqual(idle, [("other", "quiet", "12", "1000", "seconds idle, signon time")])
 
 
 class AwayTests(SynchronousTestCase):

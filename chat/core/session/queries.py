@@ -73,6 +73,7 @@ class Queries(SessionBase):
         """
         user = self._logged_in()
         target = self.chat.find(nickname)
+        now = self.service.clock.seconds()
         # A secret room is named only to those who share it.
         shown = [room for room in target.rooms if Mode.SECRET not in room.flags or user in room]
         self.peer.tell(
@@ -87,6 +88,8 @@ class Queries(SessionBase):
                 frozenset(room.name for room in shown if target in room.voiced),
                 target.bot,
                 target.account,
+                int(now - target.active),
+                target.signon,
             )
         )
 
