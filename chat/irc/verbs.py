@@ -570,6 +570,7 @@ VERBS: dict[str, Verb] = {
     "KILL": Verb(kill, 1),
     "AWAY": Verb(away),
     "HELP": Verb(help_),
+    "HELPOP": Verb(help_),
 }
 """
 Every verb the IRC door knows.

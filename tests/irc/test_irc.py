@@ -843,6 +843,20 @@ class MoreVerbTests(SynchronousTestCase):
         self.assertEqual(self.alice.messages(), [("bob!bob@chat", "PART", "#x", "Left")])
         self.assertEqual(bob.connection.session.user.rooms, [])  # type: ignore[union-attr]
 
+    def test_helpop(self) -> None:
+        """
+        HELPOP is HELP by another name, as on many servers: 704 to 706, or
+        524 for a subject it has no help on.
+        """
+        self.alice.send("HELPOP", "HELPOP privmsg", "HELPOP nosuch")
+        messages = self.alice.messages()
+        self.assertEqual(
+            [m[1] for m in messages],
+            ["704", "705", "705", "706", "704", "705", "705", "706", "524"],
+        )
+        self.assertEqual(messages[4][3], "PRIVMSG")
+        self.assertIn("HELPOP", messages[5][4].split())
+
     def test_crowd_and_announcement(self) -> None:
         """
         Joining a crowded room gives a count, not the names; an operator's
