@@ -34,6 +34,7 @@ class Context:
     @ivar caps: the capabilities the client took.
     @ivar batch_ref: a new batch reference, unique on the server.
     @ivar verbs: the commands the door knows (for HELP).
+    @ivar description: what the server says it is (WHOIS's 312).
     """
 
     server: str
@@ -43,6 +44,7 @@ class Context:
     caps: frozenset[str]
     batch_ref: Callable[[], str]
     verbs: Collection[str]
+    description: str = "chat"
 
 
 WHOX_FIELDS = "tcuihsnfdlaor"
@@ -270,7 +272,7 @@ def render(context: Context, reply: r.Reply) -> bytes:
                         ),
                     )
                 )
-            lines.append(numeric("312", nickname, server, "chat"))
+            lines.append(numeric("312", nickname, server, context.description))
             if operator:
                 lines.append(numeric("313", nickname, "is an IRC operator"))
             lines.append(

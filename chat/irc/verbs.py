@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fnmatch
 from collections.abc import Sequence
 
 from chat.core import replies as r
@@ -515,6 +516,18 @@ def info(connection: IRCConnection, params: tuple[str, ...]) -> None:
     connection.numeric("374", "End of INFO list")
 
 
+def links(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    """
+    The servers linked to this one: it alone (C{LINKS [[REMOTE] MASK]}).
+    """
+    server = connection.server
+    mask = params[-1] if params else "*"
+    if fnmatch.fnmatchcase(server.lower(), mask.lower()):
+        description = connection.service.settings.description
+        connection.numeric("364", server, server, f"0 {description}")
+    connection.numeric("365", mask, "End of /LINKS list")
+
+
 def kill(connection: IRCConnection, params: tuple[str, ...]) -> None:
     # An operator's KILL is chat's kick.
     reason = params[1] if len(params) > 1 else None
@@ -567,6 +580,7 @@ VERBS: dict[str, Verb] = {
     "LUSERS": Verb(lusers),
     "TIME": Verb(time),
     "INFO": Verb(info),
+    "LINKS": Verb(links),
     "KILL": Verb(kill, 1),
     "AWAY": Verb(away),
     "HELP": Verb(help_),

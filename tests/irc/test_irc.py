@@ -843,6 +843,31 @@ class MoreVerbTests(SynchronousTestCase):
         self.assertEqual(self.alice.messages(), [("bob!bob@chat", "PART", "#x", "Left")])
         self.assertEqual(bob.connection.session.user.rooms, [])  # type: ignore[union-attr]
 
+    def test_links(self) -> None:
+        """
+        LINKS answers for the one server there is (364, with its description,
+        then 365); a mask that does not match it gets the end alone.
+        """
+        service = make_service(server_name="irc.test", description="Test net")
+        user = IRCUser(service, "linker")
+        user.send("LINKS", "LINKS *.TEST", "LINKS elsewhere.*", "LINKS irc.test *")
+        self.assertEqual(
+            [m[1:] for m in user.messages()],
+            [
+                ("364", "linker", "irc.test", "irc.test", "0 Test net"),
+                ("365", "linker", "*", "End of /LINKS list"),
+                ("364", "linker", "irc.test", "irc.test", "0 Test net"),
+                ("365", "linker", "*.TEST", "End of /LINKS list"),
+                ("365", "linker", "elsewhere.*", "End of /LINKS list"),
+                ("364", "linker", "irc.test", "irc.test", "0 Test net"),
+                ("365", "linker", "*", "End of /LINKS list"),
+            ],
+        )
+        user.send("WHOIS linker")
+        self.assertIn(
+            ("312", "linker", "linker", "irc.test", "Test net"), [m[1:] for m in user.messages()]
+        )
+
     def test_helpop(self) -> None:
         """
         HELPOP is HELP by another name, as on many servers: 704 to 706, or
