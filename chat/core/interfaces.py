@@ -316,6 +316,11 @@ class Chat(Protocol):
 
     def watched(self, user: UserView) -> list[tuple[str, UserView | None]]: ...
 
+    def invitations(self, user: UserView) -> list[str]:
+        """
+        The rooms C{user} is invited to and has not joined yet, in case-insensitive order.
+        """
+
     def check_valid(self, nickname: str) -> None:
         """
         Raise L{InvalidNickname} unless C{nickname} is one, taken or not.

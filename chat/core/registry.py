@@ -141,6 +141,14 @@ class Registry:
     def watched(self, user: UserView) -> list[tuple[str, UserView | None]]:
         return list(self._presence.watched(own(user), self._users))
 
+    def invitations(self, user: UserView) -> list[str]:
+        # A walk over the rooms: asked for now and then, where keeping a
+        # list per user would cost every invitation, join and rename.
+        key = key_of(user.nickname)
+        return sorted(
+            (room.name for room in self._rooms.values() if key in room.invited), key=key_of
+        )
+
     def check_valid(self, nickname: str) -> None:
         problem = nickname_problem(nickname)
         if problem is not None:

@@ -367,6 +367,15 @@ class RoomBans:
 
 
 @dataclass(frozen=True, slots=True)
+class Invitations:
+    """
+    The rooms the user is invited to and has not joined yet.
+    """
+
+    rooms: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Inviting:
     """
     C{nickname} is told of the invitation into C{room}.
@@ -648,6 +657,7 @@ Reply: TypeAlias = (
     | RoomModes
     | RoomBans
     | Inviting
+    | Invitations
     | Kept
     | RecentHistory
     | LastMessages

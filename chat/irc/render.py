@@ -349,6 +349,10 @@ def render(context: Context, reply: r.Reply) -> bytes:
             ) + numeric("368", w.channel(room), "End of channel ban list")
         case r.Inviting(nickname, room):
             return numeric("341", nickname, w.channel(room))
+        case r.Invitations(rooms):
+            return b"".join(numeric("336", w.channel(room)) for room in rooms) + numeric(
+                "337", "End of /INVITE list"
+            )
         case r.Kept(recipient, _):
             return notice(f"{recipient} is away; your message will be delivered when they log in.")
         case r.KeptMessages(entries):

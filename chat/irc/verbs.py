@@ -480,6 +480,13 @@ def kick(connection: IRCConnection, params: tuple[str, ...]) -> None:
 
 
 def invite(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    if not params:
+        # INVITE alone: the invitations this user has.
+        connection.session.invitations()
+        return
+    if len(params) < 2:
+        connection.numeric("461", "INVITE", "Not enough parameters")
+        return
     room = w.room_of(params[1])
     if room is None:
         connection.numeric("403", params[1], "No such channel")
@@ -573,7 +580,7 @@ VERBS: dict[str, Verb] = {
     "USERHOST": Verb(userhost, 1),
     "MODE": Verb(mode, 1),
     "KICK": Verb(kick, 2),
-    "INVITE": Verb(invite, 2),
+    "INVITE": Verb(invite),
     "WALLOPS": Verb(wallops, 1),
     "OPER": Verb(oper, 2),
     "MOTD": Verb(motd),

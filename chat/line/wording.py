@@ -462,6 +462,10 @@ def reply(said: r.Reply) -> bytes:
             )
         case r.Inviting(nickname, room):
             return notice(f"Invited {nickname} to {room}.")
+        case r.Invitations([]):
+            return notice("You are invited nowhere.")
+        case r.Invitations(places):
+            return notice(f"You are invited to {', '.join(places)}.")
         case r.Kept(recipient, text):
             return notice(
                 f"{recipient} is away; this will be delivered when they log in:"

@@ -1088,6 +1088,37 @@ class RoomOperatorTests(SynchronousTestCase):
         dan.send("JOIN #den", "PART #den", "JOIN #den")
         self.assertEqual(dan.codes()[-1], "473")  # the invitation was used
 
+    def test_invite_list(self) -> None:
+        """
+        INVITE alone lists the channels the user is invited to and has not
+        joined yet (336, then 337); an invitation used is gone from it.
+        """
+        dan = IRCUser(self.service, "dan")
+        dan.send("INVITE")
+        self.assertEqual(dan.messages(), [("irc.test", "337", "dan", "End of /INVITE list")])
+        self.op.send("JOIN #attic", "MODE #den +i", "INVITE dan #den", "INVITE dan #attic")
+        dan.lines()
+        dan.send("INVITE")
+        self.assertEqual(
+            [m[1:] for m in dan.messages()],
+            [
+                ("336", "dan", "#attic"),
+                ("336", "dan", "#den"),
+                ("337", "dan", "End of /INVITE list"),
+            ],
+        )
+        dan.send("JOIN #den")
+        dan.lines()
+        dan.send("INVITE", "INVITE dan")
+        self.assertEqual(
+            [m[1:3] + m[-1:] for m in dan.messages()],
+            [
+                ("336", "dan", "#attic"),
+                ("337", "dan", "End of /INVITE list"),
+                ("461", "dan", "Not enough parameters"),
+            ],
+        )
+
     def test_kick_voice_moderated_and_prefixes(self) -> None:
         """
         KICK puts a member out of the room only (the room sees it); +v and

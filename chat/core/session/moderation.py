@@ -23,6 +23,7 @@ from chat.core.replies import (
     Banned,
     BanningYourself,
     Feature,
+    Invitations,
     Inviting,
     KickedOut,
     NotBanned,
@@ -88,6 +89,13 @@ class Moderation(Queries):
         user = self._logged_in()
         target = self.chat.invite(user, room, nickname)
         self.peer.tell(Inviting(target.nickname, room))
+
+    def invitations(self) -> None:
+        """
+        The rooms this user is invited to.
+        """
+        user = self._logged_in()
+        self.peer.tell(Invitations(self.chat.invitations(user)))
 
     # The server's operators.
 
