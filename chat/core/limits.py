@@ -295,6 +295,21 @@ MONITOR_LIMIT = 100
 Nicknames one client may watch (IRC's MONITOR).
 """
 
+KICK_TARGETS = 4
+"""
+Members one IRC KICK line may put out (ISUPPORT's TARGMAX); those past it
+are dropped, as RFC 2812 lets a server. Clearing a room of a flood of bots
+takes a few lines, each paid from the flood allowance, rather than one line
+whose cost does not show.
+"""
+
+NAMES_TARGETS = 10
+"""
+Channels one IRC NAMES line may list (ISUPPORT's TARGMAX); those past it
+are dropped. Each listing is paid for by its size; this keeps one line from
+asking for every room at once.
+"""
+
 # History.
 
 HISTORY_DEFAULT = 50

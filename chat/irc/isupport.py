@@ -8,10 +8,12 @@ announced here without a line written by hand.
 from __future__ import annotations
 
 from chat.core.limits import (
+    KICK_TARGETS,
     MAX_NICKNAME_LENGTH,
     MAX_ROOM_NAME_LENGTH,
     MAX_TOPIC_LENGTH,
     MONITOR_LIMIT,
+    NAMES_TARGETS,
 )
 from chat.core.modes import FLAGS, MEMBER_MODES, Mode, takes_argument
 
@@ -26,6 +28,12 @@ How a member mode shows before a nickname, highest first.
 """
 
 CHANNEL_PREFIX = "#"
+
+TARGETS = {"KICK": KICK_TARGETS, "NAMES": NAMES_TARGETS}
+"""
+How many targets (comma-separated) one line of these commands may name
+(ISUPPORT's TARGMAX); JOIN and PART take any number.
+"""
 
 
 def _letters(modes: frozenset[Mode] | set[Mode]) -> str:
@@ -86,6 +94,7 @@ def tokens(network: str = "chat") -> list[str]:
         "BOT=B",
         "WHOX",
         f"MONITOR={MONITOR_LIMIT}",
+        "TARGMAX=" + ",".join(f"{verb}:{most}" for verb, most in TARGETS.items()),
     ]
 
 

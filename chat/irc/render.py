@@ -227,6 +227,8 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return numeric("302", " ".join(members))
         case r.Users(members, str() as room, ops, voiced, secret):
             caps = context.caps
+            # NAMES of several channels ends once, after them all (the verb says it).
+            several = verb == "NAMES" and "," in (context.params[0] if context.params else "")
             return w.names(
                 server,
                 me,
@@ -237,6 +239,7 @@ def render(context: Context, reply: r.Reply) -> bytes:
                 voiced,
                 "multi-prefix" in caps,
                 "@" if secret else "=",
+                end=not several,
             )
         case r.Away(None):
             return numeric("305", "You are no longer marked as being away")

@@ -20,6 +20,7 @@ from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
 from chat.core.interfaces import UserView
 from chat.core.limits import MONITOR_LIMIT
 from chat.core.text import clean
+from chat.irc import isupport
 from chat.irc import wording as w
 from chat.irc.capabilities import CAPABILITIES
 from chat.irc.connection import IRCConnection, Verb
@@ -294,12 +295,21 @@ def names(connection: IRCConnection, params: tuple[str, ...]) -> None:
     if not params:
         connection.numeric("366", "*", "End of /NAMES list")
         return
-    for name in params[0].split(","):
-        room = w.room_of(name)
+    wanted = params[0].split(",")
+    if len(wanted) == 1:
+        room = w.room_of(wanted[0])
         if room is None or not _exists(connection, room):
-            connection.numeric("366", name, "End of /NAMES list")
+            connection.numeric("366", wanted[0], "End of /NAMES list")
         else:
             connection.session.who(room)
+        return
+    # Several: each channel's 353s (rendered without their 366), then one
+    # 366 for them all; channels that do not exist are left out.
+    for name in wanted[: isupport.TARGETS["NAMES"]]:
+        room = w.room_of(name)
+        if room is not None and _exists(connection, room):
+            connection.session.who(room)
+    connection.numeric("366", params[0], "End of /NAMES list")
 
 
 def list_(connection: IRCConnection, params: tuple[str, ...]) -> None:
@@ -468,7 +478,8 @@ def kick(connection: IRCConnection, params: tuple[str, ...]) -> None:
     rooms, nicknames = params[0].split(","), params[1].split(",")
     if len(rooms) == 1:
         rooms = rooms * len(nicknames)
-    for name, nickname in zip(rooms, nicknames, strict=False):
+    pairs = list(zip(rooms, nicknames, strict=False))[: isupport.TARGETS["KICK"]]
+    for name, nickname in pairs:
         room = w.room_of(name)
         if room is None:
             connection.numeric("403", name, "No such channel")

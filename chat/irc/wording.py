@@ -404,10 +404,11 @@ def names(
     voiced: Collection[str] = (),
     every: bool = False,
     kind: str = "=",
+    end: bool = True,
 ) -> bytes:
     """
     NAMES: the members (with C{hosts}, their masks), with their prefixes,
-    as many per line as fit, then the end.
+    as many per line as fit, then (C{end}) the end.
     """
     members = [
         prefix(member, ops, voiced, every) + (mask(member) if hosts else member)
@@ -422,9 +423,10 @@ def names(
         current = f"{current} {member}" if current else member
     if current:
         lines.append(current)
-    return b"".join(
-        numeric(server, "353", nickname, kind, channel(room), line) for line in lines
-    ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
+    listed = b"".join(numeric(server, "353", nickname, kind, channel(room), line) for line in lines)
+    if not end:
+        return listed
+    return listed + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
 
 
 def stored(

@@ -1148,6 +1148,58 @@ class RoomOperatorTests(SynchronousTestCase):
         self.op.send("KICK #den carol")
         self.assertEqual(self.op.codes(), ["441"])
 
+    def test_several_targets(self) -> None:
+        """
+        KICK puts out several members at once (one KICK each, as RFC 2812
+        wants them sent), up to TARGMAX's KICK; NAMES lists several channels,
+        then one 366 for them all; ISUPPORT's TARGMAX says how many.
+        """
+        users = {name: IRCUser(self.service, name) for name in ("u1", "u2", "u3", "u4", "u5", "u6")}
+        for user in users.values():
+            user.send("JOIN #den")
+        watcher = IRCUser(self.service, "watcher")
+        watcher.send("JOIN #den")
+        watcher.lines()
+        self.op.send("KICK #den u1,u2 :bye", "KICK #den,#den u3,watcher")
+        self.assertEqual(
+            [m[1:] for m in watcher.messages()],
+            [
+                ("KICK", "#den", "u1", "bye"),
+                ("KICK", "#den", "u2", "bye"),
+                ("KICK", "#den", "u3", "op"),
+                ("KICK", "#den", "watcher", "op"),
+            ],
+        )
+        self.op.lines()
+        self.op.send("KICK #den u4,u5,u6,u4,nobody")
+        self.assertEqual(
+            [m[1:4] for m in self.op.messages()],
+            [
+                ("KICK", "#den", "u4"),
+                ("KICK", "#den", "u5"),
+                ("KICK", "#den", "u6"),
+                ("441", "op", "u4"),
+            ],
+        )
+        self.op.send("JOIN #attic", "JOIN #cellar")
+        self.op.lines()
+        self.op.send("NAMES #attic,#nowhere,#cellar")
+        self.assertEqual(
+            [m[1:] for m in self.op.messages()],
+            [
+                ("353", "op", "=", "#attic", "@op"),
+                ("353", "op", "=", "#cellar", "@op"),
+                ("366", "op", "#attic,#nowhere,#cellar", "End of /NAMES list"),
+            ],
+        )
+        self.op.send("NAMES " + ",".join(["#attic"] * 12))
+        self.assertEqual(self.op.codes(), ["353"] * 10 + ["366"])
+        welcome = IRCUser(self.service)
+        welcome.send("NICK late", "USER u 0 * :x")
+        (isupport,) = [m for m in welcome.messages() if m[1] == "005"]
+        (targmax,) = [t for t in isupport if t.startswith("TARGMAX=")]
+        self.assertLessEqual({"KICK:4", "NAMES:10"}, set(targmax[8:].split(",")))
+
     def test_topic_lock(self) -> None:
         """
         In a +t room (every new room) only operators set the topic; -t lets
