@@ -213,6 +213,18 @@ class RoomView(Protocol):
     def bans(self) -> Sequence[RoomBan]: ...
 
     @property
+    def exceptions(self) -> Sequence[RoomBan]:
+        """
+        The masks let in past the bans (C{+e}).
+        """
+
+    @property
+    def invite_exceptions(self) -> Sequence[RoomBan]:
+        """
+        The masks let in while the room is invite-only (C{+I}).
+        """
+
+    @property
     def members(self) -> Sequence[UserView]: ...
 
     def __len__(self) -> int: ...

@@ -295,6 +295,13 @@ MONITOR_LIMIT = 100
 Nicknames one client may watch (IRC's MONITOR).
 """
 
+ROOM_EXCEPTIONS = 100
+"""
+Masks one room's C{+e} list, and its C{+I} list, may hold: each is checked
+at every join, and a room operator's memory is the server's. Past it a
+further mask is not added.
+"""
+
 KICK_TARGETS = 4
 """
 Members one IRC KICK line may put out (ISUPPORT's TARGMAX); those past it

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from chat.core.errors import CannotJoin, NotInThatRoom
 from chat.core.events import RoomBan
 from chat.core.interfaces import Participant
+from chat.core.limits import ROOM_EXCEPTIONS
 from chat.core.modes import FLAGS, MEMBER_MODES, NEW_ROOM, Mode, ModeChange
 from chat.core.text import clean
 
@@ -88,7 +89,9 @@ class Room:
         "_snapshot",
         "bans",
         "created",
+        "exceptions",
         "flags",
+        "invite_exceptions",
         "invited",
         "key",
         "limit",
@@ -121,6 +124,10 @@ class Room:
         self.invited: set[str] = set()
         # Masks of who may not join (IRC's +b), in the order they were set.
         self.bans: list[RoomBan] = []
+        # Masks let in past the bans (+e), and into the room while it is
+        # invite-only (+I), in the order they were set.
+        self.exceptions: list[RoomBan] = []
+        self.invite_exceptions: list[RoomBan] = []
         # Members in the order they came; a dict, so that one leaving a room of
         # thousands (or thousands leaving at once) costs O(1) each.
         self._in: dict[User, None] = {}
@@ -204,21 +211,43 @@ def banned(mask: str, user: User) -> bool:
 def admit(room: Room, user: User, key: str | None) -> None:
     """
     Raise L{CannotJoin} unless C{user} may join C{room} with C{key}: not
-    banned from it, and invited, or past its C{+i}, C{+k} and C{+l}. An
-    operator of the server goes anywhere.
+    banned from it (or let in past the bans, C{+e}), and invited, or past
+    its C{+i} (or let in past it, C{+I}), C{+k} and C{+l}. An operator of
+    the server goes anywhere.
     """
     if user.operator:
         return
-    if room.bans and any(banned(ban.mask, user) for ban in room.bans):
+    banned_here = room.bans and any(banned(ban.mask, user) for ban in room.bans)
+    if banned_here and not _matched(room.exceptions, user):
         raise CannotJoin(room.name, CannotJoin.BANNED)
     if key_of(user.nickname) in room.invited:
         return
-    if Mode.INVITE_ONLY in room.flags:
+    if Mode.INVITE_ONLY in room.flags and not _matched(room.invite_exceptions, user):
         raise CannotJoin(room.name, CannotJoin.INVITE_ONLY)
     if room.key is not None and key != room.key:
         raise CannotJoin(room.name, CannotJoin.BAD_KEY)
     if room.limit is not None and len(room) >= room.limit:
         raise CannotJoin(room.name, CannotJoin.FULL)
+
+
+def _matched(masks: list[RoomBan], user: User) -> bool:
+    return bool(masks) and any(banned(entry.mask, user) for entry in masks)
+
+
+def _exception(room: Room, change: ModeChange, by: User, now: float) -> ModeChange | None:
+    """
+    Add a mask to (or take one off) C{room}'s C{+e} or C{+I} list.
+    """
+    entries = room.exceptions if change.mode is Mode.BAN_EXCEPTION else room.invite_exceptions
+    mask = ban_mask(change.argument or "")
+    known = any(key_of(mask) == key_of(entry.mask) for entry in entries)
+    if change.on == known or (change.on and len(entries) >= ROOM_EXCEPTIONS):
+        return None
+    if change.on:
+        entries.append(RoomBan(mask, by.nickname, now))
+    else:
+        entries[:] = [entry for entry in entries if key_of(entry.mask) != key_of(mask)]
+    return ModeChange(change.mode, change.on, mask)
 
 
 def apply(
@@ -263,6 +292,8 @@ def apply(
             return None
         room.limit = None
         return change
+    if mode in (Mode.BAN_EXCEPTION, Mode.INVITE_EXCEPTION) and argument is not None:
+        return _exception(room, change, by, now)
     if mode is Mode.BAN and argument is not None:
         mask = ban_mask(argument)
         known = any(key_of(mask) == key_of(b.mask) for b in room.bans)

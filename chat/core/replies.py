@@ -20,7 +20,7 @@ from chat.core.errors import ChatError
 from chat.core.events import Ban, Entry, Keeping, RoomBan, RoomInfo, Was
 from chat.core.goodbyes import Goodbye
 from chat.core.limits import ROOMS_PAGE
-from chat.core.modes import ModeChange
+from chat.core.modes import Mode, ModeChange
 from chat.core.text import Problem
 
 
@@ -359,11 +359,13 @@ class RoomModes:
 @dataclass(frozen=True, slots=True)
 class RoomBans:
     """
-    The masks shut out of C{room} (C{+b}).
+    The masks shut out of C{room} (C{+b}), or those of its list C{mode}
+    (C{+e}: let in past the bans; C{+I}: let in while it is invite-only).
     """
 
     room: str
     bans: Sequence[RoomBan] = ()
+    mode: Mode = Mode.BAN
 
 
 @dataclass(frozen=True, slots=True)

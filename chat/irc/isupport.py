@@ -15,7 +15,7 @@ from chat.core.limits import (
     MONITOR_LIMIT,
     NAMES_TARGETS,
 )
-from chat.core.modes import FLAGS, MEMBER_MODES, Mode, takes_argument
+from chat.core.modes import FLAGS, LIST_MODES, MEMBER_MODES, Mode, takes_argument
 
 USER_MODES = "Biow"
 """
@@ -45,7 +45,7 @@ def chanmodes() -> str:
     ISUPPORT's CHANMODES: lists (A), always an argument (B), an argument
     when set (C), flags (D).
     """
-    lists = {Mode.BAN}
+    lists = set(LIST_MODES)
     always = {m for m in Mode if m not in FLAGS | MEMBER_MODES | lists and takes_argument(m, False)}
     when_set = {
         m
@@ -94,6 +94,8 @@ def tokens(network: str = "chat") -> list[str]:
         "BOT=B",
         "WHOX",
         f"MONITOR={MONITOR_LIMIT}",
+        f"EXCEPTS={Mode.BAN_EXCEPTION.value}",
+        f"INVEX={Mode.INVITE_EXCEPTION.value}",
         "TARGMAX=" + ",".join(f"{verb}:{most}" for verb, most in TARGETS.items()),
     ]
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError
+from chat.core.events import RoomBan
 from chat.core.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROOMS_PAGE
-from chat.core.modes import mode_string
+from chat.core.modes import Mode, mode_string
 from chat.irc import wording as w
 from chat.irc.message import build
 
@@ -113,6 +114,23 @@ def _who(context: Context, room: str | None, members: Sequence[r.Member]) -> byt
         chosen = [values[f] for f in WHOX_FIELDS if f in fields]
         lines.append(w.numeric(server, "354", me, *chosen))
     return b"".join(lines) + w.numeric(server, "315", me, mask, "End of /WHO list")
+
+
+def _mask_list(
+    numeric: Callable[..., bytes],
+    room: str,
+    entries: Sequence[RoomBan],
+    each: str,
+    end: str,
+    kind: str,
+) -> bytes:
+    """
+    A room's C{+e} or C{+I} list: a numeric a mask, with who set it when, then the end.
+    """
+    return b"".join(
+        numeric(each, w.channel(room), entry.mask, w.mask(entry.by), str(int(entry.at)))
+        for entry in entries
+    ) + numeric(end, w.channel(room), f"End of channel {kind} list")
 
 
 def _ref(context: Context) -> str | None:
@@ -345,6 +363,10 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return numeric("324", w.channel(room), letters or "+", *arguments) + numeric(
                 "329", w.channel(room), str(int(created))
             )
+        case r.RoomBans(room, bans, Mode.BAN_EXCEPTION):
+            return _mask_list(numeric, room, bans, "348", "349", "exception")
+        case r.RoomBans(room, bans, Mode.INVITE_EXCEPTION):
+            return _mask_list(numeric, room, bans, "346", "347", "invite")
         case r.RoomBans(room, bans):
             return b"".join(
                 numeric("367", w.channel(room), ban.mask, w.mask(ban.by), str(int(ban.at)))

@@ -60,6 +60,7 @@ from chat.core.events import (
     PrivateMessageSent,
     RealnameChanged,
     Renamed,
+    RoomBan,
     RoomInfo,
     TagMessage,
     TopicChanged,
@@ -73,7 +74,7 @@ from chat.core.limits import (
     MIN_PASSWORD_LENGTH,
     ROOMS_PAGE,
 )
-from chat.core.modes import MODE_LETTERS, mode_string
+from chat.core.modes import MODE_LETTERS, Mode, mode_string
 from chat.core.text import Problem, clean
 from chat.line.commands import COMMANDS
 
@@ -354,6 +355,10 @@ def _stored(
     return notice(header) + b"".join(encode(render(entry)) for entry in entries) + notice(end)
 
 
+def _masks(title: str, entries: Iterable[RoomBan]) -> bytes:
+    return notice(title) + b"".join(notice(f"  {entry.mask} (by {entry.by})") for entry in entries)
+
+
 def reply(said: r.Reply) -> bytes:
     """
     The lines that tell a user C{said}: notices (C{"*** "}) for what it asked
@@ -453,6 +458,17 @@ def reply(said: r.Reply) -> bytes:
         case r.RoomModes(room, modes):
             letters, extra = mode_string(modes)
             return notice(f"Modes of {room}: {' '.join([letters or '+', *extra])}")
+        case r.RoomBans(room, [], Mode.BAN_EXCEPTION):
+            return notice(f"Nobody is let in past the bans of {room} (/mode +e NICK lets NICK in).")
+        case r.RoomBans(room, entries, Mode.BAN_EXCEPTION):
+            return _masks(f"Let in past the bans of {room}:", entries)
+        case r.RoomBans(room, [], Mode.INVITE_EXCEPTION):
+            return notice(
+                f"Nobody joins {room} uninvited while it is invite only "
+                "(/mode +I NICK lets NICK in)."
+            )
+        case r.RoomBans(room, entries, Mode.INVITE_EXCEPTION):
+            return _masks(f"Let into {room} without an invitation:", entries)
         case r.RoomBans(room, []):
             return notice(f"Nobody is shut out of {room} (/mode +b NICK shuts NICK out).")
         case r.RoomBans(room, bans):

@@ -1425,6 +1425,53 @@ class IRCv3Tests(SynchronousTestCase):
         troll.send("JOIN #den")
         self.assertEqual(troll.codes()[0], "JOIN")
 
+    def test_ban_and_invite_exceptions(self) -> None:
+        """
+        +e MASK lets matching users in past the room's bans, +I MASK into it
+        while it is invite-only, each until unset; +e and +I alone list
+        them (348/349, 346/347), and ISUPPORT names both modes.
+        """
+        op = IRCUser(self.service, "op")
+        op.send("JOIN #den", "MODE #den +b ba*!*@*")
+        bar = IRCUser(self.service, "Bar")
+        bar.send("JOIN #den")
+        self.assertEqual(bar.codes(), ["474"])
+        op.lines()
+        op.send("MODE #den +e *ar")
+        self.assertEqual(op.messages(), [("op!op@chat", "MODE", "#den", "+e", "*ar!*@*")])
+        bar.send("JOIN #den", "PART #den")
+        self.assertEqual(bar.codes(), ["JOIN", "353", "366", "PART"])
+        op.send("MODE #den -e *ar!*@*", "MODE #den +i")
+        op.lines()
+        bar.send("JOIN #den")
+        self.assertEqual(bar.codes(), ["474"])
+        quux = IRCUser(self.service, "quux")
+        quux.send("JOIN #den")
+        self.assertEqual(quux.codes(), ["473"])
+        op.send("MODE #den +I quux")
+        self.assertEqual(op.messages(), [("op!op@chat", "MODE", "#den", "+I", "quux!*@*")])
+        quux.send("JOIN #den")
+        self.assertEqual(quux.codes()[0], "JOIN")
+        op.lines()
+        op.send("MODE #den +e", "MODE #den I")
+        listed = [m[1:] for m in op.messages()]
+        self.assertEqual(listed[0], ("349", "op", "#den", "End of channel exception list"))
+        self.assertEqual(listed[1][:5], ("346", "op", "#den", "quux!*@*", "op!op@chat"))
+        self.assertEqual(listed[2], ("347", "op", "#den", "End of channel invite list"))
+        line = Client(self.service, "liner")
+        op.send("INVITE liner #den")
+        line.send("/join den", "/mode +I")
+        self.assertEqual(
+            line.lines()[-2:], ["*** Let into den without an invitation:", "***   quux!*@* (by op)"]
+        )
+        user = IRCUser(self.service)
+        user.send("NICK late", "USER u 0 * :x")
+        (isupport,) = [m for m in user.messages() if m[1] == "005"]
+        self.assertIn("EXCEPTS=e", isupport)
+        self.assertIn("INVEX=I", isupport)
+        (chanmodes,) = [t for t in isupport if t.startswith("CHANMODES=")]
+        self.assertEqual(chanmodes.split("=")[1].split(",")[0], "Ibe")
+
 
 class BatchTests(SynchronousTestCase):
     """

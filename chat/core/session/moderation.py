@@ -66,6 +66,14 @@ class Moderation(Queries):
             # "+b" alone: the list.
             self.peer.tell(RoomBans(found.name, tuple(found.bans)))
             changes = [c for c in changes if not (c.mode is Mode.BAN and c.argument is None)]
+        for listed, entries in (
+            (Mode.BAN_EXCEPTION, found.exceptions),
+            (Mode.INVITE_EXCEPTION, found.invite_exceptions),
+        ):
+            if any(c.mode is listed and c.argument is None for c in changes):
+                # "+e" or "+I" alone: that list.
+                self.peer.tell(RoomBans(found.name, tuple(entries), listed))
+                changes = [c for c in changes if not (c.mode is listed and c.argument is None)]
         if changes:
             self.chat.change_modes(user, room, changes)
 
