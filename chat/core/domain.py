@@ -25,6 +25,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from chat.core.errors import (
     AlreadyThere,
+    CannotSend,
     NotInRoom,
     NotInThatRoom,
 )
@@ -33,6 +34,7 @@ from chat.core.events import (
     Action,
     Announcement,
     AwayChanged,
+    Ctcp,
     Departure,
     Entered,
     Event,
@@ -425,6 +427,25 @@ class MemoryChat(Registry):
             recipient = self.find(target)
             event = TagMessage(user.nickname, None, recipient.nickname, meta)
             recipient.participant.receive(event)
+        return event
+
+    def ctcp(
+        self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
+    ) -> Ctcp | None:
+        """
+        Text that is empty once cleaned is dropped.
+
+        @raise CannotSend: if the room takes no CTCP (C{+C}).
+        """
+        self._check_online(user)
+        room = self._speaking_room(user, name)
+        if Mode.NO_CTCP in room.flags:
+            raise CannotSend(room.name, CannotSend.NO_CTCP)
+        text = clean(text).strip()
+        if not text:
+            return None
+        event = Ctcp(room.name, user.nickname, text, notice, self._meta(own(user), tags))
+        self._broadcast(room, event, exclude=user)
         return event
 
     def whisper(

@@ -160,12 +160,17 @@ class CannotJoin(ChatError):
 
 class CannotSend(ChatError):
     """
-    The room is moderated and the sender is neither operator nor voiced.
+    The room does not take that from the sender: it is moderated and the
+    sender is neither operator nor voiced, or (C{NO_CTCP}) it takes no CTCP.
     """
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+    MODERATED = "moderated"
+    NO_CTCP = "no CTCP"
+
+    def __init__(self, name: str, why: str = MODERATED) -> None:
+        super().__init__(name, why)
         self.name = name
+        self.why = why
 
 
 class NotInThatRoom(ChatError):

@@ -228,6 +228,22 @@ class PrivateMessageSent:
 
 
 @dataclass(frozen=True, slots=True)
+class Ctcp:
+    """
+    A client-to-client request (IRC's CTCP, C{VERSION}, C{PING 123}...)
+    from C{sender} to C{room}, other than an action: only the clients that
+    speak CTCP show it or answer it. C{text} is the request, without the
+    C{\\x01} around it.
+    """
+
+    room: str
+    sender: str
+    text: str
+    notice: bool = False
+    meta: Meta | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Presence:
     """
     C{nickname}, which C{watcher} watches (IRC's MONITOR), came on line
@@ -340,6 +356,7 @@ Event = (
     | Kicked
     | Invited
     | TagMessage
+    | Ctcp
     | Presence
     | AwayChanged
     | RealnameChanged

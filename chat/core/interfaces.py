@@ -18,6 +18,7 @@ from chat.core.events import (
     Action,
     Ban,
     BanKind,
+    Ctcp,
     Departure,
     Entry,
     Event,
@@ -422,6 +423,13 @@ class Chat(Protocol):
         """
 
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage: ...
+
+    def ctcp(
+        self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
+    ) -> Ctcp | None:
+        """
+        Send a CTCP request (not an action) to room C{name}, unless it is C{+C}.
+        """
 
     def announce(self, user: UserView, text: str) -> None:
         """

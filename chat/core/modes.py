@@ -30,6 +30,8 @@ class Mode(enum.Enum):
     """Only those its operators invite may join."""
     SECRET = "s"
     """Not listed, and not shown in WHOIS to those outside it."""
+    NO_CTCP = "C"
+    """No client-to-client requests (IRC's CTCP) but actions."""
     KEY = "k"
     """Joining takes a key (a password for the room)."""
     LIMIT = "l"
@@ -47,7 +49,14 @@ class Mode(enum.Enum):
 
 
 FLAGS = frozenset(
-    {Mode.TOPIC_LOCKED, Mode.NO_OUTSIDE, Mode.MODERATED, Mode.INVITE_ONLY, Mode.SECRET}
+    {
+        Mode.TOPIC_LOCKED,
+        Mode.NO_OUTSIDE,
+        Mode.MODERATED,
+        Mode.INVITE_ONLY,
+        Mode.SECRET,
+        Mode.NO_CTCP,
+    }
 )
 """
 The modes that are on or off, with no argument.

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
+from chat.core.events import Event
 from chat.core.interfaces import UserView
 from chat.core.limits import MONITOR_LIMIT
 from chat.core.text import clean
@@ -210,20 +211,27 @@ def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
         return
     text = params[1]
     action = text.startswith("\x01ACTION ") and text.endswith("\x01")
+    ctcp = not action and text.startswith("\x01")
     if action:
         text = text[8:-1]
-    elif text.startswith("\x01"):
-        return  # other CTCP: not carried
+    elif ctcp:
+        # Other CTCP: carried to channels only (their IRC members), never privately.
+        text = text[1:-1] if text.endswith("\x01") else text[1:]
     notice = connection.verb == "NOTICE"
     for target in params[0].split(","):
         room = w.room_of(target)
+        if ctcp and room is None:
+            continue
         try:
             if room is not None:
-                event = (
-                    connection.session.act(room, text)
-                    if action
-                    else connection.session.say(room, text, notice, connection.tags)
-                )
+                session = connection.session
+                event: Event | None
+                if action:
+                    event = session.act(room, text)
+                elif ctcp:
+                    event = session.ctcp(room, text, notice, connection.tags)
+                else:
+                    event = session.say(room, text, notice, connection.tags)
                 if event is not None and "echo-message" in connection.caps:
                     # The very message the others got, with its id.
                     connection.reply(connection.encode(event))

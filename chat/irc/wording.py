@@ -34,6 +34,7 @@ from chat.core.events import (
     Action,
     Announcement,
     AwayChanged,
+    Ctcp,
     Departure,
     Entered,
     Entry,
@@ -238,6 +239,11 @@ class Encoder:
             case Action(room, sender, text, meta):
                 return privmsg(
                     mask(sender), channel(room), action_text(text), tags=self._tags(meta)
+                )
+            case Ctcp(room, sender, text, notice, meta):
+                verb = "NOTICE" if notice else "PRIVMSG"
+                return privmsg(
+                    mask(sender), channel(room), f"\x01{text}\x01", verb, self._tags(meta)
                 )
             case PrivateMessage(sender, recipient, text, notice, meta):
                 verb = "NOTICE" if notice else "PRIVMSG"
@@ -494,6 +500,10 @@ def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> 
             return numeric(server, "473", nickname, channel(name), "Cannot join channel (+i)")
         case CannotJoin(name=name):
             return numeric(server, "475", nickname, channel(name), "Cannot join channel (+k)")
+        case CannotSend(name=name, why=CannotSend.NO_CTCP):
+            return numeric(
+                server, "404", nickname, channel(name), "Cannot send CTCP to channel (+C)"
+            )
         case CannotSend(name=name):
             return numeric(server, "404", nickname, channel(name), "Cannot send to channel (+m)")
         case NotInThatRoom(nickname=other, name=name):

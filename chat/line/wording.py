@@ -42,6 +42,7 @@ from chat.core.events import (
     Announcement,
     AwayChanged,
     Ban,
+    Ctcp,
     Departure,
     Entered,
     Entry,
@@ -162,9 +163,10 @@ def format_event(event: Event) -> str:
             return f"{NOTICE}{nickname} was put out of {room} by {by}: {reason}"
         case Invited(room, by, _):
             return f"{NOTICE}{by} invites you to {room}: /join {room}"
-        case TagMessage() | Presence() | AwayChanged() | RealnameChanged():
-            # Tags alone ("typing..."), and what IRC clients watch for
-            # (MONITOR, away-notify, setname): nothing a line user asked for.
+        case TagMessage() | Ctcp() | Presence() | AwayChanged() | RealnameChanged():
+            # Tags alone ("typing..."), CTCP requests, and what IRC clients
+            # watch for (MONITOR, away-notify, setname): nothing a line user
+            # asked for, or could answer.
             return ""
     raise TypeError(f"not an event: {event!r}")
 
@@ -275,6 +277,8 @@ def describe(failure: ChatError) -> str:
             return f"{name} takes a key: /join {name} KEY"
         case CannotJoin(name=name, why=why):
             return f"Cannot join {name}: it is {why}."
+        case CannotSend(name=name, why=CannotSend.NO_CTCP):
+            return f"{name} takes no CTCP (+C)."
         case CannotSend(name=name):
             return f"{name} is moderated: only its operators and voiced members speak."
         case NotInThatRoom(nickname=nickname, name=name):

@@ -1200,6 +1200,46 @@ class RoomOperatorTests(SynchronousTestCase):
         (targmax,) = [t for t in isupport if t.startswith("TARGMAX=")]
         self.assertLessEqual({"KICK:4", "NAMES:10"}, set(targmax[8:].split(",")))
 
+    def test_ctcp_in_channels_and_no_ctcp_mode(self) -> None:
+        """
+        CTCP requests to a channel reach its IRC members (line users, who
+        cannot answer them, see nothing) until its operator sets +C: then
+        only ACTION passes, and others are refused with 404; CTCP to a
+        nickname is still not carried.
+        """
+        bob = IRCUser(self.service, "bob")
+        bob.send("JOIN #den")
+        liner = Client(self.service, "liner")
+        liner.send("/join den")
+        self.op.lines()
+        liner.lines()
+        bob.lines()
+        bob.send("PRIVMSG #den :\x01ACTION is testing\x01", "PRIVMSG #den :\x01PING 12345\x01")
+        self.assertEqual(bob.lines(), [])
+        self.assertEqual(
+            [m[1:] for m in self.op.messages()],
+            [
+                ("PRIVMSG", "#den", "\x01ACTION is testing\x01"),
+                ("PRIVMSG", "#den", "\x01PING 12345\x01"),
+            ],
+        )
+        self.assertEqual(liner.lines(), ["* bob is testing"])
+        self.op.send("MODE #den +C")
+        self.op.lines()
+        bob.lines()
+        liner.lines()
+        bob.send("PRIVMSG #den :\x01ACTION is testing\x01", "PRIVMSG #den :\x01PING 12345\x01")
+        self.assertEqual(
+            bob.messages(),
+            [("irc.test", "404", "bob", "#den", "Cannot send CTCP to channel (+C)")],
+        )
+        self.assertEqual(
+            [m[1:] for m in self.op.messages()], [("PRIVMSG", "#den", "\x01ACTION is testing\x01")]
+        )
+        bob.send("NOTICE #den :\x01PING 1\x01", "PRIVMSG op :\x01VERSION\x01")
+        self.assertEqual(bob.lines(), [])
+        self.assertEqual(self.op.lines(), [])
+
     def test_topic_lock(self) -> None:
         """
         In a +t room (every new room) only operators set the topic; -t lets

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chat.core.errors import NoSuchRoom, NoSuchUser
-from chat.core.events import Action, Keeping, Message, TagMessage, Tags
+from chat.core.events import Action, Ctcp, Keeping, Message, TagMessage, Tags
 from chat.core.interfaces import RoomView, UserView
 from chat.core.limits import MAX_KEPT
 from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
@@ -95,6 +95,12 @@ class Talk(SessionBase):
         history = self.service.history
         if sent is not None and history is not None:
             history.record(sent)
+
+    def ctcp(self, room: str, text: str, notice: bool = False, tags: Tags = ()) -> Ctcp | None:
+        """
+        Send a CTCP request to C{room} (it is not kept: it is no message).
+        """
+        return self.chat.ctcp(self._logged_in(), room, text, notice, tags)
 
     def tag(self, target: str, tags: Tags, room: bool) -> TagMessage:
         """
