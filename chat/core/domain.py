@@ -50,6 +50,7 @@ from chat.core.events import (
     PrivateMessageSent,
     RealnameChanged,
     Renamed,
+    StatusMessage,
     TagMessage,
     Tags,
     TopicChanged,
@@ -427,6 +428,33 @@ class MemoryChat(Registry):
             recipient = self.find(target)
             event = TagMessage(user.nickname, None, recipient.nickname, meta)
             recipient.participant.receive(event)
+        return event
+
+    def say_to(
+        self,
+        user: UserView,
+        name: str,
+        to: Mode,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+        action: bool = False,
+    ) -> StatusMessage | None:
+        """
+        Text that is empty once cleaned is dropped. Who may say something to
+        the room may say it to some of its members.
+        """
+        self._check_online(user)
+        room = self._speaking_room(user, name)
+        text = clean(text)
+        if not text.strip():
+            return None
+        meta = self._meta(own(user), tags)
+        event = StatusMessage(room.name, user.nickname, text, to, notice, action, meta)
+        told = room.operators if to is Mode.OPERATOR else room.operators | room.voiced
+        for member in told:
+            if member is not user:
+                member.participant.receive(event)
         return event
 
     def ctcp(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from chat.core.modes import ModeChange
+from chat.core.modes import Mode, ModeChange
 
 
 class Why(enum.Enum):
@@ -228,6 +228,23 @@ class PrivateMessageSent:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusMessage:
+    """
+    A message (or, C{action}, an action) from C{sender} to some of room
+    C{room}'s members only: its operators (C{to} is L{Mode.OPERATOR}), or
+    its voiced members and operators (L{Mode.VOICE}): IRC's STATUSMSG.
+    """
+
+    room: str
+    sender: str
+    text: str
+    to: Mode
+    notice: bool = False
+    action: bool = False
+    meta: Meta | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Ctcp:
     """
     A client-to-client request (IRC's CTCP, C{VERSION}, C{PING 123}...)
@@ -357,6 +374,7 @@ Event = (
     | Invited
     | TagMessage
     | Ctcp
+    | StatusMessage
     | Presence
     | AwayChanged
     | RealnameChanged

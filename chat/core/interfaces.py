@@ -28,6 +28,7 @@ from chat.core.events import (
     PrivateMessage,
     RoomBan,
     RoomInfo,
+    StatusMessage,
     TagMessage,
     Tags,
     Was,
@@ -423,6 +424,21 @@ class Chat(Protocol):
         """
 
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage: ...
+
+    def say_to(
+        self,
+        user: UserView,
+        name: str,
+        to: Mode,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+        action: bool = False,
+    ) -> StatusMessage | None:
+        """
+        Say C{text} to room C{name}'s operators only (C{to} L{Mode.OPERATOR}),
+        or to its voiced members and operators (L{Mode.VOICE}).
+        """
 
     def ctcp(
         self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()

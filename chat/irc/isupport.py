@@ -55,6 +55,14 @@ def chanmodes() -> str:
     return ",".join(_letters(group) for group in (lists, always, when_set, set(FLAGS)))
 
 
+def status_prefix(mode: Mode) -> str:
+    """
+    What goes before a channel's name to address its members of C{mode}
+    and higher (C{@#room}: its operators), as PREFIX shows them.
+    """
+    return _PREFIXES[mode]
+
+
 def prefix() -> str:
     """
     ISUPPORT's PREFIX: C{(ov)@+}, highest first.
@@ -94,6 +102,7 @@ def tokens(network: str = "chat") -> list[str]:
         "BOT=B",
         "WHOX",
         f"MONITOR={MONITOR_LIMIT}",
+        "STATUSMSG=" + "".join(_PREFIXES[m] for m in (Mode.OPERATOR, Mode.VOICE)),
         f"EXCEPTS={Mode.BAN_EXCEPTION.value}",
         f"INVEX={Mode.INVITE_EXCEPTION.value}",
         "TARGMAX=" + ",".join(f"{verb}:{most}" for verb, most in TARGETS.items()),

@@ -20,6 +20,7 @@ from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
 from chat.core.events import Event
 from chat.core.interfaces import UserView
 from chat.core.limits import MONITOR_LIMIT
+from chat.core.modes import Mode
 from chat.core.text import clean
 from chat.irc import isupport
 from chat.irc import wording as w
@@ -219,6 +220,11 @@ def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
         text = text[1:-1] if text.endswith("\x01") else text[1:]
     notice = connection.verb == "NOTICE"
     for target in params[0].split(","):
+        status = w.status_of(target)
+        if status is not None:
+            if not ctcp:
+                _say_to(connection, status, text, notice, action)
+            continue
         room = w.room_of(target)
         if ctcp and room is None:
             continue
@@ -243,6 +249,26 @@ def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
             # One target refused: the others still get it; a NOTICE is never answered.
             if not notice:
                 connection.refused(e)
+
+
+def _say_to(
+    connection: IRCConnection, status: tuple[Mode, str], text: str, notice: bool, action: bool
+) -> None:
+    """
+    STATUSMSG: C{PRIVMSG @#room} to the room's operators, C{+#room} to its
+    voiced members and operators.
+    """
+    to, channel = status
+    room = w.room_of(channel)
+    assert room is not None
+    try:
+        event = connection.session.say_to(room, to, text, notice, connection.tags, action)
+    except ChatError as e:
+        if not notice:
+            connection.refused(e)
+        return
+    if event is not None and "echo-message" in connection.caps:
+        connection.reply(connection.encode(event))
 
 
 def tagmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:

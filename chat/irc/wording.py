@@ -53,12 +53,13 @@ from chat.core.events import (
     PrivateMessageSent,
     RealnameChanged,
     Renamed,
+    StatusMessage,
     TagMessage,
     TopicChanged,
     Welcome,
     Why,
 )
-from chat.core.modes import mode_string
+from chat.core.modes import Mode, mode_string
 from chat.irc import isupport
 from chat.irc.isupport import CHANNEL_PREFIX
 from chat.irc.message import build
@@ -82,6 +83,18 @@ IRCv3 message-tags: what a client may send of tags, without the C{@} and the spa
 
 def channel(room: str) -> str:
     return CHANNEL_PREFIX + room
+
+
+def status_of(target: str) -> tuple[Mode, str] | None:
+    """
+    The members a STATUSMSG target (C{@#room}, C{+#room}) is for, and its
+    channel; L{None} if it is none.
+    """
+    for mode in (Mode.OPERATOR, Mode.VOICE):
+        prefix = isupport.status_prefix(mode)
+        if target.startswith(prefix + CHANNEL_PREFIX):
+            return mode, target[len(prefix) :]
+    return None
 
 
 def room_of(name: str) -> str | None:
@@ -240,6 +253,11 @@ class Encoder:
                 return privmsg(
                     mask(sender), channel(room), action_text(text), tags=self._tags(meta)
                 )
+            case StatusMessage(room, sender, text, to, notice, action, meta):
+                verb = "NOTICE" if notice else "PRIVMSG"
+                target = isupport.status_prefix(to) + channel(room)
+                said = action_text(text) if action else text
+                return privmsg(mask(sender), target, said, verb, self._tags(meta))
             case Ctcp(room, sender, text, notice, meta):
                 verb = "NOTICE" if notice else "PRIVMSG"
                 return privmsg(

@@ -63,6 +63,7 @@ from chat.core.events import (
     Renamed,
     RoomBan,
     RoomInfo,
+    StatusMessage,
     TagMessage,
     TopicChanged,
     Welcome,
@@ -122,6 +123,11 @@ def format_event(event: Event) -> str:
             return f"<{sender}> {text}"
         case Action(_, sender, text):
             return f"* {sender} {text}"
+        case StatusMessage(_, sender, text, to, _, action):
+            whom = "operators" if to is Mode.OPERATOR else "voiced members and operators"
+            if action:
+                return f"* {sender} (to the room's {whom}) {text}"
+            return f"<{sender}> (to the room's {whom}) {text}"
         case PrivateMessage(sender, _, text):
             return f"*{sender}* {text}"
         case PrivateMessageSent(_, recipient, text, None):

@@ -1240,6 +1240,53 @@ class RoomOperatorTests(SynchronousTestCase):
         self.assertEqual(bob.lines(), [])
         self.assertEqual(self.op.lines(), [])
 
+    def test_statusmsg(self) -> None:
+        """
+        PRIVMSG @#room reaches the room's operators only, +#room its voiced
+        members and operators (line users among them see to whom it went);
+        nobody else, the sender included; ISUPPORT says STATUSMSG=@+.
+        """
+        bob = IRCUser(self.service, "bob")
+        carol = IRCUser(self.service, "carol")
+        liner = Client(self.service, "liner")
+        bob.send("JOIN #den")
+        carol.send("JOIN #den")
+        liner.send("/join den")
+        self.op.send("MODE #den +v bob", "MODE #den +o liner")
+        for user in (self.op, bob, carol):
+            user.lines()
+        liner.lines()
+        carol.send("PRIVMSG @#den :for ops", "NOTICE +#den :for voices")
+        self.assertEqual(carol.lines(), [])
+        self.assertEqual(
+            self.op.messages(),
+            [
+                ("carol!carol@chat", "PRIVMSG", "@#den", "for ops"),
+                ("carol!carol@chat", "NOTICE", "+#den", "for voices"),
+            ],
+        )
+        self.assertEqual(bob.messages(), [("carol!carol@chat", "NOTICE", "+#den", "for voices")])
+        self.assertEqual(
+            liner.lines(),
+            [
+                "<carol> (to the room's operators) for ops",
+                "<carol> (to the room's voiced members and operators) for voices",
+            ],
+        )
+        bob.send("PRIVMSG @#den :\x01ACTION waves\x01")
+        self.assertEqual(
+            self.op.messages(), [("bob!bob@chat", "PRIVMSG", "@#den", "\x01ACTION waves\x01")]
+        )
+        self.assertEqual(liner.lines(), ["* bob (to the room's operators) waves"])
+        outsider = IRCUser(self.service, "outsider")
+        outsider.send("PRIVMSG @#den :let me in", "PRIVMSG @#nowhere :hello")
+        self.assertEqual(outsider.codes(), ["404", "404"])
+        self.assertEqual(self.op.lines(), [])
+        late = IRCUser(self.service)
+        late.send("NICK late", "USER u 0 * :x")
+        (isupport,) = [m for m in late.messages() if m[1] == "005"]
+        self.assertIn("STATUSMSG=@+", isupport)
+
     def test_topic_lock(self) -> None:
         """
         In a +t room (every new room) only operators set the topic; -t lets

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chat.core.errors import NoSuchRoom, NoSuchUser
-from chat.core.events import Action, Ctcp, Keeping, Message, TagMessage, Tags
+from chat.core.events import Action, Ctcp, Keeping, Message, StatusMessage, TagMessage, Tags
 from chat.core.interfaces import RoomView, UserView
 from chat.core.limits import MAX_KEPT
+from chat.core.modes import Mode
 from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
 from chat.core.session.base import SessionBase
 from chat.core.text import clean
@@ -95,6 +96,31 @@ class Talk(SessionBase):
         history = self.service.history
         if sent is not None and history is not None:
             history.record(sent)
+
+    def say_to(
+        self,
+        room: str,
+        to: Mode,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+        action: bool = False,
+    ) -> StatusMessage | None:
+        """
+        Say C{text} to C{room}'s operators (C{to} L{Mode.OPERATOR}), or to
+        its voiced members and operators (L{Mode.VOICE}). It is not kept:
+        the room's history is what all its members heard.
+        """
+        user = self._logged_in()
+        if self.service.settings.log_messages:
+            self.log.info(
+                "<{nickname}:{to}> {text}",
+                nickname=user.nickname,
+                to=to.value,
+                text=clean(text),
+                room=room,
+            )
+        return self.chat.say_to(user, room, to, text, notice, tags, action)
 
     def ctcp(self, room: str, text: str, notice: bool = False, tags: Tags = ()) -> Ctcp | None:
         """
