@@ -27,6 +27,7 @@ from chat.core.events import (
     Message,
     PrivateMessage,
     RoomBan,
+    RoomFilter,
     RoomInfo,
     StatusMessage,
     TagMessage,
@@ -317,6 +318,14 @@ class Chat(Protocol):
     ) -> list[RoomInfo]:
         """
         The rooms of C{names} that exist and that C{viewer} may see.
+        """
+
+    def find_rooms(
+        self, wanted: RoomFilter, count: int, viewer: UserView | None = None
+    ) -> list[RoomInfo]:
+        """
+        The first C{count} rooms that C{wanted} admits and C{viewer} may
+        see, in case-insensitive order.
         """
 
     def room_count(self) -> int: ...

@@ -22,7 +22,7 @@ from chat.core.errors import (
     NotLoggedIn,
     NotRoomOperator,
 )
-from chat.core.events import RoomInfo, Was
+from chat.core.events import RoomFilter, RoomInfo, Was
 from chat.core.interfaces import UserView
 from chat.core.model import Room, User, key_of
 from chat.core.modes import Mode
@@ -133,6 +133,22 @@ class Registry:
             room = self._rooms.get(key_of(name))
             if room is not None and (Mode.SECRET not in room.flags or viewer in room):
                 found.append(RoomInfo(room.name, len(room), room.topic))
+        return found
+
+    def find_rooms(
+        self, wanted: RoomFilter, count: int, viewer: UserView | None = None
+    ) -> list[RoomInfo]:
+        # A walk over every room, as a listing of them all is already.
+        now = self._clock()
+        found: list[RoomInfo] = []
+        for key in sorted(self._rooms):
+            room = self._rooms[key]
+            if Mode.SECRET in room.flags and viewer not in room:
+                continue
+            if wanted.admits(room.name, len(room), room.created, room.topic_at, now):
+                found.append(RoomInfo(room.name, len(room), room.topic))
+                if len(found) >= count:
+                    break
         return found
 
     def whowas(self, nickname: str, count: int | None = None) -> list[Was]:

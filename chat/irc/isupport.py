@@ -103,6 +103,7 @@ def tokens(network: str = "chat") -> list[str]:
         "WHOX",
         f"MONITOR={MONITOR_LIMIT}",
         "STATUSMSG=" + "".join(_PREFIXES[m] for m in (Mode.OPERATOR, Mode.VOICE)),
+        "ELIST=CMNTU",
         f"EXCEPTS={Mode.BAN_EXCEPTION.value}",
         f"INVEX={Mode.INVITE_EXCEPTION.value}",
         "TARGMAX=" + ",".join(f"{verb}:{most}" for verb, most in TARGETS.items()),

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
-from chat.core.events import Event
+from chat.core.events import Event, RoomFilter
 from chat.core.interfaces import UserView
 from chat.core.limits import MONITOR_LIMIT
 from chat.core.modes import Mode
@@ -26,6 +26,7 @@ from chat.irc import isupport
 from chat.irc import wording as w
 from chat.irc.capabilities import CAPABILITIES
 from chat.irc.connection import IRCConnection, Verb
+from chat.irc.isupport import CHANNEL_PREFIX
 from chat.irc.message import build
 from chat.irc.registration import Registration
 
@@ -347,11 +348,52 @@ def names(connection: IRCConnection, params: tuple[str, ...]) -> None:
 
 
 def list_(connection: IRCConnection, params: tuple[str, ...]) -> None:
-    names = [w.room_of(name) for name in params[0].split(",")] if params else []
-    if params and not params[0].startswith(("<", ">", "C", "T")):
+    """
+    Every channel, the channels named, or (ISUPPORT's ELIST) those that
+    meet the conditions given.
+    """
+    terms = [term for term in params[0].split(",") if term] if params else []
+    names = [w.room_of(term) for term in terms]
+    if not terms:
+        connection.session.rooms()
+    elif all(name is not None and not any(c in name for c in "*?") for name in names):
         connection.session.rooms_named([name for name in names if name is not None])
     else:
-        connection.session.rooms()
+        connection.session.rooms_matching(_elist(terms))
+
+
+def _elist(terms: Sequence[str]) -> RoomFilter:
+    """
+    LIST's conditions as a filter: C{MASK}, C{!MASK}, C{<N} and C{>N}
+    users, C{C<N} and C{C>N} (made less or more than N minutes ago),
+    C{T<N} and C{T>N} (the topic's age); anything else is a mask.
+    """
+    names, not_names = [], []
+    numbers: dict[str, int] = {}
+    for term in terms:
+        if term[:2] in ("C<", "C>", "T<", "T>") and term[2:].isdigit():
+            numbers[term[:2]] = int(term[2:])
+        elif term[:1] in ("<", ">") and term[1:].isdigit():
+            numbers[term[:1]] = int(term[1:])
+        elif term.startswith("!"):
+            not_names.append(term[1:])
+        else:
+            names.append(term)
+
+    def minutes(key: str) -> float | None:
+        return numbers[key] * 60.0 if key in numbers else None
+
+    return RoomFilter(
+        tuple(names),
+        tuple(not_names),
+        CHANNEL_PREFIX,
+        numbers.get(">"),
+        numbers.get("<"),
+        minutes("C<"),
+        minutes("C>"),
+        minutes("T<"),
+        minutes("T>"),
+    )
 
 
 def who(connection: IRCConnection, params: tuple[str, ...]) -> None:

@@ -897,6 +897,60 @@ class MoreVerbTests(SynchronousTestCase):
         self.assertEqual(self.alice.messages(), [("b1!b1@chat", "WALLOPS", "maintenance at 5")])
 
 
+class ListTests(SynchronousTestCase):
+    def test_elist(self) -> None:
+        """
+        LIST takes ISUPPORT's ELIST=CMNTU conditions: channel masks (M),
+        masks with ! in front that they must not match (N), more or fewer
+        users than a count (U), created or given their topic more or less
+        than so many minutes ago (C, T); several, comma-separated, must all
+        hold (any one of the masks).
+        """
+        from twisted.internet.task import Clock
+
+        clock = Clock()
+        clock.advance(100_000)
+        service = new_service(clock, Settings(server_name="irc.test"))
+        alice = IRCUser(service, "alice")
+        alice.send("JOIN #chan1", "TOPIC #chan1 :First")
+        clock.advance(120)
+        alice.send("JOIN #chan2", "TOPIC #chan2 :Second", "JOIN #other")
+        IRCUser(service, "bob").send("JOIN #chan2")
+        clock.advance(61)
+        alice.lines()
+
+        def listed(conditions: str) -> set[str]:
+            alice.send(f"LIST {conditions}")
+            messages = alice.messages()
+            self.assertEqual(messages[-1][1], "323", conditions)
+            return {m[3] for m in messages if m[1] == "322"}
+
+        both = {"#chan1", "#chan2"}
+        self.assertEqual(listed("*an1"), {"#chan1"})
+        self.assertEqual(listed("#c*n2"), {"#chan2"})
+        self.assertEqual(listed("*an3"), set())
+        self.assertEqual(listed("#CH*"), both)
+        self.assertEqual(listed("c*"), set())  # a channel's name starts with #
+        self.assertEqual(listed("!*an1"), {"#chan2", "#other"})
+        self.assertEqual(listed("!#ch*"), {"#other"})
+        self.assertEqual(listed(">1"), {"#chan2"})
+        self.assertEqual(listed("<2"), {"#chan1", "#other"})
+        self.assertEqual(listed("<1"), set())
+        self.assertEqual(listed("C>2"), {"#chan1"})
+        self.assertEqual(listed("C<2"), {"#chan2", "#other"})
+        self.assertEqual(listed("C<0"), set())
+        self.assertEqual(listed("T>2"), {"#chan1"})
+        self.assertEqual(listed("T<2"), {"#chan2"})  # #other has no topic
+        self.assertEqual(listed("T<10"), both)
+        self.assertEqual(listed("#ch*,>1"), {"#chan2"})
+        self.assertEqual(listed("*an1,*an2"), both)
+        self.assertEqual(listed("#chan1,#nowhere"), {"#chan1"})
+        late = IRCUser(service)
+        late.send("NICK late", "USER u 0 * :x")
+        (isupport,) = [m for m in late.messages() if m[1] == "005"]
+        self.assertIn("ELIST=CMNTU", isupport)
+
+
 class HistoryTests(SynchronousTestCase):
     def setUp(self) -> None:
         from twisted.internet.task import Clock

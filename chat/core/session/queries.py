@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chat.core.events import RoomFilter
 from chat.core.interfaces import HistoryReader, RoomView, UserView
 from chat.core.limits import ROOMS_PAGE, SEARCH_RESULTS
 from chat.core.modes import Mode, ModeChange
@@ -176,6 +177,16 @@ class Queries(SessionBase):
         user = self._logged_in()
         listed = self.chat.describe_rooms(names[:ROOMS_PAGE], viewer=user)
         self.peer.tell(Rooms(listed, len(listed)))
+
+    def rooms_matching(self, wanted: RoomFilter) -> None:
+        """
+        The rooms C{wanted} admits (IRC's LIST with ELIST conditions), the
+        first L{ROOMS_PAGE}; a long answer costs what its lines would.
+        """
+        user = self._logged_in()
+        listed = self.chat.find_rooms(wanted, ROOMS_PAGE + 1, viewer=user)
+        self._charge(len(listed))
+        self.peer.tell(Rooms(listed[:ROOMS_PAGE], len(listed)))
 
     def show_modes(self, room: str) -> None:
         """
