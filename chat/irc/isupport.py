@@ -110,7 +110,20 @@ def tokens(network: str = "chat") -> list[str]:
     ]
 
 
+TOKENS_PER_LINE = 13
+"""
+ISUPPORT tokens in one 005 line: a message has at most 15 parameters, and
+the nickname and the closing text take two (RFC 2812, 2.3).
+"""
+
 TOKENS = tokens()
 """
 ISUPPORT as sent at every registration: worked out once.
 """
+
+
+def lines() -> list[list[str]]:
+    """
+    L{TOKENS} cut into 005 lines.
+    """
+    return [TOKENS[i : i + TOKENS_PER_LINE] for i in range(0, len(TOKENS), TOKENS_PER_LINE)]

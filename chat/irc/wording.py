@@ -389,7 +389,10 @@ class Encoder:
                     isupport.channel_modes(),
                     isupport.argument_modes(),
                 ),
-                numeric(server, "005", nickname, *isupport.TOKENS, "are supported by this server"),
+                *(
+                    numeric(server, "005", nickname, *tokens, "are supported by this server")
+                    for tokens in isupport.lines()
+                ),
             ]
         )
 

@@ -30,24 +30,31 @@ from tests.helpers import Client, IRCUser, SyncPool, irc_factory, make_service, 
 LUSERS = ["251", "252", "253", "254", "255", "265", "266"]
 
 
+def isupport_of(messages: list[tuple[str, ...]]) -> list[str]:
+    """
+    The ISUPPORT tokens of the 005 lines among C{messages}, in order.
+    """
+    return [token for m in messages if m[1] == "005" for token in m[3:-1]]
+
+
 class RegistrationTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.service = make_service(server_name="irc.test")
 
     def test_welcome(self) -> None:
         """
-        NICK and USER register: 001 to 005 (with an ISUPPORT that tells the
-        truth about names), the user count and a missing MOTD.
+        NICK and USER register: 001 to 005 (two lines of an ISUPPORT that
+        tells the truth about names), the user count and a missing MOTD.
         """
         user = IRCUser(self.service)
         user.send("NICK alice", "USER alice 0 * :Alice")
         messages = user.messages()
         self.assertEqual(
-            [m[1] for m in messages], ["001", "002", "003", "004", "005", *LUSERS, "422"]
+            [m[1] for m in messages], ["001", "002", "003", "004", "005", "005", *LUSERS, "422"]
         )
-        self.assertEqual(messages[5][3], "There are 1 users and 0 invisible on 1 servers")
+        self.assertEqual(messages[6][3], "There are 1 users and 0 invisible on 1 servers")
         self.assertEqual(messages[0][:3], ("irc.test", "001", "alice"))
-        isupport = messages[4]
+        isupport = isupport_of(messages)
         for token in (
             "CASEMAPPING=ascii",
             "CHANTYPES=#",
@@ -56,6 +63,18 @@ class RegistrationTests(SynchronousTestCase):
             "TOPICLEN=200",
         ):
             self.assertIn(token, isupport)
+
+    def test_isupport_lines(self) -> None:
+        """
+        ISUPPORT takes as many 005 lines as it needs for at most 13 tokens
+        each (an IRC message has at most 15 parameters), all of them in order.
+        """
+        user = IRCUser(self.service)
+        user.send("NICK alice", "USER alice 0 * :Alice")
+        lines = [m for m in user.messages() if m[1] == "005"]
+        self.assertTrue(all(len(m) - 4 <= 13 for m in lines), lines)
+        self.assertEqual([m[-1] for m in lines], ["are supported by this server"] * len(lines))
+        self.assertEqual(isupport_of(lines), isupport.TOKENS)
 
     def test_version_in_welcome(self) -> None:
         """
@@ -947,7 +966,7 @@ class ListTests(SynchronousTestCase):
         self.assertEqual(listed("#chan1,#nowhere"), {"#chan1"})
         late = IRCUser(service)
         late.send("NICK late", "USER u 0 * :x")
-        (isupport,) = [m for m in late.messages() if m[1] == "005"]
+        isupport = isupport_of(late.messages())
         self.assertIn("ELIST=CMNTU", isupport)
 
 
@@ -1250,7 +1269,7 @@ class RoomOperatorTests(SynchronousTestCase):
         self.assertEqual(self.op.codes(), ["353"] * 10 + ["366"])
         welcome = IRCUser(self.service)
         welcome.send("NICK late", "USER u 0 * :x")
-        (isupport,) = [m for m in welcome.messages() if m[1] == "005"]
+        isupport = isupport_of(welcome.messages())
         (targmax,) = [t for t in isupport if t.startswith("TARGMAX=")]
         self.assertLessEqual({"KICK:4", "NAMES:10"}, set(targmax[8:].split(",")))
 
@@ -1338,7 +1357,7 @@ class RoomOperatorTests(SynchronousTestCase):
         self.assertEqual(self.op.lines(), [])
         late = IRCUser(self.service)
         late.send("NICK late", "USER u 0 * :x")
-        (isupport,) = [m for m in late.messages() if m[1] == "005"]
+        isupport = isupport_of(late.messages())
         self.assertIn("STATUSMSG=@+", isupport)
 
     def test_topic_lock(self) -> None:
@@ -1607,7 +1626,7 @@ class IRCv3Tests(SynchronousTestCase):
         )
         user = IRCUser(self.service)
         user.send("NICK late", "USER u 0 * :x")
-        (isupport,) = [m for m in user.messages() if m[1] == "005"]
+        isupport = isupport_of(user.messages())
         self.assertIn("EXCEPTS=e", isupport)
         self.assertIn("INVEX=I", isupport)
         (chanmodes,) = [t for t in isupport if t.startswith("CHANMODES=")]
