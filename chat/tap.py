@@ -79,6 +79,7 @@ class Options(usage.Options):
     )
     optParameters: ClassVar[list[list[Any]]] = [
         ["name", None, "chat", "Server name shown in the greeting."],
+        ["description", None, "chat", "What the server says it is (IRC's LINKS and WHOIS)."],
         [
             "db",
             None,
@@ -322,6 +323,7 @@ def settings(options: dict[str, Any]) -> Settings:
     """
     return Settings(
         server_name=options["name"],
+        description=options["description"],
         motd=options["motd-lines"],
         history_lines=options["history"],
         sendq=options["sendq"],

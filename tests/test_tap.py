@@ -50,6 +50,7 @@ class OptionsTests(SynchronousTestCase):
                 "listen": ["tcp:8888"],
                 "irc": [],
                 "name": "chat",
+                "description": "chat",
                 "db": "chat.sqlite3",
                 "history": 20,
                 "sendq": 262144,
@@ -83,6 +84,7 @@ class OptionsTests(SynchronousTestCase):
         Path(admins).write_text("\ncarol\n", encoding="utf-8")
         options = self.parse(
             "--listen", "tcp:1234", "--listen", "unix:/tmp/x.sock", "--name", "Lab",
+            "--description", "The lab's chat",
             "--motd", motd, "--log-messages", "--shutdown-timeout", "2.5",
             "--db", ":memory:", "--history", "0", "--sendq", "4096", "--sendq-total", "65536",
             "--max-clients", "50", "--max-per-ip", "0", "--login-timeout", "5",
@@ -95,6 +97,7 @@ class OptionsTests(SynchronousTestCase):
                 "listen": ["tcp:1234", "unix:/tmp/x.sock"],
                 "irc": ["tcp:6667", "tcp:6668"],
                 "name": "Lab",
+                "description": "The lab's chat",
                 "db": ":memory:",
                 "history": 0,
                 "sendq": 4096,
@@ -356,7 +359,8 @@ class MakeServiceTests(SynchronousTestCase):
         options = Options(MemoryReactorClock())
         options.parseOptions(
             [
-                "--name", "Lab", "--motd", motd, "--history", "7", "--sendq", "4096",
+                "--name", "Lab", "--description", "The lab's chat",
+                "--motd", motd, "--history", "7", "--sendq", "4096",
                 "--max-clients", "50", "--max-per-ip", "5", "--login-timeout", "30",
                 "--idle-timeout", "600", "--flood", "2/8", "--admins", "root, ops",
                 "--log-messages", "--shutdown-timeout", "3", "--crowd", "40",
@@ -366,6 +370,7 @@ class MakeServiceTests(SynchronousTestCase):
             settings(options),
             Settings(
                 server_name="Lab",
+                description="The lab's chat",
                 motd=("Be nice.", "Have fun."),
                 history_lines=7,
                 sendq=4096,

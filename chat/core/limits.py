@@ -409,9 +409,10 @@ minute, and every room it is in costs each rename, quit and WHOIS a line.
 
 LIST_LIMIT = 100
 """
-Masks one room's ban list holds (IRC's MAXLIST), as on InspIRCd: 32 940
-masks set by one address once made every JOIN to the room take a second of
-the reactor. A room needs a few; a hundred is a list nobody reads.
+Masks each of one room's lists holds (its bans, +b, and their exceptions,
++e and +I: IRC's MAXLIST), as on InspIRCd: 32 940 masks set by one address
+once made every JOIN to the room take a second of the reactor. A room needs
+a few; a hundred is a list nobody reads.
 """
 
 MODES_PER_LINE = 20
@@ -435,6 +436,14 @@ INVITATION_LIFETIME = 3600.0
 Seconds an invitation into a room lasts unused: time to come back to the
 keyboard and see it; an operator can always invite again. It also ends with
 the session it was given to (InspIRCd and Ergo tie it to the client).
+"""
+
+KICK_TARGETS = 4
+"""
+Members one IRC KICK line may put out (ISUPPORT's TARGMAX); those past it
+are dropped, as RFC 2812 lets a server. Clearing a room of a flood of bots
+takes a few lines, each paid from the flood allowance, rather than one line
+whose cost does not show.
 """
 
 # History.

@@ -20,7 +20,7 @@ from chat.core.errors import ChatError
 from chat.core.events import Ban, Entry, Keeping, RoomBan, RoomInfo, Was
 from chat.core.goodbyes import Goodbye
 from chat.core.limits import ROOMS_PAGE
-from chat.core.modes import ModeChange
+from chat.core.modes import Mode, ModeChange
 from chat.core.text import Problem
 
 
@@ -253,6 +253,9 @@ class Whois:
     voiced_in: frozenset[str] = frozenset()
     bot: bool = False
     account: str | None = None
+    # Seconds since it last said something, and when it logged in.
+    idle: int = 0
+    signon: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,11 +369,22 @@ class RoomModes:
 @dataclass(frozen=True, slots=True)
 class RoomBans:
     """
-    The masks shut out of C{room} (C{+b}).
+    The masks shut out of C{room} (C{+b}), or those of its list C{mode}
+    (C{+e}: let in past the bans; C{+I}: let in while it is invite-only).
     """
 
     room: str
     bans: Sequence[RoomBan] = ()
+    mode: Mode = Mode.BAN
+
+
+@dataclass(frozen=True, slots=True)
+class Invitations:
+    """
+    The rooms the user is invited to and has not joined yet.
+    """
+
+    rooms: Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -682,6 +696,7 @@ Reply: TypeAlias = (
     | RoomModes
     | RoomBans
     | Inviting
+    | Invitations
     | Kept
     | RecentHistory
     | LastMessages

@@ -61,6 +61,7 @@ class Settings:
     make one (L{chat.tap}), tests and embedders make their own.
 
     @ivar server_name: shown in the greeting.
+    @ivar description: what the server says it is where IRC asks (LINKS, WHOIS).
     @ivar motd: the message of the day, a line each, shown after login.
     @ivar history_lines: how many messages a user sees on entering a room.
     @ivar sendq: how many bytes may wait for a client that is not reading
@@ -82,6 +83,7 @@ class Settings:
     """
 
     server_name: str = "chat"
+    description: str = "chat"
     motd: Sequence[str] = ()
     history_lines: int = 20
     sendq: int = DEFAULT_SENDQ

@@ -391,6 +391,7 @@ class IRCConnection(Connection):
             self.caps,
             self.kind.batch_ref,
             self.kind.verbs.keys(),
+            self.service.settings.description,
         )
         return render(context, reply)
 

@@ -45,6 +45,7 @@ from chat.core.events import (
     Announcement,
     AwayChanged,
     Ban,
+    Ctcp,
     Departure,
     Entered,
     Entry,
@@ -63,7 +64,9 @@ from chat.core.events import (
     PrivateMessageSent,
     RealnameChanged,
     Renamed,
+    RoomBan,
     RoomInfo,
+    StatusMessage,
     TagMessage,
     TopicChanged,
     Welcome,
@@ -77,13 +80,18 @@ from chat.core.limits import (
     MIN_PASSWORD_LENGTH,
     ROOMS_PAGE,
 )
-from chat.core.modes import MODE_LETTERS, mode_string
+from chat.core.modes import MODE_LETTERS, Mode, mode_string
 from chat.core.text import Problem, clean
 from chat.line.commands import COMMANDS
 
 NOTICE = "*** "
 ERROR = "!!! "
 EOL = b"\r\n"
+
+_LISTS = {"b": "ban", "e": "exception", "I": "invite exception"}
+"""
+What a room's mask list of each letter is called in an error.
+"""
 
 NICKNAME_RULES = (
     f"1 to {MAX_NICKNAME_LENGTH} ASCII letters, digits, '_' or '-', starting with a letter"
@@ -124,6 +132,11 @@ def format_event(event: Event) -> str:
             return f"<{sender}> {text}"
         case Action(_, sender, text):
             return f"* {sender} {text}"
+        case StatusMessage(_, sender, text, to, _, action):
+            whom = "operators" if to is Mode.OPERATOR else "voiced members and operators"
+            if action:
+                return f"* {sender} (to the room's {whom}) {text}"
+            return f"<{sender}> (to the room's {whom}) {text}"
         case PrivateMessage(sender, _, text):
             return f"*{sender}* {text}"
         case PrivateMessageSent(_, recipient, text, None):
@@ -165,9 +178,10 @@ def format_event(event: Event) -> str:
             return f"{NOTICE}{nickname} was put out of {room} by {by}: {reason}"
         case Invited(room, by, _):
             return f"{NOTICE}{by} invites you to {room}: /join {room}"
-        case TagMessage() | Presence() | AwayChanged() | RealnameChanged():
-            # Tags alone ("typing..."), and what IRC clients watch for
-            # (MONITOR, away-notify, setname): nothing a line user asked for.
+        case TagMessage() | Ctcp() | Presence() | AwayChanged() | RealnameChanged():
+            # Tags alone ("typing..."), CTCP requests, and what IRC clients
+            # watch for (MONITOR, away-notify, setname): nothing a line user
+            # asked for, or could answer.
             return ""
     raise TypeError(f"not an event: {event!r}")
 
@@ -284,6 +298,8 @@ def describe(failure: ChatError) -> str:
             return f"{name} takes a key: /join {name} KEY"
         case CannotJoin(name=name, why=why):
             return f"Cannot join {name}: it is {why}."
+        case CannotSend(name=name, why=CannotSend.NO_CTCP):
+            return f"{name} takes no CTCP (+C)."
         case CannotSend(name=name):
             return f"{name} is moderated: only its operators and voiced members speak."
         case NotInThatRoom(nickname=nickname, name=name):
@@ -292,15 +308,16 @@ def describe(failure: ChatError) -> str:
             return f"{nickname} is in {name} already."
         case UnknownMode(letter=letter):
             return f"No such mode: {letter} (modes are {MODE_LETTERS}; see /help)."
-        case ListFull(name=name, limit=limit):
+        case ListFull(name=name, letter=letter, limit=limit):
             return (
-                f"The ban list of {name} is full ({limit} masks): "
-                "take one off first (/mode -b MASK)."
+                f"The {_LISTS.get(letter, 'mask')} list of {name} is full ({limit} masks): "
+                f"take one off first (/mode -{letter} MASK)."
             )
-        case InvalidMask(mask=mask):
+        case InvalidMask(mask=mask, letter=letter):
+            kind = _LISTS.get(letter, "room")
             return (
-                f"Not a ban mask: {_shorten(mask)!r} (NICK!USER@ADDRESS or ~a:ACCOUNT, "
-                f"at most {MAX_MASK_LENGTH} characters)."
+                f"Not {'an' if kind[0] in 'aeiou' else 'a'} {kind} mask: {_shorten(mask)!r} "
+                f"(NICK!USER@ADDRESS or ~a:ACCOUNT, at most {MAX_MASK_LENGTH} characters)."
             )
         case TooManyRooms(name=name, limit=limit):
             return f"Cannot join {name}: you are in {limit} rooms already."
@@ -395,6 +412,10 @@ def _stored(
     render: Callable[[Entry], str] = history_line,
 ) -> bytes:
     return notice(header) + b"".join(encode(render(entry)) for entry in entries) + notice(end)
+
+
+def _masks(title: str, entries: Iterable[RoomBan]) -> bytes:
+    return notice(title) + b"".join(notice(f"  {entry.mask} (by {entry.by})") for entry in entries)
 
 
 def reply(said: r.Reply) -> bytes:
@@ -500,6 +521,17 @@ def reply(said: r.Reply) -> bytes:
         case r.RoomModes(room, modes):
             letters, extra = mode_string(modes)
             return notice(f"Modes of {room}: {' '.join([letters or '+', *extra])}")
+        case r.RoomBans(room, [], Mode.BAN_EXCEPTION):
+            return notice(f"Nobody is let in past the bans of {room} (/mode +e NICK lets NICK in).")
+        case r.RoomBans(room, entries, Mode.BAN_EXCEPTION):
+            return _masks(f"Let in past the bans of {room}:", entries)
+        case r.RoomBans(room, [], Mode.INVITE_EXCEPTION):
+            return notice(
+                f"Nobody joins {room} uninvited while it is invite only "
+                "(/mode +I NICK lets NICK in)."
+            )
+        case r.RoomBans(room, entries, Mode.INVITE_EXCEPTION):
+            return _masks(f"Let into {room} without an invitation:", entries)
         case r.RoomBans(room, []):
             return notice(f"Nobody is shut out of {room} (/mode +b NICK shuts NICK out).")
         case r.RoomBans(room, bans):
@@ -509,6 +541,10 @@ def reply(said: r.Reply) -> bytes:
             )
         case r.Inviting(nickname, room):
             return notice(f"Invited {nickname} to {room}.")
+        case r.Invitations([]):
+            return notice("You are invited nowhere.")
+        case r.Invitations(places):
+            return notice(f"You are invited to {', '.join(places)}.")
         case r.Kept(recipient, text):
             return notice(
                 f"{recipient} is offline; this will be delivered when they log in:"
