@@ -504,12 +504,26 @@ async def searchlane(server: Server) -> dict[str, Any]:
     def done(line: str) -> bool:
         return line == "*** End of history." or line.startswith(("*** No messages", "!!! "))
 
+    dropped = [0]
+
     async def searcher(n: int) -> None:
-        client = await logged_in(server.port, address(n // PER_ADDRESS), f"lane{n}")
+        # Logged in again whenever the server closes the connection (the
+        # login share of an address, flooding): one searcher's failure
+        # must not end the others' attack.
         while True:
-            client.send(f"/search {words}")
-            await client.until(done, 600)
-            answered[0] += 1
+            try:
+                client = await line_from(server.port, address(n // PER_ADDRESS), f"lane{n}")
+            except ConnectionError:
+                continue
+            try:
+                while True:
+                    client.send(f"/search {words}")
+                    await client.until(done, 600)
+                    answered[0] += 1
+            except (OSError, ConnectionError, asyncio.TimeoutError):
+                dropped[0] += 1
+                client.close()
+                await asyncio.sleep(0.5)
 
     async def newcomers() -> None:
         await asyncio.sleep(2)  # the searches under way first
@@ -519,8 +533,11 @@ async def searchlane(server: Server) -> dict[str, Any]:
             started = time.monotonic()
             client = await Client.open(server.port, "127.0.1.30")
             client.send(f"late{n}")
-            await client.until(lambda line: line == "*** End of history.", 60)
-            waits.append(time.monotonic() - started)
+            try:
+                await client.until(lambda line: line == "*** End of history.", 60)
+                waits.append(time.monotonic() - started)
+            except (OSError, ConnectionError, asyncio.TimeoutError):
+                waits.append(float("inf"))
             client.send("/quit")
             client.close()
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
@@ -529,9 +546,11 @@ async def searchlane(server: Server) -> dict[str, Any]:
     ordered = sorted(waits)
     return {
         "searches_answered": answered[0],
+        "searchers_dropped": dropped[0],
         "history_p50_s": round(ordered[len(ordered) // 2], 3) if ordered else None,
         "history_max_s": round(ordered[-1], 3) if ordered else None,
         "newcomers": len(ordered),
+        "newcomers_without_history": sum(wait == float("inf") for wait in ordered),
     }
 
 
@@ -766,6 +785,19 @@ async def tls(server: Server) -> dict[str, Any]:
     }
 
 
+async def line_from(port: int, source: str, nickname: str) -> Client:
+    """
+    A line client logged in from C{source}, waiting its turn under the
+    connection-rate limit and the share of connections still logging in.
+    """
+    for _ in range(60):
+        try:
+            return await asyncio.wait_for(logged_in(port, source, nickname), 10)
+        except (OSError, ConnectionError, asyncio.TimeoutError):
+            await asyncio.sleep(0.5)
+    raise ConnectionError(f"{nickname} could not log in")
+
+
 async def irc_from(port: int, source: str, nickname: str) -> IRCClient:
     """
     An IRC client logged in from C{source}, waiting its turn under the
@@ -815,28 +847,53 @@ async def banlist(server: Server) -> dict[str, Any]:
     for task in draining:
         task.cancel()
 
-    async def join_time(nickname: str) -> float:
-        newcomer = await irc_logged_in(server.irc_port, "127.0.1.60", nickname)
+    async def join_time(nickname: str) -> tuple[float | None, float | None]:
+        # How long logging in, then the JOIN, take; None for what did not
+        # come within two minutes (a server still busy with the attack's
+        # backlog may not answer a newcomer at all).
         started = time.monotonic()
+        try:
+            newcomer = await asyncio.wait_for(
+                irc_logged_in(server.irc_port, "127.0.1.60", nickname), 120
+            )
+        except (OSError, ConnectionError, asyncio.TimeoutError):
+            return None, None
+        logged_in = time.monotonic()
         newcomer.send("JOIN #pit")
-        await newcomer.until(lambda line: line.split(" ", 2)[1:2] in (["366"], ["474"]), 120)
-        taken = time.monotonic() - started
+        try:
+            await newcomer.until(lambda line: line.split(" ", 2)[1:2] in (["366"], ["474"]), 120)
+        except (OSError, ConnectionError, asyncio.TimeoutError):
+            newcomer.close()
+            return round(logged_in - started, 3), None
+        joined = time.monotonic()
         newcomer.send("QUIT")
         newcomer.close()
-        return round(taken, 3)
+        return round(logged_in - started, 3), round(joined - logged_in, 3)
 
-    joins = [await join_time(f"late{k}") for k in range(3)]
+    timed = [await join_time(f"late{k}") for k in range(3)]
+    logins = [login for login, _ in timed]
+    joins = [join for _, join in timed]
     lister = attackers[0]
     lister.send("MODE #pit b")
-    kept = 0
-    while True:
-        line = await lister.line(120)
-        if " 368 " in line:
-            break
-        kept += " 367 " in line
+    listed = 0
+    kept: int | None = None
+    try:
+        while True:
+            line = await lister.line(120)
+            if " 368 " in line:
+                kept = listed
+                break
+            listed += " 367 " in line
+    except (OSError, ConnectionError, asyncio.TimeoutError):
+        pass
     for client in attackers:
         client.close()
-    return {"masks_sent": sent[0], "masks_kept": kept, "join_pit_s": joins}
+    return {
+        "masks_sent": sent[0],
+        "masks_kept": kept,
+        "login_s": logins,
+        "join_pit_s": joins,
+    }
 
 
 def _base36(number: int) -> str:
