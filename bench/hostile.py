@@ -525,12 +525,14 @@ async def searchlane(server: Server) -> dict[str, Any]:
                 client.close()
                 await asyncio.sleep(0.5)
 
+    waiting_since: list[float | None] = [None]
+
     async def newcomers() -> None:
         await asyncio.sleep(2)  # the searches under way first
         n = 0
         while True:
             n += 1
-            started = time.monotonic()
+            started = waiting_since[0] = time.monotonic()
             client = await Client.open(server.port, "127.0.1.30")
             client.send(f"late{n}")
             try:
@@ -538,11 +540,14 @@ async def searchlane(server: Server) -> dict[str, Any]:
                 waits.append(time.monotonic() - started)
             except (OSError, ConnectionError, asyncio.TimeoutError):
                 waits.append(float("inf"))
+            waiting_since[0] = None
             client.send("/quit")
             client.close()
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
 
     await run_for(20, server, asyncio.gather(newcomers(), *(searcher(n) for n in range(64))))
+    # A newcomer still waiting when the attack ends has waited at least this.
+    still = waiting_since[0]
     ordered = sorted(waits)
     return {
         "searches_answered": answered[0],
@@ -551,6 +556,7 @@ async def searchlane(server: Server) -> dict[str, Any]:
         "history_max_s": round(ordered[-1], 3) if ordered else None,
         "newcomers": len(ordered),
         "newcomers_without_history": sum(wait == float("inf") for wait in ordered),
+        "history_still_waiting_s": None if still is None else round(time.monotonic() - still, 3),
     }
 
 
