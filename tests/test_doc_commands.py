@@ -55,6 +55,11 @@ NOT_RUN = {
     ".venv/bin/python bench/hostile.py --only neverread --probe": (
         "an attack replayed: 1 000 clients and 20 talkers for 45 s, on a machine others share"
     ),
+    ".venv/bin/python bench/hostile.py --only banlist targets hashing listings searchlane "
+    "halfopen --code BEFORE AFTER": (
+        "six attacks replayed against two checkouts (BEFORE and AFTER stand for them): "
+        "thousands of connections for minutes, on a machine others share"
+    ),
 }
 """
 The commands not run here, each with why.
