@@ -68,6 +68,8 @@ def samples() -> list[r.Reply]:
         r.RoomModes("games", [ModeChange(Mode.TOPIC_LOCKED, True)], 0.0),
         r.RoomBans("games"),
         r.Inviting("bob", "games"),
+        r.RoomKept("games"),
+        r.RoomUnkept("games"),
         r.WasHere("bob", []),
         r.Kept("bob", "psst"),
         r.RecentHistory("lobby", [entry]),

@@ -5,8 +5,9 @@ Events are immutable values holding nicknames as they were when the event
 happened, so a later rename cannot rewrite history. A broadcast hands the very
 same event object to every recipient, which lets a door format it once.
 
-Stored messages (L{Entry}) and bans (L{Ban}) are values of the core too: the
-store makes them, the doors show them, and neither needs the other.
+Stored messages (L{Entry}), bans (L{Ban}) and kept rooms (L{KeptRoom}) are
+values of the core too: the store makes them, the doors show them, and
+neither needs the other.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from chat.core.modes import ModeChange
+from chat.core.modes import Mode, ModeChange
 
 
 class Why(enum.Enum):
@@ -437,6 +438,29 @@ class RoomBan(NamedTuple):
     mask: str
     by: str
     at: float
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRoom:
+    """
+    What is kept of a room through emptiness and restarts: its C{founder}
+    (the account that keeps it; L{None} for a room that always exists, the
+    lobby), when it was made, its topic (who set it, when), its flags, key,
+    limit and ban masks, and the accounts of its operators, who get C{+o}
+    when they come back.
+    """
+
+    name: str
+    founder: str | None
+    created: float
+    topic: str | None = None
+    topic_by: str | None = None
+    topic_at: float | None = None
+    flags: frozenset[Mode] = frozenset()
+    key: str | None = None
+    limit: int | None = None
+    bans: tuple[RoomBan, ...] = ()
+    operators: tuple[str, ...] = ()
 
 
 class RoomInfo(NamedTuple):

@@ -95,6 +95,8 @@ class Room:
         "_snapshot",
         "created",
         "flags",
+        "founder",
+        "keepers",
         "key",
         "limit",
         "masks",
@@ -125,6 +127,11 @@ class Room:
         self.voiced: set[User] = set()
         # Masks of who may not join (IRC's +b), in the order they were set.
         self.masks = Masks()
+        # A kept room's founder (the account that keeps it), and the
+        # accounts of its operators, by key (a permanent room is kept
+        # without a founder): see chat.core.kept. None for other rooms.
+        self.founder: str | None = None
+        self.keepers: dict[str, str] | None = {} if permanent else None
         # Members in the order they came; a dict, so that one leaving a room of
         # thousands (or thousands leaving at once) costs O(1) each.
         self._in: dict[User, None] = {}
@@ -135,6 +142,14 @@ class Room:
 
     def __len__(self) -> int:
         return len(self._in)
+
+    @property
+    def kept(self) -> bool:
+        """
+        Whether the room stays when it empties, and what it is made of is
+        written at each change: a permanent room, or one its founder keeps.
+        """
+        return self.keepers is not None
 
     @property
     def members(self) -> tuple[User, ...]:
@@ -193,13 +208,23 @@ def banned(room: Room, user: User) -> bool:
     return room.masks.match(user.nickname, user.username or user.nickname, user.host, user.account)
 
 
+def recognised(room: Room, user: User) -> bool:
+    """
+    Whether C{user} is logged in to the account of one of C{room}'s
+    operators, C{room} being kept.
+    """
+    keepers, account = room.keepers, user.account
+    return keepers is not None and account is not None and key_of(account) in keepers
+
+
 def admit(room: Room, user: User, key: str | None, now: float) -> None:
     """
     Raise L{CannotJoin} unless C{user} may join C{room} with C{key}: not
     banned from it, and invited (and the invitation not lapsed), or past
-    its C{+i}, C{+k} and C{+l}. An operator of the server goes anywhere.
+    its C{+i}, C{+k} and C{+l}. An operator of the server goes anywhere, and
+    so does one of a kept room's operators (by account) into that room.
     """
-    if user.operator:
+    if user.operator or recognised(room, user):
         return
     if room.masks and banned(room, user):
         raise CannotJoin(room.name, CannotJoin.BANNED)

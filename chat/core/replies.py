@@ -376,6 +376,24 @@ class Inviting:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomKept:
+    """
+    C{room} is kept now, for the user's account.
+    """
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomUnkept:
+    """
+    C{room} is no longer kept.
+    """
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
 class Kept:
     """
     C{recipient} is away and registered: C{text} waits for them.
@@ -673,6 +691,8 @@ Reply: TypeAlias = (
     | RoomModes
     | RoomBans
     | Inviting
+    | RoomKept
+    | RoomUnkept
     | Kept
     | RecentHistory
     | LastMessages

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError
-from chat.core.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROOMS_PAGE
+from chat.core.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROOM_SERVICE, ROOMS_PAGE
 from chat.core.modes import mode_string
 from chat.irc import wording as w
 from chat.irc.message import build
@@ -325,6 +325,14 @@ def render(context: Context, reply: r.Reply) -> bytes:
             ) + numeric("368", w.channel(room), "End of channel ban list")
         case r.Inviting(nickname, room):
             return numeric("341", nickname, w.channel(room))
+        case r.RoomKept(room):
+            return w.notice_from_services(
+                me, f"{w.channel(room)} is registered to your account now.", ROOM_SERVICE
+            )
+        case r.RoomUnkept(room):
+            return w.notice_from_services(
+                me, f"{w.channel(room)} is no longer registered.", ROOM_SERVICE
+            )
         case r.Kept(recipient, _):
             return notice(f"{recipient} is away; your message will be delivered when they log in.")
         case r.KeptMessages(entries):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
 from chat.core.interfaces import UserView
-from chat.core.limits import MONITOR_LIMIT
+from chat.core.limits import MONITOR_LIMIT, ROOM_SERVICE
 from chat.core.text import clean
 from chat.irc import wording as w
 from chat.irc.capabilities import CAPABILITIES
@@ -258,6 +258,8 @@ def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
                     connection.reply(connection.encode(event))
             elif target.lower() == w.SERVICES.lower():
                 _services(connection, text)
+            elif target.lower() == ROOM_SERVICE.lower():
+                _room_services(connection, text)
             else:
                 connection.session.whisper(target, text, notice, connection.tags)
         except ChatError as e:
@@ -310,6 +312,27 @@ def _services(connection: IRCConnection, text: str) -> None:
             w.notice_from_services(
                 connection.me,
                 "Commands: IDENTIFY [NICK] PASSWORD, REGISTER PASSWORD, REGAIN NICK PASSWORD",
+            )
+        )
+
+
+def _room_services(connection: IRCConnection, text: str) -> None:
+    """
+    C{/msg ChanServ REGISTER #room} keeps a room (C{/keep}), C{DROP #room}
+    stops keeping it (C{/unkeep}), as Ergo's and Atheme's ChanServ do.
+    """
+    command, _, argument = text.strip().partition(" ")
+    command = command.upper()
+    words = argument.split()
+    room = w.room_of(words[0]) if words else None
+    if command == "REGISTER" and room is not None:
+        connection.session.keep_room(room)
+    elif command == "DROP" and room is not None:
+        connection.session.unkeep_room(room)
+    else:
+        connection.reply(
+            w.notice_from_services(
+                connection.me, "Commands: REGISTER #CHANNEL, DROP #CHANNEL", ROOM_SERVICE
             )
         )
 

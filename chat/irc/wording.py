@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 
 from chat.core.errors import (
+    AlreadyKept,
     AlreadyRegistered,
     AlreadyThere,
     CannotJoin,
@@ -21,14 +22,18 @@ from chat.core.errors import (
     InvalidMask,
     InvalidNickname,
     InvalidRoomName,
+    KeepingNeedsAccount,
     ListFull,
     NicknameTaken,
     NoSuchRoom,
     NoSuchUser,
+    NotFounder,
     NotInRoom,
     NotInThatRoom,
     NotLoggedIn,
     NotRoomOperator,
+    RoomNotKept,
+    TooManyKept,
     TooManyRooms,
     UnknownMode,
 )
@@ -59,7 +64,7 @@ from chat.core.events import (
     Welcome,
     Why,
 )
-from chat.core.limits import MODES_PER_LINE
+from chat.core.limits import MODES_PER_LINE, ROOM_SERVICE
 from chat.core.modes import ModeChange, mode_string
 from chat.irc import isupport
 from chat.irc.isupport import CHANNEL_PREFIX
@@ -567,11 +572,45 @@ def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> 
             return numeric(server, "451", nickname, "You have not registered")
         case AlreadyRegistered(nickname=registered):
             return notice_from_services(nickname, f"{registered} is registered already.")
+        case KeepingNeedsAccount(name=name):
+            return notice_from_services(
+                nickname,
+                f"Log in to an account to register {channel(name)} (/msg NickServ IDENTIFY).",
+                ROOM_SERVICE,
+            )
+        case AlreadyKept(name=name, founder=None):
+            return notice_from_services(
+                nickname, f"{channel(name)} is always registered.", ROOM_SERVICE
+            )
+        case AlreadyKept(name=name, founder=founder):
+            return notice_from_services(
+                nickname, f"{channel(name)} is registered already, to {founder}.", ROOM_SERVICE
+            )
+        case RoomNotKept(name=name):
+            return notice_from_services(
+                nickname, f"{channel(name)} is not registered.", ROOM_SERVICE
+            )
+        case NotFounder(name=name, founder=founder):
+            return notice_from_services(
+                nickname,
+                f"Only {founder}, who registered {channel(name)}, or an IRC operator may drop it.",
+                ROOM_SERVICE,
+            )
+        case TooManyKept(name=name, limit=limit):
+            return notice_from_services(
+                nickname,
+                f"You have registered {limit} channels already: DROP one to register "
+                f"{channel(name)}.",
+                ROOM_SERVICE,
+            )
     return numeric(server, "400", nickname, verb, "Could not process the command")
 
 
 SERVICES = "NickServ"
 
 
-def notice_from_services(nickname: str, text: str) -> bytes:
-    return build("NOTICE", nickname or "*", text, source=f"{SERVICES}!{SERVICES}@{HOST}", text=True)
+def notice_from_services(nickname: str, text: str, service: str = SERVICES) -> bytes:
+    """
+    A notice from the server's NickServ (or another of its C{service}s, ChanServ).
+    """
+    return build("NOTICE", nickname or "*", text, source=f"{service}!{service}@{HOST}", text=True)

@@ -229,6 +229,17 @@ def _remove(session: Session, room: str | None, nickname: str, reason: str | Non
     session.kick_from(_in_room(room), nickname, reason)
 
 
+def _keep(session: Session, room: str | None) -> None:
+    session.keep_room(_in_room(room))
+
+
+def _unkeep(session: Session, room: str | None, name: str | None) -> None:
+    if name is not None and name.strip():
+        session.unkeep_room(name.strip().removeprefix("#"))
+    else:
+        session.unkeep_room(_in_room(room))
+
+
 def _away(session: Session, room: str | None, text: str | None) -> None:
     session.set_away(text)
 
@@ -366,6 +377,14 @@ COMMANDS: Sequence[Command] = (
         _remove,
         "kick_from",
     ),
+    Command(
+        ("keep",),
+        "",
+        "keep this room, its topic, modes and operators, for good",
+        _keep,
+        "keep_room",
+    ),
+    Command(("unkeep",), "[ROOM]", "stop keeping this room (or ROOM)", _unkeep, "unkeep_room"),
     Command(
         ("history",),
         "[N]",

@@ -21,6 +21,7 @@ from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import (
     AlreadyInRoom,
+    AlreadyKept,
     AlreadyRegistered,
     AlreadyThere,
     CannotJoin,
@@ -29,14 +30,18 @@ from chat.core.errors import (
     InvalidMask,
     InvalidNickname,
     InvalidRoomName,
+    KeepingNeedsAccount,
     ListFull,
     NicknameTaken,
     NoSuchRoom,
     NoSuchUser,
+    NotFounder,
     NotInRoom,
     NotInThatRoom,
     NotLoggedIn,
     NotRoomOperator,
+    RoomNotKept,
+    TooManyKept,
     TooManyRooms,
     UnknownMode,
 )
@@ -298,6 +303,18 @@ def describe(failure: ChatError) -> str:
             )
         case TooManyRooms(name=name, limit=limit):
             return f"Cannot join {name}: you are in {limit} rooms already."
+        case KeepingNeedsAccount(name=name):
+            return f"Only a user logged in to a registered nickname can keep {name} (/register)."
+        case AlreadyKept(name=name, founder=None):
+            return f"{name} is always kept."
+        case AlreadyKept(name=name, founder=founder):
+            return f"{name} is kept already, by {founder}."
+        case RoomNotKept(name=name):
+            return f"{name} is not kept."
+        case NotFounder(name=name, founder=founder):
+            return f"Only {founder}, who keeps {name}, or an operator of the server may stop that."
+        case TooManyKept(name=name, limit=limit):
+            return f"You keep {limit} rooms already: /unkeep one of them to keep {name}."
     return f"Refused: {failure}"
 
 
@@ -478,6 +495,10 @@ def reply(said: r.Reply) -> bytes:
             )
         case r.Inviting(nickname, room):
             return notice(f"Invited {nickname} to {room}.")
+        case r.RoomKept(room):
+            return notice(f"{room} is kept now, for your account (/unkeep stops that).")
+        case r.RoomUnkept(room):
+            return notice(f"{room} is no longer kept.")
         case r.Kept(recipient, text):
             return notice(
                 f"{recipient} is away; this will be delivered when they log in:"
