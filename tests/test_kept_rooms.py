@@ -10,9 +10,12 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.core.limits import KEPT_PER_ACCOUNT
-from chat.core.service import Settings
+from chat.core.domain import MemoryChat
+from chat.core.limits import KEPT_PER_ACCOUNT, LOBBY
+from chat.core.service import ChatService, Settings
+from chat.store import rooms
 from chat.store.accounts import Accounts
+from chat.store.rooms import Rooms
 from tests.helpers import Client, IRCUser, SyncPool, new_service
 
 
@@ -268,3 +271,125 @@ class KeptRoomTests(SynchronousTestCase):
         irc.send("JOIN #games", "LUSERS")
         found = {m[1]: m[3:] for m in irc.messages()}
         self.assertEqual(found["254"], ("2", "channels formed"))
+
+
+T0 = 1_795_000_000.0
+
+
+class RestartTests(SynchronousTestCase):
+    """
+    What a kept room is made of outlives a restart: the same database, a
+    new chat, the kept rooms read back before anyone comes in (as twistd
+    does it: see tests/store/test_opening.py for the real thing).
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.path = self.mktemp()
+        self.service = self.start()
+
+    def start(self) -> ChatService:
+        """
+        A server on the database at C{self.path}.
+        """
+        pool = SyncPool(self.path)
+        self.addCleanup(pool.close)
+        chat = MemoryChat(permanent_rooms=(LOBBY,), clock=self.clock.seconds, store=Rooms(pool))
+        chat.restore(rooms.load(pool.db.cursor()))
+        accounts = Accounts(pool, self.clock, maybeDeferred, cost=2**4)
+        return ChatService(self.clock, chat, Settings(), accounts=accounts)
+
+    def restart(self) -> None:
+        self.clock.advance(3600)
+        self.service = self.start()
+
+    def test_kept_room_outlives_a_restart(self) -> None:
+        """
+        After a restart a kept room is there, empty, with its topic, flags,
+        key, limit, masks and creation time, and its operators get +o when
+        they come back, past its +i; others stay out.
+        """
+        alice = Client(self.service, "alice")
+        bob = Client(self.service, "bob")
+        alice.send("/register secret-alice", "/join games", "/topic chess at eight", "/keep")
+        bob.send("/register secret-bob", "/join games")
+        alice.send("/mode +ik-t sesame", "/mode +l 5", "/mode +b troll", "/mode +o bob")
+        self.restart()
+        carol = Client(self.service, "carol")
+        carol.send("/rooms", "/join games")
+        self.assertEqual(
+            carol.lines()[-3:],
+            [
+                "***   games (0): chess at eight",
+                "***   lobby (1)",
+                "!!! Cannot join games: it is invite only.",
+            ],
+        )
+        alice = Client(self.service)
+        alice.send("alice", "secret-alice")
+        alice.lines()
+        alice.send("/join games", "/mode", "/mode +b")
+        self.assertEqual(
+            alice.lines(),
+            [
+                "*** You are in games. 1 user here: alice (room operator)",
+                "*** Topic: chess at eight",
+                "*** Modes of games: +inkl sesame 5",
+                "*** Shut out of games:",
+                "***   troll!*@* (by alice)",
+            ],
+        )
+        irc = IRCUser(self.service)
+        irc.send("PASS secret-bob", "NICK bob", "USER bob 0 * :Bob", "JOIN #games", "MODE #games")
+        found = {m[1]: m[2:] for m in irc.messages()}
+        self.assertEqual(found["353"], ("bob", "=", "#games", "@alice @bob"))
+        self.assertEqual(found["329"], ("bob", "#games", str(int(T0))))
+        self.assertEqual(alice.lines(), ["*** bob has joined", "*** ChanServ set mode +o bob"])
+
+    def test_lobby_keeps_its_topic_and_first_start(self) -> None:
+        """
+        The lobby's topic (who set it, when) outlives restarts, and its
+        creation time is the server's first start, not 1970.
+        """
+        alice = Client(self.service, "alice")
+        alice.send("/topic welcome, all")
+        self.restart()
+        self.restart()
+        bob = Client(self.service)
+        bob.send("bob")
+        self.assertEqual(
+            bob.lines()[-2:],
+            ["*** You are in lobby. 1 user here: bob", "*** Topic: welcome, all"],
+        )
+        irc = IRCUser(self.service, "irc")
+        irc.send("TOPIC #lobby", "MODE #lobby")
+        found = {m[1]: m[2:] for m in irc.messages()}
+        self.assertEqual(found["332"], ("irc", "#lobby", "welcome, all"))
+        self.assertEqual(found["333"], ("irc", "#lobby", "alice!alice@chat", str(int(T0))))
+        self.assertEqual(found["329"], ("irc", "#lobby", str(int(T0))))
+
+    def test_what_is_no_longer_kept_is_gone_after_a_restart(self) -> None:
+        """
+        A room no longer kept is not back after a restart, and an account
+        given up is none of a kept room's operators there either.
+        """
+        alice = Client(self.service, "alice")
+        bob = Client(self.service, "bob")
+        alice.send("/register secret-alice", "/join chess", "/keep", "/unkeep", "/join games")
+        alice.send("/keep")
+        bob.send("/register secret-bob", "/join games")
+        alice.send("/mode +o bob")
+        bob.send("/unregister secret-bob")
+        self.restart()
+        mallory = Client(self.service, "bob")
+        mallory.send("/register secret-mallory", "/rooms", "/join games")
+        self.assertEqual(
+            mallory.lines()[-4:],
+            [
+                "*** 2 rooms:",
+                "***   games (0)",
+                "***   lobby (1)",
+                "*** You are in games. 1 user here: bob",
+            ],
+        )

@@ -42,8 +42,9 @@ class Registry:
     Every logged-in user and every room of one process, by name (without
     regard to case), and what may be asked of them.
 
-    @param permanent_rooms: rooms that exist even while empty (and are
-        kept as kept rooms are: see L{chat.core.kept}).
+    @param permanent_rooms: rooms that exist even while empty, made now
+        (unless L{chat.core.kept.KeptRooms.restore} says when they were),
+        and kept as kept rooms are.
     @param crowd: the size from which a room is a crowd; 0 for never.
     """
 
@@ -65,7 +66,7 @@ class Registry:
         self._empty: set[Room] = set()
         for name in permanent_rooms:
             self._check_room_name(name)
-            room = self._rooms[key_of(name)] = Room(name, permanent=True)
+            room = self._rooms[key_of(name)] = Room(name, permanent=True, created=clock())
             self._empty.add(room)
 
     def __len__(self) -> int:

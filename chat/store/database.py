@@ -157,7 +157,30 @@ def _v6(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite3.Connection) -> None:
+    # Kept rooms (chat.core.kept), a row each, written whole at each change;
+    # a permanent room's (the lobby's) has no founder. Flags are their
+    # letters, the ban masks [mask, by, at] and the operators' accounts JSON.
+    db.execute(
+        """
+        CREATE TABLE rooms (
+            name TEXT PRIMARY KEY COLLATE NOCASE,
+            founder TEXT,
+            created REAL NOT NULL,
+            topic TEXT,
+            topic_by TEXT,
+            topic_at REAL,
+            flags TEXT NOT NULL,
+            key TEXT,
+            size_limit INTEGER,
+            bans TEXT NOT NULL,
+            operators TEXT NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 """
 C{MIGRATIONS[n]} takes the schema from version C{n} to C{n + 1}.
 """
@@ -505,3 +528,35 @@ def save_ban(cursor: Cursor, ban: BanRow) -> None:
 
 def delete_ban(cursor: Cursor, kind: str, target: str) -> None:
     cursor.execute("DELETE FROM bans WHERE kind = ? AND target = ?", (kind, target))
+
+
+# Kept rooms.
+
+RoomRow = tuple[
+    str, "str | None", float, "str | None", "str | None", "float | None", str,
+    "str | None", "int | None", str, str,
+]  # fmt: skip
+"""
+(name, founder, created, topic, topic_by, topic_at, flags, key, size_limit,
+bans, operators), as the C{rooms} table holds them.
+"""
+
+
+def rooms(cursor: Cursor) -> list[RoomRow]:
+    cursor.execute(
+        "SELECT name, founder, created, topic, topic_by, topic_at, flags, key, size_limit, "
+        "bans, operators FROM rooms"
+    )
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+def save_room(cursor: Cursor, room: RoomRow) -> None:
+    cursor.execute(
+        "INSERT OR REPLACE INTO rooms (name, founder, created, topic, topic_by, topic_at, "
+        "flags, key, size_limit, bans, operators) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        room,
+    )
+
+
+def delete_room(cursor: Cursor, name: str) -> None:
+    cursor.execute("DELETE FROM rooms WHERE name = ?", (name,))
