@@ -92,15 +92,21 @@ class ProtocolDocumentTests(SynchronousTestCase):
         owner = Client(registry)
         owner.send("NICK", "/login PASSWORD", "/unregister PASSWORD")
         lines += owner.lines() + sender.lines() + claimant.lines()
-        # Kept rooms: ROOM, kept by NICK.
-        keeping = new_service(clock, Settings(server_name="NAME"), accounts=accounts)
+        # Kept rooms: ROOM, kept by NICK (accounts of their own, so that what
+        # is registered here changes nothing below).
+        apart = SyncPool(self.mktemp())
+        keeping = new_service(
+            clock,
+            Settings(server_name="NAME"),
+            accounts=Accounts(apart, clock, maybeDeferred, cost=2**4),
+        )
         founder = Client(keeping, "NICK")
         founder.send("/register PASSWORD", "/join ROOM", "/keep", "/keep", "/unkeep", "/unkeep")
         founder.send("/keep", "/part", "/keep", "/unkeep lobby")
         guest = Client(keeping, "you")
         guest.send("/join ROOM", "/unkeep")
         founder.send("/join ROOM")
-        unregistered = Client(new_service(clock, accounts=accounts), "you")
+        unregistered = Client(new_service(clock, accounts=keeping.accounts), "you")
         unregistered.send("/join ROOM", "/keep")
         lines += founder.lines() + guest.lines() + unregistered.lines()
         # Operators, with an operator called OP.
