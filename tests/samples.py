@@ -76,6 +76,10 @@ def samples() -> list[r.Reply]:
         r.LastMessages("lobby", 5, [entry]),
         r.Found("lobby", "hi", [entry]),
         r.KeptMessages([kept]),
+        r.PrivateHistory(
+            "bob", 5, [kept, Entry(0.0, EntryKind.PRIVATE, None, "al", "bob", "hi", True)]
+        ),
+        r.HistoryNeedsAccount(),
         r.HistoryFailed(),
         r.Registered("alice"),
         r.RegisteredNickname("alice"),

@@ -93,11 +93,12 @@ class ProtocolDocumentTests(SynchronousTestCase):
         owner.send("NICK", "/login PASSWORD", "/unregister PASSWORD")
         lines += owner.lines() + sender.lines() + claimant.lines()
         # Kept rooms: ROOM, kept by NICK (accounts of their own, so that what
-        # is registered here changes nothing below).
+        # is registered here changes nothing below), and private history.
         apart = SyncPool(self.mktemp())
         keeping = new_service(
             clock,
             Settings(server_name="NAME"),
+            history=History(apart, clock),
             accounts=Accounts(apart, clock, maybeDeferred, cost=2**4),
         )
         founder = Client(keeping, "NICK")
@@ -108,6 +109,9 @@ class ProtocolDocumentTests(SynchronousTestCase):
         founder.send("/join ROOM")
         unregistered = Client(new_service(clock, accounts=keeping.accounts), "you")
         unregistered.send("/join ROOM", "/keep")
+        founder.send("/msg you TEXT")
+        guest.send("/history NICK", "/register PASSWORD", "/msg NICK TEXT", "/history NICK")
+        guest.send("/history A", "/history NICK 0", "/history NICK x")
         lines += founder.lines() + guest.lines() + unregistered.lines()
         # Operators, with an operator called OP.
         pool.make_operator("OP", "PASSWORD")

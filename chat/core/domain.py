@@ -503,7 +503,7 @@ class MemoryChat(KeptRooms):
         if not text.strip():
             return None
         meta = self._meta(sender, tags)
-        event = PrivateMessage(sender.nickname, target.nickname, text, notice, meta)
+        event = PrivateMessage(sender.nickname, target.nickname, text, notice, meta, target.account)
         target.participant.receive(event)
         # A notice is not answered, not even with an away message.
         away = None if notice else target.away

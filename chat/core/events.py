@@ -201,7 +201,9 @@ class Action:
 @dataclass(frozen=True, slots=True)
 class PrivateMessage:
     """
-    A private message, as its recipient sees it (a C{notice}: see L{Message}).
+    A private message, as its recipient sees it (a C{notice}: see L{Message});
+    with the account its recipient was logged in to, if any (the sender's
+    is its C{meta}'s), which its history is kept for.
     """
 
     sender: str
@@ -210,6 +212,7 @@ class PrivateMessage:
     notice: bool = False
     # Not part of what makes two messages equal: it is what they carry.
     meta: Meta | None = field(default=None, compare=False)
+    recipient_account: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +364,7 @@ class EntryKind(str, enum.Enum):
 class Entry:
     """
     One stored message, as read back: public (with its C{room}) or private
-    (with its C{recipient}).
+    (with its C{recipient}; C{outgoing} if the one who reads it sent it).
     """
 
     time: float
@@ -370,6 +373,7 @@ class Entry:
     sender: str
     recipient: str | None
     text: str
+    outgoing: bool = False
 
 
 class Keeping(enum.Enum):

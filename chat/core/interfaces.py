@@ -527,6 +527,14 @@ class HistoryReader(Archive, Protocol):
         The last C{count} messages of C{room} that contain C{text}, oldest first.
         """
 
+    def conversation(self, account: str, nickname: str, count: int) -> Deferred[list[Entry]]:
+        """
+        The last C{count} private messages between C{account} and
+        C{nickname} (as it was called then, or its account), oldest first:
+        only those C{account} sent or received while logged in to it (and
+        since it was registered), C{outgoing} those it sent.
+        """
+
 
 class AccountStore(Protocol):
     """

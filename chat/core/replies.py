@@ -440,6 +440,24 @@ class Found:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivateHistory:
+    """
+    The last C{count} messages asked for of the user's conversation with C{nickname}.
+    """
+
+    nickname: str
+    count: int
+    entries: Sequence[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryNeedsAccount:
+    """
+    Private history is kept for accounts: the user is logged in to none.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class KeptMessages:
     """
     Private messages that came while the user was away (nothing to show if empty).
@@ -697,6 +715,8 @@ Reply: TypeAlias = (
     | RecentHistory
     | LastMessages
     | Found
+    | PrivateHistory
+    | HistoryNeedsAccount
     | KeptMessages
     | HistoryFailed
     | Registered

@@ -344,6 +344,16 @@ def render(context: Context, reply: r.Reply) -> bytes:
         ):
             caps = context.caps
             return w.stored(server, me, entries, "server-time" in caps, _ref(context), room)
+        case r.PrivateHistory(nickname, _, entries):
+            caps = context.caps
+            return w.stored(
+                server, me, entries, "server-time" in caps, _ref(context), peer=nickname
+            )
+        case r.HistoryNeedsAccount():
+            return notice(
+                "Conversations are kept for registered nicknames: register yours "
+                "(/msg NickServ REGISTER PASSWORD) to keep them."
+            )
         case r.HistoryFailed():
             return notice("History is unavailable right now.")
         case r.Registered(nickname):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
 from chat.core.interfaces import UserView
-from chat.core.limits import MONITOR_LIMIT, ROOM_SERVICE
+from chat.core.limits import HISTORY_DEFAULT, HISTORY_MAX, MONITOR_LIMIT, ROOM_SERVICE
 from chat.core.text import clean
 from chat.irc import wording as w
 from chat.irc.capabilities import CAPABILITIES
@@ -345,6 +345,25 @@ def topic(connection: IRCConnection, params: tuple[str, ...]) -> None:
     connection.session.topic(room, params[1] if len(params) > 1 else None)
 
 
+def history(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    """
+    Ergo's C{HISTORY TARGET [COUNT]}: a channel's last messages (for its
+    members), or the user's conversation with a nickname (for a user
+    logged in to an account), replayed as on joining.
+    """
+    count = HISTORY_DEFAULT
+    if len(params) > 1:
+        given = params[1]
+        if not (given.isascii() and given.isdigit() and 1 <= int(given) <= HISTORY_MAX):
+            raise r.Refused(r.OutOfRange("history", "TARGET [COUNT]", 1, HISTORY_MAX))
+        count = int(given)
+    room = w.room_of(params[0])
+    if room is not None:
+        connection.session.history(room, count)
+    else:
+        connection.session.conversation(params[0], count)
+
+
 def names(connection: IRCConnection, params: tuple[str, ...]) -> None:
     if not params:
         connection.numeric("366", "*", "End of /NAMES list")
@@ -626,6 +645,7 @@ VERBS: dict[str, Verb] = {
     "KILL": Verb(kill, 1),
     "AWAY": Verb(away),
     "HELP": Verb(help_),
+    "HISTORY": Verb(history, 1),
 }
 """
 Every verb the IRC door knows.

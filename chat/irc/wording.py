@@ -482,22 +482,29 @@ def stored(
     tagged: bool,
     batch: str | None = None,
     room: str | None = None,
+    peer: str | None = None,
 ) -> bytes:
     """
     Stored messages, replayed as the messages they were; with server-time,
     at the time they were said, otherwise with the time in front; with a
     C{batch} reference (the client has C{batch}), as one C{chathistory}
-    batch of C{room} (or of the user's own kept messages).
+    batch of C{room}, of the user's conversation with C{peer}, or of the
+    user's own kept messages. Private messages the user sent come from it,
+    to whom it sent them.
     """
     out = []
     for entry in entries:
         text = action_text(entry.text) if entry.kind is EntryKind.ACTION else entry.text
-        target = channel(entry.room) if entry.room is not None else nickname
+        source, target = entry.sender, nickname
+        if entry.room is not None:
+            target = channel(entry.room)
+        elif entry.outgoing:
+            source, target = nickname, entry.recipient or nickname
         if tagged:
             tags = {"time": server_time(entry.time)}
             if batch is not None:
                 tags["batch"] = batch
-            out.append(privmsg(mask(entry.sender), target, text, tags=tags))
+            out.append(privmsg(mask(source), target, text, tags=tags))
         else:
             stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
             if entry.kind is EntryKind.ACTION:
@@ -505,11 +512,11 @@ def stored(
             else:
                 text = f"[{stamp}] {text}"
             out.append(
-                privmsg(mask(entry.sender), target, text, tags={"batch": batch} if batch else None)
+                privmsg(mask(source), target, text, tags={"batch": batch} if batch else None)
             )
     if batch is None or not out:
         return b"".join(out)
-    about = channel(room) if room is not None else nickname
+    about = channel(room) if room is not None else peer or nickname
     return (
         build("BATCH", "+" + batch, "chathistory", about, source=server)
         + b"".join(out)

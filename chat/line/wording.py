@@ -211,6 +211,17 @@ def kept_line(entry: Entry) -> str:
     return f"[{stamp}] *{entry.sender}* {entry.text}"
 
 
+def conversation_line(entry: Entry) -> str:
+    """
+    A private message of the reader's history: as its sender's confirmation
+    read (C{-> *NICK* TEXT}) if the reader sent it, else as it was received.
+    """
+    if not entry.outgoing:
+        return kept_line(entry)
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
+    return f"[{stamp}] -> *{entry.recipient}* {entry.text}"
+
+
 def ban(ban: Ban) -> str:
     """
     A ban's extent and reason: C{" until 2026-11-21 13:00 UTC: spamming"}.
@@ -520,6 +531,15 @@ def reply(said: r.Reply) -> bytes:
         case r.KeptMessages(entries):
             return _stored(
                 "Messages that came while you were away:", entries, "End of messages.", kept_line
+            )
+        case r.PrivateHistory(nickname, _, []):
+            return notice(f"No messages with {nickname} yet.")
+        case r.PrivateHistory(nickname, count, entries):
+            header = f"Last {min(count, len(entries))} messages with {nickname}:"
+            return _stored(header, entries, render=conversation_line)
+        case r.HistoryNeedsAccount():
+            return error(
+                "Conversations are kept for registered nicknames: /register PASSWORD to keep yours."
             )
         case r.HistoryFailed():
             return error("History is unavailable right now.")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from twisted.internet.task import deferLater
 
 from chat.core.errors import NoSuchRoom, NoSuchUser
-from chat.core.events import Action, Keeping, Message, PrivateMessage, TagMessage, Tags
+from chat.core.events import Action, Keeping, Message, Meta, PrivateMessage, TagMessage, Tags
 from chat.core.interfaces import RoomView, UserView
 from chat.core.limits import MAX_KEPT, SERVICE_NAMES, TokenBucket
 from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
@@ -82,6 +82,15 @@ class Talk(SessionBase):
                 # server let somebody register.
                 raise
             text = clean(text)
+            # Kept, it is part of the conversation too, of the account it
+            # waits for (no id: it is not delivered now).
+            waiting = PrivateMessage(
+                user.nickname,
+                recipient,
+                text,
+                meta=Meta("", user.account),
+                recipient_account=recipient,
+            )
 
             def kept(outcome: Keeping) -> None:
                 if outcome is Keeping.NOT_REGISTERED:
@@ -89,6 +98,7 @@ class Talk(SessionBase):
                 if outcome is not Keeping.KEPT:
                     raise Refused(NotKept(recipient, outcome, MAX_KEPT))
                 self.peer.tell(Kept(recipient, text))
+                self._record(waiting)
 
             self._await(accounts.keep(user.nickname, recipient, text), kept)
             return
