@@ -245,6 +245,11 @@ class KeptRoomTests(SynchronousTestCase):
         alice = self.registered("alice", "/join games", "/keep")
         bob = self.registered("bob", "/join games")
         alice.send("/mode +o bob")
+        bob.send("/part", "/join games")
+        self.assertEqual(
+            bob.lines()[-1],
+            "*** You are in games. 2 users here: alice (room operator), bob (room operator)",
+        )
         bob.send("/unregister secret-bob", "/quit")
         mallory = Client(self.service, "bob")
         mallory.send("/register secret-mallory", "/join games")
@@ -261,7 +266,9 @@ class KeptRoomTests(SynchronousTestCase):
         To IRC an empty kept room is no channel formed (LUSERS) and is not
         listed (LIST), as the empty lobby is not.
         """
-        self.registered("alice", "/join games", "/keep", "/part")
+        alice = self.registered("alice", "/join games", "/keep", "/part")
+        alice.send("/rooms")
+        self.assertEqual(alice.lines()[-2:], ["***   games (0)", "***   lobby (1)"])
         irc = IRCUser(self.service, "irc")
         irc.send("LUSERS", "LIST")
         found = {m[1]: m[3:] for m in irc.messages()}
