@@ -295,17 +295,18 @@ class RestartTests(SynchronousTestCase):
         self.clock.advance(T0)
         self.path = self.mktemp()
         self.service = self.start()
+        self.pool.make_operator("root", "rootpass")
 
     def start(self) -> ChatService:
         """
         A server on the database at C{self.path}.
         """
-        pool = SyncPool(self.path)
+        pool = self.pool = SyncPool(self.path)
         self.addCleanup(pool.close)
         chat = MemoryChat(permanent_rooms=(LOBBY,), clock=self.clock.seconds, store=Rooms(pool))
         chat.restore(rooms.load(pool.db.cursor()))
         accounts = Accounts(pool, self.clock, maybeDeferred, cost=2**4)
-        return ChatService(self.clock, chat, Settings(), accounts=accounts)
+        return ChatService(self.clock, chat, Settings(admins=["root"]), accounts=accounts)
 
     def restart(self) -> None:
         self.clock.advance(3600)
@@ -357,10 +358,11 @@ class RestartTests(SynchronousTestCase):
     def test_lobby_keeps_its_topic_and_first_start(self) -> None:
         """
         The lobby's topic (who set it, when) outlives restarts, and its
-        creation time is the server's first start, not 1970.
+        creation time is the server's first start, not 1970; its modes are
+        the server's, whatever its operators made them.
         """
-        alice = Client(self.service, "alice")
-        alice.send("/topic welcome, all")
+        root = Client(self.service)
+        root.send("root", "rootpass", "/topic welcome, all", "/mode +m")
         self.restart()
         self.restart()
         bob = Client(self.service)
@@ -373,8 +375,9 @@ class RestartTests(SynchronousTestCase):
         irc.send("TOPIC #lobby", "MODE #lobby")
         found = {m[1]: m[2:] for m in irc.messages()}
         self.assertEqual(found["332"], ("irc", "#lobby", "welcome, all"))
-        self.assertEqual(found["333"], ("irc", "#lobby", "alice!alice@chat", str(int(T0))))
+        self.assertEqual(found["333"], ("irc", "#lobby", "root!root@chat", str(int(T0))))
         self.assertEqual(found["329"], ("irc", "#lobby", str(int(T0))))
+        self.assertNotIn("m", found["324"][2])
 
     def test_what_is_no_longer_kept_is_gone_after_a_restart(self) -> None:
         """

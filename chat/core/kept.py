@@ -8,8 +8,10 @@ registered account, who asked. Its operators are known by account from then
 on: the accounts of its members with C{+o} (giving C{+o} to a member logged
 in to one adds it, taking it away removes it; the founder's stays), and
 whoever is logged in to one of them gets C{+o} on joining (or on logging in,
-if it is in the room), past the room's C{+i}, C{+k}, C{+l} and C{+b}. The
-permanent rooms (the lobby) are kept the same way, without a founder.
+if it is in the room), past the room's C{+i}, C{+k}, C{+l} and C{+b}. Of
+the permanent rooms (the lobby), which have no founder, only the topic and
+the creation time are their own: their modes are the server's, and they have
+no operators of their own to know.
 
 What a kept room is made of is the chat's: it reports each change to a
 L{RoomStore} (the whole L{KeptRoom} each time, so that the next change makes
@@ -42,6 +44,8 @@ def snapshot(room: Room) -> KeptRoom:
     """
     What is kept of C{room}, as it is now.
     """
+    if room.permanent:
+        return KeptRoom(room.name, None, room.created, room.topic, room.topic_by, room.topic_at)
     keepers = room.keepers
     return KeptRoom(
         room.name,
@@ -156,9 +160,10 @@ class KeptRooms(Registry):
 
     def restore(self, rooms: Sequence[KeptRoom]) -> None:
         """
-        Put back the rooms kept before a restart, empty. A permanent room
-        that is not among them is one this database has not seen: it is
-        kept from now on, made now (the server's first start).
+        Put back the rooms kept before a restart, empty (of a permanent
+        room, its topic and creation time). A permanent room that is not
+        among them is one this database has not seen: it is kept from now
+        on, made now (the server's first start).
         """
         restored: set[Room] = set()
         for kept in rooms:
@@ -172,6 +177,9 @@ class KeptRooms(Registry):
                 self._empty.add(room)
             room.created = kept.created
             room.topic, room.topic_by, room.topic_at = kept.topic, kept.topic_by, kept.topic_at
+            restored.add(room)
+            if room.permanent:
+                continue
             room.flags = set(kept.flags)
             room.key, room.limit = kept.key, kept.limit
             room.masks = masks = Masks()
@@ -179,11 +187,9 @@ class KeptRooms(Registry):
                 if ban.mask not in masks:
                     masks.add(ban)
             keepers = room.keepers = {key_of(account): account for account in kept.operators}
-            if not room.permanent:
-                founder = room.founder = kept.founder
-                if founder is not None:
-                    keepers[key_of(founder)] = founder
-            restored.add(room)
+            founder = room.founder = kept.founder
+            if founder is not None:
+                keepers[key_of(founder)] = founder
         for room in self._rooms.values():
             if room.permanent and room not in restored:
                 self._save(room)
@@ -201,7 +207,7 @@ class KeptRooms(Registry):
         longer (the founder's always counts): whether that changed anything.
         """
         keepers, account = room.keepers, user.account
-        if keepers is None or account is None:
+        if keepers is None or account is None or room.permanent:
             return False
         key = key_of(account)
         if on:

@@ -13,6 +13,7 @@ from pathlib import Path
 from twisted.trial.unittest import TestCase
 
 from chat.store import database
+from chat.store.accounts import hash_password
 from tests.live import (
     TIMEOUT,
     TwistdRunner,
@@ -255,11 +256,19 @@ class KeptRoomsAtStartTests(TestCase):
         """
         workdir = Path(self.mktemp()).resolve()
         workdir.mkdir()
-        options = ("--irc", "tcp:0:interface=127.0.0.1")
+        db = database.connect(str(workdir / "chat.sqlite3"))
+        with db:
+            database.set_operator(db.cursor(), "root", hash_password("rootpass", 2**4), 0.0)
+        db.close()
+        options = ("--irc", "tcp:0:interface=127.0.0.1", "--admins", "root")
         process, port = await start_twistd(workdir, *options)
         self.addCleanup(process.stop)
+        root = await connect_raw(port)
+        for line in ("root", "rootpass", "/topic hello lobby"):
+            root.send(line)
+        await root.wait_line("*** root set the topic: hello lobby")
         alice = await in_lobby(port, "alice")
-        for line in ("/register secret-alice", "/topic hello lobby", "/join games", "/keep"):
+        for line in ("/register secret-alice", "/join games", "/keep"):
             alice.send(line)
         alice.send("/mode +k sesame")
         await alice.wait_line("*** alice set mode +k sesame")
