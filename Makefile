@@ -13,8 +13,16 @@ WEECHAT := /usr/bin/weechat-headless
 
 .PHONY: run test check lint typecheck clean soak bench bench-smoke
 
+# `make run`: the server in the foreground, on the embedded defaults; it logs where to connect.
+# LISTEN, IRC and RUN_ARGS (more twistd chat options) may be given: make run LISTEN=tcp:8889.
+# No pidfile: a second `make run` in this checkout is refused by its port, in one line. The
+# shell outlives Ctrl-C (trap) and ends quietly, so make has nothing to report: neither
+# "Interrupt" nor an error after the server's own one line (make run then exits 0).
+LISTEN ?= tcp:8888
+IRC ?= tcp:6667
+RUN_ARGS ?=
 run: $(STAMP)
-	$(BIN)/twistd -n chat --irc tcp:6667
+	@trap : INT TERM; $(BIN)/twistd --pidfile= -n chat --listen $(LISTEN) --irc $(IRC) $(RUN_ARGS) || true
 
 test: $(STAMP) $(WEECHAT)
 	rm -f .coverage .coverage.*
@@ -28,7 +36,8 @@ soak: $(STAMP)
 	$(BIN)/python bench/soak.py --clients 1000 --seconds 60
 
 # The benchmark suite (bench/run.py): chat, `floor` and `threaded` side by side, under 10 minutes.
-# Results go to bench/results/; plots need matplotlib, from the `bench` extra installed here.
+# Results go to bench/runs/, which git ignores (BENCH_ARGS="--out bench/results" keeps them with
+# the runs the documents quote); plots need matplotlib, from the `bench` extra installed here.
 BENCH_STAMP := $(VENV)/.bench-stamp
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -2,7 +2,7 @@
 Attacks, replayed against a real ``twistd -n chat`` on its default limits
 (line door and IRC door), measuring what honest users see meanwhile.
 
-    .venv/bin/python bench/hostile.py [--only SCENARIO ...] [--code DIR ...]
+    .venv/bin/python bench/hostile.py [--only SCENARIO ...] [--code DIR ...] [--probe]
 
 (``--help`` lists the scenarios.)
 
@@ -19,6 +19,10 @@ and once the attackers are gone) and CPU, and what the attack achieved.
 worktree of an older commit, put first on PYTHONPATH), one after the other:
 that is how the before/after figures in docs/security.md were made. Every
 scenario is bounded in connections and time and stops by itself.
+``--probe`` ends each scenario by asking the server where its memory is
+(bench/probe.py): the C library's heap, Python's allocator, the transports
+and sessions still alive, before and after a garbage collection and
+``malloc_trim``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import contextlib
 import json
 import os
 import resource
+import signal
 import socket
 import sqlite3
 import ssl
@@ -60,7 +65,9 @@ class Server(ServerProcess):
     ``twistd -n chat`` on its defaults, with the chat found in C{code}.
     """
 
-    def __init__(self, code: str, workdir: Path, *options: str, tls: bool = False) -> None:
+    def __init__(
+        self, code: str, workdir: Path, *options: str, tls: bool = False, probe: bool = False
+    ) -> None:
         self.port = free_port()
         self.workdir = workdir
         self.db = workdir / "chat.sqlite3"
@@ -78,12 +85,19 @@ class Server(ServerProcess):
                 f"ssl:{self.tls_port}:privateKey={key}:certKey={cert}:interface=127.0.0.1"
             )
         self.irc_port = free_port()
-        argv = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+        start = "from twisted.scripts.twistd import run; run()"
+        environment = dict(os.environ, PYTHONPATH=code)
+        self.probe_path = workdir / "probe.jsonl"
+        if probe:
+            # bench/probe.py, after the chat under test on the path.
+            start = "import probe; " + start
+            here = str(Path(__file__).resolve().parent)
+            environment.update(PYTHONPATH=code + os.pathsep + here, CHAT_PROBE=str(self.probe_path))
+        argv = [sys.executable, "-c", start,
                 "-n", "--pidfile=", "chat", "--db", str(self.db), *options,
                 "--irc", f"tcp:{self.irc_port}:interface=127.0.0.1"]  # fmt: skip
         for endpoint in listen:
             argv += ["--listen", endpoint]
-        environment = dict(os.environ, PYTHONPATH=code)
         self.log_path = workdir / "twistd.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115
         self.peak_kib = 0
@@ -96,6 +110,20 @@ class Server(ServerProcess):
 
     def log_lines(self) -> int:
         return len(self.log_path.read_bytes().splitlines())
+
+    def log_text(self) -> str:
+        return self.log_path.read_bytes().decode(errors="replace")
+
+    async def probed(self) -> list[dict[str, Any]]:
+        """
+        What bench/probe.py finds in the server: as it is, then after
+        malloc_trim, a full garbage collection, and malloc_trim again.
+        """
+        os.kill(self.pid, signal.SIGUSR1)
+        await asyncio.sleep(2)
+        os.kill(self.pid, signal.SIGUSR2)
+        await asyncio.sleep(3)
+        return [json.loads(line) for line in self.probe_path.read_text().splitlines()]
 
 
 class Client:
@@ -476,12 +504,26 @@ async def searchlane(server: Server) -> dict[str, Any]:
     def done(line: str) -> bool:
         return line == "*** End of history." or line.startswith(("*** No messages", "!!! "))
 
+    dropped = [0]
+
     async def searcher(n: int) -> None:
-        client = await logged_in(server.port, address(n // PER_ADDRESS), f"lane{n}")
+        # Logged in again whenever the server closes the connection (the
+        # login share of an address, flooding): one searcher's failure
+        # must not end the others' attack.
         while True:
-            client.send(f"/search {words}")
-            await client.until(done, 600)
-            answered[0] += 1
+            try:
+                client = await line_from(server.port, address(n // PER_ADDRESS), f"lane{n}")
+            except ConnectionError:
+                continue
+            try:
+                while True:
+                    client.send(f"/search {words}")
+                    await client.until(done, 600)
+                    answered[0] += 1
+            except (OSError, ConnectionError, asyncio.TimeoutError):
+                dropped[0] += 1
+                client.close()
+                await asyncio.sleep(0.5)
 
     async def newcomers() -> None:
         await asyncio.sleep(2)  # the searches under way first
@@ -491,8 +533,11 @@ async def searchlane(server: Server) -> dict[str, Any]:
             started = time.monotonic()
             client = await Client.open(server.port, "127.0.1.30")
             client.send(f"late{n}")
-            await client.until(lambda line: line == "*** End of history.", 60)
-            waits.append(time.monotonic() - started)
+            try:
+                await client.until(lambda line: line == "*** End of history.", 60)
+                waits.append(time.monotonic() - started)
+            except (OSError, ConnectionError, asyncio.TimeoutError):
+                waits.append(float("inf"))
             client.send("/quit")
             client.close()
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
@@ -501,9 +546,11 @@ async def searchlane(server: Server) -> dict[str, Any]:
     ordered = sorted(waits)
     return {
         "searches_answered": answered[0],
+        "searchers_dropped": dropped[0],
         "history_p50_s": round(ordered[len(ordered) // 2], 3) if ordered else None,
         "history_max_s": round(ordered[-1], 3) if ordered else None,
         "newcomers": len(ordered),
+        "newcomers_without_history": sum(wait == float("inf") for wait in ordered),
     }
 
 
@@ -611,6 +658,66 @@ async def sendq(server: Server) -> dict[str, Any]:
     }
 
 
+async def neverread(server: Server) -> dict[str, Any]:
+    """
+    Issue 21, item 17: 1 000 logged-in clients that never read (from 84
+    addresses, 12 each) and 20 talkers within the flood limit (4 lines of
+    1 900 bytes in one write, once a second each), for 30 s: every
+    non-reader is dropped at the send queue or the overall budget. Memory at
+    its peak, when the server has dropped them all, and once they are gone
+    (5 s and 20 s after).
+    """
+    idle: list[Client] = []
+    for n in range(1000):
+        reader_socket = socket.socket()
+        reader_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader_socket.bind((address(n // PER_ADDRESS), 0))
+        reader_socket.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(reader_socket, ("127.0.0.1", server.port))
+        reader, writer = await asyncio.open_connection(sock=reader_socket, limit=1 << 20)
+        client = Client(reader, writer)
+        await client.login(f"sink{n}")
+        idle.append(client)
+        writer.transport.pause_reading()
+    talkers = [await logged_in(server.port, f"127.0.1.{50 + n}", f"talker{n}") for n in range(20)]
+    server.rss_kib()
+    logged_in_kib = server.peak_kib
+
+    async def talk() -> None:
+        m = 0
+        while True:
+            for talker in talkers:
+                talker.writer.write(
+                    b"".join(b"%d %d " % (m, k) + b"y" * 1900 + b"\n" for k in range(4))
+                )
+            m += 1
+            await asyncio.sleep(1.0)
+
+    draining = [asyncio.create_task(drain(talker)) for talker in talkers]
+    started = time.monotonic()
+    await run_for(30, server, talk())
+    attack_s = time.monotonic() - started
+    dropped = server.log_text().count("] Dropping ")
+    rss_dropped = server.rss_kib()
+    for client in idle:
+        client.writer.transport.abort()
+    await asyncio.sleep(5)
+    after = server.rss_kib()
+    await asyncio.sleep(15)
+    later = server.rss_kib()
+    for task in draining:
+        task.cancel()
+    return {
+        "rss_logged_in_mb": round(logged_in_kib / 1024),
+        "rss_peak_mb": round(server.peak_kib / 1024),
+        "rss_all_dropped_mb": round(rss_dropped / 1024),
+        "rss_after_all_gone_mb": round(after / 1024),
+        "rss_20s_after_mb": round(later / 1024),
+        "dropped_too_slow": dropped,
+        "attack_s": round(attack_s),
+    }
+
+
 async def rooms(server: Server) -> dict[str, Any]:
     """
     Item 13: 4 900 rooms (a user in each, 12 users an address), then 20
@@ -678,6 +785,19 @@ async def tls(server: Server) -> dict[str, Any]:
     }
 
 
+async def line_from(port: int, source: str, nickname: str) -> Client:
+    """
+    A line client logged in from C{source}, waiting its turn under the
+    connection-rate limit and the share of connections still logging in.
+    """
+    for _ in range(60):
+        try:
+            return await asyncio.wait_for(logged_in(port, source, nickname), 10)
+        except (OSError, ConnectionError, asyncio.TimeoutError):
+            await asyncio.sleep(0.5)
+    raise ConnectionError(f"{nickname} could not log in")
+
+
 async def irc_from(port: int, source: str, nickname: str) -> IRCClient:
     """
     An IRC client logged in from C{source}, waiting its turn under the
@@ -727,28 +847,53 @@ async def banlist(server: Server) -> dict[str, Any]:
     for task in draining:
         task.cancel()
 
-    async def join_time(nickname: str) -> float:
-        newcomer = await irc_logged_in(server.irc_port, "127.0.1.60", nickname)
+    async def join_time(nickname: str) -> tuple[float | None, float | None]:
+        # How long logging in, then the JOIN, take; None for what did not
+        # come within two minutes (a server still busy with the attack's
+        # backlog may not answer a newcomer at all).
         started = time.monotonic()
+        try:
+            newcomer = await asyncio.wait_for(
+                irc_logged_in(server.irc_port, "127.0.1.60", nickname), 120
+            )
+        except (OSError, ConnectionError, asyncio.TimeoutError):
+            return None, None
+        logged_in = time.monotonic()
         newcomer.send("JOIN #pit")
-        await newcomer.until(lambda line: line.split(" ", 2)[1:2] in (["366"], ["474"]), 120)
-        taken = time.monotonic() - started
+        try:
+            await newcomer.until(lambda line: line.split(" ", 2)[1:2] in (["366"], ["474"]), 120)
+        except (OSError, ConnectionError, asyncio.TimeoutError):
+            newcomer.close()
+            return round(logged_in - started, 3), None
+        joined = time.monotonic()
         newcomer.send("QUIT")
         newcomer.close()
-        return round(taken, 3)
+        return round(logged_in - started, 3), round(joined - logged_in, 3)
 
-    joins = [await join_time(f"late{k}") for k in range(3)]
+    timed = [await join_time(f"late{k}") for k in range(3)]
+    logins = [login for login, _ in timed]
+    joins = [join for _, join in timed]
     lister = attackers[0]
     lister.send("MODE #pit b")
-    kept = 0
-    while True:
-        line = await lister.line(120)
-        if " 368 " in line:
-            break
-        kept += " 367 " in line
+    listed = 0
+    kept: int | None = None
+    try:
+        while True:
+            line = await lister.line(120)
+            if " 368 " in line:
+                kept = listed
+                break
+            listed += " 367 " in line
+    except (OSError, ConnectionError, asyncio.TimeoutError):
+        pass
     for client in attackers:
         client.close()
-    return {"masks_sent": sent[0], "masks_kept": kept, "join_pit_s": joins}
+    return {
+        "masks_sent": sent[0],
+        "masks_kept": kept,
+        "login_s": logins,
+        "join_pit_s": joins,
+    }
 
 
 def _base36(number: int) -> str:
@@ -1102,6 +1247,7 @@ SCENARIOS: dict[str, Callable[[Server], Awaitable[dict[str, Any]]]] = {
     "searchlane": searchlane,
     "register": register,
     "sendq": sendq,
+    "neverread": neverread,
     "rooms": rooms,
     "tls": tls,
     "banlist": banlist,
@@ -1117,13 +1263,13 @@ What a scenario's server is started with, beyond its defaults.
 """
 
 
-async def measure(name: str, code: str) -> dict[str, Any]:
+async def measure(name: str, code: str, probe: bool = False) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"chat-hostile-{name}-"))
     if name in ("search", "searchlane"):
         fill_history(code, workdir / "chat.sqlite3", 200_000)
     if name == "hashing":
         seed_accounts(code, workdir / "chat.sqlite3", hashing_accounts())
-    server = Server(code, workdir, *OPTIONS.get(name, ()), tls=name == "tls")
+    server = Server(code, workdir, *OPTIONS.get(name, ()), tls=name == "tls", probe=probe)
     try:
         await asyncio.sleep(1)
         rss_start = server.rss_kib()
@@ -1132,6 +1278,8 @@ async def measure(name: str, code: str) -> dict[str, Any]:
         await asyncio.sleep(2)
         achieved = await SCENARIOS[name](server)
         figures = await honest.stop()
+        if probe:
+            figures["probe"] = await server.probed()
         return {
             "scenario": name,
             "code": code,
@@ -1149,11 +1297,16 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", choices=list(SCENARIOS), help="only these")
     parser.add_argument("--code", nargs="*", help="chat checkouts to compare (default: this one)")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="at the end, ask the server where its memory is (bench/probe.py)",
+    )
     arguments = parser.parse_args()
     here = str(Path(__file__).resolve().parent.parent)
     for name in arguments.only or list(SCENARIOS):
         for code in arguments.code or [here]:
-            print(json.dumps(await measure(name, code)), flush=True)
+            print(json.dumps(await measure(name, code, arguments.probe)), flush=True)
     return 0
 
 

@@ -33,6 +33,30 @@ RATIO = {
 }
 
 
+BASELINES = ("floor", "threaded", "ngircd", "inspircd")
+"""
+The servers chat is compared with: what they lose is theirs, not chat's.
+"""
+
+
+def loss_lines(results: list[dict[str, Any]]) -> list[str]:
+    """
+    A line for each measurement that lost deliveries, saying whose loss it is.
+    """
+    lines = []
+    for record in results:
+        if not record.get("lost"):
+            continue
+        server = record["server"]
+        whose = ", a baseline, not chat" if server.partition(" (")[0] in BASELINES else ""
+        size = record.get("clients") or record.get("chatty")
+        lines.append(
+            f"LOST: {record['lost']} deliveries by {server}{whose} "
+            f"({record['scenario']}, {size} clients)"
+        )
+    return lines
+
+
 def key(record: dict[str, Any]) -> tuple[Any, ...]:
     size = record.get("clients") or record.get("chatty")
     return (record["scenario"], size)
@@ -82,6 +106,9 @@ def markdown(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
             if on and off and off["deliveries_per_s"]:
                 cost = 1 - on["deliveries_per_s"] / off["deliveries_per_s"]
                 lines += ["", f"History costs {cost:.1%} of fan-out throughput."]
+    losses = loss_lines(results)
+    if losses:
+        lines += ["", "## Lost deliveries", "", *(f"- {line}" for line in losses)]
     return "\n".join(lines) + "\n"
 
 

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService, Service
+from twisted.copyright import version as twisted_version
+from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
@@ -22,6 +24,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
 
+from chat import __version__
 from chat.core.domain import MemoryChat
 from chat.core.limits import DEFAULT_SENDQ, DEFAULT_SENDQ_TOTAL, HUMAN, LOBBY, NONE, Rate
 from chat.core.service import ChatService, Settings
@@ -35,6 +38,15 @@ from chat.store.rooms import Rooms
 from chat.store.watch import FileWatch
 
 DEFAULT_LISTEN = "tcp:8888"
+
+GOOD_ENDPOINTS = {
+    "--listen": "tcp:8888, tcp:8888:interface=127.0.0.1, unix:/run/chat.sock or "
+    "ssl:8443:privateKey=KEY:certKey=CERT",
+    "--irc": "tcp:6667, tcp:6667:interface=127.0.0.1 or ssl:6697:privateKey=KEY:certKey=CERT",
+}
+"""
+What a good endpoint looks like, said with a bad one.
+"""
 
 
 def _number(option: str, kind: type[int] | type[float]) -> Callable[[str], float]:
@@ -68,6 +80,7 @@ class Options(usage.Options):
     )
     optParameters: ClassVar[list[list[Any]]] = [
         ["name", None, "chat", "Server name shown in the greeting."],
+        ["description", None, "chat", "What the server says it is (IRC's LINKS and WHOIS)."],
         [
             "db",
             None,
@@ -185,6 +198,13 @@ class Options(usage.Options):
         """
         self["listen"].append(endpoint)
 
+    def opt_version(self) -> None:
+        """
+        Show chat's version (and Twisted's), then exit.
+        """
+        print(f"chat {__version__} (Twisted {twisted_version})")
+        raise SystemExit(0)
+
     def opt_irc(self, endpoint: str) -> None:
         """
         Where to listen for IRC clients, as an endpoint string (tcp:6667,
@@ -253,7 +273,10 @@ class Options(usage.Options):
                 serverFromString(reactor, description)
             except (ValueError, KeyError, TypeError) as e:
                 option = "--listen" if description in self["listen"] else "--irc"
-                raise usage.UsageError(f"bad {option} endpoint {description!r}: {e}") from e
+                raise usage.UsageError(
+                    f"bad {option} endpoint {description!r} ({e}); "
+                    f"good ones look like {GOOD_ENDPOINTS[option]}"
+                ) from e
 
 
 def default_max_clients() -> int:
@@ -301,6 +324,7 @@ def settings(options: dict[str, Any]) -> Settings:
     """
     return Settings(
         server_name=options["name"],
+        description=options["description"],
         motd=options["motd-lines"],
         history_lines=options["history"],
         sendq=options["sendq"],
@@ -451,8 +475,10 @@ class Listener(StreamServerEndpointService):
     Listens on one endpoint from the moment twistd starts. One that cannot
     (a port in use, no permission) ends twistd at start-up with one line
     that says which and why, not a log line from a server listening nowhere
-    nor a forty-line traceback.
+    nor a forty-line traceback; one that can, says where to connect.
     """
+
+    log = Logger()
 
     def __init__(self, description: str, endpoint: IStreamServerEndpoint, factory: Any) -> None:
         super().__init__(endpoint, factory)  # type: ignore[no-untyped-call]
@@ -465,3 +491,34 @@ class Listener(StreamServerEndpointService):
         except CannotListenError as e:
             why = getattr(e.socketError, "strerror", None) or str(e.socketError)
             raise SystemExit(f"chat: cannot listen on {self.description}: {why}") from None
+        # Listening: say where to connect (with the port, if the endpoint chose it).
+        listening = self._waitingForPort
+        assert listening is not None
+        listening.addCallback(self._listening)
+
+    def _listening(self, port: Any) -> Any:
+        irc = isinstance(self.factory, IRCFactory)
+        self.log.info(
+            "{door} on {description}: connect {how}",
+            door="IRC" if irc else "Line protocol",
+            description=self.description,
+            how=how_to_connect(irc, port.getHost(), self.description.startswith(("ssl:", "tls:"))),
+        )
+        return port
+
+
+def how_to_connect(irc: bool, address: Any, tls: bool) -> str:
+    """
+    How someone on this machine connects to a listener at C{address} (IRC's
+    or the line protocol's, over C{tls} or not).
+    """
+    if isinstance(address, UNIXAddress):
+        name = address.name.decode() if isinstance(address.name, bytes) else address.name
+        return f"an IRC client to the socket {name}" if irc else f"with nc -U {name}"
+    host = "localhost" if address.host in ("0.0.0.0", "::", "") else address.host
+    if irc:
+        return f"an IRC client to {host} port {address.port}" + (", with TLS" if tls else "")
+    client = f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
+    if tls:
+        return f"with chat-client --tls {client}"
+    return f"with nc {host} {address.port} or chat-client {client}"

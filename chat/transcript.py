@@ -89,6 +89,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if database.version(db) == 0:
             sys.stderr.write(f"chat.transcript: not a chat database: {arguments.db}\n")
             return 1
+        room = arguments.room
+        if room is not None and next(database.transcript(db, room, None), None) is None:
+            # Rooms live in memory; those the database knows are those spoken in.
+            sys.stderr.write(
+                f"chat.transcript: no such room: {room} (nothing was ever said there)\n"
+            )
+            return 1
         export(db, arguments.room, arguments.since, out)
         out.flush()
     except BrokenPipeError:

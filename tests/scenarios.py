@@ -149,11 +149,19 @@ class Scenarios(_Base):
     def test_arrivals_renames_topics_and_departures(self) -> None:
         """
         The room hears who arrives, who renames, the topic set, and who
-        leaves with what reason.
+        leaves with what reason. The lobby's topic is the server operators'
+        alone: a user's is refused, and nobody hears of it.
         """
         alice = self.arrive("alice")
         bob = self.arrive("bob")
         self.assertEqual(alice.heard(), [("joined", "lobby", "bob")])
+        bob.set_topic("chess at 8")
+        self.assertEqual(bob.heard(), [("refused",)])
+        self.assertEqual(alice.heard(), [])
+        bob.join("den")
+        alice.join("den")
+        self.assertEqual(bob.heard(), [("joined", "den", "alice")])
+        alice.heard()
         bob.rename("robert")
         bob.set_topic("chess at 8")
         bob.quit("bbl")
@@ -161,8 +169,8 @@ class Scenarios(_Base):
             alice.heard(),
             [
                 ("renamed", "bob", "robert"),
-                ("topic", "lobby", "robert", "chess at 8"),
-                ("left", "lobby", "robert", "bbl"),
+                ("topic", "den", "robert", "chess at 8"),
+                ("left", "den", "robert", "bbl"),
             ],
         )
 

@@ -1,5 +1,6 @@
 """
-docs/protocol.md describes every line the server sends: checked against the real thing.
+docs/protocol.md describes every line the server sends, and docs/irc.md what
+the IRC door announces: checked against the real thing.
 """
 
 import re
@@ -9,13 +10,15 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from chat import __version__
 from chat.core.service import Settings
 from chat.store.accounts import Accounts
 from chat.store.bans import Bans
 from chat.store.history import History
-from tests.helpers import Client, SyncPool, make_service, new_service
+from tests.helpers import Client, IRCUser, SyncPool, make_service, new_service
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text("utf-8")
+IRC_DOC = (Path(__file__).resolve().parent.parent / "docs" / "irc.md").read_text("utf-8")
 
 
 class ProtocolDocumentTests(SynchronousTestCase):
@@ -124,7 +127,8 @@ class ProtocolDocumentTests(SynchronousTestCase):
         operator.send("OP", "PASSWORD")
         kicked = Client(staff, "NICK")
         bystander = Client(staff, "you")
-        operator.lines()
+        # An operator is told so at login.
+        lines += [line for line in operator.lines() if "operator" in line]
         operator.send("/kick NICK REASON", "/wall TEXT", "/kick", "/wall", "/ban OP")
         kicked.hang_up()
         bystander.send("/kick NICK", "/wall TEXT")
@@ -153,7 +157,7 @@ class ProtocolDocumentTests(SynchronousTestCase):
                 (r"^\*\*\* \d+ rooms?:$", "*** N rooms:"),
                 (r"^\*\*\*   (\w+) \(\d+\)", r"***   \1 (N)"),
                 (r"^\[[-\d]+ [:\d]+\] ", "[2026-11-21 12:34] "),
-                (r"^\*\*\* Last \d+ messages", "*** Last N messages"),
+                (r"^\*\*\* Last \d+ messages?\b", "*** Last N messages"),
                 (r"^!!! Ignored \d+ lines", "!!! Ignored N lines"),
             ]:
                 line = re.sub(pattern, placeholder, line)
@@ -168,3 +172,20 @@ class ProtocolDocumentTests(SynchronousTestCase):
                 for placeholder in ("NICK", "you")
             }
             self.assertTrue(any(variant in DOC for variant in variants), line)
+
+
+class IRCDocumentTests(SynchronousTestCase):
+    def test_welcome_as_sent(self) -> None:
+        """
+        docs/irc.md shows the 004 line and the CHANMODES token an IRC client
+        is sent at registration, as they are sent.
+        """
+        service = make_service(server_name="SERVER")
+        user = IRCUser(service)
+        user.send("NICK NICK", "USER u 0 * :x")
+        lines = user.lines()
+        (line004,) = [line for line in lines if line.split()[1] == "004"]
+        shown = line004.removeprefix(":").replace(f"chat-{__version__}", "chat-VERSION")
+        self.assertIn(f"`{shown}`", IRC_DOC)
+        (chanmodes,) = [t for line in lines for t in line.split() if t.startswith("CHANMODES=")]
+        self.assertIn(f"`{chanmodes}`", IRC_DOC)

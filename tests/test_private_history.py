@@ -71,7 +71,7 @@ class PrivateHistoryTests(SynchronousTestCase):
                 "[2026-11-18 11:06] -> *bob* lunch?",
                 "[2026-11-18 11:06] *bob* yes, at noon",
                 "*** End of history.",
-                "*** Last 1 messages with bob:",
+                "*** Last 1 message with bob:",
                 "[2026-11-18 11:06] *bob* yes, at noon",
                 "*** End of history.",
                 "*** No messages with dave yet.",
@@ -184,7 +184,7 @@ class PrivateHistoryTests(SynchronousTestCase):
         self.assertEqual(
             alice.lines()[-3:],
             [
-                "*** Last 1 messages with bob:",
+                "*** Last 1 message with bob:",
                 "[2026-11-18 11:06] -> *bob* are you there?",
                 "*** End of history.",
             ],

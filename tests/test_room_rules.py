@@ -164,7 +164,7 @@ class BanListTests(SynchronousTestCase):
         lines = params(user, "005")
         self.assertTrue(all(len(line) <= 15 for line in lines), lines)
         tokens = [token for line in lines for token in line[1:-1]]
-        for token in ("MAXLIST=b:100", "MODES=20"):
+        for token in ("MAXLIST=beI:100", "MODES=20"):
             self.assertIn(token, tokens)
 
     def test_list_full(self) -> None:
@@ -208,6 +208,39 @@ class BanListTests(SynchronousTestCase):
         self.assertEqual(
             liner.lines(),
             ["!!! The ban list of pit is full (100 masks): take one off first (/mode -b MASK)."],
+        )
+
+    def test_exception_lists_have_their_own_bounds(self) -> None:
+        """
+        The exception (C{+e}) and invite exception (C{+I}) lists hold 100
+        masks each, whatever the ban list holds; the errors name the list,
+        on both doors.
+        """
+        for k in range(5):
+            self.op.send(f"MODE #pit +{'e' * 20} " + " ".join(f"e{k}y{n}" for n in range(20)))
+        self.op.lines()
+        self.op.send("MODE #pit +eIb late welcome troll", "MODE #pit +I ~a:")
+        self.assertEqual(
+            [m[1:] for m in self.op.messages()],
+            [
+                ("MODE", "#pit", "+Ib", "welcome!*@*", "troll!*@*"),
+                ("478", "op", "#pit", "e", "Channel ban list is full"),
+                ("696", "op", "#pit", "I", "~a:", "Invalid ban mask"),
+            ],
+        )
+        liner = Client(self.service, "liner")
+        liner.send("/join pit")
+        self.op.send("MODE #pit +o liner")
+        liner.lines()
+        liner.send("/mode +e late", "/mode +I ~a:")
+        self.assertEqual(
+            liner.lines(),
+            [
+                "!!! The exception list of pit is full (100 masks): "
+                "take one off first (/mode -e MASK).",
+                "!!! Not an invite exception mask: '~a:' (NICK!USER@ADDRESS or ~a:ACCOUNT, "
+                "at most 100 characters).",
+            ],
         )
 
     def test_invalid_masks(self) -> None:

@@ -12,12 +12,14 @@ from pathlib import Path
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IServiceMaker
+from twisted.copyright import version as twisted_version
 from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
+from chat import __version__
 from chat.core.events import BanKind, KeptRoom
 from chat.core.limits import HUMAN, NONE, Rate
 from chat.core.service import ChatService, Settings
@@ -48,6 +50,7 @@ class OptionsTests(SynchronousTestCase):
                 "listen": ["tcp:8888"],
                 "irc": [],
                 "name": "chat",
+                "description": "chat",
                 "db": "chat.sqlite3",
                 "history": 20,
                 "sendq": 262144,
@@ -81,6 +84,7 @@ class OptionsTests(SynchronousTestCase):
         Path(admins).write_text("\ncarol\n", encoding="utf-8")
         options = self.parse(
             "--listen", "tcp:1234", "--listen", "unix:/tmp/x.sock", "--name", "Lab",
+            "--description", "The lab's chat",
             "--motd", motd, "--log-messages", "--shutdown-timeout", "2.5",
             "--db", ":memory:", "--history", "0", "--sendq", "4096", "--sendq-total", "65536",
             "--max-clients", "50", "--max-per-ip", "0", "--login-timeout", "5",
@@ -93,6 +97,7 @@ class OptionsTests(SynchronousTestCase):
                 "listen": ["tcp:1234", "unix:/tmp/x.sock"],
                 "irc": ["tcp:6667", "tcp:6668"],
                 "name": "Lab",
+                "description": "The lab's chat",
                 "db": ":memory:",
                 "history": 0,
                 "sendq": 4096,
@@ -385,7 +390,8 @@ class MakeServiceTests(SynchronousTestCase):
         options = Options(MemoryReactorClock())
         options.parseOptions(
             [
-                "--name", "Lab", "--motd", motd, "--history", "7", "--sendq", "4096",
+                "--name", "Lab", "--description", "The lab's chat",
+                "--motd", motd, "--history", "7", "--sendq", "4096",
                 "--max-clients", "50", "--max-per-ip", "5", "--login-timeout", "30",
                 "--idle-timeout", "600", "--flood", "2/8", "--admins", "root, ops",
                 "--log-messages", "--shutdown-timeout", "3", "--crowd", "40",
@@ -395,6 +401,7 @@ class MakeServiceTests(SynchronousTestCase):
             settings(options),
             Settings(
                 server_name="Lab",
+                description="The lab's chat",
                 motd=("Be nice.", "Have fun."),
                 history_lines=7,
                 sendq=4096,
@@ -484,6 +491,47 @@ class ProjectTests(SynchronousTestCase):
         makefile = (ROOT / "Makefile").read_text("utf-8")
         self.assertNotIn("sudo", makefile.split())
         self.assertIn('echo "make test needs', makefile)
+
+
+class CommandLineTests(TestCase):
+    """
+    `twistd -n chat ...` as an operator types it.
+    """
+
+    def twistd(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        return subprocess.run(
+            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", *arguments],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def test_version(self) -> None:
+        """
+        `twistd -n chat --version` prints chat's version (and Twisted's), not Twisted's alone.
+        """
+        shown = self.twistd("-n", "chat", "--version")
+        self.assertEqual(
+            (shown.returncode, shown.stdout),
+            (0, f"chat {__version__} (Twisted {twisted_version})\n"),
+        )
+
+    def test_bad_endpoint_shows_good_ones(self) -> None:
+        """
+        A bad endpoint is refused with what good ones look like, for --listen and for --irc.
+        """
+        for option, good in [
+            ("--listen", "tcp:8888, tcp:8888:interface=127.0.0.1, unix:/run/chat.sock or "),
+            ("--irc", "tcp:6667, tcp:6667:interface=127.0.0.1 or ssl:6697:"),
+        ]:
+            refused = self.twistd("-n", "chat", option, "carrier-pigeon:1")
+            self.assertEqual(refused.returncode, 1)
+            # twistd says it on standard output, under its usage line.
+            self.assertIn(f"bad {option} endpoint 'carrier-pigeon:1' (", refused.stdout)
+            self.assertIn(f"); good ones look like {good}", refused.stdout)
 
 
 def twistd_help(python: str, env: dict[str, str] | None = None) -> str:

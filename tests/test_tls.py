@@ -225,6 +225,6 @@ class TLSTests(TestCase):
         plain = await connect_raw(plain_port.getHost().port)
         await plain.closed.addTimeout(TIMEOUT, reactor)
         self.assertEqual(
-            plain.lines, ["!!! The server is full (1 connections); try again later. Goodbye."]
+            plain.lines, ["!!! The server is full (1 connection); try again later. Goodbye."]
         )
         first.transport.loseConnection()  # type: ignore[union-attr]

@@ -13,13 +13,15 @@ import enum
 import re
 
 from chat.line.commands import COMMANDS as TABLE
+from chat.line.commands import When
 
 CLIENT_COMMANDS = ("/r", "/ignore", "/unignore")
 """
 The terminal client's own commands (L{chat.client.present}), never sent as they are.
 """
 
-# For completion: the server's commands (its own table), and the client's.
+# Every command the client knows: the server's (its own table), and the
+# client's; Tracker.commands() says which of them a user may use now.
 COMMANDS = tuple(
     sorted({"/" + name for command in TABLE for name in command.names} | set(CLIENT_COMMANDS))
 )
@@ -53,7 +55,15 @@ _JOINED = re.compile(rf"\*\*\* ({NAME}) has joined$")
 _LEFT = re.compile(rf"\*\*\* ({NAME}) has left(?: \(.*\))?$")
 _RENAMED = re.compile(rf"\*\*\* ({NAME}) is now known as ({NAME})$")
 _PASSWORD = re.compile(rf"\*\*\* ({NAME}) is registered\. Send its password")
+_OPERATOR = re.compile(r"\*\*\* You are an operator (of this server|now)\b")
 _SPEAKER = re.compile(rf"(?:<({NAME})> |\* ({NAME})(?: |$)|\*({NAME})\* )")
+
+
+def is_nickname_question(line: str) -> bool:
+    """
+    Whether C{line} is the server asking for a nickname.
+    """
+    return line.startswith("*** Choose a nickname")
 
 
 def speaker(line: str) -> str | None:
@@ -97,6 +107,7 @@ class Tracker:
     @ivar names: nicknames seen online, for completion.
     @ivar password_for: the nickname whose password the server is asking
         for, until the user answers.
+    @ivar operator: whether the server said we are one of its operators.
     """
 
     def __init__(self) -> None:
@@ -104,6 +115,7 @@ class Tracker:
         self.room: str | None = None
         self.names: set[str] = set()
         self.password_for: str | None = None
+        self.operator = False
 
     def read(self, line: str) -> None:
         if match := _WELCOME.match(line):
@@ -126,6 +138,8 @@ class Tracker:
                 self.nickname = new
         elif match := _PASSWORD.match(line):
             self.password_for = match.group(1)
+        elif _OPERATOR.match(line):
+            self.operator = True
         elif (name := speaker(line)) is not None:
             self.names.add(name)
 
@@ -135,6 +149,25 @@ class Tracker:
         """
         self.names = set()
         self.password_for = None
+        self.operator = False
+
+    def commands(self) -> list[str]:
+        """
+        The commands this user may use now, as the server's table says
+        (before login, only those that work then; an operator's only to an
+        operator), and the client's own once logged in.
+        """
+        logged_in = self.nickname is not None
+        names = set(CLIENT_COMMANDS) if logged_in else set()
+        for command in TABLE:
+            if (
+                (command.operator and not self.operator)
+                or (command.when is When.LOGGED_IN and not logged_in)
+                or (command.when is When.PASSWORD_WANTED and self.password_for is None)
+            ):
+                continue
+            names.update("/" + name for name in command.names)
+        return sorted(names)
 
     def completions(self, word: str, first: bool) -> list[str]:
         """
@@ -142,7 +175,7 @@ class Tracker:
         word and starts with C{/}, otherwise a nickname (case does not matter).
         """
         if first and word.startswith("/"):
-            return [command for command in COMMANDS if command.startswith(word)]
+            return [command for command in self.commands() if command.startswith(word)]
         folded = word.casefold()
         return sorted(
             (name for name in self.names if name.casefold().startswith(folded)), key=str.casefold

@@ -30,7 +30,7 @@ from twisted.python.failure import Failure
 
 from chat.client.editor import LineEditor, width
 from chat.client.present import Presenter, Shown
-from chat.client.reading import Kind
+from chat.client.reading import Kind, is_nickname_question
 from chat.client.session import CONNECTING, OFFLINE, ONLINE, Session
 
 ERASE_LINE = "\r\x1b[K"
@@ -118,7 +118,10 @@ class ChatScreen(TerminalProtocol):
         self.timestamps = timestamps
         self.bell = bell
         self.presenter = Presenter(
-            lambda: session.tracker.nickname, clock=clock, timestamps=timestamps
+            lambda: session.tracker.nickname,
+            clock=clock,
+            timestamps=timestamps,
+            room=lambda: session.tracker.room,
         )
         self._state = session.state
         self._online_before = False
@@ -327,7 +330,11 @@ class ChatScreen(TerminalProtocol):
     # Display, for the session
 
     def server_line(self, line: bytes) -> None:
-        for shown in self.presenter.incoming(printable(line.decode("utf-8", "replace"))):
+        text = printable(line.decode("utf-8", "replace"))
+        if self.session.nickname_sent and is_nickname_question(text):
+            # Answered already: the nickname went as the connection was made.
+            return
+        for shown in self.presenter.incoming(text):
             self._present(shown)
 
     def _present(self, shown: Shown) -> None:
@@ -343,7 +350,7 @@ class ChatScreen(TerminalProtocol):
         state = self.session.state
         if state == ONLINE and self._state != ONLINE:
             if self._online_before:
-                self.presenter.reconnected()
+                self.presenter.reconnected(self.session.tracker.room)
             self._online_before = True
         self._state = state
         self.draw_input()

@@ -18,14 +18,15 @@ from typing import Any, Protocol
 
 from OpenSSL import SSL
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ConnectionDone
+from twisted.internet.error import ConnectionDone, DNSLookupError, TCPTimedOutError
+from twisted.internet.error import TimeoutError as ConnectTimeout
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
-from chat.client.reading import LOBBY, Tracker
+from chat.client.reading import LOBBY, Tracker, is_nickname_question
 from chat.core.limits import HUMAN, Rate, TokenBucket
 from chat.net.framing import LineBuffer
 
@@ -41,7 +42,7 @@ followed instead.
 """
 
 _TOO_FAST = re.compile(
-    r"!!! You are sending too fast \(at most ([\d.]+) lines a second, bursts of (\d+)\)"
+    r"!!! You are sending too fast \(at most ([\d.]+) lines? a second, bursts of (\d+)\)"
 )
 
 CONNECTING = "connecting"
@@ -163,6 +164,10 @@ class Session:
         self._goodbye: str | None = None
         # Whether the server has said anything yet (on any connection).
         self._heard = False
+        # Whether the nickname was sent as the connection was made, so that
+        # the server's first question for one is answered already (a
+        # terminal need not show it: only the question asked again).
+        self.nickname_sent = False
 
     def attach(self, display: Display) -> None:
         self.display = display
@@ -182,11 +187,13 @@ class Session:
     def _not_connected(self, reason: Failure) -> None:
         if self.finished.called:
             return
-        why = reason.getErrorMessage().rstrip(".")
         if not self._was_online:
+            why = reason.getErrorMessage().rstrip(".")
             self._fail(f"cannot connect to {self.address}: {why}.")
         elif not self._quitting:
-            self._wait_and_retry(f"cannot reconnect to {self.address} ({why})")
+            # One short line an attempt: the server's address was said before.
+            delay = self._retry_later()
+            self._say(f"cannot reconnect ({_briefly(reason)}); trying again in {delay:.1f} s.")
         else:
             self._finish(0)
 
@@ -198,6 +205,7 @@ class Session:
         nickname = self.tracker.nickname or self.nickname
         if nickname:
             self._send(nickname.encode("utf-8"))
+            self.nickname_sent = True
         early, self._early = self._early, []
         for line in early:
             self._send(line)
@@ -247,6 +255,8 @@ class Session:
         self.tracker.read(text)
         if self.display is not None:
             self.display.server_line(line)
+        if self.nickname_sent and is_nickname_question(text):
+            self.nickname_sent = False
         if self._relogging:
             self._log_in_again(text)
         if (self.tracker.nickname, self.tracker.room) != before:
@@ -364,11 +374,18 @@ class Session:
             self._wait_and_retry(f"the connection to the server was {how}")
 
     def _wait_and_retry(self, what: str) -> None:
+        delay = self._retry_later()
+        self._say(f"{what}; reconnecting in {delay:.1f} s (Ctrl-C to quit).")
+
+    def _retry_later(self) -> float:
+        """
+        Try to connect again after the backoff's next delay, which is returned.
+        """
         assert self.backoff is not None
         delay = self.backoff.next()
         self._set_state(OFFLINE)
-        self._say(f"{what}; reconnecting in {delay:.1f} s (Ctrl-C to quit).")
         self._retry = self.clock.callLater(delay, self._attempt)
+        return delay
 
     def _send(self, line: bytes, shown: bool = False) -> None:
         """
@@ -419,6 +436,20 @@ class Session:
     def _finish(self, status: int) -> None:
         if not self.finished.called:
             self.finished.callback(status)
+
+
+def _briefly(reason: Failure) -> str:
+    """
+    Why a connection could not be made, in a few words (Twisted's messages
+    run to a line: "Connection was refused by other side: 111: Connection
+    refused.").
+    """
+    if reason.check(DNSLookupError):
+        return "unknown host"
+    if reason.check(ConnectTimeout, TCPTimedOutError):
+        return "no answer"
+    last = reason.getErrorMessage().rstrip(". ").rsplit(": ", 1)[-1]
+    return last[:1].lower() + last[1:] if last else "failed"
 
 
 def _tls_problem(error: str, address: str) -> str:

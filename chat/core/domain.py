@@ -25,6 +25,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from chat.core.errors import (
     AlreadyThere,
+    CannotSend,
     ChatError,
     NotInRoom,
     NotInThatRoom,
@@ -35,6 +36,7 @@ from chat.core.events import (
     Action,
     Announcement,
     AwayChanged,
+    Ctcp,
     Departure,
     Entered,
     Event,
@@ -50,6 +52,7 @@ from chat.core.events import (
     PrivateMessageSent,
     RealnameChanged,
     Renamed,
+    StatusMessage,
     TagMessage,
     Tags,
     TopicChanged,
@@ -150,7 +153,7 @@ class MemoryChat(KeptRooms):
     ) -> UserView:
         self._check_available(nickname)
         user = User(nickname, participant)
-        user.active = self._clock()
+        user.active = user.signon = self._clock()
         user.account = account
         user.operator = operator
         user.host = address(host)
@@ -488,6 +491,52 @@ class MemoryChat(KeptRooms):
             recipient = self.find(target)
             event = TagMessage(user.nickname, None, recipient.nickname, meta)
             recipient.participant.receive(event)
+        return event
+
+    def say_to(
+        self,
+        user: UserView,
+        name: str,
+        to: Mode,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+        action: bool = False,
+    ) -> StatusMessage | None:
+        """
+        Text that is empty once cleaned is dropped. Who may say something to
+        the room may say it to some of its members.
+        """
+        self._check_online(user)
+        room = self._speaking_room(user, name)
+        text = clean(text)
+        if not text.strip():
+            return None
+        meta = self._meta(own(user), tags)
+        event = StatusMessage(room.name, user.nickname, text, to, notice, action, meta)
+        told = room.operators if to is Mode.OPERATOR else room.operators | room.voiced
+        for member in told:
+            if member is not user:
+                member.participant.receive(event)
+        return event
+
+    def ctcp(
+        self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
+    ) -> Ctcp | None:
+        """
+        Text that is empty once cleaned is dropped.
+
+        @raise CannotSend: if the room takes no CTCP (C{+C}).
+        """
+        self._check_online(user)
+        room = self._speaking_room(user, name)
+        if Mode.NO_CTCP in room.flags:
+            raise CannotSend(room.name, CannotSend.NO_CTCP)
+        text = clean(text).strip()
+        if not text:
+            return None
+        event = Ctcp(room.name, user.nickname, text, notice, self._meta(own(user), tags))
+        self._broadcast(room, event, exclude=user)
         return event
 
     def whisper(

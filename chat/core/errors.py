@@ -160,12 +160,17 @@ class CannotJoin(ChatError):
 
 class CannotSend(ChatError):
     """
-    The room is moderated and the sender is neither operator nor voiced.
+    The room does not take that from the sender: it is moderated and the
+    sender is neither operator nor voiced, or (C{NO_CTCP}) it takes no CTCP.
     """
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+    MODERATED = "moderated"
+    NO_CTCP = "no CTCP"
+
+    def __init__(self, name: str, why: str = MODERATED) -> None:
+        super().__init__(name, why)
         self.name = name
+        self.why = why
 
 
 class NotInThatRoom(ChatError):
@@ -202,8 +207,8 @@ class UnknownMode(ChatError):
 
 class ListFull(ChatError):
     """
-    Room C{name}'s list of mode C{letter} (its ban masks) holds C{limit}
-    entries already.
+    Room C{name}'s list of mode C{letter} (its ban masks, exceptions or
+    invite exceptions) holds C{limit} entries already.
     """
 
     def __init__(self, name: str, letter: str, limit: int) -> None:
@@ -215,13 +220,15 @@ class ListFull(ChatError):
 
 class InvalidMask(ChatError):
     """
-    C{mask} is no ban mask for room C{name}: empty, or too long.
+    C{mask} is no mask for room C{name}'s list of mode C{letter} (C{b},
+    C{e} or C{I}): empty, or too long.
     """
 
-    def __init__(self, name: str, mask: str) -> None:
-        super().__init__(name, mask)
+    def __init__(self, name: str, mask: str, letter: str = "b") -> None:
+        super().__init__(name, mask, letter)
         self.name = name
         self.mask = mask
+        self.letter = letter
 
 
 class TooManyRooms(ChatError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import NamedTuple
 
 from chat.core.modes import Mode, ModeChange
@@ -232,6 +233,39 @@ class PrivateMessageSent:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusMessage:
+    """
+    A message (or, C{action}, an action) from C{sender} to some of room
+    C{room}'s members only: its operators (C{to} is L{Mode.OPERATOR}), or
+    its voiced members and operators (L{Mode.VOICE}): IRC's STATUSMSG.
+    """
+
+    room: str
+    sender: str
+    text: str
+    to: Mode
+    notice: bool = False
+    action: bool = False
+    meta: Meta | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Ctcp:
+    """
+    A client-to-client request (IRC's CTCP, C{VERSION}, C{PING 123}...)
+    from C{sender} to C{room}, other than an action: only the clients that
+    speak CTCP show it or answer it. C{text} is the request, without the
+    C{\\x01} around it.
+    """
+
+    room: str
+    sender: str
+    text: str
+    notice: bool = False
+    meta: Meta | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Presence:
     """
     C{nickname}, which C{watcher} watches (IRC's MONITOR), came on line
@@ -344,6 +378,8 @@ Event = (
     | Kicked
     | Invited
     | TagMessage
+    | Ctcp
+    | StatusMessage
     | Presence
     | AwayChanged
     | RealnameChanged
@@ -465,6 +501,59 @@ class KeptRoom:
     limit: int | None = None
     bans: tuple[RoomBan, ...] = ()
     operators: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoomFilter:
+    """
+    Which rooms a listing wants (IRC's ELIST): a name matching one of
+    C{names} if any are given and none of C{not_names} (patterns with C{*}
+    and C{?}, in any case, matched against the name with C{prefix} in
+    front: IRC's masks are of channel names, C{#room}); more than
+    C{more_than} and fewer than C{fewer_than} members; made less than
+    C{younger_than} seconds ago, or more than C{older_than}; its topic set
+    less than C{topic_younger_than} seconds ago, or more than
+    C{topic_older_than} (a room without a topic meets neither).
+    """
+
+    names: tuple[str, ...] = ()
+    not_names: tuple[str, ...] = ()
+    prefix: str = ""
+    more_than: int | None = None
+    fewer_than: int | None = None
+    younger_than: float | None = None
+    older_than: float | None = None
+    topic_younger_than: float | None = None
+    topic_older_than: float | None = None
+
+    def admits(
+        self, name: str, users: int, created: float, topic_at: float | None, now: float
+    ) -> bool:
+        """
+        Whether a room called C{name}, of C{users} members, made at
+        C{created}, its topic set at C{topic_at}, is wanted at time C{now}.
+        """
+        if self.more_than is not None and users <= self.more_than:
+            return False
+        if self.fewer_than is not None and users >= self.fewer_than:
+            return False
+        age = now - created
+        if self.younger_than is not None and not age < self.younger_than:
+            return False
+        if self.older_than is not None and not age > self.older_than:
+            return False
+        if self.topic_younger_than is not None or self.topic_older_than is not None:
+            if topic_at is None:
+                return False
+            topic_age = now - topic_at
+            if self.topic_younger_than is not None and not topic_age < self.topic_younger_than:
+                return False
+            if self.topic_older_than is not None and not topic_age > self.topic_older_than:
+                return False
+        named = (self.prefix + name).lower()
+        if self.names and not any(fnmatchcase(named, p.lower()) for p in self.names):
+            return False
+        return not any(fnmatchcase(named, p.lower()) for p in self.not_names)
 
 
 class RoomInfo(NamedTuple):

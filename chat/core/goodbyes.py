@@ -69,6 +69,16 @@ class StillRegistering:
 
 
 @dataclass(frozen=True, slots=True)
+class Crowded:
+    """
+    The share of the server's places for connections still logging in
+    (C{limit} of them) is taken: try again in a moment.
+    """
+
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class LoginTimedOut:
     seconds: float
 
@@ -126,6 +136,7 @@ Goodbye: TypeAlias = (
     | ServerFull
     | HostFull
     | StillRegistering
+    | Crowded
     | TooManyConnections
     | LoginTimedOut
     | IdleTimedOut

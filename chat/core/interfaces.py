@@ -19,6 +19,7 @@ from chat.core.events import (
     Action,
     Ban,
     BanKind,
+    Ctcp,
     Departure,
     Entry,
     Event,
@@ -28,7 +29,9 @@ from chat.core.events import (
     Message,
     PrivateMessage,
     RoomBan,
+    RoomFilter,
     RoomInfo,
+    StatusMessage,
     TagMessage,
     Tags,
     Was,
@@ -167,6 +170,12 @@ class UserView(Protocol):
         """
 
     @property
+    def signon(self) -> float:
+        """
+        When it logged in.
+        """
+
+    @property
     def username(self) -> str | None: ...
 
     @property
@@ -207,6 +216,18 @@ class RoomView(Protocol):
 
     @property
     def bans(self) -> Sequence[RoomBan]: ...
+
+    @property
+    def exceptions(self) -> Sequence[RoomBan]:
+        """
+        The masks let in past the bans (C{+e}).
+        """
+
+    @property
+    def invite_exceptions(self) -> Sequence[RoomBan]:
+        """
+        The masks let in while the room is invite-only (C{+I}).
+        """
 
     @property
     def members(self) -> Sequence[UserView]: ...
@@ -296,6 +317,14 @@ class Chat(Protocol):
         The rooms of C{names} that exist and that C{viewer} may see.
         """
 
+    def find_rooms(
+        self, wanted: RoomFilter, count: int, viewer: UserView | None = None
+    ) -> list[RoomInfo]:
+        """
+        The first C{count} rooms that C{wanted} admits and C{viewer} may
+        see, in case-insensitive order.
+        """
+
     def room_count(self) -> int: ...
 
     def rooms_in_use(self) -> int:
@@ -306,6 +335,11 @@ class Chat(Protocol):
     def whowas(self, nickname: str, count: int | None = None) -> list[Was]: ...
 
     def watched(self, user: UserView) -> list[tuple[str, UserView | None]]: ...
+
+    def invitations(self, user: UserView) -> list[str]:
+        """
+        The rooms C{user} is invited to and has not joined yet, in case-insensitive order.
+        """
 
     def check_valid(self, nickname: str) -> None:
         """
@@ -406,6 +440,28 @@ class Chat(Protocol):
         """
 
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage: ...
+
+    def say_to(
+        self,
+        user: UserView,
+        name: str,
+        to: Mode,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+        action: bool = False,
+    ) -> StatusMessage | None:
+        """
+        Say C{text} to room C{name}'s operators only (C{to} L{Mode.OPERATOR}),
+        or to its voiced members and operators (L{Mode.VOICE}).
+        """
+
+    def ctcp(
+        self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
+    ) -> Ctcp | None:
+        """
+        Send a CTCP request (not an action) to room C{name}, unless it is C{+C}.
+        """
 
     def announce(self, user: UserView, text: str) -> None:
         """

@@ -272,10 +272,12 @@ A passphrase fits; a megabyte to hash does not.
 
 MAX_SPACES = 16
 """
-The longest run of spaces a text keeps: enough for indented code and ASCII
-art, too few to push the rest of a line onto the next row of a terminal,
-where it would pass for another user's line (C{<eve>} and 100 spaces, then
-C{<obs> send me your password}).
+The widest run of blanks a text keeps, in columns: enough for indented code
+and ASCII art, too few to push the rest of a line onto the next row of a
+terminal, where it would pass for another user's line (C{<eve>} and 100
+spaces, then C{<obs> send me your password}). A run is measured in columns,
+whatever it is made of (spaces of every width, and what draws nothing between
+them: five runs of 16 spaces joined by ZWJs are one run of 85).
 """
 
 MAX_DURATION = 10 * 365 * 86400
@@ -331,6 +333,22 @@ when --max-per-ip limits them at all: 60 addresses of 16 connections that
 sent C{CAP LS 302} and never finished held 921-924 of 924 places, and came
 back as the login timeout freed them. UnrealIRCd's
 C{max-unknown-connections-per-ip} is 3 too.
+"""
+
+REGISTERING_SHARE = 4
+"""
+What part of --max-clients connections still logging in may take in all,
+whatever their addresses: a quarter (but at least L{REGISTERING_AT_LEAST}).
+Honest logins take a second or less, so a quarter of the places is far more
+than arrive at once, while connections that never finish (from as many
+addresses as an attacker has) can no longer take the places of those who
+did log in.
+"""
+
+REGISTERING_AT_LEAST = 64
+"""
+The share of connections still logging in is never smaller than this: a
+small server (--max-clients 10) lets everyone log in at once, as before.
 """
 
 BUSY_LOGIN_TIMEOUT = 20.0
@@ -398,9 +416,10 @@ minute, and every room it is in costs each rename, quit and WHOIS a line.
 
 LIST_LIMIT = 100
 """
-Masks one room's ban list holds (IRC's MAXLIST), as on InspIRCd: 32 940
-masks set by one address once made every JOIN to the room take a second of
-the reactor. A room needs a few; a hundred is a list nobody reads.
+Masks each of one room's lists holds (its bans, +b, and their exceptions,
++e and +I: IRC's MAXLIST), as on InspIRCd: 32 940 masks set by one address
+once made every JOIN to the room take a second of the reactor. A room needs
+a few; a hundred is a list nobody reads.
 """
 
 MODES_PER_LINE = 20
@@ -432,6 +451,14 @@ INVITATION_LIFETIME = 3600.0
 Seconds an invitation into a room lasts unused: time to come back to the
 keyboard and see it; an operator can always invite again. It also ends with
 the session it was given to (InspIRCd and Ergo tie it to the client).
+"""
+
+KICK_TARGETS = 4
+"""
+Members one IRC KICK line may put out (ISUPPORT's TARGMAX); those past it
+are dropped, as RFC 2812 lets a server. Clearing a room of a flood of bots
+takes a few lines, each paid from the flood allowance, rather than one line
+whose cost does not show.
 """
 
 # History.
@@ -509,6 +536,25 @@ DEFAULT_SENDQ_TOTAL = 256 * 1024 * 1024
 """
 256 MiB for every slow client together: 250 clients a full send queue behind
 at once, while 1 000 that never read can no longer take a gigabyte.
+"""
+
+GIVE_BACK_AFTER = 32 * 1024 * 1024
+"""
+Bytes that waited for slow clients and were freed (their buffers drained,
+or the clients dropped) after which the server asks the C library to return
+its free memory to the system (glibc's C{malloc_trim}): freed in the middle
+of the heap, it would otherwise stay in the process for good (1 000 clients
+dropped for not reading left 320 MB where 62 MB was needed). Each return
+costs the reactor time in proportion to what it returns (20 to 68 ms for
+265 MiB, measured on a busy 2-core machine), so not on every drop: an eighth
+of the overall budget's worth at a time.
+"""
+
+GIVE_BACK_DELAY = 1.0
+"""
+Seconds between reaching L{GIVE_BACK_AFTER} and returning the memory, so
+that a mass drop (hundreds of clients, over many turns of the reactor)
+costs one return, not one per client.
 """
 
 HOLD_LIMIT = 1000

@@ -16,7 +16,7 @@ from chat.core.events import RoomBan
 from chat.core.interfaces import Participant
 from chat.core.limits import LIST_LIMIT, MAX_MASK_LENGTH
 from chat.core.masks import ACCOUNT, Masks, ban_mask
-from chat.core.modes import FLAGS, MEMBER_MODES, NEW_ROOM, Mode, ModeChange
+from chat.core.modes import FLAGS, LIST_MODES, MEMBER_MODES, NEW_ROOM, Mode, ModeChange
 from chat.core.text import clean
 
 
@@ -47,6 +47,7 @@ class User:
         "participant",
         "realname",
         "rooms",
+        "signon",
         "username",
         "watching",
     )
@@ -64,8 +65,10 @@ class User:
         # it says it is a program (IRC's bot mode): shown with its messages.
         self.account: str | None = None
         self.bot = False
-        # When it last said something (or logged in), for idle times.
+        # When it last said something (or logged in), for idle times, and
+        # when it logged in.
         self.active = 0.0
+        self.signon = 0.0
         # The nicknames (keys) it watches (IRC's MONITOR); a set only once
         # it watches one: thousands of users, most watching nobody.
         self.watching: set[str] | None = None
@@ -94,8 +97,10 @@ class Room:
         "_in",
         "_snapshot",
         "created",
+        "exception_masks",
         "flags",
         "founder",
+        "invite_exception_masks",
         "keepers",
         "key",
         "limit",
@@ -116,17 +121,22 @@ class Room:
         self.topic_at: float | None = None
         self.permanent = permanent
         self.created = created
-        # Its modes (chat.core.modes): the flags on (a permanent room's
-        # topic is anybody's: it has no operators but the server's), the key and the limit
+        # Its modes (chat.core.modes): the flags on (a permanent room has
+        # no operators but the server's, who alone set its topic: the lobby's
+        # greets every newcomer, long after whoever set it left), the key and the limit
         # if set; its operators and voiced members (sets: most rooms have
         # one or two, and a message checks membership, not these).
-        self.flags: set[Mode] = {Mode.NO_OUTSIDE} if permanent else set(NEW_ROOM)
+        self.flags: set[Mode] = set(NEW_ROOM)
         self.key: str | None = None
         self.limit: int | None = None
         self.operators: set[User] = set()
         self.voiced: set[User] = set()
-        # Masks of who may not join (IRC's +b), in the order they were set.
+        # Masks of who may not join (IRC's +b), of who may all the same
+        # (+e), and of who may join it while it is invite-only (+I), each
+        # in the order they were set.
         self.masks = Masks()
+        self.exception_masks = Masks()
+        self.invite_exception_masks = Masks()
         # A kept room's founder (the account that keeps it), and the
         # accounts of its operators, by key (a permanent room is kept
         # without a founder): see chat.core.kept. None for other rooms.
@@ -183,6 +193,30 @@ class Room:
         """
         return tuple(self.masks)
 
+    @property
+    def exceptions(self) -> tuple[RoomBan, ...]:
+        """
+        The masks let in past the bans (+e), in the order they were set.
+        """
+        return tuple(self.exception_masks)
+
+    @property
+    def invite_exceptions(self) -> tuple[RoomBan, ...]:
+        """
+        The masks let in while the room is invite-only (+I), in the order they were set.
+        """
+        return tuple(self.invite_exception_masks)
+
+    def mask_list(self, mode: Mode) -> Masks:
+        """
+        The list of masks of C{mode} (C{b}, C{e} or C{I}).
+        """
+        if mode is Mode.BAN_EXCEPTION:
+            return self.exception_masks
+        if mode is Mode.INVITE_EXCEPTION:
+            return self.invite_exception_masks
+        return self.masks
+
     def modes(self) -> list[ModeChange]:
         """
         The modes set, as changes from none, flags in letter order, then
@@ -200,12 +234,22 @@ class Room:
         self._snapshot = ()
 
 
+def matched(masks: Masks, user: User) -> bool:
+    """
+    Whether a mask of C{masks} matches C{user}: its nickname, its user name
+    (its nickname if it gave none), its address, its account.
+    """
+    return bool(masks) and masks.match(
+        user.nickname, user.username or user.nickname, user.host, user.account
+    )
+
+
 def banned(room: Room, user: User) -> bool:
     """
-    Whether a mask of C{room}'s ban list matches C{user}: its nickname, its
-    user name (its nickname if it gave none), its address, its account.
+    Whether C{room}'s bans keep C{user} out: a ban mask matches it, and no
+    exception (C{+e}) lets it in past them.
     """
-    return room.masks.match(user.nickname, user.username or user.nickname, user.host, user.account)
+    return matched(room.masks, user) and not matched(room.exception_masks, user)
 
 
 def recognised(room: Room, user: User) -> bool:
@@ -220,18 +264,19 @@ def recognised(room: Room, user: User) -> bool:
 def admit(room: Room, user: User, key: str | None, now: float) -> None:
     """
     Raise L{CannotJoin} unless C{user} may join C{room} with C{key}: not
-    banned from it, and invited (and the invitation not lapsed), or past
-    its C{+i}, C{+k} and C{+l}. An operator of the server goes anywhere, and
-    so does one of a kept room's operators (by account) into that room.
+    banned from it (or let in past the bans, C{+e}), and invited (and the
+    invitation not lapsed), or past its C{+i} (or let in past it, C{+I}),
+    C{+k} and C{+l}. An operator of the server goes anywhere, and so does
+    one of a kept room's operators (by account) into that room.
     """
     if user.operator or recognised(room, user):
         return
-    if room.masks and banned(room, user):
+    if banned(room, user):
         raise CannotJoin(room.name, CannotJoin.BANNED)
     invitations = user.invitations
     if invitations is not None and invitations.get(room, 0.0) > now:
         return
-    if Mode.INVITE_ONLY in room.flags:
+    if Mode.INVITE_ONLY in room.flags and not matched(room.invite_exception_masks, user):
         raise CannotJoin(room.name, CannotJoin.INVITE_ONLY)
     if room.key is not None and key != room.key:
         raise CannotJoin(room.name, CannotJoin.BAD_KEY)
@@ -248,7 +293,7 @@ def apply(
 
     @param find: the user online under a nickname (for C{+o} and C{+v}).
     @raise NotInThatRoom: for a member mode given to somebody outside.
-    @raise ListFull: for a mask past L{LIST_LIMIT}.
+    @raise ListFull: for a mask past L{LIST_LIMIT} on its list (C{b}, C{e}, C{I}).
     @raise InvalidMask: for an empty or over-long mask.
     """
     mode, on, argument = change.mode, change.on, change.argument
@@ -283,16 +328,16 @@ def apply(
             return None
         room.limit = None
         return change
-    if mode is Mode.BAN and argument is not None:
+    if mode in LIST_MODES and argument is not None:
         mask = ban_mask(argument)
-        masks = room.masks
+        masks = room.mask_list(mode)
         if not on:
             removed = masks.remove(mask)
             return None if removed is None else ModeChange(mode, False, removed.mask)
         if mask in masks:
             return None
         if not mask.lower().removeprefix(ACCOUNT) or len(mask) > MAX_MASK_LENGTH:
-            raise InvalidMask(room.name, argument)
+            raise InvalidMask(room.name, argument, mode.value)
         if len(masks) >= LIST_LIMIT:
             raise ListFull(room.name, mode.value, LIST_LIMIT)
         masks.add(RoomBan(mask, by.nickname, now))

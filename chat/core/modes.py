@@ -30,6 +30,8 @@ class Mode(enum.Enum):
     """Only those its operators invite may join."""
     SECRET = "s"
     """Not listed, and not shown in WHOIS to those outside it."""
+    NO_CTCP = "C"
+    """No client-to-client requests (IRC's CTCP) but actions."""
     KEY = "k"
     """Joining takes a key (a password for the room)."""
     LIMIT = "l"
@@ -40,10 +42,21 @@ class Mode(enum.Enum):
     """A member who may speak in a moderated room."""
     BAN = "b"
     """A ban mask (the list can be asked for; chat's bans are server-wide)."""
+    BAN_EXCEPTION = "e"
+    """A mask let in past the room's ban masks."""
+    INVITE_EXCEPTION = "I"
+    """A mask let into the room while it is invite-only, without an invitation."""
 
 
 FLAGS = frozenset(
-    {Mode.TOPIC_LOCKED, Mode.NO_OUTSIDE, Mode.MODERATED, Mode.INVITE_ONLY, Mode.SECRET}
+    {
+        Mode.TOPIC_LOCKED,
+        Mode.NO_OUTSIDE,
+        Mode.MODERATED,
+        Mode.INVITE_ONLY,
+        Mode.SECRET,
+        Mode.NO_CTCP,
+    }
 )
 """
 The modes that are on or off, with no argument.
@@ -52,6 +65,11 @@ The modes that are on or off, with no argument.
 MEMBER_MODES = frozenset({Mode.OPERATOR, Mode.VOICE})
 """
 The modes given to a member, named by its nickname.
+"""
+
+LIST_MODES = frozenset({Mode.BAN, Mode.BAN_EXCEPTION, Mode.INVITE_EXCEPTION})
+"""
+The modes that keep a list of masks: set and unset with a mask, listed when given alone.
 """
 
 NEW_ROOM = frozenset({Mode.NO_OUTSIDE, Mode.TOPIC_LOCKED})
@@ -80,7 +98,7 @@ def takes_argument(mode: Mode, on: bool) -> bool:
     """
     Whether C{mode}, set (C{on}) or unset, is followed by an argument.
     """
-    if mode in MEMBER_MODES or mode is Mode.BAN:
+    if mode in MEMBER_MODES or mode in LIST_MODES:
         return True
     if mode is Mode.KEY:
         # -k takes the key on IRC (RFC 2812); it is read and not checked.
@@ -116,8 +134,8 @@ def parse_modes(text: str, arguments: Sequence[str]) -> tuple[list[ModeChange], 
                 if mode is Mode.KEY and not on:
                     # "-k" alone: unambiguous enough, and clients send it.
                     changes.append(ModeChange(mode, on))
-                elif mode is Mode.BAN:
-                    # "+b" alone asks for the list.
+                elif mode in LIST_MODES:
+                    # "+b" (or "+e", "+I") alone asks for the list.
                     changes.append(ModeChange(mode, on))
                 else:
                     missing = True

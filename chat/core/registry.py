@@ -22,7 +22,7 @@ from chat.core.errors import (
     NotLoggedIn,
     NotRoomOperator,
 )
-from chat.core.events import RoomInfo, Was
+from chat.core.events import RoomFilter, RoomInfo, Was
 from chat.core.interfaces import UserView
 from chat.core.model import Room, User, key_of
 from chat.core.modes import Mode
@@ -138,11 +138,43 @@ class Registry:
                 found.append(RoomInfo(room.name, len(room), room.topic))
         return found
 
+    def find_rooms(
+        self, wanted: RoomFilter, count: int, viewer: UserView | None = None
+    ) -> list[RoomInfo]:
+        # A walk over every room, as a listing of them all is already.
+        now = self._clock()
+        found: list[RoomInfo] = []
+        for key in sorted(self._rooms):
+            room = self._rooms[key]
+            if Mode.SECRET in room.flags and viewer not in room:
+                continue
+            if wanted.admits(room.name, len(room), room.created, room.topic_at, now):
+                found.append(RoomInfo(room.name, len(room), room.topic))
+                if len(found) >= count:
+                    break
+        return found
+
     def whowas(self, nickname: str, count: int | None = None) -> list[Was]:
         return self._presence.whowas(nickname, count)
 
     def watched(self, user: UserView) -> list[tuple[str, UserView | None]]:
         return list(self._presence.watched(own(user), self._users))
+
+    def invitations(self, user: UserView) -> list[str]:
+        # The user's own invitations, less those lapsed, those to rooms
+        # since emptied (and gone) and those already taken up.
+        invited = own(user).invitations
+        if not invited:
+            return []
+        now = self._clock()
+        return sorted(
+            (
+                room.name
+                for room, until in invited.items()
+                if until > now and self._rooms.get(key_of(room.name)) is room and user not in room
+            ),
+            key=key_of,
+        )
 
     def check_valid(self, nickname: str) -> None:
         problem = nickname_problem(nickname)

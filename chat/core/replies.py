@@ -20,7 +20,7 @@ from chat.core.errors import ChatError
 from chat.core.events import Ban, Entry, Keeping, RoomBan, RoomInfo, Was
 from chat.core.goodbyes import Goodbye
 from chat.core.limits import ROOMS_PAGE
-from chat.core.modes import ModeChange
+from chat.core.modes import Mode, ModeChange
 from chat.core.text import Problem
 
 
@@ -111,6 +111,14 @@ class Authenticated:
 class Operator:
     """
     The user is an operator now.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAtLogin:
+    """
+    The password the user logs in with is an operator's: the user is one of
+    the server's operators from the moment it is in.
     """
 
 
@@ -245,6 +253,9 @@ class Whois:
     voiced_in: frozenset[str] = frozenset()
     bot: bool = False
     account: str | None = None
+    # Seconds since it last said something, and when it logged in.
+    idle: int = 0
+    signon: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,11 +369,22 @@ class RoomModes:
 @dataclass(frozen=True, slots=True)
 class RoomBans:
     """
-    The masks shut out of C{room} (C{+b}).
+    The masks shut out of C{room} (C{+b}), or those of its list C{mode}
+    (C{+e}: let in past the bans; C{+I}: let in while it is invite-only).
     """
 
     room: str
     bans: Sequence[RoomBan] = ()
+    mode: Mode = Mode.BAN
+
+
+@dataclass(frozen=True, slots=True)
+class Invitations:
+    """
+    The rooms the user is invited to and has not joined yet.
+    """
+
+    rooms: Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -687,6 +709,7 @@ Reply: TypeAlias = (
     | LoggedInAlready
     | Authenticated
     | Operator
+    | OperatorAtLogin
     | UnknownCommand
     | Usage
     | OutOfRange
@@ -709,6 +732,7 @@ Reply: TypeAlias = (
     | RoomModes
     | RoomBans
     | Inviting
+    | Invitations
     | RoomKept
     | RoomUnkept
     | Kept

@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from chat.core.events import BanKind, Departure
 from chat.core.goodbyes import (
     AddressBanned,
+    Crowded,
     Goodbye,
     HostFull,
     LockedOut,
@@ -38,7 +39,9 @@ from chat.core.limits import (
     DEFAULT_SENDQ,
     DEFAULT_SENDQ_TOTAL,
     NONE,
+    REGISTERING_AT_LEAST,
     REGISTERING_PER_HOST,
+    REGISTERING_SHARE,
     Limits,
     Quieted,
     Rate,
@@ -58,6 +61,7 @@ class Settings:
     make one (L{chat.tap}), tests and embedders make their own.
 
     @ivar server_name: shown in the greeting.
+    @ivar description: what the server says it is where IRC asks (LINKS, WHOIS).
     @ivar motd: the message of the day, a line each, shown after login.
     @ivar history_lines: how many messages a user sees on entering a room.
     @ivar sendq: how many bytes may wait for a client that is not reading
@@ -79,6 +83,7 @@ class Settings:
     """
 
     server_name: str = "chat"
+    description: str = "chat"
     motd: Sequence[str] = ()
     history_lines: int = 20
     sendq: int = DEFAULT_SENDQ
@@ -236,6 +241,10 @@ class ChatService(Service):
             # Their own, smaller share: connections that never log in
             # cannot hold every place an address has.
             return StillRegistering(host, registering)
+        crowd = max(settings.max_clients // REGISTERING_SHARE, REGISTERING_AT_LEAST)
+        if host is not None and settings.max_clients and len(self._registering) >= crowd:
+            # ... nor, from many addresses, the places of those logged in.
+            return Crowded(crowd)
         self.sessions.add(session)
         if host is not None:
             self._hosts[group] += 1

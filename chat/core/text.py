@@ -12,6 +12,9 @@ from __future__ import annotations
 import enum
 import re
 
+import regex
+from wcwidth import wcwidth
+
 from chat.core.limits import (
     MAX_DURATION,
     MAX_NICKNAME_LENGTH,
@@ -41,7 +44,22 @@ _REMOVED += [0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800]
 _TABLE: dict[int, str | None] = dict.fromkeys(_REMOVED)
 _TABLE[0x09] = " "
 
-_SPACES = re.compile(f"[ \u00a0\u2000-\u200a\u202f\u205f\u3000]{{{MAX_SPACES + 1},}}")
+# Blank runs: what draws nothing on a terminal but may take columns. A run
+# begins with a space of any kind (Unicode's Zs) or a default-ignorable code
+# point (Unicode's list of what renders as nothing: the joiners, variation
+# selectors, tag characters, the combining grapheme joiner, the soft hyphen,
+# Khmer's inherent vowels, Mongolian's selectors...) and goes on through
+# those and the combining marks on them (an accent on a space): a ZWJ between
+# two runs of spaces makes one run of them, not two. Only runs of more than
+# MAX_SPACES // 2 code points are looked at: a shorter one is at most
+# MAX_SPACES columns wide (no blank is wider than two).
+_BLANK = r"\p{Zs}\p{Default_Ignorable_Code_Point}"
+_BLANK_RUN = regex.compile(f"[{_BLANK}][{_BLANK}\\p{{Mn}}\\p{{Me}}]{{{MAX_SPACES // 2},}}")
+# The invisible characters that may modify the visible one before them: an
+# emoji's variation selector, a subdivision flag's tags (at most five
+# letters and a cancel tag, then a VS16 or a ZWJ). More are part of the run.
+_MODIFIERS = regex.compile(r"[\p{Default_Ignorable_Code_Point}\p{Mn}\p{Me}]{0,8}")
+_ASCII_SPACES = re.compile(f" {{{MAX_SPACES + 1},}}")
 _MANY = " " * (MAX_SPACES + 1)
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
@@ -66,14 +84,42 @@ class Problem(enum.Enum):
 def clean(text: str) -> str:
     """
     Return C{text} without control characters, invisible ones and trailing
-    white space, with no run of spaces longer than L{MAX_SPACES}.
+    white space, with no blank run wider than L{MAX_SPACES} columns.
 
     Leading white space is kept on purpose: people indent code and ASCII art.
+    Plain ASCII, most messages, costs one search for a long run of spaces.
     """
     cleaned = text.translate(_TABLE).rstrip()
-    if _MANY in cleaned or not cleaned.isascii():
-        cleaned = _SPACES.sub(" " * MAX_SPACES, cleaned)
-    return cleaned
+    if cleaned.isascii():
+        if _MANY in cleaned:
+            cleaned = _ASCII_SPACES.sub(" " * MAX_SPACES, cleaned)
+        return cleaned
+    return _BLANK_RUN.sub(_narrowed, cleaned).rstrip()
+
+
+def _narrowed(match: regex.Match[str]) -> str:
+    """
+    A blank run as it may be shown: as it is if it is at most L{MAX_SPACES}
+    columns wide, otherwise plain spaces, as many as the columns its spaces
+    took, at most L{MAX_SPACES}, and none of its invisible characters.
+
+    Its width counts every code point as the widest terminal draws it: two
+    columns for a wide space (U+3000), one for any other, zero-width ones
+    included, since a terminal that does not know one draws it as a column.
+    The invisible characters right after a visible one (an emoji's VS16, a
+    flag's tags) modify it, and are kept with it.
+    """
+    whole = match.group()
+    kept = ""
+    if match.start():
+        modifiers = _MODIFIERS.match(whole)
+        assert modifiers is not None
+        kept = modifiers.group()
+    run = whole[len(kept) :]
+    if sum(max(1, wcwidth(c)) for c in run) <= MAX_SPACES:
+        return whole
+    spaces = sum(wcwidth(c) for c in run if c.isspace())
+    return kept + " " * min(MAX_SPACES, spaces)
 
 
 def nickname_problem(nickname: str) -> Problem | None:

@@ -376,6 +376,10 @@ class IRCConnection(Connection):
                 return
             if isinstance(reply, r.LoggedIn):
                 self.registration = None
+                super().tell(reply)
+                if registration.operator:
+                    super().tell(r.Operator())
+                return
         super().tell(reply)
 
     def render(self, reply: r.Reply) -> bytes:
@@ -387,6 +391,7 @@ class IRCConnection(Connection):
             self.caps,
             self.kind.batch_ref,
             self.kind.verbs.keys(),
+            self.service.settings.description,
         )
         return render(context, reply)
 

@@ -8,6 +8,7 @@ announced here without a line written by hand.
 from __future__ import annotations
 
 from chat.core.limits import (
+    KICK_TARGETS,
     LIST_LIMIT,
     MAX_NICKNAME_LENGTH,
     MAX_ROOM_NAME_LENGTH,
@@ -17,7 +18,7 @@ from chat.core.limits import (
     MONITOR_LIMIT,
     ROOMS_PER_USER,
 )
-from chat.core.modes import FLAGS, MEMBER_MODES, Mode, takes_argument
+from chat.core.modes import FLAGS, LIST_MODES, MEMBER_MODES, Mode, takes_argument
 
 USER_MODES = "Biow"
 """
@@ -32,6 +33,7 @@ How a member mode shows before a nickname, highest first.
 CHANNEL_PREFIX = "#"
 
 TARGMAX = {
+    "KICK": KICK_TARGETS,
     "NAMES": MAX_TARGETS,
     "NOTICE": MAX_TARGETS,
     "PRIVMSG": MAX_TARGETS,
@@ -54,7 +56,7 @@ def chanmodes() -> str:
     ISUPPORT's CHANMODES: lists (A), always an argument (B), an argument
     when set (C), flags (D).
     """
-    lists = {Mode.BAN}
+    lists = set(LIST_MODES)
     always = {m for m in Mode if m not in FLAGS | MEMBER_MODES | lists and takes_argument(m, False)}
     when_set = {
         m
@@ -62,6 +64,14 @@ def chanmodes() -> str:
         if m not in FLAGS | MEMBER_MODES | lists | always and takes_argument(m, True)
     }
     return ",".join(_letters(group) for group in (lists, always, when_set, set(FLAGS)))
+
+
+def status_prefix(mode: Mode) -> str:
+    """
+    What goes before a channel's name to address its members of C{mode}
+    and higher (C{@#room}: its operators), as PREFIX shows them.
+    """
+    return _PREFIXES[mode]
 
 
 def prefix() -> str:
@@ -96,7 +106,9 @@ def tokens(network: str = "chat") -> list[str]:
         f"CHANTYPES={CHANNEL_PREFIX}",
         f"CHANMODES={chanmodes()}",
         f"CHANLIMIT={CHANNEL_PREFIX}:{ROOMS_PER_USER}",
-        f"MAXLIST={Mode.BAN.value}:{LIST_LIMIT}",
+        "MAXLIST="
+        + "".join(m.value for m in (Mode.BAN, Mode.BAN_EXCEPTION, Mode.INVITE_EXCEPTION))
+        + f":{LIST_LIMIT}",
         f"MODES={MODES_PER_LINE}",
         f"NICKLEN={MAX_NICKNAME_LENGTH}",
         f"PREFIX={prefix()}",
@@ -106,6 +118,10 @@ def tokens(network: str = "chat") -> list[str]:
         "BOT=B",
         "WHOX",
         f"MONITOR={MONITOR_LIMIT}",
+        "STATUSMSG=" + "".join(_PREFIXES[m] for m in (Mode.OPERATOR, Mode.VOICE)),
+        "ELIST=CMNTU",
+        f"EXCEPTS={Mode.BAN_EXCEPTION.value}",
+        f"INVEX={Mode.INVITE_EXCEPTION.value}",
         "TARGMAX=" + ",".join(f"{verb}:{most}" for verb, most in sorted(TARGMAX.items())),
     ]
 
@@ -120,3 +136,10 @@ TOKENS = tokens()
 """
 ISUPPORT as sent at every registration: worked out once.
 """
+
+
+def lines() -> list[list[str]]:
+    """
+    L{TOKENS} cut into 005 lines.
+    """
+    return [TOKENS[i : i + TOKENS_PER_LINE] for i in range(0, len(TOKENS), TOKENS_PER_LINE)]

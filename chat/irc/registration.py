@@ -34,7 +34,7 @@ class Registration:
     @ivar negotiating: CAP LS or REQ was sent: registration waits for CAP END.
     """
 
-    __slots__ = ("negotiating", "nickname", "password", "realname", "sasl", "user")
+    __slots__ = ("negotiating", "nickname", "operator", "password", "realname", "sasl", "user")
 
     def __init__(self) -> None:
         self.negotiating = False
@@ -45,13 +45,20 @@ class Registration:
         self.password: str | None = None
         # A SASL exchange under way (its mechanism).
         self.sasl: str | None = None
+        # The password given (SASL, PASS) is an operator's: said once registered.
+        self.operator = False
 
     def told(self, session: Session, me: str, reply: r.Reply) -> bool:
         """
         Act on what the session tells a registering client (as C{me}): the
-        password asked for, if PASS gave it; registration done. L{True}:
-        C{reply} is answered, and not to be shown.
+        password asked for, if PASS gave it; an operator's password, to be
+        said once registered; registration done. L{True}: C{reply} is
+        answered, or kept, and not to be shown now.
         """
+        if isinstance(reply, r.OperatorAtLogin):
+            # 381 and MODE +o come after the welcome (001), as IRC clients expect.
+            self.operator = True
+            return True
         if isinstance(reply, r.PasswordWanted) and self.password is not None:
             # PASS before registration: the password of a registered nickname.
             password, self.password = self.password, None

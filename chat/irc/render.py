@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError
+from chat.core.events import RoomBan
 from chat.core.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROOM_SERVICE, ROOMS_PAGE
-from chat.core.modes import mode_string
+from chat.core.modes import Mode, mode_string
 from chat.irc import wording as w
 from chat.irc.message import build
 
@@ -33,6 +34,7 @@ class Context:
     @ivar caps: the capabilities the client took.
     @ivar batch_ref: a new batch reference, unique on the server.
     @ivar verbs: the commands the door knows (for HELP).
+    @ivar description: what the server says it is (WHOIS's 312).
     """
 
     server: str
@@ -42,6 +44,7 @@ class Context:
     caps: frozenset[str]
     batch_ref: Callable[[], str]
     verbs: Collection[str]
+    description: str = "chat"
 
 
 WHOX_FIELDS = "tcuihsnfdlaor"
@@ -106,6 +109,23 @@ def _who(context: Context, room: str | None, members: Sequence[r.Member]) -> byt
     return b"".join(lines) + w.numeric(server, "315", me, mask, "End of /WHO list")
 
 
+def _mask_list(
+    numeric: Callable[..., bytes],
+    room: str,
+    entries: Sequence[RoomBan],
+    each: str,
+    end: str,
+    kind: str,
+) -> bytes:
+    """
+    A room's C{+e} or C{+I} list: a numeric a mask, with who set it when, then the end.
+    """
+    return b"".join(
+        numeric(each, w.channel(room), entry.mask, w.mask(entry.by), str(int(entry.at)))
+        for entry in entries
+    ) + numeric(end, w.channel(room), f"End of channel {kind} list")
+
+
 def _ref(context: Context) -> str | None:
     """
     A new batch reference, for a client that takes batches.
@@ -168,7 +188,7 @@ def render(context: Context, reply: r.Reply) -> bytes:
                 if verb == "AUTHENTICATE"
                 else services(f"You are now identified for {account}.")
             )
-        case r.Operator():
+        case r.Operator() | r.OperatorAtLogin():
             return numeric("381", "You are now an IRC operator") + build(
                 "MODE", me, "+o", source=server
             )
@@ -219,6 +239,8 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return numeric("302", " ".join(members))
         case r.Users(members, str() as room, ops, voiced, secret):
             caps = context.caps
+            # NAMES of several channels ends once, after them all (the verb says it).
+            several = verb == "NAMES" and "," in (context.params[0] if context.params else "")
             return w.names(
                 server,
                 me,
@@ -229,6 +251,7 @@ def render(context: Context, reply: r.Reply) -> bytes:
                 voiced,
                 "multi-prefix" in caps,
                 "@" if secret else "=",
+                end=not several,
             )
         case r.Away(None):
             return numeric("305", "You are no longer marked as being away")
@@ -237,7 +260,18 @@ def render(context: Context, reply: r.Reply) -> bytes:
         case r.Members(room, members):
             return _who(context, room, members)
         case r.Whois(
-            nickname, rooms, operator, away, username, realname, ops, voiced, bot, account
+            nickname,
+            rooms,
+            operator,
+            away,
+            username,
+            realname,
+            ops,
+            voiced,
+            bot,
+            account,
+            idle,
+            signon,
         ):
             lines = [
                 numeric("311", nickname, username or nickname, w.HOST, "*", realname or nickname)
@@ -251,9 +285,12 @@ def render(context: Context, reply: r.Reply) -> bytes:
                     head, (w.prefix(room, ops, voiced, every) + w.channel(room) for room in rooms)
                 )
             ]
-            lines.append(numeric("312", nickname, server, "chat"))
+            lines.append(numeric("312", nickname, server, context.description))
             if operator:
                 lines.append(numeric("313", nickname, "is an IRC operator"))
+            lines.append(
+                numeric("317", nickname, str(idle), str(int(signon)), "seconds idle, signon time")
+            )
             if bot:
                 lines.append(numeric("335", nickname, "is a bot"))
             if account is not None:
@@ -318,6 +355,10 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return numeric("324", w.channel(room), letters or "+", *arguments) + numeric(
                 "329", w.channel(room), str(int(created))
             )
+        case r.RoomBans(room, bans, Mode.BAN_EXCEPTION):
+            return _mask_list(numeric, room, bans, "348", "349", "exception")
+        case r.RoomBans(room, bans, Mode.INVITE_EXCEPTION):
+            return _mask_list(numeric, room, bans, "346", "347", "invite")
         case r.RoomBans(room, bans):
             return b"".join(
                 numeric("367", w.channel(room), ban.mask, w.mask(ban.by), str(int(ban.at)))
@@ -325,6 +366,10 @@ def render(context: Context, reply: r.Reply) -> bytes:
             ) + numeric("368", w.channel(room), "End of channel ban list")
         case r.Inviting(nickname, room):
             return numeric("341", nickname, w.channel(room))
+        case r.Invitations(rooms):
+            return b"".join(numeric("336", w.channel(room)) for room in rooms) + numeric(
+                "337", "End of /INVITE list"
+            )
         case r.RoomKept(room):
             return w.notice_from_services(
                 me, f"{w.channel(room)} is registered to your account now.", ROOM_SERVICE
@@ -334,7 +379,9 @@ def render(context: Context, reply: r.Reply) -> bytes:
                 me, f"{w.channel(room)} is no longer registered.", ROOM_SERVICE
             )
         case r.Kept(recipient, _):
-            return notice(f"{recipient} is away; your message will be delivered when they log in.")
+            return notice(
+                f"{recipient} is offline; your message will be delivered when they log in."
+            )
         case r.KeptMessages(entries):
             return w.stored(server, me, entries, "server-time" in context.caps, _ref(context))
         case (
@@ -399,7 +446,7 @@ def render(context: Context, reply: r.Reply) -> bytes:
         case r.NotSent(command):
             return notice(f"Not sent: did you mean {command}?")
         case r.BanningYourself(target):
-            return notice(f"{target} is you: an operator cannot ban itself.")
+            return notice(f"{target} is you: you cannot ban yourself.")
         case r.Dropped(count):
             return notice(f"Ignored {count} lines sent before the refusal.")
         case r.BadNewPassword():
@@ -443,6 +490,8 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return closing(f"Too many connections from {host} ({limit})")
         case g.StillRegistering(host, limit):
             return closing(f"Too many connections from {host} still registering ({limit})")
+        case g.Crowded(limit):
+            return closing(f"Too many connections still registering ({limit}); try again soon")
         case g.LoginTimedOut():
             return closing("Registration timed out")
         case g.IdleTimedOut():

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fnmatch
 from collections.abc import Sequence
 
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
+from chat.core.events import Event, RoomFilter
 from chat.core.interfaces import UserView
 from chat.core.limits import HISTORY_DEFAULT, HISTORY_MAX, MONITOR_LIMIT, ROOM_SERVICE
+from chat.core.modes import Mode
 from chat.core.text import clean
 from chat.irc import wording as w
 from chat.irc.capabilities import CAPABILITIES
 from chat.irc.connection import IRCConnection, Verb
-from chat.irc.isupport import TARGMAX
+from chat.irc.isupport import CHANNEL_PREFIX, TARGMAX
 from chat.irc.message import build
 from chat.irc.registration import Registration, valid_username
 
@@ -234,10 +237,12 @@ def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
         return
     text = params[1]
     action = text.startswith("\x01ACTION ") and text.endswith("\x01")
+    ctcp = not action and text.startswith("\x01")
     if action:
         text = text[8:-1]
-    elif text.startswith("\x01"):
-        return  # other CTCP: not carried
+    elif ctcp:
+        # Other CTCP: carried to channels only (their IRC members), never privately.
+        text = text[1:-1] if text.endswith("\x01") else text[1:]
     notice = connection.verb == "NOTICE"
     targets = _targets(connection, params[0])
     if not targets:
@@ -245,14 +250,24 @@ def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
         return
     connection.session.to_many(len(targets))
     for target in targets:
+        status = w.status_of(target)
+        if status is not None:
+            if not ctcp:
+                _say_to(connection, status, text, notice, action)
+            continue
         room = w.room_of(target)
+        if ctcp and room is None:
+            continue
         try:
             if room is not None:
-                event = (
-                    connection.session.act(room, text)
-                    if action
-                    else connection.session.say(room, text, notice, connection.tags)
-                )
+                session = connection.session
+                event: Event | None
+                if action:
+                    event = session.act(room, text)
+                elif ctcp:
+                    event = session.ctcp(room, text, notice, connection.tags)
+                else:
+                    event = session.say(room, text, notice, connection.tags)
                 if event is not None and "echo-message" in connection.caps:
                     # The very message the others got, with its id.
                     connection.reply(connection.encode(event))
@@ -266,6 +281,26 @@ def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
             # One target refused: the others still get it; a NOTICE is never answered.
             if not notice:
                 connection.refused(e)
+
+
+def _say_to(
+    connection: IRCConnection, status: tuple[Mode, str], text: str, notice: bool, action: bool
+) -> None:
+    """
+    STATUSMSG: C{PRIVMSG @#room} to the room's operators, C{+#room} to its
+    voiced members and operators.
+    """
+    to, channel = status
+    room = w.room_of(channel)
+    assert room is not None
+    try:
+        event = connection.session.say_to(room, to, text, notice, connection.tags, action)
+    except ChatError as e:
+        if not notice:
+            connection.refused(e)
+        return
+    if event is not None and "echo-message" in connection.caps:
+        connection.reply(connection.encode(event))
 
 
 def tagmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
@@ -368,20 +403,72 @@ def names(connection: IRCConnection, params: tuple[str, ...]) -> None:
     if not params:
         connection.numeric("366", "*", "End of /NAMES list")
         return
-    for name in _targets(connection, params[0]):
-        room = w.room_of(name)
+    wanted = _targets(connection, params[0])
+    if "," not in params[0]:
+        room = w.room_of(params[0])
         if room is None or not _exists(connection, room):
-            connection.numeric("366", name, "End of /NAMES list")
+            connection.numeric("366", params[0], "End of /NAMES list")
         else:
             connection.session.who(room)
+        return
+    # A list (however few it names once repeats are dropped): each
+    # channel's 353s, rendered without their 366 since the line names
+    # several, then one 366 for those looked at; channels that do not
+    # exist are left out.
+    for name in wanted:
+        room = w.room_of(name)
+        if room is not None and _exists(connection, room):
+            connection.session.who(room)
+    connection.numeric("366", ",".join(wanted) or "*", "End of /NAMES list")
 
 
 def list_(connection: IRCConnection, params: tuple[str, ...]) -> None:
-    names = [w.room_of(name) for name in params[0].split(",")] if params else []
-    if params and not params[0].startswith(("<", ">", "C", "T")):
+    """
+    Every channel, the channels named, or (ISUPPORT's ELIST) those that
+    meet the conditions given.
+    """
+    terms = [term for term in params[0].split(",") if term] if params else []
+    names = [w.room_of(term) for term in terms]
+    if not terms:
+        connection.session.rooms()
+    elif all(name is not None and not any(c in name for c in "*?") for name in names):
         connection.session.rooms_named([name for name in names if name is not None])
     else:
-        connection.session.rooms()
+        connection.session.rooms_matching(_elist(terms))
+
+
+def _elist(terms: Sequence[str]) -> RoomFilter:
+    """
+    LIST's conditions as a filter: C{MASK}, C{!MASK}, C{<N} and C{>N}
+    users, C{C<N} and C{C>N} (made less or more than N minutes ago),
+    C{T<N} and C{T>N} (the topic's age); anything else is a mask.
+    """
+    names, not_names = [], []
+    numbers: dict[str, int] = {}
+    for term in terms:
+        if term[:2] in ("C<", "C>", "T<", "T>") and term[2:].isdigit():
+            numbers[term[:2]] = int(term[2:])
+        elif term[:1] in ("<", ">") and term[1:].isdigit():
+            numbers[term[:1]] = int(term[1:])
+        elif term.startswith("!"):
+            not_names.append(term[1:])
+        else:
+            names.append(term)
+
+    def minutes(key: str) -> float | None:
+        return numbers[key] * 60.0 if key in numbers else None
+
+    return RoomFilter(
+        tuple(names),
+        tuple(not_names),
+        CHANNEL_PREFIX,
+        numbers.get(">"),
+        numbers.get("<"),
+        minutes("C<"),
+        minutes("C>"),
+        minutes("T<"),
+        minutes("T>"),
+    )
 
 
 def who(connection: IRCConnection, params: tuple[str, ...]) -> None:
@@ -542,7 +629,8 @@ def kick(connection: IRCConnection, params: tuple[str, ...]) -> None:
     rooms, nicknames = params[0].split(","), params[1].split(",")
     if len(rooms) == 1:
         rooms = rooms * len(nicknames)
-    for name, nickname in zip(rooms, nicknames, strict=False):
+    pairs = list(zip(rooms, nicknames, strict=False))[: TARGMAX["KICK"]]
+    for name, nickname in pairs:
         room = w.room_of(name)
         if room is None:
             connection.numeric("403", name, "No such channel")
@@ -554,6 +642,13 @@ def kick(connection: IRCConnection, params: tuple[str, ...]) -> None:
 
 
 def invite(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    if not params:
+        # INVITE alone: the invitations this user has.
+        connection.session.invitations()
+        return
+    if len(params) < 2:
+        connection.numeric("461", "INVITE", "Not enough parameters")
+        return
     room = w.room_of(params[1])
     if room is None:
         connection.numeric("403", params[1], "No such channel")
@@ -588,6 +683,18 @@ def time(connection: IRCConnection, params: tuple[str, ...]) -> None:
 def info(connection: IRCConnection, params: tuple[str, ...]) -> None:
     connection.numeric("371", "chat: a small chat server on Twisted, with a line protocol and IRC")
     connection.numeric("374", "End of INFO list")
+
+
+def links(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    """
+    The servers linked to this one: it alone (C{LINKS [[REMOTE] MASK]}).
+    """
+    server = connection.server
+    mask = params[-1] if params else "*"
+    if fnmatch.fnmatchcase(server.lower(), mask.lower()):
+        description = connection.service.settings.description
+        connection.numeric("364", server, server, f"0 {description}")
+    connection.numeric("365", mask, "End of /LINKS list")
 
 
 def kill(connection: IRCConnection, params: tuple[str, ...]) -> None:
@@ -635,16 +742,18 @@ VERBS: dict[str, Verb] = {
     "USERHOST": Verb(userhost, 1),
     "MODE": Verb(mode, 1),
     "KICK": Verb(kick, 2),
-    "INVITE": Verb(invite, 2),
+    "INVITE": Verb(invite),
     "WALLOPS": Verb(wallops, 1),
     "OPER": Verb(oper, 2),
     "MOTD": Verb(motd),
     "LUSERS": Verb(lusers),
     "TIME": Verb(time),
     "INFO": Verb(info),
+    "LINKS": Verb(links),
     "KILL": Verb(kill, 1),
     "AWAY": Verb(away),
     "HELP": Verb(help_),
+    "HELPOP": Verb(help_),
     "HISTORY": Verb(history, 1),
 }
 """

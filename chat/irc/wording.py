@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 
+from chat import __version__
 from chat.core.errors import (
     AlreadyKept,
     AlreadyRegistered,
@@ -41,6 +42,7 @@ from chat.core.events import (
     Action,
     Announcement,
     AwayChanged,
+    Ctcp,
     Departure,
     Entered,
     Entry,
@@ -59,16 +61,22 @@ from chat.core.events import (
     PrivateMessageSent,
     RealnameChanged,
     Renamed,
+    StatusMessage,
     TagMessage,
     TopicChanged,
     Welcome,
     Why,
 )
 from chat.core.limits import MODES_PER_LINE, ROOM_SERVICE
-from chat.core.modes import ModeChange, mode_string
+from chat.core.modes import Mode, ModeChange, mode_string
 from chat.irc import isupport
 from chat.irc.isupport import CHANNEL_PREFIX
 from chat.irc.message import build
+
+VERSION = f"chat-{__version__}"
+"""
+What 002 and 004 say the server runs.
+"""
 
 HOST = "chat"
 """
@@ -84,6 +92,18 @@ IRCv3 message-tags: what a client may send of tags, without the C{@} and the spa
 
 def channel(room: str) -> str:
     return CHANNEL_PREFIX + room
+
+
+def status_of(target: str) -> tuple[Mode, str] | None:
+    """
+    The members a STATUSMSG target (C{@#room}, C{+#room}) is for, and its
+    channel; L{None} if it is none.
+    """
+    for mode in (Mode.OPERATOR, Mode.VOICE):
+        prefix = isupport.status_prefix(mode)
+        if target.startswith(prefix + CHANNEL_PREFIX):
+            return mode, target[len(prefix) :]
+    return None
 
 
 def room_of(name: str) -> str | None:
@@ -289,6 +309,16 @@ class Encoder:
                 return privmsg(
                     mask(sender), channel(room), action_text(text), tags=self._tags(meta)
                 )
+            case StatusMessage(room, sender, text, to, notice, action, meta):
+                verb = "NOTICE" if notice else "PRIVMSG"
+                target = isupport.status_prefix(to) + channel(room)
+                said = action_text(text) if action else text
+                return privmsg(mask(sender), target, said, verb, self._tags(meta))
+            case Ctcp(room, sender, text, notice, meta):
+                verb = "NOTICE" if notice else "PRIVMSG"
+                return privmsg(
+                    mask(sender), channel(room), f"\x01{text}\x01", verb, self._tags(meta)
+                )
             case PrivateMessage(sender, recipient, text, notice, meta):
                 verb = "NOTICE" if notice else "PRIVMSG"
                 return privmsg(mask(sender), recipient, text, verb, self._tags(meta))
@@ -400,27 +430,24 @@ class Encoder:
         return b"".join(
             [
                 numeric(server, "001", nickname, f"Welcome to {server}, {nickname}"),
-                numeric(server, "002", nickname, f"Your host is {server}, running chat"),
+                numeric(
+                    server, "002", nickname, f"Your host is {server}, running version {VERSION}"
+                ),
                 numeric(server, "003", nickname, "This server is a chat server"),
                 numeric(
                     server,
                     "004",
                     nickname,
                     server,
-                    "chat",
+                    VERSION,
                     isupport.USER_MODES,
                     isupport.channel_modes(),
                     isupport.argument_modes(),
                 ),
-            ]
-            # At most 13 tokens a line: with the nickname and the text, the
-            # 15 parameters a message may have.
-            + [
-                numeric(server, "005", nickname, *some, "are supported by this server")
-                for some in (
-                    isupport.TOKENS[start : start + isupport.TOKENS_PER_LINE]
-                    for start in range(0, len(isupport.TOKENS), isupport.TOKENS_PER_LINE)
-                )
+                *(
+                    numeric(server, "005", nickname, *tokens, "are supported by this server")
+                    for tokens in isupport.lines()
+                ),
             ]
         )
 
@@ -459,20 +486,23 @@ def names(
     voiced: Collection[str] = (),
     every: bool = False,
     kind: str = "=",
+    end: bool = True,
 ) -> bytes:
     """
     NAMES: the members (with C{hosts}, their masks), with their prefixes,
-    as many per line as fit, then the end.
+    as many per line as fit, then (C{end}) the end.
     """
     members = [
         prefix(member, ops, voiced, every) + (mask(member) if hosts else member)
         for member in members
     ]
     head = build("353", nickname, kind, channel(room), "x", source=server).rsplit(b"x", 1)[0]
-    lines = fill(head, members)
-    return b"".join(
-        numeric(server, "353", nickname, kind, channel(room), line) for line in lines
-    ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
+    listed = b"".join(
+        numeric(server, "353", nickname, kind, channel(room), line) for line in fill(head, members)
+    )
+    if not end:
+        return listed
+    return listed + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
 
 
 def stored(
@@ -486,34 +516,33 @@ def stored(
 ) -> bytes:
     """
     Stored messages, replayed as the messages they were; with server-time,
-    at the time they were said, otherwise with the time in front; with a
-    C{batch} reference (the client has C{batch}), as one C{chathistory}
-    batch of C{room}, of the user's conversation with C{peer}, or of the
-    user's own kept messages. Private messages the user sent come from it,
-    to whom it sent them.
+    tagged with the time they were said; with a C{batch} reference (the
+    client has C{batch}), as one C{chathistory} batch of C{room}, of the
+    user's conversation with C{peer}, or of the user's own kept messages.
+    Private messages the user sent come from it, to whom it sent them.
+
+    The time is also written in front of the text unless the client takes
+    both: a client that takes server-time but not batch (irssi) shows a
+    replayed line at the time it arrives, as if it were said now; one that
+    takes batch knows the batch is history.
     """
     out = []
+    visible = batch is None or not tagged
     for entry in entries:
-        text = action_text(entry.text) if entry.kind is EntryKind.ACTION else entry.text
+        text = entry.text
+        if visible:
+            text = f"[{time.strftime('%Y-%m-%d %H:%M', time.gmtime(entry.time))}] {text}"
+        if entry.kind is EntryKind.ACTION:
+            text = action_text(text)
         source, target = entry.sender, nickname
         if entry.room is not None:
             target = channel(entry.room)
         elif entry.outgoing:
             source, target = nickname, entry.recipient or nickname
-        if tagged:
-            tags = {"time": server_time(entry.time)}
-            if batch is not None:
-                tags["batch"] = batch
-            out.append(privmsg(mask(source), target, text, tags=tags))
-        else:
-            stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
-            if entry.kind is EntryKind.ACTION:
-                text = action_text(f"[{stamp}] {entry.text}")
-            else:
-                text = f"[{stamp}] {text}"
-            out.append(
-                privmsg(mask(source), target, text, tags={"batch": batch} if batch else None)
-            )
+        tags = {"time": server_time(entry.time)} if tagged else {}
+        if batch is not None:
+            tags["batch"] = batch
+        out.append(privmsg(mask(source), target, text, tags=tags or None))
     if batch is None or not out:
         return b"".join(out)
     about = channel(room) if room is not None else peer or nickname
@@ -547,6 +576,10 @@ def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> 
             return numeric(server, "473", nickname, channel(name), "Cannot join channel (+i)")
         case CannotJoin(name=name):
             return numeric(server, "475", nickname, channel(name), "Cannot join channel (+k)")
+        case CannotSend(name=name, why=CannotSend.NO_CTCP):
+            return numeric(
+                server, "404", nickname, channel(name), "Cannot send CTCP to channel (+C)"
+            )
         case CannotSend(name=name):
             return numeric(server, "404", nickname, channel(name), "Cannot send to channel (+m)")
         case NotInThatRoom(nickname=other, name=name):
@@ -561,9 +594,9 @@ def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> 
             return numeric(
                 server, "478", nickname, channel(name), letter, "Channel ban list is full"
             )
-        case InvalidMask(name=name, mask=bad):
+        case InvalidMask(name=name, mask=bad, letter=letter):
             return numeric(
-                server, "696", nickname, channel(name), "b", bad or "*", "Invalid ban mask"
+                server, "696", nickname, channel(name), letter, bad or "*", "Invalid ban mask"
             )
         case TooManyRooms(name=name):
             return numeric(

@@ -50,6 +50,7 @@ from chat.core.events import (
     Announcement,
     AwayChanged,
     Ban,
+    Ctcp,
     Departure,
     Entered,
     Entry,
@@ -68,7 +69,9 @@ from chat.core.events import (
     PrivateMessageSent,
     RealnameChanged,
     Renamed,
+    RoomBan,
     RoomInfo,
+    StatusMessage,
     TagMessage,
     TopicChanged,
     Welcome,
@@ -82,13 +85,18 @@ from chat.core.limits import (
     MIN_PASSWORD_LENGTH,
     ROOMS_PAGE,
 )
-from chat.core.modes import MODE_LETTERS, mode_string
+from chat.core.modes import MODE_LETTERS, Mode, mode_string
 from chat.core.text import Problem, clean
 from chat.line.commands import COMMANDS
 
 NOTICE = "*** "
 ERROR = "!!! "
 EOL = b"\r\n"
+
+_LISTS = {"b": "ban", "e": "exception", "I": "invite exception"}
+"""
+What a room's mask list of each letter is called in an error.
+"""
 
 NICKNAME_RULES = (
     f"1 to {MAX_NICKNAME_LENGTH} ASCII letters, digits, '_' or '-', starting with a letter"
@@ -129,6 +137,11 @@ def format_event(event: Event) -> str:
             return f"<{sender}> {text}"
         case Action(_, sender, text):
             return f"* {sender} {text}"
+        case StatusMessage(_, sender, text, to, _, action):
+            whom = "operators" if to is Mode.OPERATOR else "voiced members and operators"
+            if action:
+                return f"* {sender} (to the room's {whom}) {text}"
+            return f"<{sender}> (to the room's {whom}) {text}"
         case PrivateMessage(sender, _, text):
             return f"*{sender}* {text}"
         case PrivateMessageSent(_, recipient, text, None):
@@ -170,11 +183,19 @@ def format_event(event: Event) -> str:
             return f"{NOTICE}{nickname} was put out of {room} by {by}: {reason}"
         case Invited(room, by, _):
             return f"{NOTICE}{by} invites you to {room}: /join {room}"
-        case TagMessage() | Presence() | AwayChanged() | RealnameChanged():
-            # Tags alone ("typing..."), and what IRC clients watch for
-            # (MONITOR, away-notify, setname): nothing a line user asked for.
+        case TagMessage() | Ctcp() | Presence() | AwayChanged() | RealnameChanged():
+            # Tags alone ("typing..."), CTCP requests, and what IRC clients
+            # watch for (MONITOR, away-notify, setname): nothing a line user
+            # asked for, or could answer.
             return ""
     raise TypeError(f"not an event: {event!r}")
+
+
+def count(number: float, noun: str) -> str:
+    """
+    C{number} of C{noun}, singular for one: "1 line", "2 lines", "0.5 lines".
+    """
+    return f"{number:g} {noun}" if number == 1 else f"{number:g} {noun}s"
 
 
 def who(
@@ -186,10 +207,9 @@ def who(
     there were too many to list: the count, and the C{command} that lists them.
     """
     if total is not None:
-        return f"{total} users {where} ({command} lists them)."
+        return f"{count(total, 'user')} {where} ({command} lists them)."
     names = list(names)
-    people = "user" if len(names) == 1 else "users"
-    return f"{len(names)} {people} {where}: {', '.join(names)}"
+    return f"{count(len(names), 'user')} {where}: {', '.join(names)}"
 
 
 def history_line(entry: Entry) -> str:
@@ -249,7 +269,7 @@ def rooms(infos: Iterable[RoomInfo], total: int = -1, page: int = 1) -> list[str
     """
     infos = list(infos)
     total = max(total, len(infos))
-    header = f"{total} room{'' if total == 1 else 's'}"
+    header = count(total, "room")
     first = (page - 1) * ROOMS_PAGE
     if total > len(infos) or page > 1:
         header += f", {first + 1}-{first + len(infos)} here" if infos else ", none on this page"
@@ -294,6 +314,8 @@ def describe(failure: ChatError) -> str:
             return f"{name} takes a key: /join {name} KEY"
         case CannotJoin(name=name, why=why):
             return f"Cannot join {name}: it is {why}."
+        case CannotSend(name=name, why=CannotSend.NO_CTCP):
+            return f"{name} takes no CTCP (+C)."
         case CannotSend(name=name):
             return f"{name} is moderated: only its operators and voiced members speak."
         case NotInThatRoom(nickname=nickname, name=name):
@@ -302,15 +324,16 @@ def describe(failure: ChatError) -> str:
             return f"{nickname} is in {name} already."
         case UnknownMode(letter=letter):
             return f"No such mode: {letter} (modes are {MODE_LETTERS}; see /help)."
-        case ListFull(name=name, limit=limit):
+        case ListFull(name=name, letter=letter, limit=limit):
             return (
-                f"The ban list of {name} is full ({limit} masks): "
-                "take one off first (/mode -b MASK)."
+                f"The {_LISTS.get(letter, 'mask')} list of {name} is full ({limit} masks): "
+                f"take one off first (/mode -{letter} MASK)."
             )
-        case InvalidMask(mask=mask):
+        case InvalidMask(mask=mask, letter=letter):
+            kind = _LISTS.get(letter, "room")
             return (
-                f"Not a ban mask: {_shorten(mask)!r} (NICK!USER@ADDRESS or ~a:ACCOUNT, "
-                f"at most {MAX_MASK_LENGTH} characters)."
+                f"Not {'an' if kind[0] in 'aeiou' else 'a'} {kind} mask: {_shorten(mask)!r} "
+                f"(NICK!USER@ADDRESS or ~a:ACCOUNT, at most {MAX_MASK_LENGTH} characters)."
             )
         case TooManyRooms(name=name, limit=limit):
             return f"Cannot join {name}: you are in {limit} rooms already."
@@ -364,15 +387,29 @@ def gone(departure: Departure) -> str:
     return departure.why.value
 
 
+HELP_USAGE_WIDTH = 24
+"""
+The widest usage C{/help} shows beside its description: a wider one
+(C{/ban}'s) has a line to itself, with its description under the others, so
+that one long usage does not push every description off to the right.
+"""
+
+HELP_END = "  Any other line is sent to this room; start it with // to send a leading /."
+"""
+The last line of C{/help} (the bundled client adds its own commands after it).
+"""
+
+
 def help_lines(
     operator: bool = True, features: Iterable[r.Feature] = tuple(r.Feature)
 ) -> list[str]:
     """
     What C{/help} shows: the command table, a line a command, less what this
-    user (not an C{operator}) or this server (without some C{features}) cannot use.
+    user (not an C{operator}) or this server (without some C{features})
+    cannot use; the descriptions start in one column.
     """
     have = set(features)
-    lines = ["Commands:"]
+    rows = []
     for command in COMMANDS:
         if (command.operator and not operator) or (
             command.needs is not None and command.needs not in have
@@ -384,8 +421,15 @@ def help_lines(
             summary = "operators: " + summary
         if len(command.names) > 1:
             summary += f" (also {', '.join('/' + name for name in command.names[1:])})"
-        lines.append(f"  {usage:<20} {summary}")
-    lines.append("  Any other line is sent to this room; start it with // to send a leading /.")
+        rows.append((usage, summary))
+    width = max((len(usage) for usage, _ in rows if len(usage) <= HELP_USAGE_WIDTH), default=0)
+    lines = ["Commands:"]
+    for usage, summary in rows:
+        if len(usage) > width:
+            lines.append(f"  {usage}")
+            usage = ""
+        lines.append(f"  {usage:<{width}}  {summary}")
+    lines.append(HELP_END)
     return lines
 
 
@@ -396,6 +440,10 @@ def _stored(
     render: Callable[[Entry], str] = history_line,
 ) -> bytes:
     return notice(header) + b"".join(encode(render(entry)) for entry in entries) + notice(end)
+
+
+def _masks(title: str, entries: Iterable[RoomBan]) -> bytes:
+    return notice(title) + b"".join(notice(f"  {entry.mask} (by {entry.by})") for entry in entries)
 
 
 def reply(said: r.Reply) -> bytes:
@@ -429,6 +477,8 @@ def reply(said: r.Reply) -> bytes:
             return notice(f"You are identified as {account}.")
         case r.Operator():
             return notice("You are an operator now.")
+        case r.OperatorAtLogin():
+            return notice("You are an operator of this server; /help lists your commands.")
         # Commands.
         case r.UnknownCommand(name):
             return error(f"Unknown command /{name}; type /help for the list.")
@@ -446,7 +496,7 @@ def reply(said: r.Reply) -> bytes:
             return error("You are changing rooms too fast; the next wait their turn.")
         case r.TooFast(rate, burst):
             return error(
-                f"You are sending too fast (at most {rate:g} lines a second, "
+                f"You are sending too fast (at most {count(rate, 'line')} a second, "
                 f"bursts of {burst}); lines over that wait their turn."
             )
         case r.LineTooLong(limit):
@@ -454,7 +504,9 @@ def reply(said: r.Reply) -> bytes:
         case r.InternalError():
             return error("Internal server error; that line was not processed.")
         case r.Help(operator, features):
-            return b"".join(notice(line) for line in help_lines(operator, features))
+            # The server's own words, from its command table: not cleaned,
+            # since the columns take longer runs of spaces than users may send.
+            return b"".join(encode(NOTICE + line) for line in help_lines(operator, features))
         case r.Users(names, None):
             return notice(who(names))
         case r.Users(names, room, operators):
@@ -485,10 +537,10 @@ def reply(said: r.Reply) -> bytes:
             return notice("You are back.")
         case r.Away(text):
             return notice(f"You are away: {text}")
-        case r.Counts(users, operators, unregistered, count):
+        case r.Counts(users, operators, unregistered, made):
             return notice(
-                f"{users} users online ({operators} operators), {unregistered} choosing a "
-                f"nickname, {count} rooms."
+                f"{count(users, 'user')} online ({count(operators, 'operator')}), "
+                f"{unregistered} choosing a nickname, {count(made, 'room')}."
             )
         case r.Rooms(infos):
             return b"".join(notice(line) for line in rooms(infos, said.total, said.page))
@@ -497,6 +549,17 @@ def reply(said: r.Reply) -> bytes:
         case r.RoomModes(room, modes):
             letters, extra = mode_string(modes)
             return notice(f"Modes of {room}: {' '.join([letters or '+', *extra])}")
+        case r.RoomBans(room, [], Mode.BAN_EXCEPTION):
+            return notice(f"Nobody is let in past the bans of {room} (/mode +e NICK lets NICK in).")
+        case r.RoomBans(room, entries, Mode.BAN_EXCEPTION):
+            return _masks(f"Let in past the bans of {room}:", entries)
+        case r.RoomBans(room, [], Mode.INVITE_EXCEPTION):
+            return notice(
+                f"Nobody joins {room} uninvited while it is invite only "
+                "(/mode +I NICK lets NICK in)."
+            )
+        case r.RoomBans(room, entries, Mode.INVITE_EXCEPTION):
+            return _masks(f"Let into {room} without an invitation:", entries)
         case r.RoomBans(room, []):
             return notice(f"Nobody is shut out of {room} (/mode +b NICK shuts NICK out).")
         case r.RoomBans(room, bans):
@@ -506,13 +569,17 @@ def reply(said: r.Reply) -> bytes:
             )
         case r.Inviting(nickname, room):
             return notice(f"Invited {nickname} to {room}.")
+        case r.Invitations([]):
+            return notice("You are invited nowhere.")
+        case r.Invitations(places):
+            return notice(f"You are invited to {', '.join(places)}.")
         case r.RoomKept(room):
             return notice(f"{room} is kept now, for your account (/unkeep stops that).")
         case r.RoomUnkept(room):
             return notice(f"{room} is no longer kept.")
         case r.Kept(recipient, text):
             return notice(
-                f"{recipient} is away; this will be delivered when they log in:"
+                f"{recipient} is offline; this will be delivered when they log in:"
             ) + encode(f"-> *{recipient}* {text}")
         # Stored messages.
         case r.RecentHistory(_, []) | r.KeptMessages([]):
@@ -521,21 +588,22 @@ def reply(said: r.Reply) -> bytes:
             return _stored(f"Recent messages in {room}:", entries)
         case r.LastMessages(room, _, []):
             return notice(f"No messages in {room} yet.")
-        case r.LastMessages(room, count, entries):
+        case r.LastMessages(room, number, entries):
             # As many as there are, when fewer than asked for.
-            return _stored(f"Last {min(count, len(entries))} messages in {room}:", entries)
+            last = count(min(number, len(entries)), "message")
+            return _stored(f"Last {last} in {room}:", entries)
         case r.Found(room, text, []):
             return notice(f"No messages in {room} match {text!r}.")
         case r.Found(room, text, entries):
             return _stored(f"Messages in {room} matching {text!r}:", entries)
         case r.KeptMessages(entries):
             return _stored(
-                "Messages that came while you were away:", entries, "End of messages.", kept_line
+                "Messages that came while you were offline:", entries, "End of messages.", kept_line
             )
         case r.PrivateHistory(nickname, _, []):
             return notice(f"No messages with {nickname} yet.")
-        case r.PrivateHistory(nickname, count, entries):
-            header = f"Last {min(count, len(entries))} messages with {nickname}:"
+        case r.PrivateHistory(nickname, number, entries):
+            header = f"Last {count(min(number, len(entries)), 'message')} with {nickname}:"
             return _stored(header, entries, render=conversation_line)
         case r.HistoryNeedsAccount():
             return error(
@@ -562,10 +630,13 @@ def reply(said: r.Reply) -> bytes:
             unit = "second" if wait == 1 else "seconds"
             return error(f"Too many password checks {whose}; try again in {wait} {unit}.")
         case r.NotKept(recipient, Keeping.RECIPIENT_FULL, limit):
-            return error(f"{recipient} has {limit} messages waiting already; yours was not kept.")
+            return error(
+                f"{recipient} has {count(limit, 'message')} waiting already; yours was not kept."
+            )
         case r.NotKept(_, _, limit):
             return error(
-                f"You have {limit} messages waiting for users who are away; yours was not kept."
+                f"You have {count(limit, 'message')} waiting for users who are offline; "
+                "yours was not kept."
             )
         case r.NotSaved():
             return error("The server cannot save that right now; nothing was changed.")
@@ -586,10 +657,11 @@ def reply(said: r.Reply) -> bytes:
                 f"Not sent to the room: did you mean {command}? (/say TEXT says anything as it is.)"
             )
         case r.BanningYourself(target):
-            return error(f"{target} is you: an operator cannot ban itself.")
-        case r.Dropped(count):
-            lines = "1 line" if count == 1 else f"{count} lines"
-            return error(f"Ignored {lines} sent before you could see that refusal.")
+            return error(f"{target} is you: you cannot ban yourself.")
+        case r.Dropped(dropped):
+            return error(
+                f"Ignored {count(dropped, 'line')} sent before you could see that refusal."
+            )
         case r.BadNewPassword(problem):
             limit = MIN_PASSWORD_LENGTH if problem is Problem.TOO_SHORT else MAX_PASSWORD_LENGTH
             return error(f"Choose another password: {_problem(problem, limit)}.")
@@ -609,7 +681,7 @@ def reply(said: r.Reply) -> bytes:
         case r.NotBanned(target):
             return error(f"{target} is not banned.")
         case r.BanList(bans):
-            return notice(f"{len(bans)} ban{'' if len(bans) == 1 else 's'}:") + b"".join(
+            return notice(f"{count(len(bans), 'ban')}:") + b"".join(
                 notice(f"  {each.target} (by {each.by}){ban(each)}") for each in bans
             )
         # Goodbyes.
@@ -620,12 +692,19 @@ def reply(said: r.Reply) -> bytes:
         case g.AddressBanned(banned):
             return error(f"This address is banned{ban(banned)}. Goodbye.")
         case g.ServerFull(limit):
-            return error(f"The server is full ({limit} connections); try again later. Goodbye.")
+            return error(
+                f"The server is full ({count(limit, 'connection')}); try again later. Goodbye."
+            )
         case g.TooManyConnections(host):
             return error(f"Too many new connections from {host}; wait a little. Goodbye.")
         case g.HostFull(host, limit):
             return error(
                 f"Too many connections from {host} ({limit}); close one and try again. Goodbye."
+            )
+        case g.Crowded(limit):
+            return error(
+                f"Too many connections are still logging in ({limit}); try again in a moment. "
+                "Goodbye."
             )
         case g.StillRegistering(host, limit):
             return error(
@@ -633,11 +712,11 @@ def reply(said: r.Reply) -> bytes:
                 "finish one and try again. Goodbye."
             )
         case g.LoginTimedOut(seconds):
-            return error(f"No nickname chosen in {seconds:g} seconds. Goodbye.")
+            return error(f"No nickname chosen in {count(seconds, 'second')}. Goodbye.")
         case g.IdleTimedOut(seconds):
-            return error(f"Idle for {seconds:g} seconds. Goodbye.")
+            return error(f"Idle for {count(seconds, 'second')}. Goodbye.")
         case g.PingTimedOut(seconds):
-            return error(f"No answer from your client for {seconds:g} seconds. Goodbye.")
+            return error(f"No answer from your client for {count(seconds, 'second')}. Goodbye.")
         case g.Flooding():
             return error("Still flooding. Goodbye.")
         case g.OutOfTries():

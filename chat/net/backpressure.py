@@ -23,21 +23,53 @@ Both outflows drop a client (C{write} returns L{False}) once more than their
 limit plus Twisted's 64 KiB would wait for it in the server, or once what
 waits for all clients together would pass the server's L{Budget};
 C{loseConnection} would wait for the buffer to drain, which a client that
-never reads never lets happen, so the drop is an abort.
+never reads never lets happen, so the drop is an abort. Once enough of what
+waited has been freed, the L{Budget} has the C library return the free
+memory to the system.
 """
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from typing import Protocol
 
-from twisted.internet.interfaces import IConsumer, IPullProducer, IPushProducer, ITransport
+from twisted.internet.interfaces import (
+    IConsumer,
+    IDelayedCall,
+    IPullProducer,
+    IPushProducer,
+    IReactorTime,
+    ITransport,
+)
 from twisted.internet.tcp import Connection
 from zope.interface import implementer
+
+from chat.core.limits import GIVE_BACK_AFTER, GIVE_BACK_DELAY
 
 TWISTED_BUFFER = 64 * 1024
 """
 What a Twisted transport buffers before it pauses its producer.
+"""
+
+
+def _malloc_trim() -> Callable[[], object] | None:
+    """
+    glibc's C{malloc_trim(0)}, which returns the free memory of every heap
+    to the system, or L{None} where the C library has none (musl, macOS).
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
+
+
+RETURN_FREE_MEMORY = _malloc_trim()
+"""
+How this process returns its free memory to the system, if it can.
 """
 
 
@@ -47,13 +79,22 @@ class Budget:
     read could otherwise hold a gigabyte between them, each within its own
     send queue. A client whose write would pass it is dropped. Only bytes
     that wait are counted (a write the kernel takes at once costs nothing).
+
+    Given a clock, it also has the memory that waited returned to the
+    system once L{GIVE_BACK_AFTER} bytes of it have been freed
+    (L{GIVE_BACK_DELAY} later): the C library keeps what is freed for
+    itself, and what 1 000 clients that never read were owed would
+    otherwise stay with the server after they are gone.
     """
 
-    __slots__ = ("limit", "used")
+    __slots__ = ("_clock", "_due", "_freed", "limit", "used")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, clock: IReactorTime | None = None) -> None:
         self.limit = limit
         self.used = 0
+        self._clock = clock
+        self._freed = 0
+        self._due: IDelayedCall | None = None
 
     def take(self, size: int) -> bool:
         if self.used + size > self.limit:
@@ -62,7 +103,19 @@ class Budget:
         return True
 
     def give_back(self, size: int) -> None:
+        """
+        C{size} bytes no longer wait: they were written, or their client is gone.
+        """
         self.used -= size
+        self._freed += size
+        if self._freed >= GIVE_BACK_AFTER and self._due is None and self._clock is not None:
+            self._due = self._clock.callLater(GIVE_BACK_DELAY, self._returned)
+
+    def _returned(self) -> None:
+        self._due = None
+        self._freed = 0
+        if RETURN_FREE_MEMORY is not None:
+            RETURN_FREE_MEMORY()
 
 
 UNLIMITED = Budget(2**62)

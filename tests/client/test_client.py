@@ -315,6 +315,26 @@ class ReconnectTests(SynchronousTestCase):
         self.assertIn("cannot reconnect", self.display.notes[-1])
         self.assertNoResult(self.session.finished)
 
+    def test_each_attempt_is_one_short_line(self) -> None:
+        """
+        Each failed attempt to reconnect is one short line saying why in a
+        few words and when the next is, not Twisted's whole error message.
+        """
+        self.log_in()
+        self.servers.drop()
+        self.servers.refuse = True
+        for _ in range(3):
+            [call] = self.clock.getDelayedCalls()
+            self.clock.advance(call.getTime() - self.clock.seconds())
+        self.assertEqual(
+            self.display.notes[1:],
+            [
+                "cannot reconnect (connection refused); trying again in 2.0 s.",
+                "cannot reconnect (connection refused); trying again in 4.0 s.",
+                "cannot reconnect (connection refused); trying again in 8.0 s.",
+            ],
+        )
+
     def test_logs_in_again_as_the_same_user(self) -> None:
         """
         On reconnection the client logs in with the nickname it had (even

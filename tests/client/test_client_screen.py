@@ -34,6 +34,7 @@ from chat.core.events import (
     Renamed,
     Welcome,
 )
+from chat.core.replies import OperatorAtLogin
 from chat.line import wording
 from chat.line.commands import COMMANDS as TABLE
 
@@ -100,20 +101,26 @@ class ReadingTests(SynchronousTestCase):
 
     def test_commands_come_from_the_server_table(self) -> None:
         """
-        Completion offers every name of every command in the server's table,
-        aliases included, and the client's own, and nothing else.
+        Completion offers an operator every name of every command in the
+        server's table, aliases included, and the client's own, and nothing
+        else (but /login, which only answers the server's password question).
         """
         tracker = Tracker()
+        tracker.read(wording.reply(OperatorAtLogin()).decode().rstrip())
+        tracker.read(line(Welcome("alice", ("alice",))))
         self.assertEqual(
             tracker.completions("/w", first=True), ["/w", "/wall", "/whisper", "/who", "/whowas"]
         )
         self.assertEqual(tracker.completions("/unr", first=True), ["/unregister"])
         self.assertEqual(tracker.completions("/ig", first=True), ["/ignore"])
         self.assertEqual(len(COMMANDS), sum(len(command.names) for command in TABLE) + 3)
-        self.assertEqual(tracker.completions("/", first=True), list(COMMANDS))
+        self.assertEqual(
+            tracker.completions("/", first=True), [name for name in COMMANDS if name != "/login"]
+        )
 
     def test_completions(self) -> None:
         tracker = Tracker()
+        tracker.read(line(Welcome("alice", ("alice",))))
         tracker.names = {"alice", "Alan", "bob"}
         self.assertEqual(tracker.completions("al", first=True), ["Alan", "alice"])
         self.assertEqual(tracker.completions("/jo", first=True), ["/join"])
@@ -443,6 +450,29 @@ class ScreenTests(SynchronousTestCase):
         h.say("<bob> live again")
         self.assertEqual(h.shown()[-2:], ["<bob> live again", "[alice@lobby] half"])
 
+    def test_completion_offers_what_the_user_may_use(self) -> None:
+        """
+        Tab offers only the commands the user may use now: before login
+        those that work then (and /login while a password is asked for);
+        operators' commands only once the server says the user is one.
+        """
+        h = ScreenHarness(columns=80)
+        h.type(b"/\t")
+        self.assertIn("/exit  /help  /nick  /q  /quit", h.shown())
+        h.say("*** alice is registered. Send its password (or /login PASSWORD):")
+        h.type(b"\x15/l\t")
+        self.assertEqual(h.screen.editor.text, "/login ")
+        h.type(b"\x15secret\r")
+        h.log_in()
+        h.type(b"/wa\t")
+        self.assertEqual(h.shown()[-1], "[alice@lobby] /wa")
+        h.type(b"\x15/ig\t")
+        self.assertEqual(h.shown()[-1], "[alice@lobby] /ignore")
+        h.type(b"\x15")
+        h.say("*** You are an operator of this server; /help lists your commands.")
+        h.type(b"/wa\t")
+        self.assertEqual(h.shown()[-1], "[alice@lobby] /wall")
+
     def test_narrow_window(self) -> None:
         """
         In a 30-column window a long prompt is cut to half the width rather
@@ -513,7 +543,7 @@ class ScreenTests(SynchronousTestCase):
         self.assertEqual(sent.count(b"\r\n"), 29)
         self.assertEqual(h.shown()[-2:], ["<alice> line 28", "[alice@lobby]"])
         h.say(
-            "!!! You are sending too fast (at most 1 lines a second, bursts of 5); "
+            "!!! You are sending too fast (at most 1 line a second, bursts of 5); "
             "lines over that wait their turn."
         )
         h.clock.advance(1.2)
@@ -748,6 +778,49 @@ class WhatUsersMissTests(SynchronousTestCase):
         self.assertIn("-- you ignore: bob.", rows)
         self.assertIn("<bob> sorry", rows)
         self.assertEqual(h.sent(), before)
+
+    def test_help_lists_the_client_commands(self) -> None:
+        """
+        The server's /help is followed by the client's own commands (/r,
+        /ignore, /unignore), described in the same column.
+        """
+        h = ScreenHarness(columns=100)
+        h.log_in()
+        h.type(b"/help\r")
+        self.assertTrue(h.sent().endswith(b"/help\r\n"))
+        h.say(*(f"*** {row}" for row in wording.help_lines(operator=False, features=())))
+        rows = h.shown()
+        end = rows.index(
+            "***   Any other line is sent to this room; start it with // to send a leading /."
+        )
+        self.assertEqual(rows[end + 1], "-- The client's own commands:")
+        quit_row = next(row for row in rows if row.startswith("***   /quit"))
+        column = quit_row.index("leave the chat")
+        for row, usage, summary in zip(
+            rows[end + 2 : end + 5],
+            ["/r", "/ignore", "/unignore"],
+            [
+                "answer the last private message",
+                "hide NICK's lines on this screen; alone: list whom you ignore",
+                "show NICK's lines again",
+            ],
+            strict=True,
+        ):
+            self.assertTrue(row.startswith(f"--   {usage} "), row)
+            self.assertEqual(row.index(summary), column, row)
+
+    def test_ignore_speaks_of_a_person(self) -> None:
+        """
+        /ignore NICK says NICK's lines are hidden as a person's ("their"), not a thing's.
+        """
+        h = ScreenHarness(columns=100)
+        h.log_in()
+        h.type(b"/ignore bob\r")
+        self.assertIn(
+            "-- ignoring bob: their lines are hidden on this screen only "
+            "(they still reach you; /unignore bob).",
+            h.shown(),
+        )
 
     def test_since_you_left(self) -> None:
         """

@@ -20,12 +20,15 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, c
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
+from chat.core.interfaces import HistoryReader
 from chat.core.service import Settings
 from chat.line.protocol import LineFactory
-from tests.helpers import new_service
+from chat.store.history import History
+from tests.helpers import SyncPool, connections, new_service, stream_of
 from tests.live import TIMEOUT, RawClient, hang_up, reactor
 
 COLUMNS, ROWS = 80, 24
@@ -102,6 +105,27 @@ class TerminalUser(ProcessProtocol):
         self.ended.callback(-1 if status.exitCode is None else status.exitCode)
 
 
+class LaterPool:
+    """
+    A database thread's reads, answered a moment after they are asked.
+    """
+
+    def __init__(self, pool: SyncPool) -> None:
+        self.pool = pool
+
+    def runInteraction(self, interaction: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        result = self.pool.runInteraction(interaction, *args)
+        return deferLater(reactor, 0.05, lambda: None).addCallback(lambda _: result)
+
+    def submit(
+        self, interaction: Callable[..., Any], *args: Any, failed: Callable[[Failure], None]
+    ) -> None:
+        self.pool.submit(interaction, *args, failed=failed)
+
+    def close(self) -> None:
+        pass
+
+
 def terminal_modes(fd: int) -> tuple[bool, bool]:
     """
     Whether the terminal echoes and edits lines itself (as a shell needs it to).
@@ -111,8 +135,10 @@ def terminal_modes(fd: int) -> tuple[bool, bool]:
 
 
 class TerminalClientTests(TestCase):
-    async def serve(self, port: int = 0, **settings: Any) -> int:
-        service = new_service(reactor, Settings(server_name="pty", **settings))
+    async def serve(
+        self, port: int = 0, history: HistoryReader | None = None, **settings: Any
+    ) -> int:
+        service = new_service(reactor, Settings(server_name="pty", **settings), history=history)
         service.startService()
         endpoint = TCP4ServerEndpoint(reactor, port, interface="127.0.0.1")
         listening: IListeningPort = await endpoint.listen(LineFactory(service))
@@ -176,6 +202,27 @@ class TerminalClientTests(TestCase):
         self.assertEqual(await alice.ended, 0)
         await bob.wait_line("*** alice has left")
         self.assertEqual(terminal_modes(tty), (True, True))
+
+    async def test_nickname_question_asked_once(self) -> None:
+        """
+        The server's question for a nickname is not shown when the client
+        answered it with the nickname it was given; when the server refuses
+        that one (taken), the question is shown once, and the user answers it.
+        """
+        port = await self.serve()
+        await self.user(port, "bob")
+        alice, tty = TerminalUser.start(port, "bob")
+        self.addCleanup(os.close, tty)
+        self.kill_on_cleanup(alice)
+        await alice.wait_for_text("!!! The nickname bob is taken.")
+        await alice.wait_until(lambda: alice.input_row() == "[nickname?]")
+        self.assertEqual(alice.text().count("*** Choose a nickname"), 1)
+        self.assertLess(alice.text().index("taken"), alice.text().index("Choose a nickname"))
+        alice.type(b"alice\r")
+        await alice.wait_until(lambda: alice.input_row() == "[alice@lobby]")
+        self.assertEqual(alice.text().count("*** Choose a nickname"), 1)
+        alice.type(b"\x04")
+        self.assertEqual(await alice.ended, 0)
 
     async def test_sigterm_restores_the_terminal(self) -> None:
         """
@@ -250,7 +297,7 @@ class TerminalClientTests(TestCase):
         self.kill_on_cleanup(alice)
         self.assertEqual(await alice.ended, 1)
         self.assertIn(
-            "-- the server closed the connection: Idle for 1 seconds. Goodbye.", alice.text()
+            "-- the server closed the connection: Idle for 1 second. Goodbye.", alice.text()
         )
         self.assertEqual(alice.text().count("*** You are alice."), 1)
 
@@ -267,3 +314,61 @@ class TerminalClientTests(TestCase):
         self.assertEqual(await alice.ended, 1)
         self.assertIn("-- the connection to the server was closed.", alice.text())
         self.assertEqual(terminal_modes(tty), (True, True))
+
+    async def test_since_you_left_is_cut_per_room(self) -> None:
+        """
+        Reconnected into a room other than lobby, the client shows that room's
+        entry, then only what was said there since the last line it showed
+        (not lobby's lines, nor the room's lines it showed already, its own included).
+        """
+        pool = SyncPool(self.mktemp())
+        # History read a moment later, as a database thread does: the server
+        # reads lobby's and the room's at once, as the client goes back.
+        history = History(pool, reactor, interval=0, reader=LaterPool(pool))
+        port = await self.serve(history=history)
+        carol = await self.user(port, "carol")
+        carol.send("an old lobby line")
+        alice, tty = TerminalUser.start(port, "alice")
+        self.addCleanup(os.close, tty)
+        self.kill_on_cleanup(alice)
+        await alice.wait_for_text("<carol> an old lobby line")
+        await alice.wait_until(lambda: alice.input_row() == "[alice@lobby]")
+        alice.type(b"/join games\r")
+        await alice.wait_until(lambda: alice.input_row() == "[alice@games]")
+        bob = await self.user(port, "bob")
+        bob.send("/join games")
+        await alice.wait_for_text("*** bob has joined")
+        bob.send("a games line alice sees")
+        await alice.wait_for_text("<bob> a games line alice sees")
+        alice.type(b"my own games line\r")
+        await bob.wait_line("<alice> my own games line")
+        carol.send("lobby news alice never saw")
+        # The server stops taking connections, and alice's is lost.
+        await maybeDeferred(self.listening.stopListening)
+        [connection] = [
+            c
+            for c in connections(self.service)
+            if c.session.user and c.session.user.nickname == "alice"
+        ]
+        transport: Any = stream_of(connection).transport
+        transport.abortConnection()
+        await alice.wait_until(lambda: alice.input_row().startswith("[offline]"))
+        await bob.wait_line("*** alice has left (connection lost)")
+        bob.send("said while alice was away")
+        endpoint = TCP4ServerEndpoint(reactor, port, interface="127.0.0.1")
+        self.listening = await endpoint.listen(LineFactory(self.service))
+        await alice.wait_until(lambda: alice.input_row() == "[alice@games]")
+        await alice.wait_for_text("said while alice was away")
+        rows = [row for row in alice.rows() if row]
+        back = max(i for i, row in enumerate(rows) if "*** You are alice." in row)
+        after = "\n".join(rows[back:])
+        self.assertNotIn("lobby news", after)
+        self.assertNotIn("old lobby line", after)
+        self.assertNotIn("a games line alice sees", after)
+        self.assertNotIn("my own games line", after)
+        self.assertRegex(
+            after,
+            r"\*\*\* You are in games\. [^\n]*\n"
+            r"-- since you left:\n"
+            r"\[\d\d:\d\d\] <bob> said while alice was away\n\[alice@games\]$",
+        )

@@ -15,6 +15,7 @@ from chat.core.errors import (
     NoSuchUser,
     NotInRoom,
     NotLoggedIn,
+    NotRoomOperator,
 )
 from chat.core.events import (
     QUIT,
@@ -206,6 +207,7 @@ class RoomTests(DomainTestCase):
         The joiner learns the room's topic and members; the members that it came.
         """
         alice, a = self.login("alice")
+        self.chat.set_operator(alice, True)  # The lobby's topic is the server operators'.
         self.chat.set_topic(alice, "lobby", "welcome all")
         self.quiet()
         _, b = self.login("Bob")
@@ -304,6 +306,7 @@ class RoomTests(DomainTestCase):
         alice, a = self.login("alice")
         _, b = self.login("bob")
         self.quiet()
+        self.chat.set_operator(alice, True)  # The lobby's topic is the server operators'.
         self.chat.set_topic(alice, "lobby", "  chess\x1b tonight ")
         self.assertEqual(self.chat.room("lobby").topic, "chess tonight")
         self.assertEqual(a.take(), [TopicChanged("lobby", "alice", "chess tonight")])
@@ -317,8 +320,20 @@ class RoomTests(DomainTestCase):
         A topic is cut to 200 characters.
         """
         alice, _ = self.login("alice")
+        self.chat.set_operator(alice, True)  # The lobby's topic is the server operators'.
         self.chat.set_topic(alice, "lobby", "x" * 500)
         self.assertEqual(self.chat.room("lobby").topic, "x" * 200)
+
+    def test_lobby_topic_only_for_server_operators(self) -> None:
+        """
+        A permanent room has no operators of its own: only a server
+        operator sets its topic, which greets every newcomer.
+        """
+        alice, a = self.login("alice")
+        self.quiet()
+        self.assertRaises(NotRoomOperator, self.chat.set_topic, alice, "lobby", "mine")
+        self.assertIsNone(self.chat.room("lobby").topic)
+        self.assertEqual(a.take(), [])
 
     def test_topic_only_for_members(self) -> None:
         """
@@ -507,6 +522,7 @@ class CrowdTests(SynchronousTestCase):
             recorder.take()
         chat.say(users[0], "lobby", "hello")
         settled(chat.rename(users[0], "zed"))
+        chat.set_operator(users[1], True)  # The lobby's topic is the server operators'.
         chat.set_topic(users[1], "lobby", "crowded")
         self.assertEqual(
             recorders[2].take(),

@@ -264,6 +264,17 @@ class TimeoutTests(SynchronousTestCase):
         self.assertEqual(alice.lines(), ["!!! Idle for 300 seconds. Goodbye."])
         self.assertTrue(alice.closed)
 
+    def test_one_second(self) -> None:
+        """
+        Timeouts of one second are said as such, not as "1 seconds".
+        """
+        clock = Clock()
+        service = new_service(clock, Settings(login_timeout=1, idle_timeout=1))
+        silent, idle = Client(service), Client(service, "alice")
+        clock.advance(1)
+        self.assertEqual(silent.lines()[-1], "!!! No nickname chosen in 1 second. Goodbye.")
+        self.assertEqual(idle.lines(), ["!!! Idle for 1 second. Goodbye."])
+
     def test_timers_cancelled_when_gone(self) -> None:
         """
         A connection that goes leaves no timer behind.

@@ -287,7 +287,8 @@ class LoginTests(SessionTestCase):
         other, other_peer = self.login("bob", home=None)
         other.whois("ALICE")
         self.assertEqual(
-            other_peer.take(), [r.Whois("alice", ["b"], False, operator_in=frozenset({"b"}))]
+            other_peer.take(),
+            [r.Whois("alice", ["b"], False, operator_in=frozenset({"b"}), signon=T0)],
         )
 
     def test_banned_nickname(self) -> None:

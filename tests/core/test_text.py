@@ -2,11 +2,15 @@
 Tests for L{chat.core.text}: what may reach another user's terminal, and nickname rules.
 """
 
+import unicodedata
+
+import regex
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
+from wcwidth import wcwidth
 
-from chat.core.limits import MAX_NICKNAME_LENGTH
+from chat.core.limits import MAX_NICKNAME_LENGTH, MAX_SPACES
 from chat.core.text import Problem, clean, nickname_problem
 
 FORBIDDEN = {*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F)}
@@ -14,6 +18,59 @@ FORBIDDEN |= {*range(0x2066, 0x206A), 0x2028, 0x2029}
 INVISIBLE = {0x200B, 0x200E, 0x200F, 0x061C, *range(0x2060, 0x2065), 0xFEFF, 0x180E}
 INVISIBLE |= {0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800}
 FORBIDDEN |= INVISIBLE
+
+# What draws nothing: spaces, default-ignorable code points, and (on one of
+# those) combining marks; some of each, and visible characters to go between.
+BLANKS = [" ", "\u00a0", "\u2003", "\u3000", "\u1680", "\u200d", "\u200c", "\ufe0f", "\u034f"]
+BLANKS += ["\u00ad", "\u17b4", "\u180b", "\u206a", "\U000e0020", "\U000e0100", "\ufff0"]
+MARKS = ["\u0301", "\u20e3", "\u0489"]
+VISIBLE = ["a", "<", "!", "\u00e9", "\u2764", "\U0001f3f4", "\U0001f468", "\u65e5", "\t", "\x1b"]
+PIECES = st.one_of(st.sampled_from(VISIBLE), st.text(st.sampled_from(BLANKS + MARKS), max_size=24))
+BLANKISH = st.lists(PIECES, max_size=12).map("".join)
+# The tags of Scotland's flag, and a cancel tag.
+SCOTLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+
+
+def _blank(character: str) -> bool:
+    return unicodedata.category(character) == "Zs" or bool(
+        regex.fullmatch(r"\p{Default_Ignorable_Code_Point}", character)
+    )
+
+
+def _mark(character: str) -> bool:
+    return unicodedata.category(character) in ("Mn", "Me")
+
+
+def blank_columns(text: str) -> list[int]:
+    """
+    How wide each run of characters that draw nothing in C{text} may be
+    drawn, counting a column for a zero-width character (two for a wide
+    one), less the (at most eight) invisible characters right after a
+    visible one, which modify it.
+    """
+    widths: list[int] = []
+    run: list[str] | None = None
+    modifiers = 0
+    for index, character in enumerate(text + "x"):
+        if _blank(character) or (run is not None and _mark(character)):
+            if run is None:
+                run = []
+                modifiers = 8 if index else 0
+            if modifiers and not run and not character.isspace():
+                modifiers -= 1
+                continue
+            run.append(character)
+        elif run is not None:
+            widths.append(sum(max(1, wcwidth(c)) for c in run))
+            run = None
+    return widths
+
+
+def visible(text: str) -> list[str]:
+    """
+    The characters of C{text} that draw something, in order.
+    """
+    return [c for c in text if not _blank(c) and not _mark(c) and ord(c) not in FORBIDDEN]
 
 
 class CleanTests(SynchronousTestCase):
@@ -68,6 +125,45 @@ class CleanTests(SynchronousTestCase):
         self.assertEqual(clean(" " * 100 + "<obs> hi"), " " * 16 + "<obs> hi")
         self.assertEqual(clean("a" + "\u3000" * 30 + "b"), "a" + " " * 16 + "b")
         self.assertEqual(clean("    def f():"), "    def f():")
+
+    def test_blank_runs_measured_in_columns(self) -> None:
+        """
+        A run of blanks is one run whatever it is made of (spaces, joiners,
+        selectors, tags, accents on spaces), measured in columns: wider than
+        16 it becomes 16 plain spaces, however its pieces are cut. The
+        invisible characters right after a visible one (up to eight) stay
+        with it.
+        """
+        self.assertEqual(clean("a" + (" " * 16 + "\u200d") * 5 + "b"), "a" + " " * 16 + "b")
+        self.assertEqual(clean("-" + ("\u200c" + " " * 16) * 5 + "b"), "-\u200c" + " " * 16 + "b")
+        self.assertEqual(clean("a" + " \u0301" * 17 + "b"), "a" + " " * 16 + "b")
+        self.assertEqual(clean("a" + " \ufe0f\U000e0020" * 6 + "b"), "a" + " " * 6 + "b")
+        self.assertEqual(clean("a" + "\u3000" * 9 + "b"), "a" + " " * 16 + "b")
+        self.assertEqual(clean("a" + "\u3000" * 8 + "b"), "a" + "\u3000" * 8 + "b")
+        self.assertEqual(clean("a" + "\u200d" * 30 + "b"), "a" + "\u200d" * 8 + "b")
+
+    def test_emoji_sequences_kept(self) -> None:
+        """
+        Emoji joined by ZWJ, with a variation selector, a keycap or a flag's
+        tags stay whole, also before a run of spaces that is cut.
+        """
+        family = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"
+        texts = [family, "\u2764\ufe0f\u200d\U0001f525", "1\ufe0f\u20e3", SCOTLAND]
+        for text in texts:
+            self.assertEqual(clean(f"{text} and {text}"), f"{text} and {text}")
+            self.assertEqual(clean(text + " " * 40 + "x"), text + " " * 16 + "x")
+
+    @given(st.one_of(BLANKISH, st.text()))
+    def test_no_blank_run_wider_than_the_cap(self, text: str) -> None:
+        """
+        Whatever the input, no run of characters that draw nothing comes out
+        wider than 16 columns, nothing visible is taken out, and cleaning
+        again changes nothing.
+        """
+        cleaned = clean(text)
+        self.assertLessEqual(max(blank_columns(cleaned), default=0), MAX_SPACES)
+        self.assertEqual(visible(cleaned), visible(text.replace("\t", " ")))
+        self.assertEqual(clean(cleaned), cleaned)
 
     @given(st.text())
     def test_no_control_characters_survive(self, text: str) -> None:

@@ -144,7 +144,9 @@ class TargetTests(SynchronousTestCase):
         user.send("NICK carol", "USER carol 0 * :Carol")
         # ISUPPORT may take several 005 lines: their tokens together.
         isupport = [token for m in user.messages() if m[1] == "005" for token in m[3:]]
-        self.assertIn("TARGMAX=NAMES:4,NOTICE:4,PRIVMSG:4,TAGMSG:4,WHOIS:1,WHOWAS:1", isupport)
+        self.assertIn(
+            "TARGMAX=KICK:4,NAMES:4,NOTICE:4,PRIVMSG:4,TAGMSG:4,WHOIS:1,WHOWAS:1", isupport
+        )
 
     def test_repeated_targets_once(self) -> None:
         """
@@ -242,7 +244,8 @@ class ListingTests(SynchronousTestCase):
     def test_names_once_per_room(self) -> None:
         """
         C{NAMES #lobby} sixty times answers once; five rooms: the fifth gets
-        407; a room's NAMES costs a line per 160 names.
+        407, the four others their names and one 366 for them all; a room's
+        NAMES costs a line per 160 names.
         """
         self.mallory.send("JOIN #lobby,#a,#b,#c,#d")
         self.mallory.lines()
@@ -251,13 +254,18 @@ class ListingTests(SynchronousTestCase):
         self.assertEqual([m[3] for m in self.mallory.messages() if m[1] == "366"], ["#lobby"])
         self.mallory.send("NAMES #lobby,#a,#b,#c,#d")
         self.assertEqual(
-            [m[1:4] for m in self.mallory.messages() if m[1] in ("366", "407")],
+            list(
+                dict.fromkeys(
+                    (m[1], m[-2]) for m in self.mallory.messages() if m[1] in ("353", "366", "407")
+                )
+            ),
             [
-                ("407", "mallory", "#d"),
-                ("366", "mallory", "#lobby"),
-                ("366", "mallory", "#a"),
-                ("366", "mallory", "#b"),
-                ("366", "mallory", "#c"),
+                ("407", "#d"),
+                ("353", "#lobby"),
+                ("353", "#a"),
+                ("353", "#b"),
+                ("353", "#c"),
+                ("366", "#lobby,#a,#b,#c"),
             ],
         )
 
@@ -378,6 +386,38 @@ class HalfOpenTests(SynchronousTestCase):
         self.assertTrue(from_address(self.service, "10.0.0.2").transport.disconnecting)
         stalled[1].protocol.connectionLost(Failure(ConnectionDone()))
         self.assertFalse(from_address(self.service, "10.0.0.2").transport.disconnecting)
+
+    def test_a_quarter_of_the_places_for_registering(self) -> None:
+        """
+        Connections still registering, from however many addresses, take at
+        most a quarter of --max-clients: the next is told the server is
+        busy and closed, and those who logged in keep their places.
+        """
+        self.service = new_service(
+            self.clock, Settings(server_name="irc.test", max_clients=400, max_per_host=16)
+        )
+        stalled = [from_address(self.service, f"10.0.{n // 200}.{n % 200}") for n in range(100)]
+        for user in stalled:
+            user.send("CAP LS 302")
+        extra = from_address(self.service, "10.0.9.9")
+        self.assertEqual(
+            extra.lines(),
+            ["ERROR :Closing link: Too many connections still registering (100); try again soon"],
+        )
+        self.assertTrue(extra.transport.disconnecting)
+        stalled[0].send("NICK first", "USER first 0 * :First", "CAP END")
+        self.assertIn("001", stalled[0].codes())
+        self.assertFalse(from_address(self.service, "10.0.9.10").transport.disconnecting)
+
+    def test_small_servers_let_everyone_register(self) -> None:
+        """
+        The share is never under 64: on a server of 20 places, 18 can be
+        registering at once.
+        """
+        stalled = [from_address(self.service, f"10.0.3.{n}") for n in range(18)]
+        for user in stalled:
+            user.send("CAP LS 302")
+        self.assertFalse(any(user.transport.disconnecting for user in stalled))
 
     def test_shorter_login_timeout_when_nearly_full(self) -> None:
         """

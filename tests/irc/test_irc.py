@@ -20,14 +20,23 @@ from twisted.internet.protocol import Factory
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.words.protocols import irc
 
+from chat import __version__
 from chat.core.limits import HUMAN
 from chat.core.service import Settings
+from chat.irc import isupport
 from chat.irc.message import build, parse
 from chat.irc.protocol import IRCFactory
 from chat.store.accounts import Accounts
 from tests.helpers import Client, IRCUser, SyncPool, irc_factory, make_service, memory, new_service
 
 LUSERS = ["251", "252", "253", "254", "255", "265", "266"]
+
+
+def isupport_of(messages: list[tuple[str, ...]]) -> list[str]:
+    """
+    The ISUPPORT tokens of the 005 lines among C{messages}, in order.
+    """
+    return [token for m in messages if m[1] == "005" for token in m[3:-1]]
 
 
 class RegistrationTests(SynchronousTestCase):
@@ -37,7 +46,7 @@ class RegistrationTests(SynchronousTestCase):
     def test_welcome(self) -> None:
         """
         NICK and USER register: 001 to 005 (with an ISUPPORT that tells the
-        truth about names, in two lines of at most 13 tokens), the user count
+        truth about names, in lines of at most 13 tokens), the user count
         and a missing MOTD.
         """
         user = IRCUser(self.service)
@@ -48,7 +57,7 @@ class RegistrationTests(SynchronousTestCase):
         )
         self.assertEqual(messages[6][3], "There are 1 users and 0 invisible on 1 servers")
         self.assertEqual(messages[0][:3], ("irc.test", "001", "alice"))
-        isupport = messages[4]
+        isupport = isupport_of(messages)
         for token in (
             "CASEMAPPING=ascii",
             "CHANTYPES=#",
@@ -57,6 +66,41 @@ class RegistrationTests(SynchronousTestCase):
             "TOPICLEN=200",
         ):
             self.assertIn(token, isupport)
+
+    def test_isupport_lines(self) -> None:
+        """
+        ISUPPORT takes as many 005 lines as it needs for at most 13 tokens
+        each (an IRC message has at most 15 parameters), all of them in order.
+        """
+        user = IRCUser(self.service)
+        user.send("NICK alice", "USER alice 0 * :Alice")
+        lines = [m for m in user.messages() if m[1] == "005"]
+        self.assertTrue(all(len(m) - 4 <= 13 for m in lines), lines)
+        self.assertEqual([m[-1] for m in lines], ["are supported by this server"] * len(lines))
+        self.assertEqual(isupport_of(lines), isupport.TOKENS)
+
+    def test_version_in_welcome(self) -> None:
+        """
+        002 names the version the server runs, and 004 carries it too, with
+        the user modes, the channel modes and those that take an argument.
+        """
+        user = IRCUser(self.service)
+        user.send("NICK alice", "USER alice 0 * :Alice")
+        messages = user.messages()
+        self.assertEqual(
+            messages[1][3], f"Your host is irc.test, running version chat-{__version__}"
+        )
+        self.assertEqual(
+            messages[3][2:],
+            (
+                "alice",
+                "irc.test",
+                f"chat-{__version__}",
+                isupport.USER_MODES,
+                isupport.channel_modes(),
+                isupport.argument_modes(),
+            ),
+        )
 
     def test_motd(self) -> None:
         """
@@ -332,6 +376,23 @@ class AccountTests(SynchronousTestCase):
         user.send("CAP END")
         self.assertEqual(user.codes()[0], "001")
 
+    def test_sasl_keeps_the_nickname_chosen(self) -> None:
+        """
+        SASL logs in to the account, but the nickname is the one the client
+        sent with NICK: a client must be set to the registered nickname to
+        be known by it.
+        """
+        user = IRCUser(self.service)
+        token = base64.b64encode(b"alice\0alice\0secret1").decode()
+        user.send("CAP LS 302", "CAP REQ :sasl", "NICK other", "USER u 0 * :x")
+        user.send("AUTHENTICATE PLAIN", f"AUTHENTICATE {token}", "CAP END")
+        messages = user.messages()
+        self.assertIn("900", [m[1] for m in messages])
+        welcome = [m for m in messages if m[1] == "001"]
+        self.assertEqual(welcome[0][2], "other")
+        self.assertEqual(self.service.chat.online(), ["other"])
+        self.assertEqual(self.service.chat.find("other").account, "alice")
+
     def test_sasl_wrong_password(self) -> None:
         """
         A wrong SASL password fails (904) and counts as a wrong password.
@@ -435,6 +496,22 @@ class AccountTests(SynchronousTestCase):
         guest = IRCUser(self.service, "guest")
         guest.send("PRIVMSG NickServ :IDENTIFY alice secret1")
         self.assertEqual(guest.codes(), ["900", "NOTICE"])
+
+    def test_operator_told_at_login(self) -> None:
+        """
+        An operator registering with its password (SASL or PASS) is told it
+        is one once welcomed: 381 and MODE +o after the MOTD.
+        """
+        sasl = IRCUser(self.service)
+        sasl.send("CAP REQ :sasl", "NICK root", "USER u 0 * :U", "AUTHENTICATE PLAIN")
+        sasl.send("AUTHENTICATE " + base64.b64encode(b"root\0root\0rootpass").decode(), "CAP END")
+        sasl.protocol.connectionLost()
+        with_pass = IRCUser(self.service)
+        with_pass.send("PASS rootpass", "NICK root", "USER u 0 * :U")
+        for user in (sasl, with_pass):
+            codes = user.codes()
+            self.assertEqual(codes[codes.index("001") :][-3:], ["422", "381", "MODE"])
+            self.assertEqual(codes.count("381"), 1)
 
     def test_oper(self) -> None:
         """
@@ -550,7 +627,7 @@ class ChannelTests(SynchronousTestCase):
         self.alice.send("WHO #den", "WHOIS bob", "MODE #den", "MODE alice", "ISON bob ghost carol")
         self.assertEqual(
             self.alice.codes(),
-            ["352", "352", "315", "311", "319", "312", "318", "324", "329", "221", "303"],
+            ["352", "352", "315", "311", "319", "312", "317", "318", "324", "329", "221", "303"],
         )
         self.alice.send("ISON bob ghost")
         self.assertEqual(self.alice.messages(), [("irc.test", "303", "alice", "bob")])
@@ -699,6 +776,26 @@ class WhoTests(SynchronousTestCase):
             [("other", "ghost", "No such nick/channel"), ("other", "ghost", "End of /WHOIS list")],
         )
 
+    def test_whois_idle_and_signon(self) -> None:
+        """
+        WHOIS says how long the user has been idle (since it last said
+        something) and when it signed on (317).
+        """
+        from twisted.internet.task import Clock
+
+        clock = Clock()
+        clock.advance(1_000)
+        service = new_service(clock, Settings(server_name="irc.test"))
+        quiet = IRCUser(service, "quiet")
+        quiet.send("JOIN #chan")
+        clock.advance(30)
+        quiet.send("PRIVMSG #chan :hello")
+        clock.advance(12)
+        other = IRCUser(service, "other")
+        other.send("WHOIS quiet")
+        idle = [m[2:] for m in other.messages() if m[1] == "317"]
+        self.assertEqual(idle, [("other", "quiet", "12", "1000", "seconds idle, signon time")])
+
 
 class AwayTests(SynchronousTestCase):
     def test_away_both_doors(self) -> None:
@@ -744,6 +841,9 @@ class DialectTests(SynchronousTestCase):
         A WeeChat user in #lobby and a netcat user in lobby hear each other,
         privately too, and see each other's renames and topics.
         """
+        # The lobby's topic is the server operators': nc is one.
+        chat = memory(self.service)
+        chat.set_operator(chat.find("nc"), True)
         self.line.send("hello irc", "/msg wee psst", "/topic games tonight", "/nick netcat")
         self.assertEqual(
             self.irc.messages(),
@@ -974,6 +1074,45 @@ class MoreVerbTests(SynchronousTestCase):
         self.assertEqual(self.alice.messages(), [("bob!bob@chat", "PART", "#x", "Left")])
         self.assertEqual(bob.connection.session.user.rooms, [])  # type: ignore[union-attr]
 
+    def test_links(self) -> None:
+        """
+        LINKS answers for the one server there is (364, with its description,
+        then 365); a mask that does not match it gets the end alone.
+        """
+        service = make_service(server_name="irc.test", description="Test net")
+        user = IRCUser(service, "linker")
+        user.send("LINKS", "LINKS *.TEST", "LINKS elsewhere.*", "LINKS irc.test *")
+        self.assertEqual(
+            [m[1:] for m in user.messages()],
+            [
+                ("364", "linker", "irc.test", "irc.test", "0 Test net"),
+                ("365", "linker", "*", "End of /LINKS list"),
+                ("364", "linker", "irc.test", "irc.test", "0 Test net"),
+                ("365", "linker", "*.TEST", "End of /LINKS list"),
+                ("365", "linker", "elsewhere.*", "End of /LINKS list"),
+                ("364", "linker", "irc.test", "irc.test", "0 Test net"),
+                ("365", "linker", "*", "End of /LINKS list"),
+            ],
+        )
+        user.send("WHOIS linker")
+        self.assertIn(
+            ("312", "linker", "linker", "irc.test", "Test net"), [m[1:] for m in user.messages()]
+        )
+
+    def test_helpop(self) -> None:
+        """
+        HELPOP is HELP by another name, as on many servers: 704 to 706, or
+        524 for a subject it has no help on.
+        """
+        self.alice.send("HELPOP", "HELPOP privmsg", "HELPOP nosuch")
+        messages = self.alice.messages()
+        self.assertEqual(
+            [m[1] for m in messages],
+            ["704", "705", "705", "706", "704", "705", "705", "706", "524"],
+        )
+        self.assertEqual(messages[4][3], "PRIVMSG")
+        self.assertIn("HELPOP", messages[5][4].split())
+
     def test_crowd_and_announcement(self) -> None:
         """
         Joining a crowded room gives a count, not the names; an operator's
@@ -987,6 +1126,60 @@ class MoreVerbTests(SynchronousTestCase):
         self.assertEqual(joined[1][-1], "4 users in #big")
         self.service.chat.announce(self.service.chat.find("b1"), "maintenance at 5")
         self.assertEqual(self.alice.messages(), [("b1!b1@chat", "WALLOPS", "maintenance at 5")])
+
+
+class ListTests(SynchronousTestCase):
+    def test_elist(self) -> None:
+        """
+        LIST takes ISUPPORT's ELIST=CMNTU conditions: channel masks (M),
+        masks with ! in front that they must not match (N), more or fewer
+        users than a count (U), created or given their topic more or less
+        than so many minutes ago (C, T); several, comma-separated, must all
+        hold (any one of the masks).
+        """
+        from twisted.internet.task import Clock
+
+        clock = Clock()
+        clock.advance(100_000)
+        service = new_service(clock, Settings(server_name="irc.test"))
+        alice = IRCUser(service, "alice")
+        alice.send("JOIN #chan1", "TOPIC #chan1 :First")
+        clock.advance(120)
+        alice.send("JOIN #chan2", "TOPIC #chan2 :Second", "JOIN #other")
+        IRCUser(service, "bob").send("JOIN #chan2")
+        clock.advance(61)
+        alice.lines()
+
+        def listed(conditions: str) -> set[str]:
+            alice.send(f"LIST {conditions}")
+            messages = alice.messages()
+            self.assertEqual(messages[-1][1], "323", conditions)
+            return {m[3] for m in messages if m[1] == "322"}
+
+        both = {"#chan1", "#chan2"}
+        self.assertEqual(listed("*an1"), {"#chan1"})
+        self.assertEqual(listed("#c*n2"), {"#chan2"})
+        self.assertEqual(listed("*an3"), set())
+        self.assertEqual(listed("#CH*"), both)
+        self.assertEqual(listed("c*"), set())  # a channel's name starts with #
+        self.assertEqual(listed("!*an1"), {"#chan2", "#other"})
+        self.assertEqual(listed("!#ch*"), {"#other"})
+        self.assertEqual(listed(">1"), {"#chan2"})
+        self.assertEqual(listed("<2"), {"#chan1", "#other"})
+        self.assertEqual(listed("<1"), set())
+        self.assertEqual(listed("C>2"), {"#chan1"})
+        self.assertEqual(listed("C<2"), {"#chan2", "#other"})
+        self.assertEqual(listed("C<0"), set())
+        self.assertEqual(listed("T>2"), {"#chan1"})
+        self.assertEqual(listed("T<2"), {"#chan2"})  # #other has no topic
+        self.assertEqual(listed("T<10"), both)
+        self.assertEqual(listed("#ch*,>1"), {"#chan2"})
+        self.assertEqual(listed("*an1,*an2"), both)
+        self.assertEqual(listed("#chan1,#nowhere"), {"#chan1"})
+        late = IRCUser(service)
+        late.send("NICK late", "USER u 0 * :x")
+        isupport = isupport_of(late.messages())
+        self.assertIn("ELIST=CMNTU", isupport)
 
 
 class HistoryTests(SynchronousTestCase):
@@ -1008,8 +1201,9 @@ class HistoryTests(SynchronousTestCase):
 
     def test_history_with_server_time(self) -> None:
         """
-        On JOIN, a client with server-time gets the recent messages tagged
-        with the time they were said.
+        On JOIN, a client with server-time but without batch (irssi) gets the
+        recent messages tagged with the time they were said, and that time in
+        front of the text, which it shows where it does not show the tag.
         """
         user = IRCUser(self.service, "timed", caps="server-time")
         user.send("JOIN #lobby")
@@ -1017,10 +1211,24 @@ class HistoryTests(SynchronousTestCase):
         self.assertEqual(
             lines,
             [
-                "@time=2026-11-19T07:06:40.000Z :nc!nc@chat PRIVMSG #lobby :before you came",
-                "@time=2026-11-19T07:06:40.000Z :nc!nc@chat PRIVMSG #lobby :\x01ACTION waves\x01",
+                "@time=2026-11-19T07:06:40.000Z :nc!nc@chat PRIVMSG #lobby "
+                ":[2026-11-19 07:06] before you came",
+                "@time=2026-11-19T07:06:40.000Z :nc!nc@chat PRIVMSG #lobby "
+                ":\x01ACTION [2026-11-19 07:06] waves\x01",
             ],
         )
+
+    def test_history_without_batch_shows_its_time(self) -> None:
+        """
+        Whatever else a client asked for, without batch the replayed
+        history shows when it was said, in the text.
+        """
+        for caps in ("server-time message-tags echo-message", "message-tags", "labeled-response"):
+            user = IRCUser(self.service, "c" + str(len(caps)), caps=caps)
+            user.send("JOIN #lobby")
+            said = [m[-1] for m in user.messages() if m[1] == "PRIVMSG"]
+            self.assertEqual(said[0], "[2026-11-19 07:06] before you came", caps)
+            user.send("QUIT")
 
     def test_history_batch(self) -> None:
         """
@@ -1165,6 +1373,37 @@ class RoomOperatorTests(SynchronousTestCase):
         dan.send("JOIN #den", "PART #den", "JOIN #den")
         self.assertEqual(dan.codes()[-1], "473")  # the invitation was used
 
+    def test_invite_list(self) -> None:
+        """
+        INVITE alone lists the channels the user is invited to and has not
+        joined yet (336, then 337); an invitation used is gone from it.
+        """
+        dan = IRCUser(self.service, "dan")
+        dan.send("INVITE")
+        self.assertEqual(dan.messages(), [("irc.test", "337", "dan", "End of /INVITE list")])
+        self.op.send("JOIN #attic", "MODE #den +i", "INVITE dan #den", "INVITE dan #attic")
+        dan.lines()
+        dan.send("INVITE")
+        self.assertEqual(
+            [m[1:] for m in dan.messages()],
+            [
+                ("336", "dan", "#attic"),
+                ("336", "dan", "#den"),
+                ("337", "dan", "End of /INVITE list"),
+            ],
+        )
+        dan.send("JOIN #den")
+        dan.lines()
+        dan.send("INVITE", "INVITE dan")
+        self.assertEqual(
+            [m[1:3] + m[-1:] for m in dan.messages()],
+            [
+                ("336", "dan", "#attic"),
+                ("337", "dan", "End of /INVITE list"),
+                ("461", "dan", "Not enough parameters"),
+            ],
+        )
+
     def test_kick_voice_moderated_and_prefixes(self) -> None:
         """
         KICK puts a member out of the room only (the room sees it); +v and
@@ -1193,6 +1432,147 @@ class RoomOperatorTests(SynchronousTestCase):
         self.assertEqual(carol.codes(), ["404", "482"])
         self.op.send("KICK #den carol")
         self.assertEqual(self.op.codes(), ["441"])
+
+    def test_several_targets(self) -> None:
+        """
+        KICK puts out several members at once (one KICK each, as RFC 2812
+        wants them sent), up to TARGMAX's KICK; NAMES lists several channels,
+        then one 366 for them all; ISUPPORT's TARGMAX says how many.
+        """
+        users = {name: IRCUser(self.service, name) for name in ("u1", "u2", "u3", "u4", "u5", "u6")}
+        for user in users.values():
+            user.send("JOIN #den")
+        watcher = IRCUser(self.service, "watcher")
+        watcher.send("JOIN #den")
+        watcher.lines()
+        self.op.send("KICK #den u1,u2 :bye", "KICK #den,#den u3,watcher")
+        self.assertEqual(
+            [m[1:] for m in watcher.messages()],
+            [
+                ("KICK", "#den", "u1", "bye"),
+                ("KICK", "#den", "u2", "bye"),
+                ("KICK", "#den", "u3", "op"),
+                ("KICK", "#den", "watcher", "op"),
+            ],
+        )
+        self.op.lines()
+        self.op.send("KICK #den u4,u5,u6,u4,nobody")
+        self.assertEqual(
+            [m[1:4] for m in self.op.messages()],
+            [
+                ("KICK", "#den", "u4"),
+                ("KICK", "#den", "u5"),
+                ("KICK", "#den", "u6"),
+                ("441", "op", "u4"),
+            ],
+        )
+        self.op.send("JOIN #attic", "JOIN #cellar")
+        self.op.lines()
+        self.op.send("NAMES #attic,#nowhere,#cellar")
+        self.assertEqual(
+            [m[1:] for m in self.op.messages()],
+            [
+                ("353", "op", "=", "#attic", "@op"),
+                ("353", "op", "=", "#cellar", "@op"),
+                ("366", "op", "#attic,#nowhere,#cellar", "End of /NAMES list"),
+            ],
+        )
+        self.op.send("NAMES " + ",".join(["#attic"] * 12))
+        self.assertEqual(self.op.codes(), ["353", "366"])
+        self.op.send("NAMES #attic,#cellar,#a,#b,#c,#d")
+        self.assertEqual(self.op.codes(), ["407", "353", "353", "366"])
+        welcome = IRCUser(self.service)
+        welcome.send("NICK late", "USER u 0 * :x")
+        isupport = isupport_of(welcome.messages())
+        (targmax,) = [t for t in isupport if t.startswith("TARGMAX=")]
+        self.assertLessEqual({"KICK:4", "NAMES:4"}, set(targmax[8:].split(",")))
+
+    def test_ctcp_in_channels_and_no_ctcp_mode(self) -> None:
+        """
+        CTCP requests to a channel reach its IRC members (line users, who
+        cannot answer them, see nothing) until its operator sets +C: then
+        only ACTION passes, and others are refused with 404; CTCP to a
+        nickname is still not carried.
+        """
+        bob = IRCUser(self.service, "bob")
+        bob.send("JOIN #den")
+        liner = Client(self.service, "liner")
+        liner.send("/join den")
+        self.op.lines()
+        liner.lines()
+        bob.lines()
+        bob.send("PRIVMSG #den :\x01ACTION is testing\x01", "PRIVMSG #den :\x01PING 12345\x01")
+        self.assertEqual(bob.lines(), [])
+        self.assertEqual(
+            [m[1:] for m in self.op.messages()],
+            [
+                ("PRIVMSG", "#den", "\x01ACTION is testing\x01"),
+                ("PRIVMSG", "#den", "\x01PING 12345\x01"),
+            ],
+        )
+        self.assertEqual(liner.lines(), ["* bob is testing"])
+        self.op.send("MODE #den +C")
+        self.op.lines()
+        bob.lines()
+        liner.lines()
+        bob.send("PRIVMSG #den :\x01ACTION is testing\x01", "PRIVMSG #den :\x01PING 12345\x01")
+        self.assertEqual(
+            bob.messages(),
+            [("irc.test", "404", "bob", "#den", "Cannot send CTCP to channel (+C)")],
+        )
+        self.assertEqual(
+            [m[1:] for m in self.op.messages()], [("PRIVMSG", "#den", "\x01ACTION is testing\x01")]
+        )
+        bob.send("NOTICE #den :\x01PING 1\x01", "PRIVMSG op :\x01VERSION\x01")
+        self.assertEqual(bob.lines(), [])
+        self.assertEqual(self.op.lines(), [])
+
+    def test_statusmsg(self) -> None:
+        """
+        PRIVMSG @#room reaches the room's operators only, +#room its voiced
+        members and operators (line users among them see to whom it went);
+        nobody else, the sender included; ISUPPORT says STATUSMSG=@+.
+        """
+        bob = IRCUser(self.service, "bob")
+        carol = IRCUser(self.service, "carol")
+        liner = Client(self.service, "liner")
+        bob.send("JOIN #den")
+        carol.send("JOIN #den")
+        liner.send("/join den")
+        self.op.send("MODE #den +v bob", "MODE #den +o liner")
+        for user in (self.op, bob, carol):
+            user.lines()
+        liner.lines()
+        carol.send("PRIVMSG @#den :for ops", "NOTICE +#den :for voices")
+        self.assertEqual(carol.lines(), [])
+        self.assertEqual(
+            self.op.messages(),
+            [
+                ("carol!carol@chat", "PRIVMSG", "@#den", "for ops"),
+                ("carol!carol@chat", "NOTICE", "+#den", "for voices"),
+            ],
+        )
+        self.assertEqual(bob.messages(), [("carol!carol@chat", "NOTICE", "+#den", "for voices")])
+        self.assertEqual(
+            liner.lines(),
+            [
+                "<carol> (to the room's operators) for ops",
+                "<carol> (to the room's voiced members and operators) for voices",
+            ],
+        )
+        bob.send("PRIVMSG @#den :\x01ACTION waves\x01")
+        self.assertEqual(
+            self.op.messages(), [("bob!bob@chat", "PRIVMSG", "@#den", "\x01ACTION waves\x01")]
+        )
+        self.assertEqual(liner.lines(), ["* bob (to the room's operators) waves"])
+        outsider = IRCUser(self.service, "outsider")
+        outsider.send("PRIVMSG @#den :let me in", "PRIVMSG @#nowhere :hello")
+        self.assertEqual(outsider.codes(), ["404", "404"])
+        self.assertEqual(self.op.lines(), [])
+        late = IRCUser(self.service)
+        late.send("NICK late", "USER u 0 * :x")
+        isupport = isupport_of(late.messages())
+        self.assertIn("STATUSMSG=@+", isupport)
 
     def test_topic_lock(self) -> None:
         """
@@ -1418,6 +1798,53 @@ class IRCv3Tests(SynchronousTestCase):
         op.lines()
         troll.send("JOIN #den")
         self.assertEqual(troll.codes()[0], "JOIN")
+
+    def test_ban_and_invite_exceptions(self) -> None:
+        """
+        +e MASK lets matching users in past the room's bans, +I MASK into it
+        while it is invite-only, each until unset; +e and +I alone list
+        them (348/349, 346/347), and ISUPPORT names both modes.
+        """
+        op = IRCUser(self.service, "op")
+        op.send("JOIN #den", "MODE #den +b ba*!*@*")
+        bar = IRCUser(self.service, "Bar")
+        bar.send("JOIN #den")
+        self.assertEqual(bar.codes(), ["474"])
+        op.lines()
+        op.send("MODE #den +e *ar")
+        self.assertEqual(op.messages(), [("op!op@chat", "MODE", "#den", "+e", "*ar!*@*")])
+        bar.send("JOIN #den", "PART #den")
+        self.assertEqual(bar.codes(), ["JOIN", "353", "366", "PART"])
+        op.send("MODE #den -e *ar!*@*", "MODE #den +i")
+        op.lines()
+        bar.send("JOIN #den")
+        self.assertEqual(bar.codes(), ["474"])
+        quux = IRCUser(self.service, "quux")
+        quux.send("JOIN #den")
+        self.assertEqual(quux.codes(), ["473"])
+        op.send("MODE #den +I quux")
+        self.assertEqual(op.messages(), [("op!op@chat", "MODE", "#den", "+I", "quux!*@*")])
+        quux.send("JOIN #den")
+        self.assertEqual(quux.codes()[0], "JOIN")
+        op.lines()
+        op.send("MODE #den +e", "MODE #den I")
+        listed = [m[1:] for m in op.messages()]
+        self.assertEqual(listed[0], ("349", "op", "#den", "End of channel exception list"))
+        self.assertEqual(listed[1][:5], ("346", "op", "#den", "quux!*@*", "op!op@chat"))
+        self.assertEqual(listed[2], ("347", "op", "#den", "End of channel invite list"))
+        line = Client(self.service, "liner")
+        op.send("INVITE liner #den")
+        line.send("/join den", "/mode +I")
+        self.assertEqual(
+            line.lines()[-2:], ["*** Let into den without an invitation:", "***   quux!*@* (by op)"]
+        )
+        user = IRCUser(self.service)
+        user.send("NICK late", "USER u 0 * :x")
+        isupport = isupport_of(user.messages())
+        self.assertIn("EXCEPTS=e", isupport)
+        self.assertIn("INVEX=I", isupport)
+        (chanmodes,) = [t for t in isupport if t.startswith("CHANMODES=")]
+        self.assertEqual(chanmodes.split("=")[1].split(",")[0], "Ibe")
 
 
 class BatchTests(SynchronousTestCase):

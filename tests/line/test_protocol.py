@@ -10,7 +10,16 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from chat.core.limits import MAX_LINE_BYTES
 from chat.line.protocol import LineFactory
 from chat.net.backpressure import SendQueue
-from tests.helpers import Client, Recorder, connections, enter, factory, make_service, new_service
+from tests.helpers import (
+    Client,
+    Recorder,
+    connections,
+    enter,
+    factory,
+    make_service,
+    memory,
+    new_service,
+)
 
 PROMPT = (
     "*** Choose a nickname (1 to 16 ASCII letters, digits, '_' or '-', starting with a letter):"
@@ -864,6 +873,9 @@ class RoomTests(ThreeUsers):
         /topic shows the topic; /topic TEXT sets it for the room, which is told;
         newcomers see it on entering.
         """
+        # The lobby's topic is the server operators': alice is one.
+        chat = memory(self.service)
+        chat.set_operator(chat.find("alice"), True)
         self.alice.send("/topic")
         self.assertEqual(self.alice.lines(), ["*** lobby has no topic."])
         self.alice.send("/topic Welcome, all")

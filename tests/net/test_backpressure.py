@@ -12,10 +12,13 @@ from twisted.internet import reactor as _reactor
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import IPullProducer, IPushProducer
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from chat.core.limits import GIVE_BACK_AFTER, GIVE_BACK_DELAY
 from chat.core.outbox import Outbox
+from chat.net import backpressure
 from chat.net.backpressure import (
     TWISTED_BUFFER,
     Budget,
@@ -327,3 +330,30 @@ class BudgetTests(SynchronousTestCase):
         one.resumeProducing()
         self.assertTrue(two.write(b"x" * 700))
         self.assertEqual(budget.used, 700)
+
+    def test_memory_returned_once_enough_is_freed(self) -> None:
+        """
+        Once what was freed of what waited (drained or dropped) reaches
+        GIVE_BACK_AFTER, free memory is returned to the system
+        GIVE_BACK_DELAY later, once for all that was freed meanwhile; a
+        budget without a clock never does it.
+        """
+        returned: list[None] = []
+        self.patch(backpressure, "RETURN_FREE_MEMORY", lambda: returned.append(None))
+        clock = Clock()
+        budget = Budget(GIVE_BACK_AFTER * 4, clock)
+        budget.take(GIVE_BACK_AFTER * 3)
+        budget.give_back(GIVE_BACK_AFTER - 1)
+        clock.advance(GIVE_BACK_DELAY)
+        self.assertEqual(returned, [])
+        budget.give_back(1)
+        budget.give_back(GIVE_BACK_AFTER)
+        clock.advance(GIVE_BACK_DELAY)
+        self.assertEqual(returned, [None])
+        budget.give_back(GIVE_BACK_AFTER - 1)
+        clock.advance(GIVE_BACK_DELAY)
+        self.assertEqual(returned, [None])
+        clockless = Budget(GIVE_BACK_AFTER * 2)
+        clockless.take(GIVE_BACK_AFTER * 2)
+        clockless.give_back(GIVE_BACK_AFTER * 2)
+        self.assertEqual(returned, [None])

@@ -483,7 +483,7 @@ class CommandTests(TestCase):
         self.assertEqual(
             bob.lines(),
             [
-                "*** Alice is away; this will be delivered when they log in:",
+                "*** Alice is offline; this will be delivered when they log in:",
                 "-> *Alice* are you there?",
             ],
         )
@@ -492,7 +492,7 @@ class CommandTests(TestCase):
         self.assertEqual(
             alice.lines()[-3:],
             [
-                "*** Messages that came while you were away:",
+                "*** Messages that came while you were offline:",
                 "[2026-11-19 07:06] *bob* are you there?",
                 "*** End of messages.",
             ],
@@ -500,7 +500,7 @@ class CommandTests(TestCase):
         alice.send("/quit")
         alice.hang_up()
         again = self.arrive("alice", "secret1")
-        self.assertNotIn("*** Messages that came while you were away:", again.lines())
+        self.assertNotIn("*** Messages that came while you were offline:", again.lines())
 
     def test_full_disk_is_said(self) -> None:
         """
@@ -1051,6 +1051,49 @@ class OperatorTests(SynchronousTestCase):
         self.op.send("/kick carol")
         self.assertEqual(self.carol.lines(), ["!!! You were kicked by root. Goodbye."])
 
+    def test_told_at_login(self) -> None:
+        """
+        An operator logging in with its password is told it is one; a user
+        logging in with an ordinary registered nickname's password is not.
+        """
+        self.successResultOf(self.accounts.register("dave", "secret2"))
+        for nickname, password, operator in [("root", "secret1", True), ("dave", "secret2", False)]:
+            client = Client(self.service)
+            client.send(nickname, password)
+            told = "*** You are an operator of this server; /help lists your commands."
+            self.assertEqual(told in client.lines(), operator, nickname)
+            client.hang_up()
+
+    def test_help_columns_align(self) -> None:
+        """
+        /help's descriptions start in one column, for a user and for an
+        operator of a server with everything (its longest usage on a line
+        of its own, the description under the others).
+        """
+        bans = Bans(self.pool, self.clock)
+        bans.startService()
+        everything = new_service(
+            self.clock,
+            Settings(admins=["root"]),
+            history=History(self.pool, self.clock),
+            accounts=self.accounts,
+            bans=bans,
+        )
+        operator = Client(everything)
+        operator.send("root", "secret1")
+        for client in (operator, Client(everything, "bob")):
+            client.lines()
+            client.send("/help")
+            rows = [line.removeprefix("***   ") for line in client.lines()[1:-1]]
+            columns = set()
+            for row in rows:
+                usage, gap, rest = row.partition("  ")
+                if gap:
+                    columns.add(len(row) - len(rest.lstrip()))
+                else:
+                    self.assertTrue(usage.startswith("/ban "), row)
+            self.assertEqual(len(columns), 1, rows)
+
     def test_wall(self) -> None:
         """
         An announcement reaches everyone online, in every room, the operator included.
@@ -1186,8 +1229,8 @@ class BanTests(SynchronousTestCase):
         self.assertEqual(
             self.op.lines(),
             [
-                "!!! ROOT is you: an operator cannot ban itself.",
-                "!!! 10.0.0.1 is you: an operator cannot ban itself.",
+                "!!! ROOT is you: you cannot ban yourself.",
+                "!!! 10.0.0.1 is you: you cannot ban yourself.",
             ],
         )
         self.assertEqual(self.bans.all(), [])

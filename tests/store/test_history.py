@@ -631,7 +631,7 @@ class CommandTests(SynchronousTestCase):
                 "<alice> chess at eight",
                 "<alice> tea at five",
                 "*** End of history.",
-                "*** Last 1 messages in lobby:",
+                "*** Last 1 message in lobby:",
                 "<alice> tea at five",
                 "*** End of history.",
                 "*** Messages in lobby matching 'chess':",
@@ -663,6 +663,14 @@ class CommandTests(SynchronousTestCase):
         )
         alice.send("/history")
         self.assertEqual(len(alice.lines()), 8)
+
+    def test_one_message(self) -> None:
+        """
+        /history 1 says it shows the last message, not "1 messages".
+        """
+        alice = Client(self.service, "alice")
+        alice.send("only this", "/history 1")
+        self.assertEqual(alice.lines()[0], "*** Last 1 message in lobby:")
         alice.send("/history x", "/history 1_0", "/history ٣", "/history 0", "/history 501")
         self.assertEqual(
             alice.lines(),
@@ -818,6 +826,25 @@ class ExportTests(SynchronousTestCase):
             (0, "2026-11-19 07:07:40 [lobby] * bob waves\n"),
         )
         self.assertEqual(self.run_export("--since", "2026-11-20")[1].count("\n"), 1)
+
+    def test_no_such_room(self) -> None:
+        """
+        A --room nothing was ever said in is one line saying there is no such
+        room, status 1; a room there is, with nothing since --since, is an
+        empty transcript.
+        """
+        import subprocess
+
+        export = subprocess.run(
+            [sys.executable, "-m", "chat.transcript", "--db", self.path, "--room", "nosuchroom"],
+            capture_output=True,
+            timeout=30,
+        )
+        self.assertEqual(
+            (export.returncode, export.stdout, export.stderr),
+            (1, b"", b"chat.transcript: no such room: nosuchroom (nothing was ever said there)\n"),
+        )
+        self.assertEqual(self.run_export("--room", "games", "--since", "2027-01-01"), (0, ""))
 
     def test_bad_since(self) -> None:
         """

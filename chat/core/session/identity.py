@@ -34,6 +34,7 @@ from chat.core.replies import (
     NicknameBanned,
     NotProven,
     Operator,
+    OperatorAtLogin,
     PasswordChanged,
     PasswordWanted,
     Refused,
@@ -362,6 +363,9 @@ class Identity(SessionBase):
         if self.user is not None:
             self.chat.set_operator(self.user, True)
         self.log.info("Operator {nickname} logged in", nickname=registered)
+        if self.user is None:
+            # Made at login: said as it comes in (once in, it is the caller's to say).
+            self.peer.tell(OperatorAtLogin())
         return True
 
     def demote(self) -> None:

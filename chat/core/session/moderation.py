@@ -24,6 +24,7 @@ from chat.core.replies import (
     Banned,
     BanningYourself,
     Feature,
+    Invitations,
     Inviting,
     KickedOut,
     NotBanned,
@@ -74,6 +75,15 @@ class Moderation(Queries):
             self._charge(len(bans))
             self.peer.tell(RoomBans(found.name, bans))
             changes = [c for c in changes if not (c.mode is Mode.BAN and c.argument is None)]
+        for listed, entries in (
+            (Mode.BAN_EXCEPTION, found.exceptions),
+            (Mode.INVITE_EXCEPTION, found.invite_exceptions),
+        ):
+            if any(c.mode is listed and c.argument is None for c in changes):
+                # "+e" or "+I" alone: that list, a line a mask.
+                self._charge(len(entries))
+                self.peer.tell(RoomBans(found.name, tuple(entries), listed))
+                changes = [c for c in changes if not (c.mode is listed and c.argument is None)]
         with_argument = [i for i, c in enumerate(changes) if c.argument is not None]
         left = len(with_argument) - MODES_PER_LINE
         if left > 0:
@@ -106,6 +116,13 @@ class Moderation(Queries):
         user = self._logged_in()
         target = self.chat.invite(user, room, nickname)
         self.peer.tell(Inviting(target.nickname, room))
+
+    def invitations(self) -> None:
+        """
+        The rooms this user is invited to.
+        """
+        user = self._logged_in()
+        self.peer.tell(Invitations(self.chat.invitations(user)))
 
     @requires(needs=Feature.ACCOUNTS)
     def keep_room(self, room: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
 from chat.core.errors import NotInRoom
+from chat.core.events import RoomFilter
 from chat.core.interfaces import HistoryReader, RoomView, UserView
 from chat.core.limits import NAMES_PER_LINE, ROOMS_PAGE, SEARCH_RESULTS
 from chat.core.modes import Mode, ModeChange
@@ -79,6 +80,7 @@ class Queries(SessionBase):
         """
         user = self._logged_in()
         target = self.chat.find(nickname)
+        now = self.service.clock.seconds()
         # A secret room is named only to those who share it.
         shown = [room for room in target.rooms if Mode.SECRET not in room.flags or user in room]
         self.peer.tell(
@@ -93,6 +95,8 @@ class Queries(SessionBase):
                 frozenset(room.name for room in shown if target in room.voiced),
                 target.bot,
                 target.account,
+                int(now - target.active),
+                target.signon,
             )
         )
 
@@ -207,6 +211,16 @@ class Queries(SessionBase):
         listed = self.chat.describe_rooms(names[:ROOMS_PAGE], viewer=user)
         self._charge(len(listed))
         self.peer.tell(Rooms(listed, len(listed)))
+
+    def rooms_matching(self, wanted: RoomFilter) -> None:
+        """
+        The rooms C{wanted} admits (IRC's LIST with ELIST conditions), the
+        first L{ROOMS_PAGE}; a long answer costs what its lines would.
+        """
+        user = self._logged_in()
+        listed = self.chat.find_rooms(wanted, ROOMS_PAGE + 1, viewer=user)
+        self._charge(len(listed))
+        self.peer.tell(Rooms(listed[:ROOMS_PAGE], len(listed)))
 
     def show_modes(self, room: str) -> None:
         """

@@ -14,9 +14,20 @@ from collections.abc import Sequence
 from twisted.internet.task import deferLater
 
 from chat.core.errors import NoSuchRoom, NoSuchUser
-from chat.core.events import Action, Keeping, Message, Meta, PrivateMessage, TagMessage, Tags
+from chat.core.events import (
+    Action,
+    Ctcp,
+    Keeping,
+    Message,
+    Meta,
+    PrivateMessage,
+    StatusMessage,
+    TagMessage,
+    Tags,
+)
 from chat.core.interfaces import RoomView, UserView
 from chat.core.limits import MAX_KEPT, SERVICE_NAMES, TokenBucket
+from chat.core.modes import Mode
 from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
 from chat.core.session.base import SessionBase
 from chat.core.text import clean
@@ -123,6 +134,37 @@ class Talk(SessionBase):
         """
         if self._line_meter is not None and targets > 1:
             self._line_meter.charge(targets - 1)
+
+    def say_to(
+        self,
+        room: str,
+        to: Mode,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+        action: bool = False,
+    ) -> StatusMessage | None:
+        """
+        Say C{text} to C{room}'s operators (C{to} L{Mode.OPERATOR}), or to
+        its voiced members and operators (L{Mode.VOICE}). It is not kept:
+        the room's history is what all its members heard.
+        """
+        user = self._logged_in()
+        if self.service.settings.log_messages:
+            self.log.info(
+                "<{nickname}:{to}> {text}",
+                nickname=user.nickname,
+                to=to.value,
+                text=clean(text),
+                room=room,
+            )
+        return self.chat.say_to(user, room, to, text, notice, tags, action)
+
+    def ctcp(self, room: str, text: str, notice: bool = False, tags: Tags = ()) -> Ctcp | None:
+        """
+        Send a CTCP request to C{room} (it is not kept: it is no message).
+        """
+        return self.chat.ctcp(self._logged_in(), room, text, notice, tags)
 
     def tag(self, target: str, tags: Tags, room: bool) -> TagMessage:
         """

@@ -1,0 +1,90 @@
+"""
+What `make bench` tells and where it writes (bench/run.py, bench/report.py),
+with the measurements stood in for: no benchmark is run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.live import ROOT
+
+BENCH = ROOT / "bench"
+
+MEASURED = [
+    {"scenario": "latency", "server": "chat", "history": True, "clients": 100, "lost": 0},
+    {"scenario": "latency", "server": "threaded", "history": True, "clients": 100, "lost": 39159},
+    {"scenario": "fan-out", "server": "chat", "history": True, "clients": 200, "lost": 12},
+]
+"""
+Records as bench/run.py's scenarios make them: the threaded baseline lost
+39 159 deliveries, chat 12 in another scenario.
+"""
+
+
+def bench_module(name: str) -> Any:
+    """
+    A module of bench/, imported as bench/run.py imports its neighbours.
+    """
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    return importlib.import_module(name)
+
+
+class BenchTests(SynchronousTestCase):
+    def test_loss_lines_say_whose(self) -> None:
+        """
+        Each measurement that lost deliveries is a line naming the server that
+        lost them, a baseline's loss said not to be chat's, on standard error
+        and in the report.
+        """
+        run = bench_module("run")
+
+        async def suite(arguments: object) -> list[dict[str, Any]]:
+            return MEASURED
+
+        self.patch(run, "suite", suite)
+        errors = io.StringIO()
+        self.patch(sys, "stderr", errors)
+        self.patch(sys, "stdout", io.StringIO())
+        out = Path(self.mktemp())
+        self.patch(sys, "argv", ["bench/run.py", "--out", str(out)])
+        self.assertEqual(run.main(), 0)
+        lines = [
+            "LOST: 39159 deliveries by threaded, a baseline, not chat (latency, 100 clients)",
+            "LOST: 12 deliveries by chat (fan-out, 200 clients)",
+        ]
+        self.assertEqual(errors.getvalue().splitlines(), lines)
+        [report] = out.glob("*.md")
+        text = report.read_text("utf-8")
+        for line in lines:
+            self.assertIn(f"- {line}\n", text)
+
+    def test_results_are_untracked_unless_asked(self) -> None:
+        """
+        Without --out, results go to bench/runs/, which git ignores;
+        bench/results/, where the runs the documents quote are kept, only when asked.
+        """
+        run, report = bench_module("run"), bench_module("report")
+
+        async def suite(arguments: object) -> list[dict[str, Any]]:
+            return MEASURED[:1]
+
+        folders: list[Path] = []
+        self.patch(run, "suite", suite)
+        self.patch(report, "write_report", lambda results, folder, about: folders.append(folder))
+        for argv, folder in [
+            (["bench/run.py"], BENCH / "runs"),
+            (["bench/run.py", "--out", "bench/results"], Path("bench/results")),
+        ]:
+            self.patch(sys, "argv", argv)
+            run.main()
+            self.assertEqual(folders.pop(), folder)
+        ignored = (ROOT / ".gitignore").read_text("utf-8").splitlines()
+        self.assertIn("bench/runs/", ignored)
