@@ -486,8 +486,9 @@ class KeptRoom:
     What is kept of a room through emptiness and restarts: its C{founder}
     (the account that keeps it; L{None} for a room that always exists, the
     lobby), when it was made, its topic (who set it, when), its flags, key,
-    limit and ban masks, and the accounts of its operators, who get C{+o}
-    when they come back.
+    limit and ban masks, the accounts of its operators, who get C{+o} when
+    they come back, and its masks let in past the bans (C{+e}) and past its
+    C{+i} (C{+I}).
     """
 
     name: str
@@ -501,6 +502,8 @@ class KeptRoom:
     limit: int | None = None
     bans: tuple[RoomBan, ...] = ()
     operators: tuple[str, ...] = ()
+    exceptions: tuple[RoomBan, ...] = ()
+    invite_exceptions: tuple[RoomBan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

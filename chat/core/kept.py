@@ -1,6 +1,6 @@
 """
 Kept rooms: rooms that stay when their last member leaves, and whose topic,
-modes, key, ban masks and operators outlive a restart (Ergo's channel
+modes, key, mask lists (C{+b}, C{+e}, C{+I}) and operators outlive a restart (Ergo's channel
 registration, ChanServ's REGISTER); the in-memory chat's part of it.
 
 A room is kept by its founder: one of its operators, logged in to a
@@ -32,7 +32,7 @@ from chat.core.errors import (
     RoomNotKept,
     TooManyKept,
 )
-from chat.core.events import KeptRoom
+from chat.core.events import KeptRoom, RoomBan
 from chat.core.interfaces import RoomStore, UserView
 from chat.core.limits import KEPT_PER_ACCOUNT, LIST_LIMIT
 from chat.core.masks import Masks
@@ -59,7 +59,21 @@ def snapshot(room: Room) -> KeptRoom:
         room.limit,
         room.bans,
         tuple(keepers.values()) if keepers else (),
+        room.exceptions,
+        room.invite_exceptions,
     )
+
+
+def _masks(entries: Sequence[RoomBan]) -> Masks:
+    """
+    A list of masks as kept (C{+b}, C{+e} or C{+I}), each mask once, at
+    most L{LIST_LIMIT} of them.
+    """
+    masks = Masks()
+    for entry in entries[:LIST_LIMIT]:
+        if entry.mask not in masks:
+            masks.add(entry)
+    return masks
 
 
 class KeptRooms(Registry):
@@ -182,10 +196,9 @@ class KeptRooms(Registry):
                 continue
             room.flags = set(kept.flags)
             room.key, room.limit = kept.key, kept.limit
-            room.masks = masks = Masks()
-            for ban in kept.bans[:LIST_LIMIT]:
-                if ban.mask not in masks:
-                    masks.add(ban)
+            room.masks = _masks(kept.bans)
+            room.exception_masks = _masks(kept.exceptions)
+            room.invite_exception_masks = _masks(kept.invite_exceptions)
             keepers = room.keepers = {key_of(account): account for account in kept.operators}
             founder = room.founder = kept.founder
             if founder is not None:

@@ -162,7 +162,8 @@ def _v6(db: sqlite3.Connection) -> None:
 def _v7(db: sqlite3.Connection) -> None:
     # Kept rooms (chat.core.kept), a row each, written whole at each change;
     # a permanent room's (the lobby's) has no founder. Flags are their
-    # letters, the ban masks [mask, by, at] and the operators' accounts JSON.
+    # letters, the ban masks [mask, by, at] and the operators' accounts JSON
+    # (the +e and +I masks came later, into bans: chat.store.rooms).
     db.execute(
         """
         CREATE TABLE rooms (

@@ -7,6 +7,12 @@ Each change writes the whole room (a few hundred bytes, or a few
 kilobytes with a full ban list), so that a write that failed (a full disk)
 is made good by the room's next change; until then the change holds in
 memory, and is lost at a restart, as a ban's is.
+
+The column C{bans} holds the room's three mask lists as one JSON list: a
+ban (C{+b}) is C{[mask, by, at]}, as schema version 7 wrote it, and an
+exception (C{+e}) or an invite exception (C{+I}) the same with its mode's
+letter fourth, so that a row written before there were exceptions reads as
+it was, with none.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from chat.store.database import Cursor
 from chat.store.history import Pool
 
 _FLAG_LETTERS = frozenset(mode.value for mode in FLAGS)
+_LIST_LETTERS = (Mode.BAN.value, Mode.BAN_EXCEPTION.value, Mode.INVITE_EXCEPTION.value)
 
 
 def row(room: KeptRoom) -> database.RoomRow:
@@ -39,7 +46,11 @@ def row(room: KeptRoom) -> database.RoomRow:
         "".join(sorted(mode.value for mode in room.flags)),
         room.key,
         room.limit,
-        json.dumps([list(ban) for ban in room.bans]),
+        json.dumps(
+            [list(ban) for ban in room.bans]
+            + [[*entry, Mode.BAN_EXCEPTION.value] for entry in room.exceptions]
+            + [[*entry, Mode.INVITE_EXCEPTION.value] for entry in room.invite_exceptions]
+        ),
         json.dumps(list(room.operators)),
     )
 
@@ -48,7 +59,12 @@ def kept(stored: database.RoomRow) -> KeptRoom:
     """
     A row of the C{rooms} table as the room it keeps.
     """
-    name, founder, created, topic, by, at, flags, key, limit, bans, operators = stored
+    name, founder, created, topic, by, at, flags, key, limit, masks, operators = stored
+    lists: dict[str, list[RoomBan]] = {letter: [] for letter in _LIST_LETTERS}
+    for mask, setter, when, *letter in json.loads(masks):
+        listed = lists.get(letter[0] if letter else Mode.BAN.value)
+        if listed is not None:
+            listed.append(RoomBan(str(mask), str(setter), float(when)))
     return KeptRoom(
         name,
         founder,
@@ -59,10 +75,10 @@ def kept(stored: database.RoomRow) -> KeptRoom:
         frozenset(Mode(letter) for letter in flags if letter in _FLAG_LETTERS),
         key,
         limit,
-        tuple(
-            RoomBan(str(mask), str(setter), float(when)) for mask, setter, when in json.loads(bans)
-        ),
+        tuple(lists[Mode.BAN.value]),
         tuple(str(account) for account in json.loads(operators)),
+        tuple(lists[Mode.BAN_EXCEPTION.value]),
+        tuple(lists[Mode.INVITE_EXCEPTION.value]),
     )
 
 

@@ -292,3 +292,39 @@ class KeptRoomsAtStartTests(TestCase):
         irc = await connect_raw(irc_port(process))
         irc.send("NICK irc\r\nUSER irc 0 * :I\r\nMODE #lobby")
         self.assertEqual(await irc.wait_for(lambda line: " 329 irc #lobby " in line), made)
+
+    async def test_mask_lists_and_flags_outlive_a_restart(self) -> None:
+        """
+        After twistd is stopped and started again, a kept room has its
+        exceptions (C{+e}), its invite exceptions (C{+I}) and its C{+C}, as
+        IRC's MODE shows them, besides its bans.
+        """
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        options = ("--irc", "tcp:0:interface=127.0.0.1")
+        process, port = await start_twistd(workdir, *options)
+        self.addCleanup(process.stop)
+        alice = await in_lobby(port, "alice")
+        for line in ("/register secret-alice", "/join games", "/keep", "/mode +Cb troll"):
+            alice.send(line)
+        alice.send("/mode +e friend")
+        alice.send("/mode +I ~a:pal")
+        await alice.wait_line("*** alice set mode +I ~a:pal")
+        await process.stop()
+        process, port = await start_twistd(workdir, *options)
+        self.addCleanup(process.stop)
+        await process.logged(b"IRCFactory starting on ")
+        irc = await connect_raw(irc_port(process))
+        irc.send("NICK irc\r\nUSER irc 0 * :I\r\nMODE #games b\r\nMODE #games e")
+        irc.send("MODE #games I\r\nMODE #games")
+        await irc.wait_for(lambda line: " 324 irc #games " in line)
+        said = [line.split(" ", 1)[1] for line in irc.lines if " #games " in line]
+        self.assertIn("324 irc #games :+Cnt", said)
+        self.assertEqual(
+            [line.rsplit(" ", 1)[0] for line in said if line[:3] in ("367", "348", "346")],
+            [
+                "367 irc #games troll!*@* alice!alice@chat",
+                "348 irc #games friend!*@* alice!alice@chat",
+                "346 irc #games ~a:pal alice!alice@chat",
+            ],
+        )

@@ -5,6 +5,9 @@ whole and read back as it was, and a write that fails.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
@@ -56,6 +59,26 @@ class RoomTableTests(SynchronousTestCase):
         self.store.forget("GAMES")
         self.assertEqual(self.stored(), [lobby])
 
+    def test_mask_lists_round_trip(self) -> None:
+        """
+        A kept room's exceptions (C{+e}) and invite exceptions (C{+I}) read
+        back as they were saved, each on its own list, beside its bans,
+        which are written as schema version 7 wrote them.
+        """
+        listed = replace(
+            GAMES,
+            flags=GAMES.flags | {Mode.NO_CTCP},
+            exceptions=(RoomBan("friend!*@*", "alice", T0 + 3),),
+            invite_exceptions=(
+                RoomBan("~a:pal", "bob", T0 + 4),
+                RoomBan("*!*@192.0.2.*", "alice", T0 + 5),
+            ),
+        )
+        self.store.save(listed)
+        self.assertEqual(self.stored(), [listed])
+        bans = json.loads(rooms.row(listed)[9])
+        self.assertEqual(bans[:2], [["troll!*@*", "alice", T0 + 1], ["~a:mallory", "bob", T0 + 2]])
+
     def test_failed_write_logged(self) -> None:
         """
         A room that cannot be written (a full disk) is logged, with what
@@ -95,3 +118,35 @@ class MigrationTests(SynchronousTestCase):
         self.assertEqual(rooms.load(db.cursor()), [])
         database.save_room(db.cursor(), rooms.row(GAMES))
         self.assertEqual(rooms.load(db.cursor()), [GAMES])
+
+    def test_version_7_row_loads(self) -> None:
+        """
+        A room kept by a version 7 database, whose masks are its bans
+        alone, loads as it was, with no exceptions, once the database is
+        brought up to date.
+        """
+        path = self.mktemp()
+        old = database.connect(path, target=7)
+        old.execute(
+            "INSERT INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                "Games",
+                "alice",
+                T0,
+                "chess",
+                "bob",
+                T0 + 5.25,
+                "int",
+                "sesame",
+                12,
+                json.dumps([["troll!*@*", "alice", T0 + 1], ["~a:mallory", "bob", T0 + 2]]),
+                json.dumps(["alice", "Bob"]),
+            ),
+        )
+        old.commit()
+        old.close()
+        db = database.connect(path)
+        self.assertEqual(database.version(db), database.LATEST)
+        [games] = rooms.load(db.cursor())
+        self.assertEqual(games, replace(GAMES, topic="chess"))
+        self.assertEqual((games.exceptions, games.invite_exceptions), ((), ()))
