@@ -105,6 +105,34 @@ class KeptRoomTests(SynchronousTestCase):
         carol.send("/join games")
         self.assertEqual(carol.lines(), ["!!! Cannot join games: it is invite only."])
 
+    def test_operators_come_in_past_the_mask_lists(self) -> None:
+        """
+        One of a kept room's operators, by account, comes in and gets +o
+        from ChanServ past bans that match it while exceptions (+e) let
+        others in, past +i while invite exceptions (+I) let others in, and
+        past +k and +l; others come in as far as those lists let them.
+        """
+        alice = self.registered("alice", "/join games", "/keep")
+        alice.send("/mode +b *!*@*", "/mode +b ~a:alice", "/mode +e bob", "/mode +e dave")
+        alice.send("/mode +I bob", "/mode +I carol", "/mode +ikl sesame 1", "/quit")
+        bob, carol, dave = (Client(self.service, name) for name in ("bob", "carol", "dave"))
+        for user in (bob, carol, dave):
+            user.lines()
+            user.send("/join games sesame")
+        self.assertEqual(bob.lines(), ["*** You are in games. 1 user here: bob"])
+        self.assertEqual(carol.lines(), ["!!! Cannot join games: it is closed to you (+b)."])
+        self.assertEqual(dave.lines(), ["!!! Cannot join games: it is invite only."])
+        ally = IRCUser(self.service, "ally")
+        ally.send("PRIVMSG NickServ :IDENTIFY alice secret-alice", "JOIN #games")
+        self.assertEqual(
+            ally.messages()[2:4],
+            [
+                ("ally!ally@chat", "JOIN", "#games"),
+                ("chat", "353", "ally", "=", "#games", "@ally bob"),
+            ],
+        )
+        self.assertEqual(bob.lines(), ["*** ally has joined", "*** ChanServ set mode +o ally"])
+
     def test_operator_logging_in_gets_its_mode(self) -> None:
         """
         One of a kept room's operators who is in the room before logging in
