@@ -242,6 +242,31 @@ class PrivateHistoryTests(SynchronousTestCase):
             ],
         )
 
+    def test_history_verb_after_registration(self) -> None:
+        """
+        HISTORY is one of the IRC door's verbs, for registered clients:
+        451 before registration, after it 461 without a target and 442 for
+        a channel the client is not on, never 421; ISUPPORT's TARGMAX (the
+        verbs that take several targets) leaves it out.
+        """
+        early = IRCUser(self.service)
+        early.send("HISTORY #lobby", "HISTORY alice 5")
+        self.assertEqual(early.codes(), ["451", "451"])
+        early.send("NICK early", "USER u 0 * :Early")
+        welcome = early.messages()
+        (targmax,) = [t for m in welcome if m[1] == "005" for t in m[3:-1] if "TARGMAX=" in t]
+        self.assertEqual(
+            targmax, "TARGMAX=KICK:4,NAMES:4,NOTICE:4,PRIVMSG:4,TAGMSG:4,WHOIS:1,WHOWAS:1"
+        )
+        early.send("HISTORY", "HISTORY #lobby 1")
+        self.assertEqual(
+            early.messages(),
+            [
+                ("chat", "461", "early", "HISTORY", "Not enough parameters"),
+                ("chat", "442", "early", "#lobby", "You're not on that channel"),
+            ],
+        )
+
 
 class MigrationTests(SynchronousTestCase):
     def test_from_version_7(self) -> None:
