@@ -11,7 +11,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core.domain import MemoryChat
-from chat.core.limits import KEPT_PER_ACCOUNT, LOBBY
+from chat.core.events import KeptRoom
+from chat.core.limits import KEPT_PER_ACCOUNT, LOBBY, ROOMS_PAGE
 from chat.core.service import ChatService, Settings
 from chat.store import rooms
 from chat.store.accounts import Accounts
@@ -306,6 +307,27 @@ class KeptRoomTests(SynchronousTestCase):
         irc.send("JOIN #games", "LUSERS")
         found = {m[1]: m[3:] for m in irc.messages()}
         self.assertEqual(found["254"], ("2", "channels formed"))
+
+    def test_empty_kept_rooms_take_no_place_in_a_listing(self) -> None:
+        """
+        LIST with ELIST's conditions lists the first 100 channels that meet
+        them: empty kept rooms, which are no channels, take none of those
+        places, however many sort first.
+        """
+        chat = self.service.chat
+        assert isinstance(chat, MemoryChat)
+        chat.restore([KeptRoom(f"a{n:03}", "root", 0.0) for n in range(ROOMS_PAGE + 1)])
+        Client(self.service, "alice").send("/join zoo")
+        irc = IRCUser(self.service, "irc")
+        irc.send("LIST *")
+        self.assertEqual(
+            irc.messages(),
+            [
+                ("chat", "321", "irc", "Channel", "Users  Name"),
+                ("chat", "322", "irc", "#zoo", "1", ""),
+                ("chat", "323", "irc", "End of /LIST"),
+            ],
+        )
 
 
 T0 = 1_795_000_000.0

@@ -441,7 +441,9 @@ def _elist(terms: Sequence[str]) -> RoomFilter:
     """
     LIST's conditions as a filter: C{MASK}, C{!MASK}, C{<N} and C{>N}
     users, C{C<N} and C{C>N} (made less or more than N minutes ago),
-    C{T<N} and C{T>N} (the topic's age); anything else is a mask.
+    C{T<N} and C{T>N} (the topic's age); anything else is a mask. An
+    empty room (the lobby, a kept room) is no channel to IRC: at least one
+    user, so that empty rooms take no place among the first listed.
     """
     names, not_names = [], []
     numbers: dict[str, int] = {}
@@ -462,7 +464,7 @@ def _elist(terms: Sequence[str]) -> RoomFilter:
         tuple(names),
         tuple(not_names),
         CHANNEL_PREFIX,
-        numbers.get(">"),
+        numbers.get(">", 0),
         numbers.get("<"),
         minutes("C<"),
         minutes("C>"),
