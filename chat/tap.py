@@ -34,6 +34,7 @@ from chat.store.accounts import Accounts
 from chat.store.bans import Bans
 from chat.store.history import History, open_pool
 from chat.store.opening import Opening
+from chat.store.rooms import Rooms
 from chat.store.watch import FileWatch
 
 DEFAULT_LISTEN = "tcp:8888"
@@ -351,11 +352,16 @@ def makeService(options: dict[str, Any]) -> IService:
     # services have stopped (what they wrote last is written first).
     reactor.addSystemEventTrigger("after", "shutdown", pool.close)
     bans = Bans(pool, reactor)
+    configured = settings(options)
+    rooms = MemoryChat(
+        permanent_rooms=(LOBBY,), crowd=configured.crowd, clock=reactor.seconds, store=Rooms(pool)
+    )
     if options["db"] != ":memory:":
         # First, so that it runs before anything listens: a database the
         # server cannot use, or another server's, ends twistd there, with one
-        # line; and the bans hold from the first connection.
-        opening = Opening(options["db"], reactor, bans)
+        # line; and the bans hold, and the kept rooms are back, from the
+        # first connection.
+        opening = Opening(options["db"], reactor, bans, rooms.restore)
         opening.setServiceParent(top)  # type: ignore[no-untyped-call]
     # Added before the chat service so that it stops after it (a MultiService
     # stops its children in reverse): the last messages are written, then the
@@ -382,8 +388,6 @@ def makeService(options: dict[str, Any]) -> IService:
         return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
 
     accounts = Accounts(pool, reactor, hash_in_thread)
-    configured = settings(options)
-    rooms = MemoryChat(permanent_rooms=(LOBBY,), crowd=configured.crowd, clock=reactor.seconds)
     chat = ChatService(reactor, rooms, configured, history=history, accounts=accounts, bans=bans)
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]
     Reloader(chat, options).setServiceParent(top)  # type: ignore[no-untyped-call]

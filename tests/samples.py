@@ -71,12 +71,18 @@ def samples() -> list[r.Reply]:
         r.Inviting("bob", "games"),
         r.Invitations(["games", "den"]),
         r.Invitations([]),
+        r.RoomKept("games"),
+        r.RoomUnkept("games"),
         r.WasHere("bob", []),
         r.Kept("bob", "psst"),
         r.RecentHistory("lobby", [entry]),
         r.LastMessages("lobby", 5, [entry]),
         r.Found("lobby", "hi", [entry]),
         r.KeptMessages([kept]),
+        r.PrivateHistory(
+            "bob", 5, [kept, Entry(0.0, EntryKind.PRIVATE, None, "al", "bob", "hi", True)]
+        ),
+        r.HistoryNeedsAccount(),
         r.HistoryFailed(),
         r.Registered("alice"),
         r.RegisteredNickname("alice"),

@@ -95,6 +95,27 @@ class ProtocolDocumentTests(SynchronousTestCase):
         owner = Client(registry)
         owner.send("NICK", "/login PASSWORD", "/unregister PASSWORD")
         lines += owner.lines() + sender.lines() + claimant.lines()
+        # Kept rooms: ROOM, kept by NICK (accounts of their own, so that what
+        # is registered here changes nothing below), and private history.
+        apart = SyncPool(self.mktemp())
+        keeping = new_service(
+            clock,
+            Settings(server_name="NAME"),
+            history=History(apart, clock),
+            accounts=Accounts(apart, clock, maybeDeferred, cost=2**4),
+        )
+        founder = Client(keeping, "NICK")
+        founder.send("/register PASSWORD", "/join ROOM", "/keep", "/keep", "/unkeep", "/unkeep")
+        founder.send("/keep", "/part", "/keep", "/unkeep lobby")
+        guest = Client(keeping, "you")
+        guest.send("/join ROOM", "/unkeep")
+        founder.send("/join ROOM")
+        unregistered = Client(new_service(clock, accounts=keeping.accounts), "you")
+        unregistered.send("/join ROOM", "/keep")
+        founder.send("/msg you TEXT")
+        guest.send("/history NICK", "/register PASSWORD", "/msg NICK TEXT", "/history NICK")
+        guest.send("/history A", "/history NICK 0", "/history NICK x")
+        lines += founder.lines() + guest.lines() + unregistered.lines()
         # Operators, with an operator called OP.
         pool.make_operator("OP", "PASSWORD")
         bans = Bans(pool, clock)
@@ -136,7 +157,7 @@ class ProtocolDocumentTests(SynchronousTestCase):
                 (r"^\*\*\* \d+ rooms?:$", "*** N rooms:"),
                 (r"^\*\*\*   (\w+) \(\d+\)", r"***   \1 (N)"),
                 (r"^\[[-\d]+ [:\d]+\] ", "[2026-11-21 12:34] "),
-                (r"^\*\*\* Last \d+ messages", "*** Last N messages"),
+                (r"^\*\*\* Last \d+ messages?\b", "*** Last N messages"),
                 (r"^!!! Ignored \d+ lines", "!!! Ignored N lines"),
             ]:
                 line = re.sub(pattern, placeholder, line)

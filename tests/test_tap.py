@@ -20,12 +20,12 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from chat import __version__
-from chat.core.events import BanKind
+from chat.core.events import BanKind, KeptRoom
 from chat.core.limits import HUMAN, NONE, Rate
 from chat.core.service import ChatService, Settings
 from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
-from chat.store import database
+from chat.store import database, rooms
 from chat.store.bans import Bans
 from chat.store.history import History
 from chat.tap import Options, Reloader, default_max_clients, makeService, settings
@@ -349,6 +349,37 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual((ban.by, ban.reason), ("root", "spam"))
         self.patch(bans.pool, "runInteraction", lambda *_: self.fail("loaded again"))
         bans.startService()
+
+    def test_kept_rooms_back_before_anything_listens(self) -> None:
+        """
+        The rooms kept in the database, the lobby among them, are back in
+        the chat, with their topics and creation times, before the first
+        listener listens: nobody can make one of them anew, or find the
+        lobby without its topic.
+        """
+        path = self.mktemp()
+        db = database.connect(path)
+        with db:
+            database.save_room(db.cursor(), rooms.row(KeptRoom("games", "alice", 1.0, "chess")))
+            database.save_room(db.cursor(), rooms.row(KeptRoom("lobby", None, 2.0, "welcome")))
+        db.close()
+        reactor = MemoryReactorClock()
+        options = Options(reactor)
+        options.parseOptions(["--listen", "tcp:0", "--db", path])
+        top = makeService(options)
+        self.addCleanup(shut_down, reactor)
+        [chat] = [s for s in top if isinstance(s, ChatService)]  # type: ignore[attr-defined]
+        [listener] = [s for s in top if isinstance(s, StreamServerEndpointService)]  # type: ignore[attr-defined]
+        seen: list[tuple[str, str | None, float]] = []
+
+        def listening() -> None:
+            seen.extend(
+                (r.name, r.topic, r.created) for r in map(chat.chat.room, ["games", "lobby"])
+            )
+
+        self.patch(listener, "privilegedStartService", listening)
+        top.privilegedStartService()
+        self.assertEqual(seen, [("games", "chess", 1.0), ("lobby", "welcome", 2.0)])
 
     def test_settings(self) -> None:
         """

@@ -58,12 +58,13 @@ from chat.core.events import (
     TopicChanged,
     Welcome,
 )
-from chat.core.interfaces import Participant, RoomView, UserView
-from chat.core.limits import INVITATION_LIFETIME, MAX_TOPIC_LENGTH, ROOMS_PER_USER
+from chat.core.interfaces import Participant, RoomStore, RoomView, UserView
+from chat.core.kept import KeptRooms
+from chat.core.limits import INVITATION_LIFETIME, MAX_TOPIC_LENGTH, ROOM_SERVICE, ROOMS_PER_USER
 from chat.core.masks import address
-from chat.core.model import Room, User, admit, apply, key_of
+from chat.core.model import Room, User, admit, apply, key_of, recognised
 from chat.core.modes import Mode, ModeChange
-from chat.core.registry import Registry, own
+from chat.core.registry import own
 from chat.core.text import (
     clean,
 )
@@ -91,7 +92,7 @@ def _claimed(claim: Callable[[], _T]) -> Deferred[_T]:
         return fail()
 
 
-class MemoryChat(Registry):
+class MemoryChat(KeptRooms):
     """
     Every logged-in user and every room of one process, and the rules for
     routing messages.
@@ -106,11 +107,13 @@ class MemoryChat(Registry):
     and departure, and only while fewer than C{crowd} are there (or online)
     is a newcomer given their names rather than their number.
 
-    @param permanent_rooms: rooms that exist even while empty (and keep their topic).
+    @param permanent_rooms: rooms that exist even while empty (and are kept:
+        see L{chat.core.kept}).
     @param crowd: the size from which a room is a crowd; 0 for never.
     @param node: what makes this process's message ids its own; by default
         its start and a random part, so that ids never meet those of another
         process (another node, or this server before a restart).
+    @param store: where the changes of kept rooms are reported.
     """
 
     def __init__(
@@ -119,8 +122,9 @@ class MemoryChat(Registry):
         crowd: int = 0,
         clock: Callable[[], float] = time.time,
         node: str | None = None,
+        store: RoomStore | None = None,
     ) -> None:
-        super().__init__(permanent_rooms, crowd, clock)
+        super().__init__(permanent_rooms, crowd, clock, store)
         # Message ids: this process's own prefix, then a count.
         if node is None:
             node = _base36(int(clock() * 1000)) + _base36(secrets.randbits(40))
@@ -192,19 +196,23 @@ class MemoryChat(Registry):
         room = self._joinable(user, name)
         if len(user.rooms) >= ROOMS_PER_USER and not user.operator:
             raise TooManyRooms(room.name if room is not None else name, ROOMS_PER_USER)
+        # One of a kept room's operators, by account, gets its +o back.
+        opped = False
         if room is None:
             room = self._rooms[key_of(name)] = Room(name, created=self._clock())
             room.operators.add(user)
         else:
             admit(room, user, key, self._clock())
+            opped = recognised(room, user) and user not in room.operators
+            if opped:
+                room.operators.add(user)
         if user.invitations:
             # Used (or not needed): gone either way.
             user.invitations.pop(room, None)
         self._announce(
             room, Joined(room.name, user.nickname, user.account, user.realname, user.away)
         )
-        room.add(user)
-        user.rooms.append(room)
+        self._add(user, room)
         ops = frozenset(u.nickname for u in room.operators)
         voiced = frozenset(u.nickname for u in room.voiced)
         if self._crowded(len(room)):
@@ -227,7 +235,22 @@ class MemoryChat(Registry):
                 Mode.SECRET in room.flags,
             )
         )
+        if opped:
+            self._opped(room, user, exclude=user)
         return room
+
+    def _opped(self, room: Room, user: User, exclude: User | None) -> None:
+        """
+        Tell C{room} that C{user}, one of its operators by account, has its
+        C{+o} (from the room service, as ChanServ gives it on IRC).
+        """
+        event = ModesChanged(
+            room.name, ROOM_SERVICE, (ModeChange(Mode.OPERATOR, True, user.nickname),)
+        )
+        self._broadcast(room, event, exclude)
+
+    def keep(self, user: UserView, name: str) -> Deferred[RoomView]:
+        return _claimed(lambda: self._keep(own(user), name))
 
     def move(
         self, user: UserView, source: str, destination: str, key: str | None = None
@@ -295,7 +318,9 @@ class MemoryChat(Registry):
         self._users.clear()
         for name, room in list(self._rooms.items()):
             room.clear()
-            if not room.permanent:
+            if room.kept:
+                self._empty.add(room)
+            else:
                 del self._rooms[name]
 
     def part(
@@ -328,6 +353,7 @@ class MemoryChat(Registry):
         room.topic_by = user.nickname if cleaned else None
         room.topic_at = self._clock() if cleaned else None
         self._broadcast(room, TopicChanged(room.name, user.nickname, cleaned), exclude=None)
+        self._save(room)
 
     def change_modes(
         self, user: UserView, name: str, changes: Sequence[ModeChange]
@@ -357,6 +383,12 @@ class MemoryChat(Registry):
         if made:
             event = ModesChanged(room.name, user.nickname, tuple(made))
             self._broadcast(room, event, exclude=None)
+            if room.kept:
+                for change in made:
+                    target = change.argument
+                    if change.mode is Mode.OPERATOR and target is not None:
+                        self._note_operator(room, self.find(target), change.on)
+                self._save(room)
         return made, list(refused)
 
     def kick(self, user: UserView, name: str, nickname: str, reason: str | None) -> UserView:
@@ -520,7 +552,7 @@ class MemoryChat(Registry):
         if not text.strip():
             return None
         meta = self._meta(sender, tags)
-        event = PrivateMessage(sender.nickname, target.nickname, text, notice, meta)
+        event = PrivateMessage(sender.nickname, target.nickname, text, notice, meta, target.account)
         target.participant.receive(event)
         # A notice is not answered, not even with an away message.
         away = None if notice else target.away
@@ -587,7 +619,24 @@ class MemoryChat(Registry):
         return cleaned
 
     def set_account(self, user: UserView, account: str | None) -> None:
-        own(user).account = account
+        """
+        In the kept rooms C{user} is in, an operator's new account is one of
+        their operators' now, and one of their operators' accounts gets its
+        C{+o} back.
+        """
+        user = own(user)
+        user.account = account
+        if account is None:
+            return
+        for room in user.rooms:
+            if not room.kept:
+                continue
+            if user in room.operators:
+                if self._note_operator(room, user, True):
+                    self._save(room)
+            elif recognised(room, user):
+                room.operators.add(user)
+                self._opped(room, user, exclude=None)
 
     def set_operator(self, user: UserView, operator: bool) -> None:
         own(user).operator = operator

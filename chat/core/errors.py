@@ -240,3 +240,58 @@ class TooManyRooms(ChatError):
         super().__init__(name, limit)
         self.name = name
         self.limit = limit
+
+
+class KeepingNeedsAccount(ChatError):
+    """
+    Only a user logged in to a registered account may keep room C{name}:
+    the room is kept for that account, whatever nickname it comes back under.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class AlreadyKept(ChatError):
+    """
+    Room C{name} is kept already, by C{founder} (L{None}: it always is, as the lobby).
+    """
+
+    def __init__(self, name: str, founder: str | None) -> None:
+        super().__init__(name, founder)
+        self.name = name
+        self.founder = founder
+
+
+class RoomNotKept(ChatError):
+    """
+    Room C{name} is not kept: there is nothing to stop.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class NotFounder(ChatError):
+    """
+    Only C{founder}, who keeps room C{name}, or an operator of the server
+    may stop keeping it.
+    """
+
+    def __init__(self, name: str, founder: str) -> None:
+        super().__init__(name, founder)
+        self.name = name
+        self.founder = founder
+
+
+class TooManyKept(ChatError):
+    """
+    The account keeps C{limit} rooms already, and so may not keep room C{name}.
+    """
+
+    def __init__(self, name: str, limit: int) -> None:
+        super().__init__(name, limit)
+        self.name = name
+        self.limit = limit

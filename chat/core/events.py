@@ -5,8 +5,9 @@ Events are immutable values holding nicknames as they were when the event
 happened, so a later rename cannot rewrite history. A broadcast hands the very
 same event object to every recipient, which lets a door format it once.
 
-Stored messages (L{Entry}) and bans (L{Ban}) are values of the core too: the
-store makes them, the doors show them, and neither needs the other.
+Stored messages (L{Entry}), bans (L{Ban}) and kept rooms (L{KeptRoom}) are
+values of the core too: the store makes them, the doors show them, and
+neither needs the other.
 """
 
 from __future__ import annotations
@@ -201,7 +202,9 @@ class Action:
 @dataclass(frozen=True, slots=True)
 class PrivateMessage:
     """
-    A private message, as its recipient sees it (a C{notice}: see L{Message}).
+    A private message, as its recipient sees it (a C{notice}: see L{Message});
+    with the account its recipient was logged in to, if any (the sender's
+    is its C{meta}'s), which its history is kept for.
     """
 
     sender: str
@@ -210,6 +213,7 @@ class PrivateMessage:
     notice: bool = False
     # Not part of what makes two messages equal: it is what they carry.
     meta: Meta | None = field(default=None, compare=False)
+    recipient_account: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +400,7 @@ class EntryKind(str, enum.Enum):
 class Entry:
     """
     One stored message, as read back: public (with its C{room}) or private
-    (with its C{recipient}).
+    (with its C{recipient}; C{outgoing} if the one who reads it sent it).
     """
 
     time: float
@@ -405,6 +409,7 @@ class Entry:
     sender: str
     recipient: str | None
     text: str
+    outgoing: bool = False
 
 
 class Keeping(enum.Enum):
@@ -473,6 +478,32 @@ class RoomBan(NamedTuple):
     mask: str
     by: str
     at: float
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRoom:
+    """
+    What is kept of a room through emptiness and restarts: its C{founder}
+    (the account that keeps it; L{None} for a room that always exists, the
+    lobby), when it was made, its topic (who set it, when), its flags, key,
+    limit and ban masks, the accounts of its operators, who get C{+o} when
+    they come back, and its masks let in past the bans (C{+e}) and past its
+    C{+i} (C{+I}).
+    """
+
+    name: str
+    founder: str | None
+    created: float
+    topic: str | None = None
+    topic_by: str | None = None
+    topic_at: float | None = None
+    flags: frozenset[Mode] = frozenset()
+    key: str | None = None
+    limit: int | None = None
+    bans: tuple[RoomBan, ...] = ()
+    operators: tuple[str, ...] = ()
+    exceptions: tuple[RoomBan, ...] = ()
+    invite_exceptions: tuple[RoomBan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from chat.core.events import (
     Event,
     Keeping,
     KeptPage,
+    KeptRoom,
     Message,
     PrivateMessage,
     RoomBan,
@@ -390,6 +391,13 @@ class Chat(Protocol):
         rooms; nothing happens if the destination cannot be joined.
         """
 
+    def keep(self, user: UserView, name: str) -> Deferred[RoomView]:
+        """
+        Keep room C{name} (see L{chat.core.kept}) for C{user}'s account, as
+        one of its operators logged in to one: its founder. Fails with
+        L{AlreadyKept}, L{KeepingNeedsAccount}, L{TooManyKept}.
+        """
+
     # Changes.
 
     def logout(self, user: UserView, departure: Departure = QUIT) -> None:
@@ -478,6 +486,27 @@ class Chat(Protocol):
         Put C{nickname} out of room C{name}, as one of its operators.
         """
 
+    def unkeep(self, user: UserView, name: str) -> str:
+        """
+        Stop keeping room C{name}, as its founder or an operator of the
+        server: the room's name as spelt. Fails with L{RoomNotKept} or
+        L{NotFounder}.
+        """
+
+    def forget_account(self, account: str) -> None:
+        """
+        C{account} is no longer registered: it keeps no room any more, and
+        counts among no kept room's operators (whoever registers the name
+        next is somebody else).
+        """
+
+    def restore(self, rooms: Sequence[KeptRoom]) -> None:
+        """
+        Put back, empty, the rooms kept before a restart (read from a
+        L{RoomStore} before anything listens); a permanent room that is not
+        among them is kept from now on, as made now.
+        """
+
     def invite(self, user: UserView, name: str, nickname: str) -> UserView:
         """
         Invite C{nickname} (the user online under it now, whatever it is
@@ -509,6 +538,24 @@ class Chat(Protocol):
     def unwatch(self, user: UserView, nicknames: Sequence[str] | None) -> None: ...
 
 
+class RoomStore(Protocol):
+    """
+    Where the chat writes what its kept rooms are made of: it reports each
+    change (the whole room, each time), since it alone owns room state.
+    Neither call may raise or block: the writing is done elsewhere.
+    """
+
+    def save(self, room: KeptRoom) -> None:
+        """
+        Keep C{room} as it is now (a room kept now, or one that changed).
+        """
+
+    def forget(self, name: str) -> None:
+        """
+        Room C{name} is no longer kept.
+        """
+
+
 class Archive(Protocol):
     """
     Where every message worth keeping (public, action, private) is recorded,
@@ -534,6 +581,14 @@ class HistoryReader(Archive, Protocol):
     def search(self, room: str, text: str, count: int) -> Deferred[list[Entry]]:
         """
         The last C{count} messages of C{room} that contain C{text}, oldest first.
+        """
+
+    def conversation(self, account: str, nickname: str, count: int) -> Deferred[list[Entry]]:
+        """
+        The last C{count} private messages between C{account} and
+        C{nickname} (as it was called then, or its account), oldest first:
+        only those C{account} sent or received while logged in to it (and
+        since it was registered), C{outgoing} those it sent.
         """
 
 

@@ -230,8 +230,8 @@ What twistd chat applies by default: far above what a person types or pastes.
 
 LOBBY = "lobby"
 """
-The room that always exists (and keeps its topic while empty): every user of
-the line door starts in it.
+The room that always exists (and is kept as a kept room is, its topic
+through restarts included): every user of the line door starts in it.
 """
 
 MAX_NICKNAME_LENGTH = 16
@@ -248,6 +248,13 @@ the services IRC users know from other networks (Anope's and Atheme's). A
 user holding one would send notices byte for byte like the service's, and
 receive what people send the service (IRC clients send it passwords:
 C{IDENTIFY}); a line user's C{/msg NickServ} would reach that user.
+"""
+
+ROOM_SERVICE = "ChanServ"
+"""
+Who gives a kept room's operators their C{+o} when they come back (the
+name IRC users know from Atheme and Anope, one of L{SERVICE_NAMES}, so
+that nobody can pass for it).
 """
 
 MAX_ROOM_NAME_LENGTH = 24
@@ -429,6 +436,14 @@ MAX_MASK_LENGTH = 100
 The longest ban mask: a nickname, a user name and an IPv6 address with
 wildcards fit; a longer one matches nothing more, and would only make the
 lines that show the list longer.
+"""
+
+KEPT_PER_ACCOUNT = 15
+"""
+Rooms one account may keep (found), as Ergo's default C{max-channels-per-account}:
+a community needs a few; without a bound one account could create, keep
+and leave rooms in a loop, each kept for good in memory and in the
+database. Operators of the server are not bound.
 """
 
 INVITATION_LIFETIME = 3600.0

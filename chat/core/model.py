@@ -99,7 +99,9 @@ class Room:
         "created",
         "exception_masks",
         "flags",
+        "founder",
         "invite_exception_masks",
+        "keepers",
         "key",
         "limit",
         "masks",
@@ -135,6 +137,11 @@ class Room:
         self.masks = Masks()
         self.exception_masks = Masks()
         self.invite_exception_masks = Masks()
+        # A kept room's founder (the account that keeps it), and the
+        # accounts of its operators, by key (a permanent room is kept
+        # without a founder): see chat.core.kept. None for other rooms.
+        self.founder: str | None = None
+        self.keepers: dict[str, str] | None = {} if permanent else None
         # Members in the order they came; a dict, so that one leaving a room of
         # thousands (or thousands leaving at once) costs O(1) each.
         self._in: dict[User, None] = {}
@@ -145,6 +152,14 @@ class Room:
 
     def __len__(self) -> int:
         return len(self._in)
+
+    @property
+    def kept(self) -> bool:
+        """
+        Whether the room stays when it empties, and what it is made of is
+        written at each change: a permanent room, or one its founder keeps.
+        """
+        return self.keepers is not None
 
     @property
     def members(self) -> tuple[User, ...]:
@@ -237,14 +252,24 @@ def banned(room: Room, user: User) -> bool:
     return matched(room.masks, user) and not matched(room.exception_masks, user)
 
 
+def recognised(room: Room, user: User) -> bool:
+    """
+    Whether C{user} is logged in to the account of one of C{room}'s
+    operators, C{room} being kept.
+    """
+    keepers, account = room.keepers, user.account
+    return keepers is not None and account is not None and key_of(account) in keepers
+
+
 def admit(room: Room, user: User, key: str | None, now: float) -> None:
     """
     Raise L{CannotJoin} unless C{user} may join C{room} with C{key}: not
     banned from it (or let in past the bans, C{+e}), and invited (and the
     invitation not lapsed), or past its C{+i} (or let in past it, C{+I}),
-    C{+k} and C{+l}. An operator of the server goes anywhere.
+    C{+k} and C{+l}. An operator of the server goes anywhere, and so does
+    one of a kept room's operators (by account) into that room.
     """
-    if user.operator:
+    if user.operator or recognised(room, user):
         return
     if banned(room, user):
         raise CannotJoin(room.name, CannotJoin.BANNED)

@@ -42,7 +42,9 @@ class Registry:
     Every logged-in user and every room of one process, by name (without
     regard to case), and what may be asked of them.
 
-    @param permanent_rooms: rooms that exist even while empty (and keep their topic).
+    @param permanent_rooms: rooms that exist even while empty, made now
+        (unless L{chat.core.kept.KeptRooms.restore} says when they were),
+        and kept as kept rooms are.
     @param crowd: the size from which a room is a crowd; 0 for never.
     """
 
@@ -59,11 +61,13 @@ class Registry:
         self._presence = Presence(clock)
         # The most users online at once since the start.
         self.peak = 0
-        self._permanent: list[Room] = []
+        # The rooms that exist with nobody in them (permanent or kept ones),
+        # so that LUSERS counts the rooms in use without a walk.
+        self._empty: set[Room] = set()
         for name in permanent_rooms:
             self._check_room_name(name)
-            room = self._rooms[key_of(name)] = Room(name, permanent=True)
-            self._permanent.append(room)
+            room = self._rooms[key_of(name)] = Room(name, permanent=True, created=clock())
+            self._empty.add(room)
 
     def __len__(self) -> int:
         return len(self._users)
@@ -101,10 +105,9 @@ class Registry:
         return len(self._rooms)
 
     def rooms_in_use(self) -> int:
-        # The few permanent rooms that are empty only exist to be there:
-        # LUSERS does not count them as channels formed.
-        idle = sum(1 for room in self._permanent if not len(room))
-        return len(self._rooms) - idle
+        # The permanent and kept rooms that are empty only exist to be
+        # there: LUSERS does not count them as channels formed.
+        return len(self._rooms) - len(self._empty)
 
     def rooms(
         self, start: int = 0, count: int | None = None, viewer: UserView | None = None
@@ -189,11 +192,20 @@ class Registry:
 
     # Bookkeeping.
 
+    def _add(self, user: User, room: Room) -> None:
+        if not len(room):
+            self._empty.discard(room)
+        room.add(user)
+        user.rooms.append(room)
+
     def _remove(self, user: User, room: Room) -> None:
         room.discard(user)
         user.rooms.remove(room)
-        if not len(room) and not room.permanent:
-            del self._rooms[key_of(room.name)]
+        if not len(room):
+            if room.kept:
+                self._empty.add(room)
+            else:
+                del self._rooms[key_of(room.name)]
 
     # Checks.
 

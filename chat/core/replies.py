@@ -398,6 +398,24 @@ class Inviting:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomKept:
+    """
+    C{room} is kept now, for the user's account.
+    """
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomUnkept:
+    """
+    C{room} is no longer kept.
+    """
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
 class Kept:
     """
     C{recipient} is away and registered: C{text} waits for them.
@@ -441,6 +459,24 @@ class Found:
     room: str
     text: str
     entries: Sequence[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateHistory:
+    """
+    The last C{count} messages asked for of the user's conversation with C{nickname}.
+    """
+
+    nickname: str
+    count: int
+    entries: Sequence[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryNeedsAccount:
+    """
+    Private history is kept for accounts: the user is logged in to none.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -697,10 +733,14 @@ Reply: TypeAlias = (
     | RoomBans
     | Inviting
     | Invitations
+    | RoomKept
+    | RoomUnkept
     | Kept
     | RecentHistory
     | LastMessages
     | Found
+    | PrivateHistory
+    | HistoryNeedsAccount
     | KeptMessages
     | HistoryFailed
     | Registered

@@ -16,7 +16,7 @@ from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError
 from chat.core.events import RoomBan
-from chat.core.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROOMS_PAGE
+from chat.core.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROOM_SERVICE, ROOMS_PAGE
 from chat.core.modes import Mode, mode_string
 from chat.irc import wording as w
 from chat.irc.message import build
@@ -370,6 +370,14 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return b"".join(numeric("336", w.channel(room)) for room in rooms) + numeric(
                 "337", "End of /INVITE list"
             )
+        case r.RoomKept(room):
+            return w.notice_from_services(
+                me, f"{w.channel(room)} is registered to your account now.", ROOM_SERVICE
+            )
+        case r.RoomUnkept(room):
+            return w.notice_from_services(
+                me, f"{w.channel(room)} is no longer registered.", ROOM_SERVICE
+            )
         case r.Kept(recipient, _):
             return notice(
                 f"{recipient} is offline; your message will be delivered when they log in."
@@ -383,6 +391,16 @@ def render(context: Context, reply: r.Reply) -> bytes:
         ):
             caps = context.caps
             return w.stored(server, me, entries, "server-time" in caps, _ref(context), room)
+        case r.PrivateHistory(nickname, _, entries):
+            caps = context.caps
+            return w.stored(
+                server, me, entries, "server-time" in caps, _ref(context), peer=nickname
+            )
+        case r.HistoryNeedsAccount():
+            return notice(
+                "Conversations are kept for registered nicknames: register yours "
+                "(/msg NickServ REGISTER PASSWORD) to keep them."
+            )
         case r.HistoryFailed():
             return notice("History is unavailable right now.")
         case r.Registered(nickname):

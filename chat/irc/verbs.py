@@ -19,7 +19,7 @@ from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError, NoSuchRoom, NoSuchUser
 from chat.core.events import Event, RoomFilter
 from chat.core.interfaces import UserView
-from chat.core.limits import MONITOR_LIMIT
+from chat.core.limits import HISTORY_DEFAULT, HISTORY_MAX, MONITOR_LIMIT, ROOM_SERVICE
 from chat.core.modes import Mode
 from chat.core.text import clean
 from chat.irc import wording as w
@@ -273,6 +273,8 @@ def privmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
                     connection.reply(connection.encode(event))
             elif target.lower() == w.SERVICES.lower():
                 _services(connection, text)
+            elif target.lower() == ROOM_SERVICE.lower():
+                _room_services(connection, text)
             else:
                 connection.session.whisper(target, text, notice, connection.tags)
         except ChatError as e:
@@ -349,12 +351,52 @@ def _services(connection: IRCConnection, text: str) -> None:
         )
 
 
+def _room_services(connection: IRCConnection, text: str) -> None:
+    """
+    C{/msg ChanServ REGISTER #room} keeps a room (C{/keep}), C{DROP #room}
+    stops keeping it (C{/unkeep}), as Ergo's and Atheme's ChanServ do.
+    """
+    command, _, argument = text.strip().partition(" ")
+    command = command.upper()
+    words = argument.split()
+    room = w.room_of(words[0]) if words else None
+    if command == "REGISTER" and room is not None:
+        connection.session.keep_room(room)
+    elif command == "DROP" and room is not None:
+        connection.session.unkeep_room(room)
+    else:
+        connection.reply(
+            w.notice_from_services(
+                connection.me, "Commands: REGISTER #CHANNEL, DROP #CHANNEL", ROOM_SERVICE
+            )
+        )
+
+
 def topic(connection: IRCConnection, params: tuple[str, ...]) -> None:
     room = w.room_of(params[0])
     if room is None:
         connection.numeric("403", params[0], "No such channel")
         return
     connection.session.topic(room, params[1] if len(params) > 1 else None)
+
+
+def history(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    """
+    Ergo's C{HISTORY TARGET [COUNT]}: a channel's last messages (for its
+    members), or the user's conversation with a nickname (for a user
+    logged in to an account), replayed as on joining.
+    """
+    count = HISTORY_DEFAULT
+    if len(params) > 1:
+        given = params[1]
+        if not (given.isascii() and given.isdigit() and 1 <= int(given) <= HISTORY_MAX):
+            raise r.Refused(r.OutOfRange("history", "TARGET [COUNT]", 1, HISTORY_MAX))
+        count = int(given)
+    room = w.room_of(params[0])
+    if room is not None:
+        connection.session.history(room, count)
+    else:
+        connection.session.conversation(params[0], count)
 
 
 def names(connection: IRCConnection, params: tuple[str, ...]) -> None:
@@ -399,7 +441,9 @@ def _elist(terms: Sequence[str]) -> RoomFilter:
     """
     LIST's conditions as a filter: C{MASK}, C{!MASK}, C{<N} and C{>N}
     users, C{C<N} and C{C>N} (made less or more than N minutes ago),
-    C{T<N} and C{T>N} (the topic's age); anything else is a mask.
+    C{T<N} and C{T>N} (the topic's age); anything else is a mask. An
+    empty room (the lobby, a kept room) is no channel to IRC: at least one
+    user, so that empty rooms take no place among the first listed.
     """
     names, not_names = [], []
     numbers: dict[str, int] = {}
@@ -420,7 +464,7 @@ def _elist(terms: Sequence[str]) -> RoomFilter:
         tuple(names),
         tuple(not_names),
         CHANNEL_PREFIX,
-        numbers.get(">"),
+        numbers.get(">", 0),
         numbers.get("<"),
         minutes("C<"),
         minutes("C>"),
@@ -712,6 +756,7 @@ VERBS: dict[str, Verb] = {
     "AWAY": Verb(away),
     "HELP": Verb(help_),
     "HELPOP": Verb(help_),
+    "HISTORY": Verb(history, 1),
 }
 """
 Every verb the IRC door knows.

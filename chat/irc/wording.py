@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 
 from chat import __version__
 from chat.core.errors import (
+    AlreadyKept,
     AlreadyRegistered,
     AlreadyThere,
     CannotJoin,
@@ -22,14 +23,18 @@ from chat.core.errors import (
     InvalidMask,
     InvalidNickname,
     InvalidRoomName,
+    KeepingNeedsAccount,
     ListFull,
     NicknameTaken,
     NoSuchRoom,
     NoSuchUser,
+    NotFounder,
     NotInRoom,
     NotInThatRoom,
     NotLoggedIn,
     NotRoomOperator,
+    RoomNotKept,
+    TooManyKept,
     TooManyRooms,
     UnknownMode,
 )
@@ -62,7 +67,7 @@ from chat.core.events import (
     Welcome,
     Why,
 )
-from chat.core.limits import MODES_PER_LINE
+from chat.core.limits import MODES_PER_LINE, ROOM_SERVICE
 from chat.core.modes import Mode, ModeChange, mode_string
 from chat.irc import isupport
 from chat.irc.isupport import CHANNEL_PREFIX
@@ -507,12 +512,14 @@ def stored(
     tagged: bool,
     batch: str | None = None,
     room: str | None = None,
+    peer: str | None = None,
 ) -> bytes:
     """
     Stored messages, replayed as the messages they were; with server-time,
     tagged with the time they were said; with a C{batch} reference (the
-    client has C{batch}), as one C{chathistory} batch of C{room} (or of the
-    user's own kept messages).
+    client has C{batch}), as one C{chathistory} batch of C{room}, of the
+    user's conversation with C{peer}, or of the user's own kept messages.
+    Private messages the user sent come from it, to whom it sent them.
 
     The time is also written in front of the text unless the client takes
     both: a client that takes server-time but not batch (irssi) shows a
@@ -527,14 +534,18 @@ def stored(
             text = f"[{time.strftime('%Y-%m-%d %H:%M', time.gmtime(entry.time))}] {text}"
         if entry.kind is EntryKind.ACTION:
             text = action_text(text)
-        target = channel(entry.room) if entry.room is not None else nickname
+        source, target = entry.sender, nickname
+        if entry.room is not None:
+            target = channel(entry.room)
+        elif entry.outgoing:
+            source, target = nickname, entry.recipient or nickname
         tags = {"time": server_time(entry.time)} if tagged else {}
         if batch is not None:
             tags["batch"] = batch
-        out.append(privmsg(mask(entry.sender), target, text, tags=tags or None))
+        out.append(privmsg(mask(source), target, text, tags=tags or None))
     if batch is None or not out:
         return b"".join(out)
-    about = channel(room) if room is not None else nickname
+    about = channel(room) if room is not None else peer or nickname
     return (
         build("BATCH", "+" + batch, "chathistory", about, source=server)
         + b"".join(out)
@@ -601,11 +612,45 @@ def error_numeric(server: str, nickname: str, failure: ChatError, verb: str) -> 
             return numeric(server, "451", nickname, "You have not registered")
         case AlreadyRegistered(nickname=registered):
             return notice_from_services(nickname, f"{registered} is registered already.")
+        case KeepingNeedsAccount(name=name):
+            return notice_from_services(
+                nickname,
+                f"Log in to an account to register {channel(name)} (/msg NickServ IDENTIFY).",
+                ROOM_SERVICE,
+            )
+        case AlreadyKept(name=name, founder=None):
+            return notice_from_services(
+                nickname, f"{channel(name)} is always registered.", ROOM_SERVICE
+            )
+        case AlreadyKept(name=name, founder=founder):
+            return notice_from_services(
+                nickname, f"{channel(name)} is registered already, to {founder}.", ROOM_SERVICE
+            )
+        case RoomNotKept(name=name):
+            return notice_from_services(
+                nickname, f"{channel(name)} is not registered.", ROOM_SERVICE
+            )
+        case NotFounder(name=name, founder=founder):
+            return notice_from_services(
+                nickname,
+                f"Only {founder}, who registered {channel(name)}, or an IRC operator may drop it.",
+                ROOM_SERVICE,
+            )
+        case TooManyKept(name=name, limit=limit):
+            return notice_from_services(
+                nickname,
+                f"You have registered {limit} channels already: DROP one to register "
+                f"{channel(name)}.",
+                ROOM_SERVICE,
+            )
     return numeric(server, "400", nickname, verb, "Could not process the command")
 
 
 SERVICES = "NickServ"
 
 
-def notice_from_services(nickname: str, text: str) -> bytes:
-    return build("NOTICE", nickname or "*", text, source=f"{SERVICES}!{SERVICES}@{HOST}", text=True)
+def notice_from_services(nickname: str, text: str, service: str = SERVICES) -> bytes:
+    """
+    A notice from the server's NickServ (or another of its C{service}s, ChanServ).
+    """
+    return build("NOTICE", nickname or "*", text, source=f"{service}!{service}@{HOST}", text=True)

@@ -37,7 +37,7 @@ from chat.core.replies import (
 )
 from chat.core.rights import RULES, Rule, refusal
 from chat.core.session import Session
-from chat.core.text import clean, parse_duration
+from chat.core.text import clean, nickname_problem, parse_duration
 
 _NUMBER = re.compile(r"[0-9]{1,6}")
 _WORD = re.compile(r"\s*(\S+)(?:\s(.*))?\Z", re.S)
@@ -229,6 +229,17 @@ def _remove(session: Session, room: str | None, nickname: str, reason: str | Non
     session.kick_from(_in_room(room), nickname, reason)
 
 
+def _keep(session: Session, room: str | None) -> None:
+    session.keep_room(_in_room(room))
+
+
+def _unkeep(session: Session, room: str | None, name: str | None) -> None:
+    if name is not None and name.strip():
+        session.unkeep_room(name.strip().removeprefix("#"))
+    else:
+        session.unkeep_room(_in_room(room))
+
+
 def _away(session: Session, room: str | None, text: str | None) -> None:
     session.set_away(text)
 
@@ -246,16 +257,35 @@ def _topic(session: Session, room: str | None, text: str | None) -> None:
     session.topic(_in_room(room), text if text is not None and text.strip() else None)
 
 
-def _history(session: Session, room: str | None, count: str | None) -> None:
-    number = HISTORY_DEFAULT
-    if count is not None:
-        if not _NUMBER.fullmatch(count):
-            # int() would take "1_0", " 10" and other digits than 0-9.
+HISTORY_USAGE = "[NICK] [N]"
+
+
+def _history(session: Session, room: str | None, first: str | None, count: str | None) -> None:
+    # "/history [N]": the room's; "/history NICK [N]": your conversation with
+    # NICK (a nickname starts with a letter, a number never does).
+    if first is not None and not _NUMBER.fullmatch(first):
+        if nickname_problem(first) is not None:
             raise BadArguments()
-        number = int(count)
-        if not 1 <= number <= HISTORY_MAX:
-            raise Refused(OutOfRange("history", "[N]", 1, HISTORY_MAX))
-    session.history(_in_room(room), number)
+        session.conversation(first, _count(count))
+        return
+    if count is not None:
+        raise BadArguments()
+    session.history(_in_room(room), _count(first))
+
+
+def _count(text: str | None) -> int:
+    """
+    How many messages C{/history} is asked for.
+    """
+    if text is None:
+        return HISTORY_DEFAULT
+    if not _NUMBER.fullmatch(text.strip()):
+        # int() would take "1_0", " 10" and other digits than 0-9.
+        raise BadArguments()
+    number = int(text)
+    if not 1 <= number <= HISTORY_MAX:
+        raise Refused(OutOfRange("history", HISTORY_USAGE, 1, HISTORY_MAX))
+    return number
 
 
 def _search(session: Session, room: str | None, text: str) -> None:
@@ -367,9 +397,17 @@ COMMANDS: Sequence[Command] = (
         "kick_from",
     ),
     Command(
+        ("keep",),
+        "",
+        "keep this room, its topic, modes and operators, for good",
+        _keep,
+        "keep_room",
+    ),
+    Command(("unkeep",), "[ROOM]", "stop keeping this room (or ROOM)", _unkeep, "unkeep_room"),
+    Command(
         ("history",),
-        "[N]",
-        f"show this room's last N messages (default {HISTORY_DEFAULT})",
+        HISTORY_USAGE,
+        f"this room's last N messages (default {HISTORY_DEFAULT}), or yours with NICK",
         _history,
         "history",
     ),

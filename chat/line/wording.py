@@ -21,6 +21,7 @@ from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import (
     AlreadyInRoom,
+    AlreadyKept,
     AlreadyRegistered,
     AlreadyThere,
     CannotJoin,
@@ -29,14 +30,18 @@ from chat.core.errors import (
     InvalidMask,
     InvalidNickname,
     InvalidRoomName,
+    KeepingNeedsAccount,
     ListFull,
     NicknameTaken,
     NoSuchRoom,
     NoSuchUser,
+    NotFounder,
     NotInRoom,
     NotInThatRoom,
     NotLoggedIn,
     NotRoomOperator,
+    RoomNotKept,
+    TooManyKept,
     TooManyRooms,
     UnknownMode,
 )
@@ -226,6 +231,17 @@ def kept_line(entry: Entry) -> str:
     return f"[{stamp}] *{entry.sender}* {entry.text}"
 
 
+def conversation_line(entry: Entry) -> str:
+    """
+    A private message of the reader's history: as its sender's confirmation
+    read (C{-> *NICK* TEXT}) if the reader sent it, else as it was received.
+    """
+    if not entry.outgoing:
+        return kept_line(entry)
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
+    return f"[{stamp}] -> *{entry.recipient}* {entry.text}"
+
+
 def ban(ban: Ban) -> str:
     """
     A ban's extent and reason: C{" until 2026-11-21 13:00 UTC: spamming"}.
@@ -321,6 +337,18 @@ def describe(failure: ChatError) -> str:
             )
         case TooManyRooms(name=name, limit=limit):
             return f"Cannot join {name}: you are in {limit} rooms already."
+        case KeepingNeedsAccount(name=name):
+            return f"Only a user logged in to a registered nickname can keep {name} (/register)."
+        case AlreadyKept(name=name, founder=None):
+            return f"{name} is always kept."
+        case AlreadyKept(name=name, founder=founder):
+            return f"{name} is kept already, by {founder}."
+        case RoomNotKept(name=name):
+            return f"{name} is not kept."
+        case NotFounder(name=name, founder=founder):
+            return f"Only {founder}, who keeps {name}, or an operator of the server may stop that."
+        case TooManyKept(name=name, limit=limit):
+            return f"You keep {limit} rooms already: /unkeep one of them to keep {name}."
     return f"Refused: {failure}"
 
 
@@ -545,6 +573,10 @@ def reply(said: r.Reply) -> bytes:
             return notice("You are invited nowhere.")
         case r.Invitations(places):
             return notice(f"You are invited to {', '.join(places)}.")
+        case r.RoomKept(room):
+            return notice(f"{room} is kept now, for your account (/unkeep stops that).")
+        case r.RoomUnkept(room):
+            return notice(f"{room} is no longer kept.")
         case r.Kept(recipient, text):
             return notice(
                 f"{recipient} is offline; this will be delivered when they log in:"
@@ -567,6 +599,15 @@ def reply(said: r.Reply) -> bytes:
         case r.KeptMessages(entries):
             return _stored(
                 "Messages that came while you were offline:", entries, "End of messages.", kept_line
+            )
+        case r.PrivateHistory(nickname, _, []):
+            return notice(f"No messages with {nickname} yet.")
+        case r.PrivateHistory(nickname, number, entries):
+            header = f"Last {count(min(number, len(entries)), 'message')} with {nickname}:"
+            return _stored(header, entries, render=conversation_line)
+        case r.HistoryNeedsAccount():
+            return error(
+                "Conversations are kept for registered nicknames: /register PASSWORD to keep yours."
             )
         case r.HistoryFailed():
             return error("History is unavailable right now.")

@@ -22,8 +22,10 @@ from chat.core.errors import TooSlow
 from chat.core.events import Entry, EntryKind, Keeping, KeptPage
 from chat.core.limits import MAX_KEPT, SEARCH_BUDGET
 
-# One row a message: (time, kind, room, sender, recipient, text).
+# One row a message: (time, kind, room, sender, recipient, text); a private
+# message's also has the accounts its sender and recipient were logged in to.
 Row = tuple[float, str, "str | None", str, "str | None", str]
+PrivateRow = tuple[float, str, None, str, str, str, "str | None", "str | None"]
 
 _COLUMNS = "time, kind, room, sender, recipient, text"
 
@@ -157,7 +159,50 @@ def _v6(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite3.Connection) -> None:
+    # Kept rooms (chat.core.kept), a row each, written whole at each change;
+    # a permanent room's (the lobby's) has no founder. Flags are their
+    # letters, the ban masks [mask, by, at] and the operators' accounts JSON
+    # (the +e and +I masks came later, into bans: chat.store.rooms).
+    db.execute(
+        """
+        CREATE TABLE rooms (
+            name TEXT PRIMARY KEY COLLATE NOCASE,
+            founder TEXT,
+            created REAL NOT NULL,
+            topic TEXT,
+            topic_by TEXT,
+            topic_at REAL,
+            flags TEXT NOT NULL,
+            key TEXT,
+            size_limit INTEGER,
+            bans TEXT NOT NULL,
+            operators TEXT NOT NULL
+        )
+        """
+    )
+
+
+def _v8(db: sqlite3.Connection) -> None:
+    # The accounts a private message's sender and recipient were logged in
+    # to: a conversation's history is an account's, never a nickname's
+    # (nicknames change hands). Only private messages have them, and the
+    # indexes hold only those.
+    db.execute("ALTER TABLE messages ADD COLUMN sender_account TEXT COLLATE NOCASE")
+    db.execute("ALTER TABLE messages ADD COLUMN recipient_account TEXT COLLATE NOCASE")
+    db.execute(
+        "CREATE INDEX private_by_sender_account ON messages (sender_account, id) "
+        "WHERE sender_account IS NOT NULL"
+    )
+    db.execute(
+        "CREATE INDEX private_by_recipient_account ON messages (recipient_account, id) "
+        "WHERE recipient_account IS NOT NULL"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8,
+]  # fmt: skip
 """
 C{MIGRATIONS[n]} takes the schema from version C{n} to C{n + 1}.
 """
@@ -231,7 +276,7 @@ def connect(path: str, target: int = LATEST) -> sqlite3.Connection:
     return db
 
 
-def write(cursor: Cursor, rows: Sequence[Row], indexing: bool = False) -> None:
+def write(cursor: Cursor, rows: Sequence[Row | PrivateRow], indexing: bool = False) -> None:
     """
     Store a batch of messages (the caller commits); with C{indexing}, bring
     the full-text index up to date in the same transaction (L{index}).
@@ -243,10 +288,14 @@ def write(cursor: Cursor, rows: Sequence[Row], indexing: bool = False) -> None:
     Measured with bench/history_cost.py (200 recipients, saturated): history
     cost 29 % of throughput with executemany, 7-8 % this way.
     """
+    # The accounts of private messages only where there are any: a batch of
+    # public messages costs what it did.
+    accounts = ", sender_account, recipient_account" if any(len(r) > 6 for r in rows) else ""
+    extracts = ", json_extract(value, '$[6]'), json_extract(value, '$[7]')" if accounts else ""
     cursor.execute(
-        f"INSERT INTO messages ({_COLUMNS}) SELECT json_extract(value, '$[0]'), "
+        f"INSERT INTO messages ({_COLUMNS}{accounts}) SELECT json_extract(value, '$[0]'), "
         "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
-        "json_extract(value, '$[4]'), json_extract(value, '$[5]') FROM json_each(?)",
+        f"json_extract(value, '$[4]'), json_extract(value, '$[5]'){extracts} FROM json_each(?)",
         (json.dumps(rows),),
     )
     if indexing:
@@ -275,6 +324,30 @@ def recent(cursor: Cursor, room: str, count: int) -> list[Entry]:
         (room, count),
     )
     return [_entry(row) for row in reversed(cursor.fetchall())]
+
+
+def conversation(cursor: Cursor, account: str, peer: str, count: int) -> list[Entry]:
+    """
+    The last C{count} private messages between C{account} and C{peer} (the
+    nickname it had then, or its account), oldest first: only those sent or
+    received while logged in to C{account}, since it was registered (what
+    somebody who held the name before sent or received is not its). Those
+    C{account} sent are C{outgoing}.
+    """
+    cursor.execute(
+        f"SELECT {_COLUMNS}, sender_account = ?1 FROM messages WHERE id IN ("
+        "SELECT id FROM messages WHERE sender_account = ?1 "
+        "AND (recipient = ?2 COLLATE NOCASE OR recipient_account = ?2) "
+        "UNION ALL SELECT id FROM messages WHERE recipient_account = ?1 "
+        "AND (sender = ?2 COLLATE NOCASE OR sender_account = ?2)"
+        ") AND time >= (SELECT created FROM accounts WHERE nickname = ?1) "
+        "ORDER BY id DESC LIMIT ?3",
+        (account, peer, count),
+    )
+    return [
+        Entry(time, EntryKind(kind), room, sender, recipient, text, bool(outgoing))
+        for time, kind, room, sender, recipient, text, outgoing in reversed(cursor.fetchall())
+    ]
 
 
 def search(
@@ -429,10 +502,18 @@ def operators(cursor: Cursor) -> list[str]:
 
 def delete_account(cursor: Cursor, nickname: str) -> None:
     """
-    Forget a registration, and the messages waiting for it.
+    Forget a registration, the messages waiting for it, and whose its
+    conversations were: they are nobody's history from now on (the other
+    side keeps its own).
     """
     cursor.execute("DELETE FROM accounts WHERE nickname = ?", (nickname,))
     cursor.execute("DELETE FROM offline WHERE recipient = ?", (nickname,))
+    cursor.execute(
+        "UPDATE messages SET sender_account = NULL WHERE sender_account = ?", (nickname,)
+    )
+    cursor.execute(
+        "UPDATE messages SET recipient_account = NULL WHERE recipient_account = ?", (nickname,)
+    )
 
 
 def queue_private(
@@ -505,3 +586,35 @@ def save_ban(cursor: Cursor, ban: BanRow) -> None:
 
 def delete_ban(cursor: Cursor, kind: str, target: str) -> None:
     cursor.execute("DELETE FROM bans WHERE kind = ? AND target = ?", (kind, target))
+
+
+# Kept rooms.
+
+RoomRow = tuple[
+    str, "str | None", float, "str | None", "str | None", "float | None", str,
+    "str | None", "int | None", str, str,
+]  # fmt: skip
+"""
+(name, founder, created, topic, topic_by, topic_at, flags, key, size_limit,
+bans, operators), as the C{rooms} table holds them.
+"""
+
+
+def rooms(cursor: Cursor) -> list[RoomRow]:
+    cursor.execute(
+        "SELECT name, founder, created, topic, topic_by, topic_at, flags, key, size_limit, "
+        "bans, operators FROM rooms"
+    )
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+def save_room(cursor: Cursor, room: RoomRow) -> None:
+    cursor.execute(
+        "INSERT OR REPLACE INTO rooms (name, founder, created, topic, topic_by, topic_at, "
+        "flags, key, size_limit, bans, operators) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        room,
+    )
+
+
+def delete_room(cursor: Cursor, name: str) -> None:
+    cursor.execute("DELETE FROM rooms WHERE name = ?", (name,))

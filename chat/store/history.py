@@ -30,7 +30,7 @@ from twisted.python.failure import Failure
 from chat.core.events import Action, Entry, Message, PrivateMessage
 from chat.core.limits import HISTORY_RETRY, INDEX_EVERY, MAX_UNWRITTEN, SEARCH_BUDGET
 from chat.store import database
-from chat.store.database import Row
+from chat.store.database import PrivateRow, Row
 from chat.store.thread import DatabaseThread
 
 _T = TypeVar("_T")
@@ -95,7 +95,7 @@ class History(Service):
         self.interval = interval
         self.batch = batch
         self.fts = False
-        self._pending: list[Row] = []
+        self._pending: list[Row | PrivateRow] = []
         self._timer: IDelayedCall | None = None
         # While writes fail (a full disk, a read-only file): since when, and
         # how many rows had to be given up (past MAX_UNWRITTEN).
@@ -141,13 +141,15 @@ class History(Service):
         Queue C{event} for the next batch. Cheap: this is on every message's path.
         """
         now = self.clock.seconds()
+        row: Row | PrivateRow
         match event:
             case Message(room, sender, text):
-                row: Row = (now, database.PUBLIC, room, sender, None, text)
+                row = (now, database.PUBLIC, room, sender, None, text)
             case Action(room, sender, text):
                 row = (now, database.ACTION, room, sender, None, text)
-            case PrivateMessage(sender, recipient, text):
-                row = (now, database.PRIVATE, None, sender, recipient, text)
+            case PrivateMessage(sender, recipient, text, _, meta, to):
+                sent = meta.account if meta is not None else None
+                row = (now, database.PRIVATE, None, sender, recipient, text, sent, to)
         self._pending.append(row)
         if self._failing_since is not None:
             # The retry timer is set; keep at most MAX_UNWRITTEN waiting.
@@ -200,7 +202,7 @@ class History(Service):
             self._failing_since = None
             self._given_up = 0
 
-    def _not_written(self, failure: Failure, rows: list[Row]) -> None:
+    def _not_written(self, failure: Failure, rows: list[Row | PrivateRow]) -> None:
         """
         A batch could not be written (a full disk, a read-only file): keep it
         in front of what came since (behind the batches that failed before
@@ -260,6 +262,14 @@ class History(Service):
         The last C{count} messages and actions of C{room}, oldest first.
         """
         return self._read(self.reader, database.recent, room, count)
+
+    def conversation(self, account: str, nickname: str, count: int) -> Deferred[list[Entry]]:
+        """
+        The last C{count} private messages between C{account} and
+        C{nickname}, of those C{account} sent or received while logged in
+        to it, oldest first.
+        """
+        return self._read(self.reader, database.conversation, account, nickname, count)
 
     def search(self, room: str, text: str, count: int) -> Deferred[list[Entry]]:
         """

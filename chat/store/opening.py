@@ -6,10 +6,12 @@ runs, and the listeners listen in theirs (L{chat.tap.Listener}).
 L{Opening}, first in the service tree, takes that moment, when a blocking
 call holds up nobody, to open the database and bring its schema up to date,
 and to load what admission checks, the bans (L{chat.store.bans}), so that
-they hold from the first connection. A file the server cannot use (one of a
-newer server, damaged, truncated, not a database, a directory) ends twistd
-there with one line that says what is wrong and what to do, rather than
-starting a server that refuses every login, with tracebacks in its log.
+they hold from the first connection, and the rooms kept before
+(L{chat.store.rooms}), so that nobody makes one of them anew. A file the
+server cannot use (one of a newer server, damaged, truncated, not a
+database, a directory) ends twistd there with one line that says what is
+wrong and what to do, rather than starting a server that refuses every
+login, with tracebacks in its log.
 During service, the database is only ever used from its threads
 (L{chat.store.thread}).
 
@@ -30,14 +32,17 @@ import errno
 import fcntl
 import os
 import sqlite3
+from collections.abc import Callable
+from typing import NamedTuple
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorCore
 
-from chat.store import database
+from chat.core.events import KeptRoom
+from chat.store import database, rooms
 from chat.store.bans import Bans
 
-CHECKED = ("accounts", "bans", "offline")
+CHECKED = ("accounts", "bans", "offline", "rooms")
 """
 The tables every login and connection reads, checked page by page at
 start-up (SQLite's C{quick_check}): small, and without them nobody gets
@@ -86,11 +91,20 @@ def lock(path: str) -> int:
     return fd
 
 
-def check(path: str) -> list[database.BanRow]:
+class Stored(NamedTuple):
+    """
+    What the server loads at start-up: the bans, and the kept rooms.
+    """
+
+    bans: list[database.BanRow]
+    rooms: list[KeptRoom]
+
+
+def check(path: str) -> Stored:
     """
     Open the database at C{path} (created if need be), bring its schema up
-    to date and check what logins read; return the bans it holds, or raise
-    L{Unusable} if it cannot be used.
+    to date and check what logins read; return the bans and kept rooms it
+    holds, or raise L{Unusable} if it cannot be used.
     """
     if os.path.isdir(path):
         raise _directory(path)
@@ -107,7 +121,7 @@ def check(path: str) -> list[database.BanRow]:
                 problems = [line for text in found for line in text.splitlines()]
                 first = next((line for line in problems if not line.startswith("***")), "")
                 raise sqlite3.DatabaseError(f"damaged: {first or problems[0]}")
-        return database.bans(db.cursor())
+        return Stored(database.bans(db.cursor()), rooms.load(db.cursor()))
     except database.NewerSchema as e:
         raise Unusable(
             f"the database {path} has schema version {e.found}, from a newer version of chat "
@@ -138,19 +152,28 @@ class Opening(Service):
     """
     Locks and checks the database in C{privilegedStartService}, before any
     listener listens, and ends twistd with one line if it cannot be used;
-    then loads the bans.
+    then loads the bans and the kept rooms.
     The lock is let go of once the reactor has shut down, after the database
     threads have written their last and closed (they close in the same
     phase, and were asked to first).
     """
 
-    def __init__(self, path: str, reactor: IReactorCore, bans: Bans | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        reactor: IReactorCore,
+        bans: Bans | None = None,
+        restore: Callable[[list[KeptRoom]], None] | None = None,
+    ) -> None:
         """
         @param bans: loaded from the database once it is checked.
+        @param restore: given the kept rooms read from the database then
+            (the chat's L{chat.core.interfaces.Chat.restore}).
         """
         self.path = path
         self.reactor = reactor
         self.bans = bans
+        self.restore = restore
         self._lock: int | None = None
 
     def privilegedStartService(self) -> None:
@@ -163,7 +186,9 @@ class Opening(Service):
             raise SystemExit(f"chat: {e}") from None
         self.reactor.addSystemEventTrigger("after", "shutdown", self.release)
         if self.bans is not None:
-            self.bans.load(stored)
+            self.bans.load(stored.bans)
+        if self.restore is not None:
+            self.restore(stored.rooms)
 
     def release(self) -> None:
         """

@@ -675,11 +675,13 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(
             alice.lines(),
             [
-                "!!! Usage: /history [N]",
-                "!!! Usage: /history [N]",
-                "!!! Usage: /history [N]",
-                "!!! Usage: /history [N], with N from 1 to 500",
-                "!!! Usage: /history [N], with N from 1 to 500",
+                # A nickname: your conversation with x, kept for registered nicknames only.
+                "!!! Conversations are kept for registered nicknames: /register PASSWORD to keep "
+                "yours.",
+                "!!! Usage: /history [NICK] [N]",
+                "!!! Usage: /history [NICK] [N]",
+                "!!! Usage: /history [NICK] [N], with N from 1 to 500",
+                "!!! Usage: /history [NICK] [N], with N from 1 to 500",
             ],
         )
 

@@ -6,13 +6,23 @@ refused in one line before anything listens.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 
 from twisted.trial.unittest import TestCase
 
 from chat.store import database
-from tests.live import TIMEOUT, connect_raw, in_lobby, reactor, spawn_twistd, start_twistd
+from chat.store.accounts import hash_password
+from tests.live import (
+    TIMEOUT,
+    TwistdRunner,
+    connect_raw,
+    in_lobby,
+    reactor,
+    spawn_twistd,
+    start_twistd,
+)
 
 
 async def refused(workdir: Path, *options: str) -> list[str]:
@@ -225,3 +235,96 @@ class BansAtStartTests(TestCase):
         self.assertEqual(first, "!!! This address is banned. Goodbye.")
         await client.closed.addTimeout(TIMEOUT, reactor)
         self.assertEqual(client.lines, [first])
+
+
+def irc_port(process: TwistdRunner) -> int:
+    """
+    The port of the IRC listener of C{process} (the second to start: the
+    line listener is the first).
+    """
+    ports = re.findall(rb" starting on (\d+)", process.log)
+    return int(ports[1])
+
+
+class KeptRoomsAtStartTests(TestCase):
+    async def test_kept_rooms_and_the_lobby_outlive_a_restart(self) -> None:
+        """
+        After twistd is stopped and started again, a kept room is there,
+        empty, with its topic and key; its founder gets +o on joining it;
+        the lobby has its topic, and the time it was made is the server's
+        first start, not 1970.
+        """
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        db = database.connect(str(workdir / "chat.sqlite3"))
+        with db:
+            database.set_operator(db.cursor(), "root", hash_password("rootpass", 2**4), 0.0)
+        db.close()
+        options = ("--irc", "tcp:0:interface=127.0.0.1", "--admins", "root")
+        process, port = await start_twistd(workdir, *options)
+        self.addCleanup(process.stop)
+        root = await connect_raw(port)
+        for line in ("root", "rootpass", "/topic hello lobby"):
+            root.send(line)
+        await root.wait_line("*** root set the topic: hello lobby")
+        alice = await in_lobby(port, "alice")
+        for line in ("/register secret-alice", "/join games", "/keep"):
+            alice.send(line)
+        alice.send("/mode +k sesame")
+        await alice.wait_line("*** alice set mode +k sesame")
+        irc = await connect_raw(irc_port(process))
+        irc.send("NICK irc\r\nUSER irc 0 * :I\r\nMODE #lobby")
+        made = await irc.wait_for(lambda line: " 329 irc #lobby " in line)
+        self.assertGreater(int(made.split()[-1].lstrip(":")), 1_700_000_000)
+        await process.stop()
+        process, port = await start_twistd(workdir, *options)
+        self.addCleanup(process.stop)
+        bob = await in_lobby(port, "bob")
+        await bob.wait_line("*** Topic: hello lobby")
+        bob.send("/rooms")
+        await bob.wait_line("***   games (0)")
+        bob.send("/join games")
+        await bob.wait_line("!!! games takes a key: /join games KEY")
+        alice = await connect_raw(port)
+        for line in ("alice", "secret-alice", "/join games"):
+            alice.send(line)
+        await alice.wait_line("*** You are in games. 1 user here: alice (room operator)")
+        irc = await connect_raw(irc_port(process))
+        irc.send("NICK irc\r\nUSER irc 0 * :I\r\nMODE #lobby")
+        self.assertEqual(await irc.wait_for(lambda line: " 329 irc #lobby " in line), made)
+
+    async def test_mask_lists_and_flags_outlive_a_restart(self) -> None:
+        """
+        After twistd is stopped and started again, a kept room has its
+        exceptions (C{+e}), its invite exceptions (C{+I}) and its C{+C}, as
+        IRC's MODE shows them, besides its bans.
+        """
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        options = ("--irc", "tcp:0:interface=127.0.0.1")
+        process, port = await start_twistd(workdir, *options)
+        self.addCleanup(process.stop)
+        alice = await in_lobby(port, "alice")
+        for line in ("/register secret-alice", "/join games", "/keep", "/mode +Cb troll"):
+            alice.send(line)
+        alice.send("/mode +e friend")
+        alice.send("/mode +I ~a:pal")
+        await alice.wait_line("*** alice set mode +I ~a:pal")
+        await process.stop()
+        process, port = await start_twistd(workdir, *options)
+        self.addCleanup(process.stop)
+        await process.logged(b"IRCFactory starting on ")
+        irc = await connect_raw(irc_port(process))
+        irc.send("NICK irc\r\nUSER irc 0 * :I\r\nMODE #games b\r\nMODE #games e")
+        irc.send("MODE #games I\r\nMODE #games")
+        await irc.wait_for(lambda line: " 324 irc #games " in line)
+        said = [line.split(" ", 1)[1] for line in irc.lines if " #games " in line]
+        self.assertIn("324 irc #games :+Cnt", said)
+        self.assertEqual(
+            [line.rsplit(" ", 1)[0] for line in said if line[:3] in ("367", "348", "346")],
+            [
+                "367 irc #games troll!*@* alice!alice@chat",
+                "348 irc #games friend!*@* alice!alice@chat",
+                "346 irc #games ~a:pal alice!alice@chat",
+            ],
+        )

@@ -558,6 +558,8 @@ class Identity(SessionBase):
 
         def done(_: object) -> None:
             self._set_account(None)
+            # Whoever registers the name next is somebody else.
+            self.chat.forget_account(nickname)
             self.log.info("{nickname} unregistered", nickname=nickname)
             self.peer.tell(Unregistered(nickname))
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from chat.core.errors import UnknownMode
 from chat.core.events import Ban, BanKind, Departure, Why
-from chat.core.interfaces import BanList
+from chat.core.interfaces import BanList, RoomView
 from chat.core.limits import MODES_PER_LINE
 from chat.core.modes import MODE_USAGE, Mode, parse_modes
 from chat.core.replies import (
@@ -30,6 +30,8 @@ from chat.core.replies import (
     NotBanned,
     Refused,
     RoomBans,
+    RoomKept,
+    RoomUnkept,
     TooManyModes,
     Unavailable,
     Unbanned,
@@ -121,6 +123,36 @@ class Moderation(Queries):
         """
         user = self._logged_in()
         self.peer.tell(Invitations(self.chat.invitations(user)))
+
+    @requires(needs=Feature.ACCOUNTS)
+    def keep_room(self, room: str) -> None:
+        """
+        Keep C{room}, as one of its operators logged in to an account (its
+        founder): it stays when it empties, and its topic, modes and
+        operators outlive a restart (see L{chat.core.kept}).
+        """
+        user = self._logged_in()
+
+        def kept(found: RoomView) -> None:
+            self.log.info(
+                "{nickname} keeps {room} for the account {account}",
+                nickname=user.nickname,
+                room=found.name,
+                account=user.account,
+            )
+            self.peer.tell(RoomKept(found.name))
+
+        self._await(self.chat.keep(user, room), kept)
+
+    @requires(needs=Feature.ACCOUNTS)
+    def unkeep_room(self, room: str) -> None:
+        """
+        Stop keeping C{room}, as its founder or an operator of the server.
+        """
+        user = self._logged_in()
+        name = self.chat.unkeep(user, room)
+        self.log.info("{nickname} stopped keeping {room}", nickname=user.nickname, room=name)
+        self.peer.tell(RoomUnkept(name))
 
     # The server's operators.
 

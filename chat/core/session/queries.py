@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
+from chat.core.errors import NotInRoom
 from chat.core.events import RoomFilter
 from chat.core.interfaces import HistoryReader, RoomView, UserView
 from chat.core.limits import NAMES_PER_LINE, ROOMS_PAGE, SEARCH_RESULTS
@@ -19,9 +20,11 @@ from chat.core.replies import (
     Feature,
     Found,
     Help,
+    HistoryNeedsAccount,
     LastMessages,
     Member,
     Members,
+    PrivateHistory,
     Refused,
     RoomModes,
     Rooms,
@@ -235,10 +238,11 @@ class Queries(SessionBase):
     @requires(needs=Feature.HISTORY)
     def history(self, room: str, count: int) -> None:
         """
-        The last C{count} messages of C{room}, read once no other read of
-        stored messages is under way for this user (see L{_in_turn}).
+        The last C{count} messages of C{room}, one the user is in, read once
+        no other read of stored messages is under way for this user (see
+        L{_in_turn}).
         """
-        self._logged_in()
+        self._member(room)
         reader = self._history()
         self._in_turn(
             lambda: self._read(
@@ -253,13 +257,40 @@ class Queries(SessionBase):
         read is under way for this user: a user cannot pile searches up on
         the database, only wait for each in turn.
         """
-        self._logged_in()
+        self._member(room)
         reader = self._history()
         self._in_turn(
             lambda: self._read(
                 reader.search(room, text, SEARCH_RESULTS), lambda found: Found(room, text, found)
             )
         )
+
+    @requires(needs=Feature.HISTORY)
+    def conversation(self, nickname: str, count: int) -> None:
+        """
+        The last C{count} private messages between the user and C{nickname}:
+        of those its account sent or received while the user was logged in
+        to it (a nickname can be somebody else's tomorrow; an account
+        cannot), so that nobody but the two ever reads them.
+        """
+        user = self._logged_in()
+        reader = self._history()
+        account = user.account
+        if account is None:
+            raise Refused(HistoryNeedsAccount())
+        self._in_turn(
+            lambda: self._read(
+                reader.conversation(account, nickname, count),
+                lambda found: PrivateHistory(nickname, count, found),
+            )
+        )
+
+    def _member(self, room: str) -> None:
+        """
+        Raise unless the user is in C{room}: only its members read its past.
+        """
+        if self._logged_in() not in self.chat.room(room):
+            raise NotInRoom(room)
 
     def _history(self) -> HistoryReader:
         history = self.service.history

@@ -19,6 +19,7 @@ from chat.core.events import (
     Ctcp,
     Keeping,
     Message,
+    Meta,
     PrivateMessage,
     StatusMessage,
     TagMessage,
@@ -92,6 +93,15 @@ class Talk(SessionBase):
                 # server let somebody register.
                 raise
             text = clean(text)
+            # Kept, it is part of the conversation too, of the account it
+            # waits for (no id: it is not delivered now).
+            waiting = PrivateMessage(
+                user.nickname,
+                recipient,
+                text,
+                meta=Meta("", user.account),
+                recipient_account=recipient,
+            )
 
             def kept(outcome: Keeping) -> None:
                 if outcome is Keeping.NOT_REGISTERED:
@@ -99,6 +109,7 @@ class Talk(SessionBase):
                 if outcome is not Keeping.KEPT:
                     raise Refused(NotKept(recipient, outcome, MAX_KEPT))
                 self.peer.tell(Kept(recipient, text))
+                self._record(waiting)
 
             self._await(accounts.keep(user.nickname, recipient, text), kept)
             return
