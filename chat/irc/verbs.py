@@ -430,7 +430,9 @@ def list_(connection: IRCConnection, params: tuple[str, ...]) -> None:
     terms = [term for term in params[0].split(",") if term] if params else []
     names = [w.room_of(term) for term in terms]
     if not terms:
-        connection.session.rooms()
+        # Every channel: the rooms with somebody in them (an empty kept
+        # room is no channel to IRC), the first that many.
+        connection.session.rooms_matching(_elist(()))
     elif all(name is not None and not any(c in name for c in "*?") for name in names):
         connection.session.rooms_named([name for name in names if name is not None])
     else:
