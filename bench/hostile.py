@@ -592,6 +592,24 @@ async def register(server: Server) -> dict[str, Any]:
     return {"registrations_tried": tried[0], "accounts": registered, "cpu_percent": cpu_percent}
 
 
+async def never_reading(port: int, source: str, nickname: str) -> Client:
+    """
+    A line client logged in from C{source} with a 4 KiB receive buffer,
+    which from then on reads nothing (asyncio stops reading once its own
+    buffer is full): the kernel and the server hold what is sent to it.
+    """
+    reader_socket = socket.socket()
+    reader_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    reader_socket.bind((source, 0))
+    reader_socket.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(reader_socket, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=reader_socket, limit=1 << 20)
+    client = Client(reader, writer)
+    await client.login(nickname)
+    writer.transport.pause_reading()
+    return client
+
+
 async def sendq(server: Server) -> dict[str, Any]:
     """
     Item 11: 200 logged-in clients that never read (from 17 addresses, 12
@@ -601,19 +619,9 @@ async def sendq(server: Server) -> dict[str, Any]:
     sent more, in a bounded time. An honest client that reads at 100 KB/s.
     Memory while it lasts, and after all are gone.
     """
-    idle: list[Client] = []
-    for n in range(200):
-        reader_socket = socket.socket()
-        reader_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        reader_socket.bind((address(n // PER_ADDRESS), 0))
-        reader_socket.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(reader_socket, ("127.0.0.1", server.port))
-        reader, writer = await asyncio.open_connection(sock=reader_socket, limit=1 << 20)
-        client = Client(reader, writer)
-        await client.login(f"sink{n}")
-        idle.append(client)
-        # From now on nobody reads it: asyncio stops reading once its buffer is full.
-        writer.transport.pause_reading()
+    idle = [
+        await never_reading(server.port, address(n // PER_ADDRESS), f"sink{n}") for n in range(200)
+    ]
     slow = await logged_in(server.port, "127.0.1.40", "slowreader")
     slow.writer.transport.pause_reading()
     slow_dropped = [False]
@@ -673,18 +681,9 @@ async def neverread(server: Server) -> dict[str, Any]:
     its peak, when the server has dropped them all, and once they are gone
     (5 s and 20 s after).
     """
-    idle: list[Client] = []
-    for n in range(1000):
-        reader_socket = socket.socket()
-        reader_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        reader_socket.bind((address(n // PER_ADDRESS), 0))
-        reader_socket.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(reader_socket, ("127.0.0.1", server.port))
-        reader, writer = await asyncio.open_connection(sock=reader_socket, limit=1 << 20)
-        client = Client(reader, writer)
-        await client.login(f"sink{n}")
-        idle.append(client)
-        writer.transport.pause_reading()
+    idle = [
+        await never_reading(server.port, address(n // PER_ADDRESS), f"sink{n}") for n in range(1000)
+    ]
     talkers = [await logged_in(server.port, f"127.0.1.{50 + n}", f"talker{n}") for n in range(20)]
     server.rss_kib()
     logged_in_kib = server.peak_kib
@@ -841,9 +840,9 @@ async def banlist(server: Server) -> dict[str, Any]:
         while True:
             masks = []
             for _ in range(60):
-                # Short masks (a letter for the attacker, a base-36 count):
+                # Short masks (a letter for the attacker, a count in hex):
                 # 60 of them fit in one 512-byte line.
-                masks.append(f"{chr(97 + n)}{_base36(m)}")
+                masks.append(f"{chr(97 + n)}{m:x}")
                 m += 1
             client.send("MODE #pit +" + "b" * 60 + " " + " ".join(masks))
             sent[0] += 60
@@ -900,16 +899,6 @@ async def banlist(server: Server) -> dict[str, Any]:
         "login_s": logins,
         "join_pit_s": joins,
     }
-
-
-def _base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        number, digit = divmod(number, 36)
-        out = digits[digit] + out
-        if not number:
-            return out
 
 
 def history_rows(server: Server) -> int:
