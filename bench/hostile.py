@@ -610,6 +610,23 @@ async def never_reading(port: int, source: str, nickname: str) -> Client:
     return client
 
 
+async def bursts(talkers: list[Client]) -> None:
+    """
+    Each talker writes four lines of 1 900 bytes in one write, once a
+    second: within 5/s and its burst. A burst is written to each client as
+    one piece of its own (one line alone would be the same bytes object
+    queued for every client), so only bursts are memory the server holds.
+    """
+    m = 0
+    while True:
+        for talker in talkers:
+            talker.writer.write(
+                b"".join(b"%d %d " % (m, k) + b"y" * 1900 + b"\n" for k in range(4))
+            )
+        m += 1
+        await asyncio.sleep(1.0)
+
+
 async def sendq(server: Server) -> dict[str, Any]:
     """
     Item 11: 200 logged-in clients that never read (from 17 addresses, 12
@@ -641,22 +658,9 @@ async def sendq(server: Server) -> dict[str, Any]:
 
     talkers = [await logged_in(server.port, f"127.0.1.{50 + n}", f"talker{n}") for n in range(20)]
 
-    async def talk() -> None:
-        # Four lines in one write, once a second: within 5/s and its burst. A
-        # burst is written to each client as one piece of its own (one line
-        # alone would be the same bytes object queued for every client).
-        m = 0
-        while True:
-            for talker in talkers:
-                talker.writer.write(
-                    b"".join(b"%d %d " % (m, k) + b"y" * 1900 + b"\n" for k in range(4))
-                )
-            m += 1
-            await asyncio.sleep(1.0)
-
     draining = [asyncio.create_task(drain(talker)) for talker in talkers]
     reading = asyncio.create_task(read_slowly())
-    await run_for(45, server, talk())
+    await run_for(45, server, bursts(talkers))
     peak = server.peak_kib
     for client in idle:
         client.writer.transport.abort()
@@ -688,19 +692,9 @@ async def neverread(server: Server) -> dict[str, Any]:
     server.rss_kib()
     logged_in_kib = server.peak_kib
 
-    async def talk() -> None:
-        m = 0
-        while True:
-            for talker in talkers:
-                talker.writer.write(
-                    b"".join(b"%d %d " % (m, k) + b"y" * 1900 + b"\n" for k in range(4))
-                )
-            m += 1
-            await asyncio.sleep(1.0)
-
     draining = [asyncio.create_task(drain(talker)) for talker in talkers]
     started = time.monotonic()
-    await run_for(30, server, talk())
+    await run_for(30, server, bursts(talkers))
     attack_s = time.monotonic() - started
     dropped = server.log_text().count("] Dropping ")
     rss_dropped = server.rss_kib()
