@@ -140,11 +140,14 @@ class Registry:
 
     def find_rooms(
         self, wanted: RoomFilter, count: int, viewer: UserView | None = None
-    ) -> list[RoomInfo]:
-        # A walk over every room, as a listing of them all is already.
+    ) -> tuple[list[RoomInfo], int]:
+        # A walk over the rooms, as a listing of them all is already, until
+        # enough are found; the rooms walked are counted.
         now = self._clock()
         found: list[RoomInfo] = []
+        walked = 0
         for key in sorted(self._rooms):
+            walked += 1
             room = self._rooms[key]
             if Mode.SECRET in room.flags and viewer not in room:
                 continue
@@ -152,7 +155,7 @@ class Registry:
                 found.append(RoomInfo(room.name, len(room), room.topic))
                 if len(found) >= count:
                     break
-        return found
+        return found, walked
 
     def whowas(self, nickname: str, count: int | None = None) -> list[Was]:
         return self._presence.whowas(nickname, count)

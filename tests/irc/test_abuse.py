@@ -286,6 +286,58 @@ class ListingTests(SynchronousTestCase):
         self.clock.advance(3)
         self.assertEqual(self.answered(), ["368"])
 
+    def test_list_with_masks_costs_the_rooms_looked_at(self) -> None:
+        """
+        LIST with masks costs a line per 20 channels it looks at, whatever
+        it finds: over 201 channels, a second that finds nothing either
+        waits its turn, 7 seconds.
+        """
+        chat = memory(self.service)
+        for n in range(200):
+            enter(chat, f"owner{n}", Recorder(), room=f"room{n}")
+        self.clock.advance(10)
+
+        def answered() -> list[str]:
+            return [code for code in self.mallory.codes() if code in ("322", "323", "NOTICE")]
+
+        self.mallory.send("LIST #q*x,!#room1*", "LIST #q*x,!#room1*")
+        self.assertEqual(answered(), ["323", "NOTICE"])
+        self.clock.advance(6.9)
+        self.assertEqual(answered(), [])
+        self.clock.advance(0.2)
+        self.assertEqual(answered(), ["323"])
+
+    def test_list_masks_capped(self) -> None:
+        """
+        A LIST of more than 8 masks is refused, nothing listed, with a
+        NOTICE that says so and 323; 8 are taken.
+        """
+        self.mallory.send("JOIN #q7x")
+        self.mallory.lines()
+        masks = [f"#q{n}*x" for n in range(9)]
+        self.mallory.send("LIST " + ",".join(masks))
+        self.assertEqual(
+            self.mallory.messages(),
+            [
+                (
+                    "irc.test",
+                    "NOTICE",
+                    "mallory",
+                    "LIST takes at most 8 masks; nothing was listed.",
+                ),
+                ("irc.test", "323", "mallory", "End of /LIST"),
+            ],
+        )
+        self.mallory.send("LIST " + ",".join(masks[:8]))
+        self.assertEqual(
+            [m[1:4] for m in self.mallory.messages()],
+            [
+                ("321", "mallory", "Channel"),
+                ("322", "mallory", "#q7x"),
+                ("323", "mallory", "End of /LIST"),
+            ],
+        )
+
 
 class JoinTests(SynchronousTestCase):
     """

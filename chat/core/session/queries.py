@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from chat.core.errors import NotInRoom
 from chat.core.events import RoomFilter
 from chat.core.interfaces import HistoryReader, RoomView, UserView
-from chat.core.limits import NAMES_PER_LINE, ROOMS_PAGE, SEARCH_RESULTS
+from chat.core.limits import LIST_MASKS, NAMES_PER_LINE, ROOMS_PAGE, SEARCH_RESULTS
 from chat.core.modes import Mode, ModeChange
 from chat.core.replies import (
     Counts,
@@ -28,6 +28,7 @@ from chat.core.replies import (
     Refused,
     RoomModes,
     Rooms,
+    TooManyMasks,
     Unavailable,
     Users,
     WasHere,
@@ -215,11 +216,16 @@ class Queries(SessionBase):
     def rooms_matching(self, wanted: RoomFilter) -> None:
         """
         The rooms C{wanted} admits (IRC's LIST with ELIST conditions), the
-        first L{ROOMS_PAGE}; a long answer costs what its lines would.
+        first L{ROOMS_PAGE}, with L{LIST_MASKS} masks at most. It costs the
+        flood allowance a line for every room looked at, found or not (a
+        line per L{LINES_PER_TOKEN}, as any listing), so that a loop of
+        them waits its turn however little they find.
         """
         user = self._logged_in()
-        listed = self.chat.find_rooms(wanted, ROOMS_PAGE + 1, viewer=user)
-        self._charge(len(listed))
+        if wanted.masks > LIST_MASKS:
+            raise Refused(TooManyMasks(LIST_MASKS))
+        listed, looked_at = self.chat.find_rooms(wanted, ROOMS_PAGE + 1, viewer=user)
+        self._charge(looked_at)
         self.peer.tell(Rooms(listed[:ROOMS_PAGE], len(listed)))
 
     def show_modes(self, room: str) -> None:
