@@ -88,6 +88,42 @@ class TagTests(SynchronousTestCase):
         self.assertTrue(relayed.startswith("@"), relayed)
         self.assertIn("+example.com/x-y=1", relayed)
 
+    def test_tagmsg_past_a_refused_target(self) -> None:
+        """
+        TAGMSG to a list is refused target by target, as PRIVMSG is: a
+        nickname nobody has (401) or a channel one is not in (442) does not
+        keep the tags from the targets after it.
+        """
+        self.mallory.send("@+typing=active TAGMSG nosuch,bob,#nowhere,#den")
+        self.assertEqual(
+            [m[1:4] for m in self.mallory.messages()],
+            [
+                ("401", "mallory", "nosuch"),
+                ("TAGMSG", "bob"),
+                ("442", "mallory", "#nowhere"),
+                ("TAGMSG", "#den"),
+            ],
+        )
+        self.assertEqual(
+            [m[1:] for m in self.bob.messages()], [("TAGMSG", "bob"), ("TAGMSG", "#den")]
+        )
+
+    def test_tagmsg_to_status_refused(self) -> None:
+        """
+        TAGMSG to C{@#room} or C{+#room} (STATUSMSG) is refused with 404,
+        not taken for a nickname, and the other targets still get it.
+        """
+        self.mallory.send("@+typing=active TAGMSG @#den,+#den,bob")
+        self.assertEqual(
+            [m[1:] for m in self.mallory.messages()],
+            [
+                ("404", "mallory", "@#den", "Cannot send TAGMSG to @ or + of a channel"),
+                ("404", "mallory", "+#den", "Cannot send TAGMSG to @ or + of a channel"),
+                ("TAGMSG", "bob"),
+            ],
+        )
+        self.assertEqual([m[1:] for m in self.bob.messages()], [("TAGMSG", "bob")])
+
 
 class UserNameTests(SynchronousTestCase):
     def test_user_names_restricted(self) -> None:
