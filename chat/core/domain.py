@@ -380,6 +380,7 @@ class MemoryChat(KeptRooms):
                 continue
             if done is not None:
                 made.append(done)
+        self._note_secret(room)
         if made:
             event = ModesChanged(room.name, user.nickname, tuple(made))
             self._broadcast(room, event, exclude=None)

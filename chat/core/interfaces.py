@@ -326,7 +326,10 @@ class Chat(Protocol):
         to find them (what the search cost).
         """
 
-    def room_count(self) -> int: ...
+    def room_count(self, viewer: UserView | None = None) -> int:
+        """
+        How many rooms there are, of those C{viewer} may see (secret ones only to their members).
+        """
 
     def rooms_in_use(self) -> int:
         """

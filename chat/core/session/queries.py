@@ -54,15 +54,20 @@ class Queries(SessionBase):
 
     def who(self, room: str | None) -> None:
         """
-        Who is in C{room}, or (L{None}) online.
+        Who is in C{room}, or (L{None}) online. A secret room (C{+s}) is
+        answered as an empty one to those outside it, under the name asked
+        (as one that does not exist is).
         """
-        self._logged_in()
+        me = self._logged_in()
         if room is None:
             online = self.chat.online()
             self._charge(len(online) / NAMES_PER_LINE)
             self.peer.tell(Users(online, None))
             return
         found = self.chat.room(room)
+        if not _sees(me, found):
+            self.peer.tell(Users((), room))
+            return
         users = self.chat.members(room)
         self._charge(len(users) / NAMES_PER_LINE)
         self.peer.tell(
@@ -83,7 +88,7 @@ class Queries(SessionBase):
         target = self.chat.find(nickname)
         now = self.service.clock.seconds()
         # A secret room is named only to those who share it.
-        shown = [room for room in target.rooms if Mode.SECRET not in room.flags or user in room]
+        shown = [room for room in target.rooms if _sees(user, room)]
         self.peer.tell(
             Whois(
                 target.nickname,
@@ -122,11 +127,15 @@ class Queries(SessionBase):
         users online whose nicknames match it (C{*} and C{?} wildcards; a
         mask with wildcards does not find an invisible user who shares no
         room with this one). A listing costs the flood allowance a line per
-        L{LINES_PER_TOKEN} users in it.
+        L{LINES_PER_TOKEN} users in it. A secret room (C{+s}) is answered as
+        an empty one to those outside it.
         """
         me = self._logged_in()
         chat = self.chat
         found = chat.room(room) if room is not None else None
+        if found is not None and not _sees(me, found):
+            self.peer.tell(Members(room, []))
+            return
         mine = set(me.rooms)
 
         def hidden(u: UserView) -> bool:
@@ -202,7 +211,7 @@ class Queries(SessionBase):
         chat = self.chat
         listed = chat.rooms((page - 1) * ROOMS_PAGE, ROOMS_PAGE, viewer=user)
         self._charge(len(listed))
-        self.peer.tell(Rooms(listed, chat.room_count(), page))
+        self.peer.tell(Rooms(listed, chat.room_count(user), page))
 
     def rooms_named(self, names: Sequence[str]) -> None:
         """
@@ -305,11 +314,24 @@ class Queries(SessionBase):
         return history
 
 
+def _sees(viewer: UserView, room: RoomView) -> bool:
+    """
+    Whether C{viewer} may know who is in C{room}: unless it is secret
+    (C{+s}), anyone; if it is, its members only. The server's operators are
+    no exception (they see what WHOIS and LIST show them).
+    """
+    return Mode.SECRET not in room.flags or viewer in room
+
+
 def _first_room(user: UserView, shared: set[RoomView]) -> str | None:
     """
-    The first of C{user}'s rooms that is in C{shared}, or its first room.
+    The first of C{user}'s rooms that is in C{shared}, or else its first
+    room that is not secret (C{+s}); L{None} if there is none.
     """
     for room in user.rooms:
         if room in shared:
             return room.name
-    return user.rooms[0].name if user.rooms else None
+    for room in user.rooms:
+        if Mode.SECRET not in room.flags:
+            return room.name
+    return None
