@@ -1,7 +1,8 @@
 """
 Who is where, as those outside see it, through both doors: a secret room
 (C{+s}) tells nobody outside it who is in it, nor counts in their room
-listings.
+listings; an invisible user (C{+i}) is named among everyone online only to
+those who share a room with it.
 """
 
 from __future__ import annotations
@@ -134,3 +135,40 @@ class SecretRoomTests(SynchronousTestCase):
                 "***   r100 (1)",
             ],
         )
+
+
+class InvisibleUserTests(SynchronousTestCase):
+    """
+    ghost (C{+i}, on IRC) shares no room with those who look for it, unless
+    they join its room.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+        self.ghost = IRCUser(self.service, "ghost")
+        self.ghost.send("MODE ghost +i", "JOIN #attic")
+        self.eve = IRCUser(self.service, "eve")
+        self.eve.lines()
+
+    def test_line_who_everyone(self) -> None:
+        """
+        A line user's C{/who *} leaves ghost out, as IRC's C{WHO *} does,
+        until it shares a room with it.
+        """
+        carol = Client(self.service, "carol")
+        carol.send("/who *")
+        self.assertEqual(carol.lines(), ["*** 2 users online: carol, eve"])
+        self.eve.send("WHO *")
+        self.assertEqual([m[7] for m in self.eve.messages() if m[1] == "352"], ["carol", "eve"])
+        carol.send("/join attic", "/who *")
+        self.assertEqual(carol.lines()[-1], "*** 3 users online: carol, eve, ghost")
+
+    def test_line_welcome(self) -> None:
+        """
+        A line user who logs in, sharing no room with anyone yet, is not
+        told that ghost is online.
+        """
+        carol = Client(self.service)
+        carol.lines()
+        carol.send("carol")
+        self.assertIn("*** You are carol. 2 users online: carol, eve", carol.lines())

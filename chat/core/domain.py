@@ -163,7 +163,7 @@ class MemoryChat(KeptRooms):
         if self._crowded(len(self._users)):
             participant.receive(Welcome(nickname, (), total=len(self._users)))
         else:
-            participant.receive(Welcome(nickname, tuple(self.online())))
+            participant.receive(Welcome(nickname, tuple(self._named_to_newcomers())))
         return user
 
     def rename(self, user: UserView, nickname: str) -> Deferred[None]:

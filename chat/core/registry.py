@@ -80,6 +80,14 @@ class Registry:
     def online(self) -> list[str]:
         return sorted((user.nickname for user in self._users.values()), key=key_of)
 
+    def _named_to_newcomers(self) -> list[str]:
+        """
+        The nicknames a user who has just logged in, and shares no room
+        with anyone yet, is told are online: all but the invisible (C{+i}).
+        """
+        users = self._users.values()
+        return sorted((user.nickname for user in users if not user.invisible), key=key_of)
+
     def is_online(self, nickname: str) -> bool:
         return key_of(nickname) in self._users
 

@@ -56,11 +56,16 @@ class Queries(SessionBase):
         """
         Who is in C{room}, or (L{None}) online. A secret room (C{+s}) is
         answered as an empty one to those outside it, under the name asked
-        (as one that does not exist is).
+        (as one that does not exist is); an invisible user (C{+i}) is not
+        named among those online to those who share no room with it.
         """
         me = self._logged_in()
         if room is None:
-            online = self.chat.online()
+            mine = set(me.rooms)
+            online = sorted(
+                (u.nickname for u in self.chat.everyone() if not _hidden(u, me, mine)),
+                key=str.lower,
+            )
             self._charge(len(online) / NAMES_PER_LINE)
             self.peer.tell(Users(online, None))
             return
@@ -139,7 +144,7 @@ class Queries(SessionBase):
         mine = set(me.rooms)
 
         def hidden(u: UserView) -> bool:
-            return u.invisible and u is not me and not mine.intersection(u.rooms)
+            return _hidden(u, me, mine)
 
         users: Sequence[UserView]
         if nicknames is not None:
@@ -321,6 +326,14 @@ def _sees(viewer: UserView, room: RoomView) -> bool:
     no exception (they see what WHOIS and LIST show them).
     """
     return Mode.SECRET not in room.flags or viewer in room
+
+
+def _hidden(user: UserView, viewer: UserView, shared: set[RoomView]) -> bool:
+    """
+    Whether C{user} is left out of listings of everyone for C{viewer}, whose
+    rooms are C{shared}: it is invisible (C{+i}) and they share no room.
+    """
+    return user.invisible and user is not viewer and not shared.intersection(user.rooms)
 
 
 def _first_room(user: UserView, shared: set[RoomView]) -> str | None:
