@@ -96,6 +96,7 @@ def samples() -> list[r.Reply]:
         r.TooManyChecks(True, 1),
         r.NearlyFull(),
         r.TooManyWords(8),
+        r.TooManyMasks(8),
         r.TooManyModes(20, 5),
         r.NotSaved(),
         r.StoreDown(),

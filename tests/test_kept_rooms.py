@@ -430,6 +430,24 @@ class RestartTests(SynchronousTestCase):
         self.assertEqual(found["329"], ("irc", "#lobby", str(int(T0))))
         self.assertNotIn("m", found["324"][2])
 
+    def test_secret_after_a_restart(self) -> None:
+        """
+        A kept secret room is still secret after a restart: C{/rooms}
+        neither lists nor counts it for those outside it, and lists it
+        again for whoever comes back into it.
+        """
+        alice = Client(self.service, "alice")
+        alice.send("/register secret-alice", "/join games", "/keep", "/mode +s")
+        self.restart()
+        carol = Client(self.service, "carol")
+        carol.send("/rooms")
+        self.assertEqual(carol.lines(), ["*** 1 room:", "***   lobby (1)"])
+        alice = Client(self.service)
+        alice.send("alice", "secret-alice")
+        alice.lines()
+        alice.send("/join games", "/rooms")
+        self.assertEqual(alice.lines()[-3:], ["*** 2 rooms:", "***   games (1)", "***   lobby (1)"])
+
     def test_what_is_no_longer_kept_is_gone_after_a_restart(self) -> None:
         """
         A room no longer kept is not back after a restart, and an account

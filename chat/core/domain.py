@@ -163,7 +163,7 @@ class MemoryChat(KeptRooms):
         if self._crowded(len(self._users)):
             participant.receive(Welcome(nickname, (), total=len(self._users)))
         else:
-            participant.receive(Welcome(nickname, tuple(self.online())))
+            participant.receive(Welcome(nickname, tuple(self._named_to_newcomers())))
         return user
 
     def rename(self, user: UserView, nickname: str) -> Deferred[None]:
@@ -380,6 +380,7 @@ class MemoryChat(KeptRooms):
                 continue
             if done is not None:
                 made.append(done)
+        self._note_secret(room)
         if made:
             event = ModesChanged(room.name, user.nickname, tuple(made))
             self._broadcast(room, event, exclude=None)

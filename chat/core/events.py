@@ -13,9 +13,10 @@ neither needs the other.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from fnmatch import translate
 from typing import NamedTuple
 
 from chat.core.modes import Mode, ModeChange
@@ -528,6 +529,21 @@ class RoomFilter:
     older_than: float | None = None
     topic_younger_than: float | None = None
     topic_older_than: float | None = None
+    # The masks of each kind as one pattern, made once for the whole walk
+    # over the rooms (not once a room, nor a mask at a time).
+    _names: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _not_names: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_names", _one_pattern(self.names))
+        object.__setattr__(self, "_not_names", _one_pattern(self.not_names))
+
+    @property
+    def masks(self) -> int:
+        """
+        How many masks it holds, of both kinds: each is matched against every room's name.
+        """
+        return len(self.names) + len(self.not_names)
 
     def admits(
         self, name: str, users: int, created: float, topic_at: float | None, now: float
@@ -554,9 +570,20 @@ class RoomFilter:
             if self.topic_older_than is not None and not topic_age > self.topic_older_than:
                 return False
         named = (self.prefix + name).lower()
-        if self.names and not any(fnmatchcase(named, p.lower()) for p in self.names):
+        if self._names is not None and self._names.match(named) is None:
             return False
-        return not any(fnmatchcase(named, p.lower()) for p in self.not_names)
+        return self._not_names is None or self._not_names.match(named) is None
+
+
+def _one_pattern(masks: Sequence[str]) -> re.Pattern[str] | None:
+    """
+    One pattern that matches (from the start, to the end) what any of
+    C{masks} matches in any case, as C{fnmatch.fnmatchcase} on lowered
+    text would; L{None} for no masks.
+    """
+    if not masks:
+        return None
+    return re.compile("|".join(f"(?:{translate(mask.lower())})" for mask in masks))
 
 
 class RoomInfo(NamedTuple):

@@ -319,13 +319,17 @@ class Chat(Protocol):
 
     def find_rooms(
         self, wanted: RoomFilter, count: int, viewer: UserView | None = None
-    ) -> list[RoomInfo]:
+    ) -> tuple[list[RoomInfo], int]:
         """
         The first C{count} rooms that C{wanted} admits and C{viewer} may
-        see, in case-insensitive order.
+        see, in case-insensitive order, and how many rooms were looked at
+        to find them (what the search cost).
         """
 
-    def room_count(self) -> int: ...
+    def room_count(self, viewer: UserView | None = None) -> int:
+        """
+        How many rooms there are, of those C{viewer} may see (secret ones only to their members).
+        """
 
     def rooms_in_use(self) -> int:
         """

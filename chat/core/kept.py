@@ -153,6 +153,7 @@ class KeptRooms(Registry):
             self._store.forget(room.name)
         if not len(room):
             self._empty.discard(room)
+            self._secret.discard(room)
             del self._rooms[key_of(room.name)]
 
     def forget_account(self, account: str) -> None:
@@ -195,6 +196,7 @@ class KeptRooms(Registry):
             if room.permanent:
                 continue
             room.flags = set(kept.flags)
+            self._note_secret(room)
             room.key, room.limit = kept.key, kept.limit
             room.masks = _masks(kept.bans)
             room.exception_masks = _masks(kept.exceptions)

@@ -400,6 +400,16 @@ Rooms a listing shows at most: 4 900 rooms in one answer were 1 MB and 37 ms
 of the reactor (ngIRCd caps LIST the same way).
 """
 
+LIST_MASKS = 8
+"""
+Masks (C{#ch*}, C{!*bot*}) one LIST with conditions may give: each is
+matched against the name of every room walked, and one LIST of 70 masks
+over 4 000 rooms held the reactor 150 ms. Past 8 the LIST is refused, not
+cut, since the rooms it would list without some of its masks are not those
+asked for. Such a LIST also costs the flood allowance by the rooms it looks
+at (L{LINES_PER_TOKEN} a line), not by those it finds.
+"""
+
 MONITOR_LIMIT = 100
 """
 Nicknames one client may watch (IRC's MONITOR).

@@ -64,6 +64,9 @@ class Registry:
         # The rooms that exist with nobody in them (permanent or kept ones),
         # so that LUSERS counts the rooms in use without a walk.
         self._empty: set[Room] = set()
+        # The secret rooms (+s), so that a listing leaves out those its
+        # viewer is not in without a walk over every room.
+        self._secret: set[Room] = set()
         for name in permanent_rooms:
             self._check_room_name(name)
             room = self._rooms[key_of(name)] = Room(name, permanent=True, created=clock())
@@ -76,6 +79,14 @@ class Registry:
 
     def online(self) -> list[str]:
         return sorted((user.nickname for user in self._users.values()), key=key_of)
+
+    def _named_to_newcomers(self) -> list[str]:
+        """
+        The nicknames a user who has just logged in, and shares no room
+        with anyone yet, is told are online: all but the invisible (C{+i}).
+        """
+        users = self._users.values()
+        return sorted((user.nickname for user in users if not user.invisible), key=key_of)
 
     def is_online(self, nickname: str) -> bool:
         return key_of(nickname) in self._users
@@ -101,8 +112,8 @@ class Registry:
     def members(self, name: str) -> list[str]:
         return sorted((user.nickname for user in self.room(name).members), key=key_of)
 
-    def room_count(self) -> int:
-        return len(self._rooms)
+    def room_count(self, viewer: UserView | None = None) -> int:
+        return len(self._rooms) - len(self._hidden_from(viewer))
 
     def rooms_in_use(self) -> int:
         # The permanent and kept rooms that are empty only exist to be
@@ -117,16 +128,36 @@ class Registry:
         order: every one, or C{count} from the C{start}th. Only the keys are
         sorted (strings, in C), and only the rooms asked for are described.
         A secret room (C{+s}) is shown only to its members (as C{viewer}),
-        and counts as the rooms before it in the pages.
+        and the pages are of the rooms C{viewer} may see.
         """
-        keys = sorted(self._rooms)
+        hidden = self._hidden_from(viewer)
+        keys = sorted(self._rooms.keys() - hidden if hidden else self._rooms)
         chosen = keys[start:] if count is None else keys[start : start + count]
         rooms = self._rooms
         return [
-            RoomInfo(room.name, len(room), room.topic)
-            for room in map(rooms.__getitem__, chosen)
-            if Mode.SECRET not in room.flags or viewer in room
+            RoomInfo(room.name, len(room), room.topic) for room in map(rooms.__getitem__, chosen)
         ]
+
+    def _hidden_from(self, viewer: UserView | None) -> set[str]:
+        """
+        The keys of the secret rooms that C{viewer} is not in: a look at the
+        secret rooms only.
+        """
+        rooms = self._rooms
+        return {
+            key
+            for room in self._secret
+            if rooms.get(key := key_of(room.name)) is room and viewer not in room
+        }
+
+    def _note_secret(self, room: Room) -> None:
+        """
+        File C{room} among the secret rooms, or not, as its modes say now.
+        """
+        if Mode.SECRET in room.flags:
+            self._secret.add(room)
+        else:
+            self._secret.discard(room)
 
     def describe_rooms(
         self, names: Sequence[str], viewer: UserView | None = None
@@ -140,11 +171,14 @@ class Registry:
 
     def find_rooms(
         self, wanted: RoomFilter, count: int, viewer: UserView | None = None
-    ) -> list[RoomInfo]:
-        # A walk over every room, as a listing of them all is already.
+    ) -> tuple[list[RoomInfo], int]:
+        # A walk over the rooms, as a listing of them all is already, until
+        # enough are found; the rooms walked are counted.
         now = self._clock()
         found: list[RoomInfo] = []
+        walked = 0
         for key in sorted(self._rooms):
+            walked += 1
             room = self._rooms[key]
             if Mode.SECRET in room.flags and viewer not in room:
                 continue
@@ -152,7 +186,7 @@ class Registry:
                 found.append(RoomInfo(room.name, len(room), room.topic))
                 if len(found) >= count:
                     break
-        return found
+        return found, walked
 
     def whowas(self, nickname: str, count: int | None = None) -> list[Was]:
         return self._presence.whowas(nickname, count)
@@ -206,6 +240,7 @@ class Registry:
                 self._empty.add(room)
             else:
                 del self._rooms[key_of(room.name)]
+                self._secret.discard(room)
 
     # Checks.
 

@@ -537,6 +537,15 @@ class TooManyWords:
 
 
 @dataclass(frozen=True, slots=True)
+class TooManyMasks:
+    """
+    A listing with more than C{limit} masks: refused, nothing listed.
+    """
+
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class TooManyModes:
     """
     A mode line asked for more than C{limit} changes with an argument: the
@@ -754,6 +763,7 @@ Reply: TypeAlias = (
     | TooManyChecks
     | NotKept
     | TooManyWords
+    | TooManyMasks
     | TooManyModes
     | NotSaved
     | StoreDown

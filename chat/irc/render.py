@@ -430,6 +430,10 @@ def render(context: Context, reply: r.Reply) -> bytes:
             )
         case r.TooManyWords(limit):
             return notice(f"Search for at most {limit} words.")
+        case r.TooManyMasks(limit):
+            return notice(f"LIST takes at most {limit} masks; nothing was listed.") + numeric(
+                "323", "End of /LIST"
+            )
         case r.SearchTooSlow():
             return notice("That search took too long and was stopped.")
         case r.TooManyRegistrations():

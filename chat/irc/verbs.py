@@ -312,10 +312,19 @@ def tagmsg(connection: IRCConnection, params: tuple[str, ...]) -> None:
     targets = _targets(connection, params[0])
     connection.session.to_many(len(targets))
     for target in targets:
+        if w.status_of(target) is not None:
+            # Tags go to a whole channel: not to its operators or voiced alone.
+            connection.numeric("404", target, "Cannot send TAGMSG to @ or + of a channel")
+            continue
         room = w.room_of(target)
-        event = connection.session.tag(
-            room if room is not None else target, connection.tags, room is not None
-        )
+        try:
+            event = connection.session.tag(
+                room if room is not None else target, connection.tags, room is not None
+            )
+        except ChatError as e:
+            # One target refused: the others still get it.
+            connection.refused(e)
+            continue
         if "echo-message" in connection.caps:
             connection.reply(connection.encode(event))
 

@@ -644,6 +644,8 @@ def reply(said: r.Reply) -> bytes:
             return error("The server cannot use its database right now; try again later.")
         case r.TooManyWords(limit):
             return error(f"Search for at most {limit} words.")
+        case r.TooManyMasks(limit):
+            return error(f"At most {limit} masks at once; nothing was listed.")
         case r.TooManyModes(limit, left):
             return error(
                 f"Only {limit} changes with an argument are made at once: the last {left} were not."

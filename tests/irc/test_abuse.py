@@ -88,6 +88,42 @@ class TagTests(SynchronousTestCase):
         self.assertTrue(relayed.startswith("@"), relayed)
         self.assertIn("+example.com/x-y=1", relayed)
 
+    def test_tagmsg_past_a_refused_target(self) -> None:
+        """
+        TAGMSG to a list is refused target by target, as PRIVMSG is: a
+        nickname nobody has (401) or a channel one is not in (442) does not
+        keep the tags from the targets after it.
+        """
+        self.mallory.send("@+typing=active TAGMSG nosuch,bob,#nowhere,#den")
+        self.assertEqual(
+            [m[1:4] for m in self.mallory.messages()],
+            [
+                ("401", "mallory", "nosuch"),
+                ("TAGMSG", "bob"),
+                ("442", "mallory", "#nowhere"),
+                ("TAGMSG", "#den"),
+            ],
+        )
+        self.assertEqual(
+            [m[1:] for m in self.bob.messages()], [("TAGMSG", "bob"), ("TAGMSG", "#den")]
+        )
+
+    def test_tagmsg_to_status_refused(self) -> None:
+        """
+        TAGMSG to C{@#room} or C{+#room} (STATUSMSG) is refused with 404,
+        not taken for a nickname, and the other targets still get it.
+        """
+        self.mallory.send("@+typing=active TAGMSG @#den,+#den,bob")
+        self.assertEqual(
+            [m[1:] for m in self.mallory.messages()],
+            [
+                ("404", "mallory", "@#den", "Cannot send TAGMSG to @ or + of a channel"),
+                ("404", "mallory", "+#den", "Cannot send TAGMSG to @ or + of a channel"),
+                ("TAGMSG", "bob"),
+            ],
+        )
+        self.assertEqual([m[1:] for m in self.bob.messages()], [("TAGMSG", "bob")])
+
 
 class UserNameTests(SynchronousTestCase):
     def test_user_names_restricted(self) -> None:
@@ -285,6 +321,58 @@ class ListingTests(SynchronousTestCase):
         self.assertEqual(self.answered(), ["368", "368", "NOTICE"])
         self.clock.advance(3)
         self.assertEqual(self.answered(), ["368"])
+
+    def test_list_with_masks_costs_the_rooms_looked_at(self) -> None:
+        """
+        LIST with masks costs a line per 20 channels it looks at, whatever
+        it finds: over 201 channels, a second that finds nothing either
+        waits its turn, 7 seconds.
+        """
+        chat = memory(self.service)
+        for n in range(200):
+            enter(chat, f"owner{n}", Recorder(), room=f"room{n}")
+        self.clock.advance(10)
+
+        def answered() -> list[str]:
+            return [code for code in self.mallory.codes() if code in ("322", "323", "NOTICE")]
+
+        self.mallory.send("LIST #q*x,!#room1*", "LIST #q*x,!#room1*")
+        self.assertEqual(answered(), ["323", "NOTICE"])
+        self.clock.advance(6.9)
+        self.assertEqual(answered(), [])
+        self.clock.advance(0.2)
+        self.assertEqual(answered(), ["323"])
+
+    def test_list_masks_capped(self) -> None:
+        """
+        A LIST of more than 8 masks is refused, nothing listed, with a
+        NOTICE that says so and 323; 8 are taken.
+        """
+        self.mallory.send("JOIN #q7x")
+        self.mallory.lines()
+        masks = [f"#q{n}*x" for n in range(9)]
+        self.mallory.send("LIST " + ",".join(masks))
+        self.assertEqual(
+            self.mallory.messages(),
+            [
+                (
+                    "irc.test",
+                    "NOTICE",
+                    "mallory",
+                    "LIST takes at most 8 masks; nothing was listed.",
+                ),
+                ("irc.test", "323", "mallory", "End of /LIST"),
+            ],
+        )
+        self.mallory.send("LIST " + ",".join(masks[:8]))
+        self.assertEqual(
+            [m[1:4] for m in self.mallory.messages()],
+            [
+                ("321", "mallory", "Channel"),
+                ("322", "mallory", "#q7x"),
+                ("323", "mallory", "End of /LIST"),
+            ],
+        )
 
 
 class JoinTests(SynchronousTestCase):

@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from chat.core.errors import NotInRoom
 from chat.core.events import RoomFilter
 from chat.core.interfaces import HistoryReader, RoomView, UserView
-from chat.core.limits import NAMES_PER_LINE, ROOMS_PAGE, SEARCH_RESULTS
+from chat.core.limits import LIST_MASKS, NAMES_PER_LINE, ROOMS_PAGE, SEARCH_RESULTS
 from chat.core.modes import Mode, ModeChange
 from chat.core.replies import (
     Counts,
@@ -28,6 +28,7 @@ from chat.core.replies import (
     Refused,
     RoomModes,
     Rooms,
+    TooManyMasks,
     Unavailable,
     Users,
     WasHere,
@@ -53,15 +54,25 @@ class Queries(SessionBase):
 
     def who(self, room: str | None) -> None:
         """
-        Who is in C{room}, or (L{None}) online.
+        Who is in C{room}, or (L{None}) online. A secret room (C{+s}) is
+        answered as an empty one to those outside it, under the name asked
+        (as one that does not exist is); an invisible user (C{+i}) is not
+        named among those online to those who share no room with it.
         """
-        self._logged_in()
+        me = self._logged_in()
         if room is None:
-            online = self.chat.online()
+            mine = set(me.rooms)
+            online = sorted(
+                (u.nickname for u in self.chat.everyone() if not _hidden(u, me, mine)),
+                key=str.lower,
+            )
             self._charge(len(online) / NAMES_PER_LINE)
             self.peer.tell(Users(online, None))
             return
         found = self.chat.room(room)
+        if not _sees(me, found):
+            self.peer.tell(Users((), room))
+            return
         users = self.chat.members(room)
         self._charge(len(users) / NAMES_PER_LINE)
         self.peer.tell(
@@ -82,7 +93,7 @@ class Queries(SessionBase):
         target = self.chat.find(nickname)
         now = self.service.clock.seconds()
         # A secret room is named only to those who share it.
-        shown = [room for room in target.rooms if Mode.SECRET not in room.flags or user in room]
+        shown = [room for room in target.rooms if _sees(user, room)]
         self.peer.tell(
             Whois(
                 target.nickname,
@@ -121,15 +132,19 @@ class Queries(SessionBase):
         users online whose nicknames match it (C{*} and C{?} wildcards; a
         mask with wildcards does not find an invisible user who shares no
         room with this one). A listing costs the flood allowance a line per
-        L{LINES_PER_TOKEN} users in it.
+        L{LINES_PER_TOKEN} users in it. A secret room (C{+s}) is answered as
+        an empty one to those outside it.
         """
         me = self._logged_in()
         chat = self.chat
         found = chat.room(room) if room is not None else None
+        if found is not None and not _sees(me, found):
+            self.peer.tell(Members(room, []))
+            return
         mine = set(me.rooms)
 
         def hidden(u: UserView) -> bool:
-            return u.invisible and u is not me and not mine.intersection(u.rooms)
+            return _hidden(u, me, mine)
 
         users: Sequence[UserView]
         if nicknames is not None:
@@ -201,7 +216,7 @@ class Queries(SessionBase):
         chat = self.chat
         listed = chat.rooms((page - 1) * ROOMS_PAGE, ROOMS_PAGE, viewer=user)
         self._charge(len(listed))
-        self.peer.tell(Rooms(listed, chat.room_count(), page))
+        self.peer.tell(Rooms(listed, chat.room_count(user), page))
 
     def rooms_named(self, names: Sequence[str]) -> None:
         """
@@ -215,11 +230,16 @@ class Queries(SessionBase):
     def rooms_matching(self, wanted: RoomFilter) -> None:
         """
         The rooms C{wanted} admits (IRC's LIST with ELIST conditions), the
-        first L{ROOMS_PAGE}; a long answer costs what its lines would.
+        first L{ROOMS_PAGE}, with L{LIST_MASKS} masks at most. It costs the
+        flood allowance a line for every room looked at, found or not (a
+        line per L{LINES_PER_TOKEN}, as any listing), so that a loop of
+        them waits its turn however little they find.
         """
         user = self._logged_in()
-        listed = self.chat.find_rooms(wanted, ROOMS_PAGE + 1, viewer=user)
-        self._charge(len(listed))
+        if wanted.masks > LIST_MASKS:
+            raise Refused(TooManyMasks(LIST_MASKS))
+        listed, looked_at = self.chat.find_rooms(wanted, ROOMS_PAGE + 1, viewer=user)
+        self._charge(looked_at)
         self.peer.tell(Rooms(listed[:ROOMS_PAGE], len(listed)))
 
     def show_modes(self, room: str) -> None:
@@ -299,11 +319,32 @@ class Queries(SessionBase):
         return history
 
 
+def _sees(viewer: UserView, room: RoomView) -> bool:
+    """
+    Whether C{viewer} may know who is in C{room}: unless it is secret
+    (C{+s}), anyone; if it is, its members only. The server's operators are
+    no exception (they see what WHOIS and LIST show them).
+    """
+    return Mode.SECRET not in room.flags or viewer in room
+
+
+def _hidden(user: UserView, viewer: UserView, shared: set[RoomView]) -> bool:
+    """
+    Whether C{user} is left out of listings of everyone for C{viewer}, whose
+    rooms are C{shared}: it is invisible (C{+i}) and they share no room.
+    """
+    return user.invisible and user is not viewer and not shared.intersection(user.rooms)
+
+
 def _first_room(user: UserView, shared: set[RoomView]) -> str | None:
     """
-    The first of C{user}'s rooms that is in C{shared}, or its first room.
+    The first of C{user}'s rooms that is in C{shared}, or else its first
+    room that is not secret (C{+s}); L{None} if there is none.
     """
     for room in user.rooms:
         if room in shared:
             return room.name
-    return user.rooms[0].name if user.rooms else None
+    for room in user.rooms:
+        if Mode.SECRET not in room.flags:
+            return room.name
+    return None
