@@ -11,7 +11,7 @@ connection and thousands live at once.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from sys import getsizeof
 from typing import Any, TypeVar
 
@@ -48,19 +48,24 @@ _T = TypeVar("_T")
 
 class Lag:
     """
-    Input over the flood limit, waiting its turn (IRC daemons' "fake lag"):
-    made when the first item waits, dropped when the last has gone.
+    Input waiting its turn, in order: over the flood limit (IRC daemons'
+    "fake lag"), or behind a step (the database, a claim) that holds input.
+    Made when the first item waits, dropped when the last has gone.
 
     @ivar size: what the waiting items take in memory, in bytes.
-    @ivar timer: the call that lets the next ones through.
+    @ivar timer: the call that lets the next ones through, once the flood
+        limit has a token for them.
+    @ivar slowed: whether the user was told that its lines wait for the
+        flood limit (once while any wait).
     """
 
-    __slots__ = ("items", "size", "timer")
+    __slots__ = ("items", "size", "slowed", "timer")
 
     def __init__(self) -> None:
         self.items: deque[object] = deque()
         self.size = 0
         self.timer: IDelayedCall | None = None
+        self.slowed = False
 
     def add(self, items: Iterable[object], bound: int) -> bool:
         """
@@ -73,18 +78,6 @@ class Lag:
                 return False
             self.items.append(item)
         return True
-
-    def turn(self, meter: TokenBucket) -> list[object]:
-        """
-        The items whose turn has come, in order: one per token C{meter} has.
-        """
-        items = self.items
-        turn = []
-        while items and meter.take():
-            item = items.popleft()
-            self.size -= getsizeof(item)
-            turn.append(item)
-        return turn
 
     def stop(self) -> None:
         if self.timer is not None and self.timer.active():
@@ -140,7 +133,6 @@ class SessionBase:
         "_lagged",
         "_line_meter",
         "_nick_meter",
-        "_queue",
         "_reads",
         "_timer",
         "_tries",
@@ -194,7 +186,9 @@ class SessionBase:
         # The allowance of password hashes, made at the first (most
         # connections never hash a password).
         self._hash_meter: TokenBucket | None = None
-        # Lines over the flood limit wait here for their turn (fake lag).
+        # Input waits here for its turn: lines over the flood limit (fake
+        # lag), and whatever arrives while a step waits (made only then:
+        # most sessions never need one).
         self._lagged: Lag | None = None
         self._bare = bare_login
         self._dropping = False
@@ -207,10 +201,6 @@ class SessionBase:
         # A registered nickname being proven, and the tries so far.
         self._claim: str | None = None
         self._tries = 0
-        # While a step waits, the input that arrives meanwhile waits here
-        # (a list only then: most sessions never need one, and an empty list
-        # costs each of thousands of connections 56 bytes).
-        self._queue: list[object] | None = None
         # Steps under way (a step's answer may start another).
         self._waits = 0
         # Stored messages being read, in the order they are shown; live
@@ -316,13 +306,10 @@ class SessionBase:
                 self.report(e)
             self._waits -= 1
             self.peer.answered(more=self._waits > 0)
-            if self._waits:
+            if self._waits or now:
+                # Answered at once, the caller goes on with the input.
                 return
-            queue, self._queue = self._queue, None
-            if queue:
-                self._handle(queue)
-            if self._ended and not now and self._idle():
-                self._input_done()
+            self._go_on()
 
         self._settle(step, settle)
         now = False
@@ -352,7 +339,7 @@ class SessionBase:
         outbox = self.service.outbox
         step.addBoth(lambda result: outbox.batch(lambda: settle(result)))
 
-    def _handle(self, items: Sequence[object]) -> None:
+    def _go_on(self) -> None:
         raise NotImplementedError  # intake's
 
     def _idle(self) -> bool:

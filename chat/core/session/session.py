@@ -12,7 +12,8 @@ builds text for a wire.
 Two kinds of waiting are the session's too:
  - while a step waits on the database, a password check or a claim the
    chat must decide, the input that arrives meanwhile waits, in order, and
-   is handled after the answer;
+   is handled after the answer (within the bound of lines over the flood
+   limit, with which it waits);
  - while stored messages are read, live events are held by the peer, so that
    what happened before is shown before what happens now.
 
