@@ -415,6 +415,9 @@ ROOMS_PER_USER = 20
 Rooms one user may be in at once (IRC's CHANLIMIT): InspIRCd's and
 ircd-hybrid's default. Without a bound one client joined 34 rooms in a
 minute, and every room it is in costs each rename, quit and WHOIS a line.
+A join past it, counting the joins waiting their turn, is refused at once,
+before it uses the allowance of joins: so it also bounds the joins one IRC
+JOIN makes wait, however many channels it names.
 """
 
 LIST_LIMIT = 100

@@ -166,6 +166,20 @@ class FloodTests(SynchronousTestCase):
         self.alice.protocol.dataReceived(b"%095d\n" % 999)
         self.assertTrue(self.alice.closed)
 
+    def test_join_of_ones_own_room_is_free(self) -> None:
+        """
+        C{/join} of the room one is in is answered at once and costs no room
+        change: after six of them, the next room is joined at once.
+        """
+        self.alice.send(*["/join lobby"] * 6, "/join r1")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                *["!!! You are already in lobby."] * 6,
+                "*** You are in r1. 1 user here: alice (room operator)",
+            ],
+        )
+
     def test_nick_and_join_limits(self) -> None:
         """
         Nickname and room changes have their own, tighter limits; room

@@ -391,6 +391,42 @@ class JoinTests(SynchronousTestCase):
         self.assertEqual([m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(20)])
         self.assertNotIn("405", [m[1] for m in messages])
 
+    def test_joins_past_the_channel_limit_refused_at_once(self) -> None:
+        """
+        One JOIN of 95 channels (under 512 bytes): 5 joined at once, the
+        75 past CHANLIMIT (20) refused at once with 405, each, and only the
+        other 15 wait their turn, 30 s in all rather than three minutes.
+        """
+        alice = IRCUser(self.service, "alice")
+        alice.send("JOIN " + ",".join(f"#c{n}" for n in range(95)), "PRIVMSG #c19 :hello")
+        messages = alice.messages()
+        self.assertEqual([m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(5)])
+        self.assertEqual(
+            [m[3] for m in messages if m[1] == "405"], [f"#c{n}" for n in range(20, 95)]
+        )
+        self.clock.pump([2] * 15)
+        messages = alice.messages()
+        self.assertEqual(
+            [m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(5, 20)]
+        )
+        self.assertNotIn("405", [m[1] for m in messages])
+        self.assertEqual(
+            [m[1:] for m in self.bob.messages()],
+            [("JOIN", "#c19"), ("PRIVMSG", "#c19", "hello")],
+        )
+
+    def test_join_of_a_channel_one_is_on_is_free(self) -> None:
+        """
+        A JOIN naming a channel the client is on, a hundred times, is
+        answered at once, silently, without using the allowance of joins:
+        the new channel it also names is joined at once.
+        """
+        alice = IRCUser(self.service, "alice")
+        alice.send("JOIN #c19")
+        alice.lines()
+        alice.send("JOIN " + ",".join(["#c19", "#C19"] * 50) + ",#new")
+        self.assertEqual([m[1:3] for m in alice.messages() if m[1] == "JOIN"], [("JOIN", "#new")])
+
     def test_input_behind_joins_is_bounded(self) -> None:
         """
         Lines sent while joins wait their turn wait behind them, counted as

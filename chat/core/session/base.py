@@ -85,6 +85,33 @@ class Lag:
         self.timer = None
 
 
+class Joins:
+    """
+    Joins over their allowance, waiting their turn (the room, the room it
+    leaves, the key), while input waits behind them.
+
+    @ivar entering: how many of them are not moves, each a room more for
+        the user if it is made.
+    """
+
+    __slots__ = ("entering", "waiting")
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[str, str | None, str | None]] = []
+        self.entering = 0
+
+    def add(self, room: str, leaving: str | None, key: str | None) -> None:
+        self.waiting.append((room, leaving, key))
+        if leaving is None:
+            self.entering += 1
+
+    def next(self) -> tuple[str, str | None, str | None]:
+        join = self.waiting.pop(0)
+        if join[1] is None:
+            self.entering -= 1
+        return join
+
+
 _UNREAD = object()
 
 
@@ -180,9 +207,9 @@ class SessionBase:
         self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
         self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
         self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
-        # Joins over their allowance wait here for their turn (room, the
-        # room it leaves, key), while input waits behind them.
-        self._joins: list[tuple[str, str | None, str | None]] | None = None
+        # Joins over their allowance wait here for their turn, while input
+        # waits behind them.
+        self._joins: Joins | None = None
         # The allowance of password hashes, made at the first (most
         # connections never hash a password).
         self._hash_meter: TokenBucket | None = None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from twisted.internet.task import deferLater
 
-from chat.core.errors import NoSuchRoom, NoSuchUser
+from chat.core.errors import AlreadyInRoom, NoSuchRoom, NoSuchUser, TooManyRooms
 from chat.core.events import (
     Action,
     Ctcp,
@@ -26,10 +26,10 @@ from chat.core.events import (
     Tags,
 )
 from chat.core.interfaces import RoomView, UserView
-from chat.core.limits import MAX_KEPT, SERVICE_NAMES, TokenBucket
+from chat.core.limits import MAX_KEPT, ROOMS_PER_USER, SERVICE_NAMES, TokenBucket
 from chat.core.modes import Mode
 from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
-from chat.core.session.base import SessionBase
+from chat.core.session.base import Joins, SessionBase
 from chat.core.text import clean
 
 
@@ -180,20 +180,45 @@ class Talk(SessionBase):
         given; C{key} is the room's key if it has one. Joins over their
         allowance wait their turn, in order (the first to wait brings a
         notice), and so does what the user sends after them: an IRC
-        client's autojoin of 20 channels is slowed, not refused.
+        client's autojoin of 20 channels is slowed, not refused. A join
+        that could not be made when its turn came (of a room the user is
+        in, or one past L{ROOMS_PER_USER}) is refused at once, without
+        using the allowance: so at most that many wait, however many rooms
+        one IRC JOIN names.
         """
         user = self._logged_in()
-        waiting = self._joins
-        if waiting is not None:
-            waiting.append((room, leaving, key))
+        joins = self._joins
+        self._may_enter(user, room, leaving is None, joins)
+        if joins is not None:
+            joins.add(room, leaving, key)
             return
         meter = self._join_meter
         if meter is not None and not meter.take():
-            self._joins = [(room, leaving, key)]
+            joins = self._joins = Joins()
+            joins.add(room, leaving, key)
             self.peer.tell(TooManyRoomChanges())
             self._join_later(meter)
             return
         self._go_into(user, room, leaving, key)
+
+    def _may_enter(self, user: UserView, room: str, entering: bool, joins: Joins | None) -> None:
+        """
+        Refuse at once a join of a room C{user} is in, or one that is
+        C{entering} another room past L{ROOMS_PER_USER}, counting the joins
+        that wait their turn: the chat would refuse it when its turn came
+        (one IRC JOIN of 95 channels took a token each and held the input
+        behind it for three minutes). Operators of the server are not bound.
+        """
+        rooms = user.rooms
+        wanted = room.lower()
+        for found in rooms:
+            if found.name.lower() == wanted:
+                raise AlreadyInRoom(found.name)
+        if not entering or user.operator:
+            return
+        waiting = joins.entering if joins is not None else 0
+        if len(rooms) + waiting >= ROOMS_PER_USER:
+            raise TooManyRooms(room, ROOMS_PER_USER)
 
     def _go_into(self, user: UserView, room: str, leaving: str | None, key: str | None) -> None:
         if leaving is None:
@@ -217,18 +242,18 @@ class Talk(SessionBase):
         self._await(turn, lambda _: self._join_turn(meter))
 
     def _join_turn(self, meter: TokenBucket) -> None:
-        waiting, user = self._joins, self.user
-        if waiting is None or user is None or self._closing:
+        joins, user = self._joins, self.user
+        if joins is None or user is None or self._closing:
             self._joins = None
             return
-        while waiting and meter.take():
-            room, leaving, key = waiting.pop(0)
+        while joins.waiting and meter.take():
+            room, leaving, key = joins.next()
             try:
                 self._go_into(user, room, leaving, key)
             except Exception as e:
                 # One room refused: the others are still joined.
                 self.report(e)
-        if waiting:
+        if joins.waiting:
             self._join_later(meter)
         else:
             self._joins = None
