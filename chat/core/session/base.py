@@ -341,23 +341,6 @@ class SessionBase:
         self._settle(step, settle)
         now = False
 
-    def _after(self, step: Deferred[_T], done: Callable[[_T], object]) -> None:
-        """
-        Call C{done} with C{step}'s result once it is done, without holding
-        input meanwhile (for what the user did not ask for); a failure is
-        reported.
-        """
-
-        def settle(result: _T | Failure) -> None:
-            try:
-                if isinstance(result, Failure):
-                    result.raiseException()
-                done(result)
-            except Exception as e:
-                self.report(e)
-
-        self._settle(step, settle)
-
     def _settle(self, step: Deferred[_T], settle: Callable[[_T | Failure], None]) -> None:
         """
         Once C{step} is done, call C{settle} with its result or failure, and

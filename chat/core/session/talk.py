@@ -279,12 +279,14 @@ class Talk(SessionBase):
     def removed(self, room: str) -> None:
         """
         C{room}'s operator put this user out of it: a user of a door that
-        keeps everyone in a room goes back to the first one.
+        keeps everyone in a room goes back to the first one, and what it
+        sends meanwhile waits until it is there (a join sent at once, made
+        first, would have put it in two rooms).
         """
         user = self.user
         if user is None or user.rooms or self.home is None or not user.online:
             return
-        self._after(self.chat.join(user, self.home), lambda found: self._entered(found.name))
+        self._await(self.chat.join(user, self.home), lambda found: self._entered(found.name))
 
     def topic(self, room: str, text: str | None) -> None:
         """
