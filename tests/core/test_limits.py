@@ -180,6 +180,21 @@ class FloodTests(SynchronousTestCase):
             ],
         )
 
+    def test_hanging_up_lets_go_of_what_waits(self) -> None:
+        """
+        A client that pastes 120 lines of 1 000 bytes and hangs up leaves
+        nothing behind: the lines that waited their turn are let go, and no
+        timer is left (the session and its connection refer to each other,
+        so what either holds would wait for a full garbage collection).
+        """
+        self.alice.paste(*[f"{n:03d}" + "x" * 997 for n in range(120)])
+        session = self.alice.connection.session
+        self.assertNotEqual(self.clock.getDelayedCalls(), [])
+        self.alice.hang_up()
+        self.assertEqual([session._lagged, session._joins, session._reads], [None, None, None])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(len(self.bob.lines()), 20)
+
     def test_nick_and_join_limits(self) -> None:
         """
         Nickname and room changes have their own, tighter limits; room

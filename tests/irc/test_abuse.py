@@ -450,6 +450,23 @@ class JoinTests(SynchronousTestCase):
         alice.protocol.connectionLost(Failure(ConnectionDone()))
         self.assertEqual([m[1:] for m in self.bob.messages()], [("QUIT", "Flooding")])
 
+    def test_hanging_up_while_joins_wait(self) -> None:
+        """
+        A client that hangs up while joins and lines wait their turn leaves
+        nothing behind: no timer, no line, no join (the session and its
+        connection refer to each other, and would keep them until a full
+        garbage collection).
+        """
+        alice = IRCUser(self.service, "alice")
+        alice.send_at_once(
+            "JOIN " + ",".join(f"#c{n}" for n in range(20)), *["PRIVMSG #c0 :hi"] * 30
+        )
+        self.assertNotEqual(self.clock.getDelayedCalls(), [])
+        session = alice.connection.session
+        alice.protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual([session._lagged, session._joins, session._reads], [None, None, None])
+
 
 def from_address(service: ChatService, host: str, nickname: str | None = None) -> IRCUser:
     """

@@ -92,13 +92,15 @@ class Joins:
 
     @ivar entering: how many of them are not moves, each a room more for
         the user if it is made.
+    @ivar timer: the call that lets the next through.
     """
 
-    __slots__ = ("entering", "waiting")
+    __slots__ = ("entering", "timer", "waiting")
 
     def __init__(self) -> None:
         self.waiting: list[tuple[str, str | None, str | None]] = []
         self.entering = 0
+        self.timer: IDelayedCall | None = None
 
     def add(self, room: str, leaving: str | None, key: str | None) -> None:
         self.waiting.append((room, leaving, key))
@@ -110,6 +112,11 @@ class Joins:
         if join[1] is None:
             self.entering -= 1
         return join
+
+    def stop(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
 
 
 _UNREAD = object()
@@ -500,15 +507,26 @@ class SessionBase:
 
     def _close(self, goodbye: Goodbye) -> None:
         self._closing = True
-        self._stop_timers()
         self.peer.close(goodbye)
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """
+        The session is closing: stop its timers, and let go of the input
+        and the joins waiting their turn, none of which will be handled
+        now. The session and its connection refer to each other, so what
+        either holds would stay until a full garbage collection, which may
+        not come for hours.
+        """
+        self._set_timer(0)
+        lag, self._lagged = self._lagged, None
+        if lag is not None:
+            lag.stop()
+        joins, self._joins = self._joins, None
+        if joins is not None:
+            joins.stop()
 
     # Timeouts: the login timeout until login, then the idle one.
-
-    def _stop_timers(self) -> None:
-        self._set_timer(0)
-        if self._lagged is not None:
-            self._lagged.stop()
 
     def _set_timer(self, period: float) -> None:
         """

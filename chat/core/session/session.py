@@ -60,7 +60,7 @@ class Session(Intake, Identity, Talk, Moderation):
             if not isinstance(refusal, ShuttingDown):
                 self.service.refused(self, refusal)
             self._closing = True
-            self._stop_timers()
+            self._let_go()
             self.peer.refuse(refusal)
             return
         self._admitted = True
@@ -76,7 +76,14 @@ class Session(Intake, Identity, Talk, Moderation):
         session: nothing it would start (a login above all) happens now.
         """
         self._closing = True
-        self._stop_timers()
+        self._let_go()
+        self._turn = None
+        if self._reads is not None:
+            # History still being read is shown to nobody, nor what was
+            # held for it (a read that ends while the connection closes
+            # lets go of it as it ends).
+            self._reads = None
+            self.peer.release()
         self.service.closed(self)
         if self.user is None:
             if self._admitted:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from twisted.internet.task import deferLater
+from twisted.internet.defer import Deferred
 
 from chat.core.errors import AlreadyInRoom, NoSuchRoom, NoSuchUser, TooManyRooms
 from chat.core.events import (
@@ -197,7 +197,7 @@ class Talk(SessionBase):
             joins = self._joins = Joins()
             joins.add(room, leaving, key)
             self.peer.tell(TooManyRoomChanges())
-            self._join_later(meter)
+            self._join_later(joins, meter)
             return
         self._go_into(user, room, leaving, key)
 
@@ -232,18 +232,21 @@ class Talk(SessionBase):
 
         self._await(claim, entered)
 
-    def _join_later(self, meter: TokenBucket) -> None:
+    def _join_later(self, joins: Joins, meter: TokenBucket) -> None:
         """
         Make the joins that wait when the allowance has room again, input
         held meanwhile (one timer at a time, however many wait).
         """
+        turn: Deferred[None] = Deferred()
         # At least a millisecond: a token a rounding error away is not there yet.
-        turn = deferLater(self.service.clock, max(meter.wait(), 0.001), lambda: None)
-        self._await(turn, lambda _: self._join_turn(meter))
+        wait = max(meter.wait(), 0.001)
+        joins.timer = self.service.clock.callLater(wait, turn.callback, None)
+        self._await(turn, lambda _: self._join_turn(joins, meter))
 
-    def _join_turn(self, meter: TokenBucket) -> None:
-        joins, user = self._joins, self.user
-        if joins is None or user is None or self._closing:
+    def _join_turn(self, joins: Joins, meter: TokenBucket) -> None:
+        joins.timer = None
+        user = self.user
+        if self._joins is not joins or user is None or self._closing:
             self._joins = None
             return
         while joins.waiting and meter.take():
@@ -253,8 +256,10 @@ class Talk(SessionBase):
             except Exception as e:
                 # One room refused: the others are still joined.
                 self.report(e)
+        if self._joins is not joins:
+            return  # closed meanwhile
         if joins.waiting:
-            self._join_later(meter)
+            self._join_later(joins, meter)
         else:
             self._joins = None
 
