@@ -147,3 +147,31 @@ class LaterClaimTests(SynchronousTestCase):
             ["*** bob has joined", "<bob> one", "<bob> two", "*** bob has gone to games"],
         )
         self.assertEqual(gamer.lines(), ["*** bob has joined", "<bob> three"])
+
+    def test_put_out_then_joining_at_once(self) -> None:
+        """
+        A line user put out of a room who asks for another before its way
+        back to the lobby is decided goes there from the lobby: it is in
+        one room, as the line door keeps everyone, never in two.
+        """
+        op, vic = Client(self.service), Client(self.service)
+        op.send("op")
+        vic.send("vic")
+        self.clock.advance(0)
+        op.send("/join den")
+        self.clock.advance(0)
+        vic.send("/join den")
+        self.clock.advance(0)
+        op.lines()
+        vic.lines()
+        op.send("/remove vic")
+        vic.send("/join games")
+        self.clock.pump([0] * 4)
+        user = self.chat.find("vic")
+        assert user is not None
+        self.assertEqual([room.name for room in user.rooms], ["games"])
+        lines = vic.lines()
+        self.assertEqual(lines[0], "*** vic was put out of den by op")
+        self.assertIn("*** You are in lobby. 1 user here: vic", lines)
+        self.assertEqual(lines[-1], "*** You are in games. 1 user here: vic (room operator)")
+        self.assertEqual(self.chat.pending, 0)

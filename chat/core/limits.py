@@ -375,8 +375,11 @@ what the list costs: a listing of 160 names costs a line.
 
 LAG_BYTES = 128 * 1024
 """
-What the lines over the flood limit that wait their turn (fake lag) may take
-in memory before the client is closed for flooding: 128 KiB, each line
+What the lines that wait their turn may take in memory before the client is
+closed for flooding, whether they wait for the flood limit (fake lag) or
+behind a step that holds input (joins over their allowance, a database
+answer; unbounded there, lines within the limit queued 2.65 MB behind one
+IRC JOIN of 95 channels in two minutes): 128 KiB, each line
 counted as its length and 33 bytes (what Python keeps for it). So a paste of
 a few hundred lines goes through whole, paced (about 1 160 lines of 80
 characters wait, 3 970 empty ones, 62 of the longest), as Ergo's fake lag and
@@ -422,6 +425,9 @@ ROOMS_PER_USER = 20
 Rooms one user may be in at once (IRC's CHANLIMIT): InspIRCd's and
 ircd-hybrid's default. Without a bound one client joined 34 rooms in a
 minute, and every room it is in costs each rename, quit and WHOIS a line.
+A join past it, counting the joins waiting their turn, is refused at once,
+before it uses the allowance of joins: so it also bounds the joins one IRC
+JOIN makes wait, however many channels it names.
 """
 
 LIST_LIMIT = 100

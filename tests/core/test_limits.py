@@ -166,6 +166,35 @@ class FloodTests(SynchronousTestCase):
         self.alice.protocol.dataReceived(b"%095d\n" % 999)
         self.assertTrue(self.alice.closed)
 
+    def test_join_of_ones_own_room_is_free(self) -> None:
+        """
+        C{/join} of the room one is in is answered at once and costs no room
+        change: after six of them, the next room is joined at once.
+        """
+        self.alice.send(*["/join lobby"] * 6, "/join r1")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                *["!!! You are already in lobby."] * 6,
+                "*** You are in r1. 1 user here: alice (room operator)",
+            ],
+        )
+
+    def test_hanging_up_lets_go_of_what_waits(self) -> None:
+        """
+        A client that pastes 120 lines of 1 000 bytes and hangs up leaves
+        nothing behind: the lines that waited their turn are let go, and no
+        timer is left (the session and its connection refer to each other,
+        so what either holds would wait for a full garbage collection).
+        """
+        self.alice.paste(*[f"{n:03d}" + "x" * 997 for n in range(120)])
+        session = self.alice.connection.session
+        self.assertNotEqual(self.clock.getDelayedCalls(), [])
+        self.alice.hang_up()
+        self.assertEqual([session._lagged, session._joins, session._reads], [None, None, None])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(len(self.bob.lines()), 20)
+
     def test_nick_and_join_limits(self) -> None:
         """
         Nickname and room changes have their own, tighter limits; room

@@ -231,6 +231,24 @@ class TargetTests(SynchronousTestCase):
         self.clock.advance(1)
         self.assertEqual([m[1:] for m in self.bob.messages()], [("PRIVMSG", "#lobby", "later")])
 
+    def test_pipelined_targets_cost_their_lines_at_once(self) -> None:
+        """
+        Ten messages to four targets in one packet: the burst of 20 pays for
+        the first five (each its four lines, as it is handled); the other
+        five wait their turn, in order, and nothing is lost.
+        """
+        self.clock.advance(10)  # the whole burst again, after registering and joining
+        self.mallory.send_at_once(*[f"PRIVMSG #lobby,#a,#b,#c :{n}" for n in range(10)])
+        self.assertEqual(
+            [m[3] for m in self.bob.messages() if m[2] == "#lobby"], ["0", "1", "2", "3", "4"]
+        )
+        self.assertEqual(self.mallory.codes(), ["NOTICE"])  # the rest wait
+        self.clock.pump([0.2] * 40)
+        self.assertEqual(
+            [m[3] for m in self.bob.messages() if m[2] == "#lobby"], ["5", "6", "7", "8", "9"]
+        )
+        self.assertFalse(self.mallory.transport.disconnecting)
+
 
 class ListingTests(SynchronousTestCase):
     """
@@ -375,6 +393,39 @@ class ListingTests(SynchronousTestCase):
         )
 
 
+class PipelinedListingTests(SynchronousTestCase):
+    """
+    Listings asked for many at once, in one packet, as a client that
+    pipelines does: each is paid for as it is answered, so the ones behind
+    it wait, with the default allowance (a burst of 20, then 5 a second).
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.service = new_service(self.clock, Settings(server_name="irc.test", limits=HUMAN))
+        for n in range(400):
+            enter(memory(self.service), f"user{n}", Recorder(), room=None)
+        self.mallory = IRCUser(self.service, "mallory")
+        self.clock.advance(10)  # the whole burst again
+
+    def test_twenty_who_in_one_packet(self) -> None:
+        """
+        Twenty C{WHO *} in one packet with 401 users online: one listing at
+        once (it costs 21 lines, more than the burst), then about one every
+        4 s, in order, with one notice; none is lost and the connection stays.
+        """
+        self.mallory.send_at_once(*["WHO *"] * 20)
+        codes = self.mallory.codes()
+        self.assertEqual(codes.count("315"), 1)
+        self.assertEqual(codes.count("352"), 401 * codes.count("315"))
+        self.assertEqual(codes.count("NOTICE"), 1)
+        self.clock.pump([1] * 100)
+        codes += self.mallory.codes()
+        self.assertEqual(codes.count("315"), 20)
+        self.assertEqual(codes.count("NOTICE"), 1)
+        self.assertFalse(self.mallory.transport.disconnecting)
+
+
 class JoinTests(SynchronousTestCase):
     """
     Joins over their allowance (5, then one every 2 s) wait their turn, as
@@ -427,6 +478,82 @@ class JoinTests(SynchronousTestCase):
         messages = alice.messages()
         self.assertEqual([m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(20)])
         self.assertNotIn("405", [m[1] for m in messages])
+
+    def test_joins_past_the_channel_limit_refused_at_once(self) -> None:
+        """
+        One JOIN of 95 channels (under 512 bytes): 5 joined at once, the
+        75 past CHANLIMIT (20) refused at once with 405, each, and only the
+        other 15 wait their turn, 30 s in all rather than three minutes.
+        """
+        alice = IRCUser(self.service, "alice")
+        alice.send("JOIN " + ",".join(f"#c{n}" for n in range(95)), "PRIVMSG #c19 :hello")
+        messages = alice.messages()
+        self.assertEqual([m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(5)])
+        self.assertEqual(
+            [m[3] for m in messages if m[1] == "405"], [f"#c{n}" for n in range(20, 95)]
+        )
+        self.clock.pump([2] * 15)
+        messages = alice.messages()
+        self.assertEqual(
+            [m[2] for m in messages if m[1] == "JOIN"], [f"#c{n}" for n in range(5, 20)]
+        )
+        self.assertNotIn("405", [m[1] for m in messages])
+        self.assertEqual(
+            [m[1:] for m in self.bob.messages()],
+            [("JOIN", "#c19"), ("PRIVMSG", "#c19", "hello")],
+        )
+
+    def test_join_of_a_channel_one_is_on_is_free(self) -> None:
+        """
+        A JOIN naming a channel the client is on, a hundred times, is
+        answered at once, silently, without using the allowance of joins:
+        the new channel it also names is joined at once.
+        """
+        alice = IRCUser(self.service, "alice")
+        alice.send("JOIN #c19")
+        alice.lines()
+        alice.send("JOIN " + ",".join(["#c19", "#C19"] * 50) + ",#new")
+        self.assertEqual([m[1:3] for m in alice.messages() if m[1] == "JOIN"], [("JOIN", "#new")])
+
+    def test_input_behind_joins_is_bounded(self) -> None:
+        """
+        Lines sent while joins wait their turn wait behind them, counted as
+        lines over the flood limit are: a client sending 4 KB lines within
+        the limit behind a JOIN of 20 channels is closed for flooding once
+        128 KiB of them wait, and its channels see why.
+        """
+        self.bob.send("JOIN #c0")
+        self.bob.lines()
+        alice = IRCUser(self.service, "alice")
+        alice.send("JOIN " + ",".join(f"#c{n}" for n in range(20)))
+        alice.lines()
+        self.bob.lines()
+        line = "@+a=" + "x" * 4000 + " PRIVMSG #c19 :" + "y" * 400
+        for _ in range(10):
+            for _ in range(5):
+                alice.send(line)
+            self.clock.advance(1)
+        self.assertEqual(alice.lines()[-1], "ERROR :Closing link: Excess Flood")
+        self.assertTrue(alice.transport.disconnecting)
+        alice.protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual([m[1:] for m in self.bob.messages()], [("QUIT", "Flooding")])
+
+    def test_hanging_up_while_joins_wait(self) -> None:
+        """
+        A client that hangs up while joins and lines wait their turn leaves
+        nothing behind: no timer, no line, no join (the session and its
+        connection refer to each other, and would keep them until a full
+        garbage collection).
+        """
+        alice = IRCUser(self.service, "alice")
+        alice.send_at_once(
+            "JOIN " + ",".join(f"#c{n}" for n in range(20)), *["PRIVMSG #c0 :hi"] * 30
+        )
+        self.assertNotEqual(self.clock.getDelayedCalls(), [])
+        session = alice.connection.session
+        alice.protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual([session._lagged, session._joins, session._reads], [None, None, None])
 
 
 def from_address(service: ChatService, host: str, nickname: str | None = None) -> IRCUser:

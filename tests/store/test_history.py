@@ -509,6 +509,28 @@ class CommandTests(SynchronousTestCase):
             ],
         )
 
+    def test_hanging_up_while_history_is_read(self) -> None:
+        """
+        A client that hangs up while the history shown on entering is read
+        leaves nothing behind: neither the read nor the live lines held for
+        it (the session and its connection refer to each other, and would
+        keep them until a full garbage collection); the history that comes
+        later goes nowhere.
+        """
+        alice = Client(self.service, "alice")
+        alice.send("old news")
+        self.pool.hold = True
+        bob = Client(self.service)
+        bob.send("bob")
+        alice.send(*[f"news {n}" for n in range(50)])
+        bob.lines()
+        session, connection = bob.connection.session, bob.connection
+        bob.hang_up()
+        self.assertEqual([session._reads, session._turn, connection._held], [None, None, None])
+        self.pool.release()
+        self.assertEqual(bob.lines(), [])
+        self.assertEqual(alice.lines()[-1], "*** bob has left (connection closed)")
+
     def test_half_close_waits_for_history(self) -> None:
         """
         A script that half-closes while the history shown on entering rooms is

@@ -11,7 +11,7 @@ connection and thousands live at once.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from sys import getsizeof
 from typing import Any, TypeVar
 
@@ -48,19 +48,24 @@ _T = TypeVar("_T")
 
 class Lag:
     """
-    Input over the flood limit, waiting its turn (IRC daemons' "fake lag"):
-    made when the first item waits, dropped when the last has gone.
+    Input waiting its turn, in order: over the flood limit (IRC daemons'
+    "fake lag"), or behind a step (the database, a claim) that holds input.
+    Made when the first item waits, dropped when the last has gone.
 
     @ivar size: what the waiting items take in memory, in bytes.
-    @ivar timer: the call that lets the next ones through.
+    @ivar timer: the call that lets the next ones through, once the flood
+        limit has a token for them.
+    @ivar slowed: whether the user was told that its lines wait for the
+        flood limit (once while any wait).
     """
 
-    __slots__ = ("items", "size", "timer")
+    __slots__ = ("items", "size", "slowed", "timer")
 
     def __init__(self) -> None:
         self.items: deque[object] = deque()
         self.size = 0
         self.timer: IDelayedCall | None = None
+        self.slowed = False
 
     def add(self, items: Iterable[object], bound: int) -> bool:
         """
@@ -74,17 +79,39 @@ class Lag:
             self.items.append(item)
         return True
 
-    def turn(self, meter: TokenBucket) -> list[object]:
-        """
-        The items whose turn has come, in order: one per token C{meter} has.
-        """
-        items = self.items
-        turn = []
-        while items and meter.take():
-            item = items.popleft()
-            self.size -= getsizeof(item)
-            turn.append(item)
-        return turn
+    def stop(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+
+
+class Joins:
+    """
+    Joins over their allowance, waiting their turn (the room, the room it
+    leaves, the key), while input waits behind them.
+
+    @ivar entering: how many of them are not moves, each a room more for
+        the user if it is made.
+    @ivar timer: the call that lets the next through.
+    """
+
+    __slots__ = ("entering", "timer", "waiting")
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[str, str | None, str | None]] = []
+        self.entering = 0
+        self.timer: IDelayedCall | None = None
+
+    def add(self, room: str, leaving: str | None, key: str | None) -> None:
+        self.waiting.append((room, leaving, key))
+        if leaving is None:
+            self.entering += 1
+
+    def next(self) -> tuple[str, str | None, str | None]:
+        join = self.waiting.pop(0)
+        if join[1] is None:
+            self.entering -= 1
+        return join
 
     def stop(self) -> None:
         if self.timer is not None and self.timer.active():
@@ -140,7 +167,6 @@ class SessionBase:
         "_lagged",
         "_line_meter",
         "_nick_meter",
-        "_queue",
         "_reads",
         "_timer",
         "_tries",
@@ -188,13 +214,15 @@ class SessionBase:
         self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
         self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
         self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
-        # Joins over their allowance wait here for their turn (room, the
-        # room it leaves, key), while input waits behind them.
-        self._joins: list[tuple[str, str | None, str | None]] | None = None
+        # Joins over their allowance wait here for their turn, while input
+        # waits behind them.
+        self._joins: Joins | None = None
         # The allowance of password hashes, made at the first (most
         # connections never hash a password).
         self._hash_meter: TokenBucket | None = None
-        # Lines over the flood limit wait here for their turn (fake lag).
+        # Input waits here for its turn: lines over the flood limit (fake
+        # lag), and whatever arrives while a step waits (made only then:
+        # most sessions never need one).
         self._lagged: Lag | None = None
         self._bare = bare_login
         self._dropping = False
@@ -207,10 +235,6 @@ class SessionBase:
         # A registered nickname being proven, and the tries so far.
         self._claim: str | None = None
         self._tries = 0
-        # While a step waits, the input that arrives meanwhile waits here
-        # (a list only then: most sessions never need one, and an empty list
-        # costs each of thousands of connections 56 bytes).
-        self._queue: list[object] | None = None
         # Steps under way (a step's answer may start another).
         self._waits = 0
         # Stored messages being read, in the order they are shown; live
@@ -316,33 +340,13 @@ class SessionBase:
                 self.report(e)
             self._waits -= 1
             self.peer.answered(more=self._waits > 0)
-            if self._waits:
+            if self._waits or now:
+                # Answered at once, the caller goes on with the input.
                 return
-            queue, self._queue = self._queue, None
-            if queue:
-                self._handle(queue)
-            if self._ended and not now and self._idle():
-                self._input_done()
+            self._go_on()
 
         self._settle(step, settle)
         now = False
-
-    def _after(self, step: Deferred[_T], done: Callable[[_T], object]) -> None:
-        """
-        Call C{done} with C{step}'s result once it is done, without holding
-        input meanwhile (for what the user did not ask for); a failure is
-        reported.
-        """
-
-        def settle(result: _T | Failure) -> None:
-            try:
-                if isinstance(result, Failure):
-                    result.raiseException()
-                done(result)
-            except Exception as e:
-                self.report(e)
-
-        self._settle(step, settle)
 
     def _settle(self, step: Deferred[_T], settle: Callable[[_T | Failure], None]) -> None:
         """
@@ -352,7 +356,7 @@ class SessionBase:
         outbox = self.service.outbox
         step.addBoth(lambda result: outbox.batch(lambda: settle(result)))
 
-    def _handle(self, items: Sequence[object]) -> None:
+    def _go_on(self) -> None:
         raise NotImplementedError  # intake's
 
     def _idle(self) -> bool:
@@ -503,15 +507,26 @@ class SessionBase:
 
     def _close(self, goodbye: Goodbye) -> None:
         self._closing = True
-        self._stop_timers()
         self.peer.close(goodbye)
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """
+        The session is closing: stop its timers, and let go of the input
+        and the joins waiting their turn, none of which will be handled
+        now. The session and its connection refer to each other, so what
+        either holds would stay until a full garbage collection, which may
+        not come for hours.
+        """
+        self._set_timer(0)
+        lag, self._lagged = self._lagged, None
+        if lag is not None:
+            lag.stop()
+        joins, self._joins = self._joins, None
+        if joins is not None:
+            joins.stop()
 
     # Timeouts: the login timeout until login, then the idle one.
-
-    def _stop_timers(self) -> None:
-        self._set_timer(0)
-        if self._lagged is not None:
-            self._lagged.stop()
 
     def _set_timer(self, period: float) -> None:
         """

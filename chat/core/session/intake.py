@@ -1,16 +1,21 @@
 """
 A session's intake: what the user sends, in order, within the flood limit.
 
-Lines over the limit wait their turn rather than being lost (IRC daemons'
-"fake lag"); lines that arrive while a step waits on the database or a claim
-wait behind it; input that ends (a script's last line, then a half-close) is
-all handled and answered, the history being read for it shown, before the
-session ends.
+Each line takes its token of the flood limit as its turn comes, not as it
+arrives, so that what a line costs beyond itself (a listing, a message to
+several targets) delays the lines after it, however many came in the same
+read. Lines over the limit wait their turn rather than being lost (IRC
+daemons' "fake lag"); lines that arrive while a step waits on the database
+or a claim wait behind it, in the same place, under the same bound
+(L{LAG_BYTES}); input that ends (a script's last line, then a half-close)
+is all handled and answered, the history being read for it shown, before
+the session ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from sys import getsizeof
 
 from chat.core.events import Departure, Why
 from chat.core.goodbyes import Flooding, Quit
@@ -30,7 +35,8 @@ class Intake(SessionBase):
         """
         Take what the user sent (one item a line, or a command: whatever the
         door parses), within the flood limit; each is handed back to
-        C{peer.interpret} in order, later if a step is waiting.
+        C{peer.interpret} in order, later if a step is waiting or the limit
+        has no token for it.
         """
         if self.user is not None and self._timer is not None:
             # Only a logged-in user's input counts as activity: a client
@@ -39,18 +45,11 @@ class Intake(SessionBase):
         # What comes in a later read (and no step waits) was sent after the
         # user could see a refused nickname: it is the answer.
         self._dropping = False
-        if self._line_meter is not None:
-            items = self._meter(items, self._line_meter)
-        self._take_in(items)
-
-    def _take_in(self, items: Sequence[object]) -> None:
-        if self._waits:
-            if self._queue is None:
-                self._queue = list(items)
-            else:
-                self._queue.extend(items)
-        else:
+        if self._lagged is None:
             self._handle(items)
+        else:
+            # Behind what waits already.
+            self._wait(items)
 
     def end_of_input(self, last: Sequence[object] = ()) -> None:
         """
@@ -72,7 +71,14 @@ class Intake(SessionBase):
         self._close(Quit())
 
     def _handle(self, items: Sequence[object]) -> None:
+        """
+        Handle C{items} (nothing waiting before them), each taking a token
+        of the flood limit as its turn comes; from the first that cannot
+        have one, or that a step under way holds, they wait their turn.
+        """
+        # The hot path of a flood of lines: no allocation per line.
         interpret = self.peer.interpret
+        meter = self._line_meter
         for index, item in enumerate(items):
             if self._closing:
                 return
@@ -80,12 +86,94 @@ class Intake(SessionBase):
                 self._drop(len(items) - index)
                 return
             if self._waits:
-                self._queue = [*items[index:], *(self._queue or ())]
+                self._wait(items[index:])
+                return
+            if meter is not None and not meter.take():
+                self._slowed(meter)
+                self._wait(items[index:])
                 return
             try:
                 interpret(item)
             except Exception as e:
                 self.report(e)
+
+    def _wait(self, items: Sequence[object]) -> None:
+        """
+        Let C{items} wait their turn, in order, behind whatever waits:
+        unless more than L{LAG_BYTES} would then wait, whether for the flood
+        limit or behind a step (a paste of a few hundred lines stays far
+        below it, and what one client can make the server keep is bounded);
+        then the client is closed for flooding.
+        """
+        lag = self._lagged
+        if lag is None:
+            lag = self._lagged = Lag()
+        if not lag.add(items, LAG_BYTES):
+            # What was within the limit was handled; the client is closed.
+            self._departure = Departure(Why.FLOODING)
+            self.log.warn("Dropping {peer}: flooding", peer=self.address)
+            self._close(Flooding())
+
+    def _slowed(self, meter: TokenBucket) -> None:
+        """
+        A line has no token: what waits goes on when the next comes, as IRC
+        daemons' "fake lag" does (nothing is lost to a paste or to a network
+        stall that delivers a minute's typing at once); the first line to
+        wait brings a notice.
+        """
+        lag = self._lagged
+        if lag is None:
+            lag = self._lagged = Lag()
+        if not lag.slowed:
+            lag.slowed = True
+            self.peer.tell(TooFast(meter.limit.rate, meter.limit.burst))
+        if lag.timer is None or not lag.timer.active():
+            # At least a millisecond: a token a rounding error away is not there yet.
+            wait = max(meter.wait(), 0.001)
+            lag.timer = self.service.clock.callLater(wait, self._lag_over)
+
+    def _lag_over(self) -> None:
+        lag = self._lagged
+        if lag is None or self._closing:
+            return
+        lag.timer = None
+        self.service.outbox.batch(self._go_on)
+
+    def _go_on(self) -> None:
+        """
+        Handle what waits, in order, as far as the steps under way and the
+        flood limit let it; then, if the input has ended and nothing is
+        left to do, end the session.
+        """
+        interpret = self.peer.interpret
+        meter = self._line_meter
+        while not self._closing:
+            lag = self._lagged
+            if lag is None:
+                break
+            items = lag.items
+            if not items:
+                self._lagged = None
+                lag.stop()
+                break
+            if self._dropping:
+                self._lagged = None
+                lag.stop()
+                self._drop(len(items))
+                break
+            if self._waits:
+                return
+            if meter is not None and not meter.take():
+                self._slowed(meter)
+                return
+            item = items.popleft()
+            lag.size -= getsizeof(item)
+            try:
+                interpret(item)
+            except Exception as e:
+                self.report(e)
+        if self._ended and self._idle():
+            self._input_done()
 
     def _drop(self, count: int) -> None:
         self._dropping = False
@@ -96,65 +184,6 @@ class Intake(SessionBase):
         )
         self.peer.tell(Dropped(count))
         self.peer.tell(NicknameWanted())
-
-    def _meter(self, items: Sequence[object], meter: TokenBucket) -> Sequence[object]:
-        """
-        The items within the flood limit, to handle now. Those over it wait
-        their turn, at the limit's rate, as IRC daemons' "fake lag" does
-        (nothing is lost to a paste or to a network stall that delivers a
-        minute's typing at once); the first to wait brings a notice. Only a
-        client with more than L{LAG_BYTES} waiting is closed: a paste of a
-        few hundred lines stays far below it, and what one client can make
-        the server keep is bounded.
-        """
-        lag = self._lagged
-        waiting: Sequence[object]
-        if lag is None:
-            index = 0
-            while index < len(items) and meter.take():
-                index += 1
-            if index == len(items):
-                return items
-            admitted, waiting = items[:index], items[index:]
-            lag = self._lagged = Lag()
-            self.peer.tell(TooFast(meter.limit.rate, meter.limit.burst))
-        else:
-            admitted, waiting = (), items
-        if not lag.add(waiting, LAG_BYTES):
-            # What was within the limit is handled, then the client is closed.
-            self._lagged = None
-            lag.stop()
-            self._take_in(admitted)
-            self._departure = Departure(Why.FLOODING)
-            self.log.warn("Dropping {peer}: flooding", peer=self.address)
-            self._close(Flooding())
-            return ()
-        self._lag_next(meter)
-        return admitted
-
-    def _lag_next(self, meter: TokenBucket) -> None:
-        """
-        Let waiting lines through when the next token comes.
-        """
-        lag = self._lagged
-        if lag is not None and (lag.timer is None or not lag.timer.active()):
-            # At least a millisecond: a token a rounding error away is not there yet.
-            wait = max(meter.wait(), 0.001)
-            lag.timer = self.service.clock.callLater(wait, self._lag_over, meter)
-
-    def _lag_over(self, meter: TokenBucket) -> None:
-        lag = self._lagged
-        if lag is None or self._closing:
-            return
-        lag.timer = None
-        turn = lag.turn(meter)
-        if lag.items:
-            self._lag_next(meter)
-        else:
-            self._lagged = None
-        self.service.outbox.batch(lambda: self._take_in(turn))
-        if self._ended and self._idle():
-            self.service.outbox.batch(self._input_done)
 
     def _idle(self) -> bool:
         """

@@ -12,7 +12,8 @@ builds text for a wire.
 Two kinds of waiting are the session's too:
  - while a step waits on the database, a password check or a claim the
    chat must decide, the input that arrives meanwhile waits, in order, and
-   is handled after the answer;
+   is handled after the answer (within the bound of lines over the flood
+   limit, with which it waits);
  - while stored messages are read, live events are held by the peer, so that
    what happened before is shown before what happens now.
 
@@ -59,7 +60,7 @@ class Session(Intake, Identity, Talk, Moderation):
             if not isinstance(refusal, ShuttingDown):
                 self.service.refused(self, refusal)
             self._closing = True
-            self._stop_timers()
+            self._let_go()
             self.peer.refuse(refusal)
             return
         self._admitted = True
@@ -75,7 +76,14 @@ class Session(Intake, Identity, Talk, Moderation):
         session: nothing it would start (a login above all) happens now.
         """
         self._closing = True
-        self._stop_timers()
+        self._let_go()
+        self._turn = None
+        if self._reads is not None:
+            # History still being read is shown to nobody, nor what was
+            # held for it (a read that ends while the connection closes
+            # lets go of it as it ends).
+            self._reads = None
+            self.peer.release()
         self.service.closed(self)
         if self.user is None:
             if self._admitted:

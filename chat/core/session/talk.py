@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from twisted.internet.task import deferLater
+from twisted.internet.defer import Deferred
 
-from chat.core.errors import NoSuchRoom, NoSuchUser
+from chat.core.errors import AlreadyInRoom, NoSuchRoom, NoSuchUser, TooManyRooms
 from chat.core.events import (
     Action,
     Ctcp,
@@ -26,10 +26,10 @@ from chat.core.events import (
     Tags,
 )
 from chat.core.interfaces import RoomView, UserView
-from chat.core.limits import MAX_KEPT, SERVICE_NAMES, TokenBucket
+from chat.core.limits import MAX_KEPT, ROOMS_PER_USER, SERVICE_NAMES, TokenBucket
 from chat.core.modes import Mode
 from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
-from chat.core.session.base import SessionBase
+from chat.core.session.base import Joins, SessionBase
 from chat.core.text import clean
 
 
@@ -180,20 +180,45 @@ class Talk(SessionBase):
         given; C{key} is the room's key if it has one. Joins over their
         allowance wait their turn, in order (the first to wait brings a
         notice), and so does what the user sends after them: an IRC
-        client's autojoin of 20 channels is slowed, not refused.
+        client's autojoin of 20 channels is slowed, not refused. A join
+        that could not be made when its turn came (of a room the user is
+        in, or one past L{ROOMS_PER_USER}) is refused at once, without
+        using the allowance: so at most that many wait, however many rooms
+        one IRC JOIN names.
         """
         user = self._logged_in()
-        waiting = self._joins
-        if waiting is not None:
-            waiting.append((room, leaving, key))
+        joins = self._joins
+        self._may_enter(user, room, leaving is None, joins)
+        if joins is not None:
+            joins.add(room, leaving, key)
             return
         meter = self._join_meter
         if meter is not None and not meter.take():
-            self._joins = [(room, leaving, key)]
+            joins = self._joins = Joins()
+            joins.add(room, leaving, key)
             self.peer.tell(TooManyRoomChanges())
-            self._join_later(meter)
+            self._join_later(joins, meter)
             return
         self._go_into(user, room, leaving, key)
+
+    def _may_enter(self, user: UserView, room: str, entering: bool, joins: Joins | None) -> None:
+        """
+        Refuse at once a join of a room C{user} is in, or one that is
+        C{entering} another room past L{ROOMS_PER_USER}, counting the joins
+        that wait their turn: the chat would refuse it when its turn came
+        (one IRC JOIN of 95 channels took a token each and held the input
+        behind it for three minutes). Operators of the server are not bound.
+        """
+        rooms = user.rooms
+        wanted = room.lower()
+        for found in rooms:
+            if found.name.lower() == wanted:
+                raise AlreadyInRoom(found.name)
+        if not entering or user.operator:
+            return
+        waiting = joins.entering if joins is not None else 0
+        if len(rooms) + waiting >= ROOMS_PER_USER:
+            raise TooManyRooms(room, ROOMS_PER_USER)
 
     def _go_into(self, user: UserView, room: str, leaving: str | None, key: str | None) -> None:
         if leaving is None:
@@ -207,29 +232,34 @@ class Talk(SessionBase):
 
         self._await(claim, entered)
 
-    def _join_later(self, meter: TokenBucket) -> None:
+    def _join_later(self, joins: Joins, meter: TokenBucket) -> None:
         """
         Make the joins that wait when the allowance has room again, input
         held meanwhile (one timer at a time, however many wait).
         """
+        turn: Deferred[None] = Deferred()
         # At least a millisecond: a token a rounding error away is not there yet.
-        turn = deferLater(self.service.clock, max(meter.wait(), 0.001), lambda: None)
-        self._await(turn, lambda _: self._join_turn(meter))
+        wait = max(meter.wait(), 0.001)
+        joins.timer = self.service.clock.callLater(wait, turn.callback, None)
+        self._await(turn, lambda _: self._join_turn(joins, meter))
 
-    def _join_turn(self, meter: TokenBucket) -> None:
-        waiting, user = self._joins, self.user
-        if waiting is None or user is None or self._closing:
+    def _join_turn(self, joins: Joins, meter: TokenBucket) -> None:
+        joins.timer = None
+        user = self.user
+        if self._joins is not joins or user is None or self._closing:
             self._joins = None
             return
-        while waiting and meter.take():
-            room, leaving, key = waiting.pop(0)
+        while joins.waiting and meter.take():
+            room, leaving, key = joins.next()
             try:
                 self._go_into(user, room, leaving, key)
             except Exception as e:
                 # One room refused: the others are still joined.
                 self.report(e)
-        if waiting:
-            self._join_later(meter)
+        if self._joins is not joins:
+            return  # closed meanwhile
+        if joins.waiting:
+            self._join_later(joins, meter)
         else:
             self._joins = None
 
@@ -254,12 +284,14 @@ class Talk(SessionBase):
     def removed(self, room: str) -> None:
         """
         C{room}'s operator put this user out of it: a user of a door that
-        keeps everyone in a room goes back to the first one.
+        keeps everyone in a room goes back to the first one, and what it
+        sends meanwhile waits until it is there (a join sent at once, made
+        first, would have put it in two rooms).
         """
         user = self.user
         if user is None or user.rooms or self.home is None or not user.online:
             return
-        self._after(self.chat.join(user, self.home), lambda found: self._entered(found.name))
+        self._await(self.chat.join(user, self.home), lambda found: self._entered(found.name))
 
     def topic(self, room: str, text: str | None) -> None:
         """
