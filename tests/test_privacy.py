@@ -172,3 +172,51 @@ class InvisibleUserTests(SynchronousTestCase):
         carol.lines()
         carol.send("carol")
         self.assertIn("*** You are carol. 2 users online: carol, eve", carol.lines())
+
+
+class SecretRoomFromOutsideTests(SynchronousTestCase):
+    """
+    A secret room's topic, modes and mask lists, asked for or changed by one
+    outside it.
+    """
+
+    def setUp(self) -> None:
+        self.service = make_service(server_name="irc.test")
+        self.alice = IRCUser(self.service, "alice")
+        self.eve = IRCUser(self.service, "eve")
+        self.alice.send("JOIN #secret", "MODE #secret +s", "TOPIC #secret :the plan")
+        self.alice.lines()
+        self.eve.lines()
+
+    def test_answered_as_no_channel(self) -> None:
+        """
+        TOPIC, MODE, a mask list and a change, from outside a secret room,
+        are answered as for a channel that does not exist (403), as its
+        members are not told: nothing says it is there.
+        """
+        self.eve.send(
+            "TOPIC #secret", "MODE #secret", "MODE #secret b", "MODE #secret +m", "TOPIC #secret :x"
+        )
+        self.assertEqual(
+            [m[1:4] for m in self.eve.messages()],
+            [("403", "eve", "#secret")] * 5,
+        )
+        self.eve.send("TOPIC #nowhere", "MODE #nowhere")
+        self.assertEqual([m[1:4] for m in self.eve.messages()], [("403", "eve", "#nowhere")] * 2)
+        self.assertEqual(self.alice.messages(), [])
+
+    def test_members_and_server_operators_see_it(self) -> None:
+        """
+        Its members are answered; so are server operators, who act on every
+        room; and once it is not secret, anyone.
+        """
+        self.alice.send("TOPIC #secret")
+        self.assertEqual([m[1] for m in self.alice.messages()], ["332", "333"])
+        chat = memory(self.service)
+        chat.set_operator(chat.find("eve"), True)
+        self.eve.send("TOPIC #secret", "MODE #secret")
+        self.assertEqual([m[1] for m in self.eve.messages()], ["332", "333", "324", "329"])
+        chat.set_operator(chat.find("eve"), False)
+        self.alice.send("MODE #secret -s")
+        self.eve.send("TOPIC #secret")
+        self.assertEqual([m[1] for m in self.eve.messages()], ["332", "333"])

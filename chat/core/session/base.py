@@ -20,15 +20,16 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.core.errors import ChatError, NotLoggedIn, StoreUnavailable, TooSlow
+from chat.core.errors import ChatError, NoSuchRoom, NotLoggedIn, StoreUnavailable, TooSlow
 from chat.core.events import Departure
 from chat.core.goodbyes import (
     Goodbye,
     ShuttingDown,
     ThrownOut,
 )
-from chat.core.interfaces import Chat, Peer, UserView
+from chat.core.interfaces import Chat, Peer, RoomView, UserView
 from chat.core.limits import LINES_PER_TOKEN, TokenBucket
+from chat.core.modes import Mode
 from chat.core.replies import (
     Feature,
     HistoryFailed,
@@ -261,6 +262,19 @@ class SessionBase:
         if self.user is None:
             raise NotLoggedIn()
         return self.user
+
+    def _seen_room(self, name: str) -> RoomView:
+        """
+        Room C{name}, as the user may know of it: a secret room (C{+s}) is
+        no room to those outside it (its topic, modes and masks told to
+        nobody there, as its members are not), but for server operators,
+        who act on every room.
+        """
+        user = self._logged_in()
+        room = self.chat.room(name)
+        if Mode.SECRET in room.flags and user not in room and not user.operator:
+            raise NoSuchRoom(name)
+        return room
 
     # Telling the user why not.
 

@@ -63,7 +63,7 @@ class Moderation(Queries):
         if text is None:
             self.show_modes(room)
             return
-        found = self.chat.room(room)
+        found = self._seen_room(room)
         changes, unknown, missing = parse_modes(text, arguments)
         if missing:
             raise Refused(Usage("mode", MODE_USAGE))

@@ -247,7 +247,7 @@ class Queries(SessionBase):
         C{room}'s modes; its key only to those inside, who give it out.
         """
         user = self._logged_in()
-        found = self.chat.room(room)
+        found = self._seen_room(room)
         modes = found.modes()
         if user not in found:
             modes = [ModeChange(Mode.KEY, True) if m.mode is Mode.KEY else m for m in modes]

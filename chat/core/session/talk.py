@@ -299,9 +299,10 @@ class Talk(SessionBase):
         """
         user = self._logged_in()
         if text is None:
-            found = self.chat.room(room)
+            found = self._seen_room(room)
             self.peer.tell(Topic(found.name, found.topic, found.topic_by, found.topic_at))
         else:
+            self._seen_room(room)
             self.chat.set_topic(user, room, text)
 
     # What the user says of itself.
