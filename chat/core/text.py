@@ -43,6 +43,10 @@ _REMOVED += [0x200B, 0x200E, 0x200F, 0x061C, *range(0x2060, 0x2065), 0xFEFF, 0x1
 _REMOVED += [0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800]
 _TABLE: dict[int, str | None] = dict.fromkeys(_REMOVED)
 _TABLE[0x09] = " "
+# The same, for text beyond ASCII, where one search costs a fifth of
+# str.translate, which looks up every code point (2 against 12 us for 200
+# characters).
+_REMOVED_RUN = re.compile("[" + "".join(map(re.escape, map(chr, _REMOVED))) + "]+")
 
 # Blank runs: what draws nothing on a terminal but may take columns. A run
 # begins with a space of any kind (Unicode's Zs) or a default-ignorable code
@@ -89,11 +93,12 @@ def clean(text: str) -> str:
     Leading white space is kept on purpose: people indent code and ASCII art.
     Plain ASCII, most messages, costs one search for a long run of spaces.
     """
-    cleaned = text.translate(_TABLE).rstrip()
-    if cleaned.isascii():
+    if text.isascii():
+        cleaned = text.translate(_TABLE).rstrip()
         if _MANY in cleaned:
             cleaned = _ASCII_SPACES.sub(" " * MAX_SPACES, cleaned)
         return cleaned
+    cleaned = _REMOVED_RUN.sub("", text.replace("\t", " ")).rstrip()
     return _BLANK_RUN.sub(_narrowed, cleaned).rstrip()
 
 
@@ -116,9 +121,18 @@ def _narrowed(match: regex.Match[str]) -> str:
         assert modifiers is not None
         kept = modifiers.group()
     run = whole[len(kept) :]
-    if sum(max(1, wcwidth(c)) for c in run) <= MAX_SPACES:
+    # No code point is narrower than a column: a longer run is too wide. An
+    # ASCII one is plain spaces, a column each.
+    if len(run) <= MAX_SPACES and (
+        run.isascii() or sum(max(1, wcwidth(c)) for c in run) <= MAX_SPACES
+    ):
         return whole
-    spaces = sum(wcwidth(c) for c in run if c.isspace())
+    spaces = 0
+    for character in run:
+        if character.isspace():
+            spaces += wcwidth(character)
+            if spaces >= MAX_SPACES:
+                break
     return kept + " " * min(MAX_SPACES, spaces)
 
 
