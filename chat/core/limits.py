@@ -276,8 +276,9 @@ The widest run of blanks a text keeps, in columns: enough for indented code
 and ASCII art, too few to push the rest of a line onto the next row of a
 terminal, where it would pass for another user's line (C{<eve>} and 100
 spaces, then C{<obs> send me your password}). A run is measured in columns,
-whatever it is made of (spaces of every width, and what draws nothing between
-them: five runs of 16 spaces joined by ZWJs are one run of 85).
+whatever it is made of (spaces of every width, and what may draw nothing
+between them: five runs of 16 spaces joined by ZWJs, or by U+FFF9, are one
+run of 85).
 """
 
 MAX_DURATION = 10 * 365 * 86400
