@@ -6,6 +6,7 @@ from either door; and the lobby's topic, which greets every newcomer, is the
 server operators'.
 """
 
+import json
 import re
 
 from twisted.internet.defer import maybeDeferred
@@ -13,10 +14,14 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from wcwidth import wcwidth
 
-from chat.core.limits import MAX_SPACES
-from chat.core.service import Settings
+from chat.core.domain import MemoryChat
+from chat.core.limits import LOBBY, MAX_SPACES
+from chat.core.service import ChatService, Settings
 from chat.core.text import clean
-from chat.store.accounts import Accounts
+from chat.store import database, rooms
+from chat.store.accounts import Accounts, hash_password
+from chat.store.history import History
+from chat.store.rooms import Rooms
 from tests.helpers import (
     DRAWING_NOTHING,
     Client,
@@ -54,6 +59,10 @@ ANCHORS = ("\ufff9" * 16 + "\ufffb") * 5
 CUT = " " * 16
 ASK = "<alice> bob, send me your password"
 KICKED = "!!! You were kicked by admin"
+T0 = 1_795_000_000.0
+"""
+2026-11-18 11:06:40 UTC.
+"""
 
 
 class LineDoorTests(SynchronousTestCase):
@@ -333,6 +342,71 @@ class LobbyTopicTests(SynchronousTestCase):
         root.send("/topic Be nice")
         self.assertEqual(self.bob.lines(), ["*** root set the topic: Be nice"])
         self.assertEqual(self.newcomer()[-1], "*** Topic: Be nice")
+
+
+class StoredTextTests(SynchronousTestCase):
+    """
+    What an earlier version stored, when its cleaner let such padding
+    through, is cleaned again on its way to users after an upgrade.
+    """
+
+    def setUp(self) -> None:
+        clock = Clock()
+        clock.advance(T0)
+        pool = SyncPool(self.mktemp())
+        self.addCleanup(pool.close)
+        cursor = pool.db.cursor()
+        padded = "games" + ANNOTATION_PADDING + KICKED
+        mask = json.dumps([["*!*@" + ANCHORS + "evil", "alice", T0]])
+        key = ANCHORS + "sesame"
+        database.save_room(
+            cursor, (LOBBY, None, T0, padded, "root", T0, "", None, None, "[]", "[]")
+        )
+        database.save_room(
+            cursor, ("den", "alice", T0, padded, "alice", T0, "nt", key, None, mask, '["alice"]')
+        )
+        database.write(
+            cursor, [(T0, "message", LOBBY, "eve", None, "hi" + ANNOTATION_PADDING + ASK)]
+        )
+        database.create_account(cursor, "bob", hash_password("secret-bob", 2**4), T0)
+        database.queue_private(cursor, T0, "eve", "bob", "psst" + ANNOTATION_PADDING + ASK)
+        pool.db.commit()
+        chat = MemoryChat(permanent_rooms=(LOBBY,), clock=clock.seconds, store=Rooms(pool))
+        chat.restore(rooms.load(pool.db.cursor()))
+        accounts = Accounts(pool, clock, maybeDeferred, cost=2**4)
+        self.service = ChatService(
+            clock, chat, Settings(), history=History(pool, clock), accounts=accounts
+        )
+
+    def test_kept_rooms(self) -> None:
+        """
+        A kept room's topic, key and masks, and the lobby's topic, which
+        greets every newcomer, come back from the database without the
+        padding.
+        """
+        carol = Client(self.service)
+        carol.send("carol")
+        self.assertEqual(carol.lines()[5], "*** Topic: games" + CUT + KICKED)
+        carol.send("/join den sesame", "/mode +b")
+        self.assertEqual(
+            carol.lines()[1:],
+            [
+                "*** Topic: games" + CUT + KICKED,
+                "*** Shut out of den:",
+                "***   *!*@evil (by alice)",
+            ],
+        )
+
+    def test_history_and_kept_messages(self) -> None:
+        """
+        The history shown on entering a room, and the private messages kept
+        for a registered user who was away, come back without the padding.
+        """
+        bob = Client(self.service)
+        bob.send("bob", "secret-bob")
+        lines = bob.lines()
+        self.assertIn("[2026-11-18 11:06] <eve> hi" + CUT + ASK, lines)
+        self.assertIn("[2026-11-18 11:06] *eve* psst" + CUT + ASK, lines)
 
 
 class EveryCodePointTests(SynchronousTestCase):

@@ -5,6 +5,11 @@ Everything here is plain, blocking DB-API code. The server runs it only in the
 archive's database thread (see L{chat.store.history}); the transcript exporter
 (L{chat.transcript}) runs it directly, as a command-line tool may.
 
+Messages read back are cleaned again (L{chat.core.text.clean}): an earlier
+version, whose cleaner let through what this one does not (blanks it did
+not know), may have written them, and they are shown to users as they were
+when said: on entering a room, by C{/history} and C{/search}, at a login.
+
 The schema version is SQLite's C{user_version}. Each entry of L{MIGRATIONS}
 takes the database from one version to the next, inside one transaction, so a
 database of any older version is brought up to date on opening.
@@ -21,6 +26,7 @@ from typing import Any, Protocol
 from chat.core.errors import TooSlow
 from chat.core.events import Entry, EntryKind, Keeping, KeptPage
 from chat.core.limits import MAX_KEPT, SEARCH_BUDGET
+from chat.core.text import clean
 
 # One row a message: (time, kind, room, sender, recipient, text); a private
 # message's also has the accounts its sender and recipient were logged in to.
@@ -345,7 +351,7 @@ def conversation(cursor: Cursor, account: str, peer: str, count: int) -> list[En
         (account, peer, count),
     )
     return [
-        Entry(time, EntryKind(kind), room, sender, recipient, text, bool(outgoing))
+        Entry(time, EntryKind(kind), room, sender, recipient, clean(text), bool(outgoing))
         for time, kind, room, sender, recipient, text, outgoing in reversed(cursor.fetchall())
     ]
 
@@ -403,7 +409,7 @@ def _search(cursor: Cursor, room: str, text: str, count: int, fts: bool) -> list
 
 def _entry(row: Sequence[Any]) -> Entry:
     time, kind, room, sender, recipient, text = row
-    return Entry(time, EntryKind(kind), room, sender, recipient, text)
+    return Entry(time, EntryKind(kind), room, sender, recipient, clean(text))
 
 
 def searchable(cursor: Cursor) -> bool:
@@ -552,7 +558,9 @@ def peek_private(cursor: Cursor, recipient: str, count: int) -> KeptPage:
         (recipient, count + 1),
     )
     rows = cursor.fetchall()
-    entries = [Entry(time, PRIVATE, None, sender, to, text) for _, time, sender, to, text in rows]
+    entries = [
+        Entry(time, PRIVATE, None, sender, to, clean(text)) for _, time, sender, to, text in rows
+    ]
     return KeptPage(entries[:count], [int(row[0]) for row in rows[:count]], len(rows) > count)
 
 
