@@ -4,14 +4,17 @@ Test doubles shared by the test modules.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
+import regex
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+from wcwidth import wcwidth
 
 from chat.core.domain import MemoryChat
 from chat.core.events import Departure, Event
@@ -346,3 +349,28 @@ def stream_of(connection: Connection) -> StreamProtocol:
     link = connection.link
     assert isinstance(link, StreamProtocol)
     return link
+
+
+DRAWING_NOTHING = regex.compile(r"[\p{Z}\p{C}\p{M}\p{Default_Ignorable_Code_Point}]+")
+"""
+Runs of code points of a category that may draw nothing (L{draws_nothing}).
+"""
+
+
+def draws_nothing(character: str) -> bool:
+    """
+    Whether some table says C{character} may draw nothing on a terminal:
+    its general category is a separator, an "other" (a format character, a
+    private-use or unassigned code point...) or a mark, in the regex
+    module's Unicode or in Python's own (where that knows the code point);
+    it is default-ignorable or white space; or the width table gives it no
+    column. A terminal whose tables say so draws such a character as nothing
+    (or, a mark, on the character before it).
+    """
+    category = unicodedata.category(character)
+    return (
+        DRAWING_NOTHING.match(character) is not None
+        or (category[0] in "ZCM" and category != "Cn")
+        or character.isspace()
+        or wcwidth(character) <= 0
+    )

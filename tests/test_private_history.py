@@ -6,7 +6,10 @@ conversation ever reads it, whoever holds their nicknames later.
 
 from __future__ import annotations
 
-from twisted.internet.defer import maybeDeferred
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -295,3 +298,138 @@ class MigrationTests(SynchronousTestCase):
         )
         [entry] = database.conversation(db.cursor(), "alice", "bob", 10)
         self.assertTrue(entry.outgoing)
+
+
+class ConversationCostTests(SynchronousTestCase):
+    """
+    Reading a conversation costs what it reads, and never delays the
+    history shown on entering a room.
+    """
+
+    def steps(self, others: int) -> int:
+        """
+        How many hundred SQLite instructions reading alice's last 10
+        messages with bob takes, with C{others} older private messages of
+        hers to other people.
+        """
+        db = database.connect(self.mktemp())
+        self.addCleanup(db.close)
+        cursor = db.cursor()
+        database.create_account(cursor, "alice", "hash", T0)
+        database.create_account(cursor, "bob", "hash", T0)
+        database.write(
+            cursor,
+            [
+                (T0 + n, database.PRIVATE, None, "alice", f"peer{n % 100}", "hi", "alice", None)
+                for n in range(others)
+            ],
+        )
+        database.write(
+            cursor,
+            [
+                (T0 + others + n, database.PRIVATE, None, a, b, "yo", a, b)
+                for n in range(40)
+                for a, b in [("alice", "bob") if n % 2 else ("bob", "alice")]
+            ],
+        )
+        db.commit()
+        ticks: list[None] = []
+        db.set_progress_handler(lambda: ticks.append(None), 100)
+        found = database.conversation(db.cursor(), "alice", "bob", 10)
+        db.set_progress_handler(None, 0)
+        self.assertEqual([entry.text for entry in found], ["yo"] * 10)
+        return len(ticks)
+
+    def test_cost_bounded_by_what_is_read(self) -> None:
+        """
+        Alice's last 10 messages with bob cost no more with 20 000 older
+        private messages of hers to others than with none.
+        """
+        self.assertLessEqual(self.steps(20_000), 2 * self.steps(0))
+
+    def test_query_plan(self) -> None:
+        """
+        Each half of a conversation's read walks its partial index, in the
+        order of its LIMIT: no scan of the table, no sort of what it found.
+        """
+        db = database.connect(self.mktemp())
+        self.addCleanup(db.close)
+        statements: list[tuple[str, Sequence[object]]] = []
+
+        class Recording:
+            def execute(self, sql: str, parameters: Sequence[object] = ()) -> object:
+                statements.append((sql, parameters))
+                return cursor.execute(sql, parameters)
+
+            def fetchall(self) -> list[object]:
+                return cursor.fetchall()
+
+        cursor = db.cursor()
+        database.conversation(Recording(), "alice", "bob", 10)  # type: ignore[arg-type]
+        [(sql, parameters)] = statements
+        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, parameters)]
+        self.assertIn(
+            "SEARCH messages USING INDEX private_by_sender_account (sender_account=?)", plan
+        )
+        self.assertIn(
+            "SEARCH messages USING INDEX private_by_recipient_account (recipient_account=?)", plan
+        )
+        self.assertFalse([step for step in plan if step.startswith("SCAN messages")], plan)
+        self.assertFalse([step for step in plan if "TEMP B-TREE" in step], plan)
+
+    def test_history_on_entering_does_not_wait(self) -> None:
+        """
+        While a conversation is read (/history NICK), slowly, a newcomer is
+        shown the lobby's history at once; the conversation comes when read.
+        """
+        clock = Clock()
+        clock.advance(T0)
+        path = self.mktemp()
+        writer, reader, searcher = SyncPool(path), BusyLane(path), BusyLane(path)
+        for pool in (writer, reader, searcher):
+            self.addCleanup(pool.close)
+        history = History(writer, clock, reader=reader, searcher=searcher)
+        accounts = Accounts(writer, clock, maybeDeferred, cost=2**4)
+        service = new_service(clock, Settings(), history=history, accounts=accounts)
+        alice = Client(service, "alice")
+        Client(service, "carol")
+        alice.send("/register secret-alice", "/msg carol lunch?", "chess tonight")
+        clock.advance(1)
+        alice.lines()
+        alice.send("/history carol")
+        self.assertEqual(alice.lines(), [])
+        newcomer = Client(service)
+        newcomer.send("dave")
+        self.assertEqual(
+            newcomer.lines()[-3:],
+            [
+                "*** Recent messages in lobby:",
+                "[2026-11-18 11:06] <alice> chess tonight",
+                "*** End of history.",
+            ],
+        )
+        reader.release()
+        searcher.release()
+        self.assertEqual(
+            alice.lines(),
+            [
+                "*** Last 1 message with carol:",
+                "[2026-11-18 11:06] -> *carol* lunch?",
+                "*** End of history.",
+                "*** dave has joined",
+            ],
+        )
+
+
+class BusyLane(SyncPool):
+    """
+    A database thread that a conversation's read keeps busy: what it reads
+    from then on waits for L{release}, as it would behind a slow read.
+    """
+
+    def runInteraction(
+        self, interaction: Callable[..., Any], *args: Any, **kw: Any
+    ) -> Deferred[Any]:
+        if interaction is database.conversation:
+            self.hold = True
+        return super().runInteraction(interaction, *args, **kw)

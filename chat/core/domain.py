@@ -67,6 +67,7 @@ from chat.core.modes import Mode, ModeChange
 from chat.core.registry import own
 from chat.core.text import (
     clean,
+    word,
 )
 
 _T = TypeVar("_T")
@@ -598,7 +599,7 @@ class MemoryChat(KeptRooms):
         """
         user = own(user)
         self._check_online(user)
-        user.username = clean(username).replace(" ", "")[:9] or None
+        user.username = word(username)[:9] or None
         user.realname = clean(realname).strip() or None
 
     def rename_real(self, user: UserView, realname: str) -> str | None:

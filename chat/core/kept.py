@@ -34,10 +34,11 @@ from chat.core.errors import (
 )
 from chat.core.events import KeptRoom, RoomBan
 from chat.core.interfaces import RoomStore, UserView
-from chat.core.limits import KEPT_PER_ACCOUNT, LIST_LIMIT
+from chat.core.limits import KEPT_PER_ACCOUNT, LIST_LIMIT, MAX_TOPIC_LENGTH
 from chat.core.masks import Masks
 from chat.core.model import Room, User, key_of
 from chat.core.registry import Registry
+from chat.core.text import clean, word
 
 
 def snapshot(room: Room) -> KeptRoom:
@@ -67,12 +68,13 @@ def snapshot(room: Room) -> KeptRoom:
 def _masks(entries: Sequence[RoomBan]) -> Masks:
     """
     A list of masks as kept (C{+b}, C{+e} or C{+I}), each mask once, at
-    most L{LIST_LIMIT} of them.
+    most L{LIST_LIMIT} of them, cleaned again (see L{KeptRooms.restore}).
     """
     masks = Masks()
     for entry in entries[:LIST_LIMIT]:
-        if entry.mask not in masks:
-            masks.add(entry)
+        mask = word(entry.mask)
+        if mask and mask not in masks:
+            masks.add(entry if mask == entry.mask else RoomBan(mask, entry.by, entry.at))
     return masks
 
 
@@ -179,6 +181,11 @@ class KeptRooms(Registry):
         room, its topic and creation time). A permanent room that is not
         among them is one this database has not seen: it is kept from now
         on, made now (the server's first start).
+
+        What users set (the topic, the key, the masks) is cleaned again, as
+        when it was set: an earlier version's cleaner may have let through
+        what this one does not (blanks it did not know), and a newcomer is
+        greeted with the topic.
         """
         restored: set[Room] = set()
         for kept in rooms:
@@ -191,7 +198,9 @@ class KeptRooms(Registry):
                 room = self._rooms[key] = Room(kept.name)
                 self._empty.add(room)
             room.created = kept.created
-            room.topic, room.topic_by, room.topic_at = kept.topic, kept.topic_by, kept.topic_at
+            topic = clean(kept.topic or "").strip()[:MAX_TOPIC_LENGTH] or None
+            room.topic = topic
+            room.topic_by, room.topic_at = (kept.topic_by, kept.topic_at) if topic else (None, None)
             restored.add(room)
             if room.permanent:
                 continue
@@ -201,6 +210,7 @@ class KeptRooms(Registry):
             room.masks = _masks(kept.bans)
             room.exception_masks = _masks(kept.exceptions)
             room.invite_exception_masks = _masks(kept.invite_exceptions)
+            room.key = word(kept.key or "") or None
             keepers = room.keepers = {key_of(account): account for account in kept.operators}
             founder = room.founder = kept.founder
             if founder is not None:

@@ -276,8 +276,9 @@ The widest run of blanks a text keeps, in columns: enough for indented code
 and ASCII art, too few to push the rest of a line onto the next row of a
 terminal, where it would pass for another user's line (C{<eve>} and 100
 spaces, then C{<obs> send me your password}). A run is measured in columns,
-whatever it is made of (spaces of every width, and what draws nothing between
-them: five runs of 16 spaces joined by ZWJs are one run of 85).
+whatever it is made of (spaces of every width, and what may draw nothing
+between them: five runs of 16 spaces joined by ZWJs, or by U+FFF9, are one
+run of 85).
 """
 
 MAX_DURATION = 10 * 365 * 86400
@@ -556,14 +557,17 @@ at once, while 1 000 that never read can no longer take a gigabyte.
 
 GIVE_BACK_AFTER = 32 * 1024 * 1024
 """
-Bytes that waited for slow clients and were freed (their buffers drained,
-or the clients dropped) after which the server asks the C library to return
-its free memory to the system (glibc's C{malloc_trim}): freed in the middle
-of the heap, it would otherwise stay in the process for good (1 000 clients
+Bytes that waited for slow clients and were freed unwritten (the clients
+dropped, or gone) after which the server asks the C library to return its
+free memory to the system (glibc's C{malloc_trim}): freed in the middle of
+the heap, it would otherwise stay in the process for good (1 000 clients
 dropped for not reading left 320 MB where 62 MB was needed). Each return
 costs the reactor time in proportion to what it returns (20 to 68 ms for
 265 MiB, measured on a busy 2-core machine), so not on every drop: an eighth
-of the overall budget's worth at a time.
+of the overall budget's worth at a time. What slow clients that read catch
+up on does not count: it was counted too, and ordinary fan-out to clients a
+little behind (100 MB drained) had the reactor return memory three times,
+which the next messages took back.
 """
 
 GIVE_BACK_DELAY = 1.0

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterator
 
 from chat.core.events import RoomBan
-from chat.core.text import clean
+from chat.core.text import word
 
 ACCOUNT = "~a:"
 """
@@ -48,7 +48,7 @@ def ban_mask(text: str) -> str:
     C{NICK!*@*}, C{NICK!USER} is C{NICK!USER@*}, C{USER@HOST} is
     C{*!USER@HOST}), or C{~a:ACCOUNT} as it is.
     """
-    text = clean(text).replace(" ", "")
+    text = word(text)
     if text[: len(ACCOUNT)].lower() == ACCOUNT or not text:
         return text
     if "!" not in text and "@" not in text:

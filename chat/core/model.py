@@ -17,7 +17,7 @@ from chat.core.interfaces import Participant
 from chat.core.limits import LIST_LIMIT, MAX_MASK_LENGTH
 from chat.core.masks import ACCOUNT, Masks, ban_mask
 from chat.core.modes import FLAGS, LIST_MODES, MEMBER_MODES, NEW_ROOM, Mode, ModeChange
-from chat.core.text import clean
+from chat.core.text import word
 
 
 def key_of(name: str) -> str:
@@ -305,7 +305,7 @@ def apply(
     if mode is Mode.KEY:
         if on:
             # A key is one word of at most 23 characters (RFC 2812).
-            new = clean(argument or "").replace(" ", "")[:23] or None
+            new = word(argument or "")[:23] or None
             if new is None or new == room.key:
                 return None
             room.key = new

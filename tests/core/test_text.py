@@ -4,7 +4,6 @@ Tests for L{chat.core.text}: what may reach another user's terminal, and nicknam
 
 import unicodedata
 
-import regex
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -12,6 +11,7 @@ from wcwidth import wcwidth
 
 from chat.core.limits import MAX_NICKNAME_LENGTH, MAX_SPACES
 from chat.core.text import Problem, clean, nickname_problem
+from tests.helpers import draws_nothing
 
 FORBIDDEN = {*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F)}
 FORBIDDEN |= {*range(0x2066, 0x206A), 0x2028, 0x2029}
@@ -19,10 +19,12 @@ INVISIBLE = {0x200B, 0x200E, 0x200F, 0x061C, *range(0x2060, 0x2065), 0xFEFF, 0x1
 INVISIBLE |= {0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800}
 FORBIDDEN |= INVISIBLE
 
-# What draws nothing: spaces, default-ignorable code points, and (on one of
-# those) combining marks; some of each, and visible characters to go between.
+# What draws nothing: spaces, default-ignorable code points, format
+# characters, private-use and unassigned code points, and combining marks;
+# some of each, and visible characters to go between.
 BLANKS = [" ", "\u00a0", "\u2003", "\u3000", "\u1680", "\u200d", "\u200c", "\ufe0f", "\u034f"]
 BLANKS += ["\u00ad", "\u17b4", "\u180b", "\u206a", "\U000e0020", "\U000e0100", "\ufff0"]
+BLANKS += ["\u2007", "\ufff9", "\U00013430", "\ue000", "\u0378", "\u0903", "\ud7b0"]
 MARKS = ["\u0301", "\u20e3", "\u0489"]
 VISIBLE = ["a", "<", "!", "\u00e9", "\u2764", "\U0001f3f4", "\U0001f468", "\u65e5", "\t", "\x1b"]
 PIECES = st.one_of(st.sampled_from(VISIBLE), st.text(st.sampled_from(BLANKS + MARKS), max_size=24))
@@ -32,13 +34,11 @@ SCOTLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e00
 
 
 def _blank(character: str) -> bool:
-    return unicodedata.category(character) == "Zs" or bool(
-        regex.fullmatch(r"\p{Default_Ignorable_Code_Point}", character)
-    )
+    return draws_nothing(character)
 
 
 def _mark(character: str) -> bool:
-    return unicodedata.category(character) in ("Mn", "Me")
+    return unicodedata.category(character) in ("Mn", "Mc", "Me")
 
 
 def blank_columns(text: str) -> list[int]:

@@ -26,7 +26,8 @@ from chat.net.backpressure import (
     SendQueue,
     outflow_for,
 )
-from tests.helpers import Client, make_service
+from chat.net.connection import budget_for
+from tests.helpers import Client, make_service, new_service
 from tests.live import connect_raw
 
 reactor: Any = _reactor
@@ -333,27 +334,70 @@ class BudgetTests(SynchronousTestCase):
 
     def test_memory_returned_once_enough_is_freed(self) -> None:
         """
-        Once what was freed of what waited (drained or dropped) reaches
-        GIVE_BACK_AFTER, free memory is returned to the system
+        Once what was freed of what waited (dropped with its clients)
+        reaches GIVE_BACK_AFTER, free memory is returned to the system
         GIVE_BACK_DELAY later, once for all that was freed meanwhile; a
-        budget without a clock never does it.
+        budget without a clock never does it, and what clients caught up on
+        never counts.
         """
         returned: list[None] = []
         self.patch(backpressure, "RETURN_FREE_MEMORY", lambda: returned.append(None))
         clock = Clock()
-        budget = Budget(GIVE_BACK_AFTER * 4, clock)
-        budget.take(GIVE_BACK_AFTER * 3)
-        budget.give_back(GIVE_BACK_AFTER - 1)
+        budget = Budget(GIVE_BACK_AFTER * 6, clock)
+        budget.take(GIVE_BACK_AFTER * 5)
+        budget.drop(GIVE_BACK_AFTER - 1)
         clock.advance(GIVE_BACK_DELAY)
         self.assertEqual(returned, [])
-        budget.give_back(1)
-        budget.give_back(GIVE_BACK_AFTER)
+        budget.drop(1)
+        budget.drop(GIVE_BACK_AFTER)
         clock.advance(GIVE_BACK_DELAY)
         self.assertEqual(returned, [None])
-        budget.give_back(GIVE_BACK_AFTER - 1)
+        budget.drop(GIVE_BACK_AFTER - 1)
         clock.advance(GIVE_BACK_DELAY)
         self.assertEqual(returned, [None])
+        budget.give_back(GIVE_BACK_AFTER * 2 + 1)
+        clock.advance(GIVE_BACK_DELAY)
+        self.assertEqual(returned, [None])
+        self.assertEqual(budget.used, 0)
         clockless = Budget(GIVE_BACK_AFTER * 2)
         clockless.take(GIVE_BACK_AFTER * 2)
-        clockless.give_back(GIVE_BACK_AFTER * 2)
+        clockless.drop(GIVE_BACK_AFTER * 2)
         self.assertEqual(returned, [None])
+
+
+class GiveBackTests(SynchronousTestCase):
+    """
+    When the server has the C library return free memory to the system.
+    """
+
+    def test_draining_slow_readers_returns_nothing(self) -> None:
+        """
+        100 MB drained through ten line clients that are slow but read (each
+        paused by its transport while 190 KB waits for it, then caught up)
+        never has the C library trim its heap.
+        """
+        trims: list[None] = []
+        self.patch(backpressure, "RETURN_FREE_MEMORY", lambda: trims.append(None))
+        clock = Clock()
+        service = new_service(clock)
+        alice = Client(service, "alice")
+        readers = [Client(service, f"reader{n}") for n in range(10)]
+        queues: list[SendQueue] = []
+        for reader in readers:
+            queue = reader.connection._outflow
+            assert isinstance(queue, SendQueue)
+            queues.append(queue)
+        drained = 0
+        while drained < 100 * 1024 * 1024:
+            # As Twisted does once more than 64 KiB waits for a client.
+            for queue in queues:
+                queue.pauseProducing()
+            alice.paste(*["x" * 1900] * 100)
+            for reader, queue in zip(readers, queues, strict=True):
+                drained += len(reader.transport.value())
+                reader.transport.clear()
+                queue.resumeProducing()
+            clock.advance(GIVE_BACK_DELAY)
+        self.assertEqual(trims, [])
+        self.assertEqual(len(service.chat.online()), 11)
+        self.assertEqual(budget_for(service).used, 0)
