@@ -36,6 +36,11 @@ MAX_LINE_BYTES = 8191 + 512
 IRCv3: up to 8191 bytes of tags, then the 512 of the message itself.
 """
 
+_MESSAGES = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
+"""
+The verbs whose answer, to a labelled command, is the message's echo.
+"""
+
 
 class Verb(NamedTuple):
     """
@@ -202,7 +207,8 @@ class IRCConnection(Connection):
         self.verb, self.params, self.tags = message.verb, message.params, tags
         label = message.tags.get("label") if "labeled-response" in self.caps else None
         if label:
-            self._labelled(Answer(label, message.verb), message)
+            echoed = message.verb in _MESSAGES and "," not in (message.params or ("",))[0]
+            self._labelled(Answer(label, echoed), message)
         else:
             self._dispatch(message)
 

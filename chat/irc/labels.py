@@ -30,13 +30,15 @@ class Answer:
         once it is told, later events wait for that history.
     @ivar depth: how many of its parts are being told now (an answer that
         waited may start another step, which answers in turn).
+    @ivar echoed: the command is a message to one target, whose answer is
+        its echo (and, to oneself, the message itself before it).
     """
 
-    __slots__ = ("depth", "holding", "label", "lines", "outer", "verb")
+    __slots__ = ("depth", "echoed", "holding", "label", "lines", "outer")
 
-    def __init__(self, label: str, verb: str) -> None:
+    def __init__(self, label: str, echoed: bool = False) -> None:
         self.label = label
-        self.verb = verb
+        self.echoed = echoed
         self.lines: list[bytes] = []
         self.outer: list[bytes] | None = None
         self.holding = False
@@ -52,9 +54,10 @@ def labelled(answer: Answer, server: str, batch_ref: Callable[[], str]) -> bytes
     tag = b"label=" + escape_tag(answer.label).encode()
     if not lines:
         return build("ACK", source=server, tags={"label": answer.label})
-    if len(lines) == 1 or answer.verb in ("PRIVMSG", "NOTICE", "TAGMSG"):
+    if len(lines) == 1 or answer.echoed:
         # A message's answer is its echo, the last line (a message to
-        # oneself arrives first, unlabelled, as it would from anyone).
+        # oneself arrives first, unlabelled, as it would from anyone); a
+        # message to several targets has several echoes: a batch.
         said = b"".join(line + _CRLF for line in lines[:-1])
         return said + tagged(lines[-1], tag) + _CRLF
     ref = batch_ref()

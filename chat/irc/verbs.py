@@ -116,8 +116,10 @@ def user(connection: IRCConnection, params: tuple[str, ...]) -> None:
         connection.numeric("461", "USER", "Not enough parameters")
         return
     if not valid_username(params[0]):
-        # As InspIRCd answers it; the client may send another.
-        connection.numeric("461", "USER", "Your username is not valid")
+        # ERR_INVALIDUSERNAME, as Ergo answers it (InspIRCd's 461 reads as
+        # a missing parameter, and irctest waits for 468 or an ERROR); the
+        # client may send another.
+        connection.numeric("468", "Your username is not valid")
         return
     registration.user, registration.realname = params[0], params[3]
     _register(connection)

@@ -129,8 +129,9 @@ class UserNameTests(SynchronousTestCase):
     def test_user_names_restricted(self) -> None:
         """
         A user name of anything but ASCII letters, digits, C{.}, C{-} and
-        C{_} (C{USER x,root!r@ 0 * :x}) is refused with 461, and the client
-        may send another; MONITOR and WHO then show the valid one.
+        C{_} (C{USER x,root!r@ 0 * :x}) is refused with 468 (ERR_INVALIDUSERNAME,
+        which irctest waits for), and the client may send another; MONITOR and
+        WHO then show the valid one.
         """
         service = make_service(server_name="irc.test")
         watcher = IRCUser(service, "watcher")
@@ -138,11 +139,11 @@ class UserNameTests(SynchronousTestCase):
         watcher.lines()
         mallory = IRCUser(service)
         mallory.send("NICK mallory")
-        for bad in ("x,root!r@", "a@b", "~john", "j\u00f6rg", "a!b", "#x"):
+        for bad in ("x,root!r@", "a@b", "~john", "j\u00f6rg", "a!b", "#x", "\U0001f60a" * 10):
             mallory.send(f"USER {bad} 0 * :x")
         self.assertEqual(
             mallory.messages(),
-            [("irc.test", "461", "mallory", "USER", "Your username is not valid")] * 6,
+            [("irc.test", "468", "mallory", "Your username is not valid")] * 7,
         )
         self.assertEqual(watcher.lines(), [])
         mallory.send("USER m.a-l_1 0 * :x")

@@ -1874,6 +1874,19 @@ class BatchTests(SynchronousTestCase):
         first, echo = user.lines()
         self.assertNotIn("label=", first)
         self.assertTrue(echo.startswith("@label=a4;"), echo)
+        # A message to several targets has an echo for each, and a 401 for
+        # one that is nobody: a batch, the label on none of its lines.
+        IRCUser(service, "bar")
+        IRCUser(service, "carl")
+        user.send("@label=a5 PRIVMSG bar,nobody,carl :hi")
+        lines = user.lines()
+        self.assertTrue(lines[0].startswith("@label=a5 :irc.test BATCH +"), lines)
+        ref = lines[0].split("+")[1].split()[0]
+        self.assertEqual(
+            [line.split(" ", 3)[2] for line in lines[1:-1]], ["PRIVMSG", "401", "PRIVMSG"]
+        )
+        self.assertTrue(all(line.startswith(f"@batch={ref}") for line in lines[1:-1]), lines)
+        self.assertEqual(lines[-1], f":irc.test BATCH -{ref}")
 
 
 class WatchingTests(SynchronousTestCase):
