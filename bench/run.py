@@ -92,6 +92,9 @@ The IRC benchmark's servers: chat's IRC door and two C servers from Debian's
 packages, each with flood control off, on loopback.
 """
 
+PEERS = {"ngircd": "/usr/sbin/ngircd", "inspircd": "/usr/sbin/inspircd"}
+"""The IRC servers C{--irc} measures chat against, where Debian installs them."""
+
 
 class Server(ServerProcess):
     """
@@ -127,11 +130,11 @@ class Server(ServerProcess):
         elif kind == "ngircd":
             conf = workdir / f"ngircd-{self.port}.conf"
             conf.write_text(NGIRCD_CONF.format(port=self.port, workdir=workdir))
-            argv = ["/usr/sbin/ngircd", "--nodaemon", "--config", str(conf)]
+            argv = [PEERS["ngircd"], "--nodaemon", "--config", str(conf)]
         elif kind == "inspircd":
             conf = workdir / f"inspircd-{self.port}.conf"
             conf.write_text(INSPIRCD_CONF.format(port=self.port, workdir=workdir))
-            argv = ["/usr/sbin/inspircd", "--nofork", "--runasroot", "--config", str(conf)]
+            argv = [PEERS["inspircd"], "--nofork", "--runasroot", "--config", str(conf)]
         else:
             argv = [sys.executable, str(HERE / "baselines.py"), kind, str(self.port)]
         if code is not None and kind in ("chat", "chat-irc"):
@@ -646,8 +649,30 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def missing_peers(arguments: argparse.Namespace) -> list[str]:
+    """
+    The peer servers this run needs and the machine lacks, found before
+    anything starts: a missing one would otherwise end the suite minutes in,
+    with a traceback, and lose the runs made so far.
+    """
+    if not arguments.irc or arguments.code:
+        return []
+    kinds = {step[1] for step in plan_irc(arguments.smoke)}
+    if arguments.only:
+        kinds = {step[1] for step in plan_irc(arguments.smoke) if step[0] in arguments.only}
+    return sorted(kind for kind in kinds & PEERS.keys() if not Path(PEERS[kind]).exists())
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = options(argv)
+    missing = missing_peers(arguments)
+    if missing:
+        print(
+            f"bench/run.py --irc measures chat against {' and '.join(missing)}, "
+            f"not installed here: apt-get install {' '.join(missing)}",
+            file=sys.stderr,
+        )
+        return 2
     started = time.monotonic()
     results = asyncio.run(suite(arguments))
     from report import loss_lines, write_report

@@ -84,6 +84,44 @@ class BenchTests(SynchronousTestCase):
         for line in lines:
             self.assertIn(f"- {line}\n", text)
 
+    def test_missing_peer_servers_are_named_before_anything_runs(self) -> None:
+        """
+        --irc without ngIRCd or InspIRCd installed says in one line what to
+        install, before the suite starts, instead of a traceback minutes in;
+        with them present the suite runs.
+        """
+        run = bench_module("run")
+        ran: list[object] = []
+
+        async def suite(arguments: object) -> list[dict[str, Any]]:
+            ran.append(arguments)
+            return MEASURED[:1]
+
+        self.patch(run, "suite", suite)
+        errors = io.StringIO()
+        self.patch(sys, "stderr", errors)
+        self.patch(sys, "stdout", io.StringIO())
+        self.patch(run, "PEERS", {"ngircd": self.mktemp(), "inspircd": self.mktemp()})
+        self.patch(sys, "argv", ["bench/run.py", "--irc", "--out", self.mktemp()])
+        self.assertEqual(run.main(), 2)
+        self.assertEqual(ran, [])
+        self.assertEqual(
+            errors.getvalue().splitlines(),
+            [
+                "bench/run.py --irc measures chat against inspircd and ngircd, not installed"
+                " here: apt-get install inspircd ngircd"
+            ],
+        )
+        self.patch(run, "PEERS", {"ngircd": sys.executable, "inspircd": self.mktemp()})
+        self.patch(sys, "argv", ["bench/run.py", "--irc", "--only", "idle", "--out", self.mktemp()])
+        errors.truncate(0)
+        errors.seek(0)
+        self.assertEqual(run.main(), 2)
+        self.assertIn("apt-get install inspircd\n", errors.getvalue())
+        self.patch(run, "PEERS", {"ngircd": sys.executable, "inspircd": sys.executable})
+        self.assertEqual(run.main(), 0)
+        self.assertEqual(len(ran), 1)
+
     def test_results_are_untracked_unless_asked(self) -> None:
         """
         Without --out, results go to bench/runs/, which git ignores;
