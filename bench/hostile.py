@@ -224,6 +224,20 @@ async def drain(client: Client) -> None:
         pass
 
 
+async def repeat(client: Client, line: str, every: float, reading: Awaitable[None]) -> None:
+    """
+    Send C{line} every C{every} seconds for as long as C{reading} (what reads
+    C{client}'s answers) goes on: an attacker stops when the server closes it.
+    """
+    task = asyncio.ensure_future(reading)
+    try:
+        while not task.done():
+            client.send(line)
+            await asyncio.sleep(every)
+    finally:
+        task.cancel()
+
+
 async def logged_in(port: int, source: str, nickname: str, password: str | None = None) -> Client:
     client = await Client.open(port, source)
     await client.login(nickname, password)
@@ -740,13 +754,7 @@ async def rooms(server: Server) -> dict[str, Any]:
                 received[0] += len(data)
             closed[0] += 1
 
-        draining = asyncio.create_task(drain())
-        try:
-            while not draining.done():
-                client.send("/rooms")
-                await asyncio.sleep(1 / 4.5)
-        finally:
-            draining.cancel()
+        await repeat(client, "/rooms", 1 / 4.5, drain())
 
     await run_for(20, server, asyncio.gather(*(lister(n) for n in range(20))))
     return {"listing_mb_sent": round(received[0] / 1e6, 1), "listers_closed": closed[0]}
@@ -937,24 +945,11 @@ async def targets(server: Server) -> dict[str, Any]:
 
     async def spammer(client: IRCClient) -> None:
         client.send("JOIN #lobby")
-        draining = asyncio.create_task(drain(client))
-        line = "PRIVMSG " + ",".join(["#lobby"] * 60) + " :spam"
-        try:
-            while not draining.done():
-                client.send(line)
-                await asyncio.sleep(0.25)
-        finally:
-            draining.cancel()
+        await repeat(client, "PRIVMSG " + ",".join(["#lobby"] * 60) + " :spam", 0.25, drain(client))
 
     async def tagger(client: IRCClient) -> None:
-        draining = asyncio.create_task(drain(client))
         line = "@+x=" + "y" * 4000 + " TAGMSG " + ",".join(["victim"] * 70)
-        try:
-            while not draining.done():
-                client.send(line)
-                await asyncio.sleep(0.25)
-        finally:
-            draining.cancel()
+        await repeat(client, line, 0.25, drain(client))
 
     reading = [asyncio.create_task(read_victim()), asyncio.create_task(watch())]
     rows = history_rows(server)
@@ -1001,14 +996,7 @@ async def listings(server: Server) -> dict[str, Any]:
                 client.send("WHO *")
 
     async def names_looper(client: IRCClient) -> None:
-        counting = asyncio.create_task(count(client))
-        line = "NAMES " + ",".join(["#lobby"] * 60)
-        try:
-            while not counting.done():
-                client.send(line)
-                await asyncio.sleep(0.25)
-        finally:
-            counting.cancel()
+        await repeat(client, "NAMES " + ",".join(["#lobby"] * 60), 0.25, count(client))
 
     async def who_counted(client: IRCClient) -> None:
         try:
