@@ -44,10 +44,12 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from process import ServerProcess, free_port
+
+_Logged = TypeVar("_Logged", bound="Client")
 
 OPEN_FILES = 16_384
 """
@@ -792,30 +794,32 @@ async def tls(server: Server) -> dict[str, Any]:
     }
 
 
-async def line_from(port: int, source: str, nickname: str) -> Client:
+async def patiently(login: Callable[[], Awaitable[_Logged]], nickname: str) -> _Logged:
     """
-    A line client logged in from C{source}, waiting its turn under the
-    connection-rate limit and the share of connections still logging in.
+    What C{login} logs in, tried again until it is let in: waiting its turn
+    under the connection-rate limit (12 at once from an address, then 1 a
+    second) and the share of connections still logging in.
     """
     for _ in range(60):
         try:
-            return await asyncio.wait_for(logged_in(port, source, nickname), 10)
+            return await asyncio.wait_for(login(), 10)
         except (OSError, ConnectionError, asyncio.TimeoutError):
             await asyncio.sleep(0.5)
     raise ConnectionError(f"{nickname} could not log in")
+
+
+async def line_from(port: int, source: str, nickname: str) -> Client:
+    """
+    A line client logged in from C{source}, L{patiently}.
+    """
+    return await patiently(lambda: logged_in(port, source, nickname), nickname)
 
 
 async def irc_from(port: int, source: str, nickname: str) -> IRCClient:
     """
-    An IRC client logged in from C{source}, waiting its turn under the
-    connection-rate limit (12 at once from an address, then 1 a second).
+    An IRC client logged in from C{source}, L{patiently}.
     """
-    for _ in range(60):
-        try:
-            return await asyncio.wait_for(irc_logged_in(port, source, nickname), 10)
-        except (OSError, ConnectionError, asyncio.TimeoutError):
-            await asyncio.sleep(0.5)
-    raise ConnectionError(f"{nickname} could not log in")
+    return await patiently(lambda: irc_logged_in(port, source, nickname), nickname)
 
 
 async def banlist(server: Server) -> dict[str, Any]:
