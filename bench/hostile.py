@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from process import ServerProcess, free_port
+from process import ServerProcess, checkout, free_port
 
 _Logged = TypeVar("_Logged", bound="Client")
 
@@ -461,9 +461,7 @@ if hasattr(database, "index"):
     db.commit()
 db.close()
 """
-    subprocess.run(
-        [sys.executable, "-c", script], check=True, env=dict(os.environ, PYTHONPATH=code)
-    )
+    subprocess.run([sys.executable, "-c", script], check=True, **checkout(code))
 
 
 async def search(server: Server) -> dict[str, Any]:
@@ -1078,9 +1076,7 @@ for nickname in {nicknames!r}:
 db.commit()
 db.close()
 """
-    subprocess.run(
-        [sys.executable, "-c", script], check=True, env=dict(os.environ, PYTHONPATH=code)
-    )
+    subprocess.run([sys.executable, "-c", script], check=True, **checkout(code))
 
 
 HASHING_ADDRESSES = (4, 16)

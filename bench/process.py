@@ -17,6 +17,18 @@ from typing import IO, Any
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def checkout(code: str) -> dict[str, Any]:
+    """
+    What C{subprocess} needs to run Python with the chat of checkout
+    C{code}: its directory on PYTHONPATH, and as the working directory.
+    ``python -c`` puts the working directory first on the path, before
+    PYTHONPATH: with PYTHONPATH alone, the chat of wherever the benchmark
+    was started ran, whatever checkout was named.
+    """
+    where = str(Path(code).resolve())
+    return {"env": dict(os.environ, PYTHONPATH=where), "cwd": where}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

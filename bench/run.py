@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import Receiver, Worker, login, say, worker_main
-from process import ServerProcess, free_port
+from process import ServerProcess, checkout, free_port
 
 HERE = Path(__file__).resolve().parent
 WINDOW = 2000  # messages a sender may be ahead of the average receiver
@@ -138,7 +138,7 @@ class Server(ServerProcess):
         else:
             argv = [sys.executable, str(HERE / "baselines.py"), kind, str(self.port)]
         if code is not None and kind in ("chat", "chat-irc"):
-            self.launch(argv, kind, env=dict(os.environ, PYTHONPATH=str(Path(code).resolve())))
+            self.launch(argv, kind, **checkout(code))
         else:
             self.launch(argv, kind)
 

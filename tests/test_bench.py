@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -121,6 +123,35 @@ class BenchTests(SynchronousTestCase):
         self.patch(run, "PEERS", {"ngircd": sys.executable, "inspircd": sys.executable})
         self.assertEqual(run.main(), 0)
         self.assertEqual(len(ran), 1)
+
+    def test_code_runs_that_checkout(self) -> None:
+        """
+        --code DIR runs the chat of DIR, wherever the benchmark is started
+        (with DIR only on PYTHONPATH, ``python -c`` found the chat of the
+        directory it was started in first, and both sides of a before and
+        after ran the same code).
+        """
+        run = bench_module("run")
+        other = Path(self.mktemp()).resolve()
+        (other / "chat").mkdir(parents=True)
+        (other / "chat" / "__init__.py").write_text("")
+        launched: list[dict[str, Any]] = []
+        self.patch(run.Server, "launch", lambda self, argv, what, **popen: launched.append(popen))
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        server = run.Server("chat-irc", workdir, code=str(other))
+        server.log.close()
+        here = os.getcwd()
+        os.chdir(ROOT)
+        self.addCleanup(os.chdir, here)
+        found = subprocess.run(
+            [sys.executable, "-c", "import chat; print(chat.__file__)"],
+            capture_output=True,
+            text=True,
+            check=True,
+            **launched[0],
+        )
+        self.assertEqual(found.stdout.strip(), str(other / "chat" / "__init__.py"))
 
     def test_results_are_untracked_unless_asked(self) -> None:
         """
