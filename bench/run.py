@@ -5,6 +5,7 @@ The benchmark suite: chat and two baselines, measured from outside, side by side
     .venv/bin/python bench/run.py --runs 3        # medians of three runs of everything
     .venv/bin/python bench/run.py --smoke         # tiny sizes: everything completes, nothing lost
     .venv/bin/python bench/run.py --code OLD .    # chat as checked out in OLD, then this one
+    .venv/bin/python bench/run.py --irc --code OLD . --peers  # the same, beside ngIRCd and InspIRCd
 
 Each scenario starts the server under test itself (``chat`` through twistd,
 ``floor`` and ``threaded`` from ``bench/baselines.py``), drives it from
@@ -86,6 +87,7 @@ INSPIRCD_CONF = """\
 <pid file="{workdir}/inspircd-{port}.pid">
 """
 
+CHAT_KINDS = ("chat", "chat-irc")
 IRC_SERVERS = ("chat-irc", "ngircd", "inspircd")
 """
 The IRC benchmark's servers: chat's IRC door and two C servers from Debian's
@@ -112,7 +114,7 @@ class Server(ServerProcess):
         self.port = free_port()
         self.dialect = "irc" if kind in IRC_SERVERS else "line"
         self.log = open(workdir / f"{kind}-{self.port}.log", "wb")  # noqa: SIM115
-        if kind in ("chat", "chat-irc"):
+        if kind in CHAT_KINDS:
             door = ["--listen", f"tcp:{self.port}:interface=127.0.0.1"]
             if kind == "chat-irc":
                 door = [
@@ -137,7 +139,7 @@ class Server(ServerProcess):
             argv = [PEERS["inspircd"], "--nofork", "--runasroot", "--config", str(conf)]
         else:
             argv = [sys.executable, str(HERE / "baselines.py"), kind, str(self.port)]
-        if code is not None and kind in ("chat", "chat-irc"):
+        if code is not None and kind in CHAT_KINDS:
             self.launch(argv, kind, **checkout(code))
         else:
             self.launch(argv, kind)
@@ -607,11 +609,14 @@ async def suite(arguments: argparse.Namespace) -> list[dict[str, Any]]:
         # Each chat measurement once per checkout, one after the other, so
         # that they share the machine's good and bad moments alike.
         codes = list(arguments.code)
-        steps = [step for step in steps if step[1] in ("chat", "chat-irc")]
+        if not arguments.peers:
+            steps = [step for step in steps if step[1] in CHAT_KINDS]
     # Each measurement's runs are spread over the whole suite (run 1 of
     # everything, then run 2...), so that the servers compared in one
     # scenario share the machine's good and bad moments alike.
-    measurements = [(*step, code) for step in steps for code in codes]
+    measurements = [
+        (*step, code) for step in steps for code in (codes if step[1] in CHAT_KINDS else [None])
+    ]
     runs: dict[int, list[dict[str, Any]]] = {index: [] for index in range(len(measurements))}
     for _ in range(arguments.runs):
         for index, (scenario, kind, parameters, history, code) in enumerate(measurements):
@@ -644,7 +649,14 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--code",
         nargs="*",
-        help="chat checkouts to compare, alternated (chat's servers only; default: this one)",
+        help="chat checkouts to compare, alternated (chat's servers only, unless --peers; "
+        "default: this one)",
+    )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="with --code, the other servers too, in the same alternation (a before and "
+        "after beside ngIRCd and InspIRCd in one run)",
     )
     return parser.parse_args(argv)
 
@@ -655,7 +667,7 @@ def missing_peers(arguments: argparse.Namespace) -> list[str]:
     anything starts: a missing one would otherwise end the suite minutes in,
     with a traceback, and lose the runs made so far.
     """
-    if not arguments.irc or arguments.code:
+    if not arguments.irc or (arguments.code and not arguments.peers):
         return []
     kinds = {step[1] for step in plan_irc(arguments.smoke)}
     if arguments.only:

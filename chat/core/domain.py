@@ -62,7 +62,7 @@ from chat.core.interfaces import Participant, RoomStore, RoomView, UserView
 from chat.core.kept import KeptRooms
 from chat.core.limits import INVITATION_LIFETIME, MAX_TOPIC_LENGTH, ROOM_SERVICE, ROOMS_PER_USER
 from chat.core.masks import address
-from chat.core.model import Room, User, admit, apply, key_of, recognised
+from chat.core.model import NO_ROOMS, Room, User, admit, apply, key_of, recognised
 from chat.core.modes import Mode, ModeChange
 from chat.core.registry import own
 from chat.core.text import (
@@ -315,7 +315,7 @@ class MemoryChat(KeptRooms):
         """
         for user in self._users.values():
             user.online = False
-            user.rooms.clear()
+            user.rooms = NO_ROOMS
         self._users.clear()
         for name, room in list(self._rooms.items()):
             room.clear()

@@ -72,6 +72,28 @@ class Peer(Participant, Protocol):
     close.
     """
 
+    @property
+    def home(self) -> str | None:
+        """
+        The room its users are put in at login (the line door's lobby), or
+        L{None} for none.
+        """
+
+    @property
+    def bare_login(self) -> bool:
+        """
+        Whether its nicknames and passwords are bare lines (the line
+        protocol's), so that a line pipelined after a refused nickname could
+        be a password or a message: such lines are dropped. IRC says which
+        is which (NICK, PASS).
+        """
+
+    @property
+    def address(self) -> str:
+        """
+        The peer as it is logged ("host:port").
+        """
+
     def interpret(self, item: object) -> None:
         """
         Act on one item of input the door gave L{Session.feed}, now that

@@ -74,7 +74,10 @@ def address(host: str | None) -> str:
             mapped = None
         if mapped is not None:
             return str(mapped)
-    return host.lower()
+    # The address itself when lowering changes nothing (an IPv4 address
+    # never has a letter): kept for as long as the user is here, not copied.
+    lowered = host.lower()
+    return host if lowered == host else lowered
 
 
 def _compile(text: str) -> _Part:

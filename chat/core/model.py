@@ -19,12 +19,20 @@ from chat.core.masks import ACCOUNT, Masks, ban_mask
 from chat.core.modes import FLAGS, LIST_MODES, MEMBER_MODES, NEW_ROOM, Mode, ModeChange
 from chat.core.text import word
 
+NO_ROOMS: tuple[()] = ()
+"""
+The rooms of a user in none.
+"""
+
 
 def key_of(name: str) -> str:
     """
     What a nickname or a room name is compared by: its case does not matter.
+    The name itself when it is in lower case already, so that a key kept for
+    as long as a user is here is not a second copy of its nickname.
     """
-    return name.lower()
+    key = name.lower()
+    return name if key == name else key
 
 
 class User:
@@ -56,7 +64,9 @@ class User:
         self.nickname = nickname
         self.participant = participant
         self.online = True
-        self.rooms: list[Room] = []
+        # The rooms it is in, in the order it joined them: a list while it
+        # is in one (nothing, in no room: many IRC users are in none).
+        self.rooms: list[Room] | tuple[()] = NO_ROOMS
         # The user's away message while it is away.
         self.away: str | None = None
         # Not found by searches with wildcards (IRC's +i) by those who share no room with it.

@@ -24,7 +24,7 @@ from chat.core.errors import (
 )
 from chat.core.events import RoomFilter, RoomInfo, Was
 from chat.core.interfaces import UserView
-from chat.core.model import Room, User, key_of
+from chat.core.model import NO_ROOMS, Room, User, key_of
 from chat.core.modes import Mode
 from chat.core.presence import Presence
 from chat.core.text import Problem, nickname_problem, room_name_problem
@@ -230,11 +230,19 @@ class Registry:
         if not len(room):
             self._empty.discard(room)
         room.add(user)
-        user.rooms.append(room)
+        rooms = user.rooms
+        if isinstance(rooms, list):
+            rooms.append(room)
+        else:
+            user.rooms = [room]
 
     def _remove(self, user: User, room: Room) -> None:
         room.discard(user)
-        user.rooms.remove(room)
+        rooms = user.rooms
+        assert isinstance(rooms, list)  # it is in room
+        rooms.remove(room)
+        if not rooms:
+            user.rooms = NO_ROOMS
         if not len(room):
             if room.kept:
                 self._empty.add(room)

@@ -33,7 +33,7 @@ from chat.core.goodbyes import (
     TooManyConnections,
 )
 from chat.core.hashing import Hashing
-from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, UserView
+from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, Peer, UserView
 from chat.core.limits import (
     BUSY_LOGIN_TIMEOUT,
     DEFAULT_SENDQ,
@@ -104,6 +104,9 @@ class Attendee(Protocol):
     What the service needs of a session (L{chat.core.session.Session}): who
     it is, and how to end it.
     """
+
+    @property
+    def peer(self) -> Peer: ...
 
     @property
     def host(self) -> str | None: ...

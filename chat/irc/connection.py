@@ -27,8 +27,7 @@ from chat.irc.message import Message as IRCMessage
 from chat.irc.message import build, parse, valid_client_tag
 from chat.irc.registration import Registration
 from chat.irc.render import Context, render
-from chat.net.backpressure import Outflow
-from chat.net.connection import Connection, Encoder, Link
+from chat.net.connection import Connection, Encoder
 from chat.net.framing import LineBuffer
 
 MAX_LINE_BYTES = 8191 + 512
@@ -37,6 +36,12 @@ IRCv3: up to 8191 bytes of tags, then the 512 of the message itself.
 """
 
 _MESSAGES = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
+_Command = tuple[str, tuple[str, ...], Tags]
+_NO_COMMAND: _Command = ("", (), ())
+
+# What every client has until it asks for a capability: one set for all of
+# them (an empty frozenset is a new object of 216 bytes each time).
+_NO_CAPS: frozenset[str] = frozenset()
 """
 The verbs whose answer, to a labelled command, is the message's echo.
 """
@@ -56,11 +61,10 @@ class Verb(NamedTuple):
 class Kind(Protocol):
     """
     What IRC connections share (their factory): the verbs, an encoder per
-    kind of client, batch references, and the list of connections for PING rounds.
+    kind of client, and batch references.
     """
 
     verbs: Mapping[str, Verb]
-    connections: set[IRCConnection]
 
     def encoder(self, caps: frozenset[str] = frozenset(), wallops: bool = True) -> Encoder: ...
 
@@ -73,9 +77,6 @@ class IRCConnection(Connection):
 
     @ivar caps: the IRCv3 capabilities it took.
     @ivar umodes: its user modes, as letters (C{w}: WALLOPS reach it; C{i}, C{B}).
-    @ivar verb: the command being handled, for replies whose numerics depend on it.
-    @ivar params: that command's parameters.
-    @ivar tags: the client-only tags (+name) of the message being handled.
     @ivar registration: what registration gathers, until it is done.
     """
 
@@ -85,58 +86,74 @@ class IRCConnection(Connection):
 
     __slots__ = (
         "_answer",
-        "_heard",
+        "_command",
+        "_handling",
         "_lines",
-        "_pinged",
+        "_quiet",
         "caps",
         "kind",
-        "params",
         "registration",
-        "tags",
         "umodes",
-        "verb",
     )
 
     def __init__(self, service: ChatService, kind: Kind) -> None:
         super().__init__(service, kind.encoder())
         self.kind = kind
         self._lines: LineBuffer | None = None
-        # Whether it said anything since the last PING round, and whether
-        # a PING of ours is unanswered.
-        self._heard = True
-        self._pinged = False
-        self.caps: frozenset[str] = frozenset()
+        # PING rounds since it last said anything: 0, it spoke since the
+        # last; 1, it did not (the next round PINGs it); 2, a PING of ours
+        # is unanswered (the next closes it).
+        self._quiet = 0
+        self.caps = _NO_CAPS
         self.umodes = "w"
         self.registration: Registration | None = Registration()
-        self.verb = ""
-        self.params: tuple[str, ...] = ()
-        self.tags: Tags = ()
+        # The command being handled: its verb, parameters and client-only
+        # tags (one slot, not three: 16 bytes a connection).
+        self._command: _Command = _NO_COMMAND
+        # Whether a command is being handled (its words in verb and params).
+        self._handling = False
         # The answer being gathered for a labelled command.
         self._answer: Answer | None = None
 
+    @property
+    def verb(self) -> str:
+        """
+        The command being handled, for replies whose numerics depend on it.
+        """
+        return self._command[0]
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """
+        That command's parameters.
+        """
+        return self._command[1]
+
+    @property
+    def tags(self) -> Tags:
+        """
+        The client-only tags (+name) of the message being handled.
+        """
+        return self._command[2]
+
     # Life cycle.
-
-    def opened(self, link: Link, outflow: Outflow, host: str | None, address: str) -> None:
-        self.kind.connections.add(self)
-        super().opened(link, outflow, host, address)
-
-    def lost(self, cleanly: bool) -> None:
-        self.kind.connections.discard(self)
-        super().lost(cleanly)
 
     # Input.
 
     def stream(self, data: bytes) -> None:
         lines = self._lines
         if lines is None:
-            lines = self._lines = LineBuffer(MAX_LINE_BYTES)
-        self.received(lines.feed(data))
+            lines = LineBuffer(MAX_LINE_BYTES)
+        items = lines.feed(data)
+        # Kept only while it holds part of a line: an idle client has none.
+        self._lines = None if lines.empty else lines
+        self.received(items)
 
     def stream_ended(self) -> list[object]:
         return list(self._lines.finish()) if self._lines is not None else []
 
     def received(self, items: Sequence[object]) -> None:
-        self._heard = True
+        self._quiet = 0
         super().received(items)
 
     def check(self, token: str, seconds: float) -> None:
@@ -144,13 +161,14 @@ class IRCConnection(Connection):
         A PING round: PING a client that said nothing since the last one;
         close one that did not answer the last PING either.
         """
-        if self._heard:
-            self._heard = self._pinged = False
-        elif self._pinged:
-            self.session.unanswered(seconds)
-        else:
-            self._pinged = True
+        quiet = self._quiet
+        if quiet == 0:
+            self._quiet = 1
+        elif quiet == 1:
+            self._quiet = 2
             self.reply(build("PING", token, source=self.server))
+        else:
+            self.session.unanswered(seconds)
 
     def interpret(self, item: object) -> None:
         if not isinstance(item, bytes):
@@ -183,7 +201,7 @@ class IRCConnection(Connection):
             # Over 512 bytes (or over 4094 bytes of tags), or too long to
             # reach others in one line with the sender's mask in front:
             # refused, as IRC servers do.
-            self.verb = message.verb
+            self._command = (message.verb, (), ())
             self.tell(r.LineTooLong(w.LINE_BYTES))
             return
         tags = (
@@ -204,13 +222,27 @@ class IRCConnection(Connection):
                 )
             )
             return
-        self.verb, self.params, self.tags = message.verb, message.params, tags
+        self._command = (message.verb, message.params, tags)
         label = message.tags.get("label") if "labeled-response" in self.caps else None
-        if label:
-            echoed = message.verb in _MESSAGES and "," not in (message.params or ("",))[0]
-            self._labelled(Answer(label, echoed), message)
-        else:
-            self._dispatch(message)
+        self._handling = True
+        try:
+            if label:
+                echoed = message.verb in _MESSAGES and "," not in (message.params or ("",))[0]
+                self._labelled(Answer(label, echoed), message)
+            else:
+                self._dispatch(message)
+        finally:
+            self._handling = False
+        if not self.session.waiting:
+            self._forget()
+
+    def _forget(self) -> None:
+        """
+        The command is handled: its words are not kept for as long as the
+        client stays idle (a USER line's are 300 bytes). One that waits on a
+        step keeps them until it is answered: its answer names it.
+        """
+        self._command = _NO_COMMAND
 
     def _dispatch(self, message: IRCMessage) -> None:
         verb = self.kind.verbs.get(message.verb)
@@ -280,6 +312,9 @@ class IRCConnection(Connection):
             self._gather(self._answer)
 
     def answered(self, more: bool = False) -> None:
+        if not more and not self._handling:
+            # A step answered after its command returned: the command is done.
+            self._forget()
         answer = self._answer
         if answer is None or answer.depth == 0:
             return

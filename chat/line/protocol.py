@@ -43,8 +43,10 @@ class LineConnection(Connection):
 
     def __init__(self, service: ChatService, encoder: Encoder) -> None:
         super().__init__(service, encoder)
-        self._telnet = TelnetFilter()
-        self._lines = LineBuffer(MAX_LINE_BYTES)
+        # Made when input comes, and kept only while they hold part of it:
+        # an idle connection has neither.
+        self._telnet: TelnetFilter | None = None
+        self._lines: LineBuffer | None = None
 
     @property
     def room(self) -> str | None:
@@ -55,22 +57,26 @@ class LineConnection(Connection):
         return user.rooms[0].name if user is not None and user.rooms else None
 
     def stream(self, data: bytes) -> None:
-        telnet = self._telnet
+        telnet = self._telnet or TelnetFilter()
+        lines = self._lines or LineBuffer(MAX_LINE_BYTES)
         text = telnet.feed(data)
-        if telnet.answer:
+        answer, interrupted = telnet.answer, telnet.interrupted
+        telnet.answer, telnet.interrupted = b"", False
+        items = lines.feed(text)
+        self._telnet = None if telnet.resting else telnet
+        self._lines = None if lines.empty else lines
+        if answer:
             # A timing mark telnet waits for (it discards what it receives
             # until then): before the answers to what came after it.
-            answer, telnet.answer = telnet.answer, b""
             self._outbox.batch(lambda: self._send(answer))
         # What these lines make the server say is written once they are all handled.
-        self.received(self._lines.feed(text))
-        if telnet.interrupted:
+        self.received(items)
+        if interrupted:
             # Ctrl-C in telnet (IAC IP): the user wants out, as with /quit.
-            telnet.interrupted = False
             self._outbox.batch(lambda: self.session.quit(None))
 
     def stream_ended(self) -> list[object]:
-        return list(self._lines.finish())
+        return list(self._lines.finish()) if self._lines is not None else []
 
     def interpret(self, item: object) -> None:
         if not isinstance(item, bytes):
@@ -128,5 +134,7 @@ class LineFactory(Factory):
         self.service = service
         self.encoder = wording.Encoder()
 
-    def buildProtocol(self, addr: IAddress | None) -> StreamProtocol:
+    # Twisted's annotation wants a protocol with a C{factory}: this one keeps
+    # none (chat.net.stream says why it is not a Protocol subclass).
+    def buildProtocol(self, addr: IAddress | None) -> StreamProtocol:  # type: ignore[override]
         return StreamProtocol(LineConnection(self.service, self.encoder))

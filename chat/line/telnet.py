@@ -50,6 +50,17 @@ class TelnetFilter:
         self.interrupted = False
         self.answer = b""
 
+    @property
+    def resting(self) -> bool:
+        """
+        Whether it is between commands and lines, with nothing to report: a
+        filter made anew would do as well (connections keep one only while
+        they need it).
+        """
+        return (
+            self._state == _DATA and not self._after_cr and not self.interrupted and not self.answer
+        )
+
     def feed(self, data: bytes) -> bytes:
         if self._state != _DATA or IAC in data:
             data = self._strip_commands(data)

@@ -47,6 +47,14 @@ class Link(Protocol):
     """
 
     @property
+    def address(self) -> str:
+        """
+        The peer as it is logged ("host:port"), made when it is asked for:
+        a string kept for each connection would cost every idle one its
+        bytes, for the few lines logged about it.
+        """
+
+    @property
     def costly(self) -> bool:
         """
         Whether saying goodbye to a connection never admitted would cost
@@ -72,12 +80,16 @@ class Link(Protocol):
 class _GoneLink:
     """
     The link of a connection whose transport has gone: nothing more leaves,
-    and nothing refers to the transport any more.
+    and nothing refers to the transport any more; the peer's address is
+    still there for what is logged about it.
     """
 
-    __slots__ = ()
+    __slots__ = ("address",)
 
     costly = False
+
+    def __init__(self, address: str) -> None:
+        self.address = address
 
     def write(self, data: bytes) -> None:
         pass
@@ -100,7 +112,6 @@ class _GoneOutflow:
         return False
 
 
-GONE_LINK = _GoneLink()
 GONE_OUTFLOW = _GoneOutflow()
 
 
@@ -163,24 +174,28 @@ class Connection:
         self.link: Link
         self._outflow: Outflow
         self.session: Session
-        # What this connection was told while the outbox was held.
-        self._pending: list[bytes] = []
+        # What this connection was told while the outbox was held: nothing
+        # (most connections, idle), one piece (a message at a paced rate:
+        # no list made for it), or the pieces of a burst.
+        self._pending: bytes | list[bytes] | None = None
         # While stored messages are read, live events wait here, encoded.
         self._held: list[bytes] | None = None
         self._grace: IDelayedCall | None = None
 
+    @property
+    def address(self) -> str:
+        return self.link.address
+
     # Life cycle, as the transport tells it.
 
-    def opened(self, link: Link, outflow: Outflow, host: str | None, address: str) -> None:
+    def opened(self, link: Link, outflow: Outflow, host: str | None) -> None:
         """
         The transport is up: C{host} is the peer's address (L{None}: not an
-        IP connection), for limits and bans; C{address} is how it is logged.
+        IP connection), for limits and bans.
         """
         self.link = link
         self._outflow = outflow
-        self.session = Session(
-            self.service, self, host, address, self.home, bare_login=self.bare_login
-        )
+        self.session = Session(self.service, self, host)
         try:
             self._outbox.batch(self.session.start)
         except Exception:
@@ -222,7 +237,7 @@ class Connection:
             self._grace.cancel()
         self._grace = None
         self.session.connection_lost(cleanly)
-        self.link = GONE_LINK
+        self.link = _GoneLink(self.link.address)
         self._outflow = GONE_OUTFLOW
 
     # What the dialect adds.
@@ -341,10 +356,17 @@ class Connection:
             # Said on the way out: the transport writes it before it closes.
             self.link.write(data)
         elif self._outbox.held:
+            # A lone message (a paced rate) is kept as it is: no list made
+            # and dropped for each delivery. The test is __class__, not
+            # isinstance(): 80 instructions less a delivery in a burst.
             pending = self._pending
-            if not pending:
+            if pending is None:
+                self._pending = data
                 self._outbox.dirty.append(self)
-            pending.append(data)
+            elif pending.__class__ is list:
+                pending.append(data)
+            else:
+                self._pending = [pending, data]  # type: ignore[list-item]
         elif not self._outflow.write(data):
             self._drop()
 
@@ -353,10 +375,10 @@ class Connection:
         Write, as one piece, what this connection was told while the outbox was held.
         """
         pending = self._pending
-        if not pending:
+        if pending is None:
             return
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
-        pending.clear()
+        self._pending = None
+        data: bytes = b"".join(pending) if pending.__class__ is list else pending  # type: ignore[assignment]
         if self._closing:
             # Dropped meanwhile: nobody is there to read it.
             return

@@ -67,6 +67,14 @@ class LineBuffer:
                 out.append(TOO_LONG)
         return out
 
+    @property
+    def empty(self) -> bool:
+        """
+        Whether it holds nothing of a line: a buffer made anew would do as
+        well (connections keep one only while they need it).
+        """
+        return not self._partial and not self._discarding
+
     def finish(self) -> list[bytes]:
         """
         The input has ended: its last line, if it had no line ending.

@@ -16,10 +16,13 @@ from twisted.internet.interfaces import (
     IAddress,
     IConsumer,
     IHalfCloseableProtocol,
+    ILoggingContext,
+    IProtocol,
     ISSLTransport,
     ITCPTransport,
+    ITransport,
 )
-from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -38,20 +41,34 @@ def describe_peer(address: IAddress) -> str:
     return type(address).__name__
 
 
-@implementer(IHalfCloseableProtocol)
-class StreamProtocol(Protocol):
+@implementer(IProtocol, IHalfCloseableProtocol, ILoggingContext)
+class StreamProtocol:
     """
     The Twisted protocol of a byte stream carrying one L{Connection}.
+
+    It is what Twisted's C{Protocol} is (C{makeConnection} and C{logPrefix}
+    are that class's) without deriving from it: C{Protocol} has no slots,
+    so each instance had a dictionary besides its slots, 40 bytes a
+    connection.
     """
 
-    # One per connection: slots keep this class's state out of the instance
-    # dict, which then holds only what Twisted's Protocol sets.
-    __slots__ = ("_registered", "connection")
+    # One per connection, thousands at once.
+    __slots__ = ("_registered", "connected", "connection", "transport")
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.transport: ITransport | None = None
+        self.connected = False
         # Whether the outflow is still registered as the transport's producer.
         self._registered = False
+
+    def makeConnection(self, transport: ITransport) -> None:
+        self.connected = True
+        self.transport = transport
+        self.connectionMade()
+
+    def logPrefix(self) -> str:
+        return type(self).__name__
 
     def connectionMade(self) -> None:
         transport = self.transport
@@ -66,10 +83,7 @@ class StreamProtocol(Protocol):
         service = self.connection.service
         outflow = outflow_for(transport, service.settings.sendq, budget_for(service))
         self._registered = True
-        address = transport.getPeer()
-        self.connection.opened(
-            self, outflow, getattr(address, "host", None), describe_peer(address)
-        )
+        self.connection.opened(self, outflow, getattr(transport.getPeer(), "host", None))
 
     def dataReceived(self, data: bytes) -> None:
         self.connection.stream(data)
@@ -91,6 +105,11 @@ class StreamProtocol(Protocol):
         self.connection.lost(reason.check(ConnectionDone) is not None)
 
     # The connection's link.
+
+    @property
+    def address(self) -> str:
+        assert self.transport is not None
+        return describe_peer(self.transport.getPeer())
 
     @property
     def costly(self) -> bool:

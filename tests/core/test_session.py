@@ -53,7 +53,11 @@ class RecordingPeer:
     the session hands it back, so tests can say exactly what a user did.
     """
 
-    def __init__(self) -> None:
+    bare_login = False
+
+    def __init__(self, address: str = "10.0.0.1:4000", home: str | None = LOBBY) -> None:
+        self.address = address
+        self.home = home
         self.said: list[object] = []
         self.held: list[Event] | None = None
         self.holds = 0
@@ -132,8 +136,8 @@ class SessionTestCase(SynchronousTestCase):
     def connect(
         self, host: str = "10.0.0.1", home: str | None = LOBBY, service: ChatService | None = None
     ) -> tuple[Session, RecordingPeer]:
-        peer = RecordingPeer()
-        session = Session(service or self.service, peer, host, f"{host}:4000", home)
+        peer = RecordingPeer(f"{host}:4000", home)
+        session = Session(service or self.service, peer, host)
         session.start()
         return session, peer
 
@@ -180,7 +184,7 @@ class LoginTests(SessionTestCase):
         """
         session, _ = self.login("alice", home=None)
         assert session.user is not None
-        self.assertEqual(session.user.rooms, [])
+        self.assertEqual(list(session.user.rooms), [])
         session.join("games")
         session.join("den")
         self.assertEqual([room.name for room in session.user.rooms], ["games", "den"])

@@ -1072,7 +1072,7 @@ class MoreVerbTests(SynchronousTestCase):
         bob.lines()
         bob.send("JOIN 0")
         self.assertEqual(self.alice.messages(), [("bob!bob@chat", "PART", "#x", "Left")])
-        self.assertEqual(bob.connection.session.user.rooms, [])  # type: ignore[union-attr]
+        self.assertEqual(list(bob.connection.session.user.rooms), [])  # type: ignore[union-attr]
 
     def test_links(self) -> None:
         """

@@ -24,6 +24,7 @@ class Frames:
     """
 
     costly = False
+    address = "10.0.0.5:4000"
 
     def __init__(self) -> None:
         self.messages: list[str] = []
@@ -73,7 +74,7 @@ class MessageTransportTests(SynchronousTestCase):
         self.service = new_service(self.clock, Settings(server_name="irc.test", limits=HUMAN))
         self.frames = Frames()
         self.connection = IRCConnection(self.service, irc_factory(self.service))
-        self.connection.opened(self.frames, self.frames.outflow, "10.0.0.5", "10.0.0.5:4000")
+        self.connection.opened(self.frames, self.frames.outflow, "10.0.0.5")
 
     def send(self, *lines: str) -> None:
         """

@@ -123,6 +123,22 @@ class Joins:
 _UNREAD = object()
 
 
+class Allowances:
+    """
+    The allowances a session seldom uses (renames, joins, password hashes),
+    each made at its first use: a bucket made then is as full as one made
+    at login and left alone. Together, so that a session that uses none
+    (most) keeps one empty slot for them.
+    """
+
+    __slots__ = ("hashes", "joins", "renames")
+
+    def __init__(self) -> None:
+        self.renames: TokenBucket | None = None
+        self.joins: TokenBucket | None = None
+        self.hashes: TokenBucket | None = None
+
+
 class _Read:
     """
     Stored messages being read for the user: what was found (once it was),
@@ -148,7 +164,6 @@ class SessionBase:
         (one nobody had registered) does not.
     @ivar host: the peer's address (L{None}: not an IP connection), for
         limits and bans.
-    @ivar address: the peer as it is logged ("host:port").
     """
 
     log = Logger()
@@ -156,27 +171,21 @@ class SessionBase:
     # One per connection, thousands at once: slots keep each small.
     __slots__ = (
         "_admitted",
-        "_bare",
+        "_allowances",
         "_claim",
         "_closing",
         "_departure",
         "_dropping",
         "_ended",
-        "_hash_meter",
-        "_join_meter",
         "_joins",
         "_lagged",
         "_line_meter",
-        "_nick_meter",
         "_reads",
         "_timer",
         "_tries",
         "_turn",
         "_waits",
         "account",
-        "address",
-        "chat",
-        "home",
         "host",
         "operator",
         "peer",
@@ -184,48 +193,24 @@ class SessionBase:
         "user",
     )
 
-    def __init__(
-        self,
-        service: ChatService,
-        peer: Peer,
-        host: str | None,
-        address: str,
-        home: str | None,
-        bare_login: bool = False,
-    ) -> None:
-        """
-        @param home: the room a user is put in at login (the line door's
-            lobby), or L{None} for none.
-        @param bare_login: the door's nicknames and passwords are bare
-            lines (the line protocol's), so that a line pipelined after a
-            refused nickname could be a password or a message: such lines
-            are dropped. IRC says which is which (NICK, PASS).
-        """
+    def __init__(self, service: ChatService, peer: Peer, host: str | None) -> None:
         self.service = service
-        self.chat: Chat = service.chat
         self.peer = peer
         self.host = host
-        self.address = address
-        self.home = home
         self.user: UserView | None = None
         self.account: str | None = None
         self.operator = False
         limits = service.settings.limits
         clock = service.clock
         self._line_meter = TokenBucket(limits.lines, clock) if limits.lines else None
-        self._nick_meter = TokenBucket(limits.nick_changes, clock) if limits.nick_changes else None
-        self._join_meter = TokenBucket(limits.joins, clock) if limits.joins else None
+        self._allowances: Allowances | None = None
         # Joins over their allowance wait here for their turn, while input
         # waits behind them.
         self._joins: Joins | None = None
-        # The allowance of password hashes, made at the first (most
-        # connections never hash a password).
-        self._hash_meter: TokenBucket | None = None
         # Input waits here for its turn: lines over the flood limit (fake
         # lag), and whatever arrives while a step waits (made only then:
         # most sessions never need one).
         self._lagged: Lag | None = None
-        self._bare = bare_login
         self._dropping = False
         self._ended = False
         self._closing = False
@@ -243,6 +228,73 @@ class SessionBase:
         self._reads: deque[_Read] | None = None
         # What waits for them to be shown (a command asked after them).
         self._turn: Deferred[None] | None = None
+
+    # What is asked of the service and the door when needed rather than kept
+    # in each session (a slot is 8 bytes a connection).
+
+    @property
+    def chat(self) -> Chat:
+        return self.service.chat
+
+    @property
+    def home(self) -> str | None:
+        """
+        The room a user is put in at login (the line door's lobby), or
+        L{None} for none.
+        """
+        return self.peer.home
+
+    @property
+    def address(self) -> str:
+        """
+        The peer as it is logged ("host:port"), asked of the door when a
+        line is logged (not kept: most connections are never logged again).
+        """
+        return self.peer.address
+
+    # Allowances made at their first use.
+
+    def _allowed(self) -> Allowances:
+        allowances = self._allowances
+        if allowances is None:
+            allowances = self._allowances = Allowances()
+        return allowances
+
+    def _renames(self) -> TokenBucket | None:
+        """
+        The allowance of renames (L{None}: no limit).
+        """
+        limit = self.service.settings.limits.nick_changes
+        if limit is None:
+            return None
+        allowances = self._allowed()
+        if allowances.renames is None:
+            allowances.renames = TokenBucket(limit, self.service.clock)
+        return allowances.renames
+
+    def _room_changes(self) -> TokenBucket | None:
+        """
+        The allowance of joins (L{None}: no limit).
+        """
+        limit = self.service.settings.limits.joins
+        if limit is None:
+            return None
+        allowances = self._allowed()
+        if allowances.joins is None:
+            allowances.joins = TokenBucket(limit, self.service.clock)
+        return allowances.joins
+
+    def _hashes(self) -> TokenBucket | None:
+        """
+        The allowance of password hashes (L{None}: no limit).
+        """
+        limit = self.service.settings.limits.hashes
+        if limit is None:
+            return None
+        allowances = self._allowed()
+        if allowances.hashes is None:
+            allowances.hashes = TokenBucket(limit, self.service.clock)
+        return allowances.hashes
 
     # Rights and features.
 
@@ -311,7 +363,7 @@ class SessionBase:
         """
         self.peer.tell(refusal)
         self.peer.tell(NicknameWanted())
-        self._dropping = self._bare
+        self._dropping = self.peer.bare_login
 
     # Waiting.
 

@@ -123,7 +123,8 @@ class Identity(SessionBase):
         self._may_take(nickname)
         self.chat.check_valid(nickname)
         renaming = user.nickname.lower() != nickname.lower()
-        if renaming and self._nick_meter is not None and not self._nick_meter.take():
+        meter = self._renames() if renaming else None
+        if meter is not None and not meter.take():
             raise Refused(TooManyRenames())
 
         def right(proof: tuple[str, bool]) -> None:
@@ -334,10 +335,7 @@ class Identity(SessionBase):
         L{Refused}. Returns the connection's allowance, for giving back a
         hash that was not made.
         """
-        limit = self.service.settings.limits.hashes
-        own = self._hash_meter
-        if own is None and limit is not None:
-            own = self._hash_meter = TokenBucket(limit, self.service.clock)
+        own = self._hashes()
         refusal = self.service.try_hash(self.host, own, hashes)
         if refusal is not None:
             raise Refused(refusal)
@@ -455,7 +453,8 @@ class Identity(SessionBase):
         user = self._logged_in()
         self._may_take(nickname)
         self.chat.check_rename(user, nickname)
-        if self._nick_meter is not None and not self._nick_meter.take():
+        meter = self._renames()
+        if meter is not None and not meter.take():
             raise Refused(TooManyRenames())
         accounts = self.service.accounts
         if accounts is None or (self.account or "").lower() == nickname.lower():
@@ -487,8 +486,9 @@ class Identity(SessionBase):
         self._await(self.chat.rename(user, nickname), renamed, refused)
 
     def _give_rename_back(self) -> None:
-        if self._nick_meter is not None:
-            self._nick_meter.give_back()
+        meter = self._renames()
+        if meter is not None:
+            meter.give_back()
 
     # Accounts.
 

@@ -192,7 +192,7 @@ class Talk(SessionBase):
         if joins is not None:
             joins.add(room, leaving, key)
             return
-        meter = self._join_meter
+        meter = self._room_changes()
         if meter is not None and not meter.take():
             joins = self._joins = Joins()
             joins.add(room, leaving, key)
