@@ -29,6 +29,7 @@ import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -582,7 +583,7 @@ async def measure(
             result = await slow_consumer(server, workers=workers, **parameters)
     finally:
         server.stop()
-    name = kind if code is None else f"{kind} ({code})"
+    name = kind if code is None else f"{kind} ({revision(code)})"
     return {"scenario": scenario, "server": name, "history": history, **parameters, **result}
 
 
@@ -659,6 +660,25 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "after beside ngIRCd and InspIRCd in one run)",
     )
     return parser.parse_args(argv)
+
+
+def revision(code: str) -> str:
+    """
+    How results name the checkout C{code}: its commit, and C{+} if its
+    files differ from it (not its path, which says nothing to a reader
+    elsewhere).
+    """
+
+    def git(*argv: str) -> str:
+        found = subprocess.run(["git", *argv], cwd=code, capture_output=True, text=True)
+        return found.stdout.strip() if found.returncode == 0 else ""
+
+    where = Path(code).resolve()
+    if git("rev-parse", "--show-toplevel") != str(where):
+        # Not a checkout of its own (a copy, or a folder inside another one).
+        return where.name
+    commit = git("rev-parse", "--short", "HEAD")
+    return commit + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def missing_peers(arguments: argparse.Namespace) -> list[str]:

@@ -152,6 +152,33 @@ class BenchTests(SynchronousTestCase):
             **launched[0],
         )
         self.assertEqual(found.stdout.strip(), str(other / "chat" / "__init__.py"))
+        # Results name a checkout by its commit (or its folder's name), not its path.
+        self.assertEqual(run.revision(str(other)), other.name)
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        self.assertTrue(run.revision(str(ROOT)).startswith(head.stdout.strip()))
+
+    def test_idle_bytes_says_where_they_are(self) -> None:
+        """
+        bench/idle_bytes.py logs clients in over real TCP and prints the
+        server's bytes per connection, in all and line by line of the code
+        that allocated them (ours among them).
+        """
+        for door in ([], ["--line"]):
+            found = subprocess.run(
+                [sys.executable, str(BENCH / "idle_bytes.py"), "--clients", "40", *door],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+            )
+            lines = found.stdout.splitlines()
+            self.assertRegex(lines[0], r"^\d+ bytes per connection in all, 40 connections$")
+            total = int(lines[0].split()[0])
+            self.assertGreater(total, 500)
+            self.assertLess(total, 10_000)
+            self.assertTrue(any(" chat/net/connection.py:" in line for line in lines[2:]), lines)
 
     def test_results_are_untracked_unless_asked(self) -> None:
         """

@@ -17,17 +17,20 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.words.protocols import irc
 
 from chat import __version__
-from chat.core.limits import HUMAN
-from chat.core.service import Settings
+from chat.core.domain import MemoryChat
+from chat.core.limits import HUMAN, LOBBY
+from chat.core.service import ChatService, Settings
 from chat.irc import isupport
 from chat.irc.message import build, parse
 from chat.irc.protocol import IRCFactory
 from chat.store.accounts import Accounts
 from tests.helpers import Client, IRCUser, SyncPool, irc_factory, make_service, memory, new_service
+from tests.later import LaterChat
 
 LUSERS = ["251", "252", "253", "254", "255", "265", "266"]
 
@@ -66,6 +69,52 @@ class RegistrationTests(SynchronousTestCase):
             "TOPICLEN=200",
         ):
             self.assertIn(token, isupport)
+
+    def test_idle_keeps_only_what_it_needs(self) -> None:
+        """
+        A registered client that has gone quiet keeps none of what its
+        commands needed: not their words, nor a line buffer, pending output,
+        rate allowances it did not use, nor a list of rooms once it left
+        them all; its capability set is the one every client shares.
+        So whether a claim is answered at once or a reactor turn later.
+        """
+        clock = Clock()
+        for chat in (
+            MemoryChat(permanent_rooms=(LOBBY,), clock=clock.seconds),
+            LaterChat(clock, permanent_rooms=(LOBBY,)),
+        ):
+            service = ChatService(clock, chat, Settings(limits=HUMAN))
+            users = [IRCUser(service), IRCUser(service)]
+            for client, name in zip(users, ("alice", "bob"), strict=True):
+                client.send(f"NICK {name}", f"USER {name} 0 * :Someone")
+            clock.advance(1)
+            users[0].send("JOIN #a")
+            clock.advance(1)
+            users[0].send("PART #a")
+            clock.advance(1)
+            self.assertEqual(users[0].messages()[-1][1], "PART")
+            alice, bob = (user.connection for user in users)
+            self.assertIsNotNone(alice.session.user)
+            # bob's last command was USER, his login a claim (answered later
+            # by LaterChat); alice's, PART.
+            for connection in (alice, bob):
+                self.assertEqual(
+                    (connection.verb, connection.params, connection.tags), ("", (), ())
+                )
+            self.assertIs(alice.caps, bob.caps)
+            self.assertIsNone(alice.registration)
+            self.assertIsNone(alice._lines)
+            self.assertIsNone(alice._pending)
+            # Its joins used the allowance of joins, made then; bob's are not made.
+            allowances = alice.session._allowances
+            assert allowances is not None
+            self.assertIsNotNone(allowances.joins)
+            self.assertIsNone(allowances.renames)
+            self.assertIsNone(allowances.hashes)
+            self.assertIsNone(bob.session._allowances)
+            me = alice.session.user
+            assert me is not None
+            self.assertEqual(me.rooms, ())
 
     def test_isupport_lines(self) -> None:
         """

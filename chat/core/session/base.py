@@ -28,7 +28,7 @@ from chat.core.goodbyes import (
     ThrownOut,
 )
 from chat.core.interfaces import Chat, Peer, RoomView, UserView
-from chat.core.limits import LINES_PER_TOKEN, TokenBucket
+from chat.core.limits import LINES_PER_TOKEN, Rate, TokenBucket
 from chat.core.modes import Mode
 from chat.core.replies import (
     Feature,
@@ -254,47 +254,30 @@ class SessionBase:
 
     # Allowances made at their first use.
 
-    def _allowed(self) -> Allowances:
+    def _allowance(self, kind: str, limit: Rate | None) -> TokenBucket | None:
+        """
+        The allowance C{kind} (an attribute of L{Allowances}), made at its
+        first use; L{None}: no limit.
+        """
+        if limit is None:
+            return None
         allowances = self._allowances
         if allowances is None:
             allowances = self._allowances = Allowances()
-        return allowances
+        meter: TokenBucket | None = getattr(allowances, kind)
+        if meter is None:
+            meter = TokenBucket(limit, self.service.clock)
+            setattr(allowances, kind, meter)
+        return meter
 
     def _renames(self) -> TokenBucket | None:
-        """
-        The allowance of renames (L{None}: no limit).
-        """
-        limit = self.service.settings.limits.nick_changes
-        if limit is None:
-            return None
-        allowances = self._allowed()
-        if allowances.renames is None:
-            allowances.renames = TokenBucket(limit, self.service.clock)
-        return allowances.renames
+        return self._allowance("renames", self.service.settings.limits.nick_changes)
 
     def _room_changes(self) -> TokenBucket | None:
-        """
-        The allowance of joins (L{None}: no limit).
-        """
-        limit = self.service.settings.limits.joins
-        if limit is None:
-            return None
-        allowances = self._allowed()
-        if allowances.joins is None:
-            allowances.joins = TokenBucket(limit, self.service.clock)
-        return allowances.joins
+        return self._allowance("joins", self.service.settings.limits.joins)
 
     def _hashes(self) -> TokenBucket | None:
-        """
-        The allowance of password hashes (L{None}: no limit).
-        """
-        limit = self.service.settings.limits.hashes
-        if limit is None:
-            return None
-        allowances = self._allowed()
-        if allowances.hashes is None:
-            allowances.hashes = TokenBucket(limit, self.service.clock)
-        return allowances.hashes
+        return self._allowance("hashes", self.service.settings.limits.hashes)
 
     # Rights and features.
 
