@@ -88,6 +88,8 @@ class Server(ServerProcess):
             )
         self.irc_port = free_port()
         start = "from twisted.scripts.twistd import run; run()"
+        # Resolved: the server runs in the workdir, where a relative path means nothing.
+        code = str(Path(code).resolve())
         environment = dict(os.environ, PYTHONPATH=code)
         self.probe_path = workdir / "probe.jsonl"
         if probe:

@@ -568,7 +568,12 @@ async def measure(
     workdir: Path,
     workers: int,
     code: str | None = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
+    """
+    One run of C{scenario} against C{kind}; C{code}, the checkout it runs
+    (chat's servers), named C{label} in the results.
+    """
     server = Server(kind, workdir, history, code)
     try:
         if scenario in ("fan-out", "history"):
@@ -583,7 +588,7 @@ async def measure(
             result = await slow_consumer(server, workers=workers, **parameters)
     finally:
         server.stop()
-    name = kind if code is None else f"{kind} ({revision(code)})"
+    name = kind if code is None else f"{kind} ({label or revision(code)})"
     return {"scenario": scenario, "server": name, "history": history, **parameters, **result}
 
 
@@ -618,11 +623,13 @@ async def suite(arguments: argparse.Namespace) -> list[dict[str, Any]]:
     measurements = [
         (*step, code) for step in steps for code in (codes if step[1] in CHAT_KINDS else [None])
     ]
+    labels = checkout_labels([code for code in codes if code is not None])
     runs: dict[int, list[dict[str, Any]]] = {index: [] for index in range(len(measurements))}
     for _ in range(arguments.runs):
         for index, (scenario, kind, parameters, history, code) in enumerate(measurements):
+            label = None if code is None else labels[code]
             record = await measure(
-                scenario, kind, parameters, history, workdir, arguments.workers, code
+                scenario, kind, parameters, history, workdir, arguments.workers, code, label
             )
             print(json.dumps(record), flush=True)
             runs[index].append(record)
@@ -679,6 +686,21 @@ def revision(code: str) -> str:
         return where.name
     commit = git("rev-parse", "--short", "HEAD")
     return commit + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def checkout_labels(codes: list[str]) -> dict[str, str]:
+    """
+    The name of each checkout in the results: its L{revision}, numbered
+    when two share one (a commit against itself, a noise check), since
+    the report keys its rows by name.
+    """
+    labels: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for code in codes:
+        label = revision(code)
+        seen[label] = seen.get(label, 0) + 1
+        labels[code] = label if seen[label] == 1 else f"{label} #{seen[label]}"
+    return labels
 
 
 def missing_peers(arguments: argparse.Namespace) -> list[str]:

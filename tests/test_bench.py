@@ -158,6 +158,11 @@ class BenchTests(SynchronousTestCase):
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         )
         self.assertTrue(run.revision(str(ROOT)).startswith(head.stdout.strip()))
+        # Two checkouts of one name stay two rows of the report.
+        twin = Path(self.mktemp(), other.name).resolve()
+        twin.mkdir(parents=True)
+        labels = run.checkout_labels([str(other), str(twin)])
+        self.assertEqual(labels, {str(other): other.name, str(twin): other.name + " #2"})
 
     def test_idle_bytes_says_where_they_are(self) -> None:
         """

@@ -108,7 +108,7 @@ class IRCConnection(Connection):
         self.umodes = "w"
         self.registration: Registration | None = Registration()
         # The command being handled: its verb, parameters and client-only
-        # tags (one slot, not three: 16 bytes a connection).
+        # tags (one slot, not three).
         self._command: _Command = _NO_COMMAND
         # Whether a command is being handled (its words in verb and params).
         self._handling = False
@@ -203,6 +203,7 @@ class IRCConnection(Connection):
             # refused, as IRC servers do.
             self._command = (message.verb, (), ())
             self.tell(r.LineTooLong(w.LINE_BYTES))
+            self._forget()
             return
         tags = (
             tuple((k, v) for k, v in message.tags.items() if k.startswith("+"))

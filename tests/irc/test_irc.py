@@ -115,6 +115,10 @@ class RegistrationTests(SynchronousTestCase):
             me = alice.session.user
             assert me is not None
             self.assertEqual(me.rooms, ())
+            # A line refused for its length is not kept either.
+            users[0].send("PRIVMSG bob :" + "x" * 600)
+            self.assertEqual(users[0].messages()[-1][1], "417")
+            self.assertEqual(alice.verb, "")
 
     def test_isupport_lines(self) -> None:
         """
