@@ -22,7 +22,11 @@ import gc
 import sys
 import tracemalloc
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import login
 
 SETTLE = 1.0
 
@@ -32,14 +36,11 @@ async def hold(port: int, clients: int, irc: bool) -> None:
     The child: log C{clients} in, say "ready", and hold them until stdin closes.
     """
     loop = asyncio.get_running_loop()
-    writers = []
+    held = []
     for number in range(clients):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         name = f"idle{number}"
-        if irc:
-            writer.write(f"NICK {name}\r\nUSER {name} 0 * :{name}\r\n".encode())
-        else:
-            writer.write(name.encode() + b"\n")
+        writer.write(login("irc" if irc else "line", name))
         while True:
             line = await reader.readline()
             if not line:
@@ -50,7 +51,7 @@ async def hold(port: int, clients: int, irc: bool) -> None:
                 not irc and line.startswith(b"*** You are in ")
             ):
                 break
-        writers.append((reader, writer))
+        held.append((reader, writer))
         # IRC's PINGs come long after the measurement; nothing is read past login.
     sys.stdout.write("ready\n")
     sys.stdout.flush()
@@ -66,6 +67,7 @@ def measure(clients: int, irc: bool, top: int) -> None:
     from twisted.internet.defer import Deferred, ensureDeferred
     from twisted.internet.protocol import ProcessProtocol
 
+    from chat.irc.protocol import IRCFactory
     from chat.tap import Options, makeService
 
     options = Options()
@@ -91,8 +93,11 @@ def measure(clients: int, irc: bool, top: int) -> None:
     options["reactor"] = reactor
     service = makeService(options)
     service.startService()  # type: ignore[attr-defined]
-    listeners = [s for s in service if hasattr(s, "_waitingForPort")]  # type: ignore[attr-defined]
-    listener = listeners[1 if irc else 0]
+    listener = next(
+        each
+        for each in service  # type: ignore[attr-defined]
+        if hasattr(each, "_waitingForPort") and isinstance(each.factory, IRCFactory) == irc
+    )
 
     class Child(ProcessProtocol):
         def __init__(self) -> None:

@@ -572,7 +572,7 @@ async def measure(
 ) -> dict[str, Any]:
     """
     One run of C{scenario} against C{kind}; C{code}, the checkout it runs
-    (chat's servers), named C{label} in the results.
+    (chat's servers), named C{label} in the results (L{checkout_labels}).
     """
     server = Server(kind, workdir, history, code)
     try:
@@ -588,7 +588,7 @@ async def measure(
             result = await slow_consumer(server, workers=workers, **parameters)
     finally:
         server.stop()
-    name = kind if code is None else f"{kind} ({label or revision(code)})"
+    name = kind if label is None else f"{kind} ({label})"
     return {"scenario": scenario, "server": name, "history": history, **parameters, **result}
 
 

@@ -36,15 +36,16 @@ IRCv3: up to 8191 bytes of tags, then the 512 of the message itself.
 """
 
 _MESSAGES = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
+"""
+The verbs whose answer, to a labelled command, is the message's echo.
+"""
+
 _Command = tuple[str, tuple[str, ...], Tags]
 _NO_COMMAND: _Command = ("", (), ())
 
 # What every client has until it asks for a capability: one set for all of
 # them (an empty frozenset is a new object of 216 bytes each time).
 _NO_CAPS: frozenset[str] = frozenset()
-"""
-The verbs whose answer, to a labelled command, is the message's echo.
-"""
 
 
 class Verb(NamedTuple):
@@ -135,8 +136,6 @@ class IRCConnection(Connection):
         The client-only tags (+name) of the message being handled.
         """
         return self._command[2]
-
-    # Life cycle.
 
     # Input.
 

@@ -210,11 +210,10 @@ class DirectOutflow:
             self.direct = False
             self.backlog = 0
             data = data[sent:]
-        if self.backlog + len(data) > self.limit + TWISTED_BUFFER or not self._budget.take(
-            len(data)
-        ):
+        size = len(data)
+        if self.backlog + size > self.limit + TWISTED_BUFFER or not self._budget.take(size):
             return False
-        self.backlog += len(data)
+        self.backlog += size
         self._transport.write(data)
         return True
 
