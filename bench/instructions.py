@@ -2,16 +2,19 @@
 Instructions per delivery on the hot path, counted by callgrind: repeatable
 on a shared, noisy machine, where CPU seconds are not.
 
-    .venv/bin/python bench/instructions.py [--clients 100] [--paced]
+    .venv/bin/python bench/instructions.py [--clients 100] [--paced] [--irc]
 
 runs the same workload twice under ``valgrind --tool=callgrind`` (with 1 000
 and 3 000 messages), so that everything but the messages (start-up, logins)
 cancels out, and prints the instructions each delivery cost. In one process:
-CLIENTS logged-in line connections on transports that discard what they are
-sent, and one sender whose lines go through the real door, session and chat,
-history off. Batched (the default): 100 lines a chunk, as a sender at full
-speed writes; ``--paced``: a line a chunk, each written alone to each
-recipient, as at a paced rate.
+CLIENTS logged-in connections of the line door (``--irc``: the IRC door) on
+real loopback TCP sockets, so that a delivery takes the path it takes in the
+server (the direct write to the socket), and one sender whose lines go
+through the real door, session and chat, history off. Batched (the default):
+100 lines a chunk, as a sender at full speed writes; ``--paced``: a line a
+chunk, each written alone to each recipient, as at a paced rate. Callgrind
+counts the process's own instructions, not the kernel's: what the count
+measures is what Python adds to each ``send()``.
 
 ``--run N`` is the workload itself, N messages, without valgrind.
 """
@@ -21,48 +24,114 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.tcp import Server
+
+# The clients read what they were sent every this many messages, so that no
+# socket buffer fills (and no write leaves the direct path).
+DRAIN_EVERY = 500
 
 
-class Discard(StringTransport):
+def pair(listener: socket.socket) -> tuple[socket.socket, socket.socket]:
     """
-    A transport that keeps nothing.
+    A connected loopback TCP pair: (the server's end, the client's end).
+    """
+    client = socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    server.setblocking(False)
+    client.setblocking(False)
+    return server, client
+
+
+class Clients:
+    """
+    The clients' ends of the connections, reading what they are sent into
+    one buffer: what the count includes of them is as little as can be.
     """
 
-    def write(self, data: bytes) -> None:
-        pass
+    def __init__(self) -> None:
+        self.ends: list[socket.socket] = []
+        self.buffer = bytearray(1 << 20)
+        # Bytes read by all and by the first, and lines read by the first:
+        # the messages reached it, and as many bytes reached every other.
+        self.total = 0
+        self.first = 0
+        self.lines = 0
+
+    def drain(self) -> None:
+        buffer = self.buffer
+        for n, end in enumerate(self.ends):
+            try:
+                while size := end.recv_into(buffer):
+                    self.total += size
+                    if n == 0:
+                        self.first += size
+                        self.lines += buffer.count(b"\n", 0, size)
+            except BlockingIOError:
+                pass
 
 
-def workload(clients: int, messages: int, paced: bool) -> None:
+def workload(clients: int, messages: int, paced: bool, irc: bool) -> None:
+    from twisted.internet import reactor
+
     from chat.core.domain import MemoryChat
     from chat.core.limits import LOBBY
     from chat.core.service import ChatService, Settings
+    from chat.irc.protocol import IRCFactory
     from chat.line.protocol import LineFactory
 
     clock = Clock()
     chat = MemoryChat(permanent_rooms=(LOBBY,), clock=clock.seconds)
     service = ChatService(clock, chat, Settings(history_lines=0))
-    factory = LineFactory(service)
-    for n in range(clients):
+    factory: Factory = IRCFactory(service) if irc else LineFactory(service)
+    listener = socket.create_server(("127.0.0.1", 0))
+    ends = Clients()
+
+    def connect(name: str) -> Server:
+        server_end, client_end = pair(listener)
+        ends.ends.append(client_end)
         protocol = factory.buildProtocol(None)
-        protocol.makeConnection(Discard())
-        protocol.dataReceived(f"user{n}\n".encode())
-    sender = factory.buildProtocol(None)
-    sender.makeConnection(Discard())
-    sender.dataReceived(b"sender\n")
-    lines = [b"hello, this is message number %d\n" % n for n in range(messages)]
+        transport = Server(server_end, protocol, client_end.getsockname(), None, 0, reactor)  # type: ignore[arg-type]
+        protocol.makeConnection(transport)
+        if irc:
+            protocol.dataReceived(
+                f"NICK {name}\r\nUSER {name} 0 * :{name}\r\nJOIN #{LOBBY}\r\n".encode()
+            )
+        else:
+            protocol.dataReceived(f"{name}\n".encode())
+        return transport
+
+    transports = [connect(f"user{n}") for n in range(clients)]
+    sender = connect("sender").protocol
+    ends.drain()
+    ends.total = ends.first = ends.lines = 0
+    if irc:
+        lines = [
+            b"PRIVMSG #%s :hello, this is message number %d\r\n" % (LOBBY.encode(), n)
+            for n in range(messages)
+        ]
+    else:
+        lines = [b"hello, this is message number %d\n" % n for n in range(messages)]
     per_chunk = 1 if paced else 100
     for start in range(0, messages, per_chunk):
         sender.dataReceived(b"".join(lines[start : start + per_chunk]))
+        if (start + per_chunk) % DRAIN_EVERY == 0:
+            ends.drain()
+    ends.drain()
+    # Had a write gone to Twisted's buffer, what was counted would not be the direct path.
+    assert not any(t.dataBuffer or t._tempDataBuffer for t in transports), "a socket filled"
+    assert ends.lines == messages, f"{ends.lines} lines for {messages} messages"
+    assert ends.total == ends.first * clients, "a client missed messages"
 
 
-def counted(clients: int, messages: int, paced: bool) -> int:
+def counted(clients: int, messages: int, paced: bool, irc: bool) -> int:
     """
     The instructions one run of the workload takes, whole process.
     """
@@ -74,6 +143,8 @@ def counted(clients: int, messages: int, paced: bool) -> int:
         ]  # fmt: skip
         if paced:
             argv.append("--paced")
+        if irc:
+            argv.append("--irc")
         env = dict(os.environ, PYTHONHASHSEED="0")
         subprocess.run(argv, check=True, capture_output=True, env=env)
         found = re.search(rb"^summary: (\d+)", out.read_bytes(), re.M)
@@ -85,15 +156,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--paced", action="store_true", help="a line a chunk, not 100")
+    parser.add_argument("--irc", action="store_true", help="the IRC door, not the line door")
     parser.add_argument("--run", type=int, help="run the workload with this many messages")
     arguments = parser.parse_args()
     if arguments.run is not None:
-        workload(arguments.clients, arguments.run, arguments.paced)
+        workload(arguments.clients, arguments.run, arguments.paced, arguments.irc)
         return 0
     low, high = 1000, 3000
-    difference = counted(arguments.clients, high, arguments.paced) - counted(
-        arguments.clients, low, arguments.paced
-    )
+    options = (arguments.clients, arguments.paced, arguments.irc)
+    difference = counted(options[0], high, *options[1:]) - counted(options[0], low, *options[1:])
     deliveries = (high - low) * arguments.clients
     print(f"{difference / deliveries:.0f} instructions per delivery")
     return 0

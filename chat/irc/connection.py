@@ -27,7 +27,8 @@ from chat.irc.message import Message as IRCMessage
 from chat.irc.message import build, parse, valid_client_tag
 from chat.irc.registration import Registration
 from chat.irc.render import Context, render
-from chat.net.connection import Connection, Encoder
+from chat.net.connection import Connection
+from chat.net.encoding import Encoder
 from chat.net.framing import LineBuffer
 
 MAX_LINE_BYTES = 8191 + 512
@@ -379,7 +380,7 @@ class IRCConnection(Connection):
         """
         The client's capabilities or user modes changed: the encoder for its new kind.
         """
-        self._encode = self.kind.encoder(self.caps, "w" in self.umodes)
+        self._encoder = self.kind.encoder(self.caps, "w" in self.umodes)
 
     def _relayed(self, untagged: bytes) -> int:
         """
@@ -406,7 +407,7 @@ class IRCConnection(Connection):
         """
         C{event} as this client's kind is sent it (an echo of its own message).
         """
-        return self._encode(event)
+        return self._encoder(event)
 
     # Replies.
 

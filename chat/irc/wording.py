@@ -72,6 +72,7 @@ from chat.core.modes import Mode, ModeChange, mode_string
 from chat.irc import isupport
 from chat.irc.isupport import CHANNEL_PREFIX
 from chat.irc.message import build
+from chat.net import encoding
 
 VERSION = f"chat-{__version__}"
 """
@@ -99,6 +100,9 @@ def status_of(target: str) -> tuple[Mode, str] | None:
     The members a STATUSMSG target (C{@#room}, C{+#room}) is for, and its
     channel; L{None} if it is none.
     """
+    if target.startswith(CHANNEL_PREFIX):
+        # A channel's own name (nearly every message): no prefix in front.
+        return None
     for mode in (Mode.OPERATOR, Mode.VOICE):
         prefix = isupport.status_prefix(mode)
         if target.startswith(prefix + CHANNEL_PREFIX):
@@ -155,6 +159,10 @@ def privmsg(
     """
     A message, in as many lines as it takes.
     """
+    line = build(verb, target, text, source=source, tags=tags, text=True)
+    if len(line) <= LINE_BYTES or (tags and len(line) - line.index(b" ") - 1 <= LINE_BYTES):
+        # One line (nearly every message): built once, not measured first.
+        return line
     head = build(verb, target, "x", source=source, text=True).rsplit(b"x", 1)[0]
     return b"".join(
         build(verb, target, piece, source=source, tags=tags, text=True)
@@ -222,10 +230,10 @@ def server_time(stamp: float) -> str:
     )
 
 
-class Encoder:
+class Encoder(encoding.Encoder):
     """
-    Encodes events as IRC lines, remembering the last one (as the line
-    door's encoder does, so a broadcast is encoded once).
+    Encodes events as IRC lines, remembering the last one (see
+    L{chat.net.encoding}: a broadcast is encoded once per kind).
 
     One encoder per kind of client: with C{tagged}, messages carry the IRCv3
     C{time} tag (C{server-time}); with C{echo}, a sender's own private
@@ -236,8 +244,6 @@ class Encoder:
     """
 
     __slots__ = (
-        "_event",
-        "_line",
         "accounts",
         "clock",
         "echo",
@@ -274,14 +280,7 @@ class Encoder:
         self.accounts = accounts
         # Which of away-notify, extended-join, setname, extended-monitor it took.
         self.watching = watching
-        self._event: Event | None = None
-        self._line = b""
-
-    def __call__(self, event: Event) -> bytes:
-        if event is not self._event:
-            self._line = self.encode(event)
-            self._event = event
-        return self._line
+        super().__init__()
 
     def _tags(self, meta: Meta | None) -> dict[str, str] | None:
         """

@@ -21,7 +21,8 @@ from chat.core.service import ChatService
 from chat.line import habits, wording
 from chat.line.commands import dispatch
 from chat.line.telnet import TelnetFilter
-from chat.net.connection import Connection, Encoder
+from chat.net.connection import Connection
+from chat.net.encoding import Encoder
 from chat.net.framing import LineBuffer
 from chat.net.stream import StreamProtocol
 
@@ -68,12 +69,12 @@ class LineConnection(Connection):
         if answer:
             # A timing mark telnet waits for (it discards what it receives
             # until then): before the answers to what came after it.
-            self._outbox.batch(lambda: self._send(answer))
+            self._burst.outbox.batch(lambda: self._send(answer))
         # What these lines make the server say is written once they are all handled.
         self.received(items)
         if interrupted:
             # Ctrl-C in telnet (IAC IP): the user wants out, as with /quit.
-            self._outbox.batch(lambda: self.session.quit(None))
+            self._burst.outbox.batch(lambda: self.session.quit(None))
 
     def stream_ended(self) -> list[object]:
         return list(self._lines.finish()) if self._lines is not None else []

@@ -88,6 +88,7 @@ from chat.core.limits import (
 from chat.core.modes import MODE_LETTERS, Mode, mode_string
 from chat.core.text import Problem, clean
 from chat.line.commands import COMMANDS
+from chat.net import encoding
 
 NOTICE = "*** "
 ERROR = "!!! "
@@ -739,24 +740,13 @@ _UNAVAILABLE = {
 }
 
 
-class Encoder:
+class Encoder(encoding.Encoder):
     """
-    Encodes events, remembering the last one.
-
-    A broadcast hands the same event object to each recipient in turn, so with
-    this one-entry cache the line is formatted and encoded once and every
-    recipient is written the very same C{bytes} object.
+    Encodes events as the line door's lines (see L{chat.net.encoding}).
     """
 
-    __slots__ = ("_event", "_line")
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self._event: Event | None = None
-        self._line = b""
-
-    def __call__(self, event: Event) -> bytes:
-        if event is not self._event:
-            text = format_event(event)
-            self._line = encode(text) if text else b""
-            self._event = event
-        return self._line
+    def encode(self, event: Event) -> bytes:
+        text = format_event(event)
+        return encode(text) if text else b""

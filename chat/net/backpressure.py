@@ -31,8 +31,8 @@ library return the free memory to the system.
 from __future__ import annotations
 
 import ctypes
+import os
 from collections.abc import Callable
-from socket import socket
 from typing import Protocol
 
 from twisted.internet.interfaces import (
@@ -146,10 +146,27 @@ class Outflow(Protocol):
     How a connection's bytes leave the server.
     """
 
+    @property
+    def idle(self) -> int | None:
+        """
+        The socket's file descriptor while a write may go straight to it
+        (nothing waits for it in the server), for a caller that writes many
+        connections in one loop: it writes what the socket takes with
+        C{os.write} and hands the rest to L{queue}. L{None} from before
+        the socket is closed, so a descriptor reused for another
+        connection is never written to for this one.
+        """
+
     def write(self, data: bytes) -> bool:
         """
         Send C{data}, or queue it behind what waits already. L{False}, with
         nothing written, when the client is too far behind to be sent more.
+        """
+
+    def queue(self, data: bytes) -> bool:
+        """
+        Queue C{data}, what the socket did not take of a write, behind what
+        waits already; L{False} as L{write} says.
         """
 
 
@@ -178,28 +195,40 @@ class DirectOutflow:
     buffer has drained (C{resumeProducing}): from then on writes may go
     straight to the socket again. It never asks a push producer that.
 
-    @ivar direct: whether Twisted's buffer is empty, so a write may go to the socket.
+    @ivar idle: the socket's file descriptor while Twisted's buffer is
+        empty, so a write may go to it; L{None} while it is not, and from
+        before the socket is closed (Twisted stops its producer first; a
+        connection that closes itself lets go of its outflow first).
     @ivar backlog: bytes handed to Twisted since its buffer was last empty.
+
+    The write is C{os.write} on the descriptor, not the socket's C{send}:
+    the same system call for a stream socket, and 450 instructions less
+    a write in CPython (no argument tuple to build and parse).
     """
 
-    __slots__ = ("_budget", "_socket", "_transport", "backlog", "direct", "limit")
+    __slots__ = ("_budget", "_transport", "backlog", "idle", "limit")
 
     def __init__(self, transport: Connection, limit: int, budget: Budget = UNLIMITED) -> None:
         self._transport = transport
-        # The socket, not its bound send: as fast to call, and no object
-        # more per connection.
-        self._socket: socket = transport.getHandle()
+        self.idle: int | None = transport.fileno()
         self._budget = budget
         # The server's setting itself (one int for all its connections): the
         # room Twisted's buffer adds is counted where it is needed, rarely.
         self.limit = limit
-        self.direct = True
         self.backlog = 0
 
+    @property
+    def direct(self) -> bool:
+        """
+        Whether a write may go straight to the socket.
+        """
+        return self.idle is not None
+
     def write(self, data: bytes) -> bool:
-        if self.direct:
+        idle = self.idle
+        if idle is not None:
             try:
-                sent = self._socket.send(data)
+                sent = os.write(idle, data)
             except OSError:
                 # The kernel's buffer is full (BlockingIOError), or the
                 # connection is broken: then Twisted finds out on its own
@@ -207,9 +236,15 @@ class DirectOutflow:
                 sent = 0
             if sent == len(data):
                 return True
-            self.direct = False
-            self.backlog = 0
             data = data[sent:]
+        return self.queue(data)
+
+    def queue(self, data: bytes) -> bool:
+        if self.idle is not None:
+            # From now on every write queues behind this one until Twisted
+            # says its buffer is empty.
+            self.idle = None
+            self.backlog = 0
         size = len(data)
         if self.backlog + size > self.limit + TWISTED_BUFFER or not self._budget.take(size):
             return False
@@ -219,13 +254,13 @@ class DirectOutflow:
 
     def resumeProducing(self) -> None:
         # Twisted's buffer is empty (or the producer was just registered).
-        self.direct = True
+        self.idle = self._transport.fileno()
         self._budget.give_back(self.backlog)
         self.backlog = 0
 
     def stopProducing(self) -> None:
         # The connection is gone: what waited for it waits no more.
-        self.direct = False
+        self.idle = None
         self._budget.drop(self.backlog)
         self.backlog = 0
 
@@ -244,6 +279,9 @@ class SendQueue:
 
     __slots__ = ("_budget", "_transport", "backlog", "limit", "paused")
 
+    # Every write goes through Twisted's (and the TLS layer's) buffer.
+    idle = None
+
     def __init__(self, transport: ITransport, limit: int, budget: Budget = UNLIMITED) -> None:
         self._transport = transport
         self._budget = budget
@@ -258,6 +296,9 @@ class SendQueue:
             self.backlog += len(data)
         self._transport.write(data)
         return True
+
+    def queue(self, data: bytes) -> bool:
+        return self.write(data)
 
     def pauseProducing(self) -> None:
         # Twisted calls this again on every write while the buffer is full:

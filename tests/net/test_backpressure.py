@@ -6,6 +6,8 @@ buffer, and gathering a burst's output into one write per connection.
 from __future__ import annotations
 
 import errno
+import itertools
+import os
 from typing import Any
 
 from twisted.internet import reactor as _reactor
@@ -33,15 +35,23 @@ from tests.live import connect_raw
 reactor: Any = _reactor
 
 
+# Descriptors no process has.
+_fake_fds = itertools.count(-1000, -1)
+
+
 class FakeSocket:
     """
     A non-blocking socket's C{send}: takes up to C{room} bytes, then raises what it is told to.
+
+    Its descriptor is not one of this process: L{FakeSockets} answers
+    C{os.write} to it.
     """
 
     def __init__(self, room: int = 1 << 30) -> None:
         self.room = room
         self.sent = b""
         self.error: OSError | None = None
+        self.fd = next(_fake_fds)
 
     def send(self, data: bytes) -> int:
         if self.error is not None:
@@ -54,30 +64,52 @@ class FakeSocket:
         return len(taken)
 
 
+class FakeSockets:
+    """
+    C{os.write}, patched for a test: to a L{FakeSocket}'s descriptor it is
+    the fake's C{send}; to any other, the real C{os.write}.
+    """
+
+    def __init__(self, case: SynchronousTestCase) -> None:
+        self.sockets: dict[int, FakeSocket] = {}
+        self._write = os.write
+        case.patch(os, "write", self.write)
+
+    def write(self, fd: int, data: bytes) -> int:
+        sock = self.sockets.get(fd)
+        return self._write(fd, data) if sock is None else sock.send(data)
+
+
 class FakeConnection(StringTransport):
     """
-    What L{DirectOutflow} uses of a Twisted TCP connection: its socket and its buffered write.
+    What L{DirectOutflow} uses of a Twisted TCP connection: its socket's
+    descriptor and its buffered write.
     """
 
-    def __init__(self, sock: FakeSocket) -> None:
+    def __init__(self, sock: FakeSocket, sockets: FakeSockets) -> None:
         super().__init__()
         self.sock = sock
+        sockets.sockets[sock.fd] = sock
 
-    def getHandle(self) -> FakeSocket:
-        return self.sock
-
-
-def direct(room: int = 1 << 30, limit: int = 1000) -> tuple[DirectOutflow, FakeConnection]:
-    connection = FakeConnection(FakeSocket(room))
-    return DirectOutflow(connection, limit), connection  # type: ignore[arg-type]
+    def fileno(self) -> int:
+        return self.sock.fd
 
 
 class DirectOutflowTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.sockets = FakeSockets(self)
+
+    def direct(
+        self, room: int = 1 << 30, limit: int = 1000
+    ) -> tuple[DirectOutflow, FakeConnection]:
+        connection = FakeConnection(FakeSocket(room), self.sockets)
+        return DirectOutflow(connection, limit), connection  # type: ignore[arg-type]
+
     def test_straight_to_the_socket(self) -> None:
         """
         While Twisted holds nothing, a write is one C{send} and Twisted's buffer stays empty.
         """
-        outflow, connection = direct()
+        outflow, connection = self.direct()
         self.assertTrue(outflow.write(b"one\r\n"))
         self.assertTrue(outflow.write(b"two\r\n"))
         self.assertEqual(connection.sock.sent, b"one\r\ntwo\r\n")
@@ -90,7 +122,7 @@ class DirectOutflowTests(SynchronousTestCase):
         write after it, even one the socket could take, until Twisted says its
         buffer is empty: the order is kept.
         """
-        outflow, connection = direct(room=3)
+        outflow, connection = self.direct(room=3)
         self.assertTrue(outflow.write(b"hello\r\n"))
         self.assertEqual(connection.sock.sent, b"hel")
         self.assertEqual(connection.value(), b"lo\r\n")
@@ -109,7 +141,7 @@ class DirectOutflowTests(SynchronousTestCase):
         """
         A socket whose kernel buffer is full hands the whole write to Twisted.
         """
-        outflow, connection = direct(room=0)
+        outflow, connection = self.direct(room=0)
         self.assertTrue(outflow.write(b"wait\r\n"))
         self.assertEqual(connection.value(), b"wait\r\n")
         self.assertFalse(outflow.direct)
@@ -119,7 +151,7 @@ class DirectOutflowTests(SynchronousTestCase):
         A socket error is not raised to the protocol: the data goes to Twisted,
         whose own write meets the error and closes the connection the usual way.
         """
-        outflow, connection = direct()
+        outflow, connection = self.direct()
         connection.sock.error = ConnectionResetError(errno.ECONNRESET, "reset")
         self.assertTrue(outflow.write(b"lost\r\n"))
         self.assertEqual(connection.value(), b"lost\r\n")
@@ -129,7 +161,7 @@ class DirectOutflowTests(SynchronousTestCase):
         Once more than the limit plus Twisted's 64 KiB would wait in the server,
         C{write} says no and writes nothing; a drained buffer forgives.
         """
-        outflow, connection = direct(room=0, limit=100)
+        outflow, connection = self.direct(room=0, limit=100)
         chunk = b"x" * (TWISTED_BUFFER // 2)
         self.assertTrue(outflow.write(chunk))
         self.assertTrue(outflow.write(chunk))
@@ -145,7 +177,7 @@ class DirectOutflowTests(SynchronousTestCase):
         """
         Once Twisted stops its producer (the connection is gone) nothing goes to the socket.
         """
-        outflow, connection = direct()
+        outflow, connection = self.direct()
         outflow.stopProducing()
         outflow.write(b"late\r\n")
         self.assertEqual(connection.sock.sent, b"")
@@ -297,11 +329,12 @@ class BudgetTests(SynchronousTestCase):
         is given back. A client the kernel keeps up with costs nothing.
         """
         budget = Budget(TWISTED_BUFFER + 3000)
+        sockets = FakeSockets(self)
         outflows = []
         for _ in range(3):
-            connection = FakeConnection(FakeSocket(0))
+            connection = FakeConnection(FakeSocket(0), sockets)
             outflows.append((DirectOutflow(connection, 2000, budget), connection))  # type: ignore[arg-type]
-        fast = DirectOutflow(FakeConnection(FakeSocket(1 << 30)), 2000, budget)  # type: ignore[arg-type]
+        fast = DirectOutflow(FakeConnection(FakeSocket(1 << 30), sockets), 2000, budget)  # type: ignore[arg-type]
         first, second, third = (outflow for outflow, _ in outflows)
         self.assertTrue(first.write(b"x" * (TWISTED_BUFFER + 1500)))
         self.assertTrue(second.write(b"x" * 1000))

@@ -60,12 +60,18 @@ class Outflow:
     What the connection writes, as messages of L{Frames}.
     """
 
+    # Not a socket: every write goes through write().
+    idle = None
+
     def __init__(self, frames: Frames) -> None:
         self.frames = frames
 
     def write(self, data: bytes) -> bool:
         self.frames.write(data)
         return True
+
+    def queue(self, data: bytes) -> bool:
+        return self.write(data)
 
 
 class MessageTransportTests(SynchronousTestCase):
