@@ -39,8 +39,17 @@ def cpu_seconds(pid: int) -> float:
     """
     Seconds of CPU process C{pid} has used (user and system, every thread).
     """
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """
+    Seconds of CPU process C{pid} has used in user space and in the kernel
+    (every thread): what the server's own code costs, and what the system
+    calls it makes do.
+    """
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
 
 
 def rss_kib(pid: int) -> int:
@@ -81,6 +90,12 @@ class ServerProcess:
         Seconds of CPU the server has used (user and system, every thread).
         """
         return cpu_seconds(self.pid)
+
+    def user_cpu(self) -> float:
+        """
+        Seconds of CPU the server has used in user space (every thread).
+        """
+        return cpu_split(self.pid)[0]
 
     def rss_kib(self) -> int:
         return rss_kib(self.pid)

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = {
-    "fan-out": ("clients", "deliveries_per_s", "cpu_us_per_delivery", "lost"),
+    "fan-out": (
+        "clients", "deliveries_per_s", "cpu_us_per_delivery", "user_us_per_delivery", "lost",
+    ),
     "history": ("clients", "deliveries_per_s", "cpu_us_per_delivery", "lost"),
     "latency": (
-        "offered_deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "cpu_us_per_delivery", "lost",
-        "duplicated_or_reordered",
+        "offered_deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "cpu_us_per_delivery",
+        "user_us_per_delivery", "lost", "duplicated_or_reordered",
     ),
     "idle": ("clients", "connect_s", "rss_kib_per_connection", "delivered_after", "lost"),
     "idle in a channel": (
@@ -84,6 +86,10 @@ def markdown(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
         rows = [(k, v) for k, v in by_key.items() if k[0] == scenario]
         if not rows:
             continue
+        # A column no record has (a figure older runs did not take) is left out.
+        columns = tuple(
+            c for c in columns if any(c in record for _, s in rows for record in s.values())
+        )
         ratio = RATIO.get(scenario)
         baselines = about.get("baselines", ["floor", "threaded"])
         header = ["server", *columns]

@@ -324,7 +324,7 @@ async def fan_out(server: Server, clients: int, messages: int, workers: int) -> 
     """
     generator, senders = await filled_room(server, clients, workers, latency=False)
     try:
-        cpu, started = server.cpu(), time.monotonic()
+        cpu, user, started = server.cpu(), server.user_cpu(), time.monotonic()
         sent = 0
         window = WINDOW if server.dialect == "line" else IRC_WINDOW
         while sent < messages:
@@ -338,13 +338,14 @@ async def fan_out(server: Server, clients: int, messages: int, workers: int) -> 
             await asyncio.sleep(0)
         expected = clients * messages
         await until(lambda: generator.received() >= expected, generator.received)
-        cpu = server.cpu() - cpu
+        cpu, user = server.cpu() - cpu, server.user_cpu() - user
         stats = await generator.stats()
         elapsed = stats["last"] - started
         delivered = stats["count"]
         return {
             "deliveries_per_s": round(delivered / elapsed) if elapsed > 0 else 0,
             "cpu_us_per_delivery": round(cpu / max(delivered, 1) * 1e6, 3),
+            "user_us_per_delivery": round(user / max(delivered, 1) * 1e6, 3),
             "lost": expected - delivered,
             "seconds": round(elapsed, 2),
         }
@@ -361,7 +362,7 @@ async def latency(
     """
     generator, senders = await filled_room(server, clients, workers, latency=True)
     try:
-        cpu = server.cpu()
+        cpu, user = server.cpu(), server.user_cpu()
         total = int(rate * seconds)
         sequence = [0] * len(senders)
         async for number in paced(rate, total):
@@ -370,7 +371,7 @@ async def latency(
             sequence[which] += 1
         expected = clients * total
         await until(lambda: generator.received() >= expected, generator.received)
-        cpu = server.cpu() - cpu
+        cpu, user = server.cpu() - cpu, server.user_cpu() - user
         stats = await generator.stats()
         latencies = sorted(stats["latencies"])
         delivered = stats["count"]
@@ -386,6 +387,7 @@ async def latency(
             "p99_ms": percentile(0.99),
             "max_ms": round(latencies[-1] / 1e6, 3) if latencies else None,
             "cpu_us_per_delivery": round(cpu / max(delivered, 1) * 1e6, 3),
+            "user_us_per_delivery": round(user / max(delivered, 1) * 1e6, 3),
             "lost": expected - delivered,
             "duplicated_or_reordered": stats["late"],
         }

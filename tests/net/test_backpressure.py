@@ -302,6 +302,22 @@ class OutboxTests(SynchronousTestCase):
         self.assertEqual(alice.lines(), ["*** Goodbye."])
         self.assertTrue(alice.transport.disconnecting)
 
+    def test_closed_lets_go_of_its_outflow(self) -> None:
+        """
+        A connection that closes itself writes what is left through its
+        link and lets go of its outflow, which Twisted will not tell when
+        the socket closes: nothing can be written to the socket's
+        descriptor (which a new connection may have by then) afterwards.
+        """
+        service = make_service()
+        alice, bob = Client(service, "alice"), Client(service, "bob")
+        alice.lines()
+        bob.lines()
+        alice.protocol.dataReceived(b"/quit\n")
+        self.assertIsNone(alice.connection._outflow.idle)
+        self.assertFalse(alice.connection._outflow.write(b"late\r\n"))
+        self.assertEqual(alice.lines(), ["*** Goodbye."])
+
     def test_dropped_in_the_burst_is_not_written(self) -> None:
         """
         A connection dropped during a burst is not written what was gathered for it.
