@@ -169,6 +169,13 @@ class Outflow(Protocol):
         waits already; L{False} as L{write} says.
         """
 
+    def stopProducing(self) -> None:
+        """
+        The connection is gone or closing: what waits for it no longer
+        counts against the server's budget, and nothing more is written
+        straight to its socket.
+        """
+
 
 def outflow_for(transport: ITransport, limit: int, budget: Budget = UNLIMITED) -> Outflow:
     """

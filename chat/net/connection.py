@@ -116,6 +116,9 @@ class _GoneOutflow:
     def queue(self, data: bytes) -> bool:
         return False
 
+    def stopProducing(self) -> None:
+        pass
+
 
 GONE_OUTFLOW = _GoneOutflow()
 
@@ -156,7 +159,8 @@ class Burst:
             if connection._closing:
                 continue
             data: bytes = b"".join(pending) if type(pending) is list else pending  # type: ignore[assignment]
-            # What DirectOutflow.write does, likewise.
+            # What DirectOutflow.write does, repeated here: calling it cost
+            # each delivery at a paced rate 370 instructions more.
             outflow = connection._outflow
             idle = outflow.idle
             if idle is not None:
@@ -352,7 +356,8 @@ class Connection:
             return
         burst = self._burst
         if burst.outbox.held:
-            # What _send does, here without the call.
+            # What _send does, repeated here: calling it cost each
+            # delivery at a paced rate 490 instructions more (callgrind).
             pending = self._pending
             if pending is None:
                 self._pending = data
@@ -431,10 +436,13 @@ class Connection:
         # What was said before the goodbye goes out before it.
         self.flush()
         self._closing = True
-        # What is still said goes through the link; the outflow, which
+        # What is still said goes through the link. The outflow, which
         # Twisted will not tell when the socket closes (closing unregisters
-        # it), is let go, so nothing can write to its descriptor after that.
-        self._outflow = GONE_OUTFLOW
+        # it), is stopped and let go here: what waited for this client
+        # stops counting against the server's budget, and nothing can
+        # write to the socket's descriptor after it is closed.
+        outflow, self._outflow = self._outflow, GONE_OUTFLOW
+        outflow.stopProducing()
         self.link.lose()
         # Closing waits until everything is written: a client that does
         # not read would hold the connection open for ever.

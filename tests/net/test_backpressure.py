@@ -365,6 +365,25 @@ class BudgetTests(SynchronousTestCase):
         self.assertEqual(budget.used, 0)
         self.assertTrue(third.write(b"x" * 1000))
 
+    def test_closed_while_behind_gives_back(self) -> None:
+        """
+        A client that is behind (bytes wait for it in the server) and then
+        closes its connection (it quits) gives back to the server's budget
+        what waited for it: closing lets go of the outflow, which Twisted no
+        longer tells once the connection is gone.
+        """
+        service = make_service()
+        alice, bob = Client(service, "alice"), Client(service, "bob")
+        outflow = bob.connection._outflow
+        assert isinstance(outflow, SendQueue)
+        # Twisted's buffer is full: what bob is sent from now on waits.
+        outflow.pauseProducing()
+        alice.send("one", "two")
+        budget = budget_for(service)
+        self.assertGreater(budget.used, 0)
+        bob.send("/quit")
+        self.assertEqual(budget.used, 0)
+
     def test_send_queue_shares_the_budget(self) -> None:
         """
         The same for transports written through Twisted (TLS): what is

@@ -73,6 +73,9 @@ class Outflow:
     def queue(self, data: bytes) -> bool:
         return self.write(data)
 
+    def stopProducing(self) -> None:
+        pass
+
 
 class MessageTransportTests(SynchronousTestCase):
     def setUp(self) -> None:
