@@ -224,13 +224,6 @@ class DirectOutflow:
         self.limit = limit
         self.backlog = 0
 
-    @property
-    def direct(self) -> bool:
-        """
-        Whether a write may go straight to the socket.
-        """
-        return self.idle is not None
-
     def write(self, data: bytes) -> bool:
         idle = self.idle
         if idle is not None:

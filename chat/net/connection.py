@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from typing import Protocol
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, ref
 
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
@@ -139,40 +139,57 @@ class Burst:
     @ivar budget: what may wait, in all, for every slow client of the service.
     """
 
-    __slots__ = ("__weakref__", "budget", "outbox", "service", "waiting")
+    __slots__ = ("_service", "budget", "outbox", "waiting")
+
+    log = Logger()
 
     def __init__(self, service: ChatService) -> None:
-        self.service = service
+        # Weakly: the burst is the service's value in _BURSTS, whose key a
+        # value must not hold, or neither would ever be let go.
+        self._service = ref(service)
         self.outbox = service.outbox
         self.budget = Budget(service.settings.sendq_total, service.clock)
         self.waiting: list[Connection] = []
 
+    @property
+    def service(self) -> ChatService:
+        service = self._service()
+        assert service is not None, "a connection outlived its service"
+        return service
+
     def flush(self) -> None:
         waiting, self.waiting = self.waiting, []
         for connection in waiting:
-            # What Connection.flush does, without a call each. A connection
-            # closed meanwhile has written its bytes already (or been dropped).
-            pending = connection._pending
-            if pending is None:
-                continue
-            connection._pending = None
-            if connection._closing:
-                continue
-            data: bytes = b"".join(pending) if type(pending) is list else pending  # type: ignore[assignment]
-            # What DirectOutflow.write does, repeated here: calling it cost
-            # each delivery at a paced rate 370 instructions more.
-            outflow = connection._outflow
-            idle = outflow.idle
-            if idle is not None:
-                try:
-                    sent = os.write(idle, data)
-                except OSError:
-                    sent = 0
-                if sent == len(data):
+            # A bug while writing to one connection must not leave the
+            # others with output no burst will write (try costs nothing
+            # until something is raised).
+            try:
+                # What Connection.flush does, without a call each. A
+                # connection closed meanwhile has written its bytes already
+                # (or been dropped).
+                pending = connection._pending
+                if pending is None:
                     continue
-                data = data[sent:]
-            if not outflow.queue(data):
-                connection._drop()
+                connection._pending = None
+                if connection._closing:
+                    continue
+                data: bytes = b"".join(pending) if type(pending) is list else pending  # type: ignore[assignment]
+                # What DirectOutflow.write does, repeated here: calling it
+                # cost each delivery at a paced rate 370 instructions more.
+                outflow = connection._outflow
+                idle = outflow.idle
+                if idle is not None:
+                    try:
+                        sent = os.write(idle, data)
+                    except OSError:
+                        sent = 0
+                    if sent == len(data):
+                        continue
+                    data = data[sent:]
+                if not outflow.queue(data):
+                    connection._drop()
+            except Exception:
+                self.log.failure("Error writing to {peer}", peer=connection.address)
 
 
 _BURSTS: WeakKeyDictionary[ChatService, Burst] = WeakKeyDictionary()

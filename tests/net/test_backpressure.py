@@ -6,9 +6,11 @@ buffer, and gathering a burst's output into one write per connection.
 from __future__ import annotations
 
 import errno
+import gc
 import itertools
 import os
 from typing import Any
+from weakref import ref
 
 from twisted.internet import reactor as _reactor
 from twisted.internet.endpoints import TCP4ServerEndpoint
@@ -20,6 +22,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chat.core.limits import GIVE_BACK_AFTER, GIVE_BACK_DELAY
 from chat.core.outbox import Outbox
+from chat.core.service import ChatService
 from chat.net import backpressure
 from chat.net.backpressure import (
     TWISTED_BUFFER,
@@ -114,7 +117,7 @@ class DirectOutflowTests(SynchronousTestCase):
         self.assertTrue(outflow.write(b"two\r\n"))
         self.assertEqual(connection.sock.sent, b"one\r\ntwo\r\n")
         self.assertEqual(connection.value(), b"")
-        self.assertTrue(outflow.direct)
+        self.assertIsNotNone(outflow.idle)
 
     def test_remainder_to_twisted_then_everything_behind_it(self) -> None:
         """
@@ -126,7 +129,7 @@ class DirectOutflowTests(SynchronousTestCase):
         self.assertTrue(outflow.write(b"hello\r\n"))
         self.assertEqual(connection.sock.sent, b"hel")
         self.assertEqual(connection.value(), b"lo\r\n")
-        self.assertFalse(outflow.direct)
+        self.assertIsNone(outflow.idle)
         connection.sock.room = 100
         outflow.write(b"next\r\n")
         self.assertEqual(connection.sock.sent, b"hel")
@@ -144,7 +147,7 @@ class DirectOutflowTests(SynchronousTestCase):
         outflow, connection = self.direct(room=0)
         self.assertTrue(outflow.write(b"wait\r\n"))
         self.assertEqual(connection.value(), b"wait\r\n")
-        self.assertFalse(outflow.direct)
+        self.assertIsNone(outflow.idle)
 
     def test_broken_connection_left_to_twisted(self) -> None:
         """
@@ -240,6 +243,21 @@ class Flushed:
 
 
 class OutboxTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.sockets = FakeSockets(self)
+
+    def direct(
+        self, service: ChatService, client: Client, room: int = 1 << 30
+    ) -> tuple[FakeSocket, FakeConnection]:
+        """
+        Carry C{client}'s output on a L{DirectOutflow} over a socket that takes C{room} bytes.
+        """
+        sock = FakeSocket(room)
+        transport = FakeConnection(sock, self.sockets)
+        outflow = DirectOutflow(transport, 1000, budget_for(service))  # type: ignore[arg-type]
+        client.connection._outflow = outflow
+        return sock, transport
+
     def test_one_write_per_recipient_per_burst(self) -> None:
         """
         Lines that arrive together are each broadcast, and then each recipient
@@ -302,21 +320,54 @@ class OutboxTests(SynchronousTestCase):
         self.assertEqual(alice.lines(), ["*** Goodbye."])
         self.assertTrue(alice.transport.disconnecting)
 
-    def test_closed_lets_go_of_its_outflow(self) -> None:
+    def test_burst_writes_straight_then_queues_behind(self) -> None:
         """
-        A connection that closes itself writes what is left through its
-        link and lets go of its outflow, which Twisted will not tell when
-        the socket closes: nothing can be written to the socket's
-        descriptor (which a new connection may have by then) afterwards.
+        At the end of a burst a recipient's bytes go straight to its
+        socket; what the socket does not take waits in Twisted's buffer, and
+        so does everything after it, even what the socket could take, until
+        Twisted says its buffer is empty.
         """
         service = make_service()
         alice, bob = Client(service, "alice"), Client(service, "bob")
         alice.lines()
         bob.lines()
-        alice.protocol.dataReceived(b"/quit\n")
-        self.assertIsNone(alice.connection._outflow.idle)
-        self.assertFalse(alice.connection._outflow.write(b"late\r\n"))
-        self.assertEqual(alice.lines(), ["*** Goodbye."])
+        sock, transport = self.direct(service, bob, room=3)
+        alice.send("one")
+        self.assertEqual((sock.sent, transport.value()), (b"<al", b"ice> one\r\n"))
+        sock.room = 100
+        alice.send("two")
+        self.assertEqual(sock.sent, b"<al")
+        self.assertEqual(transport.value(), b"ice> one\r\n<alice> two\r\n")
+        outflow = bob.connection._outflow
+        assert isinstance(outflow, DirectOutflow)
+        outflow.resumeProducing()
+        alice.send("three")
+        self.assertEqual(sock.sent, b"<al<alice> three\r\n")
+
+    def test_closed_in_a_burst_writes_nothing_after(self) -> None:
+        """
+        A connection that closes in the middle of a burst writes what it was
+        told and its goodbye, then lets go of its outflow: nothing more can
+        reach its socket's descriptor (which a new connection may have once
+        the socket is closed), and what waited for it is given back.
+        """
+        service = make_service()
+        alice, bob = Client(service, "alice"), Client(service, "bob")
+        alice.lines()
+        bob.lines()
+        sock, _ = self.direct(service, bob)
+        outflow = bob.connection._outflow
+
+        def burst() -> None:
+            alice.send("before")
+            bob.send("/quit")
+            alice.send("after")
+
+        service.outbox.batch(burst)
+        self.assertEqual(sock.sent, b"<alice> before\r\n*** Goodbye.\r\n")
+        self.assertIsNone(outflow.idle)
+        self.assertFalse(bob.connection._outflow.write(b"late\r\n"))
+        self.assertEqual(sock.sent, b"<alice> before\r\n*** Goodbye.\r\n")
 
     def test_dropped_in_the_burst_is_not_written(self) -> None:
         """
@@ -383,6 +434,33 @@ class BudgetTests(SynchronousTestCase):
         self.assertGreater(budget.used, 0)
         bob.send("/quit")
         self.assertEqual(budget.used, 0)
+
+    def test_closed_while_behind_gives_back_direct(self) -> None:
+        """
+        The same for a client written to straight: what waits in Twisted's
+        buffer for it is given back when it closes.
+        """
+        service = make_service()
+        alice, bob = Client(service, "alice"), Client(service, "bob")
+        transport = FakeConnection(FakeSocket(0), FakeSockets(self))
+        budget = budget_for(service)
+        bob.connection._outflow = DirectOutflow(transport, 1000, budget)  # type: ignore[arg-type]
+        alice.send("one", "two")
+        self.assertGreater(budget.used, 0)
+        bob.send("/quit")
+        self.assertEqual(budget.used, 0)
+
+    def test_service_let_go(self) -> None:
+        """
+        The burst and budget a service's connections share do not keep the
+        service alive once nothing else refers to it.
+        """
+        service = make_service()
+        budget_for(service)
+        collected = ref(service)
+        del service
+        gc.collect()
+        self.assertIsNone(collected())
 
     def test_send_queue_shares_the_budget(self) -> None:
         """
