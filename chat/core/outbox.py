@@ -4,8 +4,9 @@ One write per connection per burst.
 While the server handles one burst of input, what it says to each connection
 is gathered and then written as one piece per connection, so that a sender's
 64 KiB of lines costs each recipient one write, not one per line. The session
-batches database answers the same way. It holds no bytes: a connection is
-anything that can L{Flushable.flush} what it gathered.
+batches database answers the same way. It holds no bytes: what it flushes is
+anything that can L{Flushable.flush} what it gathered (the doors' connections
+hand it one burst, which writes every connection told something in one pass).
 """
 
 from __future__ import annotations
