@@ -34,6 +34,9 @@ from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock
 from twisted.internet.tcp import Server
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import login
+
 # The clients read what they were sent every this many messages, so that no
 # socket buffer fills (and no write leaves the direct path).
 DRAIN_EVERY = 500
@@ -100,12 +103,8 @@ def workload(clients: int, messages: int, paced: bool, irc: bool) -> None:
         protocol = factory.buildProtocol(None)
         transport = Server(server_end, protocol, client_end.getsockname(), None, 0, reactor)  # type: ignore[arg-type]
         protocol.makeConnection(transport)
-        if irc:
-            protocol.dataReceived(
-                f"NICK {name}\r\nUSER {name} 0 * :{name}\r\nJOIN #{LOBBY}\r\n".encode()
-            )
-        else:
-            protocol.dataReceived(f"{name}\n".encode())
+        join = f"JOIN #{LOBBY}\r\n".encode() if irc else b""
+        protocol.dataReceived(login("irc" if irc else "line", name) + join)
         return transport
 
     transports = [connect(f"user{n}") for n in range(clients)]
