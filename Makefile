@@ -14,15 +14,16 @@ WEECHAT := /usr/bin/weechat-headless
 .PHONY: run test check lint typecheck clean soak bench bench-smoke
 
 # `make run`: the server in the foreground, on the embedded defaults; it logs where to connect.
-# LISTEN, IRC and RUN_ARGS (more twistd chat options) may be given: make run LISTEN=tcp:8889.
+# LISTEN, IRC, WEB and RUN_ARGS (more twistd chat options) may be given: make run LISTEN=tcp:8889.
 # No pidfile: a second `make run` in this checkout is refused by its port, in one line. The
 # shell outlives Ctrl-C (trap) and ends quietly, so make has nothing to report: neither
 # "Interrupt" nor an error after the server's own one line (make run then exits 0).
 LISTEN ?= tcp:8888
 IRC ?= tcp:6667
+WEB ?= tcp:8080
 RUN_ARGS ?=
 run: $(STAMP)
-	@trap : INT TERM; $(BIN)/twistd --pidfile= -n chat --listen $(LISTEN) --irc $(IRC) $(RUN_ARGS) || true
+	@trap : INT TERM; $(BIN)/twistd --pidfile= -n chat --listen $(LISTEN) --irc $(IRC) --web $(WEB) $(RUN_ARGS) || true
 
 test: $(STAMP) $(WEECHAT)
 	rm -f .coverage .coverage.*

@@ -36,6 +36,8 @@ from chat.store.history import History, open_pool
 from chat.store.opening import Opening
 from chat.store.rooms import Rooms
 from chat.store.watch import FileWatch
+from chat.web.door import WebDoor
+from chat.web.handshake import networks
 
 DEFAULT_LISTEN = "tcp:8888"
 
@@ -43,6 +45,7 @@ GOOD_ENDPOINTS = {
     "--listen": "tcp:8888, tcp:8888:interface=127.0.0.1, unix:/run/chat.sock or "
     "ssl:8443:privateKey=KEY:certKey=CERT",
     "--irc": "tcp:6667, tcp:6667:interface=127.0.0.1 or ssl:6697:privateKey=KEY:certKey=CERT",
+    "--web": "tcp:8080, tcp:8080:interface=127.0.0.1 or ssl:8443:privateKey=KEY:certKey=CERT",
 }
 """
 What a good endpoint looks like, said with a bad one.
@@ -188,6 +191,9 @@ class Options(usage.Options):
         self._reactor = reactor
         self["listen"] = []
         self["irc"] = []
+        self["web"] = []
+        self["web-origin"] = []
+        self["web-proxy"] = []
         self["motd-lines"] = ()
 
     def opt_listen(self, endpoint: str) -> None:
@@ -212,9 +218,35 @@ class Options(usage.Options):
         """
         self["irc"].append(endpoint)
 
+    def opt_web(self, endpoint: str) -> None:
+        """
+        Where to serve the web page and its WebSocket (IRC for browsers and
+        web IRC clients), as an endpoint string (tcp:8080,
+        ssl:8443:privateKey=KEY:certKey=CERT); repeatable. [default: none]
+        """
+        self["web"].append(endpoint)
+
+    def opt_web_origin(self, origin: str) -> None:
+        """
+        A site whose pages may open a WebSocket here besides the server's
+        own (https://example.org; * for any); repeatable. [default: none]
+        """
+        self["web-origin"].append(origin.strip())
+
+    def opt_web_proxy(self, address: str) -> None:
+        """
+        A reverse proxy (an address or a network, 10.0.0.0/8) whose
+        Forwarded and X-Forwarded-For headers are believed; repeatable.
+        [default: none]
+        """
+        self["web-proxy"].append(address)
+
     # usage.Options shows a docstring as it is written, indentation included.
     opt_listen.__doc__ = " ".join((opt_listen.__doc__ or "").split())
     opt_irc.__doc__ = " ".join((opt_irc.__doc__ or "").split())
+    opt_web.__doc__ = " ".join((opt_web.__doc__ or "").split())
+    opt_web_origin.__doc__ = " ".join((opt_web_origin.__doc__ or "").split())
+    opt_web_proxy.__doc__ = " ".join((opt_web_proxy.__doc__ or "").split())
 
     def parseOptions(self, options: Any = None) -> None:
         """
@@ -266,17 +298,27 @@ class Options(usage.Options):
         if reactor is None:
             from twisted.internet import reactor
         self["reactor"] = reactor
-        for description in self["listen"] + self["irc"]:
-            # Parsed here, where twistd reports a UsageError as one line;
-            # raised from makeService it would be a traceback.
-            try:
-                serverFromString(reactor, description)
-            except (ValueError, KeyError, TypeError) as e:
-                option = "--listen" if description in self["listen"] else "--irc"
-                raise usage.UsageError(
-                    f"bad {option} endpoint {description!r} ({e}); "
-                    f"good ones look like {GOOD_ENDPOINTS[option]}"
-                ) from e
+        try:
+            self["web-proxies"] = networks(self["web-proxy"])
+        except ValueError as e:
+            raise usage.UsageError(f"--web-proxy: {e}") from e
+        for option in ("listen", "irc", "web"):
+            for description in self[option]:
+                self._endpoint(reactor, "--" + option, description)
+
+    @staticmethod
+    def _endpoint(reactor: Any, option: str, description: str) -> None:
+        """
+        Parsed here, where twistd reports a UsageError as one line; raised
+        from makeService it would be a traceback.
+        """
+        try:
+            serverFromString(reactor, description)
+        except (ValueError, KeyError, TypeError) as e:
+            raise usage.UsageError(
+                f"bad {option} endpoint {description!r} ({e}); "
+                f"good ones look like {GOOD_ENDPOINTS[option]}"
+            ) from e
 
 
 def default_max_clients() -> int:
@@ -343,7 +385,7 @@ def settings(options: dict[str, Any]) -> Settings:
 
 def makeService(options: dict[str, Any]) -> IService:
     """
-    The chat service and one listener per C{--listen} and C{--irc} endpoint.
+    The chat service and one listener per C{--listen}, C{--irc} and C{--web} endpoint.
     """
     reactor = options["reactor"]
     top = MultiService()
@@ -392,7 +434,13 @@ def makeService(options: dict[str, Any]) -> IService:
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]
     Reloader(chat, options).setServiceParent(top)  # type: ignore[no-untyped-call]
     line, irc = LineFactory(chat), IRCFactory(chat)
-    for descriptions, factory in ((options["listen"], line), (options["irc"], irc)):
+    doors: list[tuple[list[str], Any]] = [(options["listen"], line), (options["irc"], irc)]
+    if options["web"]:
+        # Its WebSockets are IRC connections: they share the IRC door's
+        # verbs, encoders and PING rounds.
+        web = WebDoor(chat, irc, options["web-origin"], options["web-proxies"])
+        doors.append((options["web"], web))
+    for descriptions, factory in doors:
         for description in descriptions:
             listener = Listener(description, serverFromString(reactor, description), factory)
             listener.setServiceParent(top)  # type: ignore[no-untyped-call]
@@ -497,14 +545,34 @@ class Listener(StreamServerEndpointService):
         listening.addCallback(self._listening)
 
     def _listening(self, port: Any) -> Any:
+        tls = self.description.startswith(("ssl:", "tls:"))
+        if isinstance(self.factory, WebDoor):
+            self.log.info(
+                "Web door on {description}: open {how} in a browser",
+                description=self.description,
+                how=web_address(port.getHost(), tls),
+            )
+            return port
         irc = isinstance(self.factory, IRCFactory)
         self.log.info(
             "{door} on {description}: connect {how}",
             door="IRC" if irc else "Line protocol",
             description=self.description,
-            how=how_to_connect(irc, port.getHost(), self.description.startswith(("ssl:", "tls:"))),
+            how=how_to_connect(irc, port.getHost(), tls),
         )
         return port
+
+
+def web_address(address: Any, tls: bool) -> str:
+    """
+    The page's address for someone on this machine, for a web listener at C{address}.
+    """
+    if isinstance(address, UNIXAddress):
+        name = address.name.decode() if isinstance(address.name, bytes) else address.name
+        return f"the page through a proxy to the socket {name}"
+    host = "localhost" if address.host in ("0.0.0.0", "::", "") else address.host
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{host}:{address.port}/"
 
 
 def how_to_connect(irc: bool, address: Any, tls: bool) -> str:

@@ -67,6 +67,10 @@ The commands not run here, each with why.
 
 FIXED = {
     "tcp:8888": "tcp:0:interface=127.0.0.1",
+    # The longer first: the shorter is part of it.
+    "tcp:8080:interface=127.0.0.1": "tcp:0:interface=127.0.0.1",
+    "tcp:8080": "tcp:0:interface=127.0.0.1",
+    "tcp:6667": "tcp:0:interface=127.0.0.1",
     "tcp:16667:interface=127.0.0.1": "tcp:0:interface=127.0.0.1",
 }
 """

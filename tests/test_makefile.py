@@ -38,18 +38,19 @@ def make_run(*variables: str) -> list[str]:
 class MakeRunTests(TestCase):
     async def test_make_run(self) -> None:
         """
-        `make run` says where to connect, to the line protocol and to IRC; a
+        `make run` says where to connect, to the line protocol, to IRC and
+        to the web page; a
         second `make run` on the same port says only the server's line (no
         twistd pidfile message, no error from make); Ctrl-C ends the first
         without make's "Interrupt".
         """
         local = "tcp:0:interface=127.0.0.1"
         first = TwistdRunner()
-        argv = make_run(f"LISTEN={local}", f"IRC={local}")
+        argv = make_run(f"LISTEN={local}", f"IRC={local}", f"WEB={local}")
         reactor.spawnProcess(first, MAKE, argv, env=make_environment(), path=str(ROOT), usePTY=True)
         self.addCleanup(self.stop, first)
         port = await first.port.addTimeout(TIMEOUT, reactor)
-        await first.logged(b"IRC on ")
+        await first.logged(b"Web door on ")
         log = first.log.decode()
         self.assertIn(
             f"Line protocol on {local}: connect with nc 127.0.0.1 {port} "
@@ -57,9 +58,10 @@ class MakeRunTests(TestCase):
             log,
         )
         self.assertRegex(log, rf"IRC on {local}: connect an IRC client to 127\.0\.0\.1 port \d+")
+        self.assertRegex(log, rf"Web door on {local}: open http://127\.0\.0\.1:\d+/ in a browser")
 
         busy = f"tcp:{port}:interface=127.0.0.1"
-        second = self.start(f"LISTEN={busy}", f"IRC={local}")
+        second = self.start(f"LISTEN={busy}", f"IRC={local}", f"WEB={local}")
         second.port.addErrback(lambda _: None)
         self.assertEqual(await second.ended.addTimeout(TIMEOUT, reactor), ("exit", 0))
         said = second.log.decode()

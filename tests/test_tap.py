@@ -2,6 +2,7 @@
 Tests for L{chat.tap} and the twistd dropin: options, the service tree, plugin discovery.
 """
 
+import ipaddress
 import os
 import re
 import subprocess
@@ -29,6 +30,7 @@ from chat.store import database, rooms
 from chat.store.bans import Bans
 from chat.store.history import History
 from chat.tap import Options, Reloader, default_max_clients, makeService, settings
+from chat.web.door import WebDoor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +51,10 @@ class OptionsTests(SynchronousTestCase):
             {
                 "listen": ["tcp:8888"],
                 "irc": [],
+                "web": [],
+                "web-origin": [],
+                "web-proxy": [],
+                "web-proxies": (),
                 "name": "chat",
                 "description": "chat",
                 "db": "chat.sqlite3",
@@ -76,7 +82,7 @@ class OptionsTests(SynchronousTestCase):
 
     def test_everything(self) -> None:
         """
-        --listen and --irc repeat; the MOTD file is read at start-up.
+        --listen, --irc and --web repeat; the MOTD file is read at start-up.
         """
         motd = self.mktemp()
         Path(motd).write_text("Hello!\nBe kind.\n", encoding="utf-8")
@@ -90,12 +96,17 @@ class OptionsTests(SynchronousTestCase):
             "--max-clients", "50", "--max-per-ip", "0", "--login-timeout", "5",
             "--idle-timeout", "600", "--flood", "off", "--admins", "alice, Bob",
             "--admins-file", admins, "--crowd", "7", "--irc", "tcp:6667", "--irc", "tcp:6668",
+            "--web", "tcp:8080", "--web-origin", "*", "--web-proxy", "::1",
         )  # fmt: skip
         self.assertEqual(
             dict(options),
             {
                 "listen": ["tcp:1234", "unix:/tmp/x.sock"],
                 "irc": ["tcp:6667", "tcp:6668"],
+                "web": ["tcp:8080"],
+                "web-origin": ["*"],
+                "web-proxy": ["::1"],
+                "web-proxies": (ipaddress.ip_network("::1"),),
                 "name": "Lab",
                 "description": "The lab's chat",
                 "db": ":memory:",
@@ -151,6 +162,40 @@ class OptionsTests(SynchronousTestCase):
         self.assertIsInstance(line.factory, LineFactory)
         self.assertEqual([type(listener.factory) for listener in irc], [IRCFactory, IRCFactory])
         self.assertEqual({listener.factory.service for listener in [line, *irc]}, {chat})
+
+    def test_web_listeners(self) -> None:
+        """
+        Each --web endpoint gets a listener of one web door, whose
+        WebSockets share the IRC door's factory (its verbs, encoders and
+        PING rounds); --web-origin and --web-proxy reach it.
+        """
+        options = Options(MemoryReactorClock())
+        options.parseOptions(
+            [
+                "--db", ":memory:", "--irc", "tcp:0", "--web", "tcp:0", "--web", "tcp:1",
+                "--web-origin", "https://friends.example", "--web-proxy", "10.0.0.0/8",
+            ]
+        )  # fmt: skip
+        _, _, chat, _, _, irc, *web = list(makeService(options))  # type: ignore[call-overload]
+        self.assertEqual([type(listener.factory) for listener in web], [WebDoor, WebDoor])
+        door = web[0].factory
+        self.assertIs(web[1].factory, door)
+        self.assertIs(door.irc, irc.factory)
+        self.assertIs(door.service, chat)
+        self.assertEqual(door.origins, ("https://friends.example",))
+        self.assertEqual([str(n) for n in door.proxies], ["10.0.0.0/8"])
+        with self.assertRaises(UsageError) as caught:
+            self.parse("--web-proxy", "proxy.example")
+        self.assertIn("--web-proxy: ", str(caught.exception))
+        with self.assertRaises(UsageError) as caught:
+            self.parse("--web", "tcp:notaport")
+        self.assertIn("bad --web endpoint 'tcp:notaport'", str(caught.exception))
+
+    def test_no_web_by_default(self) -> None:
+        options = Options(MemoryReactorClock())
+        options.parseOptions(["--db", ":memory:"])
+        services = list(makeService(options))  # type: ignore[call-overload]
+        self.assertFalse([s for s in services if isinstance(getattr(s, "factory", None), WebDoor)])
 
     def test_global_reactor_by_default(self) -> None:
         """
@@ -521,11 +566,12 @@ class CommandLineTests(TestCase):
 
     def test_bad_endpoint_shows_good_ones(self) -> None:
         """
-        A bad endpoint is refused with what good ones look like, for --listen and for --irc.
+        A bad endpoint is refused with what good ones look like, for --listen, --irc and --web.
         """
         for option, good in [
             ("--listen", "tcp:8888, tcp:8888:interface=127.0.0.1, unix:/run/chat.sock or "),
             ("--irc", "tcp:6667, tcp:6667:interface=127.0.0.1 or ssl:6697:"),
+            ("--web", "tcp:8080, tcp:8080:interface=127.0.0.1 or ssl:8443:"),
         ]:
             refused = self.twistd("-n", "chat", option, "carrier-pigeon:1")
             self.assertEqual(refused.returncode, 1)

@@ -1,0 +1,3 @@
+"""
+The web door: a WebSocket carrying IRC, and the page that speaks it.
+"""

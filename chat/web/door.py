@@ -1,0 +1,423 @@
+"""
+The web door: a page, and a WebSocket carrying IRC, on one port.
+
+C{twistd chat --web tcp:8080} listens with a L{WebDoor}. Each connection
+begins as HTTP, which Twisted's web server parses (L{WebProtocol} holds its
+channel): a plain C{GET} is answered with the page (L{chat.web.page}), and
+a request to upgrade becomes a WebSocket (L{chat.web.handshake}) at any path,
+as IRC web clients expect (C{ws://host:port/}). From then on the same
+connection is the IRC dialect (L{chat.irc.connection.IRCConnection}, the
+IRC door's own class, verbs and encoders) carried by WebSocket frames
+(L{chat.web.frames}) instead of lines: the door adds a transport, not a
+copy of IRC.
+
+What leaves is written as every door writes (L{chat.net.backpressure}),
+through a L{FramedOutflow}: each IRC line becomes one frame, and the frames
+of a broadcast are made once for all its recipients of one kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IAddress, IConsumer, ITCPTransport, ITransport
+from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.http import HTTPChannel
+from twisted.web.http import Request as HTTPRequest
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
+
+from chat.core.service import ChatService
+from chat.irc.connection import MAX_LINE_BYTES, IRCConnection
+from chat.irc.protocol import IRCFactory
+from chat.net.backpressure import Outflow, outflow_for
+from chat.net.connection import budget_for
+from chat.net.framing import TOO_LONG, TooLong
+from chat.net.stream import StreamProtocol, describe_peer
+from chat.web import frames as f
+from chat.web.handshake import BINARY_IRC, Network, Refused, accept, client_address, trusted
+from chat.web.page import Page
+
+OPEN, DEAF, CLOSED, REFUSED = 0, 1, 2, 3
+
+HTTP_PER_ADDRESS = 4
+"""
+How many HTTP connections (not yet WebSockets) one address may hold open,
+in multiples of C{--max-per-ip}: a browser keeps a few open for a while
+after loading a page, and a classroom behind one NAT loads it at once; an
+address holding more (idle sockets, to use up the server's descriptors) has
+the next refused before a byte of HTTP is read.
+"""
+
+HTTP_TIMEOUT = 30
+"""
+Seconds an HTTP connection may stay silent before it is closed (a WebSocket
+is the IRC door's to time out, with its PINGs).
+"""
+
+MESSAGE_LIMIT = MAX_LINE_BYTES + 2
+"""
+The longest WebSocket message taken: one IRC line (tags and all), and the
+CRLF a client may end it with although it need not.
+"""
+
+
+REFUSAL_LOG_EVERY = 10.0
+"""
+Seconds between two log lines about one address's refused connections.
+"""
+
+
+class FramedOutflow:
+    """
+    A connection's outflow under a WebSocket: what the IRC dialect writes
+    (lines ending in CRLF) goes to the socket's own outflow as one frame a
+    line.
+
+    It never offers the socket's descriptor (L{idle} is L{None}): the bytes
+    the dialect hands it are not yet what the socket carries.
+    """
+
+    __slots__ = ("framer", "inner")
+
+    idle = None
+
+    def __init__(self, inner: Outflow, framer: f.Framer) -> None:
+        self.inner = inner
+        self.framer = framer
+
+    def write(self, data: bytes) -> bool:
+        return self.inner.write(self.framer(data))
+
+    def queue(self, data: bytes) -> bool:
+        # Nothing of it was written: the socket's outflow may still write it straight away.
+        return self.inner.write(self.framer(data))
+
+    def stopProducing(self) -> None:
+        self.inner.stopProducing()
+
+
+class _Channel(HTTPChannel):
+    """
+    Twisted's HTTP channel, knowing the protocol that holds it, which the
+    door's resource asks to become a WebSocket.
+    """
+
+    door: WebProtocol
+
+
+class WebProtocol(StreamProtocol):
+    """
+    One connection to the web door: HTTP (Twisted's channel does the work)
+    until it becomes a WebSocket; then the frames of one IRC connection, of
+    which it is the link.
+    """
+
+    __slots__ = (
+        "_address",
+        "_channel",
+        "_close",
+        "_counted",
+        "_outflow",
+        "_reader",
+        "_site",
+        "_state",
+    )
+
+    log = Logger()
+
+    def __init__(self, site: WebDoor, addr: IAddress | None) -> None:
+        # No connection until the WebSocket is open (the slot stays unset).
+        self._site = site
+        self.transport: ITransport | None = None
+        self.connected = False
+        self._registered = False
+        self._channel: _Channel | None = Site.buildProtocol(site, addr)
+        assert self._channel is not None
+        self._channel.door = self
+        self._reader: f.FrameReader | None = None
+        self._outflow: FramedOutflow | None = None
+        # The client's address, where a trusted proxy says whom it forwards for.
+        self._address: str | None = None
+        # OPEN, then DEAF (the client is done, or broke the protocol: what
+        # it sends is ignored), then CLOSED (our close frame, with _close's
+        # code and reason, is sent: nothing more is).
+        self._state = OPEN
+        self._close = (f.NORMAL, "")
+        # The address whose HTTP connections this one counts among, until
+        # it becomes a WebSocket or closes.
+        self._counted: str | None = None
+
+    def connectionMade(self) -> None:
+        transport = self.transport
+        assert transport is not None and self._channel is not None
+        if not self._site.admit(self):
+            self._channel = None
+            self._state = REFUSED
+            transport.abortConnection()  # type: ignore[attr-defined]
+            return
+        if ITCPTransport.providedBy(transport):
+            ITCPTransport(transport).setTcpNoDelay(True)
+            ITCPTransport(transport).setTcpKeepAlive(True)
+        self._channel.makeConnection(transport)  # type: ignore[no-untyped-call]
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._channel is not None:
+            self._channel.dataReceived(data)  # type: ignore[no-untyped-call]
+            return
+        if self._state != OPEN:
+            return
+        reader = self._reader or f.FrameReader(MESSAGE_LIMIT)
+        got = reader.feed(data)
+        # Kept only while it holds part of a frame: an idle client has none.
+        self._reader = None if reader.empty else reader
+        error = reader.error
+        if error is None:
+            self._handle(got)
+        else:
+            self._reader = None
+            self._fail(got, error.code, error.reason)
+
+    def _handle(self, got: list[tuple[int, bytes | TooLong]], last: bool = False) -> None:
+        """
+        Hand the session the lines of the messages C{got}, and answer the
+        control frames; C{last}: the client will send nothing more.
+        """
+        lines: list[bytes | TooLong] = []
+        for opcode, payload in got:
+            if opcode == f.TEXT or opcode == f.BINARY:
+                if payload is TOO_LONG:
+                    lines.append(TOO_LONG)
+                    continue
+                assert isinstance(payload, bytes)
+                # One IRC line a message, without CRLF; should a client end
+                # it with one, or send several, each is still one line.
+                for line in payload.split(b"\n"):
+                    if line.endswith(b"\r"):
+                        line = line[:-1]
+                    if line:
+                        lines.append(line)
+            elif opcode == f.PING:
+                assert self._outflow is not None and isinstance(payload, bytes)
+                # Straight to the socket's outflow: a pong is not IRC.
+                self._outflow.inner.write(f.frame(f.PONG, payload))
+            elif opcode == f.CLOSE:
+                # The client is done: what it sent before is handled and
+                # answered, and the connection closed with our close frame.
+                self._state = DEAF
+                self.connection.ended(lines)
+                return
+        if last:
+            self.connection.ended(lines)
+        elif lines:
+            self.connection.received(lines)
+
+    def _fail(self, got: list[tuple[int, bytes | TooLong]], code: int, reason: str) -> None:
+        """
+        The client broke the protocol: what it sent before is handled and
+        answered, then the connection is closed, with C{code} and C{reason}
+        in the close frame; nothing more it sends is read.
+        """
+        self.log.info("WebSocket from {peer} closed: {reason}", peer=self.address, reason=reason)
+        self._state = DEAF
+        self._close = (code, reason)
+        self._handle(got, last=True)
+
+    def readConnectionLost(self) -> None:
+        if self._channel is not None:
+            assert self.transport is not None
+            self.transport.loseConnection()
+        else:
+            self.connection.ended(())
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._site.release(self)
+        channel = self._channel
+        if channel is not None:
+            self._channel = None
+            channel.connectionLost(reason)  # type: ignore[no-untyped-call]
+        elif self._state != REFUSED:
+            self.connection.lost(reason.check(ConnectionDone) is not None)
+
+    # Becoming a WebSocket.
+
+    def upgrade(self, request: Request, response: bytes, binary: bool) -> None:
+        """
+        Answer C{request} with C{response} (a 101), and carry an IRC
+        connection from now on.
+        """
+        transport = self.transport
+        channel = self._channel
+        assert transport is not None and channel is not None
+        # Twisted's channel lets go of the socket: no more timeouts, and it
+        # is no longer the socket's producer (the outflow will be).
+        self._channel = None
+        channel.setTimeout(None)  # type: ignore[no-untyped-call]
+        IConsumer(transport).unregisterProducer()
+        site = self._site
+        site.release(self)
+        peer = getattr(transport.getPeer(), "host", None)
+        host = client_address(peer, request.getHeader, site.proxies)
+        if host != peer:
+            self._address = host
+        service = site.service
+        outflow = FramedOutflow(
+            outflow_for(transport, service.settings.sendq, budget_for(service)),
+            site.binary if binary else site.text,
+        )
+        # Through the outflow, which may write straight to the socket: given
+        # to Twisted's buffer instead, the answer would leave after the
+        # first frames.
+        outflow.inner.write(response)
+        self._outflow = outflow
+        self._registered = True
+        self.connection = IRCConnection(service, site.irc)
+        self.connection.opened(self, outflow, host)
+
+    # The connection's link.
+
+    @property
+    def address(self) -> str:
+        assert self.transport is not None
+        peer = describe_peer(self.transport.getPeer())
+        return peer if self._address is None else f"{self._address} (via {peer})"
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None and self._outflow is not None
+        if self._state != CLOSED:
+            self.transport.write(self._outflow.framer(data))
+
+    def lose(self) -> None:
+        assert self.transport is not None
+        if self._state != CLOSED:
+            self._state = CLOSED
+            self.transport.write(f.close_frame(*self._close))
+        super().lose()
+
+
+class _Root(Resource):
+    """
+    Every path: a WebSocket if the request asks to upgrade, else the page.
+    """
+
+    isLeaf = True
+
+    def __init__(self, door: WebDoor) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.door = door
+
+    def render_GET(self, request: Request) -> bytes | int:
+        if request.getHeader("upgrade") is None:
+            return self.door.page.render(request)
+        try:
+            accepted = accept(request.getHeader, self.door.origins)
+        except Refused as e:
+            request.setResponseCode(e.status)
+            request.setHeader("content-type", "text/plain; charset=utf-8")
+            if e.status == 426:
+                request.setHeader("upgrade", "websocket")
+                request.setHeader("sec-websocket-version", "13")
+            return (e.why + "\n").encode()
+        channel = request.channel
+        assert isinstance(channel, _Channel)
+        channel.door.upgrade(request, accepted.response, accepted.subprotocol == BINARY_IRC)
+        return NOT_DONE_YET
+
+
+class WebDoor(Site):
+    """
+    What C{--web} listens with: the page and the WebSocket endpoint.
+
+    @ivar irc: the IRC door's factory, whose verbs, encoders and PING rounds
+        the WebSocket connections share with IRC over TCP.
+    @ivar origins: pages of other sites that may open a WebSocket here.
+    @ivar proxies: the reverse proxies whose C{Forwarded} and
+        C{X-Forwarded-For} are believed.
+    """
+
+    protocol = _Channel  # type: ignore[assignment]
+    noisy = False
+    _log = Logger()
+
+    def __init__(
+        self,
+        service: ChatService,
+        irc: IRCFactory,
+        origins: Sequence[str] = (),
+        proxies: Sequence[Network] = (),
+        page: Page | None = None,
+    ) -> None:
+        self.service = service
+        self.irc = irc
+        self.origins = tuple(origins)
+        self.proxies = tuple(proxies)
+        self.page = page or Page()
+        # One framer for each kind of message, shared by all connections.
+        self.text = f.Framer(f.TEXT)
+        self.binary = f.Framer(f.BINARY)
+        # HTTP connections open, by address; when each address was last
+        # logged for holding too many.
+        self.opening: dict[str, int] = {}
+        self._refusals: dict[str, float] = {}
+        super().__init__(_Root(self), timeout=HTTP_TIMEOUT)  # type: ignore[no-untyped-call]
+
+    def admit(self, protocol: WebProtocol) -> bool:
+        """
+        Whether a new connection may speak HTTP: its address holds fewer
+        than its share (L{HTTP_PER_ADDRESS}). A trusted proxy's are not
+        counted: they are everyone's behind it.
+        """
+        transport = protocol.transport
+        assert transport is not None
+        host = getattr(transport.getPeer(), "host", None)
+        share = HTTP_PER_ADDRESS * self.service.settings.max_per_host
+        if host is None or not share or trusted(host, self.proxies):
+            return True
+        held = self.opening.get(host, 0)
+        if held >= share:
+            self.log_refusal(host)
+            return False
+        self.opening[host] = held + 1
+        protocol._counted = host
+        return True
+
+    def release(self, protocol: WebProtocol) -> None:
+        """
+        C{protocol} no longer counts among its address's HTTP connections.
+        """
+        host, protocol._counted = protocol._counted, None
+        if host is not None:
+            left = self.opening[host] - 1
+            if left:
+                self.opening[host] = left
+            else:
+                del self.opening[host]
+
+    def log_refusal(self, host: str) -> None:
+        now = self.service.clock.seconds()
+        if now - self._refusals.get(host, -REFUSAL_LOG_EVERY) >= REFUSAL_LOG_EVERY:
+            self._refusals[host] = now
+            self._log.info(
+                "Web door: {host} holds too many HTTP connections; refusing more", host=host
+            )
+
+    # Site would keep a session store and log every request; the page and
+    # the handshakes are logged by the door itself.
+    def log(self, request: HTTPRequest) -> None:
+        pass
+
+    def buildProtocol(self, addr: IAddress | None) -> Any:
+        return WebProtocol(self, addr)
+
+    def startFactory(self) -> None:
+        super().startFactory()
+        # The IRC door's PING rounds, which find dead WebSockets too.
+        self.irc.doStart()  # type: ignore[no-untyped-call]
+
+    def stopFactory(self) -> None:
+        self.irc.doStop()  # type: ignore[no-untyped-call]
+        super().stopFactory()

@@ -1,0 +1,285 @@
+// The page: an IRC client over the server's own WebSocket (text.ircv3.net).
+// Plain ES module, no build step. User text only ever reaches the page as
+// text (textContent), never as HTML.
+
+const $ = (id) => document.getElementById(id);
+const LOBBY = "#lobby";
+
+// One IRC line: tags, source, verb, parameters (IRCv3 message format).
+export function parse(line) {
+  const message = { tags: {}, source: "", verb: "", params: [] };
+  let rest = line;
+  if (rest.startsWith("@")) {
+    const end = rest.indexOf(" ");
+    for (const pair of rest.slice(1, end).split(";")) {
+      const at = pair.indexOf("=");
+      const name = at < 0 ? pair : pair.slice(0, at);
+      const value = at < 0 ? "" : pair.slice(at + 1).replace(/\\(.)/g, (_, c) =>
+        ({ ":": ";", s: " ", r: "\r", n: "\n", "\\": "\\" })[c] ?? c);
+      message.tags[name] = value;
+    }
+    rest = rest.slice(end + 1).trimStart();
+  }
+  if (rest.startsWith(":")) {
+    const end = rest.indexOf(" ");
+    message.source = rest.slice(1, end);
+    rest = rest.slice(end + 1).trimStart();
+  }
+  while (rest.length) {
+    if (rest.startsWith(":")) { message.params.push(rest.slice(1)); break; }
+    const end = rest.indexOf(" ");
+    if (end < 0) { message.params.push(rest); break; }
+    message.params.push(rest.slice(0, end));
+    rest = rest.slice(end + 1).trimStart();
+  }
+  message.verb = message.params.shift()?.toUpperCase() ?? "";
+  return message;
+}
+
+const nickOf = (source) => source.split("!")[0];
+const isRoom = (target) => target.startsWith("#") || target.startsWith("&");
+
+const state = {
+  socket: null, me: "", password: "", wanted: new Set([LOBBY]), current: LOBBY,
+  targets: new Map(), retry: 0, registered: false,
+};
+
+function target(name) {
+  const key = name.toLowerCase();
+  let t = state.targets.get(key);
+  if (!t) {
+    t = { name, lines: [], seen: new Set(), unread: 0, people: new Set(), topic: "" };
+    state.targets.set(key, t);
+    drawTargets();
+  }
+  return t;
+}
+
+function send(line) {
+  if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(line);
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(`${scheme}//${location.host}/`, ["text.ircv3.net"]);
+  state.socket = socket;
+  state.registered = false;
+  socket.onopen = () => {
+    $("status").textContent = "";
+    send("CAP LS 302");
+    if (state.password) send(`PASS ${state.password}`);
+    send(`NICK ${state.me}`);
+    send(`USER ${state.me} 0 * :${state.me}`);
+  };
+  socket.onmessage = (e) => handle(parse(String(e.data)));
+  socket.onclose = () => {
+    if (state.socket !== socket) return;
+    if (!state.me) return;
+    // Back off: 1, 2, 4 ... up to 30 seconds between tries.
+    const wait = Math.min(30, 2 ** state.retry++);
+    $("status").textContent = `Disconnected; trying again in ${wait} s`;
+    $("login-status").textContent = $("status").textContent;
+    setTimeout(connect, wait * 1000);
+  };
+}
+
+function handle(m) {
+  const [a, b] = m.params;
+  switch (m.verb) {
+    case "PING": send(`PONG :${a ?? ""}`); break;
+    case "CAP":
+      if (b === "LS") send("CAP REQ :server-time echo-message");
+      else if (b === "ACK" || b === "NAK") send("CAP END");
+      break;
+    case "001":
+      state.me = a; state.registered = true; state.retry = 0;
+      $("login").hidden = true; $("app").hidden = false;
+      for (const room of state.wanted) send(`JOIN ${room}`);
+      show(state.current);
+      break;
+    case "433": case "432": case "464": case "ERROR": case "FAIL":
+      if (!state.registered) {
+        $("login-status").textContent = m.params.at(-1);
+        state.me = ""; state.socket?.close();
+        $("login").hidden = false; $("app").hidden = true;
+      } else {
+        note(state.current, m.params.at(-1));
+      }
+      break;
+    case "JOIN":
+      if (nickOf(m.source) === state.me) { state.wanted.add(a); target(a); show(a); }
+      target(a).people.add(nickOf(m.source));
+      if (nickOf(m.source) !== state.me) note(a, `${nickOf(m.source)} joined`, m.tags.time);
+      drawPeople();
+      break;
+    case "PART": case "KICK": {
+      const who = m.verb === "KICK" ? b : nickOf(m.source);
+      target(a).people.delete(who);
+      note(a, m.verb === "KICK" ? `${who} was kicked by ${nickOf(m.source)}` : `${who} left`, m.tags.time);
+      if (who === state.me) { state.wanted.delete(a); }
+      drawPeople();
+      break;
+    }
+    case "QUIT":
+      for (const t of state.targets.values()) {
+        if (t.people.delete(nickOf(m.source))) note(t.name, `${nickOf(m.source)} quit`, m.tags.time);
+      }
+      drawPeople();
+      break;
+    case "NICK":
+      if (nickOf(m.source) === state.me) state.me = a;
+      for (const t of state.targets.values()) {
+        if (t.people.delete(nickOf(m.source))) { t.people.add(a); note(t.name, `${nickOf(m.source)} is now ${a}`); }
+      }
+      drawPeople();
+      break;
+    case "353":
+      for (const n of m.params.at(-1).split(" ").filter(Boolean)) target(m.params.at(-2)).people.add(n.replace(/^[~&@%+]+/, ""));
+      drawPeople();
+      break;
+    case "332": target(b).topic = m.params.at(-1); drawTitle(); break;
+    case "TOPIC": target(a).topic = b; note(a, `${nickOf(m.source)} set the topic: ${b}`); drawTitle(); break;
+    case "PRIVMSG": case "NOTICE": {
+      if (!m.source.includes("!")) { note(state.current, m.params.at(-1)); break; }
+      const from = nickOf(m.source);
+      const where = isRoom(a) ? a : (from === state.me ? a : from);
+      say(where, from, b ?? "", m.tags.time, m.verb === "NOTICE");
+      break;
+    }
+    default:
+      // Numerics worth showing: errors and answers to what the user asked.
+      if (/^[45]\d\d$/.test(m.verb)) note(state.current, m.params.slice(1).join(" "));
+  }
+}
+
+function say(where, from, text, time, notice) {
+  let action = false;
+  if (text.startsWith("\x01ACTION ") && text.endsWith("\x01")) { text = text.slice(8, -1); action = true; }
+  const t = target(where);
+  const key = `${time ?? ""}\n${from}\n${text}`;
+  if (time && t.seen.has(key)) return; // history replayed after a reconnection
+  t.seen.add(key);
+  const mention = from !== state.me && state.me && text.toLowerCase().includes(state.me.toLowerCase());
+  add(t, { time, from, text, action, notice, mention });
+  if (where.toLowerCase() !== state.current.toLowerCase() || document.hidden) {
+    t.unread++;
+    drawTargets();
+    if ((mention || !isRoom(where)) && document.hidden) {
+      document.title = `(${[...state.targets.values()].reduce((n, x) => n + x.unread, 0)}) chat`;
+      if (window.Notification?.permission === "granted") new Notification(`${from} in ${where}`, { body: text });
+    }
+  }
+}
+
+function note(where, text, time) { add(target(where), { time, text, notice: true }); }
+
+function add(t, line) {
+  t.lines.push(line);
+  if (t.name.toLowerCase() === state.current.toLowerCase()) $("log").append(render(line));
+  $("log").scrollTop = $("log").scrollHeight;
+}
+
+function render(line) {
+  const li = document.createElement("li");
+  const when = line.time ? new Date(line.time) : new Date();
+  const time = document.createElement("time");
+  time.dateTime = when.toISOString();
+  time.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  li.append(time);
+  if (line.from) {
+    const nick = document.createElement("span");
+    nick.className = "nick";
+    nick.textContent = line.action ? `* ${line.from}` : `<${line.from}>`;
+    li.append(nick);
+  }
+  li.append(document.createTextNode(line.text));
+  if (line.notice && !line.from) li.className = "notice";
+  if (line.mention) li.classList.add("mention");
+  return li;
+}
+
+function show(name) {
+  state.current = name;
+  const t = target(name);
+  t.unread = 0;
+  $("log").replaceChildren(...t.lines.map(render));
+  $("log").scrollTop = $("log").scrollHeight;
+  drawTargets(); drawTitle(); drawPeople();
+  if (!document.hidden) document.title = "chat";
+}
+
+function drawTitle() {
+  const t = target(state.current);
+  $("title").textContent = t.name;
+  $("topic").textContent = t.topic;
+}
+
+function drawTargets() {
+  $("targets").replaceChildren(...[...state.targets.values()].map((t) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = t.name;
+    button.setAttribute("aria-current", String(t.name.toLowerCase() === state.current.toLowerCase()));
+    if (t.unread) {
+      const count = document.createElement("span");
+      count.className = "unread";
+      count.textContent = String(t.unread);
+      count.setAttribute("aria-label", `${t.unread} unread`);
+      button.append(count);
+    }
+    button.onclick = () => { show(t.name); $("line").focus(); };
+    li.append(button);
+    return li;
+  }));
+}
+
+function drawPeople() {
+  const t = target(state.current);
+  $("people").replaceChildren(...[...t.people].sort().map((n) => {
+    const li = document.createElement("li");
+    li.textContent = n;
+    return li;
+  }));
+}
+
+function command(text) {
+  const [verb, ...words] = text.slice(1).split(" ");
+  const rest = words.join(" ");
+  switch (verb.toLowerCase()) {
+    case "join": send(`JOIN ${words[0]}`); break;
+    case "part": send(`PART ${words[0] ?? state.current}`); break;
+    case "me": send(`PRIVMSG ${state.current} :\x01ACTION ${rest}\x01`); break;
+    case "msg": case "query":
+      if (words.length > 1) send(`PRIVMSG ${words[0]} :${words.slice(1).join(" ")}`);
+      show(words[0]);
+      break;
+    case "nick": send(`NICK ${words[0]}`); break;
+    case "topic": send(`TOPIC ${state.current} :${rest}`); break;
+    case "kick": send(`KICK ${state.current} ${words[0]} :${words.slice(1).join(" ")}`); break;
+    case "quote": send(rest); break;
+    default: note(state.current, `Unknown command /${verb}: try /join, /part, /me, /msg, /nick, /topic, /kick`);
+  }
+}
+
+$("login").onsubmit = (e) => {
+  e.preventDefault();
+  state.me = $("nick").value.trim();
+  state.password = $("password").value;
+  $("login-status").textContent = "Connecting…";
+  if (window.Notification?.permission === "default") Notification.requestPermission();
+  connect();
+};
+
+$("say").onsubmit = (e) => {
+  e.preventDefault();
+  const text = $("line").value;
+  $("line").value = "";
+  if (!text.trim()) return;
+  if (text.startsWith("/") && !text.startsWith("//")) { command(text); return; }
+  send(`PRIVMSG ${state.current} :${text.startsWith("//") ? text.slice(1) : text}`);
+};
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) { target(state.current).unread = 0; drawTargets(); document.title = "chat"; }
+});

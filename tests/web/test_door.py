@@ -1,0 +1,409 @@
+"""
+The web door on real loopback sockets: a third-party WebSocket client (the
+C{websockets} package, which irctest uses too) speaking IRC beside a
+netcat user, the page, and what a hostile client gets.
+
+Each user's side runs as a plain blocking script in a thread (as a user's
+program would), while the server runs in the reactor.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from twisted.internet import reactor as _reactor
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.threads import deferToThread
+from twisted.trial.unittest import TestCase
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin, Subprotocol
+
+from chat.core.limits import HUMAN
+from chat.core.service import ChatService, Settings
+from chat.irc.protocol import IRCFactory
+from chat.line.protocol import LineFactory
+from chat.web.door import WebDoor
+from chat.web.handshake import networks
+from tests.helpers import new_service
+from tests.web.test_frames import masked, unframe
+
+reactor: Any = _reactor
+_T = TypeVar("_T")
+WAIT = 10.0
+TEXT, BINARY = Subprotocol("text.ircv3.net"), Subprotocol("binary.ircv3.net")
+
+
+class Netcat:
+    """
+    A line user on a blocking socket.
+    """
+
+    def __init__(self, port: int, nickname: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.buffer = b""
+        self.sock.sendall(nickname.encode() + b"\n")
+        self.until(lambda line: line.startswith("*** You are in"))
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(text.encode() + b"\n")
+
+    def until(self, done: Callable[[str], bool]) -> list[str]:
+        """
+        The lines up to the first that is C{done}, which must come.
+        """
+        got: list[str] = []
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            while b"\r\n" in self.buffer:
+                raw, self.buffer = self.buffer.split(b"\r\n", 1)
+                got.append(raw.decode())
+                if done(got[-1]):
+                    return got
+            try:
+                self.buffer += self.sock.recv(65536)
+            except TimeoutError:
+                break
+        raise AssertionError(f"not seen; got {got}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def register(ws: ClientConnection, nickname: str) -> list[str | bytes]:
+    ws.send(f"NICK {nickname}")
+    ws.send(f"USER {nickname} 0 * :{nickname}")
+    return until(ws, lambda m: " 376 " in str(m) or " 422 " in str(m))
+
+
+def until(ws: ClientConnection, done: Callable[[str | bytes], bool]) -> list[str | bytes]:
+    """
+    The messages up to the first that is C{done}, which must come.
+    """
+    got: list[str | bytes] = []
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        got.append(ws.recv(timeout=WAIT))
+        if done(got[-1]):
+            return got
+    raise AssertionError(f"not seen; got {got}")
+
+
+def handshake(port: int, **headers: str) -> tuple[socket.socket, bytes]:
+    """
+    A raw socket that has opened a WebSocket by hand, for what no client
+    library would send, and what came after the server's answer.
+    """
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    key = base64.b64encode(os.urandom(16)).decode()
+    extra = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
+    sock.sendall(
+        (
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+        ).encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(4096)
+    head, rest = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    return sock, rest
+
+
+def read_all(sock: socket.socket, data: bytes = b"") -> bytes:
+    """
+    Everything the server sends until it closes.
+    """
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+class WebDoorTests(TestCase):
+    async def serve(
+        self,
+        settings: Settings | None = None,
+        origins: Sequence[str] = (),
+        proxies: Sequence[str] = (),
+    ) -> ChatService:
+        service = new_service(reactor, settings or Settings(server_name="chat.test"))
+        service.startService()
+        self.addCleanup(service.stopService)
+        door = WebDoor(service, IRCFactory(service), origins, networks(proxies))
+        web = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(door)
+        self.addCleanup(web.stopListening)
+        line = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(
+            LineFactory(service)
+        )
+        self.addCleanup(line.stopListening)
+        self.web_port = web.getHost().port
+        self.line_port = line.getHost().port
+        self.url = f"ws://127.0.0.1:{self.web_port}/"
+        return service
+
+    async def as_user(self, script: Callable[[], _T]) -> _T:
+        """
+        C{script} in a thread, as a user's own program, while the server runs.
+        """
+        result: _T = await deferToThread(script)
+        return result
+
+    async def test_browser_and_netcat_in_one_room(self) -> None:
+        """
+        An IRC client over a WebSocket (text.ircv3.net) joins the lobby and
+        talks with a netcat user both ways, publicly and privately; every
+        message it gets is one IRC line, as text, without CRLF.
+        """
+        await self.serve()
+
+        def script() -> tuple[list[str | bytes], list[str], str | None]:
+            with connect(self.url, subprotocols=[TEXT]) as ws:
+                got = register(ws, "web")
+                ws.send("JOIN #lobby")
+                got += until(ws, lambda m: " 366 " in str(m))
+                nc = Netcat(self.line_port, "nc")
+                got += until(ws, lambda m: "JOIN" in str(m) and "nc!" in str(m))
+                ws.send("PRIVMSG #lobby :hello from the browser")
+                seen = nc.until(lambda line: "hello from the browser" in line)
+                nc.send("hi web")
+                got += until(ws, lambda m: "hi web" in str(m))
+                nc.send("/msg web just you")
+                got += until(ws, lambda m: "just you" in str(m))
+                ws.send("PRIVMSG nc :psst")
+                seen += nc.until(lambda line: "psst" in line)
+                nc.close()
+                return got, seen, ws.subprotocol
+
+        got, seen, subprotocol = await self.as_user(script)
+        self.assertEqual(subprotocol, "text.ircv3.net")
+        self.assertTrue(all(isinstance(m, str) and "\r" not in m and "\n" not in m for m in got))
+        self.assertIn(":nc!nc@chat PRIVMSG #lobby :hi web", got)
+        self.assertIn(":nc!nc@chat PRIVMSG web :just you", got)
+        self.assertEqual(seen[-1], "*web* psst")
+        self.assertIn("<web> hello from the browser", seen)
+
+    async def test_binary_subprotocol(self) -> None:
+        """
+        A client that asks for binary.ircv3.net first gets it: its messages
+        come as binary, one line each.
+        """
+        await self.serve()
+
+        def script() -> tuple[str | None, list[str | bytes]]:
+            with connect(self.url, subprotocols=[BINARY, TEXT]) as ws:
+                return ws.subprotocol, register(ws, "bin")
+
+        subprotocol, got = await self.as_user(script)
+        self.assertEqual(subprotocol, "binary.ircv3.net")
+        self.assertTrue(all(isinstance(m, bytes) and not m.endswith(b"\r\n") for m in got))
+        self.assertTrue(str(got[0]).startswith("b':chat.test 001 bin "), got[0])
+
+    async def test_ping_close_and_leaving(self) -> None:
+        """
+        A WebSocket ping is answered; a client that closes is answered with
+        a close frame (1000), and the room is told it left.
+        """
+        await self.serve()
+
+        def script() -> tuple[bool, int | None, list[str]]:
+            nc = Netcat(self.line_port, "nc")
+            with connect(self.url, subprotocols=[TEXT]) as ws:
+                register(ws, "web")
+                ws.send("JOIN #lobby")
+                until(ws, lambda m: " 366 " in str(m))
+                ponged = ws.ping(b"are you there").wait(WAIT)
+            seen = nc.until(lambda line: "web" in line and "left" in line)
+            nc.close()
+            return ponged, ws.close_code, seen
+
+        ponged, code, seen = await self.as_user(script)
+        self.assertTrue(ponged)
+        self.assertEqual(code, 1000)
+        self.assertEqual(seen[-1], "*** web has left (connection closed)")
+
+    async def test_too_long_and_not_utf8(self) -> None:
+        """
+        A message over IRC's limit (8191 bytes of tags and 512 of message)
+        is refused with 417 and one not in UTF-8 with FAIL; the connection
+        goes on.
+        """
+        await self.serve()
+
+        def script() -> list[str | bytes]:
+            with connect(self.url, subprotocols=[TEXT]) as ws:
+                register(ws, "web")
+                ws.send("PRIVMSG #lobby :" + "x" * 20000)
+                got = until(ws, lambda m: " 417 " in str(m))
+                ws.send(b"PRIVMSG #lobby :caf\xe9")
+                got += until(ws, lambda m: "FAIL" in str(m))
+                ws.send("PING :still here")
+                got += until(ws, lambda m: "PONG" in str(m))
+                return got
+
+        got = await self.as_user(script)
+        self.assertIn(":chat.test 417 web :Input line was too long", got)
+        refused = ":chat.test FAIL PRIVMSG INVALID_UTF8 :Message rejected: it is not UTF-8"
+        self.assertIn(refused, got)
+        self.assertIn(":chat.test PONG chat.test :still here", got)
+
+    async def test_protocol_error_closes_that_connection_only(self) -> None:
+        """
+        A client that breaks the protocol (an unmasked frame) is closed with
+        1002; what it sent before is handled; everyone else goes on.
+        """
+        await self.serve()
+
+        def script() -> tuple[list[tuple[int, bytes]], list[str]]:
+            nc = Netcat(self.line_port, "nc")
+            sock, rest = handshake(self.web_port)
+            sock.sendall(
+                masked(1, b"NICK raw")
+                + masked(1, b"USER raw 0 * :raw")
+                + masked(1, b"JOIN #lobby")
+                + masked(1, b"PRIVMSG #lobby :before the error")
+                + bytes((0x81, 2))
+                + b"hi"
+            )
+            frames = unframe(read_all(sock, rest))
+            sock.close()
+            seen = nc.until(lambda line: "raw has left" in line)
+            with connect(self.url) as ws:
+                register(ws, "web")
+                ws.send("JOIN #lobby")
+                until(ws, lambda m: " 366 " in str(m))
+                nc.send("still here")
+                heard = until(ws, lambda m: "still here" in str(m))
+            nc.close()
+            return frames, [*seen, str(heard[-1])]
+
+        frames, seen = await self.as_user(script)
+        self.assertEqual(frames[-1][0], 0x8)
+        self.assertEqual(int.from_bytes(frames[-1][1][:2], "big"), 1002)
+        self.assertIn("<raw> before the error", seen)
+        self.assertEqual(seen[-1], ":nc!nc@chat PRIVMSG #lobby :still here")
+
+    async def test_origin(self) -> None:
+        """
+        A page from another site cannot open a WebSocket (403), unless the
+        operator allows it; the server's own page can.
+        """
+        await self.serve(origins=["https://friends.example"])
+        own = f"http://127.0.0.1:{self.web_port}"
+
+        def script() -> list[object]:
+            results: list[object] = []
+            for origin in ("https://evil.example", "https://friends.example", own):
+                try:
+                    with connect(self.url, origin=Origin(origin)) as ws:
+                        results.append(ws.subprotocol)
+                except InvalidStatus as e:
+                    results.append(e.response.status_code)
+            return results
+
+        self.assertEqual(await self.as_user(script), [403, None, None])
+
+    async def test_page(self) -> None:
+        """
+        A plain GET is the page, which allows no script but its own; other
+        paths are not found.
+        """
+        await self.serve()
+
+        def script() -> tuple[int, str, str, bytes, int]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/", timeout=WAIT) as r:
+                status, kind, policy, body = (
+                    r.status,
+                    r.headers["content-type"],
+                    r.headers["content-security-policy"],
+                    r.read(),
+                )
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/secret", timeout=WAIT)
+                missing = 200
+            except urllib.error.HTTPError as e:
+                missing = e.code
+            return status, kind, policy, body, missing
+
+        status, kind, policy, body, missing = await self.as_user(script)
+        self.assertEqual((status, kind, missing), (200, "text/html; charset=utf-8", 404))
+        self.assertIn("script-src 'self'", policy)
+        self.assertIn(b'<script type="module" src="chat.js">', body)
+
+    async def test_forwarded_address_counts_for_limits(self) -> None:
+        """
+        Behind a proxy the operator trusts, the address it forwards for is
+        the one limited: a second connection from it is refused, one from
+        another address is not; from anyone else, the header is ignored.
+        """
+        await self.serve(
+            Settings(server_name="chat.test", max_per_host=1, limits=HUMAN),
+            proxies=["127.0.0.1"],
+        )
+
+        def script() -> list[str]:
+            said: list[str] = []
+            forwarded = {"X-Forwarded-For": "203.0.113.5"}
+            with connect(self.url, additional_headers=forwarded) as first:
+                register(first, "first")
+                with connect(self.url, additional_headers=forwarded) as second:
+                    try:
+                        said.append(str(second.recv(timeout=WAIT)))
+                        second.recv(timeout=WAIT)
+                    except ConnectionClosed as e:
+                        said.append(f"closed {e.rcvd.code if e.rcvd else None}")
+                other = {"X-Forwarded-For": "203.0.113.6"}
+                with connect(self.url, additional_headers=other) as third:
+                    said.append(str(register(third, "third")[0]))
+            return said
+
+        said = await self.as_user(script)
+        self.assertEqual(said[0], "ERROR :Closing link: Too many connections from 203.0.113.5 (1)")
+        self.assertEqual(said[1], "closed 1000")
+        self.assertTrue(said[2].startswith(":chat.test 001 third "), said)
+
+    async def test_idle_http_connections_per_address(self) -> None:
+        """
+        One address may hold only so many HTTP connections that are not
+        WebSockets (four times --max-per-ip): the next is closed before a
+        byte is read; once one goes, another may come.
+        """
+        await self.serve(Settings(server_name="chat.test", max_per_host=1))
+
+        def script() -> tuple[bool, bytes]:
+            held = [
+                socket.create_connection(("127.0.0.1", self.web_port), timeout=WAIT)
+                for _ in range(4)
+            ]
+            extra = socket.create_connection(("127.0.0.1", self.web_port), timeout=WAIT)
+            try:
+                refused = extra.recv(100) == b""
+            except ConnectionResetError:
+                refused = True
+            held.pop().close()
+            deadline = time.monotonic() + WAIT
+            while True:
+                again = socket.create_connection(("127.0.0.1", self.web_port), timeout=WAIT)
+                again.sendall(b"GET / HTTP/1.1\r\nHost: chat\r\n\r\n")
+                try:
+                    answer = again.recv(100)
+                except ConnectionResetError:
+                    answer = b""
+                if answer or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            for sock in [*held, extra, again]:
+                sock.close()
+            return refused, answer[:15]
+
+        refused, answer = await self.as_user(script)
+        self.assertTrue(refused)
+        self.assertEqual(answer, b"HTTP/1.1 200 OK")
