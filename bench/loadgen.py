@@ -3,7 +3,8 @@ The load generator's workers: asyncio processes, each holding a share of the
 clients, driven by the coordinator in ``bench/run.py`` over a pipe.
 
 Every client logs in with its first line (an IRC client: NICK and USER, then
-JOIN #bench once welcomed) and then only reads. What it reads is counted (``<...>`` lines on the
+JOIN #bench once welcomed; a WebSocket client the same, in frames, once its
+upgrade is answered) and then only reads. What it reads is counted (``<...>`` lines on the
 line protocol, PRIVMSG lines on IRC: messages), and in the latency scenario each
 message's send time (``time.monotonic_ns()``, the same clock in every process
 on the machine) is subtracted from its arrival time; sequence numbers per
@@ -24,10 +25,48 @@ LOGIN_TIMEOUT = 120.0
 CHANNEL = b"#bench"
 
 
+MASK = b"\x5a\xa5\x3c\xc3"
+"""
+The masking key of the WebSocket clients' frames: a constant, which RFC 6455
+allows on the wire (it guards browsers, not servers); the server unmasks it
+as it would any key.
+"""
+
+UPGRADE = (
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: YmVuY2hiZW5jaGJlbmNoIQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: text.ircv3.net\r\n\r\n"
+)
+
+
+def frame(line: bytes) -> bytes:
+    """
+    One IRC line as a client's (masked) WebSocket text frame.
+    """
+    size = len(line)
+    # A short frame's length in its second byte; a longer one's in two more.
+    long = size >= 126
+    head = bytes((0x81, 0xFE if long else 0x80 | size)) + (size.to_bytes(2, "big") if long else b"")
+    key = (MASK * (size // 4 + 1))[:size]
+    body = (int.from_bytes(line, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
+    return head + MASK + body
+
+
+def send_line(dialect: str, line: bytes) -> bytes:
+    """
+    One IRC line (without CRLF) as C{dialect} sends it: with CRLF, or framed.
+    """
+    return frame(line) if dialect == "ws" else line + b"\r\n"
+
+
 def login(dialect: str, name: str) -> bytes:
     """
-    What a client sends to log in: a nickname (line), or IRC's registration and a JOIN.
+    What a client sends to log in: a nickname (line), IRC's registration (a
+    JOIN once welcomed), or a WebSocket's upgrade (its registration once
+    answered).
     """
+    if dialect == "ws":
+        return UPGRADE
     if dialect == "irc":
         # JOIN once welcomed (001): a server may still be registering us.
         return f"NICK {name}\r\nUSER {name} 0 * :{name}\r\n".encode()
@@ -40,6 +79,8 @@ def say(dialect: str, text: bytes) -> bytes:
     """
     if dialect == "irc":
         return b"PRIVMSG #bench :" + text + b"\r\n"
+    if dialect == "ws":
+        return frame(b"PRIVMSG #bench :" + text)
     return text + b"\n"
 
 
@@ -47,7 +88,7 @@ def parse_message(dialect: str, line: bytes) -> tuple[bytes, bytes] | None:
     """
     (sender, text) of a message line, or None for anything else.
     """
-    if dialect == "irc":
+    if dialect in ("irc", "ws"):
         # ":nick!user@host PRIVMSG #bench :text"
         if b" PRIVMSG " not in line:
             return None
@@ -60,11 +101,14 @@ def parse_message(dialect: str, line: bytes) -> tuple[bytes, bytes] | None:
 
 
 class Receiver(asyncio.Protocol):
-    __slots__ = ("buffer", "logged_in", "next_seq", "transport", "worker")
+    __slots__ = ("buffer", "frames", "logged_in", "name", "next_seq", "transport", "worker")
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, name: str = "") -> None:
         self.worker = worker
+        self.name = name
         self.buffer = b""
+        # A WebSocket client's bytes not yet read as frames (None: not upgraded yet).
+        self.frames: bytes | None = None
         # The next sequence number expected from each sender (latency runs).
         self.next_seq: dict[bytes, int] = {}
         self.logged_in: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -73,15 +117,49 @@ class Receiver(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
 
+    def unframe(self, data: bytes) -> bytes:
+        """
+        A WebSocket client's bytes as IRC lines with CRLF: the upgrade's
+        answer first (then it registers), then the server's unmasked frames.
+        """
+        assert self.transport is not None
+        if self.frames is None:
+            self.buffer += data
+            if b"\r\n\r\n" not in self.buffer:
+                return b""
+            head, _, data = self.buffer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 101 "), head
+            self.buffer, self.frames = b"", b""
+            name = self.name.encode()
+            self.transport.write(frame(b"NICK " + name) + frame(b"USER " + name + b" 0 * :x"))
+        buffer = self.frames + data
+        lines = []
+        at, end = 0, len(buffer)
+        while end - at >= 2:
+            size, head = buffer[at + 1] & 0x7F, 2
+            if size == 126:
+                if end - at < 4:
+                    break
+                size, head = int.from_bytes(buffer[at + 2 : at + 4], "big"), 4
+            if end - at < head + size:
+                break
+            lines.append(buffer[at + head : at + head + size])
+            at += head + size
+        self.frames = buffer[at:]
+        return b"\r\n".join(lines) + b"\r\n" if lines else b""
+
     def data_received(self, data: bytes) -> None:
+        dialect = self.worker.dialect
+        if dialect == "ws":
+            data = self.unframe(data)
         lines = (self.buffer + data).split(b"\n")
         self.buffer = lines.pop()
-        irc = self.worker.dialect == "irc"
+        irc = dialect != "line"
         if irc:
             for line in lines:
                 if line[:4] == b"PING":
                     assert self.transport is not None
-                    self.transport.write(b"PONG" + line[4:].rstrip(b"\r") + b"\r\n")
+                    self.transport.write(send_line(dialect, b"PONG" + line[4:].rstrip(b"\r")))
         if not self.logged_in.done():
             for line in lines:
                 # In the room: chat's "You are in", or IRC's end of NAMES (366).
@@ -95,7 +173,7 @@ class Receiver(asyncio.Protocol):
                         self.logged_in.set_result(None)
                         break
                     assert self.transport is not None
-                    self.transport.write(b"JOIN #bench\r\n")
+                    self.transport.write(send_line(dialect, b"JOIN #bench"))
             return
         self.worker.lines(lines, self)
 
@@ -128,7 +206,7 @@ class Worker:
 
     def lines(self, lines: list[bytes], receiver: Receiver) -> None:
         count = 0
-        irc = self.dialect == "irc"
+        irc = self.dialect != "line"
         if not self.latency:
             if irc:
                 for line in lines:
@@ -177,7 +255,7 @@ class Worker:
         async def one(name: str) -> None:
             async with semaphore:
                 transport, receiver = await loop.create_connection(
-                    lambda: Receiver(self), "127.0.0.1", self.port
+                    lambda: Receiver(self, name), "127.0.0.1", self.port
                 )
                 transport.write(login(self.dialect, name))
                 await asyncio.wait_for(receiver.logged_in, LOGIN_TIMEOUT)

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import Receiver, Worker, login, say, worker_main
+from loadgen import Receiver, Worker, login, say, send_line, worker_main
 from process import ServerProcess, checkout, free_port
 
 HERE = Path(__file__).resolve().parent
@@ -88,7 +88,7 @@ INSPIRCD_CONF = """\
 <pid file="{workdir}/inspircd-{port}.pid">
 """
 
-CHAT_KINDS = ("chat", "chat-irc")
+CHAT_KINDS = ("chat", "chat-irc", "chat-web")
 IRC_SERVERS = ("chat-irc", "ngircd", "inspircd")
 """
 The IRC benchmark's servers: chat's IRC door and two C servers from Debian's
@@ -113,7 +113,7 @@ class Server(ServerProcess):
         """
         self.kind = kind
         self.port = free_port()
-        self.dialect = "irc" if kind in IRC_SERVERS else "line"
+        self.dialect = "irc" if kind in IRC_SERVERS else "ws" if kind == "chat-web" else "line"
         self.log = open(workdir / f"{kind}-{self.port}.log", "wb")  # noqa: SIM115
         if kind in CHAT_KINDS:
             door = ["--listen", f"tcp:{self.port}:interface=127.0.0.1"]
@@ -121,6 +121,11 @@ class Server(ServerProcess):
                 door = [
                     "--listen", f"tcp:{free_port()}:interface=127.0.0.1",
                     "--irc", f"tcp:{self.port}:interface=127.0.0.1",
+                ]  # fmt: skip
+            elif kind == "chat-web":
+                door = [
+                    "--listen", f"tcp:{free_port()}:interface=127.0.0.1",
+                    "--web", f"tcp:{self.port}:interface=127.0.0.1",
                 ]  # fmt: skip
             argv = [
                 sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
@@ -249,6 +254,7 @@ class Talker(Receiver):
 
     async def open(self, port: int, name: str) -> Talker:
         loop = asyncio.get_running_loop()
+        self.name = name
         await loop.create_connection(lambda: self, "127.0.0.1", port)
         assert self.transport is not None
         self.transport.write(login(self.worker.dialect, name))
@@ -403,7 +409,7 @@ async def idle(
     them, and one message afterwards that must reach every one.
     """
     generator = Generator(server.port, workers, server.dialect)
-    irc = server.dialect == "irc"
+    irc = server.dialect != "line"
     try:
         before = server.rss_kib()
         # On IRC, in no channel: 10 000 JOINs into one channel are 50
@@ -422,7 +428,7 @@ async def idle(
         await generator.all("reset", [False] * workers)
         if irc:
             for number in range(clients):
-                sender.send(b"PRIVMSG i%d :still there?\r\n" % number)
+                sender.send(send_line(server.dialect, b"PRIVMSG i%d :still there?" % number))
                 if number % 500 == 499:
                     await asyncio.sleep(0.01)
         else:
@@ -554,6 +560,9 @@ def plan_irc(smoke: bool) -> list[tuple[str, str, dict[str, Any], bool]]:
     ):
         for kind in IRC_SERVERS:
             steps.append((scenario, kind, parameters, True))
+        if scenario != "slow consumer":
+            # The same IRC door, carried by WebSockets (docs/web.md).
+            steps.append((scenario, "chat-web", parameters, True))
         if scenario == "latency":
             # What history costs the tail, beside the C servers, in the same run.
             steps.append((scenario, "chat-irc", parameters, False))

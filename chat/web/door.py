@@ -66,6 +66,8 @@ CRLF a client may end it with although it need not.
 """
 
 
+_NORMAL_CLOSE = (f.NORMAL, "")
+
 REFUSAL_LOG_EVERY = 10.0
 """
 Seconds between two log lines about one address's refused connections.
@@ -147,7 +149,7 @@ class WebProtocol(StreamProtocol):
         # it sends is ignored), then CLOSED (our close frame, with _close's
         # code and reason, is sent: nothing more is).
         self._state = OPEN
-        self._close = (f.NORMAL, "")
+        self._close = _NORMAL_CLOSE
         # The address whose HTTP connections this one counts among, until
         # it becomes a WebSocket or closes.
         self._counted: str | None = None
