@@ -2,12 +2,13 @@
 Instructions per delivery on the hot path, counted by callgrind: repeatable
 on a shared, noisy machine, where CPU seconds are not.
 
-    .venv/bin/python bench/instructions.py [--clients 100] [--paced] [--irc]
+    .venv/bin/python bench/instructions.py [--clients 100] [--paced] [--irc | --web]
 
 runs the same workload twice under ``valgrind --tool=callgrind`` (with 1 000
 and 3 000 messages), so that everything but the messages (start-up, logins)
 cancels out, and prints the instructions each delivery cost. In one process:
-CLIENTS logged-in connections of the line door (``--irc``: the IRC door) on
+CLIENTS logged-in connections of the line door (``--irc``: the IRC door;
+``--web``: the IRC door over WebSockets, upgraded through the web door) on
 real loopback TCP sockets, so that a delivery takes the path it takes in the
 server (the direct write to the socket), and one sender whose lines go
 through the real door, session and chat, history off. Batched (the default):
@@ -35,7 +36,7 @@ from twisted.internet.task import Clock
 from twisted.internet.tcp import Server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import login
+from loadgen import UPGRADE, frame, login
 
 # The clients read what they were sent every this many messages, so that no
 # socket buffer fills (and no write leaves the direct path).
@@ -68,7 +69,11 @@ class Clients:
         self.first = 0
         self.lines = 0
 
-    def drain(self) -> None:
+    def drain(self, mark: bytes = b"\n") -> None:
+        """
+        Read what every client was sent; C{mark} is counted in what the
+        first read (once a message).
+        """
         buffer = self.buffer
         for n, end in enumerate(self.ends):
             try:
@@ -76,12 +81,12 @@ class Clients:
                     self.total += size
                     if n == 0:
                         self.first += size
-                        self.lines += buffer.count(b"\n", 0, size)
+                        self.lines += buffer.count(mark, 0, size)
             except BlockingIOError:
                 pass
 
 
-def workload(clients: int, messages: int, paced: bool, irc: bool) -> None:
+def workload(clients: int, messages: int, paced: bool, door: str) -> None:
     from twisted.internet import reactor
 
     from chat.core.domain import MemoryChat
@@ -89,13 +94,19 @@ def workload(clients: int, messages: int, paced: bool, irc: bool) -> None:
     from chat.core.service import ChatService, Settings
     from chat.irc.protocol import IRCFactory
     from chat.line.protocol import LineFactory
+    from chat.web.door import WebDoor
 
     clock = Clock()
     chat = MemoryChat(permanent_rooms=(LOBBY,), clock=clock.seconds)
     service = ChatService(clock, chat, Settings(history_lines=0))
-    factory: Factory = IRCFactory(service) if irc else LineFactory(service)
+    factory: Factory
+    if door == "web":
+        factory = WebDoor(service, IRCFactory(service))
+    else:
+        factory = IRCFactory(service) if door == "irc" else LineFactory(service)
     listener = socket.create_server(("127.0.0.1", 0))
     ends = Clients()
+    join = f"JOIN #{LOBBY}".encode()
 
     def connect(name: str) -> Server:
         server_end, client_end = pair(listener)
@@ -103,34 +114,43 @@ def workload(clients: int, messages: int, paced: bool, irc: bool) -> None:
         protocol = factory.buildProtocol(None)
         transport = Server(server_end, protocol, client_end.getsockname(), None, 0, reactor)  # type: ignore[arg-type]
         protocol.makeConnection(transport)
-        join = f"JOIN #{LOBBY}\r\n".encode() if irc else b""
-        protocol.dataReceived(login("irc" if irc else "line", name) + join)
+        if door == "web":
+            protocol.dataReceived(UPGRADE)
+            nick, user = login("irc", name).split(b"\r\n")[:2]
+            protocol.dataReceived(frame(nick) + frame(user) + frame(join))
+        elif door == "irc":
+            protocol.dataReceived(login("irc", name) + join + b"\r\n")
+        else:
+            protocol.dataReceived(login("line", name))
         return transport
 
     transports = [connect(f"user{n}") for n in range(clients)]
     sender = connect("sender").protocol
     ends.drain()
     ends.total = ends.first = ends.lines = 0
-    if irc:
+    if door == "line":
+        lines = [b"hello, this is message number %d\n" % n for n in range(messages)]
+    else:
         lines = [
-            b"PRIVMSG #%s :hello, this is message number %d\r\n" % (LOBBY.encode(), n)
+            b"PRIVMSG #%s :hello, this is message number %d" % (LOBBY.encode(), n)
             for n in range(messages)
         ]
-    else:
-        lines = [b"hello, this is message number %d\n" % n for n in range(messages)]
+        lines = [frame(line) if door == "web" else line + b"\r\n" for line in lines]
+    # Frames have no line ending: a message is counted by its verb.
+    mark = b" PRIVMSG " if door == "web" else b"\n"
     per_chunk = 1 if paced else 100
     for start in range(0, messages, per_chunk):
         sender.dataReceived(b"".join(lines[start : start + per_chunk]))
         if (start + per_chunk) % DRAIN_EVERY == 0:
-            ends.drain()
-    ends.drain()
+            ends.drain(mark)
+    ends.drain(mark)
     # Had a write gone to Twisted's buffer, what was counted would not be the direct path.
     assert not any(t.dataBuffer or t._tempDataBuffer for t in transports), "a socket filled"
     assert ends.lines == messages, f"{ends.lines} lines for {messages} messages"
     assert ends.total == ends.first * clients, "a client missed messages"
 
 
-def counted(clients: int, messages: int, paced: bool, irc: bool) -> int:
+def counted(clients: int, messages: int, paced: bool, door: str) -> int:
     """
     The instructions one run of the workload takes, whole process.
     """
@@ -142,8 +162,8 @@ def counted(clients: int, messages: int, paced: bool, irc: bool) -> int:
         ]  # fmt: skip
         if paced:
             argv.append("--paced")
-        if irc:
-            argv.append("--irc")
+        if door != "line":
+            argv.append("--" + door)
         env = dict(os.environ, PYTHONHASHSEED="0")
         subprocess.run(argv, check=True, capture_output=True, env=env)
         found = re.search(rb"^summary: (\d+)", out.read_bytes(), re.M)
@@ -155,14 +175,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--paced", action="store_true", help="a line a chunk, not 100")
-    parser.add_argument("--irc", action="store_true", help="the IRC door, not the line door")
+    doors = parser.add_mutually_exclusive_group()
+    doors.add_argument("--irc", action="store_true", help="the IRC door, not the line door")
+    doors.add_argument("--web", action="store_true", help="the IRC door over WebSockets")
     parser.add_argument("--run", type=int, help="run the workload with this many messages")
     arguments = parser.parse_args()
+    door = "web" if arguments.web else "irc" if arguments.irc else "line"
     if arguments.run is not None:
-        workload(arguments.clients, arguments.run, arguments.paced, arguments.irc)
+        workload(arguments.clients, arguments.run, arguments.paced, door)
         return 0
     low, high = 1000, 3000
-    options = (arguments.clients, arguments.paced, arguments.irc)
+    options = (arguments.clients, arguments.paced, door)
     difference = counted(options[0], high, *options[1:]) - counted(options[0], low, *options[1:])
     deliveries = (high - low) * arguments.clients
     print(f"{difference / deliveries:.0f} instructions per delivery")
