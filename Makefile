@@ -11,6 +11,14 @@ STAMP := $(VENV)/.installed-stamp
 # otherwise make stops and names it (the test fails, never skips, without it).
 WEECHAT := /usr/bin/weechat-headless
 
+# A real browser for the web page's end-to-end test: Debian's chromium, driven
+# by Playwright's Python package (never its own browser download); the same rule.
+CHROMIUM := /usr/bin/chromium
+
+# A third-party web IRC client for the web door's test: irc-framework (the
+# library Kiwi IRC is built on), from npm, as package-lock.json pins it.
+NODE_DEPS := tests/web/node/node_modules/.installed
+
 .PHONY: run test check lint typecheck clean soak bench bench-smoke
 
 # `make run`: the server in the foreground, on the embedded defaults; it logs where to connect.
@@ -25,7 +33,7 @@ RUN_ARGS ?=
 run: $(STAMP)
 	@trap : INT TERM; $(BIN)/twistd --pidfile= -n chat --listen $(LISTEN) --irc $(IRC) --web $(WEB) $(RUN_ARGS) || true
 
-test: $(STAMP) $(WEECHAT)
+test: $(STAMP) $(WEECHAT) $(CHROMIUM) $(NODE_DEPS)
 	rm -f .coverage .coverage.*
 	$(BIN)/coverage run -m twisted.trial tests
 	$(BIN)/coverage combine -q
@@ -63,10 +71,11 @@ typecheck: $(STAMP)
 # hook hides twisted/plugins from Twisted's plugin scan (twistd would not know
 # `chat`), while strict mode links the files into build/ and puts that on a
 # plain .pth path, which the scan sees. It links files, not folders, so the
-# install is redone whenever the list of modules changes.
+# install is redone whenever the list of modules (or of the web page's files) changes.
 MODULES := $(VENV)/.modules
-$(shell mkdir -p $(VENV) && find chat twisted/plugins -name '*.py' | sort | cmp -s - $(MODULES) \
-	|| find chat twisted/plugins -name '*.py' | sort > $(MODULES))
+SOURCES := find chat twisted/plugins -name '*.py' -o -path 'chat/web/static/*'
+$(shell mkdir -p $(VENV) && $(SOURCES) | sort | cmp -s - $(MODULES) \
+	|| $(SOURCES) | sort > $(MODULES))
 
 $(STAMP): pyproject.toml $(MODULES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -82,5 +91,25 @@ $(WEECHAT):
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q weechat-headless
 
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "make test needs Debian's chromium: apt-get install chromium (as root)"; \
+		exit 1; \
+	fi
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+$(NODE_DEPS): tests/web/node/package.json tests/web/node/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make test needs Node.js 20 and npm: apt-get install nodejs npm (as root)"; \
+			exit 1; \
+		fi; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; \
+	fi
+	npm ci --prefix tests/web/node --no-audit --no-fund
+	touch $@
+
 clean:
 	rm -rf $(VENV) .coverage .coverage.* _trial_temp build *.egg-info twisted/plugins/dropin.cache
+	rm -rf tests/web/node/node_modules

@@ -169,6 +169,12 @@ class Outflow(Protocol):
         waits already; L{False} as L{write} says.
         """
 
+    def take(self, pending: bytes | list[bytes]) -> bool:
+        """
+        Send what a burst told the connection, one piece or a list of them
+        (while L{idle} is L{None}); L{False} as L{write} says.
+        """
+
     def stopProducing(self) -> None:
         """
         The connection is gone or closing: what waits for it no longer
@@ -252,6 +258,9 @@ class DirectOutflow:
         self._transport.write(data)
         return True
 
+    def take(self, pending: bytes | list[bytes]) -> bool:
+        return self.write(b"".join(pending) if type(pending) is list else pending)  # type: ignore[arg-type]
+
     def resumeProducing(self) -> None:
         # Twisted's buffer is empty (or the producer was just registered).
         self.idle = self._transport.fileno()
@@ -299,6 +308,9 @@ class SendQueue:
 
     def queue(self, data: bytes) -> bool:
         return self.write(data)
+
+    def take(self, pending: bytes | list[bytes]) -> bool:
+        return self.write(b"".join(pending) if type(pending) is list else pending)  # type: ignore[arg-type]
 
     def pauseProducing(self) -> None:
         # Twisted calls this again on every write while the buffer is full:

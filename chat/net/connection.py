@@ -116,6 +116,9 @@ class _GoneOutflow:
     def queue(self, data: bytes) -> bool:
         return False
 
+    def take(self, pending: bytes | list[bytes]) -> bool:
+        return False
+
     def stopProducing(self) -> None:
         pass
 
@@ -173,20 +176,25 @@ class Burst:
                 connection._pending = None
                 if connection._closing:
                     continue
+                outflow = connection._outflow
+                idle = outflow.idle
+                if idle is None:
+                    # Not a socket to write to directly: the outflow takes
+                    # the pieces as they are (a WebSocket's frames each
+                    # broadcast once for all its recipients).
+                    if not outflow.take(pending):
+                        connection._drop()
+                    continue
                 data: bytes = b"".join(pending) if type(pending) is list else pending  # type: ignore[assignment]
                 # What DirectOutflow.write does, repeated here: calling it
                 # cost each delivery at a paced rate 370 instructions more.
-                outflow = connection._outflow
-                idle = outflow.idle
-                if idle is not None:
-                    try:
-                        sent = os.write(idle, data)
-                    except OSError:
-                        sent = 0
-                    if sent == len(data):
-                        continue
-                    data = data[sent:]
-                if not outflow.queue(data):
+                try:
+                    sent = os.write(idle, data)
+                except OSError:
+                    sent = 0
+                if sent == len(data):
+                    continue
+                if not outflow.queue(data[sent:]):
                     connection._drop()
             except Exception:
                 self.log.failure("Error writing to {peer}", peer=connection.address)

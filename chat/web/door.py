@@ -18,6 +18,7 @@ of a broadcast are made once for all its recipients of one kind.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,6 +99,30 @@ class FramedOutflow:
     def queue(self, data: bytes) -> bool:
         # Nothing of it was written: the socket's outflow may still write it straight away.
         return self.inner.write(self.framer(data))
+
+    def take(self, pending: bytes | list[bytes]) -> bool:
+        # Once per recipient of every burst: the framer's memory and the
+        # socket's outflow are read here rather than called.
+        framer = self.framer
+        frames: bytes
+        if type(pending) is list:
+            frames = framer.pieces(pending)
+        elif pending is framer.last:
+            # Every recipient of a lone message but the first of its kind.
+            frames = framer.made
+        else:
+            frames = framer(pending)  # type: ignore[arg-type]
+        inner = self.inner
+        idle = inner.idle
+        if idle is not None:
+            try:
+                sent = os.write(idle, frames)
+            except OSError:
+                sent = 0
+            if sent == len(frames):
+                return True
+            frames = frames[sent:]
+        return inner.queue(frames)
 
     def stopProducing(self) -> None:
         self.inner.stopProducing()

@@ -61,27 +61,59 @@ def close_frame(code: int, reason: str = "") -> bytes:
     return frame(CLOSE, code.to_bytes(2, "big") + reason.encode()[:123])
 
 
+PIECES_KEPT = 512
+"""
+How many pieces of recent bursts a framer keeps framed: more than a burst
+of input tells its recipients (a chunk of 100 lines into a room is 100).
+"""
+
+
 class Framer:
     """
     IRC lines as WebSocket messages of one kind (text or binary), one frame
     a line, shared by every connection that asked for that kind.
     """
 
-    __slots__ = ("_heads", "_last", "_made", "opcode")
+    __slots__ = ("_heads", "_pieces", "last", "made", "opcode")
 
     def __init__(self, opcode: int) -> None:
         self.opcode = opcode
         # Most IRC lines are under 126 bytes: their two-byte headers, made once.
         self._heads = [bytes((_FIN | opcode, size)) for size in range(126)]
-        self._last = b""
-        self._made = b""
+        # The last bytes framed, and their frames: plain attributes, which
+        # the outflow reads itself (chat.net.encoding's reason).
+        self.last = b""
+        self.made = b""
+        # The pieces of a burst framed lately, each kept with its frames.
+        self._pieces: dict[bytes, bytes] = {}
+
+    def pieces(self, pending: list[bytes]) -> bytes:
+        """
+        The frames of what a burst told one connection, piece by piece.
+
+        A burst's pieces are mostly events, the very same C{bytes} objects
+        for every recipient of a kind: each is framed for the first and
+        found again for the others (its hash is kept by the object, and
+        the lookup compares identities first). The pieces of the last
+        bursts are kept, a few hundred at most.
+        """
+        made = self._pieces
+        out = []
+        for piece in pending:
+            frames = made.get(piece)
+            if frames is None:
+                if len(made) >= PIECES_KEPT:
+                    made.clear()
+                frames = made[piece] = self(piece)
+            out.append(frames)
+        return b"".join(out)
 
     def __call__(self, data: bytes) -> bytes:
         """
         C{data}, one or more lines each ending in CRLF, as frames.
         """
-        if data is self._last:
-            return self._made
+        if data is self.last:
+            return self.made
         heads = self._heads
         pieces = []
         for line in data.split(_CRLF):
@@ -94,7 +126,7 @@ class Framer:
             else:
                 pieces.append(frame(self.opcode, line))
         made = b"".join(pieces)
-        self._last, self._made = data, made
+        self.last, self.made = data, made
         return made
 
 

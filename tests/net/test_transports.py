@@ -73,6 +73,9 @@ class Outflow:
     def queue(self, data: bytes) -> bool:
         return self.write(data)
 
+    def take(self, pending: bytes | list[bytes]) -> bool:
+        return self.write(b"".join(pending) if isinstance(pending, list) else pending)
+
     def stopProducing(self) -> None:
         pass
 

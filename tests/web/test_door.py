@@ -10,7 +10,9 @@ program would), while the server runs in the reactor.
 from __future__ import annotations
 
 import base64
+import json
 import os
+import shutil
 import socket
 import time
 import urllib.error
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 
 from twisted.internet import reactor as _reactor
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -33,6 +36,7 @@ from chat.line.protocol import LineFactory
 from chat.web.door import WebDoor
 from chat.web.handshake import networks
 from tests.helpers import new_service
+from tests.live import ROOT, ProcessRunner
 from tests.web.test_frames import masked, unframe
 
 reactor: Any = _reactor
@@ -138,7 +142,7 @@ class WebDoorTests(TestCase):
         service = new_service(reactor, settings or Settings(server_name="chat.test"))
         service.startService()
         self.addCleanup(service.stopService)
-        door = WebDoor(service, IRCFactory(service), origins, networks(proxies))
+        door = self.door = WebDoor(service, IRCFactory(service), origins, networks(proxies))
         web = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(door)
         self.addCleanup(web.stopListening)
         line = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(
@@ -407,3 +411,46 @@ class WebDoorTests(TestCase):
         refused, answer = await self.as_user(script)
         self.assertTrue(refused)
         self.assertEqual(answer, b"HTTP/1.1 200 OK")
+        # Every socket closed on the client's side is closed on the server's, and counted out.
+        deadline = reactor.seconds() + WAIT
+        while self.door.opening and reactor.seconds() < deadline:
+            await deferLater(reactor, 0.05, lambda: None)
+        self.assertEqual(self.door.opening, {})
+
+    async def test_irc_framework(self) -> None:
+        """
+        irc-framework (npm; the library Kiwi IRC is built on), with its
+        WebSocket transport, registers, joins the lobby, talks with a
+        netcat user and leaves, as it would on Ergo or InspIRCd.
+        """
+        await self.serve()
+        node = shutil.which("node")
+        self.assertIsNotNone(node, "node is missing: make test installs it (apt-get)")
+        assert node is not None
+        folder = ROOT / "tests" / "web" / "node"
+        self.assertTrue(
+            (folder / "node_modules" / "irc-framework").is_dir(),
+            "irc-framework is missing: make test installs it (npm ci)",
+        )
+        nc = await self.as_user(lambda: Netcat(self.line_port, "nc"))
+        client = ProcessRunner(None)
+        argv = [node, "--experimental-websocket", "irc_framework_client.js", str(self.web_port)]
+        reactor.spawnProcess(client, node, argv, env=os.environ.copy(), path=str(folder))
+
+        def netcat() -> list[str]:
+            heard = nc.until(lambda line: "hello from irc-framework" in line)
+            nc.send("hi kiwi")
+            heard += nc.until(lambda line: "kiwi has left" in line)
+            nc.close()
+            return heard
+
+        heard = await self.as_user(netcat)
+        out, err, code = await client.finished.addTimeout(WAIT * 3, reactor)
+        said = [json.loads(line) for line in out.decode().splitlines()]
+        self.assertEqual(code, 0, (said, err))
+        self.assertEqual(said[0], {"registered": "kiwi"})
+        self.assertIn({"joined": "#lobby"}, said)
+        self.assertIn({"message": "hi kiwi", "from": "nc", "target": "#lobby"}, said)
+        self.assertEqual(said[-1], {"closed": True})
+        self.assertIn("<kiwi> hello from irc-framework", heard)
+        self.assertEqual(heard[-1], "*** kiwi has left (bye)")

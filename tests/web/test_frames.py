@@ -76,6 +76,20 @@ class FramerTests(SynchronousTestCase):
         other = b":b PRIVMSG #r :hi\r\n"
         self.assertEqual(unframe(framer(other)), [(f.TEXT, b":b PRIVMSG #r :hi")])
 
+    def test_a_burst_is_framed_piece_by_piece(self) -> None:
+        """
+        A burst's pieces (several lines each, some) become their frames in
+        order; the same pieces for the next recipient are found framed; no
+        more than PIECES_KEPT are kept.
+        """
+        framer = f.Framer(f.TEXT)
+        pieces = [b"a\r\n", b"b\r\nc\r\n", b"d\r\n"]
+        first = framer.pieces(pieces)
+        self.assertEqual(unframe(first), [(f.TEXT, x) for x in (b"a", b"b", b"c", b"d")])
+        self.assertEqual(framer.pieces(pieces), first)
+        framer.pieces([b"%d\r\n" % n for n in range(f.PIECES_KEPT + 10)])
+        self.assertLessEqual(len(framer._pieces), f.PIECES_KEPT)
+
     def test_close_frame(self) -> None:
         self.assertEqual(unframe(f.close_frame(1002, "bad")), [(f.CLOSE, b"\x03\xeabad")])
 

@@ -88,7 +88,10 @@ function handle(m) {
   switch (m.verb) {
     case "PING": send(`PONG :${a ?? ""}`); break;
     case "CAP":
-      if (b === "LS") send("CAP REQ :server-time echo-message");
+      // batch: the history replayed on JOIN comes as a chathistory batch,
+      // its lines as they were said (without one, the server dates them in
+      // their text for clients that cannot tell them from live ones).
+      if (b === "LS") send("CAP REQ :server-time echo-message batch message-tags");
       else if (b === "ACK" || b === "NAK") send("CAP END");
       break;
     case "001":
@@ -185,12 +188,13 @@ function render(line) {
   const time = document.createElement("time");
   time.dateTime = when.toISOString();
   time.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  li.append(time);
+  // Spaces as text, not margins: a copied line reads as it is shown.
+  li.append(time, " ");
   if (line.from) {
     const nick = document.createElement("span");
     nick.className = "nick";
     nick.textContent = line.action ? `* ${line.from}` : `<${line.from}>`;
-    li.append(nick);
+    li.append(nick, " ");
   }
   li.append(document.createTextNode(line.text));
   if (line.notice && !line.from) li.className = "notice";

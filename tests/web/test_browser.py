@@ -1,0 +1,223 @@
+"""
+The page in a real browser: Debian's Chromium, headless, driven by
+Playwright (its Python package, pointed at the system's browser: a browser
+download at test time fails on the project's machines), against a real
+`twistd -n chat --web`, beside a netcat user.
+
+The browser's side runs in one thread of its own (Playwright's objects
+belong to the thread that made them), as a user's would; the server is
+restarted from the reactor while the pages stay open.
+
+Screenshots of the page at a desktop's and a phone's size are written to
+C{_trial_temp/screenshots/} (not committed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import blockingCallFromThread, deferToThread
+from twisted.trial.unittest import TestCase
+
+from tests.live import TwistdRunner, reactor, start_twistd
+from tests.web.test_door import Netcat
+
+CHROMIUM = "/usr/bin/chromium"
+# As this machine's Chromium must run: as root, and with nothing that
+# reaches for the internet (the network is closed; it would wait on it).
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 15_000
+ATTACK = '<img src=x onerror="window.pwned=1">'
+LINK = "javascript:window.pwned=2"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class BrowserTests(TestCase):
+    timeout = 180
+
+    def setUp(self) -> None:
+        self.assertTrue(
+            os.path.exists(CHROMIUM), "chromium is missing: make test installs it (apt-get)"
+        )
+        self.folder = Path(self.mktemp()).resolve()
+        self.folder.mkdir()
+        self.web_port = free_port()
+        self.line_port = free_port()
+        self.server: TwistdRunner | None = None
+
+    async def start(self) -> None:
+        """
+        `twistd -n chat` with the web door and the line door on fixed
+        loopback ports (the same again after a restart), history on.
+        """
+        self.server, _ = await start_twistd(
+            self.folder,
+            "--listen", f"tcp:{self.line_port}:interface=127.0.0.1",
+            "--web", f"tcp:{self.web_port}:interface=127.0.0.1",
+            "--db", str(self.folder / "chat.sqlite3"),
+            "--flood", "off",
+        )  # fmt: skip
+        await self.server.logged(b"Web door on ")
+        self.addCleanup(self.server.stop)
+
+    async def restart(self) -> None:
+        assert self.server is not None
+        await self.server.stop()
+        await self.start()
+
+    def in_reactor(self, coroutine: Any) -> None:
+        """
+        From the browser's thread: run C{coroutine} in the reactor and wait for it.
+        """
+        blockingCallFromThread(reactor, lambda: Deferred.fromCoroutine(coroutine))
+
+    async def test_two_browsers_netcat_and_a_restart(self) -> None:
+        """
+        Two people on the page (one at a phone's size) and one on netcat
+        chat in the lobby; the history is there on entering; a private
+        message opens a conversation with an unread count; markup and
+        `javascript:` links typed by anyone are shown as text and nothing
+        runs (asked of the page itself); after the server restarts, the
+        page reconnects, joins again, and shows nothing twice.
+        """
+        await self.start()
+        seen = await deferToThread(self.browse)
+        self.assertEqual(seen["alice lobby"].count("<nc> before anyone came"), 1)
+        self.assertIn("<alice> hello from alice", seen["bob lobby"])
+        self.assertIn("<nc> hi browsers", seen["bob lobby"])
+        self.assertIn("<bob> psst", seen["alice with bob"])
+        self.assertEqual(seen["unread from bob"], "1")
+        for who in ("alice", "bob"):
+            self.assertEqual(seen[f"{who} pwned"], None)
+            self.assertEqual(seen[f"{who} images and links"], 0)
+            self.assertIn(f"<nc> {ATTACK}", seen[f"{who} lobby"])
+            self.assertIn(f"<alice> {LINK}", seen[f"{who} lobby"])
+        self.assertEqual(seen["dialogs"], [])
+        self.assertIn("<alice> hello from alice", seen["nc heard"])
+        self.assertIn("<nc2> after the restart", seen["alice after"])
+        self.assertEqual(seen["alice after"].count("<alice> hello from alice"), 1)
+        self.assertEqual(seen["alice after"].count("<nc> before anyone came"), 1)
+        for size in ("desktop", "phone"):
+            self.assertTrue(Path("screenshots", f"{size}.png").stat().st_size > 1000)
+
+    def browse(self) -> dict[str, Any]:
+        """
+        The users' side, in this thread: what each saw.
+        """
+        from playwright.sync_api import Dialog, Page, sync_playwright
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        seen: dict[str, Any] = {"dialogs": []}
+        url = f"http://127.0.0.1:{self.web_port}/"
+        nc = Netcat(self.line_port, "nc")
+        nc.send("before anyone came")
+
+        def log(page: Page) -> list[str]:
+            # Each line as it reads, without its time.
+            rows = page.locator("#log li").all_inner_texts()
+            return [re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*", "", row).strip() for row in rows]
+
+        def wait_line(page: Page, text: str) -> None:
+            try:
+                page.locator("#log li", has_text=text).first.wait_for(timeout=WAIT_MS)
+            except PlaywrightTimeout:
+                raise AssertionError(
+                    f"{text!r} not shown in {page.locator('#title').inner_text()}: {log(page)}; "
+                    f"{page.locator('#targets').inner_html()}"
+                ) from None
+
+        def enter(page: Page, nickname: str) -> None:
+            page.goto(url)
+            page.get_by_label("Nickname", exact=True).fill(nickname)
+            page.get_by_role("button", name="Enter").click()
+            page.locator("#app").wait_for(state="visible", timeout=WAIT_MS)
+            # In, the form is gone: only the chat is on the screen.
+            page.locator("#login").wait_for(state="hidden", timeout=WAIT_MS)
+            wait_line(page, "before anyone came")
+
+        def say(page: Page, text: str) -> None:
+            page.get_by_label("Message").fill(text)
+            page.get_by_label("Message").press("Enter")
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                alice = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+                bob = browser.new_context(
+                    viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+                ).new_page()
+
+                def dialog(opened: Dialog) -> None:
+                    # An alert() that ran: the test fails on it, and dismisses it.
+                    seen["dialogs"].append(opened.message)
+                    opened.dismiss()
+
+                for page in (alice, bob):
+                    page.on("dialog", dialog)
+                enter(alice, "alice")
+                enter(bob, "bob")
+                seen["alice lobby"] = log(alice)
+                say(alice, "hello from alice")
+                wait_line(bob, "hello from alice")
+                seen["nc heard"] = nc.until(lambda line: "hello from alice" in line)
+                nc.send("hi browsers")
+                wait_line(bob, "hi browsers")
+                say(bob, "/msg alice psst")
+                alice.locator("#targets button", has_text="bob").wait_for(timeout=WAIT_MS)
+                seen["unread from bob"] = (
+                    alice.locator("#targets button", has_text="bob").locator(".unread").inner_text()
+                )
+                alice.locator("#targets button", has_text="bob").click()
+                wait_line(alice, "psst")
+                seen["alice with bob"] = log(alice)
+                bob.locator("#targets button", has_text="#lobby").click()
+                alice.locator("#targets button", has_text="#lobby").click()
+                nc.send(ATTACK)
+                say(alice, LINK)
+                for name, page in (("alice", alice), ("bob", bob)):
+                    wait_line(page, "onerror")
+                    wait_line(page, LINK)
+                    seen[f"{name} pwned"] = page.evaluate("window.pwned")
+                    seen[f"{name} images and links"] = page.locator("#log img, #log a").count()
+                    seen[f"{name} lobby"] = log(page)
+                Path("screenshots").mkdir(exist_ok=True)
+                alice.screenshot(path="screenshots/desktop.png", full_page=True)
+                bob.screenshot(path="screenshots/phone.png", full_page=True)
+                nc.close()
+
+                self.in_reactor(self.restart())
+                # The page tries again after a second, then joins again.
+                alice.locator("#status", has_text="Disconnected").wait_for(
+                    state="hidden", timeout=WAIT_MS
+                )
+                nc = Netcat(self.line_port, "nc2")
+                bob.locator("#status:empty").wait_for(state="attached", timeout=WAIT_MS)
+                alice.wait_for_function(
+                    "document.querySelectorAll('#people li').length >= 3", timeout=WAIT_MS
+                )
+                nc.send("after the restart")
+                wait_line(alice, "after the restart")
+                seen["alice after"] = log(alice)
+                nc.close()
+            finally:
+                browser.close()
+        return seen
