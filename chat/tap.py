@@ -236,7 +236,7 @@ class Options(usage.Options):
     def opt_web_proxy(self, address: str) -> None:
         """
         A reverse proxy (an address or a network, 10.0.0.0/8) whose
-        Forwarded and X-Forwarded-For headers are believed; repeatable.
+        X-Forwarded-For header is believed; repeatable.
         [default: none]
         """
         self["web-proxy"].append(address)

@@ -362,8 +362,7 @@ class WebDoor(Site):
     @ivar irc: the IRC door's factory, whose verbs, encoders and PING rounds
         the WebSocket connections share with IRC over TCP.
     @ivar origins: pages of other sites that may open a WebSocket here.
-    @ivar proxies: the reverse proxies whose C{Forwarded} and
-        C{X-Forwarded-For} are believed.
+    @ivar proxies: the reverse proxies whose C{X-Forwarded-For} is believed.
     """
 
     protocol = _Channel  # type: ignore[assignment]

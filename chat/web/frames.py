@@ -294,5 +294,7 @@ class FrameReader:
                 self._kind, self._over = 0, 0
             else:
                 self._message.append(payload)
-                self._over += size
+                # Counted as it costs on the wire, head included: empty
+                # fragments, a million of them, would otherwise count nothing.
+                self._over += head + size
         self._buffer = buffer[at:]

@@ -158,7 +158,7 @@ def client_address(
     """
     The address a request really comes from: C{peer}, unless C{peer} is a
     proxy the operator trusts, which says whom it forwards for
-    (C{Forwarded}, RFC 7239, or else C{X-Forwarded-For}).
+    (C{X-Forwarded-For}).
 
     The list is read from the right: each entry was added by the hop
     before, so the first address that is not a trusted proxy is the
@@ -167,16 +167,9 @@ def client_address(
     """
     if peer is None or not trusted(peer, proxies):
         return peer
-    forwarded = header("forwarded")
-    hops: list[str] = []
-    if forwarded:
-        for element in forwarded.split(","):
-            for pair in element.split(";"):
-                name, _, value = pair.strip().partition("=")
-                if name.strip().lower() == "for":
-                    hops.append(_bare(value.strip().strip('"')))
-    else:
-        hops = [_bare(hop.strip()) for hop in (header("x-forwarded-for") or "").split(",")]
+    # X-Forwarded-For only: what nginx and Caddy write. A Forwarded header
+    # they pass on untouched would be the client's own words.
+    hops = [_bare(hop.strip()) for hop in (header("x-forwarded-for") or "").split(",")]
     address = peer
     for hop in reversed([hop for hop in hops if hop]):
         address = hop
@@ -192,7 +185,7 @@ def client_address(
 
 def _bare(hop: str) -> str:
     """
-    An address of C{Forwarded}'s C{for}, without its brackets and port.
+    An address of C{X-Forwarded-For}, without brackets or a port, should a proxy add them.
     """
     if hop.startswith("["):
         return hop[1:].split("]", 1)[0]
