@@ -29,12 +29,9 @@ PONG = 0xA
 
 NORMAL = 1000
 """
-Close codes (RFC 6455, 7.4.1): a normal close, ...
+Close codes (RFC 6455, 7.4.1): a normal close, and a client that broke the protocol.
 """
-GOING_AWAY = 1001
 PROTOCOL_ERROR = 1002
-INVALID_DATA = 1007
-POLICY = 1008
 
 _FIN = 0x80
 _CRLF = b"\r\n"
