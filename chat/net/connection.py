@@ -183,7 +183,7 @@ class Burst:
                     # the pieces as they are (a WebSocket's frames each
                     # broadcast once for all its recipients).
                     if not outflow.take(pending):
-                        connection._drop()
+                        connection.drop()
                     continue
                 data: bytes = b"".join(pending) if type(pending) is list else pending  # type: ignore[assignment]
                 # What DirectOutflow.write does, repeated here: calling it
@@ -195,7 +195,7 @@ class Burst:
                 if sent == len(data):
                     continue
                 if not outflow.queue(data[sent:]):
-                    connection._drop()
+                    connection.drop()
             except Exception:
                 self.log.failure("Error writing to {peer}", peer=connection.address)
 
@@ -395,7 +395,7 @@ class Connection:
             else:
                 self._pending = [pending, data]  # type: ignore[list-item]
         elif not self._outflow.write(data):
-            self._drop()
+            self.drop()
 
     def _hold(self, data: bytes) -> None:
         """
@@ -501,7 +501,7 @@ class Connection:
             else:
                 self._pending = [pending, data]  # type: ignore[list-item]
         elif not self._outflow.write(data):
-            self._drop()
+            self.drop()
 
     def flush(self) -> None:
         """
@@ -516,9 +516,9 @@ class Connection:
             # Dropped meanwhile: nobody is there to read it.
             return
         if not self._outflow.write(data):
-            self._drop()
+            self.drop()
 
-    def _drop(self) -> None:
+    def drop(self) -> None:
         """
         Cut a client that is too slow to keep up, at once.
         """

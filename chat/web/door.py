@@ -19,11 +19,17 @@ of a broadcast are made once for all its recipients of one kind.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IAddress, IConsumer, ITCPTransport, ITransport
+from twisted.internet.interfaces import (
+    IAddress,
+    IConsumer,
+    IDelayedCall,
+    ITCPTransport,
+    ITransport,
+)
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -32,6 +38,7 @@ from twisted.web.http import Request as HTTPRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
+from chat.core.limits import address_group
 from chat.core.service import ChatService
 from chat.irc.connection import MAX_LINE_BYTES, IRCConnection
 from chat.irc.protocol import IRCFactory
@@ -58,6 +65,13 @@ HTTP_TIMEOUT = 30
 """
 Seconds an HTTP connection may stay silent before it is closed (a WebSocket
 is the IRC door's to time out, with its PINGs).
+"""
+
+HTTP_LIFETIME = 120
+"""
+Seconds an HTTP connection may last, however it trickles, if it has not
+become a WebSocket: a client that sends a byte of its headers every 29
+seconds is never silent, and would otherwise hold its place for ever.
 """
 
 MESSAGE_LIMIT = MAX_LINE_BYTES + 2
@@ -131,10 +145,55 @@ class FramedOutflow:
 class _Channel(HTTPChannel):
     """
     Twisted's HTTP channel, knowing the protocol that holds it, which the
-    door's resource asks to become a WebSocket.
+    door's resource asks to become a WebSocket, and taking no request body.
+
+    Nothing here is sent a body (the page is read with C{GET}, a WebSocket
+    opened with one), and Twisted's channel would take one of any size,
+    spooled to a temporary file, before the resource could refuse it: a
+    request that announces one is answered with 413 and closed as soon as
+    its headers end, and nothing more it sends is read.
     """
 
     door: WebProtocol
+    _refused = False
+
+    def allHeadersReceived(self) -> None:
+        # 0 unless a Content-Length says otherwise; None when chunked.
+        if self.length == 0:
+            super().allHeadersReceived()  # type: ignore[no-untyped-call]
+            return
+        self._refused = True
+        assert self.transport is not None
+        self.transport.write(
+            b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: 33\r\nConnection: close\r\n\r\n"
+            b"Requests here may have no body.\r\n"
+        )
+        self.loseConnection()  # type: ignore[no-untyped-call]
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self._refused:
+            super().dataReceived(data)  # type: ignore[no-untyped-call]
+
+    def rawDataReceived(self, data: bytes) -> None:
+        if not self._refused:
+            super().rawDataReceived(data)
+
+
+def headers(request: HTTPRequest) -> Callable[[str], str | None]:
+    """
+    C{request}'s headers, for L{chat.web.handshake}: a header given more
+    than once is one list (as C{X-Forwarded-For} from several proxies is),
+    and bytes that are not UTF-8 are read as Latin-1, never refused by an
+    exception (Twisted's own C{getHeader} raises one).
+    """
+    raw = request.requestHeaders
+
+    def header(name: str) -> str | None:
+        values = raw.getRawHeaders(name.encode("ascii"))
+        return None if values is None else b", ".join(values).decode("latin-1")
+
+    return header
 
 
 class WebProtocol(StreamProtocol):
@@ -149,6 +208,7 @@ class WebProtocol(StreamProtocol):
         "_channel",
         "_close",
         "_counted",
+        "_deadline",
         "_outflow",
         "_reader",
         "_site",
@@ -178,6 +238,8 @@ class WebProtocol(StreamProtocol):
         # The address whose HTTP connections this one counts among, until
         # it becomes a WebSocket or closes.
         self._counted: str | None = None
+        # When an HTTP connection that has not become a WebSocket is closed.
+        self._deadline: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
         transport = self.transport
@@ -190,11 +252,12 @@ class WebProtocol(StreamProtocol):
         if ITCPTransport.providedBy(transport):
             ITCPTransport(transport).setTcpNoDelay(True)
             ITCPTransport(transport).setTcpKeepAlive(True)
+        self._deadline = self._site.service.clock.callLater(HTTP_LIFETIME, transport.loseConnection)
         self._channel.makeConnection(transport)  # type: ignore[no-untyped-call]
 
     def dataReceived(self, data: bytes) -> None:
         if self._channel is not None:
-            self._channel.dataReceived(data)  # type: ignore[no-untyped-call]
+            self._channel.dataReceived(data)
             return
         if self._state != OPEN:
             return
@@ -230,8 +293,12 @@ class WebProtocol(StreamProtocol):
                         lines.append(line)
             elif opcode == f.PING:
                 assert self._outflow is not None and isinstance(payload, bytes)
-                # Straight to the socket's outflow: a pong is not IRC.
-                self._outflow.inner.write(f.frame(f.PONG, payload))
+                # Straight to the socket's outflow: a pong is not IRC. A
+                # client that pings and does not read is cut, as it would
+                # be for not reading what it is told.
+                if not self._outflow.inner.write(f.frame(f.PONG, payload)):
+                    self.connection.drop()
+                    return
             elif opcode == f.CLOSE:
                 # The client is done: what it sent before is handled and
                 # answered, and the connection closed with our close frame.
@@ -258,10 +325,19 @@ class WebProtocol(StreamProtocol):
         if self._channel is not None:
             assert self.transport is not None
             self.transport.loseConnection()
-        else:
+        elif self._state == OPEN:
+            # (After a close frame or a protocol error, the session was
+            # told already.)
+            self._state = DEAF
             self.connection.ended(())
 
+    def _forget_deadline(self) -> None:
+        deadline, self._deadline = self._deadline, None
+        if deadline is not None and deadline.active():
+            deadline.cancel()
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._forget_deadline()
         self._site.release(self)
         channel = self._channel
         if channel is not None:
@@ -284,11 +360,12 @@ class WebProtocol(StreamProtocol):
         # is no longer the socket's producer (the outflow will be).
         self._channel = None
         channel.setTimeout(None)  # type: ignore[no-untyped-call]
+        self._forget_deadline()
         IConsumer(transport).unregisterProducer()
         site = self._site
         site.release(self)
         peer = getattr(transport.getPeer(), "host", None)
-        host = client_address(peer, request.getHeader, site.proxies)
+        host = client_address(peer, headers(request), site.proxies)
         if host != peer:
             self._address = host
         service = site.service
@@ -296,10 +373,11 @@ class WebProtocol(StreamProtocol):
             outflow_for(transport, service.settings.sendq, budget_for(service)),
             site.binary if binary else site.text,
         )
-        # Through the outflow, which may write straight to the socket: given
-        # to Twisted's buffer instead, the answer would leave after the
-        # first frames.
-        outflow.inner.write(response)
+        # Queued through the outflow: behind what Twisted may still hold of
+        # an earlier answer on this connection, and ahead of the first
+        # frames, which go straight to the socket only once Twisted's
+        # buffer is empty again.
+        outflow.inner.queue(response)
         self._outflow = outflow
         self._registered = True
         self.connection = IRCConnection(service, site.irc)
@@ -338,10 +416,12 @@ class _Root(Resource):
         self.door = door
 
     def render_GET(self, request: Request) -> bytes | int:
-        if request.getHeader("upgrade") is None:
+        header = headers(request)
+        # (HEAD is answered by this method too: it gets the page's headers.)
+        if header("upgrade") is None or request.method != b"GET":
             return self.door.page.render(request)
         try:
-            accepted = accept(request.getHeader, self.door.origins)
+            accepted = accept(header, self.door.origins)
         except Refused as e:
             request.setResponseCode(e.status)
             request.setHeader("content-type", "text/plain; charset=utf-8")
@@ -385,51 +465,69 @@ class WebDoor(Site):
         # One framer for each kind of message, shared by all connections.
         self.text = f.Framer(f.TEXT)
         self.binary = f.Framer(f.BINARY)
-        # HTTP connections open, by address; when each address was last
-        # logged for holding too many.
+        # HTTP connections open, by address (an IPv6 address by its /64),
+        # and in all; when each address was last logged for holding too many.
         self.opening: dict[str, int] = {}
+        self.opening_total = 0
         self._refusals: dict[str, float] = {}
         super().__init__(_Root(self), timeout=HTTP_TIMEOUT)  # type: ignore[no-untyped-call]
 
     def admit(self, protocol: WebProtocol) -> bool:
         """
-        Whether a new connection may speak HTTP: its address holds fewer
-        than its share (L{HTTP_PER_ADDRESS}). A trusted proxy's are not
-        counted: they are everyone's behind it.
+        Whether a new connection may speak HTTP: its address (an IPv6
+        address's /64, as every limit counts it) holds fewer than its share
+        (L{HTTP_PER_ADDRESS}), and the server fewer than C{--max-clients}.
+        A trusted proxy's are not counted against its own share: they are
+        everyone's behind it.
         """
         transport = protocol.transport
         assert transport is not None
         host = getattr(transport.getPeer(), "host", None)
-        share = HTTP_PER_ADDRESS * self.service.settings.max_per_host
-        if host is None or not share or trusted(host, self.proxies):
+        if host is None:
             return True
-        held = self.opening.get(host, 0)
-        if held >= share:
-            self.log_refusal(host)
+        settings = self.service.settings
+        if settings.max_clients and self.opening_total >= settings.max_clients:
+            self.log_refusal("*")
             return False
-        self.opening[host] = held + 1
-        protocol._counted = host
+        share = HTTP_PER_ADDRESS * settings.max_per_host
+        group = address_group(host)
+        if share and not trusted(host, self.proxies):
+            held = self.opening.get(group, 0)
+            if held >= share:
+                self.log_refusal(group)
+                return False
+            self.opening[group] = held + 1
+        else:
+            group = ""
+        self.opening_total += 1
+        protocol._counted = group
         return True
 
     def release(self, protocol: WebProtocol) -> None:
         """
-        C{protocol} no longer counts among its address's HTTP connections.
+        C{protocol} no longer counts among the HTTP connections.
         """
-        host, protocol._counted = protocol._counted, None
-        if host is not None:
-            left = self.opening[host] - 1
+        group, protocol._counted = protocol._counted, None
+        if group is None:
+            return
+        self.opening_total -= 1
+        if group:
+            left = self.opening[group] - 1
             if left:
-                self.opening[host] = left
+                self.opening[group] = left
             else:
-                del self.opening[host]
+                del self.opening[group]
 
     def log_refusal(self, host: str) -> None:
         now = self.service.clock.seconds()
         if now - self._refusals.get(host, -REFUSAL_LOG_EVERY) >= REFUSAL_LOG_EVERY:
             self._refusals[host] = now
-            self._log.info(
-                "Web door: {host} holds too many HTTP connections; refusing more", host=host
-            )
+            if host == "*":
+                self._log.info("Web door: --max-clients HTTP connections are open; refusing more")
+            else:
+                self._log.info(
+                    "Web door: {host} holds too many HTTP connections; refusing more", host=host
+                )
 
     # Site would keep a session store and log every request; the page and
     # the handshakes are logged by the door itself.

@@ -64,6 +64,12 @@ How many pieces of recent bursts a framer keeps framed: more than a burst
 of input tells its recipients (a chunk of 100 lines into a room is 100).
 """
 
+PIECES_BYTES = 1 << 20
+"""
+How many bytes of pieces (and as many of their frames) a framer keeps at
+most: a piece may be a whole page of history.
+"""
+
 
 class Framer:
     """
@@ -71,7 +77,7 @@ class Framer:
     a line, shared by every connection that asked for that kind.
     """
 
-    __slots__ = ("_heads", "_pieces", "last", "made", "opcode")
+    __slots__ = ("_heads", "_kept", "_pieces", "last", "made", "opcode")
 
     def __init__(self, opcode: int) -> None:
         self.opcode = opcode
@@ -83,6 +89,7 @@ class Framer:
         self.made = b""
         # The pieces of a burst framed lately, each kept with its frames.
         self._pieces: dict[bytes, bytes] = {}
+        self._kept = 0
 
     def pieces(self, pending: list[bytes]) -> bytes:
         """
@@ -92,16 +99,18 @@ class Framer:
         for every recipient of a kind: each is framed for the first and
         found again for the others (its hash is kept by the object, and
         the lookup compares identities first). The pieces of the last
-        bursts are kept, a few hundred at most.
+        bursts are kept, a few hundred and a megabyte at most.
         """
         made = self._pieces
         out = []
         for piece in pending:
             frames = made.get(piece)
             if frames is None:
-                if len(made) >= PIECES_KEPT:
+                if len(made) >= PIECES_KEPT or self._kept > PIECES_BYTES:
                     made.clear()
+                    self._kept = 0
                 frames = made[piece] = self(piece)
+                self._kept += len(piece)
             out.append(frames)
         return b"".join(out)
 

@@ -380,7 +380,7 @@ class OutboxTests(SynchronousTestCase):
 
         def drop_bob() -> None:
             alice.protocol.dataReceived(b"lost on bob\n")
-            bob.connection._drop()
+            bob.connection.drop()
 
         service.outbox.batch(drop_bob)
         self.assertEqual(bob.lines(), [])

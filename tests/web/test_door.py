@@ -33,6 +33,7 @@ from chat.core.limits import HUMAN
 from chat.core.service import ChatService, Settings
 from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
+from chat.web import door as door_module
 from chat.web.door import WebDoor
 from chat.web.handshake import networks
 from tests.helpers import new_service
@@ -43,6 +44,7 @@ reactor: Any = _reactor
 _T = TypeVar("_T")
 WAIT = 10.0
 TEXT, BINARY = Subprotocol("text.ircv3.net"), Subprotocol("binary.ircv3.net")
+TEXT_OP = 0x1
 
 
 class Netcat:
@@ -100,27 +102,49 @@ def until(ws: ClientConnection, done: Callable[[str | bytes], bool]) -> list[str
     raise AssertionError(f"not seen; got {got}")
 
 
-def handshake(port: int, **headers: str) -> tuple[socket.socket, bytes]:
+def upgrade_request(port: int, extra: bytes = b"", method: bytes = b"GET") -> bytes:
     """
-    A raw socket that has opened a WebSocket by hand, for what no client
-    library would send, and what came after the server's answer.
+    A request to open a WebSocket, with C{extra} header lines (each ending in CRLF).
     """
-    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-    key = base64.b64encode(os.urandom(16)).decode()
-    extra = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
-    sock.sendall(
-        (
-            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            f"Sec-WebSocket-Version: 13\r\n{extra}\r\n"
-        ).encode()
+    key = base64.b64encode(os.urandom(16))
+    return (
+        method + b" / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+        b"Sec-WebSocket-Version: 13\r\n%s\r\n" % (port, key, extra)
     )
+
+
+def handshake(
+    port: int, extra: bytes = b"", source: str = "127.0.0.1"
+) -> tuple[socket.socket, bytes]:
+    """
+    A raw socket that has opened a WebSocket by hand (from C{source}), for
+    what no client library would send, and what came after the server's answer.
+    """
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT, source_address=(source, 0))
+    sock.sendall(upgrade_request(port, extra))
     answer = b""
     while b"\r\n\r\n" not in answer:
         answer += sock.recv(4096)
     head, rest = answer.split(b"\r\n\r\n", 1)
     assert head.startswith(b"HTTP/1.1 101 "), head
     return sock, rest
+
+
+def answer_to(port: int, request: bytes) -> bytes:
+    """
+    What the server answers C{request} with, up to its closing the
+    connection or a second's silence.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+        sock.sendall(request)
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+        return data
 
 
 def read_all(sock: socket.socket, data: bytes = b"") -> bytes:
@@ -373,6 +397,114 @@ class WebDoorTests(TestCase):
         self.assertEqual(said[0], "ERROR :Closing link: Too many connections from 203.0.113.5 (1)")
         self.assertEqual(said[1], "closed 1000")
         self.assertTrue(said[2].startswith(":chat.test 001 third "), said)
+
+    async def test_forwarded_for_from_anyone_else_is_ignored(self) -> None:
+        """
+        X-Forwarded-For from a trusted proxy is read whole, however many
+        header lines carry it (the right-most address wins); from any other
+        address it is ignored, and the peer's own address is the one limited.
+        """
+        service = await self.serve(proxies=["127.0.0.1"])
+        # Two lines, as two proxies in a row may write them: the client's
+        # address, then the first proxy's (trusted too), added by the second.
+        forwarded = b"X-Forwarded-For: 198.51.100.7\r\nX-Forwarded-For: 127.0.0.1\r\n"
+
+        def script() -> list[socket.socket]:
+            socks = []
+            for number, source in enumerate(("127.0.0.1", "127.0.0.2")):
+                sock, rest = handshake(self.web_port, forwarded, source)
+                sock.sendall(masked(TEXT_OP, b"NICK user%d" % number))
+                sock.sendall(masked(TEXT_OP, b"USER u 0 * :u"))
+                while b" 376 " not in rest and b" 422 " not in rest:
+                    rest += sock.recv(65536)
+                socks.append(sock)
+            return socks
+
+        socks = await self.as_user(script)
+        hosts = sorted(str(session.host) for session in service.sessions)
+        for sock in socks:
+            sock.close()
+        self.assertEqual(hosts, ["127.0.0.2", "198.51.100.7"])
+
+    async def test_hostile_http(self) -> None:
+        """
+        A request body is refused (413) as soon as its headers end, before
+        a byte of it is kept; a header that is not UTF-8 is refused as any
+        wrong header is, not with a server error; HEAD never opens a
+        WebSocket.
+        """
+        await self.serve()
+        port = self.web_port
+
+        def script() -> list[bytes]:
+            return [
+                answer_to(
+                    port,
+                    b"POST / HTTP/1.1\r\nHost: chat\r\nContent-Length: 100000000\r\n\r\n"
+                    + b"x" * 100_000,
+                ),
+                answer_to(
+                    port,
+                    b"PUT / HTTP/1.1\r\nHost: chat\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"10\r\n0123456789abcdef\r\n",
+                ),
+                answer_to(port, upgrade_request(port, b"Origin: http://\xff\xfe.example\r\n")),
+                answer_to(port, upgrade_request(port, method=b"HEAD")),
+            ]
+
+        body, chunked, origin, head = await self.as_user(script)
+        self.assertTrue(body.startswith(b"HTTP/1.1 413 "), body[:100])
+        self.assertIn(b"Requests here may have no body.", body)
+        self.assertTrue(chunked.startswith(b"HTTP/1.1 413 "), chunked[:100])
+        self.assertTrue(origin.startswith(b"HTTP/1.1 403 "), origin[:100])
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head[:100])
+        self.assertIn(b"content-security-policy", head.lower())
+        self.assertNotIn(b"<html", head)
+        self.flushLoggedErrors()
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    async def test_http_connection_lifetime_and_total(self) -> None:
+        """
+        An HTTP connection that trickles its headers a byte at a time, never
+        silent, is closed once its lifetime is up; and no more HTTP
+        connections are open at once than --max-clients.
+        """
+        self.patch(door_module, "HTTP_LIFETIME", 1.0)
+        await self.serve(Settings(server_name="chat.test", max_clients=2))
+        port = self.web_port
+
+        def script() -> tuple[float, bool]:
+            slow = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+            other = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+            # The third, from another address, over the server's total.
+            try:
+                third = socket.create_connection(
+                    ("127.0.0.1", port), timeout=WAIT, source_address=("127.0.0.3", 0)
+                )
+                refused = third.recv(100) == b""
+                third.close()
+            except ConnectionResetError:
+                refused = True
+            other.close()
+            started = time.monotonic()
+            slow.settimeout(0.2)
+            for byte in b"GET / HTTP/1.1\r\nHost: chat\r\nX-Slow: " + b"a" * 100:
+                try:
+                    slow.sendall(bytes([byte]))
+                    if slow.recv(100) == b"":
+                        break
+                except TimeoutError:
+                    continue
+                except (ConnectionResetError, BrokenPipeError):
+                    break
+            lasted = time.monotonic() - started
+            slow.close()
+            return lasted, refused
+
+        lasted, refused = await self.as_user(script)
+        self.assertTrue(refused)
+        self.assertLess(lasted, 5.0)
+        self.assertGreater(lasted, 0.5)
 
     async def test_idle_http_connections_per_address(self) -> None:
         """

@@ -89,6 +89,13 @@ class FramerTests(SynchronousTestCase):
         self.assertEqual(framer.pieces(pieces), first)
         framer.pieces([b"%d\r\n" % n for n in range(f.PIECES_KEPT + 10)])
         self.assertLessEqual(len(framer._pieces), f.PIECES_KEPT)
+        # Nor more than about PIECES_BYTES of them, however few: a piece
+        # may be a page of history.
+        page = (b"x" * 1000 + b"\r\n") * 300
+        big = [page + b"%d\r\n" % n for n in range(10)]
+        self.assertEqual(len(unframe(framer.pieces(big))), 3010)
+        kept = sum(map(len, framer._pieces))
+        self.assertLessEqual(kept, f.PIECES_BYTES + len(big[0]))
 
     def test_close_frame(self) -> None:
         self.assertEqual(unframe(f.close_frame(1002, "bad")), [(f.CLOSE, b"\x03\xeabad")])
