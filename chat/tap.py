@@ -33,6 +33,7 @@ from chat.line.protocol import LineFactory
 from chat.store.accounts import Accounts
 from chat.store.bans import Bans
 from chat.store.history import History, open_pool
+from chat.store.markers import ReadMarkers
 from chat.store.opening import Opening
 from chat.store.rooms import Rooms
 from chat.store.watch import FileWatch
@@ -430,7 +431,15 @@ def makeService(options: dict[str, Any]) -> IService:
         return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
 
     accounts = Accounts(pool, reactor, hash_in_thread)
-    chat = ChatService(reactor, rooms, configured, history=history, accounts=accounts, bans=bans)
+    chat = ChatService(
+        reactor,
+        rooms,
+        configured,
+        history=history,
+        accounts=accounts,
+        bans=bans,
+        markers=ReadMarkers(pool),
+    )
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]
     Reloader(chat, options).setServiceParent(top)  # type: ignore[no-untyped-call]
     line, irc = LineFactory(chat), IRCFactory(chat)

@@ -18,7 +18,15 @@ from wcwidth import wcwidth
 
 from chat.core.domain import MemoryChat
 from chat.core.events import Departure, Event
-from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, Participant, UserView
+from chat.core.interfaces import (
+    AccountStore,
+    BanList,
+    Chat,
+    HistoryReader,
+    Participant,
+    ReadMarkerStore,
+    UserView,
+)
 from chat.core.limits import LOBBY
 from chat.core.service import ChatService, Settings
 from chat.core.session import Session
@@ -148,13 +156,16 @@ def new_service(
     history: HistoryReader | None = None,
     accounts: AccountStore | None = None,
     bans: BanList | None = None,
+    markers: ReadMarkerStore | None = None,
 ) -> ChatService:
     """
     A L{ChatService} on C{clock} with an in-memory chat, as C{twistd chat} makes one.
     """
     settings = settings or Settings()
     chat = MemoryChat(permanent_rooms=(LOBBY,), crowd=settings.crowd, clock=clock.seconds)
-    return ChatService(clock, chat, settings, history=history, accounts=accounts, bans=bans)
+    return ChatService(
+        clock, chat, settings, history=history, accounts=accounts, bans=bans, markers=markers
+    )
 
 
 class SyncPool:

@@ -95,6 +95,7 @@ def samples() -> list[r.Reply]:
         r.TooManyChecks(False, 60),
         r.TooManyChecks(True, 1),
         r.NearlyFull(),
+        r.ReadMarker("lobby", True, 1546612406.123),
         r.TooManyWords(8),
         r.TooManyMasks(8),
         r.TooManyModes(20, 5),

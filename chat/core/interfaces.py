@@ -661,6 +661,26 @@ class AccountStore(Protocol):
         """
 
 
+class ReadMarkerStore(Protocol):
+    """
+    How far each account has read each conversation (IRCv3 read-marker),
+    kept across its sessions and devices. A target is a room's C{"#"} and
+    name or a nickname, folded (L{chat.core.session.marks}).
+    """
+
+    def load(self, account: str) -> Deferred[dict[str, float]]:
+        """
+        C{account}'s markers: by target, the time of the last message read.
+        """
+
+    def mark(self, account: str, target: str, at: float, forget: str | None = None) -> None:
+        """
+        C{account} has read C{target} up to C{at} (a marker never goes
+        back); C{forget}: a target it no longer keeps one for. Kept in the
+        background, in order with L{load}.
+        """
+
+
 class BanList(Protocol):
     """
     The bans in force, answered from memory (they are checked on every

@@ -419,6 +419,13 @@ MONITOR_LIMIT = 100
 Nicknames one client may watch (IRC's MONITOR).
 """
 
+READ_MARKERS_KEPT = 500
+"""
+Conversations whose read markers one account (or a session without one)
+keeps: past them, marking another forgets the one read longest ago, so a
+client marking made-up names cannot grow them without bound.
+"""
+
 # Rooms.
 
 ROOMS_PER_USER = 20

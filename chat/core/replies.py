@@ -699,6 +699,22 @@ class BanList:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadMarker:
+    """
+    How far the user has read C{target} (a room, or when not C{room} a
+    private conversation with that nickname): the time of the last message
+    read, L{None} while nothing is marked. C{entering}: told as the room is
+    entered, just after what the user is shown of it (IRC has it before
+    the end of the names).
+    """
+
+    target: str
+    room: bool
+    at: float | None
+    entering: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NearlyFull:
     """
     The server is nearly full: only registered nicknames may log in now.
@@ -768,6 +784,7 @@ Reply: TypeAlias = (
     | NotSaved
     | StoreDown
     | SearchTooSlow
+    | ReadMarker
     | NearlyFull
     | BadNewPassword
     | PasswordChanged

@@ -33,7 +33,15 @@ from chat.core.goodbyes import (
     TooManyConnections,
 )
 from chat.core.hashing import Hashing
-from chat.core.interfaces import AccountStore, BanList, Chat, HistoryReader, Peer, UserView
+from chat.core.interfaces import (
+    AccountStore,
+    BanList,
+    Chat,
+    HistoryReader,
+    Peer,
+    ReadMarkerStore,
+    UserView,
+)
 from chat.core.limits import (
     BUSY_LOGIN_TIMEOUT,
     DEFAULT_SENDQ,
@@ -161,6 +169,7 @@ class ChatService(Service):
         history: HistoryReader | None = None,
         accounts: AccountStore | None = None,
         bans: BanList | None = None,
+        markers: ReadMarkerStore | None = None,
     ) -> None:
         """
         @param chat: the chat its sessions log in to.
@@ -168,12 +177,15 @@ class ChatService(Service):
             nothing is kept and the history commands say so.
         @param accounts: registered nicknames; without them, nobody can register.
         @param bans: the bans in force; without them, the ban commands say so.
+        @param markers: accounts' read markers; without them, a marker
+            lasts as long as its session.
         """
         self.clock = clock
         self.settings = settings
         self.history = history
         self.accounts = accounts
         self.bans = bans
+        self.markers = markers
         self.admins = frozenset(name.lower() for name in settings.admins)
         self.chat = chat
         self.outbox = Outbox()

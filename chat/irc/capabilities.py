@@ -10,6 +10,7 @@ CAPABILITIES = (
     "away-notify",
     "batch",
     "cap-notify",
+    "draft/read-marker",
     "echo-message",
     "extended-join",
     "extended-monitor",
@@ -34,6 +35,8 @@ ENCODED = WATCHING | {
     "multi-prefix",
     "message-tags",
     "account-tag",
+    # Names end after the read marker, which the session tells (chat.irc.render).
+    "draft/read-marker",
 }
 """
 The capabilities that change how an event is written: one encoder for each

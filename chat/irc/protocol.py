@@ -70,6 +70,7 @@ class IRCFactory(Factory):
                 tags="message-tags" in caps,
                 accounts="account-tag" in caps,
                 watching=caps & WATCHING,
+                marking="draft/read-marker" in caps,
             )
         return encoder
 

@@ -126,6 +126,15 @@ def _mask_list(
     ) + numeric(end, w.channel(room), f"End of channel {kind} list")
 
 
+def _markread(server: str, target: str, at: float | None) -> bytes:
+    """
+    IRCv3 read-marker's MARKREAD: how far C{target} is read (C{*}: not marked).
+    """
+    return build(
+        "MARKREAD", target, "*" if at is None else f"timestamp={w.marker_time(at)}", source=server
+    )
+
+
 def _ref(context: Context) -> str | None:
     """
     A new batch reference, for a client that takes batches.
@@ -417,6 +426,16 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return numeric("432", nickname, "Nickname is reserved for services")
         case r.NearlyFull():
             return numeric("433", "*", "Server nearly full: only registered nicknames now")
+        case r.ReadMarker(target, room, at, entering):
+            name = w.channel(target) if room else target
+            if entering:
+                # Only a client that asked for markers is told one as it
+                # enters, between the names and their end (which its
+                # encoder left out: chat.irc.wording.Encoder).
+                if "draft/read-marker" not in context.caps:
+                    return b""
+                return _markread(server, name, at) + numeric("366", name, "End of /NAMES list")
+            return _markread(server, name, at)
         case r.NotKept(recipient, why, limit):
             return notice(f"Not kept for {recipient}: {why.value} ({limit}).")
         case r.NotSaved():

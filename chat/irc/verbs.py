@@ -582,6 +582,35 @@ def setname(connection: IRCConnection, params: tuple[str, ...]) -> None:
         )
 
 
+def markread(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    """
+    IRCv3 read-marker: C{MARKREAD TARGET} asks how far TARGET (a channel or
+    a nickname) is read, C{MARKREAD TARGET timestamp=T} says it is read up
+    to T; either way the answer is the marker as it stands.
+    """
+
+    def fail(code: str, *context: str) -> None:
+        connection.reply(build("FAIL", "MARKREAD", code, *context, source=connection.server))
+
+    if not params:
+        fail("NEED_MORE_PARAMS", "Missing target")
+        return
+    target = params[0]
+    room = w.room_of(target)
+    name = target if room is None else room
+    if len(params) == 1:
+        known = connection.session.read_marker(name, room is not None)
+    else:
+        stamp = params[1].removeprefix("timestamp=")
+        at = w.parse_server_time(stamp) if params[1].startswith("timestamp=") else None
+        if at is None:
+            fail("INVALID_PARAMS", target, "Give the time as timestamp=YYYY-MM-DDThh:mm:ss.sssZ")
+            return
+        known = connection.session.mark_read(name, room is not None, at)
+    if not known:
+        fail("INVALID_PARAMS", target, "Not a channel or a nickname")
+
+
 def ison(connection: IRCConnection, params: tuple[str, ...]) -> None:
     connection.session.members(None, " ".join(params).split())
 
@@ -770,6 +799,7 @@ VERBS: dict[str, Verb] = {
     "HELP": Verb(help_),
     "HELPOP": Verb(help_),
     "HISTORY": Verb(history, 1),
+    "MARKREAD": Verb(markread),
 }
 """
 Every verb the IRC door knows.

@@ -9,6 +9,9 @@ PRIVMSGs at character boundaries, in order.
 
 from __future__ import annotations
 
+import calendar
+import datetime
+import re
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 
@@ -221,6 +224,42 @@ def action_text(text: str) -> str:
     return f"\x01ACTION {text}\x01"
 
 
+_SERVER_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
+
+
+def parse_server_time(text: str) -> float | None:
+    """
+    The time an IRCv3 timestamp (C{2019-01-04T14:33:26.123Z}) stands for,
+    to the millisecond, or L{None} if C{text} is not one.
+    """
+    found = _SERVER_TIME.fullmatch(text)
+    if found is None:
+        return None
+    year, month, day, hour, minute, second, fraction = found.groups()
+    try:
+        whole = calendar.timegm(
+            time.struct_time(
+                (int(year), int(month), int(day), int(hour), int(minute), int(second), 0, 0, 0)
+            )
+        )
+        datetime.date(int(year), int(month), int(day))
+    except (ValueError, OverflowError):
+        return None
+    if int(hour) > 23 or int(minute) > 59 or int(second) > 60:
+        return None
+    milli = int((fraction or "0").ljust(3, "0")[:3])
+    return whole + milli / 1000
+
+
+def marker_time(stamp: float) -> str:
+    """
+    A read marker's time as IRCv3 writes it: what L{parse_server_time}
+    read, written back the same to the millisecond.
+    """
+    seconds, milli = divmod(round(stamp * 1000), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{milli:03d}Z"
+
+
 def server_time(stamp: float) -> str:
     """
     IRCv3 C{server-time}: UTC, with milliseconds.
@@ -240,7 +279,9 @@ class Encoder(encoding.Encoder):
     message comes back to it (C{echo-message}); with C{hosts}, names lists
     give each member's mask (C{userhost-in-names}); with C{prefixes}, every
     prefix of a member, not only the highest (C{multi-prefix}); with
-    C{wallops} off (user mode C{-w}), no WALLOPS.
+    C{wallops} off (user mode C{-w}), no WALLOPS; with C{marking}
+    (C{draft/read-marker}), the names shown on entering a room are not
+    ended: the read marker the session tells next comes before their end.
     """
 
     __slots__ = (
@@ -248,6 +289,7 @@ class Encoder(encoding.Encoder):
         "clock",
         "echo",
         "hosts",
+        "marking",
         "prefixes",
         "server",
         "tagged",
@@ -268,8 +310,10 @@ class Encoder(encoding.Encoder):
         tags: bool = False,
         accounts: bool = False,
         watching: frozenset[str] = frozenset(),
+        marking: bool = False,
     ) -> None:
         self.server = server
+        self.marking = marking
         self.clock = clock
         self.tagged = tagged
         self.echo = echo
@@ -404,11 +448,16 @@ class Encoder(encoding.Encoder):
                         about += numeric(
                             server, "333", nickname, channel(room), mask(by), str(int(at))
                         )
+                end = not self.marking
                 if total is not None:
                     # A crowd: the count, not the names (WHO lists them).
                     listed = numeric(
                         server, "NOTICE", nickname, f"{total} users in {channel(room)}"
-                    ) + numeric(server, "366", nickname, channel(room), "End of /NAMES list")
+                    )
+                    if end:
+                        listed += numeric(
+                            server, "366", nickname, channel(room), "End of /NAMES list"
+                        )
                 else:
                     listed = names(
                         server,
@@ -420,6 +469,7 @@ class Encoder(encoding.Encoder):
                         voiced,
                         self.prefixes,
                         "@" if secret else "=",
+                        end,
                     )
                 return joined + about + listed
         raise TypeError(f"not an event: {event!r}")

@@ -626,6 +626,10 @@ def reply(said: r.Reply) -> bytes:
             return error(f"The nickname {nickname} is kept for the server's services.")
         case r.NearlyFull():
             return error("The server is nearly full: only registered nicknames can log in now.")
+        case r.ReadMarker():
+            # For clients that show what is unread: a line user has read
+            # what it was sent.
+            return b""
         case r.TooManyChecks(by_address, wait):
             whose = "from your address" if by_address else "on this connection"
             unit = "second" if wait == 1 else "seconds"

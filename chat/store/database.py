@@ -206,8 +206,24 @@ def _v8(db: sqlite3.Connection) -> None:
     )
 
 
+def _v9(db: sqlite3.Connection) -> None:
+    # How far each account has read each conversation (IRCv3 read-marker):
+    # a room as "#" and its name, a private conversation as the nickname,
+    # both folded (chat.core.session.marks).
+    db.execute(
+        """
+        CREATE TABLE read_markers (
+            account TEXT NOT NULL COLLATE NOCASE,
+            target TEXT NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (account, target)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9,
 ]  # fmt: skip
 """
 C{MIGRATIONS[n]} takes the schema from version C{n} to C{n + 1}.
@@ -517,6 +533,30 @@ def operators(cursor: Cursor) -> list[str]:
     return [str(row[0]) for row in cursor.fetchall()]
 
 
+def read_markers(cursor: Cursor, account: str) -> dict[str, float]:
+    """
+    C{account}'s read markers, by target.
+    """
+    cursor.execute("SELECT target, at FROM read_markers WHERE account = ?", (account,))
+    return {str(target): float(at) for target, at in cursor.fetchall()}
+
+
+def mark_read(cursor: Cursor, account: str, target: str, at: float, forget: str | None) -> None:
+    """
+    C{account} has read C{target} up to C{at} (a marker never goes back),
+    and no longer keeps one for C{forget}.
+    """
+    cursor.execute(
+        "INSERT INTO read_markers (account, target, at) VALUES (?, ?, ?) "
+        "ON CONFLICT (account, target) DO UPDATE SET at = max(at, excluded.at)",
+        (account, target, at),
+    )
+    if forget is not None:
+        cursor.execute(
+            "DELETE FROM read_markers WHERE account = ? AND target = ?", (account, forget)
+        )
+
+
 def delete_account(cursor: Cursor, nickname: str) -> None:
     """
     Forget a registration, the messages waiting for it, and whose its
@@ -525,6 +565,7 @@ def delete_account(cursor: Cursor, nickname: str) -> None:
     """
     cursor.execute("DELETE FROM accounts WHERE nickname = ?", (nickname,))
     cursor.execute("DELETE FROM offline WHERE recipient = ?", (nickname,))
+    cursor.execute("DELETE FROM read_markers WHERE account = ?", (nickname,))
     cursor.execute(
         "UPDATE messages SET sender_account = NULL WHERE sender_account = ?", (nickname,)
     )

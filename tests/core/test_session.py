@@ -171,6 +171,7 @@ class LoginTests(SessionTestCase):
                 Welcome("alice", ("alice",)),
                 r.LoggedIn(("Be nice.",)),
                 Entered(LOBBY, "alice", None, ("alice",)),
+                r.ReadMarker(LOBBY, True, None, entering=True),
                 r.RecentHistory(LOBBY, []),
             ],
         )

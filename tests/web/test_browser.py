@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,98 @@ class BrowserTests(TestCase):
         self.assertEqual(seen["alice after"].count("<nc> before anyone came"), 1)
         for size in ("desktop", "phone"):
             self.assertTrue(Path("screenshots", f"{size}.png").stat().st_size > 1000)
+
+    async def test_read_on_one_device_is_read_on_the_next(self) -> None:
+        """
+        What a registered user read on one device is read on the next
+        (IRCv3 read-marker, kept by the server): the second page shows a
+        "new" divider just above the first line said since, and counts no
+        line as unread that the first page showed.
+        """
+        await self.start()
+        seen = await deferToThread(self.read_elsewhere)
+        self.assertIsNotNone(seen["marked"], "the first device's marker never reached the server")
+        self.assertNotIn("New since you last read", seen["first device"])
+        second = seen["second device"]
+        self.assertEqual(second.count("New since you last read"), 1, second)
+        at = second.index("New since you last read")
+        self.assertEqual(
+            second[at - 1 : at + 2], ["<nc> two", "New since you last read", "<nc> three"]
+        )
+        self.assertEqual(seen["unread in the lobby"], "2")
+
+    def read_elsewhere(self) -> dict[str, Any]:
+        """
+        One user on two devices in turn, and a netcat user talking between.
+        """
+        from playwright.sync_api import Page, sync_playwright
+
+        seen: dict[str, Any] = {}
+        url = f"http://127.0.0.1:{self.web_port}/"
+        owner = Netcat(self.line_port, "alice")
+        owner.send("/register secret123")
+        owner.until(lambda line: "is now registered" in line)
+        owner.send("/quit")
+        owner.close()
+        nc = Netcat(self.line_port, "nc")
+        nc.send("one")
+        nc.send("two")
+        database = self.folder / "chat.sqlite3"
+
+        def log(page: Page) -> list[str]:
+            rows = page.locator("#log li").all_inner_texts()
+            return [re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*", "", row).strip() for row in rows]
+
+        def enter(page: Page) -> None:
+            page.goto(url)
+            page.get_by_label("Nickname", exact=True).fill("alice")
+            page.get_by_label("Password", exact=False).fill("secret123")
+            page.get_by_role("button", name="Enter").click()
+            page.locator("#app").wait_for(state="visible", timeout=WAIT_MS)
+
+        def marked() -> float | None:
+            # What the server keeps for the account (the first device's
+            # marker reaches it half a second after the lines are shown).
+            import sqlite3
+
+            with sqlite3.connect(database) as db:
+                row = db.execute(
+                    "SELECT at FROM read_markers WHERE account = 'alice' AND target = '#lobby'"
+                ).fetchone()
+            return None if row is None else float(row[0])
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                first = browser.new_context().new_page()
+                enter(first)
+                first.locator("#log li", has_text="two").wait_for(timeout=WAIT_MS)
+                deadline = time.monotonic() + WAIT_MS / 1000
+                while marked() is None and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                seen["marked"] = marked()
+                seen["first device"] = log(first)
+                first.context.close()
+                nc.send("three")
+                nc.send("four")
+                second = browser.new_context().new_page()
+                enter(second)
+                second.locator("#log li", has_text="four").wait_for(timeout=WAIT_MS)
+                seen["second device"] = log(second)
+                # Elsewhere, the lobby's lines count as unread until it is shown again.
+                second.get_by_label("Message").fill("/join #side")
+                second.get_by_label("Message").press("Enter")
+                second.locator("#title", has_text="#side").wait_for(timeout=WAIT_MS)
+                nc.send("five")
+                nc.send("six")
+                unread = second.locator("#targets button", has_text="#lobby").locator(".unread")
+                # Two lines said since: once both are counted, the count stays.
+                unread.filter(has_text=re.compile(r"^[2-9]")).wait_for(timeout=WAIT_MS)
+                seen["unread in the lobby"] = unread.inner_text()
+            finally:
+                browser.close()
+                nc.close()
+        return seen
 
     def browse(self) -> dict[str, Any]:
         """

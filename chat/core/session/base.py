@@ -29,6 +29,7 @@ from chat.core.goodbyes import (
 )
 from chat.core.interfaces import Chat, Peer, RoomView, UserView
 from chat.core.limits import LINES_PER_TOKEN, Rate, TokenBucket
+from chat.core.model import key_of
 from chat.core.modes import Mode
 from chat.core.replies import (
     Feature,
@@ -36,6 +37,7 @@ from chat.core.replies import (
     InternalError,
     NicknameWanted,
     NotSaved,
+    ReadMarker,
     RecentHistory,
     Refused,
     Reply,
@@ -180,6 +182,7 @@ class SessionBase:
         "_joins",
         "_lagged",
         "_line_meter",
+        "_marks",
         "_reads",
         "_timer",
         "_tries",
@@ -228,6 +231,8 @@ class SessionBase:
         self._reads: deque[_Read] | None = None
         # What waits for them to be shown (a command asked after them).
         self._turn: Deferred[None] | None = None
+        # Read markers by target (chat.core.session.marks), once one is known.
+        self._marks: dict[str, float] | None = None
 
     # What is asked of the service and the door when needed rather than kept
     # in each session (a slot is 8 bytes a connection).
@@ -418,8 +423,12 @@ class SessionBase:
 
     def _entered(self, room: str) -> None:
         """
-        Show the room just entered its last messages.
+        Show the room just entered how far the user read it, and its last messages.
         """
+        marks = self._marks
+        self.peer.tell(
+            ReadMarker(room, True, marks.get("#" + key_of(room)) if marks else None, True)
+        )
         history = self.service.history
         lines = self.service.settings.history_lines
         if history is not None and lines > 0:

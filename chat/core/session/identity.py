@@ -50,13 +50,13 @@ from chat.core.replies import (
     WrongPassword,
 )
 from chat.core.rights import requires
-from chat.core.session.base import SessionBase
+from chat.core.session.marks import Marks
 from chat.core.text import password_problem
 
 _T = TypeVar("_T")
 
 
-class Identity(SessionBase):
+class Identity(Marks):
     """
     Logging in, proving and changing who one is.
     """
@@ -382,6 +382,8 @@ class Identity(SessionBase):
         self.account = account
         if self.user is not None:
             self.chat.set_account(self.user, account)
+            # Proven once in: its markers join the session's.
+            self._load_marks()
 
     def _log_in(self, nickname: str) -> None:
         """
@@ -403,6 +405,12 @@ class Identity(SessionBase):
         self._set_timer(settings.idle_timeout)
         self.log.info("{peer} logged in as {nickname}", peer=self.address, nickname=user.nickname)
         self.peer.tell(LoggedIn(settings.motd))
+        # The account's read markers first: the first room is shown with them.
+        self._load_marks(lambda: self._go_home(user))
+
+    def _go_home(self, user: UserView) -> None:
+        if self._closing:
+            return
         if self.home is None:
             self._kept()
             return

@@ -48,7 +48,11 @@ function target(name) {
   const key = name.toLowerCase();
   let t = state.targets.get(key);
   if (!t) {
-    t = { name, lines: [], seen: new Set(), unread: 0, people: new Set(), topic: "" };
+    // marker: how far it is read (IRCv3 read-marker, kept by the server
+    // across the user's devices), in ms; before: the marker as the page
+    // first learnt it, where the "new" divider goes.
+    t = { name, lines: [], seen: new Set(), unread: 0, people: new Set(), topic: "",
+          marker: 0, before: null, divided: false, marking: null };
     state.targets.set(key, t);
     drawTargets();
   }
@@ -91,7 +95,7 @@ function handle(m) {
       // batch: the history replayed on JOIN comes as a chathistory batch,
       // its lines as they were said (without one, the server dates them in
       // their text for clients that cannot tell them from live ones).
-      if (b === "LS") send("CAP REQ :server-time echo-message batch message-tags");
+      if (b === "LS") send("CAP REQ :server-time echo-message batch message-tags draft/read-marker");
       else if (b === "ACK" || b === "NAK") send("CAP END");
       break;
     case "001":
@@ -142,6 +146,21 @@ function handle(m) {
       break;
     case "332": target(b).topic = m.params.at(-1); drawTitle(); break;
     case "TOPIC": target(a).topic = b; note(a, `${nickOf(m.source)} set the topic: ${b}`); drawTitle(); break;
+    case "MARKREAD": {
+      // Sent as a room is entered (before its history), and whenever this
+      // user, here or on another device, has read further.
+      const t = target(a);
+      const at = b?.startsWith("timestamp=") ? Date.parse(b.slice(10)) || 0 : 0;
+      // Told before anything is shown of the room: the divider's place
+      // (none in a room never read, where everything would be below it).
+      if (t.before === null && !t.lines.some((l) => l.from)) t.before = at || Infinity;
+      if (at > t.marker) {
+        t.marker = at;
+        t.unread = t.lines.filter((l) => unseen(t, l)).length;
+        drawTargets();
+      }
+      break;
+    }
     case "PRIVMSG": case "NOTICE": {
       if (!m.source.includes("!")) { note(state.current, m.params.at(-1)); break; }
       const from = nickOf(m.source);
@@ -163,8 +182,16 @@ function say(where, from, text, time, notice) {
   if (time && t.seen.has(key)) return; // history replayed after a reconnection
   t.seen.add(key);
   const mention = from !== state.me && state.me && text.toLowerCase().includes(state.me.toLowerCase());
-  add(t, { time, from, text, action, notice, mention });
-  if (where.toLowerCase() !== state.current.toLowerCase() || document.hidden) {
+  const line = { time, from, text, action, notice, mention };
+  if (t.before !== null && !t.divided && unseen({ marker: t.before }, line)) {
+    // The first line not read when the page came: a divider above it.
+    t.divided = true;
+    add(t, { divider: true, text: "New since you last read" });
+  }
+  add(t, line);
+  if (where.toLowerCase() === state.current.toLowerCase() && !document.hidden) {
+    markRead(t);
+  } else if (unseen(t, line)) {
     t.unread++;
     drawTargets();
     if ((mention || !isRoom(where)) && document.hidden) {
@@ -172,6 +199,24 @@ function say(where, from, text, time, notice) {
       if (window.Notification?.permission === "granted") new Notification(`${from} in ${where}`, { body: text });
     }
   }
+}
+
+// Whether a line is one somebody else said after the marker.
+function unseen(t, line) {
+  return Boolean(line.from) && line.from !== state.me && (!line.time || Date.parse(line.time) > t.marker);
+}
+
+// Tell the server (soon: once for a burst) that what is shown is read.
+function markRead(t) {
+  if (t.marking) return;
+  t.marking = setTimeout(() => {
+    t.marking = null;
+    const last = Math.max(0, ...t.lines.filter((l) => l.time).map((l) => Date.parse(l.time)));
+    if (last > t.marker) {
+      t.marker = last;
+      send(`MARKREAD ${t.name} timestamp=${new Date(last).toISOString()}`);
+    }
+  }, 500);
 }
 
 function note(where, text, time) { add(target(where), { time, text, notice: true }); }
@@ -184,6 +229,12 @@ function add(t, line) {
 
 function render(line) {
   const li = document.createElement("li");
+  if (line.divider) {
+    li.className = "divider";
+    li.setAttribute("role", "separator");
+    li.textContent = line.text;
+    return li;
+  }
   const when = line.time ? new Date(line.time) : new Date();
   const time = document.createElement("time");
   time.dateTime = when.toISOString();
@@ -206,6 +257,7 @@ function show(name) {
   state.current = name;
   const t = target(name);
   t.unread = 0;
+  if (!document.hidden) markRead(t);
   $("log").replaceChildren(...t.lines.map(render));
   $("log").scrollTop = $("log").scrollHeight;
   drawTargets(); drawTitle(); drawPeople();
@@ -285,5 +337,8 @@ $("say").onsubmit = (e) => {
 };
 
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden) { target(state.current).unread = 0; drawTargets(); document.title = "chat"; }
+  if (!document.hidden) {
+    const t = target(state.current);
+    t.unread = 0; markRead(t); drawTargets(); document.title = "chat";
+  }
 });
