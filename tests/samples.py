@@ -96,6 +96,7 @@ def samples() -> list[r.Reply]:
         r.TooManyChecks(True, 1),
         r.NearlyFull(),
         r.ReadMarker("lobby", True, 1546612406.123),
+        r.NotRedacted("lobby", "a-1", r.RedactRefusal.FORBIDDEN),
         r.TooManyWords(8),
         r.TooManyMasks(8),
         r.TooManyModes(20, 5),

@@ -290,7 +290,7 @@ class MigrationTests(SynchronousTestCase):
         self.assertEqual(database.conversation(db.cursor(), "bob", "alice", 10), [])
         database.write(
             db.cursor(),
-            [(T0 + 2, database.PRIVATE, None, "alice", "bob", "new", "alice", "bob")],
+            [(T0 + 2, database.PRIVATE, None, "alice", "bob", "new", None, None, "alice", "bob")],
         )
         [entry] = database.conversation(db.cursor(), "bob", "alice", 10)
         self.assertEqual(
@@ -320,14 +320,25 @@ class ConversationCostTests(SynchronousTestCase):
         database.write(
             cursor,
             [
-                (T0 + n, database.PRIVATE, None, "alice", f"peer{n % 100}", "hi", "alice", None)
+                (
+                    T0 + n,
+                    database.PRIVATE,
+                    None,
+                    "alice",
+                    f"peer{n % 100}",
+                    "hi",
+                    None,
+                    None,
+                    "alice",
+                    None,
+                )
                 for n in range(others)
             ],
         )
         database.write(
             cursor,
             [
-                (T0 + others + n, database.PRIVATE, None, a, b, "yo", a, b)
+                (T0 + others + n, database.PRIVATE, None, a, b, "yo", None, None, a, b)
                 for n in range(40)
                 for a, b in [("alice", "bob") if n % 2 else ("bob", "alice")]
             ],

@@ -51,6 +51,7 @@ from chat.core.events import (
     PrivateMessage,
     PrivateMessageSent,
     RealnameChanged,
+    Redacted,
     Renamed,
     StatusMessage,
     TagMessage,
@@ -468,6 +469,19 @@ class MemoryChat(KeptRooms):
             return None
         event = Action(room.name, user.nickname, text, self._meta(own(user)))
         self._broadcast(room, event, exclude=user)
+        return event
+
+    def redact(self, user: UserView, name: str, msgid: str, reason: str | None) -> Redacted:
+        """
+        Tell C{name}'s members (C{user} too) that C{user} deleted the
+        message C{msgid} there; whether it may is the session's to decide.
+        """
+        self._check_online(user)
+        room = self.room(name)
+        if user not in room:
+            raise NotInRoom(room.name)
+        event = Redacted(room.name, user.nickname, msgid, reason)
+        self._broadcast(room, event, exclude=None)
         return event
 
     def _meta(self, user: User, tags: Tags = ()) -> Meta:

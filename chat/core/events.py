@@ -362,6 +362,20 @@ class Announcement:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    """
+    C{by} deleted the message C{msgid} of C{room}, its own or as the room's
+    operator, saying C{reason}: clients that can hide it do (IRCv3
+    message-redaction); it is gone from the history and from searches.
+    """
+
+    room: str
+    by: str
+    msgid: str
+    reason: str | None = None
+
+
 Event = (
     Welcome
     | Entered
@@ -384,6 +398,7 @@ Event = (
     | Presence
     | AwayChanged
     | RealnameChanged
+    | Redacted
 )
 
 
@@ -411,6 +426,9 @@ class Entry:
     recipient: str | None
     text: str
     outgoing: bool = False
+    # Its id, by which its sender (or the room's operators) may delete it;
+    # none for messages stored before ids were.
+    msgid: str | None = None
 
 
 class Keeping(enum.Enum):

@@ -28,6 +28,7 @@ from chat.core.events import (
     KeptRoom,
     Message,
     PrivateMessage,
+    Redacted,
     RoomBan,
     RoomFilter,
     RoomInfo,
@@ -467,6 +468,12 @@ class Chat(Protocol):
 
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage: ...
 
+    def redact(self, user: UserView, name: str, msgid: str, reason: str | None) -> Redacted:
+        """
+        Tell room C{name}'s members that C{user}, one of them, deleted the
+        message C{msgid} there (the session has checked that it may).
+        """
+
     def say_to(
         self,
         user: UserView,
@@ -617,6 +624,18 @@ class HistoryReader(Archive, Protocol):
         since it was registered), C{outgoing} those it sent.
         """
 
+    def find(self, msgid: str) -> Deferred[tuple[Entry, str | None] | None]:
+        """
+        The kept message whose id is C{msgid}, with the account its sender
+        was logged in to (if any); L{None} if none is kept.
+        """
+
+    def forget(self, msgid: str) -> Deferred[None]:
+        """
+        Delete the message whose id is C{msgid}: gone from the history and
+        from searches.
+        """
+
 
 class AccountStore(Protocol):
     """
@@ -678,6 +697,11 @@ class ReadMarkerStore(Protocol):
         C{account} has read C{target} up to C{at} (a marker never goes
         back); C{forget}: a target it no longer keeps one for. Kept in the
         background, in order with L{load}.
+        """
+
+    def forget(self, account: str, target: str) -> None:
+        """
+        C{account} no longer keeps a marker for C{target} (in the background).
         """
 
 

@@ -705,13 +705,39 @@ class ReadMarker:
     private conversation with that nickname): the time of the last message
     read, L{None} while nothing is marked. C{entering}: told as the room is
     entered, just after what the user is shown of it (IRC has it before
-    the end of the names).
+    the end of the names); C{unasked}: moved elsewhere (another session of
+    the account, or an account's markers just loaded). Either is for the
+    clients that take read markers only.
     """
 
     target: str
     room: bool
     at: float | None
     entering: bool = False
+    unasked: bool = False
+
+
+class RedactRefusal(enum.Enum):
+    """
+    Why a message was not deleted: the user is not in that room, no kept
+    message of the room has that id, or it is somebody else's and the user
+    is not the room's operator.
+    """
+
+    NOT_IN_ROOM = "not in the room"
+    UNKNOWN = "no such message"
+    FORBIDDEN = "not yours"
+
+
+@dataclass(frozen=True, slots=True)
+class NotRedacted:
+    """
+    The message C{msgid} of C{room} was not deleted, for C{why}.
+    """
+
+    room: str
+    msgid: str
+    why: RedactRefusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -785,6 +811,7 @@ Reply: TypeAlias = (
     | StoreDown
     | SearchTooSlow
     | ReadMarker
+    | NotRedacted
     | NearlyFull
     | BadNewPassword
     | PasswordChanged

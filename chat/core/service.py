@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
+from weakref import WeakValueDictionary
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
@@ -57,6 +58,7 @@ from chat.core.limits import (
     address_group,
 )
 from chat.core.outbox import Outbox
+from chat.core.readmarks import ReadMarks
 from chat.core.replies import TooManyChecks
 
 _T = TypeVar("_T")
@@ -186,6 +188,9 @@ class ChatService(Service):
         self.accounts = accounts
         self.bans = bans
         self.markers = markers
+        # The read markers of each account some session is logged in to,
+        # shared by its sessions (chat.core.session.marks), while any holds them.
+        self.read_marks: WeakValueDictionary[str, ReadMarks] = WeakValueDictionary()
         self.admins = frozenset(name.lower() for name in settings.admins)
         self.chat = chat
         self.outbox = Outbox()

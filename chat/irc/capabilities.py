@@ -10,6 +10,7 @@ CAPABILITIES = (
     "away-notify",
     "batch",
     "cap-notify",
+    "draft/message-redaction",
     "draft/read-marker",
     "echo-message",
     "extended-join",
@@ -37,8 +38,17 @@ ENCODED = WATCHING | {
     "account-tag",
     # Names end after the read marker, which the session tells (chat.irc.render).
     "draft/read-marker",
+    # REDACT is shown only to those that can hide what it names.
+    "draft/message-redaction",
 }
 """
 The capabilities that change how an event is written: one encoder for each
 combination in use, shared by every client with it.
+"""
+
+OWN = frozenset({"draft/read-marker", "draft/message-redaction"})
+"""
+The encoded capabilities that change only a few events (the names on
+entering, REDACT): a kind with them writes every other event as the kind
+without them does, with the same bytes (L{chat.irc.wording.Encoder.base}).
 """

@@ -23,7 +23,7 @@ from twisted.internet.task import LoopingCall
 from chat.core.limits import PING_EVERY
 from chat.core.service import ChatService
 from chat.irc import wording as w
-from chat.irc.capabilities import ENCODED, WATCHING
+from chat.irc.capabilities import ENCODED, OWN, WATCHING
 from chat.irc.connection import IRCConnection, Verb
 from chat.irc.verbs import VERBS
 from chat.net.stream import StreamProtocol
@@ -59,6 +59,7 @@ class IRCFactory(Factory):
         key = (caps & ENCODED, wallops)
         encoder = self._encoders.get(key)
         if encoder is None:
+            extra = key[0] & OWN
             encoder = self._encoders[key] = w.Encoder(
                 self.service.settings.server_name,
                 self.service.clock.seconds,
@@ -71,6 +72,8 @@ class IRCFactory(Factory):
                 accounts="account-tag" in caps,
                 watching=caps & WATCHING,
                 marking="draft/read-marker" in caps,
+                redaction="draft/message-redaction" in caps,
+                base=self.encoder(caps - extra, wallops) if extra else None,
             )
         return encoder
 

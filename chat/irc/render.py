@@ -399,7 +399,15 @@ def render(context: Context, reply: r.Reply) -> bytes:
             | r.Found(room, _, entries)
         ):
             caps = context.caps
-            return w.stored(server, me, entries, "server-time" in caps, _ref(context), room)
+            return w.stored(
+                server,
+                me,
+                entries,
+                "server-time" in caps,
+                _ref(context),
+                room,
+                ids="message-tags" in caps,
+            )
         case r.PrivateHistory(nickname, _, entries):
             caps = context.caps
             return w.stored(
@@ -426,8 +434,21 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return numeric("432", nickname, "Nickname is reserved for services")
         case r.NearlyFull():
             return numeric("433", "*", "Server nearly full: only registered nicknames now")
-        case r.ReadMarker(target, room, at, entering):
+        case r.NotRedacted(room, msgid, why):
+            code, params, text = {
+                r.RedactRefusal.NOT_IN_ROOM: ("INVALID_TARGET", (), "You are not in that channel"),
+                r.RedactRefusal.UNKNOWN: ("UNKNOWN_MSGID", (msgid,), "No such message to delete"),
+                r.RedactRefusal.FORBIDDEN: (
+                    "REDACT_FORBIDDEN",
+                    (msgid,),
+                    "Only its sender and the channel's operators may delete it",
+                ),
+            }[why]
+            return build("FAIL", "REDACT", code, w.channel(room), *params, text, source=server)
+        case r.ReadMarker(target, room, at, entering, unasked):
             name = w.channel(target) if room else target
+            if unasked and "draft/read-marker" not in context.caps:
+                return b""
             if entering:
                 # Only a client that asked for markers is told one as it
                 # enters, between the names and their end (which its

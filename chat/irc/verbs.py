@@ -611,6 +611,28 @@ def markread(connection: IRCConnection, params: tuple[str, ...]) -> None:
         fail("INVALID_PARAMS", target, "Not a channel or a nickname")
 
 
+def redact(connection: IRCConnection, params: tuple[str, ...]) -> None:
+    """
+    IRCv3 message-redaction: C{REDACT #CHANNEL MSGID [:REASON]} deletes a
+    message of the channel (the sender's own, or anyone's for its
+    operators). Private messages are not deleted (yet): INVALID_TARGET.
+    """
+    room = w.room_of(params[0])
+    if room is None:
+        connection.reply(
+            build(
+                "FAIL",
+                "REDACT",
+                "INVALID_TARGET",
+                params[0],
+                "Only a channel's messages can be deleted",
+                source=connection.server,
+            )
+        )
+        return
+    connection.session.redact(room, params[1], params[2] if len(params) > 2 else None)
+
+
 def ison(connection: IRCConnection, params: tuple[str, ...]) -> None:
     connection.session.members(None, " ".join(params).split())
 
@@ -800,6 +822,7 @@ VERBS: dict[str, Verb] = {
     "HELPOP": Verb(help_),
     "HISTORY": Verb(history, 1),
     "MARKREAD": Verb(markread),
+    "REDACT": Verb(redact, 2),
 }
 """
 Every verb the IRC door knows.

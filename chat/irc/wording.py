@@ -9,7 +9,6 @@ PRIVMSGs at character boundaries, in order.
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import re
 import time
@@ -63,6 +62,7 @@ from chat.core.events import (
     PrivateMessage,
     PrivateMessageSent,
     RealnameChanged,
+    Redacted,
     Renamed,
     StatusMessage,
     TagMessage,
@@ -224,40 +224,47 @@ def action_text(text: str) -> str:
     return f"\x01ACTION {text}\x01"
 
 
-_SERVER_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
+_SERVER_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z"
+)
 
 
 def parse_server_time(text: str) -> float | None:
     """
     The time an IRCv3 timestamp (C{2019-01-04T14:33:26.123Z}) stands for,
-    to the millisecond, or L{None} if C{text} is not one.
+    to the millisecond, or L{None} if C{text} is not one (or is before
+    1970). A leap second is read as the last millisecond before it.
     """
     found = _SERVER_TIME.fullmatch(text)
     if found is None:
         return None
-    year, month, day, hour, minute, second, fraction = found.groups()
+    year, month, day, hour, minute, second = (int(part) for part in found.groups()[:6])
+    if year < 1970 or hour > 23 or minute > 59 or second > 60:
+        return None
     try:
-        whole = calendar.timegm(
-            time.struct_time(
-                (int(year), int(month), int(day), int(hour), int(minute), int(second), 0, 0, 0)
-            )
-        )
-        datetime.date(int(year), int(month), int(day))
-    except (ValueError, OverflowError):
+        days = datetime.date(year, month, day).toordinal() - _EPOCH
+    except ValueError:
         return None
-    if int(hour) > 23 or int(minute) > 59 or int(second) > 60:
-        return None
-    milli = int((fraction or "0").ljust(3, "0")[:3])
-    return whole + milli / 1000
+    milli = int((found.group(7) or "0").ljust(3, "0")[:3])
+    if second == 60:
+        second, milli = 59, 999
+    return ((days * 24 + hour) * 60 + minute) * 60 + second + milli / 1000
+
+
+_EPOCH = datetime.date(1970, 1, 1).toordinal()
 
 
 def marker_time(stamp: float) -> str:
     """
-    A read marker's time as IRCv3 writes it: what L{parse_server_time}
-    read, written back the same to the millisecond.
+    A read marker's time as IRCv3 writes it (always four digits of year):
+    what L{parse_server_time} read, written back the same to the millisecond.
     """
     seconds, milli = divmod(round(stamp * 1000), 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{milli:03d}Z"
+    t = time.gmtime(seconds)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{milli:03d}Z"
+    )
 
 
 def server_time(stamp: float) -> str:
@@ -267,6 +274,12 @@ def server_time(stamp: float) -> str:
     return (
         time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp * 1000) % 1000:03d}Z"
     )
+
+
+_OWN_EVENTS = (Entered, Redacted)
+"""
+The events read markers and redaction change (see L{Encoder.base}).
+"""
 
 
 class Encoder(encoding.Encoder):
@@ -281,16 +294,19 @@ class Encoder(encoding.Encoder):
     prefix of a member, not only the highest (C{multi-prefix}); with
     C{wallops} off (user mode C{-w}), no WALLOPS; with C{marking}
     (C{draft/read-marker}), the names shown on entering a room are not
-    ended: the read marker the session tells next comes before their end.
+    ended: the read marker the session tells next comes before their end;
+    with C{redaction} (C{draft/message-redaction}), REDACT.
     """
 
     __slots__ = (
         "accounts",
+        "base",
         "clock",
         "echo",
         "hosts",
         "marking",
         "prefixes",
+        "redaction",
         "server",
         "tagged",
         "tags",
@@ -311,9 +327,15 @@ class Encoder(encoding.Encoder):
         accounts: bool = False,
         watching: frozenset[str] = frozenset(),
         marking: bool = False,
+        redaction: bool = False,
+        base: Encoder | None = None,
     ) -> None:
         self.server = server
+        # The encoder of the same kind without marking and redaction, which
+        # writes every other event.
+        self.base = base
         self.marking = marking
+        self.redaction = redaction
         self.clock = clock
         self.tagged = tagged
         self.echo = echo
@@ -344,6 +366,11 @@ class Encoder(encoding.Encoder):
         return tags or None
 
     def encode(self, event: Event) -> bytes:
+        base = self.base
+        if base is not None and type(event) not in _OWN_EVENTS:
+            # Written as for the kind without read markers and redaction:
+            # the same bytes, made once for both kinds.
+            return base(event)
         match event:
             case Message(room, sender, text, notice, meta):
                 verb = "NOTICE" if notice else "PRIVMSG"
@@ -401,6 +428,12 @@ class Encoder(encoding.Encoder):
                 if away is None:
                     return build("AWAY", source=mask(nickname))
                 return build("AWAY", away, source=mask(nickname), text=True)
+            case Redacted(room, by, msgid, reason):
+                if not self.redaction:
+                    return b""
+                if reason is None:
+                    return build("REDACT", channel(room), msgid, source=mask(by))
+                return build("REDACT", channel(room), msgid, reason, source=mask(by), text=True)
             case RealnameChanged(nickname, realname, watched):
                 if "setname" not in self.watching or (
                     watched and "extended-monitor" not in self.watching
@@ -562,10 +595,12 @@ def stored(
     batch: str | None = None,
     room: str | None = None,
     peer: str | None = None,
+    ids: bool = False,
 ) -> bytes:
     """
     Stored messages, replayed as the messages they were; with server-time,
-    tagged with the time they were said; with a C{batch} reference (the
+    tagged with the time they were said; with C{ids} (message-tags), with
+    their ids (by which the user may delete its own); with a C{batch} reference (the
     client has C{batch}), as one C{chathistory} batch of C{room}, of the
     user's conversation with C{peer}, or of the user's own kept messages.
     Private messages the user sent come from it, to whom it sent them.
@@ -589,6 +624,8 @@ def stored(
         elif entry.outgoing:
             source, target = nickname, entry.recipient or nickname
         tags = {"time": server_time(entry.time)} if tagged else {}
+        if ids and entry.msgid is not None:
+            tags["msgid"] = entry.msgid
         if batch is not None:
             tags["batch"] = batch
         out.append(privmsg(mask(source), target, text, tags=tags or None))

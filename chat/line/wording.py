@@ -68,6 +68,7 @@ from chat.core.events import (
     PrivateMessage,
     PrivateMessageSent,
     RealnameChanged,
+    Redacted,
     Renamed,
     RoomBan,
     RoomInfo,
@@ -188,6 +189,10 @@ def format_event(event: Event) -> str:
             # Tags alone ("typing..."), CTCP requests, and what IRC clients
             # watch for (MONITOR, away-notify, setname): nothing a line user
             # asked for, or could answer.
+            return ""
+        case Redacted():
+            # A line user cannot unsee a line: nothing new is shown (the
+            # message is gone from /history and /search).
             return ""
     raise TypeError(f"not an event: {event!r}")
 
@@ -626,6 +631,8 @@ def reply(said: r.Reply) -> bytes:
             return error(f"The nickname {nickname} is kept for the server's services.")
         case r.NearlyFull():
             return error("The server is nearly full: only registered nicknames can log in now.")
+        case r.NotRedacted(room, msgid, why):
+            return error(f"Message {msgid} in {room} was not deleted: {why.value}.")
         case r.ReadMarker():
             # For clients that show what is unread: a line user has read
             # what it was sent.

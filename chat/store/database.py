@@ -30,10 +30,25 @@ from chat.core.text import clean
 
 # One row a message: (time, kind, room, sender, recipient, text); a private
 # message's also has the accounts its sender and recipient were logged in to.
-Row = tuple[float, str, "str | None", str, "str | None", str]
-PrivateRow = tuple[float, str, None, str, str, str, "str | None", "str | None"]
+Row = tuple[float, str, "str | None", str, "str | None", str, "str | None", "str | None"]
+"""
+A public message or action as it is written: time, kind, room, sender, no
+recipient, text, its message id and its sender's account.
+"""
+PrivateRow = tuple[float, str, None, str, str, str, "str | None", None, "str | None", "str | None"]
+"""
+A private message as it is written: as a L{Row}, with no account in the
+public messages' column but the sender's and the recipient's where private
+conversations are looked up.
+"""
 
-_COLUMNS = "time, kind, room, sender, recipient, text"
+BareRow = tuple[float, str, "str | None", str, "str | None", str]
+"""
+A message without an id or an account (what tools and tests write): the
+columns a row leaves out are stored as NULL.
+"""
+
+_COLUMNS = "time, kind, room, sender, recipient, text, msgid"
 
 PUBLIC = EntryKind.MESSAGE
 ACTION = EntryKind.ACTION
@@ -222,8 +237,19 @@ def _v9(db: sqlite3.Connection) -> None:
     )
 
 
+def _v10(db: sqlite3.Connection) -> None:
+    # Each message's id (the IRCv3 msgid its readers were given), by which
+    # it may be deleted (redacted), and for a public message its sender's
+    # account, which makes it the sender's own whatever nickname it had.
+    # (Private messages keep theirs in sender_account, whose index is for
+    # conversations only.) Messages stored before have neither.
+    db.execute("ALTER TABLE messages ADD COLUMN msgid TEXT")
+    db.execute("ALTER TABLE messages ADD COLUMN author TEXT COLLATE NOCASE")
+    db.execute("CREATE INDEX messages_by_msgid ON messages (msgid) WHERE msgid IS NOT NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
 ]  # fmt: skip
 """
 C{MIGRATIONS[n]} takes the schema from version C{n} to C{n + 1}.
@@ -298,7 +324,9 @@ def connect(path: str, target: int = LATEST) -> sqlite3.Connection:
     return db
 
 
-def write(cursor: Cursor, rows: Sequence[Row | PrivateRow], indexing: bool = False) -> None:
+def write(
+    cursor: Cursor, rows: Sequence[BareRow | Row | PrivateRow], indexing: bool = False
+) -> None:
     """
     Store a batch of messages (the caller commits); with C{indexing}, bring
     the full-text index up to date in the same transaction (L{index}).
@@ -310,14 +338,20 @@ def write(cursor: Cursor, rows: Sequence[Row | PrivateRow], indexing: bool = Fal
     Measured with bench/history_cost.py (200 recipients, saturated): history
     cost 29 % of throughput with executemany, 7-8 % this way.
     """
-    # The accounts of private messages only where there are any: a batch of
-    # public messages costs what it did.
-    accounts = ", sender_account, recipient_account" if any(len(r) > 6 for r in rows) else ""
-    extracts = ", json_extract(value, '$[6]'), json_extract(value, '$[7]')" if accounts else ""
+    # The ids and accounts only where there are any (what tools write has
+    # none, and goes into a database of any version); those of private
+    # messages only where there are some: a batch of public messages costs
+    # what it did, and a message id and an account.
+    columns = "time, kind, room, sender, recipient, text"
+    extracts = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(6))
+    if any(len(r) > 6 for r in rows):
+        columns += ", msgid, author"
+        extracts += ", json_extract(value, '$[6]'), json_extract(value, '$[7]')"
+    if any(len(r) > 8 for r in rows):
+        columns += ", sender_account, recipient_account"
+        extracts += ", json_extract(value, '$[8]'), json_extract(value, '$[9]')"
     cursor.execute(
-        f"INSERT INTO messages ({_COLUMNS}{accounts}) SELECT json_extract(value, '$[0]'), "
-        "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
-        f"json_extract(value, '$[4]'), json_extract(value, '$[5]'){extracts} FROM json_each(?)",
+        f"INSERT INTO messages ({columns}) SELECT {extracts} FROM json_each(?)",
         (json.dumps(rows),),
     )
     if indexing:
@@ -378,8 +412,10 @@ def conversation(cursor: Cursor, account: str, peer: str, count: int) -> list[En
         (account, peer, count),
     )
     return [
-        Entry(time, EntryKind(kind), room, sender, recipient, clean(text), bool(outgoing))
-        for time, kind, room, sender, recipient, text, outgoing in reversed(cursor.fetchall())
+        Entry(time, EntryKind(kind), room, sender, recipient, clean(text), bool(outgoing), msgid)
+        for time, kind, room, sender, recipient, text, msgid, outgoing in reversed(
+            cursor.fetchall()
+        )
     ]
 
 
@@ -435,8 +471,32 @@ def _search(cursor: Cursor, room: str, text: str, count: int, fts: bool) -> list
 
 
 def _entry(row: Sequence[Any]) -> Entry:
-    time, kind, room, sender, recipient, text = row
-    return Entry(time, EntryKind(kind), room, sender, recipient, clean(text))
+    time, kind, room, sender, recipient, text, msgid = row
+    return Entry(time, EntryKind(kind), room, sender, recipient, clean(text), msgid=msgid)
+
+
+def stored_message(cursor: Cursor, msgid: str) -> tuple[Entry, str | None] | None:
+    """
+    The message whose id is C{msgid}, and its sender's account (L{None}:
+    it had none), or L{None} if no message has it.
+    """
+    cursor.execute(
+        f"SELECT {_COLUMNS}, coalesce(author, sender_account) FROM messages WHERE msgid = ?",
+        (msgid,),
+    )
+    found = cursor.fetchall()
+    if not found:
+        return None
+    *row, account = found[0]
+    return _entry(row), account
+
+
+def forget_message(cursor: Cursor, msgid: str) -> None:
+    """
+    Delete the message whose id is C{msgid}: from the history, and from
+    what a search finds (the full-text index's trigger takes it out).
+    """
+    cursor.execute("DELETE FROM messages WHERE msgid = ?", (msgid,))
 
 
 def searchable(cursor: Cursor) -> bool:
@@ -546,8 +606,11 @@ def mark_read(cursor: Cursor, account: str, target: str, at: float, forget: str 
     C{account} has read C{target} up to C{at} (a marker never goes back),
     and no longer keeps one for C{forget}.
     """
+    # Only while the account exists: a session still logged in to one that
+    # was just unregistered must not leave markers for its next owner.
     cursor.execute(
-        "INSERT INTO read_markers (account, target, at) VALUES (?, ?, ?) "
+        "INSERT INTO read_markers (account, target, at) SELECT ?1, ?2, ?3 "
+        "WHERE EXISTS (SELECT 1 FROM accounts WHERE nickname = ?1) "
         "ON CONFLICT (account, target) DO UPDATE SET at = max(at, excluded.at)",
         (account, target, at),
     )
@@ -555,6 +618,13 @@ def mark_read(cursor: Cursor, account: str, target: str, at: float, forget: str 
         cursor.execute(
             "DELETE FROM read_markers WHERE account = ? AND target = ?", (account, forget)
         )
+
+
+def forget_marker(cursor: Cursor, account: str, target: str) -> None:
+    """
+    C{account} keeps no read marker for C{target} any more.
+    """
+    cursor.execute("DELETE FROM read_markers WHERE account = ? AND target = ?", (account, target))
 
 
 def delete_account(cursor: Cursor, nickname: str) -> None:

@@ -143,14 +143,26 @@ class History(Service):
         """
         now = self.clock.seconds()
         row: Row | PrivateRow
+        meta = event.meta
+        msgid, account = (meta.msgid or None, meta.account) if meta is not None else (None, None)
         match event:
             case Message(room, sender, text):
-                row = (now, database.PUBLIC, room, sender, None, text)
+                row = (now, database.PUBLIC, room, sender, None, text, msgid, account)
             case Action(room, sender, text):
-                row = (now, database.ACTION, room, sender, None, text)
-            case PrivateMessage(sender, recipient, text, _, meta, to):
-                sent = meta.account if meta is not None else None
-                row = (now, database.PRIVATE, None, sender, recipient, text, sent, to)
+                row = (now, database.ACTION, room, sender, None, text, msgid, account)
+            case PrivateMessage(sender, recipient, text, _, _, to):
+                row = (
+                    now,
+                    database.PRIVATE,
+                    None,
+                    sender,
+                    recipient,
+                    text,
+                    msgid,
+                    None,
+                    account,
+                    to,
+                )
         self._pending.append(row)
         if self._failing_since is not None:
             # The retry timer is set; keep at most MAX_UNWRITTEN waiting.
@@ -292,6 +304,20 @@ class History(Service):
             self.search_budget,
             indexed=True,
         )
+
+    def find(self, msgid: str) -> Deferred[tuple[Entry, str | None] | None]:
+        """
+        The message whose id is C{msgid}, and its sender's account, if it is kept.
+        """
+        return self._read(self.pool, database.stored_message, msgid)
+
+    def forget(self, msgid: str) -> Deferred[None]:
+        """
+        Delete the message whose id is C{msgid} from the history and the
+        search (after what is pending is written: it may be among them).
+        """
+        self.flush()
+        return self.pool.runInteraction(database.forget_message, msgid)
 
 
 def _nothing(cursor: object) -> None:

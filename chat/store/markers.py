@@ -35,5 +35,8 @@ class ReadMarkers:
     def mark(self, account: str, target: str, at: float, forget: str | None = None) -> None:
         self.pool.submit(database.mark_read, account, target, at, forget, failed=self._failed)
 
+    def forget(self, account: str, target: str) -> None:
+        self.pool.submit(database.forget_marker, account, target, failed=self._failed)
+
     def _failed(self, failure: Failure) -> None:
         self.log.failure("Keeping a read marker", failure)

@@ -14,12 +14,14 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core.service import Settings
 from chat.core.session import marks
+from chat.irc import wording
 from chat.store import database
 from chat.store.accounts import Accounts
 from chat.store.markers import ReadMarkers
 from tests.helpers import IRCUser, SyncPool, make_service, new_service
 
 CAP = "draft/read-marker"
+NOW = 1_795_072_000
 
 
 def _now(function: Any, *args: Any) -> Deferred[Any]:
@@ -29,6 +31,10 @@ def _now(function: Any, *args: Any) -> Deferred[Any]:
 class ReadMarkerTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.service = make_service(server_name="irc.test")
+        # Now is 2026-11-19 (a marker is never later than now).
+        clock = self.service.clock
+        assert isinstance(clock, Clock)
+        clock.advance(NOW)
 
     def test_offered(self) -> None:
         user = IRCUser(self.service)
@@ -71,15 +77,40 @@ class ReadMarkerTests(SynchronousTestCase):
             "MARKREAD #test timestamp=2019-02-30T00:00:00.000Z",
             "MARKREAD #test 2019-01-04T14:33:26.123Z",
             "MARKREAD !!! timestamp=2019-01-04T14:33:26.123Z",
+            "MARKREAD #test timestamp=1960-01-01T00:00:00.000Z",
+            "MARKREAD #test timestamp=\u0662019-01-04T14:33:26.123Z",
             "MARKREAD #test",
         )
         said = alice.messages()
         self.assertEqual(
             [m[1:4] for m in said[:-1]],
             [("FAIL", "MARKREAD", "NEED_MORE_PARAMS")]
-            + [("FAIL", "MARKREAD", "INVALID_PARAMS")] * 5,
+            + [("FAIL", "MARKREAD", "INVALID_PARAMS")] * 7,
         )
         self.assertEqual(said[-1], ("irc.test", "MARKREAD", "#test", "*"))
+
+    def test_times_written_as_read(self) -> None:
+        """
+        A time is written back as it was read, four digits of year and all;
+        one in the future is now (a marker never goes back, so a marker in
+        9999 would stop it for ever); a leap second is its last millisecond.
+        """
+        self.assertEqual(
+            wording.marker_time(wording.parse_server_time("1970-01-01T00:00:00.000Z") or 0),
+            "1970-01-01T00:00:00.000Z",
+        )
+        for stamp in ("2019-01-04T14:33:26.123Z", "2000-02-29T23:59:59.999Z"):
+            self.assertEqual(wording.marker_time(wording.parse_server_time(stamp) or 0), stamp)
+        self.assertEqual(
+            wording.parse_server_time("2016-12-31T23:59:60Z"),
+            wording.parse_server_time("2016-12-31T23:59:59.999Z"),
+        )
+        clock = self.service.clock
+        assert isinstance(clock, Clock)
+        clock.advance(0.5)
+        alice = IRCUser(self.service, "alice", caps=CAP)
+        alice.send("MARKREAD #test timestamp=9999-12-31T23:59:59.999Z")
+        self.assertEqual(alice.messages()[-1][3], "timestamp=2026-11-19T07:06:40.500Z")
 
     def test_told_before_the_end_of_names(self) -> None:
         """
@@ -106,6 +137,7 @@ class ReadMarkerTests(SynchronousTestCase):
         In a room too full to list, the count, then the marker, then the end.
         """
         service = make_service(server_name="irc.test", crowd=2)
+        service.clock.advance(NOW)  # type: ignore[attr-defined]
         users = [IRCUser(service, f"user{n}", caps=CAP) for n in range(3)]
         for user in users:
             user.send("JOIN #big")
@@ -134,6 +166,7 @@ class AccountMarkerTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.pool = SyncPool(self.mktemp())
         clock = Clock()
+        clock.advance(NOW)
         accounts = Accounts(self.pool, clock, _now, cost=2**4)
         self.service = new_service(
             clock,
@@ -167,6 +200,59 @@ class AccountMarkerTests(SynchronousTestCase):
                 ("irc.test", "MARKREAD", "bob", "timestamp=2021-05-20T08:31:00.000Z"),
             ],
         )
+
+    def test_one_account_many_sessions(self) -> None:
+        """
+        Two sessions of one account share its markers: the second cannot
+        move one back, and the first is told where the second moved it.
+        """
+        first = self.login()
+        second = IRCUser(self.service, "guest", caps=CAP)
+        second.send("PRIVMSG NickServ :IDENTIFY alice secret1")
+        second.lines()
+        first.send("MARKREAD #x timestamp=2021-01-05T00:00:00.000Z")
+        first.lines()
+        self.assertEqual(
+            second.messages(),
+            [("irc.test", "MARKREAD", "#x", "timestamp=2021-01-05T00:00:00.000Z")],
+        )
+        second.send("MARKREAD #x timestamp=2021-01-03T00:00:00.000Z")
+        self.assertEqual(second.messages()[-1][3], "timestamp=2021-01-05T00:00:00.000Z")
+        self.assertEqual(first.lines(), [])
+
+    def test_other_accounts_and_past_owners(self) -> None:
+        """
+        A session that identifies to another account leaves the first
+        one's markers behind; markers set for an account unregistered
+        meanwhile are not kept for its next owner.
+        """
+        self.successResultOf(self.service.accounts.register("bob", "secret2"))  # type: ignore[union-attr]
+        user = self.login()
+        user.send("MARKREAD secretfriend timestamp=2021-05-20T08:30:00.000Z")
+        user.send("PRIVMSG NickServ :IDENTIFY bob secret2", "MARKREAD secretfriend")
+        self.assertEqual(user.messages()[-1][2:], ("secretfriend", "*"))
+        cursor = self.pool.db.cursor()
+        self.assertEqual(database.read_markers(cursor, "bob"), {})
+        with self.pool.db:
+            database.delete_account(self.pool.db.cursor(), "bob")
+        user.send("MARKREAD mylover timestamp=2021-05-20T08:30:00.000Z")
+        user.lines()
+        self.assertEqual(database.read_markers(self.pool.db.cursor(), "bob"), {})
+
+    def test_merging_keeps_the_bound(self) -> None:
+        """
+        What a session marked before identifying joins the account's, and
+        past READ_MARKERS_KEPT the ones read longest ago go, in the
+        database too: identifying again and again never grows them.
+        """
+        self.patch(marks, "READ_MARKERS_KEPT", 3)
+        for round in range(3):
+            user = IRCUser(self.service, f"guest{round}", caps=CAP)
+            for n in range(3):
+                user.send(f"MARKREAD #r{round}x{n} timestamp=2020-01-0{n + 1}T0{round}:00:00.000Z")
+            user.send("PRIVMSG NickServ :IDENTIFY alice secret1", "QUIT")
+        stored = database.read_markers(self.pool.db.cursor(), "alice")
+        self.assertEqual(len(stored), 3, stored)
 
     def test_marked_before_identifying(self) -> None:
         """

@@ -125,7 +125,9 @@ class BrowserTests(TestCase):
         What a registered user read on one device is read on the next
         (IRCv3 read-marker, kept by the server): the second page shows a
         "new" divider just above the first line said since, and counts no
-        line as unread that the first page showed.
+        line as unread that the first page showed. A message of its own it
+        deletes (IRCv3 message-redaction) is gone from the page and from a
+        netcat user's search.
         """
         await self.start()
         seen = await deferToThread(self.read_elsewhere)
@@ -138,6 +140,9 @@ class BrowserTests(TestCase):
             second[at - 1 : at + 2], ["<nc> two", "New since you last read", "<nc> three"]
         )
         self.assertEqual(seen["unread in the lobby"], "2")
+        self.assertIn("(deleted by alice)", seen["after deleting"])
+        self.assertNotIn("<alice> my typo", seen["after deleting"])
+        self.assertEqual(seen["nc search"][-1], "*** No messages in side match 'typo'.")
 
     def read_elsewhere(self) -> dict[str, Any]:
         """
@@ -159,7 +164,9 @@ class BrowserTests(TestCase):
 
         def log(page: Page) -> list[str]:
             rows = page.locator("#log li").all_inner_texts()
-            return [re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*", "", row).strip() for row in rows]
+            return [
+                re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*|\s*Delete$", "", row).strip() for row in rows
+            ]
 
         def enter(page: Page) -> None:
             page.goto(url)
@@ -198,8 +205,8 @@ class BrowserTests(TestCase):
                 second.locator("#log li", has_text="four").wait_for(timeout=WAIT_MS)
                 seen["second device"] = log(second)
                 # Elsewhere, the lobby's lines count as unread until it is shown again.
-                second.get_by_label("Message").fill("/join #side")
-                second.get_by_label("Message").press("Enter")
+                second.get_by_label("Message", exact=True).fill("/join #side")
+                second.get_by_label("Message", exact=True).press("Enter")
                 second.locator("#title", has_text="#side").wait_for(timeout=WAIT_MS)
                 nc.send("five")
                 nc.send("six")
@@ -207,6 +214,16 @@ class BrowserTests(TestCase):
                 # Two lines said since: once both are counted, the count stays.
                 unread.filter(has_text=re.compile(r"^[2-9]")).wait_for(timeout=WAIT_MS)
                 seen["unread in the lobby"] = unread.inner_text()
+                # A message of one's own deleted: gone for everyone, and from a search.
+                nc.send("/join side")
+                second.get_by_label("Message", exact=True).fill("my typo")
+                second.get_by_label("Message", exact=True).press("Enter")
+                nc.until(lambda line: "my typo" in line)
+                second.get_by_role("button", name="Delete your message: my typo").click()
+                second.locator("#log li", has_text="(deleted by alice)").wait_for(timeout=WAIT_MS)
+                seen["after deleting"] = log(second)
+                nc.send("/search typo")
+                seen["nc search"] = nc.until(lambda line: "match" in line)
             finally:
                 browser.close()
                 nc.close()
@@ -227,7 +244,9 @@ class BrowserTests(TestCase):
         def log(page: Page) -> list[str]:
             # Each line as it reads, without its time.
             rows = page.locator("#log li").all_inner_texts()
-            return [re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*", "", row).strip() for row in rows]
+            return [
+                re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*|\s*Delete$", "", row).strip() for row in rows
+            ]
 
         def wait_line(page: Page, text: str) -> None:
             try:
@@ -248,8 +267,8 @@ class BrowserTests(TestCase):
             wait_line(page, "before anyone came")
 
         def say(page: Page, text: str) -> None:
-            page.get_by_label("Message").fill(text)
-            page.get_by_label("Message").press("Enter")
+            page.get_by_label("Message", exact=True).fill(text)
+            page.get_by_label("Message", exact=True).press("Enter")
 
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

@@ -31,6 +31,7 @@ from chat.core.interfaces import Chat, Peer, RoomView, UserView
 from chat.core.limits import LINES_PER_TOKEN, Rate, TokenBucket
 from chat.core.model import key_of
 from chat.core.modes import Mode
+from chat.core.readmarks import ReadMarks
 from chat.core.replies import (
     Feature,
     HistoryFailed,
@@ -183,6 +184,7 @@ class SessionBase:
         "_lagged",
         "_line_meter",
         "_marks",
+        "_named_at",
         "_reads",
         "_timer",
         "_tries",
@@ -231,8 +233,11 @@ class SessionBase:
         self._reads: deque[_Read] | None = None
         # What waits for them to be shown (a command asked after them).
         self._turn: Deferred[None] | None = None
-        # Read markers by target (chat.core.session.marks), once one is known.
-        self._marks: dict[str, float] | None = None
+        # Read markers (chat.core.session.marks): the session's own, or its
+        # account's, once one is known.
+        self._marks: ReadMarks | None = None
+        # When the user took its nickname: what was said under it since is its own.
+        self._named_at = 0.0
 
     # What is asked of the service and the door when needed rather than kept
     # in each session (a slot is 8 bytes a connection).
@@ -425,9 +430,9 @@ class SessionBase:
         """
         Show the room just entered how far the user read it, and its last messages.
         """
-        marks = self._marks
+        box = self._marks
         self.peer.tell(
-            ReadMarker(room, True, marks.get("#" + key_of(room)) if marks else None, True)
+            ReadMarker(room, True, box.marks.get("#" + key_of(room)) if box else None, True)
         )
         history = self.service.history
         lines = self.service.settings.history_lines

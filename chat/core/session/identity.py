@@ -23,6 +23,7 @@ from chat.core.goodbyes import (
 )
 from chat.core.interfaces import AccountStore, RoomView, UserView
 from chat.core.limits import KEPT_PAGE, KEPT_PAUSE, PASSWORD_TRIES, SERVICE_NAMES, TokenBucket
+from chat.core.model import key_of
 from chat.core.replies import (
     Authenticated,
     BadNewPassword,
@@ -379,7 +380,10 @@ class Identity(Marks):
         """
         The account this user proved it owns (or none): its messages carry it.
         """
-        self.account = account
+        previous, self.account = self.account, account
+        if previous is not None and (account is None or key_of(account) != key_of(previous)):
+            # Another account's markers (or none) from now on.
+            self._leave_marks()
         if self.user is not None:
             self.chat.set_account(self.user, account)
             # Proven once in: its markers join the session's.
@@ -400,6 +404,7 @@ class Identity(Marks):
             self.chat.logout(user, Departure(Why.LOST))
             return
         self.user = user
+        self._named_at = self.service.clock.seconds()
         self.service.logged_in(self)
         settings = self.service.settings
         self._set_timer(settings.idle_timeout)
@@ -485,6 +490,7 @@ class Identity(Marks):
         old = user.nickname
 
         def renamed(_: None) -> None:
+            self._named_at = self.service.clock.seconds()
             self.log.info("{old} is now {new}", old=old, new=nickname)
 
         def refused(failure: Failure) -> None:

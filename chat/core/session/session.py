@@ -77,6 +77,7 @@ class Session(Intake, Identity, Talk, Moderation):
         """
         self._closing = True
         self._let_go()
+        self._leave_marks()
         self._turn = None
         if self._reads is not None:
             # History still being read is shown to nobody, nor what was

@@ -17,6 +17,7 @@ from chat.core.errors import AlreadyInRoom, NoSuchRoom, NoSuchUser, TooManyRooms
 from chat.core.events import (
     Action,
     Ctcp,
+    Entry,
     Keeping,
     Message,
     Meta,
@@ -27,8 +28,18 @@ from chat.core.events import (
 )
 from chat.core.interfaces import RoomView, UserView
 from chat.core.limits import MAX_KEPT, ROOMS_PER_USER, SERVICE_NAMES, TokenBucket
+from chat.core.model import key_of
 from chat.core.modes import Mode
-from chat.core.replies import Away, Kept, NotKept, Refused, TooManyRoomChanges, Topic
+from chat.core.replies import (
+    Away,
+    Kept,
+    NotKept,
+    NotRedacted,
+    RedactRefusal,
+    Refused,
+    TooManyRoomChanges,
+    Topic,
+)
 from chat.core.session.base import Joins, SessionBase
 from chat.core.text import clean
 
@@ -262,6 +273,51 @@ class Talk(SessionBase):
             self._join_later(joins, meter)
         else:
             self._joins = None
+
+    def redact(self, room: str, msgid: str, reason: str | None = None) -> None:
+        """
+        Delete the message C{msgid} of C{room}, where the user is: its own
+        (by its account, or by its nickname since it took it), or anyone's
+        for the room's operators and the server's. Its members are told
+        (L{Redacted}), and it is gone from the history and from searches;
+        or the user is told why not (L{NotRedacted}).
+        """
+        user = self._logged_in()
+        found = next((r for r in user.rooms if key_of(r.name) == key_of(room)), None)
+        if found is None:
+            self.peer.tell(NotRedacted(room, msgid, RedactRefusal.NOT_IN_ROOM))
+            return
+        history = self.service.history
+        if history is None:
+            self.peer.tell(NotRedacted(found.name, msgid, RedactRefusal.UNKNOWN))
+            return
+        if reason is not None:
+            reason = clean(reason).strip() or None
+
+        def decide(stored: tuple[Entry, str | None] | None) -> None:
+            entry, account = stored if stored is not None else (None, None)
+            if entry is None or entry.room is None or key_of(entry.room) != key_of(found.name):
+                self.peer.tell(NotRedacted(found.name, msgid, RedactRefusal.UNKNOWN))
+                return
+            if account is not None:
+                own = self.account is not None and key_of(account) == key_of(self.account)
+            else:
+                own = key_of(entry.sender) == key_of(user.nickname) and entry.time >= self._named_at
+            if not (own or self.operator or user in self.chat.room(found.name).operators):
+                self.peer.tell(NotRedacted(found.name, msgid, RedactRefusal.FORBIDDEN))
+                return
+            self.chat.redact(user, found.name, msgid, reason)
+            history.forget(msgid).addErrback(
+                lambda failure: self.log.failure("Deleting message {msgid}", failure, msgid=msgid)
+            )
+            self.log.info(
+                "{nickname} deleted message {msgid} in {room}",
+                nickname=user.nickname,
+                msgid=msgid,
+                room=found.name,
+            )
+
+        self._await(history.find(msgid), decide)
 
     def part(self, room: str, reason: str | None = None) -> str:
         """

@@ -95,7 +95,7 @@ function handle(m) {
       // batch: the history replayed on JOIN comes as a chathistory batch,
       // its lines as they were said (without one, the server dates them in
       // their text for clients that cannot tell them from live ones).
-      if (b === "LS") send("CAP REQ :server-time echo-message batch message-tags draft/read-marker");
+      if (b === "LS") send("CAP REQ :server-time echo-message batch message-tags draft/read-marker draft/message-redaction");
       else if (b === "ACK" || b === "NAK") send("CAP END");
       break;
     case "001":
@@ -156,7 +156,8 @@ function handle(m) {
       if (t.before === null && !t.lines.some((l) => l.from)) t.before = at || Infinity;
       if (at > t.marker) {
         t.marker = at;
-        t.unread = t.lines.filter((l) => unseen(t, l)).length;
+        const viewed = t.name.toLowerCase() === state.current.toLowerCase() && !document.hidden;
+        t.unread = viewed ? 0 : t.lines.filter((l) => unseen(t, l)).length;
         drawTargets();
       }
       break;
@@ -165,7 +166,16 @@ function handle(m) {
       if (!m.source.includes("!")) { note(state.current, m.params.at(-1)); break; }
       const from = nickOf(m.source);
       const where = isRoom(a) ? a : (from === state.me ? a : from);
-      say(where, from, b ?? "", m.tags.time, m.verb === "NOTICE");
+      say(where, from, b ?? "", m.tags.time, m.verb === "NOTICE", m.tags.msgid);
+      break;
+    }
+    case "REDACT": {
+      // A message deleted, by its sender or an operator: its text goes.
+      const t = target(a);
+      const line = t.lines.find((l) => l.msgid === b);
+      if (!line) break;
+      Object.assign(line, { text: `(deleted by ${nickOf(m.source)})`, from: "", deleted: true, notice: true });
+      if (t.name.toLowerCase() === state.current.toLowerCase()) show(t.name);
       break;
     }
     default:
@@ -174,7 +184,7 @@ function handle(m) {
   }
 }
 
-function say(where, from, text, time, notice) {
+function say(where, from, text, time, notice, msgid) {
   let action = false;
   if (text.startsWith("\x01ACTION ") && text.endsWith("\x01")) { text = text.slice(8, -1); action = true; }
   const t = target(where);
@@ -182,7 +192,7 @@ function say(where, from, text, time, notice) {
   if (time && t.seen.has(key)) return; // history replayed after a reconnection
   t.seen.add(key);
   const mention = from !== state.me && state.me && text.toLowerCase().includes(state.me.toLowerCase());
-  const line = { time, from, text, action, notice, mention };
+  const line = { time, from, text, action, notice, mention, msgid };
   if (t.before !== null && !t.divided && unseen({ marker: t.before }, line)) {
     // The first line not read when the page came: a divider above it.
     t.divided = true;
@@ -211,7 +221,8 @@ function markRead(t) {
   if (t.marking) return;
   t.marking = setTimeout(() => {
     t.marking = null;
-    const last = Math.max(0, ...t.lines.filter((l) => l.time).map((l) => Date.parse(l.time)));
+    let last = 0;
+    for (const l of t.lines) if (l.time) last = Math.max(last, Date.parse(l.time) || 0);
     if (last > t.marker) {
       t.marker = last;
       send(`MARKREAD ${t.name} timestamp=${new Date(last).toISOString()}`);
@@ -248,6 +259,17 @@ function render(line) {
     li.append(nick, " ");
   }
   li.append(document.createTextNode(line.text));
+  if (line.from === state.me && line.msgid && isRoom(state.current) && !line.deleted) {
+    // Your own message in a room: you may delete it (IRCv3 message-redaction).
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "delete";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", `Delete your message: ${line.text}`);
+    const room = state.current;
+    remove.onclick = () => send(`REDACT ${room} ${line.msgid}`);
+    li.append(" ", remove);
+  }
   if (line.notice && !line.from) li.className = "notice";
   if (line.mention) li.classList.add("mention");
   return li;
