@@ -116,6 +116,10 @@ def workload(clients: int, messages: int, paced: bool, door: str) -> None:
         protocol.makeConnection(transport)
         if door == "web":
             protocol.dataReceived(UPGRADE)
+            # The 101 waits in Twisted's buffer behind whatever HTTP came
+            # before it: written out as the reactor would, and the socket
+            # is written to directly from then on.
+            transport.doWrite()
             nick, user = login("irc", name).split(b"\r\n")[:2]
             protocol.dataReceived(frame(nick) + frame(user) + frame(join))
         elif door == "irc":
