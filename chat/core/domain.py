@@ -44,6 +44,7 @@ from chat.core.events import (
     Joined,
     Kicked,
     Left,
+    Lines,
     Message,
     Meta,
     ModesChanged,
@@ -61,13 +62,20 @@ from chat.core.events import (
 )
 from chat.core.interfaces import Participant, RoomStore, RoomView, UserView
 from chat.core.kept import KeptRooms
-from chat.core.limits import INVITATION_LIFETIME, MAX_TOPIC_LENGTH, ROOM_SERVICE, ROOMS_PER_USER
+from chat.core.limits import (
+    INVITATION_LIFETIME,
+    MAX_TOPIC_LENGTH,
+    MULTILINE_MAX_LINES,
+    ROOM_SERVICE,
+    ROOMS_PER_USER,
+)
 from chat.core.masks import address
 from chat.core.model import NO_ROOMS, Room, User, admit, apply, key_of, recognised
 from chat.core.modes import Mode, ModeChange
 from chat.core.registry import own
 from chat.core.text import (
     clean,
+    joined,
     word,
 )
 
@@ -445,19 +453,41 @@ class MemoryChat(KeptRooms):
     # Messages: the hot path.
 
     def say(
-        self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
+        self,
+        user: UserView,
+        name: str,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+        lines: Lines = (),
     ) -> Message | None:
         """
         Text that is empty once cleaned is dropped.
 
         @param tags: what the sender's client gives other clients with it.
+        @param lines: a message of several lines, as they were sent (then
+            C{text} is not used: the message's text is them joined).
         """
         self._check_online(user)
         room = self._speaking_room(user, name)
-        text = clean(text)
+        if lines:
+            lines = lines[:MULTILINE_MAX_LINES]
+            lines = tuple(
+                # A line the next one continues keeps its trailing blanks.
+                (
+                    clean(line + "x")[:-1]
+                    if lines[i + 1 : i + 2] and lines[i + 1][1]
+                    else clean(line),
+                    more,
+                )
+                for i, (line, more) in enumerate(lines)
+            )
+            text = joined(lines)
+        else:
+            text = clean(text)
         if not text.strip():
             return None
-        event = Message(room.name, user.nickname, text, notice, self._meta(own(user), tags))
+        event = Message(room.name, user.nickname, text, notice, self._meta(own(user), tags, lines))
         self._broadcast(room, event, exclude=user)
         return event
 
@@ -484,14 +514,14 @@ class MemoryChat(KeptRooms):
         self._broadcast(room, event, exclude=None)
         return event
 
-    def _meta(self, user: User, tags: Tags = ()) -> Meta:
+    def _meta(self, user: User, tags: Tags = (), lines: Lines = ()) -> Meta:
         """
         A new message's id and what it carries of its sender. The sender is
         no longer idle.
         """
         user.active = self._clock()
         self._sent += 1
-        return Meta(f"{self._node}-{_base36(self._sent)}", user.account, user.bot, tags)
+        return Meta(f"{self._node}-{_base36(self._sent)}", user.account, user.bot, tags, lines)
 
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage:
         """

@@ -156,6 +156,13 @@ Tags = tuple[tuple[str, str], ...]
 The tags a sender's client gives a message for other clients, as (name, value) pairs.
 """
 
+Lines = tuple[tuple[str, bool], ...]
+"""
+A message of several lines as its sender cut them (IRCv3 multiline): each
+line's text, and whether it continues the one before it rather than
+starting a new one (a long line cut to fit).
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Meta:
@@ -170,6 +177,9 @@ class Meta:
     account: str | None = None
     bot: bool = False
     tags: Tags = ()
+    # A message of several lines, as they were sent (its text is them
+    # joined, a line break between two that do not continue each other).
+    lines: Lines = ()
 
 
 @dataclass(frozen=True, slots=True)

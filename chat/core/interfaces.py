@@ -26,6 +26,7 @@ from chat.core.events import (
     Keeping,
     KeptPage,
     KeptRoom,
+    Lines,
     Message,
     PrivateMessage,
     Redacted,
@@ -450,11 +451,18 @@ class Chat(Protocol):
         """
 
     def say(
-        self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
+        self,
+        user: UserView,
+        name: str,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+        lines: Lines = (),
     ) -> Message | None:
         """
         Send C{text} to the other members of room C{name}: the message as
-        they got it, or L{None} if it was empty once cleaned.
+        they got it, or L{None} if it was empty once cleaned. With
+        C{lines}, a message of several lines (its text is their join).
         """
 
     def act(self, user: UserView, name: str, text: str) -> Action | None: ...

@@ -419,6 +419,13 @@ MONITOR_LIMIT = 100
 Nicknames one client may watch (IRC's MONITOR).
 """
 
+MULTILINE_MAX_LINES = 32
+MULTILINE_MAX_BYTES = 4096
+"""
+The most lines, and bytes of text, in one message of several lines (IRCv3
+multiline, as Ergo has them): a pasted block of code, not a document.
+"""
+
 READ_MARKERS_KEPT = 500
 """
 Conversations whose read markers one account (or a session without one)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 
 import regex
 from wcwidth import wcwidth
@@ -121,6 +122,28 @@ def clean(text: str) -> str:
         return cleaned
     cleaned = _REMOVED_RUN.sub("", text.replace("\t", " ")).rstrip()
     return _BLANK_RUN.sub(_narrowed, cleaned).rstrip()
+
+
+def clean_lines(text: str) -> str:
+    """
+    L{clean} for a text that may be a message of several lines (as the
+    history keeps one): each line cleaned, the line breaks kept.
+    """
+    if "\n" not in text:
+        return clean(text)
+    return "\n".join(clean(line) for line in text.split("\n"))
+
+
+def joined(lines: Iterable[tuple[str, bool]]) -> str:
+    """
+    The text of a message of several lines (each cleaned already): a line
+    break between two lines, none before one that continues the line
+    before it (IRCv3 multiline-concat).
+    """
+    text = ""
+    for index, (line, more) in enumerate(lines):
+        text += line if more or not index else "\n" + line
+    return text
 
 
 def word(text: str) -> str:

@@ -25,6 +25,7 @@ from chat.irc import wording as w
 from chat.irc.labels import Answer, labelled
 from chat.irc.message import Message as IRCMessage
 from chat.irc.message import build, parse, valid_client_tag
+from chat.irc.multiline import Gathering, gathers
 from chat.irc.registration import Registration
 from chat.irc.render import Context, render
 from chat.net.connection import Connection
@@ -94,6 +95,7 @@ class IRCConnection(Connection):
         "_quiet",
         "caps",
         "kind",
+        "multiline",
         "registration",
         "umodes",
     )
@@ -116,6 +118,8 @@ class IRCConnection(Connection):
         self._handling = False
         # The answer being gathered for a labelled command.
         self._answer: Answer | None = None
+        # A multiline batch the client is sending (chat.irc.multiline).
+        self.multiline: Gathering | None = None
 
     @property
     def verb(self) -> str:
@@ -227,9 +231,13 @@ class IRCConnection(Connection):
         label = message.tags.get("label") if "labeled-response" in self.caps else None
         self._handling = True
         try:
-            if label:
+            if (message.verb == "BATCH" or "batch" in message.tags) and gathers(
+                self, message, tags
+            ):
+                pass
+            elif label:
                 echoed = message.verb in _MESSAGES and "," not in (message.params or ("",))[0]
-                self._labelled(Answer(label, echoed), message)
+                self._labelled(Answer(label, echoed), lambda: self._dispatch(message))
             else:
                 self._dispatch(message)
         finally:
@@ -269,15 +277,27 @@ class IRCConnection(Connection):
 
     # labeled-response: each labelled command's answer in a buffer of its own.
 
-    def _labelled(self, answer: Answer, message: IRCMessage) -> None:
+    def send_gathered(self, label: str | None, send: Callable[[], None], target: str) -> None:
         """
-        Handle C{message} with its answer gathered in C{answer}; label and
-        send it once complete (now, or when what it waits for is answered).
+        Send a multiline batch (C{send}), answered with C{label} if its
+        opening line had one: on the first line of its echo to a channel.
+        """
+        if label is None:
+            send()
+            return
+        room = w.room_of(target) is not None
+        self._labelled(Answer(label, echoed=True, first=room), send)
+
+    def _labelled(self, answer: Answer, handle: Callable[[], None]) -> None:
+        """
+        Handle a command (C{handle}) with its answer gathered in C{answer};
+        label and send it once complete (now, or when what it waits for is
+        answered).
         """
         self._answer = answer
         self._gather(answer)
         try:
-            self._dispatch(message)
+            handle()
         except Exception as e:
             self.session.report(e)
         finally:

@@ -34,11 +34,14 @@ class Answer:
         its echo (and, to oneself, the message itself before it).
     """
 
-    __slots__ = ("depth", "echoed", "holding", "label", "lines", "outer")
+    __slots__ = ("depth", "echoed", "first", "holding", "label", "lines", "outer")
 
-    def __init__(self, label: str, echoed: bool = False) -> None:
+    def __init__(self, label: str, echoed: bool = False, first: bool = False) -> None:
         self.label = label
         self.echoed = echoed
+        # The echo is one batch (a message of several lines): the label
+        # goes on its first line, which opens it.
+        self.first = first
         self.lines: list[bytes] = []
         self.outer: list[bytes] | None = None
         self.holding = False
@@ -54,6 +57,8 @@ def labelled(answer: Answer, server: str, batch_ref: Callable[[], str]) -> bytes
     tag = b"label=" + escape_tag(answer.label).encode()
     if not lines:
         return build("ACK", source=server, tags={"label": answer.label})
+    if answer.first:
+        return tagged(lines[0], tag) + _CRLF + b"".join(line + _CRLF for line in lines[1:])
     if len(lines) == 1 or answer.echoed:
         # A message's answer is its echo, the last line (a message to
         # oneself arrives first, unlabelled, as it would from anyone); a

@@ -74,6 +74,8 @@ class IRCFactory(Factory):
                 marking="draft/read-marker" in caps,
                 redaction="draft/message-redaction" in caps,
                 base=self.encoder(caps - extra, wallops) if extra else None,
+                multiline="draft/multiline" in caps and "batch" in caps,
+                batch_ref=self.batch_ref,
             )
         return encoder
 

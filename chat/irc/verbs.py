@@ -23,7 +23,7 @@ from chat.core.limits import HISTORY_DEFAULT, HISTORY_MAX, MONITOR_LIMIT, ROOM_S
 from chat.core.modes import Mode
 from chat.core.text import clean
 from chat.irc import wording as w
-from chat.irc.capabilities import CAPABILITIES
+from chat.irc.capabilities import CAPABILITIES, VALUES
 from chat.irc.connection import IRCConnection, Verb
 from chat.irc.isupport import CHANNEL_PREFIX, TARGMAX
 from chat.irc.message import build
@@ -58,7 +58,10 @@ def cap(connection: IRCConnection, params: tuple[str, ...]) -> None:
     if sub == "LS":
         if registration is not None:
             registration.negotiating = True
-        connection.reply(build("CAP", me, "LS", " ".join(CAPABILITIES), source=server))
+        # Values only for the clients that said they read them (302).
+        valued = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
+        offered = (f"{c}={VALUES[c]}" if valued and c in VALUES else c for c in CAPABILITIES)
+        connection.reply(build("CAP", me, "LS", " ".join(offered), source=server))
     elif sub == "LIST":
         connection.reply(build("CAP", me, "LIST", " ".join(sorted(connection.caps)), source=server))
     elif sub == "REQ":

@@ -267,6 +267,12 @@ def marker_time(stamp: float) -> str:
     )
 
 
+MULTILINE_CONCAT = "draft/multiline-concat"
+"""
+The tag of a line that continues the one before it (IRCv3 multiline).
+"""
+
+
 def server_time(stamp: float) -> str:
     """
     IRCv3 C{server-time}: UTC, with milliseconds.
@@ -295,16 +301,19 @@ class Encoder(encoding.Encoder):
     C{wallops} off (user mode C{-w}), no WALLOPS; with C{marking}
     (C{draft/read-marker}), the names shown on entering a room are not
     ended: the read marker the session tells next comes before their end;
-    with C{redaction} (C{draft/message-redaction}), REDACT.
+    with C{redaction} (C{draft/message-redaction}), REDACT; with C{multiline}
+    (C{draft/multiline} and C{batch}), a message of several lines as one batch.
     """
 
     __slots__ = (
         "accounts",
         "base",
+        "batch_ref",
         "clock",
         "echo",
         "hosts",
         "marking",
+        "multiline",
         "prefixes",
         "redaction",
         "server",
@@ -329,8 +338,14 @@ class Encoder(encoding.Encoder):
         marking: bool = False,
         redaction: bool = False,
         base: Encoder | None = None,
+        multiline: bool = False,
+        batch_ref: Callable[[], str] = lambda: "ml",
     ) -> None:
         self.server = server
+        self.multiline = multiline
+        # Batch references (for a message of several lines, to a client
+        # that takes them), unique for this kind's connections.
+        self.batch_ref = batch_ref
         # The encoder of the same kind without marking and redaction, which
         # writes every other event.
         self.base = base
@@ -365,15 +380,50 @@ class Encoder(encoding.Encoder):
                 tags["account"] = meta.account
         return tags or None
 
+    def _lines(self, source: str, target: str, verb: str, meta: Meta) -> bytes:
+        """
+        A message of several lines (IRCv3 multiline): to a client that takes
+        them, one C{draft/multiline} batch, its tags on the batch and each
+        line as it was sent; to any other, each line that is not blank as a
+        message of its own, the first with the message's id.
+        """
+        tags = self._tags(meta) or {}
+        if self.multiline:
+            ref = self.batch_ref()
+            inner = {"batch": ref}
+            concat = {"batch": ref, MULTILINE_CONCAT: ""}
+            return (
+                build("BATCH", "+" + ref, "draft/multiline", target, source=source, tags=tags)
+                + b"".join(
+                    build(
+                        verb, target, line, source=source, tags=concat if more else inner, text=True
+                    )
+                    for line, more in meta.lines
+                )
+                + build("BATCH", "-" + ref, source=source)
+            )
+        out = []
+        for line, _ in meta.lines:
+            if line.strip():
+                out.append(privmsg(source, target, line, verb, dict(tags) or None))
+                tags.pop("msgid", None)
+        return b"".join(out)
+
     def encode(self, event: Event) -> bytes:
         base = self.base
-        if base is not None and type(event) not in _OWN_EVENTS:
-            # Written as for the kind without read markers and redaction:
-            # the same bytes, made once for both kinds.
+        if (
+            base is not None
+            and type(event) not in _OWN_EVENTS
+            and not (self.multiline and type(event) is Message and event.meta and event.meta.lines)
+        ):
+            # Written as for the kind without read markers, redaction and
+            # multiline: the same bytes, made once for both kinds.
             return base(event)
         match event:
             case Message(room, sender, text, notice, meta):
                 verb = "NOTICE" if notice else "PRIVMSG"
+                if meta is not None and meta.lines:
+                    return self._lines(mask(sender), channel(room), verb, meta)
                 return privmsg(mask(sender), channel(room), text, verb, self._tags(meta))
             case Action(room, sender, text, meta):
                 return privmsg(
@@ -628,6 +678,14 @@ def stored(
             tags["msgid"] = entry.msgid
         if batch is not None:
             tags["batch"] = batch
+        if "\n" in text:
+            # A message of several lines: replayed as its lines, the first
+            # with its id.
+            for line in text.split("\n"):
+                if line.strip():
+                    out.append(privmsg(mask(source), target, line, tags=dict(tags) or None))
+                    tags.pop("msgid", None)
+            continue
         out.append(privmsg(mask(source), target, text, tags=tags or None))
     if batch is None or not out:
         return b"".join(out)

@@ -136,6 +136,8 @@ def format_event(event: Event) -> str:
     """
     match event:
         case Message(_, sender, text):
+            if "\n" in text:
+                return _lines(f"<{sender}> ", text)
             return f"<{sender}> {text}"
         case Action(_, sender, text):
             return f"* {sender} {text}"
@@ -226,7 +228,18 @@ def history_line(entry: Entry) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.time))
     if entry.kind is EntryKind.ACTION:
         return f"[{stamp}] * {entry.sender} {entry.text}"
+    if "\n" in entry.text:
+        return _lines(f"[{stamp}] <{entry.sender}> ", entry.text)
     return f"[{stamp}] <{entry.sender}> {entry.text}"
+
+
+def _lines(head: str, text: str) -> str:
+    """
+    A message of several lines (IRCv3 multiline, from an IRC client or the
+    page) as that many lines, each with C{head}, for a line user; blank
+    ones left out (they would show as nothing after the name).
+    """
+    return "\r\n".join(head + line for line in text.split("\n") if line.strip())
 
 
 def kept_line(entry: Entry) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from chat.core.errors import TooSlow
 from chat.core.events import Entry, EntryKind, Keeping, KeptPage
 from chat.core.limits import MAX_KEPT, SEARCH_BUDGET
-from chat.core.text import clean
+from chat.core.text import clean, clean_lines
 
 # One row a message: (time, kind, room, sender, recipient, text); a private
 # message's also has the accounts its sender and recipient were logged in to.
@@ -472,7 +472,7 @@ def _search(cursor: Cursor, room: str, text: str, count: int, fts: bool) -> list
 
 def _entry(row: Sequence[Any]) -> Entry:
     time, kind, room, sender, recipient, text, msgid = row
-    return Entry(time, EntryKind(kind), room, sender, recipient, clean(text), msgid=msgid)
+    return Entry(time, EntryKind(kind), room, sender, recipient, clean_lines(text), msgid=msgid)
 
 
 def stored_message(cursor: Cursor, msgid: str) -> tuple[Entry, str | None] | None:

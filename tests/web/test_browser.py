@@ -25,6 +25,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import blockingCallFromThread, deferToThread
 from twisted.trial.unittest import TestCase
 
+from chat.irc.message import parse
 from tests.live import TwistdRunner, reactor, start_twistd
 from tests.web.test_door import Netcat
 
@@ -45,6 +46,57 @@ ATTACK = '<img src=x onerror="window.pwned=1">'
 LINK = "javascript:window.pwned=2"
 
 
+class IrcUser:
+    """
+    An IRC client that takes multiline messages, on a blocking socket.
+    """
+
+    def __init__(self, port: int, nickname: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT_MS / 1000)
+        self.buffer = b""
+        self.sock.sendall(
+            b"CAP REQ :batch message-tags draft/multiline\r\n"
+            + f"NICK {nickname}\r\nUSER u 0 * :u\r\nCAP END\r\nJOIN #lobby\r\n".encode()
+        )
+        self.until(lambda line: " 366 " in line)
+
+    def until(self, done: Any) -> list[str]:
+        got: list[str] = []
+        while True:
+            while b"\r\n" in self.buffer:
+                raw, self.buffer = self.buffer.split(b"\r\n", 1)
+                got.append(raw.decode())
+                if done(got[-1]):
+                    return got
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"closed; got {got}")
+            self.buffer += chunk
+
+    def multiline(self) -> list[str]:
+        """
+        The lines of the next multiline batch, which must come.
+        """
+        ref = None
+        lines: list[str] = []
+
+        def done(line: str) -> bool:
+            nonlocal ref
+            message = parse(line)
+            assert message is not None, line
+            if message.verb == "BATCH" and message.params[1:2] == ("draft/multiline",):
+                ref = message.params[0][1:]
+            elif ref is not None and message.tags.get("batch") == ref:
+                lines.append(message.params[-1])
+            return ref is not None and message.verb == "BATCH" and message.params[0] == "-" + ref
+
+        self.until(done)
+        return lines
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -63,6 +115,7 @@ class BrowserTests(TestCase):
         self.folder.mkdir()
         self.web_port = free_port()
         self.line_port = free_port()
+        self.irc_port = free_port()
         self.server: TwistdRunner | None = None
 
     async def start(self) -> None:
@@ -74,6 +127,7 @@ class BrowserTests(TestCase):
             self.folder,
             "--listen", f"tcp:{self.line_port}:interface=127.0.0.1",
             "--web", f"tcp:{self.web_port}:interface=127.0.0.1",
+            "--irc", f"tcp:{self.irc_port}:interface=127.0.0.1",
             "--db", str(self.folder / "chat.sqlite3"),
             "--flood", "off",
         )  # fmt: skip
@@ -114,6 +168,12 @@ class BrowserTests(TestCase):
             self.assertIn(f"<alice> {LINK}", seen[f"{who} lobby"])
         self.assertEqual(seen["dialogs"], [])
         self.assertIn("<alice> hello from alice", seen["nc heard"])
+        # A pasted block of ten lines: one message on the other page, one
+        # multiline batch for an IRC client that takes them, ten lines on netcat.
+        block = [f"line {n} of the paste" for n in range(1, 11)]
+        self.assertEqual(seen["bob paste"], "<alice> " + "\n".join(block))
+        self.assertEqual(seen["irc paste"], block)
+        self.assertEqual(seen["nc paste"], [f"<alice> {line}" for line in block])
         self.assertIn("<nc2> after the restart", seen["alice after"])
         self.assertEqual(seen["alice after"].count("<alice> hello from alice"), 1)
         self.assertEqual(seen["alice after"].count("<nc> before anyone came"), 1)
@@ -293,6 +353,19 @@ class BrowserTests(TestCase):
                 seen["nc heard"] = nc.until(lambda line: "hello from alice" in line)
                 nc.send("hi browsers")
                 wait_line(bob, "hi browsers")
+                irc = IrcUser(self.irc_port, "ircuser")
+                block = "\n".join(f"line {n} of the paste" for n in range(1, 11))
+                alice.get_by_label("Message", exact=True).fill(block)
+                alice.get_by_label("Message", exact=True).press("Enter")
+                wait_line(bob, "line 10 of the paste")
+                seen["bob paste"] = re.sub(
+                    r"^\d\d?:\d\d(\s*[AP]M)?\s*",
+                    "",
+                    bob.locator("#log li", has_text="line 10 of the paste").inner_text(),
+                ).strip()
+                seen["irc paste"] = irc.multiline()
+                seen["nc paste"] = nc.until(lambda line: "line 10 of the paste" in line)[-10:]
+                irc.close()
                 say(bob, "/msg alice psst")
                 alice.locator("#targets button", has_text="bob").wait_for(timeout=WAIT_MS)
                 seen["unread from bob"] = (

@@ -19,6 +19,7 @@ from chat.core.events import (
     Ctcp,
     Entry,
     Keeping,
+    Lines,
     Message,
     Meta,
     PrivateMessage,
@@ -41,7 +42,7 @@ from chat.core.replies import (
     Topic,
 )
 from chat.core.session.base import Joins, SessionBase
-from chat.core.text import clean
+from chat.core.text import clean, joined
 
 
 class Talk(SessionBase):
@@ -57,14 +58,23 @@ class Talk(SessionBase):
         text: str,
         notice: bool = False,
         tags: Tags = (),
+        lines: Lines = (),
     ) -> Message | None:
+        """
+        Say C{text} in C{room}; with C{lines}, a message of several lines
+        (IRCv3 multiline), its text their join.
+        """
         user = self._logged_in()
         if self.service.settings.log_messages:
             # As the room sees it: no terminal escapes in the operator's log.
-            self.log.info(
-                "<{nickname}> {text}", nickname=user.nickname, text=clean(text), room=room
+            # A message of several lines is one line in the log, "\n" between them.
+            shown = (
+                joined((clean(line), more) for line, more in lines).replace("\n", "\\n")
+                if lines
+                else clean(text)
             )
-        said = self.chat.say(user, room, text, notice, tags)
+            self.log.info("<{nickname}> {text}", nickname=user.nickname, text=shown, room=room)
+        said = self.chat.say(user, room, text, notice, tags, lines)
         self._record(said)
         return said
 

@@ -42,7 +42,12 @@ const isRoom = (target) => target.startsWith("#") || target.startsWith("&");
 const state = {
   socket: null, me: "", password: "", wanted: new Set([LOBBY]), current: LOBBY,
   targets: new Map(), retry: 0, registered: false,
+  // Messages of several lines being received (IRCv3 multiline), by batch reference.
+  batches: new Map(), sent: 0,
 };
+
+// What the server takes in one message of several lines (CAP LS says).
+const MULTILINE = { bytes: 4096, lines: 32 };
 
 function target(name) {
   const key = name.toLowerCase();
@@ -95,7 +100,7 @@ function handle(m) {
       // batch: the history replayed on JOIN comes as a chathistory batch,
       // its lines as they were said (without one, the server dates them in
       // their text for clients that cannot tell them from live ones).
-      if (b === "LS") send("CAP REQ :server-time echo-message batch message-tags draft/read-marker draft/message-redaction");
+      if (b === "LS") send("CAP REQ :server-time echo-message batch message-tags draft/read-marker draft/message-redaction draft/multiline");
       else if (b === "ACK" || b === "NAK") send("CAP END");
       break;
     case "001":
@@ -162,7 +167,28 @@ function handle(m) {
       }
       break;
     }
+    case "BATCH": {
+      const ref = a.slice(1);
+      if (a.startsWith("+") && b === "draft/multiline") {
+        state.batches.set(ref, { target: m.params[2], source: m.source, tags: m.tags, text: "", verb: "" });
+      } else if (a.startsWith("-") && state.batches.has(ref)) {
+        // A message of several lines, whole: shown as one.
+        const batch = state.batches.get(ref);
+        state.batches.delete(ref);
+        const from = nickOf(batch.source);
+        const where = isRoom(batch.target) ? batch.target : (from === state.me ? batch.target : from);
+        say(where, from, batch.text, batch.tags.time, batch.verb === "NOTICE", batch.tags.msgid);
+      }
+      break;
+    }
     case "PRIVMSG": case "NOTICE": {
+      const batch = state.batches.get(m.tags.batch);
+      if (batch) {
+        const more = "draft/multiline-concat" in m.tags;
+        batch.text += (batch.verb && !more ? "\n" : "") + (b ?? "");
+        batch.verb = m.verb;
+        break;
+      }
       if (!m.source.includes("!")) { note(state.current, m.params.at(-1)); break; }
       const from = nickOf(m.source);
       const where = isRoom(a) ? a : (from === state.me ? a : from);
@@ -351,12 +377,55 @@ $("login").onsubmit = (e) => {
 
 $("say").onsubmit = (e) => {
   e.preventDefault();
-  const text = $("line").value;
-  $("line").value = "";
+  const text = $("line").value.replace(/\r/g, "").replace(/\n+$/, "");
   if (!text.trim()) return;
-  if (text.startsWith("/") && !text.startsWith("//")) { command(text); return; }
-  send(`PRIVMSG ${state.current} :${text.startsWith("//") ? text.slice(1) : text}`);
+  if (text.startsWith("/") && !text.startsWith("//") && !text.includes("\n")) {
+    $("line").value = "";
+    command(text);
+    return;
+  }
+  const body = text.startsWith("//") ? text.slice(1) : text;
+  if (!body.includes("\n")) {
+    $("line").value = "";
+    send(`PRIVMSG ${state.current} :${body}`);
+    return;
+  }
+  // Several lines (a pasted block): one message (IRCv3 multiline), each
+  // line cut to fit an IRC line, the pieces after the first continuing it.
+  const encoder = new TextEncoder();
+  const pieces = [];
+  for (const line of body.split("\n")) {
+    let rest = line;
+    let more = false;
+    do {
+      let cut = rest.length;
+      while (encoder.encode(rest.slice(0, cut)).length > 400) cut = Math.floor(cut * 0.9);
+      pieces.push([rest.slice(0, cut), more]);
+      rest = rest.slice(cut);
+      more = true;
+    } while (rest.length);
+  }
+  const size = pieces.reduce((n, [piece]) => n + encoder.encode(piece).length, 0);
+  if (pieces.length > MULTILINE.lines || size > MULTILINE.bytes) {
+    note(state.current, `Too long to send as one message: at most ${MULTILINE.lines} lines and ${MULTILINE.bytes} bytes.`);
+    return;
+  }
+  $("line").value = "";
+  const ref = `p${++state.sent}`;
+  send(`BATCH +${ref} draft/multiline ${state.current}`);
+  for (const [piece, more] of pieces) {
+    send(`@batch=${ref}${more ? ";draft/multiline-concat" : ""} PRIVMSG ${state.current} :${piece}`);
+  }
+  send(`BATCH -${ref}`);
 };
+
+// Enter sends; Shift+Enter starts a new line (a pasted block keeps its own).
+$("line").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    $("say").requestSubmit();
+  }
+});
 
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden) {
