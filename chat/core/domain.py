@@ -48,6 +48,7 @@ from chat.core.events import (
     Message,
     Meta,
     ModesChanged,
+    Multiline,
     Parted,
     PrivateMessage,
     PrivateMessageSent,
@@ -521,7 +522,10 @@ class MemoryChat(KeptRooms):
         """
         user.active = self._clock()
         self._sent += 1
-        return Meta(f"{self._node}-{_base36(self._sent)}", user.account, user.bot, tags, lines)
+        msgid = f"{self._node}-{_base36(self._sent)}"
+        if lines:
+            return Multiline(msgid, user.account, user.bot, tags, lines)
+        return Meta(msgid, user.account, user.bot, tags)
 
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage:
         """

@@ -57,6 +57,7 @@ from chat.core.events import (
     Message,
     Meta,
     ModesChanged,
+    Multiline,
     Parted,
     Presence,
     PrivateMessage,
@@ -380,7 +381,7 @@ class Encoder(encoding.Encoder):
                 tags["account"] = meta.account
         return tags or None
 
-    def _lines(self, source: str, target: str, verb: str, meta: Meta) -> bytes:
+    def _lines(self, source: str, target: str, verb: str, meta: Multiline) -> bytes:
         """
         A message of several lines (IRCv3 multiline): to a client that takes
         them, one C{draft/multiline} batch, its tags on the batch and each
@@ -414,7 +415,7 @@ class Encoder(encoding.Encoder):
         if (
             base is not None
             and type(event) not in _OWN_EVENTS
-            and not (self.multiline and type(event) is Message and event.meta and event.meta.lines)
+            and not (self.multiline and type(event) is Message and type(event.meta) is Multiline)
         ):
             # Written as for the kind without read markers, redaction and
             # multiline: the same bytes, made once for both kinds.
@@ -422,7 +423,7 @@ class Encoder(encoding.Encoder):
         match event:
             case Message(room, sender, text, notice, meta):
                 verb = "NOTICE" if notice else "PRIVMSG"
-                if meta is not None and meta.lines:
+                if type(meta) is Multiline:
                     return self._lines(mask(sender), channel(room), verb, meta)
                 return privmsg(mask(sender), channel(room), text, verb, self._tags(meta))
             case Action(room, sender, text, meta):
