@@ -182,7 +182,8 @@ class BrowserTests(TestCase):
 
     async def test_read_on_one_device_is_read_on_the_next(self) -> None:
         """
-        What a registered user read on one device is read on the next
+        A user registers its nickname from the page; what it read on one
+        device is read on the next
         (IRCv3 read-marker, kept by the server): the second page shows a
         "new" divider just above the first line said since, and counts no
         line as unread that the first page showed. A message of its own it
@@ -212,11 +213,6 @@ class BrowserTests(TestCase):
 
         seen: dict[str, Any] = {}
         url = f"http://127.0.0.1:{self.web_port}/"
-        owner = Netcat(self.line_port, "alice")
-        owner.send("/register secret123")
-        owner.until(lambda line: "is now registered" in line)
-        owner.send("/quit")
-        owner.close()
         nc = Netcat(self.line_port, "nc")
         nc.send("one")
         nc.send("two")
@@ -228,10 +224,12 @@ class BrowserTests(TestCase):
                 re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*|\s*Delete$", "", row).strip() for row in rows
             ]
 
-        def enter(page: Page) -> None:
+        def enter(page: Page, register: bool = False) -> None:
             page.goto(url)
             page.get_by_label("Nickname", exact=True).fill("alice")
-            page.get_by_label("Password", exact=False).fill("secret123")
+            page.get_by_role("textbox", name="Password").fill("secret123")
+            if register:
+                page.get_by_label("Register this nickname with this password").check()
             page.get_by_role("button", name="Enter").click()
             page.locator("#app").wait_for(state="visible", timeout=WAIT_MS)
 
@@ -249,8 +247,12 @@ class BrowserTests(TestCase):
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             try:
+                # The first device registers the nickname from the page.
                 first = browser.new_context().new_page()
-                enter(first)
+                enter(first, register=True)
+                first.locator("#log li", has_text="alice is now registered").wait_for(
+                    timeout=WAIT_MS
+                )
                 first.locator("#log li", has_text="two").wait_for(timeout=WAIT_MS)
                 deadline = time.monotonic() + WAIT_MS / 1000
                 while marked() is None and time.monotonic() < deadline:

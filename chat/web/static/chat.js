@@ -40,7 +40,7 @@ const nickOf = (source) => source.split("!")[0];
 const isRoom = (target) => target.startsWith("#") || target.startsWith("&");
 
 const state = {
-  socket: null, me: "", password: "", wanted: new Set([LOBBY]), current: LOBBY,
+  socket: null, me: "", password: "", registering: "", wanted: new Set([LOBBY]), current: LOBBY,
   targets: new Map(), retry: 0, registered: false,
   // Messages of several lines being received (IRCv3 multiline), by batch reference.
   batches: new Map(), sent: 0,
@@ -105,6 +105,13 @@ function handle(m) {
       break;
     case "001":
       state.me = a; state.registered = true; state.retry = 0;
+      if (state.registering) {
+        // Register the nickname now it is ours (NickServ answers); from
+        // then on the password is given on every reconnection.
+        send(`PRIVMSG NickServ :REGISTER ${state.registering}`);
+        state.password = state.registering;
+        state.registering = "";
+      }
       $("login").hidden = true; $("app").hidden = false;
       for (const room of state.wanted) send(`JOIN ${room}`);
       show(state.current);
@@ -189,7 +196,11 @@ function handle(m) {
         batch.verb = m.verb;
         break;
       }
-      if (!m.source.includes("!")) { note(state.current, m.params.at(-1)); break; }
+      if (!m.source.includes("!") || (m.verb === "NOTICE" && nickOf(m.source) === "NickServ")) {
+        // The server's and its services' answers: shown where the user is.
+        note(state.current, m.params.at(-1));
+        break;
+      }
       const from = nickOf(m.source);
       const where = isRoom(a) ? a : (from === state.me ? a : from);
       say(where, from, b ?? "", m.tags.time, m.verb === "NOTICE", m.tags.msgid);
@@ -369,7 +380,13 @@ function command(text) {
 $("login").onsubmit = (e) => {
   e.preventDefault();
   state.me = $("nick").value.trim();
-  state.password = $("password").value;
+  const register = $("register").checked;
+  if (register && !$("password").value) {
+    $("login-status").textContent = "Choose a password to register the nickname with.";
+    return;
+  }
+  state.password = register ? "" : $("password").value;
+  state.registering = register ? $("password").value : "";
   $("login-status").textContent = "Connecting…";
   if (window.Notification?.permission === "default") Notification.requestPermission();
   connect();
