@@ -204,6 +204,8 @@ class BrowserTests(TestCase):
         self.assertIn("(deleted by alice)", seen["after deleting"])
         self.assertNotIn("<alice> my typo", seen["after deleting"])
         self.assertEqual(seen["nc search"][-1], "*** No messages in side match 'typo'.")
+        self.assertNotIn("<nc> buy cheap stuff", seen["after moderating"])
+        self.assertIn("put out of side by alice", seen["nc kicked"])
 
     def read_elsewhere(self) -> dict[str, Any]:
         """
@@ -286,6 +288,15 @@ class BrowserTests(TestCase):
                 seen["after deleting"] = log(second)
                 nc.send("/search typo")
                 seen["nc search"] = nc.until(lambda line: "match" in line)
+                # As the operator of #side (alice made it), anyone's message, and kicking.
+                nc.send("buy cheap stuff")
+                second.get_by_role("button", name="Delete nc's message: buy cheap stuff").click()
+                second.locator("#log li", has_text="(deleted by alice)").nth(1).wait_for(
+                    timeout=WAIT_MS
+                )
+                seen["after moderating"] = log(second)
+                second.get_by_role("button", name="Kick nc", exact=True).click()
+                seen["nc kicked"] = nc.until(lambda line: "alice" in line and "side" in line)[-1]
             finally:
                 browser.close()
                 nc.close()

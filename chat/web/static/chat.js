@@ -56,7 +56,7 @@ function target(name) {
     // marker: how far it is read (IRCv3 read-marker, kept by the server
     // across the user's devices), in ms; before: the marker as the page
     // first learnt it, where the "new" divider goes.
-    t = { name, lines: [], seen: new Set(), unread: 0, people: new Set(), topic: "",
+    t = { name, lines: [], seen: new Set(), unread: 0, people: new Set(), ops: new Set(), topic: "",
           marker: 0, before: null, divided: false, marking: null };
     state.targets.set(key, t);
     drawTargets();
@@ -134,6 +134,7 @@ function handle(m) {
     case "PART": case "KICK": {
       const who = m.verb === "KICK" ? b : nickOf(m.source);
       target(a).people.delete(who);
+      target(a).ops.delete(who);
       note(a, m.verb === "KICK" ? `${who} was kicked by ${nickOf(m.source)}` : `${who} left`, m.tags.time);
       if (who === state.me) { state.wanted.delete(a); }
       drawPeople();
@@ -141,6 +142,7 @@ function handle(m) {
     }
     case "QUIT":
       for (const t of state.targets.values()) {
+        t.ops.delete(nickOf(m.source));
         if (t.people.delete(nickOf(m.source))) note(t.name, `${nickOf(m.source)} quit`, m.tags.time);
       }
       drawPeople();
@@ -148,14 +150,34 @@ function handle(m) {
     case "NICK":
       if (nickOf(m.source) === state.me) state.me = a;
       for (const t of state.targets.values()) {
+        if (t.ops.delete(nickOf(m.source))) t.ops.add(a);
         if (t.people.delete(nickOf(m.source))) { t.people.add(a); note(t.name, `${nickOf(m.source)} is now ${a}`); }
       }
       drawPeople();
       break;
     case "353":
-      for (const n of m.params.at(-1).split(" ").filter(Boolean)) target(m.params.at(-2)).people.add(n.replace(/^[~&@%+]+/, ""));
+      for (const n of m.params.at(-1).split(" ").filter(Boolean)) {
+        const nick = n.replace(/^[~&@%+]+/, "");
+        target(m.params.at(-2)).people.add(nick);
+        if (/^[~&]*@/.test(n)) target(m.params.at(-2)).ops.add(nick);
+      }
       drawPeople();
       break;
+    case "MODE": {
+      // Who is the room's operator (+o/-o), for the operators' buttons.
+      if (!isRoom(a)) break;
+      const t = target(a);
+      let on = true;
+      let at = 2;
+      for (const c of b ?? "") {
+        if (c === "+" || c === "-") { on = c === "+"; continue; }
+        if (c === "o") { const who = m.params[at]; if (who) { if (on) t.ops.add(who); else t.ops.delete(who); } }
+        if ("ovbeIk".includes(c) || (c === "l" && on)) at++;
+      }
+      drawPeople();
+      if (t.name.toLowerCase() === state.current.toLowerCase()) show(t.name);
+      break;
+    }
     case "332": target(b).topic = m.params.at(-1); drawTitle(); break;
     case "TOPIC": target(a).topic = b; note(a, `${nickOf(m.source)} set the topic: ${b}`); drawTitle(); break;
     case "MARKREAD": {
@@ -296,13 +318,15 @@ function render(line) {
     li.append(nick, " ");
   }
   li.append(document.createTextNode(line.text));
-  if (line.from === state.me && line.msgid && isRoom(state.current) && !line.deleted) {
-    // Your own message in a room: you may delete it (IRCv3 message-redaction).
+  const own = line.from === state.me;
+  if (isRoom(state.current) && line.from && line.msgid && !line.deleted && (own || amOp(target(state.current)))) {
+    // Your own message in a room, or anyone's for its operators: it may
+    // be deleted (IRCv3 message-redaction).
     const remove = document.createElement("button");
     remove.type = "button";
     remove.className = "delete";
     remove.textContent = "Delete";
-    remove.setAttribute("aria-label", `Delete your message: ${line.text}`);
+    remove.setAttribute("aria-label", own ? `Delete your message: ${line.text}` : `Delete ${line.from}'s message: ${line.text}`);
     const room = state.current;
     remove.onclick = () => send(`REDACT ${room} ${line.msgid}`);
     li.append(" ", remove);
@@ -349,11 +373,29 @@ function drawTargets() {
   }));
 }
 
+function amOp(t) { return isRoom(t.name) && t.ops.has(state.me); }
+
 function drawPeople() {
   const t = target(state.current);
   $("people").replaceChildren(...[...t.people].sort().map((n) => {
     const li = document.createElement("li");
-    li.textContent = n;
+    li.textContent = t.ops.has(n) ? `@${n}` : n;
+    if (amOp(t) && n !== state.me) {
+      // The room's operator may put others out, or ban them.
+      const room = t.name;
+      for (const [label, act] of [
+        ["Kick", () => send(`KICK ${room} ${n} :kicked`)],
+        ["Ban", () => { send(`MODE ${room} +b ${n}!*@*`); send(`KICK ${room} ${n} :banned`); }],
+      ]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "op";
+        button.textContent = label;
+        button.setAttribute("aria-label", `${label} ${n}`);
+        button.onclick = act;
+        li.append(" ", button);
+      }
+    }
     return li;
   }));
 }
