@@ -76,6 +76,7 @@ from chat.core.modes import Mode, ModeChange
 from chat.core.registry import own
 from chat.core.text import (
     clean,
+    clean_pieces,
     joined,
     word,
 )
@@ -472,17 +473,7 @@ class MemoryChat(KeptRooms):
         self._check_online(user)
         room = self._speaking_room(user, name)
         if lines:
-            lines = lines[:MULTILINE_MAX_LINES]
-            lines = tuple(
-                # A line the next one continues keeps its trailing blanks.
-                (
-                    clean(line + "x")[:-1]
-                    if lines[i + 1 : i + 2] and lines[i + 1][1]
-                    else clean(line),
-                    more,
-                )
-                for i, (line, more) in enumerate(lines)
-            )
+            lines = clean_pieces(lines[:MULTILINE_MAX_LINES])
             text = joined(lines)
         else:
             text = clean(text)

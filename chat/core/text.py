@@ -134,6 +134,57 @@ def clean_lines(text: str) -> str:
     return "\n".join(clean(line) for line in text.split("\n"))
 
 
+PIECE_BYTES = 400
+"""
+The longest piece (in UTF-8) a line of several lines is cut into when it
+must be cut again: one that fits an IRC line with any sender's name.
+"""
+
+
+def clean_pieces(lines: Iterable[tuple[str, bool]]) -> tuple[tuple[str, bool], ...]:
+    """
+    A message of several lines (IRCv3 multiline: each piece, and whether it
+    continues the line before it), cleaned as its readers will see it: each
+    line, its pieces joined, is clean as a whole (a run of blanks, or of
+    accents, cut over several pieces is no longer than in one). Pieces keep
+    the sender's cuts where cleaning the whole changes nothing; a line that
+    changed is cut again into pieces of at most L{PIECE_BYTES}. A piece
+    that continues another is never blank.
+    """
+    out: list[tuple[str, bool]] = []
+    group: list[str] = []
+
+    def line_done() -> None:
+        if not group:
+            return
+        # A piece that the next continues keeps its trailing blanks.
+        pieces = [clean(piece + "x")[:-1] for piece in group[:-1]] + [clean(group[-1])]
+        whole = clean("".join(pieces))
+        if whole != "".join(pieces):
+            pieces = _cut(whole)
+        out.extend((piece, index > 0) for index, piece in enumerate(pieces) if piece or not index)
+        group.clear()
+
+    for line, more in lines:
+        if not more:
+            line_done()
+        group.append(line)
+    line_done()
+    return tuple(out)
+
+
+def _cut(text: str) -> list[str]:
+    pieces = []
+    while len(text.encode("utf-8")) > PIECE_BYTES:
+        cut = PIECE_BYTES
+        while len(text[:cut].encode("utf-8")) > PIECE_BYTES:
+            cut -= 1
+        pieces.append(text[:cut])
+        text = text[cut:]
+    pieces.append(text)
+    return pieces
+
+
 def joined(lines: Iterable[tuple[str, bool]]) -> str:
     """
     The text of a message of several lines (each cleaned already): a line

@@ -200,7 +200,7 @@ class IRCConnection(Connection):
         if (
             len(untagged) + 2 > w.LINE_BYTES
             or (tagged and len(item) - len(untagged) - 2 > w.CLIENT_TAG_BYTES)
-            or (message.verb in ("PRIVMSG", "NOTICE") and self._relayed(untagged) > w.LINE_BYTES)
+            or (message.verb in ("PRIVMSG", "NOTICE") and self.relayed(untagged) > w.LINE_BYTES)
         ):
             # Over 512 bytes (or over 4094 bytes of tags), or too long to
             # reach others in one line with the sender's mask in front:
@@ -402,7 +402,7 @@ class IRCConnection(Connection):
         """
         self._encoder = self.kind.encoder(self.caps, "w" in self.umodes)
 
-    def _relayed(self, untagged: bytes) -> int:
+    def relayed(self, untagged: bytes) -> int:
         """
         The length of the line others get for C{untagged} (a PRIVMSG or a
         NOTICE as sent): the sender's mask in front, a C{:} before the text

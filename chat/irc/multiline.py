@@ -61,9 +61,10 @@ def gathers(connection: IRCConnection, message: IRCMessage, tags: Tags) -> bool:
             return True
         return False
     ref = message.tags.get("batch")
-    if ref is None:
-        return False
     gathering = connection.multiline
+    if ref is None or (gathering is None and message.verb not in ("PRIVMSG", "NOTICE")):
+        # (Another command tagged with a batch, none being sent: as itself.)
+        return False
     if gathering is not None and gathering.failed and ref == gathering.ref:
         return True
     if (
@@ -88,13 +89,20 @@ def gathers(connection: IRCConnection, message: IRCMessage, tags: Tags) -> bool:
 
 
 def _open(connection: IRCConnection, message: IRCMessage, tags: Tags) -> None:
+    label = message.tags.get("label") if "labeled-response" in connection.caps else None
     if "draft/multiline" not in connection.caps or "batch" not in connection.caps:
-        _fail(connection, "MULTILINE_INVALID", "Ask for draft/multiline and batch first")
+        _fail(
+            connection, "MULTILINE_INVALID", "Ask for draft/multiline and batch first", label=label
+        )
         return
     if connection.multiline is not None or len(message.params) < 3:
-        _fail(connection, "MULTILINE_INVALID", "One multiline batch at a time, with a target")
+        _fail(
+            connection,
+            "MULTILINE_INVALID",
+            "One multiline batch at a time, with a target",
+            label=label,
+        )
         return
-    label = message.tags.get("label") if "labeled-response" in connection.caps else None
     connection.multiline = Gathering(message.params[0][1:], message.params[2], tags, label)
 
 
@@ -108,7 +116,23 @@ def _close(connection: IRCConnection, ref: str) -> None:
     if ref != gathering.ref or not lines or lines[0][1] or any(m and not t for t, m in lines):
         # A line that continues nothing (the first, or a blank one) is not
         # one the others could be shown.
-        _fail(connection, "MULTILINE_INVALID", "Not a multiline batch that can be sent")
+        _fail(
+            connection,
+            "MULTILINE_INVALID",
+            "Not a multiline batch that can be sent",
+            gathering=gathering,
+        )
+        return
+    verb, target = gathering.verb or "PRIVMSG", gathering.target
+    if any(connection.relayed(f"{verb} {target} :{t}".encode()) > w.LINE_BYTES for t, _ in lines):
+        # Each line fitted when it came; a new nickname since may make one
+        # too long to reach the others within 512 bytes.
+        _fail(
+            connection,
+            "MULTILINE_INVALID",
+            "A line is too long for your nickname now",
+            gathering=gathering,
+        )
         return
     connection.send_gathered(
         gathering.label, lambda: _send(connection, gathering), gathering.target
@@ -134,13 +158,21 @@ def _send(connection: IRCConnection, gathering: Gathering) -> None:
             connection.refused(e)
 
 
-def _fail(connection: IRCConnection, code: str, *context: str) -> None:
+def _fail(
+    connection: IRCConnection,
+    code: str,
+    *context: str,
+    gathering: Gathering | None = None,
+    label: str | None = None,
+) -> None:
     """
     Refuse the batch under way (what was gathered is dropped; the rest of
-    it will be) with C{code}.
+    it will be) with C{code}, labelled as its opening line was.
     """
-    gathering = connection.multiline
+    gathering = gathering or connection.multiline
     if gathering is not None:
         gathering.failed = True
         gathering.lines = []
-    connection.reply(build("FAIL", "BATCH", code, *context, source=connection.server))
+        label = label or gathering.label
+    tags = {"label": label} if label else None
+    connection.reply(build("FAIL", "BATCH", code, *context, source=connection.server, tags=tags))

@@ -160,3 +160,72 @@ class LogTests(SynchronousTestCase):
         )
         logged = [line for line in map(formatEvent, observer) if "<alice>" in line]
         self.assertEqual(logged, ["<alice> hello\\n2026-12-04 root logged in"])
+
+
+class HostileTests(SynchronousTestCase):
+    """
+    What a hostile client tried with multiline (a trial's findings).
+    """
+
+    def setUp(self) -> None:
+        self.service = new_service(Clock(), Settings(server_name="irc.test"))
+        self.alice = IRCUser(self.service, "alice", caps=CAPS)
+        self.bob = IRCUser(self.service, "bob", caps=CAPS)
+        for user in (self.alice, self.bob):
+            user.send("JOIN #den")
+            user.lines()
+        self.liner = Client(self.service, "liner")
+        self.liner.send("/join den")
+        self.liner.lines()
+        self.alice.lines()
+        self.bob.lines()
+
+    def test_blank_runs_across_pieces(self) -> None:
+        """
+        Blanks cut over many pieces are no longer a run than in one line: a
+        fake notice cannot be pushed to look like a line of its own.
+        """
+        self.alice.send("BATCH +w draft/multiline #den", "@batch=w PRIVMSG #den :hi" + " " * 8)
+        for _ in range(30):
+            self.alice.send("@batch=w;draft/multiline-concat PRIVMSG #den :" + " " * 8)
+        self.alice.send(
+            "@batch=w;draft/multiline-concat PRIVMSG #den :*** Fake notice: you are banned",
+            "BATCH -w",
+        )
+        (shown,) = self.liner.lines()
+        self.assertEqual(shown, "<alice> hi" + " " * 16 + "*** Fake notice: you are banned")
+        pieces = [parse(line) for line in self.bob.lines()]
+        text = "".join(m.params[-1] for m in pieces if m is not None and m.verb == "PRIVMSG")
+        self.assertEqual(text, "hi" + " " * 16 + "*** Fake notice: you are banned")
+
+    def test_a_new_nickname_mid_batch(self) -> None:
+        """
+        A line that fitted when it came but would not with the nickname
+        taken since: the batch is refused, with the label it opened with.
+        """
+        head = len(":alice!alice@chat PRIVMSG #den :\r\n")
+        self.alice.send("@label=L9 BATCH +q draft/multiline #den")
+        self.alice.send("@batch=q PRIVMSG #den :" + "x" * (512 - head))
+        self.alice.send("NICK alice_longer1234", "BATCH -q")
+        said = self.alice.lines()
+        self.assertTrue(
+            said[-1].startswith("@label=L9 :irc.test FAIL BATCH MULTILINE_INVALID"), said
+        )
+        self.assertEqual([line for line in self.bob.lines() if "PRIVMSG" in line], [])
+
+    def test_past_the_limit_the_label_comes_back(self) -> None:
+        self.alice.send("@label=L1 BATCH +f draft/multiline #den")
+        for n in range(34):
+            self.alice.send(f"@batch=f PRIVMSG #den :line {n}")
+        self.alice.send("BATCH -f")
+        self.assertEqual(
+            self.alice.lines(),
+            ["@label=L1 :irc.test FAIL BATCH MULTILINE_MAX_LINES 32 :Too many lines"],
+        )
+
+    def test_other_commands_with_a_batch_tag(self) -> None:
+        """
+        A command tagged with a batch while none is being sent is itself.
+        """
+        self.alice.send("@batch=zz JOIN #elsewhere")
+        self.assertIn("JOIN", self.alice.codes())

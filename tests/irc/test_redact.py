@@ -157,3 +157,22 @@ class RedactTests(SynchronousTestCase):
         second.lines()
         second.send(f"REDACT #den {msgid}")
         self.assertEqual(second.messages(), [("carol!carol@chat", "REDACT", "#den", msgid)])
+
+    def test_a_room_made_again(self) -> None:
+        """
+        Whoever makes a room again once it emptied is its operator, but may
+        not delete what was said in it before.
+        """
+        self.clock.advance(1)
+        msgid = self.said(self.bob, "before")
+        for user in (self.alice, self.bob, self.plain):
+            user.send("PART #den")
+        self.liner.send("/join lobby")
+        self.clock.advance(60)
+        mallory = IRCUser(self.service, "mallory", caps=CAPS)
+        mallory.send("JOIN #den")
+        mallory.lines()
+        mallory.send(f"REDACT #den {msgid}")
+        self.assertEqual(
+            [m[1:4] for m in mallory.messages()], [("FAIL", "REDACT", "REDACT_FORBIDDEN")]
+        )

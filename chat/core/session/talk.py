@@ -288,7 +288,7 @@ class Talk(SessionBase):
         """
         Delete the message C{msgid} of C{room}, where the user is: its own
         (by its account, or by its nickname since it took it), or anyone's
-        for the room's operators and the server's. Its members are told
+        for the server's operators, and for the room's since it was made. Its members are told
         (L{Redacted}), and it is gone from the history and from searches;
         or the user is told why not (L{NotRedacted}).
         """
@@ -313,7 +313,12 @@ class Talk(SessionBase):
                 own = self.account is not None and key_of(account) == key_of(self.account)
             else:
                 own = key_of(entry.sender) == key_of(user.nickname) and entry.time >= self._named_at
-            if not (own or self.operator or user in self.chat.room(found.name).operators):
+            # A room's operators may delete what was said since the room was
+            # made: whoever makes a room again once it emptied does not get
+            # the power to wipe what was said in it before.
+            here = self.chat.room(found.name)
+            moderator = user in here.operators and entry.time >= here.created
+            if not (own or self.operator or moderator):
                 self.peer.tell(NotRedacted(found.name, msgid, RedactRefusal.FORBIDDEN))
                 return
             self.chat.redact(user, found.name, msgid, reason)
