@@ -60,6 +60,21 @@ class RedactTests(SynchronousTestCase):
         assert echo is not None
         return dict(echo.tags)["msgid"]
 
+    def newcomer(self, nickname: str) -> IRCUser:
+        """
+        Somebody who comes into #den later.
+        """
+        user = IRCUser(self.service, nickname, caps=CAPS)
+        user.send("JOIN #den")
+        user.lines()
+        return user
+
+    def assert_forbidden(self, user: IRCUser, msgid: str) -> None:
+        user.send(f"REDACT #den {msgid}")
+        self.assertEqual(
+            [m[1:4] for m in user.messages()], [("FAIL", "REDACT", "REDACT_FORBIDDEN")]
+        )
+
     def test_own_message(self) -> None:
         """
         bob deletes his own message: the members with the capability see
@@ -129,13 +144,7 @@ class RedactTests(SynchronousTestCase):
         msgid = self.said(self.bob, "mine")
         self.bob.send("QUIT")
         self.clock.advance(60)
-        other = IRCUser(self.service, "bob", caps=CAPS)
-        other.send("JOIN #den")
-        other.lines()
-        other.send(f"REDACT #den {msgid}")
-        self.assertEqual(
-            [m[1:4] for m in other.messages()], [("FAIL", "REDACT", "REDACT_FORBIDDEN")]
-        )
+        self.assert_forbidden(self.newcomer("bob"), msgid)
 
     def test_an_account_owns_its_messages(self) -> None:
         """
@@ -169,10 +178,4 @@ class RedactTests(SynchronousTestCase):
             user.send("PART #den")
         self.liner.send("/join lobby")
         self.clock.advance(60)
-        mallory = IRCUser(self.service, "mallory", caps=CAPS)
-        mallory.send("JOIN #den")
-        mallory.lines()
-        mallory.send(f"REDACT #den {msgid}")
-        self.assertEqual(
-            [m[1:4] for m in mallory.messages()], [("FAIL", "REDACT", "REDACT_FORBIDDEN")]
-        )
+        self.assert_forbidden(self.newcomer("mallory"), msgid)
