@@ -39,7 +39,6 @@ from chat.core.events import (
     Ctcp,
     Departure,
     Entered,
-    Event,
     Invited,
     Joined,
     Kicked,
@@ -499,9 +498,7 @@ class MemoryChat(KeptRooms):
         message C{msgid} there; whether it may is the session's to decide.
         """
         self._check_online(user)
-        room = self.room(name)
-        if user not in room:
-            raise NotInRoom(room.name)
+        room = self._member_room(user, name)
         event = Redacted(room.name, user.nickname, msgid, reason)
         self._broadcast(room, event, exclude=None)
         return event
@@ -697,36 +694,3 @@ class MemoryChat(KeptRooms):
 
     def unwatch(self, user: UserView, nicknames: Sequence[str] | None) -> None:
         self._presence.unwatch(own(user), nicknames)
-
-    # Routing.
-
-    def _crowded(self, count: int) -> bool:
-        return 0 < self.crowd <= count
-
-    def _announce(self, room: Room, event: Joined | Parted | Left) -> None:
-        """
-        Tell a room of an arrival or departure, unless it is a crowd.
-        """
-        if not self._crowded(len(room)):
-            self._broadcast(room, event, exclude=None)
-
-    def _broadcast(self, room: Room, event: Event, exclude: UserView | None) -> None:
-        for member in room.members:
-            if member is not exclude:
-                member.participant.receive(event)
-
-    def _tell_around(self, user: User, event: Event, watched: Event) -> None:
-        """
-        Tell C{event} to everyone who shares a room with C{user}, once each,
-        and C{watched} to those who watch it (MONITOR) and share no room with
-        it (C{user} itself is told neither).
-        """
-        told: dict[User, None] = {user: None}
-        for room in user.rooms:
-            for member in room.members:
-                if member not in told:
-                    told[member] = None
-                    member.participant.receive(event)
-        for watcher in self._presence.watchers(user.nickname):
-            if watcher not in told:
-                watcher.participant.receive(watched)

@@ -22,7 +22,7 @@ from chat.core.errors import (
     NotLoggedIn,
     NotRoomOperator,
 )
-from chat.core.events import RoomFilter, RoomInfo, Was
+from chat.core.events import Event, Joined, Left, Parted, RoomFilter, RoomInfo, Was
 from chat.core.interfaces import UserView
 from chat.core.model import NO_ROOMS, Room, User, key_of
 from chat.core.modes import Mode
@@ -40,7 +40,8 @@ def own(user: UserView) -> User:
 class Registry:
     """
     Every logged-in user and every room of one process, by name (without
-    regard to case), and what may be asked of them.
+    regard to case), what may be asked of them, and who hears what is said
+    to a room or of a user.
 
     @param permanent_rooms: rooms that exist even while empty, made now
         (unless L{chat.core.kept.KeptRooms.restore} says when they were),
@@ -309,3 +310,36 @@ class Registry:
         problem = room_name_problem(name)
         if problem is not None:
             raise InvalidRoomName(name, problem)
+
+    # Routing.
+
+    def _crowded(self, count: int) -> bool:
+        return 0 < self.crowd <= count
+
+    def _announce(self, room: Room, event: Joined | Parted | Left) -> None:
+        """
+        Tell a room of an arrival or departure, unless it is a crowd.
+        """
+        if not self._crowded(len(room)):
+            self._broadcast(room, event, exclude=None)
+
+    def _broadcast(self, room: Room, event: Event, exclude: UserView | None) -> None:
+        for member in room.members:
+            if member is not exclude:
+                member.participant.receive(event)
+
+    def _tell_around(self, user: User, event: Event, watched: Event) -> None:
+        """
+        Tell C{event} to everyone who shares a room with C{user}, once each,
+        and C{watched} to those who watch it (MONITOR) and share no room with
+        it (C{user} itself is told neither).
+        """
+        told: dict[User, None] = {user: None}
+        for room in user.rooms:
+            for member in room.members:
+                if member not in told:
+                    told[member] = None
+                    member.participant.receive(event)
+        for watcher in self._presence.watchers(user.nickname):
+            if watcher not in told:
+                watcher.participant.receive(watched)

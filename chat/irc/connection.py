@@ -182,15 +182,7 @@ class IRCConnection(Connection):
             text = item.decode("utf-8")
         except UnicodeDecodeError:
             # UTF8ONLY: nothing that is not UTF-8 is relayed, or kept.
-            self.reply(
-                build(
-                    "FAIL",
-                    _verb_of(item),
-                    "INVALID_UTF8",
-                    "Message rejected: it is not UTF-8",
-                    source=self.server,
-                )
-            )
+            self.fail(_verb_of(item), "INVALID_UTF8", "Message rejected: it is not UTF-8")
             return
         message = parse(text)
         if message is None:
@@ -216,15 +208,11 @@ class IRCConnection(Connection):
         )
         if not all(valid_client_tag(k, v) for k, v in tags):
             # Relayed, their names would be written as they are.
-            self.reply(
-                build(
-                    "FAIL",
-                    message.verb,
-                    "INVALID_TAG",
-                    "Message rejected: a client tag's name is letters, digits and hyphens "
-                    "(after a vendor/), its value has no NUL",
-                    source=self.server,
-                )
+            self.fail(
+                message.verb,
+                "INVALID_TAG",
+                "Message rejected: a client tag's name is letters, digits and hyphens "
+                "(after a vendor/), its value has no NUL",
             )
             return
         self._command = (message.verb, message.params, tags)
@@ -385,6 +373,16 @@ class IRCConnection(Connection):
             held.append(data)
         else:
             self._send(data)
+
+    def fail(
+        self, verb: str, code: str, *context: str, tags: Mapping[str, str] | None = None
+    ) -> None:
+        """
+        Say C{verb} failed, with C{code} and its C{context} (IRCv3's
+        standard replies: C{FAIL VERB CODE [CONTEXT...] :DESCRIPTION}, the
+        description last in C{context}).
+        """
+        self.reply(build("FAIL", verb, code, *context, source=self.server, tags=tags))
 
     def numeric(self, code: str, *params: str) -> None:
         self.reply(w.numeric(self.server, code, self.me, *params))

@@ -19,7 +19,6 @@ from chat.core.limits import MULTILINE_MAX_BYTES, MULTILINE_MAX_LINES
 from chat.core.text import joined
 from chat.irc import wording as w
 from chat.irc.message import Message as IRCMessage
-from chat.irc.message import build
 
 if TYPE_CHECKING:
     from chat.irc.connection import IRCConnection
@@ -174,5 +173,4 @@ def _fail(
         gathering.failed = True
         gathering.lines = []
         label = label or gathering.label
-    tags = {"label": label} if label else None
-    connection.reply(build("FAIL", "BATCH", code, *context, source=connection.server, tags=tags))
+    connection.fail("BATCH", code, *context, tags={"label": label} if label else None)

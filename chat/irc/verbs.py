@@ -574,15 +574,7 @@ def _tell_presence(connection: IRCConnection, found: Sequence[tuple[str, UserVie
 
 def setname(connection: IRCConnection, params: tuple[str, ...]) -> None:
     if connection.session.set_realname(params[0]) is None:
-        connection.reply(
-            build(
-                "FAIL",
-                "SETNAME",
-                "INVALID_REALNAME",
-                "Realname is not valid",
-                source=connection.server,
-            )
-        )
+        connection.fail("SETNAME", "INVALID_REALNAME", "Realname is not valid")
 
 
 def markread(connection: IRCConnection, params: tuple[str, ...]) -> None:
@@ -591,12 +583,8 @@ def markread(connection: IRCConnection, params: tuple[str, ...]) -> None:
     a nickname) is read, C{MARKREAD TARGET timestamp=T} says it is read up
     to T; either way the answer is the marker as it stands.
     """
-
-    def fail(code: str, *context: str) -> None:
-        connection.reply(build("FAIL", "MARKREAD", code, *context, source=connection.server))
-
     if not params:
-        fail("NEED_MORE_PARAMS", "Missing target")
+        connection.fail("MARKREAD", "NEED_MORE_PARAMS", "Missing target")
         return
     target = params[0]
     room = w.room_of(target)
@@ -607,11 +595,16 @@ def markread(connection: IRCConnection, params: tuple[str, ...]) -> None:
         stamp = params[1].removeprefix("timestamp=")
         at = w.parse_server_time(stamp) if params[1].startswith("timestamp=") else None
         if at is None:
-            fail("INVALID_PARAMS", target, "Give the time as timestamp=YYYY-MM-DDThh:mm:ss.sssZ")
+            connection.fail(
+                "MARKREAD",
+                "INVALID_PARAMS",
+                target,
+                "Give the time as timestamp=YYYY-MM-DDThh:mm:ss.sssZ",
+            )
             return
         known = connection.session.mark_read(name, room is not None, at)
     if not known:
-        fail("INVALID_PARAMS", target, "Not a channel or a nickname")
+        connection.fail("MARKREAD", "INVALID_PARAMS", target, "Not a channel or a nickname")
 
 
 def redact(connection: IRCConnection, params: tuple[str, ...]) -> None:
@@ -622,15 +615,8 @@ def redact(connection: IRCConnection, params: tuple[str, ...]) -> None:
     """
     room = w.room_of(params[0])
     if room is None:
-        connection.reply(
-            build(
-                "FAIL",
-                "REDACT",
-                "INVALID_TARGET",
-                params[0],
-                "Only a channel's messages can be deleted",
-                source=connection.server,
-            )
+        connection.fail(
+            "REDACT", "INVALID_TARGET", params[0], "Only a channel's messages can be deleted"
         )
         return
     connection.session.redact(room, params[1], params[2] if len(params) > 2 else None)

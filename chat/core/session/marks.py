@@ -105,7 +105,7 @@ class Marks(SessionBase):
         if box is not None:
             box.sessions.discard(self)
 
-    def _load_marks(self, then: Callable[[], None] | None = None) -> None:
+    def _load_marks(self, then: Callable[[], None] = lambda: None) -> None:
         """
         Share the markers of the user's account, loading them unless
         another of its sessions has them already, then call C{then},
@@ -114,8 +114,7 @@ class Marks(SessionBase):
         """
         account = self.account
         if account is None:
-            if then is not None:
-                then()
+            then()
             return
         markers = self.service.markers
         shared = self.service.read_marks.get(key_of(account))
@@ -131,19 +130,16 @@ class Marks(SessionBase):
         if own is not None:
             self._merge(shared, own.marks, store=True)
         if loading is None:
-            if then is not None:
-                then()
+            then()
             return
 
         def loaded(stored: dict[str, float]) -> None:
             self._merge(shared, stored, store=False)
-            if then is not None:
-                then()
+            then()
 
         def failed(failure: Failure) -> None:
             self.log.failure("Loading {account}'s read markers", failure, account=account)
-            if then is not None:
-                then()
+            then()
 
         self._await(loading, loaded, failed)
 

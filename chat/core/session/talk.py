@@ -42,7 +42,7 @@ from chat.core.replies import (
     Topic,
 )
 from chat.core.session.base import Joins, SessionBase
-from chat.core.text import clean, joined
+from chat.core.text import clean, clean_pieces, joined
 
 
 class Talk(SessionBase):
@@ -68,11 +68,7 @@ class Talk(SessionBase):
         if self.service.settings.log_messages:
             # As the room sees it: no terminal escapes in the operator's log.
             # A message of several lines is one line in the log, "\n" between them.
-            shown = (
-                joined((clean(line), more) for line, more in lines).replace("\n", "\\n")
-                if lines
-                else clean(text)
-            )
+            shown = joined(clean_pieces(lines)).replace("\n", "\\n") if lines else clean(text)
             self.log.info("<{nickname}> {text}", nickname=user.nickname, text=shown, room=room)
         said = self.chat.say(user, room, text, notice, tags, lines)
         self._record(said)
