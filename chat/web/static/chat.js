@@ -247,8 +247,12 @@ function say(where, from, text, time, notice, msgid) {
   let action = false;
   if (text.startsWith("\x01ACTION ") && text.endsWith("\x01")) { text = text.slice(8, -1); action = true; }
   const t = target(where);
-  const key = `${time ?? ""}\n${from}\n${text}`;
-  if (time && t.seen.has(key)) return; // history replayed after a reconnection
+  // A message seen already (history replayed after a reconnection): by its
+  // id, the same live and replayed; by its time, sender and text when it
+  // has none (stored before ids were), whose time may differ by a
+  // millisecond from the live one's.
+  const key = msgid ? `id ${msgid}` : `${time ?? ""}\n${from}\n${text}`;
+  if ((msgid || time) && t.seen.has(key)) return;
   t.seen.add(key);
   const mention = from !== state.me && state.me && text.toLowerCase().includes(state.me.toLowerCase());
   const line = { time, from, text, action, notice, mention, msgid };
