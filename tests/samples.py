@@ -20,6 +20,7 @@ from chat.core.events import (
     Why,
 )
 from chat.core.modes import Mode, ModeChange
+from chat.core.pages import Conversation, Reading
 from chat.core.text import Problem
 
 
@@ -84,6 +85,10 @@ def samples() -> list[r.Reply]:
         ),
         r.HistoryNeedsAccount(),
         r.HistoryFailed(),
+        r.HistoryPage("lobby", True, [entry]),
+        r.HistoryPage("bob", False, [kept]),
+        r.HistoryTargets([Conversation("lobby", True, 0.0), Conversation("bob", False, 0.0)]),
+        r.NoHistoryOf(Reading.LATEST, "games"),
         r.Registered("alice"),
         r.RegisteredNickname("alice"),
         r.Reserved("root"),

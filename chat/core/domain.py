@@ -59,6 +59,7 @@ from chat.core.events import (
     Tags,
     TopicChanged,
     Welcome,
+    said_at,
 )
 from chat.core.interfaces import Participant, RoomStore, RoomView, UserView
 from chat.core.kept import KeptRooms
@@ -508,12 +509,12 @@ class MemoryChat(KeptRooms):
         A new message's id and what it carries of its sender. The sender is
         no longer idle.
         """
-        user.active = self._clock()
+        user.active = now = self._clock()
         self._sent += 1
         msgid = f"{self._node}-{_base36(self._sent)}"
         if lines:
-            return Multiline(msgid, user.account, user.bot, tags, lines)
-        return Meta(msgid, user.account, user.bot, tags)
+            return Multiline(msgid, user.account, user.bot, tags, said_at(now), lines)
+        return Meta(msgid, user.account, user.bot, tags, said_at(now))
 
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage:
         """

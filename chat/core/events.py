@@ -164,6 +164,15 @@ starting a new one (a long line cut to fit).
 """
 
 
+def said_at(now: float) -> float:
+    """
+    C{now} to the millisecond, as a message's time is kept: what IRCv3's
+    C{time} tag shows of it, so that a time a client read from a message
+    (C{CHATHISTORY AFTER timestamp=...}) names that message exactly.
+    """
+    return int(now * 1000) / 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Meta:
     """
@@ -177,6 +186,10 @@ class Meta:
     account: str | None = None
     bot: bool = False
     tags: Tags = ()
+    # When it was said, to the millisecond (see L{said_at}): the same in
+    # every client's C{time} tag, the sender's echo included, and in the
+    # history, where a client asks for what came after it.
+    time: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

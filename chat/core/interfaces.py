@@ -40,6 +40,7 @@ from chat.core.events import (
 )
 from chat.core.goodbyes import Goodbye
 from chat.core.modes import Mode, ModeChange
+from chat.core.pages import Conversation, Page
 from chat.core.replies import Reply
 
 
@@ -79,6 +80,14 @@ class Peer(Participant, Protocol):
         """
         The room its users are put in at login (the line door's lobby), or
         L{None} for none.
+        """
+
+    @property
+    def replays(self) -> bool:
+        """
+        Whether its user is shown a room's last messages on entering it;
+        not a client that asks for them itself (IRCv3 C{draft/chathistory}:
+        after a reconnection, only what it missed).
         """
 
     @property
@@ -630,6 +639,26 @@ class HistoryReader(Archive, Protocol):
         C{nickname} (as it was called then, or its account), oldest first:
         only those C{account} sent or received while logged in to it (and
         since it was registered), C{outgoing} those it sent.
+        """
+
+    def page(self, room: str, page: Page) -> Deferred[list[Entry]]:
+        """
+        The messages and actions of C{room} that C{page} asks for, oldest first.
+        """
+
+    def private_page(self, account: str, peer: str, page: Page) -> Deferred[list[Entry]]:
+        """
+        The private messages between C{account} and C{peer} (as in
+        L{conversation}) that C{page} asks for, oldest first.
+        """
+
+    def conversations(
+        self, account: str | None, rooms: Sequence[str], after: float, before: float, count: int
+    ) -> Deferred[list[Conversation]]:
+        """
+        The rooms of C{rooms}, and the private conversations of C{account}
+        (if any), whose newest message was said after C{after} and before
+        C{before}: at most C{count}, the least recent first.
         """
 
     def find(self, msgid: str) -> Deferred[tuple[Entry, str | None] | None]:

@@ -257,7 +257,11 @@ name IRC users know from Atheme and Anope, one of L{SERVICE_NAMES}, so
 that nobody can pass for it).
 """
 
-MAX_ROOM_NAME_LENGTH = 24
+MAX_ROOM_NAME_LENGTH = 32
+"""
+Long enough for the names IRC clients and test suites make up (irctest's
+C{#chan} and 24 hex digits, refused at 24).
+"""
 
 MAX_TOPIC_LENGTH = 200
 """
@@ -502,6 +506,12 @@ Messages C{/history} shows when not told how many.
 HISTORY_MAX = 500
 """
 Messages one C{/history} may ask for.
+"""
+
+PAGE_MAX = 100
+"""
+Messages, or conversations, one IRCv3 C{CHATHISTORY} may ask for (its
+ISUPPORT token says so): a page the web page shows at once.
 """
 
 SEARCH_RESULTS = 20

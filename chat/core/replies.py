@@ -21,6 +21,7 @@ from chat.core.events import Ban, Entry, Keeping, RoomBan, RoomInfo, Was
 from chat.core.goodbyes import Goodbye
 from chat.core.limits import ROOMS_PAGE
 from chat.core.modes import Mode, ModeChange
+from chat.core.pages import Conversation, Reading
 from chat.core.text import Problem
 
 
@@ -741,6 +742,39 @@ class NotRedacted:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """
+    The page asked for of the past of C{target}, a room (C{room}) or the
+    user's private conversation with that nickname, oldest first.
+    """
+
+    target: str
+    room: bool
+    entries: Sequence[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryTargets:
+    """
+    The rooms and private conversations asked for, by the time of their
+    newest message, the least recent first.
+    """
+
+    conversations: Sequence[Conversation]
+
+
+@dataclass(frozen=True, slots=True)
+class NoHistoryOf:
+    """
+    A page of C{target}'s past was asked for (L{Reading}), but the user
+    may read none: it is not in that room (or there is none).
+    """
+
+    reading: Reading
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class NearlyFull:
     """
     The server is nearly full: only registered nicknames may log in now.
@@ -794,6 +828,9 @@ Reply: TypeAlias = (
     | HistoryNeedsAccount
     | KeptMessages
     | HistoryFailed
+    | HistoryPage
+    | HistoryTargets
+    | NoHistoryOf
     | Registered
     | RegisteredNickname
     | Reserved

@@ -12,6 +12,7 @@ CAPABILITIES = (
     "away-notify",
     "batch",
     "cap-notify",
+    "draft/chathistory",
     "draft/message-redaction",
     "draft/multiline",
     "draft/read-marker",

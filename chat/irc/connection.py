@@ -100,6 +100,13 @@ class IRCConnection(Connection):
         "umodes",
     )
 
+    @property
+    def replays(self) -> bool:  # type: ignore[override]
+        """
+        A client that takes C{draft/chathistory} asks for a room's past itself.
+        """
+        return "draft/chathistory" not in self.caps
+
     def __init__(self, service: ChatService, kind: Kind) -> None:
         super().__init__(service, kind.encoder())
         self.kind = kind

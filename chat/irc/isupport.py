@@ -16,6 +16,7 @@ from chat.core.limits import (
     MAX_TOPIC_LENGTH,
     MODES_PER_LINE,
     MONITOR_LIMIT,
+    PAGE_MAX,
     ROOMS_PER_USER,
 )
 from chat.core.modes import FLAGS, LIST_MODES, MEMBER_MODES, Mode, takes_argument
@@ -102,6 +103,8 @@ def tokens(network: str = "chat") -> list[str]:
     """
     return [
         "CASEMAPPING=ascii",
+        f"CHATHISTORY={PAGE_MAX}",
+        "MSGREFTYPES=msgid,timestamp",
         f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + len(CHANNEL_PREFIX)}",
         f"CHANTYPES={CHANNEL_PREFIX}",
         f"CHANMODES={chanmodes()}",

@@ -413,6 +413,50 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return w.stored(
                 server, me, entries, "server-time" in caps, _ref(context), peer=nickname
             )
+        case r.HistoryPage(target, room, entries):
+            caps = context.caps
+            return w.stored(
+                server,
+                me,
+                entries,
+                "server-time" in caps,
+                _ref(context),
+                target if room else None,
+                None if room else target,
+                ids="message-tags" in caps,
+                always=True,
+            )
+        case r.HistoryTargets(conversations):
+            ref = _ref(context)
+            tags = {"batch": ref} if ref is not None else None
+            said = b"".join(
+                build(
+                    "CHATHISTORY",
+                    "TARGETS",
+                    w.channel(c.name) if c.room else c.name,
+                    w.server_time(c.latest),
+                    source=server,
+                    tags=tags,
+                )
+                for c in conversations
+            )
+            if ref is None:
+                return said
+            return (
+                build("BATCH", "+" + ref, "draft/chathistory-targets", source=server)
+                + said
+                + build("BATCH", "-" + ref, source=server)
+            )
+        case r.NoHistoryOf(reading, target):
+            return build(
+                "FAIL",
+                "CHATHISTORY",
+                "INVALID_TARGET",
+                reading.value,
+                w.channel(target),
+                "You are not in that channel",
+                source=server,
+            )
         case r.HistoryNeedsAccount():
             return notice(
                 "Conversations are kept for registered nicknames: register yours "

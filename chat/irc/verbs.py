@@ -24,6 +24,7 @@ from chat.core.modes import Mode
 from chat.core.text import clean
 from chat.irc import wording as w
 from chat.irc.capabilities import CAPABILITIES, VALUES
+from chat.irc.chathistory import chathistory
 from chat.irc.connection import IRCConnection, Verb
 from chat.irc.isupport import CHANNEL_PREFIX, TARGMAX
 from chat.irc.message import build
@@ -811,6 +812,7 @@ VERBS: dict[str, Verb] = {
     "HELPOP": Verb(help_),
     "HISTORY": Verb(history, 1),
     "MARKREAD": Verb(markread),
+    "CHATHISTORY": Verb(chathistory),
     "REDACT": Verb(redact, 2),
 }
 """

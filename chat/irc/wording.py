@@ -278,9 +278,10 @@ def server_time(stamp: float) -> str:
     """
     IRCv3 C{server-time}: UTC, with milliseconds.
     """
-    return (
-        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp * 1000) % 1000:03d}Z"
-    )
+    # Rounded, not cut: a time kept to the millisecond (said_at) may be a
+    # hair under it as a float.
+    seconds, milliseconds = divmod(round(stamp * 1000), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{milliseconds:03d}Z"
 
 
 _OWN_EVENTS = (Entered, Redacted)
@@ -370,15 +371,18 @@ class Encoder(encoding.Encoder):
         (server-time), its id, the bot tag and its sender's client's tags
         (message-tags), its sender's account (account-tag).
         """
-        tags = {"time": server_time(self.clock())} if self.tagged else {}
-        if meta is not None:
-            if self.tags:
-                tags["msgid"] = meta.msgid
-                if meta.bot:
-                    tags["bot"] = ""
-                tags.update(meta.tags)
-            if self.accounts and meta.account is not None:
-                tags["account"] = meta.account
+        if meta is None:
+            tags = {"time": server_time(self.clock())} if self.tagged else {}
+            return tags or None
+        # A message's own time: the same for every kind of client.
+        tags = {"time": server_time(meta.time or self.clock())} if self.tagged else {}
+        if self.tags:
+            tags["msgid"] = meta.msgid
+            if meta.bot:
+                tags["bot"] = ""
+            tags.update(meta.tags)
+        if self.accounts and meta.account is not None:
+            tags["account"] = meta.account
         return tags or None
 
     def _lines(self, source: str, target: str, verb: str, meta: Multiline) -> bytes:
@@ -647,13 +651,15 @@ def stored(
     room: str | None = None,
     peer: str | None = None,
     ids: bool = False,
+    always: bool = False,
 ) -> bytes:
     """
     Stored messages, replayed as the messages they were; with server-time,
     tagged with the time they were said; with C{ids} (message-tags), with
     their ids (by which the user may delete its own); with a C{batch} reference (the
     client has C{batch}), as one C{chathistory} batch of C{room}, of the
-    user's conversation with C{peer}, or of the user's own kept messages.
+    user's conversation with C{peer}, or of the user's own kept messages
+    (C{always}: a batch even of nothing, the answer to C{CHATHISTORY}).
     Private messages the user sent come from it, to whom it sent them.
 
     The time is also written in front of the text unless the client takes
@@ -688,7 +694,7 @@ def stored(
                     tags.pop("msgid", None)
             continue
         out.append(privmsg(mask(source), target, text, tags=tags or None))
-    if batch is None or not out:
+    if batch is None or not (out or always):
         return b"".join(out)
     about = channel(room) if room is not None else peer or nickname
     return (

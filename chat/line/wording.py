@@ -624,6 +624,20 @@ def reply(said: r.Reply) -> bytes:
         case r.PrivateHistory(nickname, number, entries):
             header = f"Last {count(min(number, len(entries)), 'message')} with {nickname}:"
             return _stored(header, entries, render=conversation_line)
+        # A page of the past, as IRC clients ask for it (no line command
+        # asks: worded all the same, as every reply is).
+        case r.HistoryPage(target, room, []):
+            return notice(f"No messages in {target}." if room else f"No messages with {target}.")
+        case r.HistoryPage(target, True, entries):
+            return _stored(f"Messages in {target}:", entries)
+        case r.HistoryPage(target, False, entries):
+            return _stored(f"Messages with {target}:", entries, render=conversation_line)
+        case r.HistoryTargets([]):
+            return notice("No conversations then.")
+        case r.HistoryTargets(conversations):
+            return notice("Conversations: " + ", ".join(c.name for c in conversations) + ".")
+        case r.NoHistoryOf(_, room):
+            return error(f"You are not in {room}.")
         case r.HistoryNeedsAccount():
             return error(
                 "Conversations are kept for registered nicknames: /register PASSWORD to keep yours."

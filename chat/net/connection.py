@@ -233,6 +233,7 @@ class Connection:
 
     home: str | None = None
     bare_login = False
+    replays = True
     # Whether answers told while history is read wait with the live events
     # (an IRC client expects everything in order; a line user would rather
     # see "wait for the history" at once).

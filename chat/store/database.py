@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from chat.core.errors import TooSlow
@@ -60,7 +60,7 @@ class Cursor(Protocol):
     What the queries need of a DB-API cursor (or of adbapi's Transaction).
     """
 
-    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+    def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ..., /) -> Any: ...
 
     def executemany(self, sql: str, parameters: Any, /) -> Any: ...
 
@@ -248,8 +248,15 @@ def _v10(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX messages_by_msgid ON messages (msgid) WHERE msgid IS NOT NULL")
 
 
+def _v11(db: sqlite3.Connection) -> None:
+    # A room's messages by time, for the pages clients ask for by a moment
+    # or a message (chat.store.reading): catching up after a reconnection
+    # reads the messages since, not the room's whole past.
+    db.execute("CREATE INDEX messages_by_room_time ON messages (room, time) WHERE room IS NOT NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11,
 ]  # fmt: skip
 """
 C{MIGRATIONS[n]} takes the schema from version C{n} to C{n + 1}.
@@ -399,7 +406,9 @@ def conversation(cursor: Cursor, account: str, peer: str, count: int) -> list[En
     the search lane (L{chat.store.history.History.conversation}), never
     ahead of the history shown on entering a room.
     """
-    since = "time >= (SELECT created FROM accounts WHERE nickname = ?1)"
+    # Messages' times are kept to the millisecond, cut (said_at): one said
+    # in the millisecond the account was made may be kept as a hair before it.
+    since = "time > (SELECT created FROM accounts WHERE nickname = ?1) - 0.001"
     cursor.execute(
         f"SELECT {_COLUMNS}, sender_account = ?1 FROM messages WHERE id IN ("
         "SELECT id FROM (SELECT id FROM messages WHERE sender_account = ?1 "

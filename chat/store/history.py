@@ -19,7 +19,7 @@ with at most one of those commits a second, and before every search.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from twisted.application.service import Service
@@ -28,9 +28,10 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.core.events import Action, Entry, Message, PrivateMessage
+from chat.core.events import Action, Entry, Message, PrivateMessage, said_at
 from chat.core.limits import HISTORY_RETRY, INDEX_EVERY, MAX_UNWRITTEN, SEARCH_BUDGET
-from chat.store import database
+from chat.core.pages import Conversation, Page
+from chat.store import database, reading
 from chat.store.database import PrivateRow, Row
 from chat.store.thread import DatabaseThread
 
@@ -141,10 +142,15 @@ class History(Service):
         """
         Queue C{event} for the next batch. Cheap: this is on every message's path.
         """
-        now = self.clock.seconds()
         row: Row | PrivateRow
         meta = event.meta
-        msgid, account = (meta.msgid or None, meta.account) if meta is not None else (None, None)
+        if meta is not None and meta.time:
+            # Kept at the time its readers were shown.
+            now, msgid, account = meta.time, meta.msgid or None, meta.account
+        else:
+            now, msgid, account = said_at(self.clock.seconds()), None, None
+            if meta is not None:
+                msgid, account = meta.msgid or None, meta.account
         match event:
             case Message(room, sender, text):
                 row = (now, database.PUBLIC, room, sender, None, text, msgid, account)
@@ -288,6 +294,32 @@ class History(Service):
         entering a room must not wait behind that.
         """
         return self._read(self.searcher, database.conversation, account, nickname, count)
+
+    def page(self, room: str, page: Page) -> Deferred[list[Entry]]:
+        """
+        The messages and actions of C{room} that C{page} asks for, oldest first.
+        """
+        return self._read(self.reader, reading.room_page, room, page)
+
+    def private_page(self, account: str, peer: str, page: Page) -> Deferred[list[Entry]]:
+        """
+        The private messages between C{account} and C{peer} that C{page}
+        asks for, oldest first (on the search lane, as L{conversation}).
+        """
+        return self._read(self.searcher, reading.private_page, account, peer, page)
+
+    def conversations(
+        self, account: str | None, rooms: Sequence[str], after: float, before: float, count: int
+    ) -> Deferred[list[Conversation]]:
+        """
+        The rooms of C{rooms} and the private conversations of C{account}
+        whose newest message is between C{after} and C{before}, the least
+        recent first (on the search lane: it reads every private message of
+        the account).
+        """
+        return self._read(
+            self.searcher, reading.conversations, account, list(rooms), after, before, count
+        )
 
     def search(self, room: str, text: str, count: int) -> Deferred[list[Entry]]:
         """

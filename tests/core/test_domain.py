@@ -242,7 +242,7 @@ class RoomTests(DomainTestCase):
         with self.assertRaises(InvalidRoomName) as caught:
             settled(self.chat.join(alice, "no spaces"))
         self.assertEqual(caught.exception.name, "no spaces")
-        self.assertRaises(InvalidRoomName, settled, self.chat.join(alice, "x" * 25))
+        self.assertRaises(InvalidRoomName, settled, self.chat.join(alice, "x" * 33))
         self.assertEqual(self.chat.rooms(), [RoomInfo("lobby", 1, None)])
 
     def test_empty_room_disappears(self) -> None:

@@ -54,6 +54,7 @@ class RecordingPeer:
     """
 
     bare_login = False
+    replays = True
 
     def __init__(self, address: str = "10.0.0.1:4000", home: str | None = LOBBY) -> None:
         self.address = address

@@ -65,7 +65,7 @@ class RegistrationTests(SynchronousTestCase):
             "CASEMAPPING=ascii",
             "CHANTYPES=#",
             "NICKLEN=16",
-            "CHANNELLEN=25",
+            "CHANNELLEN=33",
             "TOPICLEN=200",
         ):
             self.assertIn(token, isupport)

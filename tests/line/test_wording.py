@@ -107,15 +107,15 @@ class FormatTests(SynchronousTestCase):
             f"Invalid nickname '{'x' * 29}...': it is longer than 16 characters.",
         )
         self.assertEqual(
-            wording.describe(InvalidRoomName("a" * 30, Problem.TOO_LONG)),
-            f"Invalid room name '{'a' * 30}': it is longer than 24 characters.",
+            wording.describe(InvalidRoomName("a" * 40, Problem.TOO_LONG)),
+            f"Invalid room name '{'a' * 29}...': it is longer than 32 characters.",
         )
         self.assertEqual(
             [wording.describe(InvalidRoomName("a b", problem)) for problem in Problem],
             [
                 "Invalid room name 'a b': it is empty.",
-                "Invalid room name 'a b': it is shorter than 24 characters.",
-                "Invalid room name 'a b': it is longer than 24 characters.",
+                "Invalid room name 'a b': it is shorter than 32 characters.",
+                "Invalid room name 'a b': it is longer than 32 characters.",
                 "Invalid room name 'a b': it must start with a letter.",
                 "Invalid room name 'a b': it may contain only ASCII letters, digits, '_' and '-'.",
                 "Invalid room name 'a b': it is already yours.",

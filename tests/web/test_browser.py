@@ -152,7 +152,8 @@ class BrowserTests(TestCase):
         message opens a conversation with an unread count; markup and
         `javascript:` links typed by anyone are shown as text and nothing
         runs (asked of the page itself); after the server restarts, the
-        page reconnects, joins again, and shows nothing twice.
+        page reconnects, joins again, catches up with what was said while
+        it was away, and shows nothing twice.
         """
         await self.start()
         seen = await deferToThread(self.browse)
@@ -175,6 +176,11 @@ class BrowserTests(TestCase):
         self.assertEqual(seen["irc paste"], block)
         self.assertEqual(seen["nc paste"], [f"<alice> {line}" for line in block])
         self.assertIn("<nc2> after the restart", seen["alice after"])
+        after = seen["alice after"]
+        self.assertEqual(after.count("<nc3> while the pages were away"), 1, after)
+        self.assertLess(
+            after.index("<nc3> while the pages were away"), after.index("<nc2> after the restart")
+        )
         self.assertEqual(seen["alice after"].count("<alice> hello from alice"), 1)
         self.assertEqual(seen["alice after"].count("<nc> before anyone came"), 1)
         for size in ("desktop", "phone"):
@@ -206,6 +212,103 @@ class BrowserTests(TestCase):
         self.assertEqual(seen["nc search"][-1], "*** No messages in side match 'typo'.")
         self.assertNotIn("<nc> buy cheap stuff", seen["after moderating"])
         self.assertIn("put out of side by alice", seen["nc kicked"])
+
+    async def test_history_on_entering_and_scrolling_back(self) -> None:
+        """
+        A room with 130 messages: the page shows the last 50 on entering,
+        the 50 before on scrolling to the top, and the first 30 when asked
+        with the "Show earlier messages" button (a keyboard reaches it);
+        then no button, as nothing older is kept. Each message is shown
+        once, in the order it was said. A private conversation kept for an
+        account is there on a new device (IRCv3 chathistory TARGETS).
+        """
+        await self.start()
+        seen = await deferToThread(self.scroll_back)
+        self.assertEqual(seen["entering"], [f"<nc> number {n}" for n in range(80, 130)])
+        self.assertTrue(seen["log scrolls"])
+        self.assertEqual(seen["scrolled"], [f"<nc> number {n}" for n in range(30, 130)])
+        self.assertEqual(seen["all"], [f"<nc> number {n}" for n in range(130)])
+        self.assertEqual(seen["buttons left"], 0)
+        self.assertIn("<bob> kept for later", seen["conversation on a new device"])
+
+    def scroll_back(self) -> dict[str, Any]:
+        from playwright.sync_api import Page, sync_playwright
+
+        seen: dict[str, Any] = {}
+        url = f"http://127.0.0.1:{self.web_port}/"
+        watcher = Netcat(self.line_port, "watcher")
+        nc = Netcat(self.line_port, "nc")
+        for n in range(130):
+            nc.send(f"number {n}")
+        watcher.until(lambda line: "number 129" in line)
+        watcher.close()
+
+        def said(page: Page) -> list[str]:
+            rows = page.locator("#log li").all_inner_texts()
+            return [
+                re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*", "", row).strip()
+                for row in rows
+                if "number" in row
+            ]
+
+        def enter(page: Page, nickname: str, password: str = "") -> None:
+            page.goto(url)
+            page.get_by_label("Nickname", exact=True).fill(nickname)
+            if password:
+                page.get_by_role("textbox", name="Password").fill(password)
+                page.get_by_label("Register this nickname with this password").check()
+            page.get_by_role("button", name="Enter").click()
+            page.locator("#app").wait_for(state="visible", timeout=WAIT_MS)
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+                enter(page, "reader", "secret123")
+                page.locator("#log li", has_text="number 129").wait_for(timeout=WAIT_MS)
+                page.locator("#log li", has_text="reader is now registered").wait_for(
+                    timeout=WAIT_MS
+                )
+                seen["entering"] = said(page)
+                # The conversation scrolls, not the page: the input stays in view.
+                seen["log scrolls"] = page.locator("#log").evaluate(
+                    "log => log.scrollHeight > log.clientHeight"
+                )
+                page.locator("#log").evaluate("log => { log.scrollTop = 0; }")
+                page.locator("#log li", has_text="number 30").wait_for(timeout=WAIT_MS)
+                seen["scrolled"] = said(page)
+                button = page.get_by_role("button", name="Show earlier messages")
+                button.focus()
+                page.keyboard.press("Enter")
+                page.locator("#log li", has_text="number 0").first.wait_for(timeout=WAIT_MS)
+                seen["all"] = said(page)
+                page.get_by_role("button", name="Show earlier messages").wait_for(
+                    state="detached", timeout=WAIT_MS
+                )
+                seen["buttons left"] = page.get_by_role(
+                    "button", name="Show earlier messages"
+                ).count()
+                # bob writes to reader, who is on another device next.
+                bob = Netcat(self.line_port, "bob")
+                bob.send("/msg reader kept for later")
+                page.locator("#targets button", has_text="bob").wait_for(timeout=WAIT_MS)
+                bob.close()
+                page.context.close()
+                other = browser.new_context().new_page()
+                other.goto(url)
+                other.get_by_label("Nickname", exact=True).fill("reader")
+                other.get_by_role("textbox", name="Password").fill("secret123")
+                other.get_by_role("button", name="Enter").click()
+                other.locator("#targets button", has_text="bob").click(timeout=WAIT_MS)
+                other.locator("#log li", has_text="kept for later").wait_for(timeout=WAIT_MS)
+                seen["conversation on a new device"] = [
+                    re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*", "", row).strip()
+                    for row in other.locator("#log li").all_inner_texts()
+                ]
+            finally:
+                browser.close()
+                nc.close()
+        return seen
 
     def read_elsewhere(self) -> dict[str, Any]:
         """
@@ -403,6 +506,11 @@ class BrowserTests(TestCase):
                 nc.close()
 
                 self.in_reactor(self.restart())
+                # Said as soon as the server is back: the pages, trying
+                # again every second or more, are not back yet; they catch up.
+                nc = Netcat(self.line_port, "nc3")
+                nc.send("while the pages were away")
+                nc.close()
                 # The page tries again after a second, then joins again.
                 alice.locator("#status", has_text="Disconnected").wait_for(
                     state="hidden", timeout=WAIT_MS
@@ -414,6 +522,7 @@ class BrowserTests(TestCase):
                 )
                 nc.send("after the restart")
                 wait_line(alice, "after the restart")
+                wait_line(alice, "while the pages were away")
                 seen["alice after"] = log(alice)
                 nc.close()
             finally:

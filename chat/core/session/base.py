@@ -436,7 +436,7 @@ class SessionBase:
         )
         history = self.service.history
         lines = self.service.settings.history_lines
-        if history is not None and lines > 0:
+        if history is not None and lines > 0 and self.peer.replays:
             self._read(history.recent(room, lines), lambda found: RecentHistory(room, found))
 
     def _read(self, stored: Deferred[_T], shown: Callable[[_T], Reply | None]) -> None:

@@ -10,20 +10,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from chat.core.errors import NotInRoom
-from chat.core.events import RoomFilter
+from twisted.internet.defer import Deferred, succeed
+
+from chat.core.errors import NoSuchRoom, NotInRoom
+from chat.core.events import Entry, RoomFilter
 from chat.core.interfaces import HistoryReader, RoomView, UserView
 from chat.core.limits import LIST_MASKS, NAMES_PER_LINE, ROOMS_PAGE, SEARCH_RESULTS
 from chat.core.modes import Mode, ModeChange
+from chat.core.pages import Page
 from chat.core.replies import (
     Counts,
     Feature,
     Found,
     Help,
     HistoryNeedsAccount,
+    HistoryPage,
+    HistoryTargets,
     LastMessages,
     Member,
     Members,
+    NoHistoryOf,
     PrivateHistory,
     Refused,
     RoomModes,
@@ -302,6 +308,50 @@ class Queries(SessionBase):
             lambda: self._read(
                 reader.conversation(account, nickname, count),
                 lambda found: PrivateHistory(nickname, count, found),
+            )
+        )
+
+    @requires(needs=Feature.HISTORY)
+    def page(self, target: str, room: bool, page: Page) -> None:
+        """
+        A page of the past of room C{target} (C{room}: for its members), or
+        of the user's private conversation with the nickname C{target}: of
+        its account's, as L{conversation}; a user logged in to none has no
+        private past to read, and is given an empty page.
+        """
+        user = self._logged_in()
+        reader = self._history()
+        if room:
+            try:
+                self._member(target)
+            except (NotInRoom, NoSuchRoom):
+                raise Refused(NoHistoryOf(page.reading, target)) from None
+        account = user.account
+
+        def read() -> Deferred[list[Entry]]:
+            if room:
+                return reader.page(target, page)
+            if account is None:
+                return succeed([])
+            return reader.private_page(account, target, page)
+
+        self._in_turn(lambda: self._read(read(), lambda found: HistoryPage(target, room, found)))
+
+    @requires(needs=Feature.HISTORY)
+    def conversations(self, after: float, before: float, count: int) -> None:
+        """
+        The rooms the user is in and the private conversations of its
+        account whose newest message was said between C{after} and
+        C{before} (either way round), at most C{count}, the least recent first.
+        """
+        user = self._logged_in()
+        reader = self._history()
+        rooms = [room.name for room in user.rooms]
+        account = user.account
+        after, before = min(after, before), max(after, before)
+        self._in_turn(
+            lambda: self._read(
+                reader.conversations(account, rooms, after, before, count), HistoryTargets
             )
         )
 

@@ -44,7 +44,12 @@ const state = {
   targets: new Map(), retry: 0, registered: false,
   // Messages of several lines being received (IRCv3 multiline), by batch reference.
   batches: new Map(), sent: 0,
+  // Pages of history being received (IRCv3 chathistory), by batch reference.
+  pages: new Map(),
 };
+
+// Messages asked for at once: on entering a room, and on scrolling back.
+const PAGE = 50;
 
 // What the server takes in one message of several lines (CAP LS says).
 const MULTILINE = { bytes: 4096, lines: 32 };
@@ -56,8 +61,10 @@ function target(name) {
     // marker: how far it is read (IRCv3 read-marker, kept by the server
     // across the user's devices), in ms; before: the marker as the page
     // first learnt it, where the "new" divider goes.
+    // asked: the pages of history asked for, in order (the server answers
+    // in order); more: older messages may be kept than those shown.
     t = { name, lines: [], seen: new Set(), unread: 0, people: new Set(), ops: new Set(), topic: "",
-          marker: 0, before: null, divided: false, marking: null };
+          marker: 0, before: null, divided: false, marking: null, asked: [], more: false };
     state.targets.set(key, t);
     drawTargets();
   }
@@ -100,10 +107,14 @@ function handle(m) {
       // batch: the history replayed on JOIN comes as a chathistory batch,
       // its lines as they were said (without one, the server dates them in
       // their text for clients that cannot tell them from live ones).
-      if (b === "LS") send("CAP REQ :server-time echo-message batch message-tags draft/read-marker draft/message-redaction draft/multiline");
+      // draft/chathistory: the page asks for a room's past itself (none
+      // comes on JOIN): the last page on entering, what it missed after a
+      // reconnection, older pages on scrolling back.
+      if (b === "LS") send("CAP REQ :server-time echo-message batch message-tags draft/chathistory draft/read-marker draft/message-redaction draft/multiline");
       else if (b === "ACK" || b === "NAK") send("CAP END");
       break;
-    case "001":
+    case "001": {
+      const first = !state.targets.size || [...state.targets.values()].every((t) => !t.lines.length);
       state.me = a; state.registered = true; state.retry = 0;
       if (state.registering) {
         // Register the nickname now it is ours (NickServ answers); from
@@ -114,9 +125,24 @@ function handle(m) {
       }
       $("login").hidden = true; $("app").hidden = false;
       for (const room of state.wanted) send(`JOIN ${room}`);
+      // Private conversations: what was missed of those open, and on a
+      // new device, those of the last month (kept for an account).
+      for (const t of state.targets.values()) if (!isRoom(t.name)) fetch(t);
+      if (first) {
+        const day = 86400000;
+        const since = new Date(Date.now() - 30 * day).toISOString();
+        send(`CHATHISTORY TARGETS timestamp=${since} timestamp=${new Date(Date.now() + day).toISOString()} ${PAGE}`);
+      }
       show(state.current);
       break;
-    case "433": case "432": case "464": case "ERROR": case "FAIL":
+    }
+    case "FAIL":
+      // No page comes for this one (not in that room any more).
+      if (a === "CHATHISTORY" && m.params.length > 4 && state.targets.has(m.params[3].toLowerCase())) {
+        target(m.params[3]).asked.shift();
+      }
+      // falls through
+    case "433": case "432": case "464": case "ERROR":
       if (!state.registered) {
         $("login-status").textContent = m.params.at(-1);
         state.me = ""; state.socket?.close();
@@ -126,7 +152,7 @@ function handle(m) {
       }
       break;
     case "JOIN":
-      if (nickOf(m.source) === state.me) { state.wanted.add(a); target(a); show(a); }
+      if (nickOf(m.source) === state.me) { state.wanted.add(a); fetch(target(a)); show(a); }
       target(a).people.add(nickOf(m.source));
       if (nickOf(m.source) !== state.me) note(a, `${nickOf(m.source)} joined`, m.tags.time);
       drawPeople();
@@ -196,9 +222,20 @@ function handle(m) {
       }
       break;
     }
+    case "CHATHISTORY":
+      // A private conversation with messages kept (TARGETS, on a new device).
+      if (a === "TARGETS" && b && !isRoom(b) && !state.targets.has(b.toLowerCase())) fetch(target(b));
+      break;
     case "BATCH": {
       const ref = a.slice(1);
-      if (a.startsWith("+") && b === "draft/multiline") {
+      if (a.startsWith("+") && b === "chathistory") {
+        const t = target(m.params[2]);
+        state.pages.set(ref, { t, kind: t.asked.shift() ?? "latest", lines: [] });
+      } else if (a.startsWith("-") && state.pages.has(ref)) {
+        const page = state.pages.get(ref);
+        state.pages.delete(ref);
+        received(page);
+      } else if (a.startsWith("+") && b === "draft/multiline") {
         state.batches.set(ref, { target: m.params[2], source: m.source, tags: m.tags, text: "", verb: "" });
       } else if (a.startsWith("-") && state.batches.has(ref)) {
         // A message of several lines, whole: shown as one.
@@ -211,6 +248,19 @@ function handle(m) {
       break;
     }
     case "PRIVMSG": case "NOTICE": {
+      const page = state.pages.get(m.tags.batch);
+      if (page) {
+        // A stored message of several lines comes as its lines, the first
+        // with its id: shown as one again.
+        const from = nickOf(m.source);
+        const last = page.lines.at(-1);
+        if (last && !m.tags.msgid && last.msgid && last.from === from && last.time === m.tags.time) {
+          last.text += `\n${b ?? ""}`;
+        } else {
+          page.lines.push({ from, text: b ?? "", time: m.tags.time, notice: m.verb === "NOTICE", msgid: m.tags.msgid });
+        }
+        break;
+      }
       const batch = state.batches.get(m.tags.batch);
       if (batch) {
         const more = "draft/multiline-concat" in m.tags;
@@ -246,14 +296,13 @@ function handle(m) {
 function say(where, from, text, time, notice, msgid) {
   let action = false;
   if (text.startsWith("\x01ACTION ") && text.endsWith("\x01")) { text = text.slice(8, -1); action = true; }
+  // A new private conversation: what is kept of it comes too (and is put
+  // before this line).
+  if (!isRoom(where) && !state.targets.has(where.toLowerCase())) fetch(target(where));
   const t = target(where);
-  // A message seen already (history replayed after a reconnection): by its
-  // id, the same live and replayed; by its time, sender and text when it
-  // has none (stored before ids were), whose time may differ by a
-  // millisecond from the live one's.
-  const key = msgid ? `id ${msgid}` : `${time ?? ""}\n${from}\n${text}`;
-  if ((msgid || time) && t.seen.has(key)) return;
-  t.seen.add(key);
+  const seen = key({ msgid, time, from, text });
+  if ((msgid || time) && t.seen.has(seen)) return;
+  t.seen.add(seen);
   const mention = from !== state.me && state.me && text.toLowerCase().includes(state.me.toLowerCase());
   const line = { time, from, text, action, notice, mention, msgid };
   if (t.before !== null && !t.divided && unseen({ marker: t.before }, line)) {
@@ -272,6 +321,82 @@ function say(where, from, text, time, notice, msgid) {
       if (window.Notification?.permission === "granted") new Notification(`${from} in ${where}`, { body: text });
     }
   }
+}
+
+// Ask for a conversation's past: the last page the first time, what was
+// missed since the newest line shown after a reconnection (from a
+// millisecond before it: those of the same millisecond, and no other, are
+// shown already), or the page before the oldest line shown.
+function fetch(t, kind) {
+  const said = t.lines.filter((l) => l.from && l.time);
+  let line;
+  if (kind === "before") {
+    if (!said.length) return;
+    const oldest = said[0];
+    line = oldest.msgid ? `BEFORE ${t.name} msgid=${oldest.msgid}` : `BEFORE ${t.name} timestamp=${oldest.time}`;
+  } else if (said.length) {
+    kind = "after";
+    line = `AFTER ${t.name} timestamp=${new Date(Date.parse(said.at(-1).time) - 1).toISOString()}`;
+  } else {
+    kind = "latest";
+    line = `LATEST ${t.name} *`;
+  }
+  t.asked.push(kind);
+  send(`CHATHISTORY ${line} ${kind === "after" ? 100 : PAGE}`);
+}
+
+// A page of history, whole: shown in its place.
+function received({ t, kind, lines }) {
+  if (kind === "before") {
+    for (const l of lines) unpack(l);
+    const fresh = lines.filter((l) => !t.seen.has(key(l)));
+    for (const l of fresh) t.seen.add(key(l));
+    t.lines.unshift(...fresh);
+    t.more = lines.length >= PAGE;
+    if (t.name.toLowerCase() === state.current.toLowerCase()) {
+      // Where the reader was stays where it was, the older lines above it.
+      const log = $("log");
+      const from = log.scrollHeight - log.scrollTop;
+      drawLog(t);
+      log.scrollTop = log.scrollHeight - from;
+    }
+    return;
+  }
+  for (const l of lines) say(t.name, l.from, l.text, l.time, l.notice, l.msgid);
+  // Said before lines that came live while it was asked for: in its place.
+  t.lines = ordered(t.lines);
+  if (kind === "latest") t.more = lines.length >= PAGE;
+  // A long absence: what was missed comes in pages, until the last.
+  if (kind === "after" && lines.length >= 100) fetch(t, "after");
+  if (t.name.toLowerCase() === state.current.toLowerCase()) drawLog(t);
+}
+
+// Lines in the order they were said (a stable sort: a line without a time,
+// such as a notice, stays after the line before it).
+function ordered(lines) {
+  let last = 0;
+  const keyed = lines.map((l, i) => {
+    if (l.time) last = Date.parse(l.time) || last;
+    return [last, i, l];
+  });
+  keyed.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  return keyed.map((k) => k[2]);
+}
+
+// A line seen already (history replayed after a reconnection): by its id,
+// the same live and replayed; by its time, sender and text when it has none
+// (stored before ids were).
+function key(line) {
+  return line.msgid ? `id ${line.msgid}` : `${line.time ?? ""}\n${line.from}\n${line.text}`;
+}
+
+// A /me, as IRC carries it.
+function unpack(line) {
+  if (line.text.startsWith("\x01ACTION ") && line.text.endsWith("\x01")) {
+    line.text = line.text.slice(8, -1);
+    line.action = true;
+  }
+  line.mention = line.from !== state.me && Boolean(state.me) && line.text.toLowerCase().includes(state.me.toLowerCase());
 }
 
 // Whether a line is one somebody else said after the marker.
@@ -340,12 +465,34 @@ function render(line) {
   return li;
 }
 
+// The conversation's lines, under a button for older ones while the
+// server may keep some (scrolling to the top does the same).
+function drawLog(t) {
+  const rows = t.lines.map(render);
+  if (t.more) {
+    const li = document.createElement("li");
+    li.className = "earlier";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Show earlier messages";
+    button.onclick = () => earlier(t);
+    li.append(button);
+    rows.unshift(li);
+  }
+  $("log").replaceChildren(...rows);
+}
+
+function earlier(t) {
+  if (!t.more || t.asked.includes("before")) return;
+  fetch(t, "before");
+}
+
 function show(name) {
   state.current = name;
   const t = target(name);
   t.unread = 0;
   if (!document.hidden) markRead(t);
-  $("log").replaceChildren(...t.lines.map(render));
+  drawLog(t);
   $("log").scrollTop = $("log").scrollHeight;
   drawTargets(); drawTitle(); drawPeople();
   if (!document.hidden) document.title = "chat";
@@ -411,10 +558,13 @@ function command(text) {
     case "join": send(`JOIN ${words[0]}`); break;
     case "part": send(`PART ${words[0] ?? state.current}`); break;
     case "me": send(`PRIVMSG ${state.current} :\x01ACTION ${rest}\x01`); break;
-    case "msg": case "query":
+    case "msg": case "query": {
+      const fresh = !state.targets.has(words[0].toLowerCase());
+      if (fresh) fetch(target(words[0]));
       if (words.length > 1) send(`PRIVMSG ${words[0]} :${words.slice(1).join(" ")}`);
       show(words[0]);
       break;
+    }
     case "nick": send(`NICK ${words[0]}`); break;
     case "topic": send(`TOPIC ${state.current} :${rest}`); break;
     case "kick": send(`KICK ${state.current} ${words[0]} :${words.slice(1).join(" ")}`); break;
@@ -488,6 +638,11 @@ $("line").addEventListener("keydown", (e) => {
     e.preventDefault();
     $("say").requestSubmit();
   }
+});
+
+// Scrolled to the top: the page before.
+$("log").addEventListener("scroll", () => {
+  if ($("log").scrollTop < 40) earlier(target(state.current));
 });
 
 document.addEventListener("visibilitychange", () => {
