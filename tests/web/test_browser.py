@@ -194,7 +194,9 @@ class BrowserTests(TestCase):
         "new" divider just above the first line said since, and counts no
         line as unread that the first page showed. A message of its own it
         deletes (IRCv3 message-redaction) is gone from the page and from a
-        netcat user's search.
+        netcat user's search. As the operator of a room it made, it
+        deletes others' messages, sets a mode and the topic from the room's
+        settings, and kicks.
         """
         await self.start()
         seen = await deferToThread(self.read_elsewhere)
@@ -212,6 +214,9 @@ class BrowserTests(TestCase):
         self.assertEqual(seen["nc search"][-1], "*** No messages in side match 'typo'.")
         self.assertNotIn("<nc> buy cheap stuff", seen["after moderating"])
         self.assertIn("put out of side by alice", seen["nc kicked"])
+        self.assertIn("alice set mode +m", seen["nc mode"])
+        self.assertIn("quiet please", seen["nc topic"])
+        self.assertTrue(seen["moderated box"])
 
     async def test_history_on_entering_and_scrolling_back(self) -> None:
         """
@@ -398,6 +403,17 @@ class BrowserTests(TestCase):
                     timeout=WAIT_MS
                 )
                 seen["after moderating"] = log(second)
+                # The room's settings, from the page: a mode and the topic.
+                second.get_by_text("Room settings").click()
+                second.get_by_label("Moderated: only operators and voiced people speak").check()
+                seen["nc mode"] = nc.until(lambda line: "+m" in line)[-1]
+                second.get_by_label("Topic", exact=True).fill("quiet please")
+                second.get_by_role("button", name="Set topic").click()
+                seen["nc topic"] = nc.until(lambda line: "quiet please" in line)[-1]
+                second.locator("#topic", has_text="quiet please").wait_for(timeout=WAIT_MS)
+                seen["moderated box"] = second.get_by_label(
+                    "Moderated: only operators and voiced people speak"
+                ).is_checked()
                 second.get_by_role("button", name="Kick nc", exact=True).click()
                 seen["nc kicked"] = nc.until(lambda line: "alice" in line and "side" in line)[-1]
             finally:

@@ -64,7 +64,9 @@ function target(name) {
     // asked: the pages of history asked for, in order (the server answers
     // in order); more: older messages may be kept than those shown.
     t = { name, lines: [], seen: new Set(), unread: 0, people: new Set(), ops: new Set(), topic: "",
-          marker: 0, before: null, divided: false, marking: null, asked: [], more: false };
+          marker: 0, before: null, divided: false, marking: null, asked: [], more: false,
+          // The room's modes that the settings show (letters), and its key.
+          modes: new Set(), key: "" };
     state.targets.set(key, t);
     drawTargets();
   }
@@ -152,7 +154,7 @@ function handle(m) {
       }
       break;
     case "JOIN":
-      if (nickOf(m.source) === state.me) { state.wanted.add(a); fetch(target(a)); show(a); }
+      if (nickOf(m.source) === state.me) { state.wanted.add(a); fetch(target(a)); send(`MODE ${a}`); show(a); }
       target(a).people.add(nickOf(m.source));
       if (nickOf(m.source) !== state.me) note(a, `${nickOf(m.source)} joined`, m.tags.time);
       drawPeople();
@@ -189,15 +191,19 @@ function handle(m) {
       }
       drawPeople();
       break;
-    case "MODE": {
-      // Who is the room's operator (+o/-o), for the operators' buttons.
-      if (!isRoom(a)) break;
-      const t = target(a);
+    case "MODE": case "324": {
+      // Who is the room's operator (+o/-o), for the operators' buttons, and
+      // the room's modes, for its settings (324: as they stand, asked on joining).
+      const [room, changes, first] = m.verb === "324" ? [b, m.params[2], 3] : [a, b, 2];
+      if (!isRoom(room ?? "")) break;
+      const t = target(room);
       let on = true;
-      let at = 2;
-      for (const c of b ?? "") {
+      let at = first;
+      for (const c of changes ?? "") {
         if (c === "+" || c === "-") { on = c === "+"; continue; }
         if (c === "o") { const who = m.params[at]; if (who) { if (on) t.ops.add(who); else t.ops.delete(who); } }
+        if (FLAGS.some(([f]) => f === c)) { if (on) t.modes.add(c); else t.modes.delete(c); }
+        if (c === "k") t.key = on ? (m.params[at] ?? "") : "";
         if ("ovbeIk".includes(c) || (c === "l" && on)) at++;
       }
       drawPeople();
@@ -502,7 +508,53 @@ function drawTitle() {
   const t = target(state.current);
   $("title").textContent = t.name;
   $("topic").textContent = t.topic;
+  drawSettings();
 }
+
+// The room's modes its operators set from the page (IRC's channel modes).
+const FLAGS = [
+  ["t", "Only operators change the topic"],
+  ["n", "No messages from outside the room"],
+  ["m", "Moderated: only operators and voiced people speak"],
+  ["i", "Invite only"],
+  ["s", "Secret: not listed"],
+];
+
+// A room's settings, for its operators: the topic, the modes, a key.
+function drawSettings() {
+  const t = target(state.current);
+  const settings = $("settings");
+  settings.hidden = !amOp(t);
+  if (settings.hidden) return;
+  const room = t.name;
+  const boxes = FLAGS.map(([letter, label]) => {
+    const row = document.createElement("label");
+    row.className = "check";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = t.modes.has(letter);
+    box.onchange = () => send(`MODE ${room} ${box.checked ? "+" : "-"}${letter}`);
+    row.append(box, ` ${label}`);
+    return row;
+  });
+  $("flags").replaceChildren(...boxes);
+  // The fields keep what is being typed in them while the room changes.
+  if (document.activeElement !== $("new-topic")) $("new-topic").value = t.topic;
+  if (document.activeElement !== $("new-key")) $("new-key").value = t.key;
+}
+
+$("topic-form").onsubmit = (e) => {
+  e.preventDefault();
+  send(`TOPIC ${state.current} :${$("new-topic").value.replace(/[\r\n]+/g, " ")}`);
+};
+
+$("key-form").onsubmit = (e) => {
+  e.preventDefault();
+  const key = $("new-key").value.trim().split(/\s+/)[0] ?? "";
+  const t = target(state.current);
+  if (key) send(`MODE ${t.name} +k ${key}`);
+  else if (t.key || t.modes.has("k")) send(`MODE ${t.name} -k *`);
+};
 
 function drawTargets() {
   $("targets").replaceChildren(...[...state.targets.values()].map((t) => {
