@@ -53,6 +53,9 @@ def _point(given: str, subcommand: str, star: bool = False) -> Point | None:
 
 
 def _moment(given: str) -> float:
+    """
+    The time C{given} names (TARGETS takes times only).
+    """
     point = _point(given, "TARGETS")
     if point is None or point.time is None:
         raise _Invalid(
@@ -62,6 +65,9 @@ def _moment(given: str) -> float:
 
 
 def _limit(given: str, subcommand: str) -> int:
+    """
+    How many C{given} asks for: 1 to L{PAGE_MAX}.
+    """
     if not (given.isascii() and given.isdigit() and 1 <= int(given) <= PAGE_MAX):
         raise _Invalid(
             "INVALID_PARAMS", subcommand, given, f"The limit is a number from 1 to {PAGE_MAX}"

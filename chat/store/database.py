@@ -21,7 +21,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from chat.core.errors import TooSlow
 from chat.core.events import Entry, EntryKind, Keeping, KeptPage
@@ -47,6 +47,8 @@ BareRow = tuple[float, str, "str | None", str, "str | None", str]
 A message without an id or an account (what tools and tests write): the
 columns a row leaves out are stored as NULL.
 """
+
+_T = TypeVar("_T")
 
 _COLUMNS = "time, kind, room, sender, recipient, text, msgid"
 
@@ -439,6 +441,15 @@ def search(
     still running after C{budget} seconds is stopped (SQLite's progress
     handler) and raises L{TooSlow}, rather than hold the database.
     """
+    return budgeted(cursor, budget, lambda: _search(cursor, room, text, count, fts))
+
+
+def budgeted(cursor: Cursor, budget: float, work: Callable[[], _T]) -> _T:
+    """
+    C{work()}, a read on C{cursor}, stopped if it still runs after
+    C{budget} seconds (SQLite's progress handler): it raises L{TooSlow}
+    rather than hold the database thread, which others wait for.
+    """
     # sqlite3's cursor has its connection; adbapi's transaction passes
     # attributes on to its own.
     connection: Any = getattr(cursor, "connection", None) or getattr(cursor, "_connection", None)
@@ -446,7 +457,7 @@ def search(
     if connection is not None:
         connection.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
     try:
-        return _search(cursor, room, text, count, fts)
+        return work()
     except sqlite3.OperationalError as e:
         if "interrupted" in str(e):
             raise TooSlow() from e

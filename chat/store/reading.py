@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from chat.core.events import Entry, EntryKind
+from chat.core.limits import SEARCH_BUDGET
 from chat.core.pages import Conversation, Page, Point, Reading
 from chat.core.text import clean_lines
+from chat.store import database
 from chat.store.database import Cursor
 
 _COLUMNS = "time, kind, room, sender, recipient, text, msgid"
@@ -29,12 +31,24 @@ _Place = tuple[float, int | None]
 
 
 def _room(room: str) -> tuple[str, dict[str, Any]]:
+    """
+    The condition a room's messages meet, and its parameters.
+    """
     return "room = :room", {"room": room}
 
 
+# A message of a room found by its id: by the index of ids, then checked to
+# be the room's ("+room": by the room's index, SQLite would read every
+# message of the room, 35 ms for 100 000).
+_ROOM_BY_ID = "+room = :room"
+
+
 def _private(account: str, peer: str) -> tuple[str, dict[str, Any]]:
-    # As L{chat.store.database.conversation}: what the account sent or
-    # received while logged in to it, since it was registered.
+    """
+    The condition the private messages between C{account} and C{peer}
+    meet: as L{chat.store.database.conversation}, what the account sent or
+    received while logged in to it, since it was registered.
+    """
     return (
         "(sender_account = :account AND (recipient = :peer COLLATE NOCASE "
         "OR recipient_account = :peer) OR recipient_account = :account AND "
@@ -50,25 +64,47 @@ def room_page(cursor: Cursor, room: str, page: Page) -> list[Entry]:
     The messages and actions of C{room} that C{page} asks for, oldest first.
     """
     where, parameters = _room(room)
-    return _page(cursor, where, parameters, page, None)
+    return _page(cursor, where, parameters, page, None, _ROOM_BY_ID)
 
 
-def private_page(cursor: Cursor, account: str, peer: str, page: Page) -> list[Entry]:
+def private_page(
+    cursor: Cursor, account: str, peer: str, page: Page, budget: float = SEARCH_BUDGET
+) -> list[Entry]:
     """
     The private messages between C{account} and C{peer} (its nickname then,
     or its account) that C{page} asks for, oldest first; C{outgoing} those
     C{account} sent.
+
+    The last page (what a client shows on opening a conversation) walks
+    the account's indexes newest first (L{database.conversation}); a page
+    placed elsewhere reads the account's private messages, which may be
+    many (200 000 took 0.1 s): it is stopped past C{budget} seconds, as a
+    search is (L{chat.core.errors.TooSlow}).
     """
+    if page.reading is Reading.LATEST and not page.points:
+        return database.conversation(cursor, account, peer, page.count)
     where, parameters = _private(account, peer)
-    return _page(cursor, where, parameters, page, account)
+    return database.budgeted(
+        cursor, budget, lambda: _page(cursor, where, parameters, page, account, where)
+    )
 
 
 def _page(
-    cursor: Cursor, where: str, parameters: dict[str, Any], page: Page, account: str | None
+    cursor: Cursor,
+    where: str,
+    parameters: dict[str, Any],
+    page: Page,
+    account: str | None,
+    by_id: str,
 ) -> list[Entry]:
+    """
+    The page of the conversation C{where} (with C{parameters}) that C{page}
+    asks for; C{outgoing} the messages C{account} sent, if given. C{by_id}
+    is the condition that a message found by its id is the conversation's.
+    """
     places: list[_Place] = []
     for point in page.points:
-        place = _place(cursor, where, parameters, point)
+        place = _place(cursor, by_id, parameters, point)
         if place is None:
             # A message this conversation does not have: nothing is placed by it.
             return []
@@ -98,11 +134,19 @@ def _page(
 
 
 def _order(place: _Place) -> tuple[float, float]:
+    """
+    How two places compare: by time, then by the order stored (a moment
+    comes before the messages of its millisecond).
+    """
     time, rowid = place
     return time, rowid if rowid is not None else 0.0
 
 
 def _place(cursor: Cursor, where: str, parameters: dict[str, Any], point: Point) -> _Place | None:
+    """
+    Where C{point} is in the conversation C{where}: L{None} for a message
+    it does not have.
+    """
     if point.msgid is None:
         return (point.time or 0.0), None
     cursor.execute(
@@ -176,14 +220,29 @@ def conversations(
     after: float,
     before: float,
     count: int,
+    budget: float = SEARCH_BUDGET,
 ) -> list[Conversation]:
     """
     The rooms of C{rooms}, and the private conversations of C{account} (if
     any), whose newest message was said after C{after} and before
     C{before}: at most C{count} of them, the one whose newest message is
     the oldest first. A private conversation is named by the nickname the
-    other one had in its newest message.
+    other one had in its newest message. Reading every private message of
+    the account, it is stopped past C{budget} seconds, as a search is.
     """
+    return database.budgeted(
+        cursor, budget, lambda: _conversations(cursor, account, rooms, after, before, count)
+    )
+
+
+def _conversations(
+    cursor: Cursor,
+    account: str | None,
+    rooms: Sequence[str],
+    after: float,
+    before: float,
+    count: int,
+) -> list[Conversation]:
     found: list[Conversation] = []
     for room in rooms:
         # One step down the index on (room, time) each.

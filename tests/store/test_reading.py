@@ -59,29 +59,34 @@ class ReadingTests(SynchronousTestCase):
         self.assertEqual((entry.text, entry.msgid), ("no id", None))
         self.assertEqual(self.texts(Page(Reading.LATEST, (Point(msgid="id0"),), 5), "old"), [])
 
-    def test_catching_up_walks_the_index(self) -> None:
+    def test_pages_walk_the_indexes(self) -> None:
         """
         A page placed by a time reads a room's messages by the index on
         (room, time): SQLite's plan searches it, rather than scanning the
-        room's messages from the oldest.
+        room's messages from the oldest; a message placing a page is found
+        by the index of ids, not by reading the room's.
         """
-        plans: list[str] = []
+        plans: dict[str, list[str]] = {}
         real = self.db.cursor()
 
         class Explaining:
             def execute(self, sql: str, parameters: Any = ()) -> None:
-                if sql.startswith("SELECT time, kind"):
-                    plans.extend(
-                        row[-1] for row in real.execute("EXPLAIN QUERY PLAN " + sql, parameters)
-                    )
+                plan = real.execute("EXPLAIN QUERY PLAN " + sql, parameters).fetchall()
+                plans.setdefault(sql.split(" FROM")[0], []).extend(row[-1] for row in plan)
                 real.execute(sql, parameters)
 
             def fetchall(self) -> list[sqlite3.Row]:
                 return real.fetchall()
 
-        reading.room_page(Explaining(), "den", Page(Reading.AFTER, (Point(time=T0),), 2))  # type: ignore[arg-type]
-        self.assertTrue(any("messages_by_room_time" in plan for plan in plans), plans)
-        self.assertFalse(any("TEMP B-TREE" in plan for plan in plans), plans)
+        explaining: Any = Explaining()
+        reading.room_page(explaining, "den", Page(Reading.AFTER, (Point(time=T0),), 2))
+        [read] = plans.values()
+        self.assertTrue(any("messages_by_room_time" in step for step in read), read)
+        self.assertFalse(any("TEMP B-TREE" in step for step in read), read)
+        plans.clear()
+        reading.room_page(explaining, "den", Page(Reading.BEFORE, (Point(msgid="id3"),), 2))
+        found = plans["SELECT time, id"]
+        self.assertTrue(any("messages_by_msgid" in step for step in found), found)
 
     def test_conversations(self) -> None:
         """

@@ -234,6 +234,7 @@ class BrowserTests(TestCase):
         self.assertEqual(seen["scrolled"], [f"<nc> number {n}" for n in range(30, 130)])
         self.assertEqual(seen["all"], [f"<nc> number {n}" for n in range(130)])
         self.assertEqual(seen["buttons left"], 0)
+        self.assertIn("number 0", seen["focused"])
         self.assertIn("<bob> kept for later", seen["conversation on a new device"])
 
     def scroll_back(self) -> dict[str, Any]:
@@ -293,6 +294,8 @@ class BrowserTests(TestCase):
                 seen["buttons left"] = page.get_by_role(
                     "button", name="Show earlier messages"
                 ).count()
+                # The button gone, its focus is on the first line it brought.
+                seen["focused"] = page.evaluate("document.activeElement.textContent")
                 # bob writes to reader, who is on another device next.
                 bob = Netcat(self.line_port, "bob")
                 bob.send("/msg reader kept for later")

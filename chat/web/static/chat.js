@@ -46,10 +46,17 @@ const state = {
   batches: new Map(), sent: 0,
   // Pages of history being received (IRCv3 chathistory), by batch reference.
   pages: new Map(),
+  // The conversations listed on a new device: in this answer, the time of
+  // the last, and the answers so far.
+  listed: { ref: "", count: 0, last: "", pages: 0 },
 };
 
 // Messages asked for at once: on entering a room, and on scrolling back.
 const PAGE = 50;
+// Messages asked for at once when catching up after a reconnection, and
+// pages of them at most: past that, a line says more was missed.
+const CATCHING_UP = 100;
+const CATCH_UP_PAGES = 10;
 
 // What the server takes in one message of several lines (CAP LS says).
 const MULTILINE = { bytes: 4096, lines: 32 };
@@ -129,12 +136,8 @@ function handle(m) {
       for (const room of state.wanted) send(`JOIN ${room}`);
       // Private conversations: what was missed of those open, and on a
       // new device, those of the last month (kept for an account).
-      for (const t of state.targets.values()) if (!isRoom(t.name)) fetch(t);
-      if (first) {
-        const day = 86400000;
-        const since = new Date(Date.now() - 30 * day).toISOString();
-        send(`CHATHISTORY TARGETS timestamp=${since} timestamp=${new Date(Date.now() + day).toISOString()} ${PAGE}`);
-      }
+      for (const t of state.targets.values()) if (!isRoom(t.name) && t.fetched) fetch(t);
+      if (first) { state.listed.pages = 0; listConversations(new Date(Date.now() - 30 * 86400000).toISOString()); }
       show(state.current);
       break;
     }
@@ -216,6 +219,7 @@ function handle(m) {
       // Sent as a room is entered (before its history), and whenever this
       // user, here or on another device, has read further.
       const t = target(a);
+      t.known = true;
       const at = b?.startsWith("timestamp=") ? Date.parse(b.slice(10)) || 0 : 0;
       // Told before anything is shown of the room: the divider's place
       // (none in a room never read, where everything would be below it).
@@ -229,12 +233,23 @@ function handle(m) {
       break;
     }
     case "CHATHISTORY":
-      // A private conversation with messages kept (TARGETS, on a new device).
-      if (a === "TARGETS" && b && !isRoom(b) && !state.targets.has(b.toLowerCase())) fetch(target(b));
+      // A private conversation with messages kept (TARGETS, on a new
+      // device): listed; its messages are asked for when it is opened.
+      if (a === "TARGETS" && b) {
+        if (!isRoom(b)) target(b);
+        state.listed.count++;
+        state.listed.last = m.params[2];
+      }
       break;
     case "BATCH": {
       const ref = a.slice(1);
-      if (a.startsWith("+") && b === "chathistory") {
+      if (a.startsWith("+") && b === "draft/chathistory-targets") {
+        Object.assign(state.listed, { ref, count: 0 });
+      } else if (a.startsWith("-") && ref === state.listed.ref) {
+        // The least recent come first: the next ones, up to 250 in all.
+        state.listed.ref = "";
+        if (state.listed.count >= PAGE && ++state.listed.pages < 5) listConversations(state.listed.last);
+      } else if (a.startsWith("+") && b === "chathistory") {
         const t = target(m.params[2]);
         state.pages.set(ref, { t, kind: t.asked.shift() ?? "latest", lines: [] });
       } else if (a.startsWith("-") && state.pages.has(ref)) {
@@ -299,7 +314,9 @@ function handle(m) {
   }
 }
 
-function say(where, from, text, time, notice, msgid) {
+// replayed: from a page of history, which notifies nobody, and counts as
+// unread only what is newer than a read marker the server told.
+function say(where, from, text, time, notice, msgid, replayed = false) {
   let action = false;
   if (text.startsWith("\x01ACTION ") && text.endsWith("\x01")) { text = text.slice(8, -1); action = true; }
   // A new private conversation: what is kept of it comes too (and is put
@@ -319,36 +336,55 @@ function say(where, from, text, time, notice, msgid) {
   add(t, line);
   if (where.toLowerCase() === state.current.toLowerCase() && !document.hidden) {
     markRead(t);
-  } else if (unseen(t, line)) {
+  } else if (unseen(t, line) && (!replayed || t.known)) {
     t.unread++;
     drawTargets();
-    if ((mention || !isRoom(where)) && document.hidden) {
+    if ((mention || !isRoom(where)) && document.hidden && !replayed) {
       document.title = `(${[...state.targets.values()].reduce((n, x) => n + x.unread, 0)}) chat`;
       if (window.Notification?.permission === "granted") new Notification(`${from} in ${where}`, { body: text });
     }
   }
 }
 
-// Ask for a conversation's past: the last page the first time, what was
-// missed since the newest line shown after a reconnection (from a
-// millisecond before it: those of the same millisecond, and no other, are
-// shown already), or the page before the oldest line shown.
-function fetch(t, kind) {
+// The private conversations (and rooms) with messages since C{since}.
+function listConversations(since) {
+  state.listed.count = 0;
+  const later = new Date(Date.now() + 86400000).toISOString();
+  send(`CHATHISTORY TARGETS timestamp=${since} timestamp=${later} ${PAGE}`);
+}
+
+// Ask for a conversation's past: the last page the first time; after a
+// reconnection, what was missed since the newest line shown (from a
+// millisecond before it: those of the same millisecond come again, and are
+// not shown twice), then since the last line of each page received
+// (C{from}); or the page before the oldest line shown.
+function fetch(t, kind, from) {
   const said = t.lines.filter((l) => l.from && l.time);
   let line;
   if (kind === "before") {
     if (!said.length) return;
     const oldest = said[0];
-    line = oldest.msgid ? `BEFORE ${t.name} msgid=${oldest.msgid}` : `BEFORE ${t.name} timestamp=${oldest.time}`;
-  } else if (said.length) {
+    // One without an id (stored before ids were) by its time, a millisecond
+    // on: those of its millisecond come again rather than not at all.
+    line = oldest.msgid
+      ? `BEFORE ${t.name} msgid=${oldest.msgid}`
+      : `BEFORE ${t.name} timestamp=${new Date(Date.parse(oldest.time) + 1).toISOString()}`;
+  } else if (from?.msgid) {
     kind = "after";
-    line = `AFTER ${t.name} timestamp=${new Date(Date.parse(said.at(-1).time) - 1).toISOString()}`;
+    line = `AFTER ${t.name} msgid=${from.msgid}`;
+  } else if (from || said.length) {
+    kind = "after";
+    line = `AFTER ${t.name} timestamp=${new Date(Date.parse((from ?? said.at(-1)).time) - 1).toISOString()}`;
   } else {
     kind = "latest";
     line = `LATEST ${t.name} *`;
   }
+  t.fetched = true;
+  // A private conversation's read marker first (a room's comes on joining):
+  // what is older than it is not counted as unread.
+  if (!isRoom(t.name) && !t.known) send(`MARKREAD ${t.name}`);
   t.asked.push(kind);
-  send(`CHATHISTORY ${line} ${kind === "after" ? 100 : PAGE}`);
+  send(`CHATHISTORY ${line} ${kind === "after" ? CATCHING_UP : PAGE}`);
 }
 
 // A page of history, whole: shown in its place.
@@ -360,20 +396,37 @@ function received({ t, kind, lines }) {
     t.lines.unshift(...fresh);
     t.more = lines.length >= PAGE;
     if (t.name.toLowerCase() === state.current.toLowerCase()) {
-      // Where the reader was stays where it was, the older lines above it.
+      // Only the older lines are added (a screen reader announces them,
+      // not the whole conversation again), above where the reader was,
+      // which stays where it was; the button stays while there are more,
+      // and when it goes, the focus it had goes to the first line.
       const log = $("log");
       const from = log.scrollHeight - log.scrollTop;
-      drawLog(t);
+      const rows = fresh.map(render);
+      const top = log.querySelector(".earlier");
+      if (top) top.after(...rows); else log.prepend(...rows);
+      if (top && !t.more) {
+        const focused = top.contains(document.activeElement);
+        top.remove();
+        if (focused && rows.length) { rows[0].tabIndex = -1; rows[0].focus(); }
+      }
       log.scrollTop = log.scrollHeight - from;
     }
     return;
   }
-  for (const l of lines) say(t.name, l.from, l.text, l.time, l.notice, l.msgid);
+  for (const l of lines) say(t.name, l.from, l.text, l.time, l.notice, l.msgid, true);
   // Said before lines that came live while it was asked for: in its place.
   t.lines = ordered(t.lines);
   if (kind === "latest") t.more = lines.length >= PAGE;
-  // A long absence: what was missed comes in pages, until the last.
-  if (kind === "after" && lines.length >= 100) fetch(t, "after");
+  if (kind === "after" && lines.length >= CATCHING_UP) {
+    // A long absence: what was missed comes in pages, from the last line
+    // of each (a line that came live since is newer than what is missed).
+    t.catching = (t.catching ?? 0) + 1;
+    if (t.catching < CATCH_UP_PAGES) fetch(t, "after", lines.at(-1));
+    else note(t.name, "More was said while you were away than is shown here.");
+  } else {
+    t.catching = 0;
+  }
   if (t.name.toLowerCase() === state.current.toLowerCase()) drawLog(t);
 }
 
@@ -496,6 +549,7 @@ function earlier(t) {
 function show(name) {
   state.current = name;
   const t = target(name);
+  if (!isRoom(t.name) && !t.fetched && state.registered) fetch(t);
   t.unread = 0;
   if (!document.hidden) markRead(t);
   drawLog(t);
