@@ -231,6 +231,7 @@ class BrowserTests(TestCase):
         seen = await deferToThread(self.scroll_back)
         self.assertEqual(seen["entering"], [f"<nc> number {n}" for n in range(80, 130)])
         self.assertTrue(seen["log scrolls"])
+        self.assertTrue(seen["at the bottom"])
         self.assertEqual(seen["scrolled"], [f"<nc> number {n}" for n in range(30, 130)])
         self.assertEqual(seen["all"], [f"<nc> number {n}" for n in range(130)])
         self.assertEqual(seen["buttons left"], 0)
@@ -276,6 +277,10 @@ class BrowserTests(TestCase):
                     timeout=WAIT_MS
                 )
                 seen["entering"] = said(page)
+                # The newest line is in view, at the bottom.
+                seen["at the bottom"] = page.locator("#log").evaluate(
+                    "log => log.scrollHeight - log.scrollTop - log.clientHeight < 2"
+                )
                 # The conversation scrolls, not the page: the input stays in view.
                 seen["log scrolls"] = page.locator("#log").evaluate(
                     "log => log.scrollHeight > log.clientHeight"

@@ -427,7 +427,13 @@ function received({ t, kind, lines }) {
   } else {
     t.catching = 0;
   }
-  if (t.name.toLowerCase() === state.current.toLowerCase()) drawLog(t);
+  if (t.name.toLowerCase() === state.current.toLowerCase()) {
+    // A reader at the newest line stays there (the button above may push it down).
+    const log = $("log");
+    const newest = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    drawLog(t);
+    if (newest) log.scrollTop = log.scrollHeight;
+  }
 }
 
 // Lines in the order they were said (a stable sort: a line without a time,
