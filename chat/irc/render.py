@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError
-from chat.core.events import RoomBan
+from chat.core.events import Entry, RoomBan
 from chat.core.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROOM_SERVICE, ROOMS_PAGE
 from chat.core.modes import Mode, mode_string
 from chat.irc import wording as w
@@ -140,6 +140,32 @@ def _ref(context: Context) -> str | None:
     A new batch reference, for a client that takes batches.
     """
     return context.batch_ref() if "batch" in context.caps else None
+
+
+def _replayed(
+    context: Context,
+    entries: Sequence[Entry],
+    room: str | None = None,
+    peer: str | None = None,
+    always: bool = False,
+) -> bytes:
+    """
+    Stored messages of C{room} (or of the conversation with C{peer}) as
+    the client takes them: with their times and ids, in a batch
+    (L{w.stored}).
+    """
+    caps = context.caps
+    return w.stored(
+        context.server,
+        context.me,
+        entries,
+        "server-time" in caps,
+        _ref(context),
+        room,
+        peer,
+        ids="message-tags" in caps,
+        always=always,
+    )
 
 
 def render(context: Context, reply: r.Reply) -> bytes:
@@ -398,34 +424,17 @@ def render(context: Context, reply: r.Reply) -> bytes:
             | r.LastMessages(room, _, entries)
             | r.Found(room, _, entries)
         ):
-            caps = context.caps
-            return w.stored(
-                server,
-                me,
-                entries,
-                "server-time" in caps,
-                _ref(context),
-                room,
-                ids="message-tags" in caps,
-            )
+            return _replayed(context, entries, room)
         case r.PrivateHistory(nickname, _, entries):
             caps = context.caps
             return w.stored(
                 server, me, entries, "server-time" in caps, _ref(context), peer=nickname
             )
         case r.HistoryPage(target, room, entries):
-            caps = context.caps
-            return w.stored(
-                server,
-                me,
-                entries,
-                "server-time" in caps,
-                _ref(context),
-                target if room else None,
-                None if room else target,
-                ids="message-tags" in caps,
-                always=True,
-            )
+            # A batch even of nothing: the answer to CHATHISTORY.
+            if room:
+                return _replayed(context, entries, target, always=True)
+            return _replayed(context, entries, peer=target, always=True)
         case r.HistoryTargets(conversations):
             ref = _ref(context)
             tags = {"batch": ref} if ref is not None else None
