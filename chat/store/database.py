@@ -50,7 +50,10 @@ columns a row leaves out are stored as NULL.
 
 _T = TypeVar("_T")
 
-_COLUMNS = "time, kind, room, sender, recipient, text, msgid"
+COLUMNS = "time, kind, room, sender, recipient, text, msgid"
+"""
+The columns a stored message is read back from (L{entry_of}).
+"""
 
 PUBLIC = EntryKind.MESSAGE
 ACTION = EntryKind.ACTION
@@ -385,7 +388,7 @@ def recent(cursor: Cursor, room: str, count: int) -> list[Entry]:
     The last C{count} public messages and actions of C{room}, oldest first.
     """
     cursor.execute(
-        f"SELECT {_COLUMNS} FROM messages WHERE room = ? ORDER BY id DESC LIMIT ?",
+        f"SELECT {COLUMNS} FROM messages WHERE room = ? ORDER BY id DESC LIMIT ?",
         (room, count),
     )
     return [_entry(row) for row in reversed(cursor.fetchall())]
@@ -408,11 +411,9 @@ def conversation(cursor: Cursor, account: str, peer: str, count: int) -> list[En
     the search lane (L{chat.store.history.History.conversation}), never
     ahead of the history shown on entering a room.
     """
-    # Messages' times are kept to the millisecond, cut (said_at): one said
-    # in the millisecond the account was made may be kept as a hair before it.
-    since = "time > (SELECT created FROM accounts WHERE nickname = ?1) - 0.001"
+    since = since_registered("?1")
     cursor.execute(
-        f"SELECT {_COLUMNS}, sender_account = ?1 FROM messages WHERE id IN ("
+        f"SELECT {COLUMNS}, sender_account = ?1 FROM messages WHERE id IN ("
         "SELECT id FROM (SELECT id FROM messages WHERE sender_account = ?1 "
         f"AND (recipient = ?2 COLLATE NOCASE OR recipient_account = ?2) AND {since} "
         "ORDER BY id DESC LIMIT ?3) "
@@ -422,12 +423,29 @@ def conversation(cursor: Cursor, account: str, peer: str, count: int) -> list[En
         ") ORDER BY id DESC LIMIT ?3",
         (account, peer, count),
     )
-    return [
-        Entry(time, EntryKind(kind), room, sender, recipient, clean(text), bool(outgoing), msgid)
-        for time, kind, room, sender, recipient, text, msgid, outgoing in reversed(
-            cursor.fetchall()
-        )
-    ]
+    return [entry_of(row) for row in reversed(cursor.fetchall())]
+
+
+def since_registered(account: str) -> str:
+    """
+    The condition a private message meets if it was said since the account
+    named by the SQL parameter C{account} (C{?1}, C{:account}) was
+    registered. Messages' times are kept to the millisecond, cut (said_at):
+    one said in the millisecond the account was made may be kept as a hair
+    before it.
+    """
+    return f"time > (SELECT created FROM accounts WHERE nickname = {account}) - 0.001"
+
+
+def entry_of(row: Sequence[Any]) -> Entry:
+    """
+    A stored message read back: L{COLUMNS}, then whether the one who reads
+    it sent it (C{outgoing}).
+    """
+    time, kind, room, sender, recipient, text, msgid, outgoing = row
+    return Entry(
+        time, EntryKind(kind), room, sender, recipient, clean_lines(text), bool(outgoing), msgid
+    )
 
 
 def search(
@@ -475,7 +493,7 @@ def _search(cursor: Cursor, room: str, text: str, count: int, fts: bool) -> list
         # Each word quoted, so that FTS5's query syntax cannot be injected.
         query = " ".join('"' + word.replace('"', '""') + '"*' for word in words)
         cursor.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE id IN "
+            f"SELECT {COLUMNS} FROM messages WHERE id IN "
             "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) "
             "AND room = ? ORDER BY id DESC LIMIT ?",
             (query, room, count),
@@ -483,7 +501,7 @@ def _search(cursor: Cursor, room: str, text: str, count: int, fts: bool) -> list
     else:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         cursor.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND text LIKE ? ESCAPE '\\' "
+            f"SELECT {COLUMNS} FROM messages WHERE room = ? AND text LIKE ? ESCAPE '\\' "
             "ORDER BY id DESC LIMIT ?",
             (room, pattern, count),
         )
@@ -501,7 +519,7 @@ def stored_message(cursor: Cursor, msgid: str) -> tuple[Entry, str | None] | Non
     it had none), or L{None} if no message has it.
     """
     cursor.execute(
-        f"SELECT {_COLUMNS}, coalesce(author, sender_account) FROM messages WHERE msgid = ?",
+        f"SELECT {COLUMNS}, coalesce(author, sender_account) FROM messages WHERE msgid = ?",
         (msgid,),
     )
     found = cursor.fetchall()
@@ -532,7 +550,7 @@ def transcript(db: sqlite3.Connection, room: str | None, since: float | None) ->
     Every public message and action, oldest first, of one room or of all.
     Private messages are never part of a transcript.
     """
-    sql = f"SELECT {_COLUMNS} FROM messages WHERE kind != ?"
+    sql = f"SELECT {COLUMNS} FROM messages WHERE kind != ?"
     parameters: list[Any] = [PRIVATE]
     if room is not None:
         sql += " AND room = ?"

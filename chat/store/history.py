@@ -144,13 +144,13 @@ class History(Service):
         """
         row: Row | PrivateRow
         meta = event.meta
-        if meta is not None and meta.time:
-            # Kept at the time its readers were shown.
-            now, msgid, account = meta.time, meta.msgid or None, meta.account
-        else:
+        if meta is None:
             now, msgid, account = said_at(self.clock.seconds()), None, None
-            if meta is not None:
-                msgid, account = meta.msgid or None, meta.account
+        else:
+            # Kept at the time its readers were shown (none for a message
+            # kept for an absent user, which nobody was shown yet).
+            now = meta.time or said_at(self.clock.seconds())
+            msgid, account = meta.msgid or None, meta.account
         match event:
             case Message(room, sender, text):
                 row = (now, database.PUBLIC, room, sender, None, text, msgid, account)

@@ -16,14 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chat.core.events import Entry, EntryKind
+from chat.core.events import Entry
 from chat.core.limits import SEARCH_BUDGET
 from chat.core.pages import Conversation, Page, Point, Reading
-from chat.core.text import clean_lines
 from chat.store import database
 from chat.store.database import Cursor
-
-_COLUMNS = "time, kind, room, sender, recipient, text, msgid"
 
 # Where a point is: the time, and the id of the message it names (L{None}:
 # a moment, before every message of that time or after them all).
@@ -53,8 +50,7 @@ def _private(account: str, peer: str) -> tuple[str, dict[str, Any]]:
         "(sender_account = :account AND (recipient = :peer COLLATE NOCASE "
         "OR recipient_account = :peer) OR recipient_account = :account AND "
         "(sender = :peer COLLATE NOCASE OR sender_account = :peer)) "
-        # (As there: a time kept to the millisecond may be a hair before it.)
-        "AND time > (SELECT created FROM accounts WHERE nickname = :account) - 0.001",
+        f"AND {database.since_registered(':account')}",
         {"account": account, "peer": peer},
     )
 
@@ -200,17 +196,14 @@ def _read(
     values["count"] = count
     outgoing = ", sender_account = :account" if account is not None else ", 0"
     cursor.execute(
-        f"SELECT {_COLUMNS}{outgoing} FROM messages WHERE {' AND '.join(conditions)} "
+        f"SELECT {database.COLUMNS}{outgoing} FROM messages WHERE {' AND '.join(conditions)} "
         f"ORDER BY time {direction}, id {direction} LIMIT :count",
         values,
     )
     rows: Sequence[Sequence[Any]] = cursor.fetchall()
     if newest:
         rows = list(reversed(rows))
-    return [
-        Entry(time, EntryKind(kind), room, sender, recipient, clean_lines(text), bool(out), msgid)
-        for time, kind, room, sender, recipient, text, msgid, out in rows
-    ]
+    return [database.entry_of(row) for row in rows]
 
 
 def conversations(
@@ -255,7 +248,7 @@ def _conversations(
             "SELECT CASE WHEN sender_account = :account THEN recipient ELSE sender END, "
             "max(time) FROM messages WHERE (sender_account = :account "
             "OR recipient_account = :account) "
-            "AND time > (SELECT created FROM accounts WHERE nickname = :account) - 0.001 "
+            f"AND {database.since_registered(':account')} "
             "GROUP BY lower(CASE WHEN sender_account = :account THEN recipient ELSE sender END)",
             {"account": account},
         )

@@ -97,6 +97,15 @@ class IrcUser:
         self.sock.close()
 
 
+def log_of(page: Any) -> list[str]:
+    """
+    The lines a page shows, each as it reads, without its time and its
+    Delete button.
+    """
+    rows = page.locator("#log li").all_inner_texts()
+    return [re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*|\s*Delete$", "", row).strip() for row in rows]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -251,12 +260,7 @@ class BrowserTests(TestCase):
         watcher.close()
 
         def said(page: Page) -> list[str]:
-            rows = page.locator("#log li").all_inner_texts()
-            return [
-                re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*", "", row).strip()
-                for row in rows
-                if "number" in row
-            ]
+            return [row for row in log_of(page) if "number" in row]
 
         def enter(page: Page, nickname: str, password: str = "") -> None:
             page.goto(url)
@@ -314,10 +318,7 @@ class BrowserTests(TestCase):
                 other.get_by_role("button", name="Enter").click()
                 other.locator("#targets button", has_text="bob").click(timeout=WAIT_MS)
                 other.locator("#log li", has_text="kept for later").wait_for(timeout=WAIT_MS)
-                seen["conversation on a new device"] = [
-                    re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*", "", row).strip()
-                    for row in other.locator("#log li").all_inner_texts()
-                ]
+                seen["conversation on a new device"] = log_of(other)
             finally:
                 browser.close()
                 nc.close()
@@ -335,12 +336,6 @@ class BrowserTests(TestCase):
         nc.send("one")
         nc.send("two")
         database = self.folder / "chat.sqlite3"
-
-        def log(page: Page) -> list[str]:
-            rows = page.locator("#log li").all_inner_texts()
-            return [
-                re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*|\s*Delete$", "", row).strip() for row in rows
-            ]
 
         def enter(page: Page, register: bool = False) -> None:
             page.goto(url)
@@ -376,14 +371,14 @@ class BrowserTests(TestCase):
                 while marked() is None and time.monotonic() < deadline:
                     time.sleep(0.1)
                 seen["marked"] = marked()
-                seen["first device"] = log(first)
+                seen["first device"] = log_of(first)
                 first.context.close()
                 nc.send("three")
                 nc.send("four")
                 second = browser.new_context().new_page()
                 enter(second)
                 second.locator("#log li", has_text="four").wait_for(timeout=WAIT_MS)
-                seen["second device"] = log(second)
+                seen["second device"] = log_of(second)
                 # Elsewhere, the lobby's lines count as unread until it is shown again.
                 second.get_by_label("Message", exact=True).fill("/join #side")
                 second.get_by_label("Message", exact=True).press("Enter")
@@ -401,7 +396,7 @@ class BrowserTests(TestCase):
                 nc.until(lambda line: "my typo" in line)
                 second.get_by_role("button", name="Delete your message: my typo").click()
                 second.locator("#log li", has_text="(deleted by alice)").wait_for(timeout=WAIT_MS)
-                seen["after deleting"] = log(second)
+                seen["after deleting"] = log_of(second)
                 nc.send("/search typo")
                 seen["nc search"] = nc.until(lambda line: "match" in line)
                 # As the operator of #side (alice made it), anyone's message, and kicking.
@@ -410,7 +405,7 @@ class BrowserTests(TestCase):
                 second.locator("#log li", has_text="(deleted by alice)").nth(1).wait_for(
                     timeout=WAIT_MS
                 )
-                seen["after moderating"] = log(second)
+                seen["after moderating"] = log_of(second)
                 # The room's settings, from the page: a mode and the topic.
                 second.get_by_text("Room settings").click()
                 second.get_by_label("Moderated: only operators and voiced people speak").check()
@@ -441,19 +436,12 @@ class BrowserTests(TestCase):
         nc = Netcat(self.line_port, "nc")
         nc.send("before anyone came")
 
-        def log(page: Page) -> list[str]:
-            # Each line as it reads, without its time.
-            rows = page.locator("#log li").all_inner_texts()
-            return [
-                re.sub(r"^\d\d?:\d\d(\s*[AP]M)?\s*|\s*Delete$", "", row).strip() for row in rows
-            ]
-
         def wait_line(page: Page, text: str) -> None:
             try:
                 page.locator("#log li", has_text=text).first.wait_for(timeout=WAIT_MS)
             except PlaywrightTimeout:
                 raise AssertionError(
-                    f"{text!r} not shown in {page.locator('#title').inner_text()}: {log(page)}; "
+                    f"{text!r} not shown in {page.locator('#title').inner_text()}: {log_of(page)}; "
                     f"{page.locator('#targets').inner_html()}"
                 ) from None
 
@@ -487,7 +475,7 @@ class BrowserTests(TestCase):
                     page.on("dialog", dialog)
                 enter(alice, "alice")
                 enter(bob, "bob")
-                seen["alice lobby"] = log(alice)
+                seen["alice lobby"] = log_of(alice)
                 say(alice, "hello from alice")
                 wait_line(bob, "hello from alice")
                 seen["nc heard"] = nc.until(lambda line: "hello from alice" in line)
@@ -513,7 +501,7 @@ class BrowserTests(TestCase):
                 )
                 alice.locator("#targets button", has_text="bob").click()
                 wait_line(alice, "psst")
-                seen["alice with bob"] = log(alice)
+                seen["alice with bob"] = log_of(alice)
                 bob.locator("#targets button", has_text="#lobby").click()
                 alice.locator("#targets button", has_text="#lobby").click()
                 nc.send(ATTACK)
@@ -523,7 +511,7 @@ class BrowserTests(TestCase):
                     wait_line(page, LINK)
                     seen[f"{name} pwned"] = page.evaluate("window.pwned")
                     seen[f"{name} images and links"] = page.locator("#log img, #log a").count()
-                    seen[f"{name} lobby"] = log(page)
+                    seen[f"{name} lobby"] = log_of(page)
                 Path("screenshots").mkdir(exist_ok=True)
                 alice.screenshot(path="screenshots/desktop.png", full_page=True)
                 bob.screenshot(path="screenshots/phone.png", full_page=True)
@@ -547,7 +535,7 @@ class BrowserTests(TestCase):
                 nc.send("after the restart")
                 wait_line(alice, "after the restart")
                 wait_line(alice, "while the pages were away")
-                seen["alice after"] = log(alice)
+                seen["alice after"] = log_of(alice)
                 nc.close()
             finally:
                 browser.close()

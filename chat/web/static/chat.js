@@ -38,6 +38,8 @@ export function parse(line) {
 
 const nickOf = (source) => source.split("!")[0];
 const isRoom = (target) => target.startsWith("#") || target.startsWith("&");
+// Whether C{name} is the room or conversation shown.
+const current = (name) => name.toLowerCase() === state.current.toLowerCase();
 
 const state = {
   socket: null, me: "", password: "", registering: "", wanted: new Set([LOBBY]), current: LOBBY,
@@ -210,7 +212,7 @@ function handle(m) {
         if ("ovbeIk".includes(c) || (c === "l" && on)) at++;
       }
       drawPeople();
-      if (t.name.toLowerCase() === state.current.toLowerCase()) show(t.name);
+      if (current(t.name)) show(t.name);
       break;
     }
     case "332": target(b).topic = m.params.at(-1); drawTitle(); break;
@@ -226,7 +228,7 @@ function handle(m) {
       if (t.before === null && !t.lines.some((l) => l.from)) t.before = at || Infinity;
       if (at > t.marker) {
         t.marker = at;
-        const viewed = t.name.toLowerCase() === state.current.toLowerCase() && !document.hidden;
+        const viewed = current(t.name) && !document.hidden;
         t.unread = viewed ? 0 : t.lines.filter((l) => unseen(t, l)).length;
         drawTargets();
       }
@@ -305,7 +307,7 @@ function handle(m) {
       const line = t.lines.find((l) => l.msgid === b);
       if (!line) break;
       Object.assign(line, { text: `(deleted by ${nickOf(m.source)})`, from: "", deleted: true, notice: true });
-      if (t.name.toLowerCase() === state.current.toLowerCase()) show(t.name);
+      if (current(t.name)) show(t.name);
       break;
     }
     default:
@@ -317,31 +319,29 @@ function handle(m) {
 // replayed: from a page of history, which notifies nobody, and counts as
 // unread only what is newer than a read marker the server told.
 function say(where, from, text, time, notice, msgid, replayed = false) {
-  let action = false;
-  if (text.startsWith("\x01ACTION ") && text.endsWith("\x01")) { text = text.slice(8, -1); action = true; }
   // A new private conversation: what is kept of it comes too (and is put
   // before this line).
   if (!isRoom(where) && !state.targets.has(where.toLowerCase())) fetch(target(where));
   const t = target(where);
-  const seen = key({ msgid, time, from, text });
+  const line = { time, from, text, action: false, notice, msgid };
+  unpack(line);
+  const seen = key(line);
   if ((msgid || time) && t.seen.has(seen)) return;
   t.seen.add(seen);
-  const mention = from !== state.me && state.me && text.toLowerCase().includes(state.me.toLowerCase());
-  const line = { time, from, text, action, notice, mention, msgid };
   if (t.before !== null && !t.divided && unseen({ marker: t.before }, line)) {
     // The first line not read when the page came: a divider above it.
     t.divided = true;
     add(t, { divider: true, text: "New since you last read" });
   }
   add(t, line);
-  if (where.toLowerCase() === state.current.toLowerCase() && !document.hidden) {
+  if (current(where) && !document.hidden) {
     markRead(t);
   } else if (unseen(t, line) && (!replayed || t.known)) {
     t.unread++;
     drawTargets();
-    if ((mention || !isRoom(where)) && document.hidden && !replayed) {
+    if ((line.mention || !isRoom(where)) && document.hidden && !replayed) {
       document.title = `(${[...state.targets.values()].reduce((n, x) => n + x.unread, 0)}) chat`;
-      if (window.Notification?.permission === "granted") new Notification(`${from} in ${where}`, { body: text });
+      if (window.Notification?.permission === "granted") new Notification(`${from} in ${where}`, { body: line.text });
     }
   }
 }
@@ -395,7 +395,7 @@ function received({ t, kind, lines }) {
     for (const l of fresh) t.seen.add(key(l));
     t.lines.unshift(...fresh);
     t.more = lines.length >= PAGE;
-    if (t.name.toLowerCase() === state.current.toLowerCase()) {
+    if (current(t.name)) {
       // Only the older lines are added (a screen reader announces them,
       // not the whole conversation again), above where the reader was,
       // which stays where it was; the button stays while there are more,
@@ -427,7 +427,7 @@ function received({ t, kind, lines }) {
   } else {
     t.catching = 0;
   }
-  if (t.name.toLowerCase() === state.current.toLowerCase()) {
+  if (current(t.name)) {
     // A reader at the newest line stays there (the button above may push it down).
     const log = $("log");
     const newest = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
@@ -455,7 +455,7 @@ function key(line) {
   return line.msgid ? `id ${line.msgid}` : `${line.time ?? ""}\n${line.from}\n${line.text}`;
 }
 
-// A /me, as IRC carries it.
+// A /me, as IRC carries it, and whether the line mentions this user.
 function unpack(line) {
   if (line.text.startsWith("\x01ACTION ") && line.text.endsWith("\x01")) {
     line.text = line.text.slice(8, -1);
@@ -487,7 +487,7 @@ function note(where, text, time) { add(target(where), { time, text, notice: true
 
 function add(t, line) {
   t.lines.push(line);
-  if (t.name.toLowerCase() === state.current.toLowerCase()) $("log").append(render(line));
+  if (current(t.name)) $("log").append(render(line));
   $("log").scrollTop = $("log").scrollHeight;
 }
 
@@ -622,7 +622,7 @@ function drawTargets() {
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = t.name;
-    button.setAttribute("aria-current", String(t.name.toLowerCase() === state.current.toLowerCase()));
+    button.setAttribute("aria-current", String(current(t.name)));
     if (t.unread) {
       const count = document.createElement("span");
       count.className = "unread";
