@@ -19,7 +19,7 @@ CHROMIUM := /usr/bin/chromium
 # library Kiwi IRC is built on), from npm, as package-lock.json pins it.
 NODE_DEPS := tests/web/node/node_modules/.installed
 
-.PHONY: run test check lint typecheck clean soak bench bench-smoke
+.PHONY: run test check lint typecheck clean soak bench bench-smoke services
 
 # `make run`: the server in the foreground, on the embedded defaults; it logs where to connect.
 # LISTEN, IRC, WEB and RUN_ARGS (more twistd chat options) may be given: make run LISTEN=tcp:8889.
@@ -33,7 +33,7 @@ RUN_ARGS ?=
 run: $(STAMP)
 	@trap : INT TERM; $(BIN)/twistd --pidfile= -n chat --listen $(LISTEN) --irc $(IRC) --web $(WEB) $(RUN_ARGS) || true
 
-test: $(STAMP) $(WEECHAT) $(CHROMIUM) $(NODE_DEPS)
+test: $(STAMP) $(WEECHAT) $(CHROMIUM) $(NODE_DEPS) services
 	rm -f .coverage .coverage.*
 	$(BIN)/coverage run -m twisted.trial tests
 	$(BIN)/coverage combine -q
@@ -98,6 +98,27 @@ $(CHROMIUM):
 	fi
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+# The real PostgreSQL server the PostgreSQL store's tests use (tests/pg.py: 127.0.0.1:5432, user
+# postgres, no password), started if the machine has one stopped; installed with apt-get when make
+# runs as root and there is none (then let in from loopback without a password, as the tests
+# connect), otherwise make stops and names it. CHAT_TEST_POSTGRES names another server.
+services:
+	@if [ -n "$$CHAT_TEST_POSTGRES" ] || pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then exit 0; fi; \
+	if ! command -v pg_ctlcluster >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make test needs PostgreSQL: apt-get install postgresql (as root)"; \
+			exit 1; \
+		fi; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+		hba=$$(ls /etc/postgresql/*/main/pg_hba.conf | tail -1); \
+		sed -i '1i host all postgres 127.0.0.1/32 trust' "$$hba"; \
+	fi; \
+	version=$$(ls /etc/postgresql | sort -n | tail -1); \
+	pg_ctlcluster --skip-systemctl-redirect "$$version" main start || \
+		pg_ctlcluster --skip-systemctl-redirect "$$version" main restart; \
+	for i in $$(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 0.2; done; \
+	echo "make test: PostgreSQL did not start (pg_ctlcluster $$version main start)"; exit 1
 
 $(NODE_DEPS): tests/web/node/package.json tests/web/node/package-lock.json
 	@if ! command -v npm >/dev/null; then \

@@ -11,7 +11,9 @@ here: registering it from a connection (first come, first served) never makes
 an operator, and the server refuses to let anyone register such a name or use
 it unregistered. Setting the password of a nickname somebody registered
 replaces that password. Run it beside a running server: the database is in WAL
-mode, and the server asks the database at each login.
+mode, and the server asks the database at each login. With C{--db
+postgresql://...}, it sets the password in the PostgreSQL database that
+servers share (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -19,15 +21,26 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from chat.core.text import nickname_problem, password_problem
 from chat.store import database
 from chat.store.accounts import hash_password
+from chat.store.dialect import Dialect
+
+
+def _open(db: str) -> tuple[Dialect, Any]:
+    """
+    The queries of the database C{db} and a connection to it, its schema up to date.
+    """
+    if db.startswith(("postgresql://", "postgres://")):
+        from chat.store import postgres
+
+        return postgres, postgres.connect(db)
+    return database, database.connect(db)
 
 
 def read_password(stdin: TextIO, ask: Callable[[str], str]) -> str:
@@ -66,7 +79,8 @@ def main(
     out = sys.stdout if out is None else out
     if not arguments.list and arguments.nickname is None:
         parser.error("a nickname is needed (or --list)")
-    if (arguments.revoke or arguments.list) and not os.path.exists(arguments.db):
+    shared = arguments.db.startswith(("postgresql://", "postgres://"))
+    if (arguments.revoke or arguments.list) and not shared and not os.path.exists(arguments.db):
         sys.stderr.write(f"chat.admin: no such database: {arguments.db}\n")
         return 1
     nickname = arguments.nickname
@@ -74,21 +88,27 @@ def main(
         sys.stderr.write(f"chat.admin: not a nickname: {nickname!r}\n")
         return 2
     try:
-        db = database.connect(arguments.db)
-    except (sqlite3.Error, RuntimeError) as e:
-        sys.stderr.write(f"chat.admin: cannot open {arguments.db}: {e}\n")
+        sql, db = _open(arguments.db)
+    except ImportError:
+        sys.stderr.write(
+            "chat.admin: a PostgreSQL database needs psycopg: pip install 'chat[postgresql]'\n"
+        )
+        return 1
+    except Exception as e:
+        # sqlite3's, psycopg's (their schema newer than this program's included).
+        sys.stderr.write(f"chat.admin: cannot open {_shown(arguments.db)}: {e}\n")
         return 1
     try:
         cursor = db.cursor()
         if arguments.list:
-            for name in database.operators(cursor):
+            for name in sql.operators(cursor):
                 out.write(name + "\n")
             return 0
         if arguments.revoke:
-            with db:
-                if not database.revoke_operator(cursor, nickname):
-                    sys.stderr.write(f"chat.admin: {nickname} is not an operator's account\n")
-                    return 1
+            if not sql.revoke_operator(cursor, nickname):
+                sys.stderr.write(f"chat.admin: {nickname} is not an operator's account\n")
+                return 1
+            db.commit()
             out.write(f"{nickname} is an ordinary account now.\n")
             return 0
         try:
@@ -100,18 +120,30 @@ def main(
         if problem is not None:
             sys.stderr.write(f"chat.admin: choose another password ({problem.value})\n")
             return 1
-        with db:
-            database.set_operator(cursor, nickname, hash_password(password), time.time())
+        sql.set_operator(cursor, nickname, hash_password(password), time.time())
+        db.commit()
         out.write(
             f"{nickname}'s operator password is set: it is an operator once it is also "
             "in --admins and logs in with this password.\n"
         )
         return 0
-    except sqlite3.Error as e:
-        sys.stderr.write(f"chat.admin: cannot write {arguments.db}: {e}\n")
+    except sql.Error as e:
+        db.rollback()
+        sys.stderr.write(f"chat.admin: cannot write {_shown(arguments.db)}: {e}\n")
         return 1
     finally:
         db.close()
+
+
+def _shown(db: str) -> str:
+    """
+    C{db} as it may be shown: a PostgreSQL URL without its password.
+    """
+    if db.startswith(("postgresql://", "postgres://")):
+        from chat.store.pg import shown
+
+        return shown(db)
+    return db
 
 
 if __name__ == "__main__":

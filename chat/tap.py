@@ -32,7 +32,7 @@ from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
 from chat.store.accounts import Accounts
 from chat.store.bans import Bans
-from chat.store.history import History, open_pool
+from chat.store.history import History, Pool, open_pool
 from chat.store.markers import ReadMarkers
 from chat.store.opening import Opening
 from chat.store.rooms import Rooms
@@ -89,7 +89,8 @@ class Options(usage.Options):
             "db",
             None,
             DEFAULT_DB,
-            "The SQLite database for history (created if need be); :memory: keeps nothing.",
+            "The SQLite database for history (created if need be); :memory: keeps nothing; "
+            "postgresql://USER@HOST:PORT/NAME for a PostgreSQL database (docs/cluster.md).",
         ],
         [
             "admins",
@@ -288,7 +289,14 @@ class Options(usage.Options):
             raise usage.UsageError("--sendq-total must be at least --sendq")
         if self["history"] < 0:
             raise usage.UsageError("--history must not be negative")
-        if self["db"] != ":memory:":
+        if self["db"].startswith(("postgresql://", "postgres://")):
+            try:
+                import psycopg  # noqa: F401
+            except ImportError:
+                raise usage.UsageError(
+                    "--db postgresql://... needs psycopg: pip install 'chat[postgresql]'"
+                ) from None
+        elif self["db"] != ":memory:":
             folder = os.path.dirname(os.path.abspath(self["db"]))
             if not os.path.isdir(folder):
                 raise usage.UsageError(f"--db: no such directory: {folder}")
@@ -384,13 +392,27 @@ def settings(options: dict[str, Any]) -> Settings:
     )
 
 
+def _pool(db: str, reactor: Any) -> Pool:
+    """
+    A connection to the database C{db} (the C{--db} option) in a thread of
+    its own: PostgreSQL's only imported when it is asked for.
+    """
+    if db.startswith(("postgresql://", "postgres://")):
+        from chat.store.pg import PostgresPool
+
+        return PostgresPool(db, reactor)
+    return open_pool(db, reactor)
+
+
 def makeService(options: dict[str, Any]) -> IService:
     """
     The chat service and one listener per C{--listen}, C{--irc} and C{--web} endpoint.
     """
     reactor = options["reactor"]
     top = MultiService()
-    pool = open_pool(options["db"], reactor)
+    db = options["db"]
+    postgresql = db.startswith(("postgresql://", "postgres://"))
+    pool = _pool(db, reactor)
     # Closed by the history service when there is one; in any case once the
     # services have stopped (what they wrote last is written first).
     reactor.addSystemEventTrigger("after", "shutdown", pool.close)
@@ -399,12 +421,18 @@ def makeService(options: dict[str, Any]) -> IService:
     rooms = MemoryChat(
         permanent_rooms=(LOBBY,), crowd=configured.crowd, clock=reactor.seconds, store=Rooms(pool)
     )
-    if options["db"] != ":memory:":
+    if postgresql:
+        # As below, but PostgreSQL is shared by the servers using it: none locks it.
+        from chat.store import pg
+
+        opening = Opening(db, reactor, bans, rooms.restore, checking=pg.check, locking=False)
+        opening.setServiceParent(top)  # type: ignore[no-untyped-call]
+    elif db != ":memory:":
         # First, so that it runs before anything listens: a database the
         # server cannot use, or another server's, ends twistd there, with one
         # line; and the bans hold, and the kept rooms are back, from the
         # first connection.
-        opening = Opening(options["db"], reactor, bans, rooms.restore)
+        opening = Opening(db, reactor, bans, rooms.restore)
         opening.setServiceParent(top)  # type: ignore[no-untyped-call]
     # Added before the chat service so that it stops after it (a MultiService
     # stops its children in reverse): the last messages are written, then the
@@ -415,15 +443,15 @@ def makeService(options: dict[str, Any]) -> IService:
         # a search (WAL lets one connection read while another writes), and
         # searches on another, so that a room's history never waits behind
         # them; an in-memory database is one connection's alone.
-        memory = options["db"] == ":memory:"
-        reader = pool if memory else open_pool(options["db"], reactor)
+        memory = db == ":memory:"
+        reader = pool if memory else _pool(db, reactor)
         reactor.addSystemEventTrigger("after", "shutdown", reader.close)
-        searcher = pool if memory else open_pool(options["db"], reactor)
+        searcher = pool if memory else _pool(db, reactor)
         reactor.addSystemEventTrigger("after", "shutdown", searcher.close)
         history = History(pool, reactor, reader=reader, searcher=searcher)
         history.setServiceParent(top)  # type: ignore[no-untyped-call]
     bans.setServiceParent(top)  # type: ignore[no-untyped-call]
-    if options["db"] != ":memory:":
+    if not postgresql and db != ":memory:":
         FileWatch(pool, reactor).setServiceParent(top)  # type: ignore[no-untyped-call]
 
     def hash_in_thread(function: Callable[..., Any], *args: Any) -> Deferred[Any]:

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from chat.core.events import Entry, EntryKind
@@ -60,8 +60,12 @@ def export(db: sqlite3.Connection, room: str | None, since: float | None, out: T
     """
     Write the transcript to C{out}; return how many messages it holds.
     """
+    return _write(database.transcript(db, room, since), out)
+
+
+def _write(entries: Iterator[Entry], out: TextIO) -> int:
     count = 0
-    for entry in database.transcript(db, room, since):
+    for entry in entries:
         out.write(line(entry) + "\n")
         count += 1
     return count
@@ -81,6 +85,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     out = sys.stdout if out is None else out
+    if arguments.db.startswith(("postgresql://", "postgres://")):
+        return _from_postgresql(arguments.db, arguments.room, arguments.since, out)
     if not os.path.exists(arguments.db):
         sys.stderr.write(f"chat.transcript: no such database: {arguments.db}\n")
         return 1
@@ -108,6 +114,51 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return 1
     finally:
         db.close()
+    return 0
+
+
+def _from_postgresql(db: str, room: str | None, since: float | None, out: TextIO) -> int:
+    """
+    The transcript of a PostgreSQL database (C{--db postgresql://...}).
+    """
+    try:
+        import psycopg
+
+        from chat.store import postgres
+        from chat.store.pg import shown
+    except ImportError:
+        sys.stderr.write(
+            "chat.transcript: PostgreSQL needs psycopg: pip install 'chat[postgresql]'\n"
+        )
+        return 1
+    try:
+        connection = psycopg.connect(db)
+    except psycopg.Error as e:
+        sys.stderr.write(f"chat.transcript: cannot connect to {shown(db)}: {e}\n")
+        return 1
+    try:
+        with connection.cursor() as cursor:
+            if postgres.version(cursor) == 0:
+                sys.stderr.write(f"chat.transcript: not a chat database: {shown(db)}\n")
+                return 1
+        probe = postgres.transcript(connection, room, None)
+        nothing = next(probe, None) is None
+        probe.close()
+        if room is not None and nothing:
+            sys.stderr.write(
+                f"chat.transcript: no such room: {room} (nothing was ever said there)\n"
+            )
+            return 1
+        _write(postgres.transcript(connection, room, since), out)
+        out.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except psycopg.Error as e:
+        sys.stderr.write(f"chat.transcript: cannot read {shown(db)}: {e}\n")
+        return 1
+    finally:
+        connection.close()
     return 0
 
 

@@ -38,6 +38,7 @@ from chat.net.connection import Connection
 from chat.net.stream import StreamProtocol
 from chat.store import database
 from chat.store.accounts import hash_password
+from chat.store.dialect import Dialect
 
 
 class Recorder:
@@ -177,6 +178,8 @@ class SyncPool:
     With C{hold=True}, results wait in L{waiting} until L{release} is called,
     as they would while the database thread is busy.
     """
+
+    sql: Dialect = database
 
     def __init__(self, path: str, hold: bool = False) -> None:
         self.db = database.connect(path)

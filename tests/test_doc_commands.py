@@ -17,10 +17,11 @@ from twisted.trial.unittest import TestCase
 
 from chat.core.service import Settings
 from chat.line.protocol import LineFactory
-from chat.store import database
+from chat.store import database, postgres
 from chat.store.database import PUBLIC
 from tests.helpers import new_service
 from tests.live import ROOT, TIMEOUT, ProcessRunner, TwistdRunner, reactor
+from tests.pg import fresh_database, url_of
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
@@ -79,6 +80,7 @@ listen on instead: others share the machine, and may use those.
 """
 
 LOCAL = "tcp:0:interface=127.0.0.1"
+DOCUMENTED_DB = "postgresql://postgres@127.0.0.1:5432/chat"
 PASSWORD = b"a-good-password\n"
 
 
@@ -181,6 +183,12 @@ class DocumentedCommandTests(TestCase):
     async def run_command(self, command: str) -> None:
         folder = self.folder()
         command = command.replace("/tmp/", f"{folder}/")
+        # The documents' PostgreSQL database: a fresh one of the test server's.
+        if DOCUMENTED_DB in command:
+            conninfo = fresh_database(self)
+            with postgres.connect(conninfo) as db, db.cursor() as cursor:
+                postgres.write(cursor, [(1795264496.0, PUBLIC, "lobby", "alice", None, "hello")])
+            command = command.replace(DOCUMENTED_DB, url_of(conninfo))
         if re.match(r"\.venv/bin/twistd -n chat (?!--help|--version)", command):
             await self.serve(command, folder)
             return

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import hmac
 import os
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -30,7 +29,6 @@ from zope.interface import Attribute, Interface, implementer
 from chat.core.errors import AlreadyRegistered, StoreUnavailable
 from chat.core.events import Keeping, KeptPage
 from chat.core.limits import PASSWORD_COST
-from chat.store import database
 from chat.store.history import Pool
 
 _T = TypeVar("_T")
@@ -116,7 +114,7 @@ class DatabaseChecker:
 
             return self.run_in_thread(verify_password, password, stored).addCallback(decide)
 
-        return looked_up(self.pool, database.account, nickname).addCallback(check)
+        return looked_up(self.pool, self.pool.sql.account, nickname).addCallback(check)
 
 
 def looked_up(
@@ -131,7 +129,7 @@ def looked_up(
     """
 
     def unavailable(failure: Failure) -> Failure:
-        if failure.check(sqlite3.Error):
+        if failure.check(pool.sql.Error):
             return Failure(StoreUnavailable(failure.getErrorMessage(), writing=writing))
         return failure
 
@@ -203,13 +201,13 @@ class Accounts:
         def found(registered: tuple[str, str] | None) -> bool:
             return registered is not None
 
-        return looked_up(self.pool, database.account, nickname).addCallback(found)
+        return looked_up(self.pool, self.pool.sql.account, nickname).addCallback(found)
 
     def is_operator(self, nickname: str) -> Deferred[bool]:
         """
         Whether C{nickname}'s password was set with C{python -m chat.admin}.
         """
-        return looked_up(self.pool, database.is_operator, nickname)
+        return looked_up(self.pool, self.pool.sql.is_operator, nickname)
 
     def authenticate(self, nickname: str, password: str) -> Deferred[str]:
         """
@@ -237,7 +235,7 @@ class Accounts:
             return self.run_in_thread(hash_password, password, self.cost)
 
         def store(hashed: str) -> Deferred[bool]:
-            return self._write(database.create_account, nickname, hashed, self.clock.seconds())
+            return self._write(self.pool.sql.create_account, nickname, hashed, self.clock.seconds())
 
         def created(fresh: bool) -> None:
             if not fresh:
@@ -259,7 +257,7 @@ class Accounts:
             return self.run_in_thread(hash_password, new, self.cost)
 
         def store(hashed: str) -> Deferred[None]:
-            return self._write(database.set_account_hash, nickname, hashed)
+            return self._write(self.pool.sql.set_account_hash, nickname, hashed)
 
         return self.authenticate(nickname, old).addCallback(proven).addCallback(store)
 
@@ -268,7 +266,7 @@ class Accounts:
         Forget the registration (and messages kept for it), once C{password} is proven right.
         """
         return self.authenticate(nickname, password).addCallback(
-            lambda _: self._write(database.delete_account, nickname)
+            lambda _: self._write(self.pool.sql.delete_account, nickname)
         )
 
     def _write(self, interaction: Callable[..., _T], *args: Any) -> Deferred[_T]:
@@ -283,17 +281,17 @@ class Accounts:
         say why not (not registered, too many waiting).
         """
         return self.pool.runInteraction(
-            database.queue_private, self.clock.seconds(), sender, recipient, text
+            self.pool.sql.queue_private, self.clock.seconds(), sender, recipient, text
         )
 
     def collect(self, nickname: str, count: int) -> Deferred[KeptPage]:
         """
         The oldest C{count} messages kept for C{nickname}; L{forget} them once shown.
         """
-        return self.pool.runInteraction(database.peek_private, nickname, count)
+        return self.pool.runInteraction(self.pool.sql.peek_private, nickname, count)
 
     def forget(self, ids: Sequence[int]) -> Deferred[None]:
         """
         Delete the kept messages C{ids}: they were shown.
         """
-        return self.pool.runInteraction(database.forget_private, ids)
+        return self.pool.runInteraction(self.pool.sql.forget_private, ids)

@@ -36,7 +36,7 @@ class Bans(Service):
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
         if not self._loaded:
-            self.pool.runInteraction(database.bans).addCallbacks(self.load, self._failed)
+            self.pool.runInteraction(self.pool.sql.bans).addCallbacks(self.load, self._failed)
 
     def load(self, rows: list[database.BanRow]) -> None:
         """
@@ -69,7 +69,7 @@ class Bans(Service):
         ban = Ban(kind, target, None if duration is None else now + duration, reason, by, now)
         self._bans[(kind, target.lower())] = ban
         self.pool.runInteraction(
-            database.save_ban, (kind, target, ban.until, reason, by, now)
+            self.pool.sql.save_ban, (kind, target, ban.until, reason, by, now)
         ).addErrback(self._failed)
         return ban
 
@@ -79,7 +79,7 @@ class Bans(Service):
         """
         if self._bans.pop((kind, target.lower()), None) is None:
             return False
-        self.pool.runInteraction(database.delete_ban, kind, target).addErrback(self._failed)
+        self.pool.runInteraction(self.pool.sql.delete_ban, kind, target).addErrback(self._failed)
         return True
 
     def all(self) -> list[Ban]:

@@ -55,6 +55,11 @@ COLUMNS = "time, kind, room, sender, recipient, text, msgid"
 The columns a stored message is read back from (L{entry_of}).
 """
 
+Error = sqlite3.Error
+"""
+What every failure of the database raises (see L{chat.store.dialect}).
+"""
+
 PUBLIC = EntryKind.MESSAGE
 ACTION = EntryKind.ACTION
 PRIVATE = EntryKind.PRIVATE
@@ -424,6 +429,21 @@ def conversation(cursor: Cursor, account: str, peer: str, count: int) -> list[En
         (account, peer, count),
     )
     return [entry_of(row) for row in reversed(cursor.fetchall())]
+
+
+ROOM_BY_ID = "+room = :room"
+"""
+That a message found by its id is room C{:room}'s, checked once it is found
+by the index of ids: with a plain C{room = :room}, SQLite would take the
+room's index and read every message of the room (35 ms for 100 000).
+"""
+
+
+def named(sql: str) -> str:
+    """
+    C{sql} as it is: SQLite takes C{:name} parameters.
+    """
+    return sql
 
 
 def since_registered(account: str) -> str:

@@ -33,6 +33,7 @@ from chat.core.limits import HISTORY_RETRY, INDEX_EVERY, MAX_UNWRITTEN, SEARCH_B
 from chat.core.pages import Conversation, Page
 from chat.store import database, reading
 from chat.store.database import PrivateRow, Row
+from chat.store.dialect import Dialect
 from chat.store.thread import DatabaseThread
 
 _T = TypeVar("_T")
@@ -50,6 +51,12 @@ class Pool(Protocol):
     ) -> None: ...
 
     def close(self) -> None: ...
+
+    @property
+    def sql(self) -> Dialect:
+        """
+        The queries of its database (SQLite's or PostgreSQL's).
+        """
 
 
 def open_pool(path: str, reactor: Any) -> DatabaseThread:
@@ -90,6 +97,7 @@ class History(Service):
             behind them; by default they share the reader's.
         """
         self.pool = pool
+        self.sql = pool.sql
         self.reader = reader if reader is not None else pool
         self.searcher = searcher if searcher is not None else self.reader
         self.search_budget = search_budget
@@ -110,7 +118,7 @@ class History(Service):
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
         # Connecting prepares the schema; learn on the way whether it can search words.
-        self.pool.runInteraction(database.searchable).addCallbacks(self._ready, self._broken)
+        self.pool.runInteraction(self.sql.searchable).addCallbacks(self._ready, self._broken)
 
     def _ready(self, fts: bool) -> None:
         self.fts = fts
@@ -199,14 +207,14 @@ class History(Service):
         if self._failing_since is None:
             # The usual case: nothing comes back unless it fails.
             self.pool.submit(
-                database.write,
+                self.sql.write,
                 rows,
                 indexing,
                 failed=lambda failure: self._not_written(failure, rows),
             )
         else:
             # Retrying: learn when it works again.
-            self.pool.runInteraction(database.write, rows, indexing).addCallbacks(
+            self.pool.runInteraction(self.sql.write, rows, indexing).addCallbacks(
                 self._written, self._not_written, errbackArgs=(rows,)
             )
 
@@ -258,7 +266,7 @@ class History(Service):
         committed (or has failed): a job behind them in its queue; with
         C{indexed}, one that also brings the full-text index up to date.
         """
-        return self.pool.runInteraction(database.index if indexed and self.fts else _nothing)
+        return self.pool.runInteraction(self.sql.index if indexed and self.fts else _nothing)
 
     def _read(
         self, lane: Pool, interaction: Callable[..., _T], *args: Any, indexed: bool = False
@@ -267,7 +275,7 @@ class History(Service):
         if lane is self.pool:
             # One thread: it runs the read after the write (and the index).
             if indexed and self.fts:
-                self.pool.runInteraction(database.index).addErrback(self._not_indexed)
+                self.pool.runInteraction(self.sql.index).addErrback(self._not_indexed)
             return self.pool.runInteraction(interaction, *args)
         written = self._written_so_far(indexed)
         return written.addBoth(lambda _: lane.runInteraction(interaction, *args))
@@ -280,7 +288,7 @@ class History(Service):
         """
         The last C{count} messages and actions of C{room}, oldest first.
         """
-        return self._read(self.reader, database.recent, room, count)
+        return self._read(self.reader, self.sql.recent, room, count)
 
     def conversation(self, account: str, nickname: str, count: int) -> Deferred[list[Entry]]:
         """
@@ -293,20 +301,20 @@ class History(Service):
         a few connections asking over and over), and the history shown on
         entering a room must not wait behind that.
         """
-        return self._read(self.searcher, database.conversation, account, nickname, count)
+        return self._read(self.searcher, self.sql.conversation, account, nickname, count)
 
     def page(self, room: str, page: Page) -> Deferred[list[Entry]]:
         """
         The messages and actions of C{room} that C{page} asks for, oldest first.
         """
-        return self._read(self.reader, reading.room_page, room, page)
+        return self._read(self.reader, reading.room_page, self.sql, room, page)
 
     def private_page(self, account: str, peer: str, page: Page) -> Deferred[list[Entry]]:
         """
         The private messages between C{account} and C{peer} that C{page}
         asks for, oldest first (on the search lane, as L{conversation}).
         """
-        return self._read(self.searcher, reading.private_page, account, peer, page)
+        return self._read(self.searcher, reading.private_page, self.sql, account, peer, page)
 
     def conversations(
         self, account: str | None, rooms: Sequence[str], after: float, before: float, count: int
@@ -318,7 +326,14 @@ class History(Service):
         the account).
         """
         return self._read(
-            self.searcher, reading.conversations, account, list(rooms), after, before, count
+            self.searcher,
+            reading.conversations,
+            self.sql,
+            account,
+            list(rooms),
+            after,
+            before,
+            count,
         )
 
     def search(self, room: str, text: str, count: int) -> Deferred[list[Entry]]:
@@ -328,7 +343,7 @@ class History(Service):
         """
         return self._read(
             self.searcher,
-            database.search,
+            self.sql.search,
             room,
             text,
             count,
@@ -341,7 +356,7 @@ class History(Service):
         """
         The message whose id is C{msgid}, and its sender's account, if it is kept.
         """
-        return self._read(self.pool, database.stored_message, msgid)
+        return self._read(self.pool, self.sql.stored_message, msgid)
 
     def forget(self, msgid: str) -> Deferred[None]:
         """
@@ -349,7 +364,7 @@ class History(Service):
         search (after what is pending is written: it may be among them).
         """
         self.flush()
-        return self.pool.runInteraction(database.forget_message, msgid)
+        return self.pool.runInteraction(self.sql.forget_message, msgid)
 
 
 def _nothing(cursor: object) -> None:

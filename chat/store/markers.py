@@ -14,7 +14,6 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.store import database
 from chat.store.accounts import looked_up
 from chat.store.history import Pool
 
@@ -30,13 +29,13 @@ class ReadMarkers:
         self.pool = pool
 
     def load(self, account: str) -> Deferred[dict[str, float]]:
-        return looked_up(self.pool, database.read_markers, account)
+        return looked_up(self.pool, self.pool.sql.read_markers, account)
 
     def mark(self, account: str, target: str, at: float, forget: str | None = None) -> None:
-        self.pool.submit(database.mark_read, account, target, at, forget, failed=self._failed)
+        self.pool.submit(self.pool.sql.mark_read, account, target, at, forget, failed=self._failed)
 
     def forget(self, account: str, target: str) -> None:
-        self.pool.submit(database.forget_marker, account, target, failed=self._failed)
+        self.pool.submit(self.pool.sql.forget_marker, account, target, failed=self._failed)
 
     def _failed(self, failure: Failure) -> None:
         self.log.failure("Keeping a read marker", failure)

@@ -164,23 +164,32 @@ class Opening(Service):
         reactor: IReactorCore,
         bans: Bans | None = None,
         restore: Callable[[list[KeptRoom]], None] | None = None,
+        checking: Callable[[str], Stored] = check,
+        locking: bool = True,
     ) -> None:
         """
         @param bans: loaded from the database once it is checked.
         @param restore: given the kept rooms read from the database then
             (the chat's L{chat.core.interfaces.Chat.restore}).
+        @param checking: how the database is opened and read: L{check} for
+            an SQLite file, L{chat.store.pg.check} for PostgreSQL.
+        @param locking: whether the file is locked for this server alone;
+            not a PostgreSQL database, which several servers share.
         """
         self.path = path
         self.reactor = reactor
         self.bans = bans
         self.restore = restore
+        self.checking = checking
+        self.locking = locking
         self._lock: int | None = None
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()  # type: ignore[no-untyped-call]
         try:
-            self._lock = lock(self.path)
-            stored = check(self.path)
+            if self.locking:
+                self._lock = lock(self.path)
+            stored = self.checking(self.path)
         except Unusable as e:
             self.release()
             raise SystemExit(f"chat: {e}") from None

@@ -21,6 +21,7 @@ from chat.core.limits import SEARCH_BUDGET
 from chat.core.pages import Conversation, Page, Point, Reading
 from chat.store import database
 from chat.store.database import Cursor
+from chat.store.dialect import Dialect
 
 # Where a point is: the time, and the id of the message it names (L{None}:
 # a moment, before every message of that time or after them all).
@@ -34,13 +35,7 @@ def _room(room: str) -> tuple[str, dict[str, Any]]:
     return "room = :room", {"room": room}
 
 
-# A message of a room found by its id: by the index of ids, then checked to
-# be the room's ("+room": by the room's index, SQLite would read every
-# message of the room, 35 ms for 100 000).
-_ROOM_BY_ID = "+room = :room"
-
-
-def _private(account: str, peer: str) -> tuple[str, dict[str, Any]]:
+def _private(sql: Dialect, account: str, peer: str) -> tuple[str, dict[str, Any]]:
     """
     The condition the private messages between C{account} and C{peer}
     meet: as L{chat.store.database.conversation}, what the account sent or
@@ -50,21 +45,27 @@ def _private(account: str, peer: str) -> tuple[str, dict[str, Any]]:
         "(sender_account = :account AND (recipient = :peer COLLATE NOCASE "
         "OR recipient_account = :peer) OR recipient_account = :account AND "
         "(sender = :peer COLLATE NOCASE OR sender_account = :peer)) "
-        f"AND {database.since_registered(':account')}",
+        f"AND {sql.since_registered(':account')}",
         {"account": account, "peer": peer},
     )
 
 
-def room_page(cursor: Cursor, room: str, page: Page) -> list[Entry]:
+def room_page(cursor: Cursor, sql: Dialect, room: str, page: Page) -> list[Entry]:
     """
-    The messages and actions of C{room} that C{page} asks for, oldest first.
+    The messages and actions of C{room} that C{page} asks for, oldest first
+    (C{sql}: the database's queries, L{chat.store.dialect}).
     """
     where, parameters = _room(room)
-    return _page(cursor, where, parameters, page, None, _ROOM_BY_ID)
+    return _page(cursor, sql, where, parameters, page, None, sql.ROOM_BY_ID)
 
 
 def private_page(
-    cursor: Cursor, account: str, peer: str, page: Page, budget: float = SEARCH_BUDGET
+    cursor: Cursor,
+    sql: Dialect,
+    account: str,
+    peer: str,
+    page: Page,
+    budget: float = SEARCH_BUDGET,
 ) -> list[Entry]:
     """
     The private messages between C{account} and C{peer} (its nickname then,
@@ -78,15 +79,16 @@ def private_page(
     search is (L{chat.core.errors.TooSlow}).
     """
     if page.reading is Reading.LATEST and not page.points:
-        return database.conversation(cursor, account, peer, page.count)
-    where, parameters = _private(account, peer)
-    return database.budgeted(
-        cursor, budget, lambda: _page(cursor, where, parameters, page, account, where)
+        return sql.conversation(cursor, account, peer, page.count)
+    where, parameters = _private(sql, account, peer)
+    return sql.budgeted(
+        cursor, budget, lambda: _page(cursor, sql, where, parameters, page, account, where)
     )
 
 
 def _page(
     cursor: Cursor,
+    sql: Dialect,
     where: str,
     parameters: dict[str, Any],
     page: Page,
@@ -100,7 +102,7 @@ def _page(
     """
     places: list[_Place] = []
     for point in page.points:
-        place = _place(cursor, by_id, parameters, point)
+        place = _place(cursor, sql, by_id, parameters, point)
         if place is None:
             # A message this conversation does not have: nothing is placed by it.
             return []
@@ -110,7 +112,7 @@ def _page(
     def read(
         after: tuple[_Place, bool] | None, before: _Place | None, newest: bool, count: int
     ) -> list[Entry]:
-        return _read(cursor, where, parameters, account, after, before, newest, count)
+        return _read(cursor, sql, where, parameters, account, after, before, newest, count)
 
     match page.reading, places:
         case Reading.LATEST, []:
@@ -138,7 +140,9 @@ def _order(place: _Place) -> tuple[float, float]:
     return time, rowid if rowid is not None else 0.0
 
 
-def _place(cursor: Cursor, where: str, parameters: dict[str, Any], point: Point) -> _Place | None:
+def _place(
+    cursor: Cursor, sql: Dialect, where: str, parameters: dict[str, Any], point: Point
+) -> _Place | None:
     """
     Where C{point} is in the conversation C{where}: L{None} for a message
     it does not have.
@@ -146,7 +150,7 @@ def _place(cursor: Cursor, where: str, parameters: dict[str, Any], point: Point)
     if point.msgid is None:
         return (point.time or 0.0), None
     cursor.execute(
-        f"SELECT time, id FROM messages WHERE msgid = :msgid AND {where}",
+        sql.named(f"SELECT time, id FROM messages WHERE msgid = :msgid AND {where}"),
         {**parameters, "msgid": point.msgid},
     )
     found = cursor.fetchall()
@@ -158,6 +162,7 @@ def _place(cursor: Cursor, where: str, parameters: dict[str, Any], point: Point)
 
 def _read(
     cursor: Cursor,
+    sql: Dialect,
     where: str,
     parameters: dict[str, Any],
     account: str | None,
@@ -196,8 +201,11 @@ def _read(
     values["count"] = count
     outgoing = ", sender_account = :account" if account is not None else ", 0"
     cursor.execute(
-        f"SELECT {database.COLUMNS}{outgoing} FROM messages WHERE {' AND '.join(conditions)} "
-        f"ORDER BY time {direction}, id {direction} LIMIT :count",
+        sql.named(
+            f"SELECT {database.COLUMNS}{outgoing} FROM messages "
+            f"WHERE {' AND '.join(conditions)} "
+            f"ORDER BY time {direction}, id {direction} LIMIT :count"
+        ),
         values,
     )
     rows: Sequence[Sequence[Any]] = cursor.fetchall()
@@ -208,6 +216,7 @@ def _read(
 
 def conversations(
     cursor: Cursor,
+    sql: Dialect,
     account: str | None,
     rooms: Sequence[str],
     after: float,
@@ -223,13 +232,14 @@ def conversations(
     other one had in its newest message. Reading every private message of
     the account, it is stopped past C{budget} seconds, as a search is.
     """
-    return database.budgeted(
-        cursor, budget, lambda: _conversations(cursor, account, rooms, after, before, count)
+    return sql.budgeted(
+        cursor, budget, lambda: _conversations(cursor, sql, account, rooms, after, before, count)
     )
 
 
 def _conversations(
     cursor: Cursor,
+    sql: Dialect,
     account: str | None,
     rooms: Sequence[str],
     after: float,
@@ -239,17 +249,22 @@ def _conversations(
     found: list[Conversation] = []
     for room in rooms:
         # One step down the index on (room, time) each.
-        cursor.execute("SELECT max(time) FROM messages WHERE room = ?", (room,))
+        cursor.execute(
+            sql.named("SELECT max(time) FROM messages WHERE room = :room"), {"room": room}
+        )
         latest = cursor.fetchall()[0][0]
         if latest is not None:
             found.append(Conversation(room, True, float(latest)))
     if account is not None:
+        # Each conversation's newest message, and the other one's name in it.
+        other = "CASE WHEN sender_account = :account THEN recipient ELSE sender END"
         cursor.execute(
-            "SELECT CASE WHEN sender_account = :account THEN recipient ELSE sender END, "
-            "max(time) FROM messages WHERE (sender_account = :account "
-            "OR recipient_account = :account) "
-            f"AND {database.since_registered(':account')} "
-            "GROUP BY lower(CASE WHEN sender_account = :account THEN recipient ELSE sender END)",
+            sql.named(
+                f"SELECT name, time FROM (SELECT {other} AS name, time, row_number() OVER "
+                f"(PARTITION BY lower({other}) ORDER BY time DESC, id DESC) AS n "
+                "FROM messages WHERE (sender_account = :account OR recipient_account = :account) "
+                f"AND {sql.since_registered(':account')}) AS newest WHERE n = 1"
+            ),
             {"account": account},
         )
         found.extend(Conversation(name, False, float(latest)) for name, latest in cursor.fetchall())

@@ -26,6 +26,7 @@ from chat.core.events import KeptRoom, RoomBan
 from chat.core.modes import FLAGS, Mode
 from chat.store import database
 from chat.store.database import Cursor
+from chat.store.dialect import Dialect
 from chat.store.history import Pool
 
 _FLAG_LETTERS = frozenset(mode.value for mode in FLAGS)
@@ -82,16 +83,16 @@ def kept(stored: database.RoomRow) -> KeptRoom:
     )
 
 
-def load(cursor: Cursor) -> list[KeptRoom]:
+def load(cursor: Cursor, sql: Dialect = database) -> list[KeptRoom]:
     """
-    Every kept room in the database.
+    Every kept room in the database (whose queries are C{sql}).
     """
-    return [kept(stored) for stored in database.rooms(cursor)]
+    return [kept(stored) for stored in sql.rooms(cursor)]
 
 
-def _write(cursor: Cursor, room: KeptRoom) -> None:
+def _write(cursor: Cursor, sql: Dialect, room: KeptRoom) -> None:
     # In the database thread: the reactor's only hands the room over.
-    database.save_room(cursor, row(room))
+    sql.save_room(cursor, row(room))
 
 
 class Rooms:
@@ -106,11 +107,13 @@ class Rooms:
         self.pool = pool
 
     def save(self, room: KeptRoom) -> None:
-        self.pool.submit(_write, room, failed=lambda failure: self._failed(room.name, failure))
+        self.pool.submit(
+            _write, self.pool.sql, room, failed=lambda failure: self._failed(room.name, failure)
+        )
 
     def forget(self, name: str) -> None:
         self.pool.submit(
-            database.delete_room, name, failed=lambda failure: self._failed(name, failure)
+            self.pool.sql.delete_room, name, failed=lambda failure: self._failed(name, failure)
         )
 
     def _failed(self, name: str, failure: Failure) -> None:

@@ -25,6 +25,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.store import database
+from chat.store.dialect import Dialect
 from chat.store.guard import ShmGuard
 
 _T = TypeVar("_T")
@@ -43,6 +44,11 @@ class DatabaseThread:
     """
 
     log = Logger()
+
+    sql: Dialect = database
+    """
+    The queries it runs: SQLite's.
+    """
 
     def __init__(
         self,

@@ -112,6 +112,7 @@ class LaterPool:
 
     def __init__(self, pool: SyncPool) -> None:
         self.pool = pool
+        self.sql = pool.sql
 
     def runInteraction(self, interaction: Callable[..., Any], *args: Any) -> Deferred[Any]:
         result = self.pool.runInteraction(interaction, *args)

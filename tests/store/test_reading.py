@@ -31,7 +31,7 @@ class ReadingTests(SynchronousTestCase):
         self.db.commit()
 
     def texts(self, page: Page, room: str = "den") -> list[str]:
-        return [e.text for e in reading.room_page(self.db.cursor(), room, page)]
+        return [e.text for e in reading.room_page(self.db.cursor(), database, room, page)]
 
     def test_same_millisecond(self) -> None:
         """
@@ -55,7 +55,7 @@ class ReadingTests(SynchronousTestCase):
         """
         Messages stored before ids were are read (placed by time), with no id.
         """
-        [entry] = reading.room_page(self.db.cursor(), "old", Page(Reading.LATEST, (), 5))
+        [entry] = reading.room_page(self.db.cursor(), database, "old", Page(Reading.LATEST, (), 5))
         self.assertEqual((entry.text, entry.msgid), ("no id", None))
         self.assertEqual(self.texts(Page(Reading.LATEST, (Point(msgid="id0"),), 5), "old"), [])
 
@@ -79,12 +79,14 @@ class ReadingTests(SynchronousTestCase):
                 return real.fetchall()
 
         explaining: Any = Explaining()
-        reading.room_page(explaining, "den", Page(Reading.AFTER, (Point(time=T0),), 2))
+        reading.room_page(explaining, database, "den", Page(Reading.AFTER, (Point(time=T0),), 2))
         [read] = plans.values()
         self.assertTrue(any("messages_by_room_time" in step for step in read), read)
         self.assertFalse(any("TEMP B-TREE" in step for step in read), read)
         plans.clear()
-        reading.room_page(explaining, "den", Page(Reading.BEFORE, (Point(msgid="id3"),), 2))
+        reading.room_page(
+            explaining, database, "den", Page(Reading.BEFORE, (Point(msgid="id3"),), 2)
+        )
         found = plans["SELECT time, id"]
         self.assertTrue(any("messages_by_msgid" in step for step in found), found)
 
@@ -107,7 +109,7 @@ class ReadingTests(SynchronousTestCase):
             False,
         )
         self.assertEqual(
-            reading.conversations(cursor, "bob", ["den", "old", "empty"], 0, T0 + 1, 10),
+            reading.conversations(cursor, database, "bob", ["den", "old", "empty"], 0, T0 + 1, 10),
             [
                 Conversation("old", True, T0),
                 Conversation("den", True, T0 + 0.002),
@@ -115,10 +117,13 @@ class ReadingTests(SynchronousTestCase):
             ],
         )
         self.assertEqual(
-            reading.conversations(cursor, "bob", ["den", "old"], T0, T0 + 0.004, 10),
+            reading.conversations(cursor, database, "bob", ["den", "old"], T0, T0 + 0.004, 10),
             [Conversation("den", True, T0 + 0.002)],
         )
         self.assertEqual(
-            [c.name for c in reading.conversations(cursor, None, ["den", "old"], 0, T0 + 1, 1)],
+            [
+                c.name
+                for c in reading.conversations(cursor, database, None, ["den", "old"], 0, T0 + 1, 1)
+            ],
             ["old"],
         )
