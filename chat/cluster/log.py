@@ -1,0 +1,439 @@
+"""
+One node's place in the cluster's log: the Redis stream that every node
+appends to and reads back, in one order, the sender included.
+
+A node joins with a fencing token and a lease (L{chat.cluster.scripts}).
+Its appends go through a script that refuses them once the token is not
+the node's any more, and carries a number, the node's own count, by which
+an append sent again after a lost answer is recognised and not added twice.
+The node renews its lease every third of it; if it cannot, it stops itself
+(L{Log.fenced}) before the others may reap it: its lease by its own clock
+ends a tenth before Redis's. Any node reaps the nodes whose leases ran out,
+and the log says each is lost, once.
+
+Appends are sent in order, a batch at a time (one round trip for a burst),
+and kept until Redis acknowledges them: a lost connection sends them again,
+in the same order. While Redis cannot be reached, at most
+C{Settings.max_pending} wait; more are refused (L{Unavailable}), and a node
+whose lease runs out meanwhile fails them (L{Fenced}: they were never
+acknowledged, and are never sent under another token).
+
+Reading is a blocking C{XREAD} on a connection of its own. Each entry is
+numbered by the script that added it: a number missing (entries trimmed
+before this node read them, a broker that came back empty) is a gap, told
+to the owner (L{Log.gap}) rather than skipped over in silence.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredList, fail
+from twisted.internet.task import LoopingCall, deferLater
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat.cluster import redis, scripts
+from chat.cluster.redis import Address
+
+
+class Fenced(Exception):
+    """
+    This node is out of the cluster (its lease ran out, it was reaped, or
+    the broker lost its state): what it had not had acknowledged was not
+    appended under its token, and is never sent under another.
+    """
+
+
+class Unavailable(Exception):
+    """
+    The broker cannot be reached, and as much as may wait for it already waits.
+    """
+
+
+@dataclass(frozen=True)
+class Settings:
+    """
+    @param prefix: what every key of this cluster starts with.
+    @param lease: seconds a node stays in the cluster without renewing.
+    @param maxlen: about how many entries the log keeps (Redis trims the
+        oldest, a block at a time).
+    @param max_pending: appends that may wait for an unreachable broker.
+    @param batch: appends sent at once.
+    @param read_count: entries read at once.
+    """
+
+    prefix: str = "chat:"
+    lease: float = 5.0
+    maxlen: int = 100_000
+    max_pending: int = 10_000
+    batch: int = 500
+    read_count: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """
+    One entry of the log: its stream id, its number, the node that
+    appended it (and its token then), the node's count, its kind and its
+    data (the kinds C{up}, C{down} and C{lost} are the log's own).
+    """
+
+    id: str
+    number: int
+    node: str
+    token: str
+    seq: int
+    kind: str
+    data: str
+
+
+@dataclass(slots=True)
+class _Pending:
+    seq: int
+    kind: str
+    data: str
+    done: Deferred[None] = field(default_factory=Deferred)
+
+
+class Log:
+    """
+    This node's side of the cluster's log.
+
+    @ivar deliver: called with each batch of entries read, in the log's order.
+    @ivar fenced: called once this node is out of the cluster, with why.
+    @ivar gap: called when entries were missed, with why (the owner resyncs).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        reactor: Any,
+        address: Address,
+        node: str,
+        deliver: Callable[[list[Entry]], None],
+        fenced: Callable[[str], None],
+        gap: Callable[[str], None],
+        settings: Settings = Settings(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.reactor = reactor
+        self.address = address
+        self.node = node
+        self.deliver = deliver
+        self.fenced = fenced
+        self.gap = gap
+        self.settings = settings
+        self.clock = clock
+        prefix = settings.prefix
+        self._stream = prefix + "log"
+        self._count = prefix + "count"
+        self._incarnation_key = prefix + "incarnation"
+        self._nodes = prefix + "nodes"
+        self._lease = f"{prefix}lease:{node}"
+        self._seq_key = f"{prefix}seq:{node}"
+        self._commands: Any = None
+        self._reads: Any = None
+        self.token: str | None = None
+        self.incarnation: str | None = None
+        self._seq = 0
+        self._queue: deque[_Pending] = deque()
+        self._sending = False
+        self._deadline = float("inf")
+        self._renewing: LoopingCall | None = None
+        self._reaping: LoopingCall | None = None
+        self._reading = False
+        self._last_id = "0-0"
+        self._number = 0
+
+    @property
+    def _ms(self) -> int:
+        return int(self.settings.lease * 1000)
+
+    # Joining and leaving.
+
+    async def start(self) -> Entry:
+        """
+        Connect, join the cluster and start reading the log from this
+        node's own C{up} entry (returned): what came before is not this
+        node's to replay.
+        """
+        self._commands = await redis.connect(self.reactor, self.address)
+        self._reads = await redis.connect(self.reactor, self.address, blocking=True)
+        return await self._join()
+
+    async def _join(self) -> Entry:
+        sent = self.clock()
+        token, incarnation, entry_id, number = await self._run(
+            scripts.JOIN,
+            [
+                self._stream, self._count, self._incarnation_key, self._prefix("fence"),
+                self._nodes, self._lease, self._seq_key,
+            ],
+            [self.settings.maxlen, self.node, self._ms, secrets.token_hex(8)],
+        )  # fmt: skip
+        self.token, self.incarnation = str(token), str(incarnation)
+        self._seq = 0
+        self._deadline = sent + self.settings.lease * 0.9
+        self._last_id, self._number = str(entry_id), int(number)
+        self._renewing = LoopingCall(self._renew)
+        self._renewing.clock = self.reactor
+        self._renewing.start(self.settings.lease / 3, now=False).addErrback(self._broken)
+        self._reaping = LoopingCall(self._reap)
+        self._reaping.clock = self.reactor
+        self._reaping.start(self.settings.lease / 2, now=False).addErrback(self._broken)
+        if not self._reading:
+            self._reading = True
+            Deferred.fromCoroutine(self._read()).addErrback(self._broken)
+        self.log.info(
+            "Node {node} joined the cluster at {address} (fence {token})",
+            node=self.node,
+            address=str(self.address),
+            token=self.token,
+        )
+        return Entry(self._last_id, self._number, self.node, self.token, 0, "up", "")
+
+    async def rejoin(self) -> Entry:
+        """
+        Join again, under a new token, once fenced (its users gone).
+        """
+        self._stop_loops()
+        return await self._join()
+
+    async def stop(self) -> None:
+        """
+        Leave the cluster cleanly (once what is pending is acknowledged, if
+        it can be), and close the connections.
+        """
+        self._stop_loops()
+        self._reading = False
+        if self.token is not None and self._deadline > self.clock():
+            try:
+                await self._settled()
+                await self._run(
+                    scripts.LEAVE,
+                    [self._stream, self._count, self._nodes, self._lease],
+                    [self.settings.maxlen, self.node, self.token],
+                )
+            except Exception:
+                self.log.failure("Leaving the cluster")
+        for connection in (self._commands, self._reads):
+            if connection is not None:
+                await connection.disconnect()
+        # What the connections had read is handed on in the next turn.
+        await deferLater(self.reactor, 0.01, lambda: None)
+
+    async def _settled(self) -> None:
+        # What was appended has been acknowledged (or given up), or a second passed.
+        for _ in range(20):
+            if not self._queue:
+                return
+            await deferLater(self.reactor, 0.05, lambda: None)
+
+    def _stop_loops(self) -> None:
+        for loop in (self._renewing, self._reaping):
+            if loop is not None and loop.running:
+                loop.stop()
+        self._renewing = self._reaping = None
+
+    def _prefix(self, name: str) -> str:
+        return self.settings.prefix + name
+
+    # The lease.
+
+    def _renew(self) -> Deferred[None]:
+        if self.clock() > self._deadline:
+            self._fence("its lease ran out before it could renew it")
+            return Deferred.fromCoroutine(_nothing())
+        sent = self.clock()
+        d = Deferred.fromCoroutine(
+            self._run(
+                scripts.RENEW,
+                [self._incarnation_key, self._nodes, self._lease],
+                [self.node, self.token, self._ms, self.incarnation],
+            )
+        )
+
+        def renewed(_: object) -> None:
+            self._deadline = max(self._deadline, sent + self.settings.lease * 0.9)
+
+        def refused(failure: Failure) -> None:
+            if failure.check(redis.Refused):
+                self._fence(_why(failure))
+            elif self.clock() > self._deadline:
+                self._fence("the broker could not be reached within its lease")
+
+        return d.addCallbacks(renewed, refused)
+
+    def _reap(self) -> Deferred[None]:
+        d = Deferred.fromCoroutine(
+            self._run(
+                scripts.REAP,
+                [self._stream, self._count, self._nodes],
+                [self.settings.maxlen, self._prefix("lease:")],
+            )
+        )
+
+        def reaped(nodes: list[str]) -> None:
+            for node in nodes or ():
+                self.log.warn("Node {node} was lost: its lease ran out", node=node)
+
+        def failed(failure: Failure) -> None:
+            # The broker is away; renewing notices what matters.
+            pass
+
+        return d.addCallbacks(reaped, failed)
+
+    def _fence(self, why: str) -> None:
+        """
+        Leave the cluster in this node's own eyes: every append not
+        acknowledged fails, and the owner is told (once).
+        """
+        if self.token is None:
+            return
+        self.log.error("Node {node} is out of the cluster: {why}", node=self.node, why=why)
+        self.token = None
+        self._deadline = float("-inf")
+        self._stop_loops()
+        pending, self._queue = self._queue, deque()
+        for item in pending:
+            item.done.errback(Fenced(why))
+        self.fenced(why)
+
+    # Appending.
+
+    def append(self, kind: str, data: str) -> Deferred[None]:
+        """
+        Append an entry: fires once Redis has it (every node, this one
+        included, reads it back), or fails with L{Fenced} or L{Unavailable}.
+        """
+        if self.token is None:
+            return fail(Fenced("this node is not in the cluster"))
+        if len(self._queue) >= self.settings.max_pending:
+            return fail(Unavailable(f"{len(self._queue)} messages wait for the broker already"))
+        self._seq += 1
+        item = _Pending(self._seq, kind, data)
+        self._queue.append(item)
+        if not self._sending:
+            self._send()
+        return item.done
+
+    def _send(self) -> None:
+        if self._sending or not self._queue or self.token is None:
+            return
+        batch = [self._queue[n] for n in range(min(self.settings.batch, len(self._queue)))]
+        self._sending = True
+        keys = [
+            self._stream, self._count, self._incarnation_key, self._nodes, self._lease,
+            self._seq_key,
+        ]  # fmt: skip
+        token = self.token
+        head = self._sender(token)
+        sent = [
+            Deferred.fromCoroutine(
+                self._run(scripts.APPEND, keys, [*head, item.seq, item.kind, item.data])
+            )
+            for item in batch
+        ]
+        DeferredList(sent, consumeErrors=True).addCallback(self._sent, batch)
+
+    def _sender(self, token: str) -> list[Any]:
+        return [self.settings.maxlen, self.node, token, self.incarnation]
+
+    def _sent(self, results: list[tuple[bool, Any]], batch: list[_Pending]) -> None:
+        self._sending = False
+        for (ok, value), item in zip(results, batch, strict=True):
+            if not self._queue or self._queue[0] is not item:
+                return  # fenced meanwhile: failed already
+            if ok:
+                self._queue.popleft()
+                item.done.callback(None)
+                continue
+            if value.check(redis.Refused):
+                self._fence(_why(value))
+                return
+            # Lost on the way: this one and those after it go again, in
+            # order, once the connection is back (a copy already added is
+            # recognised by its number).
+            self.reactor.callLater(0.05, self._send)
+            return
+        self._send()
+
+    # Reading.
+
+    async def _read(self) -> None:
+        while self._reading:
+            try:
+                reply = await self._reads.execute_command(
+                    "XREAD", "COUNT", self.settings.read_count, "BLOCK", 1000,
+                    "STREAMS", self._stream, self._last_id,
+                )  # fmt: skip
+            except Exception as e:
+                if not self._reading:
+                    return
+                self.log.debug("Reading the log: {why}", why=str(e))
+                await deferLater(self.reactor, 0.05, lambda: None)
+                continue
+            if not reply:
+                continue
+            entries = [_entry(raw) for raw in reply[0][1]]
+            if not entries:
+                continue
+            self._last_id = entries[-1].id
+            first = entries[0].number
+            if first != self._number + 1:
+                why = (
+                    f"entries {self._number + 1} to {first - 1} of the log were missed"
+                    if first > self._number + 1
+                    else "the broker lost its state (its log starts again)"
+                )
+                self._number = entries[-1].number
+                self.gap(why)
+            self._number = entries[-1].number
+            self.deliver(entries)
+
+    async def _run(self, script: scripts.Script, keys: list[str], args: list[Any]) -> Any:
+        """
+        Run C{script} by its SHA-1, sending its text once Redis does not
+        have it (at the first use, and after a broker restart).
+        """
+        try:
+            return await self._commands.execute_command(
+                "EVALSHA", script.sha, len(keys), *keys, *args
+            )
+        except redis.Refused as e:
+            if not str(e).startswith("NOSCRIPT"):
+                raise
+        return await self._commands.execute_command("EVAL", script.text, len(keys), *keys, *args)
+
+    def _broken(self, failure: Failure) -> None:
+        self.log.failure("The cluster's log", failure)
+
+
+def _entry(raw: list[Any]) -> Entry:
+    entry_id, values = raw
+    fields = dict(zip(values[::2], values[1::2], strict=True))
+    return Entry(
+        str(entry_id),
+        int(fields["g"]),
+        str(fields["n"]),
+        str(fields["t"]),
+        int(fields["s"]),
+        str(fields["k"]),
+        str(fields["d"]),
+    )
+
+
+def _why(failure: Failure) -> str:
+    text = failure.getErrorMessage()
+    return text.split(" ", 1)[1] if " " in text else text
+
+
+async def _nothing() -> None:
+    return None

@@ -1,0 +1,145 @@
+"""
+The Lua scripts that change the cluster's shared state in Redis, each in one
+step: Redis runs a script whole, with nothing in between, so that a node's
+fence, its lease, its place in the log and what it appends never disagree.
+
+The keys, under a prefix (C{chat:} by default):
+
+ - C{log}: the stream every node appends to and reads, in one order;
+ - C{count}: how many entries were ever appended (each entry carries its
+   number, C{g}: a reader that sees one missing knows it missed some);
+ - C{incarnation}: chosen by the first node to find Redis empty; a Redis
+   that comes back empty has none, and every node learns it was reset;
+ - C{fence}: the count fencing tokens are drawn from;
+ - C{nodes}: each node's name and its fencing token now;
+ - C{lease:NAME}: a node's lease, which expires by Redis's clock unless
+   renewed;
+ - C{seq:NAME}: the number of the node's last appended entry: its
+   idempotency key. A node numbers its entries 1, 2, 3... and sends them in
+   order; one sent again after a lost answer is recognised and not added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Script:
+    """
+    A script's text and its SHA-1, by which Redis runs one it has cached.
+    """
+
+    text: str
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+
+
+# Appends one entry to the log (KEYS[1]) and counts it (KEYS[2]): its fields
+# are ARGV from the fourth on (MAXLEN is ARGV[1]).
+_ADD = """
+local function add(stream, count, maxlen, ...)
+  local g = redis.call('INCR', count)
+  return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'g', g, ...)
+end
+"""
+
+JOIN = Script(
+    _ADD
+    + """
+-- KEYS: log, count, incarnation, fence, nodes, lease, seq
+-- ARGV: maxlen, node, lease ms, a new incarnation
+local incarnation = redis.call('GET', KEYS[3])
+if not incarnation then
+  redis.call('SET', KEYS[3], ARGV[4])
+  incarnation = ARGV[4]
+end
+local old = redis.call('HGET', KEYS[5], ARGV[2])
+if old then
+  -- The node's previous life (a crash, a restart within its lease): its
+  -- users are gone, and everyone is told before it comes back.
+  add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', old, 's', 0, 'k', 'lost', 'd', '')
+end
+local token = redis.call('INCR', KEYS[4])
+redis.call('HSET', KEYS[5], ARGV[2], token)
+redis.call('SET', KEYS[6], token, 'PX', ARGV[3])
+redis.call('SET', KEYS[7], 0)
+local id = add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', token, 's', 0, 'k', 'up', 'd', '')
+return {tostring(token), incarnation, id, redis.call('GET', KEYS[2])}
+"""
+)
+
+RENEW = Script(
+    """
+-- KEYS: incarnation, nodes, lease; ARGV: node, token, lease ms, incarnation
+if redis.call('GET', KEYS[1]) ~= ARGV[4] then
+  return redis.error_reply('RESET the broker lost its state')
+end
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
+  return redis.error_reply('FENCED this node was reaped')
+end
+if redis.call('PEXPIRE', KEYS[3], ARGV[3]) == 0 then
+  return redis.error_reply('FENCED the lease ran out')
+end
+return 1
+"""
+)
+
+APPEND = Script(
+    _ADD
+    + """
+-- KEYS: log, count, incarnation, nodes, lease, seq
+-- ARGV: maxlen, node, token, incarnation, seq, kind, data
+if redis.call('GET', KEYS[3]) ~= ARGV[4] then
+  return redis.error_reply('RESET the broker lost its state')
+end
+if redis.call('HGET', KEYS[4], ARGV[2]) ~= ARGV[3] or redis.call('EXISTS', KEYS[5]) == 0 then
+  return redis.error_reply('FENCED this node is no longer in the cluster')
+end
+local seq = tonumber(ARGV[5])
+if seq <= tonumber(redis.call('GET', KEYS[6]) or '0') then
+  return 'DUP'
+end
+redis.call('SET', KEYS[6], seq)
+return add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', ARGV[3], 's', ARGV[5], 'k', ARGV[6],
+           'd', ARGV[7])
+"""
+)
+
+REAP = Script(
+    _ADD
+    + """
+-- KEYS: log, count, nodes; ARGV: maxlen, the prefix of lease keys
+-- Every node whose lease ran out leaves the cluster, and the log says so
+-- once, whichever node noticed first.
+local nodes = redis.call('HGETALL', KEYS[3])
+local reaped = {}
+for i = 1, #nodes, 2 do
+  local node, token = nodes[i], nodes[i + 1]
+  if redis.call('EXISTS', ARGV[2] .. node) == 0 then
+    redis.call('HDEL', KEYS[3], node)
+    add(KEYS[1], KEYS[2], ARGV[1], 'n', node, 't', token, 's', 0, 'k', 'lost', 'd', '')
+    table.insert(reaped, node)
+  end
+end
+return reaped
+"""
+)
+
+LEAVE = Script(
+    _ADD
+    + """
+-- KEYS: log, count, nodes, lease; ARGV: maxlen, node, token
+-- A node that stops cleanly: its users have been told; the others learn it.
+if redis.call('HGET', KEYS[3], ARGV[2]) ~= ARGV[3] then
+  return 0
+end
+redis.call('HDEL', KEYS[3], ARGV[2])
+redis.call('DEL', KEYS[4])
+add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', ARGV[3], 's', 0, 'k', 'down', 'd', '')
+return 1
+"""
+)

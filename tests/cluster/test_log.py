@@ -1,0 +1,257 @@
+"""
+The cluster's log against real Redis servers of the tests' own: one order
+for every node, each entry once, fencing, leases and reaping, a broker
+killed and restarted with and without its append-only file, and a reader
+left behind the log's retention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+
+from chat.cluster import scripts
+from chat.cluster.log import Entry, Fenced, Log, Settings
+from tests.cluster.brokers import Broker
+from tests.live import reactor
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """
+    Wait until C{condition()} holds, or fail after C{timeout} seconds.
+    """
+    waited = 0.0
+    while not condition():
+        if waited > timeout:
+            raise AssertionError("timed out waiting")
+        await deferLater(reactor, 0.02, lambda: None)
+        waited += 0.02
+
+
+class Node:
+    """
+    A log and what it was told.
+    """
+
+    def __init__(self, broker: Broker, name: str, settings: Settings) -> None:
+        self.entries: list[Entry] = []
+        self.fences: list[str] = []
+        self.gaps: list[str] = []
+        self.log = Log(
+            reactor,
+            broker.address,
+            name,
+            self.entries.extend,
+            self.fences.append,
+            self.gaps.append,
+            settings,
+        )
+
+    def said(self) -> list[tuple[str, str]]:
+        """
+        The entries read that nodes appended (not the log's own), as (node, data).
+        """
+        return [(e.node, e.data) for e in self.entries if e.kind == "say"]
+
+
+class LogTests(TestCase):
+    timeout = 60
+
+    async def nodes(self, broker: Broker, *names: str, **settings: Any) -> list[Node]:
+        started = []
+        for name in names:
+            node = Node(broker, name, Settings(**settings))
+            await node.log.start()
+            self.addCleanup(node.log.stop)
+            started.append(node)
+        return started
+
+    async def test_one_order(self) -> None:
+        """
+        Three nodes appending at full speed at once: every node reads every
+        entry exactly once, in one order, the same on all of them, each
+        node's own in the order it appended them.
+        """
+        broker = Broker(self)
+        nodes = await self.nodes(broker, "a", "b", "c")
+        appends = [
+            node.log.append("say", f"{node.log.node}{n}") for n in range(500) for node in nodes
+        ]
+        await gatherResults(appends)
+        await until(lambda: all(len(node.said()) == 1500 for node in nodes))
+        orders = [node.said() for node in nodes]
+        self.assertEqual(orders[0], orders[1])
+        self.assertEqual(orders[0], orders[2])
+        self.assertEqual(len(set(orders[0])), 1500)
+        for name in "abc":
+            own = [data for node, data in orders[0] if node == name]
+            self.assertEqual(own, [f"{name}{n}" for n in range(500)])
+        numbers = [e.number for e in nodes[2].entries]
+        self.assertEqual(numbers, list(range(numbers[0], numbers[0] + len(numbers))))
+        self.assertEqual([node.gaps for node in nodes], [[], [], []])
+
+    async def test_sent_again_added_once(self) -> None:
+        """
+        An append sent again (its answer lost) is recognised by its number and not added.
+        """
+        broker = Broker(self)
+        [a] = await self.nodes(broker, "a")
+        await a.log.append("say", "once")
+        log = a.log
+        again = await log._run(
+            scripts.APPEND,
+            ["chat:log", "chat:count", "chat:incarnation", "chat:nodes", "chat:lease:a",
+             "chat:seq:a"],
+            [1000, "a", log.token, log.incarnation, 1, "say", "once"],
+        )  # fmt: skip
+        self.assertEqual(again, "DUP")
+        await a.log.append("say", "twice")
+        await until(lambda: len(a.said()) == 2)
+        self.assertEqual(a.said(), [("a", "once"), ("a", "twice")])
+
+    async def test_lease(self) -> None:
+        """
+        A node that stops renewing is reaped by the others within its lease
+        and a reaping period: the log says so once. It has fenced itself
+        before that; its appends are refused; it serves again under a new
+        token once it joins again.
+        """
+        broker = Broker(self)
+        a, b, c = await self.nodes(broker, "a", "b", "c", lease=0.6)
+        old = b.log.token
+        # b stops (its loops do not run: as a process that is stopped).
+        b.log._stop_loops()
+        await until(lambda: any(e.kind == "lost" and e.node == "b" for e in a.entries), 3)
+        await deferLater(reactor, 0.7, lambda: None)
+        for node in (a, c):
+            lost = [e for e in node.entries if e.kind == "lost"]
+            self.assertEqual([(e.node, e.token) for e in lost], [("b", old)])
+        # b, running again, finds its lease gone by its own clock: it
+        # fences itself before appending anything.
+        await b.log._renew()
+        self.assertEqual(len(b.fences), 1)
+        failure = await _failure(b.log.append("say", "late"))
+        failure.trap(Fenced)
+        up = await b.log.rejoin()
+        self.assertNotEqual(up.token, old)
+        await b.log.append("say", "back")
+        await until(lambda: ("b", "back") in a.said())
+        self.assertNotIn(("b", "late"), a.said())
+
+    async def test_stale_token_refused(self) -> None:
+        """
+        An append under a token that is no longer the node's (it was
+        reaped, and joined again) is refused by the script, whatever the
+        node believes.
+        """
+        broker = Broker(self)
+        [a] = await self.nodes(broker, "a")
+        old = a.log.token
+        await a.log.rejoin()
+        refused = await _failure(
+            Deferred.fromCoroutine(
+                a.log._run(
+                    scripts.APPEND,
+                    [
+                        "chat:log",
+                        "chat:count",
+                        "chat:incarnation",
+                        "chat:nodes",
+                        "chat:lease:a",
+                        "chat:seq:a",
+                    ],
+                    [1000, "a", old, a.log.incarnation, 99, "say", "ghost"],
+                )
+            )
+        )
+        self.assertIn("FENCED", refused.getErrorMessage())
+        await until(lambda: any(e.kind == "lost" for e in a.entries))
+        lost = [e for e in a.entries if e.kind == "lost"]
+        self.assertEqual([e.token for e in lost], [old])
+
+    async def test_broker_restarted_with_its_file(self) -> None:
+        """
+        Redis killed and started again with its append-only file: nothing
+        acknowledged is lost, what waited meanwhile is appended after it,
+        in order, and nothing twice; no gap.
+        """
+        broker = Broker(self, aof=True)
+        a, b = await self.nodes(broker, "a", "b", lease=5)
+        await gatherResults([a.log.append("say", f"before{n}") for n in range(100)])
+        broker.kill()
+        waiting = [a.log.append("say", f"during{n}") for n in range(100)]
+        await deferLater(reactor, 0.3, lambda: None)
+        broker.start()
+        await gatherResults(waiting)
+        expected = [("a", f"before{n}") for n in range(100)]
+        expected += [("a", f"during{n}") for n in range(100)]
+        await until(lambda: len(b.said()) >= 200 and len(a.said()) >= 200)
+        self.assertEqual(b.said(), expected)
+        self.assertEqual(a.said(), expected)
+        self.assertEqual((a.gaps, b.gaps, a.fences), ([], [], []))
+
+    async def test_broker_restarted_empty(self) -> None:
+        """
+        Redis started again without what it had: the next renewal finds it
+        reset, the node fences itself (its users must be told), and once
+        it joins again its reader tells of the gap.
+        """
+        broker = Broker(self)
+        [a] = await self.nodes(broker, "a", lease=0.9)
+        await a.log.append("say", "before")
+        broker.restart(empty=True)
+        await until(lambda: bool(a.fences), 3)
+        self.assertIn("lost its state", a.fences[0])
+        await a.log.rejoin()
+        await until(lambda: bool(a.gaps), 3)
+        self.assertIn("lost its state", a.gaps[0])
+        await a.log.append("say", "after")
+        await until(lambda: ("a", "after") in a.said())
+
+    async def test_reader_behind_retention(self) -> None:
+        """
+        A reader left behind while the log was trimmed past it is told of
+        the gap, with the entries it missed, and reads on from there.
+        """
+        broker = Broker(self)
+        a, b = await self.nodes(broker, "a", "b", maxlen=50)
+        b.log._reading = False
+        await deferLater(reactor, 1.2, lambda: None)  # its XREAD BLOCK returns
+        await gatherResults([a.log.append("say", f"m{n}") for n in range(500)])
+        b.log._reading = True
+        Deferred.fromCoroutine(b.log._read())
+        await until(lambda: bool(b.gaps), 5)
+        self.assertIn("were missed", b.gaps[0])
+        await a.log.append("say", "latest")
+        await until(lambda: ("a", "latest") in b.said())
+        self.assertLess(len(b.said()), 200)
+
+    async def test_too_much_waiting(self) -> None:
+        """
+        While the broker is away, at most max_pending appends wait; the next is refused.
+        """
+        from chat.cluster.log import Unavailable
+
+        broker = Broker(self, aof=True)
+        [a] = await self.nodes(broker, "a", max_pending=10, lease=30)
+        broker.kill()
+        waiting = [a.log.append("say", f"w{n}") for n in range(10)]
+        refused = await _failure(a.log.append("say", "one too many"))
+        refused.trap(Unavailable)
+        broker.start()
+        await gatherResults(waiting)
+        await until(lambda: len(a.said()) == 10)
+
+
+async def _failure(d: Deferred[Any]) -> Any:
+    try:
+        await d
+    except Exception:
+        from twisted.python.failure import Failure
+
+        return Failure()
+    raise AssertionError("did not fail")
