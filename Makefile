@@ -100,9 +100,10 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 # The real PostgreSQL server the PostgreSQL store's tests use (tests/pg.py: 127.0.0.1:5432, user
-# postgres, no password), started if the machine has one stopped; installed with apt-get when make
-# runs as root and there is none (then let in from loopback without a password, as the tests
-# connect), otherwise make stops and names it. CHAT_TEST_POSTGRES names another server.
+# postgres without a password, as this project's machines have it), started if the machine has one
+# stopped. Where make installs it (as root, with apt-get), the tests connect as a role of their own,
+# chat_test, which may create databases and nothing more, let in from loopback without a password;
+# without root, make stops and names the package. CHAT_TEST_POSTGRES names another server.
 services:
 	@if [ -n "$$CHAT_TEST_POSTGRES" ] || pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then exit 0; fi; \
 	if ! command -v pg_ctlcluster >/dev/null; then \
@@ -112,12 +113,17 @@ services:
 		fi; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
 		hba=$$(ls /etc/postgresql/*/main/pg_hba.conf | tail -1); \
-		sed -i '1i host all postgres 127.0.0.1/32 trust' "$$hba"; \
+		sed -i '1i host all chat_test 127.0.0.1/32 trust' "$$hba"; \
+		created=yes; \
 	fi; \
 	version=$$(ls /etc/postgresql | sort -n | tail -1); \
 	pg_ctlcluster --skip-systemctl-redirect "$$version" main start || \
 		pg_ctlcluster --skip-systemctl-redirect "$$version" main restart; \
-	for i in $$(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 0.2; done; \
+	for i in $$(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done; \
+	if [ "$$created" = yes ]; then \
+		su postgres -c "psql -q -c 'CREATE ROLE chat_test LOGIN CREATEDB'"; \
+	fi; \
+	pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; \
 	echo "make test: PostgreSQL did not start (pg_ctlcluster $$version main start)"; exit 1
 
 $(NODE_DEPS): tests/web/node/package.json tests/web/node/package-lock.json

@@ -32,14 +32,15 @@ from chat.store.accounts import hash_password
 from chat.store.dialect import Dialect
 
 
-def _open(db: str) -> tuple[Dialect, Any]:
+def _open(db: str, create: bool) -> tuple[Dialect, Any]:
     """
-    The queries of the database C{db} and a connection to it, its schema up to date.
+    The queries of the database C{db} and a connection to it, its schema up
+    to date; C{create}: one without chat's tables is given them.
     """
     if db.startswith(("postgresql://", "postgres://")):
         from chat.store import postgres
 
-        return postgres, postgres.connect(db)
+        return postgres, postgres.connect(db, create=create)
     return database, database.connect(db)
 
 
@@ -88,7 +89,7 @@ def main(
         sys.stderr.write(f"chat.admin: not a nickname: {nickname!r}\n")
         return 2
     try:
-        sql, db = _open(arguments.db)
+        sql, db = _open(arguments.db, create=not (arguments.list or arguments.revoke))
     except ImportError:
         sys.stderr.write(
             "chat.admin: a PostgreSQL database needs psycopg: pip install 'chat[postgresql]'\n"
@@ -96,7 +97,9 @@ def main(
         return 1
     except Exception as e:
         # sqlite3's, psycopg's (their schema newer than this program's included).
-        sys.stderr.write(f"chat.admin: cannot open {_shown(arguments.db)}: {e}\n")
+        sys.stderr.write(
+            f"chat.admin: cannot open {_shown(arguments.db)}: {_scrubbed(e, arguments.db)}\n"
+        )
         return 1
     try:
         cursor = db.cursor()
@@ -129,10 +132,23 @@ def main(
         return 0
     except sql.Error as e:
         db.rollback()
-        sys.stderr.write(f"chat.admin: cannot write {_shown(arguments.db)}: {e}\n")
+        sys.stderr.write(
+            f"chat.admin: cannot write {_shown(arguments.db)}: {_scrubbed(e, arguments.db)}\n"
+        )
         return 1
     finally:
         db.close()
+
+
+def _scrubbed(error: Exception, db: str) -> str:
+    """
+    C{error} as it may be shown: without a PostgreSQL password.
+    """
+    if db.startswith(("postgresql://", "postgres://")):
+        from chat.store.pg import scrubbed
+
+        return scrubbed(str(error), db)
+    return str(error)
 
 
 def _shown(db: str) -> str:

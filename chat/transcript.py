@@ -125,7 +125,7 @@ def _from_postgresql(db: str, room: str | None, since: float | None, out: TextIO
         import psycopg
 
         from chat.store import postgres
-        from chat.store.pg import shown
+        from chat.store.pg import scrubbed, shown
     except ImportError:
         sys.stderr.write(
             "chat.transcript: PostgreSQL needs psycopg: pip install 'chat[postgresql]'\n"
@@ -134,7 +134,9 @@ def _from_postgresql(db: str, room: str | None, since: float | None, out: TextIO
     try:
         connection = psycopg.connect(db)
     except psycopg.Error as e:
-        sys.stderr.write(f"chat.transcript: cannot connect to {shown(db)}: {e}\n")
+        sys.stderr.write(
+            f"chat.transcript: cannot connect to {shown(db)}: {scrubbed(str(e), db)}\n"
+        )
         return 1
     try:
         with connection.cursor() as cursor:
@@ -155,7 +157,7 @@ def _from_postgresql(db: str, room: str | None, since: float | None, out: TextIO
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except psycopg.Error as e:
-        sys.stderr.write(f"chat.transcript: cannot read {shown(db)}: {e}\n")
+        sys.stderr.write(f"chat.transcript: cannot read {shown(db)}: {scrubbed(str(e), db)}\n")
         return 1
     finally:
         connection.close()

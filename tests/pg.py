@@ -23,7 +23,26 @@ from twisted.trial.unittest import SynchronousTestCase
 from chat.store import postgres
 from chat.store.dialect import Dialect
 
-SERVER = os.environ.get("CHAT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+def _server() -> str:
+    """
+    The server's URL: C{CHAT_TEST_POSTGRES}, else the machine's own as
+    C{postgres}, else as the role C{make test} makes where it installs
+    PostgreSQL itself (C{chat_test}, which may create databases).
+    """
+    given = os.environ.get("CHAT_TEST_POSTGRES")
+    if given:
+        return given
+    for user in ("postgres", "chat_test"):
+        url = f"postgresql://{user}@127.0.0.1:5432/postgres"
+        try:
+            psycopg.connect(url, connect_timeout=5).close()
+        except psycopg.Error:
+            continue
+        return url
+    return "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+SERVER = _server()
 
 
 def fresh_database(case: SynchronousTestCase) -> str:

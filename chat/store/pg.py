@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 
 import psycopg
 from twisted.enterprise import adbapi
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.store import postgres, rooms
@@ -34,6 +35,24 @@ CONNECT_TIMEOUT = 10
 """
 Seconds a connection may take to be made before it fails (a server that does
 not answer would otherwise hold a start-up, or a thread, for minutes).
+"""
+
+CONNECTION: dict[str, Any] = {
+    "connect_timeout": CONNECT_TIMEOUT,
+    # A server that stops answering on an open connection (frozen, its
+    # network cut) is given up in about ten seconds, not the kernel's
+    # quarter of an hour: logins and history waiting on it are told, and
+    # shutting down does not wait for it.
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+    # No statement holds a connection longer (searches have their own, shorter, budget).
+    "options": "-c statement_timeout=30000",
+}
+"""
+How every connection to PostgreSQL is made.
 """
 
 
@@ -57,6 +76,45 @@ def shown(conninfo: str) -> str:
     return f"postgresql://{parts.get('user', '')}@{host}:{port}/{parts.get('dbname', '')}"
 
 
+def scrubbed(text: str, conninfo: str) -> str:
+    """
+    C{text}, an error of libpq's about C{conninfo}, without the password
+    (libpq quotes the part of an address it cannot read, password or not).
+    """
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(conninfo).get("password")
+    except psycopg.Error:
+        return "the address is not one PostgreSQL reads (is its password %-escaped?)"
+    address = conninfo.partition("://")[2]
+    raw = address.rpartition("@")[0].partition(":")[2] if "@" in address else ""
+    for secret in (str(password or ""), raw):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class _Connection(adbapi.Connection):
+    """
+    adbapi's connection, which tells of a connection found dead in one line
+    of the log rather than a traceback (it is made again at once).
+    """
+
+    log = Logger()
+
+    def rollback(self) -> None:
+        connection: Any = self._connection
+        try:
+            connection.rollback()
+            return
+        except psycopg.Error as e:
+            self.log.warn(
+                "The connection to PostgreSQL was lost ({why}); making it again",
+                why=str(e).strip() or type(e).__name__,
+            )
+        # The transaction's own failure goes on to its caller (who tries again).
+        self._pool.disconnect(connection)
+
+
 class PostgresPool:
     """
     One PostgreSQL connection in a thread of its own (see the module's docstring).
@@ -72,12 +130,13 @@ class PostgresPool:
         self._pool = adbapi.ConnectionPool(
             "psycopg",
             conninfo,
-            connect_timeout=CONNECT_TIMEOUT,
+            **CONNECTION,
             cp_min=1,
             cp_max=1,
             cp_reconnect=True,
             cp_reactor=reactor,
         )
+        self._pool.connectionFactory = _Connection
         self._closed = False
 
     def runInteraction(self, interaction: Callable[..., _T], *args: Any) -> Deferred[_T]:
@@ -86,7 +145,18 @@ class PostgresPool:
         result once committed, or fail (rolled back).
         """
         answer: Deferred[_T] = self._pool.runInteraction(interaction, *args)
-        return answer
+
+        def again(failure: Failure) -> Deferred[_T]:
+            # A connection found dead (the server restarted since it was
+            # last used) is made again by adbapi as the transaction fails:
+            # the transaction is tried once more, on the new one. (Each
+            # message is stored once whatever happens: its id is unique.)
+            if failure.check(psycopg.OperationalError, adbapi.ConnectionLost):
+                retried: Deferred[_T] = self._pool.runInteraction(interaction, *args)
+                return retried
+            return fail(failure)
+
+        return answer.addErrback(again)
 
     def submit(
         self, interaction: Callable[..., object], *args: Any, failed: Callable[[Failure], None]
@@ -113,10 +183,11 @@ def check(conninfo: str) -> Stored:
     """
     where = shown(conninfo)
     try:
-        connection = psycopg.connect(conninfo, connect_timeout=CONNECT_TIMEOUT)
+        connection = psycopg.connect(conninfo, **CONNECTION)
     except psycopg.Error as e:
         why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise Unusable(f"cannot connect to {where} ({why}); is it running?") from e
+        hint = "; is it running?" if "refused" in why or "timeout" in why else ""
+        raise Unusable(f"cannot connect to {where} ({scrubbed(why, conninfo)}){hint}") from e
     try:
         postgres.prepare(connection)
         with connection.cursor() as cursor:
@@ -129,6 +200,6 @@ def check(conninfo: str) -> Stored:
             f"chat (this one knows up to {postgres.LATEST}); run that version"
         ) from e
     except psycopg.Error as e:
-        raise Unusable(f"cannot use the database {where} ({e})") from e
+        raise Unusable(f"cannot use the database {where} ({scrubbed(str(e), conninfo)})") from e
     finally:
         connection.close()

@@ -14,8 +14,9 @@ whichever their pool's C{sql} is. Two things differ in how, never in what:
    message into words of letters and digits, lower-cased and without
    accents, and finds each searched word as a prefix. PostgreSQL's own
    parser splits otherwise (it keeps "e-mail" and URLs whole, and accents),
-   so the words are split here, by L{words}, as FTS5 splits them, and kept
-   as a C{tsvector} with a GIN index: both find the same messages.
+   and every script has cases of its own, so the words are split here by
+   FTS5's tokenizer itself, on an in-memory SQLite table (L{split}), and
+   kept as a C{tsvector} with a GIN index: both find the same messages.
 
 Like SQLite's, this is plain blocking DB-API code (psycopg 3), run in
 adbapi's threads (L{chat.store.pg}), never on the reactor's.
@@ -30,6 +31,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import threading
 import unicodedata
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypeVar, cast
@@ -205,13 +208,26 @@ def prepare(connection: psycopg.Connection[Any], target: int = LATEST) -> None:
             cursor.execute("UPDATE chat_schema SET version = %s", (number + 1,))
 
 
-def connect(conninfo: str, target: int = LATEST) -> psycopg.Connection[Any]:
+class NotChat(psycopg.DatabaseError):
+    """
+    The database holds no chat tables, and is not to be given them.
+    """
+
+
+def connect(conninfo: str, target: int = LATEST, create: bool = True) -> psycopg.Connection[Any]:
     """
     Open and prepare a connection to the database C{conninfo}
-    (C{postgresql://...}).
+    (C{postgresql://...}); unless C{create}, raise L{NotChat} for a
+    database without chat's tables rather than make them (a tool given the
+    name of another program's database by mistake).
     """
     connection = psycopg.connect(conninfo)
     try:
+        if not create:
+            with connection.cursor() as cursor:
+                if version(cursor) == 0:
+                    raise NotChat("not a chat database")
+            connection.rollback()
         prepare(connection, target)
     except BaseException:
         connection.close()
@@ -219,14 +235,61 @@ def connect(conninfo: str, target: int = LATEST) -> psycopg.Connection[Any]:
     return connection
 
 
-# Words, as FTS5's unicode61 tokenizer makes them.
+# Words, as FTS5 makes them.
+
+MAX_WORD = 2000
+"""
+Bytes of a word that are indexed and searched (PostgreSQL takes at most
+2047): a longer word is found by its first 2000 bytes.
+"""
+
+_local = threading.local()
+
+
+def _tokenizer() -> sqlite3.Connection | None:
+    """
+    This thread's in-memory SQLite with an FTS5 table, whose tokenizer splits
+    words here (L{None} if this SQLite has no FTS5).
+    """
+    if not hasattr(_local, "db"):
+        db: sqlite3.Connection | None = sqlite3.connect(":memory:", isolation_level=None)
+        assert db is not None
+        try:
+            db.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+            db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+        except sqlite3.OperationalError:
+            db.close()
+            db = None
+        _local.db = db
+    found: sqlite3.Connection | None = _local.db
+    return found
+
+
+def split(texts: Sequence[str]) -> list[list[str]]:
+    """
+    The words of each of C{texts}, in order, exactly as SQLite's FTS5
+    (C{unicode61}) splits them: its own tokenizer does it, on an in-memory
+    table, so that searches on either database find the same messages.
+    Without FTS5, an approximation (L{words}).
+    """
+    db = _tokenizer()
+    if db is None:
+        return [words(text) for text in texts]
+    found: list[list[str]] = [[] for _ in texts]
+    db.execute(
+        "INSERT INTO t (rowid, x) SELECT key + 1, value FROM json_each(?)", (json.dumps(texts),)
+    )
+    for doc, term in db.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
+        found[doc - 1].append(term)
+    db.execute("DELETE FROM t")
+    return found
 
 
 def words(text: str) -> list[str]:
     """
-    The words of C{text} as SQLite's FTS5 (C{unicode61}, its default) finds
-    them: runs of letters, digits and private-use characters, lower-cased,
-    their accents taken off; everything else separates them.
+    Runs of letters, digits and private-use characters, lower-cased: close
+    to FTS5's words, for an SQLite without FTS5 (whose own search then
+    matches substrings anyway).
     """
     found: list[str] = []
     word: list[str] = []
@@ -234,46 +297,43 @@ def words(text: str) -> list[str]:
         category = unicodedata.category(character)
         if category[0] in "LN" or category == "Co":
             word.append(character)
-        elif category[0] == "M" and word:
-            # An accent written apart from its letter: dropped, as below.
-            continue
         elif word:
-            found.append(_plain("".join(word)))
+            found.append("".join(word).lower())
             word = []
     if word:
-        found.append(_plain("".join(word)))
+        found.append("".join(word).lower())
     return found
 
 
-def _plain(word: str) -> str:
+def _lexeme(word: str) -> str:
     """
-    C{word} lower-cased and without accents (FTS5's C{remove_diacritics}).
+    C{word} as a quoted lexeme of C{tsvector} and C{tsquery} text, cut to
+    L{MAX_WORD} bytes (FTS5's words hold no quote or backslash; escaped all
+    the same).
     """
-    decomposed = unicodedata.normalize("NFD", word.lower())
-    return unicodedata.normalize(
-        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
-    )
+    cut = word.encode("utf-8")[:MAX_WORD].decode("utf-8", "ignore")
+    return "'" + cut.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _vector(text: str) -> str:
+def _vector(found: Sequence[str]) -> str:
     """
-    C{text}'s words as a C{tsvector}, each at its place (a word searched for
-    as several, "don't", is found where they follow each other).
+    A message's words as a C{tsvector}, each at its place (a word searched
+    for as several, "don't", is found where they follow each other).
     """
-    return " ".join(f"'{word}':{min(place, 16383)}" for place, word in enumerate(words(text), 1))
+    return " ".join(f"{_lexeme(word)}:{min(place, 16383)}" for place, word in enumerate(found, 1))
 
 
 def _query(text: str) -> str | None:
     """
-    The C{tsquery} that finds what FTS5 finds for C{text}: each word a
-    prefix, and a word that is several (C{don't}) those in a row, the last
-    a prefix; L{None} if nothing in C{text} is a word.
+    The C{tsquery} that finds what FTS5 finds for C{text} (each word
+    C{"word"*}): each word a prefix, and a word that FTS5 splits in several
+    (C{don't}) those in a row, the last a prefix; L{None} if nothing in
+    C{text} is a word.
     """
     phrases = []
-    for given in text.split():
-        parts = words(given)
+    for parts in split(text.split()):
         if parts:
-            phrases.append(" <-> ".join(f"'{part}'" for part in parts) + ":*")
+            phrases.append(" <-> ".join(_lexeme(part) for part in parts) + ":*")
     return " & ".join(f"({phrase})" for phrase in phrases) or None
 
 
@@ -289,7 +349,11 @@ def write(
     words are indexed with it (C{indexing} is SQLite's: there is nothing to
     bring up to date later).
     """
-    batch = [[*row, *[None] * (10 - len(row)), _vector(row[5])] for row in rows]
+    found = split([row[5] for row in rows])
+    batch = [
+        [*row, *[None] * (10 - len(row)), _vector(message)]
+        for row, message in zip(rows, found, strict=True)
+    ]
     cursor.execute(
         "INSERT INTO messages (time, kind, room, sender, recipient, text, msgid, author, "
         "sender_account, recipient_account, words) "
@@ -493,7 +557,10 @@ def revoke_operator(cursor: Cursor, nickname: str) -> bool:
 
 
 def operators(cursor: Cursor) -> list[str]:
-    cursor.execute("SELECT nickname FROM accounts WHERE operator = 1 ORDER BY nickname")
+    # In SQLite's NOCASE order: lowered, byte by byte.
+    cursor.execute(
+        'SELECT nickname FROM accounts WHERE operator = 1 ORDER BY lower(nickname) COLLATE "C"'
+    )
     return [str(row[0]) for row in cursor.fetchall()]
 
 

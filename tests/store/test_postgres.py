@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import io
 import random
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from chat.store.opening import Unusable
 from chat.store.rooms import Rooms
 from tests.helpers import SyncPool
 from tests.live import TIMEOUT, connect_raw, reactor, start_twistd
-from tests.pg import PostgresSyncPool, fresh_database, url_of
+from tests.pg import SERVER, PostgresSyncPool, fresh_database, url_of
 
 T0 = float(calendar.timegm((2026, 12, 4, 9, 0, 0, 0, 0, 0)))
 CHEAP = 2**4
@@ -293,6 +294,11 @@ class SearchParityTests(SynchronousTestCase):
             "chess", "Chessboard", "CAFÉ", "cafe", "naïve", "e-mail", "don't", "dont",
             "http://example.org/chess", "x_y", "42", "4.2", "Ölçü", "straße", "ÉCOLE",
             "über", "日本語", "emoji🙂", "a+b", "tonight!", "(paren)", "ÅNGSTRÖM",
+            # What splitting words apart from FTS5 got wrong: kana with and
+            # without their marks, й and ё, Arabic's hamza, Vietnamese, emoji
+            # inside a word, Devanagari's vowel signs, a final sigma.
+            "がっこう", "かっこう", "バン", "パン", "мой", "мои", "ёлка", "елка", "أحمد",
+            "احمد", "Việt", "viet", "great🙂thanks", "🙂great", "हिन्दी", "ΟΔΟΣ", "οδος",
         ]  # fmt: skip
         chooser = random.Random(4)
         rows = [
@@ -321,6 +327,29 @@ class SearchParityTests(SynchronousTestCase):
             self.assertEqual(found, expected, query)
             compared += len(expected)
         self.assertGreater(compared, 1000)
+
+    def test_long_words(self) -> None:
+        """
+        A word longer than PostgreSQL takes (2047 bytes, and lower-casing
+        may lengthen one) is stored with the others of its batch and found
+        by its start; searching for it fails nothing.
+        """
+        long = "Ⱥ" * 1100 + "end"
+        big = postgres.connect(fresh_database(self))
+        self.addCleanup(big.close)
+        rows = [
+            (T0, database.PUBLIC, "lobby", "mallory", None, long),
+            (T0 + 1, database.PUBLIC, "lobby", "alice", None, "still kept"),
+        ]
+        with big.cursor() as cursor:
+            postgres.write(cursor, rows)
+            self.assertEqual(len(postgres.recent(cursor, "lobby", 10)), 2)
+            self.assertEqual(
+                [e.sender for e in postgres.search(cursor, "lobby", long, 10, True)], ["mallory"]
+            )
+            self.assertEqual(
+                [e.sender for e in postgres.search(cursor, "lobby", "ⱥⱥⱥ", 10, True)], ["mallory"]
+            )
 
 
 class SchemaTests(SynchronousTestCase):
@@ -485,3 +514,57 @@ class AdminTests(SynchronousTestCase):
         self.assertNotIn("secret", out.getvalue())
         self.assertEqual(len(out.getvalue().splitlines()), 3)
         self.assertEqual(transcript.main(["--db", db, "--room", "nowhere"], out), 1)
+
+
+class PoolTests(TestCase):
+    """
+    The server's own pool (adbapi, psycopg) on a real PostgreSQL.
+    """
+
+    async def test_connection_lost(self) -> None:
+        """
+        A connection the server dropped (a restart, an administrator) is
+        made again by the next transaction, which succeeds: nobody is told
+        the database is unavailable for it.
+        """
+        conninfo = fresh_database(self)
+        postgres.connect(conninfo).close()
+        pool = pg.PostgresPool(url_of(conninfo), reactor)
+        self.addCleanup(pool.close)
+        self.assertEqual(await pool.runInteraction(postgres.recent, "lobby", 5), [])
+        name = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+        rows = [(T0, database.PUBLIC, "lobby", "alice", None, "after", "m1", None)]
+        await pool.runInteraction(postgres.write, rows)
+        [entry] = await pool.runInteraction(postgres.recent, "lobby", 5)
+        self.assertEqual(entry.text, "after")
+
+    def test_password_never_shown(self) -> None:
+        """
+        Neither an address PostgreSQL cannot read nor a refused connection
+        shows its password.
+        """
+        for address in (
+            "postgresql://someone:p%zzsecret@127.0.0.1:1/chat",
+            "postgresql://someone:topsecret@127.0.0.1:1/chat",
+        ):
+            with self.assertRaises(Unusable) as caught:
+                pg.check(address)
+            self.assertNotIn("secret", str(caught.exception))
+
+    def test_tools_make_no_tables(self) -> None:
+        """
+        chat.admin --list on a database without chat's tables says so and
+        leaves it as it was (a mistyped name is not given chat's tables).
+        """
+        conninfo = fresh_database(self)
+        err = io.StringIO()
+        self.patch(sys, "stderr", err)
+        self.assertEqual(admin.main(["--db", url_of(conninfo), "--list"], io.StringIO()), 1)
+        self.assertIn("not a chat database", err.getvalue())
+        with psycopg.connect(conninfo) as db:
+            self.assertEqual(db.execute("SELECT to_regclass('chat_schema')").fetchall(), [(None,)])
