@@ -11,7 +11,7 @@ The node renews its lease every third of it; if it cannot, it stops itself
 ends a tenth before Redis's. Any node reaps the nodes whose leases ran out,
 and the log says each is lost, once.
 
-Appends are sent in order, a batch at a time (one round trip for a burst),
+Appends are sent in order, a batch at a time (one script call for a burst),
 and kept until Redis acknowledges them: a lost connection sends them again,
 in the same order. While Redis cannot be reached, at most
 C{Settings.max_pending} wait; more are refused (L{Unavailable}), and a node
@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.internet.defer import Deferred, DeferredList, fail
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -334,35 +334,31 @@ class Log:
             self._seq_key,
         ]  # fmt: skip
         token = self.token
-        head = self._sender(token)
-        sent = [
-            Deferred.fromCoroutine(
-                self._run(scripts.APPEND, keys, [*head, item.seq, item.kind, item.data])
-            )
-            for item in batch
-        ]
-        DeferredList(sent, consumeErrors=True).addCallback(self._sent, batch)
+        entries = [part for item in batch for part in (item.seq, item.kind, item.data)]
+        sent = Deferred.fromCoroutine(
+            self._run(scripts.APPEND, keys, [*self._sender(token), *entries])
+        )
+        sent.addBoth(self._sent, batch)
 
     def _sender(self, token: str) -> list[Any]:
         return [self.settings.maxlen, self.node, token, self.incarnation]
 
-    def _sent(self, results: list[tuple[bool, Any]], batch: list[_Pending]) -> None:
+    def _sent(self, result: object, batch: list[_Pending]) -> None:
         self._sending = False
-        for (ok, value), item in zip(results, batch, strict=True):
-            if not self._queue or self._queue[0] is not item:
-                return  # fenced meanwhile: failed already
-            if ok:
-                self._queue.popleft()
-                item.done.callback(None)
-                continue
-            if value.check(redis.Refused):
-                self._fence(_why(value))
+        if not self._queue or self._queue[0] is not batch[0]:
+            return  # fenced meanwhile: failed already
+        if isinstance(result, Failure):
+            if result.check(redis.Refused):
+                self._fence(_why(result))
                 return
-            # Lost on the way: this one and those after it go again, in
-            # order, once the connection is back (a copy already added is
-            # recognised by its number).
+            # Lost on the way: the batch goes again, in order, once the
+            # connection is back (what was added already is recognised
+            # by its numbers).
             self.reactor.callLater(0.05, self._send)
             return
+        for item in batch:
+            self._queue.popleft()
+            item.done.callback(None)
         self._send()
 
     # Reading.

@@ -92,20 +92,28 @@ APPEND = Script(
     _ADD
     + """
 -- KEYS: log, count, incarnation, nodes, lease, seq
--- ARGV: maxlen, node, token, incarnation, seq, kind, data
+-- ARGV: maxlen, node, token, incarnation, then (seq, kind, data) for each
+-- entry: a burst in one call (one command for Redis to read and answer,
+-- not one an entry). Returns how many were added (those sent again are not).
 if redis.call('GET', KEYS[3]) ~= ARGV[4] then
   return redis.error_reply('RESET the broker lost its state')
 end
 if redis.call('HGET', KEYS[4], ARGV[2]) ~= ARGV[3] or redis.call('EXISTS', KEYS[5]) == 0 then
   return redis.error_reply('FENCED this node is no longer in the cluster')
 end
-local seq = tonumber(ARGV[5])
-if seq <= tonumber(redis.call('GET', KEYS[6]) or '0') then
-  return 'DUP'
+local last = tonumber(redis.call('GET', KEYS[6]) or '0')
+local added = 0
+for i = 5, #ARGV, 3 do
+  local seq = tonumber(ARGV[i])
+  if seq > last then
+    last = seq
+    add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', ARGV[3], 's', ARGV[i], 'k', ARGV[i + 1],
+        'd', ARGV[i + 2])
+    added = added + 1
+  end
 end
-redis.call('SET', KEYS[6], seq)
-return add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', ARGV[3], 's', ARGV[5], 'k', ARGV[6],
-           'd', ARGV[7])
+redis.call('SET', KEYS[6], last)
+return added
 """
 )
 
