@@ -23,6 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chat.store import postgres
 from chat.store.dialect import Dialect
 
+
 def _server() -> str:
     """
     The server's URL: C{CHAT_TEST_POSTGRES}, else the machine's own as

@@ -469,6 +469,33 @@ class MemoryChat(KeptRooms):
         @param lines: a message of several lines, as they were sent (then
             C{text} is not used: the message's text is them joined).
         """
+        composed = self._compose(user, name, text, notice, tags, lines)
+        if composed is None:
+            return None
+        room, event = composed
+        self._broadcast(room, event, exclude=user)
+        return event
+
+    def compose(
+        self,
+        user: UserView,
+        name: str,
+        text: str,
+        notice: bool = False,
+        tags: Tags = (),
+        lines: Lines = (),
+    ) -> Message | None:
+        """
+        The message L{say} would send, checked and made (its id, its time)
+        but not sent: a clustered chat sends it through its log, and every
+        node hands it on (L{relay}).
+        """
+        composed = self._compose(user, name, text, notice, tags, lines)
+        return None if composed is None else composed[1]
+
+    def _compose(
+        self, user: UserView, name: str, text: str, notice: bool, tags: Tags, lines: Lines
+    ) -> tuple[Room, Message] | None:
         self._check_online(user)
         room = self._speaking_room(user, name)
         if lines:
@@ -478,19 +505,56 @@ class MemoryChat(KeptRooms):
             text = clean(text)
         if not text.strip():
             return None
-        event = Message(room.name, user.nickname, text, notice, self._meta(own(user), tags, lines))
-        self._broadcast(room, event, exclude=user)
-        return event
+        return room, Message(
+            room.name, user.nickname, text, notice, self._meta(own(user), tags, lines)
+        )
 
     def act(self, user: UserView, name: str, text: str) -> Action | None:
+        event = self.compose_action(user, name, text)
+        if event is not None:
+            self._broadcast(self._rooms[key_of(event.room)], event, exclude=user)
+        return event
+
+    def compose_action(self, user: UserView, name: str, text: str) -> Action | None:
+        """
+        The action L{act} would send, made but not sent (see L{compose}).
+        """
         self._check_online(user)
         room = self._speaking_room(user, name)
         text = clean(text)
         if not text.strip():
             return None
-        event = Action(room.name, user.nickname, text, self._meta(own(user)))
+        return Action(room.name, user.nickname, text, self._meta(own(user)))
+
+    def relay(self, user: UserView, event: Message | Action | PrivateMessage) -> bool:
+        """
+        Hand on a message made by L{compose}, L{compose_action} or
+        L{compose_private} (here or on another node) from C{user}, if it
+        may still say it: in the meantime it may have left, been put out
+        or silenced (then nobody gets it, on any node: each decides alike).
+        L{True} if it was handed on.
+        """
+        if not user.online:
+            return False
+        if isinstance(event, PrivateMessage):
+            target = self._users.get(key_of(event.recipient))
+            if target is None:
+                return False
+            target.participant.receive(event)
+            # A notice is not answered, not even with an away message.
+            away = None if event.notice else target.away
+            own(user).participant.receive(
+                PrivateMessageSent(
+                    user.nickname, target.nickname, event.text, away, event.notice, event.meta
+                )
+            )
+            return True
+        try:
+            room = self._speaking_room(user, event.room)
+        except ChatError:
+            return False
         self._broadcast(room, event, exclude=user)
-        return event
+        return True
 
     def redact(self, user: UserView, name: str, msgid: str, reason: str | None) -> Redacted:
         """
@@ -585,6 +649,17 @@ class MemoryChat(KeptRooms):
         """
         @raise NoSuchUser: if nobody called C{recipient} is online.
         """
+        event = self.compose_private(user, recipient, text, notice, tags)
+        if event is not None:
+            self.relay(user, event)
+        return event
+
+    def compose_private(
+        self, user: UserView, recipient: str, text: str, notice: bool = False, tags: Tags = ()
+    ) -> PrivateMessage | None:
+        """
+        The private message L{whisper} would send, made but not sent (see L{compose}).
+        """
         sender = own(user)
         self._check_online(sender)
         target = self.find(recipient)
@@ -592,14 +667,7 @@ class MemoryChat(KeptRooms):
         if not text.strip():
             return None
         meta = self._meta(sender, tags)
-        event = PrivateMessage(sender.nickname, target.nickname, text, notice, meta, target.account)
-        target.participant.receive(event)
-        # A notice is not answered, not even with an away message.
-        away = None if notice else target.away
-        sender.participant.receive(
-            PrivateMessageSent(sender.nickname, target.nickname, text, away, notice, meta)
-        )
-        return event
+        return PrivateMessage(sender.nickname, target.nickname, text, notice, meta, target.account)
 
     def announce(self, user: UserView, text: str) -> None:
         """

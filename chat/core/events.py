@@ -36,6 +36,7 @@ class Why(enum.Enum):
     TOO_SLOW = "too slow to keep up"
     REPLACED = "logged in again elsewhere"
     TIMED_OUT = "ping timeout"
+    NODE_LOST = "node lost"
 
 
 @dataclass(frozen=True, slots=True)
