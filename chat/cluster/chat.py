@@ -24,10 +24,8 @@ Three kinds of call, as the L{chat.core.interfaces.Chat} interface has them:
    (L{MemoryChat.relay}), in the log's one order. A sender silenced or put
    out meanwhile is silenced everywhere alike.
 
-Not yet across nodes (they raise L{NotImplementedError}): kept rooms,
-moderation (modes, kicks, invitations), the rest of what users change of
-themselves, and a node joining a chat that has users already (it is to be
-given the replica's state by one in it, as an entry of the log).
+Not yet across nodes (they raise L{NotImplementedError}): tags alone
+(TAGMSG), CTCP, messages to a room's operators, and deleting messages.
 """
 
 from __future__ import annotations
@@ -39,19 +37,32 @@ from contextlib import suppress
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.cluster import codec
 from chat.cluster.log import Entry, Log
+from chat.core import state
 from chat.core.domain import MemoryChat
-from chat.core.errors import ChatError, NotInRoom
+from chat.core.errors import (
+    AlreadyKept,
+    AlreadyThere,
+    ChatError,
+    NoSuchRoom,
+    NotFounder,
+    NotInRoom,
+    NotInThatRoom,
+    NotRoomOperator,
+    RoomNotKept,
+)
 from chat.core.events import (
     QUIT,
     Action,
     Ctcp,
     Departure,
     Event,
+    KeptRoom,
     Lines,
     Message,
     PrivateMessage,
@@ -65,12 +76,31 @@ from chat.core.events import (
     Why,
 )
 from chat.core.interfaces import Participant, RoomStore, RoomView, UserView
+from chat.core.limits import MAX_TOPIC_LENGTH
 from chat.core.modes import Mode, ModeChange
 from chat.core.text import clean
 
 NODE_LOST = Departure(Why.NODE_LOST)
 """
 How the users of a node that was lost left.
+"""
+
+
+CALLS = {
+    "kick": "kick",
+    "invite": "invite",
+    "unkeep": "unkeep",
+    "announce": "announce",
+    "describe": "describe",
+    "realname": "rename_real",
+    "account": "set_account",
+    "operator": "set_operator",
+    "bot": "set_bot",
+    "invisible": "set_invisible",
+}
+"""
+The log's kinds of entry applied by the replica's method of that name, the
+user it names first, and the rest of its data as they are.
 """
 
 
@@ -136,10 +166,75 @@ class ClusterChat:
             "away": self._apply_away,
             "lost": self._apply_lost,
             "down": self._apply_lost,
+            "up": self._apply_up,
+            "move": self._apply_move,
+            "keep": self._apply_keep,
+            "modes": self._apply_modes,
+            "forget": self._apply_forget,
+            **{kind: self._apply_call for kind in CALLS},
         }
+        # Until this node has the chat's state: not ready, and what the log
+        # brings waits (see L{start}).
+        self._ready = True
+        self._waiting: list[Entry] = []
 
     def _time(self) -> float:
         return self._at if self._at is not None else self._clock()
+
+    # Joining the cluster.
+
+    async def start(self, journal: Log, reactor: Any, wait: float = 5.0) -> None:
+        """
+        Join the cluster through C{journal} (whose C{deliver} is L{apply}):
+        alone, at once; otherwise once one of the nodes in it has given
+        this one the chat's state (asked again, under a new token, if none
+        has within C{wait} seconds).
+        """
+        self.journal = journal
+        self._ready = False
+        up = await journal.start()
+        while True:
+            others = json.loads(up.data or "[]") or []
+            if not others:
+                self._adopted(None)
+                return
+            waited = 0.0
+            while not self._ready and waited < wait:
+                await deferLater(reactor, 0.05, lambda: None)
+                waited += 0.05
+            if self._ready:
+                return
+            self.log.warn("No node gave {node} the chat's state; asking again", node=self.node)
+            self._waiting.clear()
+            up = await journal.rejoin()
+
+    def _adopted(self, entry: Entry | None) -> None:
+        """
+        The chat's state is here (C{entry}, or none: this node is alone):
+        take it, then apply what came since, and from now on as it comes.
+        """
+        if entry is not None:
+            given = json.loads(entry.data)[0]
+            made = state.load(self.replica, given["state"], lambda _: ELSEWHERE)
+            self._users.update(made)
+            self._ids.update({user: user_id for user_id, user in made.items()})
+            self._homes.update({user_id: (h[0], h[1]) for user_id, h in given["homes"].items()})
+        self._ready = True
+        waiting, self._waiting = self._waiting, []
+        self.apply(waiting)
+
+    def _apply_up(self, entry: Entry, data: Any, mine: bool) -> None:
+        # The first of the nodes a newcomer found gives it the state, as
+        # the replica holds it with this entry applied (each node applies
+        # the newcomer's entries after it, from its own reading).
+        if mine or not data or min(data) != self.node:
+            return
+        given = {
+            "for": [entry.node, entry.token],
+            "state": state.dump(self.replica, self._ids),
+            "homes": {user_id: list(home) for user_id, home in self._homes.items()},
+        }
+        self._append("state", given).addErrback(self._lost)
 
     # The log's side.
 
@@ -148,6 +243,12 @@ class ClusterChat:
         Apply the log's entries, in order (the log's C{deliver}).
         """
         for entry in entries:
+            if not self._ready:
+                if entry.kind == "state" and self._for_me(entry):
+                    self._adopted(entry)
+                else:
+                    self._waiting.append(entry)
+                continue
             applier = self._appliers.get(entry.kind)
             if applier is None:
                 continue
@@ -157,13 +258,21 @@ class ClusterChat:
                 self.journal.token,
             )
             try:
-                applier(entry, json.loads(entry.data) if entry.data else None, mine)
+                data = json.loads(entry.data) if entry.data else None
+                if entry.kind == "state" and isinstance(data, list):
+                    data = data[0]
+                applier(entry, data, mine)
             except Exception:
                 self.log.failure(
                     "Applying the log's entry {id} ({kind})", id=entry.id, kind=entry.kind
                 )
             finally:
                 self._at = None
+
+    def _for_me(self, entry: Entry) -> bool:
+        journal = self.journal
+        given = json.loads(entry.data)[0]
+        return journal is not None and given["for"] == [self.node, journal.token]
 
     def fenced(self, why: str) -> None:
         """
@@ -271,10 +380,18 @@ class ClusterChat:
     def move(
         self, user: UserView, source: str, destination: str, key: str | None = None
     ) -> Deferred[RoomView]:
-        raise NotImplementedError("moving between rooms is not across nodes yet")
+        return self._claim("move", None, self._id(user), source, destination, key)
+
+    def _apply_move(self, entry: Entry, data: list[Any], mine: bool) -> None:
+        _, user_id, source, destination, key = data
+        self._settle(data, mine, self.replica.move(self._user(user_id), source, destination, key))
 
     def keep(self, user: UserView, name: str) -> Deferred[RoomView]:
-        raise NotImplementedError("kept rooms are not across nodes yet")
+        return self._claim("keep", None, self._id(user), name)
+
+    def _apply_keep(self, entry: Entry, data: list[Any], mine: bool) -> None:
+        _, user_id, name = data
+        self._settle(data, mine, self.replica.keep(self._user(user_id), name))
 
     # Changes.
 
@@ -381,6 +498,124 @@ class ClusterChat:
     def _lost(self, failure: Failure) -> None:
         self.log.warn("Not appended to the cluster's log: {why}", why=failure.getErrorMessage())
 
+    # Moderation: checked here as the replica stands (what the caller is
+    # told at once), made as the log has it, on every node alike.
+
+    def change_modes(
+        self, user: UserView, name: str, changes: Sequence[ModeChange]
+    ) -> tuple[list[ModeChange], list[ChatError]]:
+        """
+        The changes are made, and their refusals told to C{user}, once
+        applied: its members, C{user} among them, are told what changed.
+        """
+        self._moderating(user, name)
+        encoded = [[c.mode.value, c.on, c.argument] for c in changes]
+        self._append("modes", self._id(user), name, encoded).addErrback(self._lost)
+        return [], []
+
+    def _apply_modes(self, entry: Entry, data: list[Any], mine: bool) -> None:
+        user_id, name, encoded = data
+        user = self._user(user_id)
+        changes = [ModeChange(Mode(mode), on, argument) for mode, on, argument in encoded]
+        try:
+            _, refused = self.replica.change_modes(user, name, changes)
+        except ChatError as e:
+            refused = [e]
+        tell = getattr(user.participant, "tell", None)
+        if mine and tell is not None:
+            for error in refused:
+                tell(error)
+
+    def kick(self, user: UserView, name: str, nickname: str, reason: str | None) -> UserView:
+        room = self._moderating(user, name)
+        target = self.replica.find(nickname)
+        if target not in room:
+            raise NotInThatRoom(target.nickname, room.name)
+        self._append("kick", self._id(user), name, nickname, reason).addErrback(self._lost)
+        return target
+
+    def invite(self, user: UserView, name: str, nickname: str) -> UserView:
+        target = self.replica.find(nickname)
+        try:
+            room: RoomView | None = self.replica.room(name)
+        except NoSuchRoom:
+            room = None
+        if room is not None:
+            if user not in room:
+                raise NotInRoom(room.name)
+            if Mode.INVITE_ONLY in room.flags:
+                self._moderating(user, name)
+            if target in room:
+                raise AlreadyThere(target.nickname, room.name)
+        self._append("invite", self._id(user), name, nickname).addErrback(self._lost)
+        return target
+
+    def unkeep(self, user: UserView, name: str) -> str:
+        room = self.replica.room(name)
+        if room.permanent:
+            raise AlreadyKept(room.name, None)
+        if room.founder is None:
+            raise RoomNotKept(room.name)
+        if not user.operator and (user.account or "").lower() != room.founder.lower():
+            raise NotFounder(room.name, room.founder)
+        self._append("unkeep", self._id(user), name).addErrback(self._lost)
+        return room.name
+
+    def _moderating(self, user: UserView, name: str) -> RoomView:
+        room = self.replica.room(name)
+        if user not in room.operators and not user.operator:
+            raise NotRoomOperator(room.name)
+        return room
+
+    def forget_account(self, account: str) -> None:
+        self._append("forget", account).addErrback(self._lost)
+
+    def restore(self, rooms: Sequence[KeptRoom]) -> None:
+        # Before joining: alone, these are the chat's; otherwise the state
+        # a node in the cluster gives this one replaces them.
+        self.replica.restore(rooms)
+
+    def announce(self, user: UserView, text: str) -> None:
+        self._append("announce", self._id(user), text).addErrback(self._lost)
+
+    # What users say of themselves, and what their sessions decide of them.
+
+    def describe(self, user: UserView, username: str, realname: str) -> None:
+        self._append("describe", self._id(user), username, realname).addErrback(self._lost)
+
+    def rename_real(self, user: UserView, realname: str) -> str | None:
+        cleaned = clean(realname).strip()[:MAX_TOPIC_LENGTH] or None
+        if cleaned is not None:
+            self._append("realname", self._id(user), realname).addErrback(self._lost)
+        return cleaned
+
+    def set_account(self, user: UserView, account: str | None) -> None:
+        self._append("account", self._id(user), account).addErrback(self._lost)
+
+    def set_operator(self, user: UserView, operator: bool) -> None:
+        self._append("operator", self._id(user), operator).addErrback(self._lost)
+
+    def set_bot(self, user: UserView, bot: bool) -> None:
+        self._append("bot", self._id(user), bot).addErrback(self._lost)
+
+    def set_invisible(self, user: UserView, invisible: bool) -> None:
+        self._append("invisible", self._id(user), invisible).addErrback(self._lost)
+
+    def _apply_call(self, entry: Entry, data: list[Any], mine: bool) -> None:
+        """
+        Apply a change made by a method of the replica of the same name
+        (C{KINDS}), on the user the entry names first: refused meanwhile
+        (the user gone, its rights taken), it is refused on every node.
+        """
+        user_id, *arguments = data
+        user = self._users.get(user_id)
+        if user is not None:
+            with suppress(ChatError):
+                getattr(self.replica, CALLS[entry.kind])(user, *arguments)
+
+    def _apply_forget(self, entry: Entry, data: list[Any], mine: bool) -> None:
+        self.replica.forget_account(data[0])
+
     # Not across nodes yet.
 
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage:
@@ -405,47 +640,6 @@ class ClusterChat:
         self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
     ) -> Ctcp | None:
         raise NotImplementedError("CTCP is not across nodes yet")
-
-    def announce(self, user: UserView, text: str) -> None:
-        raise NotImplementedError("announcements are not across nodes yet")
-
-    def change_modes(
-        self, user: UserView, name: str, changes: Sequence[ModeChange]
-    ) -> tuple[list[ModeChange], list[ChatError]]:
-        raise NotImplementedError("room modes are not across nodes yet")
-
-    def kick(self, user: UserView, name: str, nickname: str, reason: str | None) -> UserView:
-        raise NotImplementedError("kicks are not across nodes yet")
-
-    def unkeep(self, user: UserView, name: str) -> str:
-        raise NotImplementedError("kept rooms are not across nodes yet")
-
-    def forget_account(self, account: str) -> None:
-        raise NotImplementedError("kept rooms are not across nodes yet")
-
-    def restore(self, rooms: Sequence[Any]) -> None:
-        raise NotImplementedError("kept rooms are not across nodes yet")
-
-    def invite(self, user: UserView, name: str, nickname: str) -> UserView:
-        raise NotImplementedError("invitations are not across nodes yet")
-
-    def describe(self, user: UserView, username: str, realname: str) -> None:
-        raise NotImplementedError("what users say of themselves is not across nodes yet")
-
-    def rename_real(self, user: UserView, realname: str) -> str | None:
-        raise NotImplementedError("what users say of themselves is not across nodes yet")
-
-    def set_account(self, user: UserView, account: str | None) -> None:
-        raise NotImplementedError("accounts are not across nodes yet")
-
-    def set_operator(self, user: UserView, operator: bool) -> None:
-        raise NotImplementedError("operators are not across nodes yet")
-
-    def set_bot(self, user: UserView, bot: bool) -> None:
-        raise NotImplementedError("bot mode is not across nodes yet")
-
-    def set_invisible(self, user: UserView, invisible: bool) -> None:
-        raise NotImplementedError("invisibility is not across nodes yet")
 
     # What is this node's own: those it watches are its users.
 

@@ -161,8 +161,9 @@ class Log:
     async def start(self) -> Entry:
         """
         Connect, join the cluster and start reading the log from this
-        node's own C{up} entry (returned): what came before is not this
-        node's to replay.
+        node's own C{up} entry (returned: its data names the nodes already
+        in the cluster, as JSON): what came before is not this node's to
+        replay.
         """
         self._commands = await redis.connect(self.reactor, self.address)
         self._reads = await redis.connect(self.reactor, self.address, blocking=True)
@@ -170,7 +171,7 @@ class Log:
 
     async def _join(self) -> Entry:
         sent = self.clock()
-        token, incarnation, entry_id, number = await self._run(
+        token, incarnation, entry_id, number, others = await self._run(
             scripts.JOIN,
             [
                 self._stream, self._count, self._incarnation_key, self._prefix("fence"),
@@ -197,7 +198,7 @@ class Log:
             address=str(self.address),
             token=self.token,
         )
-        return Entry(self._last_id, self._number, self.node, self.token, 0, "up", "")
+        return Entry(self._last_id, self._number, self.node, self.token, 0, "up", str(others))
 
     async def rejoin(self) -> Entry:
         """

@@ -63,12 +63,20 @@ if old then
   -- users are gone, and everyone is told before it comes back.
   add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', old, 's', 0, 'k', 'lost', 'd', '')
 end
+-- The nodes in the cluster before this one (it is given the chat's state
+-- by one of them): its 'up' entry names them.
+local others = {}
+for _, node in ipairs(redis.call('HKEYS', KEYS[5])) do
+  if node ~= ARGV[2] then table.insert(others, node) end
+end
+table.sort(others)
 local token = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[5], ARGV[2], token)
 redis.call('SET', KEYS[6], token, 'PX', ARGV[3])
 redis.call('SET', KEYS[7], 0)
-local id = add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', token, 's', 0, 'k', 'up', 'd', '')
-return {tostring(token), incarnation, id, redis.call('GET', KEYS[2])}
+local named = '[' .. (#others > 0 and ('"' .. table.concat(others, '","') .. '"') or '') .. ']'
+local id = add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', token, 's', 0, 'k', 'up', 'd', named)
+return {tostring(token), incarnation, id, redis.call('GET', KEYS[2]), named}
 """
 )
 

@@ -5,6 +5,7 @@ test's own: each node's replica applies the log, and its users see one chat.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from twisted.internet.defer import DeferredList, gatherResults
@@ -13,11 +14,13 @@ from twisted.trial.unittest import TestCase
 
 from chat.cluster.chat import NODE_LOST, ClusterChat
 from chat.cluster.log import Log, Settings
-from chat.core.errors import NicknameTaken, NoSuchRoom
+from chat.core.errors import CannotJoin, CannotSend, NicknameTaken, NoSuchRoom, NotRoomOperator
 from chat.core.events import (
     Departure,
     Event,
+    Invited,
     Joined,
+    Kicked,
     Left,
     Message,
     PrivateMessage,
@@ -25,6 +28,7 @@ from chat.core.events import (
     TopicChanged,
 )
 from chat.core.interfaces import Chat
+from chat.core.modes import Mode, ModeChange
 from tests.cluster.brokers import Broker
 from tests.cluster.test_log import until
 from tests.live import reactor
@@ -52,11 +56,15 @@ class Person:
         return [(e.sender, e.text) for e in self.events if isinstance(e, Message)]
 
 
-class ClusterChatTests(TestCase):
+class Nodes(TestCase):
+    """
+    Nodes of one cluster, on a Redis of the test's own.
+    """
+
     timeout = 60
 
     async def nodes(self, *names: str, **settings: Any) -> list[ClusterChat]:
-        broker = Broker(self)
+        self.broker = broker = Broker(self)
         chats = []
         for name in names:
             chat = ClusterChat(name, permanent_rooms=("lobby",))
@@ -69,12 +77,13 @@ class ClusterChatTests(TestCase):
                 chat.gap,
                 Settings(**settings),
             )
-            chat.journal = log
-            await log.start()
+            await chat.start(log, reactor)
             self.addCleanup(log.stop)
             chats.append(chat)
         return chats
 
+
+class ClusterChatTests(Nodes):
     def test_a_chat(self) -> None:
         """
         A clustered chat is a chat: it has every call of the interface.
@@ -212,3 +221,150 @@ def _members(node: ClusterChat, room: str) -> list[str]:
         return node.members(room)
     except NoSuchRoom:
         return []
+
+
+class JoiningTests(Nodes):
+    """
+    A node joining a chat that has users, rooms and topics already.
+    """
+
+    async def test_given_the_state(self) -> None:
+        """
+        The newcomer is given the chat as the others have it: who is
+        online, the rooms with their members, operators and topics; its
+        users then talk with the others' at once.
+        """
+        [a, b] = await self.nodes("a", "b")
+        alice, bob = Person(), Person()
+        alice_user = await a.login("alice", alice)
+        await a.join(alice_user, "den")
+        a.set_topic(alice_user, "den", "chess")
+        bob_user = await b.login("bob", bob)
+        await b.join(bob_user, "den")
+        b.set_away(bob_user, "lunch")
+        await until(lambda: getattr(a.lookup("bob"), "away", None) == "lunch")
+        c = ClusterChat("c", permanent_rooms=("lobby",))
+        log = Log(reactor, self.broker.address, "c", c.apply, c.fenced, c.gap, Settings())
+        await c.start(log, reactor)
+        self.addCleanup(log.stop)
+        self.assertEqual(c.online(), ["alice", "bob"])
+        room = c.room("den")
+        self.assertEqual((room.topic, room.topic_by), ("chess", "alice"))
+        self.assertEqual(c.members("den"), ["alice", "bob"])
+        self.assertEqual({u.nickname for u in room.operators}, {"alice"})
+        self.assertEqual(c.find("bob").away, "lunch")
+        carol = Person()
+        carol_user = await c.login("carol", carol)
+        await c.join(carol_user, "den")
+        a.say(alice_user, "den", "welcome")
+        await until(lambda: ("alice", "welcome") in carol.said())
+        c.say(carol_user, "den", "thanks")
+        await until(lambda: ("carol", "thanks") in bob.said())
+        await until(lambda: a.lookup("carol") is not None)
+        # Refused where it is taken, on the newcomer as on the others.
+        failure = await _failed(c.login("ALICE", Person()))
+        failure.trap(NicknameTaken)
+
+
+async def _failed(d: Any) -> Any:
+    try:
+        await d
+    except Exception:
+        from twisted.python.failure import Failure
+
+        return Failure()
+    raise AssertionError("did not fail")
+
+
+class ModerationTests(Nodes):
+    """
+    What operators do on one node holds on every node.
+    """
+
+    async def test_moderation_across_nodes(self) -> None:
+        """
+        Modes, kicks and invitations made on one node reach and bind the
+        users of another; what users say of themselves is known everywhere.
+        """
+        a, b = await self.nodes("a", "b")
+        op, guest = Person(), Person()
+        op_user = await a.login("op", op)
+        guest_user = await b.login("guest", guest)
+        await a.join(op_user, "den")
+        await until(lambda: _members(b, "den") == ["op"])
+        await b.join(guest_user, "den")
+        await until(lambda: _members(a, "den") == ["guest", "op"])
+        a.change_modes(op_user, "den", [ModeChange(Mode.MODERATED, True, None)])
+        await until(lambda: Mode.MODERATED in b.room("den").flags)
+        with self.assertRaises(CannotSend):
+            b.say(guest_user, "den", "may I?")
+        a.change_modes(op_user, "den", [ModeChange(Mode.VOICE, True, "guest")])
+        await until(lambda: guest_user in b.room("den").voiced)
+        b.say(guest_user, "den", "thank you")
+        await until(lambda: ("guest", "thank you") in op.said())
+        with self.assertRaises(NotRoomOperator):
+            b.kick(guest_user, "den", "op", None)
+        a.kick(op_user, "den", "guest", "enough")
+        await until(lambda: any(isinstance(e, Kicked) for e in guest.events))
+        await until(lambda: _members(b, "den") == ["op"])
+        a.change_modes(op_user, "den", [ModeChange(Mode.INVITE_ONLY, True, None)])
+        await until(lambda: Mode.INVITE_ONLY in b.room("den").flags)
+        refused = await _failed(b.join(guest_user, "den"))
+        refused.trap(CannotJoin)
+        a.invite(op_user, "den", "guest")
+        await until(lambda: any(isinstance(e, Invited) for e in guest.events))
+        await b.join(guest_user, "den")
+        b.describe(guest_user, "gst", "A Guest")
+        b.set_account(guest_user, "guest")
+        b.set_bot(guest_user, True)
+        await until(lambda: getattr(a.lookup("guest"), "realname", None) == "A Guest")
+        seen = a.find("guest")
+        await until(lambda: seen.bot and seen.account == "guest")
+        self.assertEqual((seen.username, seen.account), ("gst", "guest"))
+
+
+class StateTests(TestCase):
+    """
+    The chat's state as plain values, and back (chat.core.state).
+    """
+
+    def test_round_trip(self) -> None:
+        """
+        Users, rooms, their members in order, operators, voiced, masks,
+        keys, limits and invitations come back as they were.
+        """
+        from chat.core import state
+        from chat.core.domain import MemoryChat
+
+        first = MemoryChat(permanent_rooms=("lobby",), clock=lambda: 100.0)
+        alice = self.successResultOf(first.login("alice", Person(), account="alice"))
+        bob = self.successResultOf(first.login("bob", Person()))
+        carol = self.successResultOf(first.login("carol", Person()))
+        self.successResultOf(first.join(alice, "den"))
+        self.successResultOf(first.join(bob, "den"))
+        first.change_modes(
+            alice,
+            "den",
+            [
+                ModeChange(Mode.VOICE, True, "bob"),
+                ModeChange(Mode.BAN, True, "troll!*@*"),
+                ModeChange(Mode.KEY, True, "sesame"),
+                ModeChange(Mode.LIMIT, True, "10"),
+            ],
+        )
+        first.invite(alice, "den", "carol")
+        ids = {alice: "a.1", bob: "a.2", carol: "a.3"}
+        dumped = json.loads(json.dumps(state.dump(first, ids)))
+        second = MemoryChat(permanent_rooms=("lobby",), clock=lambda: 100.0)
+        made = state.load(second, dumped, lambda _: Person())
+        self.assertEqual(second.online(), ["alice", "bob", "carol"])
+        room = second.room("den")
+        self.assertEqual([u.nickname for u in room.members], ["alice", "bob"])
+        self.assertEqual({u.nickname for u in room.operators}, {"alice"})
+        self.assertEqual({u.nickname for u in room.voiced}, {"bob"})
+        self.assertEqual([ban.mask for ban in room.bans], ["troll!*@*"])
+        self.assertEqual((room.key, room.limit), ("sesame", 10))
+        self.assertEqual(second.invitations(made["a.3"]), ["den"])
+        self.assertEqual(made["a.1"].account, "alice")
+        self.assertEqual([r.name for r in made["a.2"].rooms], ["den"])
+        self.assertEqual(state.dump(second, {u: i for i, u in made.items()}), dumped)
