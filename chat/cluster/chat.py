@@ -24,8 +24,7 @@ Three kinds of call, as the L{chat.core.interfaces.Chat} interface has them:
    (L{MemoryChat.relay}), in the log's one order. A sender silenced or put
    out meanwhile is silenced everywhere alike.
 
-Not yet across nodes (they raise L{NotImplementedError}): tags alone
-(TAGMSG), CTCP, messages to a room's operators, and deleting messages.
+Every call of the interface is across nodes.
 """
 
 from __future__ import annotations
@@ -616,13 +615,15 @@ class ClusterChat:
     def _apply_forget(self, entry: Entry, data: list[Any], mine: bool) -> None:
         self.replica.forget_account(data[0])
 
-    # Not across nodes yet.
-
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage:
-        raise NotImplementedError("tags are not across nodes yet")
+        event = self.replica.compose_tag(user, target, tags, room)
+        self._send(user, event)
+        return event
 
     def redact(self, user: UserView, name: str, msgid: str, reason: str | None) -> Redacted:
-        raise NotImplementedError("deleting messages is not across nodes yet")
+        event = self.replica.compose_redaction(user, name, msgid, reason)
+        self._send(user, event)
+        return event
 
     def say_to(
         self,
@@ -634,12 +635,18 @@ class ClusterChat:
         tags: Tags = (),
         action: bool = False,
     ) -> StatusMessage | None:
-        raise NotImplementedError("messages to a room's operators are not across nodes yet")
+        event = self.replica.compose_status(user, name, to, text, notice, tags, action)
+        if event is not None:
+            self._send(user, event)
+        return event
 
     def ctcp(
         self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
     ) -> Ctcp | None:
-        raise NotImplementedError("CTCP is not across nodes yet")
+        event = self.replica.compose_ctcp(user, name, text, notice, tags)
+        if event is not None:
+            self._send(user, event)
+        return event
 
     # What is this node's own: those it watches are its users.
 

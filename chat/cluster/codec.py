@@ -12,15 +12,21 @@ from typing import Any
 
 from chat.core.events import (
     Action,
+    Ctcp,
     Departure,
     Message,
     Meta,
     Multiline,
     PrivateMessage,
+    Redacted,
+    StatusMessage,
+    TagMessage,
     Why,
 )
+from chat.core.messages import Made
+from chat.core.modes import Mode
 
-Said = Message | Action | PrivateMessage
+Said = Made
 
 
 def meta(value: Meta | None) -> list[Any] | None:
@@ -44,7 +50,7 @@ def meta_of(data: list[Any] | None) -> Meta | None:
 
 def said(event: Said) -> list[Any]:
     """
-    A message, an action or a private message, as written in the log.
+    A message of any kind (L{Made}), as written in the log.
     """
     match event:
         case Message(room, sender, text, notice, m):
@@ -53,6 +59,14 @@ def said(event: Said) -> list[Any]:
             return ["a", room, sender, text, meta(m)]
         case PrivateMessage(sender, recipient, text, notice, m, to):
             return ["p", sender, recipient, text, notice, meta(m), to]
+        case Ctcp(room, sender, text, notice, m):
+            return ["c", room, sender, text, notice, meta(m)]
+        case StatusMessage(room, sender, text, to, notice, action, m):
+            return ["s", room, sender, text, to.value, notice, action, meta(m)]
+        case TagMessage(sender, room, recipient, m):
+            return ["t", sender, room, recipient, meta(m)]
+        case Redacted(room, by, msgid, reason):
+            return ["r", room, by, msgid, reason]
     raise TypeError(f"not a message: {event!r}")
 
 
@@ -64,6 +78,16 @@ def said_of(data: list[Any]) -> Said:
             return Action(room, sender, text, meta_of(m))
         case ["p", sender, recipient, text, notice, m, to]:
             return PrivateMessage(sender, recipient, text, notice, meta_of(m), to)
+        case ["c", room, sender, text, notice, m]:
+            return Ctcp(room, sender, text, notice, meta_of(m))
+        case ["s", room, sender, text, to, notice, action, m]:
+            return StatusMessage(room, sender, text, Mode(to), notice, action, meta_of(m))
+        case ["t", sender, room, recipient, m]:
+            made = meta_of(m)
+            assert made is not None
+            return TagMessage(sender, room, recipient, made)
+        case ["r", room, by, msgid, reason]:
+            return Redacted(room, by, msgid, reason)
     raise ValueError(f"not a message: {data!r}")
 
 

@@ -15,8 +15,6 @@ users in exactly one, but another door need not.
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
@@ -25,7 +23,6 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from chat.core.errors import (
     AlreadyThere,
-    CannotSend,
     ChatError,
     NotInRoom,
     NotInThatRoom,
@@ -33,64 +30,38 @@ from chat.core.errors import (
 )
 from chat.core.events import (
     QUIT,
-    Action,
-    Announcement,
     AwayChanged,
-    Ctcp,
     Departure,
     Entered,
     Invited,
     Joined,
     Kicked,
     Left,
-    Lines,
-    Message,
-    Meta,
     ModesChanged,
-    Multiline,
     Parted,
-    PrivateMessage,
-    PrivateMessageSent,
     RealnameChanged,
-    Redacted,
     Renamed,
-    StatusMessage,
-    TagMessage,
-    Tags,
     TopicChanged,
     Welcome,
 )
-from chat.core.interfaces import Participant, RoomStore, RoomView, UserView
-from chat.core.kept import KeptRooms
+from chat.core.interfaces import Participant, RoomView, UserView
 from chat.core.limits import (
     INVITATION_LIFETIME,
     MAX_TOPIC_LENGTH,
-    MULTILINE_MAX_LINES,
     ROOM_SERVICE,
     ROOMS_PER_USER,
 )
 from chat.core.masks import address
+from chat.core.messages import Messages
 from chat.core.model import NO_ROOMS, Room, User, admit, apply, key_of, recognised
 from chat.core.modes import Mode, ModeChange
 from chat.core.registry import own
 from chat.core.text import (
     clean,
-    clean_pieces,
-    joined,
     word,
 )
 
 _T = TypeVar("_T")
-
-
-def _base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        number, digit = divmod(number, 36)
-        out = digits[digit] + out
-        if not number:
-            return out
 
 
 def _claimed(claim: Callable[[], _T]) -> Deferred[_T]:
@@ -103,7 +74,7 @@ def _claimed(claim: Callable[[], _T]) -> Deferred[_T]:
         return fail()
 
 
-class MemoryChat(KeptRooms):
+class MemoryChat(Messages):
     """
     Every logged-in user and every room of one process, and the rules for
     routing messages.
@@ -121,26 +92,10 @@ class MemoryChat(KeptRooms):
     @param permanent_rooms: rooms that exist even while empty (and are kept:
         see L{chat.core.kept}).
     @param crowd: the size from which a room is a crowd; 0 for never.
-    @param node: what makes this process's message ids its own; by default
-        its start and a random part, so that ids never meet those of another
-        process (another node, or this server before a restart).
+    @param node: what makes this process's message ids its own (see
+        L{chat.core.messages.Messages}).
     @param store: where the changes of kept rooms are reported.
     """
-
-    def __init__(
-        self,
-        permanent_rooms: tuple[str, ...] = (),
-        crowd: int = 0,
-        clock: Callable[[], float] = time.time,
-        node: str | None = None,
-        store: RoomStore | None = None,
-    ) -> None:
-        super().__init__(permanent_rooms, crowd, clock, store)
-        # Message ids: this process's own prefix, then a count.
-        if node is None:
-            node = _base36(int(clock() * 1000)) + _base36(secrets.randbits(40))
-        self._node = node
-        self._sent = 0
 
     # Claims: decided here and now, so their Deferreds have fired already.
 
@@ -450,237 +405,6 @@ class MemoryChat(KeptRooms):
             self._check_room_name(name)
         target.participant.receive(Invited(name, user.nickname, target.nickname))
         return target
-
-    # Messages: the hot path.
-
-    def say(
-        self,
-        user: UserView,
-        name: str,
-        text: str,
-        notice: bool = False,
-        tags: Tags = (),
-        lines: Lines = (),
-    ) -> Message | None:
-        """
-        Text that is empty once cleaned is dropped.
-
-        @param tags: what the sender's client gives other clients with it.
-        @param lines: a message of several lines, as they were sent (then
-            C{text} is not used: the message's text is them joined).
-        """
-        composed = self._compose(user, name, text, notice, tags, lines)
-        if composed is None:
-            return None
-        room, event = composed
-        self._broadcast(room, event, exclude=user)
-        return event
-
-    def compose(
-        self,
-        user: UserView,
-        name: str,
-        text: str,
-        notice: bool = False,
-        tags: Tags = (),
-        lines: Lines = (),
-    ) -> Message | None:
-        """
-        The message L{say} would send, checked and made (its id, its time)
-        but not sent: a clustered chat sends it through its log, and every
-        node hands it on (L{relay}).
-        """
-        composed = self._compose(user, name, text, notice, tags, lines)
-        return None if composed is None else composed[1]
-
-    def _compose(
-        self, user: UserView, name: str, text: str, notice: bool, tags: Tags, lines: Lines
-    ) -> tuple[Room, Message] | None:
-        self._check_online(user)
-        room = self._speaking_room(user, name)
-        if lines:
-            lines = clean_pieces(lines[:MULTILINE_MAX_LINES])
-            text = joined(lines)
-        else:
-            text = clean(text)
-        if not text.strip():
-            return None
-        return room, Message(
-            room.name, user.nickname, text, notice, self._meta(own(user), tags, lines)
-        )
-
-    def act(self, user: UserView, name: str, text: str) -> Action | None:
-        event = self.compose_action(user, name, text)
-        if event is not None:
-            self._broadcast(self._rooms[key_of(event.room)], event, exclude=user)
-        return event
-
-    def compose_action(self, user: UserView, name: str, text: str) -> Action | None:
-        """
-        The action L{act} would send, made but not sent (see L{compose}).
-        """
-        self._check_online(user)
-        room = self._speaking_room(user, name)
-        text = clean(text)
-        if not text.strip():
-            return None
-        return Action(room.name, user.nickname, text, self._meta(own(user)))
-
-    def relay(self, user: UserView, event: Message | Action | PrivateMessage) -> bool:
-        """
-        Hand on a message made by L{compose}, L{compose_action} or
-        L{compose_private} (here or on another node) from C{user}, if it
-        may still say it: in the meantime it may have left, been put out
-        or silenced (then nobody gets it, on any node: each decides alike).
-        L{True} if it was handed on.
-        """
-        if not user.online:
-            return False
-        if isinstance(event, PrivateMessage):
-            target = self._users.get(key_of(event.recipient))
-            if target is None:
-                return False
-            target.participant.receive(event)
-            # A notice is not answered, not even with an away message.
-            away = None if event.notice else target.away
-            own(user).participant.receive(
-                PrivateMessageSent(
-                    user.nickname, target.nickname, event.text, away, event.notice, event.meta
-                )
-            )
-            return True
-        try:
-            room = self._speaking_room(user, event.room)
-        except ChatError:
-            return False
-        self._broadcast(room, event, exclude=user)
-        return True
-
-    def redact(self, user: UserView, name: str, msgid: str, reason: str | None) -> Redacted:
-        """
-        Tell C{name}'s members (C{user} too) that C{user} deleted the
-        message C{msgid} there; whether it may is the session's to decide.
-        """
-        self._check_online(user)
-        room = self._member_room(user, name)
-        event = Redacted(room.name, user.nickname, msgid, reason)
-        self._broadcast(room, event, exclude=None)
-        return event
-
-    def _meta(self, user: User, tags: Tags = (), lines: Lines = ()) -> Meta:
-        """
-        A new message's id and what it carries of its sender. The sender is
-        no longer idle.
-        """
-        user.active = now = self._clock()
-        self._sent += 1
-        msgid = f"{self._node}-{_base36(self._sent)}"
-        # chat.core.events.said_at, inline: this is every message's path.
-        at = int(now * 1000) / 1000
-        if lines:
-            return Multiline(msgid, user.account, user.bot, tags, at, lines)
-        return Meta(msgid, user.account, user.bot, tags, at)
-
-    def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage:
-        """
-        Send tags and nothing else to room C{target} (C{room}) or to the user C{target}.
-        """
-        self._check_online(user)
-        meta = self._meta(own(user), tags)
-        if room:
-            found = self._speaking_room(user, target)
-            event = TagMessage(user.nickname, found.name, None, meta)
-            self._broadcast(found, event, exclude=user)
-        else:
-            recipient = self.find(target)
-            event = TagMessage(user.nickname, None, recipient.nickname, meta)
-            recipient.participant.receive(event)
-        return event
-
-    def say_to(
-        self,
-        user: UserView,
-        name: str,
-        to: Mode,
-        text: str,
-        notice: bool = False,
-        tags: Tags = (),
-        action: bool = False,
-    ) -> StatusMessage | None:
-        """
-        Text that is empty once cleaned is dropped. Who may say something to
-        the room may say it to some of its members.
-        """
-        self._check_online(user)
-        room = self._speaking_room(user, name)
-        text = clean(text)
-        if not text.strip():
-            return None
-        meta = self._meta(own(user), tags)
-        event = StatusMessage(room.name, user.nickname, text, to, notice, action, meta)
-        told = room.operators if to is Mode.OPERATOR else room.operators | room.voiced
-        for member in told:
-            if member is not user:
-                member.participant.receive(event)
-        return event
-
-    def ctcp(
-        self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
-    ) -> Ctcp | None:
-        """
-        Text that is empty once cleaned is dropped.
-
-        @raise CannotSend: if the room takes no CTCP (C{+C}).
-        """
-        self._check_online(user)
-        room = self._speaking_room(user, name)
-        if Mode.NO_CTCP in room.flags:
-            raise CannotSend(room.name, CannotSend.NO_CTCP)
-        text = clean(text).strip()
-        if not text:
-            return None
-        event = Ctcp(room.name, user.nickname, text, notice, self._meta(own(user), tags))
-        self._broadcast(room, event, exclude=user)
-        return event
-
-    def whisper(
-        self, user: UserView, recipient: str, text: str, notice: bool = False, tags: Tags = ()
-    ) -> PrivateMessage | None:
-        """
-        @raise NoSuchUser: if nobody called C{recipient} is online.
-        """
-        event = self.compose_private(user, recipient, text, notice, tags)
-        if event is not None:
-            self.relay(user, event)
-        return event
-
-    def compose_private(
-        self, user: UserView, recipient: str, text: str, notice: bool = False, tags: Tags = ()
-    ) -> PrivateMessage | None:
-        """
-        The private message L{whisper} would send, made but not sent (see L{compose}).
-        """
-        sender = own(user)
-        self._check_online(sender)
-        target = self.find(recipient)
-        text = clean(text)
-        if not text.strip():
-            return None
-        meta = self._meta(sender, tags)
-        return PrivateMessage(sender.nickname, target.nickname, text, notice, meta, target.account)
-
-    def announce(self, user: UserView, text: str) -> None:
-        """
-        Tell everyone online, in every room, C{user} included. (Who may do
-        this is for the session to decide.)
-        """
-        self._check_online(user)
-        text = clean(text)
-        if not text.strip():
-            return
-        event = Announcement(user.nickname, text)
-        for member in list(self._users.values()):
-            member.participant.receive(event)
 
     # What users say of themselves, and what their sessions decide of them.
 

@@ -16,7 +16,9 @@ from chat.cluster.chat import NODE_LOST, ClusterChat
 from chat.cluster.log import Log, Settings
 from chat.core.errors import CannotJoin, CannotSend, NicknameTaken, NoSuchRoom, NotRoomOperator
 from chat.core.events import (
+    Ctcp,
     Departure,
+    Entered,
     Event,
     Invited,
     Joined,
@@ -25,7 +27,11 @@ from chat.core.events import (
     Message,
     PrivateMessage,
     PrivateMessageSent,
+    Redacted,
+    StatusMessage,
+    TagMessage,
     TopicChanged,
+    Welcome,
 )
 from chat.core.interfaces import Chat
 from chat.core.modes import Mode, ModeChange
@@ -368,3 +374,44 @@ class StateTests(TestCase):
         self.assertEqual(made["a.1"].account, "alice")
         self.assertEqual([r.name for r in made["a.2"].rooms], ["den"])
         self.assertEqual(state.dump(second, {u: i for i, u in made.items()}), dumped)
+
+
+class KindsTests(Nodes):
+    """
+    Every kind of message crosses nodes.
+    """
+
+    async def test_every_kind(self) -> None:
+        """
+        Actions, CTCP, messages to operators, tags alone (to a room and to a
+        user) and deletions reach a user of another node once each.
+        """
+        a, b = await self.nodes("a", "b")
+        alice, bob = Person(), Person()
+        alice_user = await a.login("alice", alice)
+        bob_user = await b.login("bob", bob)
+        await b.join(bob_user, "den")
+        await until(lambda: _members(a, "den") == ["bob"])
+        await a.join(alice_user, "den")
+        await until(lambda: _members(b, "den") == ["alice", "bob"])
+        a.act(alice_user, "den", "waves")
+        a.ctcp(alice_user, "den", "VERSION")
+        a.say_to(alice_user, "den", Mode.OPERATOR, "ops only")
+        a.tag(alice_user, "den", (("+typing", "active"),), room=True)
+        a.tag(alice_user, "bob", (("+typing", "paused"),), room=False)
+        said = a.say(alice_user, "den", "oops")
+        assert said is not None and said.meta is not None
+        a.redact(alice_user, "den", said.meta.msgid, "typo")
+        await until(lambda: any(isinstance(e, Redacted) for e in bob.events))
+        kinds = [
+            type(e).__name__ for e in bob.events if not isinstance(e, (Welcome, Joined, Entered))
+        ]
+        self.assertEqual(
+            kinds,
+            ["Action", "Ctcp", "StatusMessage", "TagMessage", "TagMessage", "Message", "Redacted"],
+        )
+        tags = [e for e in bob.events if isinstance(e, TagMessage)]
+        self.assertEqual([(t.room, t.recipient) for t in tags], [("den", None), (None, "bob")])
+        self.assertFalse(
+            any(isinstance(e, (Ctcp, StatusMessage, TagMessage)) for e in alice.events)
+        )
