@@ -104,6 +104,8 @@ $(CHROMIUM):
 # stopped. Where make installs it (as root, with apt-get), the tests connect as a role of their own,
 # chat_test, which may create databases and nothing more, let in from loopback without a password;
 # without root, make stops and names the package. CHAT_TEST_POSTGRES names another server.
+# Redis: the cluster's tests start redis-server processes of their own, on free loopback ports;
+# make installs the package the same way when it is missing.
 services:
 	@if [ -n "$$CHAT_TEST_POSTGRES" ] || pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then exit 0; fi; \
 	if ! command -v pg_ctlcluster >/dev/null; then \
@@ -125,6 +127,14 @@ services:
 	fi; \
 	pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; \
 	echo "make test: PostgreSQL did not start (pg_ctlcluster $$version main start)"; exit 1
+	@# The cluster's tests start redis-server processes of their own (tests/cluster/brokers.py).
+	@if ! command -v redis-server >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make test needs Redis: apt-get install redis-server (as root)"; \
+			exit 1; \
+		fi; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; \
+	fi
 
 $(NODE_DEPS): tests/web/node/package.json tests/web/node/package-lock.json
 	@if ! command -v npm >/dev/null; then \

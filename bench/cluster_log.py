@@ -33,12 +33,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from twisted.internet import defer, reactor, task  # noqa: E402
+from twisted.internet import defer, reactor, task
 
-from chat.cluster import log as cluster_log  # noqa: E402
-from chat.cluster import redis as cluster_redis  # noqa: E402
-from chat.cluster.log import Entry, Log, Settings  # noqa: E402
-from chat.cluster.redis import Address  # noqa: E402
+from chat.cluster import log as cluster_log
+from chat.cluster import redis as cluster_redis
+from chat.cluster.log import Entry, Log, Settings
+from chat.cluster.redis import Address
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -208,13 +208,12 @@ async def main(arguments: argparse.Namespace) -> None:
             )
             for name, value in figures.items():
                 results.setdefault(shape, {}).setdefault(name, []).append(value)
-            print(
-                f"run {run + 1} {shape}: {json.dumps({k: round(v, 3) for k, v in figures.items()})}",
-                flush=True,
-            )
+            rounded = {name: round(value, 3) for name, value in figures.items()}
+            print(f"run {run + 1} {shape}: {json.dumps(rounded)}", flush=True)
     print()
     print(
-        f"Medians of {arguments.runs} runs (paced: {arguments.rate} entries/s for {arguments.seconds} s; burst: {arguments.burst} entries)"
+        f"Medians of {arguments.runs} runs (paced: {arguments.rate} entries/s for "
+        f"{arguments.seconds} s; burst: {arguments.burst} entries)"
     )
     print()
     names = sorted({name for shape in results.values() for name in shape})

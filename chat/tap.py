@@ -5,8 +5,10 @@ What C{twistd chat} runs: its command-line options and the service tree they mak
 from __future__ import annotations
 
 import os
+import re
 import resource
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -91,6 +93,21 @@ class Options(usage.Options):
             DEFAULT_DB,
             "The SQLite database for history (created if need be); :memory: keeps nothing; "
             "postgresql://USER@HOST:PORT/NAME for a PostgreSQL database (docs/cluster.md).",
+        ],
+        [
+            "cluster",
+            None,
+            None,
+            "redis://HOST:PORT/DB: be one node of a chat of several, through this Redis "
+            "(with --db postgresql://..., which they share; docs/cluster.md).",
+        ],
+        ["node", None, None, "This node's name in the cluster (default: the host's name and pid)."],
+        [
+            "lease",
+            None,
+            5,
+            "Seconds a node that stops answering stays in the cluster (its users with it).",
+            _number("lease", float),
         ],
         [
             "admins",
@@ -268,6 +285,34 @@ class Options(usage.Options):
             return "See twistd chat --help for every option.\n"
         return str(super().getUsage(width))
 
+    def _check_cluster(self) -> None:
+        """
+        A cluster needs its nodes to share a PostgreSQL database, a Redis
+        address that reads, txredisapi, and a node name that fits in its keys.
+        """
+        if not self["db"].startswith(("postgresql://", "postgres://")):
+            raise usage.UsageError(
+                "--cluster needs --db postgresql://...: the nodes share their database"
+            )
+        try:
+            from chat.cluster.redis import Address
+        except ImportError:
+            raise usage.UsageError(
+                "--cluster needs txredisapi: pip install 'chat[cluster]'"
+            ) from None
+        try:
+            self["cluster-address"] = Address.parse(self["cluster"])
+        except ValueError as e:
+            raise usage.UsageError(f"--cluster: {e}") from None
+        if self["node"] is None:
+            self["node"] = f"{socket.gethostname()}.{os.getpid()}"
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", self["node"]):
+            raise usage.UsageError(
+                "--node: letters, digits, dots, dashes and underscores, at most 64"
+            )
+        if self["lease"] < 0.5:
+            raise usage.UsageError("--lease must be at least 0.5 seconds")
+
     def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
@@ -300,6 +345,8 @@ class Options(usage.Options):
             folder = os.path.dirname(os.path.abspath(self["db"]))
             if not os.path.isdir(folder):
                 raise usage.UsageError(f"--db: no such directory: {folder}")
+        if self["cluster"] is not None:
+            self._check_cluster()
         self["admin-names"] = read_admins(self["admins"], self["admins-file"])
         if self["motd"] is not None:
             self["motd-lines"] = read_motd(self["motd"])
@@ -418,9 +465,38 @@ def makeService(options: dict[str, Any]) -> IService:
     reactor.addSystemEventTrigger("after", "shutdown", pool.close)
     bans = Bans(pool, reactor)
     configured = settings(options)
-    rooms = MemoryChat(
-        permanent_rooms=(LOBBY,), crowd=configured.crowd, clock=reactor.seconds, store=Rooms(pool)
-    )
+    node = None
+    rooms: Any
+    if options["cluster"] is not None:
+        # One node of several: its chat is a replica of theirs (docs/cluster.md).
+        from chat.cluster.chat import ClusterChat
+        from chat.cluster.log import Log, Settings
+        from chat.cluster.node import Node
+
+        rooms = ClusterChat(
+            options["node"],
+            permanent_rooms=(LOBBY,),
+            crowd=configured.crowd,
+            clock=reactor.seconds,
+            store=Rooms(pool),
+        )
+        journal = Log(
+            reactor,
+            options["cluster-address"],
+            options["node"],
+            rooms.apply,
+            rooms.fenced,
+            rooms.gap,
+            Settings(lease=options["lease"]),
+        )
+        node = Node(rooms, journal, reactor)
+    else:
+        rooms = MemoryChat(
+            permanent_rooms=(LOBBY,),
+            crowd=configured.crowd,
+            clock=reactor.seconds,
+            store=Rooms(pool),
+        )
     if postgresql:
         # As below, but PostgreSQL is shared by the servers using it: none locks it.
         from chat.store import pg
@@ -459,6 +535,9 @@ def makeService(options: dict[str, Any]) -> IService:
         return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
 
     accounts = Accounts(pool, reactor, hash_in_thread)
+    if node is not None:
+        # Before the chat's service: it leaves the cluster after the users are gone.
+        node.setServiceParent(top)  # type: ignore[no-untyped-call]
     chat = ChatService(
         reactor,
         rooms,

@@ -19,6 +19,7 @@ from chat.core.service import Settings
 from chat.line.protocol import LineFactory
 from chat.store import database, postgres
 from chat.store.database import PUBLIC
+from tests.cluster.brokers import Broker
 from tests.helpers import new_service
 from tests.live import ROOT, TIMEOUT, ProcessRunner, TwistdRunner, reactor
 from tests.pg import fresh_database, url_of
@@ -81,6 +82,7 @@ listen on instead: others share the machine, and may use those.
 
 LOCAL = "tcp:0:interface=127.0.0.1"
 DOCUMENTED_DB = "postgresql://postgres@127.0.0.1:5432/chat"
+DOCUMENTED_REDIS = "redis://127.0.0.1:6379/0"
 PASSWORD = b"a-good-password\n"
 
 
@@ -184,6 +186,9 @@ class DocumentedCommandTests(TestCase):
         folder = self.folder()
         command = command.replace("/tmp/", f"{folder}/")
         # The documents' PostgreSQL database: a fresh one of the test server's.
+        if DOCUMENTED_REDIS in command:
+            # The documents' Redis: one of the test's own.
+            command = command.replace(DOCUMENTED_REDIS, str(Broker(self).address))
         if DOCUMENTED_DB in command:
             conninfo = fresh_database(self)
             with postgres.connect(conninfo) as db, db.cursor() as cursor:

@@ -58,6 +58,9 @@ class OptionsTests(SynchronousTestCase):
                 "name": "chat",
                 "description": "chat",
                 "db": "chat.sqlite3",
+                "cluster": None,
+                "node": None,
+                "lease": 5,
                 "history": 20,
                 "sendq": 262144,
                 "sendq-total": 256 * 1024 * 1024,
@@ -110,6 +113,9 @@ class OptionsTests(SynchronousTestCase):
                 "name": "Lab",
                 "description": "The lab's chat",
                 "db": ":memory:",
+                "cluster": None,
+                "node": None,
+                "lease": 5,
                 "history": 0,
                 "sendq": 4096,
                 "sendq-total": 65536,
@@ -131,6 +137,47 @@ class OptionsTests(SynchronousTestCase):
                 "reactor": self.reactor,
             },
         )
+
+    def test_cluster_options(self) -> None:
+        """
+        --cluster takes a Redis address and a PostgreSQL database the nodes
+        share, and a node name that fits in its keys; each refusal says why.
+        """
+        db = "postgresql://postgres@127.0.0.1:5432/chat"
+        options = self.parse("--db", db, "--cluster", "redis://10.0.0.5:6380/2", "--node", "n-1")
+        self.assertEqual(str(options["cluster-address"]), "redis://10.0.0.5:6380/2")
+        self.assertEqual((options["node"], options["lease"]), ("n-1", 5))
+        self.assertRegex(self.parse("--db", db, "--cluster", "redis://r")["node"], r".+\.\d+$")
+        for argv, message in [
+            (("--cluster", "redis://r"), "--cluster needs --db postgresql://"),
+            (("--db", db, "--cluster", "http://r"), "--cluster: not a redis://HOST:PORT/DB"),
+            (("--db", db, "--cluster", "redis://r/x"), "is not a number"),
+            (("--db", db, "--cluster", "redis://r", "--node", "a b"), "--node: letters"),
+            (("--db", db, "--cluster", "redis://r", "--lease", "0.1"), "--lease must be"),
+        ]:
+            with self.assertRaises(UsageError) as caught:
+                self.parse(*argv)
+            self.assertIn(message, str(caught.exception))
+
+    def test_single_node_imports_no_redis(self) -> None:
+        """
+        Without --cluster, nothing of Redis is imported (nor of PostgreSQL
+        without --db postgresql://...): the default needs nothing installed.
+        """
+        script = (
+            "import sys\n"
+            "from twisted.internet.testing import MemoryReactorClock\n"
+            "from chat.tap import Options, makeService\n"
+            "options = Options(MemoryReactorClock())\n"
+            "options.parseOptions(['--db', ':memory:'])\n"
+            "makeService(options)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('txredisapi', 'psycopg') or m.startswith('chat.cluster')))\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout
+        self.assertEqual(out.strip(), "[]")
 
     def test_missing_motd(self) -> None:
         """

@@ -35,13 +35,13 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any
 
+from twisted.internet import defer
 from twisted.internet.defer import Deferred, fail
-from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.cluster import codec
-from chat.cluster.log import Entry, Log
+from chat.cluster.log import Entry, Fenced, Log
 from chat.core import state
 from chat.core.domain import MemoryChat
 from chat.core.errors import (
@@ -147,6 +147,11 @@ class ClusterChat:
         self._at: float | None = None
         self.replica = MemoryChat(permanent_rooms, crowd, self._time, None, store)
         self.journal: Log | None = None
+        self._reactor: Any = None
+        self._stopping = False
+        self._rejoining: Any = None
+        # Fired when the chat's state arrives (see start()).
+        self._arrived: Deferred[None] | None = None
         # Users by their id in the cluster, the node (and its token) each is on.
         self._users: dict[str, Any] = {}
         self._ids: dict[Any, str] = {}
@@ -176,6 +181,10 @@ class ClusterChat:
         # brings waits (see L{start}).
         self._ready = True
         self._waiting: list[Entry] = []
+        # Whether this node has joined the cluster, and what was asked of
+        # the log before it had.
+        self._joined = False
+        self._early: list[tuple[str, str, Deferred[None]]] = []
 
     def _time(self) -> float:
         return self._at if self._at is not None else self._clock()
@@ -190,18 +199,27 @@ class ClusterChat:
         has within C{wait} seconds).
         """
         self.journal = journal
+        self._reactor = reactor
         self._ready = False
-        up = await journal.start()
+        up = await (journal.rejoin() if journal.started else journal.start())
+        self._joined = True
+        early, self._early = self._early, []
+        for kind, data, later in early:
+            journal.append(kind, data).chainDeferred(later)
         while True:
             others = json.loads(up.data or "[]") or []
             if not others:
                 self._adopted(None)
                 return
-            waited = 0.0
-            while not self._ready and waited < wait:
-                await deferLater(reactor, 0.05, lambda: None)
-                waited += 0.05
-            if self._ready:
+            self._arrived = Deferred()
+            self._arrived.addTimeout(wait, reactor)
+            try:
+                await self._arrived
+            except (TimeoutError, defer.CancelledError):
+                pass
+            finally:
+                self._arrived = None
+            if self._ready or self._stopping:
                 return
             self.log.warn("No node gave {node} the chat's state; asking again", node=self.node)
             self._waiting.clear()
@@ -221,6 +239,8 @@ class ClusterChat:
         self._ready = True
         waiting, self._waiting = self._waiting, []
         self.apply(waiting)
+        if self._arrived is not None and not self._arrived.called:
+            self._arrived.callback(None)
 
     def _apply_up(self, entry: Entry, data: Any, mine: bool) -> None:
         # The first of the nodes a newcomer found gives it the state, as
@@ -275,13 +295,42 @@ class ClusterChat:
 
     def fenced(self, why: str) -> None:
         """
-        This node is out of the cluster: its users are told and let go (the log's C{fenced}).
+        This node is out of the cluster (the log's C{fenced}): its users
+        are told and let go (the others have seen them leave, or will),
+        what it knew is forgotten, and it joins again under a new token,
+        to be given the chat's state anew.
         """
+        self._joined = False
         for user_id, home in list(self._homes.items()):
             if home[0] == self.node:
                 user = self._users.get(user_id)
                 if user is not None and user.online:
                     user.participant.disconnect(NODE_LOST)
+        for waiting, _ in self._claims.values():
+            waiting.errback(Failure(Fenced(why)))
+        self._claims.clear()
+        self.replica.close()
+        self._users.clear()
+        self._ids.clear()
+        self._homes.clear()
+        if self.journal is not None and self._reactor is not None and not self._stopping:
+            journal, reactor = self.journal, self._reactor
+            self._rejoining = self._reactor.callLater(
+                1.0,
+                lambda: Deferred.fromCoroutine(self.start(journal, reactor)).addErrback(self._lost),
+            )
+
+    async def stop(self) -> None:
+        """
+        Leave the cluster (the server is stopping): not to join again.
+        """
+        self._stopping = True
+        if self._rejoining is not None and self._rejoining.active():
+            self._rejoining.cancel()
+        if self._arrived is not None and not self._arrived.called:
+            self._arrived.cancel()
+        if self.journal is not None:
+            await self.journal.stop()
 
     def gap(self, why: str) -> None:
         """
@@ -294,6 +343,12 @@ class ClusterChat:
     def _append(self, kind: str, *data: Any) -> Deferred[None]:
         if self.journal is None:
             return fail(RuntimeError("not in a cluster yet"))
+        if not self._joined:
+            # Asked before the node has joined (a login as it starts):
+            # appended, in order, once it has.
+            later: Deferred[None] = Deferred()
+            self._early.append((kind, json.dumps(data), later))
+            return later
         return self.journal.append(kind, json.dumps(data))
 
     def _claim(self, kind: str, participant: Participant | None, *data: Any) -> Deferred[Any]:
@@ -411,6 +466,11 @@ class ClusterChat:
             self.replica.logout(user, departure)
 
     def _apply_lost(self, entry: Entry, data: None, mine: bool) -> None:
+        if mine and entry.kind == "lost" and self.journal is not None:
+            # Reaped while it could not renew (stopped, cut off): out of
+            # the cluster, as the others see it. Its users are told so.
+            self.journal.fence("this node was reaped: its lease ran out")
+            return
         home = (entry.node, entry.token)
         for user_id in [u for u, h in self._homes.items() if h == home]:
             self._forget(user_id, NODE_LOST)

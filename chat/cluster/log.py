@@ -151,6 +151,8 @@ class Log:
         self._reading = False
         self._last_id = "0-0"
         self._number = 0
+        # Whether it has connected (it joins again with rejoin()).
+        self.started = False
 
     @property
     def _ms(self) -> int:
@@ -167,6 +169,7 @@ class Log:
         """
         self._commands = await redis.connect(self.reactor, self.address)
         self._reads = await redis.connect(self.reactor, self.address, blocking=True)
+        self.started = True
         return await self._join()
 
     async def _join(self) -> Entry:
@@ -291,6 +294,13 @@ class Log:
 
         return d.addCallbacks(reaped, failed)
 
+    def fence(self, why: str) -> None:
+        """
+        Leave the cluster in this node's own eyes, having learnt it is out
+        (its own reaping read in the log): as when it finds it by itself.
+        """
+        self._fence(why)
+
     def _fence(self, why: str) -> None:
         """
         Leave the cluster in this node's own eyes: every append not
@@ -379,7 +389,10 @@ class Log:
                 continue
             if not reply:
                 continue
-            entries = [_entry(raw) for raw in reply[0][1]]
+            # A read sent before this node joined again may bring what
+            # comes before its new place in the log: not its to apply.
+            after = _order(self._last_id)
+            entries = [e for e in map(_entry, reply[0][1]) if _order(e.id) > after]
             if not entries:
                 continue
             self._last_id = entries[-1].id
@@ -425,6 +438,14 @@ def _entry(raw: list[Any]) -> Entry:
         str(fields["k"]),
         str(fields["d"]),
     )
+
+
+def _order(entry_id: str) -> tuple[int, int]:
+    """
+    How stream ids compare: milliseconds, then the count within one.
+    """
+    ms, _, count = entry_id.partition("-")
+    return int(ms), int(count or 0)
 
 
 def _why(failure: Failure) -> str:

@@ -84,7 +84,7 @@ class Nodes(TestCase):
                 Settings(**settings),
             )
             await chat.start(log, reactor)
-            self.addCleanup(log.stop)
+            self.addCleanup(chat.stop)
             chats.append(chat)
         return chats
 
@@ -252,7 +252,7 @@ class JoiningTests(Nodes):
         c = ClusterChat("c", permanent_rooms=("lobby",))
         log = Log(reactor, self.broker.address, "c", c.apply, c.fenced, c.gap, Settings())
         await c.start(log, reactor)
-        self.addCleanup(log.stop)
+        self.addCleanup(c.stop)
         self.assertEqual(c.online(), ["alice", "bob"])
         room = c.room("den")
         self.assertEqual((room.topic, room.topic_by), ("chess", "alice"))
@@ -415,3 +415,35 @@ class KindsTests(Nodes):
         self.assertFalse(
             any(isinstance(e, (Ctcp, StatusMessage, TagMessage)) for e in alice.events)
         )
+
+
+class FencingTests(Nodes):
+    """
+    A node that finds itself out of the cluster.
+    """
+
+    async def test_fenced_node_serves_again(self) -> None:
+        """
+        A node that stopped for longer than its lease finds, once running
+        again, that it is out: its users are disconnected with "node lost"
+        (the others have seen them leave), and it joins again, given the
+        chat's state, and serves new logins.
+        """
+        a, b = await self.nodes("a", "b", lease=0.6)
+        anne, bert = Person(), Person()
+        anne_user = await a.login("anne", anne)
+        await a.join(anne_user, "lobby")
+        bert_user = await b.login("bert", bert)
+        await b.join(bert_user, "lobby")
+        await until(lambda: a.members("lobby") == ["anne", "bert"])
+        assert b.journal is not None
+        b.journal._stop_loops()  # as a process that is stopped
+        await until(lambda: a.members("lobby") == ["anne"], 5)
+        await b.journal._renew()  # running again
+        self.assertEqual(bert.departures, [NODE_LOST])
+        await until(lambda: b.journal is not None and b.journal.token is not None, 5)
+        await until(lambda: b.is_online("anne"), 5)
+        self.assertFalse(b.is_online("bert"))
+        cora = Person()
+        await b.login("cora", cora)
+        await until(lambda: a.is_online("cora"))
