@@ -535,7 +535,12 @@ def makeService(options: dict[str, Any]) -> IService:
         return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
 
     accounts = Accounts(pool, reactor, hash_in_thread)
+    banned: Any = bans
     if node is not None:
+        from chat.cluster.bans import ClusterBans
+
+        # Set or lifted on this node, told to the others.
+        banned = ClusterBans(bans, rooms)
         # Before the chat's service: it leaves the cluster after the users are gone.
         node.setServiceParent(top)  # type: ignore[no-untyped-call]
     chat = ChatService(
@@ -544,7 +549,7 @@ def makeService(options: dict[str, Any]) -> IService:
         configured,
         history=history,
         accounts=accounts,
-        bans=bans,
+        bans=banned,
         markers=ReadMarkers(pool),
     )
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]

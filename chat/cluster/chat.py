@@ -33,7 +33,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, fail
@@ -58,6 +58,8 @@ from chat.core.errors import (
 from chat.core.events import (
     QUIT,
     Action,
+    Ban,
+    BanKind,
     Ctcp,
     Departure,
     Event,
@@ -74,9 +76,11 @@ from chat.core.events import (
     Was,
     Why,
 )
-from chat.core.interfaces import Participant, RoomStore, RoomView, UserView
+from chat.core.interfaces import BanList, Participant, RoomStore, RoomView, UserView
 from chat.core.limits import MAX_TOPIC_LENGTH
+from chat.core.masks import address
 from chat.core.modes import Mode, ModeChange
+from chat.core.registry import own
 from chat.core.text import clean
 
 NODE_LOST = Departure(Why.NODE_LOST)
@@ -101,6 +105,17 @@ CALLS = {
 The log's kinds of entry applied by the replica's method of that name, the
 user it names first, and the rest of its data as they are.
 """
+
+
+class HeldBans(BanList, Protocol):
+    """
+    A node's bans (L{chat.store.bans.Bans}), which also hold, in memory
+    only, those set and lifted on other nodes (written there).
+    """
+
+    def hold(self, ban: Ban) -> None: ...
+
+    def release(self, kind: BanKind, target: str) -> None: ...
 
 
 class _Elsewhere:
@@ -148,6 +163,8 @@ class ClusterChat:
         self.replica = MemoryChat(permanent_rooms, crowd, self._time, None, store)
         self.journal: Log | None = None
         self._reactor: Any = None
+        # The bans this node holds in memory (set by the server).
+        self.bans: HeldBans | None = None
         self._stopping = False
         self._rejoining: Any = None
         # Fired when the chat's state arrives (see start()).
@@ -171,6 +188,9 @@ class ClusterChat:
             "lost": self._apply_lost,
             "down": self._apply_lost,
             "up": self._apply_up,
+            "disconnect": self._apply_disconnect,
+            "ban": self._apply_ban,
+            "unban": self._apply_unban,
             "move": self._apply_move,
             "keep": self._apply_keep,
             "modes": self._apply_modes,
@@ -476,8 +496,74 @@ class ClusterChat:
             self._forget(user_id, NODE_LOST)
 
     def disconnect(self, user: UserView, departure: Departure) -> None:
-        # On its own node, its connection closes, which logs it out.
-        self.replica.disconnect(user, departure)
+        """
+        Throw C{user} out (a ban, a ghost replaced): its own node closes its
+        connection, which logs it out. On another node, that node is asked
+        through the log.
+        """
+        if self._local(user):
+            self.replica.disconnect(user, departure)
+            return
+        user_id = self._ids.get(user)
+        if user_id is not None:
+            self._append("disconnect", user_id, codec.departure(departure)).addErrback(self._lost)
+
+    def _apply_disconnect(self, entry: Entry, data: list[Any], mine: bool) -> None:
+        user_id, departure = data
+        user = self._users.get(user_id)
+        if user is not None and self._local(user):
+            self.replica.disconnect(user, codec.departure_of(departure))
+
+    def _local(self, user: UserView) -> bool:
+        """
+        Whether C{user} is this node's own (its connection is here).
+        """
+        home = self._homes.get(self._ids.get(user, ""))
+        return (
+            home is not None
+            and self.journal is not None
+            and home == (self.node, self.journal.token)
+        )
+
+    # Bans: each node holds them in memory (they are checked at every
+    # connection); one set or lifted on a node is told to the others.
+
+    def banned(self, ban: Ban) -> None:
+        """
+        An operator of this node set C{ban} (written to the database here):
+        every node holds it, and throws out its own users it shuts out.
+        """
+        self._append(
+            "ban", ban.kind.value, ban.target, ban.until, ban.reason, ban.by, ban.created
+        ).addErrback(self._lost)
+
+    def unbanned(self, kind: BanKind, target: str) -> None:
+        """
+        An operator of this node lifted the ban on C{target}: every node lets it in again.
+        """
+        self._append("unban", kind.value, target).addErrback(self._lost)
+
+    def _apply_ban(self, entry: Entry, data: list[Any], mine: bool) -> None:
+        kind, target, until, reason, by, created = data
+        ban = Ban(BanKind(kind), target, until, reason, by, created)
+        if not mine and self.bans is not None:
+            self.bans.hold(ban)
+        departure = Departure(Why.BANNED, by, reason)
+        for user in list(self.replica.everyone()):
+            if not self._local(user) or mine:
+                continue  # its own node throws it out (the operator's, at once)
+            shut_out = (
+                user.nickname.lower() == target.lower()
+                if ban.kind is BanKind.NICK
+                else own_host(user) == address(target)
+            )
+            if shut_out:
+                self.replica.disconnect(user, departure)
+
+    def _apply_unban(self, entry: Entry, data: list[Any], mine: bool) -> None:
+        kind, target = data
+        if not mine and self.bans is not None:
+            self.bans.release(BanKind(kind), target)
 
     def close(self) -> None:
         self.replica.close()
@@ -781,3 +867,10 @@ class ClusterChat:
 
     def check_rename(self, user: UserView, nickname: str) -> None:
         self.replica.check_rename(user, nickname)
+
+
+def own_host(user: UserView) -> str:
+    """
+    The address C{user} connects from, as bans name it (never shown).
+    """
+    return own(user).host

@@ -73,6 +73,19 @@ class Bans(Service):
         ).addErrback(self._failed)
         return ban
 
+    def hold(self, ban: Ban) -> None:
+        """
+        Hold C{ban}, set elsewhere and written there (by another node of a
+        cluster): in memory only.
+        """
+        self._bans[(ban.kind, ban.target.lower())] = ban
+
+    def release(self, kind: BanKind, target: str) -> None:
+        """
+        Let go of the ban on C{target}, lifted elsewhere: in memory only.
+        """
+        self._bans.pop((kind, target.lower()), None)
+
     def remove(self, kind: BanKind, target: str) -> bool:
         """
         Lift a ban; L{False} if there was none.

@@ -5,28 +5,39 @@ own and a fresh PostgreSQL database, their users on netcat's line door.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 from pathlib import Path
 
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
+from chat import admin
 from tests.cluster.brokers import Broker
-from tests.live import TIMEOUT, TwistdRunner, connect_raw, in_lobby, reactor, start_twistd
+from tests.live import (
+    TIMEOUT,
+    RawClient,
+    TwistdRunner,
+    connect_raw,
+    in_lobby,
+    reactor,
+    start_twistd,
+)
 from tests.pg import fresh_database, url_of
 
 
 class NodeTests(TestCase):
     timeout = 6 * TIMEOUT
 
-    async def node(self, name: str) -> tuple[TwistdRunner, int]:
+    async def node(self, name: str, *options: str) -> tuple[TwistdRunner, int]:
         workdir = Path(self.mktemp())
         workdir.mkdir()
         process, port = await start_twistd(
             workdir,
             "--db", self.db, "--cluster", str(self.broker.address), "--node", name,
-            "--lease", "1", "--flood", "off",
+            "--lease", "1", "--flood", "off", *options,
         )  # fmt: skip
         self.addCleanup(process.stop)
         await process.logged(f"Node {name} joined the cluster".encode())
@@ -65,3 +76,51 @@ class NodeTests(TestCase):
         again = await in_lobby(two_port, "alice")
         again.send("/quit")
         await two.stop()
+
+    async def test_bans_across_nodes(self) -> None:
+        """
+        A ban set by an operator on one node throws its target out of
+        another node, and shuts out its address there too; lifted, it lets
+        it in again everywhere.
+        """
+        self.broker = Broker(self)
+        self.db = url_of(fresh_database(self))
+        self.assertEqual(
+            admin.main(["--db", self.db, "root"], io.StringIO("a-long-password\n"), io.StringIO()),
+            0,
+        )
+        _one, one_port = await self.node("one", "--admins", "root")
+        _two, two_port = await self.node("two", "--max-per-ip", "0")
+        root = await connect_raw(one_port)
+        root.send("root")
+        await root.wait_for(lambda line: "Send its password" in line)
+        root.send("a-long-password")
+        await root.wait_for(lambda line: line.startswith("*** You are in lobby."))
+        mallory = await from_address(two_port, "127.0.0.2", "mallory")
+        await root.wait_for(lambda line: line.startswith("*** mallory has joined"))
+        root.send("/ban mallory spam")
+        await mallory.wait_for(lambda line: line.startswith("!!! You were banned by root"))
+        await mallory.closed
+        root.send("/ban 127.0.0.2")
+        await root.wait_for(lambda line: line.startswith("*** 127.0.0.2 is banned"))
+        await deferLater(reactor, 0.3, lambda: None)
+        again = await from_address(two_port, "127.0.0.2", None)
+        await again.wait_for(lambda line: line.startswith("!!! This address is banned"))
+        root.send("/unban 127.0.0.2")
+        await root.wait_for(lambda line: "is no longer banned" in line)
+        await deferLater(reactor, 0.3, lambda: None)
+        await from_address(two_port, "127.0.0.2", "eve")
+
+
+async def from_address(port: int, source: str, nickname: str | None) -> RawClient:
+    """
+    A raw client connected from C{source} (another loopback address); logged
+    in as C{nickname} if given, once it is in the lobby.
+    """
+    client = RawClient()
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port, bindAddress=(source, 0))
+    await connectProtocol(endpoint, client)
+    if nickname is not None:
+        client.send(nickname)
+        await client.wait_for(lambda line: line.startswith("*** You are in lobby."))
+    return client
