@@ -10,11 +10,14 @@ import os
 import signal
 from pathlib import Path
 
+import psycopg
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from chat import admin
+from chat.store import postgres
 from tests.cluster.brokers import Broker
 from tests.live import (
     TIMEOUT,
@@ -124,3 +127,35 @@ async def from_address(port: int, source: str, nickname: str | None) -> RawClien
         client.send(nickname)
         await client.wait_for(lambda line: line.startswith("*** You are in lobby."))
     return client
+
+
+class MigrationTests(TestCase):
+    timeout = 4 * TIMEOUT
+
+    async def test_three_nodes_on_an_empty_database(self) -> None:
+        """
+        Three nodes started at once on an empty PostgreSQL database: its
+        schema is made once, and all three serve.
+        """
+        broker = Broker(self)
+        conninfo = fresh_database(self)
+        db = url_of(conninfo)
+        starting = []
+        for name in ("one", "two", "three"):
+            workdir = Path(self.mktemp())
+            workdir.mkdir()
+            # Each spawned at once (a coroutine runs until its first wait).
+            started = start_twistd(
+                workdir, "--db", db, "--cluster", str(broker.address), "--node", name
+            )
+            starting.append(Deferred.fromCoroutine(started))
+        nodes = [await d for d in starting]
+        for process, _ in nodes:
+            self.addCleanup(process.stop)
+        with psycopg.connect(conninfo) as connection:
+            self.assertEqual(
+                connection.execute("SELECT version FROM chat_schema").fetchall(),
+                [(postgres.LATEST,)],
+            )
+        for _, port in nodes:
+            await in_lobby(port, f"user{port}")
