@@ -613,13 +613,28 @@ class ClusterChat:
         return event
 
     def _send(self, user: UserView, event: codec.Said) -> None:
-        self._append("said", self._id(user), codec.said(event)).addErrback(self._lost)
+        # A private message (or tags) goes to the user it was made for,
+        # named by its id: by its nickname, it could reach whoever takes
+        # that nickname before the entry is applied.
+        recipient = getattr(event, "recipient", None)
+        to = None
+        if isinstance(recipient, str):
+            found = self.replica.lookup(recipient)
+            to = self._ids.get(found) if found is not None else None
+        self._append("said", self._id(user), codec.said(event), to).addErrback(self._lost)
 
     def _apply_said(self, entry: Entry, data: list[Any], mine: bool) -> None:
-        user_id, event = data
+        user_id, event, to = data
         user = self._users.get(user_id)
-        if user is not None:
-            self.replica.relay(user, codec.said_of(event))
+        if user is None:
+            return
+        made = codec.said_of(event)
+        if to is None and isinstance(getattr(made, "recipient", None), str):
+            return  # made for nobody known: nobody gets it
+        recipient = self._users.get(to) if to is not None else None
+        if to is not None and recipient is None:
+            return  # gone meanwhile
+        self.replica.relay(user, made, recipient)
 
     def set_topic(self, user: UserView, name: str, topic: str) -> None:
         room = self.replica.room(name)

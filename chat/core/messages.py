@@ -153,18 +153,23 @@ class Messages(KeptRooms):
             return None
         return Action(room.name, user.nickname, text, self._meta(own(user)))
 
-    def relay(self, user: UserView, event: Made) -> bool:
+    def relay(self, user: UserView, event: Made, to: UserView | None = None) -> bool:
         """
         Hand on a message made by one of the C{compose} methods (here or on
         another node) from C{user}, if it may still say it: in the meantime
         it may have left, been put out or silenced (then nobody gets it, on
         any node: each decides alike). L{True} if it was handed on.
+
+        @param to: the user a private message or tags were made for, as it
+            was then (a cluster hands it on later): only that user gets
+            it, whatever nickname it has now, and whoever has its nickname
+            now does not. Without it, the user online under the nickname.
         """
         if not user.online:
             return False
         match event:
             case PrivateMessage():
-                target = self._users.get(key_of(event.recipient))
+                target = self._recipient(event.recipient, to)
                 if target is None:
                     return False
                 target.participant.receive(event)
@@ -177,7 +182,7 @@ class Messages(KeptRooms):
                 )
                 return True
             case TagMessage(recipient=str(recipient)):
-                found = self._users.get(key_of(recipient))
+                found = self._recipient(recipient, to)
                 if found is not None:
                     found.participant.receive(event)
                 return found is not None
@@ -201,6 +206,11 @@ class Messages(KeptRooms):
             return True
         self._broadcast(room, event, exclude=user)
         return True
+
+    def _recipient(self, nickname: str, to: UserView | None) -> User | None:
+        if to is None:
+            return self._users.get(key_of(nickname))
+        return own(to) if to.online else None
 
     def redact(self, user: UserView, name: str, msgid: str, reason: str | None) -> Redacted:
         """

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from twisted.internet.defer import DeferredList, gatherResults
+from twisted.internet.defer import Deferred, DeferredList, gatherResults
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
@@ -447,3 +447,36 @@ class FencingTests(Nodes):
         cora = Person()
         await b.login("cora", cora)
         await until(lambda: a.is_online("cora"))
+
+
+class PrivacyTests(Nodes):
+    """
+    What one user meant for another reaches that user only.
+    """
+
+    async def test_private_message_follows_its_recipient(self) -> None:
+        """
+        A private message made for bob, applied after bob has become bob2
+        and mallory has taken "bob", reaches bob2, never mallory.
+        """
+        a, b, c = await self.nodes("a", "b", "c")
+        alice, bob, mallory = Person(), Person(), Person()
+        alice_user = await a.login("alice", alice)
+        bob_user = await b.login("bob", bob)
+        await until(lambda: a.is_online("bob"))
+        # a falls behind (its reads wait): it still knows bob as bob.
+        assert a.journal is not None
+        a.journal._reading = False
+        await deferLater(reactor, 1.2, lambda: None)
+        await b.rename(bob_user, "bob2")
+        await c.login("bob", mallory)
+        sent = a.whisper(alice_user, "bob", "for bob only")
+        assert sent is not None
+        a.journal._reading = True
+        Deferred.fromCoroutine(a.journal._read())
+        await until(lambda: any(isinstance(e, PrivateMessage) for e in bob.events))
+        await deferLater(reactor, 0.3, lambda: None)
+        self.assertEqual(
+            [e.text for e in bob.events if isinstance(e, PrivateMessage)], ["for bob only"]
+        )
+        self.assertFalse(any(isinstance(e, PrivateMessage) for e in mallory.events))
