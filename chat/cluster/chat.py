@@ -90,8 +90,6 @@ How the users of a node that was lost left.
 
 
 CALLS = {
-    "kick": "kick",
-    "invite": "invite",
     "unkeep": "unkeep",
     "announce": "announce",
     "describe": "describe",
@@ -194,6 +192,8 @@ class ClusterChat:
             "move": self._apply_move,
             "keep": self._apply_keep,
             "modes": self._apply_modes,
+            "kick": self._apply_targeted,
+            "invite": self._apply_targeted,
             "forget": self._apply_forget,
             **{kind: self._apply_call for kind in CALLS},
         }
@@ -691,7 +691,10 @@ class ClusterChat:
         target = self.replica.find(nickname)
         if target not in room:
             raise NotInThatRoom(target.nickname, room.name)
-        self._append("kick", self._id(user), name, nickname, reason).addErrback(self._lost)
+        # The target by its id: whoever has its nickname when the entry is
+        # applied (it may have changed hands) is not the one meant.
+        target_id = self._id(target)
+        self._append("kick", self._id(user), name, target_id, reason).addErrback(self._lost)
         return target
 
     def invite(self, user: UserView, name: str, nickname: str) -> UserView:
@@ -707,7 +710,7 @@ class ClusterChat:
                 self._moderating(user, name)
             if target in room:
                 raise AlreadyThere(target.nickname, room.name)
-        self._append("invite", self._id(user), name, nickname).addErrback(self._lost)
+        self._append("invite", self._id(user), name, self._id(target)).addErrback(self._lost)
         return target
 
     def unkeep(self, user: UserView, name: str) -> str:
@@ -720,6 +723,17 @@ class ClusterChat:
             raise NotFounder(room.name, room.founder)
         self._append("unkeep", self._id(user), name).addErrback(self._lost)
         return room.name
+
+    def _apply_targeted(self, entry: Entry, data: list[Any], mine: bool) -> None:
+        """
+        A kick or an invitation, on the user it was meant for (by its id),
+        under the nickname it has now; nothing if it has gone.
+        """
+        user_id, name, target_id, *rest = data
+        user, target = self._users.get(user_id), self._users.get(target_id)
+        if user is not None and target is not None:
+            with suppress(ChatError):
+                getattr(self.replica, entry.kind)(user, name, target.nickname, *rest)
 
     def _moderating(self, user: UserView, name: str) -> RoomView:
         room = self.replica.room(name)
