@@ -41,7 +41,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.cluster import codec
-from chat.cluster.log import Entry, Fenced, Log
+from chat.cluster.log import Entry, Log
 from chat.core import state
 from chat.core.domain import MemoryChat
 from chat.core.errors import (
@@ -54,6 +54,7 @@ from chat.core.errors import (
     NotInThatRoom,
     NotRoomOperator,
     RoomNotKept,
+    StoreUnavailable,
 )
 from chat.core.events import (
     QUIT,
@@ -223,6 +224,8 @@ class ClusterChat:
         self._ready = False
         up = await (journal.rejoin() if journal.started else journal.start())
         self._joined = True
+        # What came before this node's new place in the log is in the state it is given.
+        self._waiting = [e for e in self._waiting if _order(e.id) > _order(up.id)]
         early, self._early = self._early, []
         for kind, data, later in early:
             journal.append(kind, data).chainDeferred(later)
@@ -235,15 +238,15 @@ class ClusterChat:
             self._arrived.addTimeout(wait, reactor)
             try:
                 await self._arrived
-            except (TimeoutError, defer.CancelledError):
+            except (TimeoutError, defer.TimeoutError, defer.CancelledError):
                 pass
             finally:
                 self._arrived = None
             if self._ready or self._stopping:
                 return
             self.log.warn("No node gave {node} the chat's state; asking again", node=self.node)
-            self._waiting.clear()
             up = await journal.rejoin()
+            self._waiting = [e for e in self._waiting if _order(e.id) > _order(up.id)]
 
     def _adopted(self, entry: Entry | None) -> None:
         """
@@ -252,6 +255,8 @@ class ClusterChat:
         """
         if entry is not None:
             given = json.loads(entry.data)[0]
+            if len(self.replica):
+                self.replica.close()  # what it held before is the state's to say
             made = state.load(self.replica, given["state"], lambda _: ELSEWHERE)
             self._users.update(made)
             self._ids.update({user: user_id for user_id, user in made.items()})
@@ -321,24 +326,42 @@ class ClusterChat:
         to be given the chat's state anew.
         """
         self._joined = False
+        # Until it has the chat's state again, what the log brings waits.
+        self._ready = False
         for user_id, home in list(self._homes.items()):
             if home[0] == self.node:
                 user = self._users.get(user_id)
                 if user is not None and user.online:
                     user.participant.disconnect(NODE_LOST)
         for waiting, _ in self._claims.values():
-            waiting.errback(Failure(Fenced(why)))
+            waiting.errback(Failure(StoreUnavailable(why, writing=False)))
         self._claims.clear()
         self.replica.close()
         self._users.clear()
         self._ids.clear()
         self._homes.clear()
-        if self.journal is not None and self._reactor is not None and not self._stopping:
-            journal, reactor = self.journal, self._reactor
-            self._rejoining = self._reactor.callLater(
-                1.0,
-                lambda: Deferred.fromCoroutine(self.start(journal, reactor)).addErrback(self._lost),
+        self._rejoin_later(1.0)
+
+    def _rejoin_later(self, delay: float) -> None:
+        """
+        Join the cluster again in C{delay} seconds, and keep trying (the
+        broker may be away, or loading) until it works or the server stops.
+        """
+        if self.journal is None or self._reactor is None or self._stopping:
+            return
+        journal, reactor = self.journal, self._reactor
+
+        def failed(failure: Failure) -> None:
+            self.log.warn(
+                "Joining the cluster again failed ({why}); trying again",
+                why=failure.getErrorMessage(),
             )
+            self._rejoin_later(min(delay * 2, 5.0))
+
+        def rejoin() -> None:
+            Deferred.fromCoroutine(self.start(journal, reactor)).addErrback(failed)
+
+        self._rejoining = self._reactor.callLater(delay, rejoin)
 
     async def stop(self) -> None:
         """
@@ -360,6 +383,14 @@ class ClusterChat:
         self.log.error("The cluster's log has a gap ({why})", why=why)
         self.fenced(why)
 
+    def _check_room_to_send(self) -> None:
+        """
+        Refuse a message at once while as many wait for the broker as may:
+        its sender is told it was not sent (rather than have it dropped).
+        """
+        if self.journal is not None and self.journal.full:
+            raise StoreUnavailable("the cluster's broker is behind; try again", writing=True)
+
     def _append(self, kind: str, *data: Any) -> Deferred[None]:
         if self.journal is None:
             return fail(RuntimeError("not in a cluster yet"))
@@ -369,7 +400,7 @@ class ClusterChat:
             later: Deferred[None] = Deferred()
             self._early.append((kind, json.dumps(data), later))
             return later
-        return self.journal.append(kind, json.dumps(data))
+        return self.journal.append(kind, json.dumps(data), bounded=kind == "said")
 
     def _claim(self, kind: str, participant: Participant | None, *data: Any) -> Deferred[Any]:
         self._made += 1
@@ -593,12 +624,14 @@ class ClusterChat:
         tags: Tags = (),
         lines: Lines = (),
     ) -> Message | None:
+        self._check_room_to_send()
         event = self.replica.compose(user, name, text, notice, tags, lines)
         if event is not None:
             self._send(user, event)
         return event
 
     def act(self, user: UserView, name: str, text: str) -> Action | None:
+        self._check_room_to_send()
         event = self.replica.compose_action(user, name, text)
         if event is not None:
             self._send(user, event)
@@ -607,6 +640,7 @@ class ClusterChat:
     def whisper(
         self, user: UserView, recipient: str, text: str, notice: bool = False, tags: Tags = ()
     ) -> PrivateMessage | None:
+        self._check_room_to_send()
         event = self.replica.compose_private(user, recipient, text, notice, tags)
         if event is not None:
             self._send(user, event)
@@ -634,6 +668,8 @@ class ClusterChat:
         recipient = self._users.get(to) if to is not None else None
         if to is not None and recipient is None:
             return  # gone meanwhile
+        if not mine:
+            user.active = self._time()  # idle times are the same on every node
         self.replica.relay(user, made, recipient)
 
     def set_topic(self, user: UserView, name: str, topic: str) -> None:
@@ -791,11 +827,13 @@ class ClusterChat:
         self.replica.forget_account(data[0])
 
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage:
+        self._check_room_to_send()
         event = self.replica.compose_tag(user, target, tags, room)
         self._send(user, event)
         return event
 
     def redact(self, user: UserView, name: str, msgid: str, reason: str | None) -> Redacted:
+        self._check_room_to_send()
         event = self.replica.compose_redaction(user, name, msgid, reason)
         self._send(user, event)
         return event
@@ -810,6 +848,7 @@ class ClusterChat:
         tags: Tags = (),
         action: bool = False,
     ) -> StatusMessage | None:
+        self._check_room_to_send()
         event = self.replica.compose_status(user, name, to, text, notice, tags, action)
         if event is not None:
             self._send(user, event)
@@ -818,6 +857,7 @@ class ClusterChat:
     def ctcp(
         self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
     ) -> Ctcp | None:
+        self._check_room_to_send()
         event = self.replica.compose_ctcp(user, name, text, notice, tags)
         if event is not None:
             self._send(user, event)
@@ -896,6 +936,11 @@ class ClusterChat:
 
     def check_rename(self, user: UserView, nickname: str) -> None:
         self.replica.check_rename(user, nickname)
+
+
+def _order(entry_id: str) -> tuple[int, int]:
+    ms, _, count = entry_id.partition("-")
+    return int(ms), int(count or 0)
 
 
 def own_host(user: UserView) -> str:

@@ -220,11 +220,15 @@ class Log:
         if self.token is not None and self._deadline > self.clock():
             try:
                 await self._settled()
-                await self._run(
-                    scripts.LEAVE,
-                    [self._stream, self._count, self._nodes, self._lease],
-                    [self.settings.maxlen, self.node, self.token],
+                leaving = Deferred.fromCoroutine(
+                    self._run(
+                        scripts.LEAVE,
+                        [self._stream, self._count, self._nodes, self._lease],
+                        [self.settings.maxlen, self.node, self.token],
+                    )
                 )
+                # A broker that is away is not waited for: the lease ends it.
+                await leaving.addTimeout(2, self.reactor)
             except Exception:
                 self.log.failure("Leaving the cluster")
         for connection in (self._commands, self._reads):
@@ -268,12 +272,15 @@ class Log:
             self._deadline = max(self._deadline, sent + self.settings.lease * 0.9)
 
         def refused(failure: Failure) -> None:
-            if failure.check(redis.Refused):
+            if _final(failure):
                 self._fence(_why(failure))
             elif self.clock() > self._deadline:
                 self._fence("the broker could not be reached within its lease")
 
-        return d.addCallbacks(renewed, refused)
+        # Not waited for: the next tick comes on time however long this one
+        # takes (a link that hangs), and checks the deadline first.
+        d.addCallbacks(renewed, refused)
+        return Deferred.fromCoroutine(_nothing())
 
     def _reap(self) -> Deferred[None]:
         d = Deferred.fromCoroutine(
@@ -319,14 +326,25 @@ class Log:
 
     # Appending.
 
-    def append(self, kind: str, data: str) -> Deferred[None]:
+    @property
+    def full(self) -> bool:
+        """
+        Whether as many appends wait as may (see L{append}).
+        """
+        return len(self._queue) >= self.settings.max_pending
+
+    def append(self, kind: str, data: str, bounded: bool = True) -> Deferred[None]:
         """
         Append an entry: fires once Redis has it (every node, this one
         included, reads it back), or fails with L{Fenced} or L{Unavailable}.
+
+        @param bounded: refused when L{full} (a message); a change of the
+            chat's state (a logout) is never refused, or the others would
+            keep a user who has gone.
         """
         if self.token is None:
             return fail(Fenced("this node is not in the cluster"))
-        if len(self._queue) >= self.settings.max_pending:
+        if bounded and len(self._queue) >= self.settings.max_pending:
             return fail(Unavailable(f"{len(self._queue)} messages wait for the broker already"))
         self._seq += 1
         item = _Pending(self._seq, kind, data)
@@ -359,7 +377,7 @@ class Log:
         if not self._queue or self._queue[0] is not batch[0]:
             return  # fenced meanwhile: failed already
         if isinstance(result, Failure):
-            if result.check(redis.Refused):
+            if _final(result):
                 self._fence(_why(result))
                 return
             # Lost on the way: the batch goes again, in order, once the
@@ -406,7 +424,11 @@ class Log:
                 self._number = entries[-1].number
                 self.gap(why)
             self._number = entries[-1].number
-            self.deliver(entries)
+            try:
+                self.deliver(entries)
+            except Exception:
+                # A bug in applying must not stop this node reading the log.
+                self.log.failure("Applying the cluster's log")
 
     async def _run(self, script: scripts.Script, keys: list[str], args: list[Any]) -> Any:
         """
@@ -446,6 +468,17 @@ def _order(entry_id: str) -> tuple[int, int]:
     """
     ms, _, count = entry_id.partition("-")
     return int(ms), int(count or 0)
+
+
+def _final(failure: Failure) -> bool:
+    """
+    Whether C{failure} says this node is out of the cluster (its script
+    refused it), not that the broker is busy for a moment (C{LOADING} after
+    a restart, C{BUSY}) or away: those are tried again.
+    """
+    return bool(failure.check(redis.Refused)) and failure.getErrorMessage().startswith(
+        ("FENCED", "RESET")
+    )
 
 
 def _why(failure: Failure) -> str:

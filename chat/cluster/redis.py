@@ -81,8 +81,14 @@ def connect(reactor: Any, address: Address, blocking: bool = False) -> Deferred[
     @param blocking: a connection for blocking reads (C{XREAD BLOCK}): it
         has no reply timeout, and nothing else is sent on it.
     """
+    # Database 0 is every connection's own: no SELECT is sent (txredisapi
+    # stops reconnecting for good when one fails, as while Redis loads).
     factory = txredisapi.RedisFactory(
-        str(address), address.db, 1, replyTimeout=None if blocking else 10, convertNumbers=False
+        str(address),
+        address.db or None,
+        1,
+        replyTimeout=None if blocking else 10,
+        convertNumbers=False,
     )
     factory.protocol = _Protocol
     factory.initialDelay = 0.05

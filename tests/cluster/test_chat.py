@@ -14,7 +14,14 @@ from twisted.trial.unittest import TestCase
 
 from chat.cluster.chat import NODE_LOST, ClusterChat
 from chat.cluster.log import Log, Settings
-from chat.core.errors import CannotJoin, CannotSend, NicknameTaken, NoSuchRoom, NotRoomOperator
+from chat.core.errors import (
+    CannotJoin,
+    CannotSend,
+    NicknameTaken,
+    NoSuchRoom,
+    NotRoomOperator,
+    StoreUnavailable,
+)
 from chat.core.events import (
     Ctcp,
     Departure,
@@ -69,8 +76,8 @@ class Nodes(TestCase):
 
     timeout = 60
 
-    async def nodes(self, *names: str, **settings: Any) -> list[ClusterChat]:
-        self.broker = broker = Broker(self)
+    async def nodes(self, *names: str, aof: bool = False, **settings: Any) -> list[ClusterChat]:
+        self.broker = broker = Broker(self, aof=aof)
         chats = []
         for name in names:
             chat = ClusterChat(name, permanent_rooms=("lobby",))
@@ -447,6 +454,68 @@ class FencingTests(Nodes):
         cora = Person()
         await b.login("cora", cora)
         await until(lambda: a.is_online("cora"))
+
+    async def test_logins_while_fenced(self) -> None:
+        """
+        Logins on the other nodes while a fenced node waits to join again
+        wait for it too: it is given them with the state, and serves.
+        """
+        a, b = await self.nodes("a", "b", lease=0.6)
+        assert b.journal is not None
+        b.journal.fence("as if its lease ran out")
+        for n in range(3):
+            await a.login(f"early{n}", Person())
+        await until(lambda: b.journal is not None and b.journal.token is not None, 5)
+        await until(lambda: all(b.is_online(f"early{n}") for n in range(3)), 5)
+        await b.login("after", Person())
+        await until(lambda: a.is_online("after"))
+        self.assertEqual(a.online(), b.online())
+
+    async def test_giver_lost_before_it_gave(self) -> None:
+        """
+        A node joining names as its giver a node that is gone (killed, not
+        reaped yet): it asks again, and is given the state by another.
+        """
+        a, b = await self.nodes("aa", "bb", lease=0.6)
+        await b.login("bea", Person())
+        await until(lambda: a.is_online("bea"))
+        assert a.journal is not None
+        a.journal._stop_loops()
+        a.journal._reading = False  # as a process killed: it answers nothing
+        c = ClusterChat("cc")
+        log = Log(reactor, self.broker.address, "cc", c.apply, c.fenced, c.gap, Settings())
+        await c.start(log, reactor, wait=1.0)
+        self.addCleanup(c.stop)
+        self.assertTrue(c.is_online("bea"))
+
+
+class BoundTests(Nodes):
+    """
+    What waits for an unreachable broker is bounded, and said.
+    """
+
+    async def test_messages_refused_changes_kept(self) -> None:
+        """
+        While as many messages wait as may, the next is refused to its
+        sender at once (not dropped); a logout is never refused, or the
+        others would keep a user who has gone.
+        """
+        [a, b] = await self.nodes("a", "b", aof=True, max_pending=3, lease=30)
+        user = await a.login("talker", Person())
+        await a.join(user, "lobby")
+        self.broker.kill()
+        for n in range(3):
+            a.say(user, "lobby", f"m{n}")
+        with self.assertRaises(StoreUnavailable):
+            a.say(user, "lobby", "one too many")
+        assert a.journal is not None
+        a.logout(user)
+        self.assertEqual(len(a.journal._queue), 4)
+        self.broker.start()
+        # Said, in order, once the broker is back: the other node saw the
+        # three messages' sender come and go, and was never fenced.
+        await until(lambda: not b.is_online("talker"), 10)
+        self.assertTrue(b.journal is not None and b.journal.token is not None)
 
 
 class PrivacyTests(Nodes):
