@@ -19,6 +19,7 @@ from twisted.trial.unittest import TestCase
 from chat import admin
 from chat.store import postgres
 from tests.cluster.brokers import Broker
+from tests.cluster.test_log import until
 from tests.live import (
     TIMEOUT,
     RawClient,
@@ -159,3 +160,51 @@ class MigrationTests(TestCase):
             )
         for _, port in nodes:
             await in_lobby(port, f"user{port}")
+
+
+class OrderTests(TestCase):
+    timeout = 6 * TIMEOUT
+
+    async def test_three_nodes_one_order(self) -> None:
+        """
+        Three real nodes, a sender on each saying 1 000 numbered lines at
+        full speed into the lobby, and a listener on each: every listener
+        hears all 3 000 once, in one order, the same on all three nodes,
+        each sender's in the order it said them.
+        """
+        broker = Broker(self)
+        db = url_of(fresh_database(self))
+        ports = []
+        for name in ("one", "two", "three"):
+            workdir = Path(self.mktemp())
+            workdir.mkdir()
+            process, port = await start_twistd(
+                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
+                "--flood", "off", "--max-per-ip", "0",
+            )  # fmt: skip
+            self.addCleanup(process.stop)
+            await process.logged(f"Node {name} joined the cluster".encode())
+            ports.append(port)
+        listeners = [await in_lobby(port, f"listener{n}") for n, port in enumerate(ports)]
+        senders = [await in_lobby(port, f"sender{n}") for n, port in enumerate(ports)]
+        for listener in listeners:
+            await listener.wait_for(lambda line: line.startswith("*** sender2 has joined"))
+        for n, sender in enumerate(senders):
+            assert sender.transport is not None
+            sender.transport.write(b"".join(f"s{n} {i:04d}\n".encode() for i in range(1000)))
+
+        def heard(client: RawClient) -> list[str]:
+            return [line.split("> ", 1)[1] for line in client.lines if line.startswith("<sender")]
+
+        def all_heard() -> bool:
+            return all(len(heard(listener)) >= 3000 for listener in listeners)
+
+        await until(all_heard, TIMEOUT)
+        orders = [heard(listener) for listener in listeners]
+        self.assertEqual(len(orders[0]), 3000)
+        self.assertEqual(len(set(orders[0])), 3000)
+        self.assertEqual(orders[0], orders[1])
+        self.assertEqual(orders[0], orders[2])
+        for n in range(3):
+            own = [text for text in orders[0] if text.startswith(f"s{n} ")]
+            self.assertEqual(own, [f"s{n} {i:04d}" for i in range(1000)])
