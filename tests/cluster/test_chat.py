@@ -6,6 +6,7 @@ test's own: each node's replica applies the log, and its users see one chat.
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, gatherResults
@@ -17,6 +18,7 @@ from chat.cluster.log import Log, Settings
 from chat.core.errors import (
     CannotJoin,
     CannotSend,
+    ChatError,
     NicknameTaken,
     NoSuchRoom,
     NotRoomOperator,
@@ -549,3 +551,62 @@ class PrivacyTests(Nodes):
             [e.text for e in bob.events if isinstance(e, PrivateMessage)], ["for bob only"]
         )
         self.assertFalse(any(isinstance(e, PrivateMessage) for e in mallory.events))
+
+
+class ConvergenceTests(Nodes):
+    """
+    Whatever happens on which node, every node ends with the same chat.
+    """
+
+    async def test_same_state_everywhere(self) -> None:
+        """
+        Random joins, parts, renames, topics and messages by 12 users on 3
+        nodes: once every node has read the whole log, their chats are the
+        same in every detail (users, rooms, members in order, operators,
+        topics, counts), but for idle times.
+        """
+        from chat.core import state
+
+        nodes = await self.nodes("a", "b", "c")
+        chooser = random.Random(24)
+        users: list[tuple[ClusterChat, Any]] = []
+        for n in range(12):
+            node = nodes[n % 3]
+            users.append((node, await node.login(f"u{n}", Person())))
+        rooms = ["den", "lab", "hall"]
+        for step in range(120):
+            node, user = chooser.choice(users)
+            if not user.online:
+                continue
+            action = chooser.choice(["join", "join", "part", "rename", "topic", "say"])
+            room = chooser.choice(rooms)
+            try:
+                if action == "join":
+                    await node.join(user, room)
+                elif action == "part":
+                    node.part(user, room)
+                elif action == "rename":
+                    await node.rename(user, f"{user.nickname[:3]}x{step}")
+                elif action == "topic":
+                    node.set_topic(user, room, f"topic {step}")
+                else:
+                    node.say(user, room, f"said {step}")
+            except ChatError:
+                pass
+
+        def settled() -> bool:
+            numbers = {node.journal._number for node in nodes if node.journal is not None}
+            return len(numbers) == 1
+
+        await deferLater(reactor, 0.3, lambda: None)
+        await until(settled)
+        dumps = []
+        for node in nodes:
+            dumped = state.dump(node.replica, node._ids)
+            for fields in dumped["users"]:
+                del fields["active"]
+            dumps.append(json.dumps(dumped, sort_keys=True))
+        self.assertEqual(dumps[0], dumps[1])
+        self.assertEqual(dumps[0], dumps[2])
+        self.assertEqual(nodes[0].rooms(), nodes[2].rooms())
+        self.assertGreater(len(nodes[0].online()), 0)
