@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -208,3 +209,70 @@ class OrderTests(TestCase):
         for n in range(3):
             own = [text for text in orders[0] if text.startswith(f"s{n} ")]
             self.assertEqual(own, [f"s{n} {i:04d}" for i in range(1000)])
+
+
+class LostNodeTests(TestCase):
+    timeout = 6 * TIMEOUT
+
+    async def test_twenty_users_in_three_rooms(self) -> None:
+        """
+        A node with 20 users in 3 rooms killed (kill -9): within its lease
+        and a second, a member of each room on the other node sees each of
+        that room's users leave with "node lost", exactly once, and their
+        nicknames are free again.
+        """
+        broker = Broker(self)
+        db = url_of(fresh_database(self))
+        ports = {}
+        processes = {}
+        for name in ("doomed", "survivor"):
+            workdir = Path(self.mktemp())
+            workdir.mkdir()
+            process, port = await start_twistd(
+                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
+                "--lease", "1", "--flood", "off", "--max-per-ip", "0",
+            )  # fmt: skip
+            self.addCleanup(process.stop)
+            await process.logged(f"Node {name} joined the cluster".encode())
+            ports[name], processes[name] = port, process
+        rooms = ["lobby", "den", "lab"]
+        watchers = {}
+        for room in rooms:
+            watcher = await in_lobby(ports["survivor"], f"watch{room}")
+            if room != "lobby":
+                watcher.send(f"/join {room}")
+                await watcher.wait_for(starting(f"*** You are in {room}."))
+            watchers[room] = watcher
+        members: dict[str, list[str]] = {room: [] for room in rooms}
+        for n in range(20):
+            room = rooms[n % 3]
+            client = await in_lobby(ports["doomed"], f"user{n}")
+            if room != "lobby":
+                client.send(f"/join {room}")
+                await client.wait_for(starting(f"*** You are in {room}."))
+            members[room].append(f"user{n}")
+        for room in rooms:
+            for nickname in members[room]:
+                await watchers[room].wait_for(starting(f"*** {nickname} has joined"))
+        doomed = processes["doomed"]
+        assert doomed.transport is not None
+        os.kill(doomed.transport.pid, signal.SIGKILL)
+        started = reactor.seconds()
+        for room in rooms:
+            for nickname in members[room]:
+                await watchers[room].wait_for(starting(f"*** {nickname} has left (node lost)"))
+        self.assertLess(reactor.seconds() - started, 1.0 + 1.0 + 0.5)
+        await deferLater(reactor, 0.5, lambda: None)
+        for room in rooms:
+            left = [line for line in watchers[room].lines if "has left" in line]
+            self.assertEqual(
+                sorted(left), sorted(f"*** {who} has left (node lost)" for who in members[room])
+            )
+        await in_lobby(ports["survivor"], "user0")
+
+
+def starting(prefix: str) -> Callable[[str], bool]:
+    """
+    Whether a line starts with C{prefix}.
+    """
+    return lambda line: line.startswith(prefix)
