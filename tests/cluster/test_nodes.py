@@ -276,3 +276,43 @@ def starting(prefix: str) -> Callable[[str], bool]:
     Whether a line starts with C{prefix}.
     """
     return lambda line: line.startswith(prefix)
+
+
+class KeptTests(TestCase):
+    timeout = 6 * TIMEOUT
+
+    async def test_kept_message_on_another_node(self) -> None:
+        """
+        A private message to a registered user who is offline, said on one
+        node, is kept, and shown at its next login, on another node, once.
+        """
+        broker = Broker(self)
+        db = url_of(fresh_database(self))
+        ports = []
+        for name in ("one", "two"):
+            workdir = Path(self.mktemp())
+            workdir.mkdir()
+            process, port = await start_twistd(
+                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
+                "--lease", "1", "--flood", "off",
+            )  # fmt: skip
+            self.addCleanup(process.stop)
+            await process.logged(f"Node {name} joined the cluster".encode())
+            ports.append(port)
+        bob = await in_lobby(ports[0], "bob")
+        bob.send("/register a-long-password")
+        await bob.wait_for(lambda line: "registered" in line)
+        bob.send("/quit")
+        await bob.closed
+        alice = await in_lobby(ports[1], "alice")
+        await deferLater(reactor, 0.3, lambda: None)  # bob's quit applied everywhere
+        alice.send("/msg bob are you there?")
+        await alice.wait_for(starting("*** bob is offline; this will be delivered"))
+        back = await connect_raw(ports[0])
+        back.send("bob")
+        await back.wait_for(lambda line: "Send its password" in line)
+        back.send("a-long-password")
+        await back.wait_for(starting("*** Messages that came while you were offline:"))
+        await back.wait_for(lambda line: "are you there?" in line)
+        await back.wait_for(starting("*** End of messages."))
+        self.assertEqual(len([line for line in back.lines if "are you there?" in line]), 1)
