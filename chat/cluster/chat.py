@@ -29,21 +29,16 @@ Every call of the interface is across nodes.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any, Protocol
 
-from twisted.internet import defer
-from twisted.internet.defer import Deferred, fail
-from twisted.logger import Logger
-from twisted.python.failure import Failure
+from twisted.internet.defer import Deferred
 
 from chat.cluster import codec
-from chat.cluster.log import Entry, Log
-from chat.core import state
-from chat.core.domain import MemoryChat
+from chat.cluster.log import Entry
+from chat.cluster.replica import ELSEWHERE, Replica
 from chat.core.errors import (
     AlreadyKept,
     AlreadyThere,
@@ -54,7 +49,6 @@ from chat.core.errors import (
     NotInThatRoom,
     NotRoomOperator,
     RoomNotKept,
-    StoreUnavailable,
 )
 from chat.core.events import (
     QUIT,
@@ -63,18 +57,14 @@ from chat.core.events import (
     BanKind,
     Ctcp,
     Departure,
-    Event,
     KeptRoom,
     Lines,
     Message,
     PrivateMessage,
     Redacted,
-    RoomFilter,
-    RoomInfo,
     StatusMessage,
     TagMessage,
     Tags,
-    Was,
     Why,
 )
 from chat.core.interfaces import BanList, Participant, RoomStore, RoomView, UserView
@@ -82,13 +72,7 @@ from chat.core.limits import MAX_TOPIC_LENGTH
 from chat.core.masks import address
 from chat.core.modes import Mode, ModeChange
 from chat.core.registry import own
-from chat.core.text import clean
-
-NODE_LOST = Departure(Why.NODE_LOST)
-"""
-How the users of a node that was lost left.
-"""
-
+from chat.core.text import away_message, real_name
 
 CALLS = {
     "unkeep": "unkeep",
@@ -117,35 +101,12 @@ class HeldBans(BanList, Protocol):
     def release(self, kind: BanKind, target: str) -> None: ...
 
 
-class _Elsewhere:
+class ClusterChat(Replica):
     """
-    The participant of a user on another node: its own node tells it what
-    happens, so nothing is told here.
+    The chat of one node of a cluster (see the module's docstring): the
+    calls of L{chat.core.interfaces.Chat} that change it, each appended to
+    the log and applied by every node.
     """
-
-    __slots__ = ()
-
-    def receive(self, event: Event) -> None:
-        pass
-
-    def disconnect(self, departure: Departure) -> None:
-        pass
-
-    def removed(self, room: str) -> None:
-        pass
-
-
-ELSEWHERE = _Elsewhere()
-
-
-class ClusterChat:
-    """
-    The chat of one node of a cluster (see the module's docstring).
-
-    @param node: this node's name, unique in the cluster.
-    """
-
-    log = Logger()
 
     def __init__(
         self,
@@ -155,287 +116,31 @@ class ClusterChat:
         clock: Callable[[], float] = time.time,
         store: RoomStore | None = None,
     ) -> None:
-        self.node = node
-        self._clock = clock
-        # The time of the entry being applied (None: none is).
-        self._at: float | None = None
-        self.replica = MemoryChat(permanent_rooms, crowd, self._time, None, store)
-        self.journal: Log | None = None
-        self._reactor: Any = None
+        super().__init__(node, permanent_rooms, crowd, clock, store)
         # The bans this node holds in memory (set by the server).
         self.bans: HeldBans | None = None
-        self._stopping = False
-        self._rejoining: Any = None
-        # Fired when the chat's state arrives (see start()).
-        self._arrived: Deferred[None] | None = None
-        # Users by their id in the cluster, the node (and its token) each is on.
-        self._users: dict[str, Any] = {}
-        self._ids: dict[Any, str] = {}
-        self._homes: dict[str, tuple[str, str]] = {}
-        self._made = 0
-        # This node's claims waiting for their entry: (the answer, the participant).
-        self._claims: dict[int, tuple[Deferred[Any], Participant | None]] = {}
-        self._appliers: dict[str, Callable[[Entry, Any, bool], None]] = {
-            "login": self._apply_login,
-            "logout": self._apply_logout,
-            "rename": self._apply_rename,
-            "join": self._apply_join,
-            "part": self._apply_part,
-            "said": self._apply_said,
-            "topic": self._apply_topic,
-            "away": self._apply_away,
-            "lost": self._apply_lost,
-            "down": self._apply_lost,
-            "up": self._apply_up,
-            "disconnect": self._apply_disconnect,
-            "ban": self._apply_ban,
-            "unban": self._apply_unban,
-            "move": self._apply_move,
-            "keep": self._apply_keep,
-            "modes": self._apply_modes,
-            "kick": self._apply_targeted,
-            "invite": self._apply_targeted,
-            "forget": self._apply_forget,
-            **{kind: self._apply_call for kind in CALLS},
-        }
-        # Until this node has the chat's state: not ready, and what the log
-        # brings waits (see L{start}).
-        self._ready = True
-        self._waiting: list[Entry] = []
-        # Whether this node has joined the cluster, and what was asked of
-        # the log before it had.
-        self._joined = False
-        self._early: list[tuple[str, str, Deferred[None]]] = []
-
-    def _time(self) -> float:
-        return self._at if self._at is not None else self._clock()
-
-    # Joining the cluster.
-
-    async def start(self, journal: Log, reactor: Any, wait: float = 5.0) -> None:
-        """
-        Join the cluster through C{journal} (whose C{deliver} is L{apply}):
-        alone, at once; otherwise once one of the nodes in it has given
-        this one the chat's state (asked again, under a new token, if none
-        has within C{wait} seconds).
-        """
-        self.journal = journal
-        self._reactor = reactor
-        self._ready = False
-        up = await (journal.rejoin() if journal.started else journal.start())
-        self._joined = True
-        # What came before this node's new place in the log is in the state it is given.
-        self._waiting = [e for e in self._waiting if _order(e.id) > _order(up.id)]
-        early, self._early = self._early, []
-        for kind, data, later in early:
-            journal.append(kind, data).chainDeferred(later)
-        while True:
-            others = json.loads(up.data or "[]") or []
-            if not others:
-                self._adopted(None)
-                return
-            self._arrived = Deferred()
-            self._arrived.addTimeout(wait, reactor)
-            try:
-                await self._arrived
-            except (TimeoutError, defer.TimeoutError, defer.CancelledError):
-                pass
-            finally:
-                self._arrived = None
-            if self._ready or self._stopping:
-                return
-            self.log.warn("No node gave {node} the chat's state; asking again", node=self.node)
-            up = await journal.rejoin()
-            self._waiting = [e for e in self._waiting if _order(e.id) > _order(up.id)]
-
-    def _adopted(self, entry: Entry | None) -> None:
-        """
-        The chat's state is here (C{entry}, or none: this node is alone):
-        take it, then apply what came since, and from now on as it comes.
-        """
-        if entry is not None:
-            given = json.loads(entry.data)[0]
-            if len(self.replica):
-                self.replica.close()  # what it held before is the state's to say
-            made = state.load(self.replica, given["state"], lambda _: ELSEWHERE)
-            self._users.update(made)
-            self._ids.update({user: user_id for user_id, user in made.items()})
-            self._homes.update({user_id: (h[0], h[1]) for user_id, h in given["homes"].items()})
-        self._ready = True
-        waiting, self._waiting = self._waiting, []
-        self.apply(waiting)
-        if self._arrived is not None and not self._arrived.called:
-            self._arrived.callback(None)
-
-    def _apply_up(self, entry: Entry, data: Any, mine: bool) -> None:
-        # The first of the nodes a newcomer found gives it the state, as
-        # the replica holds it with this entry applied (each node applies
-        # the newcomer's entries after it, from its own reading).
-        if mine or not data or min(data) != self.node:
-            return
-        given = {
-            "for": [entry.node, entry.token],
-            "state": state.dump(self.replica, self._ids),
-            "homes": {user_id: list(home) for user_id, home in self._homes.items()},
-        }
-        self._append("state", given).addErrback(self._lost)
-
-    # The log's side.
-
-    def apply(self, entries: list[Entry]) -> None:
-        """
-        Apply the log's entries, in order (the log's C{deliver}).
-        """
-        for entry in entries:
-            if not self._ready:
-                if entry.kind == "state" and self._for_me(entry):
-                    self._adopted(entry)
-                else:
-                    self._waiting.append(entry)
-                continue
-            applier = self._appliers.get(entry.kind)
-            if applier is None:
-                continue
-            self._at = int(entry.id.split("-", 1)[0]) / 1000
-            mine = self.journal is not None and (entry.node, entry.token) == (
-                self.node,
-                self.journal.token,
-            )
-            try:
-                data = json.loads(entry.data) if entry.data else None
-                if entry.kind == "state" and isinstance(data, list):
-                    data = data[0]
-                applier(entry, data, mine)
-            except Exception:
-                self.log.failure(
-                    "Applying the log's entry {id} ({kind})", id=entry.id, kind=entry.kind
-                )
-            finally:
-                self._at = None
-
-    def _for_me(self, entry: Entry) -> bool:
-        journal = self.journal
-        given = json.loads(entry.data)[0]
-        return journal is not None and given["for"] == [self.node, journal.token]
-
-    def fenced(self, why: str) -> None:
-        """
-        This node is out of the cluster (the log's C{fenced}): its users
-        are told and let go (the others have seen them leave, or will),
-        what it knew is forgotten, and it joins again under a new token,
-        to be given the chat's state anew.
-        """
-        self._joined = False
-        # Until it has the chat's state again, what the log brings waits.
-        self._ready = False
-        for user_id, home in list(self._homes.items()):
-            if home[0] == self.node:
-                user = self._users.get(user_id)
-                if user is not None and user.online:
-                    user.participant.disconnect(NODE_LOST)
-        for waiting, _ in self._claims.values():
-            waiting.errback(Failure(StoreUnavailable(why, writing=False)))
-        self._claims.clear()
-        self.replica.close()
-        self._users.clear()
-        self._ids.clear()
-        self._homes.clear()
-        self._rejoin_later(1.0)
-
-    def _rejoin_later(self, delay: float) -> None:
-        """
-        Join the cluster again in C{delay} seconds, and keep trying (the
-        broker may be away, or loading) until it works or the server stops.
-        """
-        if self.journal is None or self._reactor is None or self._stopping:
-            return
-        journal, reactor = self.journal, self._reactor
-
-        def failed(failure: Failure) -> None:
-            self.log.warn(
-                "Joining the cluster again failed ({why}); trying again",
-                why=failure.getErrorMessage(),
-            )
-            self._rejoin_later(min(delay * 2, 5.0))
-
-        def rejoin() -> None:
-            Deferred.fromCoroutine(self.start(journal, reactor)).addErrback(failed)
-
-        self._rejoining = self._reactor.callLater(delay, rejoin)
-
-    async def stop(self) -> None:
-        """
-        Leave the cluster (the server is stopping): not to join again.
-        """
-        self._stopping = True
-        if self._rejoining is not None and self._rejoining.active():
-            self._rejoining.cancel()
-        if self._arrived is not None and not self._arrived.called:
-            self._arrived.cancel()
-        if self.journal is not None:
-            await self.journal.stop()
-
-    def gap(self, why: str) -> None:
-        """
-        Entries were missed (the log's C{gap}): the replica can no longer be
-        trusted, and its users are told and let go, as when fenced.
-        """
-        self.log.error("The cluster's log has a gap ({why})", why=why)
-        self.fenced(why)
-
-    def _check_room_to_send(self) -> None:
-        """
-        Refuse a message at once while as many wait for the broker as may:
-        its sender is told it was not sent (rather than have it dropped).
-        """
-        if self.journal is not None and self.journal.full:
-            raise StoreUnavailable("the cluster's broker is behind; try again", writing=True)
-
-    def _append(self, kind: str, *data: Any) -> Deferred[None]:
-        if self.journal is None:
-            return fail(RuntimeError("not in a cluster yet"))
-        if not self._joined:
-            # Asked before the node has joined (a login as it starts):
-            # appended, in order, once it has.
-            later: Deferred[None] = Deferred()
-            self._early.append((kind, json.dumps(data), later))
-            return later
-        return self.journal.append(kind, json.dumps(data), bounded=kind == "said")
-
-    def _claim(self, kind: str, participant: Participant | None, *data: Any) -> Deferred[Any]:
-        self._made += 1
-        claim = self._made
-        answer: Deferred[Any] = Deferred()
-        self._claims[claim] = (answer, participant)
-
-        def unsent(failure: Failure) -> None:
-            waiting = self._claims.pop(claim, None)
-            if waiting is not None:
-                waiting[0].errback(failure)
-
-        self._append(kind, claim, *data).addErrback(unsent)
-        return answer
-
-    def _settle(self, data: list[Any], mine: bool, outcome: Deferred[Any]) -> Participant | None:
-        """
-        Hand C{outcome}, the replica's decision on a claim, to whoever on
-        this node waits for it.
-        """
-        if not mine:
-            outcome.addErrback(lambda _: None)
-            return None
-        waiting = self._claims.pop(data[0], None)
-        if waiting is None:
-            outcome.addErrback(lambda _: None)
-            return None
-        outcome.chainDeferred(waiting[0])
-        return waiting[1]
-
-    def _user(self, user_id: str) -> Any:
-        return self._users[user_id]
-
-    def _id(self, user: UserView) -> str:
-        return self._ids[user]
+        self._appliers.update(
+            {
+                "login": self._apply_login,
+                "logout": self._apply_logout,
+                "rename": self._apply_rename,
+                "join": self._apply_join,
+                "part": self._apply_part,
+                "said": self._apply_said,
+                "topic": self._apply_topic,
+                "away": self._apply_away,
+                "disconnect": self._apply_disconnect,
+                "ban": self._apply_ban,
+                "unban": self._apply_unban,
+                "move": self._apply_move,
+                "keep": self._apply_keep,
+                "modes": self._apply_modes,
+                "kick": self._apply_targeted,
+                "invite": self._apply_targeted,
+                "forget": self._apply_forget,
+                **{kind: self._apply_call for kind in CALLS},
+            }
+        )
 
     # Claims.
 
@@ -509,23 +214,6 @@ class ClusterChat:
         user_id, departure = data
         self._forget(user_id, codec.departure_of(departure))
 
-    def _forget(self, user_id: str, departure: Departure) -> None:
-        user = self._users.pop(user_id, None)
-        self._homes.pop(user_id, None)
-        if user is not None:
-            self._ids.pop(user, None)
-            self.replica.logout(user, departure)
-
-    def _apply_lost(self, entry: Entry, data: None, mine: bool) -> None:
-        if mine and entry.kind == "lost" and self.journal is not None:
-            # Reaped while it could not renew (stopped, cut off): out of
-            # the cluster, as the others see it. Its users are told so.
-            self.journal.fence("this node was reaped: its lease ran out")
-            return
-        home = (entry.node, entry.token)
-        for user_id in [u for u, h in self._homes.items() if h == home]:
-            self._forget(user_id, NODE_LOST)
-
     def disconnect(self, user: UserView, departure: Departure) -> None:
         """
         Throw C{user} out (a ban, a ghost replaced): its own node closes its
@@ -544,17 +232,6 @@ class ClusterChat:
         user = self._users.get(user_id)
         if user is not None and self._local(user):
             self.replica.disconnect(user, codec.departure_of(departure))
-
-    def _local(self, user: UserView) -> bool:
-        """
-        Whether C{user} is this node's own (its connection is here).
-        """
-        home = self._homes.get(self._ids.get(user, ""))
-        return (
-            home is not None
-            and self.journal is not None
-            and home == (self.node, self.journal.token)
-        )
 
     # Bans: each node holds them in memory (they are checked at every
     # connection); one set or lifted on a node is told to the others.
@@ -685,14 +362,11 @@ class ClusterChat:
 
     def set_away(self, user: UserView, text: str | None) -> str | None:
         self._append("away", self._id(user), text).addErrback(self._lost)
-        return clean(text or "").strip() or None
+        return away_message(text)
 
     def _apply_away(self, entry: Entry, data: list[Any], mine: bool) -> None:
         user_id, text = data
         self.replica.set_away(self._user(user_id), text)
-
-    def _lost(self, failure: Failure) -> None:
-        self.log.warn("Not appended to the cluster's log: {why}", why=failure.getErrorMessage())
 
     # Moderation: checked here as the replica stands (what the caller is
     # told at once), made as the log has it, on every node alike.
@@ -794,7 +468,7 @@ class ClusterChat:
         self._append("describe", self._id(user), username, realname).addErrback(self._lost)
 
     def rename_real(self, user: UserView, realname: str) -> str | None:
-        cleaned = clean(realname).strip()[:MAX_TOPIC_LENGTH] or None
+        cleaned = real_name(realname, MAX_TOPIC_LENGTH)
         if cleaned is not None:
             self._append("realname", self._id(user), realname).addErrback(self._lost)
         return cleaned
@@ -862,85 +536,6 @@ class ClusterChat:
         if event is not None:
             self._send(user, event)
         return event
-
-    # What is this node's own: those it watches are its users.
-
-    def watch(self, user: UserView, nicknames: Sequence[str]) -> list[tuple[str, UserView | None]]:
-        return self.replica.watch(user, nicknames)
-
-    def unwatch(self, user: UserView, nicknames: Sequence[str] | None) -> None:
-        self.replica.unwatch(user, nicknames)
-
-    # Queries: the replica's.
-
-    def __len__(self) -> int:
-        return len(self.replica)
-
-    @property
-    def peak(self) -> int:
-        return self.replica.peak
-
-    def online(self) -> list[str]:
-        return self.replica.online()
-
-    def is_online(self, nickname: str) -> bool:
-        return self.replica.is_online(nickname)
-
-    def find(self, nickname: str) -> UserView:
-        return self.replica.find(nickname)
-
-    def lookup(self, nickname: str) -> UserView | None:
-        return self.replica.lookup(nickname)
-
-    def everyone(self) -> list[UserView]:
-        return self.replica.everyone()
-
-    def room(self, name: str) -> RoomView:
-        return self.replica.room(name)
-
-    def members(self, name: str) -> list[str]:
-        return self.replica.members(name)
-
-    def rooms(
-        self, start: int = 0, count: int | None = None, viewer: UserView | None = None
-    ) -> list[RoomInfo]:
-        return self.replica.rooms(start, count, viewer)
-
-    def describe_rooms(
-        self, names: Sequence[str], viewer: UserView | None = None
-    ) -> list[RoomInfo]:
-        return self.replica.describe_rooms(names, viewer)
-
-    def find_rooms(
-        self, wanted: RoomFilter, count: int, viewer: UserView | None = None
-    ) -> tuple[list[RoomInfo], int]:
-        return self.replica.find_rooms(wanted, count, viewer)
-
-    def room_count(self, viewer: UserView | None = None) -> int:
-        return self.replica.room_count(viewer)
-
-    def rooms_in_use(self) -> int:
-        return self.replica.rooms_in_use()
-
-    def whowas(self, nickname: str, count: int | None = None) -> list[Was]:
-        return self.replica.whowas(nickname, count)
-
-    def watched(self, user: UserView) -> list[tuple[str, UserView | None]]:
-        return self.replica.watched(user)
-
-    def invitations(self, user: UserView) -> list[str]:
-        return self.replica.invitations(user)
-
-    def check_valid(self, nickname: str) -> None:
-        self.replica.check_valid(nickname)
-
-    def check_rename(self, user: UserView, nickname: str) -> None:
-        self.replica.check_rename(user, nickname)
-
-
-def _order(entry_id: str) -> tuple[int, int]:
-    ms, _, count = entry_id.partition("-")
-    return int(ms), int(count or 0)
 
 
 def own_host(user: UserView) -> str:

@@ -409,8 +409,8 @@ class Log:
                 continue
             # A read sent before this node joined again may bring what
             # comes before its new place in the log: not its to apply.
-            after = _order(self._last_id)
-            entries = [e for e in map(_entry, reply[0][1]) if _order(e.id) > after]
+            after = entry_order(self._last_id)
+            entries = [e for e in map(_entry, reply[0][1]) if entry_order(e.id) > after]
             if not entries:
                 continue
             self._last_id = entries[-1].id
@@ -462,7 +462,7 @@ def _entry(raw: list[Any]) -> Entry:
     )
 
 
-def _order(entry_id: str) -> tuple[int, int]:
+def entry_order(entry_id: str) -> tuple[int, int]:
     """
     How stream ids compare: milliseconds, then the count within one.
     """

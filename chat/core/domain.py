@@ -56,10 +56,7 @@ from chat.core.messages import Messages
 from chat.core.model import NO_ROOMS, Room, User, admit, apply, key_of, recognised
 from chat.core.modes import Mode, ModeChange
 from chat.core.registry import own
-from chat.core.text import (
-    clean,
-    word,
-)
+from chat.core.text import away_message, clean, real_name, word
 
 _T = TypeVar("_T")
 
@@ -415,7 +412,7 @@ class MemoryChat(Messages):
         """
         user = own(user)
         self._check_online(user)
-        user.away = clean(text or "").strip() or None
+        user.away = away_message(text)
         self._tell_around(
             user,
             AwayChanged(user.nickname, user.away),
@@ -441,7 +438,7 @@ class MemoryChat(Messages):
         """
         user = own(user)
         self._check_online(user)
-        cleaned = clean(realname).strip()[:MAX_TOPIC_LENGTH] or None
+        cleaned = real_name(realname, MAX_TOPIC_LENGTH)
         if cleaned is None:
             return None
         user.realname = cleaned

@@ -197,6 +197,21 @@ def joined(lines: Iterable[tuple[str, bool]]) -> str:
     return text
 
 
+def away_message(text: str | None) -> str | None:
+    """
+    An away message as it is kept: cleaned; L{None} (back) if nothing is left.
+    """
+    return clean(text or "").strip() or None
+
+
+def real_name(text: str, limit: int) -> str | None:
+    """
+    A real name as it is kept (IRC's SETNAME): cleaned, at most C{limit}
+    characters; L{None} if nothing is left.
+    """
+    return clean(text).strip()[:limit] or None
+
+
 def word(text: str) -> str:
     """
     C{text} cleaned, as one word: without white space of any kind (a

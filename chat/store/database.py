@@ -737,7 +737,14 @@ def peek_private(cursor: Cursor, recipient: str, count: int) -> KeptPage:
         "ORDER BY id LIMIT ?",
         (recipient, count + 1),
     )
-    rows = cursor.fetchall()
+    return kept_page(cursor.fetchall(), count)
+
+
+def kept_page(rows: Sequence[Sequence[Any]], count: int) -> KeptPage:
+    """
+    The kept messages read as C{(id, time, sender, recipient, text)}: the
+    first C{count}, their ids, and whether more wait (C{count + 1} read).
+    """
     entries = [
         Entry(time, PRIVATE, None, sender, to, clean(text)) for _, time, sender, to, text in rows
     ]

@@ -43,7 +43,6 @@ from psycopg import errors
 from chat.core.errors import TooSlow
 from chat.core.events import Entry, Keeping, KeptPage
 from chat.core.limits import MAX_KEPT, SEARCH_BUDGET
-from chat.core.text import clean
 from chat.store.database import (
     COLUMNS,
     PRIVATE,
@@ -54,6 +53,10 @@ from chat.store.database import (
     RoomRow,
     Row,
     entry_of,
+    kept_page,
+)
+from chat.store.database import (
+    since_registered as since_registered,
 )
 
 _T = TypeVar("_T")
@@ -388,13 +391,6 @@ def recent(cursor: Cursor, room: str, count: int) -> list[Entry]:
     return [entry_of(row) for row in reversed(cursor.fetchall())]
 
 
-def since_registered(account: str) -> str:
-    """
-    As SQLite's L{chat.store.database.since_registered}.
-    """
-    return f"time > (SELECT created FROM accounts WHERE nickname = {account}) - 0.001"
-
-
 def conversation(cursor: Cursor, account: str, peer: str, count: int) -> list[Entry]:
     """
     As SQLite's L{chat.store.database.conversation}: each half walks its
@@ -624,11 +620,7 @@ def peek_private(cursor: Cursor, recipient: str, count: int) -> KeptPage:
         "ORDER BY id LIMIT %s",
         (recipient, count + 1),
     )
-    rows = cursor.fetchall()
-    entries = [
-        Entry(time, PRIVATE, None, sender, to, clean(text)) for _, time, sender, to, text in rows
-    ]
-    return KeptPage(entries[:count], [int(row[0]) for row in rows[:count]], len(rows) > count)
+    return kept_page(cursor.fetchall(), count)
 
 
 def forget_private(cursor: Cursor, ids: Sequence[int]) -> None:

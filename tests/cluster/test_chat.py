@@ -13,8 +13,9 @@ from twisted.internet.defer import Deferred, DeferredList, gatherResults
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from chat.cluster.chat import NODE_LOST, ClusterChat
+from chat.cluster.chat import ClusterChat
 from chat.cluster.log import Log, Settings
+from chat.cluster.replica import NODE_LOST
 from chat.core.errors import (
     CannotJoin,
     CannotSend,
