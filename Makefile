@@ -15,6 +15,10 @@ WEECHAT := /usr/bin/weechat-headless
 # by Playwright's Python package (never its own browser download); the same rule.
 CHROMIUM := /usr/bin/chromium
 
+# HAProxy, in front of a cluster's nodes for the test of the PROXY protocol
+# (tests/cluster/test_nodes.py): the same rule.
+HAPROXY := /usr/sbin/haproxy
+
 # A third-party web IRC client for the web door's test: irc-framework (the
 # library Kiwi IRC is built on), from npm, as package-lock.json pins it.
 NODE_DEPS := tests/web/node/node_modules/.installed
@@ -33,7 +37,7 @@ RUN_ARGS ?=
 run: $(STAMP)
 	@trap : INT TERM; $(BIN)/twistd --pidfile= -n chat --listen $(LISTEN) --irc $(IRC) --web $(WEB) $(RUN_ARGS) || true
 
-test: $(STAMP) $(WEECHAT) $(CHROMIUM) $(NODE_DEPS) services
+test: $(STAMP) $(WEECHAT) $(CHROMIUM) $(HAPROXY) $(NODE_DEPS) services
 	rm -f .coverage .coverage.*
 	$(BIN)/coverage run -m twisted.trial tests
 	$(BIN)/coverage combine -q
@@ -98,6 +102,14 @@ $(CHROMIUM):
 	fi
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+$(HAPROXY):
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "make test needs Debian's haproxy: apt-get install haproxy (as root)"; \
+		exit 1; \
+	fi
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy
 
 # The real PostgreSQL server the PostgreSQL store's tests use (tests/pg.py: 127.0.0.1:5432, user
 # postgres without a password, as this project's machines have it), started if the machine has one

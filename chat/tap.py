@@ -32,6 +32,7 @@ from chat.core.limits import DEFAULT_SENDQ, DEFAULT_SENDQ_TOTAL, HUMAN, LOBBY, N
 from chat.core.service import ChatService, Settings
 from chat.irc.protocol import IRCFactory
 from chat.line.protocol import LineFactory
+from chat.net import reuseport
 from chat.store.accounts import Accounts
 from chat.store.bans import Bans
 from chat.store.history import History, Pool, open_pool
@@ -45,8 +46,8 @@ from chat.web.handshake import networks
 DEFAULT_LISTEN = "tcp:8888"
 
 GOOD_ENDPOINTS = {
-    "--listen": "tcp:8888, tcp:8888:interface=127.0.0.1, unix:/run/chat.sock or "
-    "ssl:8443:privateKey=KEY:certKey=CERT",
+    "--listen": "tcp:8888, tcp:8888:interface=127.0.0.1, unix:/run/chat.sock, "
+    "reuseport:8888 or ssl:8443:privateKey=KEY:certKey=CERT",
     "--irc": "tcp:6667, tcp:6667:interface=127.0.0.1 or ssl:6697:privateKey=KEY:certKey=CERT",
     "--web": "tcp:8080, tcp:8080:interface=127.0.0.1 or ssl:8443:privateKey=KEY:certKey=CERT",
 }
@@ -218,8 +219,9 @@ class Options(usage.Options):
     def opt_listen(self, endpoint: str) -> None:
         """
         Where to listen, as a Twisted endpoint string (tcp:8888,
-        tcp:8888:interface=127.0.0.1, unix:/run/chat.sock, ssl:8443:privateKey=KEY:certKey=CERT).
-        Repeat it to listen in several places. [default: tcp:8888]
+        tcp:8888:interface=127.0.0.1, unix:/run/chat.sock, ssl:8443:privateKey=KEY:certKey=CERT),
+        or reuseport:8888[:interface=ADDRESS] (a TCP port that the other nodes of a cluster on
+        this machine listen on too). Repeat it to listen in several places. [default: tcp:8888]
         """
         self["listen"].append(endpoint)
 
@@ -369,12 +371,23 @@ class Options(usage.Options):
         from makeService it would be a traceback.
         """
         try:
-            serverFromString(reactor, description)
+            server_endpoint(reactor, description)
         except (ValueError, KeyError, TypeError) as e:
             raise usage.UsageError(
                 f"bad {option} endpoint {description!r} ({e}); "
                 f"good ones look like {GOOD_ENDPOINTS[option]}"
             ) from e
+
+
+def server_endpoint(reactor: Any, description: str) -> IStreamServerEndpoint:
+    """
+    The endpoint C{description} names: Twisted's, or C{reuseport:} (a port
+    shared by several nodes on one machine, L{chat.net.reuseport}).
+    """
+    if description.startswith(reuseport.PREFIX):
+        return reuseport.parse(reactor, description)
+    endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
+    return endpoint
 
 
 def default_max_clients() -> int:
@@ -525,6 +538,24 @@ def makeService(options: dict[str, Any]) -> IService:
         searcher = pool if memory else _pool(db, reactor)
         reactor.addSystemEventTrigger("after", "shutdown", searcher.close)
         history = History(pool, reactor, reader=reader, searcher=searcher)
+        if node is not None:
+            from chat.cluster.archive import Archive
+
+            # Each message is kept once, by whichever node the archive hands
+            # it to (docs/cluster.md); reads wait until what this node has
+            # delivered is kept.
+            replica = rooms
+            archive = Archive(
+                reactor,
+                options["cluster-address"],
+                options["node"],
+                history.keep_now,
+                lambda: replica.position,
+                claim_after=options["lease"],
+            )
+            node.archive = archive
+            history.keeps_made = False
+            history.waits_for = archive.caught_up
         history.setServiceParent(top)  # type: ignore[no-untyped-call]
     bans.setServiceParent(top)  # type: ignore[no-untyped-call]
     if not postgresql and db != ":memory:":
@@ -563,7 +594,7 @@ def makeService(options: dict[str, Any]) -> IService:
         doors.append((options["web"], web))
     for descriptions, factory in doors:
         for description in descriptions:
-            listener = Listener(description, serverFromString(reactor, description), factory)
+            listener = Listener(description, server_endpoint(reactor, description), factory)
             listener.setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
 

@@ -10,9 +10,15 @@ is never skipped.
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -110,3 +116,72 @@ class PostgresSyncPool:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _binary(name: str) -> str:
+    """
+    A PostgreSQL server program (Debian keeps them out of the PATH).
+    """
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if found:
+        return found[-1]
+    return shutil.which(name) or name
+
+
+class OwnServer:
+    """
+    A PostgreSQL server the test owns, on a free loopback port, in a folder
+    of its own (trust authentication), so that it can be restarted for real
+    in the middle of a test without touching the machine's own server.
+    Run as the C{postgres} user when the tests run as root (PostgreSQL
+    refuses root); stopped when the test ends.
+    """
+
+    def __init__(self, case: SynchronousTestCase) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="chat-pg-"))
+        case.addCleanup(shutil.rmtree, self.folder, True)
+        self.data = self.folder / "data"
+        self.port = _free_port()
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            # Its folder is the server's own user's.
+            self._as = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.folder, "postgres")
+        self._run(_binary("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self.start()
+        case.addCleanup(self.stop)
+        with psycopg.connect(self.url("postgres"), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE chat")
+
+    def _run(self, *command: str) -> None:
+        subprocess.run(
+            [*self._as, *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=self.folder,
+        )
+
+    def url(self, database: str = "chat") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off"
+        self._run(
+            _binary("pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-s",
+            "-l", str(self.folder / "log"), "start",
+        )  # fmt: skip
+
+    def stop(self, mode: str = "immediate") -> None:
+        """
+        Stop it (C{immediate}: as if killed, its transactions cut off).
+        """
+        if (self.data / "postmaster.pid").exists():
+            self._run(_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-s", "stop")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

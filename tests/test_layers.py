@@ -26,7 +26,15 @@ ALLOWED = {
     "chat.admin": {"chat.core", "chat.store"},
     # The chat across nodes stands behind the core's Chat interface.
     "chat.cluster": {"chat.core", "chat.cluster"},
-    "chat.tap": {"chat.core", "chat.store", "chat.line", "chat.irc", "chat.web", "chat.cluster"},
+    "chat.tap": {
+        "chat.core",
+        "chat.store",
+        "chat.net",
+        "chat.line",
+        "chat.irc",
+        "chat.web",
+        "chat.cluster",
+    },
 }
 """
 What each part of chat/ may import of chat/: front-ends -> net -> core,

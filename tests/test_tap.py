@@ -616,7 +616,7 @@ class CommandLineTests(TestCase):
         A bad endpoint is refused with what good ones look like, for --listen, --irc and --web.
         """
         for option, good in [
-            ("--listen", "tcp:8888, tcp:8888:interface=127.0.0.1, unix:/run/chat.sock or "),
+            ("--listen", "tcp:8888, tcp:8888:interface=127.0.0.1, unix:/run/chat.sock, reuseport:"),
             ("--irc", "tcp:6667, tcp:6667:interface=127.0.0.1 or ssl:6697:"),
             ("--web", "tcp:8080, tcp:8080:interface=127.0.0.1 or ssl:8443:"),
         ]:

@@ -257,7 +257,11 @@ class Log:
 
     def _renew(self) -> Deferred[None]:
         if self.clock() > self._deadline:
-            self._fence("its lease ran out before it could renew it")
+            # Timers run before the reactor reads what has come: after a
+            # stall (a burst of thousands of lines handled at once), the
+            # answer to the last renewal may be waiting, read. Decided once
+            # it is (the next turn reads first).
+            self.reactor.callLater(0, self._expired)
             return Deferred.fromCoroutine(_nothing())
         sent = self.clock()
         d = Deferred.fromCoroutine(
@@ -281,6 +285,14 @@ class Log:
         # takes (a link that hangs), and checks the deadline first.
         d.addCallbacks(renewed, refused)
         return Deferred.fromCoroutine(_nothing())
+
+    def _expired(self) -> None:
+        if self.token is None:
+            return
+        if self.clock() > self._deadline:
+            self._fence("its lease ran out before it could renew it")
+            return
+        self._renew()
 
     def _reap(self) -> Deferred[None]:
         d = Deferred.fromCoroutine(
@@ -325,6 +337,13 @@ class Log:
         self.fenced(why)
 
     # Appending.
+
+    @property
+    def waiting(self) -> int:
+        """
+        How many appends wait for Redis's acknowledgement.
+        """
+        return len(self._queue)
 
     @property
     def full(self) -> bool:
@@ -410,7 +429,7 @@ class Log:
             # A read sent before this node joined again may bring what
             # comes before its new place in the log: not its to apply.
             after = entry_order(self._last_id)
-            entries = [e for e in map(_entry, reply[0][1]) if entry_order(e.id) > after]
+            entries = [e for e in map(entry_of, reply[0][1]) if entry_order(e.id) > after]
             if not entries:
                 continue
             self._last_id = entries[-1].id
@@ -431,24 +450,16 @@ class Log:
                 self.log.failure("Applying the cluster's log")
 
     async def _run(self, script: scripts.Script, keys: list[str], args: list[Any]) -> Any:
-        """
-        Run C{script} by its SHA-1, sending its text once Redis does not
-        have it (at the first use, and after a broker restart).
-        """
-        try:
-            return await self._commands.execute_command(
-                "EVALSHA", script.sha, len(keys), *keys, *args
-            )
-        except redis.Refused as e:
-            if not str(e).startswith("NOSCRIPT"):
-                raise
-        return await self._commands.execute_command("EVAL", script.text, len(keys), *keys, *args)
+        return await scripts.run(self._commands, script, keys, args)
 
     def _broken(self, failure: Failure) -> None:
         self.log.failure("The cluster's log", failure)
 
 
-def _entry(raw: list[Any]) -> Entry:
+def entry_of(raw: list[Any]) -> Entry:
+    """
+    An entry as Redis gives it (its id, and its fields and values).
+    """
     entry_id, values = raw
     fields = dict(zip(values[::2], values[1::2], strict=True))
     return Entry(

@@ -81,6 +81,11 @@ class Replica:
         self._clock = clock
         # The time of the entry being applied (None: none is).
         self._at: float | None = None
+        # The id of the last entry applied: what this node's users may have
+        # been told of (history is read up to there).
+        self.position = "0-0"
+        # Whether messages are being refused (the log's queue full).
+        self._refusing = False
         self.replica = MemoryChat(permanent_rooms, crowd, self._time, None, store)
         self.journal: Log | None = None
         self._reactor: Any = None
@@ -196,6 +201,7 @@ class Replica:
                 else:
                     self._waiting.append(entry)
                 continue
+            self.position = entry.id
             applier = self._appliers.get(entry.kind)
             if applier is None:
                 continue
@@ -303,8 +309,19 @@ class Replica:
         Refuse a message at once while as many wait for the broker as may:
         its sender is told it was not sent (rather than have it dropped).
         """
-        if self.journal is not None and self.journal.full:
-            raise StoreUnavailable("the cluster's broker is behind; try again", writing=True)
+        journal = self.journal
+        if journal is not None and journal.full:
+            if not self._refusing:
+                # Once while they are refused, not once a message.
+                self._refusing = True
+                self.log.warn(
+                    "Refusing messages: {count} wait for the cluster's broker already",
+                    count=journal.waiting,
+                )
+            raise StoreUnavailable("the cluster's broker is behind; try again", logged=True)
+        if self._refusing:
+            self._refusing = False
+            self.log.info("Messages are taken again: the cluster's broker caught up")
 
     def _append(self, kind: str, *data: Any) -> Deferred[None]:
         if self.journal is None:

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
+
+from chat.cluster import redis
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,19 @@ class Script:
     @property
     def sha(self) -> str:
         return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+
+
+async def run(connection: Any, script: Script, keys: list[str], args: list[Any]) -> Any:
+    """
+    Run C{script} on C{connection} by its SHA-1, sending its text once Redis
+    does not have it (at the first use, and after a broker restart).
+    """
+    try:
+        return await connection.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+    except redis.Refused as e:
+        if not str(e).startswith("NOSCRIPT"):
+            raise
+    return await connection.execute_command("EVAL", script.text, len(keys), *keys, *args)
 
 
 # Appends one entry to the log (KEYS[1]) and counts it (KEYS[2]): its fields
@@ -156,6 +172,32 @@ end
 redis.call('HDEL', KEYS[3], ARGV[2])
 redis.call('DEL', KEYS[4])
 add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', ARGV[3], 's', 0, 'k', 'down', 'd', '')
+return 1
+"""
+)
+
+ARCHIVED = Script(
+    """
+-- KEYS: log; ARGV: the archive's group, an entry id
+-- 1 once every entry up to that id is archived: the group has handed them
+-- all out, and none of them waits to be acknowledged; else 0.
+local function order(id)
+  local ms, n = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(n)
+end
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+if not ok then return 0 end
+local last
+for _, group in ipairs(groups) do
+  local fields = {}
+  for i = 1, #group, 2 do fields[group[i]] = group[i + 1] end
+  if fields['name'] == ARGV[1] then last = fields['last-delivered-id'] end
+end
+if not last then return 0 end
+local lm, ln = order(last)
+local tm, tn = order(ARGV[2])
+if lm < tm or (lm == tm and ln < tn) then return 0 end
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', ARGV[2], 1) > 0 then return 0 end
 return 1
 """
 )

@@ -22,12 +22,14 @@ class StoreUnavailable(Exception):
     """
     Raised by a store that could not write a change (a full disk, a
     read-only database): the change was not made. With C{writing} false,
-    it could not even read (a database SQLite must not touch now).
+    it could not even read (a database SQLite must not touch now). With
+    C{logged}, the store has said so in the log already (once for many).
     """
 
-    def __init__(self, why: str, writing: bool = True) -> None:
+    def __init__(self, why: str, writing: bool = True, logged: bool = False) -> None:
         super().__init__(why)
         self.writing = writing
+        self.logged = logged
 
 
 class ChatError(Exception):

@@ -375,6 +375,24 @@ def write(
         index(cursor)
 
 
+def write_placed(cursor: Cursor, rows: Sequence[Row | PrivateRow], places: Sequence[int]) -> None:
+    """
+    Store a batch of messages, each at the place in the order of messages
+    given beside it (its id: a cluster's archive writes in parallel what
+    its log ordered); a message whose place or id is taken already is not
+    stored again.
+    """
+    placed = [
+        [*row, *[None] * (10 - len(row)), place] for row, place in zip(rows, places, strict=True)
+    ]
+    extracts = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(11))
+    cursor.execute(
+        "INSERT OR IGNORE INTO messages (time, kind, room, sender, recipient, text, msgid, author, "
+        f"sender_account, recipient_account, id) SELECT {extracts} FROM json_each(?)",
+        (json.dumps(placed),),
+    )
+
+
 def index(cursor: Cursor) -> None:
     """
     Add to the full-text index the messages stored since it was last brought
@@ -388,13 +406,14 @@ def index(cursor: Cursor) -> None:
     cursor.execute("UPDATE messages_indexed SET upto = (SELECT coalesce(max(id), 0) FROM messages)")
 
 
-def recent(cursor: Cursor, room: str, count: int) -> list[Entry]:
+def recent(cursor: Cursor, room: str, count: int, upto: int | None = None) -> list[Entry]:
     """
-    The last C{count} public messages and actions of C{room}, oldest first.
+    The last C{count} public messages and actions of C{room}, oldest first;
+    with C{upto}, of those placed there or before (L{write_placed}).
     """
     cursor.execute(
-        f"SELECT {COLUMNS} FROM messages WHERE room = ? ORDER BY id DESC LIMIT ?",
-        (room, count),
+        f"SELECT {COLUMNS} FROM messages WHERE room = ? AND id <= ? ORDER BY id DESC LIMIT ?",
+        (room, (1 << 63) - 1 if upto is None else upto, count),
     )
     return [_entry(row) for row in reversed(cursor.fetchall())]
 

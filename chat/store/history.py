@@ -85,6 +85,8 @@ class History(Service):
         reader: Pool | None = None,
         search_budget: float = SEARCH_BUDGET,
         searcher: Pool | None = None,
+        keeps_made: bool = True,
+        waits_for: Callable[[], Deferred[int | None]] | None = None,
     ) -> None:
         """
         @param reader: a second connection for reads (WAL lets it read while
@@ -95,6 +97,14 @@ class History(Service):
             of private conversations, so that the reads of a room's recent
             messages (its history on entering it, C{/history}) never wait
             behind them; by default they share the reader's.
+        @param keeps_made: whether L{record} keeps the messages the chat
+            made (those with an id) as their senders say them. A cluster's
+            nodes do not: its archive keeps each once, as the log has it
+            (L{keep_now}), and what the log refused is not kept.
+        @param waits_for: what each read waits for first (a cluster's
+            archive catching up with what this node has delivered), so that
+            history shows every message its reader may have seen; it gives
+            the place (L{keep_now}) of the last of them, or C{None}.
         """
         self.pool = pool
         self.sql = pool.sql
@@ -104,6 +114,8 @@ class History(Service):
         self.clock = clock
         self.interval = interval
         self.batch = batch
+        self.keeps_made = keeps_made
+        self.waits_for = waits_for
         self.fts = False
         self._pending: list[Row | PrivateRow] = []
         self._timer: IDelayedCall | None = None
@@ -150,7 +162,22 @@ class History(Service):
         """
         Queue C{event} for the next batch. Cheap: this is on every message's path.
         """
-        row: Row | PrivateRow
+        meta = event.meta
+        if not self.keeps_made and meta is not None and meta.msgid:
+            return  # the cluster's archive keeps it
+        row = self._row(event)
+        self._pending.append(row)
+        if self._failing_since is not None:
+            # The retry timer is set; keep at most MAX_UNWRITTEN waiting.
+            if len(self._pending) > MAX_UNWRITTEN:
+                del self._pending[0]
+                self._given_up += 1
+        elif len(self._pending) >= self.batch:
+            self.flush()
+        elif self._timer is None:
+            self._timer = self.clock.callLater(self.interval, self.flush)
+
+    def _row(self, event: Message | Action | PrivateMessage) -> Row | PrivateRow:
         meta = event.meta
         if meta is None:
             now, msgid, account = said_at(self.clock.seconds()), None, None
@@ -161,11 +188,11 @@ class History(Service):
             msgid, account = meta.msgid or None, meta.account
         match event:
             case Message(room, sender, text):
-                row = (now, database.PUBLIC, room, sender, None, text, msgid, account)
+                return (now, database.PUBLIC, room, sender, None, text, msgid, account)
             case Action(room, sender, text):
-                row = (now, database.ACTION, room, sender, None, text, msgid, account)
+                return (now, database.ACTION, room, sender, None, text, msgid, account)
             case PrivateMessage(sender, recipient, text, _, _, to):
-                row = (
+                return (
                     now,
                     database.PRIVATE,
                     None,
@@ -177,16 +204,19 @@ class History(Service):
                     account,
                     to,
                 )
-        self._pending.append(row)
-        if self._failing_since is not None:
-            # The retry timer is set; keep at most MAX_UNWRITTEN waiting.
-            if len(self._pending) > MAX_UNWRITTEN:
-                del self._pending[0]
-                self._given_up += 1
-        elif len(self._pending) >= self.batch:
-            self.flush()
-        elif self._timer is None:
-            self._timer = self.clock.callLater(self.interval, self.flush)
+
+    def keep_now(
+        self, events: Sequence[Message | Action | PrivateMessage], places: Sequence[int]
+    ) -> Deferred[None]:
+        """
+        Write C{events} as one transaction, at once, each at its place in
+        the order history is read in (C{places}, one each, increasing as they
+        were said): fires once they are committed, or fails. A message kept
+        already is not kept again, so that a batch written twice (its writer
+        lost before it could say so) is kept once.
+        """
+        rows = [self._row(e) for e in events]
+        return self.pool.runInteraction(self.sql.write_placed, rows, places)
 
     def flush(self) -> None:
         """
@@ -271,6 +301,16 @@ class History(Service):
     def _read(
         self, lane: Pool, interaction: Callable[..., _T], *args: Any, indexed: bool = False
     ) -> Deferred[_T]:
+        if self.waits_for is not None:
+            # It never fails: a read that waited too long reads what there is.
+            return self.waits_for().addBoth(
+                lambda _: self._read_now(lane, interaction, *args, indexed=indexed)
+            )
+        return self._read_now(lane, interaction, *args, indexed=indexed)
+
+    def _read_now(
+        self, lane: Pool, interaction: Callable[..., _T], *args: Any, indexed: bool = False
+    ) -> Deferred[_T]:
         self.flush()
         if lane is self.pool:
             # One thread: it runs the read after the write (and the index).
@@ -287,8 +327,20 @@ class History(Service):
     def recent(self, room: str, count: int) -> Deferred[list[Entry]]:
         """
         The last C{count} messages and actions of C{room}, oldest first.
+
+        In a cluster, those its reader may have seen: up to the place of the
+        last this node delivered, and none after, though nodes may have
+        written some (they write in parallel). What comes after is live, and
+        shown after the history (L{chat.core.session}): once.
         """
-        return self._read(self.reader, self.sql.recent, room, count)
+        if self.waits_for is None:
+            return self._read_now(self.reader, self.sql.recent, room, count)
+
+        def read(upto: int | Failure | None) -> Deferred[list[Entry]]:
+            bound = upto if isinstance(upto, int) else None
+            return self._read_now(self.reader, self.sql.recent, room, count, bound)
+
+        return self.waits_for().addBoth(read)
 
     def conversation(self, account: str, nickname: str, count: int) -> Deferred[list[Entry]]:
         """
@@ -363,6 +415,12 @@ class History(Service):
         Delete the message whose id is C{msgid} from the history and the
         search (after what is pending is written: it may be among them).
         """
+        if self.waits_for is not None:
+            # Not before the archive has it: it would be kept after.
+            return self.waits_for().addBoth(lambda _: self._forget_now(msgid))
+        return self._forget_now(msgid)
+
+    def _forget_now(self, msgid: str) -> Deferred[None]:
         self.flush()
         return self.pool.runInteraction(self.sql.forget_message, msgid)
 

@@ -209,6 +209,13 @@ def prepare(connection: psycopg.Connection[Any], target: int = LATEST) -> None:
             for statement in MIGRATIONS[number]:
                 cursor.execute(statement)
             cursor.execute("UPDATE chat_schema SET version = %s", (number + 1,))
+        if target == LATEST:
+            # Messages a cluster placed (L{write_placed}) come before what a
+            # single server writes after them.
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('messages', 'id'), max(id)) "
+                "FROM messages HAVING max(id) > (SELECT last_value FROM messages_id_seq)"
+            )
 
 
 class NotChat(psycopg.DatabaseError):
@@ -367,6 +374,28 @@ def write(
     )
 
 
+def write_placed(cursor: Cursor, rows: Sequence[Row | PrivateRow], places: Sequence[int]) -> None:
+    """
+    Store a batch of messages, each at the place in the order of messages
+    given beside it (its id: a cluster's archive writes in parallel what
+    its log ordered, and history is read in the log's order); a message
+    whose place or id is taken already is not stored again.
+    """
+    found = split([row[5] for row in rows])
+    batch = [
+        [*row, *[None] * (10 - len(row)), _vector(message), place]
+        for row, message, place in zip(rows, found, places, strict=True)
+    ]
+    cursor.execute(
+        "INSERT INTO messages (time, kind, room, sender, recipient, text, msgid, author, "
+        "sender_account, recipient_account, words, id) OVERRIDING SYSTEM VALUE "
+        "SELECT (v->>0)::float8, v->>1, v->>2, v->>3, v->>4, v->>5, v->>6, v->>7, v->>8, v->>9, "
+        "(v->>10)::tsvector, (v->>11)::bigint FROM json_array_elements(%s::json) "
+        "WITH ORDINALITY AS b(v, n) ORDER BY n ON CONFLICT DO NOTHING",
+        (json.dumps(batch),),
+    )
+
+
 def index(cursor: Cursor) -> None:
     """
     Nothing: a message's words are indexed as it is written.
@@ -380,13 +409,15 @@ def searchable(cursor: Cursor) -> bool:
     return True
 
 
-def recent(cursor: Cursor, room: str, count: int) -> list[Entry]:
+def recent(cursor: Cursor, room: str, count: int, upto: int | None = None) -> list[Entry]:
     """
-    The last C{count} public messages and actions of C{room}, oldest first.
+    The last C{count} public messages and actions of C{room}, oldest first;
+    with C{upto}, of those placed there or before (L{write_placed}).
     """
     cursor.execute(
-        f"SELECT {COLUMNS}, false FROM messages WHERE room = %s ORDER BY id DESC LIMIT %s",
-        (room, count),
+        f"SELECT {COLUMNS}, false FROM messages WHERE room = %s AND id <= %s "
+        "ORDER BY id DESC LIMIT %s",
+        (room, (1 << 63) - 1 if upto is None else upto, count),
     )
     return [entry_of(row) for row in reversed(cursor.fetchall())]
 

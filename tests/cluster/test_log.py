@@ -131,8 +131,11 @@ class LogTests(TestCase):
             lost = [e for e in node.entries if e.kind == "lost"]
             self.assertEqual([(e.node, e.token) for e in lost], [("b", old)])
         # b, running again, finds its lease gone by its own clock: it
-        # fences itself before appending anything.
+        # fences itself before appending anything (once it has read what
+        # came meanwhile: no answer to a renewal).
         await b.log._renew()
+        self.assertEqual(len(b.fences), 0)
+        await until(lambda: len(b.fences) > 0, 1)
         self.assertEqual(len(b.fences), 1)
         failure = await _failure(b.log.append("say", "late"))
         failure.trap(Fenced)

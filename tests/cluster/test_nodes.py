@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from twisted.trial.unittest import TestCase
 
 from chat import admin
 from chat.store import postgres
-from tests.cluster.brokers import Broker
+from tests.cluster.brokers import Broker, free_port
 from tests.cluster.test_log import until
 from tests.live import (
     TIMEOUT,
@@ -316,3 +318,114 @@ class KeptTests(TestCase):
         await back.wait_for(lambda line: "are you there?" in line)
         await back.wait_for(starting("*** End of messages."))
         self.assertEqual(len([line for line in back.lines if "are you there?" in line]), 1)
+
+
+class OnePortTests(TestCase):
+    timeout = 6 * TIMEOUT
+
+    async def test_two_nodes_behind_one_port(self) -> None:
+        """
+        Two nodes on one machine listening on one port (C{reuseport:}):
+        users who all connect to it land on both nodes, and are one chat;
+        each node sees its users' own addresses (one from 127.0.0.2 is
+        seen as that, so per-address limits and bans hold).
+        """
+        broker = Broker(self)
+        db = url_of(fresh_database(self))
+        shared = free_port()
+        processes = []
+        for name in ("one", "two"):
+            workdir = Path(self.mktemp())
+            workdir.mkdir()
+            process, _ = await start_twistd(
+                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
+                "--flood", "off", "--max-per-ip", "0",
+                "--listen", f"reuseport:{shared}:interface=127.0.0.1",
+            )  # fmt: skip
+            self.addCleanup(process.stop)
+            await process.logged(f"Node {name} joined the cluster".encode())
+            await process.logged(f"reuseport:{shared}".encode())
+            processes.append(process)
+        users = [await in_lobby(shared, f"user{n}") for n in range(12)]
+        visitor = await from_address(shared, "127.0.0.2", "visitor")
+        for n, process in enumerate(processes):
+            served = [u for u in range(12) if f"logged in as user{u}\n".encode() in process.log]
+            self.assertTrue(served, f"node {n} served none of the 12")
+        logs = b"".join(process.log for process in processes)
+        self.assertRegex(logs, rb"127\.0\.0\.2:\d+ logged in as visitor\n")
+        users[0].send("hello, everyone")
+        for user in [*users[1:], visitor]:
+            await user.wait_line("<user0> hello, everyone")
+
+    async def test_behind_haproxy(self) -> None:
+        """
+        Two nodes behind HAProxy, which speaks the PROXY protocol to them
+        (C{haproxy:} endpoints): a user from 127.0.0.2 is seen by its node
+        as 127.0.0.2, not as the proxy, and users on both nodes are one
+        chat; a connection to a node that skips the proxy is closed.
+        """
+        broker = Broker(self)
+        db = url_of(fresh_database(self))
+        ports = [free_port(), free_port()]
+        processes = []
+        for name, port in zip(("one", "two"), ports, strict=True):
+            workdir = Path(self.mktemp())
+            workdir.mkdir()
+            process, _ = await start_twistd(
+                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
+                "--flood", "off", "--listen", f"haproxy:tcp:{port}:interface=127.0.0.1",
+            )  # fmt: skip
+            self.addCleanup(process.stop)
+            await process.logged(f"Node {name} joined the cluster".encode())
+            processes.append(process)
+        front = free_port()
+        folder = Path(self.mktemp())
+        folder.mkdir()
+        config = folder / "haproxy.cfg"
+        config.write_text(HAPROXY_CONFIG.format(front=front, one=ports[0], two=ports[1]))
+        proxy = subprocess.Popen(
+            [HAPROXY, "-db", "-f", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=(folder / "haproxy.log").open("wb"),
+        )
+        self.addCleanup(proxy.wait)
+        self.addCleanup(proxy.kill)
+        await until(lambda: _listening(front), TIMEOUT)
+        # Round robin: the first two connections go to a node each.
+        first = await from_address(front, "127.0.0.2", "visitor")
+        second = await in_lobby(front, "local")
+        logs = b"".join(process.log for process in processes)
+        self.assertRegex(logs, rb"127\.0\.0\.2:\d+ logged in as visitor\n")
+        self.assertTrue(all(b"logged in as" in process.log for process in processes))
+        second.send("hello through the proxy")
+        await first.wait_line("<local> hello through the proxy")
+        direct = await connect_raw(ports[0])
+        direct.send("mallory")
+        await direct.closed
+        self.assertNotIn(b"logged in as mallory", b"".join(p.log for p in processes))
+
+
+HAPROXY = "/usr/sbin/haproxy"
+
+HAPROXY_CONFIG = """\
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+frontend chat
+  bind 127.0.0.1:{front}
+  default_backend nodes
+backend nodes
+  balance roundrobin
+  server one 127.0.0.1:{one} send-proxy
+  server two 127.0.0.1:{two} send-proxy
+"""
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True

@@ -243,6 +243,24 @@ class StoreScenarios:
         case.assertEqual(self.result(markers.load("Alice")), {"#den": T0 + 5})
         case.assertEqual(self.result(markers.load("nobody")), {})
 
+    def test_placed(self) -> None:
+        """
+        Messages written at their places (a cluster's archive, its nodes
+        writing in parallel) are read in the order of their places, not of
+        their writing; one written again is kept once; C{recent} reads up
+        to a place when asked to.
+        """
+        case: Any = self
+        second = [said("lobby", "bob", "second", 2)]
+        first = [said("lobby", "alice", "first", 1), said("lobby", "carol", "third", 3)]
+        self.result(self.history.keep_now(second, [2_000_000]))
+        self.result(self.history.keep_now(first, [1_000_000, 3_000_000]))
+        self.result(self.history.keep_now(second + first, [2_000_000, 1_000_000, 3_000_000]))
+        texts = [e.text for e in self.result(self.history.recent("lobby", 10))]
+        case.assertEqual(texts, ["first", "second", "third"])
+        upto = self.result(self.pool.runInteraction(self.pool.sql.recent, "lobby", 10, 2_000_000))
+        case.assertEqual([e.text for e in upto], ["first", "second"])
+
 
 def _rooms(cursor: Any, sql: Any) -> list[KeptRoom]:
     from chat.store import rooms
@@ -270,6 +288,20 @@ class PostgresStoreTests(StoreScenarios, SynchronousTestCase):
         self.result(self.pool.runInteraction(postgres.write, rows))
         self.result(self.pool.runInteraction(postgres.write, rows + rows))
         self.assertEqual(len(self.result(self.history.recent("lobby", 10))), 1)
+
+    def test_single_server_after_a_cluster(self) -> None:
+        """
+        A single server opening a database a cluster wrote to places its
+        messages after the cluster's (ids go on from the highest placed).
+        """
+        self.result(self.history.keep_now([said("lobby", "alice", "clustered", 1)], [1 << 50]))
+        pool: Any = self.pool
+        conninfo = pool.db.info.dsn
+        postgres.connect(conninfo).close()  # opened again: prepared
+        self.history.record(said("lobby", "bob", "single", 2))
+        self.history.flush()
+        texts = [e.text for e in self.result(self.history.recent("lobby", 10))]
+        self.assertEqual(texts, ["clustered", "single"])
 
     def test_search_budget(self) -> None:
         """

@@ -331,12 +331,13 @@ class SessionBase:
         if isinstance(error, Refused):
             self.peer.tell(error.reply)
         elif isinstance(error, StoreUnavailable):
-            self.log.warn(
-                "Could not {what} for {peer}: {why}",
-                what="save a change" if error.writing else "use the database",
-                peer=self.address,
-                why=str(error),
-            )
+            if not error.logged:
+                self.log.warn(
+                    "Could not {what} for {peer}: {why}",
+                    what="save a change" if error.writing else "use the database",
+                    peer=self.address,
+                    why=str(error),
+                )
             self.peer.tell(NotSaved() if error.writing else StoreDown())
         elif isinstance(error, ChatError):
             if self.user is None and self._claim is None and not self._closing:

@@ -1,0 +1,342 @@
+"""
+A cluster's history, written once: by whichever node reads each entry of
+the log in the archive's consumer group.
+
+Every node reads the whole log (L{chat.cluster.log}) to deliver it; the
+archive is a second reading, shared out: a Redis consumer group hands each
+entry to one node of those reading in it, and keeps it as pending until
+that node acknowledges it, which it does once the messages among the
+entries it was handed are committed to the database. So:
+
+ - a message refused on its way to the log (a node fenced, a broker away) is
+   in no one's history, as it reached no one;
+ - a node killed between its write and its acknowledgement leaves its
+   entries pending: another node claims them once they have waited
+   L{Archive.claim_after} seconds and writes them again, and each message's
+   id, kept once by the database, makes that write add nothing;
+ - a write that fails (the database restarting) leaves them pending, and
+   they are written again, by this node or by another;
+ - a read of history first waits (L{Archive.caught_up}, at most
+   L{Archive.wait}) until everything this node has delivered is written,
+   so that what a user has seen on any node is in the history it asks for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import LoopingCall, deferLater
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat.cluster import codec, redis, scripts
+from chat.cluster.log import Entry, entry_of, entry_order
+from chat.cluster.redis import Address
+from chat.core.events import Action, Message, PrivateMessage
+
+Archived = Message | Action | PrivateMessage
+
+GROUP = "archive"
+"""
+The consumer group's name.
+"""
+
+_KEPT_KINDS = ("m", "a", "p")
+"""
+The messages of the log kept in history (as on one server: messages,
+notices, actions and private messages).
+"""
+
+
+class Archive:
+    """
+    This node's share of the archive.
+
+    @ivar keep: writes messages as one transaction, each at its place in
+        the log's order (L{place}); fires once committed.
+    @ivar position: the id of the last entry this node has delivered.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        reactor: Any,
+        address: Address,
+        node: str,
+        keep: Callable[[Sequence[Archived], Sequence[int]], Deferred[None]],
+        position: Callable[[], str],
+        prefix: str = "chat:",
+        claim_after: float = 5.0,
+        retry: float = 1.0,
+        batch: int = 1000,
+        wait: float = 2.0,
+    ) -> None:
+        """
+        @param claim_after: seconds an entry handed to a node waits unwritten
+            before another may claim it (the node is taken as lost).
+        @param retry: seconds between attempts while writes fail.
+        @param batch: entries read, and written, at once.
+        @param wait: seconds a read of history waits for the archive.
+        """
+        self.reactor = reactor
+        self.address = address
+        self.node = node
+        self.keep = keep
+        self.position = position
+        self.claim_after = claim_after
+        self.retry = retry
+        self.batch = batch
+        self.wait = wait
+        self._stream = prefix + "log"
+        self._commands: Any = None
+        self._reads: Any = None
+        self._running = False
+        self._loop: Deferred[None] | None = None
+        self._claiming: LoopingCall | None = None
+        self._failing_since: float | None = None
+        # Messages written, and entries given up (trimmed before written).
+        self.written = 0
+        self.lost = 0
+
+    async def start(self) -> None:
+        """
+        Connect, and start reading: first what this node was handed and did
+        not acknowledge in an earlier life, then what comes.
+        """
+        self._commands = await redis.connect(self.reactor, self.address)
+        self._reads = await redis.connect(self.reactor, self.address, blocking=True)
+        self._running = True
+        self._loop = Deferred.fromCoroutine(self._read())
+        self._loop.addErrback(self._broken)
+        self._claiming = LoopingCall(self._claim)
+        self._claiming.clock = self.reactor
+        self._claiming.start(self.claim_after / 2, now=False).addErrback(self._broken)
+
+    async def stop(self) -> None:
+        """
+        Stop reading once what was read is written (a blocking read ends
+        within a second), then close the connections.
+        """
+        self._running = False
+        if self._claiming is not None and self._claiming.running:
+            self._claiming.stop()
+        if self._loop is not None:
+            await self._loop
+        for connection in (self._commands, self._reads):
+            if connection is not None:
+                await connection.disconnect()
+
+    async def _group(self) -> None:
+        """
+        Make the group if there is none (the first node; a broker that came
+        back empty). From the log's start: what it holds and was written
+        already is recognised by its ids.
+        """
+        try:
+            await self._commands.execute_command(
+                "XGROUP", "CREATE", self._stream, GROUP, "0", "MKSTREAM"
+            )
+        except redis.Refused as e:
+            if not str(e).startswith("BUSYGROUP"):
+                raise
+
+    async def _read(self) -> None:
+        # "0": what this node was handed and has not acknowledged; ">": new entries.
+        after = "0"
+        while True:
+            if not self._running and after == ">":
+                # Stopping: what is there now, without waiting for more.
+                reply = await self._fetch(after, block=False)
+                if reply:
+                    await self._archive(reply)
+                return
+            try:
+                reply = await self._fetch(after, block=after == ">")
+            except Exception as e:
+                if not self._running:
+                    return
+                self.log.debug("Reading the archive's share: {why}", why=str(e))
+                if "NOGROUP" in str(e):
+                    await self._ensure_group()
+                await deferLater(self.reactor, 0.05, lambda: None)
+                continue
+            if after != ">":
+                if not reply:
+                    after = ">"
+                    continue
+                after = str(reply[-1][0])
+            if reply and not await self._archive(reply):
+                # Not written: it stays this node's, and is tried again from
+                # the start of what it holds (or by another node, if this
+                # one is stopping).
+                if not self._running:
+                    return
+                after = "0"
+                await deferLater(self.reactor, self.retry, lambda: None)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self._group()
+        except Exception as e:
+            self.log.debug("Making the archive's group: {why}", why=str(e))
+
+    async def _fetch(self, after: str, block: bool) -> list[Any]:
+        if self._commands is not None and after == "0":
+            await self._group()
+        wait = ["BLOCK", 1000] if block else []
+        reply = await self._reads.execute_command(
+            "XREADGROUP", "GROUP", GROUP, self.node, "COUNT", self.batch, *wait,
+            "STREAMS", self._stream, after,
+        )  # fmt: skip
+        return list(reply[0][1]) if reply else []
+
+    async def _archive(self, raw: list[Any]) -> bool:
+        """
+        Write the messages among C{raw} (entries as Redis gives them), then
+        acknowledge them all; whether they were written.
+        """
+        ids = [str(item[0]) for item in raw]
+        gone = [entry_id for entry_id, item in zip(ids, raw, strict=True) if item[1] is None]
+        if gone:
+            self._gone(gone)
+        kept, places = [], []
+        for item in raw:
+            if item[1] is not None:
+                entry = entry_of(item)
+                for message in _messages(entry):
+                    kept.append(message)
+                    places.append(place(entry.id))
+        if kept:
+            try:
+                await self.keep(kept, places)
+            except Exception as e:
+                if self._failing_since is None:
+                    # Once per outage, not once per attempt.
+                    self._failing_since = self.reactor.seconds()
+                    self.log.error(
+                        "Could not write {count} messages to the history ({why}); "
+                        "they wait in the log, tried again every {retry} s",
+                        count=len(kept),
+                        why=str(e),
+                        retry=self.retry,
+                    )
+                return False
+            self.written += len(kept)
+            if self._failing_since is not None:
+                self.log.info(
+                    "Writing the history works again (it failed for {seconds:.0f} s)",
+                    seconds=self.reactor.seconds() - self._failing_since,
+                )
+                self._failing_since = None
+        try:
+            await self._commands.execute_command("XACK", self._stream, GROUP, *ids)
+        except Exception as e:
+            # Written: written again later, by ids, adds nothing.
+            self.log.debug("Acknowledging archived entries: {why}", why=str(e))
+        return True
+
+    def _gone(self, ids: list[str]) -> None:
+        self.lost += len(ids)
+        self.log.error(
+            "{count} entries of the log were trimmed before they could be written to "
+            "the history (the archive fell more than the log's length behind)",
+            count=len(ids),
+        )
+
+    def _claim(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._claim_lost())
+
+    async def _claim_lost(self) -> None:
+        """
+        Take over the entries handed to a node that has not written them for
+        C{claim_after} seconds (lost, or its writes fail), and write them.
+        """
+        start = "0-0"
+        for _ in range(100):
+            try:
+                start, raw, deleted = await self._commands.execute_command(
+                    "XAUTOCLAIM", self._stream, GROUP, self.node,
+                    int(self.claim_after * 1000), start, "COUNT", self.batch,
+                )  # fmt: skip
+            except Exception as e:
+                self.log.debug("Claiming unwritten entries: {why}", why=str(e))
+                return
+            if deleted:
+                self._gone([str(i) for i in deleted])
+            if raw:
+                self.log.info(
+                    "Node {node} took over {count} entries of the archive left unwritten",
+                    node=self.node,
+                    count=len(raw),
+                )
+                if not await self._archive(list(raw)):
+                    return  # they are this node's now: its reads try again
+            if str(start) == "0-0" or not self._running:
+                return
+
+    def caught_up(self) -> Deferred[int | None]:
+        """
+        Fires once every entry this node has delivered is written (or after
+        L{wait} seconds: the read goes on with what is written), with the
+        L{place} of the last: history is read up to there. Never fails.
+        """
+        if not self._running:
+            return succeed(None)
+        position = self.position()
+        return Deferred.fromCoroutine(self._caught_up(position)).addCallback(
+            lambda _: place(position)
+        )
+
+    async def _caught_up(self, position: str) -> None:
+        pause = 0.002
+        waited = 0.0
+        while self._running:
+            try:
+                done = await scripts.run(
+                    self._commands, scripts.ARCHIVED, [self._stream], [GROUP, position]
+                )
+            except Exception:
+                return
+            if int(done) or waited >= self.wait:
+                if not int(done):
+                    self.log.warn(
+                        "History read {waited:.1f} s before the archive caught up with it",
+                        waited=waited,
+                    )
+                return
+            await deferLater(self.reactor, pause, lambda: None)
+            waited += pause
+            pause = min(pause * 2, 0.1)
+
+    def _broken(self, failure: Failure) -> None:
+        self.log.failure("The cluster's archive", failure)
+
+
+def place(entry_id: str) -> int:
+    """
+    The place in history's order of the message in the log's entry
+    C{entry_id}: the log's order, as one number (its milliseconds, then
+    its count within one, which Redis keeps far below 2**20). Nodes write
+    their shares in parallel; history is read in this order, as they were
+    heard.
+    """
+    ms, count = entry_order(entry_id)
+    return ms << 20 | count
+
+
+def _messages(entry: Entry) -> list[Archived]:
+    """
+    The message C{entry} carries, if it is one kept in history.
+    """
+    if entry.kind != "said":
+        return []
+    said = json.loads(entry.data)[1]
+    if said[0] not in _KEPT_KINDS:
+        return []
+    made = codec.said_of(said)
+    assert isinstance(made, Message | Action | PrivateMessage)
+    return [made]

@@ -1,0 +1,253 @@
+"""
+The cluster's history: each message written once to a real PostgreSQL, by
+whichever node the archive's consumer group hands it to, whatever happens
+to the nodes and the database meanwhile.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+
+from chat.cluster import redis
+from chat.cluster.archive import GROUP, Archive, _messages, place
+from chat.cluster.chat import ClusterChat
+from chat.cluster.log import Log, entry_of
+from chat.core.events import Message
+from chat.store import postgres
+from chat.store.history import History
+from chat.store.pg import PostgresPool
+from tests.cluster.brokers import Broker
+from tests.cluster.test_chat import Person
+from tests.cluster.test_log import until
+from tests.live import reactor
+from tests.pg import SERVER, fresh_database, url_of
+
+
+class Archived(TestCase):
+    """
+    Nodes on a Redis of the test's own, sharing a PostgreSQL database.
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        self.broker = Broker(self)
+        self.conninfo = fresh_database(self)
+        self.name = psycopg.conninfo.conninfo_to_dict(self.conninfo)["dbname"]
+        postgres.connect(self.conninfo).close()  # its schema
+
+    async def node(self, name: str, claim_after: float = 5.0) -> tuple[ClusterChat, History]:
+        chat = ClusterChat(name, permanent_rooms=("lobby",))
+        journal = Log(reactor, self.broker.address, name, chat.apply, chat.fenced, chat.gap)
+        pool = PostgresPool(url_of(self.conninfo), reactor)
+        history = History(pool, reactor, keeps_made=False)
+        archive = Archive(
+            reactor,
+            self.broker.address,
+            name,
+            history.keep_now,
+            lambda: chat.position,
+            claim_after=claim_after,
+            retry=0.2,
+        )
+        history.waits_for = archive.caught_up
+        await chat.start(journal, reactor)
+        await archive.start()
+        self.addCleanup(pool.close)
+        self.addCleanup(archive.stop)
+        self.addCleanup(chat.stop)
+        self.archives = [*getattr(self, "archives", []), archive]
+        return chat, history
+
+    def stored(self) -> list[tuple[str, int]]:
+        """
+        Each message id in the database, and how many times it is there.
+        """
+        with psycopg.connect(self.conninfo) as connection:
+            rows = connection.execute(
+                "SELECT msgid, count(*) FROM messages GROUP BY msgid ORDER BY msgid"
+            ).fetchall()
+        return [(str(msgid), int(count)) for msgid, count in rows]
+
+    async def test_written_once(self) -> None:
+        """
+        Three nodes, a speaker on each saying 100 messages in the lobby and
+        10 privately: every message is in the database exactly once, the
+        archive's work shared among the nodes (what each wrote adds up).
+        """
+        nodes = [await self.node(name) for name in ("a", "b", "c")]
+        people = [Person() for _ in nodes]
+        users = [
+            await chat.login(f"user{n}", person)
+            for n, ((chat, _), person) in enumerate(zip(nodes, people, strict=True))
+        ]
+        for (chat, _), user in zip(nodes, users, strict=True):
+            await chat.join(user, "lobby")
+        said: list[str] = []
+        for n in range(100):
+            for i, ((chat, _), user) in enumerate(zip(nodes, users, strict=True)):
+                message = chat.say(user, "lobby", f"{i}:{n}")
+                assert message is not None and message.meta is not None
+                said.append(message.meta.msgid)
+                if n % 10 == 0:
+                    private = chat.whisper(user, f"user{(i + 1) % 3}", f"psst {n}")
+                    assert private is not None and private.meta is not None
+                    said.append(private.meta.msgid)
+        await until(lambda: all(len(person.said()) == 200 for person in people))
+        _, history = nodes[2]
+        recent = await history.recent("lobby", 500)
+        self.assertEqual(len(recent), 300)
+        self.assertEqual(sorted(self.stored()), sorted((msgid, 1) for msgid in said))
+        self.assertEqual(sum(archive.written for archive in self.archives), len(said))
+
+    async def test_read_after_seen(self) -> None:
+        """
+        The moment a listener on one node hears a message said on another,
+        the history read on its node has it, and every message before it,
+        and none after (heard live after the history): the read waits for
+        the archive, and reads up to the listener's place in the log.
+        """
+        (a, _), (b, history) = await self.node("a"), await self.node("b")
+        speaker, heard = Person(), []
+        user = await a.login("speaker", speaker)
+        await a.join(user, "lobby")
+
+        class Listener(Person):
+            def receive(self, event: Any) -> None:
+                super().receive(event)
+                if isinstance(event, Message):
+                    heard.append(history.recent("lobby", 50))
+
+        listener = await b.login("listener", Listener())
+        await b.join(listener, "lobby")
+        for n in range(20):
+            a.say(user, "lobby", f"line {n}")
+            await deferLater(reactor, 0.001, lambda: None)
+        await until(lambda: len(heard) == 20)
+        for n, reading in enumerate(heard):
+            # What it had heard, none missing, and nothing it hears after.
+            texts = [entry.text for entry in await reading]
+            self.assertEqual(texts, [f"line {k}" for k in range(n + 1)])
+
+    async def test_archiver_lost(self) -> None:
+        """
+        Nodes handed entries by the archive and lost before acknowledging
+        them (one lost before writing, one after its write was committed):
+        a node takes them over once they have waited long enough, and each
+        message is kept once.
+        """
+        chat = ClusterChat("a", permanent_rooms=("lobby",))
+        journal = Log(reactor, self.broker.address, "a", chat.apply, chat.fenced, chat.gap)
+        await chat.start(journal, reactor)
+        self.addCleanup(chat.stop)
+        user = await chat.login("speaker", Person())
+        await chat.join(user, "lobby")
+        listener = Person()
+        await chat.join(await chat.login("listener", listener), "lobby")
+        said = [chat.say(user, "lobby", f"line {n}") for n in range(40)]
+        msgids = sorted(m.meta.msgid for m in said if m is not None and m.meta is not None)
+        await until(lambda: len(listener.said()) == 40)
+        connection = await redis.connect(reactor, self.broker.address)
+        self.addCleanup(connection.disconnect)
+        await connection.execute_command("XGROUP", "CREATE", "chat:log", GROUP, "0")
+        writer = PostgresPool(url_of(self.conninfo), reactor)
+        self.addCleanup(writer.close)
+        history = History(writer, reactor, keeps_made=False)
+        for ghost, count in (("ghost1", 25), ("ghost2", 1000)):
+            reply = await connection.execute_command(
+                "XREADGROUP", "GROUP", GROUP, ghost, "COUNT", count, "STREAMS", "chat:log", ">"
+            )
+            if ghost == "ghost1":
+                entries = [entry_of(raw) for raw in reply[0][1]]
+                handed = [(m, place(e.id)) for e in entries for m in _messages(e)]
+                self.assertGreater(len(handed), 10)
+                await history.keep_now([m for m, _ in handed], [p for _, p in handed])
+        self.assertEqual(len(self.stored()), len(handed))
+        pending = await connection.execute_command("XPENDING", "chat:log", GROUP)
+        self.assertGreater(int(pending[0]), 40)
+        survivor = Archive(
+            reactor,
+            self.broker.address,
+            "a",
+            history.keep_now,
+            lambda: chat.position,
+            claim_after=0.5,
+        )
+        await survivor.start()
+        self.addCleanup(survivor.stop)
+        await until(lambda: len(self.stored()) == 40, timeout=15)
+
+        async def acknowledged() -> int:
+            pending = await connection.execute_command("XPENDING", "chat:log", GROUP)
+            return int(pending[0])
+
+        for _ in range(100):
+            if await acknowledged() == 0:
+                break
+            await deferLater(reactor, 0.05, lambda: None)
+        self.assertEqual(await acknowledged(), 0)
+        self.assertEqual(self.stored(), [(msgid, 1) for msgid in msgids])
+        self.assertEqual(survivor.written, 40)
+
+    async def test_database_restarts(self) -> None:
+        """
+        The database goes away in the middle of a batch (its transaction
+        cut off while it waits for a lock), and refuses connections for a
+        while: nothing said meanwhile is lost, and each is kept once.
+        """
+        (a, _), _ = await self.node("a"), await self.node("b")
+        user = await a.login("speaker", Person())
+        await a.join(user, "lobby")
+        msgids = []
+        # A batch caught mid-way: its INSERT waits for a lock, then its
+        # connection is cut.
+        locked, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with psycopg.connect(self.conninfo) as holder:
+                holder.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
+                locked.set()
+                release.wait(20)
+
+        holding = threading.Thread(target=hold)
+        holding.start()
+        self.addCleanup(holding.join)
+        self.addCleanup(release.set)
+        locked.wait(10)
+        for n in range(30):
+            message = a.say(user, "lobby", f"before {n}")
+            assert message is not None and message.meta is not None
+            msgids.append(message.meta.msgid)
+        await until(lambda: self.waiting_for_lock() > 0)
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {self.name} ALLOW_CONNECTIONS false")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'",
+                (self.name,),
+            )
+        release.set()
+        for n in range(30):
+            message = a.say(user, "lobby", f"while down {n}")
+            assert message is not None and message.meta is not None
+            msgids.append(message.meta.msgid)
+        await deferLater(reactor, 1.0, lambda: None)
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {self.name} ALLOW_CONNECTIONS true")
+        await until(lambda: len(self.stored()) == 60, timeout=20)
+        self.assertEqual(sorted(self.stored()), sorted((msgid, 1) for msgid in msgids))
+
+    def waiting_for_lock(self) -> int:
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                "AND wait_event_type = 'Lock'",
+                (self.name,),
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
