@@ -188,8 +188,12 @@ class Worker:
     One process's clients, and what they have received.
     """
 
-    def __init__(self, port: int, progress: Synchronized[int], dialect: str = "line") -> None:
-        self.port = port
+    def __init__(
+        self, port: int | list[int], progress: Synchronized[int], dialect: str = "line"
+    ) -> None:
+        # Several ports: a cluster's nodes, each client on the next.
+        self.ports = port if isinstance(port, list) else [port]
+        self.made = 0
         self.progress = progress
         self.dialect = dialect
         # Whether IRC clients JOIN #bench once registered.
@@ -254,8 +258,10 @@ class Worker:
 
         async def one(name: str) -> None:
             async with semaphore:
+                port = self.ports[self.made % len(self.ports)]
+                self.made += 1
                 transport, receiver = await loop.create_connection(
-                    lambda: Receiver(self, name), "127.0.0.1", self.port
+                    lambda: Receiver(self, name), "127.0.0.1", port
                 )
                 transport.write(login(self.dialect, name))
                 await asyncio.wait_for(receiver.logged_in, LOGIN_TIMEOUT)
@@ -297,7 +303,7 @@ class Worker:
 
 
 def worker_main(
-    port: int, commands: Connection, progress: Synchronized[int], dialect: str = "line"
+    port: int | list[int], commands: Connection, progress: Synchronized[int], dialect: str = "line"
 ) -> None:
     """
     A worker process: obey the coordinator's commands until told to stop.
@@ -306,7 +312,7 @@ def worker_main(
 
 
 async def _serve(
-    port: int, commands: Connection, progress: Synchronized[int], dialect: str
+    port: int | list[int], commands: Connection, progress: Synchronized[int], dialect: str
 ) -> None:
     loop = asyncio.get_running_loop()
     worker = Worker(port, progress, dialect)

@@ -24,7 +24,18 @@ COLUMNS = {
         "clients", "connect_s", "rss_kib_per_connection", "delivered_after", "lost",
     ),
     "slow consumer": ("chatty", "received_fraction", "stalled_seconds", "rss_growth_mib", "lost"),
+    "cluster fan-out": ("clients", "deliveries_per_s", "cpu_us_per_delivery", "lost"),
+    "cluster latency": (
+        "offered_deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "cpu_us_per_delivery", "lost",
+        "duplicated_or_reordered",
+    ),
 }  # fmt: skip
+
+# The cluster's scenarios: figures compared with the single node's of the same run.
+CLUSTER_RATIOS = {
+    "cluster fan-out": ("deliveries_per_s", "cpu_us_per_delivery"),
+    "cluster latency": ("p99_ms", "cpu_us_per_delivery"),
+}
 
 # For each scenario, the figure compared with the baselines (as chat / baseline).
 RATIO = {
@@ -95,6 +106,8 @@ def markdown(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
         header = ["server", *columns]
         if ratio:
             header += [f"{ratio} ÷ {baselines[0]}", f"÷ {baselines[1]}"]
+        against = CLUSTER_RATIOS.get(scenario, ())
+        header += [f"{figure} ÷ single node" for figure in against]
         lines += ["", f"## {scenario}", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "---|" * len(header))
         for _, servers in rows:
@@ -105,6 +118,12 @@ def markdown(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
                         other = servers.get(baseline, {}).get(ratio)
                         mine = record.get(ratio)
                         cells.append(f"{mine / other:.2f}" if other and mine is not None else "-")
+                # The single node of the same checkout (run.py --code names it).
+                code = name.partition(" (")[2]
+                single = servers.get("single node" + (f" ({code}" if code else ""), {})
+                for figure in against:
+                    other, mine = single.get(figure), record.get(figure)
+                    cells.append(f"{mine / other:.2f}" if other and mine is not None else "-")
                 lines.append("| " + " | ".join(cells) + " |")
         if scenario == "history":
             on = next((s["history on"] for _, s in rows if "history on" in s), None)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cluster import ClusterServer
 from loadgen import Receiver, Worker, login, say, send_line, worker_main
 from process import ServerProcess, checkout, free_port
 
@@ -88,7 +89,13 @@ INSPIRCD_CONF = """\
 <pid file="{workdir}/inspircd-{port}.pid">
 """
 
-CHAT_KINDS = ("chat", "chat-irc", "chat-web")
+CLUSTER_KINDS = ("single node", "1 node", "2 nodes", "3 nodes", "2 nodes, one port")
+"""
+The cluster scenarios' servers: chat on SQLite alone, then nodes through
+Redis and PostgreSQL (bench/cluster.py), their clients spread over them, or
+all on one port the nodes share.
+"""
+CHAT_KINDS = ("chat", "chat-irc", "chat-web", *CLUSTER_KINDS)
 IRC_SERVERS = ("chat-irc", "ngircd", "inspircd")
 """
 The IRC benchmark's servers: chat's IRC door and two C servers from Debian's
@@ -113,6 +120,7 @@ class Server(ServerProcess):
         """
         self.kind = kind
         self.port = free_port()
+        self.ports = [self.port]
         self.dialect = "irc" if kind in IRC_SERVERS else "ws" if kind == "chat-web" else "line"
         self.log = open(workdir / f"{kind}-{self.port}.log", "wb")  # noqa: SIM115
         if kind in CHAT_KINDS:
@@ -158,7 +166,7 @@ class Server(ServerProcess):
 
 
 class Generator:
-    def __init__(self, port: int, workers: int, dialect: str = "line") -> None:
+    def __init__(self, port: int | list[int], workers: int, dialect: str = "line") -> None:
         context = multiprocessing.get_context("fork")
         self.progress = [context.Value("q", 0, lock=False) for _ in range(workers)]
         self.pipes = []
@@ -267,10 +275,14 @@ class Talker(Receiver):
 
 
 async def talkers(
-    port: int, count: int, prefix: str, dialect: str = "line"
+    port: int | list[int], count: int, prefix: str, dialect: str = "line"
 ) -> tuple[Worker, list[Talker]]:
+    """
+    C{count} clients here (on each of C{port}'s in turn, if several).
+    """
     counter = Worker(port, multiprocessing.Value("q", 0, lock=False), dialect)
-    made = [await Talker(counter).open(port, f"{prefix}{n}") for n in range(count)]
+    ports = counter.ports
+    made = [await Talker(counter).open(ports[n % len(ports)], f"{prefix}{n}") for n in range(count)]
     counter.clients.extend(made)
     return counter, made
 
@@ -311,10 +323,10 @@ async def filled_room(
     """
     C{clients} receivers logged in over the workers, and four senders here.
     """
-    generator = Generator(server.port, workers, server.dialect)
+    generator = Generator(server.ports, workers, server.dialect)
     try:
         await generator.connect(clients, "r")
-        _, senders = await talkers(server.port, 4, "s", server.dialect)
+        _, senders = await talkers(server.ports, 4, "s", server.dialect)
         await asyncio.sleep(0.5)
         await generator.all("reset", [latency] * workers)
     except BaseException:
@@ -532,6 +544,14 @@ def plan(smoke: bool) -> list[tuple[str, str, dict[str, Any], bool]]:
     history_count = messages or 15_000
     for on in (True, False):
         steps.append(("history", "chat", {"clients": history_size, "messages": history_count}, on))
+    cluster_fan = {"clients": history_size, "messages": history_count}
+    kinds = ("single node", "2 nodes", "2 nodes, one port") if smoke else CLUSTER_KINDS
+    for scenario, parameters in (
+        ("cluster fan-out", cluster_fan),
+        ("cluster latency", latency_args),
+    ):
+        for kind in kinds:
+            steps.append((scenario, kind, parameters, True))
     return steps
 
 
@@ -585,11 +605,16 @@ async def measure(
     One run of C{scenario} against C{kind}; C{code}, the checkout it runs
     (chat's servers), named C{label} in the results (L{checkout_labels}).
     """
-    server = Server(kind, workdir, history, code)
+    server: Any
+    if kind in CLUSTER_KINDS[1:]:
+        nodes = int(kind.split()[0])
+        server = ClusterServer(nodes, workdir, shared=kind.endswith("one port"), code=code)
+    else:
+        server = Server("chat" if kind == "single node" else kind, workdir, history, code)
     try:
-        if scenario in ("fan-out", "history"):
+        if scenario in ("fan-out", "history", "cluster fan-out"):
             result = await fan_out(server, workers=workers, **parameters)
-        elif scenario == "latency":
+        elif scenario in ("latency", "cluster latency"):
             result = await latency(server, workers=workers, **parameters)
         elif scenario == "idle":
             result = await idle(server, workers=workers, **parameters)
