@@ -544,17 +544,16 @@ def makeService(options: dict[str, Any]) -> IService:
             # Each message is kept once, by whichever node the archive hands
             # it to (docs/cluster.md); reads wait until what this node has
             # delivered is kept.
-            replica = rooms
             archive = Archive(
                 reactor,
                 options["cluster-address"],
                 options["node"],
                 history.keep_now,
-                lambda: replica.position,
+                rooms,
                 claim_after=options["lease"],
             )
             node.archive = archive
-            history.keeps_made = False
+            history.placing = archive.place_now
             history.waits_for = archive.caught_up
         history.setServiceParent(top)  # type: ignore[no-untyped-call]
     bans.setServiceParent(top)  # type: ignore[no-untyped-call]
@@ -584,6 +583,11 @@ def makeService(options: dict[str, Any]) -> IService:
         markers=ReadMarkers(pool),
     )
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]
+    if node is not None:
+        # One read of the log is one burst of output, as one read of a
+        # client's input is: each connection written once for all of it.
+        outbox, apply = chat.outbox, rooms.apply
+        node.journal.deliver = lambda entries: outbox.batch(lambda: apply(entries))
     Reloader(chat, options).setServiceParent(top)  # type: ignore[no-untyped-call]
     line, irc = LineFactory(chat), IRCFactory(chat)
     doors: list[tuple[list[str], Any]] = [(options["listen"], line), (options["irc"], irc)]

@@ -24,8 +24,10 @@ entries it was handed are committed to the database. So:
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall, deferLater
@@ -44,11 +46,35 @@ GROUP = "archive"
 The consumer group's name.
 """
 
+APPLIED_WAIT = 5.0
+"""
+Seconds the archive waits for this node's replica to apply what it was
+handed (then it keeps them all: a replica that has not applied them, as
+after joining again, cannot say which were dropped).
+"""
+
 _KEPT_KINDS = ("m", "a", "p")
 """
 The messages of the log kept in history (as on one server: messages,
 notices, actions and private messages).
 """
+
+
+class Applied(Protocol):
+    """
+    What the archive needs of this node's replica (L{chat.cluster.replica}).
+    """
+
+    @property
+    def position(self) -> str:
+        """
+        The id of the last entry of the log it applied.
+        """
+
+    def dropped(self, entry_id: str) -> bool:
+        """
+        Whether the message of that entry, applied, was given to nobody.
+        """
 
 
 class Archive:
@@ -57,7 +83,8 @@ class Archive:
 
     @ivar keep: writes messages as one transaction, each at its place in
         the log's order (L{place}); fires once committed.
-    @ivar position: the id of the last entry this node has delivered.
+    @ivar replica: this node's, which applies the same log: a message it
+        gave to nobody is not kept (every node decides alike).
     """
 
     log = Logger()
@@ -68,7 +95,7 @@ class Archive:
         address: Address,
         node: str,
         keep: Callable[[Sequence[Archived], Sequence[int]], Deferred[None]],
-        position: Callable[[], str],
+        replica: Applied,
         prefix: str = "chat:",
         claim_after: float = 5.0,
         retry: float = 1.0,
@@ -86,7 +113,7 @@ class Archive:
         self.address = address
         self.node = node
         self.keep = keep
-        self.position = position
+        self.replica = replica
         self.claim_after = claim_after
         self.retry = retry
         self.batch = batch
@@ -98,6 +125,8 @@ class Archive:
         self._loop: Deferred[None] | None = None
         self._claiming: LoopingCall | None = None
         self._failing_since: float | None = None
+        # Entries trimmed before anyone was handed them, as last told.
+        self._unhanded = 0
         # Messages written, and entries given up (trimmed before written).
         self.written = 0
         self.lost = 0
@@ -109,12 +138,27 @@ class Archive:
         """
         self._commands = await redis.connect(self.reactor, self.address)
         self._reads = await redis.connect(self.reactor, self.address, blocking=True)
+        await self._check_version()
         self._running = True
         self._loop = Deferred.fromCoroutine(self._read())
         self._loop.addErrback(self._broken)
         self._claiming = LoopingCall(self._claim)
         self._claiming.clock = self.reactor
         self._claiming.start(self.claim_after / 2, now=False).addErrback(self._broken)
+
+    async def _check_version(self) -> None:
+        """
+        Say so if Redis is older than 7, whose consumer groups the archive
+        needs (C{XAUTOCLAIM} as it answers there, C{entries-read}).
+        """
+        info = str(await self._commands.execute_command("INFO", "server"))
+        found = re.search(r"redis_version:(\d+)", info)
+        if found is not None and int(found.group(1)) < 7:
+            self.log.error(
+                "Redis {version} is too old for the cluster's history (7 or later is needed): "
+                "entries a lost node had been handed are not taken over",
+                version=found.group(1),
+            )
 
     async def stop(self) -> None:
         """
@@ -203,13 +247,24 @@ class Archive:
         gone = [entry_id for entry_id, item in zip(ids, raw, strict=True) if item[1] is None]
         if gone:
             self._gone(gone)
+        # Whether each was given to anyone is this node's replica's to say,
+        # once it has applied them.
+        await self._applied(ids[-1])
         kept, places = [], []
         for item in raw:
-            if item[1] is not None:
+            if item[1] is None:
+                continue
+            try:
                 entry = entry_of(item)
-                for message in _messages(entry):
-                    kept.append(message)
-                    places.append(place(entry.id))
+                message = _message(entry)
+            except Exception:
+                # Not this version's to read (another's, in an upgrade): left
+                # out, said once, and the rest go on.
+                self.log.failure("An entry of the log the archive cannot read: {id}", id=item[0])
+                continue
+            if message is not None and not self.replica.dropped(entry.id):
+                kept.append(message)
+                places.append(place(entry.id))
         if kept:
             try:
                 await self.keep(kept, places)
@@ -239,6 +294,17 @@ class Archive:
             self.log.debug("Acknowledging archived entries: {why}", why=str(e))
         return True
 
+    async def _applied(self, last: str) -> None:
+        """
+        Wait (a few seconds at most) until this node's replica has applied
+        the entry C{last}: both read the same log, each at its own pace.
+        """
+        pause, waited = 0.002, 0.0
+        while entry_order(self.replica.position) < entry_order(last) and waited < APPLIED_WAIT:
+            await deferLater(self.reactor, pause, lambda: None)
+            waited += pause
+            pause = min(pause * 2, 0.05)
+
     def _gone(self, ids: list[str]) -> None:
         self.lost += len(ids)
         self.log.error(
@@ -250,11 +316,35 @@ class Archive:
     def _claim(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._claim_lost())
 
+    async def _check_unhanded(self) -> None:
+        """
+        Say (once for each new loss) if entries were trimmed from the log
+        before the group handed them out: the archive fell more than the
+        log's length behind (the database away that long). They are lost to
+        the history; never silently.
+        """
+        try:
+            count = int(
+                await scripts.run(self._commands, scripts.UNHANDED, [self._stream], [GROUP])
+            )
+        except Exception as e:
+            self.log.debug("Checking the archive's place in the log: {why}", why=str(e))
+            return
+        if count > self._unhanded:
+            self.lost += count - self._unhanded
+            self.log.error(
+                "{count} entries of the log were trimmed before the archive could write them "
+                "to the history (it fell more than the log's length behind)",
+                count=count - self._unhanded,
+            )
+        self._unhanded = max(self._unhanded, count)
+
     async def _claim_lost(self) -> None:
         """
         Take over the entries handed to a node that has not written them for
         C{claim_after} seconds (lost, or its writes fail), and write them.
         """
+        await self._check_unhanded()
         start = "0-0"
         for _ in range(100):
             try:
@@ -281,15 +371,26 @@ class Archive:
     def caught_up(self) -> Deferred[int | None]:
         """
         Fires once every entry this node has delivered is written (or after
-        L{wait} seconds: the read goes on with what is written), with the
-        L{place} of the last: history is read up to there. Never fails.
+        L{wait} seconds: the read goes on with what is written, Redis away
+        or not), with the L{place} of the last: history is read up to
+        there. Never fails.
         """
         if not self._running:
             return succeed(None)
-        position = self.position()
-        return Deferred.fromCoroutine(self._caught_up(position)).addCallback(
-            lambda _: place(position)
-        )
+        position = self.replica.position
+        waiting = Deferred.fromCoroutine(self._caught_up(position))
+        # A command sent while Redis is away waits for it: not the reader.
+        waiting.addTimeout(self.wait + 0.1, self.reactor)
+        return waiting.addBoth(lambda _: place(position))
+
+    def place_now(self) -> int:
+        """
+        A place for a message kept outside the log (for an absent user):
+        after what the log holds of this millisecond, by this node's clock;
+        its low bits are random, so that two nodes' never meet.
+        """
+        ms = int(self.reactor.seconds() * 1000)
+        return ms << 20 | 1 << 19 | secrets.randbits(19)
 
     async def _caught_up(self, position: str) -> None:
         pause = 0.002
@@ -328,15 +429,16 @@ def place(entry_id: str) -> int:
     return ms << 20 | count
 
 
-def _messages(entry: Entry) -> list[Archived]:
+def _message(entry: Entry) -> Archived | None:
     """
     The message C{entry} carries, if it is one kept in history.
     """
     if entry.kind != "said":
-        return []
+        return None
     said = json.loads(entry.data)[1]
     if said[0] not in _KEPT_KINDS:
-        return []
+        return None
     made = codec.said_of(said)
-    assert isinstance(made, Message | Action | PrivateMessage)
-    return [made]
+    if not isinstance(made, Message | Action | PrivateMessage):
+        raise ValueError(f"not a message kept in history: {said[0]!r}")
+    return made

@@ -338,16 +338,20 @@ class ClusterChat(Replica):
         user_id, event, to = data
         user = self._users.get(user_id)
         if user is None:
+            self._dropped(entry.id)
             return
         made = codec.said_of(event)
         if to is None and isinstance(getattr(made, "recipient", None), str):
+            self._dropped(entry.id)
             return  # made for nobody known: nobody gets it
         recipient = self._users.get(to) if to is not None else None
         if to is not None and recipient is None:
+            self._dropped(entry.id)
             return  # gone meanwhile
         if not mine:
             user.active = self._time()  # idle times are the same on every node
-        self.replica.relay(user, made, recipient)
+        if not self.replica.relay(user, made, recipient):
+            self._dropped(entry.id)
 
     def set_topic(self, user: UserView, name: str, topic: str) -> None:
         room = self.replica.room(name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +32,12 @@ from chat.core.events import Departure, Event, RoomFilter, RoomInfo, Was, Why
 from chat.core.interfaces import Participant, RoomStore, RoomView, UserView
 
 NODE_LOST = Departure(Why.NODE_LOST)
+
+DROPS_KEPT = 100_000
+"""
+How many dropped messages a replica remembers (a few MB at most): the
+archive asks about entries at most the log's length old.
+"""
 """
 How the users of a node that was lost left.
 """
@@ -86,6 +93,10 @@ class Replica:
         self.position = "0-0"
         # Whether messages are being refused (the log's queue full).
         self._refusing = False
+        # The messages of the log nobody was given (their sender left, was
+        # silenced...): every node decides alike, and the archive keeps
+        # none of them. The last DROPS_KEPT, by entry id.
+        self._drops: OrderedDict[str, None] = OrderedDict()
         self.replica = MemoryChat(permanent_rooms, crowd, self._time, None, store)
         self.journal: Log | None = None
         self._reactor: Any = None
@@ -221,6 +232,19 @@ class Replica:
                 )
             finally:
                 self._at = None
+
+    def _dropped(self, entry_id: str) -> None:
+        drops = self._drops
+        drops[entry_id] = None
+        if len(drops) > DROPS_KEPT:
+            drops.popitem(last=False)
+
+    def dropped(self, entry_id: str) -> bool:
+        """
+        Whether the message in the log's entry C{entry_id}, applied here,
+        was given to nobody (one of the last L{DROPS_KEPT}).
+        """
+        return entry_id in self._drops
 
     def _for_me(self, entry: Entry) -> bool:
         journal = self.journal

@@ -201,3 +201,31 @@ if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', ARGV[2], 1) > 0 then return 0 
 return 1
 """
 )
+
+UNHANDED = Script(
+    """
+-- KEYS: log; ARGV: the archive's group
+-- How many entries were trimmed from the log before the group handed them
+-- out (each entry's number g counts every entry added, as does the group's
+-- entries-read every entry it handed out): {count, or -1 if unknown}.
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+if #first == 0 then return 0 end
+local g
+local fields = first[1][2]
+for i = 1, #fields, 2 do
+  if fields[i] == 'g' then g = tonumber(fields[i + 1]) end
+end
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+if not ok or not g then return -1 end
+for _, group in ipairs(groups) do
+  local info = {}
+  for i = 1, #group, 2 do info[group[i]] = group[i + 1] end
+  if info['name'] == ARGV[1] then
+    local read = tonumber(info['entries-read'])
+    if not read then return -1 end
+    return math.max(0, g - 1 - read)
+  end
+end
+return -1
+"""
+)

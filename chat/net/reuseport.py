@@ -39,7 +39,10 @@ class ReusePortEndpoint:
 
     def listen(self, factory: Any) -> Deferred[IListeningPort]:
         family = socket.AF_INET6 if ":" in self.interface else socket.AF_INET
-        made = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            made = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as e:
+            return fail(CannotListenError(self.interface, self.port, e))
         try:
             made.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             made.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)

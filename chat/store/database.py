@@ -380,16 +380,28 @@ def write_placed(cursor: Cursor, rows: Sequence[Row | PrivateRow], places: Seque
     Store a batch of messages, each at the place in the order of messages
     given beside it (its id: a cluster's archive writes in parallel what
     its log ordered); a message whose place or id is taken already is not
-    stored again.
+    stored again (SQLite's C{OR IGNORE}: it has no conflict target for the
+    id alone; a cluster runs on PostgreSQL). Those placed where the full-text index has reached
+    already are indexed at once (L{index} only looks further).
     """
     placed = [
         [*row, *[None] * (10 - len(row)), place] for row, place in zip(rows, places, strict=True)
     ]
+    ids = json.dumps(list(places))
+    cursor.execute("SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))", (ids,))
+    there = {row[0] for row in cursor.fetchall()}
     extracts = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(11))
     cursor.execute(
         "INSERT OR IGNORE INTO messages (time, kind, room, sender, recipient, text, msgid, author, "
         f"sender_account, recipient_account, id) SELECT {extracts} FROM json_each(?)",
         (json.dumps(placed),),
+    )
+    new = json.dumps([place for place in places if place not in there])
+    cursor.execute(
+        "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages "
+        "WHERE id IN (SELECT value FROM json_each(?)) "
+        "AND id <= (SELECT upto FROM messages_indexed)",
+        (new,),
     )
 
 

@@ -85,7 +85,7 @@ class History(Service):
         reader: Pool | None = None,
         search_budget: float = SEARCH_BUDGET,
         searcher: Pool | None = None,
-        keeps_made: bool = True,
+        placing: Callable[[], int] | None = None,
         waits_for: Callable[[], Deferred[int | None]] | None = None,
     ) -> None:
         """
@@ -97,10 +97,12 @@ class History(Service):
             of private conversations, so that the reads of a room's recent
             messages (its history on entering it, C{/history}) never wait
             behind them; by default they share the reader's.
-        @param keeps_made: whether L{record} keeps the messages the chat
-            made (those with an id) as their senders say them. A cluster's
-            nodes do not: its archive keeps each once, as the log has it
-            (L{keep_now}), and what the log refused is not kept.
+        @param placing: for a cluster's node, where each message kept
+            outside its log (for an absent user) goes in history's order
+            (L{keep_now}); it is written at once. The messages the chat
+            made (those with an id) are then not kept by L{record}: the
+            cluster's archive keeps each once, as the log has it, and what
+            the log refused is not kept.
         @param waits_for: what each read waits for first (a cluster's
             archive catching up with what this node has delivered), so that
             history shows every message its reader may have seen; it gives
@@ -114,7 +116,7 @@ class History(Service):
         self.clock = clock
         self.interval = interval
         self.batch = batch
-        self.keeps_made = keeps_made
+        self.placing = placing
         self.waits_for = waits_for
         self.fts = False
         self._pending: list[Row | PrivateRow] = []
@@ -162,9 +164,9 @@ class History(Service):
         """
         Queue C{event} for the next batch. Cheap: this is on every message's path.
         """
-        meta = event.meta
-        if not self.keeps_made and meta is not None and meta.msgid:
-            return  # the cluster's archive keeps it
+        if self.placing is not None:
+            self._place(event)
+            return
         row = self._row(event)
         self._pending.append(row)
         if self._failing_since is not None:
@@ -176,6 +178,21 @@ class History(Service):
             self.flush()
         elif self._timer is None:
             self._timer = self.clock.callLater(self.interval, self.flush)
+
+    def _place(self, event: Message | Action | PrivateMessage) -> None:
+        """
+        A cluster's node: a message kept outside the log is written now, at
+        its place; the chat's own (with an id) are the archive's to keep.
+        """
+        meta = event.meta
+        if self.placing is None or (meta is not None and meta.msgid):
+            return
+        self.keep_now([event], [self.placing()]).addErrback(
+            lambda failure: self.log.error(
+                "Could not store a kept message in the history: {why}",
+                why=failure.getErrorMessage(),
+            )
+        )
 
     def _row(self, event: Message | Action | PrivateMessage) -> Row | PrivateRow:
         meta = event.meta

@@ -379,7 +379,8 @@ def write_placed(cursor: Cursor, rows: Sequence[Row | PrivateRow], places: Seque
     Store a batch of messages, each at the place in the order of messages
     given beside it (its id: a cluster's archive writes in parallel what
     its log ordered, and history is read in the log's order); a message
-    whose place or id is taken already is not stored again.
+    whose id is stored already is not stored again. A place taken by
+    another message fails the batch, rather than lose one of them.
     """
     found = split([row[5] for row in rows])
     batch = [
@@ -391,7 +392,8 @@ def write_placed(cursor: Cursor, rows: Sequence[Row | PrivateRow], places: Seque
         "sender_account, recipient_account, words, id) OVERRIDING SYSTEM VALUE "
         "SELECT (v->>0)::float8, v->>1, v->>2, v->>3, v->>4, v->>5, v->>6, v->>7, v->>8, v->>9, "
         "(v->>10)::tsvector, (v->>11)::bigint FROM json_array_elements(%s::json) "
-        "WITH ORDINALITY AS b(v, n) ORDER BY n ON CONFLICT DO NOTHING",
+        "WITH ORDINALITY AS b(v, n) ORDER BY n "
+        "ON CONFLICT (msgid) WHERE msgid IS NOT NULL DO NOTHING",
         (json.dumps(batch),),
     )
 

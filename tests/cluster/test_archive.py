@@ -10,14 +10,15 @@ import threading
 from typing import Any
 
 import psycopg
+from twisted.internet.defer import fail
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from chat.cluster import redis
-from chat.cluster.archive import GROUP, Archive, _messages, place
+from chat.cluster.archive import GROUP, Archive, _message, place
 from chat.cluster.chat import ClusterChat
-from chat.cluster.log import Log, entry_of
-from chat.core.events import Message
+from chat.cluster.log import Log, Settings, entry_of
+from chat.core.events import Message, Meta, PrivateMessage
 from chat.store import postgres
 from chat.store.history import History
 from chat.store.pg import PostgresPool
@@ -41,21 +42,32 @@ class Archived(TestCase):
         self.name = psycopg.conninfo.conninfo_to_dict(self.conninfo)["dbname"]
         postgres.connect(self.conninfo).close()  # its schema
 
-    async def node(self, name: str, claim_after: float = 5.0) -> tuple[ClusterChat, History]:
+    async def node(
+        self, name: str, claim_after: float = 5.0, **settings: Any
+    ) -> tuple[ClusterChat, History]:
         chat = ClusterChat(name, permanent_rooms=("lobby",))
-        journal = Log(reactor, self.broker.address, name, chat.apply, chat.fenced, chat.gap)
+        journal = Log(
+            reactor,
+            self.broker.address,
+            name,
+            chat.apply,
+            chat.fenced,
+            chat.gap,
+            Settings(**settings),
+        )
         pool = PostgresPool(url_of(self.conninfo), reactor)
-        history = History(pool, reactor, keeps_made=False)
+        history = History(pool, reactor)
         archive = Archive(
             reactor,
             self.broker.address,
             name,
             history.keep_now,
-            lambda: chat.position,
+            chat,
             claim_after=claim_after,
             retry=0.2,
         )
         history.waits_for = archive.caught_up
+        history.placing = archive.place_now
         await chat.start(journal, reactor)
         await archive.start()
         self.addCleanup(pool.close)
@@ -157,14 +169,14 @@ class Archived(TestCase):
         await connection.execute_command("XGROUP", "CREATE", "chat:log", GROUP, "0")
         writer = PostgresPool(url_of(self.conninfo), reactor)
         self.addCleanup(writer.close)
-        history = History(writer, reactor, keeps_made=False)
+        history = History(writer, reactor)
         for ghost, count in (("ghost1", 25), ("ghost2", 1000)):
             reply = await connection.execute_command(
                 "XREADGROUP", "GROUP", GROUP, ghost, "COUNT", count, "STREAMS", "chat:log", ">"
             )
             if ghost == "ghost1":
                 entries = [entry_of(raw) for raw in reply[0][1]]
-                handed = [(m, place(e.id)) for e in entries for m in _messages(e)]
+                handed = [(m, place(e.id)) for e in entries if (m := _message(e)) is not None]
                 self.assertGreater(len(handed), 10)
                 await history.keep_now([m for m, _ in handed], [p for _, p in handed])
         self.assertEqual(len(self.stored()), len(handed))
@@ -175,7 +187,7 @@ class Archived(TestCase):
             self.broker.address,
             "a",
             history.keep_now,
-            lambda: chat.position,
+            chat,
             claim_after=0.5,
         )
         await survivor.start()
@@ -241,6 +253,112 @@ class Archived(TestCase):
             admin.execute(f"ALTER DATABASE {self.name} ALLOW_CONNECTIONS true")
         await until(lambda: len(self.stored()) == 60, timeout=20)
         self.assertEqual(sorted(self.stored()), sorted((msgid, 1) for msgid in msgids))
+
+    def texts(self) -> list[str]:
+        """
+        The messages' texts in the database, in history's order.
+        """
+        with psycopg.connect(self.conninfo) as connection:
+            rows = connection.execute("SELECT text FROM messages ORDER BY id").fetchall()
+        return [str(text) for (text,) in rows]
+
+    async def test_unheard_not_kept(self) -> None:
+        """
+        A message its sender's node made, but that reached nobody (its
+        sender had left the room by the time the log applied it): no node
+        shows it, and the history does not keep it.
+        """
+        (a, _), (b, _) = await self.node("a"), await self.node("b")
+        speaker = await a.login("speaker", Person())
+        await a.join(speaker, "lobby")
+        await a.join(speaker, "den")
+        listener = Person()
+        await b.join(await b.login("listener", listener), "den")
+        await until(lambda: any("speaker" in str(e) for e in listener.events))
+        a.say(speaker, "den", "heard")
+        a.part(speaker, "den")
+        # Made before the part was applied, applied after it.
+        a.say(speaker, "den", "unheard")
+        a.say(speaker, "lobby", "after")
+        await until(lambda: "after" in self.texts())
+        await deferLater(reactor, 0.3, lambda: None)
+        self.assertEqual(listener.said(), [("speaker", "heard")])
+        self.assertEqual(self.texts(), ["heard", "after"])
+
+    async def test_kept_for_an_absent_user_placed(self) -> None:
+        """
+        A private message kept for an absent user (not in the log) is
+        written at once, after what was said before it, in history's order.
+        """
+        a, history = await self.node("a")
+        user = await a.login("speaker", Person())
+        await a.join(user, "lobby")
+        a.say(user, "lobby", "before")
+        await until(lambda: self.texts() == ["before"])
+        history.record(
+            PrivateMessage(
+                "speaker", "absent", "kept", meta=Meta("", None), recipient_account="absent"
+            )
+        )
+        await until(lambda: len(self.texts()) == 2)
+        a.say(user, "lobby", "later")
+        await until(lambda: len(self.texts()) == 3)
+        self.assertEqual(self.texts(), ["before", "kept", "later"])
+
+    async def test_read_while_redis_is_away(self) -> None:
+        """
+        With Redis away, a read of history waits no longer than the
+        archive's wait (2 s), then shows what is written.
+        """
+        a, history = await self.node("a")
+        user = await a.login("speaker", Person())
+        await a.join(user, "lobby")
+        a.say(user, "lobby", "kept")
+        await until(lambda: self.texts() == ["kept"])
+        self.broker.kill()
+        started = reactor.seconds()
+        read = await history.recent("lobby", 5)
+        self.assertLess(reactor.seconds() - started, 3.0)
+        self.assertEqual([entry.text for entry in read], ["kept"])
+        self.broker.start()
+
+    async def test_trimmed_before_handed_out(self) -> None:
+        """
+        The database away while more entries come than the log keeps: those
+        trimmed before the archive was handed them are lost to the history,
+        and said to be (counted, logged), never silently; what the log still
+        holds is written once it is back.
+        """
+        a, _ = await self.node("a", claim_after=0.5, maxlen=200)
+        archive = self.archives[0]
+        failing = [True]
+        keep = archive.keep
+
+        def flaky(events: Any, places: Any) -> Any:
+            if failing[0]:
+                return fail(RuntimeError("the database is away"))
+            return keep(events, places)
+
+        archive.keep = flaky
+        user = await a.login("speaker", Person())
+        await a.join(user, "lobby")
+        for n in range(1500):
+            a.say(user, "lobby", f"line {n}")
+            if n % 20 == 0:
+                # The node's own reading keeps up; the archive's is stuck.
+                await deferLater(reactor, 0.005, lambda: None)
+        # All in the log (the node has applied the last), none written.
+        await until(lambda: a.journal is not None and a.journal.waiting == 0)
+        await deferLater(reactor, 0.5, lambda: None)
+        self.assertEqual(self.texts(), [])
+        failing[0] = False
+        await until(lambda: archive.lost > 0, 10)
+        await until(lambda: "line 1499" in self.texts(), 10)
+        texts = self.texts()
+        self.assertLess(len(texts), 1500)
+        # What was written is the end of what was said, in order, once.
+        first = int(texts[0].split()[1])
+        self.assertEqual(texts, [f"line {n}" for n in range(first, 1500)])
 
     def waiting_for_lock(self) -> int:
         with psycopg.connect(SERVER, autocommit=True) as admin:

@@ -506,6 +506,10 @@ class BoundTests(Nodes):
         [a, b] = await self.nodes("a", "b", aof=True, max_pending=3, lease=30)
         user = await a.login("talker", Person())
         await a.join(user, "lobby")
+        assert a.journal is not None
+        journal = a.journal
+        # The join is applied (read back) before its append's answer may be.
+        await until(lambda: journal.waiting == 0)
         self.broker.kill()
         for n in range(3):
             a.say(user, "lobby", f"m{n}")

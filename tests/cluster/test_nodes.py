@@ -391,14 +391,20 @@ class OnePortTests(TestCase):
         self.addCleanup(proxy.wait)
         self.addCleanup(proxy.kill)
         await until(lambda: _listening(front), TIMEOUT)
-        # Round robin: the first two connections go to a node each.
+        # Round robin: four connections go to both nodes.
         first = await from_address(front, "127.0.0.2", "visitor")
-        second = await in_lobby(front, "local")
+        others = [await in_lobby(front, f"local{n}") for n in range(3)]
         logs = b"".join(process.log for process in processes)
         self.assertRegex(logs, rb"127\.0\.0\.2:\d+ logged in as visitor\n")
         self.assertTrue(all(b"logged in as" in process.log for process in processes))
-        second.send("hello through the proxy")
-        await first.wait_line("<local> hello through the proxy")
+        for other in others:
+            other.send("hello through the proxy")
+
+        def heard() -> list[str]:
+            return [line for line in first.lines if line.endswith("> hello through the proxy")]
+
+        await until(lambda: len(heard()) == 3, TIMEOUT)
+        self.assertEqual(sorted(heard()), [f"<local{n}> hello through the proxy" for n in range(3)])
         direct = await connect_raw(ports[0])
         direct.send("mallory")
         await direct.closed

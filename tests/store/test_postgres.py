@@ -260,6 +260,15 @@ class StoreScenarios:
         case.assertEqual(texts, ["first", "second", "third"])
         upto = self.result(self.pool.runInteraction(self.pool.sql.recent, "lobby", 10, 2_000_000))
         case.assertEqual([e.text for e in upto], ["first", "second"])
+        # Placed where the search has looked already: found all the same, once.
+        case.assertEqual(
+            [e.text for e in self.result(self.history.search("lobby", "third", 5))], ["third"]
+        )
+        late = [said("lobby", "dave", "an elephant", 4)]
+        self.result(self.history.keep_now(late, [2_500_000]))
+        self.result(self.history.keep_now(late, [2_500_000]))
+        found = self.result(self.history.search("lobby", "elephant", 5))
+        case.assertEqual([e.text for e in found], ["an elephant"])
 
 
 def _rooms(cursor: Any, sql: Any) -> list[KeptRoom]:
