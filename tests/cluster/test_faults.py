@@ -1,0 +1,100 @@
+"""
+Real nodes (C{twistd chat --cluster}) stopped for real: SIGSTOP for longer
+than a node's lease, and for less.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+
+from tests.cluster.brokers import Broker
+from tests.cluster.test_log import until
+from tests.cluster.test_nodes import starting
+from tests.live import TIMEOUT, TwistdRunner, in_lobby, reactor, start_twistd
+from tests.pg import fresh_database, url_of
+
+
+class StoppedTests(TestCase):
+    timeout = 6 * TIMEOUT
+
+    async def nodes(self, lease: str) -> tuple[TwistdRunner, int, int]:
+        broker = Broker(self)
+        db = url_of(fresh_database(self))
+        started = []
+        for name in ("one", "two"):
+            workdir = Path(self.mktemp())
+            workdir.mkdir()
+            process, port = await start_twistd(
+                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
+                "--lease", lease, "--flood", "off",
+            )  # fmt: skip
+            self.addCleanup(process.stop)
+            await process.logged(f"Node {name} joined the cluster".encode())
+            started.append((process, port))
+        (one, one_port), (_, two_port) = started
+        assert one.transport is not None
+        pid = one.transport.pid
+        # Never left stopped, whatever fails.
+        self.addCleanup(lambda: os.kill(pid, signal.SIGCONT) if one.transport else None)
+        return one, one_port, two_port
+
+    async def test_stopped_longer_than_its_lease(self) -> None:
+        """
+        A node stopped (SIGSTOP) for 2.5 leases, then let go on (SIGCONT):
+        the other node's users saw its user leave ("node lost") meanwhile;
+        its user is told it was put out and let go; what that user typed
+        while it was stopped reaches nobody (never sent under its old
+        fence, nor its new); and it serves again, under a new fence.
+        """
+        one, one_port, two_port = await self.nodes("1")
+        alice = await in_lobby(one_port, "alice")
+        bob = await in_lobby(two_port, "bob")
+        await alice.wait_for(starting("*** bob has joined"))
+        assert one.transport is not None
+        os.kill(one.transport.pid, signal.SIGSTOP)
+        alice.send("typed while stopped")
+        await bob.wait_for(lambda line: line == "*** alice has left (node lost)")
+        await deferLater(reactor, 1.0, lambda: None)
+        os.kill(one.transport.pid, signal.SIGCONT)
+        await alice.wait_for(lambda line: line.startswith("!!! You were") and "Goodbye" in line)
+        await alice.closed
+        await one.logged(b"(fence 3)")
+        again = await in_lobby(one_port, "alice")
+        again.send("back again")
+        await bob.wait_line("<alice> back again")
+        await deferLater(reactor, 0.5, lambda: None)
+        self.assertFalse(any("typed while stopped" in line for line in bob.lines))
+        self.assertEqual(
+            [line for line in bob.lines if "alice has left" in line],
+            ["*** alice has left (node lost)"],
+        )
+
+    async def test_stopped_shorter_than_its_lease(self) -> None:
+        """
+        A node stopped for a third of its lease: nobody leaves, and the
+        lines its user typed meanwhile arrive afterwards, once each, in order.
+        """
+        one, one_port, two_port = await self.nodes("3")
+        alice = await in_lobby(one_port, "alice")
+        bob = await in_lobby(two_port, "bob")
+        await alice.wait_for(starting("*** bob has joined"))
+        assert one.transport is not None
+        os.kill(one.transport.pid, signal.SIGSTOP)
+        for n in range(5):
+            alice.send(f"typed while stopped {n}")
+        await deferLater(reactor, 1.0, lambda: None)
+        os.kill(one.transport.pid, signal.SIGCONT)
+
+        def heard() -> list[str]:
+            return [line for line in bob.lines if "typed while stopped" in line]
+
+        await until(lambda: len(heard()) >= 5, TIMEOUT)
+        await deferLater(reactor, 1.0, lambda: None)
+        self.assertEqual(heard(), [f"<alice> typed while stopped {n}" for n in range(5)])
+        self.assertFalse(any("has left" in line for line in bob.lines + alice.lines))
+        self.assertFalse(alice.closed.called)
