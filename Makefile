@@ -52,7 +52,7 @@ soak: $(STAMP)
 # Results go to bench/runs/, which git ignores (BENCH_ARGS="--out bench/results" keeps them with
 # the runs the documents quote); plots need matplotlib, from the `bench` extra installed here.
 BENCH_STAMP := $(VENV)/.bench-stamp
-bench: $(STAMP) $(BENCH_STAMP)
+bench: $(STAMP) $(BENCH_STAMP) services
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 $(BENCH_STAMP): pyproject.toml
@@ -60,7 +60,7 @@ $(BENCH_STAMP): pyproject.toml
 	touch $@
 
 # What CI runs of the benchmarks: small and short; it fails on any error or loss, never on a time.
-bench-smoke: $(STAMP)
+bench-smoke: $(STAMP) services
 	$(BIN)/python bench/soak.py --clients 50 --seconds 5
 	$(BIN)/python bench/run.py --smoke --out "$$(mktemp -d)"
 
