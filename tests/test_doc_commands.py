@@ -47,6 +47,9 @@ NOT_RUN = {
     "make bench": "the benchmark: ten minutes of full load on a machine others share",
     ".venv/bin/python bench/run.py --runs 3": "the benchmark, three times over",
     ".venv/bin/python bench/run.py --only fan-out latency --runs 3": "part of the benchmark",
+    '.venv/bin/python bench/run.py --only "cluster fan-out" "cluster latency" --runs 3': (
+        "the cluster's part of the benchmark: minutes of load"
+    ),
     ".venv/bin/python bench/run.py --irc --runs 3": (
         "the IRC benchmark: needs ngIRCd and InspIRCd, and minutes of load"
     ),

@@ -136,6 +136,7 @@ class Log:
         self._count = prefix + "count"
         self._incarnation_key = prefix + "incarnation"
         self._nodes = prefix + "nodes"
+        self._ready = prefix + "ready"
         self._lease = f"{prefix}lease:{node}"
         self._seq_key = f"{prefix}seq:{node}"
         self._commands: Any = None
@@ -178,7 +179,7 @@ class Log:
             scripts.JOIN,
             [
                 self._stream, self._count, self._incarnation_key, self._prefix("fence"),
-                self._nodes, self._lease, self._seq_key,
+                self._nodes, self._lease, self._seq_key, self._ready,
             ],
             [self.settings.maxlen, self.node, self._ms, secrets.token_hex(8)],
         )  # fmt: skip
@@ -223,7 +224,7 @@ class Log:
                 leaving = Deferred.fromCoroutine(
                     self._run(
                         scripts.LEAVE,
-                        [self._stream, self._count, self._nodes, self._lease],
+                        [self._stream, self._count, self._nodes, self._lease, self._ready],
                         [self.settings.maxlen, self.node, self.token],
                     )
                 )
@@ -298,7 +299,7 @@ class Log:
         d = Deferred.fromCoroutine(
             self._run(
                 scripts.REAP,
-                [self._stream, self._count, self._nodes],
+                [self._stream, self._count, self._nodes, self._ready],
                 [self.settings.maxlen, self._prefix("lease:")],
             )
         )
@@ -312,6 +313,17 @@ class Log:
             pass
 
         return d.addCallbacks(reaped, failed)
+
+    def ready(self) -> Deferred[None]:
+        """
+        Say that this node holds the chat's state now (it was given it):
+        the nodes that join after it may be given it by this one.
+        """
+        if self.token is None:
+            return fail(Fenced("this node is not in the cluster"))
+        return Deferred.fromCoroutine(
+            self._run(scripts.READY, [self._nodes, self._ready], [self.node, self.token])
+        )
 
     def fence(self, why: str) -> None:
         """

@@ -125,6 +125,8 @@ class Replica:
         # the log before it had.
         self._joined = False
         self._early: list[tuple[str, str, Deferred[None]]] = []
+        # Whether a join is under way (L{start}).
+        self._starting = False
 
     def _time(self) -> float:
         return self._at if self._at is not None else self._clock()
@@ -141,6 +143,13 @@ class Replica:
         self.journal = journal
         self._reactor = reactor
         self._ready = False
+        self._starting = True
+        try:
+            await self._join(journal, reactor, wait)
+        finally:
+            self._starting = False
+
+    async def _join(self, journal: Log, reactor: Any, wait: float) -> None:
         up = await (journal.rejoin() if journal.started else journal.start())
         self._joined = True
         # What came before this node's new place in the log is in the state it is given.
@@ -180,6 +189,8 @@ class Replica:
             self._users.update(made)
             self._ids.update({user: user_id for user_id, user in made.items()})
             self._homes.update({user_id: (h[0], h[1]) for user_id, h in given["homes"].items()})
+            if self.journal is not None:
+                self.journal.ready().addErrback(self._lost)
         self._ready = True
         waiting, self._waiting = self._waiting, []
         self.apply(waiting)
@@ -282,6 +293,8 @@ class Replica:
         """
         if self.journal is None or self._reactor is None or self._stopping:
             return
+        if self._rejoining is not None and self._rejoining.active():
+            return  # once is enough (fenced, then a gap found: one rejoining)
         journal, reactor = self.journal, self._reactor
 
         def failed(failure: Failure) -> None:
@@ -292,6 +305,9 @@ class Replica:
             self._rejoin_later(min(delay * 2, 5.0))
 
         def rejoin() -> None:
+            if self._starting:
+                # Joining already: that join asks again if no state comes.
+                return
             Deferred.fromCoroutine(self.start(journal, reactor)).addErrback(failed)
 
         self._rejoining = self._reactor.callLater(delay, rejoin)

@@ -16,7 +16,9 @@ The keys, under a prefix (C{chat:} by default):
    renewed;
  - C{seq:NAME}: the number of the node's last appended entry: its
    idempotency key. A node numbers its entries 1, 2, 3... and sends them in
-   order; one sent again after a lost answer is recognised and not added.
+   order; one sent again after a lost answer is recognised and not added;
+ - C{ready}: the nodes that hold the chat's state (a node joining waits for
+   it from one of them; with none, it is the first, and holds it at once).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ end
 JOIN = Script(
     _ADD
     + """
--- KEYS: log, count, incarnation, fence, nodes, lease, seq
+-- KEYS: log, count, incarnation, fence, nodes, lease, seq, ready
 -- ARGV: maxlen, node, lease ms, a new incarnation
 local incarnation = redis.call('GET', KEYS[3])
 if not incarnation then
@@ -79,13 +81,19 @@ if old then
   -- users are gone, and everyone is told before it comes back.
   add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', old, 's', 0, 'k', 'lost', 'd', '')
 end
--- The nodes in the cluster before this one (it is given the chat's state
--- by one of them): its 'up' entry names them.
+-- The nodes in the cluster before this one that hold the chat's state (it
+-- is given it by one of them): its 'up' entry names them. Nodes that are
+-- joining themselves hold none: with no node ready, this one is the first
+-- (after a broker that came back empty, every node joins again at once).
+redis.call('SREM', KEYS[8], ARGV[2])
 local others = {}
 for _, node in ipairs(redis.call('HKEYS', KEYS[5])) do
-  if node ~= ARGV[2] then table.insert(others, node) end
+  if node ~= ARGV[2] and redis.call('SISMEMBER', KEYS[8], node) == 1 then
+    table.insert(others, node)
+  end
 end
 table.sort(others)
+if #others == 0 then redis.call('SADD', KEYS[8], ARGV[2]) end
 local token = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[5], ARGV[2], token)
 redis.call('SET', KEYS[6], token, 'PX', ARGV[3])
@@ -144,7 +152,7 @@ return added
 REAP = Script(
     _ADD
     + """
--- KEYS: log, count, nodes; ARGV: maxlen, the prefix of lease keys
+-- KEYS: log, count, nodes, ready; ARGV: maxlen, the prefix of lease keys
 -- Every node whose lease ran out leaves the cluster, and the log says so
 -- once, whichever node noticed first.
 local nodes = redis.call('HGETALL', KEYS[3])
@@ -153,6 +161,7 @@ for i = 1, #nodes, 2 do
   local node, token = nodes[i], nodes[i + 1]
   if redis.call('EXISTS', ARGV[2] .. node) == 0 then
     redis.call('HDEL', KEYS[3], node)
+    redis.call('SREM', KEYS[4], node)
     add(KEYS[1], KEYS[2], ARGV[1], 'n', node, 't', token, 's', 0, 'k', 'lost', 'd', '')
     table.insert(reaped, node)
   end
@@ -164,14 +173,25 @@ return reaped
 LEAVE = Script(
     _ADD
     + """
--- KEYS: log, count, nodes, lease; ARGV: maxlen, node, token
+-- KEYS: log, count, nodes, lease, ready; ARGV: maxlen, node, token
 -- A node that stops cleanly: its users have been told; the others learn it.
 if redis.call('HGET', KEYS[3], ARGV[2]) ~= ARGV[3] then
   return 0
 end
 redis.call('HDEL', KEYS[3], ARGV[2])
 redis.call('DEL', KEYS[4])
+redis.call('SREM', KEYS[5], ARGV[2])
 add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', ARGV[3], 's', 0, 'k', 'down', 'd', '')
+return 1
+"""
+)
+
+READY = Script(
+    """
+-- KEYS: nodes, ready; ARGV: node, token
+-- The node holds the chat's state now (it was given it): newcomers may ask it.
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 """
 )

@@ -615,3 +615,28 @@ class ConvergenceTests(Nodes):
         self.assertEqual(dumps[0], dumps[2])
         self.assertEqual(nodes[0].rooms(), nodes[2].rooms())
         self.assertGreater(len(nodes[0].online()), 0)
+
+
+class EmptyBrokerTests(Nodes):
+    async def test_every_node_serves_again(self) -> None:
+        """
+        Redis comes back empty under two nodes: each finds it, and both
+        join again and serve (the first to join holds the chat's state at
+        once; the second is given it by the first), rather than wait for
+        each other's state for ever.
+        """
+        a, b = await self.nodes("a", "b", lease=1)
+        await a.login("alice", Person())
+        await b.login("bob", Person())
+        self.broker.restart(empty=True)
+        first, second = a.journal, b.journal
+        assert first is not None and second is not None
+        old = (first.token, second.token)
+        await until(lambda: a._ready and b._ready and (first.token, second.token) != old, 10)
+        await until(lambda: not a._starting and not b._starting, 10)
+        alice = await b.login("alice", Person())
+        await a.login("bob", Person())
+        await until(lambda: a.is_online("alice") and b.is_online("bob"))
+        self.assertEqual(sorted(a.online()), ["alice", "bob"])
+        self.assertEqual(sorted(b.online()), ["alice", "bob"])
+        self.assertIsNotNone(alice)

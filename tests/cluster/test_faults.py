@@ -1,21 +1,21 @@
 """
-Real nodes (C{twistd chat --cluster}) stopped for real: SIGSTOP for longer
-than a node's lease, and for less.
+Real nodes (C{twistd chat --cluster}) stopped for real (SIGSTOP, for longer
+than a node's lease and for less), and their Redis restarted for real with
+its append-only file.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from tests.cluster.brokers import Broker
 from tests.cluster.test_log import until
-from tests.cluster.test_nodes import starting
-from tests.live import TIMEOUT, TwistdRunner, in_lobby, reactor, start_twistd
+from tests.cluster.test_nodes import start_node, starting
+from tests.live import TIMEOUT, RawClient, TwistdRunner, in_lobby, reactor
 from tests.pg import fresh_database, url_of
 
 
@@ -27,14 +27,9 @@ class StoppedTests(TestCase):
         db = url_of(fresh_database(self))
         started = []
         for name in ("one", "two"):
-            workdir = Path(self.mktemp())
-            workdir.mkdir()
-            process, port = await start_twistd(
-                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
-                "--lease", lease, "--flood", "off",
-            )  # fmt: skip
-            self.addCleanup(process.stop)
-            await process.logged(f"Node {name} joined the cluster".encode())
+            process, port = await start_node(
+                self, db, broker, name, "--lease", lease, "--flood", "off"
+            )
             started.append((process, port))
         (one, one_port), (_, two_port) = started
         assert one.transport is not None
@@ -42,6 +37,19 @@ class StoppedTests(TestCase):
         # Never left stopped, whatever fails.
         self.addCleanup(lambda: os.kill(pid, signal.SIGCONT) if one.transport else None)
         return one, one_port, two_port
+
+    async def stopped(self, lease: str) -> tuple[TwistdRunner, int, RawClient, RawClient]:
+        """
+        Two nodes, alice on one and bob on two, both in the lobby; then node
+        one stopped (SIGSTOP).
+        """
+        one, one_port, two_port = await self.nodes(lease)
+        alice = await in_lobby(one_port, "alice")
+        bob = await in_lobby(two_port, "bob")
+        await alice.wait_for(starting("*** bob has joined"))
+        assert one.transport is not None
+        os.kill(one.transport.pid, signal.SIGSTOP)
+        return one, one_port, alice, bob
 
     async def test_stopped_longer_than_its_lease(self) -> None:
         """
@@ -51,15 +59,11 @@ class StoppedTests(TestCase):
         while it was stopped reaches nobody (never sent under its old
         fence, nor its new); and it serves again, under a new fence.
         """
-        one, one_port, two_port = await self.nodes("1")
-        alice = await in_lobby(one_port, "alice")
-        bob = await in_lobby(two_port, "bob")
-        await alice.wait_for(starting("*** bob has joined"))
-        assert one.transport is not None
-        os.kill(one.transport.pid, signal.SIGSTOP)
+        one, one_port, alice, bob = await self.stopped("1")
         alice.send("typed while stopped")
         await bob.wait_for(lambda line: line == "*** alice has left (node lost)")
         await deferLater(reactor, 1.0, lambda: None)
+        assert one.transport is not None
         os.kill(one.transport.pid, signal.SIGCONT)
         await alice.wait_for(lambda line: line.startswith("!!! You were") and "Goodbye" in line)
         await alice.closed
@@ -79,15 +83,11 @@ class StoppedTests(TestCase):
         A node stopped for a third of its lease: nobody leaves, and the
         lines its user typed meanwhile arrive afterwards, once each, in order.
         """
-        one, one_port, two_port = await self.nodes("3")
-        alice = await in_lobby(one_port, "alice")
-        bob = await in_lobby(two_port, "bob")
-        await alice.wait_for(starting("*** bob has joined"))
-        assert one.transport is not None
-        os.kill(one.transport.pid, signal.SIGSTOP)
+        one, _, alice, bob = await self.stopped("3")
         for n in range(5):
             alice.send(f"typed while stopped {n}")
         await deferLater(reactor, 1.0, lambda: None)
+        assert one.transport is not None
         os.kill(one.transport.pid, signal.SIGCONT)
 
         def heard() -> list[str]:
@@ -98,3 +98,42 @@ class StoppedTests(TestCase):
         self.assertEqual(heard(), [f"<alice> typed while stopped {n}" for n in range(5)])
         self.assertFalse(any("has left" in line for line in bob.lines + alice.lines))
         self.assertFalse(alice.closed.called)
+
+
+class BrokerRestartTests(TestCase):
+    timeout = 6 * TIMEOUT
+
+    async def nodes(self) -> tuple[Broker, RawClient, RawClient]:
+        broker = Broker(self, aof=True)
+        db = url_of(fresh_database(self))
+        (_, one), (_, two) = [
+            await start_node(
+                self, db, broker, name, "--lease", "3", "--flood", "off", "--max-per-ip", "0"
+            )
+            for name in ("one", "two")
+        ]
+        alice = await in_lobby(one, "alice")
+        bob = await in_lobby(two, "bob")
+        await alice.wait_for(starting("*** bob has joined"))
+        return broker, alice, bob
+
+    async def test_restarted_with_its_file(self) -> None:
+        """
+        Redis killed (kill -9) and started again a second later with its
+        append-only file: the lines typed meanwhile arrive once, in order,
+        and nobody leaves.
+        """
+        broker, alice, bob = await self.nodes()
+        broker.kill()
+        for n in range(5):
+            alice.send(f"while away {n}")
+        await deferLater(reactor, 1.0, lambda: None)
+        broker.start()
+
+        def heard() -> list[str]:
+            return [line for line in bob.lines if "while away" in line]
+
+        await until(lambda: len(heard()) >= 5, TIMEOUT)
+        await deferLater(reactor, 1.0, lambda: None)
+        self.assertEqual(heard(), [f"<alice> while away {n}" for n in range(5)])
+        self.assertFalse(any("has left" in line for line in bob.lines + alice.lines))

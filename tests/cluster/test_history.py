@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
 import psycopg
 from twisted.internet.defer import Deferred
@@ -18,8 +17,8 @@ from twisted.trial.unittest import TestCase
 
 from tests.cluster.brokers import Broker
 from tests.cluster.test_log import until
-from tests.cluster.test_nodes import starting
-from tests.live import TIMEOUT, RawClient, TwistdRunner, in_lobby, reactor, start_twistd
+from tests.cluster.test_nodes import start_node, starting
+from tests.live import TIMEOUT, RawClient, TwistdRunner, in_lobby, reactor
 from tests.pg import OwnServer, fresh_database, url_of
 
 
@@ -30,14 +29,9 @@ class HistoryTests(TestCase):
         self.broker = Broker(self)
         started = []
         for name in names:
-            workdir = Path(self.mktemp())
-            workdir.mkdir()
-            process, port = await start_twistd(
-                workdir, "--db", db, "--cluster", str(self.broker.address), "--node", name,
-                "--lease", "1", "--flood", "off", "--max-per-ip", "0",
-            )  # fmt: skip
-            self.addCleanup(process.stop)
-            await process.logged(f"Node {name} joined the cluster".encode())
+            process, port = await start_node(
+                self, db, self.broker, name, "--lease", "1", "--flood", "off", "--max-per-ip", "0"
+            )
             started.append((process, port))
         return started
 
@@ -72,7 +66,7 @@ class HistoryTests(TestCase):
         the order heard, and nothing it did not hear.
         """
         db = url_of(fresh_database(self))
-        (doomed, one), (survivor, two) = await self.nodes(db, "doomed", "survivor")
+        (doomed, one), (_, two) = await self.nodes(db, "doomed", "survivor")
         listener = await in_lobby(two, "listener")
         sender = await in_lobby(one, "sender")
         await listener.wait_for(starting("*** sender has joined"))
@@ -85,10 +79,9 @@ class HistoryTests(TestCase):
         self.assertLess(len(lines), 20_000)
         await until(lambda: len(kept(db)) >= len(lines), TIMEOUT)
         await deferLater(reactor, 0.5, lambda: None)
+        # (Whether the doomed node held a share unacknowledged at the kill
+        # depends on the moment; tests/cluster/test_archive.py makes sure.)
         self.assertEqual(kept(db), lines)
-        # The doomed node's share, handed to it and never acknowledged, was
-        # taken over.
-        self.assertIn(b"Node survivor took over", survivor.log)
 
     async def test_database_restarted(self) -> None:
         """

@@ -35,20 +35,30 @@ from tests.live import (
 from tests.pg import fresh_database, url_of
 
 
+async def start_node(
+    case: TestCase, db: str, broker: Broker, name: str, *options: str
+) -> tuple[TwistdRunner, int]:
+    """
+    A node of the cluster on C{broker} and C{db} (C{twistd chat --cluster}),
+    stopped when C{case} ends, once it has joined; its own loopback port.
+    """
+    workdir = Path(case.mktemp())
+    workdir.mkdir()
+    process, port = await start_twistd(
+        workdir, "--db", db, "--cluster", str(broker.address), "--node", name, *options
+    )
+    case.addCleanup(process.stop)
+    await process.logged(f"Node {name} joined the cluster".encode())
+    return process, port
+
+
 class NodeTests(TestCase):
     timeout = 6 * TIMEOUT
 
     async def node(self, name: str, *options: str) -> tuple[TwistdRunner, int]:
-        workdir = Path(self.mktemp())
-        workdir.mkdir()
-        process, port = await start_twistd(
-            workdir,
-            "--db", self.db, "--cluster", str(self.broker.address), "--node", name,
-            "--lease", "1", "--flood", "off", *options,
-        )  # fmt: skip
-        self.addCleanup(process.stop)
-        await process.logged(f"Node {name} joined the cluster".encode())
-        return process, port
+        return await start_node(
+            self, self.db, self.broker, name, "--lease", "1", "--flood", "off", *options
+        )
 
     async def test_one_chat(self) -> None:
         """
@@ -179,14 +189,9 @@ class OrderTests(TestCase):
         db = url_of(fresh_database(self))
         ports = []
         for name in ("one", "two", "three"):
-            workdir = Path(self.mktemp())
-            workdir.mkdir()
-            process, port = await start_twistd(
-                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
-                "--flood", "off", "--max-per-ip", "0",
-            )  # fmt: skip
-            self.addCleanup(process.stop)
-            await process.logged(f"Node {name} joined the cluster".encode())
+            _, port = await start_node(
+                self, db, broker, name, "--flood", "off", "--max-per-ip", "0"
+            )
             ports.append(port)
         listeners = [await in_lobby(port, f"listener{n}") for n, port in enumerate(ports)]
         senders = [await in_lobby(port, f"sender{n}") for n, port in enumerate(ports)]
@@ -228,14 +233,9 @@ class LostNodeTests(TestCase):
         ports = {}
         processes = {}
         for name in ("doomed", "survivor"):
-            workdir = Path(self.mktemp())
-            workdir.mkdir()
-            process, port = await start_twistd(
-                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
-                "--lease", "1", "--flood", "off", "--max-per-ip", "0",
-            )  # fmt: skip
-            self.addCleanup(process.stop)
-            await process.logged(f"Node {name} joined the cluster".encode())
+            process, port = await start_node(
+                self, db, broker, name, "--lease", "1", "--flood", "off", "--max-per-ip", "0"
+            )
             ports[name], processes[name] = port, process
         rooms = ["lobby", "den", "lab"]
         watchers = {}
@@ -292,14 +292,7 @@ class KeptTests(TestCase):
         db = url_of(fresh_database(self))
         ports = []
         for name in ("one", "two"):
-            workdir = Path(self.mktemp())
-            workdir.mkdir()
-            process, port = await start_twistd(
-                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
-                "--lease", "1", "--flood", "off",
-            )  # fmt: skip
-            self.addCleanup(process.stop)
-            await process.logged(f"Node {name} joined the cluster".encode())
+            _, port = await start_node(self, db, broker, name, "--lease", "1", "--flood", "off")
             ports.append(port)
         bob = await in_lobby(ports[0], "bob")
         bob.send("/register a-long-password")
@@ -335,15 +328,10 @@ class OnePortTests(TestCase):
         shared = free_port()
         processes = []
         for name in ("one", "two"):
-            workdir = Path(self.mktemp())
-            workdir.mkdir()
-            process, _ = await start_twistd(
-                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
-                "--flood", "off", "--max-per-ip", "0",
-                "--listen", f"reuseport:{shared}:interface=127.0.0.1",
-            )  # fmt: skip
-            self.addCleanup(process.stop)
-            await process.logged(f"Node {name} joined the cluster".encode())
+            listen = f"reuseport:{shared}:interface=127.0.0.1"
+            process, _ = await start_node(
+                self, db, broker, name, "--max-per-ip", "0", "--listen", listen
+            )
             await process.logged(f"reuseport:{shared}".encode())
             processes.append(process)
         users = [await in_lobby(shared, f"user{n}") for n in range(12)]
@@ -369,14 +357,8 @@ class OnePortTests(TestCase):
         ports = [free_port(), free_port()]
         processes = []
         for name, port in zip(("one", "two"), ports, strict=True):
-            workdir = Path(self.mktemp())
-            workdir.mkdir()
-            process, _ = await start_twistd(
-                workdir, "--db", db, "--cluster", str(broker.address), "--node", name,
-                "--flood", "off", "--listen", f"haproxy:tcp:{port}:interface=127.0.0.1",
-            )  # fmt: skip
-            self.addCleanup(process.stop)
-            await process.logged(f"Node {name} joined the cluster".encode())
+            listen = f"haproxy:tcp:{port}:interface=127.0.0.1"
+            process, _ = await start_node(self, db, broker, name, "--listen", listen)
             processes.append(process)
         front = free_port()
         folder = Path(self.mktemp())
