@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred
 
@@ -73,6 +73,11 @@ from chat.core.masks import address
 from chat.core.modes import Mode, ModeChange
 from chat.core.registry import own
 from chat.core.text import away_message, real_name
+
+_Made = TypeVar("_Made", bound=codec.Said | None)
+"""
+A message of one kind, or none (what a replica's C{compose} methods give).
+"""
 
 CALLS = {
     "unkeep": "unkeep",
@@ -302,23 +307,24 @@ class ClusterChat(Replica):
         lines: Lines = (),
     ) -> Message | None:
         self._check_room_to_send()
-        event = self.replica.compose(user, name, text, notice, tags, lines)
-        if event is not None:
-            self._send(user, event)
-        return event
+        return self._sent(user, self.replica.compose(user, name, text, notice, tags, lines))
 
     def act(self, user: UserView, name: str, text: str) -> Action | None:
         self._check_room_to_send()
-        event = self.replica.compose_action(user, name, text)
-        if event is not None:
-            self._send(user, event)
-        return event
+        return self._sent(user, self.replica.compose_action(user, name, text))
 
     def whisper(
         self, user: UserView, recipient: str, text: str, notice: bool = False, tags: Tags = ()
     ) -> PrivateMessage | None:
         self._check_room_to_send()
-        event = self.replica.compose_private(user, recipient, text, notice, tags)
+        return self._sent(user, self.replica.compose_private(user, recipient, text, notice, tags))
+
+    def _sent(self, user: UserView, event: _Made) -> _Made:
+        """
+        C{event}, made by the replica for C{user} (if anything was: text
+        empty once cleaned is nothing), appended to the log: every node,
+        this one too, hands it on as it applies it.
+        """
         if event is not None:
             self._send(user, event)
         return event
@@ -506,15 +512,11 @@ class ClusterChat(Replica):
 
     def tag(self, user: UserView, target: str, tags: Tags, room: bool) -> TagMessage:
         self._check_room_to_send()
-        event = self.replica.compose_tag(user, target, tags, room)
-        self._send(user, event)
-        return event
+        return self._sent(user, self.replica.compose_tag(user, target, tags, room))
 
     def redact(self, user: UserView, name: str, msgid: str, reason: str | None) -> Redacted:
         self._check_room_to_send()
-        event = self.replica.compose_redaction(user, name, msgid, reason)
-        self._send(user, event)
-        return event
+        return self._sent(user, self.replica.compose_redaction(user, name, msgid, reason))
 
     def say_to(
         self,
@@ -527,19 +529,15 @@ class ClusterChat(Replica):
         action: bool = False,
     ) -> StatusMessage | None:
         self._check_room_to_send()
-        event = self.replica.compose_status(user, name, to, text, notice, tags, action)
-        if event is not None:
-            self._send(user, event)
-        return event
+        return self._sent(
+            user, self.replica.compose_status(user, name, to, text, notice, tags, action)
+        )
 
     def ctcp(
         self, user: UserView, name: str, text: str, notice: bool = False, tags: Tags = ()
     ) -> Ctcp | None:
         self._check_room_to_send()
-        event = self.replica.compose_ctcp(user, name, text, notice, tags)
-        if event is not None:
-            self._send(user, event)
-        return event
+        return self._sent(user, self.replica.compose_ctcp(user, name, text, notice, tags))
 
 
 def own_host(user: UserView) -> str:

@@ -27,9 +27,7 @@ from chat.core.errors import (
 )
 from chat.core.events import (
     Ctcp,
-    Departure,
     Entered,
-    Event,
     Invited,
     Joined,
     Kicked,
@@ -47,26 +45,14 @@ from chat.core.interfaces import Chat
 from chat.core.modes import Mode, ModeChange
 from tests.cluster.brokers import Broker
 from tests.cluster.test_log import until
+from tests.helpers import Recorder
 from tests.live import reactor
 
 
-class Person:
+class Person(Recorder):
     """
-    A participant that keeps what it is told.
+    A participant that keeps what it is told, and says which messages.
     """
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.departures: list[Departure] = []
-
-    def receive(self, event: Event) -> None:
-        self.events.append(event)
-
-    def disconnect(self, departure: Departure) -> None:
-        self.departures.append(departure)
-
-    def removed(self, room: str) -> None:
-        pass
 
     def said(self) -> list[tuple[str, str]]:
         return [(e.sender, e.text) for e in self.events if isinstance(e, Message)]

@@ -90,13 +90,7 @@ class StoppedTests(TestCase):
         assert one.transport is not None
         os.kill(one.transport.pid, signal.SIGCONT)
 
-        def heard() -> list[str]:
-            return [line for line in bob.lines if "typed while stopped" in line]
-
-        await until(lambda: len(heard()) >= 5, TIMEOUT)
-        await deferLater(reactor, 1.0, lambda: None)
-        self.assertEqual(heard(), [f"<alice> typed while stopped {n}" for n in range(5)])
-        self.assertFalse(any("has left" in line for line in bob.lines + alice.lines))
+        await arrived_in_order(self, alice, bob, "typed while stopped")
         self.assertFalse(alice.closed.called)
 
 
@@ -130,10 +124,19 @@ class BrokerRestartTests(TestCase):
         await deferLater(reactor, 1.0, lambda: None)
         broker.start()
 
-        def heard() -> list[str]:
-            return [line for line in bob.lines if "while away" in line]
+        await arrived_in_order(self, alice, bob, "while away")
 
-        await until(lambda: len(heard()) >= 5, TIMEOUT)
-        await deferLater(reactor, 1.0, lambda: None)
-        self.assertEqual(heard(), [f"<alice> while away {n}" for n in range(5)])
-        self.assertFalse(any("has left" in line for line in bob.lines + alice.lines))
+
+async def arrived_in_order(case: TestCase, alice: RawClient, bob: RawClient, text: str) -> None:
+    """
+    The five lines alice sent (C{text} and a number) reach bob once each,
+    in order, and nobody left meanwhile.
+    """
+
+    def heard() -> list[str]:
+        return [line for line in bob.lines if text in line]
+
+    await until(lambda: len(heard()) >= 5, TIMEOUT)
+    await deferLater(reactor, 1.0, lambda: None)
+    case.assertEqual(heard(), [f"<alice> {text} {n}" for n in range(5)])
+    case.assertFalse(any("has left" in line for line in bob.lines + alice.lines))
