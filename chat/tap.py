@@ -566,11 +566,16 @@ def makeService(options: dict[str, Any]) -> IService:
 
     accounts = Accounts(pool, reactor, hash_in_thread)
     banned: Any = bans
+    shared = None
     if node is not None:
         from chat.cluster.bans import ClusterBans
+        from chat.cluster.limits import SharedLimits
 
         # Set or lifted on this node, told to the others.
         banned = ClusterBans(bans, rooms)
+        # Wrong passwords, registrations and connections per address,
+        # counted on every node together.
+        shared = SharedLimits(node.journal, reactor)
         # Before the chat's service: it leaves the cluster after the users are gone.
         node.setServiceParent(top)  # type: ignore[no-untyped-call]
     chat = ChatService(
@@ -581,6 +586,7 @@ def makeService(options: dict[str, Any]) -> IService:
         accounts=accounts,
         bans=banned,
         markers=ReadMarkers(pool),
+        shared=shared,
     )
     chat.setServiceParent(top)  # type: ignore[no-untyped-call]
     if node is not None:

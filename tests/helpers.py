@@ -25,6 +25,7 @@ from chat.core.interfaces import (
     HistoryReader,
     Participant,
     ReadMarkerStore,
+    SharedLimits,
     UserView,
 )
 from chat.core.limits import LOBBY
@@ -158,6 +159,7 @@ def new_service(
     accounts: AccountStore | None = None,
     bans: BanList | None = None,
     markers: ReadMarkerStore | None = None,
+    shared: SharedLimits | None = None,
 ) -> ChatService:
     """
     A L{ChatService} on C{clock} with an in-memory chat, as C{twistd chat} makes one.
@@ -165,7 +167,14 @@ def new_service(
     settings = settings or Settings()
     chat = MemoryChat(permanent_rooms=(LOBBY,), crowd=settings.crowd, clock=clock.seconds)
     return ChatService(
-        clock, chat, settings, history=history, accounts=accounts, bans=bans, markers=markers
+        clock,
+        chat,
+        settings,
+        history=history,
+        accounts=accounts,
+        bans=bans,
+        markers=markers,
+        shared=shared,
     )
 
 

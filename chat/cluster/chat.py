@@ -338,7 +338,8 @@ class ClusterChat(Replica):
         if isinstance(recipient, str):
             found = self.replica.lookup(recipient)
             to = self._ids.get(found) if found is not None else None
-        self._append("said", self._id(user), codec.said(event), to).addErrback(self._lost)
+        user_id = self._id(user)
+        self._append("said", user_id, codec.said(event), to).addErrback(self._unsaid, user_id)
 
     def _apply_said(self, entry: Entry, data: list[Any], mine: bool) -> None:
         user_id, event, to = data

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -139,6 +140,8 @@ class Log:
         self._ready = prefix + "ready"
         self._lease = f"{prefix}lease:{node}"
         self._seq_key = f"{prefix}seq:{node}"
+        # This node's connections per address (chat.cluster.limits).
+        self.counts = f"{prefix}conns:{node}"
         self._commands: Any = None
         self._reads: Any = None
         self.token: str | None = None
@@ -148,6 +151,8 @@ class Log:
         self._sending = False
         self._deadline = float("inf")
         self._renewing: LoopingCall | None = None
+        # A call at the lease's deadline (_arm).
+        self._watch: IDelayedCall | None = None
         self._reaping: LoopingCall | None = None
         self._reading = False
         self._last_id = "0-0"
@@ -179,7 +184,7 @@ class Log:
             scripts.JOIN,
             [
                 self._stream, self._count, self._incarnation_key, self._prefix("fence"),
-                self._nodes, self._lease, self._seq_key, self._ready,
+                self._nodes, self._lease, self._seq_key, self._ready, self.counts,
             ],
             [self.settings.maxlen, self.node, self._ms, secrets.token_hex(8)],
         )  # fmt: skip
@@ -193,6 +198,7 @@ class Log:
         self._reaping = LoopingCall(self._reap)
         self._reaping.clock = self.reactor
         self._reaping.start(self.settings.lease / 2, now=False).addErrback(self._broken)
+        self._arm()
         if not self._reading:
             self._reading = True
             Deferred.fromCoroutine(self._read()).addErrback(self._broken)
@@ -224,7 +230,14 @@ class Log:
                 leaving = Deferred.fromCoroutine(
                     self._run(
                         scripts.LEAVE,
-                        [self._stream, self._count, self._nodes, self._lease, self._ready],
+                        [
+                            self._stream,
+                            self._count,
+                            self._nodes,
+                            self._lease,
+                            self._ready,
+                            self.counts,
+                        ],
                         [self.settings.maxlen, self.node, self.token],
                     )
                 )
@@ -250,6 +263,28 @@ class Log:
             if loop is not None and loop.running:
                 loop.stop()
         self._renewing = self._reaping = None
+        if self._watch is not None and self._watch.active():
+            self._watch.cancel()
+        self._watch = None
+
+    def _arm(self) -> None:
+        """
+        Look at the lease again at its deadline (nine tenths of it after
+        the last renewal that was answered), not only at the next renewal,
+        which may come a third of a lease later: a node cut off from Redis
+        puts its users out before the others may reap it, whatever the
+        phase of its renewals.
+        """
+        if self._watch is not None and self._watch.active():
+            self._watch.cancel()
+        delay = max(0.0, self._deadline - self.clock()) + 0.001
+        self._watch = self.reactor.callLater(delay, self._overdue)
+
+    def _overdue(self) -> None:
+        self._watch = None
+        if self.token is not None:
+            # As in _renew: decided once what came meanwhile is read.
+            self.reactor.callLater(0, self._expired)
 
     def _prefix(self, name: str) -> str:
         return self.settings.prefix + name
@@ -274,7 +309,10 @@ class Log:
         )
 
         def renewed(_: object) -> None:
+            if self.token is None:
+                return
             self._deadline = max(self._deadline, sent + self.settings.lease * 0.9)
+            self._arm()
 
         def refused(failure: Failure) -> None:
             if _final(failure):
@@ -300,7 +338,7 @@ class Log:
             self._run(
                 scripts.REAP,
                 [self._stream, self._count, self._nodes, self._ready],
-                [self.settings.maxlen, self._prefix("lease:")],
+                [self.settings.maxlen, self._prefix("lease:"), self._prefix("conns:")],
             )
         )
 
@@ -463,6 +501,15 @@ class Log:
 
     async def _run(self, script: scripts.Script, keys: list[str], args: list[Any]) -> Any:
         return await scripts.run(self._commands, script, keys, args)
+
+    def run(self, script: scripts.Script, keys: list[str], args: list[Any]) -> Deferred[Any]:
+        """
+        Run C{script} on this node's connection for commands (the one its
+        appends go by): fails with L{Unavailable} before it has connected.
+        """
+        if self._commands is None:
+            return fail(Unavailable("not connected to the broker yet"))
+        return Deferred.fromCoroutine(self._run(script, keys, args))
 
     def _broken(self, failure: Failure) -> None:
         self.log.failure("The cluster's log", failure)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,7 +24,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.cluster.log import Entry, Log, entry_order
+from chat.cluster.log import Entry, Fenced, Log, entry_order
 from chat.core import state
 from chat.core.domain import MemoryChat
 from chat.core.errors import StoreUnavailable
@@ -111,6 +111,9 @@ class Replica:
         self._made = 0
         # This node's claims waiting for their entry: (the answer, the participant).
         self._claims: dict[int, tuple[Deferred[Any], Participant | None]] = {}
+        # Lines of this node's users not acknowledged when it lost the
+        # cluster, by user id: they are told how many as they are let go.
+        self._unsent: Counter[str] = Counter()
         # How each kind of entry is applied (the chat's own kinds added by it).
         self._appliers: dict[str, Callable[[Entry, Any, bool], None]] = {
             "lost": self._apply_lost,
@@ -272,11 +275,18 @@ class Replica:
         self._joined = False
         # Until it has the chat's state again, what the log brings waits.
         self._ready = False
+        unsent, self._unsent = self._unsent, Counter()
         for user_id, home in list(self._homes.items()):
             if home[0] == self.node:
                 user = self._users.get(user_id)
                 if user is not None and user.online:
-                    user.participant.disconnect(NODE_LOST)
+                    user.participant.disconnect(Departure(Why.NODE_LOST, unsent=unsent[user_id]))
+        if unsent:
+            self.log.warn(
+                "{count} lines of this node's users were not acknowledged: "
+                "their users are told, and they are never sent again",
+                count=sum(unsent.values()),
+            )
         for waiting, _ in self._claims.values():
             waiting.errback(Failure(StoreUnavailable(why, writing=False)))
         self._claims.clear()
@@ -405,6 +415,16 @@ class Replica:
 
     def _lost(self, failure: Failure) -> None:
         self.log.warn("Not appended to the cluster's log: {why}", why=failure.getErrorMessage())
+
+    def _unsaid(self, failure: Failure, user_id: str) -> None:
+        """
+        A line of user C{user_id}'s was not acknowledged: counted, told to
+        it if this node has lost the cluster (L{fenced}), else logged.
+        """
+        if failure.check(Fenced):
+            self._unsent[user_id] += 1
+        else:
+            self._lost(failure)
 
     # Users by their ids in the cluster.
 

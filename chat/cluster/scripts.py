@@ -18,7 +18,12 @@ The keys, under a prefix (C{chat:} by default):
    idempotency key. A node numbers its entries 1, 2, 3... and sends them in
    order; one sent again after a lost answer is recognised and not added;
  - C{ready}: the nodes that hold the chat's state (a node joining waits for
-   it from one of them; with none, it is the first, and holds it at once).
+   it from one of them; with none, it is the first, and holds it at once);
+ - C{conns:NAME}: how many connections a node holds, per address (its
+   users' addresses, for --max-per-ip across nodes); gone with the node;
+ - C{allow:WHAT:KEY}: an allowance shared by the nodes (wrong passwords per
+   nickname and per address, registrations per address), as a token bucket
+   on Redis's clock: C{t} tokens at C{s} ms; gone once it is full again.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ end
 JOIN = Script(
     _ADD
     + """
--- KEYS: log, count, incarnation, fence, nodes, lease, seq, ready
+-- KEYS: log, count, incarnation, fence, nodes, lease, seq, ready, conns
 -- ARGV: maxlen, node, lease ms, a new incarnation
 local incarnation = redis.call('GET', KEYS[3])
 if not incarnation then
@@ -81,6 +86,8 @@ if old then
   -- users are gone, and everyone is told before it comes back.
   add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', old, 's', 0, 'k', 'lost', 'd', '')
 end
+-- A new life holds no connections yet.
+redis.call('DEL', KEYS[9])
 -- The nodes in the cluster before this one that hold the chat's state (it
 -- is given it by one of them): its 'up' entry names them. Nodes that are
 -- joining themselves hold none: with no node ready, this one is the first
@@ -152,9 +159,10 @@ return added
 REAP = Script(
     _ADD
     + """
--- KEYS: log, count, nodes, ready; ARGV: maxlen, the prefix of lease keys
+-- KEYS: log, count, nodes, ready
+-- ARGV: maxlen, the prefix of lease keys, the prefix of connection counts
 -- Every node whose lease ran out leaves the cluster, and the log says so
--- once, whichever node noticed first.
+-- once, whichever node noticed first; its connections count no more.
 local nodes = redis.call('HGETALL', KEYS[3])
 local reaped = {}
 for i = 1, #nodes, 2 do
@@ -162,6 +170,7 @@ for i = 1, #nodes, 2 do
   if redis.call('EXISTS', ARGV[2] .. node) == 0 then
     redis.call('HDEL', KEYS[3], node)
     redis.call('SREM', KEYS[4], node)
+    redis.call('DEL', ARGV[3] .. node)
     add(KEYS[1], KEYS[2], ARGV[1], 'n', node, 't', token, 's', 0, 'k', 'lost', 'd', '')
     table.insert(reaped, node)
   end
@@ -173,13 +182,13 @@ return reaped
 LEAVE = Script(
     _ADD
     + """
--- KEYS: log, count, nodes, lease, ready; ARGV: maxlen, node, token
+-- KEYS: log, count, nodes, lease, ready, conns; ARGV: maxlen, node, token
 -- A node that stops cleanly: its users have been told; the others learn it.
 if redis.call('HGET', KEYS[3], ARGV[2]) ~= ARGV[3] then
   return 0
 end
 redis.call('HDEL', KEYS[3], ARGV[2])
-redis.call('DEL', KEYS[4])
+redis.call('DEL', KEYS[4], KEYS[6])
 redis.call('SREM', KEYS[5], ARGV[2])
 add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', ARGV[3], 's', 0, 'k', 'down', 'd', '')
 return 1
@@ -247,5 +256,87 @@ for _, group in ipairs(groups) do
   end
 end
 return -1
+"""
+)
+
+# A token bucket's tokens now, by Redis's clock (ms): held ones refilled at
+# rate a second up to burst; a bucket that is not held is full.
+_BUCKET = """
+local function now()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+local function tokens(key, rate, burst, ms)
+  local held = redis.call('HMGET', key, 't', 's')
+  if not held[1] then return burst end
+  return math.min(burst, tonumber(held[1]) + (ms - tonumber(held[2])) / 1000 * rate)
+end
+local function keep(key, rate, burst, ms, left)
+  redis.call('HSET', key, 't', tostring(left), 's', ms)
+  redis.call('PEXPIRE', key, math.ceil((burst - left) / rate * 1000) + 1000)
+end
+"""
+
+TAKE = Script(
+    _BUCKET
+    + """
+-- KEYS: the buckets; ARGV: the rate and burst of each, in turn
+-- One token from every bucket, or none: 0 once taken, else the number
+-- (from 1) of the first bucket used up.
+local ms = now()
+local held = {}
+for i, key in ipairs(KEYS) do
+  held[i] = tokens(key, tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i]), ms)
+  if held[i] < 1 then return i end
+end
+for i, key in ipairs(KEYS) do
+  keep(key, tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i]), ms, held[i] - 1)
+end
+return 0
+"""
+)
+
+GIVE = Script(
+    _BUCKET
+    + """
+-- KEYS: a bucket; ARGV: its rate and burst
+-- A token back, for an action that did not happen (a full bucket stays full).
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local ms = now()
+keep(KEYS[1], rate, burst, ms, math.min(burst, tokens(KEYS[1], rate, burst, ms) + 1))
+return 1
+"""
+)
+
+CONNECT = Script(
+    """
+-- KEYS: nodes, this node's connection counts
+-- ARGV: node, token, address, limit, the prefix of connection counts
+-- One more connection from the address on this node, unless the nodes
+-- hold the limit already: 1 if counted, 0 if not.
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
+  return redis.error_reply('FENCED this node is no longer in the cluster')
+end
+local held = 0
+for _, node in ipairs(redis.call('HKEYS', KEYS[1])) do
+  held = held + tonumber(redis.call('HGET', ARGV[5] .. node, ARGV[3]) or '0')
+end
+if held >= tonumber(ARGV[4]) then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+return 1
+"""
+)
+
+DISCONNECT = Script(
+    """
+-- KEYS: nodes, this node's connection counts; ARGV: node, token, address
+-- A connection counted under this token has gone (under another, the node's
+-- counts were wiped with its previous life).
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if redis.call('HINCRBY', KEYS[2], ARGV[3], -1) <= 0 then
+  redis.call('HDEL', KEYS[2], ARGV[3])
+end
+return 1
 """
 )

@@ -43,12 +43,16 @@ class Why(enum.Enum):
 class Departure:
     """
     How a user left: C{why}, the operator it was C{by} (kicks and bans), and
-    C{text}: the user's quit message, or the operator's reason.
+    C{text}: the user's quit message, or the operator's reason. C{unsent},
+    told only to the user put out when its node lost the cluster: how many
+    of the lines it said were never acknowledged (they may have reached
+    nobody, and are never sent again).
     """
 
     why: Why = Why.QUIT
     by: str | None = None
     text: str | None = None
+    unsent: int = 0
 
 
 QUIT = Departure()

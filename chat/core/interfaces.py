@@ -39,6 +39,7 @@ from chat.core.events import (
     Was,
 )
 from chat.core.goodbyes import Goodbye
+from chat.core.limits import Rate
 from chat.core.modes import Mode, ModeChange
 from chat.core.pages import Conversation, Page
 from chat.core.replies import Reply
@@ -757,3 +758,42 @@ class BanList(Protocol):
     def remove(self, kind: BanKind, target: str) -> bool: ...
 
     def all(self) -> list[Ban]: ...
+
+
+class SharedLimits(Protocol):
+    """
+    The limits that several servers enforce together (the nodes of a
+    cluster), kept where each of them sees what the others took: allowances
+    of actions (token buckets, as L{chat.core.limits.TokenBucket}: password
+    checks, registrations) and counts of connections per address. Each answer
+    is a round trip away; a server's own limits still apply first.
+    """
+
+    def take(self, wanted: Sequence[tuple[str, Rate]]) -> Deferred[int | None]:
+        """
+        Take one token from each bucket C{wanted} names (with its limit),
+        all of them or none: fire with L{None} once taken, or with the index
+        in C{wanted} of the first one used up. Fails with
+        L{chat.core.errors.StoreUnavailable} if it cannot be asked.
+        """
+
+    def give_back(self, name: str, limit: Rate) -> None:
+        """
+        Return to bucket C{name} a token taken for an action that did not
+        happen (in the background).
+        """
+
+    def connect(self, group: str, limit: int) -> Deferred[object | None]:
+        """
+        Count one more connection from address group C{group}, unless
+        C{limit} are counted already, on every server together: fire with
+        what to give L{disconnect} when it closes, or L{None} if the limit
+        is reached. Fails with L{chat.core.errors.StoreUnavailable} if it
+        cannot be asked.
+        """
+
+    def disconnect(self, counted: object) -> None:
+        """
+        A connection counted by L{connect} (C{counted}: what it fired with)
+        has closed (in the background).
+        """

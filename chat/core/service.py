@@ -20,7 +20,9 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
+from chat.core.errors import StoreUnavailable
 from chat.core.events import BanKind, Departure
 from chat.core.goodbyes import (
     AddressBanned,
@@ -41,6 +43,7 @@ from chat.core.interfaces import (
     HistoryReader,
     Peer,
     ReadMarkerStore,
+    SharedLimits,
     UserView,
 )
 from chat.core.limits import (
@@ -172,6 +175,7 @@ class ChatService(Service):
         accounts: AccountStore | None = None,
         bans: BanList | None = None,
         markers: ReadMarkerStore | None = None,
+        shared: SharedLimits | None = None,
     ) -> None:
         """
         @param chat: the chat its sessions log in to.
@@ -181,6 +185,8 @@ class ChatService(Service):
         @param bans: the bans in force; without them, the ban commands say so.
         @param markers: accounts' read markers; without them, a marker
             lasts as long as its session.
+        @param shared: the limits shared with other servers (a cluster's
+            nodes); without them, this server's own are the only ones.
         """
         self.clock = clock
         self.settings = settings
@@ -188,6 +194,7 @@ class ChatService(Service):
         self.accounts = accounts
         self.bans = bans
         self.markers = markers
+        self.shared = shared
         # The read markers of each account some session is logged in to,
         # shared by its sessions (chat.core.session.marks), while any holds them.
         self.read_marks: WeakValueDictionary[str, ReadMarks] = WeakValueDictionary()
@@ -203,6 +210,8 @@ class ChatService(Service):
         # many there are per address.
         self._registering: set[Attendee] = set()
         self._registering_hosts: Counter[str] = Counter()
+        # The sessions counted with the other servers' (L{count_shared}).
+        self._counted: dict[Attendee, object] = {}
         # What is left of the allowance of password checks, per nickname and per address.
         self._tries_by_account: dict[str, TokenBucket] = {}
         self._tries_by_host: dict[str, TokenBucket] = {}
@@ -272,6 +281,38 @@ class ChatService(Service):
             self._registering_hosts[group] += 1
         return None
 
+    def count_shared(self, session: Attendee) -> Deferred[Goodbye | None] | None:
+        """
+        With other servers sharing the chat (L{shared}), count C{session},
+        admitted here, with its address's connections to all of them: fires
+        with L{HostFull} if they hold --max-per-ip already (it is to be
+        closed). L{None}: nothing to ask. If they cannot be asked, it is let
+        in: this server's own count still holds.
+        """
+        host, limit, shared = session.host, self.settings.max_per_host, self.shared
+        if shared is None or host is None or not limit:
+            return None
+
+        def counted(held: object | None) -> Goodbye | None:
+            if held is None:
+                return HostFull(host, limit)
+            if session in self.sessions:
+                self._counted[session] = held
+            else:
+                # Gone meanwhile.
+                shared.disconnect(held)
+            return None
+
+        def unknown(failure: Failure) -> None:
+            if self._lockouts_logged.due("~connections") is not None:
+                self.log.warn(
+                    "Connections not counted with the other servers' ({why}): "
+                    "this server's own limit holds",
+                    why=failure.getErrorMessage(),
+                )
+
+        return shared.connect(address_group(host), limit).addCallbacks(counted, unknown)
+
     def login_timeout(self) -> float:
         """
         Seconds a connection made now has to log in: --login-timeout, but
@@ -334,6 +375,9 @@ class ChatService(Service):
         self.sessions.discard(session)
         self.operators.discard(session)
         self._registered(session)
+        held = self._counted.pop(session, None)
+        if held is not None and self.shared is not None:
+            self.shared.disconnect(held)
         host = session.host
         if host is not None:
             group = address_group(host)
@@ -343,17 +387,24 @@ class ChatService(Service):
         if self._drained is not None and not self.sessions:
             self._finish()
 
-    def try_password(self, host: str | None, account: str) -> LockedOut | None:
+    def try_password(self, host: str | None, account: str) -> Deferred[LockedOut | None]:
         """
         Take one password check from the allowances of C{account} and of
         C{host}, before the check is made (so that checks in flight at once,
         on many connections, cannot exceed them), or say which is used up.
         A check that proves right is given back (L{password_right}).
+
+        With other servers sharing the chat (L{shared}), the allowances
+        shared with them are taken too, after this server's own: a round
+        trip, so that guesses spread over the nodes of a cluster get no
+        more tries than on one. Fails with L{StoreUnavailable} if they
+        cannot be asked (no check is made, none is counted).
         """
         limits = self.settings.limits
+        group = address_group(host)
         allowances = (
             (self._tries_by_account, account.lower(), limits.failed_logins),
-            (self._tries_by_host, address_group(host), limits.failed_logins_per_host),
+            (self._tries_by_host, group, limits.failed_logins_per_host),
         )
         for buckets, key, limit in allowances:
             bucket = buckets.get(key)
@@ -361,16 +412,53 @@ class ChatService(Service):
                 by_host = buckets is self._tries_by_host
                 refusal = LockedOut(host, None if by_host else account)
                 self._log_lockout(refusal)
-                return refusal
+                return succeed(refusal)
         for buckets, key, limit in allowances:
             if limit is not None:
                 _bucket(buckets, key, limit, self.clock).take()
-        return None
+        wanted = [
+            (name, limit)
+            for name, limit in (
+                (f"login:{account.lower()}", limits.failed_logins),
+                (f"login-host:{group}", limits.failed_logins_per_host),
+            )
+            if limit is not None
+        ]
+        if self.shared is None or not wanted:
+            return succeed(None)
+
+        def decided(used_up: int | None) -> LockedOut | None:
+            if used_up is None:
+                return None
+            # Not made: this server's own allowances are given it back.
+            self._give_back_tries(host, account)
+            by_host = wanted[used_up][0].startswith("login-host:")
+            refusal = LockedOut(host, None if by_host else account)
+            self._log_lockout(refusal)
+            return refusal
+
+        def unavailable(failure: Failure) -> Failure:
+            self._give_back_tries(host, account)
+            return _unavailable(failure)
+
+        return self.shared.take(wanted).addCallbacks(decided, unavailable)
 
     def password_right(self, host: str | None, account: str) -> None:
         """
-        The check taken by L{try_password} proved right: it costs nothing.
+        The check taken by L{try_password} proved right (or was not made):
+        it costs nothing.
         """
+        self._give_back_tries(host, account)
+        limits = self.settings.limits
+        if self.shared is not None:
+            for name, limit in (
+                (f"login:{account.lower()}", limits.failed_logins),
+                (f"login-host:{address_group(host)}", limits.failed_logins_per_host),
+            ):
+                if limit is not None:
+                    self.shared.give_back(name, limit)
+
+    def _give_back_tries(self, host: str | None, account: str) -> None:
         for buckets, name in (
             (self._tries_by_account, account.lower()),
             (self._tries_by_host, address_group(host)),
@@ -414,21 +502,47 @@ class ChatService(Service):
             if bucket is not None:
                 bucket.give_back()
 
-    def try_registration(self, host: str | None) -> bool:
+    def try_registration(self, host: str | None) -> Deferred[bool]:
         """
         Take one registration from C{host}'s allowance (30, then one every
-        20 s: Ergo's 30 in 10 minutes), or say it is used up.
+        20 s: Ergo's 30 in 10 minutes), or say it is used up; with other
+        servers sharing the chat (L{shared}), from the allowance shared with
+        them too (fails with L{StoreUnavailable} if it cannot be asked).
         """
         limit = self.settings.limits.registrations
         if limit is None:
-            return True
-        return _bucket(self._registrations, address_group(host), limit, self.clock).take()
+            return succeed(True)
+        group = address_group(host)
+        if not _bucket(self._registrations, group, limit, self.clock).take():
+            return succeed(False)
+        if self.shared is None:
+            return succeed(True)
+
+        def decided(used_up: int | None) -> bool:
+            if used_up is None:
+                return True
+            self._give_back_registration(group)
+            return False
+
+        def unavailable(failure: Failure) -> Failure:
+            self._give_back_registration(group)
+            return _unavailable(failure)
+
+        taking = self.shared.take([(f"register:{group}", limit)])
+        return taking.addCallbacks(decided, unavailable)
 
     def registration_refused(self, host: str | None) -> None:
         """
         The registration taken did not happen (the nickname was taken): it costs nothing.
         """
-        bucket = self._registrations.get(address_group(host))
+        group = address_group(host)
+        self._give_back_registration(group)
+        limit = self.settings.limits.registrations
+        if self.shared is not None and limit is not None:
+            self.shared.give_back(f"register:{group}", limit)
+
+    def _give_back_registration(self, group: str) -> None:
+        bucket = self._registrations.get(group)
         if bucket is not None:
             bucket.give_back()
 
@@ -509,3 +623,14 @@ def _bucket(
                 del buckets[stale]
         bucket = buckets[key] = TokenBucket(limit, clock)
     return bucket
+
+
+def _unavailable(failure: Failure) -> Failure:
+    """
+    The shared limits could not be asked: said to the user as a database
+    that cannot be used now (what was asked is not done).
+    """
+    if failure.check(StoreUnavailable):
+        return failure
+    why = f"the limits shared with other servers: {failure.getErrorMessage()}"
+    return Failure(StoreUnavailable(why, writing=False))

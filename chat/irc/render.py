@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from chat.core import goodbyes as g
 from chat.core import replies as r
 from chat.core.errors import AlreadyInRoom, ChatError
-from chat.core.events import Entry, RoomBan
+from chat.core.events import Departure, Entry, RoomBan, Why
 from chat.core.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROOM_SERVICE, ROOMS_PAGE
 from chat.core.modes import Mode, mode_string
 from chat.irc import wording as w
@@ -603,6 +603,9 @@ def render(context: Context, reply: r.Reply) -> bytes:
             return closing("Too many wrong passwords from your address; try again later")
         case g.LockedOut(_, str() as account):
             return closing(f"Too many wrong passwords for {account}; try again later")
+        case g.ThrownOut(Departure(Why.NODE_LOST, unsent=unsent)) if unsent:
+            lost = "line" if unsent == 1 else "lines"
+            return closing(f"Node lost; the last {unsent} {lost} you sent may have reached nobody")
         case g.ThrownOut(departure):
             return closing(w.gone(departure))
     raise TypeError(f"not a reply: {reply!r}")

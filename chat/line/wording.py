@@ -766,6 +766,15 @@ def reply(said: r.Reply) -> bytes:
             return error(f"Too many wrong passwords from {host}; try again later. Goodbye.")
         case g.LockedOut(_, str() as account):
             return error(f"Too many wrong passwords for {account}; try again later. Goodbye.")
+        case g.ThrownOut(Departure(Why.NODE_LOST, unsent=unsent)):
+            # Its node lost the cluster (docs/cluster.md): what was not
+            # acknowledged is said, never sent again. A notice, as the
+            # shutdown's: a client connects again (to it, or another node).
+            lost = f"; the last {count(unsent, 'line')} you sent may have reached nobody"
+            return notice(
+                f"This server lost touch with the rest of the chat{lost if unsent else ''}. "
+                "Connect again in a moment."
+            )
         case g.ThrownOut(departure):
             return error(f"You were {gone(departure)}. Goodbye.")
     raise TypeError(f"not a reply: {said!r}")

@@ -436,6 +436,9 @@ class FencingTests(Nodes):
         b.journal._stop_loops()  # as a process that is stopped
         await until(lambda: a.members("lobby") == ["anne"], 5)
         await b.journal._renew()  # running again
+        # Decided once the reactor has read what came meanwhile (or learnt
+        # from its own reaping, read in the log).
+        await until(lambda: bool(bert.departures), 2)
         self.assertEqual(bert.departures, [NODE_LOST])
         await until(lambda: b.journal is not None and b.journal.token is not None, 5)
         await until(lambda: b.is_online("anne"), 5)

@@ -1,7 +1,7 @@
 """
 Real nodes (C{twistd chat --cluster}) stopped for real (SIGSTOP, for longer
-than a node's lease and for less), and their Redis restarted for real with
-its append-only file.
+than a node's lease and for less), cut off from Redis (a link the test
+cuts), and their Redis restarted for real with its append-only file.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import signal
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from tests.cluster.brokers import Broker
+from tests.cluster.brokers import Broker, Link
 from tests.cluster.test_log import until
 from tests.cluster.test_nodes import start_node, starting
 from tests.live import TIMEOUT, RawClient, TwistdRunner, in_lobby, reactor
@@ -65,7 +65,7 @@ class StoppedTests(TestCase):
         await deferLater(reactor, 1.0, lambda: None)
         assert one.transport is not None
         os.kill(one.transport.pid, signal.SIGCONT)
-        await alice.wait_for(lambda line: line.startswith("!!! You were") and "Goodbye" in line)
+        await alice.wait_for(starting("*** This server lost touch with the rest of the chat"))
         await alice.closed
         await one.logged(b"(fence 3)")
         again = await in_lobby(one_port, "alice")
@@ -91,6 +91,72 @@ class StoppedTests(TestCase):
         os.kill(one.transport.pid, signal.SIGCONT)
 
         await arrived_in_order(self, alice, bob, "typed while stopped")
+        self.assertFalse(alice.closed.called)
+
+
+class CutLinkTests(TestCase):
+    timeout = 6 * TIMEOUT
+
+    async def cut_off(self, lease: str) -> tuple[TwistdRunner, int, Link, RawClient, RawClient]:
+        """
+        Two nodes, node one reaching Redis through a link the test cuts;
+        alice on one and bob on two, both in the lobby.
+        """
+        broker = Broker(self)
+        link = Link(self, broker)
+        db = url_of(fresh_database(self))
+        options = ("--lease", lease, "--flood", "off")
+        one, one_port = await start_node(self, db, link, "one", *options)
+        _, two_port = await start_node(self, db, broker, "two", *options)
+        alice = await in_lobby(one_port, "alice")
+        bob = await in_lobby(two_port, "bob")
+        await alice.wait_for(starting("*** bob has joined"))
+        return one, one_port, link, alice, bob
+
+    async def test_cut_longer_than_its_lease(self) -> None:
+        """
+        Node one's link to Redis cut for longer than its lease: it puts its
+        user out before the other node reaps it, telling it how many of its
+        lines were not acknowledged; those lines reach nobody, not when the
+        link is mended either (they were sent under the old fence); and it
+        serves again, under a new one.
+        """
+        one, one_port, link, alice, bob = await self.cut_off("1")
+        link.cut()
+        for n in range(3):
+            alice.send(f"typed while cut off {n}")
+        goodbye = await alice.wait_for(starting("*** This server lost touch"))
+        put_out = reactor.seconds()
+        self.assertEqual(
+            goodbye,
+            "*** This server lost touch with the rest of the chat; the last 3 lines you sent "
+            "may have reached nobody. Connect again in a moment.",
+        )
+        await bob.wait_line("*** alice has left (node lost)")
+        self.assertLess(put_out, reactor.seconds())
+        link.mend()
+        await one.logged(b"(fence 3)")
+        again = await in_lobby(one_port, "alice")
+        again.send("back again")
+        await bob.wait_line("<alice> back again")
+        await deferLater(reactor, 0.5, lambda: None)
+        self.assertFalse(any("typed while cut off" in line for line in bob.lines))
+        self.assertEqual([line for line in bob.lines if "alice has left" in line],
+                         ["*** alice has left (node lost)"])  # fmt: skip
+
+    async def test_cut_for_a_second(self) -> None:
+        """
+        The link cut for a second, a third of the lease: nobody notices but
+        for the wait; the lines typed meanwhile arrive once each, in order.
+        """
+        _, _, link, alice, bob = await self.cut_off("3")
+        link.cut()
+        for n in range(5):
+            alice.send(f"typed while cut off {n}")
+        await deferLater(reactor, 1.0, lambda: None)
+        link.mend()
+
+        await arrived_in_order(self, alice, bob, "typed while cut off")
         self.assertFalse(alice.closed.called)
 
 

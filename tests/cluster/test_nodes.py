@@ -14,14 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from chat import admin
 from chat.store import postgres
-from tests.cluster.brokers import Broker, free_port
+from tests.cluster.brokers import Broker, Link, free_port
 from tests.cluster.test_log import until
 from tests.live import (
     TIMEOUT,
@@ -36,11 +36,12 @@ from tests.pg import fresh_database, url_of
 
 
 async def start_node(
-    case: TestCase, db: str, broker: Broker, name: str, *options: str
+    case: TestCase, db: str, broker: Broker | Link, name: str, *options: str
 ) -> tuple[TwistdRunner, int]:
     """
-    A node of the cluster on C{broker} and C{db} (C{twistd chat --cluster}),
-    stopped when C{case} ends, once it has joined; its own loopback port.
+    A node of the cluster on C{broker} (or a link to it) and C{db}
+    (C{twistd chat --cluster}), stopped when C{case} ends, once it has
+    joined; its own loopback port.
     """
     workdir = Path(case.mktemp())
     workdir.mkdir()
@@ -311,6 +312,169 @@ class KeptTests(TestCase):
         await back.wait_for(lambda line: "are you there?" in line)
         await back.wait_for(starting("*** End of messages."))
         self.assertEqual(len([line for line in back.lines if "are you there?" in line]), 1)
+
+
+class SharedLimitTests(TestCase):
+    timeout = 6 * TIMEOUT
+
+    async def guess(self, port: int, source: str, nickname: str) -> bool:
+        """
+        One wrong password for C{nickname} from C{source}: whether it was
+        checked (L{False}: the connection was closed as locked out).
+        """
+        client = await from_address(port, source, None)
+        client.send(nickname)
+        await client.wait_for(lambda line: "Send its password" in line)
+        client.send("not-the-password")
+        answer = await client.wait_for(
+            lambda line: line.startswith(("!!! Wrong password;", "!!! Too many wrong passwords"))
+        )
+        assert client.transport is not None
+        client.transport.loseConnection()
+        return answer.startswith("!!! Wrong password;")
+
+    async def test_limits_across_nodes(self) -> None:
+        """
+        Scenario 12's limits hold for the cluster as for one server: 40
+        wrong passwords for one nickname, each from its own address, spread
+        over three nodes, get as many checks as 40 on one node (the
+        allowance's 10), the others closed as locked out; and --max-per-ip
+        counts an address's connections on every node.
+        """
+        broker = Broker(self)
+        db = url_of(fresh_database(self))
+        for account in ("alice", "bob"):
+            password = io.StringIO("a-long-password\n")
+            self.assertEqual(admin.main(["--db", db, account], password, io.StringIO()), 0)
+        ports = []
+        for name in ("one", "two", "three"):
+            _, port = await start_node(self, db, broker, name, "--lease", "1", "--max-per-ip", "4")
+            ports.append(port)
+        alone = await gatherResults(
+            [
+                Deferred.fromCoroutine(self.guess(ports[0], f"127.0.1.{n + 1}", "alice"))
+                for n in range(40)
+            ]
+        )
+        spread = await gatherResults(
+            [
+                Deferred.fromCoroutine(self.guess(ports[n % 3], f"127.0.2.{n + 1}", "bob"))
+                for n in range(40)
+            ]
+        )
+        self.assertEqual(alone.count(True), 10)
+        self.assertEqual(spread.count(True), alone.count(True))
+        # The allowance is the cluster's: bob's right password is refused
+        # too, on a node that checked none of the 40.
+        late = await connect_raw(ports[2])
+        late.send("bob")
+        await late.wait_for(lambda line: "Send its password" in line)
+        late.send("a-long-password")
+        await late.wait_line("!!! Too many wrong passwords for bob; try again later. Goodbye.")
+        # Four connections from one address, on three nodes; a fifth is refused.
+        held = [await from_address(ports[n % 3], "127.0.3.1", f"user{n}") for n in range(4)]
+        fifth = await from_address(ports[1], "127.0.3.1", None)
+        await fifth.wait_line(
+            "!!! Too many connections from 127.0.3.1 (4); close one and try again. Goodbye."
+        )
+        await fifth.closed
+        held[2].send("/quit")
+        await held[2].closed
+        await deferLater(reactor, 0.2, lambda: None)
+        await from_address(ports[1], "127.0.3.1", "again")
+
+
+class CountTests(TestCase):
+    timeout = 6 * TIMEOUT
+
+    async def test_counts_through_the_doors(self) -> None:
+        """
+        Scenario 4 through the doors: after joins, parts and renames on
+        three nodes, C{/who *}, C{/who} of a room, the crowd rule, and IRC's
+        LUSERS and LIST say the whole chat's truth, the same on every node.
+        """
+        broker = Broker(self)
+        db = url_of(fresh_database(self))
+        irc_ports = [free_port() for _ in range(3)]
+        ports = []
+        for name, irc in zip(("one", "two", "three"), irc_ports, strict=True):
+            _, port = await start_node(
+                self, db, broker, name, "--lease", "1", "--flood", "off", "--crowd", "3",
+                "--irc", f"tcp:{irc}:interface=127.0.0.1",
+            )  # fmt: skip
+            ports.append(port)
+        ircs = []
+        for n, irc in enumerate(irc_ports):
+            client = await connect_raw(irc)
+            client.send(f"NICK irc{n}")
+            client.send(f"USER irc{n} 0 * :irc {n}")
+            await client.wait_for(lambda line: " 001 " in line)
+            ircs.append(client)
+        ann, ben, cat = [
+            await in_lobby(port, name)
+            for port, name in zip(ports, ("ann", "ben", "cat"), strict=True)
+        ]
+        for user in (ann, ben, cat):
+            await ask(user, "/join den", starting("*** You are in den"))
+        await ask(cat, "/nick cleo", lambda line: "cleo" in line)
+        await ask(ben, "/join lobby", starting("*** You are in lobby"))
+        await deferLater(reactor, 0.3, lambda: None)
+        everyone = [await ask(user, "/who *", starting("*** 6 users")) for user in (ann, ben, cat)]
+        self.assertEqual(everyone, ["*** 6 users online: ann, ben, cleo, irc0, irc1, irc2"] * 3)
+        den = [await ask(user, "/who", starting("*** 2 users in den")) for user in (ann, cat)]
+        self.assertEqual(den, ["*** 2 users in den: ann (room operator), cleo"] * 2)
+        counts = []
+        for n, client in enumerate(ircs):
+            mark = len(client.lines)
+            client.send("LUSERS")
+            client.send("LIST")
+            await client.wait_for(lambda line: " 323 " in line)
+            counts.append(
+                [
+                    line.replace(f"irc{n}", "ME")
+                    for line in client.lines[mark:]
+                    if line.split()[1] in ("251", "254", "266", "322")
+                ]
+            )
+        self.assertEqual(
+            counts,
+            [
+                [
+                    ":chat 251 ME :There are 6 users and 0 invisible on 1 servers",
+                    ":chat 254 ME 2 :channels formed",
+                    ":chat 266 ME 6 6 :Current global users 6, max 6",
+                    ":chat 322 ME #den 2 :",
+                    ":chat 322 ME #lobby 1 :",
+                ]
+            ]
+            * 3,
+        )
+        # The crowd rule (--crowd 3), by the room's whole membership: the
+        # third member, on another node, is announced and told a count; the
+        # fourth is not announced.
+        dan = await in_lobby(ports[1], "dan")
+        self.assertEqual(
+            await ask(dan, "/join den", starting("*** You are in den")),
+            "*** You are in den. 3 users here (/who lists them).",
+        )
+        await ann.wait_line("*** dan has joined")
+        eve = await in_lobby(ports[2], "eve")
+        self.assertEqual(
+            await ask(eve, "/join den", starting("*** You are in den")),
+            "*** You are in den. 4 users here (/who lists them).",
+        )
+        await ask(ann, "/who", starting("*** 4 users in den"))
+        self.assertFalse(any("eve" in line for line in ann.lines[:-1]))
+
+
+async def ask(client: RawClient, command: str, answer: Callable[[str], bool]) -> str:
+    """
+    Send C{command}, and return the first line after it that is C{answer}.
+    """
+    mark = len(client.lines)
+    client.send(command)
+    await until(lambda: any(answer(line) for line in client.lines[mark:]), TIMEOUT)
+    return next(line for line in client.lines[mark:] if answer(line))
 
 
 class OnePortTests(TestCase):

@@ -9,8 +9,8 @@ front-end's tests check how each reads.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.task import Clock
@@ -18,7 +18,13 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chat.core import goodbyes as g
 from chat.core import replies as r
-from chat.core.errors import AlreadyRegistered, NicknameTaken, NoSuchUser, NotLoggedIn
+from chat.core.errors import (
+    AlreadyRegistered,
+    NicknameTaken,
+    NoSuchUser,
+    NotLoggedIn,
+    StoreUnavailable,
+)
 from chat.core.events import (
     Action,
     BanKind,
@@ -781,3 +787,172 @@ class RightsTests(SessionTestCase):
         """
         for command in COMMANDS:
             self.assertTrue(callable(getattr(Session, command.action)), command.action)
+
+
+class SharedForTests:
+    """
+    Limits shared with other servers (a cluster's), answered when the test says.
+    """
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, object, Deferred[Any]]] = []
+        self.given: list[str] = []
+        self.disconnected: list[object] = []
+
+    def take(self, wanted: Sequence[tuple[str, Rate]]) -> Deferred[int | None]:
+        asked: Deferred[int | None] = Deferred()
+        self.asked.append(("take", [name for name, _ in wanted], asked))
+        return asked
+
+    def give_back(self, name: str, limit: Rate) -> None:
+        self.given.append(name)
+
+    def connect(self, group: str, limit: int) -> Deferred[object | None]:
+        asked: Deferred[object | None] = Deferred()
+        self.asked.append(("connect", (group, limit), asked))
+        return asked
+
+    def disconnect(self, counted: object) -> None:
+        self.disconnected.append(counted)
+
+    def answer(self, result: object) -> object:
+        """
+        Answer the first question waiting with C{result} (a failure if an
+        exception): returns what was asked.
+        """
+        _, what, asked = self.asked.pop(0)
+        if isinstance(result, Exception):
+            asked.errback(result)
+        else:
+            asked.callback(result)
+        return what
+
+
+class SharedLimitTests(SessionTestCase):
+    """
+    The limits a server shares with others (the nodes of a cluster), asked
+    after its own: a round trip, input waiting meanwhile.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.shared = SharedForTests()
+        limits = Limits(
+            failed_logins=Rate(1 / 60, 10),
+            failed_logins_per_host=Rate(1 / 20, 30),
+            registrations=Rate(1 / 20, 30),
+        )
+        self.service = self.make(Settings(limits=limits, max_per_host=3), shared=self.shared)
+        self.successResultOf(self.accounts.register("alice", "secret1"))
+
+    def asking_password(self) -> tuple[Session, RecordingPeer]:
+        session, peer = self.connect()
+        self.shared.answer(("token", "10.0.0.1"))
+        session.choose_nickname("alice")
+        peer.take()
+        return session, peer
+
+    def test_used_up_elsewhere(self) -> None:
+        """
+        A password check whose shared allowance the other servers used up is
+        not made: the connection is closed as locked out, and this server's
+        own allowance is given back (the check did not happen).
+        """
+        session, peer = self.asking_password()
+        session.give_password("secret1")
+        self.assertEqual(self.shared.answer(0), ["login:alice", "login-host:10.0.0.1"])
+        self.assertEqual(peer.goodbye, g.LockedOut("10.0.0.1", "alice"))
+        self.assertIsNone(session.user)
+        self.assertEqual(self.service._tries_by_account["alice"].tokens, 10)
+
+    def test_used_up_by_address(self) -> None:
+        """
+        The allowance of the address used up is said as the address's.
+        """
+        session, peer = self.asking_password()
+        session.give_password("secret1")
+        self.shared.answer(1)
+        self.assertEqual(peer.goodbye, g.LockedOut("10.0.0.1", None))
+
+    def test_right_password_given_back(self) -> None:
+        """
+        A check the shared allowances allowed, proving right, costs nothing
+        there either; a wrong one stays taken.
+        """
+        session, peer = self.asking_password()
+        session.give_password("wrong1")
+        self.shared.answer(None)
+        self.assertEqual(peer.take(), [r.WrongPassword(2), r.PasswordWanted("alice")])
+        self.assertEqual(self.shared.given, [])
+        session.give_password("secret1")
+        self.shared.answer(None)
+        self.assertEqual(session.account, "alice")
+        self.assertEqual(self.shared.given, ["login:alice", "login-host:10.0.0.1"])
+
+    def test_shared_limits_away(self) -> None:
+        """
+        Shared allowances that cannot be asked make no check: the user is
+        told the server cannot do it now, keeps its connection and its
+        tries, and is asked again.
+        """
+        session, peer = self.asking_password()
+        session.give_password("secret1")
+        self.shared.answer(StoreUnavailable("the broker is away", writing=False))
+        self.assertEqual(peer.take()[0], r.StoreDown())
+        self.assertIsNone(peer.goodbye)
+        self.assertEqual(self.service._tries_by_account["alice"].tokens, 10)
+
+    def test_registrations(self) -> None:
+        """
+        A registration the shared allowance refuses is refused, and given
+        back to this server's own.
+        """
+        session, peer = self.connect("10.0.0.2")
+        self.shared.answer(("token", "10.0.0.2"))
+        session.choose_nickname("bob")
+        peer.take()
+        session.register("secret2")
+        self.assertEqual(self.shared.answer(0), ["register:10.0.0.2"])
+        self.assertEqual(peer.take(), [r.TooManyRegistrations()])
+        self.assertEqual(self.service._registrations["10.0.0.2"].tokens, 30)
+        session.register("secret2")
+        self.shared.answer(None)
+        self.assertEqual(peer.take(), [r.Registered("bob")])
+
+    def test_connections_counted(self) -> None:
+        """
+        A connection is counted with the other servers' before it is
+        greeted, what it sends meanwhile waiting: past --max-per-ip on all
+        of them, it is turned away (and forgotten here); let in, its count
+        is given back when it closes, also when it closed before the answer.
+        """
+        session, peer = self.connect()
+        session.feed([lambda: session.choose_nickname("carol")])
+        self.assertEqual(peer.take(), [])
+        self.assertEqual(self.shared.answer(("token", "10.0.0.1")), ("10.0.0.1", 3))
+        self.assertEqual(
+            peer.take()[:3],
+            [r.Greeting("chat"), r.NicknameWanted(), Welcome("carol", ("carol",))],
+        )
+        _, refused = self.connect()
+        self.shared.answer(None)
+        self.assertEqual(refused.goodbye, g.HostFull("10.0.0.1", 3))
+        self.assertEqual(len(self.service.sessions), 2)  # until its connection goes
+        session.quit(None)
+        session.connection_lost(cleanly=True)
+        self.assertEqual(self.shared.disconnected, [("token", "10.0.0.1")])
+        gone, _ = self.connect()
+        gone.connection_lost(cleanly=False)
+        self.shared.answer(("token2", "10.0.0.1"))
+        self.assertEqual(self.shared.disconnected[1:], [("token2", "10.0.0.1")])
+
+    def test_connections_not_counted(self) -> None:
+        """
+        Shared counts that cannot be asked let the connection in (this
+        server's own --max-per-ip still holds).
+        """
+        session, peer = self.connect()
+        self.shared.answer(StoreUnavailable("the broker is away", writing=False))
+        self.assertEqual(peer.take(), [r.Greeting("chat"), r.NicknameWanted()])
+        session.connection_lost(cleanly=True)
+        self.assertEqual(self.shared.disconnected, [])

@@ -18,9 +18,7 @@ from twisted.python.failure import Failure
 
 from chat.core.errors import AlreadyRegistered, ChatError
 from chat.core.events import BanKind, Departure, KeptPage, Why
-from chat.core.goodbyes import (
-    OutOfTries,
-)
+from chat.core.goodbyes import LockedOut, OutOfTries
 from chat.core.interfaces import AccountStore, RoomView, UserView
 from chat.core.limits import KEPT_PAGE, KEPT_PAUSE, PASSWORD_TRIES, SERVICE_NAMES, TokenBucket
 from chat.core.model import key_of
@@ -291,12 +289,25 @@ class Identity(Marks):
         """
         service = self.service
         own = self._charge_hashes(hashes)
-        locked = service.try_password(self.host, account)
-        if locked is not None:
+
+        def not_made() -> None:
             for _ in range(hashes):
                 service.hash_not_made(self.host, own)
-            self._close(locked)
-            return
+
+        def allowed(locked: LockedOut | None) -> None:
+            if locked is not None:
+                not_made()
+                self._close(locked)
+            elif self._closing:
+                # Gone while the allowances shared with other servers were asked.
+                not_made()
+                service.password_right(self.host, account)
+            else:
+                self._await(service.hashing(self.host, check), proven, wrong)
+
+        def unavailable(failure: Failure) -> None:
+            not_made()
+            failure.raiseException()
 
         def proven(result: _T) -> None:
             service.password_right(self.host, account)
@@ -322,7 +333,8 @@ class Identity(Marks):
                 return
             refused()
 
-        self._await(service.hashing(self.host, check), proven, wrong)
+        # At once on a server of its own; a round trip in a cluster.
+        self._await(service.try_password(self.host, account), allowed, unavailable)
 
     def _not_proven(self) -> None:
         self.peer.tell(NotProven())
@@ -512,13 +524,25 @@ class Identity(Marks):
         Protect the user's nickname with C{password}.
         """
         user = self._logged_in()
-        accounts = self._accounts()
+        self._accounts()
         nickname = user.nickname
         self._check_new_password(password)
         service = self.service
-        if not service.try_registration(self.host):
+        # At once on a server of its own; a round trip in a cluster.
+        self._await(
+            service.try_registration(self.host),
+            lambda allowed: self._register(allowed, nickname, password),
+        )
+
+    def _register(self, allowed: bool, nickname: str, password: str) -> None:
+        service = self.service
+        accounts = self._accounts()
+        if not allowed:
             self.log.info("Too many registrations from {peer}", peer=self.address)
             raise Refused(TooManyRegistrations())
+        if self._closing:
+            service.registration_refused(self.host)
+            return
         try:
             own = self._charge_hashes()
         except Refused:

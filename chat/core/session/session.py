@@ -63,6 +63,26 @@ class Session(Intake, Identity, Talk, Moderation):
             self._let_go()
             self.peer.refuse(refusal)
             return
+        counting = self.service.count_shared(self)
+        if counting is None:
+            self._greet()
+        else:
+            # Counted with the other servers' connections (a round trip),
+            # the input waiting meanwhile.
+            self._await(counting, self._counted)
+
+    def _counted(self, refusal: Goodbye | None) -> None:
+        if self._closing:
+            return
+        if refusal is None:
+            self._greet()
+            return
+        self.service.refused(self, refusal)
+        self._closing = True
+        self._let_go()
+        self.peer.refuse(refusal)
+
+    def _greet(self) -> None:
         self._admitted = True
         self.log.info("Connection from {peer}", peer=self.address)
         self._set_timer(self.service.login_timeout())
