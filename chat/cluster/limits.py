@@ -16,9 +16,11 @@ node's own --max-per-ip still holding it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from twisted.internet import defer
 from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -50,10 +52,12 @@ class SharedLimits:
         self.reactor = reactor
         self._prefix = journal.settings.prefix
         self._failures = Quieted(60, reactor)
+        # Each connection counted has an id of its own (this node's).
+        self._ids = itertools.count(1)
 
     def take(self, wanted: Sequence[tuple[str, Rate]]) -> Deferred[int | None]:
         keys = [f"{self._prefix}allow:{name}" for name, _ in wanted]
-        rates = [number for _, limit in wanted for number in (limit.rate, limit.burst)]
+        rates = [number for _, limit in wanted for number in _numbers(limit)]
 
         def decided(used_up: Any) -> int | None:
             first = int(used_up)
@@ -62,27 +66,40 @@ class SharedLimits:
         return self._ask(scripts.TAKE, keys, rates).addCallback(decided)
 
     def give_back(self, name: str, limit: Rate) -> None:
-        given = self._ask(scripts.GIVE, [f"{self._prefix}allow:{name}"], [limit.rate, limit.burst])
+        # In the background, not given up on: it waits for Redis as long as
+        # the node's connection to it does.
+        key = f"{self._prefix}allow:{name}"
+        given = self.journal.run(scripts.GIVE, [key], list(_numbers(limit)))
         given.addErrback(self._failed, "give back an allowance")
 
     def connect(self, group: str, limit: int) -> Deferred[object | None]:
         token = self.journal.token
         if token is None:
             return fail(StoreUnavailable("this node is not in the cluster", writing=False))
+        counted = (token, group, str(next(self._ids)))
         counting = self._ask(
             scripts.CONNECT,
-            [self._prefix + "nodes", self.journal.counts],
-            [self.journal.node, token, group, limit, self._prefix + "conns:"],
+            [self._prefix + "nodes", self.journal.counts, self.journal.counted],
+            [self.journal.node, token, group, limit, self._prefix + "conns:", counted[2]],
         )
-        return counting.addCallback(lambda counted: (token, group) if int(counted) else None)
+
+        def unknown(failure: Failure) -> Failure:
+            # Redis may still count it, its answer too late: it is counted
+            # no more once that is done (the connection is let in uncounted).
+            self.disconnect(counted)
+            return failure
+
+        return counting.addCallbacks(lambda done: counted if int(done) else None, unknown)
 
     def disconnect(self, counted: object) -> None:
         assert isinstance(counted, tuple)
-        token, group = counted
-        done = self._ask(
+        token, group, connection = counted
+        # Not given up on (as give_back), and done once however often it
+        # is sent: a connection that closed is never left counted.
+        done = self.journal.run(
             scripts.DISCONNECT,
-            [self._prefix + "nodes", self.journal.counts],
-            [self.journal.node, token, group],
+            [self._prefix + "nodes", self.journal.counts, self.journal.counted],
+            [self.journal.node, token, group, connection],
         )
         done.addErrback(self._failed, "count a connection that closed")
 
@@ -99,9 +116,19 @@ class SharedLimits:
             )
 
 
+def _numbers(limit: Rate) -> tuple[str, str]:
+    """
+    A limit's rate and burst as Redis is sent them: in full (txredisapi
+    would send 1/60 as 0.016667, and a tiny rate as 0).
+    """
+    return repr(limit.rate), str(limit.burst)
+
+
 def _unavailable(failure: Failure) -> Failure:
     if failure.check(StoreUnavailable):
         return failure
-    return Failure(
-        StoreUnavailable(f"the cluster's broker: {failure.getErrorMessage()}", writing=False)
-    )
+    if failure.check(defer.TimeoutError, defer.CancelledError):
+        why = f"no answer within {ASK_TIMEOUT:g} s"
+    else:
+        why = failure.getErrorMessage()
+    return Failure(StoreUnavailable(f"the cluster's broker: {why}", writing=False))

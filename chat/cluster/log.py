@@ -142,6 +142,7 @@ class Log:
         self._seq_key = f"{prefix}seq:{node}"
         # This node's connections per address (chat.cluster.limits).
         self.counts = f"{prefix}conns:{node}"
+        self.counted = f"{prefix}connids:{node}"
         self._commands: Any = None
         self._reads: Any = None
         self.token: str | None = None
@@ -185,6 +186,7 @@ class Log:
             [
                 self._stream, self._count, self._incarnation_key, self._prefix("fence"),
                 self._nodes, self._lease, self._seq_key, self._ready, self.counts,
+                self.counted,
             ],
             [self.settings.maxlen, self.node, self._ms, secrets.token_hex(8)],
         )  # fmt: skip
@@ -237,6 +239,7 @@ class Log:
                             self._lease,
                             self._ready,
                             self.counts,
+                            self.counted,
                         ],
                         [self.settings.maxlen, self.node, self.token],
                     )
@@ -331,6 +334,7 @@ class Log:
         if self.clock() > self._deadline:
             self._fence("its lease ran out before it could renew it")
             return
+        self._arm()  # woken early (clocks differ): look again at the deadline
         self._renew()
 
     def _reap(self) -> Deferred[None]:
@@ -338,7 +342,12 @@ class Log:
             self._run(
                 scripts.REAP,
                 [self._stream, self._count, self._nodes, self._ready],
-                [self.settings.maxlen, self._prefix("lease:"), self._prefix("conns:")],
+                [
+                    self.settings.maxlen,
+                    self._prefix("lease:"),
+                    self._prefix("conns:"),
+                    self._prefix("connids:"),
+                ],
             )
         )
 

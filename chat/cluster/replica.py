@@ -290,6 +290,13 @@ class Replica:
         for waiting, _ in self._claims.values():
             waiting.errback(Failure(StoreUnavailable(why, writing=False)))
         self._claims.clear()
+        # Nor is what waited to be appended once joined (the logouts of the
+        # users just let go, claims of a join that did not end) appended
+        # under the new fence: a login claim nobody waits for any more
+        # would hold its nickname for a user that is not there.
+        early, self._early = self._early, []
+        for _, _, later in early:
+            later.errback(Fenced(why))
         self.replica.close()
         self._users.clear()
         self._ids.clear()
@@ -339,6 +346,11 @@ class Replica:
         Entries were missed (the log's C{gap}): the replica can no longer be
         trusted, and its users are told and let go, as when fenced.
         """
+        if not self._joined:
+            # Out of the cluster already (fenced, and about to join again):
+            # the entries of the log it left behind are not its any more.
+            self.log.info("Entries missed while out of the cluster: {why}", why=why)
+            return
         self.log.error("The cluster's log has a gap ({why})", why=why)
         self.fenced(why)
 
@@ -414,6 +426,9 @@ class Replica:
         return waiting[1]
 
     def _lost(self, failure: Failure) -> None:
+        if failure.check(Fenced):
+            # Out of the cluster: said once, not once an entry.
+            return
         self.log.warn("Not appended to the cluster's log: {why}", why=failure.getErrorMessage())
 
     def _unsaid(self, failure: Failure, user_id: str) -> None:

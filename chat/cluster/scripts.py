@@ -20,7 +20,9 @@ The keys, under a prefix (C{chat:} by default):
  - C{ready}: the nodes that hold the chat's state (a node joining waits for
    it from one of them; with none, it is the first, and holds it at once);
  - C{conns:NAME}: how many connections a node holds, per address (its
-   users' addresses, for --max-per-ip across nodes); gone with the node;
+   users' addresses, for --max-per-ip across nodes), and C{connids:NAME}
+   the ids of those it counted (so that counting one, or forgetting it, is
+   done once however often it is asked); both gone with the node;
  - C{allow:WHAT:KEY}: an allowance shared by the nodes (wrong passwords per
    nickname and per address, registrations per address), as a token bucket
    on Redis's clock: C{t} tokens at C{s} ms; gone once it is full again.
@@ -73,7 +75,7 @@ end
 JOIN = Script(
     _ADD
     + """
--- KEYS: log, count, incarnation, fence, nodes, lease, seq, ready, conns
+-- KEYS: log, count, incarnation, fence, nodes, lease, seq, ready, conns, connids
 -- ARGV: maxlen, node, lease ms, a new incarnation
 local incarnation = redis.call('GET', KEYS[3])
 if not incarnation then
@@ -87,7 +89,7 @@ if old then
   add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', old, 's', 0, 'k', 'lost', 'd', '')
 end
 -- A new life holds no connections yet.
-redis.call('DEL', KEYS[9])
+redis.call('DEL', KEYS[9], KEYS[10])
 -- The nodes in the cluster before this one that hold the chat's state (it
 -- is given it by one of them): its 'up' entry names them. Nodes that are
 -- joining themselves hold none: with no node ready, this one is the first
@@ -160,7 +162,7 @@ REAP = Script(
     _ADD
     + """
 -- KEYS: log, count, nodes, ready
--- ARGV: maxlen, the prefix of lease keys, the prefix of connection counts
+-- ARGV: maxlen, the prefix of lease keys, of connection counts, of their ids
 -- Every node whose lease ran out leaves the cluster, and the log says so
 -- once, whichever node noticed first; its connections count no more.
 local nodes = redis.call('HGETALL', KEYS[3])
@@ -170,7 +172,7 @@ for i = 1, #nodes, 2 do
   if redis.call('EXISTS', ARGV[2] .. node) == 0 then
     redis.call('HDEL', KEYS[3], node)
     redis.call('SREM', KEYS[4], node)
-    redis.call('DEL', ARGV[3] .. node)
+    redis.call('DEL', ARGV[3] .. node, ARGV[4] .. node)
     add(KEYS[1], KEYS[2], ARGV[1], 'n', node, 't', token, 's', 0, 'k', 'lost', 'd', '')
     table.insert(reaped, node)
   end
@@ -182,13 +184,13 @@ return reaped
 LEAVE = Script(
     _ADD
     + """
--- KEYS: log, count, nodes, lease, ready, conns; ARGV: maxlen, node, token
+-- KEYS: log, count, nodes, lease, ready, conns, connids; ARGV: maxlen, node, token
 -- A node that stops cleanly: its users have been told; the others learn it.
 if redis.call('HGET', KEYS[3], ARGV[2]) ~= ARGV[3] then
   return 0
 end
 redis.call('HDEL', KEYS[3], ARGV[2])
-redis.call('DEL', KEYS[4], KEYS[6])
+redis.call('DEL', KEYS[4], KEYS[6], KEYS[7])
 redis.call('SREM', KEYS[5], ARGV[2])
 add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', ARGV[3], 's', 0, 'k', 'down', 'd', '')
 return 1
@@ -311,29 +313,33 @@ return 1
 
 CONNECT = Script(
     """
--- KEYS: nodes, this node's connection counts
--- ARGV: node, token, address, limit, the prefix of connection counts
+-- KEYS: nodes, this node's connection counts, their ids
+-- ARGV: node, token, address, limit, the prefix of connection counts, id
 -- One more connection from the address on this node, unless the nodes
--- hold the limit already: 1 if counted, 0 if not.
+-- hold the limit already: 1 if counted (or counted already), 0 if not.
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
   return redis.error_reply('FENCED this node is no longer in the cluster')
 end
+if redis.call('SISMEMBER', KEYS[3], ARGV[6]) == 1 then return 1 end
 local held = 0
 for _, node in ipairs(redis.call('HKEYS', KEYS[1])) do
   held = held + tonumber(redis.call('HGET', ARGV[5] .. node, ARGV[3]) or '0')
 end
 if held >= tonumber(ARGV[4]) then return 0 end
 redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+redis.call('SADD', KEYS[3], ARGV[6])
 return 1
 """
 )
 
 DISCONNECT = Script(
     """
--- KEYS: nodes, this node's connection counts; ARGV: node, token, address
--- A connection counted under this token has gone (under another, the node's
--- counts were wiped with its previous life).
+-- KEYS: nodes, this node's connection counts, their ids
+-- ARGV: node, token, address, id
+-- A connection has gone: no longer counted, if it was (under another
+-- token, the node's counts went with its previous life).
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if redis.call('SREM', KEYS[3], ARGV[4]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[2], ARGV[3], -1) <= 0 then
   redis.call('HDEL', KEYS[2], ARGV[3])
 end

@@ -295,6 +295,9 @@ class ChatService(Service):
 
         def counted(held: object | None) -> Goodbye | None:
             if held is None:
+                # Forgotten at once (as one refused here is): it takes no
+                # place of its address's while its goodbye is said.
+                self.closed(session)
                 return HostFull(host, limit)
             if session in self.sessions:
                 self._counted[session] = held

@@ -15,7 +15,7 @@ from twisted.trial.unittest import TestCase
 from tests.cluster.brokers import Broker, Link
 from tests.cluster.test_log import until
 from tests.cluster.test_nodes import start_node, starting
-from tests.live import TIMEOUT, RawClient, TwistdRunner, in_lobby, reactor
+from tests.live import TIMEOUT, RawClient, TwistdRunner, connect_raw, in_lobby, reactor
 from tests.pg import fresh_database, url_of
 
 
@@ -163,15 +163,17 @@ class CutLinkTests(TestCase):
 class BrokerRestartTests(TestCase):
     timeout = 6 * TIMEOUT
 
-    async def nodes(self) -> tuple[Broker, RawClient, RawClient]:
-        broker = Broker(self, aof=True)
+    async def nodes(self, aof: bool = True) -> tuple[Broker, RawClient, RawClient]:
+        broker = Broker(self, aof=aof)
         db = url_of(fresh_database(self))
-        (_, one), (_, two) = [
+        started = [
             await start_node(
                 self, db, broker, name, "--lease", "3", "--flood", "off", "--max-per-ip", "0"
             )
             for name in ("one", "two")
         ]
+        (_, one), (_, two) = started
+        self.ports = [one, two]
         alice = await in_lobby(one, "alice")
         bob = await in_lobby(two, "bob")
         await alice.wait_for(starting("*** bob has joined"))
@@ -192,6 +194,28 @@ class BrokerRestartTests(TestCase):
 
         await arrived_in_order(self, alice, bob, "while away")
 
+    async def test_restarted_empty(self) -> None:
+        """
+        Redis killed and started again empty (no file): each node finds it,
+        puts its user out (told to connect again), and the nodes join again
+        as one chat: the same nicknames log in again on either node, and
+        their users hear each other.
+        """
+        broker, alice, bob = await self.nodes(aof=False)
+        broker.restart(empty=True)
+        for user in (alice, bob):
+            await user.wait_for(starting("*** This server lost touch with the rest of the chat"))
+            await user.closed
+        started = reactor.seconds()
+        # As clients do: connect again until logged in (a node joining
+        # again takes a moment).
+        alice = await logged_in_again(self.ports[0], "alice")
+        bob = await logged_in_again(self.ports[1], "bob")
+        await alice.wait_for(starting("*** bob has joined"))
+        alice.send("hello again")
+        await bob.wait_line("<alice> hello again")
+        self.assertLess(reactor.seconds() - started, 3 * 3)
+
 
 async def arrived_in_order(case: TestCase, alice: RawClient, bob: RawClient, text: str) -> None:
     """
@@ -206,3 +230,24 @@ async def arrived_in_order(case: TestCase, alice: RawClient, bob: RawClient, tex
     await deferLater(reactor, 1.0, lambda: None)
     case.assertEqual(heard(), [f"<alice> {text} {n}" for n in range(5)])
     case.assertFalse(any("has left" in line for line in bob.lines + alice.lines))
+
+
+async def logged_in_again(port: int, nickname: str) -> RawClient:
+    """
+    Connect and log in as C{nickname}, again and again until it works (as
+    a client that reconnects does), for at most L{TIMEOUT} seconds.
+    """
+    deadline = reactor.seconds() + TIMEOUT
+    while True:
+        client = await connect_raw(port)
+        client.send(nickname)
+        answer = await client.wait_for(
+            lambda line: line.startswith(("*** You are in lobby.", "!!! ", "*** This server"))
+        )
+        if answer.startswith("*** You are in lobby."):
+            return client
+        if reactor.seconds() > deadline:
+            raise AssertionError(f"{nickname} could not log in again: {client.lines}")
+        assert client.transport is not None
+        client.transport.loseConnection()
+        await deferLater(reactor, 0.2, lambda: None)

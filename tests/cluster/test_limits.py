@@ -15,7 +15,7 @@ from chat.cluster.limits import ASK_TIMEOUT, SharedLimits
 from chat.cluster.log import Settings
 from chat.core.errors import StoreUnavailable
 from chat.core.limits import Rate
-from tests.cluster.brokers import Broker
+from tests.cluster.brokers import Broker, Link
 from tests.cluster.test_log import Node, until
 from tests.live import reactor
 
@@ -139,3 +139,42 @@ class SharedLimitsTests(TestCase):
         self.assertLess(reactor.seconds() - started, 2 * ASK_TIMEOUT + 1)
         a.give_back("login:alice", GUESSES)
         self.broker.start()  # for the node to leave
+
+    async def test_counted_once(self) -> None:
+        """
+        A connection is forgotten once, however often it is said to have
+        closed: another's place is not freed by it.
+        """
+        (_, a), (_, b) = await self.nodes("a", "b")
+        first = await a.connect("10.0.0.1", 2)
+        self.assertIsNotNone(await b.connect("10.0.0.1", 2))
+        a.disconnect(first)
+        a.disconnect(first)
+        await deferLater(reactor, 0.05, lambda: None)
+        self.assertIsNotNone(await a.connect("10.0.0.1", 2))
+        self.assertIsNone(await a.connect("10.0.0.1", 2))
+
+    async def test_answer_too_late(self) -> None:
+        """
+        A count whose answer does not come in time (the node's link to
+        Redis cut for longer than L{ASK_TIMEOUT}, shorter than its lease)
+        lets the connection in uncounted: once the link is back, nothing of
+        it stays counted, whether Redis ran it or not.
+        """
+        self.broker = Broker(self)
+        link = Link(self, self.broker)
+        nodes = []
+        for name, route in (("a", link), ("b", self.broker)):
+            node = Node(route, name, Settings(lease=10.0))
+            await node.log.start()
+            self.addCleanup(node.log.stop)
+            nodes.append(SharedLimits(node.log, reactor))
+        a, b = nodes
+        self.assertIsNotNone(await a.connect("10.0.0.2", 1))  # its script is known to Redis
+        link.cut()
+        with self.assertRaises(StoreUnavailable) as raised:
+            await a.connect("10.0.0.1", 1)
+        self.assertIn(f"no answer within {ASK_TIMEOUT:g} s", str(raised.exception))
+        link.mend()
+        await deferLater(reactor, 0.3, lambda: None)
+        self.assertIsNotNone(await b.connect("10.0.0.1", 1))

@@ -7,6 +7,7 @@ left behind the log's retention.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from twisted.trial.unittest import TestCase
 
 from chat.cluster import scripts
 from chat.cluster.log import Entry, Fenced, Log, Settings
-from tests.cluster.brokers import Broker
+from tests.cluster.brokers import Broker, Link
 from tests.live import reactor
 
 
@@ -37,7 +38,7 @@ class Node:
     A log and what it was told.
     """
 
-    def __init__(self, broker: Broker, name: str, settings: Settings) -> None:
+    def __init__(self, broker: Broker | Link, name: str, settings: Settings) -> None:
         self.entries: list[Entry] = []
         self.fences: list[str] = []
         self.gaps: list[str] = []
@@ -144,6 +145,31 @@ class LogTests(TestCase):
         await b.log.append("say", "back")
         await until(lambda: ("b", "back") in a.said())
         self.assertNotIn(("b", "late"), a.said())
+
+    async def test_fenced_at_its_deadline(self) -> None:
+        """
+        A node cut off from Redis just after a renewal was answered fences
+        itself at nine tenths of its lease after that renewal was sent (not
+        at a later renewal, up to a third of a lease on), and before the
+        other node reaps it.
+        """
+        broker = Broker(self)
+        link = Link(self, broker)
+        a = Node(link, "a", Settings(lease=3.0))
+        b = Node(broker, "b", Settings(lease=3.0))
+        for node in (a, b):
+            await node.log.start()
+            self.addCleanup(node.log.stop)
+        fenced_at: list[float] = []
+        a.log.fenced = lambda why: fenced_at.append(time.monotonic())
+        deadline = a.log._deadline
+        await until(lambda: a.log._deadline != deadline, 5)
+        link.cut()
+        deadline = a.log._deadline
+        await until(lambda: bool(fenced_at), 10)
+        self.assertLess(fenced_at[0], deadline + 0.15)
+        await until(lambda: any(e.kind == "lost" and e.node == "a" for e in b.entries), 10)
+        self.assertLess(fenced_at[0], time.monotonic() - 0.1)
 
     async def test_stale_token_refused(self) -> None:
         """

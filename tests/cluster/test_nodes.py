@@ -365,7 +365,7 @@ class SharedLimitTests(TestCase):
         self.assertEqual(alone.count(True), 10)
         self.assertEqual(spread.count(True), alone.count(True))
         # The allowance is the cluster's: bob's right password is refused
-        # too, on a node that checked none of the 40.
+        # too, wherever it is given.
         late = await connect_raw(ports[2])
         late.send("bob")
         await late.wait_for(lambda line: "Send its password" in line)

@@ -865,6 +865,19 @@ class SharedLimitTests(SessionTestCase):
         self.assertIsNone(session.user)
         self.assertEqual(self.service._tries_by_account["alice"].tokens, 10)
 
+    def test_gone_while_asked(self) -> None:
+        """
+        A connection that closes while the shared allowances are asked makes
+        no check, and what it took is given back, there and here.
+        """
+        session, _ = self.asking_password()
+        session.give_password("secret1")
+        session.connection_lost(cleanly=False)
+        self.shared.answer(None)
+        self.assertIsNone(session.account)
+        self.assertEqual(self.shared.given, ["login:alice", "login-host:10.0.0.1"])
+        self.assertEqual(self.service._tries_by_account["alice"].tokens, 10)
+
     def test_used_up_by_address(self) -> None:
         """
         The allowance of the address used up is said as the address's.
@@ -937,7 +950,8 @@ class SharedLimitTests(SessionTestCase):
         _, refused = self.connect()
         self.shared.answer(None)
         self.assertEqual(refused.goodbye, g.HostFull("10.0.0.1", 3))
-        self.assertEqual(len(self.service.sessions), 2)  # until its connection goes
+        # Forgotten at once: it holds no place of its address's meanwhile.
+        self.assertEqual(len(self.service.sessions), 1)
         session.quit(None)
         session.connection_lost(cleanly=True)
         self.assertEqual(self.shared.disconnected, [("token", "10.0.0.1")])
