@@ -29,6 +29,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from twisted.internet import defer
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
@@ -44,6 +45,12 @@ Archived = Message | Action | PrivateMessage
 GROUP = "archive"
 """
 The consumer group's name.
+"""
+
+STOP_WAIT = 5.0
+"""
+Seconds a stopping node waits to write what it was handed last (the
+archive's share it read): longer, and Redis is taken to be away.
 """
 
 APPLIED_WAIT = 5.0
@@ -169,7 +176,17 @@ class Archive:
         if self._claiming is not None and self._claiming.running:
             self._claiming.stop()
         if self._loop is not None:
-            await self._loop
+            # Not for ever: with Redis away, a read waits for it (its
+            # connection holds commands until it is back), and the server
+            # would not stop.
+            try:
+                await self._loop.addTimeout(STOP_WAIT, self.reactor)
+            except (defer.TimeoutError, defer.CancelledError):
+                self.log.warn(
+                    "Stopped without writing the archive's last share: no answer from Redis "
+                    "within {seconds} s (another node writes it)",
+                    seconds=STOP_WAIT,
+                )
         for connection in (self._commands, self._reads):
             if connection is not None:
                 await connection.disconnect()
@@ -194,7 +211,13 @@ class Archive:
         while True:
             if not self._running and after == ">":
                 # Stopping: what is there now, without waiting for more.
-                reply = await self._fetch(after, block=False)
+                try:
+                    reply = await self._fetch(after, block=False)
+                except Exception as e:
+                    # Redis away, or back empty: what this node was handed
+                    # and did not write is another's after the lease.
+                    self.log.info("Stopping without the archive's last share: {why}", why=str(e))
+                    return
                 if reply:
                     await self._archive(reply)
                 return

@@ -22,10 +22,11 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, fail
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.cluster import scripts
+from chat.cluster import redis, scripts
 from chat.cluster.log import Log
 from chat.core.errors import StoreUnavailable
 from chat.core.limits import Quieted, Rate
@@ -35,6 +36,18 @@ ASK_TIMEOUT = 2.0
 Seconds an answer from Redis is waited for before what asked is told it is
 unavailable (a login does not hang while Redis is away; a token taken by an
 answer that came too late only makes the limit stricter).
+"""
+
+
+RETRY = 0.2
+"""
+Seconds before a connection's forgetting is sent again, its link to Redis
+lost before the answer.
+"""
+
+UNLIMITED = 2**31
+"""
+The limit a connection counted again is counted under: it is in already.
 """
 
 
@@ -52,8 +65,11 @@ class SharedLimits:
         self.reactor = reactor
         self._prefix = journal.settings.prefix
         self._failures = Quieted(60, reactor)
-        # Each connection counted has an id of its own (this node's).
+        # Each connection counted has an id of its own (this node's), and
+        # those counted now their addresses.
         self._ids = itertools.count(1)
+        self._live: dict[str, str] = {}
+        journal.joined.append(self._recount)
 
     def take(self, wanted: Sequence[tuple[str, Rate]]) -> Deferred[int | None]:
         keys = [f"{self._prefix}allow:{name}" for name, _ in wanted]
@@ -76,32 +92,78 @@ class SharedLimits:
         token = self.journal.token
         if token is None:
             return fail(StoreUnavailable("this node is not in the cluster", writing=False))
-        counted = (token, group, str(next(self._ids)))
+        connection = str(next(self._ids))
         counting = self._ask(
             scripts.CONNECT,
-            [self._prefix + "nodes", self.journal.counts, self.journal.counted],
-            [self.journal.node, token, group, limit, self._prefix + "conns:", counted[2]],
+            self._counts(),
+            [self.journal.node, token, group, limit, self._prefix + "conns:", connection],
         )
+
+        def done(counted: Any) -> str | None:
+            if not int(counted):
+                return None
+            self._live[connection] = group
+            return connection
 
         def unknown(failure: Failure) -> Failure:
             # Redis may still count it, its answer too late: it is counted
             # no more once that is done (the connection is let in uncounted).
-            self.disconnect(counted)
+            self._forget(connection, group)
             return failure
 
-        return counting.addCallbacks(lambda done: counted if int(done) else None, unknown)
+        return counting.addCallbacks(done, unknown)
 
     def disconnect(self, counted: object) -> None:
-        assert isinstance(counted, tuple)
-        token, group, connection = counted
-        # Not given up on (as give_back), and done once however often it
-        # is sent: a connection that closed is never left counted.
-        done = self.journal.run(
-            scripts.DISCONNECT,
-            [self._prefix + "nodes", self.journal.counts, self.journal.counted],
-            [self.journal.node, token, group, connection],
-        )
-        done.addErrback(self._failed, "count a connection that closed")
+        assert isinstance(counted, str)
+        group = self._live.pop(counted, None)
+        if group is not None:
+            self._forget(counted, group)
+
+    def _counts(self) -> list[str]:
+        return [self._prefix + "nodes", self.journal.counts, self.journal.counted]
+
+    def _forget(self, connection: str, group: str) -> None:
+        Deferred.fromCoroutine(self._forgetting(connection, group))
+
+    async def _forgetting(self, connection: str, group: str) -> None:
+        """
+        Count C{connection} no more: sent again while the link to Redis is
+        lost before the answer (done once however often it is sent), for
+        as long as this node's life in the cluster lasts (its counts go
+        with it).
+        """
+        while True:
+            token = self.journal.token
+            if token is None:
+                return
+            try:
+                await self.journal.run(
+                    scripts.DISCONNECT,
+                    self._counts(),
+                    [self.journal.node, token, group, connection],
+                )
+            except redis.ConnectionLost:
+                await deferLater(self.reactor, RETRY, lambda: None)
+            except Exception as e:
+                self._failed(Failure(e), "count a connection that closed")
+                return
+            else:
+                return
+
+    def _recount(self) -> None:
+        """
+        This node joined again, its counts wiped with its previous life:
+        its connections that stayed (those not logged in yet when it was
+        put out of the cluster) are counted again, whatever the limit.
+        """
+        token = self.journal.token
+        for connection, group in list(self._live.items()):
+            counting = self.journal.run(
+                scripts.CONNECT,
+                self._counts(),
+                [self.journal.node, token, group, UNLIMITED, self._prefix + "conns:", connection],
+            )
+            counting.addErrback(self._failed, "count again a connection that stayed")
 
     def _ask(self, script: scripts.Script, keys: list[str], args: list[Any]) -> Deferred[Any]:
         asking = self.journal.run(script, keys, args)

@@ -160,6 +160,8 @@ class Log:
         self._number = 0
         # Whether it has connected (it joins again with rejoin()).
         self.started = False
+        # Called each time it has joined, under its new token.
+        self.joined: list[Callable[[], None]] = []
 
     @property
     def _ms(self) -> int:
@@ -210,6 +212,8 @@ class Log:
             address=str(self.address),
             token=self.token,
         )
+        for joined in self.joined:
+            joined()
         return Entry(self._last_id, self._number, self.node, self.token, 0, "up", str(others))
 
     async def rejoin(self) -> Entry:

@@ -404,8 +404,13 @@ class Replica:
 
         def unsent(failure: Failure) -> None:
             waiting = self._claims.pop(claim, None)
-            if waiting is not None:
-                waiting[0].errback(failure)
+            if waiting is None:
+                return
+            if not failure.check(StoreUnavailable):
+                # Fenced, or the broker behind: the claim was not made, and
+                # its user is told so (not of an internal error).
+                failure = Failure(StoreUnavailable(failure.getErrorMessage(), writing=False))
+            waiting[0].errback(failure)
 
         self._append(kind, claim, *data).addErrback(unsent)
         return answer

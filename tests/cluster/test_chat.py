@@ -447,6 +447,19 @@ class FencingTests(Nodes):
         await b.login("cora", cora)
         await until(lambda: a.is_online("cora"))
 
+    async def test_claim_under_way_when_fenced(self) -> None:
+        """
+        A login whose entry was not acknowledged when the node is put out
+        of the cluster fails as the database being unavailable (its user
+        is told to try again), not with the log's own error.
+        """
+        a, _ = await self.nodes("a", "b", lease=0.6)
+        assert a.journal is not None
+        claiming = a.login("dora", Person())
+        a.journal.fence("as if its lease ran out")
+        with self.assertRaises(StoreUnavailable):
+            await claiming
+
     async def test_logins_while_fenced(self) -> None:
         """
         Logins on the other nodes while a fenced node waits to join again

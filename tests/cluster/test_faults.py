@@ -172,7 +172,7 @@ class BrokerRestartTests(TestCase):
             )
             for name in ("one", "two")
         ]
-        (_, one), (_, two) = started
+        (self.one, one), (_, two) = started
         self.ports = [one, two]
         alice = await in_lobby(one, "alice")
         bob = await in_lobby(two, "bob")
@@ -215,6 +215,20 @@ class BrokerRestartTests(TestCase):
         alice.send("hello again")
         await bob.wait_line("<alice> hello again")
         self.assertLess(reactor.seconds() - started, 3 * 3)
+
+    async def test_stopped_with_redis_away(self) -> None:
+        """
+        A node told to stop (SIGTERM) while Redis is away stops, its user
+        told goodbye, rather than wait for Redis for ever.
+        """
+        broker, alice, _ = await self.nodes(aof=False)
+        broker.kill()
+        await deferLater(reactor, 0.5, lambda: None)
+        started = reactor.seconds()
+        await self.one.stop()
+        self.assertLess(reactor.seconds() - started, 12)
+        await alice.closed
+        self.assertIn("*** The server is shutting down. Goodbye.", alice.lines)
 
 
 async def arrived_in_order(case: TestCase, alice: RawClient, bob: RawClient, text: str) -> None:

@@ -102,26 +102,26 @@ class SharedLimitsTests(TestCase):
     async def test_lost_node_counts_no_more(self) -> None:
         """
         The connections of a node that is lost (its lease ran out, it was
-        reaped) count no more; back under a new fence, it counts only its
-        new ones, and a connection of its old life that closes late takes
-        nothing from them.
+        reaped) count no more; back under a new fence, those that stayed
+        (still logging in when it was put out) count again, and go when
+        they close.
         """
         (watcher, a), (doomed, c) = await self.nodes("a", "c", lease=0.6)
-        old = [await c.connect("10.0.0.1", 2), await c.connect("10.0.0.1", 2)]
+        stayed = [await c.connect("10.0.0.1", 2), await c.connect("10.0.0.1", 2)]
         self.assertIsNone(await a.connect("10.0.0.1", 2))
         doomed.log._stop_loops()  # as a process that is stopped
         await until(lambda: any(e.kind == "lost" and e.node == "c" for e in watcher.entries), 5)
-        self.assertIsNotNone(await a.connect("10.0.0.1", 2))
+        meanwhile = await a.connect("10.0.0.1", 2)
+        self.assertIsNotNone(meanwhile)
         await doomed.log.rejoin()
-        new = await c.connect("10.0.0.1", 2)
-        self.assertIsNotNone(new)
+        await deferLater(reactor, 0.1, lambda: None)
         self.assertIsNone(await a.connect("10.0.0.1", 2))
-        c.disconnect(old[0])
-        await deferLater(reactor, 0.05, lambda: None)
-        self.assertIsNone(await a.connect("10.0.0.1", 2))
-        c.disconnect(new)
-        await deferLater(reactor, 0.05, lambda: None)
+        for held in (*stayed, meanwhile):
+            (a if held is meanwhile else c).disconnect(held)
+        await deferLater(reactor, 0.1, lambda: None)
+        self.assertIsNotNone(await c.connect("10.0.0.1", 2))
         self.assertIsNotNone(await a.connect("10.0.0.1", 2))
+        self.assertIsNone(await a.connect("10.0.0.1", 2))
 
     async def test_broker_away(self) -> None:
         """
@@ -177,4 +177,29 @@ class SharedLimitsTests(TestCase):
         self.assertIn(f"no answer within {ASK_TIMEOUT:g} s", str(raised.exception))
         link.mend()
         await deferLater(reactor, 0.3, lambda: None)
+        self.assertIsNotNone(await b.connect("10.0.0.1", 1))
+
+    async def test_forgetting_sent_again(self) -> None:
+        """
+        A connection's forgetting whose link to Redis is lost before the
+        answer is sent again once the link is back: it is never left counted.
+        """
+        self.broker = Broker(self)
+        link = Link(self, self.broker)
+        nodes = []
+        for name, route in (("a", link), ("b", self.broker)):
+            node = Node(route, name, Settings(lease=10.0))
+            await node.log.start()
+            self.addCleanup(node.log.stop)
+            nodes.append(SharedLimits(node.log, reactor))
+        a, b = nodes
+        held = await a.connect("10.0.0.1", 1)
+        link.cut()
+        a.disconnect(held)
+        await deferLater(reactor, 0.1, lambda: None)
+        for half in list(link.halves):
+            half.tcp.abortConnection()
+        link.mend()
+        await until(lambda: bool(link.halves), 5)
+        await deferLater(reactor, 0.5, lambda: None)
         self.assertIsNotNone(await b.connect("10.0.0.1", 1))

@@ -229,6 +229,23 @@ class LoginTests(SessionTestCase):
         self.assertEqual(peer.goodbye, g.OutOfTries())
         self.assertIsNone(session.user)
 
+    def test_account_not_a_nickname(self) -> None:
+        """
+        A name that is no nickname (a look-alike of one in fullwidth
+        letters) is no account: nothing is checked or counted, on any
+        database (PostgreSQL's collation would take it for the nickname).
+        """
+        self.successResultOf(self.accounts.register("victim", "secret1"))
+        session, peer = self.connect()
+        peer.take()
+        for _ in range(5):
+            session.authenticate("\uff56ictim", "secret1")
+        self.assertEqual(peer.take(), [r.NotProven()] * 5)
+        self.assertIsNone(peer.goodbye)
+        self.assertEqual(self.service._tries_by_account, {})
+        session.authenticate("victim", "secret1")
+        self.assertEqual(peer.take(), [r.Authenticated("victim")])
+
     def test_operator_only_by_password(self) -> None:
         """
         An admin's nickname is an operator only with the password the

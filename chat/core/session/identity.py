@@ -50,7 +50,7 @@ from chat.core.replies import (
 )
 from chat.core.rights import requires
 from chat.core.session.marks import Marks
-from chat.core.text import password_problem
+from chat.core.text import nickname_problem, password_problem
 
 _T = TypeVar("_T")
 
@@ -287,6 +287,13 @@ class Identity(Marks):
         address (L{_charge_hashes}): it is refused with L{Refused} if either
         is used up.
         """
+        if nickname_problem(account) is not None:
+            # Not a nickname, so no account: nothing to check, nothing
+            # counted. (A database's case-insensitive collation could take
+            # "victim" in fullwidth letters for "victim", each look-alike
+            # with an allowance of its own.)
+            refused()
+            return
         service = self.service
         own = self._charge_hashes(hashes)
 
