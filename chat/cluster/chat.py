@@ -222,8 +222,8 @@ class ClusterChat(Replica):
     def disconnect(self, user: UserView, departure: Departure) -> None:
         """
         Throw C{user} out (a ban, a ghost replaced): its own node closes its
-        connection, which logs it out. On another node, that node is asked
-        through the log.
+        connection, which logs it out. On another node, every node is told
+        through the log, and the user leaves there and then.
         """
         if self._local(user):
             self.replica.disconnect(user, departure)
@@ -233,10 +233,20 @@ class ClusterChat(Replica):
             self._append("disconnect", user_id, codec.departure(departure)).addErrback(self._lost)
 
     def _apply_disconnect(self, entry: Entry, data: list[Any], mine: bool) -> None:
+        # The user leaves the chat here, on every node, in the log's order
+        # (not when its node's logout follows): a login just after this
+        # entry finds its nickname free, as a ghost replaced from another
+        # node must. Its own node then closes its connection.
         user_id, departure = data
         user = self._users.get(user_id)
-        if user is not None and self._local(user):
-            self.replica.disconnect(user, codec.departure_of(departure))
+        if user is None:
+            return
+        gone = codec.departure_of(departure)
+        local = self._local(user)
+        participant = user.participant
+        self._forget(user_id, gone)
+        if local:
+            participant.disconnect(gone)
 
     # Bans: each node holds them in memory (they are checked at every
     # connection); one set or lifted on a node is told to the others.

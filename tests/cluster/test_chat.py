@@ -27,6 +27,7 @@ from chat.core.errors import (
 )
 from chat.core.events import (
     Ctcp,
+    Departure,
     Entered,
     Invited,
     Joined,
@@ -40,6 +41,7 @@ from chat.core.events import (
     TagMessage,
     TopicChanged,
     Welcome,
+    Why,
 )
 from chat.core.interfaces import Chat
 from chat.core.modes import Mode, ModeChange
@@ -282,6 +284,27 @@ class ModerationTests(Nodes):
     """
     What operators do on one node holds on every node.
     """
+
+    async def test_ghost_replaced_from_another_node(self) -> None:
+        """
+        A user put out from another node (a ghost replaced: its owner logs
+        in elsewhere with its password) leaves every node with that entry:
+        the login right after it takes the nickname, and its room mates
+        see it leave once.
+        """
+        a, b, c = await self.nodes("a", "b", "c")
+        ghost, mate = Person(), Person()
+        await b.join(await b.login("gus", ghost), "lobby")
+        await c.join(await c.login("mate", mate), "lobby")
+        await until(lambda: a.members("lobby") == ["gus", "mate"])
+        a.disconnect(a.find("gus"), Departure(Why.REPLACED))
+        owner = await a.login("gus", Person())
+        self.assertEqual(owner.nickname, "gus")
+        await until(lambda: bool(ghost.departures))
+        self.assertEqual(ghost.departures, [Departure(Why.REPLACED)])
+        await until(lambda: b.is_online("gus") and c.is_online("gus"))
+        left = [e for e in mate.events if isinstance(e, Left)]
+        self.assertEqual(left, [Left("lobby", "gus", Departure(Why.REPLACED))])
 
     async def test_moderation_across_nodes(self) -> None:
         """

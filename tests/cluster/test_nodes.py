@@ -477,6 +477,42 @@ async def ask(client: RawClient, command: str, answer: Callable[[str], bool]) ->
     return next(line for line in client.lines[mark:] if answer(line))
 
 
+class GhostTests(TestCase):
+    timeout = 6 * TIMEOUT
+
+    async def test_ghost_on_another_node(self) -> None:
+        """
+        A registered user logging in on one node with its password while
+        its nickname is held on another (a ghost) takes it: the holder is
+        told why and closed, its room mates see it leave once, and the
+        newcomer is logged in.
+        """
+        broker = Broker(self)
+        db = url_of(fresh_database(self))
+        password = io.StringIO("a-long-password\n")
+        self.assertEqual(admin.main(["--db", db, "gus"], password, io.StringIO()), 0)
+        ports = []
+        for name in ("one", "two"):
+            _, port = await start_node(self, db, broker, name, "--lease", "1", "--flood", "off")
+            ports.append(port)
+        ghost = await connect_raw(ports[0])
+        ghost.send("gus")
+        await ghost.wait_for(lambda line: "Send its password" in line)
+        ghost.send("a-long-password")
+        await ghost.wait_for(starting("*** You are in lobby."))
+        mate = await in_lobby(ports[1], "mate")
+        owner = await connect_raw(ports[1])
+        owner.send("gus")
+        await owner.wait_for(lambda line: "Send its password" in line)
+        owner.send("a-long-password")
+        await owner.wait_for(starting("*** You are in lobby."))
+        await ghost.wait_line("!!! You were logged in again elsewhere. Goodbye.")
+        await ghost.closed
+        await mate.wait_for(starting("*** gus has joined"))
+        self.assertEqual([line for line in mate.lines if "gus has left" in line],
+                         ["*** gus has left (logged in again elsewhere)"])  # fmt: skip
+
+
 class OnePortTests(TestCase):
     timeout = 6 * TIMEOUT
 
