@@ -219,8 +219,19 @@ class TwistdRunner(ProcessProtocol):
 
     async def stop(self) -> None:
         """
-        Stop twistd (if it still runs) and wait until it has.
+        Stop twistd (if it still runs) and wait until it has; one that has
+        not stopped after L{TIMEOUT} seconds is killed (it never outlives
+        its test), and the test fails.
         """
-        if not self.ended.called and self.transport is not None:
-            self.transport.signalProcess("TERM")
-        await self.ended.addTimeout(TIMEOUT, reactor)
+        if self.ended.called or self.transport is None:
+            return
+        self.transport.signalProcess("TERM")
+        deadline = reactor.seconds() + TIMEOUT
+        while not self.ended.called and reactor.seconds() < deadline:
+            await deferLater(reactor, 0.05, lambda: None)
+        if self.ended.called:
+            return
+        self.transport.signalProcess("KILL")
+        while not self.ended.called:
+            await deferLater(reactor, 0.05, lambda: None)
+        raise AssertionError(f"twistd did not stop within {TIMEOUT} s of SIGTERM: killed")
