@@ -23,6 +23,7 @@ entries it was handed are committed to the database. So:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
@@ -179,14 +180,9 @@ class Archive:
             # Not for ever: with Redis away, a read waits for it (its
             # connection holds commands until it is back), and the server
             # would not stop.
-            try:
+            with contextlib.suppress(defer.TimeoutError, defer.CancelledError):
+                # Cut short, it says so (_broken).
                 await self._loop.addTimeout(STOP_WAIT, self.reactor)
-            except (defer.TimeoutError, defer.CancelledError):
-                self.log.warn(
-                    "Stopped without writing the archive's last share: no answer from Redis "
-                    "within {seconds} s (another node writes it)",
-                    seconds=STOP_WAIT,
-                )
         for connection in (self._commands, self._reads):
             if connection is not None:
                 await connection.disconnect()
@@ -323,7 +319,11 @@ class Archive:
         the entry C{last}: both read the same log, each at its own pace.
         """
         pause, waited = 0.002, 0.0
-        while entry_order(self.replica.position) < entry_order(last) and waited < APPLIED_WAIT:
+        while (
+            entry_order(self.replica.position) < entry_order(last)
+            and waited < APPLIED_WAIT
+            and self._running  # stopping: the replica may apply nothing more
+        ):
             await deferLater(self.reactor, pause, lambda: None)
             waited += pause
             pause = min(pause * 2, 0.05)
@@ -437,6 +437,13 @@ class Archive:
             pause = min(pause * 2, 0.1)
 
     def _broken(self, failure: Failure) -> None:
+        if failure.check(defer.CancelledError) and not self._running:
+            self.log.warn(
+                "Stopped without writing the archive's last share: no answer from Redis "
+                "within {seconds} s (another node writes it)",
+                seconds=STOP_WAIT,
+            )
+            return
         self.log.failure("The cluster's archive", failure)
 
 

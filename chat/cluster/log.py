@@ -284,6 +284,11 @@ class Log:
         """
         if self._watch is not None and self._watch.active():
             self._watch.cancel()
+        if self._renewing is None:
+            # Stopped, or out of the cluster: no lease to watch (a renewal
+            # answered after that finds none).
+            self._watch = None
+            return
         delay = max(0.0, self._deadline - self.clock()) + 0.001
         self._watch = self.reactor.callLater(delay, self._overdue)
 
