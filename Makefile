@@ -87,29 +87,15 @@ $(STAMP): pyproject.toml $(MODULES)
 	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=strict
 	touch $@
 
-$(WEECHAT):
+# Each installed by its Debian package, named as its program is (as root, as CI
+# runs); otherwise make test stops with one line naming what to install.
+$(WEECHAT) $(CHROMIUM) $(HAPROXY):
 	@if [ "$$(id -u)" != 0 ]; then \
-		echo "make test needs Debian's weechat-headless: apt-get install weechat-headless (as root)"; \
+		echo "make test needs Debian's $(notdir $@): apt-get install $(notdir $@) (as root)"; \
 		exit 1; \
 	fi
 	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q weechat-headless
-
-$(CHROMIUM):
-	@if [ "$$(id -u)" != 0 ]; then \
-		echo "make test needs Debian's chromium: apt-get install chromium (as root)"; \
-		exit 1; \
-	fi
-	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
-
-$(HAPROXY):
-	@if [ "$$(id -u)" != 0 ]; then \
-		echo "make test needs Debian's haproxy: apt-get install haproxy (as root)"; \
-		exit 1; \
-	fi
-	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(notdir $@)
 
 # The real PostgreSQL server the PostgreSQL store's tests use (tests/pg.py: 127.0.0.1:5432, user
 # postgres without a password, as this project's machines have it), started if the machine has one

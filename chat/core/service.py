@@ -22,7 +22,6 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.core.errors import StoreUnavailable
 from chat.core.events import BanKind, Departure
 from chat.core.goodbyes import (
     AddressBanned,
@@ -400,8 +399,9 @@ class ChatService(Service):
         With other servers sharing the chat (L{shared}), the allowances
         shared with them are taken too, after this server's own: a round
         trip, so that guesses spread over the nodes of a cluster get no
-        more tries than on one. Fails with L{StoreUnavailable} if they
-        cannot be asked (no check is made, none is counted).
+        more tries than on one. Fails with
+        L{chat.core.errors.StoreUnavailable} if they cannot be asked (no
+        check is made, none is counted).
         """
         limits = self.settings.limits
         group = address_group(host)
@@ -412,21 +412,11 @@ class ChatService(Service):
         for buckets, key, limit in allowances:
             bucket = buckets.get(key)
             if limit is not None and bucket is not None and not bucket.available():
-                by_host = buckets is self._tries_by_host
-                refusal = LockedOut(host, None if by_host else account)
-                self._log_lockout(refusal)
-                return succeed(refusal)
+                return succeed(self._locked_out(host, account, buckets is self._tries_by_host))
         for buckets, key, limit in allowances:
             if limit is not None:
                 _bucket(buckets, key, limit, self.clock).take()
-        wanted = [
-            (name, limit)
-            for name, limit in (
-                (f"login:{account.lower()}", limits.failed_logins),
-                (f"login-host:{group}", limits.failed_logins_per_host),
-            )
-            if limit is not None
-        ]
+        wanted = self._shared_tries(host, account)
         if self.shared is None or not wanted:
             return succeed(None)
 
@@ -435,14 +425,12 @@ class ChatService(Service):
                 return None
             # Not made: this server's own allowances are given it back.
             self._give_back_tries(host, account)
-            by_host = wanted[used_up][0].startswith("login-host:")
-            refusal = LockedOut(host, None if by_host else account)
-            self._log_lockout(refusal)
-            return refusal
+            return self._locked_out(host, account, wanted[used_up][0].startswith("login-host:"))
 
         def unavailable(failure: Failure) -> Failure:
+            # StoreUnavailable (SharedLimits says so): told as such.
             self._give_back_tries(host, account)
-            return _unavailable(failure)
+            return failure
 
         return self.shared.take(wanted).addCallbacks(decided, unavailable)
 
@@ -452,14 +440,26 @@ class ChatService(Service):
         it costs nothing.
         """
         self._give_back_tries(host, account)
-        limits = self.settings.limits
         if self.shared is not None:
-            for name, limit in (
-                (f"login:{account.lower()}", limits.failed_logins),
-                (f"login-host:{address_group(host)}", limits.failed_logins_per_host),
-            ):
-                if limit is not None:
-                    self.shared.give_back(name, limit)
+            for name, limit in self._shared_tries(host, account):
+                self.shared.give_back(name, limit)
+
+    def _shared_tries(self, host: str | None, account: str) -> list[tuple[str, Rate]]:
+        """
+        The allowances of password checks shared with other servers that
+        apply: C{account}'s, then C{host}'s.
+        """
+        limits = self.settings.limits
+        named = (
+            (f"login:{account.lower()}", limits.failed_logins),
+            (f"login-host:{address_group(host)}", limits.failed_logins_per_host),
+        )
+        return [(name, limit) for name, limit in named if limit is not None]
+
+    def _locked_out(self, host: str | None, account: str, by_host: bool) -> LockedOut:
+        refusal = LockedOut(host, None if by_host else account)
+        self._log_lockout(refusal)
+        return refusal
 
     def _give_back_tries(self, host: str | None, account: str) -> None:
         for buckets, name in (
@@ -510,7 +510,8 @@ class ChatService(Service):
         Take one registration from C{host}'s allowance (30, then one every
         20 s: Ergo's 30 in 10 minutes), or say it is used up; with other
         servers sharing the chat (L{shared}), from the allowance shared with
-        them too (fails with L{StoreUnavailable} if it cannot be asked).
+        them too (fails with L{chat.core.errors.StoreUnavailable} if it
+        cannot be asked).
         """
         limit = self.settings.limits.registrations
         if limit is None:
@@ -529,7 +530,7 @@ class ChatService(Service):
 
         def unavailable(failure: Failure) -> Failure:
             self._give_back_registration(group)
-            return _unavailable(failure)
+            return failure
 
         taking = self.shared.take([(f"register:{group}", limit)])
         return taking.addCallbacks(decided, unavailable)
@@ -626,14 +627,3 @@ def _bucket(
                 del buckets[stale]
         bucket = buckets[key] = TokenBucket(limit, clock)
     return bucket
-
-
-def _unavailable(failure: Failure) -> Failure:
-    """
-    The shared limits could not be asked: said to the user as a database
-    that cannot be used now (what was asked is not done).
-    """
-    if failure.check(StoreUnavailable):
-        return failure
-    why = f"the limits shared with other servers: {failure.getErrorMessage()}"
-    return Failure(StoreUnavailable(why, writing=False))

@@ -22,33 +22,19 @@ from tests.pg import fresh_database, url_of
 class StoppedTests(TestCase):
     timeout = 6 * TIMEOUT
 
-    async def nodes(self, lease: str) -> tuple[TwistdRunner, int, int]:
-        broker = Broker(self)
-        db = url_of(fresh_database(self))
-        started = []
-        for name in ("one", "two"):
-            process, port = await start_node(
-                self, db, broker, name, "--lease", lease, "--flood", "off"
-            )
-            started.append((process, port))
-        (one, one_port), (_, two_port) = started
-        assert one.transport is not None
-        pid = one.transport.pid
-        # Never left stopped, whatever fails.
-        self.addCleanup(lambda: os.kill(pid, signal.SIGCONT) if one.transport else None)
-        return one, one_port, two_port
-
     async def stopped(self, lease: str) -> tuple[TwistdRunner, int, RawClient, RawClient]:
         """
         Two nodes, alice on one and bob on two, both in the lobby; then node
         one stopped (SIGSTOP).
         """
-        one, one_port, two_port = await self.nodes(lease)
-        alice = await in_lobby(one_port, "alice")
-        bob = await in_lobby(two_port, "bob")
-        await alice.wait_for(starting("*** bob has joined"))
+        broker = Broker(self)
+        options = ("--lease", lease, "--flood", "off")
+        one, one_port, _, alice, bob = await alice_and_bob(self, broker, broker, *options)
         assert one.transport is not None
-        os.kill(one.transport.pid, signal.SIGSTOP)
+        pid = one.transport.pid
+        # Never left stopped, whatever fails.
+        self.addCleanup(lambda: os.kill(pid, signal.SIGCONT) if one.transport else None)
+        os.kill(pid, signal.SIGSTOP)
         return one, one_port, alice, bob
 
     async def test_stopped_longer_than_its_lease(self) -> None:
@@ -104,13 +90,8 @@ class CutLinkTests(TestCase):
         """
         broker = Broker(self)
         link = Link(self, broker)
-        db = url_of(fresh_database(self))
         options = ("--lease", lease, "--flood", "off")
-        one, one_port = await start_node(self, db, link, "one", *options)
-        _, two_port = await start_node(self, db, broker, "two", *options)
-        alice = await in_lobby(one_port, "alice")
-        bob = await in_lobby(two_port, "bob")
-        await alice.wait_for(starting("*** bob has joined"))
+        one, one_port, _, alice, bob = await alice_and_bob(self, link, broker, *options)
         return one, one_port, link, alice, bob
 
     async def test_cut_longer_than_its_lease(self) -> None:
@@ -165,18 +146,9 @@ class BrokerRestartTests(TestCase):
 
     async def nodes(self, aof: bool = True) -> tuple[Broker, RawClient, RawClient]:
         broker = Broker(self, aof=aof)
-        db = url_of(fresh_database(self))
-        started = [
-            await start_node(
-                self, db, broker, name, "--lease", "3", "--flood", "off", "--max-per-ip", "0"
-            )
-            for name in ("one", "two")
-        ]
-        (self.one, one), (_, two) = started
+        options = ("--lease", "3", "--flood", "off", "--max-per-ip", "0")
+        self.one, one, two, alice, bob = await alice_and_bob(self, broker, broker, *options)
         self.ports = [one, two]
-        alice = await in_lobby(one, "alice")
-        bob = await in_lobby(two, "bob")
-        await alice.wait_for(starting("*** bob has joined"))
         return broker, alice, bob
 
     async def test_restarted_with_its_file(self) -> None:
@@ -229,6 +201,23 @@ class BrokerRestartTests(TestCase):
         self.assertLess(reactor.seconds() - started, 12)
         await alice.closed
         self.assertIn("*** The server is shutting down. Goodbye.", alice.lines)
+
+
+async def alice_and_bob(
+    case: TestCase, one: Broker | Link, two: Broker, *options: str
+) -> tuple[TwistdRunner, int, int, RawClient, RawClient]:
+    """
+    Nodes one and two with C{options}, reaching Redis by C{one} and C{two}
+    (a link the test cuts, or the broker itself), and alice on one and bob
+    on two, both in the lobby: node one, both nodes' ports, alice and bob.
+    """
+    db = url_of(fresh_database(case))
+    process, one_port = await start_node(case, db, one, "one", *options)
+    _, two_port = await start_node(case, db, two, "two", *options)
+    alice = await in_lobby(one_port, "alice")
+    bob = await in_lobby(two_port, "bob")
+    await alice.wait_for(starting("*** bob has joined"))
+    return process, one_port, two_port, alice, bob
 
 
 async def arrived_in_order(case: TestCase, alice: RawClient, bob: RawClient, text: str) -> None:

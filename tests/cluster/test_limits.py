@@ -25,11 +25,19 @@ GUESSES = Rate(1 / 60, 10)
 class SharedLimitsTests(TestCase):
     timeout = 60
 
-    async def nodes(self, *names: str, lease: float = 5.0) -> list[tuple[Node, SharedLimits]]:
+    async def nodes(
+        self, *names: str, lease: float = 5.0, linked: str | None = None
+    ) -> list[tuple[Node, SharedLimits]]:
+        """
+        Nodes on a Redis of the test's own; C{linked} reaches it through
+        C{self.link}, which the test cuts.
+        """
         self.broker = Broker(self)
+        self.link = Link(self, self.broker)
         started = []
         for name in names:
-            node = Node(self.broker, name, Settings(lease=lease))
+            route = self.link if name == linked else self.broker
+            node = Node(route, name, Settings(lease=lease))
             await node.log.start()
             self.addCleanup(node.log.stop)
             started.append((node, SharedLimits(node.log, reactor)))
@@ -161,15 +169,8 @@ class SharedLimitsTests(TestCase):
         lets the connection in uncounted: once the link is back, nothing of
         it stays counted, whether Redis ran it or not.
         """
-        self.broker = Broker(self)
-        link = Link(self, self.broker)
-        nodes = []
-        for name, route in (("a", link), ("b", self.broker)):
-            node = Node(route, name, Settings(lease=10.0))
-            await node.log.start()
-            self.addCleanup(node.log.stop)
-            nodes.append(SharedLimits(node.log, reactor))
-        a, b = nodes
+        (_, a), (_, b) = await self.nodes("a", "b", lease=10.0, linked="a")
+        link = self.link
         self.assertIsNotNone(await a.connect("10.0.0.2", 1))  # its script is known to Redis
         link.cut()
         with self.assertRaises(StoreUnavailable) as raised:
@@ -184,15 +185,8 @@ class SharedLimitsTests(TestCase):
         A connection's forgetting whose link to Redis is lost before the
         answer is sent again once the link is back: it is never left counted.
         """
-        self.broker = Broker(self)
-        link = Link(self, self.broker)
-        nodes = []
-        for name, route in (("a", link), ("b", self.broker)):
-            node = Node(route, name, Settings(lease=10.0))
-            await node.log.start()
-            self.addCleanup(node.log.stop)
-            nodes.append(SharedLimits(node.log, reactor))
-        a, b = nodes
+        (_, a), (_, b) = await self.nodes("a", "b", lease=10.0, linked="a")
+        link = self.link
         held = await a.connect("10.0.0.1", 1)
         link.cut()
         a.disconnect(held)

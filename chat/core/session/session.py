@@ -57,11 +57,7 @@ class Session(Intake, Identity, Talk, Moderation):
         """
         refusal = self.service.admit(self)
         if refusal is not None:
-            if not isinstance(refusal, ShuttingDown):
-                self.service.refused(self, refusal)
-            self._closing = True
-            self._let_go()
-            self.peer.refuse(refusal)
+            self._refuse(refusal)
             return
         counting = self.service.count_shared(self)
         if counting is None:
@@ -76,8 +72,16 @@ class Session(Intake, Identity, Talk, Moderation):
             return
         if refusal is None:
             self._greet()
-            return
-        self.service.refused(self, refusal)
+        else:
+            self._refuse(refusal)
+
+    def _refuse(self, refusal: Goodbye) -> None:
+        """
+        Turn the connection away, saying why (logged, unless the server is
+        going anyway).
+        """
+        if not isinstance(refusal, ShuttingDown):
+            self.service.refused(self, refusal)
         self._closing = True
         self._let_go()
         self.peer.refuse(refusal)
