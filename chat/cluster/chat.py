@@ -38,7 +38,7 @@ from twisted.internet.defer import Deferred
 
 from chat.cluster import codec
 from chat.cluster.log import Entry
-from chat.cluster.replica import ELSEWHERE, Replica
+from chat.cluster.replica import Replica
 from chat.core.errors import (
     AlreadyKept,
     AlreadyThere,
@@ -70,6 +70,7 @@ from chat.core.events import (
 from chat.core.interfaces import BanList, Participant, RoomStore, RoomView, UserView
 from chat.core.limits import MAX_TOPIC_LENGTH
 from chat.core.masks import address
+from chat.core.model import ELSEWHERE
 from chat.core.modes import Mode, ModeChange
 from chat.core.registry import own
 from chat.core.text import away_message, real_name

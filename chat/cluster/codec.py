@@ -40,7 +40,7 @@ def meta_of(data: list[Any] | None) -> Meta | None:
     if data is None:
         return None
     msgid, account, bot, tags, time, lines = data
-    pairs = tuple((str(name), str(value)) for name, value in tags)
+    pairs = tuple((str(name), str(value)) for name, value in tags) if tags else ()
     if lines is not None:
         return Multiline(
             msgid, account, bot, pairs, time, tuple((str(t), bool(c)) for t, c in lines)

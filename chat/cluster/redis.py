@@ -83,6 +83,21 @@ class _Protocol(txredisapi.HiredisProtocol):  # type: ignore[misc]
     def tryConvertData(self, data: Any) -> Any:
         return data
 
+    def _build_command(self, *args: Any, **kwargs: Any) -> bytes:
+        # As txredisapi's, without its two calls and three copies an
+        # argument: an append's script call has twenty (a sixth of a
+        # node's time paced). Text is UTF-8, as txredisapi's default.
+        parts = [b"*%d\r\n" % len(args)]
+        for arg in args:
+            if type(arg) is str:
+                value = arg.encode()
+            elif type(arg) is int:
+                value = b"%d" % arg
+            else:
+                value = self._encode_value(arg)
+            parts.append(b"$%d\r\n%s\r\n" % (len(value), value))
+        return b"".join(parts)
+
     def connectionMade(self) -> Any:
         self.transport.setTcpNoDelay(True)
         return super().connectionMade()

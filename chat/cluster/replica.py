@@ -28,40 +28,20 @@ from chat.cluster.log import Entry, Fenced, Log, entry_order
 from chat.core import state
 from chat.core.domain import MemoryChat
 from chat.core.errors import StoreUnavailable
-from chat.core.events import Departure, Event, RoomFilter, RoomInfo, Was, Why
+from chat.core.events import Departure, RoomFilter, RoomInfo, Was, Why
 from chat.core.interfaces import Participant, RoomStore, RoomView, UserView
+from chat.core.model import ELSEWHERE
 
 NODE_LOST = Departure(Why.NODE_LOST)
+"""
+How the users of a node that was lost left.
+"""
 
 DROPS_KEPT = 100_000
 """
 How many dropped messages a replica remembers (a few MB at most): the
 archive asks about entries at most the log's length old.
 """
-"""
-How the users of a node that was lost left.
-"""
-
-
-class _Elsewhere:
-    """
-    The participant of a user on another node: its own node tells it what
-    happens, so nothing is told here.
-    """
-
-    __slots__ = ()
-
-    def receive(self, event: Event) -> None:
-        pass
-
-    def disconnect(self, departure: Departure) -> None:
-        pass
-
-    def removed(self, room: str) -> None:
-        pass
-
-
-ELSEWHERE = _Elsewhere()
 
 
 class Replica:
@@ -219,6 +199,7 @@ class Replica:
         """
         Apply the log's entries, in order (the log's C{deliver}).
         """
+        journal = self.journal
         for entry in entries:
             if not self._ready:
                 if entry.kind == "state" and self._for_me(entry):
@@ -230,11 +211,9 @@ class Replica:
             applier = self._appliers.get(entry.kind)
             if applier is None:
                 continue
-            self._at = int(entry.id.split("-", 1)[0]) / 1000
-            mine = self.journal is not None and (entry.node, entry.token) == (
-                self.node,
-                self.journal.token,
-            )
+            self._at = int(entry.id.partition("-")[0]) / 1000
+            # (The token is read again for each: an entry may fence this node.)
+            mine = journal is not None and entry.node == self.node and entry.token == journal.token
             try:
                 data = json.loads(entry.data) if entry.data else None
                 if entry.kind == "state" and isinstance(data, list):

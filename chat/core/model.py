@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chat.core.errors import CannotJoin, InvalidMask, ListFull, NotInThatRoom
-from chat.core.events import RoomBan
+from chat.core.events import Departure, Event, RoomBan
 from chat.core.interfaces import Participant
 from chat.core.limits import LIST_LIMIT, MAX_MASK_LENGTH
 from chat.core.masks import ACCOUNT, Masks, ban_mask
@@ -23,6 +23,28 @@ NO_ROOMS: tuple[()] = ()
 """
 The rooms of a user in none.
 """
+
+
+class Elsewhere:
+    """
+    The participant of a user whose connection another process holds (a
+    node of a cluster, which tells that user what happens itself): nothing
+    is told here, and a room's broadcasts pass it by (L{Room.listeners}).
+    """
+
+    __slots__ = ()
+
+    def receive(self, event: Event) -> None:
+        pass
+
+    def disconnect(self, departure: Departure) -> None:
+        pass
+
+    def removed(self, room: str) -> None:
+        pass
+
+
+ELSEWHERE = Elsewhere()
 
 
 def key_of(name: str) -> str:
@@ -104,6 +126,8 @@ class Room:
     """
 
     __slots__ = (
+        "_elsewhere",
+        "_heard",
         "_in",
         "_snapshot",
         "created",
@@ -156,6 +180,10 @@ class Room:
         # thousands (or thousands leaving at once) costs O(1) each.
         self._in: dict[User, None] = {}
         self._snapshot: tuple[User, ...] | None = ()
+        # How many members are users of another node (ELSEWHERE), and the
+        # members a broadcast goes to, as a snapshot (None: to take again).
+        self._elsewhere = 0
+        self._heard: tuple[User, ...] | None = ()
 
     def __repr__(self) -> str:
         return f"<Room {self.name!r}>"
@@ -183,13 +211,34 @@ class Room:
             snapshot = self._snapshot = tuple(self._in)
         return snapshot
 
+    @property
+    def listeners(self) -> tuple[User, ...]:
+        """
+        The members told what is said in the room, as a snapshot: all of
+        them, but for the users of other nodes of a cluster, whose own
+        nodes tell them (a node of three would go through three times as
+        many members as it tells, for every message).
+        """
+        heard = self._heard
+        if heard is None:
+            members = self._in
+            if self._elsewhere:
+                heard = tuple(u for u in members if u.participant is not ELSEWHERE)
+            else:
+                heard = tuple(members)
+            self._heard = heard
+        return heard
+
     def add(self, user: User) -> None:
+        if user not in self._in and user.participant is ELSEWHERE:
+            self._elsewhere += 1
         self._in[user] = None
-        self._snapshot = None
+        self._snapshot = self._heard = None
 
     def discard(self, user: User) -> None:
-        self._in.pop(user, None)
-        self._snapshot = None
+        if self._in.pop(user, 0) is None and user.participant is ELSEWHERE:
+            self._elsewhere -= 1
+        self._snapshot = self._heard = None
         self.operators.discard(user)
         self.voiced.discard(user)
 

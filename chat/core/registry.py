@@ -324,7 +324,7 @@ class Registry:
             self._broadcast(room, event, exclude=None)
 
     def _broadcast(self, room: Room, event: Event, exclude: UserView | None) -> None:
-        for member in room.members:
+        for member in room.listeners:
             if member is not exclude:
                 member.participant.receive(event)
 

@@ -7,6 +7,7 @@ to the nodes and the database meanwhile.
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -15,7 +16,7 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from chat.cluster import redis
-from chat.cluster.archive import GROUP, Archive, _message, place
+from chat.cluster.archive import GROUP, LINGER, Archive, _message, place
 from chat.cluster.chat import ClusterChat
 from chat.cluster.log import Log, Settings, entry_of
 from chat.core.events import Message, Meta, PrivateMessage
@@ -43,7 +44,7 @@ class Archived(TestCase):
         postgres.connect(self.conninfo).close()  # its schema
 
     async def node(
-        self, name: str, claim_after: float = 5.0, **settings: Any
+        self, name: str, claim_after: float = 5.0, linger: float = LINGER, **settings: Any
     ) -> tuple[ClusterChat, History]:
         chat = ClusterChat(name, permanent_rooms=("lobby",))
         journal = Log(
@@ -65,6 +66,7 @@ class Archived(TestCase):
             chat,
             claim_after=claim_after,
             retry=0.2,
+            linger=linger,
         )
         history.waits_for = archive.caught_up
         history.placing = archive.place_now
@@ -145,6 +147,50 @@ class Archived(TestCase):
             # What it had heard, none missing, and nothing it hears after.
             texts = [entry.text for entry in await reading]
             self.assertEqual(texts, [f"line {k}" for k in range(n + 1)])
+
+    async def test_paced_gathered(self) -> None:
+        """
+        Messages a few milliseconds apart are written a batch at a time,
+        not one transaction each: after a share smaller than a batch, the
+        archive lets the next gather for a moment.
+        """
+        chat, _ = await self.node("a")
+        (archive,) = self.archives
+        writes: list[int] = []
+        keep = archive.keep
+
+        def counted(messages: Any, places: Any) -> Any:
+            writes.append(len(messages))
+            return keep(messages, places)
+
+        archive.keep = counted
+        user = await chat.login("speaker", Person())
+        await chat.join(user, "lobby")
+        for n in range(40):
+            chat.say(user, "lobby", f"line {n}")
+            await deferLater(reactor, 0.005, lambda: None)
+        await until(lambda: sum(writes) == 40)
+        # 40 messages over 0.2 s or more: one write, then one at most every 50 ms.
+        self.assertLessEqual(len(writes), 8, writes)
+        self.assertEqual(len(self.stored()), 40)
+
+    async def test_read_not_kept_waiting(self) -> None:
+        """
+        A read of history cuts the archive's pause short: what was said
+        just before is there at once, however long entries may gather.
+        """
+        (a, _), (b, history) = await self.node("a", linger=30), await self.node("b", linger=30)
+        user = await a.login("speaker", Person())
+        await a.join(user, "lobby")
+        listener = Person()
+        await b.join(await b.login("listener", listener), "lobby")
+        for n in range(1, 6):
+            a.say(user, "lobby", f"line {n - 1}")
+            await until(partial(lambda count: len(listener.said()) == count, n))
+            started = reactor.seconds()
+            texts = [entry.text for entry in await history.recent("lobby", 50)]
+            self.assertEqual(texts, [f"line {k}" for k in range(n)])
+            self.assertLess(reactor.seconds() - started, 2)
 
     async def test_archiver_lost(self) -> None:
         """

@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import txredisapi  # type: ignore[import-untyped]
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import deferLater
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chat.cluster import scripts
-from chat.cluster.log import Entry, Fenced, Log, Settings
+from chat.cluster import redis, scripts
+from chat.cluster.log import Entry, Fenced, Log, Settings, entry_of
 from tests.cluster.brokers import Broker, Link
 from tests.live import reactor
 
@@ -57,6 +58,37 @@ class Node:
         The entries read that nodes appended (not the log's own), as (node, data).
         """
         return [(e.node, e.data) for e in self.entries if e.kind == "say"]
+
+
+class WireTests(SynchronousTestCase):
+    """
+    What goes to Redis and comes back, made the fast way.
+    """
+
+    def test_entry_fields(self) -> None:
+        """
+        An entry's fields are read by their place when they come in the
+        scripts' order, and by their names otherwise (another version's
+        order): the same entry either way.
+        """
+        values = ["g", "7", "n", "a", "t", "f00d", "s", "3", "k", "said", "d", "[1]"]
+        expected = Entry("1-2", 7, "a", "f00d", 3, "said", "[1]")
+        self.assertEqual(entry_of(["1-2", values]), expected)
+        pairs = list(zip(values[::2], values[1::2], strict=True))
+        shuffled = [part for pair in reversed(pairs) for part in pair]
+        self.assertEqual(entry_of(["1-2", shuffled]), expected)
+        with self.assertRaises(KeyError):
+            entry_of(["1-2", shuffled[2:]])
+
+    def test_command_bytes(self) -> None:
+        """
+        A command is sent as the very bytes txredisapi would send: text as
+        UTF-8, numbers, floats, booleans and bytes as it writes them.
+        """
+        args = ["EVALSHA", "ab12", 2, "chat:log", "é 💬", -5, 1.5, True, b"\x00raw", ""]
+        ours = redis._Protocol()._build_command(*args)
+        self.assertEqual(ours, txredisapi.HiredisProtocol()._build_command(*args))
+        self.assertTrue(ours.startswith(b"*10\r\n$7\r\nEVALSHA\r\n"))
 
 
 class LogTests(TestCase):

@@ -34,6 +34,7 @@ from chat.core.events import (
     Welcome,
 )
 from chat.core.interfaces import UserView
+from chat.core.model import ELSEWHERE, Elsewhere
 from chat.core.text import Problem
 from tests.helpers import Recorder, settled
 
@@ -532,3 +533,70 @@ class CrowdTests(SynchronousTestCase):
                 TopicChanged("lobby", "u1", "crowded"),
             ],
         )
+
+
+class ElsewhereTests(DomainTestCase):
+    """
+    Users whose connections another node holds (a cluster's replica logs
+    them in with L{ELSEWHERE}): members of rooms like any, passed by when
+    the room is told something, so that a node goes through its own users
+    only, not the whole room, for every message.
+    """
+
+    def remote(self, nickname: str) -> UserView:
+        user = settled(self.chat.login(nickname, ELSEWHERE))
+        settled(self.chat.join(user, "lobby"))
+        return user
+
+    def test_listeners(self) -> None:
+        """
+        A room's listeners are its members but for those elsewhere, in the
+        order they came, through joins, parts and logouts; all its members
+        while none is elsewhere.
+        """
+        alice, _ = self.login("alice")
+        bob = self.remote("bob")
+        carol, _ = self.login("carol")
+        dave = self.remote("dave")
+        room = self.chat.room("lobby")
+        self.assertEqual(room.members, (alice, bob, carol, dave))
+        self.assertEqual(room.listeners, (alice, carol))
+        self.chat.part(bob, "lobby")
+        self.chat.logout(alice)
+        self.assertEqual(room.listeners, (carol,))
+        self.chat.logout(dave)
+        self.assertEqual(room.listeners, room.members)
+        self.assertEqual(room.listeners, (carol,))
+        settled(self.chat.join(bob, "lobby"))
+        self.assertEqual(room.members, (carol, bob))
+        self.assertEqual(room.listeners, (carol,))
+
+    def test_said_to_listeners(self) -> None:
+        """
+        What is said in a room reaches its members here, whoever says it,
+        and nothing is handed to the users elsewhere.
+        """
+        told: list[object] = []
+
+        class Counting(Elsewhere):
+            def receive(self, event: object) -> None:
+                told.append(event)
+
+        alice, alice_hears = self.login("alice")
+        bob = self.remote("bob")
+        _, carol_hears = self.login("carol")
+        remote = Counting()
+        eve = settled(self.chat.login("eve", remote))
+        settled(self.chat.join(eve, "lobby"))
+        self.quiet()
+        self.chat.say(bob, "lobby", "from elsewhere")
+        self.chat.say(alice, "lobby", "from here")
+        self.assertEqual(
+            [e.text for e in carol_hears.take() if isinstance(e, Message)],
+            ["from elsewhere", "from here"],
+        )
+        self.assertEqual(
+            [e.text for e in alice_hears.take() if isinstance(e, Message)], ["from elsewhere"]
+        )
+        # Eve's participant is not ELSEWHERE: an ordinary member, told.
+        self.assertEqual(len([e for e in told if isinstance(e, Message)]), 2)
