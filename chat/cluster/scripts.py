@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from chat.cluster import redis
@@ -45,8 +46,9 @@ class Script:
 
     text: str
 
-    @property
+    @cached_property
     def sha(self) -> str:
+        # Once: every append names its script by it.
         return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
 
 
