@@ -358,6 +358,10 @@ def write(
     message whose id is stored already is not stored again. Each message's
     words are indexed with it (C{indexing} is SQLite's: there is nothing to
     bring up to date later).
+
+    The batch goes as one JSON array, read as C{jsonb}: parsed once, where
+    C{json} is parsed again for each field taken out of each row (twelve),
+    which cost 40 % of the database's CPU a message.
     """
     found = split([row[5] for row in rows])
     batch = [
@@ -368,7 +372,7 @@ def write(
         "INSERT INTO messages (time, kind, room, sender, recipient, text, msgid, author, "
         "sender_account, recipient_account, words) "
         "SELECT (v->>0)::float8, v->>1, v->>2, v->>3, v->>4, v->>5, v->>6, v->>7, v->>8, v->>9, "
-        "(v->>10)::tsvector FROM json_array_elements(%s::json) WITH ORDINALITY AS b(v, n) "
+        "(v->>10)::tsvector FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS b(v, n) "
         "ORDER BY n ON CONFLICT (msgid) WHERE msgid IS NOT NULL DO NOTHING",
         (json.dumps(batch),),
     )
@@ -380,7 +384,8 @@ def write_placed(cursor: Cursor, rows: Sequence[Row | PrivateRow], places: Seque
     given beside it (its id: a cluster's archive writes in parallel what
     its log ordered, and history is read in the log's order); a message
     whose id is stored already is not stored again. A place taken by
-    another message fails the batch, rather than lose one of them.
+    another message fails the batch, rather than lose one of them. (As
+    L{write}, as one C{jsonb} array.)
     """
     found = split([row[5] for row in rows])
     batch = [
@@ -391,7 +396,7 @@ def write_placed(cursor: Cursor, rows: Sequence[Row | PrivateRow], places: Seque
         "INSERT INTO messages (time, kind, room, sender, recipient, text, msgid, author, "
         "sender_account, recipient_account, words, id) OVERRIDING SYSTEM VALUE "
         "SELECT (v->>0)::float8, v->>1, v->>2, v->>3, v->>4, v->>5, v->>6, v->>7, v->>8, v->>9, "
-        "(v->>10)::tsvector, (v->>11)::bigint FROM json_array_elements(%s::json) "
+        "(v->>10)::tsvector, (v->>11)::bigint FROM jsonb_array_elements(%s::jsonb) "
         "WITH ORDINALITY AS b(v, n) ORDER BY n "
         "ON CONFLICT (msgid) WHERE msgid IS NOT NULL DO NOTHING",
         (json.dumps(batch),),
