@@ -139,8 +139,11 @@ class Archive:
         self.batch = batch
         self.wait = wait
         self.linger = linger
-        # The pause between two reads while entries gather (see LINGER).
+        # The pause between two reads while entries gather (see LINGER),
+        # and how many reads of history wait for the archive (none pauses
+        # while one does).
         self._lingering: Deferred[None] | None = None
+        self._readers = 0
         self._stream = prefix + "log"
         self._commands: Any = None
         self._reads: Any = None
@@ -256,7 +259,13 @@ class Archive:
                     return
                 after = "0"
                 await deferLater(self.reactor, self.retry, lambda: None)
-            elif reply and after == ">" and len(reply) < self.batch and self._running:
+            elif (
+                reply
+                and after == ">"
+                and len(reply) < self.batch
+                and self._running
+                and not self._readers
+            ):
                 await self._gather()
 
     async def _gather(self) -> None:
@@ -436,11 +445,17 @@ class Archive:
         if not self._running:
             return succeed(None)
         self._hurry()
+        self._readers += 1
         position = self.replica.position
         waiting = Deferred.fromCoroutine(self._caught_up(position))
         # A command sent while Redis is away waits for it: not the reader.
         waiting.addTimeout(self.wait + 0.1, self.reactor)
-        return waiting.addBoth(lambda _: place(position))
+
+        def done(_: object) -> int:
+            self._readers -= 1
+            return place(position)
+
+        return waiting.addBoth(done)
 
     def place_now(self) -> int:
         """

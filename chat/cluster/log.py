@@ -500,7 +500,7 @@ class Log:
             # comes before its new place in the log: not its to apply.
             entries = list(map(entry_of, reply[0][1]))
             after = entry_order(self._last_id)
-            if entry_order(entries[-1].id) <= after:
+            if not entries or entry_order(entries[-1].id) <= after:
                 continue
             if entry_order(entries[0].id) <= after:
                 # (Ids only grow along one reply: only the first few can be old.)

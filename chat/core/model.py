@@ -290,7 +290,8 @@ class Room:
 
     def clear(self) -> None:
         self._in.clear()
-        self._snapshot = ()
+        self._snapshot = self._heard = ()
+        self._elsewhere = 0
 
 
 def matched(masks: Masks, user: User) -> bool:

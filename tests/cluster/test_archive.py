@@ -11,9 +11,9 @@ from functools import partial
 from typing import Any
 
 import psycopg
-from twisted.internet.defer import fail
-from twisted.internet.task import deferLater
-from twisted.trial.unittest import TestCase
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.task import Clock, deferLater
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chat.cluster import redis
 from chat.cluster.archive import GROUP, LINGER, Archive, _message, place
@@ -415,3 +415,79 @@ class Archived(TestCase):
             ).fetchone()
         assert row is not None
         return int(row[0])
+
+
+class GatherTests(SynchronousTestCase):
+    """
+    The archive's pause between reads (L{LINGER}), on a clock the test
+    moves, with Redis and the database stood in for.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+
+        class Replica:
+            position = "5-0"
+
+            def dropped(self, entry_id: str) -> bool:
+                return False
+
+        self.archive = Archive(self.clock, redis.Address("localhost", 1, 0), "a", None, Replica())  # type: ignore[arg-type]
+        self.fetches: list[float] = []
+        self.writing: Deferred[None] = Deferred()
+        self.asked: list[Deferred[None]] = []
+
+        async def fetch(after: str, block: bool) -> list[Any]:
+            self.fetches.append(self.clock.seconds())
+            if after == "0":
+                return []  # nothing left from an earlier life
+            if len(self.fetches) == 2:
+                return [["1-0", []]]  # a share of one entry
+            return await Deferred()  # a blocking read: nothing comes
+
+        async def archive(raw: list[Any]) -> bool:
+            await self.writing
+            return True
+
+        async def caught_up(position: str) -> None:
+            asked: Deferred[None] = Deferred()
+            self.asked.append(asked)
+            await asked
+
+        self.archive._fetch = fetch  # type: ignore[method-assign]
+        self.archive._archive = archive  # type: ignore[method-assign]
+        self.archive._caught_up = caught_up  # type: ignore[method-assign]
+        self.archive._running = True
+        Deferred.fromCoroutine(self.archive._read())
+
+    def test_pauses(self) -> None:
+        """
+        After a share smaller than a batch, the next read waits LINGER.
+        """
+        self.writing.callback(None)
+        self.assertEqual(self.fetches, [0.0, 0.0])
+        self.clock.advance(LINGER * 0.9)
+        self.assertEqual(len(self.fetches), 2)
+        self.clock.advance(LINGER * 0.2)
+        self.assertEqual(len(self.fetches), 3)
+
+    def test_read_cuts_it_short(self) -> None:
+        """
+        A read of history during the pause ends it at once.
+        """
+        self.writing.callback(None)
+        self.archive.caught_up()
+        self.assertEqual(len(self.fetches), 3)
+
+    def test_read_while_writing(self) -> None:
+        """
+        A read of history that comes while a share is being written: no
+        pause after that share while the read waits (it is counted, and
+        no longer once answered).
+        """
+        reading = self.archive.caught_up()
+        self.writing.callback(None)
+        self.assertEqual(len(self.fetches), 3)
+        self.asked[0].callback(None)
+        self.assertEqual(self.successResultOf(reading), place("5-0"))
+        self.assertEqual(self.archive._readers, 0)

@@ -571,6 +571,21 @@ class ElsewhereTests(DomainTestCase):
         self.assertEqual(room.members, (carol, bob))
         self.assertEqual(room.listeners, (carol,))
 
+    def test_cleared(self) -> None:
+        """
+        A room kept through the chat's end (a permanent one, as when a
+        node is put out of its cluster) keeps nobody as a listener.
+        """
+        self.login("alice")
+        self.remote("bob")
+        room = self.chat.room("lobby")
+        self.assertEqual(len(room.listeners), 1)
+        self.chat.close()
+        self.assertEqual((room.members, room.listeners), ((), ()))
+        carol, _ = self.login("carol")
+        self.remote("dave")
+        self.assertEqual(room.listeners, (carol,))
+
     def test_said_to_listeners(self) -> None:
         """
         What is said in a room reaches its members here, whoever says it,
