@@ -119,6 +119,23 @@ class ClusterServer:
                 total += cpu_seconds(pid)
         return total
 
+    def cpu_parts(self) -> dict[str, float]:
+        """
+        CPU seconds of the nodes, of redis-server and of the database's
+        backends, apart (L{cpu} is their sum): where a delivery's cost goes.
+        """
+        pids = self._pids()
+        count = len(self.processes)
+        groups = {"nodes": pids[:count], "redis": pids[count : count + 1]}
+        groups["postgres"] = pids[count + 1 :]
+        parts = {}
+        for name, members in groups.items():
+            parts[name] = 0.0
+            for pid in members:
+                with contextlib.suppress(OSError):
+                    parts[name] += cpu_seconds(pid)
+        return parts
+
     def user_cpu(self) -> float:
         total = 0.0
         for pid in self._pids():

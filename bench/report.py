@@ -10,6 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Where a cluster's CPU a delivery goes: its nodes, its redis-server, and
+# PostgreSQL's backends for its database (bench/cluster.py).
+CLUSTER_PARTS = ("nodes_us_per_delivery", "redis_us_per_delivery", "postgres_us_per_delivery")
+
 COLUMNS = {
     "fan-out": (
         "clients", "deliveries_per_s", "cpu_us_per_delivery", "user_us_per_delivery", "lost",
@@ -24,10 +28,12 @@ COLUMNS = {
         "clients", "connect_s", "rss_kib_per_connection", "delivered_after", "lost",
     ),
     "slow consumer": ("chatty", "received_fraction", "stalled_seconds", "rss_growth_mib", "lost"),
-    "cluster fan-out": ("clients", "deliveries_per_s", "cpu_us_per_delivery", "lost"),
+    "cluster fan-out": (
+        "clients", "deliveries_per_s", "cpu_us_per_delivery", *CLUSTER_PARTS, "lost",
+    ),
     "cluster latency": (
-        "offered_deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "cpu_us_per_delivery", "lost",
-        "duplicated_or_reordered",
+        "offered_deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "cpu_us_per_delivery",
+        *CLUSTER_PARTS, "lost", "duplicated_or_reordered",
     ),
 }  # fmt: skip
 

@@ -335,6 +335,23 @@ async def filled_room(
     return generator, senders
 
 
+def cpu_parts(server: Any) -> dict[str, float]:
+    """
+    A cluster's CPU seconds by part (L{ClusterServer.cpu_parts}); nothing
+    for a single server, whose one process is all of it.
+    """
+    parts = getattr(server, "cpu_parts", None)
+    return parts() if parts is not None else {}
+
+
+def parts_per_delivery(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """
+    The CPU seconds each part used between C{before} and C{after}, named
+    as the results' columns (C{nodes_us_per_delivery}, ...).
+    """
+    return {f"{name}_us_per_delivery": after[name] - before[name] for name in before}
+
+
 async def fan_out(server: Server, clients: int, messages: int, workers: int) -> dict[str, Any]:
     """
     C{clients} in one room, four senders sending C{messages} in all as fast
@@ -343,6 +360,7 @@ async def fan_out(server: Server, clients: int, messages: int, workers: int) -> 
     generator, senders = await filled_room(server, clients, workers, latency=False)
     try:
         cpu, user, started = server.cpu(), server.user_cpu(), time.monotonic()
+        parts = cpu_parts(server)
         sent = 0
         window = WINDOW if server.dialect == "line" else IRC_WINDOW
         while sent < messages:
@@ -357,6 +375,7 @@ async def fan_out(server: Server, clients: int, messages: int, workers: int) -> 
         expected = clients * messages
         await until(lambda: generator.received() >= expected, generator.received)
         cpu, user = server.cpu() - cpu, server.user_cpu() - user
+        parts = parts_per_delivery(parts, cpu_parts(server))
         stats = await generator.stats()
         elapsed = stats["last"] - started
         delivered = stats["count"]
@@ -364,6 +383,7 @@ async def fan_out(server: Server, clients: int, messages: int, workers: int) -> 
             "deliveries_per_s": round(delivered / elapsed) if elapsed > 0 else 0,
             "cpu_us_per_delivery": round(cpu / max(delivered, 1) * 1e6, 3),
             "user_us_per_delivery": round(user / max(delivered, 1) * 1e6, 3),
+            **{name: round(used / max(delivered, 1) * 1e6, 3) for name, used in parts.items()},
             "lost": expected - delivered,
             "seconds": round(elapsed, 2),
         }
@@ -381,6 +401,7 @@ async def latency(
     generator, senders = await filled_room(server, clients, workers, latency=True)
     try:
         cpu, user = server.cpu(), server.user_cpu()
+        parts = cpu_parts(server)
         total = int(rate * seconds)
         sequence = [0] * len(senders)
         async for number in paced(rate, total):
@@ -390,6 +411,7 @@ async def latency(
         expected = clients * total
         await until(lambda: generator.received() >= expected, generator.received)
         cpu, user = server.cpu() - cpu, server.user_cpu() - user
+        parts = parts_per_delivery(parts, cpu_parts(server))
         stats = await generator.stats()
         latencies = sorted(stats["latencies"])
         delivered = stats["count"]
@@ -406,6 +428,7 @@ async def latency(
             "max_ms": round(latencies[-1] / 1e6, 3) if latencies else None,
             "cpu_us_per_delivery": round(cpu / max(delivered, 1) * 1e6, 3),
             "user_us_per_delivery": round(user / max(delivered, 1) * 1e6, 3),
+            **{name: round(used / max(delivered, 1) * 1e6, 3) for name, used in parts.items()},
             "lost": expected - delivered,
             "duplicated_or_reordered": stats["late"],
         }
