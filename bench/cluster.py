@@ -112,12 +112,7 @@ class ClusterServer:
         """
         CPU seconds of the nodes, redis-server and the database's backends.
         """
-        total = 0.0
-        for pid in self._pids():
-            # A backend may end between the query and the read.
-            with contextlib.suppress(OSError):
-                total += cpu_seconds(pid)
-        return total
+        return sum(self.cpu_parts().values())
 
     def cpu_parts(self) -> dict[str, float]:
         """
@@ -132,6 +127,7 @@ class ClusterServer:
         for name, members in groups.items():
             parts[name] = 0.0
             for pid in members:
+                # A backend may end between the query and the read.
                 with contextlib.suppress(OSError):
                     parts[name] += cpu_seconds(pid)
         return parts
