@@ -290,17 +290,19 @@ class Options(usage.Options):
     def _check_cluster(self) -> None:
         """
         A cluster needs its nodes to share a PostgreSQL database, a Redis
-        address that reads, txredisapi, and a node name that fits in its keys.
+        address that reads, txredisapi and orjson (the C{cluster} extra), and
+        a node name that fits in its keys.
         """
         if not self["db"].startswith(("postgresql://", "postgres://")):
             raise usage.UsageError(
                 "--cluster needs --db postgresql://...: the nodes share their database"
             )
         try:
+            import chat.cluster.jsontext  # noqa: F401 (orjson: the log's JSON)
             from chat.cluster.redis import Address
-        except ImportError:
+        except ImportError as e:
             raise usage.UsageError(
-                "--cluster needs txredisapi: pip install 'chat[cluster]'"
+                f"--cluster needs {e.name or 'txredisapi'}: pip install 'chat[cluster]'"
             ) from None
         try:
             self["cluster-address"] = Address.parse(self["cluster"])

@@ -159,10 +159,33 @@ class OptionsTests(SynchronousTestCase):
                 self.parse(*argv)
             self.assertIn(message, str(caught.exception))
 
+    def test_cluster_extra_missing(self) -> None:
+        """
+        --cluster without the C{cluster} extra's packages (here orjson) is a
+        usage error naming the one missing and how to install it.
+        """
+        script = (
+            "import sys\n"
+            "sys.modules['orjson'] = None\n"
+            "from twisted.internet.testing import MemoryReactorClock\n"
+            "from twisted.python.usage import UsageError\n"
+            "from chat.tap import Options\n"
+            "try:\n"
+            "    Options(MemoryReactorClock()).parseOptions(\n"
+            "        ['--db', 'postgresql://u@h/d', '--cluster', 'redis://r'])\n"
+            "except UsageError as e:\n"
+            "    print(e)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout
+        self.assertEqual(out.strip(), "--cluster needs orjson: pip install 'chat[cluster]'")
+
     def test_single_node_imports_no_redis(self) -> None:
         """
-        Without --cluster, nothing of Redis is imported (nor of PostgreSQL
-        without --db postgresql://...): the default needs nothing installed.
+        Without --cluster, nothing of Redis is imported (nor of PostgreSQL,
+        nor orjson, without --db postgresql://...): the default needs
+        nothing installed.
         """
         script = (
             "import sys\n"
@@ -172,7 +195,7 @@ class OptionsTests(SynchronousTestCase):
             "options.parseOptions(['--db', ':memory:'])\n"
             "makeService(options)\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('txredisapi', 'psycopg') or m.startswith('chat.cluster')))\n"
+            "('txredisapi', 'psycopg', 'orjson') or m.startswith('chat.cluster')))\n"
         )
         out = subprocess.run(
             [sys.executable, "-c", script], capture_output=True, text=True, check=True

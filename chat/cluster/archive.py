@@ -24,7 +24,6 @@ entries it was handed are committed to the database. So:
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -36,7 +35,7 @@ from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.cluster import codec, redis, scripts
+from chat.cluster import codec, jsontext, redis, scripts
 from chat.cluster.log import Entry, entry_of, entry_order
 from chat.cluster.redis import Address
 from chat.core.events import Action, Message, PrivateMessage
@@ -516,7 +515,7 @@ def _message(entry: Entry) -> Archived | None:
     """
     if entry.kind != "said":
         return None
-    said = json.loads(entry.data)[1]
+    said = jsontext.loads(entry.data)[1]
     if said[0] not in _KEPT_KINDS:
         return None
     made = codec.said_of(said)

@@ -13,7 +13,6 @@ queries, which the replica answers at once.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from chat.cluster import jsontext
 from chat.cluster.log import Entry, Fenced, Log, entry_order
 from chat.core import state
 from chat.core.domain import MemoryChat
@@ -141,7 +141,7 @@ class Replica:
         for kind, data, later in early:
             journal.append(kind, data).chainDeferred(later)
         while True:
-            others = json.loads(up.data or "[]") or []
+            others = jsontext.loads(up.data or "[]") or []
             if not others:
                 self._adopted(None)
                 return
@@ -165,7 +165,7 @@ class Replica:
         take it, then apply what came since, and from now on as it comes.
         """
         if entry is not None:
-            given = json.loads(entry.data)[0]
+            given = jsontext.loads(entry.data)[0]
             if len(self.replica):
                 self.replica.close()  # what it held before is the state's to say
             made = state.load(self.replica, given["state"], lambda _: ELSEWHERE)
@@ -215,7 +215,7 @@ class Replica:
             # (The token is read again for each: an entry may fence this node.)
             mine = journal is not None and entry.node == self.node and entry.token == journal.token
             try:
-                data = json.loads(entry.data) if entry.data else None
+                data = jsontext.loads(entry.data) if entry.data else None
                 if entry.kind == "state" and isinstance(data, list):
                     data = data[0]
                 applier(entry, data, mine)
@@ -241,7 +241,7 @@ class Replica:
 
     def _for_me(self, entry: Entry) -> bool:
         journal = self.journal
-        given = json.loads(entry.data)[0]
+        given = jsontext.loads(entry.data)[0]
         return journal is not None and given["for"] == [self.node, journal.token]
 
     def fenced(self, why: str) -> None:
@@ -371,9 +371,9 @@ class Replica:
             # Asked before the node has joined (a login as it starts):
             # appended, in order, once it has.
             later: Deferred[None] = Deferred()
-            self._early.append((kind, json.dumps(data), later))
+            self._early.append((kind, jsontext.dumps(data), later))
             return later
-        return self.journal.append(kind, json.dumps(data), bounded=kind == "said")
+        return self.journal.append(kind, jsontext.dumps(data), bounded=kind == "said")
 
     def _claim(self, kind: str, participant: Participant | None, *data: Any) -> Deferred[Any]:
         self._made += 1
