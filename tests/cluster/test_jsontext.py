@@ -13,7 +13,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from chat.cluster import jsontext
+from chat.cluster import codec, jsontext
+from chat.core.events import (
+    Action,
+    Ctcp,
+    Message,
+    Meta,
+    Multiline,
+    PrivateMessage,
+    Redacted,
+    StatusMessage,
+    TagMessage,
+)
+from chat.core.modes import Mode
 
 # What the chat writes: text (any code point, lone surrogates too), 64-bit
 # integers, finite floats, booleans, None, in lists and text-keyed dicts.
@@ -77,6 +89,29 @@ class JsonTextTests(SynchronousTestCase):
         for text in ("", "[1,", "{'a': 1}", "nope"):
             with self.assertRaises(ValueError):
                 jsontext.loads(text)
+
+    def test_every_message_kind(self) -> None:
+        """
+        Every kind of message a node appends comes back from its entry's JSON
+        as it was made, what it carries (id, account, tags, time, lines) too.
+        """
+        tags = (("+typing", "active"), ("+draft/reply", "abc"))
+        meta = Meta("m1", "alice", True, tags, 1733356800.123)
+        lines = Multiline("m2", None, False, (), 1.5, (("one", False), ("two", True)))
+        kinds: list[codec.Said] = [
+            Message("#room", "alice", "héllo 🌍 \u202e", False, meta),
+            Message("#room", "alice", "first\nsecond", True, lines),
+            Action("#room", "alice", "waves", meta),
+            PrivateMessage("alice", "bob", "psst", False, meta),
+            Ctcp("#room", "alice", "VERSION", False, meta),
+            StatusMessage("#room", "alice", "ops only", Mode.OPERATOR, False, True, meta),
+            TagMessage("alice", "#room", None, meta),
+            Redacted("#room", "alice", "m1", "oops"),
+        ]
+        for made in kinds:
+            back = codec.said_of(jsontext.loads(jsontext.dumps(codec.said(made))))
+            self.assertEqual(back, made)
+            self.assertEqual(getattr(back, "meta", None), getattr(made, "meta", None))
 
     @given(_VALUES)
     def test_same_as_json(self, value: Any) -> None:
