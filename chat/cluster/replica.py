@@ -23,7 +23,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.cluster import jsontext
+from chat.cluster import jsontext, scripts
 from chat.cluster.log import Entry, Fenced, Log, entry_order
 from chat.core import state
 from chat.core.domain import MemoryChat
@@ -333,11 +333,15 @@ class Replica:
         self.log.error("The cluster's log has a gap ({why})", why=why)
         self.fenced(why)
 
-    def _apply_lost(self, entry: Entry, data: None, mine: bool) -> None:
+    def _apply_lost(self, entry: Entry, data: str | None, mine: bool) -> None:
         if mine and entry.kind == "lost" and self.journal is not None:
-            # Reaped while it could not renew (stopped, cut off): out of
-            # the cluster, as the others see it. Its users are told so.
-            self.journal.fence("this node was reaped: its lease ran out")
+            # Reaped while it could not renew (stopped, cut off), or another
+            # process joined under this node's name: out of the cluster, as
+            # the others see it. Its users are told so.
+            replaced = data == "replaced"
+            self.journal.fence(
+                scripts.REPLACED if replaced else "this node was reaped: its lease ran out"
+            )
             return
         home = (entry.node, entry.token)
         for user_id in [u for u, h in self._homes.items() if h == home]:

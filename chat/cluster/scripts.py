@@ -87,8 +87,10 @@ end
 local old = redis.call('HGET', KEYS[5], ARGV[2])
 if old then
   -- The node's previous life (a crash, a restart within its lease): its
-  -- users are gone, and everyone is told before it comes back.
-  add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', old, 's', 0, 'k', 'lost', 'd', '')
+  -- users are gone, and everyone is told before it comes back. Said
+  -- "replaced": if that life is still running (a second process given the
+  -- same name), it reads why it is out.
+  add(KEYS[1], KEYS[2], ARGV[1], 'n', ARGV[2], 't', old, 's', 0, 'k', 'lost', 'd', '"replaced"')
 end
 -- A new life holds no connections yet.
 redis.call('DEL', KEYS[9], KEYS[10])
@@ -115,13 +117,29 @@ return {tostring(token), incarnation, id, redis.call('GET', KEYS[2]), named}
 """
 )
 
+REPLACED = (
+    "another process joined the cluster as this node "
+    "(a restart, or a second process given its --node name)"
+)
+"""
+Why a node is out of the cluster when a process joined under its name (a
+node restarted, or two given the same name by mistake: each then pushes the
+other out, and says this).
+"""
+
 RENEW = Script(
     """
 -- KEYS: incarnation, nodes, lease; ARGV: node, token, lease ms, incarnation
 if redis.call('GET', KEYS[1]) ~= ARGV[4] then
   return redis.error_reply('RESET the broker lost its state')
 end
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
+local held = redis.call('HGET', KEYS[2], ARGV[1])
+if held ~= ARGV[2] then
+  if held then
+    return redis.error_reply('FENCED """
+    + REPLACED
+    + """')
+  end
   return redis.error_reply('FENCED this node was reaped')
 end
 if redis.call('PEXPIRE', KEYS[3], ARGV[3]) == 0 then

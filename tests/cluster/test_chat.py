@@ -13,6 +13,7 @@ from twisted.internet.defer import Deferred, DeferredList, gatherResults
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
+from chat.cluster import scripts
 from chat.cluster.chat import ClusterChat
 from chat.cluster.log import Log, Settings
 from chat.cluster.replica import NODE_LOST
@@ -469,6 +470,36 @@ class FencingTests(Nodes):
         cora = Person()
         await b.login("cora", cora)
         await until(lambda: a.is_online("cora"))
+
+    async def test_same_name_twice(self) -> None:
+        """
+        A second process given a running node's name takes the name over:
+        the first reads, in the log, that it was replaced, and says so
+        rather than that its lease ran out; its users are told the node
+        was lost.
+        """
+        (a,) = await self.nodes("a")
+        anne = Person()
+        await a.login("anne", anne)
+        assert a.journal is not None
+        reasons: list[str] = []
+        told = a.journal.fenced
+
+        def fenced(why: str) -> None:
+            reasons.append(why)
+            told(why)
+
+        a.journal.fenced = fenced
+        again = ClusterChat("a", permanent_rooms=("lobby",))
+        log = Log(
+            reactor, self.broker.address, "a", again.apply, again.fenced, again.gap, Settings()
+        )
+        await again.start(log, reactor)
+        self.addCleanup(again.stop)
+        await until(lambda: bool(reasons), 5)
+        self.assertEqual(reasons[0], scripts.REPLACED)
+        await until(lambda: bool(anne.departures), 2)
+        self.assertEqual(anne.departures, [NODE_LOST])
 
     async def test_claim_under_way_when_fenced(self) -> None:
         """

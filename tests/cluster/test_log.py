@@ -235,6 +235,19 @@ class LogTests(TestCase):
         lost = [e for e in b.entries if e.kind == "lost"]
         self.assertEqual([e.token for e in lost], [old])
 
+    async def test_same_name_twice(self) -> None:
+        """
+        A second process joining under a running node's name pushes it out
+        of the cluster, and the first says why (not that its lease ran out):
+        the mistake is the operator's to see.
+        """
+        broker = Broker(self)
+        (first,) = await self.nodes(broker, "a", lease=1.0)
+        (second,) = await self.nodes(broker, "a", lease=1.0)
+        await until(lambda: bool(first.fences))
+        self.assertEqual(first.fences, [scripts.REPLACED])
+        self.assertEqual(second.fences, [])
+
     async def test_broker_restarted_with_its_file(self) -> None:
         """
         Redis killed and started again with its append-only file: nothing
