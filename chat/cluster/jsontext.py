@@ -1,11 +1,10 @@
 """
-JSON text as a cluster's log and PostgreSQL's batches carry it, made and read
-by orjson (a C library), with the standard library's C{json} as the fallback.
+JSON text as a cluster's log carries it, made and read by orjson (a C
+library), with the standard library's C{json} as the fallback.
 
 Every entry of a cluster's log is JSON, made once by the node that appends
-it, read by every node, and read again by the archive, which makes a JSON
-batch of it for PostgreSQL (L{chat.store.postgres.write_placed}). With the
-standard library's C{json}, that was 15 % of a node's time in a big room
+it, read by every node, and read again by the archive (L{chat.cluster.archive}).
+With the standard library's C{json}, that was 15 % of a node's time in a big room
 (making a message's entry: 2.4 µs; reading it: 1.6 µs); orjson does the
 same in 0.2 and 0.4 µs, and a two-node cluster's CPU a delivery fell by a
 sixth (docs/performance.md, "Several nodes").
@@ -18,8 +17,10 @@ gives what it always gave. Two things are not as C{json} would have them,
 and the chat writes neither: a float that is not a number is written
 C{null}, and an integer past 64 bits reads back as a float.
 
-Only the cluster and the PostgreSQL store import this module (orjson comes
-with their extras); a single server never does.
+Only the cluster's modules import this one (orjson comes with the C{cluster}
+extra); a single server never does. PostgreSQL's batches keep the standard
+library's C{json}: they were 1 % of a node's time, and the store may not
+import the cluster.
 """
 
 from __future__ import annotations
