@@ -176,10 +176,7 @@ class OptionsTests(SynchronousTestCase):
             "except UsageError as e:\n"
             "    print(e)\n"
         )
-        out = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, check=True
-        ).stdout
-        self.assertEqual(out.strip(), "--cluster needs orjson: pip install 'chat[cluster]'")
+        self.assertEqual(printed(script), "--cluster needs orjson: pip install 'chat[cluster]'")
 
     def test_single_node_imports_no_redis(self) -> None:
         """
@@ -197,10 +194,7 @@ class OptionsTests(SynchronousTestCase):
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('txredisapi', 'psycopg', 'orjson') or m.startswith('chat.cluster')))\n"
         )
-        out = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, check=True
-        ).stdout
-        self.assertEqual(out.strip(), "[]")
+        self.assertEqual(printed(script), "[]")
 
     def test_missing_motd(self) -> None:
         """
@@ -648,6 +642,15 @@ class CommandLineTests(TestCase):
             # twistd says it on standard output, under its usage line.
             self.assertIn(f"bad {option} endpoint 'carrier-pigeon:1' (", refused.stdout)
             self.assertIn(f"); good ones look like {good}", refused.stdout)
+
+
+def printed(script: str) -> str:
+    """
+    What Python script C{script} prints, run in an interpreter of its own
+    (so that what it imports, or finds missing, is its own).
+    """
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return run.stdout.strip()
 
 
 def twistd_help(python: str, env: dict[str, str] | None = None) -> str:
